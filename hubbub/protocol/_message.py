@@ -1,0 +1,265 @@
+"""IRC messages with IRCv3 tags: parsing and formatting.
+
+Modern IRC, "Message format": ``['@' tags SPACE] [':' source SPACE] command *(SPACE param)``;
+the last parameter may be trailing (``:`` prefix, may hold spaces). IRCv3 message-tags:
+values are escaped with ``\\:`` ``\\s`` ``\\\\`` ``\\r`` ``\\n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ._errors import ProtocolError
+
+MAX_LINE_BODY = 512
+"""Bytes allowed after the tags, including the trailing CRLF (RFC 1459 2.3)."""
+MAX_CLIENT_TAG_DATA = 4094
+"""Bytes of tag data a client may send, excluding ``@`` and the space (message-tags)."""
+MAX_SERVER_TAG_DATA = 8191
+"""Bytes of tag data including ``@`` and the trailing space that a line may carry in all."""
+MAX_LINE = MAX_SERVER_TAG_DATA + MAX_LINE_BODY
+"""The longest line a peer may send in all (tags plus body)."""
+
+_EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
+
+_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
+_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+_FORBIDDEN_IN_PARAM = ("\r", "\n", "\0")
+
+
+def escape_tag_value(value: str) -> str:
+    """Escape a tag value for the wire (message-tags, "Escaping values")."""
+    return value.translate(_ESCAPE_TABLE)
+
+
+def unescape_tag_value(raw: str) -> str:
+    """Undo :func:`escape_tag_value`; an unknown escape drops the backslash, a lone one at the end is dropped."""
+    if "\\" not in raw:
+        return raw
+    out: list[str] = []
+    i = 0
+    n = len(raw)
+    while i < n:
+        ch = raw[i]
+        if ch == "\\":
+            i += 1
+            if i < n:
+                nxt = raw[i]
+                out.append(_UNESCAPES.get(nxt, nxt))
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _freeze_tags(tags: Mapping[str, str] | None) -> Mapping[str, str]:
+    if not tags:
+        return _EMPTY_TAGS
+    if isinstance(tags, MappingProxyType):
+        return tags
+    return MappingProxyType(dict(tags))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Message:
+    """One IRC message: tags, an optional source, a command and its parameters."""
+
+    command: str
+    params: tuple[str, ...] = ()
+    source: str | None = None
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY_TAGS)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", _freeze_tags(self.tags))
+        if not isinstance(self.params, tuple):
+            object.__setattr__(self, "params", tuple(self.params))
+
+    @classmethod
+    def build(
+        cls,
+        command: str,
+        *params: str,
+        source: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Message:
+        """Make a message from positional parameters: ``Message.build("PRIVMSG", "#a", "hi")``."""
+        return cls(command, params, source, _freeze_tags(tags))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (
+            self.command == other.command
+            and self.params == other.params
+            and self.source == other.source
+            and dict(self.tags) == dict(other.tags)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.command, self.params, self.source, tuple(sorted(self.tags.items()))))
+
+    def param(self, index: int, default: str = "") -> str:
+        """The parameter at ``index``, or ``default`` when there are fewer."""
+        return self.params[index] if index < len(self.params) else default
+
+    def with_tags(self, tags: Mapping[str, str]) -> Message:
+        """A copy with ``tags`` instead of the current ones."""
+        return Message(self.command, self.params, self.source, _freeze_tags(tags))
+
+    def to_bytes(self, *, tags: bool = True) -> bytes:
+        """Format for the wire, with CRLF; ``tags=False`` leaves the tags out."""
+        return format_message(self, tags=tags)
+
+
+def parse_tags(raw: str) -> dict[str, str]:
+    """Parse the tag section (without ``@``) into a dict; the last duplicate wins."""
+    tags: dict[str, str] = {}
+    for item in raw.split(";"):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not key or not _valid_tag_key(key):
+            raise ProtocolError(f"invalid tag key {key!r}")
+        tags[key] = unescape_tag_value(value) if sep else ""
+    return tags
+
+
+def _valid_tag_key(key: str) -> bool:
+    name = key[1:] if key[0] == "+" else key
+    if not name:
+        return False
+    vendor, _, short = name.rpartition("/")
+    if not short:
+        return False
+    for ch in short:
+        if not (ch.isascii() and (ch.isalnum() or ch == "-")):
+            return False
+    return all(ch.isascii() and (ch.isalnum() or ch in ".-") for ch in vendor)
+
+
+def parse(line: str | bytes) -> Message:
+    """Parse one line (without or with its CRLF) into a :class:`Message`.
+
+    Bytes are decoded as UTF-8; anything undecodable raises :class:`ProtocolError`. Only the
+    protocol's own error is ever raised.
+    """
+    if isinstance(line, bytes | bytearray | memoryview):
+        try:
+            text = bytes(line).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("line is not valid UTF-8", numeric="INVALID_UTF8") from None
+    else:
+        text = line
+    text = text.rstrip("\r\n")
+    if "\0" in text or "\r" in text or "\n" in text:
+        raise ProtocolError("CR, LF or NUL inside a line")
+    tags: Mapping[str, str] = _EMPTY_TAGS
+    pos = 0
+    n = len(text)
+    if text.startswith("@"):
+        end = text.find(" ")
+        if end < 0:
+            raise ProtocolError("tags without a command")
+        tags = parse_tags(text[1:end])
+        pos = end
+    while pos < n and text[pos] == " ":
+        pos += 1
+    source: str | None = None
+    if pos < n and text[pos] == ":":
+        end = text.find(" ", pos)
+        if end < 0:
+            raise ProtocolError("source without a command")
+        source = text[pos + 1 : end]
+        if not source:
+            raise ProtocolError("empty source")
+        pos = end
+        while pos < n and text[pos] == " ":
+            pos += 1
+    end = text.find(" ", pos)
+    if end < 0:
+        end = n
+    command = text[pos:end]
+    if not command:
+        raise ProtocolError("empty command")
+    if not command.isascii() or not command.isalnum():
+        raise ProtocolError(f"invalid command {command[:32]!r}")
+    pos = end
+    params: list[str] = []
+    while pos < n:
+        while pos < n and text[pos] == " ":
+            pos += 1
+        if pos >= n:
+            break
+        if text[pos] == ":":
+            params.append(text[pos + 1 :])
+            break
+        end = text.find(" ", pos)
+        if end < 0:
+            end = n
+        params.append(text[pos:end])
+        pos = end
+    return Message(command.upper(), tuple(params), source, _freeze_tags(tags))
+
+
+def check_client_line(line: bytes) -> None:
+    """Check a client's raw line (without CRLF) against the length limits.
+
+    Raises :class:`ProtocolError` with numeric 417 when the part after the tags is longer than
+    510 bytes or the tag data longer than :data:`MAX_CLIENT_TAG_DATA` bytes.
+    """
+    body_start = 0
+    if line[:1] == b"@":
+        space = line.find(b" ")
+        if space < 0:
+            space = len(line)
+        if space - 1 > MAX_CLIENT_TAG_DATA:
+            raise ProtocolError("input line too long (tags)", numeric="417")
+        body_start = space + 1
+    if len(line) - body_start > MAX_LINE_BODY - 2:
+        raise ProtocolError("input line too long", numeric="417")
+
+
+def format_tags(tags: Mapping[str, str]) -> str:
+    """Format tags as ``@k=v;k2`` (no trailing space); empty string when there are none."""
+    if not tags:
+        return ""
+    parts = [k if v == "" else f"{k}={escape_tag_value(v)}" for k, v in tags.items()]
+    return "@" + ";".join(parts)
+
+
+def format_body(command: str, params: Sequence[str], source: str | None = None) -> str:
+    """Format everything after the tags, without CRLF.
+
+    The last parameter is written as trailing whenever it needs to be (empty, starts with
+    ``:`` or holds a space). A parameter with CR, LF or NUL raises :class:`ProtocolError`.
+    """
+    parts: list[str] = []
+    if source:
+        parts.append(":" + source)
+    parts.append(command)
+    last = len(params) - 1
+    for i, p in enumerate(params):
+        for bad in _FORBIDDEN_IN_PARAM:
+            if bad in p:
+                raise ProtocolError("CR, LF or NUL inside a parameter")
+        if i == last:
+            if not p or p[0] == ":" or " " in p:
+                parts.append(":" + p)
+            else:
+                parts.append(p)
+        else:
+            if not p or p[0] == ":" or " " in p:
+                raise ProtocolError(f"middle parameter {p!r} is empty, starts with ':' or has a space")
+            parts.append(p)
+    return " ".join(parts)
+
+
+def format_message(message: Message, *, tags: bool = True) -> bytes:
+    """Format a whole message as bytes ending in CRLF."""
+    body = format_body(message.command, message.params, message.source)
+    if tags and message.tags:
+        return f"{format_tags(message.tags)} {body}\r\n".encode()
+    return f"{body}\r\n".encode()

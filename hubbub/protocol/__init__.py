@@ -6,6 +6,7 @@ Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
 from . import numerics
 from ._errors import ProtocolError
 from ._framer import LineFramer
+from ._masks import match_mask, normalize_mask
 from ._message import (
     MAX_CLIENT_TAG_DATA,
     MAX_LINE,
@@ -29,7 +30,6 @@ from ._names import (
     valid_nick,
     valid_username,
 )
-from ._masks import match_mask, normalize_mask
 
 __all__ = [
     "CHANTYPES",

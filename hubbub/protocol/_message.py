@@ -36,7 +36,7 @@ def escape_tag_value(value: str) -> str:
 
 
 def unescape_tag_value(raw: str) -> str:
-    """Undo :func:`escape_tag_value`; an unknown escape drops the backslash, a lone one at the end is dropped."""
+    """Undo :func:`escape_tag_value`; unknown escapes drop the backslash, a lone final one is dropped."""
     if "\\" not in raw:
         return raw
     out: list[str] = []

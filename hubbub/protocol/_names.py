@@ -40,20 +40,14 @@ def valid_nick(nick: str, max_length: int) -> bool:
         return False
     if nick[0] in _NICK_FIRST_FORBIDDEN:
         return False
-    for ch in nick:
-        if ch in _NICK_FORBIDDEN or ord(ch) < 0x20 or ch.isspace():
-            return False
-    return True
+    return all(not (ch in _NICK_FORBIDDEN or ord(ch) < 32 or ch.isspace()) for ch in nick)
 
 
 def valid_channel_name(name: str, max_length: int) -> bool:
     """Whether ``name`` may name a channel: a channel type first, no space, comma or BEL."""
     if len(name) < 2 or len(name) > max_length or name[0] not in CHANTYPES:
         return False
-    for ch in name:
-        if ch in _CHANNEL_FORBIDDEN or ord(ch) < 0x20 or ch.isspace():
-            return False
-    return True
+    return all(not (ch in _CHANNEL_FORBIDDEN or ord(ch) < 32 or ch.isspace()) for ch in name)
 
 
 def valid_username(user: str) -> bool:

@@ -11,6 +11,7 @@ from ._message import (
     MAX_CLIENT_TAG_DATA,
     MAX_LINE,
     MAX_LINE_BODY,
+    MAX_SERVER_TAG_DATA,
     Message,
     check_client_line,
     escape_tag_value,
@@ -20,6 +21,7 @@ from ._message import (
     parse,
     parse_tags,
     unescape_tag_value,
+    valid_tag_key,
 )
 from ._names import (
     CHANTYPES,
@@ -36,6 +38,7 @@ __all__ = [
     "MAX_CLIENT_TAG_DATA",
     "MAX_LINE",
     "MAX_LINE_BODY",
+    "MAX_SERVER_TAG_DATA",
     "Casemapping",
     "LineFramer",
     "Message",
@@ -55,5 +58,6 @@ __all__ = [
     "unescape_tag_value",
     "valid_channel_name",
     "valid_nick",
+    "valid_tag_key",
     "valid_username",
 ]

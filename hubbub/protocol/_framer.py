@@ -9,27 +9,38 @@ from ._message import MAX_LINE
 class LineFramer:
     """Collects bytes and yields complete lines, without the CRLF or LF that ended them.
 
-    A line longer than ``max_length`` bytes raises :class:`ProtocolError` with ``fatal=True``:
-    it is never silently cut, since what follows a cut would be read as a command. Empty lines
-    are skipped (Modern IRC: they are silently ignored).
+    ``max_length`` counts the bytes of a line without its CRLF or LF (the default is
+    :data:`MAX_LINE` less the CRLF). A longer line raises :class:`ProtocolError` with
+    ``fatal=True`` and numeric 417 as soon as it is seen, even before its end arrives: it is
+    never silently cut, since what follows a cut would be read as a command. Lines that a read
+    completed before the over-long one are lost with it; the connection is closing anyway.
+    Empty lines are skipped (Modern IRC: "If you encounter an empty message, silently ignore
+    it"). Modern IRC also asks to accept a bare LF as the end of a line, so both end a line.
     """
 
     __slots__ = ("_buffer", "max_length")
 
-    def __init__(self, max_length: int = MAX_LINE) -> None:
+    def __init__(self, max_length: int = MAX_LINE - 2) -> None:
         self._buffer = bytearray()
         self.max_length = max_length
+
+    def _too_long(self, pending: bytes | bytearray) -> bool:
+        # An unfinished line may hold one extra byte: the CR of a CRLF whose LF is still to come.
+        excess = len(pending) - self.max_length
+        return excess > 1 or (excess == 1 and pending[-1] != 0x0D)
+
+    def _fail(self) -> ProtocolError:
+        self._buffer.clear()
+        return ProtocolError("input line too long", numeric="417", fatal=True)
 
     def receive_data(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the lines it completed (possibly none)."""
         buf = self._buffer
-        if b"\n" not in data:
-            buf += data
-            if len(buf) > self.max_length:
-                buf.clear()
-                raise ProtocolError("input line too long", numeric="417", fatal=True)
-            return []
         buf += data
+        if b"\n" not in data:
+            if self._too_long(buf):
+                raise self._fail()
+            return []
         parts = buf.split(b"\n")
         rest = parts.pop()
         lines: list[bytes] = []
@@ -38,13 +49,11 @@ class LineFramer:
             if part.endswith(b"\r"):
                 part = part[:-1]
             if len(part) > limit:
-                buf.clear()
-                raise ProtocolError("input line too long", numeric="417", fatal=True)
+                raise self._fail()
             if part:
                 lines.append(bytes(part))
-        if len(rest) > limit:
-            buf.clear()
-            raise ProtocolError("input line too long", numeric="417", fatal=True)
+        if self._too_long(rest):
+            raise self._fail()
         self._buffer = bytearray(rest)
         return lines
 

@@ -9,16 +9,22 @@ from ._names import Casemapping, casefold
 
 
 def normalize_mask(mask: str) -> str:
-    """Complete a partial mask the way servers do: ``nick`` → ``nick!*@*``, ``u@h`` → ``*!u@h``."""
-    if "!" not in mask and "@" not in mask:
-        if "." in mask or ":" in mask:
-            return f"*!*@{mask}"
-        return f"{mask}!*@*"
-    if "!" not in mask:
-        return f"*!{mask}"
-    if "@" not in mask:
-        return f"{mask}@*"
-    return mask
+    """Complete a partial mask the way servers do: ``nick`` → ``nick!*@*``, ``u@h`` → ``*!u@h``.
+
+    A bare word with a ``.`` or ``:`` is taken as a host (``host.example`` → ``*!*@host.example``),
+    since nicknames may not hold those. Empty parts become ``*`` (``!u@`` → ``*!u@*``), so the
+    result always has the three parts of ``nick!user@host``.
+    """
+    if "!" in mask:
+        nick, _, userhost = mask.partition("!")
+    elif "@" in mask:
+        nick, userhost = "*", mask
+    elif "." in mask or ":" in mask:
+        nick, userhost = "*", "*@" + mask
+    else:
+        nick, userhost = mask, "*"
+    user, _, host = userhost.partition("@")
+    return f"{nick or '*'}!{user or '*'}@{host or '*'}"
 
 
 @lru_cache(maxsize=4096)

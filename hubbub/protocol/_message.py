@@ -20,7 +20,7 @@ MAX_CLIENT_TAG_DATA = 4094
 MAX_SERVER_TAG_DATA = 8191
 """Bytes of tag data including ``@`` and the trailing space that a line may carry in all."""
 MAX_LINE = MAX_SERVER_TAG_DATA + MAX_LINE_BODY
-"""The longest line a peer may send in all (tags plus body)."""
+"""The longest line a peer may send in all: tags plus body, including the CRLF."""
 
 _EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
 
@@ -28,6 +28,10 @@ _ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPE_TABLE = str.maketrans(_ESCAPES)
 _FORBIDDEN_IN_PARAM = ("\r", "\n", "\0")
+# A tag key is opaque (message-tags "Format"), but these would break the line or the tag list.
+_FORBIDDEN_IN_TAG_KEY = frozenset(" ;=\r\n\0")
+# A command or source with these would be split or cut when the line is read back.
+_FORBIDDEN_IN_WORD = frozenset(" \r\n\0")
 
 
 def escape_tag_value(value: str) -> str:
@@ -115,28 +119,38 @@ class Message:
 
 
 def parse_tags(raw: str) -> dict[str, str]:
-    """Parse the tag section (without ``@``) into a dict; the last duplicate wins."""
+    """Parse the tag section (without ``@``) into a dict; the last duplicate wins.
+
+    Keys are kept as they come: message-tags says implementations "MUST NOT perform any
+    validation that would reject the message if an invalid tag key name is used". Only an
+    empty key (``=v``) is dropped, since it names nothing. An empty value (``k=``) is the same
+    as no value (``k``) and both become ``""``.
+    """
     tags: dict[str, str] = {}
     for item in raw.split(";"):
         if not item:
             continue
         key, sep, value = item.partition("=")
-        if not key or not _valid_tag_key(key):
-            raise ProtocolError(f"invalid tag key {key!r}")
+        if not key:
+            continue
+        # message-tags: "SHOULD disregard all but the final occurrence".
         tags[key] = unescape_tag_value(value) if sep else ""
     return tags
 
 
-def _valid_tag_key(key: str) -> bool:
-    name = key[1:] if key[0] == "+" else key
-    if not name:
+def valid_tag_key(key: str) -> bool:
+    """Whether ``key`` follows the message-tags key grammar: ``['+'] [vendor '/'] key_name``.
+
+    ``key_name`` is ASCII letters, digits and hyphens; ``vendor`` is a host name. Parsing does
+    not apply this check (the spec forbids rejecting messages for it); it is for code that
+    decides which tags to accept or relay.
+    """
+    name = key[1:] if key[:1] == "+" else key
+    vendor, slash, short = name.rpartition("/")
+    if not short or (slash and not vendor):
         return False
-    vendor, _, short = name.rpartition("/")
-    if not short:
+    if not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in short):
         return False
-    for ch in short:
-        if not (ch.isascii() and (ch.isalnum() or ch == "-")):
-            return False
     return all(ch.isascii() and (ch.isalnum() or ch in ".-") for ch in vendor)
 
 
@@ -223,10 +237,24 @@ def check_client_line(line: bytes) -> None:
 
 
 def format_tags(tags: Mapping[str, str]) -> str:
-    """Format tags as ``@k=v;k2`` (no trailing space); empty string when there are none."""
+    """Format tags as ``@k=v;k2`` (no trailing space); empty string when there are none.
+
+    An empty value is written as the bare key (message-tags: the two forms are equivalent). A key
+    that is empty or holds a space, ``;``, ``=``, CR, LF or NUL, or a value holding NUL (which has
+    no escape), raises :class:`ProtocolError`: the line could not be read back.
+    """
     if not tags:
         return ""
-    parts = [k if v == "" else f"{k}={escape_tag_value(v)}" for k, v in tags.items()]
+    parts: list[str] = []
+    for k, v in tags.items():
+        if not k or not _FORBIDDEN_IN_TAG_KEY.isdisjoint(k):
+            raise ProtocolError(f"tag key {k!r} cannot be sent")
+        if v == "":
+            parts.append(k)
+            continue
+        if "\0" in v:
+            raise ProtocolError(f"value of tag {k!r} holds NUL")
+        parts.append(f"{k}={escape_tag_value(v)}")
     return "@" + ";".join(parts)
 
 
@@ -234,11 +262,17 @@ def format_body(command: str, params: Sequence[str], source: str | None = None) 
     """Format everything after the tags, without CRLF.
 
     The last parameter is written as trailing whenever it needs to be (empty, starts with
-    ``:`` or holds a space). A parameter with CR, LF or NUL raises :class:`ProtocolError`.
+    ``:`` or holds a space). A parameter with CR, LF or NUL raises :class:`ProtocolError`, as
+    does an empty command, a command or source holding a space, CR, LF or NUL, or a command
+    starting with ``:`` or ``@``. An empty source is the same as none.
     """
     parts: list[str] = []
     if source:
+        if not _FORBIDDEN_IN_WORD.isdisjoint(source):
+            raise ProtocolError(f"source {source[:64]!r} holds a space, CR, LF or NUL")
         parts.append(":" + source)
+    if not command or command[0] in ":@" or not _FORBIDDEN_IN_WORD.isdisjoint(command):
+        raise ProtocolError(f"command {command[:32]!r} cannot be sent")
     parts.append(command)
     last = len(params) - 1
     for i, p in enumerate(params):
@@ -258,8 +292,15 @@ def format_body(command: str, params: Sequence[str], source: str | None = None) 
 
 
 def format_message(message: Message, *, tags: bool = True) -> bytes:
-    """Format a whole message as bytes ending in CRLF."""
+    """Format a whole message as bytes ending in CRLF.
+
+    Raises :class:`ProtocolError` for a message that cannot be written so that :func:`parse`
+    reads it back the same (see :func:`format_body` and :func:`format_tags`), including text
+    that is not encodable as UTF-8 (lone surrogates).
+    """
     body = format_body(message.command, message.params, message.source)
-    if tags and message.tags:
-        return f"{format_tags(message.tags)} {body}\r\n".encode()
-    return f"{body}\r\n".encode()
+    text = f"{format_tags(message.tags)} {body}\r\n" if tags and message.tags else f"{body}\r\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise ProtocolError("message text is not encodable as UTF-8") from None

@@ -20,6 +20,11 @@ _NICK_FORBIDDEN = " ,*?!@.:\x00\r\n\x07"
 _CHANNEL_FORBIDDEN = " ,\x07\x00\r\n:"
 
 
+def _is_control(ch: str) -> bool:
+    # C0 controls and DEL: invisible in clients, and CR, LF, NUL and BEL break or garble lines.
+    return ord(ch) < 0x20 or ch == "\x7f"
+
+
 def casefold(name: str, casemapping: Casemapping = "ascii") -> str:
     """Fold a nick or channel name for comparison under ``casemapping``."""
     return name.translate(_RFC1459 if casemapping == "rfc1459" else _ASCII)
@@ -40,18 +45,18 @@ def valid_nick(nick: str, max_length: int) -> bool:
         return False
     if nick[0] in _NICK_FIRST_FORBIDDEN:
         return False
-    return all(not (ch in _NICK_FORBIDDEN or ord(ch) < 32 or ch.isspace()) for ch in nick)
+    return all(not (ch in _NICK_FORBIDDEN or _is_control(ch) or ch.isspace()) for ch in nick)
 
 
 def valid_channel_name(name: str, max_length: int) -> bool:
     """Whether ``name`` may name a channel: a channel type first, no space, comma or BEL."""
     if len(name) < 2 or len(name) > max_length or name[0] not in CHANTYPES:
         return False
-    return all(not (ch in _CHANNEL_FORBIDDEN or ord(ch) < 32 or ch.isspace()) for ch in name)
+    return all(not (ch in _CHANNEL_FORBIDDEN or _is_control(ch) or ch.isspace()) for ch in name)
 
 
 def valid_username(user: str) -> bool:
     """Whether ``user`` can stand as the user part of ``nick!user@host``."""
     if not user:
         return False
-    return all(not (ch in " @!:\x00\r\n" or ord(ch) < 0x20) for ch in user)
+    return all(not (ch in " @!:" or _is_control(ch)) for ch in user)

@@ -1,0 +1,255 @@
+"""The server: start-up, the listening door, the per-turn flush, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from hubbub import __version__
+from hubbub.protocol import CHANTYPES, Casemapping, Message
+
+from . import caps as capmod
+from .config import Settings
+from .connection import Connection
+from .delivery import Delivery, fanout
+from .world import PREFIX_MODES, PREFIX_SYMBOLS, Channel, World
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 3.0
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Server:
+    """One hubbub node: its settings, world, delivery and listeners."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.server_name
+        self.version = f"hubbub-{__version__}"
+        casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"
+        self.world = World(casemapping, settings.whowas_size)
+        self.delivery = Delivery()
+        self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self.connections: set[Connection] = set()
+        self.per_ip: Counter[str] = Counter()
+        self._dirty: list[Connection] = []
+        self._flush_scheduled = False
+        self._servers: list[asyncio.base_events.Server] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.port = settings.port
+        self.host = settings.host
+        self.stopped = asyncio.Event()
+        self.isupport = self._isupport()
+        self.motd = settings.motd_lines()
+
+    # start and stop ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and bind the listener; ``self.port`` is then the real port."""
+        self._loop = asyncio.get_running_loop()
+        server = await self._loop.create_server(
+            lambda: Connection(self), self.settings.host, self.settings.port, reuse_address=True, backlog=4096
+        )
+        self._servers.append(server)
+        sock = server.sockets[0].getsockname()
+        self.host, self.port = str(sock[0]), int(sock[1])
+        log.info("listening on %s:%d", self.host, self.port)
+
+    async def stop(self, reason: str = "Server shutting down") -> None:
+        """Close listeners, tell every client why, flush, and close the store."""
+        for server in self._servers:
+            server.close()
+        for conn in list(self.connections):
+            session = conn.session
+            if session is not None and not session.gone:
+                session.disconnect(reason)
+            elif not conn.closed:
+                conn.close_with_error(reason)
+        self._flush()
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # polling with a deadline while transports drain
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        self.delivery.commit()
+        self.stopped.set()
+
+    # connections ------------------------------------------------------------------------------
+
+    def admit(self, conn: Connection) -> str | None:
+        """Count a new connection; return why it is refused, or None."""
+        settings = self.settings
+        if len(self.connections) >= settings.max_connections:
+            return "Too many connections"
+        ip = conn.peer_ip
+        exempt = settings.exempt_loopback and _is_loopback(ip)
+        if not exempt and self.per_ip[ip] >= settings.max_per_ip:
+            return "Too many connections from your address"
+        self.connections.add(conn)
+        self.per_ip[ip] += 1
+        self.world.unregistered += 1
+        return None
+
+    def connection_closed(self, conn: Connection) -> None:
+        """Forget a closed connection."""
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self.per_ip[conn.peer_ip] -= 1
+            if self.per_ip[conn.peer_ip] <= 0:
+                del self.per_ip[conn.peer_ip]
+
+    def mark_dirty(self, conn: Connection) -> None:
+        """``conn`` has output: flush it at the end of this loop turn."""
+        self._dirty.append(conn)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop = self._loop or asyncio.get_running_loop()
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        # Principle 5: commit the turn's messages before a single byte of them leaves.
+        self.delivery.commit()
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+    # sessions ---------------------------------------------------------------------------------
+
+    def session_gone(self, session: Session, reason: str) -> None:
+        """Remove a departing session from the world and show its QUIT once to each peer."""
+        world = self.world
+        if not session.registered:
+            world.unregistered -= 1
+            return
+        peers = world.peers_of(session)
+        quit_msg = Message.build("QUIT", reason, source=session.hostmask)
+        fanout(quit_msg, (p for p in peers if not p.gone))
+        for channel in list(session.channels.values()):
+            self.remove_member(channel, session)
+        session.channels.clear()
+        if world.users.get(session.folded) is session:
+            del world.users[session.folded]
+        world.remember(session)
+
+    def remove_member(self, channel: Channel, session: Session) -> None:
+        """Take ``session`` out of ``channel``; an empty channel goes unless persistent."""
+        channel.members.pop(session, None)
+        session.channels.pop(channel.key_folded, None)
+        if not channel.members and not channel.persistent:
+            self.world.channels.pop(channel.key_folded, None)
+
+    # hooks for history, persistence and accounts ------------------------------------------------
+
+    def capabilities(self) -> dict[str, str]:
+        """Capabilities offered now, with their CAP LS 302 values."""
+        return capmod.SUPPORTED
+
+    def keep(
+        self,
+        target_key: str,
+        message: Message,
+        sender: Session,
+        msgid: str,
+        time_ms: int,
+        client_tags: dict[str, str],
+    ) -> None:
+        """Add a relayed channel message to this turn's commit batch."""
+
+    def keep_direct(
+        self,
+        sender: Session,
+        peer: Session,
+        message: Message,
+        msgid: str,
+        time_ms: int,
+        client_tags: dict[str, str],
+    ) -> None:
+        """Add a direct message to this turn's commit batch (one copy, both sides read it)."""
+
+    def history_event(self, session: Session, message: Message, targets: list[str]) -> None:
+        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event where event playback is on."""
+
+    def replay_on_join(self, session: Session, channel: Channel) -> None:
+        """Send recent history to a client that just joined ``channel``."""
+
+    def channel_created(self, channel: Channel) -> None:
+        """A channel came into being."""
+
+    def channel_changed(self, channel: Channel) -> None:
+        """A channel's topic, modes or lists changed (persistent channels are saved)."""
+
+    def channel_registered(self, channel: Channel) -> bool:
+        """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""
+        return False
+
+    # ISUPPORT ---------------------------------------------------------------------------------
+
+    def _isupport(self) -> list[str]:
+        s = self.settings
+        targets = s.max_targets
+        return [
+            f"AWAYLEN={s.awaylen}",
+            "BOT=B",
+            f"CASEMAPPING={s.casemapping}",
+            f"CHANLIMIT={CHANTYPES}:{s.max_channels}",
+            "CHANMODES=beI,k,l,imnst",
+            f"CHANNELLEN={s.channellen}",
+            f"CHANTYPES={CHANTYPES}",
+            "ELIST=MNU",
+            "EXCEPTS=e",
+            "INVEX=I",
+            f"KICKLEN={s.kicklen}",
+            "LINELEN=512",
+            f"MAXLIST=beI:{s.max_list_entries}",
+            f"MAXTARGETS={targets}",
+            f"MODES={s.max_modes}",
+            f"NETWORK={s.network}",
+            f"NICKLEN={s.nicklen}",
+            f"PREFIX=({PREFIX_MODES}){PREFIX_SYMBOLS}",
+            "SAFELIST",
+            f"STATUSMSG={PREFIX_SYMBOLS}",
+            f"TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
+            f"TAGMSG:{targets},WHOIS:1",
+            f"TOPICLEN={s.topiclen}",
+            f"USERLEN={s.userlen}",
+            "UTF8ONLY",
+            "WHOX",
+        ]
+
+
+async def serve(settings: Settings, *, ready: asyncio.Future[Server] | None = None) -> int:
+    """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code."""
+    server = Server(settings)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    import sys
+
+    print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
+    if ready is not None:
+        ready.set_result(server)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    return 0

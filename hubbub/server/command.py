@@ -1,0 +1,71 @@
+"""``hubbub serve``: run the chat server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .config import ConfigError, load
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``hubbub serve``; every flag also has a config key and a HUBBUB_ variable."""
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 1100; 0 picks one)")
+    parser.add_argument("--data-dir", dest="data_dir", help="data directory (default ./hubbub-data)")
+    parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument("--password", help="server password clients must send with PASS")
+    parser.add_argument("--server-name", dest="server_name", help="this server's name")
+    parser.add_argument("--network", help="network name shown to clients")
+    parser.add_argument("--motd-file", dest="motd_file", help="file with the message of the day")
+    parser.add_argument(
+        "--no-flood-control",
+        dest="flood_control",
+        action="store_const",
+        const=False,
+        help="turn off per-client message rate limits (tests, benchmarks, trusted bots)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the server; return when it has shut down."""
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    overrides = {
+        key: getattr(args, key)
+        for key in (
+            "host",
+            "port",
+            "data_dir",
+            "password",
+            "server_name",
+            "network",
+            "motd_file",
+            "flood_control",
+        )
+    }
+    try:
+        settings = load(config_file=args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"hubbub serve: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from .app import serve
+
+    try:
+        import uvloop
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        return runner(serve(settings))
+    except OSError as exc:
+        print(
+            f"hubbub serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr
+        )
+        return 1

@@ -1,0 +1,215 @@
+"""Settings: one frozen dataclass built from defaults, a TOML file, the environment and flags.
+
+Precedence (DESIGN.md contracts): flags beat environment beats file beats defaults. Every setting
+has a TOML key (in the section named by its metadata), an environment variable ``HUBBUB_<NAME>``
+and, for the common ones, a command-line flag. Everything is validated once, at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A setting with a bad value; ``key`` names it as it appears in the file."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+def _s(default: Any, section: str, doc: str, **extra: Any) -> Any:
+    meta = {"section": section, "doc": doc, **extra}
+    if isinstance(default, list | tuple):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+DEFAULT_MOTD = "Welcome to hubbub. Be kind; have fun."
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a hubbub server, with its default."""
+
+    # [server]
+    host: str = _s("127.0.0.1", "server", "Address to listen on")
+    port: int = _s(1100, "server", "Plain-text IRC port (0 picks a free port)")
+    data_dir: str = _s("./hubbub-data", "server", "Directory for the SQLite file and other state")
+    server_name: str = _s("hubbub.local", "server", "This server's name, the source of its replies")
+    network: str = _s("hubbub", "server", "Network name (ISUPPORT NETWORK)")
+    password: str = _s("", "server", "Server password clients must send with PASS (empty: none)")
+    motd: str = _s(DEFAULT_MOTD, "server", "Message of the day text (when no motd_file)")
+    motd_file: str = _s("", "server", "File whose lines are the message of the day")
+    casemapping: str = _s("ascii", "server", "Nick and channel casemapping: ascii or rfc1459")
+    admin_name: str = _s("hubbub admin", "server", "ADMIN reply: who runs this server")
+    admin_location: str = _s("", "server", "ADMIN reply: where")
+    admin_email: str = _s("", "server", "ADMIN reply: contact address")
+    # [limits]
+    nicklen: int = _s(32, "limits", "Longest nickname (NICKLEN)")
+    channellen: int = _s(64, "limits", "Longest channel name (CHANNELLEN)")
+    topiclen: int = _s(390, "limits", "Longest topic (TOPICLEN)")
+    awaylen: int = _s(390, "limits", "Longest away message (AWAYLEN)")
+    kicklen: int = _s(390, "limits", "Longest kick reason (KICKLEN)")
+    userlen: int = _s(18, "limits", "Longest username from USER (USERLEN)")
+    max_channels: int = _s(100, "limits", "Channels one client may be in (CHANLIMIT)")
+    max_targets: int = _s(4, "limits", "Targets per PRIVMSG/NOTICE/TAGMSG (TARGMAX)")
+    max_modes: int = _s(6, "limits", "Modes with a parameter per MODE command (MODES)")
+    max_list_entries: int = _s(100, "limits", "Entries per ban/except/invex list (MAXLIST)")
+    whowas_size: int = _s(1000, "limits", "Departed nicks remembered for WHOWAS")
+    sendq: int = _s(96 * 1024, "limits", "Bytes queued to one client before it is dropped")
+    registration_timeout: float = _s(60.0, "limits", "Seconds a connection has to register")
+    ping_interval: float = _s(90.0, "limits", "Seconds of silence before the server sends PING")
+    ping_timeout: float = _s(150.0, "limits", "Seconds of silence before a client is dropped")
+    flood_control: bool = _s(True, "limits", "Limit each client's command rate")
+    flood_burst: int = _s(5, "limits", "Commands a client may send at once before being slowed")
+    flood_rate: float = _s(2.0, "limits", "Commands per second allowed after the burst")
+    flood_max_pending: int = _s(30, "limits", "Delayed commands held before a flooder is dropped")
+    max_connections: int = _s(20000, "limits", "Connections in total")
+    max_per_ip: int = _s(20, "limits", "Connections from one IP address")
+    exempt_loopback: bool = _s(True, "limits", "Loopback addresses are exempt from max_per_ip")
+    # [history]
+    history_on_join: int = _s(50, "history", "Lines replayed on join to clients without chathistory")
+    history_on_join_window: float = _s(86400.0, "history", "Only replay lines younger than this (s)")
+    chathistory_max: int = _s(1000, "history", "Most messages one CHATHISTORY request returns")
+    history_events: bool = _s(False, "history", "Also store JOIN/PART/QUIT/KICK/TOPIC/NICK")
+    history_public: bool = _s(False, "history", "Anyone may read any channel's history")
+    retention_days: float = _s(0.0, "history", "Delete messages older than this (0: keep)")
+    retention_messages: int = _s(0, "history", "Keep at most this many per target (0: no limit)")
+    persistent_channels: tuple[str, ...] = _s([], "history", "Channels that exist while empty")
+
+    def validate(self) -> Settings:
+        """Check every value; raise :class:`ConfigError` naming the first bad key."""
+        positive = [
+            "nicklen",
+            "channellen",
+            "topiclen",
+            "awaylen",
+            "kicklen",
+            "userlen",
+            "max_channels",
+            "max_targets",
+            "max_modes",
+            "max_list_entries",
+            "sendq",
+            "flood_burst",
+            "flood_max_pending",
+            "max_connections",
+            "max_per_ip",
+            "chathistory_max",
+        ]
+        for key in positive:
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
+        for key in ("registration_timeout", "ping_interval", "ping_timeout", "flood_rate"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("port", "must be between 0 and 65535")
+        if self.ping_timeout <= self.ping_interval:
+            raise ConfigError("ping_timeout", "must be longer than ping_interval")
+        if self.casemapping not in ("ascii", "rfc1459"):
+            raise ConfigError("casemapping", "must be ascii or rfc1459")
+        if "." not in self.server_name or " " in self.server_name:
+            raise ConfigError("server_name", "must look like a host name (with a dot, no spaces)")
+        if self.nicklen > 200 or self.channellen > 200:
+            raise ConfigError("nicklen" if self.nicklen > 200 else "channellen", "at most 200")
+        for key in ("history_on_join", "whowas_size", "retention_messages"):
+            if getattr(self, key) < 0:
+                raise ConfigError(key, "must not be negative")
+        if self.motd_file and not Path(self.motd_file).is_file():
+            raise ConfigError("motd_file", f"no such file: {self.motd_file}")
+        return self
+
+    def motd_lines(self) -> list[str]:
+        """The message of the day, line by line."""
+        if self.motd_file:
+            text = Path(self.motd_file).read_text(encoding="utf-8", errors="replace")
+        else:
+            text = self.motd
+        return text.splitlines()
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    f = FIELDS[key]
+    kind: type = type(f.default) if f.default is not dataclasses.MISSING else tuple
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError("not an integer")
+            return int(value)
+        if kind is float:
+            return float(value)
+        if kind is tuple:
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(key, f"bad value from {source}: {exc}") from None
+
+
+def from_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML file into flat setting values (sections are only for grouping)."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{path}: {exc}") from None
+    out: dict[str, Any] = {}
+    for section, table in data.items():
+        items = table.items() if isinstance(table, dict) else [(section, table)]
+        for key, value in items:
+            if key not in FIELDS:
+                raise ConfigError(f"{section}.{key}" if isinstance(table, dict) else key, "unknown setting")
+            out[key] = _coerce(key, value, str(path))
+    return out
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Setting values from ``HUBBUB_<NAME>`` environment variables."""
+    out: dict[str, Any] = {}
+    for key in FIELDS:
+        name = "HUBBUB_" + key.upper()
+        if name in environ:
+            out[key] = _coerce(key, environ[name], name)
+    return out
+
+
+def load(
+    *,
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build validated settings: defaults < file < environment < ``overrides`` (the flags)."""
+    values: dict[str, Any] = {}
+    env = os.environ if environ is None else environ
+    config_file = config_file or env.get("HUBBUB_CONFIG") or None
+    if config_file:
+        values.update(from_toml(config_file))
+    values.update(from_environ(env))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, "command line")
+    return Settings(**values).validate()

@@ -1,0 +1,96 @@
+"""Delivery: msgid and server time, group commit, and formatting once per view.
+
+DESIGN.md principles 4 and 5. Messages that must be kept are stamped and appended to the
+current batch; the server commits the batch at the end of the loop turn and only then flushes the
+outboxes, so nothing reaches a socket before it is in the store. Fan-out formats a message once
+per distinct client view and queues the same bytes to every recipient with that view.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from hubbub.protocol import Message
+
+from . import caps as capmod
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _b32(n: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        out.append(_B32[n & 31])
+        n >>= 5
+    return "".join(reversed(out))
+
+
+class MsgidFactory:
+    """Unique, time-ordered message ids: milliseconds, a per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self._node = _b32(int.from_bytes(os.urandom(4), "big"), 4)
+        self._counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
+
+    def __call__(self, now_ms: int) -> str:
+        """A new msgid for a message stamped ``now_ms``."""
+        return f"{_b32(now_ms, 9)}{self._node}{_b32(next(self._counter) & 0xFFFFFFFF, 7)}"
+
+
+def fanout(message: Message, recipients: Iterable[Session]) -> None:
+    """Queue ``message`` to every recipient, formatting it once per distinct view."""
+    cache: dict[int, bytes] = {}
+    render = capmod.render
+    for session in recipients:
+        view = session.view
+        data = cache.get(view)
+        if data is None:
+            data = cache[view] = render(message, view)
+        session.conn.write(data)
+
+
+class Delivery:
+    """Stamps stored messages and holds the batch of the current loop turn."""
+
+    def __init__(self, store: Any | None = None) -> None:
+        self.store = store
+        self.pending: list[Any] = []
+        self.new_msgid = MsgidFactory()
+        self.failures = 0
+
+    def stamp(self, tags: dict[str, str], account: str | None = None) -> tuple[str, int]:
+        """Add ``msgid`` and ``time`` (and ``account``) to ``tags``; return (msgid, time_ms)."""
+        now = time.time()
+        now_ms = int(now * 1000)
+        msgid = self.new_msgid(now_ms)
+        tags["msgid"] = msgid
+        tags["time"] = capmod.server_time(now)
+        if account:
+            tags["account"] = account
+        return msgid, now_ms
+
+    def record(self, item: Any) -> None:
+        """Add a message to this turn's commit batch."""
+        self.pending.append(item)
+
+    def commit(self) -> None:
+        """Write this turn's batch in one transaction (called before any outbox is flushed)."""
+        batch, self.pending = self.pending, []
+        if self.store is None or not batch:
+            return
+        try:
+            self.store.append(batch)
+        except Exception:
+            # The store is broken (disk full, file removed): keep chatting, say so loudly.
+            self.failures += 1
+            log.exception("could not commit %d messages to the store", len(batch))

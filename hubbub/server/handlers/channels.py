@@ -1,0 +1,288 @@
+"""Channel membership and channel state: JOIN, PART, TOPIC, NAMES, KICK, INVITE."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, format_body, numerics, valid_channel_name
+
+from ..delivery import fanout
+from . import command
+
+if TYPE_CHECKING:
+    from ..session import Session
+    from ..world import Channel
+
+# Bytes kept free in a 353 line for the prefix, numerics and CRLF.
+NAMES_LINE_BUDGET = 400
+
+
+@command("JOIN", 1)
+def handle_join(session: Session, msg: Message) -> None:
+    """JOIN <channel>{,<channel>} [<key>{,<key>}], or ``JOIN 0`` to leave every channel."""
+    if msg.params[0] == "0":
+        # Modern IRC: JOIN 0 parts all channels
+        for channel in list(session.channels.values()):
+            part(session, channel, "")
+        return
+    names = msg.params[0].split(",")
+    keys = msg.param(1).split(",")
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        join(session, name, keys[i] if i < len(keys) else "")
+
+
+def join(session: Session, name: str, key: str = "") -> None:
+    """Join one channel, creating it (with ``session`` as operator) when it does not exist."""
+    server = session.server
+    settings = server.settings
+    world = server.world
+    if not valid_channel_name(name, settings.channellen):
+        session.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    channel = world.find_channel(name)
+    if channel is not None and session in channel.members:
+        return
+    if len(session.channels) >= settings.max_channels:
+        session.reply(numerics.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        return
+    created = channel is None
+    if channel is None:
+        channel = world.add_channel(name)
+        server.channel_created(channel)
+    else:
+        refusal = _join_refusal(session, channel, key)
+        if refusal is not None:
+            session.reply(refusal[0], channel.name, refusal[1])
+            return
+    first = created or (not channel.members and not server.channel_registered(channel))
+    channel.members[session] = "o" if first else ""
+    session.channels[channel.key_folded] = channel
+    channel.invited.discard(session.folded)
+    plain = Message.build("JOIN", channel.name, source=session.hostmask)
+    extended = Message.build(
+        "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
+    )
+    members = list(channel.members)
+    fanout(extended, [m for m in members if "extended-join" in m.caps])
+    fanout(plain, [m for m in members if "extended-join" not in m.caps])
+    if session.away is not None:
+        away = Message.build("AWAY", session.away, source=session.hostmask)
+        fanout(away, [m for m in members if "away-notify" in m.caps and m is not session])
+    if channel.topic:
+        send_topic(session, channel)
+    send_names(session, channel)
+    server.history_event(session, plain, [channel.key_folded])
+    server.replay_on_join(session, channel)
+
+
+def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, str] | None:
+    casemapping = session.server.world.casemapping
+    invited = session.folded in channel.invited
+    if channel.key is not None and key != channel.key and not invited:
+        return numerics.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
+    if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
+        return numerics.ERR_CHANNELISFULL, "Cannot join channel (+l)"
+    if "i" in channel.modes and not invited and not channel.matches(channel.invex, session, casemapping):
+        return numerics.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
+    if channel.is_banned(session, casemapping) and not invited:
+        return numerics.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
+    return None
+
+
+@command("PART", 1)
+def handle_part(session: Session, msg: Message) -> None:
+    """PART <channel>{,<channel>} [<reason>]."""
+    reason = msg.param(1)[: session.server.settings.kicklen]
+    world = session.server.world
+    for name in msg.params[0].split(","):
+        if not name:
+            continue
+        channel = world.find_channel(name)
+        if channel is None:
+            session.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
+        elif session not in channel.members:
+            session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        else:
+            part(session, channel, reason)
+
+
+def part(session: Session, channel: Channel, reason: str) -> None:
+    """Leave ``channel``, telling every member (``session`` included)."""
+    params = (channel.name, reason) if reason else (channel.name,)
+    out = Message("PART", params, session.hostmask)
+    fanout(out, list(channel.members))
+    session.server.history_event(session, out, [channel.key_folded])
+    session.server.remove_member(channel, session)
+
+
+@command("TOPIC", 1)
+def handle_topic(session: Session, msg: Message) -> None:
+    """TOPIC <channel> [<topic>]: show or set the topic."""
+    server = session.server
+    channel = server.world.find_channel(msg.params[0])
+    if channel is None:
+        session.reply(numerics.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
+        return
+    member = session in channel.members
+    if len(msg.params) < 2:
+        if not member and "s" in channel.modes:
+            session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        elif channel.topic:
+            send_topic(session, channel)
+        else:
+            session.reply(numerics.RPL_NOTOPIC, channel.name, "No topic is set")
+        return
+    if not member:
+        session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if "t" in channel.modes and not channel.is_op(session):
+        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    topic = msg.params[1][: server.settings.topiclen]
+    channel.topic = topic
+    channel.topic_setter = session.hostmask
+    channel.topic_time = time.time()
+    out = Message.build("TOPIC", channel.name, topic, source=session.hostmask)
+    fanout(out, list(channel.members))
+    server.history_event(session, out, [channel.key_folded])
+    server.channel_changed(channel)
+
+
+def send_topic(session: Session, channel: Channel) -> None:
+    """RPL_TOPIC and RPL_TOPICWHOTIME."""
+    session.reply(numerics.RPL_TOPIC, channel.name, channel.topic)
+    session.reply(numerics.RPL_TOPICWHOTIME, channel.name, channel.topic_setter, str(int(channel.topic_time)))
+
+
+@command("NAMES")
+def handle_names(session: Session, msg: Message) -> None:
+    """NAMES [<channel>{,<channel>}]."""
+    if not msg.params or not msg.params[0]:
+        session.reply(numerics.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    world = session.server.world
+    for name in msg.params[0].split(","):
+        channel = world.find_channel(name)
+        if channel is None or (session not in channel.members and "s" in channel.modes):
+            session.reply(numerics.RPL_ENDOFNAMES, name, "End of /NAMES list")
+        else:
+            send_names(session, channel)
+
+
+def names_of(session: Session, channel: Channel) -> list[str]:
+    """Member names as ``session`` sees them (prefixes, hostmasks, invisible users hidden)."""
+    multi = "multi-prefix" in session.caps
+    full = "userhost-in-names" in session.caps
+    visible_all = session in channel.members
+    out: list[str] = []
+    for member in channel.members:
+        if not visible_all and member.invisible:
+            continue
+        name = member.hostmask if full else member.nick
+        out.append(channel.prefix_of(member, multi) + name)
+    return out
+
+
+def send_names(session: Session, channel: Channel) -> None:
+    """RPL_NAMREPLY lines (each inside the line limit) and RPL_ENDOFNAMES."""
+    symbol = "@" if "s" in channel.modes else "="
+    for chunk in _chunks(
+        names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)
+    ):
+        session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
+    session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def _chunks(items: Iterable[str], budget: int) -> list[str]:
+    lines: list[str] = []
+    current: list[str] = []
+    size = 0
+    for item in items:
+        if current and size + len(item.encode()) + 1 > budget:
+            lines.append(" ".join(current))
+            current, size = [], 0
+        current.append(item)
+        size += len(item.encode()) + 1
+    if current:
+        lines.append(" ".join(current))
+    return lines
+
+
+@command("KICK", 2)
+def handle_kick(session: Session, msg: Message) -> None:
+    """KICK <channel> <nick>{,<nick>} [<reason>]."""
+    server = session.server
+    channel = server.world.find_channel(msg.params[0])
+    if channel is None:
+        session.reply(numerics.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
+        return
+    if session not in channel.members:
+        session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if not channel.is_op(session):
+        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    reason = (msg.param(2) or session.nick)[: server.settings.kicklen]
+    for nick in msg.params[1].split(","):
+        if not nick:
+            continue
+        target = server.world.find_user(nick)
+        if target is None:
+            session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            continue
+        if target not in channel.members:
+            session.reply(
+                numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel"
+            )
+            continue
+        out = Message.build("KICK", channel.name, target.nick, reason, source=session.hostmask)
+        fanout(out, list(channel.members))
+        server.history_event(session, out, [channel.key_folded])
+        server.remove_member(channel, target)
+
+
+@command("INVITE")
+def handle_invite(session: Session, msg: Message) -> None:
+    """INVITE <nick> <channel>."""
+    if len(msg.params) < 2:
+        session.reply(numerics.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
+    server = session.server
+    world = server.world
+    target = world.find_user(msg.params[0])
+    if target is None:
+        session.reply(numerics.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+        return
+    channel = world.find_channel(msg.params[1])
+    if channel is None:
+        session.reply(numerics.ERR_NOSUCHCHANNEL, msg.params[1], "No such channel")
+        return
+    if session not in channel.members:
+        session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if target in channel.members:
+        session.reply(numerics.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
+        return
+    if "i" in channel.modes and not channel.is_op(session):
+        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    channel.invited.add(target.folded)
+    session.reply(numerics.RPL_INVITING, target.nick, channel.name)
+    out = Message.build("INVITE", target.nick, channel.name, source=session.hostmask)
+    fanout(out, (target,))
+    if target.away is not None:
+        session.reply(numerics.RPL_AWAY, target.nick, target.away)
+    # IRCv3 invite-notify: other members with the cap who could have invited too
+    notify = [
+        m
+        for m in channel.members
+        if "invite-notify" in m.caps and m is not session and ("i" not in channel.modes or channel.is_op(m))
+    ]
+    fanout(out, notify)
+
+
+__all__ = ["format_body", "join", "names_of", "part", "send_names", "send_topic"]

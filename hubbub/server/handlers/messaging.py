@@ -1,0 +1,180 @@
+"""PRIVMSG, NOTICE and TAGMSG to channels, status groups and nicks.
+
+Modern IRC "PRIVMSG message"; IRCv3 message-tags (client-only tags, TAGMSG), echo-message,
+server-time, msgid.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, is_channel_name, numerics
+
+from .. import caps as capmod
+from ..delivery import fanout
+from ..world import MODE_OF_SYMBOL, PREFIX_MODES
+from . import command
+
+if TYPE_CHECKING:
+    from ..session import Session
+    from ..world import Channel
+
+# Client-only tags that are worth keeping in history; typing notifications are not.
+KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
+
+
+def _client_tags(session: Session, msg: Message) -> dict[str, str]:
+    if not msg.tags or not session.view & capmod.TAGS:
+        return {}
+    return {k: v for k, v in msg.tags.items() if k.startswith("+")}
+
+
+def may_speak(channel: Channel, session: Session) -> bool:
+    """Whether ``session`` may send to ``channel`` (+n, +m and bans)."""
+    modes = channel.members.get(session)
+    if modes is None:
+        if "n" in channel.modes:
+            return False
+        if "m" in channel.modes:
+            return False
+        return not channel.is_banned(session, session.server.world.casemapping)
+    if modes:  # voice or op
+        return True
+    if "m" in channel.modes:
+        return False
+    return not channel.is_banned(session, session.server.world.casemapping)
+
+
+def _relay(session: Session, msg: Message) -> None:
+    command_name = msg.command
+    silent = command_name == "NOTICE"  # RFC 2812 3.3.2: no error replies to NOTICE
+    is_tagmsg = command_name == "TAGMSG"
+    if not msg.params or not msg.params[0]:
+        if not silent:
+            session.reply(numerics.ERR_NORECIPIENT, f"No recipient given ({command_name})")
+        return
+    text = msg.param(1)
+    if not is_tagmsg and (len(msg.params) < 2 or text == ""):
+        if not silent:
+            session.reply(numerics.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    server = session.server
+    targets = list(dict.fromkeys(t for t in msg.params[0].split(",") if t))
+    if len(targets) > server.settings.max_targets:
+        if not silent:
+            session.reply(numerics.ERR_TOOMANYTARGETS, msg.params[0], "Too many targets")
+        return
+    client_tags = _client_tags(session, msg)
+    if is_tagmsg and not client_tags and not session.view & capmod.TAGS:
+        return  # TAGMSG without message-tags carries nothing
+    echo = "echo-message" in session.caps
+    for target in targets:
+        status = ""
+        name = target
+        while name and name[0] in MODE_OF_SYMBOL and len(name) > 1 and is_channel_name(name[1:]):
+            status += name[0]
+            name = name[1:]
+        if is_channel_name(name):
+            _to_channel(session, msg, target, name, status, text, client_tags, echo, silent)
+        else:
+            _to_user(session, msg, target, text, client_tags, echo, silent)
+
+
+def _stamped(session: Session, client_tags: dict[str, str]) -> tuple[dict[str, str], str, int]:
+    tags = dict(client_tags)
+    msgid, time_ms = session.server.delivery.stamp(tags, session.account)
+    return tags, msgid, time_ms
+
+
+def _to_channel(
+    session: Session,
+    msg: Message,
+    target: str,
+    name: str,
+    status: str,
+    text: str,
+    client_tags: dict[str, str],
+    echo: bool,
+    silent: bool,
+) -> None:
+    server = session.server
+    channel = server.world.find_channel(name)
+    if channel is None:
+        if not silent:
+            session.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    if not may_speak(channel, session):
+        if not silent:
+            session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        return
+    tags, msgid, time_ms = _stamped(session, client_tags)
+    params = (target if not status else status[-1] + channel.name,) + (
+        (text,) if msg.command != "TAGMSG" else ()
+    )
+    out = Message(msg.command, params, session.hostmask, tags)
+    members = channel.members
+    if status:
+        # STATUSMSG: the lowest prefix named and everything above it
+        lowest = max(PREFIX_MODES.index(MODE_OF_SYMBOL[s]) for s in status)
+        allowed = set(PREFIX_MODES[: lowest + 1])
+        recipients = [s for s, m in members.items() if allowed.intersection(m)]
+    else:
+        recipients = list(members)
+    if msg.command == "TAGMSG":
+        recipients = [s for s in recipients if s.view & capmod.TAGS]
+    if echo:
+        if session not in members or (status and session not in recipients):
+            recipients.append(session)
+    else:
+        recipients = [s for s in recipients if s is not session]
+    fanout(out, recipients)
+    if not status:
+        server.keep(channel.key_folded, out, session, msgid, time_ms, client_tags)
+
+
+def _to_user(
+    session: Session,
+    msg: Message,
+    target: str,
+    text: str,
+    client_tags: dict[str, str],
+    echo: bool,
+    silent: bool,
+) -> None:
+    server = session.server
+    peer = server.world.find_user(target)
+    if peer is None:
+        if not silent:
+            session.reply(numerics.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return
+    tags, msgid, time_ms = _stamped(session, client_tags)
+    params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
+    out = Message(msg.command, params, session.hostmask, tags)
+    if msg.command != "TAGMSG" or peer.view & capmod.TAGS:
+        fanout(out, (peer,))
+    if echo and peer is not session:
+        fanout(out, (session,))
+    if msg.command == "PRIVMSG" and peer.away is not None:
+        session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
+    server.keep_direct(session, peer, out, msgid, time_ms, client_tags)
+
+
+@command("PRIVMSG")
+def handle_privmsg(session: Session, msg: Message) -> None:
+    """PRIVMSG <target>{,<target>} <text>."""
+    _relay(session, msg)
+
+
+@command("NOTICE")
+def handle_notice(session: Session, msg: Message) -> None:
+    """NOTICE <target>{,<target>} <text>: like PRIVMSG, but never answered automatically."""
+    _relay(session, msg)
+
+
+@command("TAGMSG")
+def handle_tagmsg(session: Session, msg: Message) -> None:
+    """TAGMSG <target>{,<target>}: tags only, for clients with message-tags."""
+    _relay(session, msg)
+
+
+__all__ = ["KEPT_TAGS", "may_speak"]

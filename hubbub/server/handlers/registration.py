@@ -1,0 +1,231 @@
+"""Connection registration: PASS, NICK, USER, CAP, and PING, PONG, QUIT.
+
+Modern IRC "Connection Registration"; IRCv3 capability negotiation (CAP LS 302, REQ, ACK, NAK,
+LIST, END, cap-notify).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, numerics, valid_nick
+
+from .. import caps as capmod
+from ..delivery import fanout
+from . import command
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+# Bytes of capability names per CAP LS/LIST line, so every line stays well inside 512 bytes.
+CAP_LINE_BUDGET = 380
+
+
+@command("PASS", 1, registered=False)
+def handle_pass(session: Session, msg: Message) -> None:
+    """PASS <password>: must come before NICK/USER complete registration."""
+    if session.registered:
+        session.reply(numerics.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    expected = session.server.settings.password
+    session.password_ok = not expected or hmac.compare_digest(msg.params[0].encode(), expected.encode())
+
+
+@command("NICK", registered=False)
+def handle_nick(session: Session, msg: Message) -> None:
+    """NICK <nickname>: choose a nick, or change it once registered."""
+    if not msg.params or not msg.params[0]:
+        session.reply(numerics.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    server = session.server
+    nick = msg.params[0]
+    if not valid_nick(nick, server.settings.nicklen):
+        session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        return
+    world = server.world
+    folded = world.fold(nick)
+    holder = world.users.get(folded)
+    if holder is not None and holder is not session:
+        session.reply(numerics.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if not session.registered:
+        session.nick = nick
+        try_register(session)
+        return
+    if nick == session.nick:
+        return
+    old_mask = session.hostmask
+    old_folded = session.folded
+    world.remember(session)
+    if world.users.get(old_folded) is session:
+        del world.users[old_folded]
+    session.nick = nick
+    world.users[folded] = session
+    change = Message.build("NICK", nick, source=old_mask)
+    recipients = world.peers_of(session)
+    recipients.add(session)
+    fanout(change, recipients)
+    session.server.history_event(session, change, [c.key_folded for c in session.channels.values()])
+
+
+@command("USER", 4, registered=False)
+def handle_user(session: Session, msg: Message) -> None:
+    """USER <username> <mode> <unused> <realname>."""
+    if session.registered or session.user:
+        session.reply(numerics.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    username = msg.params[0]
+    cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.[]{}\\`^|")
+    if not cleaned:
+        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
+    session.user = "~" + cleaned[: session.server.settings.userlen - 1]
+    session.realname = msg.params[3]
+    try_register(session)
+
+
+def try_register(session: Session) -> None:
+    """Complete registration once NICK and USER are in and CAP negotiation has ended."""
+    if session.registered or session.gone or session.nick == "*" or not session.user:
+        return
+    if session.cap_negotiating:
+        return
+    server = session.server
+    if not session.password_ok:
+        session.reply(numerics.ERR_PASSWDMISMATCH, "Password incorrect")
+        session.disconnect("Bad password")
+        return
+    world = server.world
+    folded = world.fold(session.nick)
+    holder = world.users.get(folded)
+    if holder is not None and holder is not session:
+        session.reply(numerics.ERR_NICKNAMEINUSE, session.nick, "Nickname is already in use")
+        session.nick = "*"
+        return
+    world.users[folded] = session
+    world.unregistered -= 1
+    session.registration_done()
+    welcome(session)
+
+
+def welcome(session: Session) -> None:
+    """The welcome burst: 001-005, LUSERS and MOTD (Modern IRC "Connection Registration")."""
+    server = session.server
+    settings = server.settings
+    session.reply(numerics.RPL_WELCOME, f"Welcome to the {settings.network} IRC Network {session.hostmask}")
+    session.reply(numerics.RPL_YOURHOST, f"Your host is {server.name}, running version {server.version}")
+    session.reply(numerics.RPL_CREATED, f"This server was created {server.created}")
+    session.reply(numerics.RPL_MYINFO, server.name, server.version, "Bio", "beIiklmnostv", "beIklov")
+    send_isupport(session)
+    from .queries import send_lusers, send_motd
+
+    send_lusers(session)
+    send_motd(session)
+
+
+def send_isupport(session: Session) -> None:
+    """RPL_ISUPPORT lines, at most 12 tokens each."""
+    tokens = session.server.isupport
+    for i in range(0, len(tokens), 12):
+        session.reply(numerics.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
+
+
+# CAP ------------------------------------------------------------------------------------------
+
+
+def _cap_lines(names: list[str]) -> list[str]:
+    lines: list[str] = []
+    current: list[str] = []
+    size = 0
+    for name in names:
+        if current and size + len(name) + 1 > CAP_LINE_BUDGET:
+            lines.append(" ".join(current))
+            current, size = [], 0
+        current.append(name)
+        size += len(name) + 1
+    lines.append(" ".join(current))
+    return lines
+
+
+def _send_cap_list(session: Session, sub: str, names: list[str]) -> None:
+    lines = _cap_lines(names)
+    for i, line in enumerate(lines):
+        more = ("*",) if i < len(lines) - 1 and session.cap_version >= 302 else ()
+        session.send(Message.build("CAP", session.nick, sub, *more, line, source=session.server.name))
+
+
+@command("CAP", 1, registered=False)
+def handle_cap(session: Session, msg: Message) -> None:
+    """CAP LS / LIST / REQ / END."""
+    sub = msg.params[0].upper()
+    server = session.server
+    if sub == "LS":
+        if not session.registered:
+            session.cap_negotiating = True
+        version = 0
+        if len(msg.params) > 1 and msg.params[1].isdigit():
+            version = int(msg.params[1])
+        session.cap_version = max(session.cap_version, version)
+        if session.cap_version >= 302:
+            # IRCv3 cap-notify: implicitly enabled for clients speaking CAP 302
+            session.set_caps({"cap-notify"})
+        names = [
+            f"{name}={value}" if value and session.cap_version >= 302 else name
+            for name, value in server.capabilities().items()
+        ]
+        _send_cap_list(session, "LS", names)
+    elif sub == "LIST":
+        _send_cap_list(session, "LIST", sorted(session.caps))
+    elif sub == "REQ":
+        if not session.registered:
+            session.cap_negotiating = True
+        wanted = msg.param(1).split()
+        offered = server.capabilities()
+        enable: set[str] = set()
+        disable: set[str] = set()
+        ok = bool(wanted)
+        for item in wanted:
+            name = item[1:] if item.startswith("-") else item
+            if name not in offered or (
+                item.startswith("-") and name == "cap-notify" and session.cap_version >= 302
+            ):
+                ok = False
+                break
+            (disable if item.startswith("-") else enable).add(name)
+        if ok:
+            session.set_caps(enable, disable)
+            session.send(Message.build("CAP", session.nick, "ACK", msg.param(1), source=server.name))
+        else:
+            session.send(Message.build("CAP", session.nick, "NAK", msg.param(1), source=server.name))
+    elif sub == "END":
+        if not session.registered:
+            session.cap_negotiating = False
+            try_register(session)
+    else:
+        session.reply(numerics.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+
+
+# keep-alive and leaving ----------------------------------------------------------------------
+
+
+@command("PING", 1, registered=False)
+def handle_ping(session: Session, msg: Message) -> None:
+    """PING <token>: answer with PONG carrying the same token."""
+    session.send(Message.build("PONG", session.server.name, msg.params[0], source=session.server.name))
+
+
+@command("PONG", registered=False)
+def handle_pong(session: Session, msg: Message) -> None:
+    """PONG: the connection is alive (the connection already noted the activity)."""
+
+
+@command("QUIT", registered=False)
+def handle_quit(session: Session, msg: Message) -> None:
+    """QUIT [<reason>]: leave, showing the reason to everyone who shared a channel."""
+    reason = msg.param(0)[: session.server.settings.kicklen]
+    quit_message = f"Quit: {reason}" if reason else "Quit"
+    session.disconnect(quit_message, quit_message=quit_message)
+
+
+__all__ = ["capmod"]

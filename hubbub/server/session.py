@@ -1,0 +1,296 @@
+"""Per-client state and command dispatch.
+
+A Session is one client's view of the server: its registration phase, nick, negotiated caps,
+away state and channels. Each parsed line goes through :data:`hubbub.server.handlers.COMMANDS`
+(one table, as in Ergo's ``irc/commands.go``); handlers read and change the World and queue
+replies through the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
+
+from . import caps as capmod
+
+if TYPE_CHECKING:
+    from .app import Server
+    from .connection import Connection
+    from .world import Channel
+
+log = logging.getLogger(__name__)
+
+# Commands allowed before registration completes; everything else gets 451.
+PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"})
+# Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
+MAX_PRE_REGISTRATION_LINES = 100
+
+
+class Session:
+    """One connected client, registered or not."""
+
+    __slots__ = (
+        "__weakref__",
+        "_batch_seq",
+        "_label",
+        "_ping_handle",
+        "_pinged",
+        "_prereg_lines",
+        "_reg_handle",
+        "account",
+        "away",
+        "cap_negotiating",
+        "cap_version",
+        "caps",
+        "channels",
+        "conn",
+        "connected_at",
+        "flood_exempt",
+        "gone",
+        "host",
+        "invisible",
+        "last_active",
+        "nick",
+        "password_ok",
+        "realname",
+        "registered",
+        "server",
+        "user",
+        "view",
+    )
+
+    def __init__(self, server: Server, conn: Connection) -> None:
+        self.server = server
+        self.conn = conn
+        self.nick = "*"
+        self.user = ""
+        self.realname = ""
+        self.host = conn.peer_ip or "unknown"
+        if ":" in self.host:  # an IPv6 host must not start with ':' in a parameter
+            self.host = self.host if not self.host.startswith(":") else "0" + self.host
+        self.account: str | None = None
+        self.away: str | None = None
+        self.invisible = False
+        self.registered = False
+        self.gone = False
+        self.caps: set[str] = set()
+        self.view = 0
+        self.cap_negotiating = False
+        self.cap_version = 0
+        self.password_ok = not server.settings.password
+        self.channels: dict[str, Channel] = {}
+        self.connected_at = time.time()
+        self.last_active = self.connected_at
+        self.flood_exempt = False
+        self._label: str | None = None
+        self._batch_seq = 0
+        self._prereg_lines = 0
+        self._pinged = False
+        loop = asyncio.get_running_loop()
+        self._reg_handle: asyncio.TimerHandle | None = loop.call_later(
+            server.settings.registration_timeout, self._registration_timeout
+        )
+        self._ping_handle: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
+
+    # identity ---------------------------------------------------------------------------------
+
+    @property
+    def hostmask(self) -> str:
+        """``nick!user@host``, the source of this client's messages."""
+        return f"{self.nick}!{self.user}@{self.host}"
+
+    @property
+    def folded(self) -> str:
+        """The casefolded nick, the key of this user in the World."""
+        return self.server.world.fold(self.nick)
+
+    def has_cap(self, cap: str) -> bool:
+        """Whether the client enabled ``cap``."""
+        return cap in self.caps
+
+    def set_caps(self, enable: Iterable[str], disable: Iterable[str] = ()) -> None:
+        """Change the enabled caps and recompute the view."""
+        self.caps.update(enable)
+        self.caps.difference_update(disable)
+        self.view = capmod.view_of(self.caps)
+
+    # input ------------------------------------------------------------------------------------
+
+    def handle_line(self, raw: bytes) -> None:
+        """Parse and dispatch one line; no exception escapes."""
+        if self.gone:
+            return
+        if not self.registered:
+            self._prereg_lines += 1
+            if self._prereg_lines > MAX_PRE_REGISTRATION_LINES:
+                self.disconnect("Too many commands before registration")
+                return
+        try:
+            check_client_line(raw)
+            message = parse(raw)
+        except ProtocolError as exc:
+            self._bad_line(exc)
+            return
+        try:
+            self.dispatch(message)
+        except Exception:
+            log.exception("handler failed for %r command %s", self, message.command)
+            self.reply(numerics.ERR_UNKNOWNERROR, message.command, "Internal error, sorry")
+
+    def _bad_line(self, exc: ProtocolError) -> None:
+        if exc.numeric == "417":
+            self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
+        elif exc.numeric == "INVALID_UTF8":
+            self.fail("*", "INVALID_UTF8", "Message rejected: not valid UTF-8")
+        # Other unparseable lines (no command, bad tags) are ignored, as the specs allow.
+
+    def input_too_long(self) -> None:
+        """The framer saw a line past the hard limit: there is no safe way to resync."""
+        self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
+        self.disconnect("Input line too long")
+
+    def dispatch(self, message: Message) -> None:
+        """Run the handler for ``message`` with labeled-response around it."""
+        from .handlers import COMMANDS
+
+        command = message.command
+        spec = COMMANDS.get(command)
+        if self.registered:
+            self.last_active = time.time() if command not in ("PING", "PONG") else self.last_active
+        label = message.tags.get("label") if "labeled-response" in self.caps else None
+        if label is not None:
+            self._begin_label(label)
+        try:
+            if spec is None:
+                if self.registered:
+                    self.reply(numerics.ERR_UNKNOWNCOMMAND, command, "Unknown command")
+                else:
+                    self.reply(numerics.ERR_NOTREGISTERED, "You have not registered")
+                return
+            if not self.registered and spec.registered:
+                self.reply(numerics.ERR_NOTREGISTERED, "You have not registered")
+                return
+            if len(message.params) < spec.min_params:
+                self.reply(numerics.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+                return
+            spec.handler(self, message)
+        finally:
+            if label is not None:
+                self._end_label(label)
+
+    # labeled-response -------------------------------------------------------------------------
+
+    def _begin_label(self, label: str) -> None:
+        self.conn.capture = []
+        self._label = label
+
+    def _end_label(self, label: str) -> None:
+        lines = self.conn.capture or []
+        self.conn.capture = None
+        self._label = None
+        if self.gone:
+            return
+        if not lines:
+            self.send(Message.build("ACK", source=self.server.name, tags={"label": label}))
+        elif len(lines) == 1:
+            self.conn.write(capmod.add_tag(lines[0], "label", label))
+        else:
+            ref = self.next_batch_id()
+            start = Message.build("BATCH", "+" + ref, "labeled-response", source=self.server.name)
+            self.conn.write(capmod.add_tag(capmod.render(start, self.view), "label", label))
+            for line in lines:
+                self.conn.write(capmod.add_tag(line, "batch", ref))
+            self.send(Message.build("BATCH", "-" + ref, source=self.server.name))
+
+    def next_batch_id(self) -> str:
+        """A batch reference unique on this connection."""
+        self._batch_seq += 1
+        return f"b{self._batch_seq}"
+
+    # output -----------------------------------------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        """Format ``message`` for this client's view and queue it."""
+        self.conn.write(capmod.render(message, self.view))
+
+    def send_raw(self, data: bytes) -> None:
+        """Queue bytes already formatted for this client's view."""
+        self.conn.write(data)
+
+    def reply(self, numeric: str, *params: str) -> None:
+        """Send a numeric reply addressed to this client (``*`` before it has a nick)."""
+        self.conn.write(capmod.render(Message(numeric, (self.nick, *params), self.server.name), self.view))
+
+    def fail(self, command: str, code: str, text: str, *context: str) -> None:
+        """Send a standard-replies ``FAIL`` (IRCv3 standard-replies)."""
+        self.send(Message.build("FAIL", command, code, *context, text, source=self.server.name))
+
+    def note(self, command: str, code: str, text: str, *context: str) -> None:
+        """Send a standard-replies ``NOTE``."""
+        self.send(Message.build("NOTE", command, code, *context, text, source=self.server.name))
+
+    def notice(self, text: str) -> None:
+        """A server NOTICE to this client."""
+        self.send(Message.build("NOTICE", self.nick, text, source=self.server.name))
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def registration_done(self) -> None:
+        """Stop the registration timer and start the ping timer."""
+        if self._reg_handle is not None:
+            self._reg_handle.cancel()
+            self._reg_handle = None
+        self.registered = True
+        self._schedule_ping()
+
+    def _registration_timeout(self) -> None:
+        self._reg_handle = None
+        if not self.registered and not self.gone:
+            self.disconnect("Registration timed out")
+
+    def _schedule_ping(self) -> None:
+        if self.gone:
+            return
+        settings = self.server.settings
+        idle = time.monotonic() - self.conn.last_seen
+        delay = settings.ping_timeout - idle if self._pinged else settings.ping_interval - idle
+        self._ping_handle = asyncio.get_running_loop().call_later(max(delay, 0.05), self._ping_check)
+
+    def _ping_check(self) -> None:
+        self._ping_handle = None
+        if self.gone:
+            return
+        settings = self.server.settings
+        idle = time.monotonic() - self.conn.last_seen
+        if idle >= settings.ping_timeout:
+            self.disconnect(f"Ping timeout: {int(idle)} seconds")
+            return
+        if idle >= settings.ping_interval:
+            if not self._pinged:
+                self._pinged = True
+                self.send(Message.build("PING", self.server.name, source=self.server.name))
+        else:
+            self._pinged = False
+        self._schedule_ping()
+
+    def disconnect(self, reason: str, *, quit_message: str | None = None) -> None:
+        """Leave the network: tell peers once, free the nick, close the socket with ``ERROR``."""
+        if self.gone:
+            return
+        self.gone = True
+        for handle in (self._reg_handle, self._ping_handle):
+            if handle is not None:
+                handle.cancel()
+        self._reg_handle = self._ping_handle = None
+        self.server.session_gone(self, quit_message if quit_message is not None else reason)
+        if not self.conn.closed:
+            self.conn.capture = None
+            self.conn.close_with_error(f"Closing Link: {self.host} ({reason})")

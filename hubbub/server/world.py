@@ -1,0 +1,150 @@
+"""The server's world: users, channels and memberships, changed only on the event loop.
+
+DESIGN.md principle 3: plain objects, one owner, no locks. Handlers read and change these; the
+rest of the server (Delivery, Store) sees the results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Casemapping, casefold, match_mask
+
+if TYPE_CHECKING:
+    from .session import Session
+
+# Channel membership prefixes, highest first (ISUPPORT PREFIX=(ov)@+)
+PREFIX_MODES = "ov"
+PREFIX_SYMBOLS = "@+"
+SYMBOL_OF = dict(zip(PREFIX_MODES, PREFIX_SYMBOLS, strict=True))
+MODE_OF_SYMBOL = dict(zip(PREFIX_SYMBOLS, PREFIX_MODES, strict=True))
+
+
+@dataclass(slots=True)
+class ListEntry:
+    """One entry of a ban, exception or invite-exception list."""
+
+    mask: str
+    setter: str
+    set_at: float
+
+
+@dataclass(slots=True, eq=False)
+class Channel:
+    """A channel and everything about it that outlives a single message."""
+
+    name: str
+    key_folded: str
+    created: float = field(default_factory=time.time)
+    members: dict[Session, str] = field(default_factory=dict)  # session -> prefix modes, e.g. "ov"
+    topic: str = ""
+    topic_setter: str = ""
+    topic_time: float = 0.0
+    modes: set[str] = field(default_factory=lambda: {"n", "t"})
+    key: str | None = None
+    limit: int | None = None
+    bans: list[ListEntry] = field(default_factory=list)
+    excepts: list[ListEntry] = field(default_factory=list)
+    invex: list[ListEntry] = field(default_factory=list)
+    invited: set[str] = field(default_factory=set)  # casefolded nicks with a pending INVITE
+    persistent: bool = False
+
+    def is_op(self, session: Session) -> bool:
+        """Whether ``session`` holds channel operator status here."""
+        return "o" in self.members.get(session, "")
+
+    def prefix_of(self, session: Session, multi: bool = False) -> str:
+        """The membership prefix symbols of ``session`` (highest only unless ``multi``)."""
+        modes = self.members.get(session, "")
+        symbols = "".join(SYMBOL_OF[m] for m in PREFIX_MODES if m in modes)
+        return symbols if multi else symbols[:1]
+
+    def list_for(self, mode: str) -> list[ListEntry]:
+        """The list behind list mode ``b``, ``e`` or ``I``."""
+        return {"b": self.bans, "e": self.excepts, "I": self.invex}[mode]
+
+    def matches(self, entries: Iterable[ListEntry], session: Session, casemapping: Casemapping) -> bool:
+        """Whether any mask in ``entries`` matches ``session``'s ``nick!user@host``."""
+        hostmask = session.hostmask
+        return any(match_mask(e.mask, hostmask, casemapping) for e in entries)
+
+    def is_banned(self, session: Session, casemapping: Casemapping) -> bool:
+        """Banned (+b) and not excepted (+e)."""
+        return self.matches(self.bans, session, casemapping) and not self.matches(
+            self.excepts, session, casemapping
+        )
+
+    def mode_string(self, show_key: bool) -> tuple[str, ...]:
+        """``+ntk key`` style mode reply parameters; the key is hidden from non-members."""
+        flags = "".join(sorted(self.modes))
+        params: list[str] = []
+        if self.key is not None:
+            flags += "k"
+            params.append(self.key if show_key else "*")
+        if self.limit is not None:
+            flags += "l"
+            params.append(str(self.limit))
+        return ("+" + flags, *params)
+
+
+@dataclass(slots=True)
+class WhowasEntry:
+    """What WHOWAS remembers of a nick that left."""
+
+    nick: str
+    user: str
+    host: str
+    realname: str
+    left_at: float
+
+
+class World:
+    """All users and channels of this server, indexed by casefolded name."""
+
+    def __init__(self, casemapping: Casemapping, whowas_size: int) -> None:
+        self.casemapping: Casemapping = casemapping
+        self.users: dict[str, Session] = {}
+        self.channels: dict[str, Channel] = {}
+        self.whowas: deque[tuple[str, WhowasEntry]] = deque(maxlen=max(whowas_size, 1))
+        self.unregistered = 0
+        self.started = time.time()
+
+    def fold(self, name: str) -> str:
+        """Casefold ``name`` under this server's casemapping."""
+        return casefold(name, self.casemapping)
+
+    def find_user(self, nick: str) -> Session | None:
+        """The registered user with ``nick``, if any."""
+        return self.users.get(self.fold(nick))
+
+    def find_channel(self, name: str) -> Channel | None:
+        """The channel called ``name``, if it exists."""
+        return self.channels.get(self.fold(name))
+
+    def add_channel(self, name: str) -> Channel:
+        """Create the channel ``name`` (which must not exist yet)."""
+        channel = Channel(name=name, key_folded=self.fold(name))
+        self.channels[channel.key_folded] = channel
+        return channel
+
+    def remember(self, session: Session) -> None:
+        """Record a departing nick for WHOWAS."""
+        entry = WhowasEntry(session.nick, session.user, session.host, session.realname, time.time())
+        self.whowas.appendleft((self.fold(session.nick), entry))
+
+    def whowas_for(self, nick: str) -> Iterator[WhowasEntry]:
+        """Remembered entries for ``nick``, newest first."""
+        folded = self.fold(nick)
+        return (entry for key, entry in self.whowas if key == folded)
+
+    def peers_of(self, session: Session) -> set[Session]:
+        """Everyone who shares at least one channel with ``session`` (not ``session`` itself)."""
+        peers: set[Session] = set()
+        for channel in session.channels.values():
+            peers.update(channel.members)
+        peers.discard(session)
+        return peers

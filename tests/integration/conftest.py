@@ -1,0 +1,76 @@
+"""Fixtures for integration tests: a real server on 127.0.0.1 port 0 and raw-socket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from hubbub.server.app import Server
+from hubbub.server.config import Settings
+
+from .ircclient import IRCClient
+
+StartServer = Callable[..., Awaitable[Server]]
+Connect = Callable[..., Awaitable[IRCClient]]
+
+
+@pytest.fixture
+async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
+    """Start servers with settings overrides; all are stopped at the end of the test."""
+    servers: list[Server] = []
+
+    async def start(**overrides: Any) -> Server:
+        base = Settings(host="127.0.0.1", port=0, data_dir=str(tmp_path / "data"), flood_control=False)
+        settings = replace(base, **overrides).validate()
+        server = Server(settings)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.stop(), 10)
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> Server:
+    """A server with default settings but no flood control."""
+    return await start_server()
+
+
+@pytest.fixture
+async def connect(server: Server, request: pytest.FixtureRequest) -> AsyncIterator[Connect]:
+    """Open raw clients to ``server``; ``await connect("alice")`` registers, ``register=False`` does not."""
+    clients: list[IRCClient] = []
+
+    async def open_client(
+        nick: str | None = None, *, caps: tuple[str, ...] = (), register: bool = True, target: Server | None = None
+    ) -> IRCClient:
+        srv = target or server
+        client = await IRCClient.open(srv.host, srv.port, name=nick or f"c{len(clients)}")
+        clients.append(client)
+        if register and nick:
+            await client.register(nick, caps=caps)
+        return client
+
+    yield open_client
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for client in clients:
+            print(client.transcript())
+    for client in clients:
+        await client.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item so fixtures can print transcripts on failure."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

@@ -53,13 +53,13 @@ class Session:
         "flood_exempt",
         "gone",
         "host",
-        "invisible",
         "last_active",
         "nick",
         "password_ok",
         "realname",
         "registered",
         "server",
+        "umodes",
         "user",
         "view",
     )
@@ -75,7 +75,7 @@ class Session:
             self.host = self.host if not self.host.startswith(":") else "0" + self.host
         self.account: str | None = None
         self.away: str | None = None
-        self.invisible = False
+        self.umodes: set[str] = set()  # user modes: i (invisible), B (bot), o (operator)
         self.registered = False
         self.gone = False
         self.caps: set[str] = set()
@@ -106,6 +106,11 @@ class Session:
     def hostmask(self) -> str:
         """``nick!user@host``, the source of this client's messages."""
         return f"{self.nick}!{self.user}@{self.host}"
+
+    @property
+    def invisible(self) -> bool:
+        """User mode +i."""
+        return "i" in self.umodes
 
     @property
     def folded(self) -> str:

@@ -1,0 +1,389 @@
+"""What the window shows, without Tk: buffers, their lines, unread counts and members.
+
+:class:`ChatState` applies :mod:`.events` and remembers what changed, so the window redraws only
+that. Each buffer keeps at most ``max_lines`` lines (oldest dropped) so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from . import events as ev
+
+LineKind = Literal["message", "action", "notice", "event", "info", "error"]
+BufferKind = Literal["server", "channel", "query"]
+
+SERVER = ""  # key and name of the server buffer
+
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
+# Prefix ranks for sorting members: ops first, then voiced, then the rest.
+_PREFIX_ORDER = "~&@%+"
+
+
+def fold(name: str) -> str:
+    """Case-fold a nick or channel name (rfc1459 casemapping, a superset of ascii)."""
+    return name.translate(_FOLD)
+
+
+def is_channel(name: str) -> bool:
+    """Whether ``name`` is a channel name."""
+    return name[:1] in "#&"
+
+
+def now() -> datetime:
+    """The current time, aware, in UTC (the timestamps of local lines)."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Line:
+    """One row of a buffer."""
+
+    time: datetime
+    kind: LineKind
+    nick: str
+    text: str
+    mention: bool = False
+    own: bool = False
+    msgid: str | None = None
+
+
+@dataclass(slots=True)
+class Buffer:
+    """A channel, a private conversation, or the server buffer."""
+
+    name: str
+    kind: BufferKind
+    max_lines: int
+    lines: deque[Line] = field(init=False)
+    unread: int = 0
+    mentions: int = 0
+    topic: str = ""
+    members: dict[str, ev.Member] = field(default_factory=dict)
+    joined: bool = False
+    # The last line seen when the user left this buffer: the "new messages" line goes after it.
+    read_marker: Line | None = None
+    history_exhausted: bool = False
+    loading_older: bool = False
+
+    def __post_init__(self) -> None:
+        self.lines = deque(maxlen=self.max_lines)
+
+    @property
+    def key(self) -> str:
+        """The folded name, unique among buffers."""
+        return fold(self.name)
+
+    def sorted_members(self) -> list[ev.Member]:
+        """Members ordered by rank (ops, voiced, others), then by name."""
+
+        def rank(m: ev.Member) -> tuple[int, str]:
+            best = min((_PREFIX_ORDER.index(c) for c in m.prefix if c in _PREFIX_ORDER), default=9)
+            return best, fold(m.nick)
+
+        return sorted(self.members.values(), key=rank)
+
+    def oldest(self) -> Line | None:
+        """The oldest chat line kept (what "load older" continues from)."""
+        return next((ln for ln in self.lines if ln.kind in ("message", "action", "notice")), None)
+
+
+@dataclass(slots=True)
+class Changes:
+    """What :meth:`ChatState.apply` changed since the window last drew."""
+
+    appended: dict[str, list[Line]] = field(default_factory=dict)
+    rebuilt: set[str] = field(default_factory=set)  # buffers to redraw from scratch
+    members: set[str] = field(default_factory=set)
+    topic: set[str] = field(default_factory=set)
+    buffer_list: bool = False
+    status: bool = False
+    new_mention: bool = False
+    problems: list[ev.Problem] = field(default_factory=list)
+
+    def line(self, buf: Buffer, line: Line) -> None:
+        """Note a line appended to ``buf``."""
+        if buf.key not in self.rebuilt:
+            self.appended.setdefault(buf.key, []).append(line)
+
+
+class ChatState:
+    """Every buffer and the connection status, changed only by :meth:`apply` and the window."""
+
+    def __init__(self, nick: str, max_lines: int = 2000) -> None:
+        self.nick = nick
+        self.max_lines = max_lines
+        self.network = ""
+        self.connection: ev.ConnectionState = "disconnected"
+        self.connection_detail = ""
+        self.away = False
+        self.buffers: dict[str, Buffer] = {}
+        self.current = SERVER
+        self.changes = Changes()
+        self._mention_re = self._compile_mention(nick)
+        self.buffer(SERVER, create=True)
+
+    # --- buffers ---------------------------------------------------------------------------------
+
+    def buffer(self, name: str, create: bool = False) -> Buffer | None:
+        """The buffer called ``name``; made when ``create`` and missing."""
+        key = fold(name)
+        buf = self.buffers.get(key)
+        if buf is None and create:
+            kind: BufferKind = "server" if name == SERVER else "channel" if is_channel(name) else "query"
+            buf = Buffer(name=name, kind=kind, max_lines=self.max_lines)
+            self.buffers[key] = buf
+            self.changes.buffer_list = True
+        return buf
+
+    def ordered(self) -> list[Buffer]:
+        """Buffers as listed: the server, then channels, then conversations, each by name."""
+        order = {"server": 0, "channel": 1, "query": 2}
+        return sorted(self.buffers.values(), key=lambda b: (order[b.kind], fold(b.name)))
+
+    def close(self, name: str) -> None:
+        """Forget a buffer (never the server buffer)."""
+        key = fold(name)
+        if key and key in self.buffers:
+            del self.buffers[key]
+            self.changes.buffer_list = True
+            if fold(self.current) == key:
+                self.current = SERVER
+
+    def switch(self, name: str) -> Buffer:
+        """Show ``name``: the buffer left keeps a read marker, the one shown is read."""
+        old = self.buffer(self.current)
+        if old is not None and old.lines:
+            old.read_marker = old.lines[-1]
+        buf = self.buffer(name, create=True)
+        assert buf is not None
+        self.current = buf.name
+        if buf.unread or buf.mentions:
+            buf.unread = buf.mentions = 0
+            self.changes.buffer_list = True
+        return buf
+
+    def add(self, buf: Buffer, line: Line, *, count: bool = True) -> None:
+        """Append ``line`` to ``buf``, counting it as unread (and a mention) when not shown."""
+        buf.lines.append(line)
+        self.changes.line(buf, line)
+        if line.mention:
+            self.changes.new_mention = True
+        if count and fold(buf.name) != fold(self.current):
+            buf.unread += 1
+            if line.mention:
+                buf.mentions += 1
+            self.changes.buffer_list = True
+
+    def info(self, text: str, target: str | None = None, kind: LineKind = "info") -> None:
+        """Show a local line in ``target`` (the current buffer by default)."""
+        buf = self.buffer(self.current if target is None else target, create=True)
+        assert buf is not None
+        self.add(buf, Line(now(), kind, "", text), count=False)
+
+    # --- mentions --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _compile_mention(nick: str) -> re.Pattern[str]:
+        # A mention is the nick as a word: "alice:" and "@alice" count, "malice" does not.
+        return re.compile(r"(?<![\w-])@?" + re.escape(nick) + r"(?![\w-])", re.IGNORECASE)
+
+    def mentions_me(self, text: str) -> bool:
+        """Whether ``text`` names our nick as a word."""
+        return bool(self.nick) and bool(self._mention_re.search(text))
+
+    def set_nick(self, nick: str) -> None:
+        """Our nick changed: mentions are matched against the new one."""
+        self.nick = nick
+        self._mention_re = self._compile_mention(nick)
+        self.changes.status = True
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        """Change the state for ``event`` and note what the window must redraw."""
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event)
+
+    def _on_ConnectionChanged(self, e: ev.ConnectionChanged) -> None:
+        self.connection, self.connection_detail = e.state, e.detail
+        self.changes.status = True
+        if e.state in ("disconnected", "reconnecting", "failed"):
+            for buf in self.buffers.values():
+                if buf.kind == "channel" and buf.joined:
+                    buf.joined = False
+            text = {
+                "disconnected": "Disconnected",
+                "reconnecting": "Disconnected; reconnecting",
+                "failed": "Cannot connect",
+            }[e.state]
+            for buf in self.buffers.values():
+                if buf.kind != "query":
+                    full = f"{text}: {e.detail}" if e.detail else text
+                    self.add(buf, Line(now(), "error", "", full), count=False)
+        elif e.state == "connected":
+            self.info("Connected" + (f" to {e.detail}" if e.detail else ""), SERVER)
+
+    def _on_Registered(self, e: ev.Registered) -> None:
+        self.set_nick(e.nick)
+        self.network = e.network
+        self.info(f"You are now known as {e.nick}" + (f" on {e.network}" if e.network else ""), SERVER)
+
+    def _chat_line(self, e: ev.ChatLine) -> Line:
+        mention = not e.own and e.kind != "notice" and self.mentions_me(e.text)
+        return Line(e.time, e.kind, e.nick, e.text, mention=mention, own=e.own, msgid=e.msgid)
+
+    def _on_ChatLine(self, e: ev.ChatLine) -> None:
+        target = e.target
+        # Notices from the server itself, or to us outside any conversation, go to the server buffer.
+        if e.kind == "notice" and (not e.nick or "." in e.nick) and self.buffer(target) is None:
+            target = SERVER
+        buf = self.buffer(target, create=True)
+        assert buf is not None
+        if e.msgid and any(ln.msgid == e.msgid for ln in list(buf.lines)[-50:]):
+            return  # already shown (history replayed after a reconnect)
+        line = self._chat_line(e)
+        # A private message always counts as a mention: it was written to us.
+        if buf.kind == "query" and not e.own and e.kind != "notice":
+            line.mention = True
+        self.add(buf, line, count=not e.own)
+
+    def _on_Joined(self, e: ev.Joined) -> None:
+        buf = self.buffer(e.channel, create=e.is_me)
+        if buf is None:
+            return
+        if e.is_me:
+            buf.joined = True
+            buf.history_exhausted = False
+        else:
+            buf.members[fold(e.nick)] = ev.Member(e.nick)
+            self.changes.members.add(buf.key)
+        text = "You joined " + e.channel if e.is_me else f"{e.nick} joined {e.channel}"
+        self.add(buf, Line(e.time, "event", e.nick, text), count=False)
+
+    def _on_Parted(self, e: ev.Parted) -> None:
+        buf = self.buffer(e.channel)
+        if buf is None:
+            return
+        reason = f" ({e.reason})" if e.reason else ""
+        if e.is_me:
+            buf.joined = False
+            buf.members.clear()
+            text = f"You left {e.channel}{reason}"
+        else:
+            buf.members.pop(fold(e.nick), None)
+            text = f"{e.nick} left {e.channel}{reason}"
+        self.changes.members.add(buf.key)
+        self.add(buf, Line(e.time, "event", e.nick, text), count=False)
+
+    def _on_Kicked(self, e: ev.Kicked) -> None:
+        buf = self.buffer(e.channel)
+        if buf is None:
+            return
+        reason = f" ({e.reason})" if e.reason else ""
+        if e.is_me:
+            buf.joined = False
+            buf.members.clear()
+            self.add(buf, Line(e.time, "error", e.by, f"You were kicked from {e.channel} by {e.by}{reason}"))
+            problem = ev.Problem("kicked", f"Kicked from {e.channel} by {e.by}{reason}", e.channel)
+            self.changes.problems.append(problem)
+        else:
+            buf.members.pop(fold(e.nick), None)
+            self.add(buf, Line(e.time, "event", e.nick, f"{e.by} kicked {e.nick}{reason}"), count=False)
+        self.changes.members.add(buf.key)
+
+    def _on_Quit(self, e: ev.Quit) -> None:
+        key = fold(e.nick)
+        reason = f" ({e.reason})" if e.reason else ""
+        for buf in self.buffers.values():
+            if key in buf.members or (buf.kind == "query" and buf.key == key):
+                buf.members.pop(key, None)
+                self.changes.members.add(buf.key)
+                self.add(buf, Line(e.time, "event", e.nick, f"{e.nick} quit{reason}"), count=False)
+
+    def _on_NickChanged(self, e: ev.NickChanged) -> None:
+        old, new = fold(e.old), fold(e.new)
+        if e.is_me:
+            self.set_nick(e.new)
+        text = f"You are now known as {e.new}" if e.is_me else f"{e.old} is now known as {e.new}"
+        for buf in list(self.buffers.values()):
+            member = buf.members.pop(old, None)
+            if member is not None:
+                buf.members[new] = ev.Member(e.new, member.prefix, member.away)
+                self.changes.members.add(buf.key)
+            if member is not None or (e.is_me and buf.kind == "server"):
+                self.add(buf, Line(e.time, "event", e.new, text), count=False)
+            elif buf.kind == "query" and buf.key == old:
+                # The conversation follows the person.
+                del self.buffers[old]
+                buf.name = e.new
+                self.buffers[new] = buf
+                if fold(self.current) == old:
+                    self.current = e.new
+                self.changes.buffer_list = True
+                self.add(buf, Line(e.time, "event", e.new, text), count=False)
+
+    def _on_TopicChanged(self, e: ev.TopicChanged) -> None:
+        buf = self.buffer(e.channel, create=True)
+        assert buf is not None
+        buf.topic = e.topic
+        self.changes.topic.add(buf.key)
+        if e.setter:
+            text = f"{e.setter} set the topic: {e.topic}" if e.topic else f"{e.setter} cleared the topic"
+            self.add(buf, Line(e.time or now(), "event", e.setter, text), count=False)
+
+    def _on_MembersChanged(self, e: ev.MembersChanged) -> None:
+        buf = self.buffer(e.channel, create=True)
+        assert buf is not None
+        buf.members = {fold(m.nick): m for m in e.members}
+        self.changes.members.add(buf.key)
+
+    def _on_AwayChanged(self, e: ev.AwayChanged) -> None:
+        key = fold(e.nick)
+        if key == fold(self.nick):
+            self.away = e.away
+            self.changes.status = True
+        for buf in self.buffers.values():
+            member = buf.members.get(key)
+            if member is not None and member.away != e.away:
+                buf.members[key] = ev.Member(member.nick, member.prefix, e.away)
+                self.changes.members.add(buf.key)
+
+    def _on_HistoryLoaded(self, e: ev.HistoryLoaded) -> None:
+        buf = self.buffer(e.target, create=True)
+        assert buf is not None
+        buf.loading_older = False
+        if e.exhausted:
+            buf.history_exhausted = True
+        known = {ln.msgid for ln in buf.lines if ln.msgid}
+        fresh = [self._chat_line(c) for c in e.lines if not (c.msgid and c.msgid in known)]
+        for line in fresh:
+            line.mention = False  # old mentions were seen (or missed) long ago; do not ring for them
+        if not fresh:
+            return
+        # History goes before what is shown, in time order, within the line limit.
+        merged = sorted([*fresh, *buf.lines], key=lambda ln: ln.time)
+        buf.lines = deque(merged[-buf.max_lines :], maxlen=buf.max_lines)
+        self.changes.appended.pop(buf.key, None)
+        self.changes.rebuilt.add(buf.key)
+
+    def _on_Problem(self, e: ev.Problem) -> None:
+        target = e.target if e.target and self.buffer(e.target) is not None else self.current
+        self.info(e.text, target, kind="error")
+        self.changes.problems.append(e)
+
+    def _on_ServerText(self, e: ev.ServerText) -> None:
+        target = e.target if e.target and self.buffer(e.target) is not None else SERVER
+        buf = self.buffer(target, create=True)
+        assert buf is not None
+        self.add(buf, Line(e.time or now(), "info", "", e.text), count=False)
+
+    def take_changes(self) -> Changes:
+        """Hand over what changed since the last call and start afresh."""
+        changes, self.changes = self.changes, Changes()
+        return changes

@@ -1,0 +1,310 @@
+"""The vocabulary between the window and the network: events in, requests out.
+
+The window only ever sees these types; :mod:`._bridge` turns the client library's events into them
+and carries out the requests, so adapting to a library change touches one module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+# --- events: network -> window -------------------------------------------------------------------
+
+ConnectionState = Literal["connecting", "connected", "disconnected", "reconnecting", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    """The connection moved to ``state``; ``detail`` says why (an error text, a server name)."""
+
+    state: ConnectionState
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """Registration finished; we are ``nick`` on ``network``."""
+
+    nick: str
+    network: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLine:
+    """A PRIVMSG, CTCP ACTION or NOTICE, live or from history.
+
+    ``target`` is the buffer it belongs to: the channel, or the other party of a private message.
+    """
+
+    target: str
+    nick: str
+    text: str
+    time: datetime
+    kind: Literal["message", "action", "notice"] = "message"
+    own: bool = False
+    msgid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """``nick`` joined ``channel`` (``is_me`` for our own join)."""
+
+    channel: str
+    nick: str
+    is_me: bool
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Parted:
+    """``nick`` left ``channel``."""
+
+    channel: str
+    nick: str
+    reason: str
+    is_me: bool
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    """``by`` kicked ``nick`` out of ``channel``."""
+
+    channel: str
+    nick: str
+    by: str
+    reason: str
+    is_me: bool
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """``nick`` quit the network."""
+
+    nick: str
+    reason: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged:
+    """``old`` is now known as ``new``."""
+
+    old: str
+    new: str
+    is_me: bool
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    """The topic of ``channel``; ``setter`` is empty when only reported, not changed."""
+
+    channel: str
+    topic: str
+    setter: str = ""
+    time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One channel member: the nick, its prefix symbols (``@``, ``+``) and whether away."""
+
+    nick: str
+    prefix: str = ""
+    away: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MembersChanged:
+    """The full member list of ``channel`` (after NAMES, a mode change, a join...)."""
+
+    channel: str
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """``nick`` went away or came back."""
+
+    nick: str
+    away: bool
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLoaded:
+    """Stored messages for ``target``, oldest first; ``exhausted`` when nothing older remains."""
+
+    target: str
+    lines: tuple[ChatLine, ...]
+    older: bool
+    exhausted: bool
+
+
+ProblemKind = Literal["nick_in_use", "cannot_join", "banned", "kicked", "unknown_command", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something went wrong that the user should see; ``target`` names a buffer when it concerns one."""
+
+    kind: ProblemKind
+    text: str
+    target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerText:
+    """Informational text from the server (MOTD, WHOIS replies, notices); ``target`` empty = server buffer."""
+
+    text: str
+    target: str = ""
+    time: datetime | None = None
+
+
+Event = (
+    ConnectionChanged
+    | Registered
+    | ChatLine
+    | Joined
+    | Parted
+    | Kicked
+    | Quit
+    | NickChanged
+    | TopicChanged
+    | MembersChanged
+    | AwayChanged
+    | HistoryLoaded
+    | Problem
+    | ServerText
+)
+
+# --- requests: window -> network -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    """Send a message (``action`` for /me) to ``target``; several lines go as one message each."""
+
+    target: str
+    lines: tuple[str, ...]
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JoinChannels:
+    """Join channels, with keys where given."""
+
+    channels: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PartChannel:
+    """Leave ``channel``."""
+
+    channel: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeNick:
+    """Ask for another nickname."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set the topic of ``channel``, or ask for it when ``topic`` is None."""
+
+    channel: str
+    topic: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetAway:
+    """Mark ourselves away with ``message``, or back when it is empty."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class KickMember:
+    """Kick ``nick`` out of ``channel``."""
+
+    channel: str
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetMode:
+    """MODE with these arguments (target first)."""
+
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Whois:
+    """Ask who ``nick`` is."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendRaw:
+    """A command the window does not know, sent as typed."""
+
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOlder:
+    """Fetch up to ``limit`` messages of ``target`` older than ``before`` (a msgid or time)."""
+
+    target: str
+    before_msgid: str | None
+    before_time: datetime | None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class QuitNetwork:
+    """Say goodbye and stop reconnecting."""
+
+    reason: str = ""
+
+
+Request = (
+    SendText
+    | JoinChannels
+    | PartChannel
+    | ChangeNick
+    | SetTopic
+    | SetAway
+    | KickMember
+    | SetMode
+    | Whois
+    | SendRaw
+    | LoadOlder
+    | QuitNetwork
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """What the bridge needs to connect."""
+
+    host: str
+    port: int
+    nick: str
+    tls: bool = False
+    password: str = ""
+    channels: tuple[str, ...] = ()
+    realname: str = "hubbub desktop"
+    extra_caps: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,101 @@
+"""Connection profiles remembered between runs, as JSON in the user's config directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "gui.json"
+
+
+@dataclass(slots=True)
+class Profile:
+    """Where and as whom to connect. The password is kept only when the user asks to."""
+
+    name: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 1100
+    tls: bool = False
+    nick: str = ""
+    password: str = ""
+    channels: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Profile:
+        """Build from saved JSON, ignoring unknown keys and values of the wrong type."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, object] = {}
+        default = cls()
+        for key, value in data.items():
+            if key in known and isinstance(value, type(getattr(default, key))):
+                kwargs[key] = value
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def config_dir(override: str | None = None) -> Path:
+    """Where settings live: ``override``, else ``$XDG_CONFIG_HOME/hubbub``, else ``~/.config/hubbub``."""
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hubbub"
+
+
+@dataclass(slots=True)
+class Settings:
+    """Everything the GUI remembers: profiles, the last one used, and appearance."""
+
+    profiles: list[Profile] = field(default_factory=list)
+    last_profile: str = ""
+    theme: str = "light"
+    font_size: int = 11
+    max_lines: int = 2000
+
+    def profile(self, name: str) -> Profile | None:
+        """The profile called ``name``, if any."""
+        return next((p for p in self.profiles if p.name == name), None)
+
+    def remember(self, profile: Profile) -> None:
+        """Add or replace ``profile`` and make it the last used."""
+        self.profiles = [p for p in self.profiles if p.name != profile.name] + [profile]
+        self.last_profile = profile.name
+
+
+def load(directory: Path) -> Settings:
+    """Read the settings file; a missing or damaged file gives the defaults (and a log line)."""
+    path = directory / FILE_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable settings file %s: %s", path, exc)
+        return Settings()
+    if not isinstance(data, dict):
+        return Settings()
+    settings = Settings()
+    raw_profiles = data.get("profiles", [])
+    if isinstance(raw_profiles, list):
+        settings.profiles = [Profile.from_dict(p) for p in raw_profiles if isinstance(p, dict)]
+    for key in ("last_profile", "theme"):
+        if isinstance(data.get(key), str):
+            setattr(settings, key, data[key])
+    for key in ("font_size", "max_lines"):
+        if isinstance(data.get(key), int) and data[key] > 0:
+            setattr(settings, key, data[key])
+    return settings
+
+
+def save(directory: Path, settings: Settings) -> None:
+    """Write the settings atomically (write a temporary file, then rename), readable by the user only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / FILE_NAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
+    # Profiles may hold an account password.
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)

@@ -1,0 +1,189 @@
+"""The values the history store keeps, the keys of direct conversations, and the Store interface.
+
+Everything here is independent of the storage engine: the SQLite implementation follows this
+interface and a PostgreSQL one must be able to follow it too.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "EMPTY_TAGS",
+    "ChannelRecord",
+    "ListEntry",
+    "MessageRef",
+    "Store",
+    "StoreError",
+    "StoredMessage",
+    "dm_key",
+    "dm_peer",
+    "dm_sides",
+]
+
+EMPTY_TAGS: Mapping[str, str] = types.MappingProxyType({})
+"""The shared, read-only empty tag map (the default of ``StoredMessage.tags``)."""
+
+# A direct-conversation key is "@" + the two sides in sorted order joined by ",". Channel names
+# start with "#" or "&" (CHANTYPES), so a key starting with "@" can never name a channel; a comma
+# is forbidden in nicknames (Modern IRC) and in channel names, so the split is unambiguous.
+_DM_PREFIX = "@"
+_DM_SEPARATOR = ","
+
+
+class StoreError(Exception):
+    """A history operation failed: unknown message reference, duplicate msgid, broken database."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message or event as kept in history, in the form the server relays it."""
+
+    msgid: str
+    """Unique id assigned by the server."""
+    time_ms: int
+    """Server time, milliseconds since the epoch, UTC."""
+    target: str
+    """Conversation key: a casefolded channel name, or ``dm_key(a, b)``."""
+    command: str
+    """PRIVMSG, NOTICE, TAGMSG, or an event: JOIN PART QUIT KICK TOPIC NICK MODE."""
+    source: str
+    """``nick!user@host`` of the sender at that time."""
+    params: tuple[str, ...]
+    """The parameters as relayed, e.g. ``("#chat", "hello")``."""
+    account: str | None = None
+    """The sender's account, if logged in."""
+    tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
+    """Client-only tags worth keeping (``+draft/react``, ``+draft/reply`` ...); read-only."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A CHATHISTORY reference: exactly one of ``msgid`` and ``time_ms`` is set."""
+
+    msgid: str | None = None
+    time_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.msgid is None) == (self.time_ms is None):
+            raise ValueError("a MessageRef needs exactly one of msgid and time_ms")
+
+
+ListEntry = tuple[str, str, int]
+"""A channel list entry (ban, exception, invite exception): (mask, setter, set time in ms)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRecord:
+    """The saved state of a persistent channel, written whenever it changes."""
+
+    name: str
+    """Display name, as created."""
+    key: str
+    """Casefolded name, the primary key."""
+    created_ms: int
+    topic: str = ""
+    topic_setter: str = ""
+    topic_time_ms: int = 0
+    modes: str = ""
+    """Simple flag modes such as ``"nt"``."""
+    channel_key: str | None = None
+    """The +k key, if set."""
+    limit: int | None = None
+    """The +l member limit, if set."""
+    bans: tuple[ListEntry, ...] = ()
+    excepts: tuple[ListEntry, ...] = ()
+    invites: tuple[ListEntry, ...] = ()
+
+
+def dm_key(a: str, b: str) -> str:
+    """The conversation key of the direct messages between two casefolded nicks or accounts.
+
+    Symmetric (``dm_key(a, b) == dm_key(b, a)``) and never equal to a channel name.
+    """
+    for side in (a, b):
+        if not side or _DM_SEPARATOR in side:
+            raise ValueError(f"cannot build a direct-conversation key from {side!r}")
+    lo, hi = (a, b) if a <= b else (b, a)
+    return f"{_DM_PREFIX}{lo}{_DM_SEPARATOR}{hi}"
+
+
+def dm_sides(key: str) -> tuple[str, str] | None:
+    """The two sides of a direct-conversation key, or None if ``key`` is not one (a channel)."""
+    if not key.startswith(_DM_PREFIX):
+        return None
+    lo, sep, hi = key[1:].partition(_DM_SEPARATOR)
+    if not sep or not lo or not hi:
+        return None
+    return lo, hi
+
+
+def dm_peer(key: str, me: str) -> str:
+    """The other side of the direct conversation ``key`` as seen by ``me``."""
+    sides = dm_sides(key)
+    if sides is None or me not in sides:
+        raise ValueError(f"{me!r} is not a side of {key!r}")
+    return sides[1] if sides[0] == me else sides[0]
+
+
+class Store(Protocol):
+    """Persistent history and persistent channels; every query answers in history order."""
+
+    def append(self, messages: Sequence[StoredMessage]) -> None:
+        """Store ``messages`` in one transaction, in order; history order is append order."""
+
+    def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:
+        """The newest ``limit`` messages of ``target``, only those strictly after ``after`` if given."""
+        ...
+
+    def before(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """The ``limit`` messages immediately before ``ref`` (exclusive)."""
+        ...
+
+    def after(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """The first ``limit`` messages after ``ref`` (exclusive)."""
+        ...
+
+    def around(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """About ``limit / 2`` messages on each side of ``ref``; a msgid ref includes its message."""
+        ...
+
+    def between(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages strictly between ``start`` and ``end``, the ones next to ``start``."""
+        ...
+
+    def targets(
+        self, start_ms: int, end_ms: int, limit: int, *, channels: Iterable[str], participant: str
+    ) -> list[tuple[str, int]]:
+        """(key, latest message time) of the given channels and ``participant``'s direct conversations."""
+        ...
+
+    def find(self, msgid: str) -> StoredMessage | None:
+        """The message with ``msgid``, or None."""
+        ...
+
+    def delete_target(self, target: str) -> int:
+        """Delete the whole history of ``target``; return the number of messages deleted."""
+        ...
+
+    def prune(
+        self, *, max_age_ms: int | None, max_per_target: int | None, now_ms: int, budget: int = 5000
+    ) -> int:
+        """Delete at most ``budget`` messages past the retention limits; return how many."""
+        ...
+
+    def save_channel(self, record: ChannelRecord) -> None:
+        """Insert or replace a persistent channel."""
+
+    def load_channels(self) -> list[ChannelRecord]:
+        """Every persistent channel."""
+        ...
+
+    def delete_channel(self, name: str) -> None:
+        """Forget a persistent channel, by its casefolded name."""
+
+    def close(self) -> None:
+        """Flush and close; the store cannot be used afterwards."""

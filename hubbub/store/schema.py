@@ -1,0 +1,124 @@
+"""The SQLite schema of the history store and the migrations between its versions.
+
+Each version step is a list of statements; at start-up a database is brought from the version
+recorded in ``schema_version`` to ``CURRENT_VERSION`` step by step, in one transaction. Never
+edit a released step: add a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from .model import StoreError
+
+__all__ = ["CURRENT_VERSION", "MIGRATIONS", "V1_SCHEMA", "migrate", "schema_version"]
+
+log = logging.getLogger(__name__)
+
+V1_SCHEMA: tuple[str, ...] = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    "INSERT INTO schema_version (version) VALUES (1)",
+    # id is the history order (append order), which is also the delivery order.
+    """CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        msgid TEXT NOT NULL,
+        target TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        source TEXT NOT NULL,
+        account TEXT,
+        params TEXT NOT NULL,
+        tags TEXT
+    )""",
+    "CREATE UNIQUE INDEX messages_msgid ON messages (msgid)",
+    # Pages of one conversation walk this index (LATEST, BEFORE, AFTER ...).
+    "CREATE INDEX messages_target_id ON messages (target, id)",
+    # Timestamp references are placed in a conversation through this one.
+    "CREATE INDEX messages_target_time ON messages (target, time_ms)",
+)
+"""Version 1: messages only."""
+
+_V2_STEP: tuple[str, ...] = (
+    # One row per conversation: what CHATHISTORY TARGETS lists and what count-based retention
+    # needs, without scanning the messages.
+    """CREATE TABLE conversations (
+        target TEXT PRIMARY KEY,
+        side_a TEXT,
+        side_b TEXT,
+        last_time_ms INTEGER NOT NULL,
+        message_count INTEGER NOT NULL
+    )""",
+    "CREATE INDEX conversations_side_a ON conversations (side_a) WHERE side_a IS NOT NULL",
+    "CREATE INDEX conversations_side_b ON conversations (side_b) WHERE side_b IS NOT NULL",
+    # Direct-conversation keys are "@a,b" (see model.dm_key); channel keys have no sides.
+    """INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count)
+        SELECT target,
+               CASE WHEN target LIKE '@%,%' THEN substr(target, 2, instr(target, ',') - 2) END,
+               CASE WHEN target LIKE '@%,%' THEN substr(target, instr(target, ',') + 1) END,
+               max(time_ms), count(*)
+        FROM messages GROUP BY target""",
+    # Persistent channels (the +P mode): their state survives restarts.
+    """CREATE TABLE channels (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        topic_setter TEXT NOT NULL,
+        topic_time_ms INTEGER NOT NULL,
+        modes TEXT NOT NULL,
+        channel_key TEXT,
+        user_limit INTEGER,
+        bans TEXT NOT NULL,
+        excepts TEXT NOT NULL,
+        invites TEXT NOT NULL
+    )""",
+    "UPDATE schema_version SET version = 2",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP}
+"""Statements that bring a database from version ``n - 1`` to version ``n``."""
+
+CURRENT_VERSION = max(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version of the database behind ``conn``; 0 for an empty database."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if not has_table:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    if row is None:
+        raise StoreError("schema_version table is empty")
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to ``CURRENT_VERSION``; return the version it was at before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). All steps run in one
+    transaction, so a failed migration leaves the database as it was.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        start = version = schema_version(conn)
+        if version > CURRENT_VERSION:
+            raise StoreError(
+                f"database schema version {version} is newer than this hubbub ({CURRENT_VERSION})"
+            )
+        if version == 0:
+            for statement in V1_SCHEMA:
+                conn.execute(statement)
+            version = 1
+        while version < CURRENT_VERSION:
+            version += 1
+            log.info("migrating history store to schema version %d", version)
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return start

@@ -1,0 +1,492 @@
+"""The SQLite history store: one file in the data directory, one writer connection, WAL.
+
+History order is the ``id`` column (an INTEGER PRIMARY KEY, so the rowid): the order in which
+messages were appended, which is the order in which they were delivered. Every query pages
+through the ``(target, id)`` index, so its cost depends on the page size, not on the amount of
+history. Timestamp references are placed in that order through the ``(target, time_ms)`` index
+at the first message at or after the timestamp; this is exact while server time never goes
+backwards, which the server guarantees by never stamping a message earlier than the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import types
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from .model import EMPTY_TAGS, ChannelRecord, ListEntry, MessageRef, StoredMessage, StoreError, dm_sides
+from .schema import migrate
+
+__all__ = ["DATABASE_NAME", "SQLiteStore", "open_store"]
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "hubbub.sqlite3"
+"""The name of the database file inside the data directory."""
+
+_NO_ID = -1  # below every rowid: "no lower bound"
+_END = 1 << 62  # above every rowid: "no upper bound"
+
+# One encoder made once: json.dumps with keyword arguments builds a new encoder on every call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+
+_COLUMNS = "msgid, time_ms, target, command, source, params, account, tags"
+_INSERT = (
+    "INSERT INTO messages (msgid, time_ms, target, command, source, params, account, tags)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COUNT = (
+    "INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET"
+    " last_time_ms = max(last_time_ms, excluded.last_time_ms),"
+    " message_count = message_count + excluded.message_count"
+)
+_PAGE_DOWN = (
+    f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id < ? AND id > ? ORDER BY id DESC LIMIT ?"
+)
+_PAGE_UP = f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
+
+Row = tuple[str, int, str, str, str, str, str | None, str | None]
+
+
+def _message(row: Row) -> StoredMessage:
+    msgid, time_ms, target, command, source, params, account, tags = row
+    return StoredMessage(
+        msgid,
+        time_ms,
+        target,
+        command,
+        source,
+        tuple(_decode(params)),
+        account,
+        types.MappingProxyType(_decode(tags)) if tags else EMPTY_TAGS,
+    )
+
+
+def _entries(text: str) -> tuple[ListEntry, ...]:
+    return tuple((str(mask), str(setter), int(when)) for mask, setter, when in _decode(text))
+
+
+@contextlib.contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """Turn the database's exceptions into ``StoreError`` (the store's one exception family)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+
+
+class SQLiteStore:
+    """History and persistent channels in one SQLite file (see ``hubbub.store.Store``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        with _store_errors(f"cannot open {self.path}"):
+            # Autocommit mode: transactions are explicit, so one append is exactly one commit.
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: cannot use write-ahead logging (journal mode {mode})")
+                # In WAL mode NORMAL survives a crash of the process (even kill -9); only an OS crash
+                # or power loss can lose the last commits.
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.execute("PRAGMA busy_timeout = 5000")
+                self._db.execute("PRAGMA cache_size = -65536")  # KiB: 64 MiB of pages
+                self._db.execute("PRAGMA temp_store = MEMORY")
+                self.previous_version = migrate(self._db)
+            except BaseException:
+                self._db.close()
+                raise
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, messages: Sequence[StoredMessage]) -> None:
+        """Store ``messages`` in one transaction, in order (raises StoreError on a duplicate msgid)."""
+        if not messages:
+            return
+        rows = []
+        counts: dict[str, list[int]] = {}
+        for m in messages:
+            rows.append(
+                (
+                    m.msgid,
+                    m.time_ms,
+                    m.target,
+                    m.command,
+                    m.source,
+                    _encode(m.params),
+                    m.account,
+                    _encode(dict(m.tags)) if m.tags else None,
+                )
+            )
+            seen = counts.get(m.target)
+            if seen is None:
+                counts[m.target] = [m.time_ms, 1]
+            else:
+                if m.time_ms > seen[0]:
+                    seen[0] = m.time_ms
+                seen[1] += 1
+        summary = []
+        for target, (last_ms, n) in counts.items():
+            sides = dm_sides(target)
+            a, b = sides if sides else (None, None)
+            summary.append((target, a, b, last_ms, n))
+        db = self._db
+        with _store_errors(f"cannot store {len(rows)} messages"):
+            db.execute("BEGIN")
+            try:
+                db.executemany(_INSERT, rows)
+                db.executemany(_COUNT, summary)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def delete_target(self, target: str) -> int:
+        """Delete the whole history of ``target``; return the number of messages deleted."""
+        db = self._db
+        with _store_errors(f"cannot delete {target!r}"):
+            db.execute("BEGIN")
+            try:
+                deleted = db.execute("DELETE FROM messages WHERE target = ?", (target,)).rowcount
+                db.execute("DELETE FROM conversations WHERE target = ?", (target,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return deleted
+
+    def prune(
+        self, *, max_age_ms: int | None, max_per_target: int | None, now_ms: int, budget: int = 5000
+    ) -> int:
+        """Delete at most ``budget`` messages older than ``max_age_ms`` or past ``max_per_target``.
+
+        Meant to be called repeatedly in the background: each call is one short transaction.
+        Returns the number of messages deleted; 0 means nothing is left to prune.
+        """
+        if budget <= 0:
+            return 0
+        db = self._db
+        deleted = 0
+        with _store_errors("cannot prune history"):
+            db.execute("BEGIN")
+            try:
+                if max_age_ms is not None:
+                    deleted += self._prune_age(now_ms - max_age_ms, budget)
+                if max_per_target is not None and deleted < budget:
+                    deleted += self._prune_count(max(0, max_per_target), budget - deleted)
+                if deleted:
+                    db.execute("DELETE FROM conversations WHERE message_count <= 0")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        if deleted:
+            log.debug("pruned %d messages", deleted)
+        return deleted
+
+    def _prune_age(self, cutoff_ms: int, budget: int) -> int:
+        # Server time follows history order, so the old messages are a prefix of the history:
+        # walk it from the start and stop at the first message young enough to keep.
+        rows = self._db.execute("SELECT id, target, time_ms FROM messages ORDER BY id LIMIT ?", (budget,))
+        last_id = None
+        per_target: dict[str, int] = {}
+        for row_id, target, time_ms in rows:
+            if time_ms >= cutoff_ms:
+                break
+            last_id = row_id
+            per_target[target] = per_target.get(target, 0) + 1
+        if last_id is None:
+            return 0
+        deleted = self._db.execute("DELETE FROM messages WHERE id <= ?", (last_id,)).rowcount
+        self._db.executemany(
+            "UPDATE conversations SET message_count = message_count - ? WHERE target = ?",
+            [(n, target) for target, n in per_target.items()],
+        )
+        return int(deleted)
+
+    def _prune_count(self, keep: int, budget: int) -> int:
+        db = self._db
+        over = db.execute(
+            "SELECT target, message_count - ? FROM conversations WHERE message_count > ?", (keep, keep)
+        ).fetchall()
+        deleted = 0
+        for target, excess in over:
+            n = min(excess, budget - deleted)
+            if n <= 0:
+                break
+            # The oldest n of this conversation end at the n-th id in its index.
+            (last_id,) = db.execute(
+                "SELECT id FROM messages WHERE target = ? ORDER BY id LIMIT 1 OFFSET ?", (target, n - 1)
+            ).fetchone()
+            gone = db.execute("DELETE FROM messages WHERE target = ? AND id <= ?", (target, last_id)).rowcount
+            db.execute(
+                "UPDATE conversations SET message_count = message_count - ? WHERE target = ?", (gone, target)
+            )
+            deleted += gone
+        return deleted
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def find(self, msgid: str) -> StoredMessage | None:
+        """The message with ``msgid``, or None."""
+        with _store_errors("cannot read history"):
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE msgid = ?", (msgid,)).fetchone()
+        return _message(row) if row else None
+
+    def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:
+        """The newest ``limit`` messages of ``target``; only those strictly after ``after`` if given."""
+        with _store_errors("cannot read history"):
+            low = _NO_ID if after is None else self._low(target, after)
+            return self._down(target, _END, low, limit)
+
+    def before(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """The ``limit`` messages immediately before ``ref`` (exclusive), ascending."""
+        with _store_errors("cannot read history"):
+            return self._down(target, self._high(target, ref), _NO_ID, limit)
+
+    def after(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """The first ``limit`` messages after ``ref`` (exclusive), ascending."""
+        with _store_errors("cannot read history"):
+            return self._up(target, self._low(target, ref), _END, limit)
+
+    def around(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """About ``limit / 2`` messages on each side of ``ref``; a msgid ref includes its message."""
+        if limit <= 0:
+            return []
+        with _store_errors("cannot read history"):
+            if ref.msgid is not None:
+                row_id = self._id_of(target, ref.msgid)
+                n_before = (limit - 1) // 2
+                (middle,) = self._up(target, row_id - 1, row_id + 1, 1)
+                older = self._down(target, row_id, _NO_ID, n_before)
+                newer = self._up(target, row_id, _END, limit - 1 - n_before)
+                return [*older, middle, *newer]
+            n_before = limit // 2
+            return self._down(target, self._high(target, ref), _NO_ID, n_before) + self._up(
+                target, self._low(target, ref), _END, limit - n_before
+            )
+
+    def between(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages strictly between the refs, those next to ``start``, ascending."""
+        with _store_errors("cannot read history"):
+            if self._position(target, start) <= self._position(target, end):
+                return self._up(target, self._low(target, start), self._high(target, end), limit)
+            return self._down(target, self._high(target, start), self._low(target, end), limit)
+
+    def targets(
+        self, start_ms: int, end_ms: int, limit: int, *, channels: Iterable[str], participant: str
+    ) -> list[tuple[str, int]]:
+        """(key, time of latest message) for ``channels`` and every direct conversation of ``participant``.
+
+        Only conversations whose latest message lies strictly between ``start_ms`` and ``end_ms``;
+        ascending by that time. Like BETWEEN, if ``start_ms`` is later than ``end_ms`` the
+        ``limit`` nearest to ``start_ms`` are taken.
+        """
+        if limit <= 0:
+            return []
+        forward = start_ms <= end_ms
+        lo, hi = (start_ms, end_ms) if forward else (end_ms, start_ms)
+        order = "ASC" if forward else "DESC"
+        with _store_errors("cannot read history"):
+            rows = self._db.execute(
+                "SELECT target, last_time_ms FROM conversations"
+                " WHERE last_time_ms > ? AND last_time_ms < ?"
+                " AND (target IN (SELECT value FROM json_each(?)) OR side_a = ? OR side_b = ?)"
+                f" ORDER BY last_time_ms {order}, target {order} LIMIT ?",
+                (lo, hi, _encode(list(channels)), participant, participant, limit),
+            ).fetchall()
+        if not forward:
+            rows.reverse()
+        return [(str(t), int(ms)) for t, ms in rows]
+
+    # -- bulk access for the archive tools ---------------------------------------------------
+
+    def conversations(self) -> list[tuple[str, int, int]]:
+        """Every stored conversation as (key, message count, time of latest message), by key."""
+        with _store_errors("cannot read history"):
+            rows = self._db.execute(
+                "SELECT target, message_count, last_time_ms FROM conversations ORDER BY target"
+            ).fetchall()
+        return [(str(t), int(n), int(ms)) for t, n, ms in rows]
+
+    def iter_messages(
+        self, target: str | None = None, since_ms: int | None = None, chunk: int = 1000
+    ) -> Iterator[StoredMessage]:
+        """Every message (of ``target`` if given, at or after ``since_ms`` if given) in history order."""
+        where = ["id > ?"]
+        args: list[object] = []
+        if target is not None:
+            where.append("target = ?")
+            args.append(target)
+        if since_ms is not None:
+            where.append("time_ms >= ?")
+            args.append(since_ms)
+        sql = f"SELECT id, {_COLUMNS} FROM messages WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        last = _NO_ID
+        while True:
+            with _store_errors("cannot read history"):
+                rows = self._db.execute(sql, (last, *args, chunk)).fetchall()
+            for row in rows:
+                yield _message(row[1:])
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def known_msgids(self, msgids: Iterable[str]) -> set[str]:
+        """Those of ``msgids`` that are already stored."""
+        with _store_errors("cannot read history"):
+            rows = self._db.execute(
+                "SELECT msgid FROM messages WHERE msgid IN (SELECT value FROM json_each(?))",
+                (_encode(list(msgids)),),
+            ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    # -- persistent channels -----------------------------------------------------------------
+
+    def save_channel(self, record: ChannelRecord) -> None:
+        """Insert or replace a persistent channel, keyed by its casefolded name."""
+        with _store_errors(f"cannot save channel {record.name!r}"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO channels (key, name, created_ms, topic, topic_setter,"
+                " topic_time_ms, modes, channel_key, user_limit, bans, excepts, invites)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.key,
+                    record.name,
+                    record.created_ms,
+                    record.topic,
+                    record.topic_setter,
+                    record.topic_time_ms,
+                    record.modes,
+                    record.channel_key,
+                    record.limit,
+                    _encode(record.bans),
+                    _encode(record.excepts),
+                    _encode(record.invites),
+                ),
+            )
+
+    def load_channels(self) -> list[ChannelRecord]:
+        """Every persistent channel, by key."""
+        with _store_errors("cannot load channels"):
+            rows = self._db.execute(
+                "SELECT key, name, created_ms, topic, topic_setter, topic_time_ms, modes, channel_key,"
+                " user_limit, bans, excepts, invites FROM channels ORDER BY key"
+            ).fetchall()
+        return [
+            ChannelRecord(
+                name=name,
+                key=key,
+                created_ms=created,
+                topic=topic,
+                topic_setter=setter,
+                topic_time_ms=topic_ms,
+                modes=modes,
+                channel_key=channel_key,
+                limit=user_limit,
+                bans=_entries(bans),
+                excepts=_entries(excepts),
+                invites=_entries(invites),
+            )
+            for (
+                key,
+                name,
+                created,
+                topic,
+                setter,
+                topic_ms,
+                modes,
+                channel_key,
+                user_limit,
+                bans,
+                excepts,
+                invites,
+            ) in rows
+        ]
+
+    def delete_channel(self, name: str) -> None:
+        """Forget the persistent channel whose casefolded name is ``name``."""
+        with _store_errors(f"cannot delete channel {name!r}"):
+            self._db.execute("DELETE FROM channels WHERE key = ?", (name,))
+
+    def close(self) -> None:
+        """Close the database (this checkpoints the write-ahead log into the main file)."""
+        with _store_errors("cannot close the history store"):
+            self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- placing references ------------------------------------------------------------------
+
+    def _down(self, target: str, high: int, low: int, limit: int) -> list[StoredMessage]:
+        """The ``limit`` newest messages with ``low < id < high``, ascending."""
+        if limit <= 0 or high - low <= 1:
+            return []
+        rows = self._db.execute(_PAGE_DOWN, (target, high, low, limit)).fetchall()
+        rows.reverse()
+        return [_message(r) for r in rows]
+
+    def _up(self, target: str, low: int, high: int, limit: int) -> list[StoredMessage]:
+        """The ``limit`` oldest messages with ``low < id < high``, ascending."""
+        if limit <= 0 or high - low <= 1:
+            return []
+        return [_message(r) for r in self._db.execute(_PAGE_UP, (target, low, high, limit))]
+
+    def _id_of(self, target: str, msgid: str) -> int:
+        row = self._db.execute(
+            "SELECT id FROM messages WHERE msgid = ? AND target = ?", (msgid, target)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no message {msgid!r} in {target!r}")
+        return int(row[0])
+
+    def _first_at(self, target: str, time_ms: int) -> int:
+        """The id of the first message at or after ``time_ms``, or _END if there is none."""
+        row = self._db.execute(
+            "SELECT id FROM messages WHERE target = ? AND time_ms >= ? ORDER BY time_ms, id LIMIT 1",
+            (target, time_ms),
+        ).fetchone()
+        return _END if row is None else int(row[0])
+
+    def _high(self, target: str, ref: MessageRef) -> int:
+        """Exclusive upper id bound: "before ``ref``" is ``id < _high(ref)``."""
+        if ref.msgid is not None:
+            return self._id_of(target, ref.msgid)
+        assert ref.time_ms is not None
+        return self._first_at(target, ref.time_ms)
+
+    def _low(self, target: str, ref: MessageRef) -> int:
+        """Exclusive lower id bound: "after ``ref``" is ``id > _low(ref)``."""
+        if ref.msgid is not None:
+            return self._id_of(target, ref.msgid)
+        assert ref.time_ms is not None
+        return self._first_at(target, ref.time_ms + 1) - 1
+
+    def _position(self, target: str, ref: MessageRef) -> int:
+        """Where ``ref`` sits in history order: 2*id on a message, odd just before a message."""
+        if ref.msgid is not None:
+            return 2 * self._id_of(target, ref.msgid)
+        assert ref.time_ms is not None
+        return 2 * self._first_at(target, ref.time_ms) - 1
+
+
+def open_store(data_dir: str | os.PathLike[str]) -> SQLiteStore:
+    """Open (creating it and the directory if needed) the history store of ``data_dir``."""
+    directory = Path(data_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create data directory {directory}: {exc}") from exc
+    return SQLiteStore(directory / DATABASE_NAME)

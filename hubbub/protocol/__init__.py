@@ -1,6 +1,15 @@
 """Sans-IO IRC protocol: messages and tags, framing, names and casemapping, numerics.
 
 Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
+
+- :class:`LineFramer` turns received bytes into lines; an over-long line is a fatal 417.
+- :func:`check_client_line` applies a client's byte limits (510 body, 4094 tag data) to a line.
+- :func:`parse` turns a line into a frozen :class:`Message`; :func:`format_message` turns it
+  back into bytes and refuses what could not be read back the same. Both follow Modern IRC's
+  message format and IRCv3 message-tags (escaping, opaque keys, last duplicate wins).
+- :func:`casefold`, :func:`valid_nick`, :func:`valid_channel_name`: names and casemapping
+  (``ascii`` or ``rfc1459``); :func:`match_mask` and :func:`normalize_mask`: ban masks.
+- :mod:`numerics` names the numeric replies. Every error is a :class:`ProtocolError`.
 """
 
 from . import numerics

@@ -1,0 +1,75 @@
+"""Async IRC client library: a sans-IO client state machine and an asyncio driver.
+
+``ClientProtocol`` turns received bytes into typed events and commands into bytes; ``Client``
+runs it over TCP or TLS with reconnects. Depends only on :mod:`hubbub.protocol`.
+"""
+
+from ._client import Client, ClientError
+from ._config import KNOWN_CAPS, ClientConfig, ReconnectPolicy
+from ._events import (
+    AwayChanged,
+    CapabilitiesChanged,
+    Connected,
+    Disconnected,
+    Error,
+    Event,
+    HistoryBatch,
+    Invited,
+    Joined,
+    Kicked,
+    LabeledResponse,
+    MembersChanged,
+    Message,
+    MessageKind,
+    ModeChanged,
+    NickChanged,
+    NickInUse,
+    Parted,
+    Quit,
+    Reconnecting,
+    Registered,
+    ServerReply,
+    TopicChanged,
+)
+from ._protocol import ClientProtocol
+from ._state import Channel, ISupport, Member, User
+from ._text import format_action, parse_action, split_text
+
+__all__ = [
+    "KNOWN_CAPS",
+    "AwayChanged",
+    "CapabilitiesChanged",
+    "Channel",
+    "Client",
+    "ClientConfig",
+    "ClientError",
+    "ClientProtocol",
+    "Connected",
+    "Disconnected",
+    "Error",
+    "Event",
+    "HistoryBatch",
+    "ISupport",
+    "Invited",
+    "Joined",
+    "Kicked",
+    "LabeledResponse",
+    "Member",
+    "MembersChanged",
+    "Message",
+    "MessageKind",
+    "ModeChanged",
+    "NickChanged",
+    "NickInUse",
+    "Parted",
+    "Quit",
+    "ReconnectPolicy",
+    "Reconnecting",
+    "Registered",
+    "ServerReply",
+    "TopicChanged",
+    "User",
+    "format_action",
+    "parse_action",
+    "split_text",
+]

@@ -31,6 +31,13 @@ PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QU
 MAX_PRE_REGISTRATION_LINES = 100
 
 
+def safe_param(param: str) -> str:
+    """``param`` if it can be a middle parameter, else ``*``."""
+    if not param or param[0] == ":" or " " in param:
+        return "*"
+    return param
+
+
 class Session:
     """One connected client, registered or not."""
 
@@ -39,7 +46,7 @@ class Session:
         "_batch_seq",
         "_label",
         "_ping_handle",
-        "_pinged",
+        "_pinged_at",
         "_prereg_lines",
         "_reg_handle",
         "account",
@@ -90,7 +97,7 @@ class Session:
         self._label: str | None = None
         self._batch_seq = 0
         self._prereg_lines = 0
-        self._pinged = False
+        self._pinged_at = 0.0
         loop = asyncio.get_running_loop()
         self._reg_handle: asyncio.TimerHandle | None = loop.call_later(
             server.settings.registration_timeout, self._registration_timeout
@@ -231,7 +238,13 @@ class Session:
         self.conn.write(data)
 
     def reply(self, numeric: str, *params: str) -> None:
-        """Send a numeric reply addressed to this client (``*`` before it has a nick)."""
+        """Send a numeric reply addressed to this client (``*`` before it has a nick).
+
+        Middle parameters often echo what the client sent; one that could not stand in the middle
+        (empty, with a space or a leading colon) becomes ``*``, as Ergo does.
+        """
+        if len(params) > 1:
+            params = (*(safe_param(p) for p in params[:-1]), params[-1])
         self.conn.write(capmod.render(Message(numeric, (self.nick, *params), self.server.name), self.view))
 
     def fail(self, command: str, code: str, text: str, *context: str) -> None:
@@ -266,24 +279,24 @@ class Session:
             return
         settings = self.server.settings
         idle = time.monotonic() - self.conn.last_seen
-        delay = settings.ping_timeout - idle if self._pinged else settings.ping_interval - idle
-        self._ping_handle = asyncio.get_running_loop().call_later(max(delay, 0.05), self._ping_check)
+        limit = settings.ping_timeout if self._pinged_at else settings.ping_interval
+        self._ping_handle = asyncio.get_running_loop().call_later(max(limit - idle, 0.05), self._ping_check)
 
     def _ping_check(self) -> None:
         self._ping_handle = None
         if self.gone:
             return
         settings = self.server.settings
-        idle = time.monotonic() - self.conn.last_seen
+        now = time.monotonic()
+        if self._pinged_at and self.conn.last_seen > self._pinged_at:
+            self._pinged_at = 0.0  # anything received since our PING proves the peer is alive
+        idle = now - self.conn.last_seen
         if idle >= settings.ping_timeout:
             self.disconnect(f"Ping timeout: {int(idle)} seconds")
             return
-        if idle >= settings.ping_interval:
-            if not self._pinged:
-                self._pinged = True
-                self.send(Message.build("PING", self.server.name, source=self.server.name))
-        else:
-            self._pinged = False
+        if idle >= settings.ping_interval and not self._pinged_at:
+            self._pinged_at = now
+            self.send(Message.build("PING", self.server.name, source=self.server.name))
         self._schedule_ping()
 
     def disconnect(self, reason: str, *, quit_message: str | None = None) -> None:

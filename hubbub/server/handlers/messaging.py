@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, is_channel_name, numerics
+from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
 
 from .. import caps as capmod
 from ..delivery import fanout
@@ -26,7 +26,7 @@ KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context",
 def _client_tags(session: Session, msg: Message) -> dict[str, str]:
     if not msg.tags or not session.view & capmod.TAGS:
         return {}
-    return {k: v for k, v in msg.tags.items() if k.startswith("+")}
+    return {k: v for k, v in msg.tags.items() if k.startswith("+") and valid_tag_key(k)}
 
 
 def may_speak(channel: Channel, session: Session) -> bool:

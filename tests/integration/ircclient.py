@@ -158,11 +158,13 @@ class IRCClient:
             self.send("CAP END")
         await self.expect("001")
         await self.expect(lambda m: m.command in ("376", "422"))
+        self.buffer.clear()  # the welcome burst is checked by the registration tests
 
     async def join(self, channel: str) -> None:
         """Join and wait for the end of NAMES."""
         self.send(f"JOIN {channel}")
         await self.expect("366", self.nick, channel)
+        self.buffer.clear()
 
     def transcript(self) -> str:
         """Everything sent and received, for failure reports."""

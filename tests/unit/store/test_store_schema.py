@@ -1,0 +1,204 @@
+"""The database file: schema migrations, persistent channels, durability after a crash."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hubbub.store import (
+    CURRENT_VERSION,
+    DATABASE_NAME,
+    ChannelRecord,
+    MessageRef,
+    StoreError,
+    dm_key,
+    open_store,
+)
+from hubbub.store.schema import V1_SCHEMA
+
+T0 = 1_700_000_000_000
+
+
+def version_of(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT version FROM schema_version").fetchone()[0])
+    finally:
+        db.close()
+
+
+def tables_of(path: Path) -> set[str]:
+    db = sqlite3.connect(path)
+    try:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        db.close()
+
+
+def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> None:
+    with open_store(tmp_path) as store:
+        assert store.previous_version == 0
+    path = tmp_path / DATABASE_NAME
+    assert version_of(path) == CURRENT_VERSION == 2
+    assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_an_empty_existing_file_is_initialised(tmp_path: Path) -> None:
+    (tmp_path / DATABASE_NAME).touch()
+    with open_store(tmp_path) as store:
+        assert store.previous_version == 0
+        assert store.latest("#chat", 5) == []
+    assert version_of(tmp_path / DATABASE_NAME) == CURRENT_VERSION
+
+
+def make_v1_file(path: Path) -> None:
+    """A database as version 1 of hubbub wrote it, with history in two channels and a DM."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in V1_SCHEMA:
+        db.execute(statement)
+    rows = [
+        (f"m{i}", target, T0 + i, "PRIVMSG", "a!b@c", None, f'["{target}","hi {i}"]', None)
+        for i, target in enumerate(["#chat", "#chat", "@alice,bob", "#other", "#chat", "@alice,bob"])
+    ]
+    db.executemany(
+        "INSERT INTO messages (msgid, target, time_ms, command, source, account, params, tags)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    db.close()
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_NAME
+    make_v1_file(path)
+    assert version_of(path) == 1
+    assert "conversations" not in tables_of(path)
+
+    with open_store(tmp_path) as store:
+        assert store.previous_version == 1
+        assert [m.msgid for m in store.latest("#chat", 10)] == ["m0", "m1", "m4"]
+        assert store.latest("#chat", 1)[0].params == ("#chat", "hi 4")
+        assert [m.msgid for m in store.before("@alice,bob", MessageRef("m5"), 5)] == ["m2"]
+        # Version 2 built its conversation table from the existing history.
+        assert store.conversations() == [
+            ("#chat", 3, T0 + 4),
+            ("#other", 1, T0 + 3),
+            ("@alice,bob", 2, T0 + 5),
+        ]
+        assert store.targets(T0, T0 + 100, 10, channels=["#other"], participant="bob") == [
+            ("#other", T0 + 3),
+            (dm_key("bob", "alice"), T0 + 5),
+        ]
+        # ... and the tables it added work.
+        store.save_channel(ChannelRecord(name="#Chat", key="#chat", created_ms=T0))
+        assert [c.name for c in store.load_channels()] == ["#Chat"]
+    assert version_of(path) == CURRENT_VERSION
+
+    # Opening again migrates nothing.
+    with open_store(tmp_path) as store:
+        assert store.previous_version == CURRENT_VERSION
+        assert len(store.latest("#chat", 10)) == 3
+
+
+def test_a_database_from_a_newer_hubbub_is_refused_untouched(tmp_path: Path) -> None:
+    with open_store(tmp_path):
+        pass
+    path = tmp_path / DATABASE_NAME
+    db = sqlite3.connect(path)
+    db.execute("UPDATE schema_version SET version = ?", (CURRENT_VERSION + 1,))
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        open_store(tmp_path)
+    assert version_of(path) == CURRENT_VERSION + 1
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / DATABASE_NAME).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        open_store(tmp_path)
+
+
+def test_a_data_directory_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError):
+        open_store(tmp_path / "file" / "data")
+
+
+def test_channel_records_round_trip_and_replace(tmp_path: Path) -> None:
+    full = ChannelRecord(
+        name="#Chat",
+        key="#chat",
+        created_ms=T0,
+        topic="Welcome, é",
+        topic_setter="alice!a@h",
+        topic_time_ms=T0 + 5,
+        modes="nt",
+        channel_key="sesame",
+        limit=25,
+        bans=(("*!*@bad.example", "alice", T0 + 1), ("troll!*@*", "bob", T0 + 2)),
+        excepts=(("*!*@good.example", "alice", T0 + 3),),
+        invites=(("friend!*@*", "carol", T0 + 4),),
+    )
+    bare = ChannelRecord(name="&Local", key="&local", created_ms=T0)
+    with open_store(tmp_path) as store:
+        store.save_channel(full)
+        store.save_channel(bare)
+    with open_store(tmp_path) as store:
+        assert store.load_channels() == [full, bare]  # by key
+        changed = ChannelRecord(name="#Chat", key="#chat", created_ms=T0, topic="new", modes="ntP")
+        store.save_channel(changed)
+        assert store.load_channels() == [changed, bare]
+        store.delete_channel("&local")
+        store.delete_channel("#never-existed")
+        assert store.load_channels() == [changed]
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from hubbub.store import StoredMessage, open_store
+
+    store = open_store(sys.argv[1])
+    for batch in range(20):
+        store.append([
+            StoredMessage(f"m{batch}-{i}", 1, "#chat", "PRIVMSG", "a!b@c", ("#chat", "x"))
+            for i in range(50)
+        ])
+    print("committed", flush=True)
+    sys.stdin.read()  # wait here, store open, until killed
+    """
+)
+
+
+def test_every_committed_message_survives_kill_9(tmp_path: Path) -> None:
+    # DESIGN.md principle 5: what append() returned for is on disk, even if the process dies.
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == "committed\n"
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait(timeout=10)
+    # The write-ahead log was never checkpointed by a clean close; reopening must replay it.
+    assert (tmp_path / (DATABASE_NAME + "-wal")).exists()
+    with open_store(tmp_path) as store:
+        assert len(store.latest("#chat", 5000)) == 1000
+        assert store.conversations() == [("#chat", 1000, 1)]

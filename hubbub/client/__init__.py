@@ -4,8 +4,9 @@
 runs it over TCP or TLS with reconnects. Depends only on :mod:`hubbub.protocol`.
 """
 
-from ._client import Client, ClientError
+from ._client import Client
 from ._config import KNOWN_CAPS, ClientConfig, ReconnectPolicy
+from ._errors import ClientError
 from ._events import (
     AwayChanged,
     CapabilitiesChanged,

@@ -13,10 +13,6 @@ from ._events import Event
 from ._protocol import ClientProtocol
 
 
-class ClientError(Exception):
-    """A request the client cannot carry out (not connected, capability missing, timed out)."""
-
-
 class Client:
     """An IRC client on asyncio: connect, read events, send commands; reconnects by itself.
 

@@ -1,0 +1,91 @@
+"""A strip above the input that asks for something: another nick, confirming a paste, rejoining."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import font as tkfont
+
+from .theme import Theme
+
+
+class Banner(tk.Frame):
+    """One question at a time with up to two buttons and an optional entry; hidden when idle."""
+
+    def __init__(self, master: tk.Misc, fonts: dict[str, tkfont.Font], theme: Theme) -> None:
+        super().__init__(master, padx=12, pady=8)
+        self.fonts = fonts
+        self.kind = ""
+        self.label = tk.Label(self, anchor="w", justify="left", font=fonts["ui"])
+        self.label.pack(side="left", fill="x", expand=True)
+        self.entry = tk.Entry(self, width=18, font=fonts["ui"], relief="flat", highlightthickness=1)
+        self.buttons: list[tk.Button] = []
+        # The widget the banner is packed before, so it takes its space from the message view.
+        self.before: tk.Misc | None = None
+        self.apply_theme(theme)
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Recolour for ``theme``."""
+        self.theme = theme
+        self.configure(background=theme.mention_bg)
+        self.label.configure(background=theme.mention_bg, foreground=theme.fg)
+        self.entry.configure(
+            background=theme.input_bg,
+            foreground=theme.input_fg,
+            insertbackground=theme.input_fg,
+            highlightbackground=theme.border,
+            highlightcolor=theme.accent,
+        )
+
+    def ask(
+        self,
+        kind: str,
+        text: str,
+        actions: list[tuple[str, Callable[[], None]]],
+        entry_value: str | None = None,
+    ) -> None:
+        """Show ``text`` with a button per action; with ``entry_value``, an entry prefilled with it."""
+        self.kind = kind
+        self.label.configure(text=text)
+        for button in self.buttons:
+            button.destroy()
+        self.buttons = []
+        self.entry.pack_forget()
+        if entry_value is not None:
+            self.entry.delete(0, "end")
+            self.entry.insert(0, entry_value)
+            self.entry.pack(side="left", padx=8)
+            self.entry.bind("<Return>", lambda _e: actions[0][1]())
+            self.entry.bind("<Escape>", lambda _e: self.hide())
+        for i, (title, action) in enumerate(actions):
+            primary = i == 0
+            button = tk.Button(
+                self,
+                text=title,
+                command=action,
+                relief="flat",
+                padx=12,
+                pady=2,
+                font=self.fonts["small_bold"] if primary else self.fonts["small"],
+                background=self.theme.accent if primary else self.theme.sidebar_sel_bg,
+                foreground="#ffffff" if primary else self.theme.fg,
+                activebackground=self.theme.accent if primary else self.theme.border,
+                activeforeground="#ffffff" if primary else self.theme.fg,
+                borderwidth=0,
+                highlightthickness=0,
+                cursor="hand2",
+            )
+            button.pack(side="left", padx=(8, 0))
+            self.buttons.append(button)
+        if self.before is not None:
+            self.pack(side="bottom", fill="x", before=self.before)
+        else:
+            self.pack(side="bottom", fill="x")
+        if entry_value is not None:
+            self.entry.focus_set()
+            self.entry.select_range(0, "end")
+
+    def hide(self) -> None:
+        """Put the banner away."""
+        self.kind = ""
+        self.pack_forget()

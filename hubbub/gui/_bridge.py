@@ -1,0 +1,303 @@
+"""The one module that talks to :mod:`hubbub.client`: runs it on a worker thread.
+
+The window calls :meth:`Bridge.submit` with requests from :mod:`.events`; the bridge carries
+them out on its own asyncio loop and puts the window's events on a :class:`queue.Queue`, which
+the window drains with ``after()``. Nothing here touches Tk, and the window never waits on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from datetime import UTC, datetime, timedelta
+
+import hubbub.client as hc
+
+from . import events as ev
+
+log = logging.getLogger(__name__)
+
+# Numerics that mean "you cannot be in that channel" (Modern IRC: ERR_CHANNELISFULL,
+# ERR_INVITEONLYCHAN, ERR_BADCHANNELKEY, ERR_NOSUCHCHANNEL, ERR_BADCHANMASK, ERR_TOOMANYCHANNELS).
+_CANNOT_JOIN = {"471", "473", "475", "403", "476", "405"}
+_BANNED = {"474", "465"}
+_NICK_PROBLEMS = {"431", "432", "433", "436"}
+_HISTORY_PAGE = 100
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bridge:
+    """Runs a :class:`hubbub.client.Client` on a daemon thread; a queue of events out, requests in."""
+
+    def __init__(self, options: ev.ConnectOptions, events: queue.Queue[ev.Event]) -> None:
+        self.options = options
+        self.events = events
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._requests: asyncio.Queue[ev.Request] | None = None
+        self._ready = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="hubbub-network", daemon=True)
+        self._client: hc.Client | None = None
+        self._pending_history: dict[str, int] = {}
+
+    # --- called from the window's thread ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread and connect."""
+        self._thread.start()
+        self._ready.wait(5)
+
+    def submit(self, request: ev.Request) -> None:
+        """Queue ``request`` for the network thread; returns at once."""
+        loop, requests = self._loop, self._requests
+        if loop is None or requests is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop just closed
+            loop.call_soon_threadsafe(requests.put_nowait, request)
+
+    def stop(self, reason: str = "", timeout: float = 3.0) -> None:
+        """Quit, stop the worker and wait for it (at most ``timeout`` seconds)."""
+        self._stopping = True
+        self.submit(ev.QuitNetwork(reason))
+        self._thread.join(timeout)
+
+    # --- the worker thread -----------------------------------------------------------------------
+
+    def _post(self, event: ev.Event) -> None:
+        self.events.put(event)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._requests = asyncio.Queue()
+        self._ready.set()
+        try:
+            loop.run_until_complete(self._main())
+        except Exception as exc:  # the window must hear about it, not the terminal
+            log.exception("network thread failed")
+            self._post(ev.ConnectionChanged("disconnected", f"internal error: {exc}"))
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        o = self.options
+        config = hc.ClientConfig(
+            nick=o.nick,
+            realname=o.realname,
+            channels=o.channels,
+            sasl_username=o.nick if o.password else None,
+            sasl_password=o.password or None,
+            auto_fallback_nick=True,
+        )
+        delay = 1.0
+        while not self._stopping:
+            client = hc.Client(
+                o.host,
+                o.port,
+                config,
+                tls=o.tls,
+                reconnect=hc.ReconnectPolicy(initial=0.5, maximum=15.0),
+                connect_timeout=10.0,
+            )
+            self._client = client
+            self._post(ev.ConnectionChanged("connecting", f"{o.host}:{o.port}"))
+            pump = asyncio.create_task(self._pump(client))
+            try:
+                await client.connect()
+            except (hc.ClientError, OSError, TimeoutError) as exc:
+                pump.cancel()
+                self._post(
+                    ev.ConnectionChanged("failed", f"{exc or type(exc).__name__}; retrying in {delay:.0f} s")
+                )
+                if await self._wait_request_or(delay):
+                    return
+                delay = min(delay * 2, 30.0)
+                continue
+            await self._serve_requests(client)
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+            return
+
+    async def _wait_request_or(self, seconds: float) -> bool:
+        """Wait ``seconds`` for a retry; True when a quit request came meanwhile."""
+        assert self._requests is not None
+        try:
+            request = await asyncio.wait_for(self._requests.get(), seconds)
+        except TimeoutError:
+            return self._stopping
+        return isinstance(request, ev.QuitNetwork) or self._stopping
+
+    async def _serve_requests(self, client: hc.Client) -> None:
+        assert self._requests is not None
+        while True:
+            request = await self._requests.get()
+            if isinstance(request, ev.QuitNetwork):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.close(request.reason or "Leaving"), 3)
+                self._post(ev.ConnectionChanged("disconnected", "you quit"))
+                return
+            try:
+                await self._carry_out(client, request)
+            except (hc.ClientError, OSError, ValueError) as exc:
+                self._post(ev.Problem("error", f"could not {type(request).__name__}: {exc}"))
+
+    async def _carry_out(self, client: hc.Client, r: ev.Request) -> None:
+        if isinstance(r, ev.SendText):
+            text = "\n".join(r.lines)
+            if r.action:
+                for line in r.lines:
+                    await client.send_action(r.target, line)
+            else:
+                await client.send_message(r.target, text)
+        elif isinstance(r, ev.JoinChannels):
+            for i, channel in enumerate(r.channels):
+                await client.join(channel, r.keys[i] if i < len(r.keys) else None)
+        elif isinstance(r, ev.PartChannel):
+            await client.part(r.channel, r.reason)
+        elif isinstance(r, ev.ChangeNick):
+            await client.set_nick(r.nick)
+        elif isinstance(r, ev.SetTopic):
+            if r.topic is None:
+                await client.raw(f"TOPIC {r.channel}")
+            else:
+                await client.set_topic(r.channel, r.topic)
+        elif isinstance(r, ev.SetAway):
+            await client.set_away(r.message or None)
+        elif isinstance(r, ev.KickMember):
+            await client.raw(
+                f"KICK {r.channel} {r.nick} :{r.reason}" if r.reason else f"KICK {r.channel} {r.nick}"
+            )
+        elif isinstance(r, ev.SetMode):
+            await client.raw("MODE " + " ".join(r.args))
+        elif isinstance(r, ev.Whois):
+            await client.whois(r.nick)
+        elif isinstance(r, ev.SendRaw):
+            await client.raw(r.line)
+        elif isinstance(r, ev.LoadOlder):
+            await self._load_older(client, r)
+
+    async def _load_older(self, client: hc.Client, r: ev.LoadOlder) -> None:
+        if "draft/chathistory" not in client.protocol.caps_enabled:
+            self._post(ev.HistoryLoaded(r.target, (), older=True, exhausted=True))
+            return
+        before: str | datetime | None = r.before_msgid or r.before_time
+        if before is None:
+            self._pending_history[client.protocol.casefold(r.target)] = r.limit
+            await client.history_latest(r.target, r.limit)
+        else:
+            self._pending_history[client.protocol.casefold(r.target)] = r.limit
+            await client.history_before(r.target, before, r.limit)
+
+    # --- events from the library -----------------------------------------------------------------
+
+    async def _pump(self, client: hc.Client) -> None:
+        async for event in client.events():
+            try:
+                for out in self._translate(client, event):
+                    self._post(out)
+                if isinstance(event, hc.Joined) and event.is_self:
+                    await self._history_on_join(client, event.channel)
+            except Exception:  # one odd event must not stop the stream
+                log.exception("cannot show event %r", event)
+
+    async def _history_on_join(self, client: hc.Client, channel: str) -> None:
+        if "draft/chathistory" in client.protocol.caps_enabled:
+            self._pending_history[client.protocol.casefold(channel)] = _HISTORY_PAGE
+            await client.history_latest(channel, _HISTORY_PAGE)
+
+    def _members(self, client: hc.Client, channel: str) -> ev.MembersChanged:
+        proto = client.protocol
+        chan = proto.channel(channel)
+        if chan is None:
+            return ev.MembersChanged(channel, ())
+        symbols = proto.isupport.prefix[1]
+        members = []
+        for m in chan.member_list(symbols):
+            user = proto.users.get(proto.casefold(m.nick))
+            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away)))
+        return ev.MembersChanged(chan.name, tuple(members))
+
+    def _chat(self, m: hc.Message) -> ev.ChatLine:
+        kind = {"privmsg": "message", "action": "action", "notice": "notice"}[m.kind]
+        return ev.ChatLine(m.target, m.sender, m.text, m.time, kind, m.is_self, m.msgid)  # type: ignore[arg-type]
+
+    def _translate(self, client: hc.Client, e: hc.Event) -> list[ev.Event]:
+        o = self.options
+        if isinstance(e, hc.Message):
+            return [self._chat(e)]
+        if isinstance(e, hc.Connected):
+            return [ev.ConnectionChanged("connected", f"{o.host}:{o.port}")]
+        if isinstance(e, hc.Registered):
+            return [ev.Registered(e.nick, e.isupport.network or "")]
+        if isinstance(e, hc.Joined):
+            return [ev.Joined(e.channel, e.nick, e.is_self, _now())]
+        if isinstance(e, hc.Parted):
+            return [ev.Parted(e.channel, e.nick, e.reason, e.is_self, _now())]
+        if isinstance(e, hc.Kicked):
+            return [ev.Kicked(e.channel, e.nick, e.by, e.reason, e.is_self, _now())]
+        if isinstance(e, hc.Quit):
+            return [ev.Quit(e.nick, e.reason, _now())]
+        if isinstance(e, hc.NickChanged):
+            return [ev.NickChanged(e.old, e.new, e.is_self, _now())]
+        if isinstance(e, hc.TopicChanged):
+            # RPL_TOPIC on join reports an old topic; only a fresh change is worth a line.
+            fresh = e.set_by is not None and (e.set_at is None or _now() - e.set_at < timedelta(seconds=30))
+            return [ev.TopicChanged(e.channel, e.topic, e.set_by or "" if fresh else "", e.set_at)]
+        if isinstance(e, hc.MembersChanged):
+            return [self._members(client, e.channel)]
+        if isinstance(e, hc.AwayChanged):
+            return [ev.AwayChanged(e.nick, e.away, e.message)]
+        if isinstance(e, hc.ModeChanged):
+            if client.protocol.is_channel(e.target):
+                text = f"{e.setter} set mode {e.modes} {' '.join(e.params)}".rstrip()
+                return [ev.ServerText(text, e.target, _now())]
+            return []
+        if isinstance(e, hc.Invited):
+            return [ev.ServerText(f"{e.by} invited {e.nick} to {e.channel}")]
+        if isinstance(e, hc.HistoryBatch):
+            limit = self._pending_history.pop(client.protocol.casefold(e.target), _HISTORY_PAGE)
+            lines = tuple(self._chat(m) for m in e.messages)
+            return [
+                ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=e.before and len(lines) < limit)
+            ]
+        if isinstance(e, hc.NickInUse):
+            if e.fallback:
+                text = f"The nick {e.nick} is taken; trying {e.fallback}. Use /nick to pick another."
+            else:
+                text = f"The nick {e.nick} is taken. Pick another."
+            return [ev.Problem("nick_in_use", text)]
+        if isinstance(e, hc.Disconnected):
+            state: ev.ConnectionState = (
+                "reconnecting" if e.will_reconnect and not self._stopping else "disconnected"
+            )
+            return [ev.ConnectionChanged(state, e.reason)]
+        if isinstance(e, hc.Reconnecting):
+            return [
+                ev.ConnectionChanged("reconnecting", f"next attempt in {e.delay:.0f} s (attempt {e.attempt})")
+            ]
+        if isinstance(e, hc.ServerReply):
+            return [self._reply(e)]
+        if isinstance(e, hc.Error):
+            return [ev.Problem("error", e.text)]
+        return []
+
+    def _reply(self, e: hc.ServerReply) -> ev.Event:
+        target = e.target or ""
+        if e.command in _NICK_PROBLEMS:
+            return ev.Problem("nick_in_use", e.text)
+        if e.command in _BANNED:
+            return ev.Problem("banned", e.text, target)
+        if e.command in _CANNOT_JOIN:
+            return ev.Problem("cannot_join", e.text, target)
+        if e.command == "421":
+            return ev.Problem("unknown_command", e.text, target)
+        if e.command == "FAIL" or (e.command.isdigit() and e.command[0] in "45"):
+            return ev.Problem("error", e.text, target)
+        return ev.ServerText(e.text, target, _now())

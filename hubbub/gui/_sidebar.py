@@ -1,0 +1,139 @@
+"""The side panels: the buffer list (with unread and mention badges) and the member list."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import font as tkfont
+
+from .buffers import Buffer, fold
+from .events import Member
+from .theme import Theme
+
+
+class BufferList(tk.Frame):
+    """Channels and conversations, one row each: name, then an unread count or a mention badge."""
+
+    def __init__(self, master: tk.Misc, fonts: dict[str, tkfont.Font], theme: Theme) -> None:
+        super().__init__(master, width=210)
+        self.pack_propagate(False)
+        self.fonts = fonts
+        self.on_select: Callable[[str], None] = lambda _name: None
+        self.title = tk.Label(self, text="hubbub", anchor="w", padx=16, pady=14, font=fonts["title"])
+        self.title.pack(fill="x")
+        self.rows_frame = tk.Frame(self)
+        self.rows_frame.pack(fill="both", expand=True)
+        # name (folded) -> (row, name label, badge label); kept for tests and for cheap updates
+        self.rows: dict[str, tuple[tk.Frame, tk.Label, tk.Label]] = {}
+        self.theme = theme
+        self.apply_theme(theme)
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Recolour for ``theme``."""
+        self.theme = theme
+        self.configure(background=theme.sidebar_bg)
+        self.title.configure(background=theme.sidebar_bg, foreground=theme.sidebar_sel_fg)
+        self.rows_frame.configure(background=theme.sidebar_bg)
+
+    def refresh(self, buffers: list[Buffer], current: str, network: str) -> None:
+        """Redraw every row (there are few) for ``buffers`` with ``current`` selected."""
+        self.title.configure(text=network or "hubbub")
+        for row, _, _ in self.rows.values():
+            row.destroy()
+        self.rows.clear()
+        th = self.theme
+        last_kind = ""
+        for buf in buffers:
+            if buf.kind != last_kind and buf.kind != "server":
+                heading = "CHANNELS" if buf.kind == "channel" else "DIRECT MESSAGES"
+                tk.Label(
+                    self.rows_frame,
+                    text=heading,
+                    anchor="w",
+                    padx=16,
+                    pady=6,
+                    font=self.fonts["tiny_bold"],
+                    background=th.sidebar_bg,
+                    foreground=th.muted,
+                ).pack(fill="x", pady=(8, 0))
+                last_kind = buf.kind
+            selected = fold(buf.name) == fold(current)
+            bg = th.sidebar_sel_bg if selected else th.sidebar_bg
+            fg = th.sidebar_sel_fg if selected or buf.unread else th.sidebar_fg
+            if buf.kind == "channel" and not buf.joined:
+                fg = th.muted
+            row = tk.Frame(self.rows_frame, background=bg, cursor="hand2")
+            row.pack(fill="x", padx=8, pady=1)
+            label_text = {"server": "⌂  server", "channel": buf.name, "query": "●  " + buf.name}[buf.kind]
+            font = self.fonts["bold"] if buf.unread or selected else self.fonts["ui"]
+            name = tk.Label(
+                row, text=label_text, anchor="w", padx=10, pady=4, background=bg, foreground=fg, font=font
+            )
+            name.pack(side="left", fill="x", expand=True)
+            badge = tk.Label(row, padx=7, pady=0, font=self.fonts["tiny_bold"], foreground="#ffffff")
+            if buf.mentions:
+                badge.configure(text=f"@ {buf.mentions}", background=th.mention_badge)
+                badge.pack(side="right", padx=8)
+            elif buf.unread:
+                badge.configure(text=str(buf.unread), background=th.accent)
+                badge.pack(side="right", padx=8)
+            for widget in (row, name, badge):
+                widget.bind("<Button-1>", self._selector(buf.name))
+            self.rows[fold(buf.name)] = (row, name, badge)
+
+    def _selector(self, name: str) -> Callable[[tk.Event], None]:
+        return lambda _event: self.on_select(name)
+
+
+class MemberList(tk.Frame):
+    """The members of the shown channel: highest prefix first, away members dimmed."""
+
+    def __init__(self, master: tk.Misc, fonts: dict[str, tkfont.Font], theme: Theme) -> None:
+        super().__init__(master, width=190)
+        self.pack_propagate(False)
+        self.fonts = fonts
+        self.on_open: Callable[[str], None] = lambda _nick: None
+        self.header = tk.Label(self, anchor="w", padx=14, pady=14, font=fonts["tiny_bold"])
+        self.header.pack(fill="x")
+        self.listbox = tk.Listbox(
+            self,
+            borderwidth=0,
+            highlightthickness=0,
+            activestyle="none",
+            font=fonts["ui"],
+            takefocus=0,
+            exportselection=False,
+        )
+        self.listbox.pack(fill="both", expand=True, padx=(8, 0))
+        self.listbox.bind("<Double-Button-1>", self._open)
+        self.members: list[Member] = []
+        self.apply_theme(theme)
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Recolour for ``theme``."""
+        self.theme = theme
+        self.configure(background=theme.sidebar_bg)
+        self.header.configure(background=theme.sidebar_bg, foreground=theme.muted)
+        self.listbox.configure(
+            background=theme.sidebar_bg,
+            foreground=theme.sidebar_fg,
+            selectbackground=theme.sidebar_sel_bg,
+            selectforeground=theme.sidebar_sel_fg,
+        )
+        self.show(self.members)
+
+    def show(self, members: list[Member]) -> None:
+        """Show ``members`` (already sorted)."""
+        self.members = members
+        lb = self.listbox
+        lb.delete(0, "end")
+        self.header.configure(text=f"MEMBERS — {len(members)}" if members else "")
+        for i, m in enumerate(members):
+            lb.insert("end", f" {m.prefix or ' '} {m.nick}")
+            if m.away:
+                lb.itemconfigure(i, foreground=self.theme.away)
+
+    def _open(self, _event: tk.Event) -> None:
+        sel: tuple[int, ...] = self.listbox.curselection()  # type: ignore[no-untyped-call]
+        if sel:
+            self.on_open(self.members[sel[0]].nick)

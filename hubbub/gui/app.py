@@ -1,0 +1,654 @@
+"""The main window: buffer list, message view, member list, input line and status bar.
+
+Events from the network come through a :class:`queue.Queue` that :meth:`ChatWindow._tick`
+drains with ``after()``, at most :data:`BATCH` per tick, so a flood never freezes the window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import time
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import font as tkfont
+from tkinter import ttk
+from typing import Protocol
+
+from . import events as ev
+from . import profiles
+from ._banner import Banner
+from ._connect import ConnectForm
+from ._sidebar import BufferList, MemberList
+from ._view import MessageView
+from .buffers import SERVER, Buffer, ChatState, fold, is_channel
+from .slash import interpret
+from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
+
+log = logging.getLogger(__name__)
+
+BATCH = 250  # events applied per tick at most: bounded work between two looks at the keyboard
+TICK_MS = 20
+INPUT_HISTORY = 200
+
+BridgeFactory = Callable[[ev.ConnectOptions, "queue.Queue[ev.Event]"], "BridgeLike"]
+
+
+class BridgeLike(Protocol):
+    """What the window needs from the network side (see :class:`._bridge.Bridge`)."""
+
+    def start(self) -> None:
+        """Start connecting."""
+
+    def submit(self, request: ev.Request) -> None:
+        """Carry out ``request``."""
+
+    def stop(self, reason: str = "", timeout: float = 3.0) -> None:
+        """Quit and stop."""
+
+
+def _default_bridge(options: ev.ConnectOptions, events: queue.Queue[ev.Event]) -> BridgeLike:
+    from ._bridge import Bridge  # the client library loads only when connecting
+
+    return Bridge(options, events)
+
+
+def make_fonts(root: tk.Misc, size: int) -> dict[str, tkfont.Font]:
+    """The named fonts of the window, from the best UI family installed, at ``size`` points."""
+    families = set(root.tk.splitlist(root.tk.call("font", "families")))
+    ui = pick_family(families, UI_FAMILIES)
+    mono = pick_family(families, MONO_FAMILIES)
+    return {
+        "ui": tkfont.Font(root, family=ui, size=size),
+        "bold": tkfont.Font(root, family=ui, size=size, weight="bold"),
+        "italic": tkfont.Font(root, family=ui, size=size, slant="italic"),
+        "small": tkfont.Font(root, family=ui, size=max(6, size - 1)),
+        "small_bold": tkfont.Font(root, family=ui, size=max(6, size - 1), weight="bold"),
+        "tiny_bold": tkfont.Font(root, family=ui, size=max(6, size - 2), weight="bold"),
+        "title": tkfont.Font(root, family=ui, size=size + 3, weight="bold"),
+        "mono": tkfont.Font(root, family=mono, size=size),
+    }
+
+
+class ChatWindow:
+    """The whole application in one Tk root: the connect form first, then the chat layout."""
+
+    def __init__(
+        self,
+        root: tk.Tk,
+        settings: profiles.Settings,
+        config_dir: Path,
+        *,
+        bridge_factory: BridgeFactory = _default_bridge,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.config_dir = config_dir
+        self.bridge_factory = bridge_factory
+        self.theme: Theme = THEMES.get(settings.theme, THEMES["light"])
+        self.fonts = make_fonts(root, settings.font_size)
+        self.events: queue.Queue[ev.Event] = queue.Queue()
+        self.bridge: BridgeLike | None = None
+        self.state: ChatState | None = None
+        self.options: ev.ConnectOptions | None = None
+        self.form: ConnectForm | None = None
+        self.chat: tk.Frame | None = None
+        # Measurements: tests read them to check the window keeps up (they are not perf claims).
+        self.max_tick_gap = 0.0
+        self.events_applied = 0
+        self.bells = 0
+        self._last_tick = 0.0
+        self._tick_id: str | None = None
+        self._focused = True
+        self._mention_pending = False
+        self._history: list[str] = []
+        self._history_pos = 0
+        self._completion: tuple[str, list[str], int, int] | None = None  # text, matches, i, start
+        self._older_anchor: dict[str, object] = {}
+        root.title("hubbub")
+        root.geometry(settings_geometry())
+        root.minsize(720, 420)
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        root.bind("<FocusIn>", self._on_focus_in, add=True)
+        root.bind("<FocusOut>", self._on_focus_out, add=True)
+        self._style()
+
+    # --- look ------------------------------------------------------------------------------------
+
+    def _style(self) -> None:
+        th = self.theme
+        style = ttk.Style(self.root)
+        style.theme_use("clam")
+        style.configure(
+            ".",
+            background=th.bg,
+            foreground=th.fg,
+            fieldbackground=th.input_bg,
+            bordercolor=th.border,
+            lightcolor=th.border,
+            darkcolor=th.border,
+            font=self.fonts["ui"],
+        )
+        style.configure("TEntry", padding=6, foreground=th.input_fg, insertcolor=th.input_fg)
+        style.configure("TCombobox", padding=4, foreground=th.input_fg, arrowcolor=th.muted)
+        style.map("TCombobox", fieldbackground=[("readonly", th.input_bg)])
+        style.configure("TCheckbutton", background=th.bg, foreground=th.fg, indicatorbackground=th.input_bg)
+        style.configure(
+            "Accent.TButton",
+            background=th.accent,
+            foreground="#ffffff",
+            padding=(18, 6),
+            borderwidth=0,
+            font=self.fonts["bold"],
+        )
+        style.map("Accent.TButton", background=[("active", th.accent)])
+        self.root.configure(background=th.bg)
+
+    def set_theme(self, name: str) -> None:
+        """Switch to the ``light`` or ``dark`` theme and remember it."""
+        self.theme = THEMES[name]
+        self.settings.theme = name
+        self._style()
+        if self.chat is not None:
+            self._paint_chat()
+            if self.state is not None:
+                self._refresh_all()
+        self._save_settings()
+
+    def set_font_size(self, size: int) -> None:
+        """Resize every font to ``size`` points and remember it."""
+        size = max(7, min(size, 32))
+        self.settings.font_size = size
+        for name, f in self.fonts.items():
+            delta = {"small": -1, "small_bold": -1, "tiny_bold": -2, "title": 3}.get(name, 0)
+            f.configure(size=max(6, size + delta))
+        if self.chat is not None:
+            self.view.apply_theme(self.theme)
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        try:
+            profiles.save(self.config_dir, self.settings)
+        except OSError as exc:
+            log.warning("cannot save settings: %s", exc)
+
+    # --- connect form ----------------------------------------------------------------------------
+
+    def show_connect_form(self, error: str = "") -> None:
+        """Show the connect form (with ``error`` when a previous attempt failed)."""
+        self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._form_submitted)
+        self.form.pack(fill="both", expand=True)
+        if error:
+            self.form.error.configure(text=error)
+
+    def _form_submitted(self, profile: profiles.Profile, remember_password: bool) -> None:
+        saved = profiles.Profile(
+            profile.name,
+            profile.host,
+            profile.port,
+            profile.tls,
+            profile.nick,
+            profile.password if remember_password else "",
+            list(profile.channels),
+        )
+        self.settings.remember(saved)
+        self._save_settings()
+        if self.form is not None:
+            self.form.destroy()
+            self.form = None
+        self.connect(
+            ev.ConnectOptions(
+                profile.host,
+                profile.port,
+                profile.nick,
+                profile.tls,
+                profile.password,
+                tuple(profile.channels),
+            )
+        )
+
+    # --- chat layout -----------------------------------------------------------------------------
+
+    def connect(self, options: ev.ConnectOptions) -> None:
+        """Build the chat layout and start the network side for ``options``."""
+        self.options = options
+        self.state = ChatState(options.nick, self.settings.max_lines)
+        self._build_chat()
+        self.bridge = self.bridge_factory(options, self.events)
+        self.bridge.start()
+        self._refresh_all()
+        self._last_tick = time.monotonic()
+        self._tick_id = self.root.after(TICK_MS, self._tick)
+
+    def _build_chat(self) -> None:
+        f = self.fonts
+        chat = tk.Frame(self.root)
+        self.chat = chat
+        self.status = tk.Label(chat, anchor="w", padx=14, pady=4, font=f["small"])
+        self.status.pack(side="bottom", fill="x")
+        self.sidebar = BufferList(chat, f, self.theme)
+        self.sidebar.pack(side="left", fill="y")
+        self.sidebar.on_select = self.switch
+        self.members = MemberList(chat, f, self.theme)
+        self.members.pack(side="right", fill="y")
+        self.members.on_open = self.open_query
+        centre = tk.Frame(chat)
+        centre.pack(side="left", fill="both", expand=True)
+        self.centre = centre
+        top = tk.Frame(centre, padx=16, pady=10)
+        top.pack(side="top", fill="x")
+        self.topbar = top
+        self.buffer_title = tk.Label(top, font=f["title"], anchor="w")
+        self.buffer_title.pack(side="left")
+        self.theme_button = tk.Label(top, text="◐", font=f["title"], cursor="hand2", padx=6)
+        self.theme_button.pack(side="right")
+        self.theme_button.bind(
+            "<Button-1>", lambda _e: self.set_theme("dark" if self.theme.name == "light" else "light")
+        )
+        self.topic = tk.Label(top, anchor="w", font=f["small"], padx=14)
+        self.topic.pack(side="left", fill="x", expand=True)
+        self.topic_rule = tk.Frame(centre, height=1)
+        self.topic_rule.pack(side="top", fill="x")
+        bottom = tk.Frame(centre, padx=16, pady=12)
+        bottom.pack(side="bottom", fill="x")
+        self.input_area = bottom
+        box = tk.Frame(bottom, highlightthickness=1)
+        box.pack(fill="x")
+        self.input_box = box
+        self.entry = tk.Entry(box, font=f["ui"], relief="flat", borderwidth=0, highlightthickness=0)
+        self.entry.pack(fill="x", padx=10, pady=8)
+        self.banner = Banner(centre, f, self.theme)
+        self.view = MessageView(centre, f, self.theme)
+        self.view.pack(side="top", fill="both", expand=True)
+        self.banner.before = bottom
+        self.view.on_top = self.load_older
+        self._bind_keys()
+        self._paint_chat()
+        chat.pack(fill="both", expand=True)
+        self.entry.focus_set()
+
+    def _paint_chat(self) -> None:
+        th = self.theme
+        assert self.chat is not None
+        for w in (self.chat, self.centre, self.topbar, self.input_area):
+            w.configure(background=th.bg)
+        self.status.configure(background=th.header_bg, foreground=th.muted)
+        self.buffer_title.configure(background=th.bg, foreground=th.fg)
+        self.topic.configure(background=th.bg, foreground=th.muted)
+        self.theme_button.configure(background=th.bg, foreground=th.muted)
+        self.topic_rule.configure(background=th.border)
+        self.input_box.configure(
+            background=th.input_bg, highlightbackground=th.border, highlightcolor=th.accent
+        )
+        self.entry.configure(
+            background=th.input_bg,
+            foreground=th.input_fg,
+            insertbackground=th.input_fg,
+            disabledbackground=th.input_bg,
+        )
+        for part in (self.sidebar, self.members, self.view, self.banner):
+            part.apply_theme(th)
+
+    def _bind_keys(self) -> None:
+        e = self.entry
+        e.bind("<Return>", self._on_enter)
+        e.bind("<KP_Enter>", self._on_enter)
+        e.bind("<Up>", lambda _e: self._recall(-1))
+        e.bind("<Down>", lambda _e: self._recall(1))
+        e.bind("<Tab>", self._on_tab)
+        e.bind("<<Paste>>", self._on_paste)
+        e.bind("<Prior>", lambda _e: self._page(-1))
+        e.bind("<Next>", lambda _e: self._page(1))
+        r = self.root
+        for n in range(1, 10):
+            r.bind(f"<Alt-Key-{n}>", self._switcher(n - 1))
+        r.bind("<Control-Prior>", lambda _e: self.switch_relative(-1))
+        r.bind("<Control-Next>", lambda _e: self.switch_relative(1))
+        r.bind("<Control-equal>", lambda _e: self.set_font_size(self.settings.font_size + 1))
+        r.bind("<Control-plus>", lambda _e: self.set_font_size(self.settings.font_size + 1))
+        r.bind("<Control-minus>", lambda _e: self.set_font_size(self.settings.font_size - 1))
+
+    def _switcher(self, index: int) -> Callable[[tk.Event], None]:
+        return lambda _event: self.switch_index(index)
+
+    def _page(self, step: int) -> str:
+        self.view.text.yview_scroll(step, "pages")
+        if step < 0 and self.view.at_top():
+            self.load_older()
+        return "break"
+
+    # --- the event pump --------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.max_tick_gap = max(self.max_tick_gap, now - self._last_tick)
+        self._last_tick = now
+        state = self.state
+        if state is None:
+            return
+        applied = 0
+        while applied < BATCH:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                state.apply(event)
+            except Exception:  # a bad event must not take the window down
+                log.exception("cannot apply %r", event)
+            applied += 1
+        self.events_applied += applied
+        if applied:
+            self._render()
+        # More waiting: come back at once (after Tk handled input); idle: the normal pace.
+        self._tick_id = self.root.after(1 if applied == BATCH else TICK_MS, self._tick)
+
+    def _render(self) -> None:
+        state = self.state
+        assert state is not None
+        ch = state.take_changes()
+        cur = fold(state.current)
+        buf = state.buffer(state.current)
+        assert buf is not None
+        if cur in ch.rebuilt:
+            anchor = self._older_anchor.pop(cur, None)
+            self.view.show(buf, anchor=anchor if anchor in buf.lines else None)  # type: ignore[arg-type]
+        elif cur in ch.appended:
+            self.view.append(ch.appended[cur])
+        if ch.buffer_list:
+            self.sidebar.refresh(state.ordered(), state.current, state.network)
+        if cur in ch.members:
+            self.members.show(buf.sorted_members())
+        if cur in ch.topic:
+            self._show_topic(buf)
+        if ch.status:
+            self._show_status()
+        if ch.new_mention and not self._focused:
+            self.root.bell()
+            self.bells += 1
+            self._mention_pending = True
+            self._show_title()
+        for problem in ch.problems:
+            self._on_problem(problem)
+
+    def _refresh_all(self) -> None:
+        state = self.state
+        assert state is not None
+        state.take_changes()
+        buf = state.buffer(state.current)
+        assert buf is not None
+        self.view.show(buf)
+        self.sidebar.refresh(state.ordered(), state.current, state.network)
+        self.members.show(buf.sorted_members())
+        self._show_topic(buf)
+        self._show_status()
+
+    def _show_topic(self, buf: Buffer) -> None:
+        if buf.kind == "server":
+            title = self.state.network if self.state and self.state.network else "server"
+            self.buffer_title.configure(text=title)
+            self.topic.configure(text=f"{self.options.host}:{self.options.port}" if self.options else "")
+        else:
+            self.buffer_title.configure(text=buf.name)
+            self.topic.configure(text=buf.topic if buf.kind == "channel" else "direct message")
+
+    def _show_status(self) -> None:
+        state = self.state
+        assert state is not None and self.options is not None
+        th = self.theme
+        words = {
+            "connecting": ("◌", th.muted, "Connecting to {host}…"),
+            "connected": ("●", "#2f9e44", "Connected to {host} as {nick}"),
+            "disconnected": ("●", th.error, "Disconnected"),
+            "reconnecting": ("◌", "#f08c00", "Reconnecting to {host}"),
+            "failed": ("●", th.error, "Cannot connect to {host}"),
+        }
+        mark, _colour, text = words[state.connection]
+        line = text.format(host=f"{self.options.host}:{self.options.port}", nick=state.nick)
+        if state.connection_detail and state.connection not in ("connected", "connecting"):
+            line += f" — {state.connection_detail}"
+        if state.away:
+            line += "   ·   you are away (/back to return)"
+        self.status.configure(text=f"{mark}  {line}")
+        self._show_title()
+
+    def _show_title(self) -> None:
+        state = self.state
+        where = state.current if state and state.current else (state.network if state else "") or "server"
+        mark = "(@) " if self._mention_pending else ""
+        self.root.title(f"{mark}{where} — hubbub")
+
+    # --- focus, buffers --------------------------------------------------------------------------
+
+    def _on_focus_in(self, _event: tk.Event) -> None:
+        self._focused = True
+        if self._mention_pending:
+            self._mention_pending = False
+            self._show_title()
+
+    def _on_focus_out(self, _event: tk.Event) -> None:
+        # FocusOut also fires when focus moves between our own widgets; ask Tk who has it now.
+        self.root.after_idle(self._check_focus)
+
+    def _check_focus(self) -> None:
+        try:
+            self._focused = self.root.focus_displayof() is not None
+        except (KeyError, tk.TclError):  # focus on a widget being destroyed
+            self._focused = False
+
+    def switch(self, name: str) -> None:
+        """Show the buffer ``name`` and give the input line the focus."""
+        state = self.state
+        assert state is not None
+        buf = state.switch(name)
+        self._completion = None
+        self._refresh_all()
+        self.view.show(buf)
+        self.entry.focus_set()
+
+    def switch_index(self, index: int) -> None:
+        """Show the buffer at ``index`` in the list (Alt+1 is the first)."""
+        assert self.state is not None
+        ordered = self.state.ordered()
+        if 0 <= index < len(ordered):
+            self.switch(ordered[index].name)
+
+    def switch_relative(self, step: int) -> None:
+        """Show the previous (-1) or next (+1) buffer, wrapping around."""
+        assert self.state is not None
+        ordered = self.state.ordered()
+        keys = [fold(b.name) for b in ordered]
+        here = keys.index(fold(self.state.current)) if fold(self.state.current) in keys else 0
+        self.switch(ordered[(here + step) % len(ordered)].name)
+
+    def open_query(self, nick: str) -> None:
+        """Open (or show) the private conversation with ``nick``."""
+        self.switch(nick)
+
+    def load_older(self) -> None:
+        """Ask for the messages before the oldest one shown (scrolled to the top)."""
+        state, bridge = self.state, self.bridge
+        if state is None or bridge is None:
+            return
+        buf = state.buffer(state.current)
+        if buf is None or buf.kind == "server" or buf.loading_older or buf.history_exhausted:
+            return
+        if state.connection != "connected":
+            return
+        oldest = buf.oldest()
+        buf.loading_older = True
+        if buf.lines:
+            self._older_anchor[buf.key] = buf.lines[0]
+        bridge.submit(
+            ev.LoadOlder(buf.name, oldest.msgid if oldest else None, oldest.time if oldest else None)
+        )
+
+    # --- input -----------------------------------------------------------------------------------
+
+    def _on_enter(self, _event: tk.Event) -> str:
+        text = self.entry.get()
+        if text.strip():
+            self.entry.delete(0, "end")
+            self._history = [*self._history[-INPUT_HISTORY:], text]
+            self._history_pos = len(self._history)
+            self.submit_input(text)
+        return "break"
+
+    def submit_input(self, text: str) -> None:
+        """Act on one input line as if typed in the current buffer."""
+        state, bridge = self.state, self.bridge
+        assert state is not None and bridge is not None
+        current = state.current
+        result = interpret(text, current)
+        for request in result.requests:
+            bridge.submit(request)
+        if result.open_query:
+            self.switch(result.open_query)
+        if result.notice:
+            for line in result.notice.splitlines():
+                state.info(line, kind="error" if result.error else "info")
+            self._render()
+        if result.quit:
+            self.root.after(300, self.close)
+
+    def _recall(self, step: int) -> str:
+        if not self._history:
+            return "break"
+        self._history_pos = max(0, min(len(self._history), self._history_pos + step))
+        text = self._history[self._history_pos] if self._history_pos < len(self._history) else ""
+        self.entry.delete(0, "end")
+        self.entry.insert(0, text)
+        return "break"
+
+    def _on_tab(self, _event: tk.Event) -> str:
+        state = self.state
+        assert state is not None
+        text, pos = self.entry.get(), self.entry.index("insert")
+        if self._completion and self._completion[0] == text and self._completion[1]:
+            _, matches, i, start = self._completion
+            i = (i + 1) % len(matches)
+        else:
+            start = text.rfind(" ", 0, pos) + 1
+            prefix = fold(text[start:pos].lstrip("@"))
+            buf = state.buffer(state.current)
+            names = [m.nick for m in buf.members.values()] if buf else []
+            if buf and buf.kind == "query":
+                names.append(buf.name)
+            matches = sorted(
+                {n for n in names if fold(n).startswith(prefix) and fold(n) != fold(state.nick)}, key=fold
+            )
+            if not prefix or not matches:
+                return "break"
+            i = 0
+        word_end = text.find(" ", start)
+        tail = "" if word_end == -1 else text[word_end:].lstrip(" :")
+        # At the start of the line a completed nick addresses someone: "alice: ".
+        suffix = ": " if start == 0 else " "
+        new = text[:start] + matches[i] + suffix + tail
+        self.entry.delete(0, "end")
+        self.entry.insert(0, new)
+        self.entry.icursor(start + len(matches[i]) + len(suffix))
+        self._completion = (new, matches, i, start)
+        return "break"
+
+    def _on_paste(self, _event: tk.Event) -> str:
+        try:
+            text = self.root.clipboard_get()
+        except tk.TclError:
+            return "break"
+        lines = [ln for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if len(lines) <= 1:
+            self.entry.insert("insert", lines[0] if lines else "")
+            return "break"
+        self.ask_paste(lines)
+        return "break"
+
+    def ask_paste(self, lines: list[str]) -> None:
+        """Ask before sending a multi-line paste as one message per line."""
+        state = self.state
+        assert state is not None
+        target = state.current
+        if not target:
+            state.info("Pasting several lines needs a channel or a conversation.", kind="error")
+            self._render()
+            return
+        sendable = [ln for ln in lines if ln.strip()]
+        preview = sendable[0][:60] + ("…" if len(sendable[0]) > 60 else "")
+
+        def send() -> None:
+            self.banner.hide()
+            assert self.bridge is not None
+            self.bridge.submit(ev.SendText(target, tuple(sendable)))
+            self.entry.focus_set()
+
+        def cancel() -> None:
+            self.banner.hide()
+            self.entry.focus_set()
+
+        self.banner.ask(
+            "paste",
+            f"Send {len(sendable)} lines to {target}?  “{preview}”",
+            [(f"Send {len(sendable)} lines", send), ("Cancel", cancel)],
+        )
+
+    # --- problems --------------------------------------------------------------------------------
+
+    def _on_problem(self, problem: ev.Problem) -> None:
+        if problem.kind == "nick_in_use":
+            state = self.state
+            assert state is not None
+            base = state.nick.rstrip("_") or "guest"
+
+            def pick() -> None:
+                nick = self.banner.entry.get().strip()
+                if nick and self.bridge is not None:
+                    self.bridge.submit(ev.ChangeNick(nick))
+                self.banner.hide()
+                self.entry.focus_set()
+
+            self.banner.ask(
+                "nick",
+                problem.text,
+                [("Use this nick", pick), ("Dismiss", self._dismiss)],
+                entry_value=base + "_away" if base == state.nick else base + "2",
+            )
+        elif problem.kind == "kicked" and problem.target:
+            channel = problem.target
+
+            def rejoin() -> None:
+                if self.bridge is not None:
+                    self.bridge.submit(ev.JoinChannels((channel,)))
+                self._dismiss()
+
+            self.banner.ask("kicked", problem.text, [("Rejoin", rejoin), ("Dismiss", self._dismiss)])
+        elif problem.kind in ("banned", "cannot_join"):
+            self.banner.ask(problem.kind, problem.text, [("Dismiss", self._dismiss)])
+
+    def _dismiss(self) -> None:
+        self.banner.hide()
+        self.entry.focus_set()
+
+    # --- shutdown --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Quit the network (briefly waiting for it) and destroy the window."""
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)
+            self._tick_id = None
+        if self.bridge is not None:
+            self.bridge.stop("Leaving", timeout=2.0)
+            self.bridge = None
+        with contextlib.suppress(tk.TclError):
+            self.root.destroy()
+
+
+def settings_geometry() -> str:
+    """The first window size: roomy, but within a small laptop screen."""
+    return "1100x680"
+
+
+__all__ = ["SERVER", "ChatWindow", "is_channel"]

@@ -1,0 +1,65 @@
+"""``hubbub gui``: open the desktop client, with the connect form or straight onto a server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``hubbub gui``; with ``--host`` (or ``--nick``) it connects without the form."""
+    parser.add_argument("--host", help="server to connect to at once (skips the connect form)")
+    parser.add_argument("--port", type=int, default=1100, help="server port (default 1100)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument("--nick", help="nickname (default: your user name)")
+    parser.add_argument("--password", default="", help="account password (SASL PLAIN)")
+    parser.add_argument("--join", default="", metavar="CHANNELS", help="channels to join, comma separated")
+    parser.add_argument("--theme", choices=("light", "dark"), help="colour theme (remembered)")
+    parser.add_argument("--font-size", type=int, metavar="N", help="text size in points (remembered)")
+    parser.add_argument("--max-lines", type=int, metavar="N", help="lines kept per buffer (default 2000)")
+    parser.add_argument("--config-dir", metavar="DIR", help="where profiles and settings are kept")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the window and run until it is closed."""
+    import tkinter as tk
+
+    from . import profiles
+    from ._connect import _default_nick
+    from .app import ChatWindow
+    from .events import ConnectOptions
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    directory = profiles.config_dir(args.config_dir)
+    settings = profiles.load(directory)
+    if args.theme:
+        settings.theme = args.theme
+    if args.font_size:
+        settings.font_size = max(7, min(args.font_size, 32))
+    if args.max_lines:
+        settings.max_lines = max(50, args.max_lines)
+    try:
+        root = tk.Tk(className="hubbub")
+    except tk.TclError as exc:
+        print(f"hubbub gui: cannot open a window: {exc}")
+        return 1
+    window = ChatWindow(root, settings, directory)
+    if args.host or args.nick:
+        channels = tuple(c.strip() for c in args.join.split(",") if c.strip())
+        window.connect(
+            ConnectOptions(
+                host=args.host or "127.0.0.1",
+                port=args.port,
+                nick=args.nick or _default_nick(),
+                tls=args.tls,
+                password=args.password,
+                channels=tuple(c if c[:1] in "#&" else "#" + c for c in channels),
+            )
+        )
+    else:
+        window.show_connect_form()
+    try:
+        root.mainloop()
+    except KeyboardInterrupt:
+        window.close()
+    return 0

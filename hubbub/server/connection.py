@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Seconds a closing connection gets to flush its last lines before it is cut off.
 CLOSE_GRACE = 5.0
+# How many sendqs one loop turn may queue for a client before it is dropped regardless.
+TURN_SENDQ_FACTOR = 8
 
 
 class Connection(asyncio.Protocol):
@@ -199,7 +201,9 @@ class Connection(asyncio.Protocol):
         if not self.dirty:
             self.dirty = True
             self.server.mark_dirty(self)
-        if self.outbox_size > self.server.settings.sendq:
+        # The sendq proper is checked at flush time against what the socket could not take; within
+        # one loop turn a burst may queue more, up to a hard cap that protects memory.
+        if self.outbox_size > self.server.settings.sendq * TURN_SENDQ_FACTOR:
             self.overflow()
 
     def flush(self) -> None:

@@ -50,7 +50,11 @@ async def connect(server: Server, request: pytest.FixtureRequest) -> AsyncIterat
     clients: list[IRCClient] = []
 
     async def open_client(
-        nick: str | None = None, *, caps: tuple[str, ...] = (), register: bool = True, target: Server | None = None
+        nick: str | None = None,
+        *,
+        caps: tuple[str, ...] = (),
+        register: bool = True,
+        target: Server | None = None,
     ) -> IRCClient:
         srv = target or server
         client = await IRCClient.open(srv.host, srv.port, name=nick or f"c{len(clients)}")

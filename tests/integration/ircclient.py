@@ -26,7 +26,9 @@ class IRCClient:
     @classmethod
     async def open(cls, host: str, port: int, name: str = "client") -> IRCClient:
         """Connect to ``host:port``."""
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 20), DEFAULT_TIMEOUT)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=1 << 20), DEFAULT_TIMEOUT
+        )
         return cls(reader, writer, name)
 
     # sending --------------------------------------------------------------------------------
@@ -92,7 +94,9 @@ class IRCClient:
                 return m
             self.buffer.append(m)
 
-    async def collect_until(self, command: str, *params: str, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
+    async def collect_until(
+        self, command: str, *params: str, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[Message]:
         """Everything up to and including the first ``command`` message."""
         out: list[Message] = []
         want = command.upper()
@@ -144,7 +148,9 @@ class IRCClient:
 
     # conveniences ---------------------------------------------------------------------------
 
-    async def register(self, nick: str, *, caps: Iterable[str] = (), user: str = "user", real: str = "Real Name") -> None:
+    async def register(
+        self, nick: str, *, caps: Iterable[str] = (), user: str = "user", real: str = "Real Name"
+    ) -> None:
         """Register (negotiating ``caps``) and wait for the end of the welcome burst."""
         caps = list(caps)
         self.nick = nick

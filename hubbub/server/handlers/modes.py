@@ -1,3 +1,321 @@
-"""MODE for users and channels (placeholder until the full mode handler lands)."""
+"""MODE for users and channels.
+
+Modern IRC "MODE message" and "Channel Modes"; ISUPPORT ``CHANMODES=beI,k,l,imnst``,
+``PREFIX=(ov)@+``, ``MODES``, ``MAXLIST``, ``BOT=B``. A change command is applied in order and
+answered with one ``MODE`` line holding exactly the changes that took effect; list modes without a
+mask list the entries instead, which any member may do.
+"""
 
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, is_channel_name, normalize_mask, numerics
+
+from ..delivery import fanout
+from ..world import PREFIX_MODES, ListEntry
+from . import command
+
+if TYPE_CHECKING:
+    from ..session import Session
+    from ..world import Channel
+
+# CHANMODES groups: A (lists), B (key: parameter both ways), C (limit: parameter to set), D (flags).
+LIST_MODES = "beI"
+FLAG_MODES = "imnst"
+# User modes a client may set on itself; "o" may only be dropped (OPER grants it).
+SELF_SETTABLE_UMODES = "iB"
+KNOWN_UMODES = "iBo"
+# RFC 2812 "key": at most 23 characters, no spaces (and no commas, which split JOIN's key list).
+MAX_KEY_LENGTH = 23
+MAX_LIMIT = 2**31 - 1
+
+# list mode -> (entry numeric, end numeric, end text)
+LIST_REPLIES = {
+    "b": (numerics.RPL_BANLIST, numerics.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (numerics.RPL_EXCEPTLIST, numerics.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (numerics.RPL_INVITELIST, numerics.RPL_ENDOFINVITELIST, "End of channel invite exception list"),
+}
+
+
+@dataclass(slots=True)
+class ModeChange:
+    """One parsed mode letter: its sign, letter and parameter (if it takes one)."""
+
+    adding: bool
+    mode: str
+    param: str | None = None
+
+
+@command("MODE", 1)
+def handle_mode(session: Session, msg: Message) -> None:
+    """MODE <target> [<modestring> [<mode arguments>...]]."""
+    target = msg.params[0]
+    if is_channel_name(target):
+        channel = session.server.world.find_channel(target)
+        if channel is None:
+            session.reply(numerics.ERR_NOSUCHCHANNEL, target, "No such channel")
+        elif len(msg.params) < 2:
+            send_channel_modes(session, channel)
+        else:
+            change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]))
+        return
+    user = session.server.world.find_user(target)
+    if user is None:
+        session.reply(numerics.ERR_NOSUCHNICK, target, "No such nick/channel")
+    elif user is not session:
+        verb = "view" if len(msg.params) < 2 else "change"
+        session.reply(numerics.ERR_USERSDONTMATCH, f"Can't {verb} modes for other users")
+    elif len(msg.params) < 2:
+        session.reply(numerics.RPL_UMODEIS, umode_string(session))
+    else:
+        change_user_modes(session, msg.params[1])
+
+
+# user modes ---------------------------------------------------------------------------------
+
+
+def umode_string(session: Session) -> str:
+    """``+iB`` style: the user modes ``session`` has, in a stable order."""
+    return "+" + "".join(m for m in KNOWN_UMODES if m in session.umodes)
+
+
+def change_user_modes(session: Session, modestring: str) -> None:
+    """Apply ``+i``/``-i``/``+B``/``-B``/``-o`` to ``session``; echo what changed."""
+    adding = True
+    applied: list[tuple[bool, str]] = []
+    unknown = False
+    for ch in modestring:
+        if ch in "+-":
+            adding = ch == "+"
+            continue
+        if ch not in KNOWN_UMODES:
+            unknown = True
+            continue
+        if adding and ch not in SELF_SETTABLE_UMODES:
+            continue  # +o comes from OPER, never from MODE
+        if adding == (ch in session.umodes):
+            continue  # no change: nothing to report
+        if adding:
+            session.umodes.add(ch)
+        else:
+            session.umodes.discard(ch)
+        applied.append((adding, ch))
+    if unknown:
+        session.reply(numerics.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+    if applied:
+        modes, _ = _mode_string([ModeChange(a, m) for a, m in applied])
+        session.send(Message.build("MODE", session.nick, modes, source=session.nick))
+
+
+# channel modes: query -----------------------------------------------------------------------
+
+
+def send_channel_modes(session: Session, channel: Channel) -> None:
+    """RPL_CHANNELMODEIS and RPL_CREATIONTIME; the key is shown to members only."""
+    session.reply(numerics.RPL_CHANNELMODEIS, channel.name, *channel.mode_string(session in channel.members))
+    session.reply(numerics.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
+
+
+def send_list(session: Session, channel: Channel, mode: str) -> None:
+    """The ban, exception or invite-exception list with who set each entry and when."""
+    entry_numeric, end_numeric, end_text = LIST_REPLIES[mode]
+    for entry in channel.list_for(mode):
+        session.reply(entry_numeric, channel.name, entry.mask, entry.setter, str(int(entry.set_at)))
+    session.reply(end_numeric, channel.name, end_text)
+
+
+# channel modes: changes ---------------------------------------------------------------------
+
+
+def parse_channel_modes(modestring: str, params: list[str], max_modes: int) -> tuple[list[ModeChange], str]:
+    """Split a mode string into changes, taking parameters in order.
+
+    Returns the changes and the unknown mode letters (in order, each once). A list mode without a
+    parameter is a list query (``param`` None). At most ``max_modes`` changes that take a parameter
+    are kept (ISUPPORT MODES); the rest are ignored, as Ergo does.
+    """
+    changes: list[ModeChange] = []
+    unknown = ""
+    adding = True
+    args = iter(params)
+    with_param = 0
+    for ch in modestring:
+        if ch in "+-":
+            adding = ch == "+"
+            continue
+        if ch in FLAG_MODES:
+            changes.append(ModeChange(adding, ch))
+            continue
+        if ch not in LIST_MODES and ch not in PREFIX_MODES and ch not in "kl":
+            if ch not in unknown:
+                unknown += ch
+            continue
+        takes_param = ch != "l" or adding
+        param = next(args, None) if takes_param else None
+        if ch in LIST_MODES and param is None:
+            changes.append(ModeChange(adding, ch))  # a list query
+            continue
+        if takes_param and param is None and not (ch == "k" and not adding):
+            continue  # a missing parameter: ignored, as Ergo does
+        if takes_param and param is not None:
+            with_param += 1
+            if with_param > max_modes:
+                continue
+        changes.append(ModeChange(adding, ch, param))
+    return changes, unknown
+
+
+def change_channel_modes(session: Session, channel: Channel, modestring: str, params: list[str]) -> None:
+    """Apply a channel mode command and broadcast one MODE line with what took effect."""
+    server = session.server
+    changes, unknown = parse_channel_modes(modestring, params, server.settings.max_modes)
+    for ch in unknown:
+        session.reply(numerics.ERR_UNKNOWNMODE, ch, "is unknown mode char to me")
+    listed: set[str] = set()
+    applied: list[ModeChange] = []
+    may_change = channel.is_op(session)
+    refused = False
+    for change in changes:
+        if change.mode in LIST_MODES and change.param is None:
+            if change.mode not in listed:
+                listed.add(change.mode)
+                if session in channel.members or "s" not in channel.modes:
+                    send_list(session, channel, change.mode)
+                else:
+                    session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            continue
+        if not may_change:
+            if not refused:
+                refused = True
+                session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+            continue
+        done = _apply(session, channel, change)
+        if done is not None:
+            applied.append(done)
+    if not applied:
+        return
+    modes, args = _mode_string(applied)
+    out = Message.build("MODE", channel.name, modes, *args, source=session.hostmask)
+    fanout(out, list(channel.members))
+    server.channel_changed(channel)
+
+
+def _apply(session: Session, channel: Channel, change: ModeChange) -> ModeChange | None:
+    """Apply one change; return it as it should be shown, or None when nothing changed."""
+    mode, adding, param = change.mode, change.adding, change.param
+    if mode in FLAG_MODES:
+        if adding == (mode in channel.modes):
+            return None
+        if adding:
+            channel.modes.add(mode)
+        else:
+            channel.modes.discard(mode)
+        return change
+    if mode == "k":
+        return _apply_key(session, channel, adding, param or "")
+    if mode == "l":
+        return _apply_limit(session, channel, adding, param or "")
+    if mode in LIST_MODES:
+        return _apply_list(session, channel, adding, mode, param or "")
+    return _apply_prefix(session, channel, adding, mode, param or "")
+
+
+def _apply_key(session: Session, channel: Channel, adding: bool, key: str) -> ModeChange | None:
+    if not adding:
+        if channel.key is None:
+            return None
+        channel.key = None
+        return ModeChange(False, "k", "*")
+    if (
+        not key
+        or len(key) > MAX_KEY_LENGTH
+        or key.startswith(":")
+        or any(c in " ,\x00\r\n\t\x0b\x0c" for c in key)
+        or not key.isascii()
+    ):
+        # Modern IRC "Key channel mode": ERR_INVALIDMODEPARAM; the key itself is never echoed
+        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "k", "*", "Invalid key")
+        return None
+    if key == channel.key:
+        return None
+    channel.key = key
+    return ModeChange(True, "k", key)
+
+
+def _apply_limit(session: Session, channel: Channel, adding: bool, value: str) -> ModeChange | None:
+    if not adding:
+        if channel.limit is None:
+            return None
+        channel.limit = None
+        return ModeChange(False, "l")
+    limit = int(value) if value.isdigit() and len(value) <= 10 else 0
+    if not 0 < limit <= MAX_LIMIT:
+        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "l", value or "*", "Invalid limit")
+        return None
+    if limit == channel.limit:
+        return None
+    channel.limit = limit
+    return ModeChange(True, "l", str(limit))
+
+
+def _apply_list(session: Session, channel: Channel, adding: bool, mode: str, mask: str) -> ModeChange | None:
+    if not mask or mask.startswith(":"):
+        return None
+    world = session.server.world
+    mask = normalize_mask(mask)
+    folded = world.fold(mask)
+    entries = channel.list_for(mode)
+    existing = next((e for e in entries if world.fold(e.mask) == folded), None)
+    if not adding:
+        # Ergo: -b matches the entry up to case, so "-b bar!*@*" lifts "+b BAR!*@*"
+        if existing is None:
+            return None
+        entries.remove(existing)
+        return ModeChange(False, mode, existing.mask)
+    if existing is not None:
+        return None
+    if len(entries) >= session.server.settings.max_list_entries:
+        session.reply(numerics.ERR_BANLISTFULL, channel.name, mode, "Channel list is full")
+        return None
+    entries.append(ListEntry(mask, session.hostmask, time.time()))
+    return ModeChange(True, mode, mask)
+
+
+def _apply_prefix(
+    session: Session, channel: Channel, adding: bool, mode: str, nick: str
+) -> ModeChange | None:
+    target = session.server.world.find_user(nick)
+    if target is None:
+        session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return None
+    current = channel.members.get(target)
+    if current is None:
+        session.reply(numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel")
+        return None
+    if adding == (mode in current):
+        return None
+    wanted = set(current) | {mode} if adding else set(current) - {mode}
+    channel.members[target] = "".join(m for m in PREFIX_MODES if m in wanted)
+    return ModeChange(adding, mode, target.nick)
+
+
+def _mode_string(changes: list[ModeChange]) -> tuple[str, list[str]]:
+    """``+o-v`` and ``[nick1, nick2]`` for a list of applied changes."""
+    out: list[str] = []
+    args: list[str] = []
+    sign = ""
+    for change in changes:
+        wanted = "+" if change.adding else "-"
+        if wanted != sign:
+            out.append(wanted)
+            sign = wanted
+        out.append(change.mode)
+        if change.param is not None:
+            args.append(change.param)
+    return "".join(out), args
+
+
+__all__ = ["ModeChange", "change_channel_modes", "parse_channel_modes", "send_channel_modes", "umode_string"]

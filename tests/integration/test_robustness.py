@@ -1,0 +1,228 @@
+"""Bad input, floods, slow consumers, resets, limits and load: nobody else suffers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+
+from .ircclient import IRCClient
+
+
+async def test_line_over_512_bytes_gets_417_and_the_connection_survives(connect):
+    alice = await connect("alice")
+    alice.send("PRIVMSG alice :" + "x" * 600)
+    reply = await alice.expect("417")
+    assert reply.params[0] == "alice"
+    await alice.assert_silent("PRIVMSG")
+    alice.send("PRIVMSG alice :" + "y" * (510 - len("PRIVMSG alice :")))
+    got = await alice.expect("PRIVMSG")
+    assert len(got.params[1]) == 510 - len("PRIVMSG alice :")
+
+
+async def test_endless_line_is_answered_with_error_and_close(connect):
+    alice = await connect("alice")
+    bob = await connect("bob")
+    await bob.join("#c")
+    await alice.join("#c")
+    alice.send_raw(b"PRIVMSG #c :" + b"z" * 20000)
+    rest = await alice.expect_closed()
+    assert any(m.command == "ERROR" for m in rest)
+    assert "417" in [m.command for m in rest]
+    quit_msg = await bob.expect("QUIT")
+    assert quit_msg.source.startswith("alice!")
+    await bob.assert_silent("PRIVMSG")
+
+
+async def test_tag_data_over_4094_bytes_gets_417(connect):
+    alice = await connect("alice", caps=("message-tags",))
+    alice.send("@+x=" + "a" * 4100 + " PRIVMSG alice :hi")
+    await alice.expect("417")
+    alice.send("@+x=" + "a" * 4000 + " PRIVMSG alice :hi")
+    got = await alice.expect("PRIVMSG")
+    assert len(got.tags["+x"]) == 4000
+
+
+async def test_invalid_utf8_gets_fail_and_others_are_unaffected(connect):
+    alice = await connect("alice")
+    bob = await connect("bob")
+    await bob.join("#c")
+    await alice.join("#c")
+    alice.send(b"PRIVMSG #c :\xff\xfe broken")
+    fail = await alice.expect("FAIL")
+    assert fail.params[1] == "INVALID_UTF8"
+    alice.send("PRIVMSG #c :fine ünïcödé ✓")
+    assert (await bob.expect("PRIVMSG")).params[1] == "fine ünïcödé ✓"
+
+
+async def test_garbage_lines_never_break_the_server(connect):
+    alice = await connect("alice")
+    bob = await connect("bob")
+    await bob.join("#c")
+    junk = [
+        b"",
+        b":",
+        b"@",
+        b"@ ",
+        b": PRIVMSG",
+        b"\x00\x01\x02",
+        b":src",
+        b"@a=b",
+        b"PRIVMSG \x00 :x",
+        b"JOIN ,,,,",
+        b"MODE",
+        b"KICK # x",
+        b"\xc3",
+        b"CAP REQ",
+        b"PRIVMSG :",
+        b"NICK :",
+        b"USER a b c",
+        b"@+a=\\ PRIVMSG #nowhere :x",
+        b"TOPIC",
+        b"JOIN #\x07bell",
+    ]
+    for line in junk:
+        alice.send_raw(line + b"\r\n")
+    alice.send("PRIVMSG bob :after the junk")
+    got = await bob.expect("PRIVMSG")
+    assert got.params == ("bob", "after the junk")
+
+
+async def test_flood_is_delayed_then_the_flooder_is_dropped(start_server, connect):
+    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=4.0, flood_max_pending=20)
+    alice = await connect("alice", target=srv)
+    start = time.monotonic()
+    for i in range(9):
+        alice.send(f"PING :p{i}")
+    for i in range(9):
+        await alice.expect("PONG", "hubbub.local", f"p{i}")
+    elapsed = time.monotonic() - start
+    # 5 at once, then 4 more at 4/s: the server spaced them out
+    assert elapsed >= 0.75
+    for i in range(100):
+        alice.send(f"PRIVMSG alice :flood {i}")
+    rest = await alice.expect_closed(timeout=10)
+    assert any(m.command == "ERROR" and "Excess Flood" in m.params[0] for m in rest)
+
+
+async def test_no_flood_control_lets_a_burst_through(connect):
+    alice = await connect("alice")
+    for i in range(300):
+        alice.send(f"PING :p{i}")
+    await alice.expect("PONG", "hubbub.local", "p299")
+
+
+async def test_slow_consumer_is_dropped_others_unaffected(start_server, connect):
+    srv = await start_server(sendq=16384)
+    sender = await connect("sender", target=srv)
+    reader = await connect("reader", target=srv)
+    # A client that registers and joins, then never reads again, with a tiny receive buffer.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
+    r, w = await asyncio.open_connection(sock=sock)
+    slow = IRCClient(r, w, "slow")
+    await slow.register("slow")
+    await slow.join("#c")
+    await reader.join("#c")
+    await sender.join("#c")
+    text = "x" * 440
+    count = 16000
+    progress = 0
+    moved = asyncio.Event()
+
+    async def read_all() -> None:
+        nonlocal progress
+        for got in range(count):
+            m = await reader.expect(lambda m: m.command == "PRIVMSG", timeout=20)
+            assert m.params[1].split()[0] == str(got)
+            progress = got + 1
+            moved.set()
+
+    reading = asyncio.create_task(read_all())
+    for i in range(count):
+        sender.send(f"PRIVMSG #c :{i} {text}")
+        if i % 100 == 99:
+            # pace the sender by the healthy reader, so only the slow one falls behind
+            await sender.drain()
+            while progress < i - 200 and not reading.done():
+                moved.clear()
+                await asyncio.wait_for(moved.wait(), 20)
+    await asyncio.wait_for(reading, 60)
+    quit_seen = next((m for m in reader.buffer if m.command == "QUIT"), None)
+    if quit_seen is None:
+        quit_seen = await reader.expect("QUIT", timeout=10)
+    assert quit_seen.source.startswith("slow!")
+    assert quit_seen.params[0] == "SendQ exceeded"
+    sock.close()
+
+
+async def test_client_reset_mid_line_is_cleaned_up(connect, server):
+    alice = await connect("alice")
+    bob = await connect("bob")
+    await alice.join("#c")
+    await bob.join("#c")
+    bob.send_raw(b"PRIVMSG #c :half a li")
+    await bob.drain()
+    sock = bob.writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    bob.writer.transport.abort()
+    quit_msg = await alice.expect("QUIT")
+    assert quit_msg.source.startswith("bob!")
+    await alice.assert_silent("PRIVMSG")
+    carol = await connect("bob")  # the nick is free again
+    await carol.join("#c")
+
+
+async def test_connections_per_ip_are_limited_unless_exempt(start_server, connect):
+    srv = await start_server(max_per_ip=2, exempt_loopback=False)
+    await connect("a1", target=srv)
+    await connect("a2", target=srv)
+    third = await connect(register=False, target=srv)
+    rest = await third.expect_closed()
+    assert rest and rest[0].command == "ERROR" and "Too many connections" in rest[0].params[0]
+    exempt = await start_server(max_per_ip=1)
+    await connect("b1", target=exempt)
+    await connect("b2", target=exempt)
+
+
+async def test_total_connections_are_limited(start_server, connect):
+    srv = await start_server(max_connections=2)
+    await connect("a1", target=srv)
+    await connect("a2", target=srv)
+    third = await connect(register=False, target=srv)
+    rest = await third.expect_closed()
+    assert rest[0].command == "ERROR"
+
+
+async def test_two_hundred_clients_each_get_every_message_once_in_order(connect):
+    members = []
+    for i in range(200):
+        c = await connect(f"m{i}")
+        members.append(c)
+    for c in members:
+        c.send("JOIN #big")
+    for c in members:
+        await c.expect("366", c.nick, "#big", timeout=20)
+        c.buffer.clear()
+    senders = members[:5]
+    per_sender = 20
+    for n in range(per_sender):
+        for s in senders:
+            s.send(f"PRIVMSG #big :{s.nick} {n}")
+
+    async def receive_all(c: IRCClient) -> None:
+        expected = {s.nick: 0 for s in senders if s is not c}
+        total = per_sender * len(expected)
+        for _ in range(total):
+            m = await c.expect("PRIVMSG", timeout=20)
+            nick, n = m.params[1].split()
+            assert m.source.startswith(nick + "!")
+            assert int(n) == expected[nick], f"{c.nick} got {nick} {n} out of order"
+            expected[nick] += 1
+        assert all(v == per_sender for v in expected.values())
+        await c.assert_silent("PRIVMSG")
+
+    await asyncio.gather(*(receive_all(c) for c in members))

@@ -331,10 +331,10 @@ def _who_targets(session: Session, mask: str) -> Iterator[tuple[Session, Channel
         return
     if not any(c in mask for c in "*?!@"):
         # An exact nick is shown even when invisible (Modern IRC: invisibility hides from masks).
-        user = world.find_user(mask)
-        if user is not None:
-            yield user, None
-        return
+        exact = world.find_user(mask)
+        if exact is not None:
+            yield exact, None
+            return
     for user in list(world.users.values()):
         if user.invisible and not _shares_channel(session, user):
             continue
@@ -369,7 +369,9 @@ def handle_who(session: Session, msg: Message) -> None:
     session.reply(numerics.RPL_ENDOFWHO, given, "End of WHO list")
 
 
-def _whox_fields(session: Session, user: Session, channel: Channel | None, fields: str, token: str) -> list[str]:
+def _whox_fields(
+    session: Session, user: Session, channel: Channel | None, fields: str, token: str
+) -> list[str]:
     """The requested WHOX values, always in the order ``t c u i h s n f d l a o r``."""
     values = {
         "t": token or "0",

@@ -122,6 +122,7 @@ class ClientProtocol:
 
     def _reset_connection(self) -> None:
         self.registered = False
+        self.isupport = ISupport()
         self.caps_available = {}
         self.caps_enabled = set()
         self.channels = {}

@@ -27,7 +27,7 @@ class ConnectForm(tk.Frame):
         self.settings = settings
         self.on_connect = on_connect
         card = tk.Frame(self, background=theme.bg, padx=32, pady=28, highlightthickness=1)
-        card.configure(highlightbackground=theme.border)
+        card.configure(highlightbackground=theme.border, highlightcolor=theme.border)
         card.place(relx=0.5, rely=0.5, anchor="center")
         tk.Label(
             card,

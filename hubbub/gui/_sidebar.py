@@ -38,8 +38,8 @@ class BufferList(tk.Frame):
     def refresh(self, buffers: list[Buffer], current: str, network: str) -> None:
         """Redraw every row (there are few) for ``buffers`` with ``current`` selected."""
         self.title.configure(text=network or "hubbub")
-        for row, _, _ in self.rows.values():
-            row.destroy()
+        for child in self.rows_frame.winfo_children():
+            child.destroy()
         self.rows.clear()
         th = self.theme
         last_kind = ""

@@ -77,20 +77,20 @@ DARK = Theme(
 
 THEMES = {"light": LIGHT, "dark": DARK}
 
-# Mid-lightness hues chosen to keep contrast on both #ffffff and #1e2127 (about 3:1 or better).
+# Mid-lightness hues with a contrast of 3:1 or better on both #ffffff and #1e2127.
 NICK_PALETTE = (
     "#d9480f",
     "#2f9e44",
     "#1c7ed6",
     "#ae3ec9",
-    "#e8590c",
+    "#ca6702",
     "#0c8599",
-    "#c2255c",
+    "#db2777",
     "#5c7cfa",
-    "#66a80f",
-    "#f08c00",
+    "#65a30d",
+    "#d97706",
     "#7950f2",
-    "#12b886",
+    "#0d9488",
 )
 
 

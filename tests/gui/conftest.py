@@ -1,0 +1,246 @@
+"""Fixtures for the desktop client: an Xvfb display, a real hubbub server, and the window itself.
+
+Without Xvfb these tests skip, except on CI (the ``CI`` environment variable), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+DEADLINE = 10.0
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required on CI")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def xvfb() -> Iterator[str]:
+    """A private X server for the session; sets DISPLAY and yields it."""
+    if shutil.which("Xvfb") is None:
+        _missing("Xvfb")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    deadline = time.monotonic() + DEADLINE
+    while not number.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([read_fd], [], [], max(0.0, left))
+        if not ready:
+            proc.kill()
+            pytest.fail("Xvfb did not report its display in time")
+        chunk = os.read(read_fd, 16)
+        if not chunk:
+            pytest.fail(f"Xvfb exited with {proc.wait()}")
+        number += chunk
+    os.close(read_fd)
+    display = f":{number.decode().strip()}"
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    yield display
+    proc.terminate()
+    proc.wait(5)
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+
+
+class ServerProcess:
+    """``python -m hubbub serve`` on a free port with its own data directory; can be restarted."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log: list[str] = []
+
+    def start(self) -> None:
+        """Start the server (on the same port as before, after a restart) and wait until it listens."""
+        cmd = [sys.executable, "-m", "hubbub", "serve", "--host", self.host, "--port", str(self.port)]
+        cmd += ["--data-dir", str(self.data_dir), "--no-flood-control"]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + DEADLINE
+        fd = self.proc.stderr.fileno()
+        buf = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+            for line in buf.decode(errors="replace").splitlines():
+                if line.startswith("hubbub listening on "):
+                    self.port = int(line.rsplit(":", 1)[1])
+                    self.log.append(buf.decode(errors="replace"))
+                    # Keep draining stderr so the server never blocks on a full pipe.
+                    self._drain()
+                    return
+        self.stop()
+        raise RuntimeError(f"server did not start: {buf.decode(errors='replace')}")
+
+    def _drain(self) -> None:
+        import threading
+
+        proc = self.proc
+        assert proc is not None and proc.stderr is not None
+        stream = proc.stderr
+
+        def drain() -> None:
+            for raw in iter(stream.readline, b""):
+                self.log.append(raw.decode(errors="replace"))
+                if len(self.log) > 2000:
+                    del self.log[:1000]
+
+        threading.Thread(target=drain, daemon=True).start()
+
+    def stop(self) -> None:
+        """SIGTERM and wait for a graceful exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(8)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A running hubbub server on loopback."""
+    srv = ServerProcess(tmp_path / "data")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+class Ui:
+    """The window under test and ways to wait for it without sleeping blindly."""
+
+    def __init__(self, root: object, window: object) -> None:
+        import tkinter as tk
+
+        from hubbub.gui.app import ChatWindow
+
+        assert isinstance(root, tk.Tk) and isinstance(window, ChatWindow)
+        self.root = root
+        self.window = window
+
+    @property
+    def state(self):  # type: ignore[no-untyped-def]
+        assert self.window.state is not None
+        return self.window.state
+
+    def pump(self) -> None:
+        """Let Tk handle everything pending."""
+        self.root.update()
+
+    async def until(self, condition: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> None:
+        """Pump Tk and the asyncio loop until ``condition()`` is true, or fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            if condition():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or condition}\n{self.transcript()}")
+            await asyncio.sleep(0.01)
+
+    def lines(self, buffer: str) -> list[str]:
+        """``nick: text`` for the chat lines of ``buffer``, and the text of other lines."""
+        buf = self.state.buffer(buffer)
+        if buf is None:
+            return []
+        return [f"{ln.nick}: {ln.text}" if ln.kind in ("message", "action") else ln.text for ln in buf.lines]
+
+    def transcript(self) -> str:
+        """Everything shown, for a failing test's report."""
+        out = []
+        for buf in self.state.buffers.values():
+            out.append(f"--- [{buf.name or 'server'}] unread={buf.unread} mentions={buf.mentions}")
+            out += [f"  {ln.kind} {ln.nick}: {ln.text}" for ln in buf.lines]
+        return "\n".join(out)
+
+    async def xdotool(self, *args: str) -> None:
+        """Run xdotool (real X input events), pumping Tk until it finishes."""
+        proc = await asyncio.create_subprocess_exec("xdotool", *args)
+        deadline = time.monotonic() + DEADLINE
+        while proc.returncode is None:
+            self.pump()
+            try:
+                await asyncio.wait_for(proc.wait(), 0.02)
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    raise AssertionError(f"xdotool {args} did not finish") from None
+        assert proc.returncode == 0, f"xdotool {args} failed"
+
+    async def focus(self) -> None:
+        """Give the window the X input focus (there is no window manager to do it)."""
+        self.root.deiconify()
+        self.root.lift()
+        await self.until(lambda: self.root.winfo_viewable(), what="window mapped")
+        frame = str(int(self.root.wm_frame(), 16))
+        await self.xdotool("windowfocus", "--sync", frame)
+        self.window.entry.focus_force()
+        await self.until(lambda: self.root.focus_get() is self.window.entry, what="entry focused")
+
+    async def type(self, text: str) -> None:
+        """Type ``text`` with real key events into whatever has the focus."""
+        await self.xdotool("type", "--delay", "5", "--", text)
+
+    async def key(self, *keys: str) -> None:
+        """Press keys (``Return``, ``Tab``, ``alt+2``...) with real key events."""
+        await self.xdotool("key", "--delay", "10", *keys)
+
+
+@pytest.fixture
+async def make_ui(xvfb: str, tmp_path: Path) -> AsyncIterator[Callable[..., Ui]]:
+    """Make a window connected to a server: ``make_ui(server, nick, channels)``."""
+    import tkinter as tk
+
+    from hubbub.gui import profiles
+    from hubbub.gui.app import ChatWindow
+    from hubbub.gui.events import ConnectOptions
+
+    made: list[Ui] = []
+
+    def make(
+        server: ServerProcess, nick: str = "gui", channels: tuple[str, ...] = ("#test",), **settings: object
+    ) -> Ui:
+        if shutil.which("xdotool") is None:
+            _missing("xdotool")
+        root = tk.Tk()
+        cfg = profiles.Settings(**settings)  # type: ignore[arg-type]
+        window = ChatWindow(root, cfg, tmp_path / "config")
+        window.connect(ConnectOptions(server.host, server.port, nick, channels=channels))
+        ui = Ui(root, window)
+        made.append(ui)
+        return ui
+
+    yield make
+    for ui in made:
+        ui.window.close()

@@ -1,0 +1,192 @@
+"""The window's model without Tk: buffers, unread and mention counts, slash commands, profiles."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hubbub.gui import events as ev
+from hubbub.gui import profiles
+from hubbub.gui.buffers import ChatState
+from hubbub.gui.slash import interpret
+from hubbub.gui.theme import DARK, LIGHT, NICK_PALETTE, nick_colour
+
+T0 = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
+
+
+def chat(target: str, nick: str, text: str, minute: int = 0, **kw: object) -> ev.ChatLine:
+    return ev.ChatLine(target, nick, text, T0 + timedelta(minutes=minute), **kw)  # type: ignore[arg-type]
+
+
+def joined_state() -> ChatState:
+    state = ChatState("alice", max_lines=50)
+    state.apply(ev.Registered("alice"))
+    for channel in ("#a", "#b"):
+        state.apply(ev.Joined(channel, "alice", True, T0))
+    state.switch("#a")
+    return state
+
+
+def test_unread_counts_only_other_buffers_and_clear_on_switch() -> None:
+    state = joined_state()
+    state.apply(chat("#a", "bob", "seen here"))
+    state.apply(chat("#b", "bob", "one"))
+    state.apply(chat("#b", "bob", "two"))
+    a, b = state.buffer("#a"), state.buffer("#b")
+    assert a is not None and b is not None
+    assert (a.unread, b.unread, b.mentions) == (0, 2, 0)
+    state.switch("#b")
+    assert (b.unread, b.mentions) == (0, 0)
+    assert a.read_marker is a.lines[-1]
+
+
+def test_mentions_match_the_nick_as_a_word_only() -> None:
+    state = joined_state()
+    state.apply(chat("#b", "bob", "alice: ping"))
+    state.apply(chat("#b", "bob", "hey @Alice"))
+    state.apply(chat("#b", "bob", "malice aforethought"))
+    state.apply(chat("#b", "alice", "alice talking about herself", own=True))
+    b = state.buffer("#b")
+    assert b is not None
+    assert (b.unread, b.mentions) == (3, 2)
+    assert [ln.mention for ln in b.lines if ln.kind == "message"] == [True, True, False, False]
+
+
+def test_private_messages_open_a_buffer_and_count_as_mentions() -> None:
+    state = joined_state()
+    state.apply(chat("carol", "carol", "psst"))
+    q = state.buffer("CAROL")
+    assert q is not None and q.kind == "query"
+    assert (q.unread, q.mentions) == (1, 1)
+
+
+def test_buffers_keep_a_bounded_number_of_lines() -> None:
+    state = joined_state()
+    for i in range(500):
+        state.apply(chat("#b", "bob", f"line {i}", msgid=f"id{i}"))
+    b = state.buffer("#b")
+    assert b is not None
+    assert len(b.lines) == 50
+    assert b.lines[-1].text == "line 499"
+
+
+def test_history_merges_in_time_order_without_duplicates() -> None:
+    state = joined_state()
+    state.apply(chat("#a", "bob", "live", 10, msgid="m10"))
+    older = (chat("#a", "bob", "old1", 1, msgid="m1"), chat("#a", "bob", "live", 10, msgid="m10"))
+    state.apply(ev.HistoryLoaded("#a", older, older=True, exhausted=True))
+    a = state.buffer("#a")
+    assert a is not None
+    texts = [ln.text for ln in a.lines if ln.kind == "message"]
+    assert texts == ["old1", "live"]
+    assert a.history_exhausted
+    assert "#a" in state.take_changes().rebuilt
+
+
+def test_join_part_quit_nick_notices_and_members() -> None:
+    state = joined_state()
+    state.apply(ev.MembersChanged("#a", (ev.Member("alice", "@"), ev.Member("bob"))))
+    state.apply(ev.Joined("#a", "carol", False, T0))
+    state.apply(ev.NickChanged("bob", "robert", False, T0))
+    state.apply(ev.AwayChanged("carol", True))
+    a = state.buffer("#a")
+    assert a is not None
+    assert [(m.prefix, m.nick, m.away) for m in a.sorted_members()] == [
+        ("@", "alice", False),
+        ("", "carol", True),
+        ("", "robert", False),
+    ]
+    state.apply(ev.Quit("carol", "bye", T0))
+    state.apply(ev.Parted("#a", "robert", "", False, T0))
+    texts = [ln.text for ln in a.lines if ln.kind == "event"]
+    assert texts[1:] == [
+        "carol joined #a",
+        "bob is now known as robert",
+        "carol quit (bye)",
+        "robert left #a",
+    ]
+    assert [m.nick for m in a.sorted_members()] == ["alice"]
+
+
+def test_kick_of_ourselves_is_a_problem_to_show() -> None:
+    state = joined_state()
+    state.apply(ev.Kicked("#a", "alice", "op", "spam", True, T0))
+    changes = state.take_changes()
+    assert [p.kind for p in changes.problems] == ["kicked"]
+    a = state.buffer("#a")
+    assert a is not None and not a.joined
+
+
+def test_plain_text_and_pasted_lines_become_messages() -> None:
+    assert interpret("hello", "#a").requests == [ev.SendText("#a", ("hello",))]
+    assert interpret("one\ntwo\n\nthree", "#a").requests == [ev.SendText("#a", ("one", "two", "three"))]
+    assert interpret("//slash", "#a").requests == [ev.SendText("#a", ("/slash",))]
+    assert interpret("hello", "").error
+
+
+def test_slash_commands_become_requests() -> None:
+    assert interpret("/join #x,y k1", "").requests == [ev.JoinChannels(("#x", "#y"), ("k1",))]
+    assert interpret("/part", "#a").requests == [ev.PartChannel("#a", "")]
+    assert interpret("/part #b gone home", "#a").requests == [ev.PartChannel("#b", "gone home")]
+    assert interpret("/msg bob hi there", "#a").requests == [ev.SendText("bob", ("hi there",))]
+    q = interpret("/query bob", "#a")
+    assert (q.requests, q.open_query) == ([], "bob")
+    assert interpret("/me waves", "#a").requests == [ev.SendText("#a", ("waves",), action=True)]
+    assert interpret("/nick bob2", "#a").requests == [ev.ChangeNick("bob2")]
+    assert interpret("/topic new topic", "#a").requests == [ev.SetTopic("#a", "new topic")]
+    assert interpret("/topic", "#a").requests == [ev.SetTopic("#a", None)]
+    assert interpret("/away lunch", "#a").requests == [ev.SetAway("lunch")]
+    assert interpret("/back", "#a").requests == [ev.SetAway("")]
+    assert interpret("/kick bob be nice", "#a").requests == [ev.KickMember("#a", "bob", "be nice")]
+    assert interpret("/mode +o bob", "#a").requests == [ev.SetMode(("#a", "+o", "bob"))]
+    assert interpret("/whois bob", "#a").requests == [ev.Whois("bob")]
+    assert interpret("/quit bye", "#a").quit
+    assert "/join" in interpret("/help", "#a").notice
+    unknown = interpret("/list *", "#a")
+    assert unknown.requests == [ev.SendRaw("LIST *")] and unknown.notice
+    assert interpret("/kick", "#a").error and interpret("/msg bob", "#a").error
+
+
+def test_profiles_round_trip_and_survive_a_damaged_file(tmp_path: Path) -> None:
+    settings = profiles.Settings(theme="dark", font_size=13)
+    settings.remember(profiles.Profile("work", "chat.example", 6697, True, "alice", "", ["#a"]))
+    profiles.save(tmp_path, settings)
+    loaded = profiles.load(tmp_path)
+    assert loaded == settings
+    assert (tmp_path / profiles.FILE_NAME).stat().st_mode & 0o077 == 0
+    (tmp_path / profiles.FILE_NAME).write_text("{not json")
+    assert profiles.load(tmp_path) == profiles.Settings()
+    (tmp_path / profiles.FILE_NAME).write_text(json.dumps({"profiles": [{"port": "x", "host": "h"}]}))
+    assert profiles.load(tmp_path).profiles == [profiles.Profile(host="h")]
+
+
+def test_config_dir_follows_xdg(monkeypatch: object, tmp_path: Path) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert profiles.config_dir() == tmp_path / "hubbub"
+    assert profiles.config_dir("/elsewhere") == Path("/elsewhere")
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_nick_colours_are_stable_and_readable_in_both_themes() -> None:
+    assert nick_colour("alice") == nick_colour("Alice") == nick_colour("alice_")
+    assert len({nick_colour(f"user{i}") for i in range(100)}) > len(NICK_PALETTE) // 2
+    for colour in NICK_PALETTE:
+        assert _contrast(colour, LIGHT.bg) >= 3.0, colour
+        assert _contrast(colour, DARK.bg) >= 3.0, colour

@@ -5,7 +5,7 @@ messages were appended, which is the order in which they were delivered. Every q
 through the ``(target, id)`` index, so its cost depends on the page size, not on the amount of
 history. Timestamp references are placed in that order through the ``(target, time_ms)`` index
 at the first message at or after the timestamp; this is exact while server time never goes
-backwards, which the server guarantees by never stamping a message earlier than the last one.
+backwards: the server must never stamp a message earlier than the one before it.
 """
 
 from __future__ import annotations

@@ -18,8 +18,18 @@ import sqlite3
 import types
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .model import EMPTY_TAGS, ChannelRecord, ListEntry, MessageRef, StoredMessage, StoreError, dm_sides
+from .model import (
+    EMPTY_TAGS,
+    ChannelRecord,
+    ListEntry,
+    MessageRef,
+    Store,
+    StoredMessage,
+    StoreError,
+    dm_sides,
+)
 from .schema import migrate
 
 __all__ = ["DATABASE_NAME", "SQLiteStore", "open_store"]
@@ -490,3 +500,9 @@ def open_store(data_dir: str | os.PathLike[str]) -> SQLiteStore:
     except OSError as exc:
         raise StoreError(f"cannot create data directory {directory}: {exc}") from exc
     return SQLiteStore(directory / DATABASE_NAME)
+
+
+if TYPE_CHECKING:
+    # mypy proves here that SQLiteStore follows the Store interface.
+    def _follows_the_interface(store: SQLiteStore) -> Store:
+        return store

@@ -1,0 +1,323 @@
+"""The desktop client against a real server, driven with real X key events under Xvfb."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+import hubbub.client as hc
+
+from .conftest import ServerProcess, Ui
+
+
+@asynccontextmanager
+async def peer(
+    server: ServerProcess, nick: str, channels: tuple[str, ...] = ("#test",)
+) -> AsyncIterator[hc.Client]:
+    """Another user on the network, through the client library."""
+    client = hc.Client(server.host, server.port, hc.ClientConfig(nick=nick, channels=channels))
+    await client.connect(timeout=5)
+    for channel in channels:
+        await client.wait_for(hc.Joined, timeout=5, channel=channel, is_self=True)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def ready(ui: Ui, channel: str = "#test") -> None:
+    """Wait until the window is registered and in ``channel``, then show it and focus the input."""
+
+    def joined() -> bool:
+        buf = ui.state.buffer(channel)
+        return buf is not None and buf.joined
+
+    await ui.until(joined, what=f"joined {channel}")
+    ui.window.switch(channel)
+    await ui.focus()
+
+
+async def test_typing_sends_a_message_that_another_client_receives(server: ServerProcess, make_ui) -> None:
+    async with peer(server, "bob") as bob:
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        await ui.type("hello from the keyboard")
+        await ui.key("Return")
+        got = await bob.wait_for(hc.Message, timeout=5, text="hello from the keyboard")
+        assert isinstance(got, hc.Message) and got.sender == "alice" and got.target == "#test"
+        assert ui.window.entry.get() == ""
+        # Our own line is shown once (echo-message), with our nick.
+        await ui.until(lambda: "alice: hello from the keyboard" in ui.lines("#test"))
+        assert ui.lines("#test").count("alice: hello from the keyboard") == 1
+
+
+async def test_messages_from_others_appear_with_nick_and_server_time(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    async with peer(server, "bob") as bob:
+        await bob.send_message("#test", "hi alice-less world")
+        await bob.send_action("#test", "waves")
+        await ui.until(lambda: "bob: waves" in ui.lines("#test"))
+        buf = ui.state.buffer("#test")
+        line = next(ln for ln in buf.lines if ln.text == "hi alice-less world")
+        assert line.nick == "bob" and line.kind == "message" and line.msgid
+        assert abs(time.time() - line.time.timestamp()) < 60
+        assert next(ln for ln in buf.lines if ln.text == "waves").kind == "action"
+        shown = ui.window.view.text.get("1.0", "end")
+        assert f"{line.time.astimezone():%H:%M}  bob  hi alice-less world" in shown
+        assert "bob joined #test" in shown
+
+
+async def test_unread_and_mention_badges_count_and_clear(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice", channels=("#test", "#other"))
+    await ready(ui)
+    async with peer(server, "bob", channels=("#other",)) as bob:
+        await ui.until(lambda: "bob" in [m.nick for m in ui.state.buffer("#other").members.values()])
+        for text in ("one", "two", "alice: are you there?"):
+            await bob.send_message("#other", text)
+        await bob.send_message("alice", "a private word")
+        await ui.until(lambda: ui.state.buffer("bob") is not None and ui.state.buffer("bob").unread == 1)
+        other = ui.state.buffer("#other")
+        assert (other.unread, other.mentions) == (3, 1)
+        _, _, badge = ui.window.sidebar.rows["#other"]
+        assert badge.cget("text") == "@ 1"
+        _, _, dm_badge = ui.window.sidebar.rows["bob"]
+        assert dm_badge.cget("text") == "@ 1"
+        assert ui.window.sidebar.rows["#test"][2].winfo_manager() == ""  # no badge: nothing unread
+        ui.window.switch("#other")
+        ui.pump()
+        assert (other.unread, other.mentions) == (0, 0)
+        assert ui.window.sidebar.rows["#other"][2].winfo_manager() == ""
+        assert "new messages" not in ui.window.view.text.get("1.0", "end")
+
+
+async def test_keyboard_switches_buffers_and_keeps_the_entry_focused(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice", channels=("#test", "#zeta"))
+    await ready(ui)
+    await ui.until(lambda: ui.state.buffer("#zeta") is not None and ui.state.buffer("#zeta").joined)
+    await ui.key("alt+3")  # server, #test, #zeta
+    await ui.until(lambda: ui.state.current == "#zeta", what="Alt+3")
+    assert ui.root.focus_get() is ui.window.entry
+    await ui.key("ctrl+Prior")
+    await ui.until(lambda: ui.state.current == "#test", what="Ctrl+PgUp")
+    await ui.key("ctrl+Next", "ctrl+Next")
+    await ui.until(lambda: ui.state.current == "", what="Ctrl+PgDn wraps to the server buffer")
+    assert ui.root.focus_get() is ui.window.entry
+    ui.window.switch("#test")
+    assert ui.window.buffer_title.cget("text") == "#test"
+
+
+async def test_slash_commands_act_on_the_server(server: ServerProcess, make_ui) -> None:
+    async with peer(server, "bob") as bob:
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        await ui.type("/me dances")
+        await ui.key("Return")
+        got = await bob.wait_for(hc.Message, timeout=5, text="dances")
+        assert isinstance(got, hc.Message) and got.kind == "action"
+        await ui.type("/topic Release day")
+        await ui.key("Return")
+        await bob.wait_for(hc.TopicChanged, timeout=5, topic="Release day")
+        await ui.until(lambda: ui.window.topic.cget("text") == "Release day")
+        await ui.type("/msg bob psst")
+        await ui.key("Return")
+        await bob.wait_for(hc.Message, timeout=5, text="psst", target="alice")
+        await ui.type("/nick alicia")
+        await ui.key("Return")
+        await bob.wait_for(hc.NickChanged, timeout=5, old="alice", new="alicia")
+        await ui.until(lambda: ui.state.nick == "alicia")
+        await ui.type("/frobnicate now")
+        await ui.key("Return")
+        await ui.until(lambda: any("FROBNICATE" in t for t in ui.lines("#test")), what="raw notice")
+        await ui.type("/join #second")
+        await ui.key("Return")
+        await ui.until(lambda: ui.state.current == "#second" and ui.state.buffer("#second").joined)
+        ui.window.switch("#test")
+        await ui.focus()
+        await ui.type("/part")
+        await ui.key("Return")
+        await bob.wait_for(hc.Parted, timeout=5, nick="alicia", channel="#test")
+
+
+async def test_tab_completes_nicks_and_up_recalls_input(server: ServerProcess, make_ui) -> None:
+    async with peer(server, "bobby"), peer(server, "carol"):
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        await ui.until(lambda: len(ui.state.buffer("#test").members) == 3)
+        await ui.type("bo")
+        await ui.key("Tab")
+        await ui.until(lambda: ui.window.entry.get() == "bobby: ")
+        await ui.type("hi")
+        await ui.key("Return")
+        await ui.until(lambda: ui.window.entry.get() == "")
+        await ui.key("Up")
+        await ui.until(lambda: ui.window.entry.get() == "bobby: hi")
+
+
+async def test_multiline_paste_asks_then_sends_one_message_per_line(server: ServerProcess, make_ui) -> None:
+    async with peer(server, "bob") as bob:
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        ui.root.clipboard_clear()
+        ui.root.clipboard_append("first line\nsecond line\nthird line\n")
+        await ui.key("ctrl+v")
+        await ui.until(lambda: ui.window.banner.kind == "paste", what="paste question")
+        assert "3 lines" in ui.window.banner.label.cget("text")
+        ui.window.banner.buttons[0].invoke()
+        for text in ("first line", "second line", "third line"):
+            await bob.wait_for(hc.Message, timeout=5, text=text)
+        assert ui.window.banner.kind == ""
+
+
+async def test_history_is_shown_on_join_and_older_pages_load_at_the_top(
+    server: ServerProcess, make_ui
+) -> None:
+    async with peer(server, "bob") as bob:
+        for i in range(150):
+            await bob.send_message("#test", f"old message {i}")
+        # A fence: once the server answered this, every message above is stored.
+        await bob.request("PING", "fence")
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        await ui.until(lambda: "bob: old message 149" in ui.lines("#test"), what="history on join")
+        shown = [t for t in ui.lines("#test") if t.startswith("bob: old message")]
+        assert "bob: old message 0" not in shown
+        view = ui.window.view
+        view.text.yview_moveto(0.0)
+        view.scrollbar.set(0.0, 0.1)
+        view._scroll_command("moveto", "0.0")  # what dragging the scrollbar to the top does
+        await ui.until(lambda: "bob: old message 0" in ui.lines("#test"), what="older history")
+        msgs = [t for t in ui.lines("#test") if t.startswith("bob: old message")]
+        assert msgs == [f"bob: old message {i}" for i in range(150)]
+
+
+async def test_server_restart_makes_the_window_reconnect(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    server.stop()
+    await ui.until(lambda: ui.state.connection in ("reconnecting", "disconnected"), what="drop noticed")
+    assert "Reconnecting" in ui.window.status.cget("text") or "Disconnected" in ui.window.status.cget("text")
+    server.start()
+    await ui.until(
+        lambda: ui.state.connection == "connected" and ui.state.buffer("#test").joined,
+        timeout=30,
+        what="reconnected and rejoined",
+    )
+    async with peer(server, "bob") as bob:
+        await ui.type("back again")
+        await ui.key("Return")
+        await bob.wait_for(hc.Message, timeout=5, text="back again")
+
+
+async def test_a_flood_of_messages_keeps_the_window_responsive(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice", max_lines=2000)
+    await ready(ui)
+    async with peer(server, "flood") as flood:
+        ui.window.max_tick_gap = 0.0
+        count = 5000
+        for i in range(count):
+            await flood.send_message("#test", f"flood {i}")
+            if i % 500 == 0:
+                ui.pump()
+        await ui.until(lambda: "flood: flood 4999" in ui.lines("#test"), timeout=45, what="all applied")
+        buf = ui.state.buffer("#test")
+        assert len(buf.lines) == 2000  # bounded, the newest kept
+        texts = [ln.text for ln in buf.lines if ln.nick == "flood"]
+        assert texts == [f"flood {i}" for i in range(count - len(texts), count)]
+        assert ui.window.max_tick_gap < 2.0, ui.window.max_tick_gap
+        assert int(ui.window.view.text.index("end").split(".")[0]) < 2000 * 1.3 + 50
+
+
+async def test_a_mention_while_unfocused_rings_and_marks_the_title(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    # Another application's window takes the focus, as when the user works elsewhere.
+    other = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import tkinter as t; r = t.Tk(); r.title('elsewhere'); r.mainloop()"
+    )
+    try:
+        await ui.xdotool("search", "--sync", "--name", "elsewhere", "windowfocus", "--sync")
+        await ui.until(lambda: not ui.window._focused, what="window unfocused")
+        async with peer(server, "bob") as bob:
+            await bob.send_message("#test", "alice: look here")
+            await ui.until(lambda: ui.window.bells == 1, what="bell")
+            assert ui.root.title().startswith("(@)")
+            await bob.send_message("#test", "no mention here")
+            await ui.until(lambda: "bob: no mention here" in ui.lines("#test"))
+            assert ui.window.bells == 1
+    finally:
+        other.terminate()
+        await other.wait()
+    await ui.focus()
+    await ui.until(lambda: not ui.root.title().startswith("(@)"), what="title cleared")
+
+
+async def test_emoji_and_other_scripts_are_shown_without_error(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    samples = ["emoji 😀🎉👍🏽", "中文 日本語 한국어", "العربية עברית", "ελληνικά русский", "✓ ★ ☕"]
+    async with peer(server, "bob") as bob:
+        for text in samples:
+            await bob.send_message("#test", text)
+        await ui.until(lambda: f"bob: {samples[-1]}" in ui.lines("#test"))
+        shown = ui.window.view.text.get("1.0", "end")
+        for text in samples[1:]:
+            assert text in shown
+        # The emoji line is there; either as emoji or, on a Tk that refuses them, as replacement marks.
+        assert "emoji " in shown
+
+
+async def test_nick_in_use_offers_to_pick_another(server: ServerProcess, make_ui) -> None:
+    async with peer(server, "alice"):
+        ui = make_ui(server, "alice")
+        await ui.until(lambda: ui.window.banner.kind == "nick", what="nick question")
+        await ui.until(lambda: ui.state.connection == "connected" and ui.state.nick != "alice")
+        ui.window.banner.entry.delete(0, "end")
+        ui.window.banner.entry.insert(0, "alice2")
+        ui.window.banner.buttons[0].invoke()
+        await ui.until(lambda: ui.state.nick == "alice2", what="new nick")
+
+
+async def test_cannot_connect_is_shown_in_the_window(xvfb: str, tmp_path, make_ui) -> None:
+    dead = ServerProcess(tmp_path / "nowhere")
+    dead.port = 9  # discard: nothing listens there on loopback
+    ui = make_ui(dead, "alice")
+    await ui.until(lambda: ui.state.connection == "failed", what="failure shown")
+    assert "Cannot connect" in ui.window.status.cget("text")
+    assert any("Cannot connect" in t for t in ui.lines(""))
+
+
+@pytest.mark.timeout(60)
+async def test_the_command_line_connects_straight_away(server: ServerProcess, xvfb: str, tmp_path) -> None:
+    async with peer(server, "bob") as bob:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hubbub",
+            "gui",
+            "--host",
+            server.host,
+            "--port",
+            str(server.port),
+            "--nick",
+            "launcher",
+            "--join",
+            "#test",
+            "--theme",
+            "dark",
+            "--config-dir",
+            str(tmp_path / "cfg"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await bob.wait_for(hc.Joined, timeout=15, nick="launcher", channel="#test")
+        finally:
+            proc.terminate()
+            _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert b"Traceback" not in err

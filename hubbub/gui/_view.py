@@ -8,12 +8,14 @@ import webbrowser
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from tkinter import font as tkfont
+from tkinter import ttk
 
 from .buffers import Buffer, Line
 from .theme import NICK_PALETTE, Theme, nick_colour
 
 LINK_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re.IGNORECASE)
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
+SCROLLBAR = "Slim.Vertical.TScrollbar"
 _EVENT_MARKS = {"joined": "→", "left": "←", "quit": "←", "kicked": "✕"}
 
 
@@ -47,7 +49,7 @@ class MessageView(tk.Frame):
             takefocus=0,
             undo=False,
         )
-        self.scrollbar = tk.Scrollbar(self, orient="vertical", command=self._scroll_command, width=10)
+        self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self._scroll_command, style=SCROLLBAR)
         self.text.configure(yscrollcommand=self.scrollbar.set)
         self.scrollbar.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
@@ -77,15 +79,23 @@ class MessageView(tk.Frame):
             selectforeground=theme.fg,
             inactiveselectbackground=theme.sidebar_sel_bg,
         )
-        self.scrollbar.configure(
-            background=theme.border,
+        style = ttk.Style(self)
+        # A thin thumb without arrows, like current desktop toolkits.
+        thumb = ("Vertical.Scrollbar.thumb", {"expand": "1", "sticky": "nswe"})
+        trough = ("Vertical.Scrollbar.trough", {"sticky": "ns", "children": [thumb]})
+        style.layout(SCROLLBAR, [trough])  # type: ignore[list-item]
+        style.configure(
+            SCROLLBAR,
             troughcolor=theme.bg,
-            activebackground=theme.muted,
-            borderwidth=0,
-            highlightthickness=0,
-            elementborderwidth=0,
-            relief="flat",
+            background=theme.border,
+            bordercolor=theme.bg,
+            lightcolor=theme.border,
+            darkcolor=theme.border,
+            gripcount=0,
+            arrowsize=8,
+            width=8,
         )
+        style.map(SCROLLBAR, background=[("active", theme.muted)])
         indent = f["small"].measure("00:00") + 12
         t.configure(spacing1=3, spacing3=3)
         t.tag_configure("line", lmargin1=0, lmargin2=indent)

@@ -226,8 +226,13 @@ class ChatWindow:
         f = self.fonts
         chat = tk.Frame(self.root)
         self.chat = chat
-        self.status = tk.Label(chat, anchor="w", padx=14, pady=4, font=f["small"])
-        self.status.pack(side="bottom", fill="x")
+        status_bar = tk.Frame(chat)
+        status_bar.pack(side="bottom", fill="x")
+        self.status_bar = status_bar
+        self.status_dot = tk.Label(status_bar, text="●", padx=0, pady=4, font=f["small"])
+        self.status_dot.pack(side="left", padx=(14, 6))
+        self.status = tk.Label(status_bar, anchor="w", pady=4, font=f["small"])
+        self.status.pack(side="left", fill="x", expand=True)
         self.sidebar = BufferList(chat, f, self.theme)
         self.sidebar.pack(side="left", fill="y")
         self.sidebar.on_select = self.switch
@@ -275,6 +280,8 @@ class ChatWindow:
         for w in (self.chat, self.centre, self.topbar, self.input_area):
             w.configure(background=th.bg)
         self.status.configure(background=th.header_bg, foreground=th.muted)
+        self.status_bar.configure(background=th.header_bg)
+        self.status_dot.configure(background=th.header_bg)
         self.buffer_title.configure(background=th.bg, foreground=th.fg)
         self.topic.configure(background=th.bg, foreground=th.muted)
         self.theme_button.configure(background=th.bg, foreground=th.muted)
@@ -405,13 +412,14 @@ class ChatWindow:
             "reconnecting": ("◌", "#f08c00", "Reconnecting to {host}"),
             "failed": ("●", th.error, "Cannot connect to {host}"),
         }
-        mark, _colour, text = words[state.connection]
+        mark, colour, text = words[state.connection]
         line = text.format(host=f"{self.options.host}:{self.options.port}", nick=state.nick)
         if state.connection_detail and state.connection not in ("connected", "connecting"):
             line += f" — {state.connection_detail}"
         if state.away:
             line += "   ·   you are away (/back to return)"
-        self.status.configure(text=f"{mark}  {line}")
+        self.status_dot.configure(text=mark, foreground=colour)
+        self.status.configure(text=line)
         self._show_title()
 
     def _show_title(self) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
 import ssl
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -9,8 +13,34 @@ from datetime import datetime
 from hubbub.protocol import Message as IRCMessage
 
 from ._config import ClientConfig, ReconnectPolicy
-from ._events import Event
+from ._errors import ClientError
+from ._events import (
+    Connected,
+    Disconnected,
+    Error,
+    Event,
+    LabeledResponse,
+    MessageKind,
+    Reconnecting,
+    Registered,
+)
 from ._protocol import ClientProtocol
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 65536
+_SECRET_COMMANDS = (b"PASS ", b"AUTHENTICATE ", b"OPER ")
+
+
+def _redact(data: bytes) -> bytes:
+    """``data`` for the debug log, with passwords (PASS, SASL payloads, OPER) blanked out."""
+    if not any(word in data for word in _SECRET_COMMANDS):
+        return data
+    lines = data.split(b"\r\n")
+    return b"\r\n".join(
+        line.split(b" ", 1)[0] + b" <hidden>" if line.upper().startswith(_SECRET_COMMANDS) else line
+        for line in lines
+    )
 
 
 class Client:
@@ -21,6 +51,8 @@ class Client:
     ``ca_file`` names the CA bundle to trust. ``reconnect`` sets the backoff (see
     :class:`ReconnectPolicy`); ``ping_interval`` is how long a silent connection waits before it
     sends PING, and it is declared dead after as long again without an answer.
+
+    Events queue up until read (:meth:`events`, :meth:`next_event`), so read them steadily.
     """
 
     def __init__(
@@ -36,17 +68,59 @@ class Client:
         connect_timeout: float = 10.0,
         ping_interval: float = 60.0,
     ) -> None:
-        raise NotImplementedError
+        self.host = host
+        self.port = port
+        self.config = config
+        self.reconnect_policy = reconnect or ReconnectPolicy()
+        self.connect_timeout = connect_timeout
+        self.ping_interval = ping_interval
+        self._ssl = self._ssl_context(tls, tls_verify, ca_file)
+        self._proto = ClientProtocol(config)
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+        self._registered = asyncio.Event()
+        self._pending: dict[str, asyncio.Future[list[IRCMessage]]] = {}
+        self._ended = False
+        self._random = random.Random()
+
+    @staticmethod
+    def _ssl_context(tls: bool | ssl.SSLContext, verify: bool, ca_file: str | None) -> ssl.SSLContext | None:
+        if isinstance(tls, ssl.SSLContext):
+            return tls
+        if not tls:
+            return None
+        context = ssl.create_default_context(cafile=ca_file)
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
 
     @property
     def protocol(self) -> ClientProtocol:
         """The state machine: our nick, channels and members, ISUPPORT, capabilities."""
-        raise NotImplementedError
+        return self._proto
 
     @property
     def connected(self) -> bool:
         """Whether a registered connection is open right now."""
-        raise NotImplementedError
+        return self._writer is not None and self._registered.is_set()
+
+    # -- connection lifecycle -------------------------------------------------------------
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl else None,
+                ),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            raise ClientError(f"cannot connect to {self.host}:{self.port}: {exc or 'timed out'}") from exc
 
     async def connect(self, timeout: float | None = None) -> None:
         """Connect and register; return once :class:`Registered` is seen.
@@ -55,72 +129,258 @@ class Client:
         complete within ``timeout`` (the connect timeout by default). After that, dropped
         connections are retried in the background according to the reconnect policy.
         """
-        raise NotImplementedError
+        if self._task is not None:
+            raise ClientError("already connected")
+        reader, writer = await self._open()
+        self._task = asyncio.create_task(self._run(reader, writer), name=f"hubbub-client-{self.config.nick}")
+        registered = asyncio.ensure_future(self._registered.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {registered, self._task},
+                timeout=timeout or self.connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            registered.cancel()
+        if registered not in done or not self._registered.is_set():
+            await self._abort()
+            raise ClientError(f"registration with {self.host}:{self.port} did not complete")
 
-    def events(self) -> AsyncIterator[Event]:
-        """Iterate over events as they come; ends after :meth:`close` (or when reconnecting gives up)."""
-        raise NotImplementedError
+    async def _abort(self) -> None:
+        self._closing.set()
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 5)
+        self._task = None
 
-    async def next_event(self, timeout: float | None = None) -> Event:
-        """The next event; raises :class:`TimeoutError` after ``timeout`` seconds."""
-        raise NotImplementedError
+    async def _run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        policy = self.reconnect_policy
+        attempt = 0
+        try:
+            while True:
+                reason = await self._session(reader, writer)
+                if self._closing.is_set():
+                    reason = "closed"
+                if self._registered.is_set():
+                    attempt = 0
+                self._registered.clear()
+                will = policy.enabled and not self._closing.is_set()
+                while True:
+                    if will and policy.max_attempts and attempt >= policy.max_attempts:
+                        will = False
+                    self._put(Disconnected(reason, will))
+                    if not will:
+                        return
+                    attempt += 1
+                    delay = policy.delay(attempt, self._random.random())
+                    self._put(Reconnecting(delay, attempt))
+                    # Wait out the backoff, but wake at once when close() is called.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), delay)
+                    if self._closing.is_set():
+                        self._put(Disconnected("closed", False))
+                        return
+                    try:
+                        reader, writer = await self._open()
+                        break
+                    except ClientError as exc:
+                        reason = str(exc)
+        finally:
+            self._end_stream()
 
-    async def wait_for(self, kind: type[Event], timeout: float, **fields: object) -> Event:
-        """Skip events until one of type ``kind`` whose attributes equal ``fields``; return it."""
-        raise NotImplementedError
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        """Run one connection until it ends; return why it ended."""
+        self._writer = writer
+        reason = "connection closed by the server"
+        try:
+            self._put(Connected())
+            writer.write(self._proto.connection_made())
+            await writer.drain()
+            waiting_for_pong = False
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(_READ_SIZE), self.ping_interval)
+                except TimeoutError:
+                    if waiting_for_pong:
+                        return "ping timeout"
+                    waiting_for_pong = True
+                    writer.write(b"PING :hubbub-keepalive\r\n")
+                    await writer.drain()
+                    continue
+                if not data:
+                    return reason
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s << %r", self.config.nick, data)
+                waiting_for_pong = False
+                for event in self._proto.receive_data(data):
+                    if isinstance(event, Error):
+                        reason = event.text
+                    self._dispatch(event)
+                out = self._proto.data_to_send()
+                if out:
+                    log.debug("%s >> %r", self.config.nick, _redact(out))
+                    writer.write(out)
+                    await writer.drain()
+        except (OSError, ssl.SSLError) as exc:
+            return f"connection lost: {exc}"
+        finally:
+            self._writer = None
+            self._proto.connection_lost()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ClientError("connection lost before the reply"))
+            self._pending.clear()
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 2)
 
-    async def send_message(self, target: str, text: str) -> None:
-        """Send ``text`` to a channel or nick (split and batched as :meth:`ClientProtocol.send_message`)."""
-        raise NotImplementedError
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, LabeledResponse):
+            future = self._pending.pop(event.label, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(list(event.messages))
+                return
+        if isinstance(event, Registered):
+            self._registered.set()
+        self._put(event)
 
-    async def send_notice(self, target: str, text: str) -> None:
-        """Send ``text`` as a NOTICE."""
-        raise NotImplementedError
+    def _put(self, event: Event) -> None:
+        self._queue.put_nowait(event)
 
-    async def send_action(self, target: str, text: str) -> None:
-        """Send ``text`` as a CTCP ACTION (``/me``)."""
-        raise NotImplementedError
-
-    async def join(self, channel: str, key: str | None = None) -> None:
-        """Join ``channel`` (and rejoin it after reconnects)."""
-        raise NotImplementedError
-
-    async def part(self, channel: str, reason: str = "") -> None:
-        """Leave ``channel``."""
-        raise NotImplementedError
-
-    async def set_nick(self, nick: str) -> None:
-        """Change our nick."""
-        raise NotImplementedError
-
-    async def set_topic(self, channel: str, topic: str) -> None:
-        """Set the topic of ``channel``."""
-        raise NotImplementedError
-
-    async def set_away(self, message: str | None) -> None:
-        """Mark ourselves away with ``message``, or back with ``None``."""
-        raise NotImplementedError
-
-    async def whois(self, nick: str) -> None:
-        """Ask about ``nick``; replies arrive as :class:`ServerReply` events."""
-        raise NotImplementedError
-
-    async def raw(self, line: str) -> None:
-        """Send one raw IRC line."""
-        raise NotImplementedError
-
-    async def request(self, *params: str, timeout: float = 10.0) -> list[IRCMessage]:
-        """Send a command and return the server's reply lines (labeled-response, or a PING fence)."""
-        raise NotImplementedError
-
-    async def history_before(self, target: str, before: str | datetime, limit: int | None = None) -> None:
-        """Ask for messages of ``target`` before a msgid or time; they arrive as a :class:`HistoryBatch`."""
-        raise NotImplementedError
-
-    async def history_latest(self, target: str, limit: int | None = None) -> None:
-        """Ask for the latest messages of ``target``; they arrive as a :class:`HistoryBatch`."""
-        raise NotImplementedError
+    def _end_stream(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(None)
 
     async def close(self, reason: str = "") -> None:
         """QUIT, close the connection and stop reconnecting; the event stream ends."""
-        raise NotImplementedError
+        self._closing.set()
+        writer = self._writer
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.write(self._proto.quit(reason))
+                await asyncio.wait_for(writer.drain(), 2)
+            writer.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 5)
+            self._task = None
+        self._end_stream()
+
+    # -- events ---------------------------------------------------------------------------------
+    async def events(self) -> AsyncIterator[Event]:
+        """Iterate over events as they come; ends after :meth:`close` (or when reconnecting gives up)."""
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                self._queue.put_nowait(None)  # let other readers see the end too
+                return
+            yield event
+
+    async def next_event(self, timeout: float | None = None) -> Event:
+        """The next event; raises :class:`TimeoutError` after ``timeout`` seconds.
+
+        Raises :class:`ClientError` once the stream has ended.
+        """
+        event = await asyncio.wait_for(self._queue.get(), timeout)
+        if event is None:
+            self._queue.put_nowait(None)
+            raise ClientError("the client is closed")
+        return event
+
+    async def wait_for(self, kind: type[Event], timeout: float, **fields: object) -> Event:
+        """Skip events until one of type ``kind`` whose attributes equal ``fields``; return it.
+
+        Raises :class:`TimeoutError` when none comes within ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = await self.next_event(max(0.0, deadline - loop.time()))
+            if isinstance(event, kind) and all(getattr(event, k, None) == v for k, v in fields.items()):
+                return event
+
+    # -- commands ---------------------------------------------------------------------------------
+    async def _write(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is None or self._closing.is_set():
+            raise ClientError("not connected")
+        log.debug("%s >> %r", self.config.nick, _redact(data))
+        writer.write(data)
+        await writer.drain()
+
+    async def _send_chat(self, target: str, text: str, kind: MessageKind) -> None:
+        data = self._proto.send_message(target, text, kind=kind)
+        local = self._proto.take_events()
+        await self._write(data)
+        for event in local:
+            self._put(event)
+
+    async def send_message(self, target: str, text: str) -> None:
+        """Send ``text`` to a channel or nick (split and batched as :meth:`ClientProtocol.send_message`)."""
+        await self._send_chat(target, text, "privmsg")
+
+    async def send_notice(self, target: str, text: str) -> None:
+        """Send ``text`` as a NOTICE."""
+        await self._send_chat(target, text, "notice")
+
+    async def send_action(self, target: str, text: str) -> None:
+        """Send ``text`` as a CTCP ACTION (``/me``)."""
+        await self._send_chat(target, text, "action")
+
+    async def join(self, channel: str, key: str | None = None) -> None:
+        """Join ``channel`` (and rejoin it after reconnects); while disconnected it is joined on return."""
+        data = self._proto.join(channel, key)
+        if self._writer is not None and self._registered.is_set():
+            await self._write(data)
+
+    async def part(self, channel: str, reason: str = "") -> None:
+        """Leave ``channel``."""
+        data = self._proto.part(channel, reason)
+        if self._writer is not None and self._registered.is_set():
+            await self._write(data)
+
+    async def set_nick(self, nick: str) -> None:
+        """Change our nick."""
+        await self._write(self._proto.set_nick(nick))
+
+    async def set_topic(self, channel: str, topic: str) -> None:
+        """Set the topic of ``channel``."""
+        await self._write(self._proto.set_topic(channel, topic))
+
+    async def set_away(self, message: str | None) -> None:
+        """Mark ourselves away with ``message``, or back with ``None``."""
+        await self._write(self._proto.set_away(message))
+
+    async def whois(self, nick: str) -> None:
+        """Ask about ``nick``; replies arrive as :class:`ServerReply` events."""
+        await self._write(self._proto.whois(nick))
+
+    async def raw(self, line: str) -> None:
+        """Send one raw IRC line."""
+        await self._write(self._proto.raw(line))
+
+    async def request(self, *params: str, timeout: float = 10.0) -> list[IRCMessage]:
+        """Send a command and return the server's reply lines (labeled-response, or a PING fence).
+
+        Raises :class:`TimeoutError` when the reply does not complete within ``timeout``.
+        """
+        label, data = self._proto.request(*params)
+        future: asyncio.Future[list[IRCMessage]] = asyncio.get_running_loop().create_future()
+        self._pending[label] = future
+        try:
+            await self._write(data)
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(label, None)
+
+    async def history_before(self, target: str, before: str | datetime, limit: int | None = None) -> None:
+        """Ask for messages of ``target`` before a msgid or time; they arrive as a :class:`HistoryBatch`."""
+        await self._write(self._proto.history_before(target, before, limit))
+
+    async def history_latest(self, target: str, limit: int | None = None) -> None:
+        """Ask for the latest messages of ``target``; they arrive as a :class:`HistoryBatch`."""
+        await self._write(self._proto.history_latest(target, limit))

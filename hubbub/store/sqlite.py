@@ -3,8 +3,8 @@
 History order is the ``id`` column (an INTEGER PRIMARY KEY, so the rowid): the order in which
 messages were appended, which is the order in which they were delivered. Every query pages
 through the ``(target, id)`` index, so its cost depends on the page size, not on the amount of
-history. Timestamp references are placed in that order through the ``(target, time_ms)`` index
-at the first message at or after the timestamp; this is exact while server time never goes
+history. Timestamp references are placed in that order at the first message at or after the
+timestamp, found by binary search on that same index; this is exact while server time never goes
 backwards: the server must never stamp a message earlier than the one before it.
 """
 
@@ -61,6 +61,9 @@ _PAGE_DOWN = (
     f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id < ? AND id > ? ORDER BY id DESC LIMIT ?"
 )
 _PAGE_UP = f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
+
+_NEXT_FROM = "SELECT id, time_ms FROM messages WHERE target = ? AND id >= ? ORDER BY id LIMIT 1"
+_LAST_OF = "SELECT id, time_ms FROM messages WHERE target = ? ORDER BY id DESC LIMIT 1"
 
 Row = tuple[str, int, str, str, str, str, str | None, str | None]
 
@@ -463,12 +466,33 @@ class SQLiteStore:
         return int(row[0])
 
     def _first_at(self, target: str, time_ms: int) -> int:
-        """The id of the first message at or after ``time_ms``, or _END if there is none."""
-        row = self._db.execute(
-            "SELECT id FROM messages WHERE target = ? AND time_ms >= ? ORDER BY time_ms, id LIMIT 1",
-            (target, time_ms),
-        ).fetchone()
-        return _END if row is None else int(row[0])
+        """The id of the first message of ``target`` at or after ``time_ms``, or _END if none.
+
+        A binary search over ids through the ``(target, id)`` index: with server time following
+        history order, "the next message from id x on is at or after time_ms" only turns from
+        false to true as x grows. About log2(history size) index probes, and no time index to
+        update on every append.
+        """
+        db = self._db
+        first = db.execute(_NEXT_FROM, (target, _NO_ID)).fetchone()
+        if first is None:
+            return _END
+        if first[1] >= time_ms:
+            return int(first[0])
+        last = db.execute(_LAST_OF, (target,)).fetchone()
+        if last[1] < time_ms:
+            return _END
+        # Invariant: the next message from id `low` on is before time_ms, from `high` on it is not;
+        # `found` is the first message from `high` on.
+        low, high, found = int(first[0]), int(last[0]), int(last[0])
+        while high - low > 1:
+            middle = (low + high) // 2
+            row_id, row_time = db.execute(_NEXT_FROM, (target, middle)).fetchone()
+            if row_time >= time_ms:
+                high, found = middle, row_id
+            else:
+                low = row_id  # nothing between middle and this message, and it is too early
+        return int(found)
 
     def _high(self, target: str, ref: MessageRef) -> int:
         """Exclusive upper id bound: "before ``ref``" is ``id < _high(ref)``."""

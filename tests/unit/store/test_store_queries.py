@@ -211,3 +211,16 @@ def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(StoreError):
         s.latest("#chat", 1)
+
+
+def test_timestamp_references_are_placed_exactly_in_a_long_interleaved_history(store: SQLiteStore) -> None:
+    # 3000 messages over three targets, seven per millisecond: many probes of the binary search,
+    # gaps in each target's ids, and runs of equal times.
+    everything = [msg(i, target=("#a", "#b", "#c")[i % 3], time_ms=T0 + i // 7) for i in range(3000)]
+    for first in range(0, 3000, 100):
+        store.append(everything[first : first + 100])
+    history = [m for m in everything if m.target == "#b"]
+    for time_ms in range(T0 - 1, T0 + 3000 // 7 + 2, 13):
+        ref = MessageRef(time_ms=time_ms)
+        assert store.before("#b", ref, 5) == [m for m in history if m.time_ms < time_ms][-5:]
+        assert store.after("#b", ref, 5) == [m for m in history if m.time_ms > time_ms][:5]

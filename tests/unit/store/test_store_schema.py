@@ -88,6 +88,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_history(tmp_path: Path) 
         assert [m.msgid for m in store.latest("#chat", 10)] == ["m0", "m1", "m4"]
         assert store.latest("#chat", 1)[0].params == ("#chat", "hi 4")
         assert [m.msgid for m in store.before("@alice,bob", MessageRef("m5"), 5)] == ["m2"]
+        assert [m.msgid for m in store.after("#chat", MessageRef(time_ms=T0), 5)] == ["m1", "m4"]
         # Version 2 built its conversation table from the existing history.
         assert store.conversations() == [
             ("#chat", 3, T0 + 4),
@@ -102,6 +103,11 @@ def test_a_version_1_database_is_migrated_and_keeps_its_history(tmp_path: Path) 
         store.save_channel(ChannelRecord(name="#Chat", key="#chat", created_ms=T0))
         assert [c.name for c in store.load_channels()] == ["#Chat"]
     assert version_of(path) == CURRENT_VERSION
+    db = sqlite3.connect(path)
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    db.close()
+    assert "messages_target_time" not in indexes  # version 2 dropped it
+    assert {"messages_msgid", "messages_target_id"} <= indexes
 
     # Opening again migrates nothing.
     with open_store(tmp_path) as store:

@@ -208,7 +208,9 @@ class SQLiteStore:
     def _prune_age(self, cutoff_ms: int, budget: int) -> int:
         # Server time follows history order, so the old messages are a prefix of the history:
         # walk it from the start and stop at the first message young enough to keep.
-        rows = self._db.execute("SELECT id, target, time_ms FROM messages ORDER BY id LIMIT ?", (budget,))
+        rows = self._db.execute(
+            "SELECT id, target, time_ms FROM messages ORDER BY id LIMIT ?", (budget,)
+        ).fetchall()
         last_id = None
         per_target: dict[str, int] = {}
         for row_id, target, time_ms in rows:

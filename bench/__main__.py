@@ -1,0 +1,144 @@
+"""``python -m bench``: run the scenarios against each server, print the table, write the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import history, report
+from .scenarios import SCENARIOS, ScenarioError, Sizes
+from .servers import ServerSpec, builtin_specs, raise_nofile_limit, start_server
+
+ALL_SCENARIOS = ["idle", "fanout", "many", "storm", "history"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options; every size has a flag that overrides the short or full default."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--full", action="store_true", help="the issue's sizes (10,000 connections and more)")
+    p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help="comma-separated subset")
+    p.add_argument("--servers", default="hubbub,miniircd", help="comma-separated subset of known servers")
+    p.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="another server; COMMAND contains {port} (a free port chosen by the bench)",
+    )
+    p.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2), help="load processes")
+    p.add_argument("--output-dir", type=Path, default=report.RESULTS_DIR, help="where the JSON goes")
+    p.add_argument("--no-json", action="store_true", help="print the table only")
+    for f in dataclasses.fields(Sizes):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
+    return p
+
+
+def sizes_from(args: argparse.Namespace) -> Sizes:
+    """Short or full sizes, with any size flags applied on top."""
+    sizes = Sizes.full() if args.full else Sizes.short()
+    for f in dataclasses.fields(Sizes):
+        value = getattr(args, f.name)
+        if value is not None:
+            setattr(sizes, f.name, value)
+    return sizes
+
+
+def specs_from(args: argparse.Namespace) -> list[ServerSpec]:
+    """Known servers named by --servers, then every --peer."""
+    known = builtin_specs()
+    specs: list[ServerSpec] = []
+    for name in filter(None, (s.strip() for s in args.servers.split(","))):
+        if name not in known:
+            raise SystemExit(f"unknown server {name!r}; known: {', '.join(known)} (or use --peer)")
+        specs.append(known[name])
+    for peer in args.peer:
+        name, sep, command = peer.partition("=")
+        if not sep or "{port}" not in command:
+            raise SystemExit(f"--peer wants NAME=COMMAND with {{port}} in COMMAND, got {peer!r}")
+        specs.append(ServerSpec(name.strip(), command))
+    return specs
+
+
+def run_scenario(spec: ServerSpec, scenario: str, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """Start a fresh server, run one scenario on it, stop it; failures become a ``failed`` entry."""
+    try:
+        server = start_server(spec)
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        return {"failed": f"server did not start: {exc}"}
+    result: dict[str, Any]
+    try:
+        result = SCENARIOS[scenario](server, sizes, workers)
+    except ScenarioError as exc:
+        result = {"failed": str(exc)}
+    except Exception as exc:
+        traceback.print_exc()
+        result = {"failed": f"{type(exc).__name__}: {exc}"}
+    if not server.alive():
+        result["server_exit"] = f"server exited during the scenario (code {server.process.returncode})"
+        result["server_stderr"] = server.stderr_tail()
+        result.setdefault("failed", result["server_exit"])
+    code = server.stop()
+    result["stop_exit_code"] = code
+    if server.notes:
+        result["server_notes"] = server.notes
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen scenarios against each chosen server."""
+    args = build_parser().parse_args(argv)
+    sizes = sizes_from(args)
+    specs = specs_from(args)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(scenarios) - set(ALL_SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    nofile = raise_nofile_limit()
+    started = time.time()
+    results: dict[str, dict[str, Any]] = {spec.name: {} for spec in specs}
+    for scenario in scenarios:
+        for spec in specs:
+            if scenario == "history":
+                if spec.name == "hubbub":
+                    print(f"[bench] history on hubbub ({sizes.history_messages:,} messages)", file=sys.stderr)
+                    results["hubbub"]["history"] = history.run(sizes.history_messages)
+                continue
+            print(f"[bench] {scenario} on {spec.name}", file=sys.stderr, flush=True)
+            t0 = time.monotonic()
+            results[spec.name][scenario] = run_scenario(spec, scenario, sizes, args.workers)
+            print(f"[bench]   done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+    names = [spec.name for spec in specs]
+    text = report.table(results, names)
+    print(text)
+    if not args.no_json:
+        payload = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "seconds": round(time.time() - started, 1),
+            "argv": list(sys.argv if argv is None else argv),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "nofile": nofile,
+            },
+            "workers": args.workers,
+            "sizes": dataclasses.asdict(sizes),
+            "servers": {spec.name: spec.command for spec in specs},
+            "results": results,
+            "table": text,
+        }
+        path = report.write_json(payload, args.output_dir)
+        print(f"\nJSON: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,537 @@
+"""The load generator's worker process: many IRC connections on one asyncio loop.
+
+The parent process (``bench.scenarios``) sends commands over a pipe; each worker owns a share of
+the clients and answers with plain dicts of counters. Reading is cheap on purpose so that the
+generator is never the bottleneck: after registration a connection only counts newlines and pulls
+``<sender> <seq> <ts_ns>`` triples out of each received chunk with one regular expression.
+
+Message text is ``<sender-id> <seq> <time.time_ns() at send>``; every receiver checks, per sender,
+that sequence numbers arrive once and in order, and records latency in 10 µs buckets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any, cast
+
+from hubbub.protocol import ProtocolError, parse
+
+from .servers import raise_nofile_limit
+
+WANTED_CAPS = ("message-tags", "server-time", "echo-message")
+BUCKET_NS = 10_000  # latency histogram resolution: 10 µs
+SETUP_CONCURRENCY = 16  # registrations in flight per worker
+TICK = 0.01  # fixed-rate pacing period, seconds
+_TRIPLE = re.compile(rb"PRIVMSG \S+ :(\d+) (\d+) (\d+)")
+_PING = re.compile(rb"(?:^|\n)(?:@\S+ )?(?::\S+ )?PING (?::)?([^\r\n]*)")
+
+
+@dataclass(slots=True)
+class ClientPlan:
+    """One simulated user: its id (also its sender id), nick, channel and whether it sends."""
+
+    id: int
+    nick: str
+    channel: str
+    sender: bool = False
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counters of one worker for one measured phase."""
+
+    lines: int = 0
+    received: int = 0
+    duplicates: int = 0
+    reordered: int = 0
+    echoes: int = 0
+    first_ns: int = 0
+    last_ns: int = 0
+    hist: dict[int, int] = field(default_factory=dict)
+
+
+class SetupError(Exception):
+    """Registration or JOIN failed; the message is the reason counted in the report."""
+
+
+class Link(asyncio.Protocol):
+    """One client connection: registration state, then fast counting of channel traffic."""
+
+    def __init__(self, worker: Worker, plan: ClientPlan, on_registered: str = "join") -> None:
+        self.worker = worker
+        self.plan = plan
+        self.on_registered = on_registered  # "join" or "quit"
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.fast = False
+        self.closing = False
+        self.offered: list[str] = []
+        self.caps: list[str] = []
+        self.done: asyncio.Future[None] = worker.loop.create_future()
+        self.lost: asyncio.Future[None] = worker.loop.create_future()
+        self.top: dict[int, int] = {}  # sender -> highest seq received
+        self.missing: dict[int, set[int]] = {}  # sender -> seqs skipped over, not yet received
+        self.witness_for: list[int] = []  # local senders whose window this link acknowledges
+        self.channel_b = plan.channel.encode()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start registration: CAP LS 302 first so servers with CAP hold registration for CAP END."""
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        nick = self.plan.nick.encode()
+        self.transport.write(b"CAP LS 302\r\nNICK %s\r\nUSER %s 0 * :bench\r\n" % (nick, nick))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Count an unexpected close as an error; a close we asked for is not."""
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if not self.done.done():
+            self.done.set_exception(SetupError(f"closed during registration: {exc or 'EOF'}"))
+            self.done.exception()  # retrieved here; the waiter may have given up already
+        elif not self.closing:
+            self.worker.error(f"connection lost: {exc or 'EOF'}")
+
+    def data_received(self, data: bytes) -> None:
+        """Dispatch to the fast counter once set up, else to the line-by-line setup handler."""
+        if self.fast:
+            self.scan(data)
+            return
+        data = self.buf + data
+        lines = data.split(b"\n")
+        self.buf = lines.pop()
+        for i, line in enumerate(lines):
+            self.setup_line(line)
+            if self.fast:
+                # The rest of this chunk already belongs to the fast path.
+                tail, self.buf = self.buf, b""
+                rest = lines[i + 1 :]
+                self.scan(b"\n".join(rest) + b"\n" + tail if rest else tail)
+                return
+
+    def send(self, data: bytes) -> None:
+        """Write unless the connection is gone."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def fail(self, reason: str) -> None:
+        """Fail registration with ``reason`` and close."""
+        if not self.done.done():
+            self.done.set_exception(SetupError(reason))
+            self.done.exception()  # retrieved here; the waiter may have given up already
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def setup_line(self, line: bytes) -> None:
+        """Registration and JOIN, one parsed line at a time (not the hot path)."""
+        try:
+            msg = parse(line)
+        except ProtocolError as exc:
+            self.worker.error(f"unparsable line from server: {exc}")
+            return
+        cmd, params = msg.command, msg.params
+        if cmd == "PING":
+            self.send(b"PONG :%s\r\n" % msg.param(0).encode())
+        elif cmd == "CAP" and len(params) >= 3:
+            self.handle_cap(params)
+        elif cmd == "001":
+            if self.on_registered == "quit":
+                self.closing = True
+                self.send(b"QUIT :bench\r\n")
+                self.done.set_result(None)
+            elif self.plan.channel:
+                self.send(b"JOIN %s\r\n" % self.channel_b)
+            else:
+                self.ready()
+        elif cmd == "366" and len(params) >= 2 and params[1].lower() == self.plan.channel.lower():
+            self.ready()
+        elif cmd in ("432", "433", "436", "403", "405", "471", "473", "474", "475", "477"):
+            self.fail(f"{cmd} {' '.join(params[1:])}")
+        elif cmd == "ERROR":
+            self.fail(f"ERROR {msg.param(0)}")
+
+    def handle_cap(self, params: tuple[str, ...]) -> None:
+        """CAP LS (possibly multi-line), then REQ what we want of it, then CAP END."""
+        sub = params[1].upper()
+        if sub == "LS":
+            more = len(params) >= 4 and params[2] == "*"
+            self.offered += [c.split("=", 1)[0] for c in params[-1].split()]
+            if more:
+                return
+            wanted = [c for c in WANTED_CAPS if c in self.offered]
+            if wanted:
+                self.send(b"CAP REQ :%s\r\n" % " ".join(wanted).encode())
+            else:
+                self.send(b"CAP END\r\n")
+        elif sub in ("ACK", "NAK"):
+            if sub == "ACK":
+                self.caps = params[-1].split()
+            self.send(b"CAP END\r\n")
+
+    def ready(self) -> None:
+        """Registered and joined: switch to fast counting."""
+        self.fast = True
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def scan(self, data: bytes) -> None:
+        """Count lines and check each channel message's sender, sequence number and latency."""
+        if self.buf:
+            data = self.buf + data
+        cut = data.rfind(b"\n") + 1
+        if cut < len(data):
+            self.buf = data[cut:]
+            if not cut:
+                return
+            data = data[:cut]
+        else:
+            self.buf = b""
+        w = self.worker
+        t = w.tally
+        t.lines += data.count(b"\n")
+        if b"PING" in data:
+            for token in _PING.findall(data):
+                self.send(b"PONG :%s\r\n" % token)
+        hits = _TRIPLE.findall(data)
+        if not hits:
+            return
+        now = time.time_ns()
+        me = self.plan.id
+        top = self.top
+        hist = t.hist
+        dup = reord = echo = 0
+        for sid_b, seq_b, ts_b in hits:
+            sid = int(sid_b)
+            if sid == me:
+                echo += 1
+                continue
+            seq = int(seq_b)
+            last = top.get(sid, 0)
+            if seq == last + 1:
+                top[sid] = seq
+            elif seq > last:
+                self.missing.setdefault(sid, set()).update(range(last + 1, seq))
+                top[sid] = seq
+            else:
+                miss = self.missing.get(sid)
+                if miss is not None and seq in miss:
+                    miss.discard(seq)
+                    reord += 1
+                else:
+                    dup += 1
+            b = (now - int(ts_b)) // BUCKET_NS
+            hist[b] = hist.get(b, 0) + 1
+        t.received += len(hits) - echo
+        t.duplicates += dup
+        t.reordered += reord
+        t.echoes += echo
+        if not t.first_ns:
+            t.first_ns = now
+        t.last_ns = now
+        for sid in self.witness_for:
+            seen = top.get(sid, 0)
+            if seen > w.acked[sid]:
+                w.acked[sid] = seen
+                w.wake[sid].set()
+
+
+class Worker:
+    """Owns a share of the clients and executes the parent's commands against the server."""
+
+    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self.conn = conn
+        self.loop = loop
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.links: list[Link] = []
+        self.tally = Tally()
+        self.errors: dict[str, int] = {}
+        self.acked: dict[int, int] = {}
+        self.wake: dict[int, asyncio.Event] = {}
+        self.seq: dict[int, int] = {}
+        self.stopped = False
+        self.sender_channel: dict[int, str] = {}  # every sender's channel, from the parent's plan
+
+    def error(self, reason: str) -> None:
+        """Count one error by reason (the report shows counts and the first reasons)."""
+        self.errors[reason] = self.errors.get(reason, 0) + 1
+
+    async def connect(self, link: Link, timeout: float) -> None:
+        """Open one connection and wait (bounded) for it to finish its setup."""
+        try:
+            await asyncio.wait_for(self.loop.create_connection(lambda: link, self.host, self.port), timeout)
+            await asyncio.wait_for(asyncio.shield(link.done), timeout)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            self.error("setup: timed out")
+            link.fail("timed out")
+        except (OSError, SetupError) as exc:
+            self.error(f"setup: {exc or type(exc).__name__}")
+            link.fail(str(exc))
+
+    # commands -----------------------------------------------------------------------------
+    async def cmd_setup(
+        self, host: str, port: int, clients: list[ClientPlan], timeout: float
+    ) -> dict[str, Any]:
+        """Connect, register and JOIN every client; choose window witnesses for local senders."""
+        self.host, self.port = host, port
+        gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+        deadline = self.loop.time() + timeout
+
+        async def one(plan: ClientPlan) -> None:
+            link = Link(self, plan)
+            self.links.append(link)
+            async with gate:
+                await self.connect(link, max(0.1, deadline - self.loop.time()))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(p) for p in clients))
+        ok = [link for link in self.links if link.fast]
+        for link in ok:
+            if link.plan.sender:
+                sid = link.plan.id
+                self.acked[sid] = self.seq[sid] = 0
+                self.wake[sid] = asyncio.Event()
+                witnesses = [o for o in ok if o is not link and o.plan.channel == link.plan.channel]
+                witnesses.sort(key=lambda o: (o.plan.sender, o.plan.id))  # prefer pure receivers
+                if witnesses:
+                    witnesses[len(self.acked) % len(witnesses)].witness_for.append(sid)
+        caps = sorted({c for link in ok for c in link.caps})
+        return {
+            "clients": len(clients),
+            "ready": len(ok),
+            "seconds": time.perf_counter() - started,
+            "caps": caps,
+            "errors": dict(self.errors),
+        }
+
+    async def cmd_go(
+        self, start_ns: int, duration: float, mode: str, window: int, rate: float
+    ) -> dict[str, Any]:
+        """Send from every local sender between start and start+duration; report final seqs."""
+        self.tally = Tally()
+        self.errors = {}
+        self.stopped = False
+        for link in self.links:
+            link.missing.clear()  # gaps of an earlier phase were already reported as lost
+        start = self.loop.time() + (start_ns - time.time_ns()) / 1e9
+        end = start + duration
+        senders = [link for link in self.links if link.plan.sender and link.fast]
+        await asyncio.sleep(max(0.0, start - self.loop.time()))  # pacing: wait for the common start
+
+        def stop() -> None:
+            self.stopped = True
+            for ev in self.wake.values():
+                ev.set()
+
+        handle = self.loop.call_at(end, stop)
+        try:
+            if mode == "window":
+                await asyncio.gather(*(self.window_sender(link, window) for link in senders))
+            else:
+                await self.paced_senders(senders, rate, start, end)
+        finally:
+            handle.cancel()
+        return {"sent": {link.plan.id: self.seq[link.plan.id] for link in senders}}
+
+    async def window_sender(self, link: Link, window: int) -> None:
+        """Keep ``window`` messages unacknowledged (not yet seen by this worker's witness)."""
+        sid = link.plan.id
+        fmt = b"PRIVMSG " + link.channel_b + b" :%d %d %d\r\n"
+        ev = self.wake[sid]
+        while not self.stopped and link.transport is not None and not link.transport.is_closing():
+            seq = self.seq[sid]
+            room = window - (seq - self.acked[sid])
+            if room > 0:
+                ts = time.time_ns()
+                link.send(b"".join([fmt % (sid, s, ts) for s in range(seq + 1, seq + room + 1)]))
+                self.seq[sid] = seq + room
+            ev.clear()
+            await ev.wait()
+
+    async def paced_senders(self, senders: list[Link], rate: float, start: float, end: float) -> None:
+        """Each sender sends ``rate`` messages per second, spread evenly over a timing wheel."""
+        if not senders or rate <= 0:
+            await asyncio.sleep(max(0.0, end - self.loop.time()))  # pacing: nothing to send
+            return
+        period = 1.0 / rate
+        slots = max(1, round(period / TICK))
+        per_tick = rate * TICK * slots  # messages per sender per visit of its slot
+        wheel: list[list[Link]] = [[] for _ in range(slots)]
+        for i, link in enumerate(senders):
+            wheel[(link.plan.id * 7919 + i) % slots].append(link)
+        fmts = {link.plan.id: b"PRIVMSG " + link.channel_b + b" :%d %d %d\r\n" for link in senders}
+        owed = 0.0
+        k = 0
+        while True:
+            at = start + k * TICK
+            if at >= end or self.stopped:
+                return
+            delay = at - self.loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing: the next tick of a fixed-rate schedule
+            slot = wheel[k % slots]
+            if k % slots == 0:
+                owed += per_tick
+            n = int(owed) if slots == 1 else 1
+            if slots == 1:
+                owed -= n
+            if n:
+                ts = time.time_ns()
+                for link in slot:
+                    sid = link.plan.id
+                    seq = self.seq[sid]
+                    fmt = fmts[sid]
+                    link.send(b"".join([fmt % (sid, s, ts) for s in range(seq + 1, seq + n + 1)]))
+                    self.seq[sid] = seq + n
+            k += 1
+
+    def expected(self, finals: dict[int, tuple[int, int]]) -> int:
+        """Deliveries this worker's receivers should see in this phase: (base, final] per sender."""
+        members = self.channel_senders(finals)
+        total = 0
+        for link in self.links:
+            if link.fast:
+                for sid, (base, final) in members.get(link.plan.channel, []):
+                    if sid != link.plan.id:
+                        total += final - base
+        return total
+
+    def channel_senders(
+        self, finals: dict[int, tuple[int, int]]
+    ) -> dict[str, list[tuple[int, tuple[int, int]]]]:
+        """Channel -> [(sender, (base, final))], from the plan every worker shares."""
+        out: dict[str, list[tuple[int, tuple[int, int]]]] = {}
+        for sid, span in finals.items():
+            out.setdefault(self.sender_channel[sid], []).append((sid, span))
+        return out
+
+    async def cmd_drain(self, finals: dict[int, tuple[int, int]], timeout: float) -> dict[str, Any]:
+        """Wait (bounded) until every expected delivery arrived, then report the phase's counters."""
+        expected = self.expected(finals)
+        deadline = self.loop.time() + timeout
+        t = self.tally
+        while t.received - t.duplicates < expected and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)  # polling counters updated by the protocol callbacks
+        members = self.channel_senders(finals)
+        lost = 0
+        for link in self.links:
+            if not link.fast:
+                continue
+            for sid, (base, final) in members.get(link.plan.channel, []):
+                if sid == link.plan.id:
+                    continue
+                top = max(base, link.top.get(sid, 0))
+                lost += max(0, final - top) + len(link.missing.get(sid, ()))
+        return {
+            "expected": expected,
+            "lines": t.lines,
+            "received": t.received,
+            "duplicates": t.duplicates,
+            "reordered": t.reordered,
+            "lost": lost,
+            "echoes": t.echoes,
+            "first_ns": t.first_ns,
+            "last_ns": t.last_ns,
+            "hist": t.hist,
+            "errors": dict(self.errors),
+            "connected": sum(1 for link in self.links if link.fast and not link.lost.done()),
+        }
+
+    async def cmd_storm(
+        self, host: str, port: int, nicks: list[str], concurrency: int, timeout: float
+    ) -> dict[str, Any]:
+        """Connect, register, QUIT, for each nick, ``concurrency`` at a time."""
+        self.host, self.port = host, port
+        self.errors = {}
+        gate = asyncio.Semaphore(concurrency)
+        deadline = self.loop.time() + timeout
+        ok = 0
+
+        async def one(i: int, nick: str) -> None:
+            nonlocal ok
+            async with gate:
+                link = Link(self, ClientPlan(i, nick, ""), on_registered="quit")
+                remaining = deadline - self.loop.time()
+                if remaining <= 0:
+                    self.error("storm: deadline passed")
+                    return
+                await self.connect(link, remaining)
+                if link.done.done() and not link.done.exception():
+                    ok += 1
+                    with contextlib.suppress(TimeoutError):
+                        # the server closes after QUIT; bound the wait so a silent server cannot hang us
+                        await asyncio.wait_for(asyncio.shield(link.lost), 1.0)
+                if link.transport is not None:
+                    link.transport.abort()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i, n) for i, n in enumerate(nicks)))
+        return {"ok": ok, "seconds": time.perf_counter() - started, "errors": dict(self.errors)}
+
+    async def cmd_quit(self) -> dict[str, Any]:
+        """QUIT every connection and close it."""
+        for link in self.links:
+            link.closing = True
+            link.send(b"QUIT :bench done\r\n")
+            if link.transport is not None:
+                link.transport.close()
+        pending = [link.lost for link in self.links if link.transport is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=3.0)
+        for link in self.links:
+            if link.transport is not None:
+                link.transport.abort()
+        return {}
+
+    async def serve(self) -> None:
+        """Read commands from the parent until ``quit``; answer each with (name, result)."""
+        inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                inbox.put_nowait(self.conn.recv())
+            except EOFError:
+                inbox.put_nowait(("quit", {}))
+                self.loop.remove_reader(self.conn.fileno())
+
+        self.loop.add_reader(self.conn.fileno(), readable)
+        handlers: dict[str, Callable[..., Any]] = {
+            "setup": self.cmd_setup,
+            "go": self.cmd_go,
+            "drain": self.cmd_drain,
+            "storm": self.cmd_storm,
+            "quit": self.cmd_quit,
+        }
+        while True:
+            name, kwargs = await inbox.get()
+            if name == "plan":
+                self.sender_channel = kwargs["sender_channel"]
+                continue
+            try:
+                result = await handlers[name](**kwargs)
+            except Exception as exc:  # report, never hang the parent
+                result = {"fatal": f"{type(exc).__name__}: {exc}"}
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.conn.send((name, result))
+            if name == "quit":
+                return
+
+
+def worker_main(conn: Connection) -> None:
+    """Entry point of a worker process."""
+    raise_nofile_limit()
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        worker = Worker(conn, runner.get_loop())
+        runner.run(worker.serve())

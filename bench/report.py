@@ -1,0 +1,149 @@
+"""The markdown table (rows = metrics, columns = servers and hubbub/peer ratios) and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+Getter = Callable[[dict[str, Any]], Any]
+
+
+def _get(*path: str) -> Getter:
+    def get(d: dict[str, Any]) -> Any:
+        cur: Any = d
+        for key in path:
+            if not isinstance(cur, dict) or key not in cur:
+                return None
+            cur = cur[key]
+        return cur
+
+    return get
+
+
+def _errors(*path: str) -> Getter:
+    """Total count of the error dict under ``path``."""
+
+    def get(d: dict[str, Any]) -> Any:
+        errs = _get(*path, "errors")(d)
+        return sum(errs.values()) if isinstance(errs, dict) else None
+
+    return get
+
+
+def _ready(*path: str) -> Getter:
+    def get(d: dict[str, Any]) -> Any:
+        ready, clients = _get(*path, "ready")(d), _get(*path, "clients")(d)
+        return None if ready is None else f"{ready} / {clients}"
+
+    return get
+
+
+def _phase_rows(scenario: str, phase: str, label: str) -> list[tuple[str, str, Getter]]:
+    return [
+        (scenario, f"{label}: deliveries/s", _get(phase, "deliveries_per_s")),
+        (scenario, f"{label}: latency p50 (ms)", _get(phase, "p50_ms")),
+        (scenario, f"{label}: latency p99 (ms)", _get(phase, "p99_ms")),
+        (scenario, f"{label}: latency max (ms)", _get(phase, "max_ms")),
+        (scenario, f"{label}: lost", _get(phase, "lost")),
+        (scenario, f"{label}: duplicated", _get(phase, "duplicated")),
+        (scenario, f"{label}: out of order", _get(phase, "reordered")),
+        (scenario, f"{label}: server CPU µs/delivery", _get(phase, "cpu_us_per_delivery")),
+        (scenario, f"{label}: errors", _errors(phase)),
+    ]
+
+
+# (scenario, metric label, getter on that scenario's result dict)
+ROWS: list[tuple[str, str, Getter]] = [
+    ("idle", "idle: clients registered and joined", _ready()),
+    ("idle", "idle: server RSS per connection (KiB)", _get("rss_per_conn_kib")),
+    ("idle", "idle: errors", _errors()),
+    ("fanout", "fan-out: members joined", _ready("setup")),
+    ("fanout", "fan-out: setup errors", _errors("setup")),
+    *_phase_rows("fanout", "max", "fan-out max rate"),
+    *_phase_rows("fanout", "fixed", "fan-out fixed rate"),
+    ("many", "many channels: clients joined", _ready("setup")),
+    ("many", "many channels: setup errors", _errors("setup")),
+    ("many", "many channels: deliveries/s", _get("chat", "deliveries_per_s")),
+    ("many", "many channels: latency p50 (ms)", _get("chat", "p50_ms")),
+    ("many", "many channels: latency p99 (ms)", _get("chat", "p99_ms")),
+    ("many", "many channels: latency max (ms)", _get("chat", "max_ms")),
+    ("many", "many channels: lost", _get("chat", "lost")),
+    ("many", "many channels: server CPU µs/delivery", _get("chat", "cpu_us_per_delivery")),
+    ("many", "many channels: errors", _errors("chat")),
+    ("storm", "storm: registrations/s", _get("registrations_per_s")),
+    ("storm", "storm: server CPU µs/registration", _get("cpu_us_per_registration")),
+    ("storm", "storm: errors", _errors()),
+]
+
+
+def fmt(value: Any) -> str:
+    """A table cell: integers as they are, other numbers to three significant figures or so."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 100:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def ratio(a: Any, b: Any) -> str:
+    """hubbub/peer for two numbers; a dash when either is missing or the peer's is zero."""
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or isinstance(a, bool):
+        return "—"
+    if b == 0:
+        return "=" if a == 0 else "—"
+    return f"{a / b:.2f}"
+
+
+def scenario_failure(result: dict[str, Any]) -> str | None:
+    """The reason a scenario did not finish, if it did not."""
+    err = result.get("failed")
+    return str(err) if err else None
+
+
+def table(results: dict[str, dict[str, Any]], servers: list[str]) -> str:
+    """Markdown table of every metric of the scenarios that ran, one column per server."""
+    peers = [s for s in servers if s != "hubbub"] if "hubbub" in servers else []
+    header = ["metric", *servers, *(f"hubbub/{p}" for p in peers)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    ran = {sc for s in servers for sc in results.get(s, {})}
+    for scenario, label, get in ROWS:
+        if scenario not in ran:
+            continue
+        values = [get(results.get(s, {}).get(scenario, {})) for s in servers]
+        cells = [fmt(v) for v in values]
+        if peers:
+            h = values[servers.index("hubbub")]
+            cells += [ratio(h, values[servers.index(p)]) for p in peers]
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    for s in servers:
+        for scenario, result in results.get(s, {}).items():
+            reason = scenario_failure(result)
+            if reason:
+                lines.append(f"\n{s} {scenario}: did not complete: {reason}")
+    hist = results.get("hubbub", {}).get("history")
+    if hist:
+        lines.append("")
+        if "error" in hist:
+            lines.append(f"history (hubbub only): {hist['error']}")
+        for name, fig in hist.get("figures", {}).items():
+            lines.append(f"- history: {name}: {fmt(fig['value'])} {fig['unit']}".rstrip())
+    return "\n".join(lines)
+
+
+def write_json(payload: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    """Write the run to ``<directory>/<timestamp>.json`` and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (time.strftime("%Y%m%d-%H%M%S") + ".json")
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path

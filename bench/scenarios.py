@@ -1,0 +1,332 @@
+"""The scenarios: each starts workers, drives them through phases with deadlines, returns figures.
+
+Every scenario gets a freshly started server, so one scenario's leftovers (or a crash) cannot
+skew the next. Figures are plain dicts of numbers and error reasons, merged over workers here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .load import BUCKET_NS, ClientPlan, worker_main
+from .servers import RunningServer
+
+START_DELAY_NS = 300_000_000  # workers get the go this long before the common start
+
+
+class ScenarioError(Exception):
+    """A scenario could not complete (a worker died or did not answer in time)."""
+
+
+@dataclass(slots=True)
+class Sizes:
+    """Scenario sizes; ``short()`` is ``make bench``, ``full()`` the issue's sizes."""
+
+    idle_clients: int = 2000
+    idle_channel_size: int = 10
+    fanout_members: int = 200
+    fanout_senders: int = 5
+    fanout_seconds: float = 5.0
+    fanout_window: int = 20
+    fanout_rate: float = 20.0
+    many_clients: int = 1000
+    many_rate: float = 0.5
+    many_seconds: float = 10.0
+    storm_clients: int = 500
+    storm_concurrency: int = 25
+    history_messages: int = 100_000
+    setup_timeout: float = 60.0
+
+    @classmethod
+    def short(cls) -> Sizes:
+        """The quick run behind ``make bench``."""
+        return cls()
+
+    @classmethod
+    def full(cls) -> Sizes:
+        """The sizes the targets are stated at."""
+        return cls(
+            idle_clients=10_000,
+            fanout_members=1000,
+            fanout_senders=10,
+            fanout_seconds=10.0,
+            fanout_rate=5.0,
+            many_clients=10_000,
+            many_seconds=20.0,
+            storm_clients=2000,
+            history_messages=1_000_000,
+            setup_timeout=180.0,
+        )
+
+
+class Pool:
+    """Worker processes, each with a pipe; commands go out to all, answers come back with deadlines."""
+
+    def __init__(self, workers: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.conns: list[Connection] = []
+        self.procs: list[Any] = []
+        for _ in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(child,), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def __len__(self) -> int:
+        return len(self.conns)
+
+    def send(self, name: str, kwargs: list[dict[str, Any]] | dict[str, Any]) -> None:
+        """Send command ``name`` to every worker (one kwargs each, or the same for all)."""
+        for i, conn in enumerate(self.conns):
+            conn.send((name, kwargs[i] if isinstance(kwargs, list) else kwargs))
+
+    def gather(self, name: str, timeout: float) -> list[dict[str, Any]]:
+        """Every worker's answer to ``name``, or ScenarioError when one fails or is late."""
+        results: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        while len(results) < len(self.conns):
+            pending = [c for i, c in enumerate(self.conns) if i not in results]
+            remaining = deadline - time.monotonic()
+            ready = wait(pending, timeout=max(0.0, remaining)) if remaining > 0 else []
+            if not ready:
+                raise ScenarioError(f"workers did not answer '{name}' within {timeout:.0f} s")
+            for conn in ready:
+                assert isinstance(conn, Connection)
+                try:
+                    got, result = conn.recv()
+                except EOFError:
+                    raise ScenarioError(f"a worker died during '{name}'") from None
+                if got != name:
+                    raise ScenarioError(f"worker answered '{got}' to '{name}'")
+                if "fatal" in result:
+                    raise ScenarioError(f"worker failed in '{name}': {result['fatal']}")
+                results[self.conns.index(conn)] = result
+        return [results[i] for i in range(len(self.conns))]
+
+    def call(
+        self, name: str, kwargs: list[dict[str, Any]] | dict[str, Any], timeout: float
+    ) -> list[dict[str, Any]]:
+        """send() then gather()."""
+        self.send(name, kwargs)
+        return self.gather(name, timeout)
+
+    def close(self) -> None:
+        """Ask workers to QUIT their connections and exit; kill any that do not."""
+        try:
+            self.call("quit", {}, 10.0)
+        except (ScenarioError, OSError):
+            pass
+        for proc in self.procs:
+            proc.join(5.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5.0)
+        for conn in self.conns:
+            conn.close()
+
+
+def merge_errors(results: list[dict[str, Any]], key: str = "errors") -> dict[str, int]:
+    """Sum error counts by reason over workers."""
+    out: dict[str, int] = {}
+    for r in results:
+        for reason, n in r.get(key, {}).items():
+            out[reason] = out.get(reason, 0) + n
+    return out
+
+
+def percentiles(hist: dict[int, int]) -> dict[str, float | None]:
+    """p50, p99 and max latency in milliseconds from 10 µs buckets."""
+    total = sum(hist.values())
+    if not total:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    out: dict[str, float | None] = {}
+    keys = sorted(hist)
+    targets = {"p50_ms": 0.50 * total, "p99_ms": 0.99 * total}
+    seen = 0
+    for k in keys:
+        seen += hist[k]
+        for name, target in list(targets.items()):
+            if seen >= target:
+                out[name] = (k + 1) * BUCKET_NS / 1e6
+                del targets[name]
+    out["max_ms"] = (keys[-1] + 1) * BUCKET_NS / 1e6
+    return out
+
+
+def _split(clients: list[ClientPlan], workers: int) -> list[list[ClientPlan]]:
+    return [clients[i::workers] for i in range(workers)]
+
+
+def _setup(pool: Pool, server: RunningServer, clients: list[ClientPlan], timeout: float) -> dict[str, Any]:
+    """Register and join ``clients`` spread round-robin over the workers."""
+    pool.send("plan", {"sender_channel": {c.id: c.channel for c in clients if c.sender}})
+    shares = _split(clients, len(pool))
+    kwargs = [{"host": server.host, "port": server.port, "clients": s, "timeout": timeout} for s in shares]
+    results = pool.call("setup", kwargs, timeout + 30.0)
+    return {
+        "clients": len(clients),
+        "ready": sum(r["ready"] for r in results),
+        "setup_s": max(r["seconds"] for r in results),
+        "caps": sorted({c for r in results for c in r["caps"]}),
+        "errors": merge_errors(results),
+    }
+
+
+def settled_rss(server: RunningServer, limit: float = 5.0) -> int:
+    """Server RSS (KiB) once it stops changing by more than 1% between samples 0.5 s apart."""
+    deadline = time.monotonic() + limit
+    last = server.sample().rss_kib
+    while time.monotonic() < deadline:
+        time.sleep(0.5)  # sampling interval of a measurement, not a wait for an event
+        now = server.sample().rss_kib
+        if abs(now - last) <= last * 0.01:
+            return now
+        last = now
+    return last
+
+
+def idle(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """N clients register and JOIN (channels of ``idle_channel_size``); RSS per connection."""
+    n = sizes.idle_clients
+    before = settled_rss(server, 2.0)
+    clients = [ClientPlan(i, f"i{i}", f"#i{i // sizes.idle_channel_size}") for i in range(n)]
+    pool = Pool(workers)
+    try:
+        setup = _setup(pool, server, clients, sizes.setup_timeout)
+        after = settled_rss(server) if server.alive() else 0
+    finally:
+        pool.close()
+    ready = setup["ready"]
+    return {
+        **setup,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "rss_per_conn_kib": (after - before) / ready if ready and after else None,
+    }
+
+
+def _phase(
+    pool: Pool,
+    server: RunningServer,
+    mode: str,
+    seconds: float,
+    window: int,
+    rate: float,
+    bases: dict[int, int],
+) -> dict[str, Any]:
+    """One measured sending phase: go, collect final sequence numbers, drain, merge counters."""
+    start_ns = time.time_ns() + START_DELAY_NS
+    pool.send("go", {"start_ns": start_ns, "duration": seconds, "mode": mode, "window": window, "rate": rate})
+    time.sleep(max(0.0, (start_ns - time.time_ns()) / 1e9))  # measure CPU from the common start
+    cpu0 = server.sample().cpu_us
+    sent = pool.gather("go", seconds + 30.0)
+    finals: dict[int, int] = {}
+    for r in sent:
+        finals.update(r["sent"])
+    spans = {sid: (bases.get(sid, 0), final) for sid, final in finals.items()}
+    bases.update(finals)
+    drain_timeout = 10.0
+    stats = pool.call("drain", {"finals": spans, "timeout": drain_timeout}, drain_timeout + 30.0)
+    sample = server.sample()
+    hist: dict[int, int] = {}
+    for r in stats:
+        for k, v in r["hist"].items():
+            hist[k] = hist.get(k, 0) + v
+    deliveries = sum(r["received"] - r["duplicates"] for r in stats)
+    last_ns = max((r["last_ns"] for r in stats), default=0)
+    elapsed = (last_ns - start_ns) / 1e9 if last_ns > start_ns else seconds
+    cpu = sample.cpu_us - cpu0
+    return {
+        "mode": mode,
+        "seconds": seconds,
+        "window": window if mode == "window" else None,
+        "rate_per_sender": rate if mode == "rate" else None,
+        "messages": sum(final - base for base, final in spans.values()),
+        "expected": sum(r["expected"] for r in stats),
+        "deliveries": deliveries,
+        "deliveries_per_s": deliveries / elapsed if elapsed > 0 else None,
+        **percentiles(hist),
+        "lost": sum(r["lost"] for r in stats),
+        "duplicated": sum(r["duplicates"] for r in stats),
+        "reordered": sum(r["reordered"] for r in stats),
+        "lines": sum(r["lines"] for r in stats),
+        "cpu_us": cpu,
+        "cpu_us_per_delivery": cpu / deliveries if deliveries else None,
+        "cpu_share": cpu / 1e6 / elapsed if elapsed > 0 else None,
+        "rss_kib": sample.rss_kib,
+        "connected": sum(r["connected"] for r in stats),
+        "errors": merge_errors(stats),
+    }
+
+
+def fanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """M members in one channel, K senders: as fast as a window allows, then at a fixed rate."""
+    m, k = sizes.fanout_members, sizes.fanout_senders
+    clients = [ClientPlan(i, f"f{i}", "#fan", sender=i < k) for i in range(m)]
+    pool = Pool(workers)
+    out: dict[str, Any] = {"members": m, "senders": k}
+    try:
+        out["setup"] = _setup(pool, server, clients, sizes.setup_timeout)
+        bases: dict[int, int] = {}
+        out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, sizes.fanout_window, 0.0, bases)
+        out["fixed"] = _phase(pool, server, "rate", sizes.fanout_seconds, 0, sizes.fanout_rate, bases)
+    finally:
+        pool.close()
+    return out
+
+
+def many(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """C clients in channels of 10, every one chatting at a fixed rate."""
+    c = sizes.many_clients
+    clients = [ClientPlan(i, f"m{i}", f"#m{i // 10}", sender=True) for i in range(c)]
+    pool = Pool(workers)
+    out: dict[str, Any] = {"clients": c, "channels": (c + 9) // 10}
+    try:
+        out["setup"] = _setup(pool, server, clients, sizes.setup_timeout)
+        out["chat"] = _phase(pool, server, "rate", sizes.many_seconds, 0, sizes.many_rate, {})
+    finally:
+        pool.close()
+    return out
+
+
+def storm(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """Connect, register (wait for 001), QUIT, as fast as the server lets us."""
+    n = sizes.storm_clients
+    nicks = [f"s{i}" for i in range(n)]
+    pool = Pool(workers)
+    try:
+        shares = [nicks[i :: len(pool)] for i in range(len(pool))]
+        kwargs = [
+            {
+                "host": server.host,
+                "port": server.port,
+                "nicks": share,
+                "concurrency": sizes.storm_concurrency,
+                "timeout": sizes.setup_timeout,
+            }
+            for share in shares
+        ]
+        cpu0 = server.sample().cpu_us
+        results = pool.call("storm", kwargs, sizes.setup_timeout + 30.0)
+        cpu = server.sample().cpu_us - cpu0
+    finally:
+        pool.close()
+    ok = sum(r["ok"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    return {
+        "clients": n,
+        "registered": ok,
+        "seconds": seconds,
+        "registrations_per_s": ok / seconds if seconds > 0 else None,
+        "cpu_us_per_registration": cpu / ok if ok else None,
+        "errors": merge_errors(results),
+    }
+
+
+SCENARIOS = {"idle": idle, "fanout": fanout, "many": many, "storm": storm}

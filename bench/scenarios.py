@@ -6,6 +6,7 @@ skew the next. Figures are plain dicts of numbers and error reasons, merged over
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 from dataclasses import dataclass
@@ -118,10 +119,8 @@ class Pool:
 
     def close(self) -> None:
         """Ask workers to QUIT their connections and exit; kill any that do not."""
-        try:
+        with contextlib.suppress(ScenarioError, OSError):
             self.call("quit", {}, 10.0)
-        except (ScenarioError, OSError):
-            pass
         for proc in self.procs:
             proc.join(5.0)
             if proc.is_alive():

@@ -211,7 +211,7 @@ def start_server(spec: ServerSpec, host: str = "127.0.0.1") -> RunningServer:
             stdout=subprocess.DEVNULL,
             stderr=stderr_file,
             cwd=data_dir.name,
-            preexec_fn=_raise_limits_in_child,  # noqa: PLW1509 - only raises an rlimit
+            preexec_fn=_raise_limits_in_child,
         )
     finally:
         stderr_file.close()

@@ -17,6 +17,7 @@ from . import caps as capmod
 from .config import Settings
 from .connection import Connection
 from .delivery import Delivery, fanout
+from .history import History
 from .world import PREFIX_MODES, PREFIX_SYMBOLS, Channel, World
 
 if TYPE_CHECKING:
@@ -54,6 +55,11 @@ class Server:
         self.port = settings.port
         self.host = settings.host
         self.stopped = asyncio.Event()
+        self.history = History(self)
+        self._caps = dict(capmod.SUPPORTED)
+        self._caps["draft/chathistory"] = ""
+        if settings.history_events:
+            self._caps["draft/event-playback"] = ""
         self.isupport = self._isupport()
         self.motd = settings.motd_lines()
 
@@ -62,6 +68,7 @@ class Server:
     async def start(self) -> None:
         """Open the store and bind the listener; ``self.port`` is then the real port."""
         self._loop = asyncio.get_running_loop()
+        self.history.open()
         server = await self._loop.create_server(
             lambda: Connection(self), self.settings.host, self.settings.port, reuse_address=True, backlog=4096
         )
@@ -90,6 +97,7 @@ class Server:
         for server in self._servers:
             await server.wait_closed()
         self.delivery.commit()
+        self.history.close()
         self.stopped.set()
 
     # connections ------------------------------------------------------------------------------
@@ -143,6 +151,7 @@ class Server:
         peers = world.peers_of(session)
         quit_msg = Message.build("QUIT", reason, source=session.hostmask)
         fanout(quit_msg, (p for p in peers if not p.gone))
+        self.history.keep_event(session, quit_msg, list(session.channels))
         for channel in list(session.channels.values()):
             self.remove_member(channel, session)
         session.channels.clear()
@@ -161,7 +170,7 @@ class Server:
 
     def capabilities(self) -> dict[str, str]:
         """Capabilities offered now, with their CAP LS 302 values."""
-        return capmod.SUPPORTED
+        return self._caps
 
     def keep(
         self,
@@ -173,6 +182,7 @@ class Server:
         client_tags: dict[str, str],
     ) -> None:
         """Add a relayed channel message to this turn's commit batch."""
+        self.history.keep(target_key, message, msgid, time_ms, sender.account)
 
     def keep_direct(
         self,
@@ -184,18 +194,22 @@ class Server:
         client_tags: dict[str, str],
     ) -> None:
         """Add a direct message to this turn's commit batch (one copy, both sides read it)."""
+        self.history.keep(self.history.dm_target(sender, peer.nick), message, msgid, time_ms, sender.account)
 
     def history_event(self, session: Session, message: Message, targets: list[str]) -> None:
         """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event where event playback is on."""
+        self.history.keep_event(session, message, targets)
 
     def replay_on_join(self, session: Session, channel: Channel) -> None:
         """Send recent history to a client that just joined ``channel``."""
+        self.history.replay_on_join(session, channel)
 
     def channel_created(self, channel: Channel) -> None:
         """A channel came into being."""
 
     def channel_changed(self, channel: Channel) -> None:
-        """A channel's topic, modes or lists changed (persistent channels are saved)."""
+        """A channel's topic, modes or lists changed: persistent channels are saved."""
+        self.history.save_channel(channel)
 
     def channel_registered(self, channel: Channel) -> bool:
         """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""
@@ -214,6 +228,7 @@ class Server:
             "CHANMODES=beI,k,l,imnst",
             f"CHANNELLEN={s.channellen}",
             f"CHANTYPES={CHANTYPES}",
+            f"CHATHISTORY={s.chathistory_max}",
             "ELIST=MNU",
             "EXCEPTS=e",
             "INVEX=I",
@@ -222,6 +237,7 @@ class Server:
             f"MAXLIST=beI:{s.max_list_entries}",
             f"MAXTARGETS={targets}",
             f"MODES={s.max_modes}",
+            "MSGREFTYPES=msgid,timestamp",
             f"NETWORK={s.network}",
             f"NICKLEN={s.nicklen}",
             f"PREFIX=({PREFIX_MODES}){PREFIX_SYMBOLS}",

@@ -62,6 +62,7 @@ class Session:
         "host",
         "last_active",
         "nick",
+        "nick_since",
         "password_ok",
         "realname",
         "registered",
@@ -75,6 +76,7 @@ class Session:
         self.server = server
         self.conn = conn
         self.nick = "*"
+        self.nick_since = time.time()  # when the current nick was taken
         self.user = ""
         self.realname = ""
         self.host = conn.peer_ip or "unknown"

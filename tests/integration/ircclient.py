@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 
@@ -111,6 +112,7 @@ class IRCClient:
                 self.buffer = buffered[i + 1 :]
                 return out
         await self.expect(pred, timeout=timeout)
+        self.buffer.clear()  # everything read on the way is in ``out``: consumed
         return out
 
     async def expect_closed(self, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
@@ -136,6 +138,13 @@ class IRCClient:
         got = await self.collect_until("PONG", self.server_name(), token)
         unexpected = [m for m in got[:-1] if command is None or m.command == command]
         assert not unexpected, f"{self.name}: unexpected {unexpected}"
+
+    async def drain_messages(self, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
+        """Everything the server sends before answering a PING sent now (the PONG excluded)."""
+        token = f"drain-{time.monotonic_ns()}"
+        self.send(f"PING {token}")
+        got = await self.collect_until("PONG", self.server_name(), token, timeout=timeout)
+        return got[:-1]
 
     async def sync(self) -> None:
         """Round-trip a PING so everything sent before has been processed."""
@@ -180,7 +189,5 @@ class IRCClient:
         """Close the socket."""
         if not self.writer.is_closing():
             self.writer.close()
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
             await asyncio.wait_for(self.writer.wait_closed(), 2)
-        except (TimeoutError, ConnectionError, OSError):
-            pass

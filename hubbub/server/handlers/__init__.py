@@ -41,6 +41,16 @@ def command(name: str, min_params: int = 0, *, registered: bool = True) -> Calla
 
 
 # Importing the topic modules fills COMMANDS.
-from . import channels, messaging, modes, queries, registration  # noqa: E402
+from . import channels, history, messaging, modes, queries, registration  # noqa: E402
 
-__all__ = ["COMMANDS", "CommandSpec", "channels", "command", "messaging", "modes", "queries", "registration"]
+__all__ = [
+    "COMMANDS",
+    "CommandSpec",
+    "channels",
+    "command",
+    "history",
+    "messaging",
+    "modes",
+    "queries",
+    "registration",
+]

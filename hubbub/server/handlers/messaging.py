@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
 
-# Client-only tags that are worth keeping in history; typing notifications are not.
-KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
-
 
 def _client_tags(session: Session, msg: Message) -> dict[str, str]:
     if not msg.tags or not session.view & capmod.TAGS:
@@ -177,4 +174,4 @@ def handle_tagmsg(session: Session, msg: Message) -> None:
     _relay(session, msg)
 
 
-__all__ = ["KEPT_TAGS", "may_speak"]
+__all__ = ["may_speak"]

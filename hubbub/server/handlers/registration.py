@@ -7,6 +7,7 @@ LIST, END, cap-notify).
 from __future__ import annotations
 
 import hmac
+import time
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics, valid_nick
@@ -61,6 +62,7 @@ def handle_nick(session: Session, msg: Message) -> None:
     if world.users.get(old_folded) is session:
         del world.users[old_folded]
     session.nick = nick
+    session.nick_since = time.time()
     world.users[folded] = session
     change = Message.build("NICK", nick, source=old_mask)
     recipients = world.peers_of(session)
@@ -104,6 +106,7 @@ def try_register(session: Session) -> None:
         session.nick = "*"
         return
     world.users[folded] = session
+    session.nick_since = time.time()
     world.unregistered -= 1
     session.registration_done()
     welcome(session)

@@ -1,0 +1,187 @@
+"""CHATHISTORY (IRCv3 draft/chathistory): LATEST, BEFORE, AFTER, AROUND, BETWEEN, TARGETS."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, is_channel_name
+from hubbub.store import MessageRef, StoredMessage, StoreError, dm_sides
+
+from . import command
+
+if TYPE_CHECKING:
+    from ..session import Session
+    from ..world import Channel
+
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z$")
+SUBCOMMANDS = ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN", "TARGETS")
+
+
+class BadReference(Exception):
+    """A message reference that is neither ``msgid=`` nor a valid ``timestamp=``."""
+
+
+def parse_timestamp(text: str) -> int:
+    """``YYYY-MM-DDThh:mm:ss.sssZ`` to milliseconds since the epoch."""
+    m = _TIMESTAMP.match(text)
+    if not m:
+        raise BadReference(text)
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    frac = (m.group(7) or "0").ljust(3, "0")[:3]
+    try:
+        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (OverflowError, ValueError):
+        raise BadReference(text) from None
+    return seconds * 1000 + int(frac)
+
+
+def parse_ref(text: str) -> MessageRef:
+    """``msgid=ID`` or ``timestamp=TS`` to a :class:`MessageRef`."""
+    kind, sep, value = text.partition("=")
+    if not sep or not value:
+        raise BadReference(text)
+    if kind == "msgid":
+        return MessageRef(msgid=value)
+    if kind == "timestamp":
+        return MessageRef(time_ms=parse_timestamp(value))
+    raise BadReference(text)
+
+
+def _fail(session: Session, code: str, *context: str, text: str) -> None:
+    session.fail("CHATHISTORY", code, text, *context)
+
+
+@command("CHATHISTORY", 1)
+def handle_chathistory(session: Session, msg: Message) -> None:
+    """CHATHISTORY <subcommand> <target> <reference(s)> <limit>."""
+    sub = msg.params[0].upper()
+    server = session.server
+    if sub not in SUBCOMMANDS:
+        _fail(session, "UNKNOWN_COMMAND", msg.params[0], text="Unknown command")
+        return
+    needed = 4 if sub in ("TARGETS", "LATEST", "BEFORE", "AFTER", "AROUND") else 5
+    if len(msg.params) < needed:
+        _fail(session, "NEED_MORE_PARAMS", sub, text="Missing parameters")
+        return
+    store = server.history.store
+    if store is None:
+        _fail(session, "MESSAGE_ERROR", sub, msg.params[1], text="History is not available")
+        return
+    try:
+        limit = int(msg.params[-1])
+    except ValueError:
+        limit = -1
+    if limit <= 0:
+        _fail(session, "INVALID_PARAMS", sub, msg.params[-1], text="Invalid limit")
+        return
+    limit = min(limit, server.settings.chathistory_max)
+    if sub == "TARGETS":
+        _targets(session, msg.params[1], msg.params[2], limit)
+        return
+    target_name = msg.params[1]
+    channel: Channel | None = None
+    if is_channel_name(target_name):
+        channel = server.world.find_channel(target_name)
+        key = channel.key_folded if channel is not None else ""
+    else:
+        key = server.history.dm_target(session, target_name)
+    since = server.history.visible_since(session, key, channel) if key else None
+    if since is None:
+        _fail(session, "INVALID_TARGET", sub, target_name, text="Messages could not be retrieved")
+        return
+    try:
+        refs = [None if p == "*" and sub == "LATEST" else parse_ref(p) for p in msg.params[2 : needed - 1]]
+    except BadReference as exc:
+        _fail(session, "INVALID_PARAMS", sub, str(exc), text="Invalid message reference")
+        return
+    # A visible window that starts late (a re-created channel, a nick taken recently) moves any
+    # timestamp reference that points before it up to its start.
+    floor = MessageRef(time_ms=since - 1) if since > 0 else None
+    try:
+        rows = _query(store, sub, key, refs, limit, floor)
+    except StoreError:
+        _fail(session, "INVALID_PARAMS", sub, msg.params[2], text="Unknown message reference")
+        return
+    rows = [r for r in rows if r.time_ms >= since]
+    display = channel.name if channel is not None else target_name
+    server.history.send_rows(session, rows, display)
+
+
+def _clamp(ref: MessageRef | None, floor: MessageRef | None) -> MessageRef | None:
+    if floor is None:
+        return ref
+    if ref is None:
+        return floor
+    if ref.time_ms is not None and floor.time_ms is not None and ref.time_ms < floor.time_ms:
+        return floor
+    return ref
+
+
+def _query(
+    store: object, sub: str, key: str, refs: list[MessageRef | None], limit: int, floor: MessageRef | None
+) -> list[StoredMessage]:
+    from hubbub.store import SQLiteStore
+
+    assert isinstance(store, SQLiteStore)
+    if sub == "LATEST":
+        return store.latest(key, limit, _clamp(refs[0], floor))
+    ref = refs[0]
+    assert ref is not None
+    if sub == "BEFORE":
+        return store.before(key, ref, limit)
+    if sub == "AFTER":
+        clamped = _clamp(ref, floor)
+        assert clamped is not None
+        return store.after(key, clamped, limit)
+    if sub == "AROUND":
+        return store.around(key, ref, limit)
+    end = refs[1]
+    assert end is not None
+    return store.between(key, ref, end, limit)
+
+
+def _targets(session: Session, start_text: str, end_text: str, limit: int) -> None:
+    server = session.server
+    store = server.history.store
+    assert store is not None
+    try:
+        start = parse_ref(start_text)
+        end = parse_ref(end_text)
+    except BadReference as exc:
+        _fail(session, "INVALID_PARAMS", "TARGETS", str(exc), text="Invalid timestamp")
+        return
+    if start.time_ms is None or end.time_ms is None:
+        _fail(session, "INVALID_PARAMS", "TARGETS", start_text, text="TARGETS takes timestamps")
+        return
+    lo, hi = sorted((start.time_ms, end.time_ms))
+    world = server.world
+    me = world.fold(session.nick)
+    rows = store.targets(lo, hi, limit, channels=list(session.channels), participant=me)
+    since_dm = int(session.nick_since * 1000)
+    batch = None
+    if "batch" in session.caps:
+        batch = session.next_batch_id()
+        session.send(Message.build("BATCH", "+" + batch, "draft/chathistory-targets", source=server.name))
+    tags = {"batch": batch} if batch else {}
+    for key, last_ms in rows:
+        sides = dm_sides(key)
+        if sides is not None:
+            if last_ms < since_dm:
+                continue
+            name = sides[1] if sides[0] == me else sides[0]
+            peer = world.find_user(name)
+            name = peer.nick if peer is not None else name
+        else:
+            channel = world.channels.get(key)
+            if channel is None or (not channel.persistent and last_ms < int(channel.created * 1000)):
+                continue
+            name = channel.name
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(last_ms // 1000)) + f".{last_ms % 1000:03d}Z"
+        session.send(
+            Message.build("CHATHISTORY", "TARGETS", name, f"timestamp={stamp}", source=server.name, tags=tags)
+        )
+    if batch:
+        session.send(Message.build("BATCH", "-" + batch, source=server.name))

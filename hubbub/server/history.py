@@ -1,0 +1,254 @@
+"""History on the server side: what is kept, replay on join, persistent channels, retention.
+
+The Store (``hubbub.store``) keeps the rows; this module decides what goes in (DESIGN.md
+principle 5: appended to the turn's batch, committed before delivery), who may read it back, and
+how stored rows become messages again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message
+from hubbub.store import ChannelRecord, MessageRef, SQLiteStore, StoredMessage, dm_key, open_store
+
+from . import caps as capmod
+from .world import Channel, ListEntry
+
+if TYPE_CHECKING:
+    from .app import Server
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+# Client-only tags worth keeping in history; typing notifications and the like are not.
+KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
+# Commands a plain client is shown when history is replayed; the rest are events.
+MESSAGES = frozenset({"PRIVMSG", "NOTICE"})
+# Seconds between two background retention passes, and rows deleted per pass.
+RETENTION_INTERVAL = 30.0
+RETENTION_BUDGET = 5000
+
+
+class History:
+    """The server's link to its Store."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.settings = server.settings
+        self.store: SQLiteStore | None = None
+        self._retention: asyncio.TimerHandle | None = None
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the store in the data directory and bring back the persistent channels."""
+        self.store = open_store(self.settings.data_dir)
+        self.server.delivery.store = self.store
+        world = self.server.world
+        for record in self.store.load_channels():
+            channel = world.add_channel(record.name)
+            _apply_record(channel, record)
+        for name in self.settings.persistent_channels:
+            channel = world.find_channel(name) or world.add_channel(name)
+            if not channel.persistent:
+                channel.persistent = True
+                self.save_channel(channel)
+        if self.settings.retention_days > 0 or self.settings.retention_messages > 0:
+            self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
+
+    def close(self) -> None:
+        """Stop the retention timer and close the store."""
+        if self._retention is not None:
+            self._retention.cancel()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+            self.server.delivery.store = None
+
+    def _retain(self) -> None:
+        self._retention = None
+        if self.store is None:
+            return
+        settings = self.settings
+        try:
+            deleted = self.store.prune(
+                max_age_ms=int(settings.retention_days * 86400_000) or None,
+                max_per_target=settings.retention_messages or None,
+                now_ms=int(time.time() * 1000),
+                budget=RETENTION_BUDGET,
+            )
+        except Exception:
+            log.exception("retention pass failed")
+            deleted = 0
+        # More to do: come back soon; otherwise at the usual pace. Each pass is small, so
+        # delivery never waits long behind it.
+        delay = 0.05 if deleted >= RETENTION_BUDGET else RETENTION_INTERVAL
+        self._retention = asyncio.get_running_loop().call_later(delay, self._retain)
+
+    # writing ----------------------------------------------------------------------------------
+
+    def keep(self, target: str, message: Message, msgid: str, time_ms: int, account: str | None) -> None:
+        """Add a relayed message to this turn's commit batch."""
+        if self.store is None:
+            return
+        tags = {k: v for k, v in message.tags.items() if k in KEPT_TAGS}
+        self.server.delivery.record(
+            StoredMessage(
+                msgid, time_ms, target, message.command, message.source or "", message.params, account, tags
+            )
+        )
+
+    def keep_event(self, session: Session, message: Message, targets: Iterable[str]) -> None:
+        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event for each target, if events are kept."""
+        if self.store is None or not self.settings.history_events:
+            return
+        delivery = self.server.delivery
+        for target in targets:
+            tags: dict[str, str] = {}
+            msgid, time_ms = delivery.stamp(tags)
+            delivery.record(
+                StoredMessage(
+                    msgid,
+                    time_ms,
+                    target,
+                    message.command,
+                    message.source or "",
+                    message.params,
+                    session.account,
+                )
+            )
+
+    # channels ---------------------------------------------------------------------------------
+
+    def save_channel(self, channel: Channel) -> None:
+        """Write a persistent channel's state."""
+        if self.store is None or not channel.persistent:
+            return
+        try:
+            self.store.save_channel(_record(channel))
+        except Exception:
+            log.exception("could not save channel %s", channel.name)
+
+    def forget_channel(self, channel: Channel) -> None:
+        """A channel stopped being persistent."""
+        if self.store is not None:
+            self.store.delete_channel(channel.key_folded)
+
+    # reading ----------------------------------------------------------------------------------
+
+    def visible_since(self, session: Session, target: str, channel: Channel | None) -> int | None:
+        """The oldest time (ms) of ``target``'s history that ``session`` may read, or None: none.
+
+        Channels: members may read (everyone, with ``history_public``); a channel that was emptied
+        and made anew starts a fresh history unless it is persistent. Direct conversations are
+        keyed by nick, so a nick's holder sees only what was said since they took it.
+        """
+        if channel is not None:
+            if session not in channel.members and not self.settings.history_public:
+                return None
+            return 0 if channel.persistent else int(channel.created * 1000)
+        return int(session.nick_since * 1000)
+
+    def dm_target(self, session: Session, nick: str) -> str:
+        """The conversation key of ``session``'s direct messages with ``nick``."""
+        world = self.server.world
+        return dm_key(world.fold(session.nick), world.fold(nick))
+
+    def to_message(self, row: StoredMessage, batch: str | None = None) -> Message:
+        """A stored row as a message to send again, with its original time and msgid."""
+        tags = dict(row.tags)
+        tags["time"] = _stamp(row.time_ms)
+        tags["msgid"] = row.msgid
+        if row.account:
+            tags["account"] = row.account
+        if batch:
+            tags["batch"] = batch
+        return Message(row.command, row.params, row.source, tags)
+
+    def send_rows(self, session: Session, rows: list[StoredMessage], target_name: str) -> None:
+        """Send rows to ``session``: events only with event-playback, TAGMSG only with message-tags,
+        inside a ``chathistory`` batch when the client has ``batch``."""
+        events = "draft/event-playback" in session.caps
+        tagmsg = bool(session.view & capmod.TAGS)
+        rows = [
+            r
+            for r in rows
+            if r.command in MESSAGES
+            or (r.command == "TAGMSG" and tagmsg)
+            or (events and r.command != "TAGMSG")
+        ]
+        batch = None
+        if "batch" in session.caps:
+            batch = session.next_batch_id()
+            session.send(
+                Message.build("BATCH", "+" + batch, "chathistory", target_name, source=self.server.name)
+            )
+        for row in rows:
+            session.send(self.to_message(row, batch))
+        if batch:
+            session.send(Message.build("BATCH", "-" + batch, source=self.server.name))
+
+    def replay_on_join(self, session: Session, channel: Channel) -> None:
+        """Recent lines for a client that will not ask with CHATHISTORY itself."""
+        settings = self.settings
+        if self.store is None or settings.history_on_join <= 0 or "draft/chathistory" in session.caps:
+            return
+        since = self.visible_since(session, channel.key_folded, channel)
+        if since is None:
+            return
+        window = int((time.time() - settings.history_on_join_window) * 1000)
+        since = max(since, window)
+        try:
+            rows = self.store.latest(
+                channel.key_folded, settings.history_on_join, MessageRef(time_ms=since - 1)
+            )
+        except Exception:
+            log.exception("history replay failed for %s", channel.name)
+            return
+        rows = [r for r in rows if r.command in MESSAGES]
+        if rows:
+            self.send_rows(session, rows, channel.name)
+
+
+def _stamp(time_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time_ms // 1000)) + f".{time_ms % 1000:03d}Z"
+
+
+def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:
+    return tuple((e.mask, e.setter, int(e.set_at * 1000)) for e in entries)
+
+
+def _record(channel: Channel) -> ChannelRecord:
+    return ChannelRecord(
+        name=channel.name,
+        key=channel.key_folded,
+        created_ms=int(channel.created * 1000),
+        topic=channel.topic,
+        topic_setter=channel.topic_setter,
+        topic_time_ms=int(channel.topic_time * 1000),
+        modes="".join(sorted(channel.modes)),
+        channel_key=channel.key,
+        limit=channel.limit,
+        bans=_entries(channel.bans),
+        excepts=_entries(channel.excepts),
+        invites=_entries(channel.invex),
+    )
+
+
+def _apply_record(channel: Channel, record: ChannelRecord) -> None:
+    channel.persistent = True
+    channel.created = record.created_ms / 1000
+    channel.topic = record.topic
+    channel.topic_setter = record.topic_setter
+    channel.topic_time = record.topic_time_ms / 1000
+    channel.modes = set(record.modes)
+    channel.key = record.channel_key
+    channel.limit = record.limit
+    channel.bans = [ListEntry(m, s, t / 1000) for m, s, t in record.bans]
+    channel.excepts = [ListEntry(m, s, t / 1000) for m, s, t in record.excepts]
+    channel.invex = [ListEntry(m, s, t / 1000) for m, s, t in record.invites]

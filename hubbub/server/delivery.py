@@ -67,11 +67,17 @@ class Delivery:
         self.pending: list[Any] = []
         self.new_msgid = MsgidFactory()
         self.failures = 0
+        self._last_ms = 0
 
     def stamp(self, tags: dict[str, str], account: str | None = None) -> tuple[str, int]:
         """Add ``msgid`` and ``time`` (and ``account``) to ``tags``; return (msgid, time_ms)."""
-        now = time.time()
-        now_ms = int(now * 1000)
+        now_ms = int(time.time() * 1000)
+        # History order is delivery order; timestamp references and retention need server time to
+        # follow it, so a clock stepping back never stamps a message earlier than the one before.
+        if now_ms < self._last_ms:
+            now_ms = self._last_ms
+        self._last_ms = now_ms
+        now = now_ms / 1000
         msgid = self.new_msgid(now_ms)
         tags["msgid"] = msgid
         tags["time"] = capmod.server_time(now)

@@ -184,6 +184,7 @@ async def test_gap_after_reconnect_is_filled_once(
     assert isinstance(first, Message) and first.msgid
     await hubbub_server.kill()
     await alice.wait_for(Disconnected, WAIT)
+    await bob.wait_for(Disconnected, WAIT)
     await hubbub_server.start()
     # Whichever of the two comes back first, alice must end up with "after" exactly once and
     # never see "before" again, whether it arrives live, replayed on join, or from CHATHISTORY.

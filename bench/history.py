@@ -8,6 +8,8 @@ import subprocess
 import sys
 from typing import Any
 
+from .servers import REPO_ROOT
+
 _FIGURE = re.compile(r"^\s*([A-Za-z][^:=]*?)\s*[:=]\s*([-+]?\d[\d,]*(?:\.\d+)?)\s*(.*)$")
 
 
@@ -36,7 +38,9 @@ def run(messages: int, timeout: float = 600.0) -> dict[str, Any]:
         return {"error": "hubbub.store.bench is not available"}
     argv = [sys.executable, "-m", "hubbub.store.bench", "--messages", str(messages)]
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO_ROOT
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout:.0f} s", "command": " ".join(argv[1:])}
     out: dict[str, Any] = {

@@ -24,6 +24,7 @@ from pathlib import Path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
 _LISTENING = re.compile(r"listening on [^\s:]+:(\d+)")
 
 
@@ -59,6 +60,7 @@ class ServerSpec:
     name: str
     command: str
     port_from_stderr: bool = False
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def builtin_specs() -> dict[str, ServerSpec]:
@@ -72,7 +74,9 @@ def builtin_specs() -> dict[str, ServerSpec]:
         # miniircd refuses to run as root unless told to stay root explicitly.
         miniircd += " --setuid root"
     return {
-        "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True),
+        # The checkout on PYTHONPATH makes the server import this tree's hubbub even when its
+        # editable install resolves the package differently from the server's working directory.
+        "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env={"PYTHONPATH": str(REPO_ROOT)}),
         "miniircd": ServerSpec("miniircd", miniircd),
     }
 
@@ -211,6 +215,7 @@ def start_server(spec: ServerSpec, host: str = "127.0.0.1") -> RunningServer:
             stdout=subprocess.DEVNULL,
             stderr=stderr_file,
             cwd=data_dir.name,
+            env={**os.environ, **spec.env} if spec.env else None,
             preexec_fn=_raise_limits_in_child,
         )
     finally:

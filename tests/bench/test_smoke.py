@@ -1,0 +1,73 @@
+"""``python -m bench`` end to end against miniircd at tiny sizes: real processes and sockets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY = [
+    "--servers=miniircd",
+    "--scenarios=idle,fanout,many,storm",
+    "--workers=2",
+    "--idle-clients=40",
+    "--fanout-members=20",
+    "--fanout-senders=2",
+    "--fanout-seconds=1",
+    "--fanout-rate=50",
+    "--many-clients=40",
+    "--many-rate=5",
+    "--many-seconds=1",
+    "--storm-clients=40",
+    "--setup-timeout=20",
+]
+
+
+@pytest.mark.timeout(120)
+def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *TINY, f"--output-dir={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    table = proc.stdout
+    for row in (
+        "| metric | miniircd |",
+        "| idle: clients registered and joined | 40 / 40 |",
+        "| idle: server RSS per connection (KiB) |",
+        "| fan-out: members joined | 20 / 20 |",
+        "| fan-out max rate: deliveries/s |",
+        "| fan-out max rate: lost | 0 |",
+        "| fan-out max rate: duplicated | 0 |",
+        "| fan-out max rate: out of order | 0 |",
+        "| fan-out max rate: server CPU µs/delivery |",
+        "| fan-out fixed rate: lost | 0 |",
+        "| many channels: clients joined | 40 / 40 |",
+        "| many channels: lost | 0 |",
+        "| storm: registrations/s |",
+        "| storm: errors | 0 |",
+    ):
+        assert row in table, f"missing {row!r} in:\n{table}\n{proc.stderr}"
+    assert "did not complete" not in table, table
+
+    (result_file,) = tmp_path.glob("*.json")
+    results = json.loads(result_file.read_text())["results"]["miniircd"]
+    for phase in (results["fanout"]["max"], results["fanout"]["fixed"], results["many"]["chat"]):
+        assert phase["deliveries"] > 0
+        assert phase["deliveries"] == phase["expected"]
+        assert phase["lost"] == phase["duplicated"] == phase["reordered"] == 0
+        assert phase["errors"] == {}
+        assert phase["p50_ms"] is not None and phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    # Every sender's messages reached the 19 other members.
+    fixed = results["fanout"]["fixed"]
+    assert fixed["expected"] == fixed["messages"] * 19
+    assert results["storm"]["registered"] == 40

@@ -83,6 +83,35 @@ class Settings:
     retention_days: float = _s(0.0, "history", "Delete messages older than this (0: keep)")
     retention_messages: int = _s(0, "history", "Keep at most this many per target (0: no limit)")
     persistent_channels: tuple[str, ...] = _s([], "history", "Channels that exist while empty")
+    # [accounts]
+    registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
+    team_mode: bool = _s(False, "accounts", "Clients must log in with SASL before registration completes")
+    nick_enforcement: str = _s(
+        "strict", "accounts", "strict: only the logged-in owner may use a registered nick; none: anyone"
+    )
+    password_min_length: int = _s(8, "accounts", "Shortest password accepted when registering")
+    login_max_failures: int = _s(
+        5, "accounts", "Failed logins per account and per IP address within login_failure_window"
+    )
+    login_failure_window: float = _s(
+        300.0, "accounts", "Seconds over which failed logins count; past the limit logins wait"
+    )
+    sasl_plain_insecure: bool = _s(
+        False, "accounts", "Allow SASL PLAIN over plain text from non-loopback addresses"
+    )
+    password_hash_memory_kib: int = _s(65536, "accounts", "argon2id memory cost of new password hashes")
+    password_hash_time_cost: int = _s(3, "accounts", "argon2id time cost (iterations) of new hashes")
+    realnamelen: int = _s(150, "limits", "Longest realname from USER or SETNAME")
+    # [operators]
+    opers: tuple[str, ...] = _s(
+        [], "operators", "Operator credentials, each 'name argon2-hash' (hubbub account hash-password)"
+    )
+    # [tls]
+    tls_port: int = _s(6697, "tls", "TLS IRC port, used when tls_cert and tls_key are set (0 picks one)")
+    tls_cert: str = _s("", "tls", "PEM certificate chain of the TLS listener (empty: no TLS)")
+    tls_key: str = _s("", "tls", "PEM private key of the TLS listener")
+    tls_client_ca: str = _s("", "tls", "PEM file of CAs whose client certificates are accepted")
+    sts_duration: int = _s(0, "tls", "Seconds clients should keep to TLS (IRCv3 sts; 0: not offered)")
 
     def validate(self) -> Settings:
         """Check every value; raise :class:`ConfigError` naming the first bad key."""
@@ -123,9 +152,32 @@ class Settings:
         for key in ("history_on_join", "whowas_size", "retention_messages"):
             if getattr(self, key) < 0:
                 raise ConfigError(key, "must not be negative")
+        if self.nick_enforcement not in ("strict", "none"):
+            raise ConfigError("nick_enforcement", "must be strict or none")
+        for key in ("password_min_length", "login_max_failures", "realnamelen", "password_hash_time_cost"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
+        if self.password_hash_memory_kib < 8:
+            raise ConfigError("password_hash_memory_kib", "must be at least 8")
+        if not 0 <= self.tls_port <= 65535:
+            raise ConfigError("tls_port", "must be between 0 and 65535")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_key" if self.tls_cert else "tls_cert", "tls_cert and tls_key go together")
+        for key in ("tls_cert", "tls_key", "tls_client_ca"):
+            if getattr(self, key) and not Path(getattr(self, key)).is_file():
+                raise ConfigError(key, f"no such file: {getattr(self, key)}")
+        for entry in self.opers:
+            name, _, hashed = entry.partition(" ")
+            if not name or not hashed.startswith("$argon2"):
+                raise ConfigError("opers", "each entry is 'name argon2-hash'")
         if self.motd_file and not Path(self.motd_file).is_file():
             raise ConfigError("motd_file", f"no such file: {self.motd_file}")
         return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        """Whether a TLS listener is configured."""
+        return bool(self.tls_cert and self.tls_key)
 
     def motd_lines(self) -> list[str]:
         """The message of the day, line by line."""

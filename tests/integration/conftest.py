@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,22 @@ from .ircclient import IRCClient
 
 StartServer = Callable[..., Awaitable[Server]]
 Connect = Callable[..., Awaitable[IRCClient]]
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """Run the in-process servers on uvloop when it is installed, as ``hubbub serve`` does.
+
+    ``HUBBUB_TEST_LOOP=asyncio`` runs them on the standard loop instead.
+    """
+    if os.environ.get("HUBBUB_TEST_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.EventLoopPolicy()
+    return asyncio.DefaultEventLoopPolicy()
 
 
 @pytest.fixture

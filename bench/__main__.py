@@ -82,8 +82,12 @@ def run_scenario(spec: ServerSpec, scenario: str, sizes: Sizes, workers: int) ->
         traceback.print_exc()
         result = {"failed": f"{type(exc).__name__}: {exc}"}
     if not server.alive():
-        result["server_exit"] = f"server exited during the scenario (code {server.process.returncode})"
-        result["server_stderr"] = server.stderr_tail()
+        tail = server.stderr_tail()
+        last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
+        result["server_exit"] = (
+            f"server exited during the scenario (code {server.process.returncode}): {last}"
+        )
+        result["server_stderr"] = tail
         result.setdefault("failed", result["server_exit"])
     code = server.stop()
     result["stop_exit_code"] = code

@@ -256,6 +256,7 @@ class Worker:
         self.wake: dict[int, asyncio.Event] = {}
         self.seq: dict[int, int] = {}
         self.stopped = False
+        self.cpu_start = 0.0
         self.sender_channel: dict[int, str] = {}  # every sender's channel, from the parent's plan
 
     def error(self, reason: str) -> None:
@@ -323,6 +324,7 @@ class Worker:
         end = start + duration
         senders = [link for link in self.links if link.plan.sender and link.fast]
         await asyncio.sleep(max(0.0, start - self.loop.time()))  # pacing: wait for the common start
+        self.cpu_start = time.process_time()
 
         def stop() -> None:
             self.stopped = True
@@ -439,6 +441,7 @@ class Worker:
             "first_ns": t.first_ns,
             "last_ns": t.last_ns,
             "hist": t.hist,
+            "cpu_s": time.process_time() - self.cpu_start,
             "errors": dict(self.errors),
             "connected": sum(1 for link in self.links if link.fast and not link.lost.done()),
         }

@@ -53,6 +53,8 @@ def _phase_rows(scenario: str, phase: str, label: str) -> list[tuple[str, str, G
         (scenario, f"{label}: duplicated", _get(phase, "duplicated")),
         (scenario, f"{label}: out of order", _get(phase, "reordered")),
         (scenario, f"{label}: server CPU µs/delivery", _get(phase, "cpu_us_per_delivery")),
+        (scenario, f"{label}: server CPU (cores)", _get(phase, "cpu_share")),
+        (scenario, f"{label}: load generator CPU (cores)", _get(phase, "generator_cores")),
         (scenario, f"{label}: errors", _errors(phase)),
     ]
 

@@ -259,6 +259,8 @@ def _phase(
         "cpu_us_per_delivery": cpu / deliveries if deliveries else None,
         "cpu_share": cpu / 1e6 / elapsed if elapsed > 0 else None,
         "rss_kib": sample.rss_kib,
+        # Whether the load generator itself was near its limit: CPU cores its workers used.
+        "generator_cores": sum(r["cpu_s"] for r in stats) / elapsed if elapsed > 0 else None,
         "connected": sum(r["connected"] for r in stats),
         "errors": merge_errors(stats),
     }

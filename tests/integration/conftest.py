@@ -20,8 +20,7 @@ StartServer = Callable[..., Awaitable[Server]]
 Connect = Callable[..., Awaitable[IRCClient]]
 
 
-@pytest.fixture(scope="session")
-def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """Run the in-process servers on uvloop when it is installed, as ``hubbub serve`` does.
 
     ``HUBBUB_TEST_LOOP=asyncio`` runs them on the standard loop instead.
@@ -32,8 +31,8 @@ def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
         except ImportError:
             pass
         else:
-            return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
+            return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 @pytest.fixture

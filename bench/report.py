@@ -80,6 +80,11 @@ ROWS: list[tuple[str, str, Getter]] = [
     ("storm", "storm: registrations/s", _get("registrations_per_s")),
     ("storm", "storm: server CPU µs/registration", _get("cpu_us_per_registration")),
     ("storm", "storm: errors", _errors()),
+    ("history", "history: messages stored", _get("figures", "messages")),
+    ("history", "history: commit rate (msg/s)", _get("figures", "commit_rate_msgs_per_s")),
+    ("history", "history: LATEST 100 median (ms)", _get("figures", "latest100_median_ms")),
+    ("history", "history: LATEST 100 p99 (ms)", _get("figures", "latest100_p99_ms")),
+    ("history", "history: BEFORE 100 median (ms)", _get("figures", "before100_median_ms")),
 ]
 
 
@@ -134,12 +139,8 @@ def table(results: dict[str, dict[str, Any]], servers: list[str]) -> str:
             if reason:
                 lines.append(f"\n{s} {scenario}: did not complete: {reason}")
     hist = results.get("hubbub", {}).get("history")
-    if hist:
-        lines.append("")
-        if "error" in hist:
-            lines.append(f"history (hubbub only): {hist['error']}")
-        for name, fig in hist.get("figures", {}).items():
-            lines.append(f"- history: {name}: {fmt(fig['value'])} {fig['unit']}".rstrip())
+    if hist and "error" in hist:
+        lines.append(f"\nhubbub history: {hist['error']}")
     return "\n".join(lines)
 
 

@@ -265,3 +265,59 @@ def load(
         if value is not None:
             values[key] = _coerce(key, value, "command line")
     return Settings(**values).validate()
+
+
+def reference_markdown() -> str:
+    """The configuration reference (docs/configuration.md), generated from the settings above."""
+    flags = {
+        "host": "--host",
+        "port": "--port",
+        "data_dir": "--data-dir",
+        "password": "--password",
+        "server_name": "--server-name",
+        "network": "--network",
+        "motd_file": "--motd-file",
+        "flood_control": "--no-flood-control",
+    }
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `hubbub/server/config.py` by `python -m hubbub.server.config`; a test keeps",
+        "this page and the code in step.",
+        "",
+        "Every setting can be given in the TOML file (`hubbub serve --config FILE`, or `HUBBUB_CONFIG`)",
+        "under its section, as an environment variable `HUBBUB_<NAME>`, and the common ones as a flag.",
+        "Flags beat the environment, which beats the file, which beats the defaults. Lists are written",
+        "as TOML arrays in the file and comma-separated in the environment.",
+        "",
+    ]
+    sections: dict[str, list[dataclasses.Field[Any]]] = {}
+    for f in dataclasses.fields(Settings):
+        sections.setdefault(f.metadata["section"], []).append(f)
+    for section, fields in sections.items():
+        lines += [
+            f"## [{section}]",
+            "",
+            "| key | default | environment | flag | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        for f in fields:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            if isinstance(default, bool):
+                shown = str(default).lower()
+            elif isinstance(default, tuple):
+                shown = "[" + ", ".join(default) + "]"
+            elif isinstance(default, str):
+                shown = f'"{default}"'
+            else:
+                shown = str(default)
+            flag = flags.get(f.name, "")
+            lines.append(
+                f"| `{f.name}` | `{shown}` | `HUBBUB_{f.name.upper()}` | {flag} | {f.metadata['doc']} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -1,0 +1,50 @@
+"""Settings: precedence, validation with the offending key, and the generated reference page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hubbub.server.config import ConfigError, load, reference_markdown
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
+    config = tmp_path / "hubbub.toml"
+    config.write_text('[server]\nport = 7000\nnetwork = "filenet"\n[limits]\nnicklen = 20\n')
+    settings = load(config_file=str(config), environ={"HUBBUB_PORT": "8000"}, overrides={"nicklen": 25})
+    assert settings.network == "filenet"
+    assert settings.port == 8000
+    assert settings.nicklen == 25
+    assert settings.topiclen == 390
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[limits]\nnicklen = 0\n", "nicklen"),
+        ("[limits]\nping_timeout = 10.0\nping_interval = 20.0\n", "ping_timeout"),
+        ("[server]\ncasemapping = 'utf8'\n", "casemapping"),
+        ("[server]\nno_such_thing = 1\n", "server.no_such_thing"),
+        ("[limits]\nflood_control = 'perhaps'\n", "flood_control"),
+        ("[server]\nport = 70000\n", "port"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, text, key):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load(config_file=str(config), environ={})
+    assert info.value.key == key
+
+
+def test_environment_lists_are_comma_separated():
+    settings = load(environ={"HUBBUB_PERSISTENT_CHANNELS": "#a, #b"})
+    assert settings.persistent_channels == ("#a", "#b")
+
+
+def test_configuration_reference_matches_the_code():
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert page == reference_markdown(), "run: python -m hubbub.server.config > docs/configuration.md"

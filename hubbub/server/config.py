@@ -302,7 +302,7 @@ def reference_markdown() -> str:
             "|---|---|---|---|---|",
         ]
         for f in fields:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
             if isinstance(default, bool):
                 shown = str(default).lower()
             elif isinstance(default, tuple):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import history, report
+from . import history, profile, report
 from .scenarios import SCENARIOS, ScenarioError, Sizes
 from .servers import ServerSpec, builtin_specs, raise_nofile_limit, start_server
 
@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2), help="load processes")
     p.add_argument("--output-dir", type=Path, default=report.RESULTS_DIR, help="where the JSON goes")
     p.add_argument("--no-json", action="store_true", help="print the table only")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record each server with py-spy into DIR/<server>-<scenario>.txt (collapsed stacks)",
+    )
     for f in dataclasses.fields(Sizes):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
     return p
@@ -67,13 +73,18 @@ def specs_from(args: argparse.Namespace) -> list[ServerSpec]:
     return specs
 
 
-def run_scenario(spec: ServerSpec, scenario: str, sizes: Sizes, workers: int) -> dict[str, Any]:
+def run_scenario(
+    spec: ServerSpec, scenario: str, sizes: Sizes, workers: int, profile_dir: Path | None = None
+) -> dict[str, Any]:
     """Start a fresh server, run one scenario on it, stop it; failures become a ``failed`` entry."""
     try:
         server = start_server(spec)
     except (OSError, RuntimeError, TimeoutError) as exc:
         return {"failed": f"server did not start: {exc}"}
     result: dict[str, Any]
+    recorder = None
+    if profile_dir is not None:
+        recorder = profile.record(server.pid, profile_dir / f"{spec.name}-{scenario}.txt")
     try:
         result = SCENARIOS[scenario](server, sizes, workers)
     except ScenarioError as exc:
@@ -81,6 +92,10 @@ def run_scenario(spec: ServerSpec, scenario: str, sizes: Sizes, workers: int) ->
     except Exception as exc:
         traceback.print_exc()
         result = {"failed": f"{type(exc).__name__}: {exc}"}
+    if recorder is not None:
+        result["profile"] = recorder.stop() or str(recorder.output)
+    elif profile_dir is not None:
+        result["profile"] = "py-spy is not installed"
     if not server.alive():
         tail = server.stderr_tail()
         last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
@@ -117,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             print(f"[bench] {scenario} on {spec.name}", file=sys.stderr, flush=True)
             t0 = time.monotonic()
-            results[spec.name][scenario] = run_scenario(spec, scenario, sizes, args.workers)
+            results[spec.name][scenario] = run_scenario(spec, scenario, sizes, args.workers, args.profile)
             print(f"[bench]   done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
     names = [spec.name for spec in specs]
     text = report.table(results, names)

@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
     nofile = raise_nofile_limit()
+    load_at_start = os.getloadavg()  # other work on the machine skews every figure
     started = time.time()
     results: dict[str, dict[str, Any]] = {spec.name: {} for spec in specs}
     for scenario in scenarios:
@@ -147,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
                 "nofile": nofile,
+                "loadavg_at_start": load_at_start,
             },
             "workers": args.workers,
             "sizes": dataclasses.asdict(sizes),

@@ -494,16 +494,6 @@ class Worker:
 
     async def serve(self) -> None:
         """Read commands from the parent until ``quit``; answer each with (name, result)."""
-        inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-
-        def readable() -> None:
-            try:
-                inbox.put_nowait(self.conn.recv())
-            except EOFError:
-                inbox.put_nowait(("quit", {}))
-                self.loop.remove_reader(self.conn.fileno())
-
-        self.loop.add_reader(self.conn.fileno(), readable)
         handlers: dict[str, Callable[..., Any]] = {
             "setup": self.cmd_setup,
             "go": self.cmd_go,
@@ -512,7 +502,12 @@ class Worker:
             "quit": self.cmd_quit,
         }
         while True:
-            name, kwargs = await inbox.get()
+            # A blocking recv in a thread: a large command arrives in several pipe reads, which a
+            # non-blocking reader on the loop would have to reassemble itself.
+            try:
+                name, kwargs = await self.loop.run_in_executor(None, self.conn.recv)
+            except EOFError:  # the parent is gone
+                name, kwargs = "quit", {}
             if name == "plan":
                 self.sender_channel = kwargs["sender_channel"]
                 continue

@@ -66,6 +66,7 @@ ROWS: list[tuple[str, str, Getter]] = [
     ("idle", "idle: errors", _errors()),
     ("fanout", "fan-out: members joined", _ready("setup")),
     ("fanout", "fan-out: setup errors", _errors("setup")),
+    ("fanout", "fan-out max rate: window per sender", _get("max", "window")),
     *_phase_rows("fanout", "max", "fan-out max rate"),
     *_phase_rows("fanout", "fixed", "fan-out fixed rate"),
     ("many", "many channels: clients joined", _ready("setup")),

@@ -16,7 +16,10 @@ from typing import Any
 from .load import BUCKET_NS, ClientPlan, worker_main
 from .servers import RunningServer
 
-START_DELAY_NS = 300_000_000  # workers get the go this long before the common start
+START_DELAY_NS = 300_000_000
+# At maximum rate the senders together keep about this many deliveries unacknowledged: enough to
+# keep the server busy, few enough that latency measures the server rather than our own queue.
+IN_FLIGHT_DELIVERIES = 20_000  # workers get the go this long before the common start
 
 
 class ScenarioError(Exception):
@@ -32,7 +35,7 @@ class Sizes:
     fanout_members: int = 200
     fanout_senders: int = 5
     fanout_seconds: float = 5.0
-    fanout_window: int = 20
+    fanout_window: int = 0  # 0: about IN_FLIGHT_DELIVERIES / (senders x (members - 1)), at least 1
     fanout_rate: float = 20.0
     many_clients: int = 1000
     many_rate: float = 0.5
@@ -275,7 +278,8 @@ def fanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     try:
         out["setup"] = _setup(pool, server, clients, sizes.setup_timeout)
         bases: dict[int, int] = {}
-        out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, sizes.fanout_window, 0.0, bases)
+        window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
+        out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, window, 0.0, bases)
         out["fixed"] = _phase(pool, server, "rate", sizes.fanout_seconds, 0, sizes.fanout_rate, bases)
     finally:
         pool.close()

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import signal
+import ssl
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -14,6 +15,9 @@ from hubbub import __version__
 from hubbub.protocol import CHANTYPES, Casemapping, Message
 
 from . import caps as capmod
+from . import tls as tlsmod
+from .accounts import Accounts
+from .bans import Bans
 from .config import Settings
 from .connection import Connection
 from .delivery import Delivery, fanout
@@ -56,10 +60,12 @@ class Server:
         self.host = settings.host
         self.stopped = asyncio.Event()
         self.history = History(self)
-        self._caps = dict(capmod.SUPPORTED)
-        self._caps["draft/chathistory"] = ""
-        if settings.history_events:
-            self._caps["draft/event-playback"] = ""
+        self.accounts = Accounts(self)
+        self.bans = Bans(self)
+        self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
+        self.tls_port: int | None = None
+        self.tls_context: ssl.SSLContext | None = None
+        self._caps = self._build_caps()
         self.isupport = self._isupport()
         self.motd = settings.motd_lines()
 
@@ -69,6 +75,8 @@ class Server:
         """Open the store and bind the listener; ``self.port`` is then the real port."""
         self._loop = asyncio.get_running_loop()
         self.history.open()
+        self.accounts.open()
+        self.bans.load()
         server = await self._loop.create_server(
             lambda: Connection(self), self.settings.host, self.settings.port, reuse_address=True, backlog=4096
         )
@@ -76,6 +84,47 @@ class Server:
         sock = server.sockets[0].getsockname()
         self.host, self.port = str(sock[0]), int(sock[1])
         log.info("listening on %s:%d", self.host, self.port)
+        if self.settings.tls_enabled:
+            self.tls_context = self.make_tls_context()
+            tls_server = await self._loop.create_server(
+                lambda: Connection(self),
+                self.settings.host,
+                self.settings.tls_port,
+                ssl=self.tls_context,
+                reuse_address=True,
+                backlog=4096,
+            )
+            self._servers.append(tls_server)
+            self.tls_port = int(tls_server.sockets[0].getsockname()[1])
+            self._caps = self._build_caps()
+            log.info("listening for TLS on %s:%d", self.host, self.tls_port)
+
+    def make_tls_context(self) -> ssl.SSLContext:
+        """A server TLS context from the configured files and the stored client certificates."""
+        s = self.settings
+        store = self.accounts.store
+        client_certs = store.client_certificates() if store is not None else []
+        return tlsmod.server_context(s.tls_cert, s.tls_key, s.tls_client_ca, client_certs)
+
+    def reload_tls(self) -> None:
+        """Load the certificate, key and trusted client certificates again (REHASH).
+
+        New connections use the new files; established ones keep their session. The listener's
+        context is changed in place, as asyncio keeps a reference to it.
+        """
+        if self.tls_context is None or not self.settings.tls_enabled:
+            return
+        s = self.settings
+        self.tls_context.load_cert_chain(s.tls_cert, s.tls_key)
+        store = self.accounts.store
+        for pem in store.client_certificates() if store is not None else []:
+            self.tls_context.load_verify_locations(cadata=pem)
+        if s.tls_client_ca:
+            self.tls_context.load_verify_locations(cafile=s.tls_client_ca)
+        if self.tls_context.verify_mode == ssl.CERT_NONE and (
+            s.tls_client_ca or (store is not None and store.client_certificates())
+        ):
+            self.tls_context.verify_mode = ssl.CERT_OPTIONAL
 
     async def stop(self, reason: str = "Server shutting down") -> None:
         """Close listeners, tell every client why, flush, and close the store."""
@@ -96,8 +145,11 @@ class Server:
                 conn.transport.abort()
         for server in self._servers:
             await server.wait_closed()
+        for task in list(self.tasks):
+            task.cancel()
         self.delivery.commit()
         self.history.close()
+        self.accounts.close()
         self.stopped.set()
 
     # connections ------------------------------------------------------------------------------
@@ -168,9 +220,31 @@ class Server:
 
     # hooks for history, persistence and accounts ------------------------------------------------
 
-    def capabilities(self) -> dict[str, str]:
-        """Capabilities offered now, with their CAP LS 302 values."""
+    def capabilities(self, session: Session | None = None) -> dict[str, str]:
+        """Capabilities offered now (to ``session``), with their CAP LS 302 values."""
+        if session is not None and session.auth.tls and "sts" in self._caps:
+            # IRCv3 sts: over TLS the policy is only its duration (persistence).
+            return {**self._caps, "sts": f"duration={self.settings.sts_duration}"}
         return self._caps
+
+    def _build_caps(self) -> dict[str, str]:
+        settings = self.settings
+        caps = dict(capmod.SUPPORTED)
+        caps["draft/chathistory"] = ""
+        if settings.history_events:
+            caps["draft/event-playback"] = ""
+        caps["sasl"] = "PLAIN,EXTERNAL" if settings.tls_enabled else "PLAIN"
+        caps["account-notify"] = ""
+        caps["account-tag"] = ""
+        if settings.registration_open:
+            caps["draft/account-registration"] = "before-connect"
+        if settings.tls_enabled and settings.sts_duration > 0 and self.tls_port is not None:
+            # IRCv3 sts: on plain text, the policy names the TLS port; clients upgrade.
+            caps["sts"] = f"port={self.tls_port},duration={settings.sts_duration}"
+        return caps
+
+    def account_logged_in(self, session: Session) -> None:
+        """A registered client just logged in to an account."""
 
     def keep(
         self,

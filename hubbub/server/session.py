@@ -14,9 +14,11 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
+from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_tags
 
 from . import caps as capmod
+from .accounts import AuthState
+from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
     from .app import Server
@@ -38,6 +40,24 @@ def safe_param(param: str) -> str:
     return param
 
 
+def _odd_command(raw: bytes) -> Message | None:
+    """A line whose command word is not a valid command name, as a message with no parameters.
+
+    Modern IRC: a server answers a command it does not know with ERR_UNKNOWNCOMMAND, whatever
+    its spelling; the tags are kept so a labelled line gets a labelled answer.
+    """
+    try:
+        words = raw.decode("utf-8").split()
+    except UnicodeDecodeError:
+        return None
+    tags = parse_tags(words.pop(0)[1:]) if words and words[0].startswith("@") else {}
+    if words and words[0].startswith(":"):
+        words.pop(0)
+    if not words or not words[0].isprintable():
+        return None
+    return Message.build(words[0].upper(), tags=tags)
+
+
 class Session:
     """One connected client, registered or not."""
 
@@ -50,6 +70,7 @@ class Session:
         "_prereg_lines",
         "_reg_handle",
         "account",
+        "auth",
         "away",
         "cap_negotiating",
         "cap_version",
@@ -83,6 +104,12 @@ class Session:
         if ":" in self.host:  # an IPv6 host must not start with ':' in a parameter
             self.host = self.host if not self.host.startswith(":") else "0" + self.host
         self.account: str | None = None
+        self.auth = AuthState()
+        transport = conn.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is not None:
+            self.auth.tls = True
+            self.auth.certfp = certificate_fingerprint(ssl_object)
         self.away: str | None = None
         self.umodes: set[str] = set()  # user modes: i (invisible), B (bot), o (operator)
         self.registered = False
@@ -151,8 +178,11 @@ class Session:
             check_client_line(raw)
             message = parse(raw)
         except ProtocolError as exc:
-            self._bad_line(exc)
-            return
+            odd = _odd_command(raw) if exc.message.startswith("invalid command") else None
+            if odd is None:
+                self._bad_line(exc)
+                return
+            message = odd  # dispatched to get ERR_UNKNOWNCOMMAND, labelled like any reply
         try:
             self.dispatch(message)
         except Exception:

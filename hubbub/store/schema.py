@@ -80,7 +80,51 @@ _V2_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 2",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP}
+_V3_STEP: tuple[str, ...] = (
+    # Accounts: the casefolded name is the key; the password is an argon2id hash, never the text.
+    """CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        email TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL
+    )""",
+    # TLS client-certificate fingerprints (SHA-256, lower-case hex) for SASL EXTERNAL; the PEM is
+    # kept so that the TLS listener can trust exactly the certificates it knows.
+    """CREATE TABLE certfps (
+        fingerprint TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts (key) ON DELETE CASCADE,
+        pem TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX certfps_account ON certfps (account)",
+    # draft/read-marker: the newest message an account has read in each conversation.
+    """CREATE TABLE read_markers (
+        account TEXT NOT NULL,
+        target TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, target)
+    )""",
+    # Server bans set by operators: kind is "mask", "ip" (address or CIDR) or "account".
+    """CREATE TABLE server_bans (
+        kind TEXT NOT NULL,
+        mask TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        setter TEXT NOT NULL,
+        set_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        PRIMARY KEY (kind, mask)
+    )""",
+    # Registered channels (ChanServ): founder and an access list of account -> "o" or "v".
+    """CREATE TABLE registered_channels (
+        key TEXT PRIMARY KEY,
+        founder TEXT NOT NULL,
+        access TEXT NOT NULL,
+        registered_ms INTEGER NOT NULL
+    )""",
+    "UPDATE schema_version SET version = 3",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP}
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
 CURRENT_VERSION = max(MIGRATIONS)

@@ -41,11 +41,12 @@ def command(name: str, min_params: int = 0, *, registered: bool = True) -> Calla
 
 
 # Importing the topic modules fills COMMANDS.
-from . import channels, history, messaging, modes, queries, registration  # noqa: E402
+from . import accounts, channels, history, messaging, modes, queries, registration  # noqa: E402
 
 __all__ = [
     "COMMANDS",
     "CommandSpec",
+    "accounts",
     "channels",
     "command",
     "history",

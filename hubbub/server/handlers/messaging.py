@@ -12,6 +12,8 @@ from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
 
 from .. import caps as capmod
 from ..delivery import fanout
+from ..services import handle_message as handle_service_message
+from ..services import service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
 from . import command
 
@@ -79,6 +81,8 @@ def _relay(session: Session, msg: Message) -> None:
 
 def _stamped(session: Session, client_tags: dict[str, str]) -> tuple[dict[str, str], str, int]:
     tags = dict(client_tags)
+    if "B" in session.umodes:
+        tags["bot"] = ""  # IRCv3 bot-mode: every message of a +B user carries the bot tag
     msgid, time_ms = session.server.delivery.stamp(tags, session.account)
     return tags, msgid, time_ms
 
@@ -139,6 +143,11 @@ def _to_user(
     silent: bool,
 ) -> None:
     server = session.server
+    service = service_named(target)
+    if service is not None:
+        if msg.command == "PRIVMSG":
+            handle_service_message(session, service, text)
+        return
     peer = server.world.find_user(target)
     if peer is None:
         if not silent:
@@ -147,13 +156,31 @@ def _to_user(
     tags, msgid, time_ms = _stamped(session, client_tags)
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
     out = Message(msg.command, params, session.hostmask, tags)
-    if msg.command != "TAGMSG" or peer.view & capmod.TAGS:
-        fanout(out, (peer,))
-    if echo and peer is not session:
+    delivered = msg.command != "TAGMSG" or bool(peer.view & capmod.TAGS)
+    if echo and peer is session:
+        # echo-message to oneself: the delivery and the echo are two messages, and only the echo
+        # answers a labelled command (IRCv3 labeled-response)
+        if delivered:
+            _write_unlabelled(session, out)
         fanout(out, (session,))
+    else:
+        if delivered:
+            fanout(out, (peer,))
+        if echo:
+            fanout(out, (session,))
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
     server.keep_direct(session, peer, out, msgid, time_ms, client_tags)
+
+
+def _write_unlabelled(session: Session, out: Message) -> None:
+    """Queue ``out`` to ``session`` outside the labelled reply being collected."""
+    conn = session.conn
+    capture, conn.capture = conn.capture, None
+    try:
+        fanout(out, (session,))
+    finally:
+        conn.capture = capture
 
 
 @command("PRIVMSG")

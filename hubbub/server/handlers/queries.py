@@ -14,16 +14,13 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, is_channel_name, match_mask, normalize_mask, numerics
 
 from ..delivery import fanout
+from ..services import service_named, whois_service
 from . import command
 
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
 
-# Not in the protocol package's table yet: IRCv3 bot-mode's WHOIS line.
-RPL_WHOISBOT = "335"
-# Longest realname SETNAME accepts (Ergo's default).
-MAX_REALNAME = 150
 # Bytes of channel names per RPL_WHOISCHANNELS line, so the line stays inside 512 bytes.
 WHOIS_CHANNELS_BUDGET = 400
 # USERHOST answers at most this many nicks (RFC 2812 3.8.6).
@@ -245,7 +242,7 @@ def handle_away(session: Session, msg: Message) -> None:
 def handle_setname(session: Session, msg: Message) -> None:
     """SETNAME <realname> (IRCv3 setname): peers and yourself with the cap see the change."""
     realname = msg.params[0]
-    if not realname or len(realname) > MAX_REALNAME:
+    if not realname or len(realname) > session.server.settings.realnamelen:
         session.fail("SETNAME", "INVALID_REALNAME", "Realname is not valid")
         return
     session.realname = realname
@@ -437,6 +434,10 @@ def handle_whois(session: Session, msg: Message) -> None:
     server = session.server
     user = server.world.find_user(nick)
     if user is None:
+        service = service_named(nick)
+        if service is not None:
+            whois_service(session, service)
+            return
         session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
         session.reply(numerics.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
         return
@@ -452,7 +453,7 @@ def handle_whois(session: Session, msg: Message) -> None:
     if user.account:
         session.reply(numerics.RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
     if "B" in user.umodes:
-        session.reply(RPL_WHOISBOT, user.nick, f"is a bot on {server.settings.network}")
+        session.reply(numerics.RPL_WHOISBOT, user.nick, f"is a bot on {server.settings.network}")
     idle = max(0, int(time.time() - user.last_active))
     session.reply(
         numerics.RPL_WHOISIDLE, user.nick, str(idle), str(int(user.connected_at)), "seconds idle, signon time"

@@ -14,6 +14,7 @@ from hubbub.protocol import Message, numerics, valid_nick
 
 from .. import caps as capmod
 from ..delivery import fanout
+from ..services import is_service
 from . import command
 
 if TYPE_CHECKING:
@@ -44,11 +45,17 @@ def handle_nick(session: Session, msg: Message) -> None:
     if not valid_nick(nick, server.settings.nicklen):
         session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
         return
+    if is_service(nick):
+        session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, "Nickname is reserved for a service")
+        return
     world = server.world
     folded = world.fold(nick)
     holder = world.users.get(folded)
     if holder is not None and holder is not session:
         session.reply(numerics.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if session.registered and server.accounts.nick_reserved_for_other(session, nick):
+        session.reply(numerics.ERR_NICKNAMEINUSE, nick, "Nickname is reserved by a different account")
         return
     if not session.registered:
         session.nick = nick
@@ -77,13 +84,17 @@ def handle_user(session: Session, msg: Message) -> None:
     if session.registered or session.user:
         session.reply(numerics.ERR_ALREADYREGISTERED, "You may not reregister")
         return
+    if not msg.params[3]:
+        # Modern IRC "USER message": an empty realname is as good as a missing one
+        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
     username = msg.params[0]
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.[]{}\\`^|")
     if not cleaned:
         session.reply(numerics.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return
     session.user = "~" + cleaned[: session.server.settings.userlen - 1]
-    session.realname = msg.params[3]
+    session.realname = msg.params[3][: session.server.settings.realnamelen]
     try_register(session)
 
 
@@ -91,18 +102,31 @@ def try_register(session: Session) -> None:
     """Complete registration once NICK and USER are in and CAP negotiation has ended."""
     if session.registered or session.gone or session.nick == "*" or not session.user:
         return
-    if session.cap_negotiating:
-        return
+    if session.cap_negotiating or session.auth.pending:
+        return  # CAP END, or the SASL/REGISTER answer being checked, comes first
     server = session.server
     if not session.password_ok:
         session.reply(numerics.ERR_PASSWDMISMATCH, "Password incorrect")
         session.disconnect("Bad password")
+        return
+    if server.settings.team_mode and session.account is None:
+        session.fail("*", "ACCOUNT_REQUIRED", "This server requires you to log in with SASL first")
+        session.disconnect("An account is required")
+        return
+    ban = server.bans.matching(session)
+    if ban is not None:
+        session.reply(numerics.ERR_YOUREBANNEDCREEP, f"You are banned from this server: {ban.reason}")
+        session.disconnect(f"Banned: {ban.reason}")
         return
     world = server.world
     folded = world.fold(session.nick)
     holder = world.users.get(folded)
     if holder is not None and holder is not session:
         session.reply(numerics.ERR_NICKNAMEINUSE, session.nick, "Nickname is already in use")
+        session.nick = "*"
+        return
+    if server.accounts.nick_reserved_for_other(session, session.nick):
+        session.reply(numerics.ERR_NICKNAMEINUSE, session.nick, "Nickname is reserved by a different account")
         session.nick = "*"
         return
     world.users[folded] = session
@@ -175,7 +199,7 @@ def handle_cap(session: Session, msg: Message) -> None:
             session.set_caps({"cap-notify"})
         names = [
             f"{name}={value}" if value and session.cap_version >= 302 else name
-            for name, value in server.capabilities().items()
+            for name, value in server.capabilities(session).items()
         ]
         _send_cap_list(session, "LS", names)
     elif sub == "LIST":

@@ -1,0 +1,214 @@
+"""Accounts on the server side: password hashing, login throttling, logging in and out.
+
+Passwords are hashed with argon2id (``argon2-cffi``) in the default thread pool, so a login never
+stalls the event loop; everything that touches the World happens back on the loop. Passwords are
+never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hubbub.protocol import Message, numerics, valid_nick
+from hubbub.store.accounts import Account, AccountStore, open_accounts
+
+from .delivery import fanout
+
+if TYPE_CHECKING:
+    from .app import Server
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+# A hash to verify against when the account does not exist, so that a miss costs as much as a
+# wrong password and does not reveal which names are registered.
+_DUMMY_PASSWORD = "no such account"
+
+
+@dataclass(slots=True)
+class AuthState:
+    """Per-connection authentication state: TLS, certificate, SASL exchange, operator name."""
+
+    tls: bool = False
+    certfp: str | None = None
+    mechanism: str | None = None
+    buffer: str = ""
+    pending: bool = False
+    oper: str | None = None
+
+
+def make_hasher(memory_kib: int, time_cost: int) -> PasswordHasher:
+    """An argon2id hasher with the given costs."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def hash_password(password: str, memory_kib: int = 65536, time_cost: int = 3) -> str:
+    """The argon2id hash (PHC string) of ``password``."""
+    return make_hasher(memory_kib, time_cost).hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (costs are read from the hash)."""
+    try:
+        return bool(PasswordHasher().verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class LoginThrottle:
+    """Counts failed logins per key (an account or an IP address) over a sliding window."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str) -> deque[float] | None:
+        times = self._failures.get(key)
+        if times is None:
+            return None
+        cutoff = self.clock() - self.window
+        while times and times[0] <= cutoff:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+            return None
+        return times
+
+    def blocked(self, *keys: str) -> bool:
+        """Whether any of ``keys`` has used up its failures in the current window."""
+        for key in keys:
+            times = self._recent(key)
+            if times is not None and len(times) >= self.limit:
+                return True
+        return False
+
+    def failed(self, *keys: str) -> None:
+        """Record a failed login against each of ``keys``."""
+        now = self.clock()
+        for key in keys:
+            self._recent(key)
+            self._failures.setdefault(key, deque()).append(now)
+
+    def clear(self, key: str) -> None:
+        """Forget the failures of ``key`` (after a successful login)."""
+        self._failures.pop(key, None)
+
+
+class Accounts:
+    """The server's accounts: store, hasher, throttle, and the login/logout procedure."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        settings = server.settings
+        self.store: AccountStore | None = None
+        self.hasher = make_hasher(settings.password_hash_memory_kib, settings.password_hash_time_cost)
+        self.throttle = LoginThrottle(settings.login_max_failures, settings.login_failure_window)
+        self._dummy_hash = ""
+
+    def open(self) -> None:
+        """Open the account store in the data directory."""
+        self.store = open_accounts(self.server.settings.data_dir)
+        self._dummy_hash = self.hasher.hash(_DUMMY_PASSWORD)
+
+    def close(self) -> None:
+        """Close the account store."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def fold(self, name: str) -> str:
+        """The account key of ``name``."""
+        return self.server.world.fold(name)
+
+    def get(self, name: str) -> Account | None:
+        """The account called ``name``, if registered."""
+        if self.store is None:
+            return None
+        return self.store.get(self.fold(name))
+
+    def valid_name(self, name: str) -> bool:
+        """Account names are nicknames: a registered account owns the nick of the same name."""
+        from .services import is_service
+
+        return valid_nick(name, self.server.settings.nicklen) and not is_service(name)
+
+    # passwords --------------------------------------------------------------------------------
+
+    async def create(self, name: str, password: str, email: str = "") -> Account | None:
+        """Register ``name`` with ``password`` (hashed off the loop); None if the name is taken."""
+        password_hash = await asyncio.get_running_loop().run_in_executor(None, self.hasher.hash, password)
+        account = Account(self.fold(name), name, password_hash, email, int(time.time() * 1000))
+        if self.store is None or not self.store.create(account):
+            return None
+        log.info("account %s registered", name)
+        return account
+
+    async def check_password(self, name: str, password: str, ip: str) -> Account | None:
+        """The account if ``password`` is right; throttled per account and per IP address.
+
+        Raises :class:`LoginThrottled` when too many recent failures block the attempt.
+        """
+        key = self.fold(name) if name else ""
+        ip_key = "ip:" + ip
+        if self.throttle.blocked("account:" + key, ip_key):
+            raise LoginThrottled
+        account = self.get(name) if name else None
+        stored = account.password_hash if account is not None else self._dummy_hash
+        ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, stored, password)
+        if account is None or not ok:
+            self.throttle.failed("account:" + key, ip_key)
+            log.info("failed login for account %r from %s", name, ip)
+            return None
+        self.throttle.clear("account:" + key)
+        return account
+
+    # logging in and out -----------------------------------------------------------------------
+
+    def log_in(self, session: Session, account: Account) -> None:
+        """Make ``session`` logged in to ``account``: 900, and ACCOUNT to those who watch."""
+        session.account = account.name
+        session.reply(
+            numerics.RPL_LOGGEDIN, session.hostmask, account.name, f"You are now logged in as {account.name}"
+        )
+        log.info("%r logged in as %s", session, account.name)
+        if session.registered:
+            self._announce(session, account.name)
+            self.server.account_logged_in(session)
+
+    def log_out(self, session: Session) -> None:
+        """Log ``session`` out: 901, and ``ACCOUNT *`` to those who watch."""
+        if session.account is None:
+            return
+        session.account = None
+        session.reply(numerics.RPL_LOGGEDOUT, session.hostmask, "You are now logged out")
+        if session.registered:
+            self._announce(session, "*")
+
+    def _announce(self, session: Session, name: str) -> None:
+        # IRCv3 account-notify: peers sharing a channel, and the client itself, with the cap.
+        recipients = session.server.world.peers_of(session)
+        recipients.add(session)
+        out = Message.build("ACCOUNT", name, source=session.hostmask)
+        fanout(out, [r for r in recipients if "account-notify" in r.caps])
+
+    def nick_reserved_for_other(self, session: Session, nick: str) -> bool:
+        """Whether ``nick`` belongs to an account ``session`` is not logged in to (when enforced)."""
+        if self.server.settings.nick_enforcement == "none":
+            return False
+        account = self.get(nick)
+        return account is not None and (session.account is None or self.fold(session.account) != account.key)
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this account or address: try again later."""

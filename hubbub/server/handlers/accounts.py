@@ -1,0 +1,288 @@
+"""Logging in and registering: AUTHENTICATE (IRCv3 SASL 3.2), REGISTER and VERIFY.
+
+SASL PLAIN checks a password (hashed with argon2id, verified off the event loop); SASL EXTERNAL
+logs in with the TLS client certificate whose fingerprint is stored on the account. REGISTER
+follows IRCv3 ``draft/account-registration`` (the account name is the nick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from hubbub.protocol import Message, numerics
+
+from ..accounts import LoginThrottled
+from . import command
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..session import Session
+
+log = logging.getLogger(__name__)
+
+# IRCv3 SASL: AUTHENTICATE payloads come in chunks of 400 bytes.
+CHUNK = 400
+# The longest SASL response accepted (base64 text), well above any PLAIN or EXTERNAL message.
+MAX_RESPONSE = 8192
+
+
+def mechanisms(session: Session) -> list[str]:
+    """The SASL mechanisms offered (EXTERNAL only where TLS is configured)."""
+    return ["PLAIN", "EXTERNAL"] if session.server.settings.tls_enabled else ["PLAIN"]
+
+
+def spawn(session: Session, coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` on the loop, keeping a reference until it is done; errors are logged."""
+    tasks = session.server.tasks
+    task = asyncio.ensure_future(coro)
+    tasks.add(task)
+
+    def done(t: asyncio.Future[None]) -> None:
+        tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("account task failed for %r", session, exc_info=t.exception())
+
+    task.add_done_callback(done)
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # a dual-stack listener's IPv4 peer
+    return address.is_loopback
+
+
+def plain_allowed(settings: Settings, *, tls: bool, ip: str) -> bool:
+    """Whether SASL PLAIN may run: over TLS, from loopback, or where the operator allowed it."""
+    return tls or settings.sasl_plain_insecure or _is_loopback(ip)
+
+
+def _finish(session: Session) -> None:
+    """The exchange is over: let registration continue if it waited for it."""
+    auth = session.auth
+    auth.mechanism = None
+    auth.buffer = ""
+    auth.pending = False
+    if not session.registered and not session.gone:
+        from .registration import try_register
+
+        try_register(session)
+
+
+def _sasl_fail(session: Session, text: str = "SASL authentication failed") -> None:
+    session.reply(numerics.ERR_SASLFAIL, text)
+    _finish(session)
+
+
+@command("AUTHENTICATE", 1, registered=False)
+def handle_authenticate(session: Session, msg: Message) -> None:
+    """AUTHENTICATE <mechanism> | <base64 chunk> | + | *."""
+    auth = session.auth
+    arg = msg.params[0]
+    if auth.pending:
+        return  # a response is being checked; the client must wait for 903/904
+    if arg == "*":
+        if auth.mechanism is not None:
+            session.reply(numerics.ERR_SASLABORTED, "SASL authentication aborted")
+            _finish(session)
+        else:
+            session.reply(numerics.ERR_SASLFAIL, "SASL authentication failed")
+        return
+    if auth.mechanism is None:
+        _start(session, arg.upper())
+        return
+    if len(arg) > CHUNK:
+        session.reply(numerics.ERR_SASLTOOLONG, "SASL message too long")
+        _finish(session)
+        return
+    if arg != "+":
+        auth.buffer += arg
+    if len(auth.buffer) > MAX_RESPONSE:
+        session.reply(numerics.ERR_SASLTOOLONG, "SASL message too long")
+        _finish(session)
+        return
+    if len(arg) == CHUNK:
+        return  # more chunks follow (a final "+" ends an exact multiple of 400)
+    try:
+        data = base64.b64decode(auth.buffer, validate=True) if auth.buffer else b""
+    except (binascii.Error, ValueError):
+        _sasl_fail(session)
+        return
+    if auth.mechanism == "PLAIN":
+        _plain(session, data)
+    else:
+        _external(session, data)
+
+
+def _start(session: Session, mechanism: str) -> None:
+    if session.account is not None:
+        session.reply(numerics.ERR_SASLALREADY, "You have already authenticated using SASL")
+        return
+    offered = mechanisms(session)
+    if mechanism not in offered:
+        session.reply(numerics.RPL_SASLMECHS, ",".join(offered), "are available SASL mechanisms")
+        session.reply(numerics.ERR_SASLFAIL, "SASL authentication failed")
+        return
+    auth = session.auth
+    settings = session.server.settings
+    if mechanism == "PLAIN" and not plain_allowed(settings, tls=auth.tls, ip=session.conn.peer_ip):
+        # A password in clear text over the network: refuse it unless the operator allowed it.
+        session.reply(numerics.ERR_SASLFAIL, "SASL PLAIN is only allowed over TLS")
+        return
+    if mechanism == "EXTERNAL" and auth.certfp is None:
+        session.reply(numerics.ERR_SASLFAIL, "SASL EXTERNAL needs a TLS client certificate")
+        return
+    auth.mechanism = mechanism
+    auth.buffer = ""
+    session.send(Message.build("AUTHENTICATE", "+", source=session.server.name))
+
+
+def _plain(session: Session, data: bytes) -> None:
+    parts = data.split(b"\0")
+    if len(parts) != 3:
+        _sasl_fail(session)
+        return
+    try:
+        authzid, authcid, password = (p.decode("utf-8") for p in parts)
+    except UnicodeDecodeError:
+        _sasl_fail(session)
+        return
+    if authzid and authzid != authcid:
+        _sasl_fail(session, "Authorization identity must match the account")
+        return
+    session.auth.pending = True
+    spawn(session, _check_plain(session, authcid, password))
+
+
+async def _check_plain(session: Session, name: str, password: str) -> None:
+    accounts = session.server.accounts
+    try:
+        account = await accounts.check_password(name, password, session.conn.peer_ip)
+    except LoginThrottled:
+        if not session.gone:
+            _sasl_fail(session, "Too many failed logins; try again later")
+        return
+    if session.gone:
+        return
+    if account is None:
+        _sasl_fail(session)
+        return
+    _succeed(session, account.name)
+
+
+def _external(session: Session, data: bytes) -> None:
+    accounts = session.server.accounts
+    certfp = session.auth.certfp
+    store = accounts.store
+    key = store.account_of_certfp(certfp) if store is not None and certfp else None
+    account = store.get(key) if store is not None and key else None
+    wanted = data.decode("utf-8", "replace")
+    if account is None or (wanted and accounts.fold(wanted) != account.key):
+        _sasl_fail(session)
+        return
+    _succeed(session, account.name)
+
+
+def _succeed(session: Session, name: str) -> None:
+    accounts = session.server.accounts
+    account = accounts.get(name)
+    if account is None:
+        _sasl_fail(session)
+        return
+    if accounts.server.bans.account_banned(session, account.key):
+        _sasl_fail(session, "This account is banned")
+        return
+    accounts.log_in(session, account)
+    session.reply(numerics.RPL_SASLSUCCESS, "SASL authentication successful")
+    _finish(session)
+
+
+# draft/account-registration --------------------------------------------------------------------
+
+
+@command("REGISTER", 3, registered=False)
+def handle_register(session: Session, msg: Message) -> None:
+    """REGISTER <account> <email|*> <password> (IRCv3 draft/account-registration)."""
+    name, email, password = msg.params[0], msg.params[1], msg.params[2]
+    if name == "*":
+        name = session.nick
+    if name == "*":
+        session.fail("REGISTER", "NEED_NICK", "Send NICK before registering an account", "*")
+        return
+    start_registration(session, name, "" if email == "*" else email, password, via=None)
+
+
+@command("VERIFY", 2, registered=False)
+def handle_verify(session: Session, msg: Message) -> None:
+    """VERIFY <account> <code>: accounts here need no verification, so there is nothing to verify."""
+    session.fail("VERIFY", "INVALID_CODE", "No verification is pending for this account", msg.params[0])
+
+
+def registration_refusal(session: Session, name: str, password: str) -> tuple[str, str] | None:
+    """Why ``session`` may not register ``name`` now: a (FAIL code, text) pair, or None."""
+    server = session.server
+    accounts = server.accounts
+    settings = server.settings
+    if not settings.registration_open:
+        return "DISALLOWED", "Account registration is closed on this server"
+    if session.account is not None:
+        return "ALREADY_AUTHENTICATED", "You are already logged in"
+    if server.world.fold(name) != server.world.fold(session.nick):
+        return "BAD_ACCOUNT_NAME", "The account name must be your current nick"
+    if not accounts.valid_name(name):
+        return "BAD_ACCOUNT_NAME", "That is not a valid account name"
+    if accounts.get(name) is not None:
+        return "ACCOUNT_EXISTS", "That account is already registered"
+    if len(password) < settings.password_min_length:
+        return "WEAK_PASSWORD", f"Passwords need at least {settings.password_min_length} characters"
+    if session.auth.pending:
+        return "TEMPORARILY_UNAVAILABLE", "Another login is in progress"
+    return None
+
+
+def start_registration(session: Session, name: str, email: str, password: str, via: str | None) -> None:
+    """Check and create an account for ``session``; ``via`` names the service to answer as."""
+    from ..services import service_notice
+
+    refusal = registration_refusal(session, name, password)
+    if refusal is not None:
+        if via is None:
+            session.fail("REGISTER", refusal[0], refusal[1], name)
+        else:
+            service_notice(session, via, refusal[1])
+        return
+    session.auth.pending = True
+    spawn(session, _create(session, name, email, password, via))
+
+
+async def _create(session: Session, name: str, email: str, password: str, via: str | None) -> None:
+    from ..services import service_notice
+
+    accounts = session.server.accounts
+    account = await accounts.create(name, password, email)
+    session.auth.pending = False
+    if session.gone:
+        return
+    if account is None:
+        if via is None:
+            session.fail("REGISTER", "ACCOUNT_EXISTS", "That account is already registered", name)
+        else:
+            service_notice(session, via, "That account is already registered")
+        return
+    if via is None:
+        session.send(
+            Message.build("REGISTER", "SUCCESS", account.name, "Account created", source=session.server.name)
+        )
+    else:
+        service_notice(session, via, f"Account {account.name} registered; you are now logged in")
+    accounts.log_in(session, account)
+    _finish(session)

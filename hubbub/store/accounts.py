@@ -1,0 +1,263 @@
+"""Accounts, certificate fingerprints, read markers, server bans and registered channels.
+
+These live in the same SQLite file as the history (schema version 3) but through their own
+connection: they change rarely, outside the per-turn group commit of messages. Passwords arrive
+here already hashed; this module never sees one in clear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import StoreError
+from .schema import migrate
+from .sqlite import DATABASE_NAME
+
+__all__ = ["Account", "AccountStore", "RegisteredChannel", "ServerBan", "open_accounts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A registered account."""
+
+    key: str
+    """Casefolded name, the primary key."""
+    name: str
+    """The name as registered (also the nick it owns)."""
+    password_hash: str
+    """argon2id hash in PHC string form."""
+    email: str = ""
+    created_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBan:
+    """An operator's ban: ``kind`` is ``mask`` (nick!user@host), ``ip`` (address/CIDR) or ``account``."""
+
+    kind: str
+    mask: str
+    reason: str
+    setter: str
+    set_ms: int
+    expires_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredChannel:
+    """A channel registered with ChanServ: its founder and access list (account key -> "o"/"v")."""
+
+    key: str
+    founder: str
+    access: dict[str, str] = field(default_factory=dict)
+    registered_ms: int = 0
+
+
+@contextlib.contextmanager
+def _errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+
+
+class AccountStore:
+    """Account data in the data directory's SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        with _errors(f"cannot open {self.path}"):
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA busy_timeout = 5000")
+                self._db.execute("PRAGMA foreign_keys = ON")
+                migrate(self._db)
+            except BaseException:
+                self._db.close()
+                raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        with _errors("cannot close the account store"):
+            self._db.close()
+
+    # accounts ---------------------------------------------------------------------------------
+
+    def create(self, account: Account) -> bool:
+        """Add ``account``; False if the name is taken."""
+        with _errors(f"cannot create account {account.name!r}"):
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO accounts (key, name, password_hash, email, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (account.key, account.name, account.password_hash, account.email, account.created_ms),
+            )
+        return cur.rowcount == 1
+
+    def get(self, key: str) -> Account | None:
+        """The account with casefolded name ``key``."""
+        with _errors("cannot read accounts"):
+            row = self._db.execute(
+                "SELECT key, name, password_hash, email, created_ms FROM accounts WHERE key = ?", (key,)
+            ).fetchone()
+        return Account(*row) if row else None
+
+    def set_password(self, key: str, password_hash: str) -> bool:
+        """Replace the password hash; False if there is no such account."""
+        with _errors("cannot change the password"):
+            cur = self._db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, key)
+            )
+        return cur.rowcount == 1
+
+    def delete(self, key: str) -> bool:
+        """Delete an account with its fingerprints and read markers; False if unknown."""
+        with _errors("cannot delete the account"):
+            self._db.execute("BEGIN")
+            try:
+                cur = self._db.execute("DELETE FROM accounts WHERE key = ?", (key,))
+                self._db.execute("DELETE FROM certfps WHERE account = ?", (key,))
+                self._db.execute("DELETE FROM read_markers WHERE account = ?", (key,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return cur.rowcount == 1
+
+    def all(self) -> list[Account]:
+        """Every account, by key."""
+        with _errors("cannot read accounts"):
+            rows = self._db.execute(
+                "SELECT key, name, password_hash, email, created_ms FROM accounts ORDER BY key"
+            ).fetchall()
+        return [Account(*r) for r in rows]
+
+    # certificate fingerprints -----------------------------------------------------------------
+
+    def add_certfp(self, key: str, fingerprint: str, pem: str = "") -> bool:
+        """Attach a certificate fingerprint to an account; False if it is already someone's."""
+        with _errors("cannot add the fingerprint"):
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO certfps (fingerprint, account, pem) VALUES (?, ?, ?)",
+                (fingerprint.lower(), key, pem),
+            )
+        return cur.rowcount == 1
+
+    def remove_certfp(self, key: str, fingerprint: str) -> bool:
+        """Detach a fingerprint from an account."""
+        with _errors("cannot remove the fingerprint"):
+            cur = self._db.execute(
+                "DELETE FROM certfps WHERE fingerprint = ? AND account = ?", (fingerprint.lower(), key)
+            )
+        return cur.rowcount == 1
+
+    def account_of_certfp(self, fingerprint: str) -> str | None:
+        """The account key a fingerprint belongs to."""
+        with _errors("cannot read fingerprints"):
+            row = self._db.execute(
+                "SELECT account FROM certfps WHERE fingerprint = ?", (fingerprint.lower(),)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def certfps(self, key: str) -> list[str]:
+        """The fingerprints of an account."""
+        with _errors("cannot read fingerprints"):
+            rows = self._db.execute(
+                "SELECT fingerprint FROM certfps WHERE account = ? ORDER BY fingerprint", (key,)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def client_certificates(self) -> list[str]:
+        """Every stored client certificate (PEM), for the TLS listener's trust store."""
+        with _errors("cannot read fingerprints"):
+            rows = self._db.execute("SELECT pem FROM certfps WHERE pem != ''").fetchall()
+        return [str(r[0]) for r in rows]
+
+    # read markers -----------------------------------------------------------------------------
+
+    def set_read_marker(self, key: str, target: str, time_ms: int) -> int:
+        """Move the marker forward (never back); return the stored time."""
+        with _errors("cannot store the read marker"):
+            self._db.execute(
+                "INSERT INTO read_markers (account, target, time_ms) VALUES (?, ?, ?)"
+                " ON CONFLICT (account, target) DO UPDATE SET time_ms = max(time_ms, excluded.time_ms)",
+                (key, target, time_ms),
+            )
+        stored = self.read_marker(key, target)
+        return stored if stored is not None else time_ms
+
+    def read_marker(self, key: str, target: str) -> int | None:
+        """The stored read time of ``target`` for the account, if any."""
+        with _errors("cannot read the read marker"):
+            row = self._db.execute(
+                "SELECT time_ms FROM read_markers WHERE account = ? AND target = ?", (key, target)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    # server bans ------------------------------------------------------------------------------
+
+    def add_ban(self, ban: ServerBan) -> None:
+        """Insert or replace a server ban."""
+        with _errors("cannot store the ban"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO server_bans (kind, mask, reason, setter, set_ms, expires_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (ban.kind, ban.mask, ban.reason, ban.setter, ban.set_ms, ban.expires_ms),
+            )
+
+    def remove_ban(self, kind: str, mask: str) -> bool:
+        """Lift a ban; False if there was none."""
+        with _errors("cannot remove the ban"):
+            cur = self._db.execute("DELETE FROM server_bans WHERE kind = ? AND mask = ?", (kind, mask))
+        return cur.rowcount == 1
+
+    def bans(self, now_ms: int) -> list[ServerBan]:
+        """Every ban still in force (expired ones are deleted on the way)."""
+        with _errors("cannot read bans"):
+            self._db.execute(
+                "DELETE FROM server_bans WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (now_ms,)
+            )
+            rows = self._db.execute(
+                "SELECT kind, mask, reason, setter, set_ms, expires_ms FROM server_bans ORDER BY set_ms"
+            ).fetchall()
+        return [ServerBan(*r) for r in rows]
+
+    # registered channels ----------------------------------------------------------------------
+
+    def save_channel(self, channel: RegisteredChannel) -> None:
+        """Insert or replace a channel registration."""
+        with _errors("cannot register the channel"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO registered_channels (key, founder, access, registered_ms)"
+                " VALUES (?, ?, ?, ?)",
+                (channel.key, channel.founder, json.dumps(channel.access), channel.registered_ms),
+            )
+
+    def drop_channel(self, key: str) -> bool:
+        """Forget a channel registration."""
+        with _errors("cannot drop the channel"):
+            cur = self._db.execute("DELETE FROM registered_channels WHERE key = ?", (key,))
+        return cur.rowcount == 1
+
+    def channels(self) -> list[RegisteredChannel]:
+        """Every registered channel."""
+        with _errors("cannot read registered channels"):
+            rows = self._db.execute(
+                "SELECT key, founder, access, registered_ms FROM registered_channels ORDER BY key"
+            ).fetchall()
+        return [RegisteredChannel(k, f, dict(json.loads(a)), ms) for k, f, a, ms in rows]
+
+
+def open_accounts(data_dir: str | os.PathLike[str]) -> AccountStore:
+    """Open the account store of ``data_dir`` (creating the directory and database if needed)."""
+    directory = Path(data_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create data directory {directory}: {exc}") from exc
+    return AccountStore(directory / DATABASE_NAME)

@@ -1,0 +1,279 @@
+"""Accounts: registration (REGISTER and NickServ), SASL PLAIN, lockout, nick ownership, team mode."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from hubbub.server.app import Server
+from hubbub.server.config import Settings
+from hubbub.server.handlers.accounts import plain_allowed
+from hubbub.store import DATABASE_NAME
+
+from .accounts_helpers import FAST, login_and_register, plain_payload, register_account, sasl_plain
+from .conftest import Connect, StartServer
+
+PASSWORD = "correct-horse-battery"
+
+
+async def test_register_with_the_cap_then_log_in_from_a_second_client(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    first = await connect("alice", caps=("draft/account-registration",), target=server)
+    first.send(f"REGISTER * * :{PASSWORD}")
+    success = await first.expect("REGISTER", "SUCCESS")
+    assert success.params[1] == "alice"
+    logged_in = await first.expect("900")
+    assert logged_in.params[2] == "alice"
+
+    second = await connect("phone", register=False, target=server)
+    assert (await login_and_register(second, "alice_phone", "alice", PASSWORD)).command == "903"
+    await second.expect("001")
+    second.send("WHOIS alice_phone")
+    whois = await second.expect("330")
+    assert whois.params[1:3] == ("alice_phone", "alice")
+
+
+async def test_register_before_connecting_logs_in_and_completes_registration(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    client = await connect("x", register=False, target=server)
+    client.send("CAP LS 302")
+    client.send("CAP REQ :draft/account-registration")
+    client.send("NICK early")
+    client.send("USER u 0 * :Early Bird")
+    client.send(f"REGISTER * * :{PASSWORD}")
+    await client.expect("REGISTER", "SUCCESS")
+    await client.expect("900")
+    client.send("CAP END")
+    await client.expect("001")
+    assert server.world.find_user("early").account == "early"  # type: ignore[union-attr]
+
+
+async def test_registration_failures_are_standard_replies(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", caps=("draft/account-registration",), target=server)
+    alice.send("REGISTER alice * short")
+    assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "WEAK_PASSWORD")
+    alice.send(f"REGISTER bob * :{PASSWORD}")
+    assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "BAD_ACCOUNT_NAME")
+    alice.send(f"REGISTER alice * :{PASSWORD}")
+    await alice.expect("REGISTER", "SUCCESS")
+    alice.send(f"REGISTER alice * :{PASSWORD}")
+    assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "ALREADY_AUTHENTICATED")
+    alice.send("VERIFY alice 1234")
+    assert (await alice.expect("FAIL")).params[:2] == ("VERIFY", "INVALID_CODE")
+
+
+async def test_closed_registration_is_refused_both_ways(start_server: StartServer, connect: Connect) -> None:
+    server = await start_server(registration_open=False, **FAST)
+    alice = await connect("alice", target=server)
+    alice.send("CAP LS 302")
+    ls = await alice.expect("CAP", None, "LS")  # type: ignore[arg-type]
+    assert "draft/account-registration" not in ls.params[-1]
+    alice.send(f"REGISTER * * :{PASSWORD}")
+    assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "DISALLOWED")
+    alice.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+    notice = await alice.expect("NOTICE")
+    assert notice.source is not None and notice.source.startswith("NickServ!")
+    assert "closed" in notice.params[1]
+
+
+async def test_sasl_plain_wrong_password_is_904_and_right_one_903(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, PASSWORD)
+    other = await connect("x", register=False, target=server)
+    assert (await login_and_register(other, "al2", "alice", "wrong password")).command == "904"
+    await other.expect("001")  # a failed login does not stop registration
+    third = await connect("y", register=False, target=server)
+    assert (await login_and_register(third, "al3", "ALICE", PASSWORD)).command == "903"
+    logged = await third.expect("900")
+    assert logged.params[1].startswith("al3!") and logged.params[2] == "alice"
+
+
+async def test_sasl_mechanism_list_abort_and_already_authenticated(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", caps=("sasl",), target=server)
+    alice.send("CAP LS 302")
+    ls = await alice.expect("CAP", None, "LS")  # type: ignore[arg-type]
+    assert "sasl=PLAIN" in ls.params[-1].split()
+    alice.send("AUTHENTICATE SCRAM-SHA-256")
+    assert (await alice.expect("908")).params[1] == "PLAIN"
+    await alice.expect("904")
+    alice.send("AUTHENTICATE PLAIN")
+    await alice.expect("AUTHENTICATE", "+")
+    alice.send("AUTHENTICATE *")
+    await alice.expect("906")
+    alice.send("AUTHENTICATE PLAIN")
+    await alice.expect("AUTHENTICATE", "+")
+    alice.send("AUTHENTICATE " + "A" * 401)
+    await alice.expect("905")
+    await register_account(alice, PASSWORD)
+    alice.send("AUTHENTICATE PLAIN")
+    await alice.expect("907")
+
+
+async def test_repeated_failures_lock_the_account_out_even_with_the_right_password(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(login_max_failures=3, **FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, PASSWORD)
+    bob = await connect("bob", caps=("sasl",), target=server)
+    for _ in range(3):
+        assert (await sasl_plain(bob, "alice", "guess")).command == "904"
+    locked = await sasl_plain(bob, "alice", PASSWORD)
+    assert locked.command == "904" and "try again later" in locked.params[-1]
+    # NickServ IDENTIFY is throttled the same way.
+    bob.send(f"PRIVMSG NickServ :IDENTIFY alice {PASSWORD}")
+    assert "try again later" in (await bob.expect("NOTICE")).params[1]
+
+
+def test_plain_over_plain_text_only_from_loopback_unless_allowed() -> None:
+    # The network tests run on 127.0.0.1 only, so the address rule is checked directly.
+    strict = Settings()
+    assert plain_allowed(strict, tls=False, ip="127.0.0.1")
+    assert plain_allowed(strict, tls=False, ip="::1")
+    assert plain_allowed(strict, tls=False, ip="::ffff:127.0.0.1")
+    assert not plain_allowed(strict, tls=False, ip="192.0.2.7")
+    assert plain_allowed(strict, tls=True, ip="192.0.2.7")
+    assert plain_allowed(Settings(sasl_plain_insecure=True), tls=False, ip="192.0.2.7")
+
+
+async def test_account_tag_extended_join_and_account_notify(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    watcher = await connect(
+        "watcher", caps=("account-tag", "account-notify", "extended-join", "message-tags"), target=server
+    )
+    await watcher.join("#room")
+    alice = await connect("alice", target=server)
+    await alice.join("#room")
+    join = await watcher.expect("JOIN")
+    assert join.params[1] == "*"
+    await register_account(alice, PASSWORD)
+    account = await watcher.expect("ACCOUNT")
+    assert account.source is not None and account.source.startswith("alice!") and account.params == ("alice",)
+    alice.send("PRIVMSG #room :hello")
+    said = await watcher.expect("PRIVMSG")
+    assert said.tags.get("account") == "alice"
+    alice.send("PART #room")
+    alice.send("JOIN #room")
+    rejoin = await watcher.expect("JOIN")
+    assert rejoin.params[1] == "alice"
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    assert (await watcher.expect("ACCOUNT")).params == ("*",)
+
+
+async def test_nickserv_register_identify_info_drop_and_whois(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, PASSWORD)
+    await alice.expect("NOTICE")
+    alice.send("PRIVMSG NickServ :INFO")
+    assert "Account alice, registered" in (await alice.expect("NOTICE")).params[1]
+    alice.send("WHOIS NickServ")
+    service = await alice.expect("311")
+    assert service.params[1] == "NickServ"
+    await alice.expect("318")
+    alice.send("NICK NickServ")
+    await alice.expect("432")
+
+    laptop = await connect("guest1", target=server)
+    laptop.send(f"PRIVMSG nickserv :IDENTIFY alice {PASSWORD}")
+    await laptop.expect("900")
+    assert "identified" in (await laptop.expect("NOTICE")).params[1]
+
+    alice.send("PRIVMSG NickServ :DROP alice")
+    await alice.expect("901")
+    laptop.send("PRIVMSG NickServ :INFO alice")
+    assert "not registered" in (await laptop.expect("NOTICE", "guest1")).params[1]
+
+
+async def test_a_stranger_cannot_take_a_registered_nick(start_server: StartServer, connect: Connect) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, PASSWORD)
+    alice.send("QUIT")
+    await alice.expect_closed()
+    stranger = await connect("s", register=False, target=server)
+    stranger.send("NICK alice")
+    stranger.send("USER u 0 * :Stranger")
+    refused = await stranger.expect("433")
+    assert "reserved" in refused.params[-1]
+    stranger.send("NICK stranger")
+    await stranger.expect("001")
+    stranger.send("NICK Alice")
+    await stranger.expect("433")
+    # The owner gets the nick by logging in during registration.
+    owner = await connect("o", register=False, target=server)
+    assert (await login_and_register(owner, "alice", "alice", PASSWORD)).command == "903"
+    await owner.expect("001")
+
+
+async def test_nick_enforcement_none_lets_anyone_use_a_registered_nick(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(nick_enforcement="none", **FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, PASSWORD)
+    alice.send("NICK elsewhere")
+    await alice.expect("NICK")
+    stranger = await connect("s", target=server)
+    stranger.send("NICK alice")
+    assert (await stranger.expect("NICK")).params == ("alice",)
+
+
+async def test_team_mode_requires_sasl_before_registration(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(team_mode=True, **FAST)
+    # Registering an account before connecting counts as logging in.
+    founder = await connect("f", register=False, target=server)
+    founder.send("CAP LS 302")
+    founder.send("CAP REQ :draft/account-registration")
+    founder.send("NICK alice")
+    founder.send("USER u 0 * :Alice")
+    founder.send(f"REGISTER * * :{PASSWORD}")
+    await founder.expect("REGISTER", "SUCCESS")
+    founder.send("CAP END")
+    await founder.expect("001")
+    anonymous = await connect("anon", register=False, target=server)
+    anonymous.send("NICK anon")
+    anonymous.send("USER u 0 * :Anon")
+    got = await anonymous.expect_closed()
+    assert any(m.command == "FAIL" and m.params[1] == "ACCOUNT_REQUIRED" for m in got)
+    assert not any(m.command == "001" for m in got)
+    wrong = await connect("w", register=False, target=server)
+    assert (await login_and_register(wrong, "intruder", "alice", "not the password")).command == "904"
+    assert not any(m.command == "001" for m in await wrong.expect_closed())
+    member = await connect("m", register=False, target=server)
+    assert (await login_and_register(member, "alice_phone", "alice", PASSWORD)).command == "903"
+    await member.expect("001")
+
+
+async def test_passwords_are_not_recoverable_from_the_data_directory(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
+    server: Server = await start_server(**FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, PASSWORD)
+    await server.stop()
+    data = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir() if p.is_file())
+    assert PASSWORD.encode() not in data
+    assert plain_payload("alice", PASSWORD).encode() not in data
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:
+        (stored,) = db.execute("SELECT password_hash FROM accounts WHERE key = 'alice'").fetchone()
+    assert stored.startswith("$argon2id$")

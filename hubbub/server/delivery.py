@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hubbub.protocol import Message
 
 from . import caps as capmod
+from .connection import TURN_SENDQ_FACTOR
 
 if TYPE_CHECKING:
     from .session import Session
@@ -48,15 +49,41 @@ class MsgidFactory:
 
 
 def fanout(message: Message, recipients: Iterable[Session]) -> None:
-    """Queue ``message`` to every recipient, formatting it once per distinct view."""
+    """Queue ``message`` to every recipient, formatting it once per distinct view.
+
+    This is the hot path of every channel message (DESIGN.md principle 4): the common case of
+    :meth:`Connection.write` is inlined, and consecutive recipients with the same view reuse the
+    bytes without a lookup.
+    """
     cache: dict[int, bytes] = {}
     render = capmod.render
+    last_view = -1
+    data = b""
+    size = 0
+    limit = -1
+    mark_dirty = None
     for session in recipients:
         view = session.view
-        data = cache.get(view)
-        if data is None:
-            data = cache[view] = render(message, view)
-        session.conn.write(data)
+        if view != last_view:
+            cached = cache.get(view)
+            if cached is None:
+                cached = cache[view] = render(message, view)
+            data = cached
+            size = len(data)
+            last_view = view
+        conn = session.conn
+        if mark_dirty is None:
+            server = session.server
+            mark_dirty = server.mark_dirty
+            limit = server.settings.sendq * TURN_SENDQ_FACTOR
+        if conn.capture is None and not conn.closed and conn.outbox_size + size <= limit:
+            conn.outbox.append(data)
+            conn.outbox_size += size
+            if not conn.dirty:
+                conn.dirty = True
+                mark_dirty(conn)
+        else:
+            conn.write(data)
 
 
 class Delivery:

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Seconds a closing connection gets to flush its last lines before it is cut off.
 CLOSE_GRACE = 5.0
+# Seconds a half-closed connection waits for the peer to close its side.
+CLOSE_LINGER = 2.0
 # How many sendqs one loop turn may queue for a client before it is dropped regardless.
 TURN_SENDQ_FACTOR = 8
 
@@ -243,5 +245,14 @@ class Connection(asyncio.Protocol):
             self.outbox.clear()
             self.outbox_size = 0
         transport.write(f"ERROR :{reason}\r\n".encode())
-        transport.close()
-        asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+        loop = asyncio.get_running_loop()
+        if transport.can_write_eof():
+            # Half-close and keep reading (and discarding) until the peer closes: closing a socket
+            # with unread input resets the connection, and the peer may lose the ERROR line that
+            # says why (RFC 2812 3.1.7). The peer's EOF, or the linger timer, closes it for good.
+            transport.write_eof()
+            transport.resume_reading()
+            loop.call_later(CLOSE_LINGER, transport.close)
+        else:
+            transport.close()
+        loop.call_later(CLOSE_GRACE, transport.abort)

@@ -180,7 +180,7 @@ class Session:
         except ProtocolError as exc:
             odd = _odd_command(raw) if exc.message.startswith("invalid command") else None
             if odd is None:
-                self._bad_line(exc)
+                self._bad_line(exc, raw)
                 return
             message = odd  # dispatched to get ERR_UNKNOWNCOMMAND, labelled like any reply
         try:
@@ -189,12 +189,28 @@ class Session:
             log.exception("handler failed for %r command %s", self, message.command)
             self.reply(numerics.ERR_UNKNOWNERROR, message.command, "Internal error, sorry")
 
-    def _bad_line(self, exc: ProtocolError) -> None:
-        if exc.numeric == "417":
-            self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
-        elif exc.numeric == "INVALID_UTF8":
-            self.fail("*", "INVALID_UTF8", "Message rejected: not valid UTF-8")
-        # Other unparseable lines (no command, bad tags) are ignored, as the specs allow.
+    def _bad_line(self, exc: ProtocolError, raw: bytes) -> None:
+        if exc.numeric not in ("417", "INVALID_UTF8"):
+            return  # Other unparseable lines (no command, bad tags) are ignored, as the specs allow.
+        # The refusal names the command and answers the label, when the line shows them
+        # (IRCv3 utf8-only: "FAIL <command> INVALID_UTF8"; labeled-response).
+        try:
+            rough = parse(raw.decode("utf-8", "replace"))
+        except ProtocolError:
+            command, label = "*", None
+        else:
+            command = rough.command
+            label = rough.tags.get("label") if "labeled-response" in self.caps else None
+        if label is not None:
+            self._begin_label(label)
+        try:
+            if exc.numeric == "417":
+                self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
+            else:
+                self.fail(command, "INVALID_UTF8", "Message rejected: not valid UTF-8")
+        finally:
+            if label is not None:
+                self._end_label(label)
 
     def input_too_long(self) -> None:
         """The framer saw a line past the hard limit: there is no safe way to resync."""

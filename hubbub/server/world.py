@@ -111,6 +111,7 @@ class World:
         self.channels: dict[str, Channel] = {}
         self.whowas: deque[tuple[str, WhowasEntry]] = deque(maxlen=max(whowas_size, 1))
         self.unregistered = 0
+        self.max_users = 0  # the most users registered at once (LUSERS)
         self.started = time.time()
 
     def fold(self, name: str) -> str:

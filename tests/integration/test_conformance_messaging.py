@@ -31,3 +31,20 @@ async def test_message_to_self_without_echo_arrives_once(connect):
     c.send("PRIVMSG foo :hi")
     got = await c.drain_messages()
     assert [(m.command, m.params) for m in got] == [("PRIVMSG", ("foo", "hi"))]
+
+
+async def test_invalid_utf8_fail_names_the_command(connect):
+    foo = await connect("foo")
+    await connect("bar")
+    foo.send(b"PRIVMSG bar hi\xaa")
+    reply = await foo.expect("FAIL")
+    assert reply.params[:2] == ("PRIVMSG", "INVALID_UTF8")
+
+
+async def test_invalid_utf8_fail_carries_the_label(connect):
+    foo = await connect("foo", caps=("batch", "echo-message", "labeled-response"))
+    await foo.join("#qux")
+    foo.send(b"@label=xyz PRIVMSG #qux hi\xaa")
+    reply = await foo.expect("FAIL")
+    assert reply.params[:2] == ("PRIVMSG", "INVALID_UTF8")
+    assert reply.tags.get("label") == "xyz"

@@ -162,6 +162,10 @@ def send_topic(session: Session, channel: Channel) -> None:
 def handle_names(session: Session, msg: Message) -> None:
     """NAMES [<channel>{,<channel>}]."""
     if not msg.params or not msg.params[0]:
+        # RFC 2812 3.2.5: without a channel, every channel the client may see, then one end
+        for listed in list(session.server.world.channels.values()):
+            if session in listed.members or "s" not in listed.modes:
+                send_names(session, listed, end=False)
         session.reply(numerics.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
     world = session.server.world
@@ -187,14 +191,15 @@ def names_of(session: Session, channel: Channel) -> list[str]:
     return out
 
 
-def send_names(session: Session, channel: Channel) -> None:
-    """RPL_NAMREPLY lines (each inside the line limit) and RPL_ENDOFNAMES."""
+def send_names(session: Session, channel: Channel, end: bool = True) -> None:
+    """RPL_NAMREPLY lines (each inside the line limit) and, unless ``end`` is false, RPL_ENDOFNAMES."""
     symbol = "@" if "s" in channel.modes else "="
     for chunk in _chunks(
         names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)
     ):
         session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
-    session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+    if end:
+        session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
 def _chunks(items: Iterable[str], budget: int) -> list[str]:

@@ -83,6 +83,7 @@ def _stamped(session: Session, client_tags: dict[str, str]) -> tuple[dict[str, s
     tags = dict(client_tags)
     if "B" in session.umodes:
         tags["bot"] = ""  # IRCv3 bot-mode: every message of a +B user carries the bot tag
+        tags["draft/bot"] = ""  # and its draft spelling, which clients written before ratification read
     msgid, time_ms = session.server.delivery.stamp(tags, session.account)
     return tags, msgid, time_ms
 

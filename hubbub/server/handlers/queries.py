@@ -59,6 +59,8 @@ def send_lusers(session: Session) -> None:
     users = len(world.users)
     invisible = sum(1 for u in world.users.values() if u.invisible)
     operators = sum(1 for u in world.users.values() if "o" in u.umodes)
+    # Every registration sends LUSERS, so the peak is always seen here.
+    world.max_users = most = max(world.max_users, users)
     session.reply(
         numerics.RPL_LUSERCLIENT,
         f"There are {users - invisible} users and {invisible} invisible on 1 servers",
@@ -68,11 +70,9 @@ def send_lusers(session: Session) -> None:
         session.reply(numerics.RPL_LUSERUNKNOWN, str(world.unregistered), "unknown connection(s)")
     session.reply(numerics.RPL_LUSERCHANNELS, str(len(world.channels)), "channels formed")
     session.reply(numerics.RPL_LUSERME, f"I have {users} clients and 0 servers")
+    session.reply(numerics.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}")
     session.reply(
-        numerics.RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}, max {users}"
-    )
-    session.reply(
-        numerics.RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}, max {users}"
+        numerics.RPL_GLOBALUSERS, str(users), str(most), f"Current global users {users}, max {most}"
     )
 
 

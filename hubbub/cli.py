@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("hubbub.server.command", "run the chat server"),
     "gui": ("hubbub.gui.command", "open the desktop client"),
     "history": ("hubbub.store.command", "export, import or delete stored history"),
+    "account": ("hubbub.accounts_command", "create, change, delete or list accounts"),
+    "gen-cert": ("hubbub.gencert_command", "write a self-signed TLS certificate for development"),
 }
 
 

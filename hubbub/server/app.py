@@ -9,6 +9,8 @@ import signal
 import ssl
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hubbub import __version__
@@ -66,6 +68,10 @@ class Server:
         self.tls_port: int | None = None
         self.tls_context: ssl.SSLContext | None = None
         self._caps = self._build_caps()
+        # REHASH reads the settings again through this (the serve command passes one that reads
+        # the configuration file, the environment and the flags); None: keep the settings.
+        self.settings_loader: Callable[[], Settings] | None = None
+        self.config_name = "hubbub.toml"
         self.isupport = self._isupport()
         self.motd = settings.motd_lines()
 
@@ -105,6 +111,30 @@ class Server:
         store = self.accounts.store
         client_certs = store.client_certificates() if store is not None else []
         return tlsmod.server_context(s.tls_cert, s.tls_key, s.tls_client_ca, client_certs)
+
+    def rehash(self) -> None:
+        """Apply freshly loaded settings without dropping anyone (REHASH).
+
+        Where to listen and where the data lives stay as they are until a restart.
+        """
+        if self.settings_loader is not None:
+            fresh = self.settings_loader()
+            self.settings = replace(
+                fresh,
+                host=self.settings.host,
+                port=self.settings.port,
+                data_dir=self.settings.data_dir,
+                tls_port=self.settings.tls_port,
+            ).validate()
+        settings = self.settings
+        self.history.settings = settings
+        self.accounts.throttle.limit = settings.login_max_failures
+        self.accounts.throttle.window = settings.login_failure_window
+        self._caps = self._build_caps()
+        self.isupport = self._isupport()
+        self.motd = settings.motd_lines()
+        self.bans.load()
+        self.reload_tls()
 
     def reload_tls(self) -> None:
         """Load the certificate, key and trusted client certificates again (REHASH).
@@ -326,9 +356,20 @@ class Server:
         ]
 
 
-async def serve(settings: Settings, *, ready: asyncio.Future[Server] | None = None) -> int:
-    """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code."""
+async def serve(
+    settings: Settings,
+    *,
+    ready: asyncio.Future[Server] | None = None,
+    loader: Callable[[], Settings] | None = None,
+    config_name: str = "",
+) -> int:
+    """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code.
+
+    ``loader`` reads the settings again for REHASH.
+    """
     server = Server(settings)
+    server.settings_loader = loader
+    server.config_name = config_name or server.config_name
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -20,6 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-name", dest="server_name", help="this server's name")
     parser.add_argument("--network", help="network name shown to clients")
     parser.add_argument("--motd-file", dest="motd_file", help="file with the message of the day")
+    parser.add_argument("--tls-port", dest="tls_port", type=int, help="TLS port (default 6697; 0 picks one)")
+    parser.add_argument(
+        "--tls-cert", dest="tls_cert", help="PEM certificate chain; turns the TLS listener on"
+    )
+    parser.add_argument("--tls-key", dest="tls_key", help="PEM private key of the TLS certificate")
     parser.add_argument(
         "--no-flood-control",
         dest="flood_control",
@@ -47,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
             "network",
             "motd_file",
             "flood_control",
+            "tls_port",
+            "tls_cert",
+            "tls_key",
         )
     }
     try:
@@ -63,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         runner = uvloop.run
     try:
-        return runner(serve(settings))
+        return runner(
+            serve(
+                settings,
+                loader=lambda: load(config_file=args.config, overrides=overrides),
+                config_name=args.config or "",
+            )
+        )
     except OSError as exc:
         print(
             f"hubbub serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr

@@ -41,7 +41,7 @@ def command(name: str, min_params: int = 0, *, registered: bool = True) -> Calla
 
 
 # Importing the topic modules fills COMMANDS.
-from . import accounts, channels, history, messaging, modes, queries, registration  # noqa: E402
+from . import accounts, channels, history, messaging, modes, operators, queries, registration  # noqa: E402
 
 __all__ = [
     "COMMANDS",
@@ -52,6 +52,7 @@ __all__ = [
     "history",
     "messaging",
     "modes",
+    "operators",
     "queries",
     "registration",
 ]

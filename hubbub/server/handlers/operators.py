@@ -1,0 +1,232 @@
+"""Server operators: OPER, KILL, KLINE/DLINE (and UN-), WALLOPS, REHASH, HISTORY DELETE.
+
+Operator credentials come from the ``opers`` setting (``name argon2-hash``); the password is
+verified off the event loop and failures are throttled like logins. Server bans are stored with
+their reason and expiry and are checked when a client registers or logs in.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, is_channel_name, numerics
+from hubbub.store import dm_key
+
+from ..accounts import verify_password
+from ..bans import BanError
+from ..config import ConfigError
+from ..delivery import fanout
+from ..services import is_service
+from . import command
+from .accounts import spawn
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+log = logging.getLogger(__name__)
+
+# Extended-ban style prefix that makes a KLINE mask an account: ``KLINE $a:alice``.
+ACCOUNT_PREFIX = "$a:"
+
+
+def _is_oper(session: Session) -> bool:
+    if "o" in session.umodes:
+        return True
+    session.reply(numerics.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+    return False
+
+
+def _oper_notice(session: Session, text: str) -> None:
+    session.notice(text)
+
+
+def _credentials(session: Session, name: str) -> str | None:
+    for entry in session.server.settings.opers:
+        oper_name, _, hashed = entry.partition(" ")
+        if oper_name == name:
+            return hashed.strip()
+    return None
+
+
+@command("OPER", 2)
+def handle_oper(session: Session, msg: Message) -> None:
+    """OPER <name> <password>: become an IRC operator (user mode +o)."""
+    name, password = msg.params[0], msg.params[1]
+    hashed = _credentials(session, name)
+    throttle = session.server.accounts.throttle
+    keys = ("oper:" + name, "ip:" + session.conn.peer_ip)
+    if hashed is None:
+        session.reply(numerics.ERR_NOOPERHOST, "No O-lines for your host")
+        return
+    if session.auth.pending:
+        return
+    if throttle.blocked(*keys):
+        session.reply(numerics.ERR_PASSWDMISMATCH, "Too many failed attempts; try again later")
+        return
+    session.auth.pending = True
+
+    async def check() -> None:
+        import asyncio
+
+        ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
+        session.auth.pending = False
+        if session.gone:
+            return
+        if not ok:
+            throttle.failed(*keys)
+            log.warning("failed OPER %s from %r", name, session)
+            session.reply(numerics.ERR_PASSWDMISMATCH, "Password incorrect")
+            return
+        session.auth.oper = name
+        if "o" not in session.umodes:
+            session.umodes.add("o")
+            session.send(Message.build("MODE", session.nick, "+o", source=session.nick))
+        session.reply(numerics.RPL_YOUREOPER, "You are now an IRC operator")
+        log.info("%r is now operator %s", session, name)
+
+    spawn(session, check())
+
+
+@command("KILL", 1)
+def handle_kill(session: Session, msg: Message) -> None:
+    """KILL <nick> [<reason>]: disconnect a user."""
+    if not _is_oper(session):
+        return
+    nick = msg.params[0]
+    if is_service(nick):
+        session.reply(numerics.ERR_CANTKILLSERVER, "You cannot kill a service")
+        return
+    target = session.server.world.find_user(nick)
+    if target is None:
+        session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    reason = msg.param(1) or "No reason given"
+    log.info("%s killed %s (%s)", session.nick, target.nick, reason)
+    target.send(Message.build("KILL", target.nick, reason, source=session.hostmask))
+    target.disconnect(f"Killed ({session.nick} ({reason}))")
+
+
+def _ban_args(msg: Message) -> tuple[float | None, str, str]:
+    """``[minutes] <mask> [<reason>]`` to (seconds or None, mask, reason)."""
+    params = list(msg.params)
+    duration = None
+    if len(params) > 1 and params[0].isdigit():
+        duration = int(params.pop(0)) * 60.0 or None
+    mask = params[0]
+    reason = params[1] if len(params) > 1 and params[1] else "No reason given"
+    return duration, mask, reason
+
+
+def _set_ban(session: Session, kind: str, msg: Message) -> None:
+    duration, mask, reason = _ban_args(msg)
+    if kind == "mask" and mask.startswith(ACCOUNT_PREFIX):
+        kind, mask = "account", mask[len(ACCOUNT_PREFIX) :]
+    server = session.server
+    try:
+        ban = server.bans.add(kind, mask, reason, session.nick, duration)
+    except BanError as exc:
+        session.fail(msg.command, "INVALID_PARAMS", str(exc), mask)
+        return
+    until = f" for {int(duration // 60)} minute(s)" if duration else ""
+    _oper_notice(session, f"Added {kind} ban on {ban.mask}{until}: {reason}")
+    log.info("%s banned %s %s%s: %s", session.nick, kind, ban.mask, until, reason)
+    for user in list(server.world.users.values()):
+        if user is not session and server.bans.matching(user) is not None:
+            user.reply(numerics.ERR_YOUREBANNEDCREEP, f"You are banned from this server: {reason}")
+            user.disconnect(f"Banned: {reason}")
+
+
+def _unset_ban(session: Session, kind: str, msg: Message) -> None:
+    mask = msg.params[0]
+    if kind == "mask" and mask.startswith(ACCOUNT_PREFIX):
+        kind, mask = "account", mask[len(ACCOUNT_PREFIX) :]
+    try:
+        removed = session.server.bans.remove(kind, mask)
+    except BanError as exc:
+        session.fail(msg.command, "INVALID_PARAMS", str(exc), mask)
+        return
+    _oper_notice(session, f"Removed {kind} ban on {mask}" if removed else f"No {kind} ban on {mask}")
+
+
+@command("KLINE", 1)
+def handle_kline(session: Session, msg: Message) -> None:
+    """KLINE [<minutes>] <nick!user@host | $a:account> [<reason>]: ban by mask or account."""
+    if _is_oper(session):
+        _set_ban(session, "mask", msg)
+
+
+@command("DLINE", 1)
+def handle_dline(session: Session, msg: Message) -> None:
+    """DLINE [<minutes>] <address | network/prefix> [<reason>]: ban an IP address or CIDR range."""
+    if _is_oper(session):
+        _set_ban(session, "ip", msg)
+
+
+@command("UNKLINE", 1)
+def handle_unkline(session: Session, msg: Message) -> None:
+    """UNKLINE <mask | $a:account>: lift a mask or account ban."""
+    if _is_oper(session):
+        _unset_ban(session, "mask", msg)
+
+
+@command("UNDLINE", 1)
+def handle_undline(session: Session, msg: Message) -> None:
+    """UNDLINE <address | network/prefix>: lift an IP ban."""
+    if _is_oper(session):
+        _unset_ban(session, "ip", msg)
+
+
+@command("WALLOPS", 1)
+def handle_wallops(session: Session, msg: Message) -> None:
+    """WALLOPS <text>: a message to every operator and every user with mode +w."""
+    if not _is_oper(session):
+        return
+    out = Message.build("WALLOPS", msg.params[0], source=session.hostmask)
+    users = session.server.world.users.values()
+    fanout(out, [u for u in users if "o" in u.umodes or "w" in u.umodes])
+
+
+@command("REHASH")
+def handle_rehash(session: Session, msg: Message) -> None:
+    """REHASH: read the configuration again and apply it; nobody is disconnected."""
+    if not _is_oper(session):
+        return
+    server = session.server
+    session.reply(numerics.RPL_REHASHING, server.config_name, "Rehashing")
+    try:
+        server.rehash()
+    except (ConfigError, OSError, ValueError) as exc:
+        session.fail("REHASH", "CONFIG_ERROR", f"Configuration not reloaded: {exc}")
+        return
+    _oper_notice(session, "Configuration reloaded")
+    log.info("%s reloaded the configuration", session.nick)
+
+
+@command("HISTORY", 2)
+def handle_history(session: Session, msg: Message) -> None:
+    """HISTORY DELETE <#channel | nick1,nick2>: delete a conversation's stored history."""
+    if not _is_oper(session):
+        return
+    if msg.params[0].upper() != "DELETE":
+        session.fail("HISTORY", "UNKNOWN_COMMAND", "Only HISTORY DELETE is supported", msg.params[0])
+        return
+    server = session.server
+    store = server.history.store
+    target = msg.params[1]
+    world = server.world
+    if is_channel_name(target):
+        key = world.fold(target)
+    else:
+        sides = [s for s in target.split(",") if s]
+        if len(sides) != 2:
+            session.fail("HISTORY", "INVALID_TARGET", "Name a channel or two nicks: a,b", target)
+            return
+        key = dm_key(world.fold(sides[0]), world.fold(sides[1]))
+    if store is None:
+        session.fail("HISTORY", "MESSAGE_ERROR", "History is not available", target)
+        return
+    server.delivery.commit()  # this turn's messages go first, then all of them
+    deleted = store.delete_target(key)
+    log.info("%s deleted the history of %s (%d messages)", session.nick, target, deleted)
+    _oper_notice(session, f"Deleted {deleted} message(s) of {target}")

@@ -198,8 +198,10 @@ def parse(line: str | bytes) -> Message:
     command = text[pos:end]
     if not command:
         raise ProtocolError("empty command")
-    if not command.isascii() or not command.isalnum():
+    if not command.isprintable():
         raise ProtocolError(f"invalid command {command[:32]!r}")
+    # Any other word is kept, so that a server can answer a command it does not know with
+    # ERR_UNKNOWNCOMMAND (Modern IRC) however it is spelt.
     pos = end
     params: list[str] = []
     while pos < n:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_tags
+from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
 
 from . import caps as capmod
 from .accounts import AuthState
@@ -38,24 +38,6 @@ def safe_param(param: str) -> str:
     if not param or param[0] == ":" or " " in param:
         return "*"
     return param
-
-
-def _odd_command(raw: bytes) -> Message | None:
-    """A line whose command word is not a valid command name, as a message with no parameters.
-
-    Modern IRC: a server answers a command it does not know with ERR_UNKNOWNCOMMAND, whatever
-    its spelling; the tags are kept so a labelled line gets a labelled answer.
-    """
-    try:
-        words = raw.decode("utf-8").split()
-    except UnicodeDecodeError:
-        return None
-    tags = parse_tags(words.pop(0)[1:]) if words and words[0].startswith("@") else {}
-    if words and words[0].startswith(":"):
-        words.pop(0)
-    if not words or not words[0].isprintable():
-        return None
-    return Message.build(words[0].upper(), tags=tags)
 
 
 class Session:
@@ -178,11 +160,8 @@ class Session:
             check_client_line(raw)
             message = parse(raw)
         except ProtocolError as exc:
-            odd = _odd_command(raw) if exc.message.startswith("invalid command") else None
-            if odd is None:
-                self._bad_line(exc, raw)
-                return
-            message = odd  # dispatched to get ERR_UNKNOWNCOMMAND, labelled like any reply
+            self._bad_line(exc, raw)
+            return
         try:
             self.dispatch(message)
         except Exception:

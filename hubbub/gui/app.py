@@ -7,6 +7,7 @@ drains with ``after()``, at most :data:`BATCH` per tick, so a flood never freeze
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import queue
 import time
@@ -198,6 +199,8 @@ class ChatWindow:
         if self.form is not None:
             self.form.destroy()
             self.form = None
+            # Free the form's Tk variables now, on this thread, not later on the network thread.
+            gc.collect()
         self.connect(
             ev.ConnectOptions(
                 profile.host,
@@ -306,6 +309,9 @@ class ChatWindow:
         e.bind("<Down>", lambda _e: self._recall(1))
         e.bind("<Tab>", self._on_tab)
         e.bind("<<Paste>>", self._on_paste)
+        # The entry's own PgUp/PgDn would swallow Ctrl+PgUp/PgDn before the window sees them.
+        e.bind("<Control-Prior>", lambda _e: self._cycle(-1))
+        e.bind("<Control-Next>", lambda _e: self._cycle(1))
         e.bind("<Prior>", lambda _e: self._page(-1))
         e.bind("<Next>", lambda _e: self._page(1))
         r = self.root
@@ -319,6 +325,10 @@ class ChatWindow:
 
     def _switcher(self, index: int) -> Callable[[tk.Event], None]:
         return lambda _event: self.switch_index(index)
+
+    def _cycle(self, step: int) -> str:
+        self.switch_relative(step)
+        return "break"
 
     def _page(self, step: int) -> str:
         self.view.text.yview_scroll(step, "pages")
@@ -643,7 +653,11 @@ class ChatWindow:
     # --- shutdown --------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Quit the network (briefly waiting for it) and destroy the window."""
+        """Quit the network (briefly waiting for it) and destroy the window.
+
+        Whoever made the Tk root must drop it and run ``gc.collect()`` on this thread before
+        another network thread starts: Tcl aborts when an interpreter is freed on another thread.
+        """
         if self._tick_id is not None:
             self.root.after_cancel(self._tick_id)
             self._tick_id = None

@@ -7,6 +7,7 @@ the window in the light and dark themes and saves PNGs (``import`` from ImageMag
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import select
 import subprocess
@@ -124,6 +125,16 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
         await people[nick].send_message(target, text)
     await people["bob"].request("PING", "stored")
 
+    await chat_scene(out, display, port, config, people)
+    for client in people.values():
+        await client.close()
+    # Free the first interpreter here, on its own thread (see ChatWindow.close).
+    gc.collect()
+    await form_scene(out, display, config)
+
+
+async def chat_scene(out: Path, display: str, port: int, config: Path, people: dict[str, hc.Client]) -> None:
+    """The chat window with a busy channel, in both themes."""
     settings = profiles.Settings()
     root = tk.Tk(className="hubbub")
     root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
@@ -149,9 +160,10 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
     await settle(root)
     capture(display, out / "chat-dark.png")
     window.close()
-    for client in people.values():
-        await client.close()
 
+
+async def form_scene(out: Path, display: str, config: Path) -> None:
+    """The connect form with a saved profile."""
     root = tk.Tk(className="hubbub")
     root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
     form_settings = profiles.Settings(theme="light")

@@ -6,6 +6,7 @@ Without Xvfb these tests skip, except on CI (the ``CI`` environment variable), w
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import select
 import shutil
@@ -197,6 +198,10 @@ class Ui:
                     proc.kill()
                     raise AssertionError(f"xdotool {args} did not finish") from None
         assert proc.returncode == 0, f"xdotool {args} failed"
+        # xdotool has closed its display, so the server has its input; one round trip of ours
+        # (XQueryPointer) puts the resulting events in Tk's queue, and update() handles them.
+        self.root.winfo_pointerxy()
+        self.pump()
 
     async def focus(self) -> None:
         """Give the window the X input focus (there is no window manager to do it)."""
@@ -244,3 +249,7 @@ async def make_ui(xvfb: str, tmp_path: Path) -> AsyncIterator[Callable[..., Ui]]
     yield make
     for ui in made:
         ui.window.close()
+    made.clear()
+    # A dead Tk interpreter must be freed on the thread that made it: collected later on a
+    # network thread, Tcl aborts the process ("async handler deleted by the wrong thread").
+    gc.collect()

@@ -47,7 +47,9 @@ async def test_typing_sends_a_message_that_another_client_receives(server: Serve
         ui = make_ui(server, "alice")
         await ready(ui)
         await ui.type("hello from the keyboard")
+        await ui.until(lambda: ui.window.entry.get() == "hello from the keyboard", what="typed text")
         await ui.key("Return")
+        await ui.until(lambda: ui.window.entry.get() == "", what="entry cleared by Enter")
         got = await bob.wait_for(hc.Message, timeout=5, text="hello from the keyboard")
         assert isinstance(got, hc.Message) and got.sender == "alice" and got.target == "#test"
         assert ui.window.entry.get() == ""
@@ -113,9 +115,9 @@ async def test_keyboard_switches_buffers_and_keeps_the_entry_focused(server: Ser
 
 
 async def test_slash_commands_act_on_the_server(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)  # first in the channel: alice is its operator and may set the topic
     async with peer(server, "bob") as bob:
-        ui = make_ui(server, "alice")
-        await ready(ui)
         await ui.type("/me dances")
         await ui.key("Return")
         got = await bob.wait_for(hc.Message, timeout=5, text="dances")

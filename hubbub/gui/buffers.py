@@ -367,7 +367,11 @@ class ChatState:
         if not fresh:
             return
         # History goes before what is shown, in time order, within the line limit.
-        merged = sorted([*fresh, *buf.lines], key=lambda ln: ln.time)
+        existing = list(buf.lines)
+        if not existing or fresh[-1].time <= existing[0].time:
+            merged = [*fresh, *existing]  # the usual case: keep the server's order as given
+        else:
+            merged = sorted([*fresh, *existing], key=lambda ln: ln.time)
         buf.lines = deque(merged[-buf.max_lines :], maxlen=buf.max_lines)
         self.changes.appended.pop(buf.key, None)
         self.changes.rebuilt.add(buf.key)

@@ -20,6 +20,7 @@ from . import caps as capmod
 from . import tls as tlsmod
 from .accounts import Accounts
 from .bans import Bans
+from .chanserv import ChannelRegistry
 from .config import Settings
 from .connection import Connection
 from .delivery import Delivery, fanout
@@ -64,6 +65,7 @@ class Server:
         self.history = History(self)
         self.accounts = Accounts(self)
         self.bans = Bans(self)
+        self.registry = ChannelRegistry(self)
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
         self.tls_port: int | None = None
         self.tls_context: ssl.SSLContext | None = None
@@ -83,6 +85,10 @@ class Server:
         self.history.open()
         self.accounts.open()
         self.bans.load()
+        self.registry.load()
+        for key in self.registry.channels:
+            if key not in self.world.channels:
+                self.world.add_channel(key).persistent = True  # its saved state was lost
         server = await self._loop.create_server(
             lambda: Connection(self), self.settings.host, self.settings.port, reuse_address=True, backlog=4096
         )
@@ -305,7 +311,8 @@ class Server:
         self.history.keep_event(session, message, targets)
 
     def replay_on_join(self, session: Session, channel: Channel) -> None:
-        """Send recent history to a client that just joined ``channel``."""
+        """``session`` just joined ``channel``: apply its registered access, send recent history."""
+        self.registry.apply_on_join(session, channel)
         self.history.replay_on_join(session, channel)
 
     def channel_created(self, channel: Channel) -> None:
@@ -317,7 +324,7 @@ class Server:
 
     def channel_registered(self, channel: Channel) -> bool:
         """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""
-        return False
+        return channel.key_folded in self.registry.channels
 
     # ISUPPORT ---------------------------------------------------------------------------------
 

@@ -273,7 +273,8 @@ class SQLiteStore:
             return self._up(target, self._low(target, ref), _END, limit)
 
     def around(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
-        """About ``limit / 2`` messages on each side of ``ref``; a msgid ref includes its message."""
+        """About ``limit / 2`` messages on each side of ``ref``, which is included: its message for a
+        msgid, the messages stamped exactly then for a timestamp."""
         if limit <= 0:
             return []
         with _store_errors("cannot read history"):
@@ -284,9 +285,12 @@ class SQLiteStore:
                 older = self._down(target, row_id, _NO_ID, n_before)
                 newer = self._up(target, row_id, _END, limit - 1 - n_before)
                 return [*older, middle, *newer]
+            # A timestamp falls between messages or on some: those stamped exactly then are part of
+            # what is "around" it, so the newer half starts at the first message at that time.
             n_before = limit // 2
-            return self._down(target, self._high(target, ref), _NO_ID, n_before) + self._up(
-                target, self._low(target, ref), _END, limit - n_before
+            first_at = self._high(target, ref)
+            return self._down(target, first_at, _NO_ID, n_before) + self._up(
+                target, first_at - 1, _END, limit - n_before
             )
 
     def between(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:

@@ -54,7 +54,9 @@ class Model:
             return [*older, self.history[self._index(ref.msgid)], *self.follows(ref)[: limit - 1 - n_before]]
         n_before = limit // 2
         older = self.precedes(ref)[-n_before:] if n_before else []
-        return older + self.follows(ref)[: limit - n_before]
+        # messages stamped exactly at the timestamp belong to the newer half
+        newer = [m for m in self.history if m.time_ms >= (ref.time_ms or 0)]
+        return older + newer[: limit - n_before]
 
     def between(self, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:
         if limit <= 0:

@@ -125,8 +125,8 @@ def test_around_a_msgid_includes_it_in_the_middle(chat: SQLiteStore) -> None:
 
 def test_around_a_timestamp_splits_the_limit_on_both_sides(chat: SQLiteStore) -> None:
     assert ids(chat.around("#chat", when(10, 5), 4)) == [9, 10, 11, 12]
-    # A message exactly at the timestamp is on neither side: references are exclusive.
-    assert ids(chat.around("#chat", when(10), 4)) == [8, 9, 11, 12]
+    # A message stamped exactly at the timestamp is around it: it opens the newer half.
+    assert ids(chat.around("#chat", when(10), 4)) == [8, 9, 10, 11]
 
 
 def test_between_forward_starts_next_to_start(chat: SQLiteStore) -> None:

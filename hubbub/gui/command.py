@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         root = tk.Tk(className="hubbub")
     except tk.TclError as exc:
-        print(f"hubbub gui: cannot open a window: {exc}")
+        print(f"hubbub gui: cannot open a window: {exc}", file=sys.stderr)
         return 1
     window = ChatWindow(root, settings, directory)
     if args.host or args.nick:

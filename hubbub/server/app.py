@@ -245,6 +245,7 @@ class Server:
         session.channels.clear()
         if world.users.get(session.folded) is session:
             del world.users[session.folded]
+        world.forget_umodes(session)
         world.remember(session)
 
     def remove_member(self, channel: Channel, session: Session) -> None:

@@ -7,7 +7,7 @@ rest of the server (Delivery, Store) sees the results.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -113,6 +113,25 @@ class World:
         self.unregistered = 0
         self.max_users = 0  # the most users registered at once (LUSERS)
         self.started = time.time()
+        # Registered users per user mode, kept as modes change so LUSERS costs nothing per user.
+        self.umode_counts: Counter[str] = Counter()
+
+    def set_umode(self, session: Session, mode: str, on: bool) -> bool:
+        """Set or clear user mode ``mode`` on ``session``; return whether anything changed."""
+        if on == (mode in session.umodes):
+            return False
+        if on:
+            session.umodes.add(mode)
+            self.umode_counts[mode] += 1
+        else:
+            session.umodes.discard(mode)
+            self.umode_counts[mode] -= 1
+        return True
+
+    def forget_umodes(self, session: Session) -> None:
+        """A registered user left: take its modes out of the counts."""
+        for mode in session.umodes:
+            self.umode_counts[mode] -= 1
 
     def fold(self, name: str) -> str:
         """Casefold ``name`` under this server's casemapping."""

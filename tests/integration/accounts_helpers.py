@@ -6,11 +6,14 @@ import base64
 from typing import Any
 
 from hubbub.protocol import Message
+from hubbub.server.accounts import hash_password
 
 from .ircclient import IRCClient
 
 # Cheap argon2id costs so that tests hash quickly; the defaults are for production.
 FAST: dict[str, Any] = {"password_hash_memory_kib": 1024, "password_hash_time_cost": 1}
+OPER_PASSWORD = "oper-secret"
+OPERS: dict[str, Any] = {"opers": (f"admin {hash_password(OPER_PASSWORD, 1024, 1)}",), **FAST}
 
 
 def plain_payload(account: str, password: str) -> str:

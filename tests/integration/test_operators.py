@@ -9,18 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hubbub.server.accounts import hash_password
 from hubbub.server.app import Server
 from hubbub.server.config import load
 from hubbub.server.tls import generate_self_signed
 from hubbub.store.accounts import ServerBan, open_accounts
 
-from .accounts_helpers import FAST, login_and_register, register_account
+from .accounts_helpers import FAST, OPER_PASSWORD, OPERS, login_and_register, register_account
 from .conftest import Connect, StartServer
 from .ircclient import DEFAULT_TIMEOUT, IRCClient
-
-OPER_PASSWORD = "oper-secret"
-OPERS: dict[str, Any] = {"opers": (f"admin {hash_password(OPER_PASSWORD, 1024, 1)}",), **FAST}
 
 
 async def _oper(client: IRCClient) -> None:

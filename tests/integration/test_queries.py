@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from .accounts_helpers import OPER_PASSWORD, OPERS
+
 
 async def replies_to(client, line, end):
     """Send ``line``; return every message up to ``end``, taking them out of the client's buffer."""
@@ -101,10 +103,12 @@ async def test_invisible_members_are_hidden_from_outsiders_who_channel(connect):
     assert of(await replies_to(bob, "WHO #c", "315"), "352") == []
 
 
-async def test_who_o_flag_lists_only_operators(server, connect):
-    alice = await connect("alice")
-    await connect("bob")
-    server.world.find_user("bob").umodes.add("o")  # what OPER grants
+async def test_who_o_flag_lists_only_operators(start_server, connect):
+    srv = await start_server(**OPERS)
+    alice = await connect("alice", target=srv)
+    bob = await connect("bob", target=srv)
+    bob.send(f"OPER admin {OPER_PASSWORD}")
+    await bob.expect("381")
     replies = await replies_to(alice, "WHO * o", "315")
     rows = of(replies, "352")
     assert [r.params[5] for r in rows] == ["bob"]
@@ -312,12 +316,14 @@ async def test_ison_answers_with_the_nicks_that_are_online(connect):
     assert (await alice.expect("303")).params == ("alice", "Bob alice")
 
 
-async def test_userhost_shows_away_and_operator_status(server, connect):
-    alice = await connect("alice")
-    bob = await connect("bob")
+async def test_userhost_shows_away_and_operator_status(start_server, connect):
+    srv = await start_server(**OPERS)
+    alice = await connect("alice", target=srv)
+    bob = await connect("bob", target=srv)
     bob.send("AWAY :away")
     await bob.expect("306")
-    server.world.find_user("alice").umodes.add("o")
+    alice.send(f"OPER admin {OPER_PASSWORD}")
+    await alice.expect("381")
     alice.send("USERHOST alice bob nobody")
     reply = await alice.expect("302")
     assert reply.params == ("alice", "alice*=+~user@127.0.0.1 bob=-~user@127.0.0.1")

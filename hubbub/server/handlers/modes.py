@@ -96,12 +96,8 @@ def change_user_modes(session: Session, modestring: str) -> None:
             continue
         if adding and ch not in SELF_SETTABLE_UMODES:
             continue  # +o comes from OPER, never from MODE
-        if adding == (ch in session.umodes):
+        if not session.server.world.set_umode(session, ch, adding):
             continue  # no change: nothing to report
-        if adding:
-            session.umodes.add(ch)
-        else:
-            session.umodes.discard(ch)
         applied.append((adding, ch))
     if unknown:
         session.reply(numerics.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")

@@ -79,8 +79,7 @@ def handle_oper(session: Session, msg: Message) -> None:
             session.reply(numerics.ERR_PASSWDMISMATCH, "Password incorrect")
             return
         session.auth.oper = name
-        if "o" not in session.umodes:
-            session.umodes.add("o")
+        if session.server.world.set_umode(session, "o", True):
             session.send(Message.build("MODE", session.nick, "+o", source=session.nick))
         session.reply(numerics.RPL_YOUREOPER, "You are now an IRC operator")
         log.info("%r is now operator %s", session, name)

@@ -57,8 +57,8 @@ def send_lusers(session: Session) -> None:
     """RPL_LUSERCLIENT .. RPL_GLOBALUSERS."""
     world = session.server.world
     users = len(world.users)
-    invisible = sum(1 for u in world.users.values() if u.invisible)
-    operators = sum(1 for u in world.users.values() if "o" in u.umodes)
+    invisible = world.umode_counts["i"]
+    operators = world.umode_counts["o"]
     # Every registration sends LUSERS, so the peak is always seen here.
     world.max_users = most = max(world.max_users, users)
     session.reply(

@@ -41,7 +41,15 @@ async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
     servers: list[Server] = []
 
     async def start(**overrides: Any) -> Server:
-        base = Settings(host="127.0.0.1", port=0, data_dir=str(tmp_path / "data"), flood_control=False)
+        # Cheap password hashes: every server start hashes a dummy password (see accounts.py).
+        base = Settings(
+            host="127.0.0.1",
+            port=0,
+            data_dir=str(tmp_path / "data"),
+            flood_control=False,
+            password_hash_memory_kib=1024,
+            password_hash_time_cost=1,
+        )
         settings = replace(base, **overrides).validate()
         server = Server(settings)
         await server.start()

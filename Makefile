@@ -31,5 +31,8 @@ test: lint
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
+screenshots: $(BIN)/.installed
+	$(BIN)/python -m hubbub.gui.screenshots docs/screenshots
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

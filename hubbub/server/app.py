@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import signal
 import ssl
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -24,7 +22,9 @@ from .chanserv import ChannelRegistry
 from .config import Settings
 from .connection import Connection
 from .delivery import Delivery, fanout
+from .doors import Door
 from .history import History
+from .limits import ConnectionCounter
 from .world import PREFIX_MODES, PREFIX_SYMBOLS, Channel, World
 
 if TYPE_CHECKING:
@@ -33,13 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 3.0
-
-
-def _is_loopback(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class Server:
@@ -54,10 +47,12 @@ class Server:
         self.delivery = Delivery()
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         self.connections: set[Connection] = set()
-        self.per_ip: Counter[str] = Counter()
+        self.limits = ConnectionCounter(
+            settings.max_connections, settings.max_per_ip, settings.exempt_loopback
+        )
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
-        self._servers: list[asyncio.base_events.Server] = []
+        self.doors: list[Door] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.port = settings.port
         self.host = settings.host
@@ -89,27 +84,17 @@ class Server:
         for key in self.registry.channels:
             if key not in self.world.channels:
                 self.world.add_channel(key).persistent = True  # its saved state was lost
-        server = await self._loop.create_server(
-            lambda: Connection(self), self.settings.host, self.settings.port, reuse_address=True, backlog=4096
-        )
-        self._servers.append(server)
-        sock = server.sockets[0].getsockname()
-        self.host, self.port = str(sock[0]), int(sock[1])
-        log.info("listening on %s:%d", self.host, self.port)
+        plain = Door(self, "plain", self.settings.host, self.settings.port)
+        await plain.open()
+        self.doors.append(plain)
+        self.host, self.port = plain.host, plain.port
         if self.settings.tls_enabled:
             self.tls_context = self.make_tls_context()
-            tls_server = await self._loop.create_server(
-                lambda: Connection(self),
-                self.settings.host,
-                self.settings.tls_port,
-                ssl=self.tls_context,
-                reuse_address=True,
-                backlog=4096,
-            )
-            self._servers.append(tls_server)
-            self.tls_port = int(tls_server.sockets[0].getsockname()[1])
+            tls = Door(self, "tls", self.settings.host, self.settings.tls_port, self.tls_context)
+            await tls.open()
+            self.doors.append(tls)
+            self.tls_port = tls.port
             self._caps = self._build_caps()
-            log.info("listening for TLS on %s:%d", self.host, self.tls_port)
 
     def make_tls_context(self) -> ssl.SSLContext:
         """A server TLS context from the configured files and the stored client certificates."""
@@ -134,6 +119,9 @@ class Server:
             ).validate()
         settings = self.settings
         self.history.settings = settings
+        self.limits.max_total = settings.max_connections
+        self.limits.max_per_ip = settings.max_per_ip
+        self.limits.exempt_loopback = settings.exempt_loopback
         self.accounts.throttle.limit = settings.login_max_failures
         self.accounts.throttle.window = settings.login_failure_window
         self._caps = self._build_caps()
@@ -164,8 +152,8 @@ class Server:
 
     async def stop(self, reason: str = "Server shutting down") -> None:
         """Close listeners, tell every client why, flush, and close the store."""
-        for server in self._servers:
-            server.close()
+        for door in self.doors:
+            door.close()
         for conn in list(self.connections):
             session = conn.session
             if session is not None and not session.gone:
@@ -179,8 +167,8 @@ class Server:
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
-        for server in self._servers:
-            await server.wait_closed()
+        for door in self.doors:
+            await door.wait_closed()
         for task in list(self.tasks):
             task.cancel()
         self.delivery.commit()
@@ -192,25 +180,17 @@ class Server:
 
     def admit(self, conn: Connection) -> str | None:
         """Count a new connection; return why it is refused, or None."""
-        settings = self.settings
-        if len(self.connections) >= settings.max_connections:
-            return "Too many connections"
-        ip = conn.peer_ip
-        exempt = settings.exempt_loopback and _is_loopback(ip)
-        if not exempt and self.per_ip[ip] >= settings.max_per_ip:
-            return "Too many connections from your address"
-        self.connections.add(conn)
-        self.per_ip[ip] += 1
-        self.world.unregistered += 1
-        return None
+        refusal = self.limits.admit(conn.peer_ip)
+        if refusal is None:
+            self.connections.add(conn)
+            self.world.unregistered += 1
+        return refusal
 
     def connection_closed(self, conn: Connection) -> None:
         """Forget a closed connection."""
         if conn in self.connections:
             self.connections.discard(conn)
-            self.per_ip[conn.peer_ip] -= 1
-            if self.per_ip[conn.peer_ip] <= 0:
-                del self.per_ip[conn.peer_ip]
+            self.limits.release(conn.peer_ip)
 
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output: flush it at the end of this loop turn."""

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, cast
 
 from hubbub.protocol import LineFramer, ProtocolError
 
+from .limits import TokenBucket
+
 if TYPE_CHECKING:
     from .app import Server
     from .session import Session
@@ -34,11 +36,10 @@ class Connection(asyncio.Protocol):
     """The transport side of one client."""
 
     __slots__ = (
+        "_bucket",
         "_flood_handle",
         "_framer",
         "_pending",
-        "_tokens",
-        "_tokens_at",
         "capture",
         "closed",
         "dirty",
@@ -65,8 +66,7 @@ class Connection(asyncio.Protocol):
         self.peer_ip = ""
         self.peer_port = 0
         self.last_seen = time.monotonic()
-        self._tokens = float(server.settings.flood_burst)
-        self._tokens_at = self.last_seen
+        self._bucket = TokenBucket(server.settings.flood_burst, server.settings.flood_rate, self.last_seen)
         self._pending: deque[bytes] = deque()
         self._flood_handle: asyncio.TimerHandle | None = None
 
@@ -150,16 +150,7 @@ class Connection(asyncio.Protocol):
                 limited = True  # registration just completed
 
     def _take_token(self) -> bool:
-        settings = self.server.settings
-        now = time.monotonic()
-        self._tokens = min(
-            float(settings.flood_burst), self._tokens + (now - self._tokens_at) * settings.flood_rate
-        )
-        self._tokens_at = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+        return self._bucket.take(time.monotonic())
 
     def _queue(self, lines: list[bytes]) -> None:
         self._pending.extend(lines)
@@ -174,7 +165,7 @@ class Connection(asyncio.Protocol):
 
     def _schedule_drain(self) -> None:
         if self._flood_handle is None and not self.closed:
-            wait = max(0.0, (1.0 - self._tokens) / self.server.settings.flood_rate)
+            wait = self._bucket.wait()
             self._flood_handle = asyncio.get_running_loop().call_later(wait, self._drain)
 
     def _drain(self) -> None:

@@ -1,0 +1,61 @@
+"""Doors: the listeners through which clients arrive (DESIGN.md principle 1).
+
+A door differs from another only in how bytes arrive (plain TCP, TLS); everything after the
+accepted socket is the same :class:`~hubbub.server.connection.Connection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import TYPE_CHECKING
+
+from .connection import Connection
+
+if TYPE_CHECKING:
+    from .app import Server
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 4096
+"""Pending connections the kernel may queue per door (a registration storm must not be refused)."""
+
+
+class Door:
+    """One listening socket that hands each accepted connection to the server."""
+
+    def __init__(
+        self, server: Server, name: str, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.server = server
+        self.name = name
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self._listener: asyncio.base_events.Server | None = None
+
+    async def open(self) -> None:
+        """Bind and listen; ``self.port`` is then the real port (when 0 was asked for)."""
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            lambda: Connection(self.server),
+            self.host,
+            self.port,
+            ssl=self.ssl_context,
+            reuse_address=True,
+            backlog=BACKLOG,
+        )
+        address = self._listener.sockets[0].getsockname()
+        self.host, self.port = str(address[0]), int(address[1])
+        log.info("%s door listening on %s:%d", self.name, self.host, self.port)
+
+    def close(self) -> None:
+        """Stop accepting; established connections are not touched."""
+        if self._listener is not None:
+            self._listener.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener is closed."""
+        if self._listener is not None:
+            await self._listener.wait_closed()

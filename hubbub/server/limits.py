@@ -1,0 +1,72 @@
+"""Limits on clients: the per-client command rate and the connection counts per address.
+
+DESIGN.md principle 7: every limit is a setting, enforced with the reply the specs give. The
+numbers come from :class:`~hubbub.server.config.Settings`; this module only does the counting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+
+
+def is_loopback(ip: str) -> bool:
+    """Whether ``ip`` (possibly with an IPv6 zone) is a loopback address."""
+    try:
+        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class TokenBucket:
+    """A token bucket: ``burst`` commands at once, then ``rate`` per second."""
+
+    __slots__ = ("_at", "_tokens", "burst", "rate")
+
+    def __init__(self, burst: int, rate: float, now: float) -> None:
+        self.burst = float(burst)
+        self.rate = rate
+        self._tokens = self.burst
+        self._at = now
+
+    def take(self, now: float) -> bool:
+        """Spend a token if there is one."""
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def wait(self) -> float:
+        """Seconds until the next token."""
+        return max(0.0, (1.0 - self._tokens) / self.rate)
+
+
+class ConnectionCounter:
+    """Connections in total and per IP address, with loopback optionally exempt per address."""
+
+    def __init__(self, max_total: int, max_per_ip: int, exempt_loopback: bool) -> None:
+        self.max_total = max_total
+        self.max_per_ip = max_per_ip
+        self.exempt_loopback = exempt_loopback
+        self.total = 0
+        self.per_ip: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> str | None:
+        """Count a new connection from ``ip``; return why it is refused, or None."""
+        if self.total >= self.max_total:
+            return "Too many connections"
+        exempt = self.exempt_loopback and is_loopback(ip)
+        if not exempt and self.per_ip[ip] >= self.max_per_ip:
+            return "Too many connections from your address"
+        self.total += 1
+        self.per_ip[ip] += 1
+        return None
+
+    def release(self, ip: str) -> None:
+        """A connection from ``ip`` closed."""
+        self.total -= 1
+        self.per_ip[ip] -= 1
+        if self.per_ip[ip] <= 0:
+            del self.per_ip[ip]

@@ -18,7 +18,9 @@ async def test_irc_library_client_registers_joins_and_chats(server, connect):
 
     for kind in ("welcome", "join", "pubmsg", "privmsg", "namreply", "quit", "currenttopic"):
         reactor.add_global_handler(kind, record)
-    conn = await reactor.server().connect(server.host, server.port, "libbot", username="libbot", ircname="Lib Bot")
+    conn = await reactor.server().connect(
+        server.host, server.port, "libbot", username="libbot", ircname="Lib Bot"
+    )
 
     async def wait_for(kind: str, timeout: float = 5.0) -> irc.client.Event:
         async def scan() -> irc.client.Event:

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from hubbub.protocol import Message, numerics, valid_nick
 from hubbub.store.accounts import Account, AccountStore, open_accounts
 
+from . import monitor
 from .delivery import fanout
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ class Accounts:
         recipients = session.server.world.peers_of(session)
         recipients.add(session)
         out = Message.build("ACCOUNT", name, source=session.hostmask)
-        fanout(out, [r for r in recipients if "account-notify" in r.caps])
+        watching = [r for r in recipients if "account-notify" in r.caps]
+        fanout(out, monitor.with_watchers(session, "account-notify", watching))
 
     def nick_reserved_for_other(self, session: Session, nick: str) -> bool:
         """Whether ``nick`` belongs to an account ``session`` is not logged in to (when enforced)."""

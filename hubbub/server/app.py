@@ -15,6 +15,7 @@ from hubbub import __version__
 from hubbub.protocol import CHANTYPES, Casemapping, Message
 
 from . import caps as capmod
+from . import monitor
 from . import tls as tlsmod
 from .accounts import Accounts
 from .bans import Bans
@@ -225,6 +226,8 @@ class Server:
         session.channels.clear()
         if world.users.get(session.folded) is session:
             del world.users[session.folded]
+            monitor.went_offline(session, session.nick)
+        monitor.forget(session)
         world.forget_umodes(session)
         world.remember(session)
 
@@ -329,6 +332,7 @@ class Server:
             f"MAXLIST=beI:{s.max_list_entries}",
             f"MAXTARGETS={targets}",
             f"MODES={s.max_modes}",
+            f"MONITOR={s.monitor_limit}",
             "MSGREFTYPES=msgid,timestamp",
             f"NETWORK={s.network}",
             f"NICKLEN={s.nicklen}",

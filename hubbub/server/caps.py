@@ -18,6 +18,7 @@ SUPPORTED: dict[str, str] = {
     "cap-notify": "",
     "echo-message": "",
     "extended-join": "",
+    "extended-monitor": "",
     "invite-notify": "",
     "labeled-response": "",
     "message-tags": "",

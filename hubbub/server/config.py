@@ -102,6 +102,7 @@ class Settings:
     password_hash_memory_kib: int = _s(65536, "accounts", "argon2id memory cost of new password hashes")
     password_hash_time_cost: int = _s(3, "accounts", "argon2id time cost (iterations) of new hashes")
     realnamelen: int = _s(150, "limits", "Longest realname from USER or SETNAME")
+    monitor_limit: int = _s(100, "limits", "Nicks one client may watch with MONITOR (ISUPPORT MONITOR)")
     # [operators]
     opers: tuple[str, ...] = _s(
         [], "operators", "Operator credentials, each 'name argon2-hash' (hubbub account hash-password)"
@@ -154,7 +155,13 @@ class Settings:
                 raise ConfigError(key, "must not be negative")
         if self.nick_enforcement not in ("strict", "none"):
             raise ConfigError("nick_enforcement", "must be strict or none")
-        for key in ("password_min_length", "login_max_failures", "realnamelen", "password_hash_time_cost"):
+        for key in (
+            "password_min_length",
+            "login_max_failures",
+            "realnamelen",
+            "password_hash_time_cost",
+            "monitor_limit",
+        ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
         if self.password_hash_memory_kib < 8:

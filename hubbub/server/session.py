@@ -64,6 +64,7 @@ class Session:
         "gone",
         "host",
         "last_active",
+        "monitoring",
         "nick",
         "nick_since",
         "password_ok",
@@ -102,6 +103,7 @@ class Session:
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel] = {}
+        self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
         self.connected_at = time.time()
         self.last_active = self.connected_at
         self.flood_exempt = False

@@ -109,6 +109,8 @@ class World:
         self.casemapping: Casemapping = casemapping
         self.users: dict[str, Session] = {}
         self.channels: dict[str, Channel] = {}
+        # MONITOR: casefolded nick -> the sessions watching it
+        self.monitors: dict[str, set[Session]] = {}
         self.whowas: deque[tuple[str, WhowasEntry]] = deque(maxlen=max(whowas_size, 1))
         self.unregistered = 0
         self.max_users = 0  # the most users registered at once (LUSERS)

@@ -41,7 +41,17 @@ def command(name: str, min_params: int = 0, *, registered: bool = True) -> Calla
 
 
 # Importing the topic modules fills COMMANDS.
-from . import accounts, channels, history, messaging, modes, operators, queries, registration  # noqa: E402
+from . import (  # noqa: E402
+    accounts,
+    channels,
+    history,
+    messaging,
+    modes,
+    monitor,
+    operators,
+    queries,
+    registration,
+)
 
 __all__ = [
     "COMMANDS",
@@ -52,6 +62,7 @@ __all__ = [
     "history",
     "messaging",
     "modes",
+    "monitor",
     "operators",
     "queries",
     "registration",

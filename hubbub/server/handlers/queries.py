@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, match_mask, normalize_mask, numerics
 
+from .. import monitor
 from ..delivery import fanout
 from ..services import service_named, whois_service
 from . import command
@@ -235,7 +236,8 @@ def handle_away(session: Session, msg: Message) -> None:
         session.reply(numerics.RPL_UNAWAY, "You are no longer marked as being away")
         out = Message.build("AWAY", source=session.hostmask)
     world = session.server.world
-    fanout(out, [p for p in world.peers_of(session) if "away-notify" in p.caps])
+    recipients = [p for p in world.peers_of(session) if "away-notify" in p.caps]
+    fanout(out, monitor.with_watchers(session, "away-notify", recipients))
 
 
 @command("SETNAME", 1)
@@ -250,7 +252,7 @@ def handle_setname(session: Session, msg: Message) -> None:
     recipients = [p for p in session.server.world.peers_of(session) if "setname" in p.caps]
     if "setname" in session.caps:
         recipients.append(session)
-    fanout(out, recipients)
+    fanout(out, monitor.with_watchers(session, "setname", recipients))
 
 
 # ISON and USERHOST ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, valid_nick
 
 from .. import caps as capmod
+from .. import monitor
 from ..delivery import fanout
 from ..services import is_service
 from . import command
@@ -76,6 +77,8 @@ def handle_nick(session: Session, msg: Message) -> None:
     recipients.add(session)
     fanout(change, recipients)
     session.server.history_event(session, change, [c.key_folded for c in session.channels.values()])
+    monitor.went_offline(session, old_mask.split("!", 1)[0])
+    monitor.came_online(session)
 
 
 @command("USER", 4, registered=False)
@@ -134,6 +137,7 @@ def try_register(session: Session) -> None:
     world.unregistered -= 1
     session.registration_done()
     welcome(session)
+    monitor.came_online(session)
 
 
 def welcome(session: Session) -> None:

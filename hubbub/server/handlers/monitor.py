@@ -1,0 +1,91 @@
+"""MONITOR (IRCv3 monitor): + adds nicks, - removes them, C clears, L lists, S shows status.
+
+The limit is the ``monitor_limit`` setting, advertised as ISUPPORT ``MONITOR=<limit>``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, numerics, valid_nick
+
+from ..monitor import chunks
+from . import command
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+
+def _status(session: Session, nicks: list[str]) -> None:
+    """730 for the nicks online (as ``nick!user@host``), 731 for the others."""
+    world = session.server.world
+    online: list[str] = []
+    offline: list[str] = []
+    for nick in nicks:
+        user = world.find_user(nick)
+        if user is not None:
+            online.append(user.hostmask)
+        else:
+            offline.append(nick)
+    for line in chunks(online):
+        session.reply(numerics.RPL_MONONLINE, line)
+    for line in chunks(offline):
+        session.reply(numerics.RPL_MONOFFLINE, line)
+
+
+def _add(session: Session, targets: str) -> None:
+    server = session.server
+    world = server.world
+    limit = server.settings.monitor_limit
+    added: list[str] = []
+    for nick in (t for t in targets.split(",") if t):
+        if not valid_nick(nick, server.settings.nicklen):
+            continue  # IRCv3 monitor: invalid nicks may be ignored
+        folded = world.fold(nick)
+        if folded in session.monitoring:
+            continue
+        if len(session.monitoring) >= limit:
+            session.reply(numerics.ERR_MONLISTFULL, str(limit), targets, "Monitor list is full.")
+            break
+        session.monitoring[folded] = nick
+        world.monitors.setdefault(folded, set()).add(session)
+        added.append(nick)
+    _status(session, added)
+
+
+def _remove(session: Session, targets: str) -> None:
+    world = session.server.world
+    for nick in (t for t in targets.split(",") if t):
+        folded = world.fold(nick)
+        if session.monitoring.pop(folded, None) is None:
+            continue
+        watchers = world.monitors.get(folded)
+        if watchers is not None:
+            watchers.discard(session)
+            if not watchers:
+                del world.monitors[folded]
+
+
+@command("MONITOR", 1)
+def handle_monitor(session: Session, msg: Message) -> None:
+    """MONITOR {+|-} <nick>{,<nick>} | C | L | S."""
+    from ..monitor import forget
+
+    sub = msg.params[0]
+    if sub in ("+", "-"):
+        if len(msg.params) < 2 or not msg.params[1]:
+            session.reply(numerics.ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters")
+        elif sub == "+":
+            _add(session, msg.params[1])
+        else:
+            _remove(session, msg.params[1])
+    elif sub.upper() == "C":
+        forget(session)
+    elif sub.upper() == "L":
+        for line in chunks(session.monitoring.values()):
+            session.reply(numerics.RPL_MONLIST, line)
+        session.reply(numerics.RPL_ENDOFMONLIST, "End of MONITOR list")
+    elif sub.upper() == "S":
+        _status(session, list(session.monitoring.values()))
+    else:
+        session.reply(numerics.ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand")

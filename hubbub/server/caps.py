@@ -16,6 +16,7 @@ SUPPORTED: dict[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
+    "chghost": "",
     "echo-message": "",
     "extended-join": "",
     "extended-monitor": "",

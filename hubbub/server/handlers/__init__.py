@@ -44,6 +44,7 @@ def command(name: str, min_params: int = 0, *, registered: bool = True) -> Calla
 from . import (  # noqa: E402
     accounts,
     channels,
+    chghost,
     history,
     messaging,
     modes,
@@ -58,6 +59,7 @@ __all__ = [
     "CommandSpec",
     "accounts",
     "channels",
+    "chghost",
     "command",
     "history",
     "messaging",

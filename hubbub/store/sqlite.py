@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .checkpoint import Checkpointer
 from .model import (
     EMPTY_TAGS,
     ChannelRecord,
@@ -98,8 +99,9 @@ def _store_errors(what: str) -> Iterator[None]:
 class SQLiteStore:
     """History and persistent channels in one SQLite file (see ``hubbub.store.Store``)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, background_checkpoint: bool = True) -> None:
         self.path = Path(path)
+        self._checkpointer: Checkpointer | None = None
         with _store_errors(f"cannot open {self.path}"):
             # Autocommit mode: transactions are explicit, so one append is exactly one commit.
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -114,6 +116,11 @@ class SQLiteStore:
                 self._db.execute("PRAGMA cache_size = -65536")  # KiB: 64 MiB of pages
                 self._db.execute("PRAGMA temp_store = MEMORY")
                 self.previous_version = migrate(self._db)
+                if background_checkpoint:
+                    # Commits never copy the log into the file themselves (see checkpoint.py).
+                    self._db.execute("PRAGMA wal_autocheckpoint = 0")
+                    self._checkpointer = Checkpointer(self.path)
+                    self._checkpointer.start()
             except BaseException:
                 self._db.close()
                 raise
@@ -438,6 +445,9 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close the database (this checkpoints the write-ahead log into the main file)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with _store_errors("cannot close the history store"):
             self._db.close()
 

@@ -179,6 +179,7 @@ class Accounts:
     def log_in(self, session: Session, account: Account) -> None:
         """Make ``session`` logged in to ``account``: 900, and ACCOUNT to those who watch."""
         session.account = account.name
+        self.server.world.add_login(session, account.key)
         session.reply(
             numerics.RPL_LOGGEDIN, session.hostmask, account.name, f"You are now logged in as {account.name}"
         )
@@ -191,7 +192,9 @@ class Accounts:
         """Log ``session`` out: 901, and ``ACCOUNT *`` to those who watch."""
         if session.account is None:
             return
+        self.server.world.drop_login(session, self.fold(session.account))
         session.account = None
+        session.markers_sent.clear()
         session.reply(numerics.RPL_LOGGEDOUT, session.hostmask, "You are now logged out")
         if session.registered:
             self._announce(session, "*")

@@ -214,6 +214,8 @@ class Server:
     def session_gone(self, session: Session, reason: str) -> None:
         """Remove a departing session from the world and show its QUIT once to each peer."""
         world = self.world
+        if session.account is not None:
+            world.drop_login(session, world.fold(session.account))
         if not session.registered:
             world.unregistered -= 1
             return

@@ -16,6 +16,7 @@ SUPPORTED: dict[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
+    "draft/read-marker": "",
     "chghost": "",
     "echo-message": "",
     "extended-join": "",

@@ -215,6 +215,11 @@ class History:
             self.send_rows(session, rows, channel.name)
 
 
+def time_text(time_ms: int) -> str:
+    """The IRCv3 server-time text of ``time_ms`` (milliseconds since the epoch)."""
+    return _stamp(time_ms)
+
+
 def _stamp(time_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time_ms // 1000)) + f".{time_ms % 1000:03d}Z"
 

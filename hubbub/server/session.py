@@ -64,6 +64,7 @@ class Session:
         "gone",
         "host",
         "last_active",
+        "markers_sent",
         "monitoring",
         "nick",
         "nick_since",
@@ -103,6 +104,7 @@ class Session:
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel] = {}
+        self.markers_sent: set[str] = set()  # draft/read-marker: DM senders already announced
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
         self.connected_at = time.time()
         self.last_active = self.connected_at

@@ -111,6 +111,8 @@ class World:
         self.channels: dict[str, Channel] = {}
         # MONITOR: casefolded nick -> the sessions watching it
         self.monitors: dict[str, set[Session]] = {}
+        # Casefolded account name -> its logged-in sessions (read markers, multiple devices)
+        self.accounts: dict[str, set[Session]] = {}
         self.whowas: deque[tuple[str, WhowasEntry]] = deque(maxlen=max(whowas_size, 1))
         self.unregistered = 0
         self.max_users = 0  # the most users registered at once (LUSERS)
@@ -134,6 +136,18 @@ class World:
         """A registered user left: take its modes out of the counts."""
         for mode in session.umodes:
             self.umode_counts[mode] -= 1
+
+    def add_login(self, session: Session, account: str) -> None:
+        """Index ``session`` under ``account`` (casefolded)."""
+        self.accounts.setdefault(account, set()).add(session)
+
+    def drop_login(self, session: Session, account: str) -> None:
+        """Take ``session`` out of ``account``'s sessions."""
+        sessions = self.accounts.get(account)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self.accounts[account]
 
     def fold(self, name: str) -> str:
         """Casefold ``name`` under this server's casemapping."""

@@ -51,6 +51,7 @@ from . import (  # noqa: E402
     monitor,
     operators,
     queries,
+    readmarker,
     registration,
 )
 
@@ -67,5 +68,6 @@ __all__ = [
     "monitor",
     "operators",
     "queries",
+    "readmarker",
     "registration",
 ]

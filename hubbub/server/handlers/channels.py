@@ -10,6 +10,7 @@ from hubbub.protocol import Message, format_body, numerics, valid_channel_name
 
 from ..delivery import fanout
 from . import command
+from .readmarker import send_marker
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -74,6 +75,8 @@ def join(session: Session, name: str, key: str = "") -> None:
         fanout(away, [m for m in members if "away-notify" in m.caps and m is not session])
     if channel.topic:
         send_topic(session, channel)
+    # IRCv3 draft/read-marker: after the JOIN, before the end of NAMES
+    send_marker(session, channel.name)
     send_names(session, channel)
     server.history_event(session, plain, [channel.key_folded])
     server.replay_on_join(session, channel)

@@ -16,6 +16,7 @@ from ..services import handle_message as handle_service_message
 from ..services import service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
 from . import command
+from .readmarker import marker_before_direct
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -166,6 +167,7 @@ def _to_user(
         fanout(out, (session,))
     else:
         if delivered:
+            marker_before_direct(peer, session.nick)
             fanout(out, (peer,))
         if echo:
             fanout(out, (session,))

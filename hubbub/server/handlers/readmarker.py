@@ -1,0 +1,102 @@
+"""MARKREAD (IRCv3 ``draft/read-marker``): how far an account has read each conversation.
+
+Markers are stored per account and target (a casefolded channel or nick) and only move forward.
+Setting one from any connection sends the result to every connection of that account with the
+cap, so a phone and a laptop agree on what is read. The server also sends the marker when such a
+client joins a channel (before the end of NAMES) and before the first direct message it receives
+from each sender.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message
+from hubbub.store import StoreError
+
+from ..history import time_text
+from . import command
+from .history import BadReference, parse_timestamp
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+log = logging.getLogger(__name__)
+
+CAP = "draft/read-marker"
+
+
+def _stored(session: Session, key: str) -> int | None:
+    store = session.server.accounts.store
+    if store is None or session.account is None:
+        return None
+    return store.read_marker(session.server.accounts.fold(session.account), key)
+
+
+def _markread(session: Session, name: str, time_ms: int | None) -> Message:
+    value = f"timestamp={time_text(time_ms)}" if time_ms is not None else "*"
+    return Message.build("MARKREAD", name, value, source=session.server.name)
+
+
+def send_marker(session: Session, name: str) -> None:
+    """Send ``session`` its account's marker for ``name`` (a channel or a nick), if it has the cap."""
+    if CAP not in session.caps or session.account is None:
+        return
+    try:
+        time_ms = _stored(session, session.server.world.fold(name))
+    except StoreError:
+        log.exception("cannot read the read marker of %s", name)
+        return
+    session.send(_markread(session, name, time_ms))
+
+
+def marker_before_direct(session: Session, sender_nick: str) -> None:
+    """Before the first direct message from ``sender_nick`` on this connection, its marker."""
+    if CAP not in session.caps or session.account is None:
+        return
+    key = session.server.world.fold(sender_nick)
+    if key in session.markers_sent:
+        return
+    session.markers_sent.add(key)
+    send_marker(session, sender_nick)
+
+
+@command("MARKREAD")
+def handle_markread(session: Session, msg: Message) -> None:
+    """MARKREAD <target> [timestamp=<time>]: ask for or move the read marker of ``target``."""
+    if not msg.params or not msg.params[0]:
+        session.fail("MARKREAD", "NEED_MORE_PARAMS", "Missing parameters")
+        return
+    name = msg.params[0]
+    server = session.server
+    accounts = server.accounts
+    if session.account is None or accounts.store is None:
+        session.fail("MARKREAD", "ACCOUNT_REQUIRED", "Read markers are kept for logged-in users", name)
+        return
+    key = server.world.fold(name)
+    account = accounts.fold(session.account)
+    try:
+        if len(msg.params) < 2:
+            session.send(_markread(session, name, accounts.store.read_marker(account, key)))
+            return
+        kind, _, value = msg.params[1].partition("=")
+        try:
+            if kind != "timestamp":
+                raise BadReference(msg.params[1])
+            wanted = parse_timestamp(value)
+        except BadReference:
+            session.fail("MARKREAD", "INVALID_PARAMS", "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ", name)
+            return
+        stored = accounts.store.set_read_marker(account, key, wanted)
+    except StoreError:
+        log.exception("cannot store the read marker of %s", name)
+        session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)
+        return
+    out = _markread(session, name, stored)
+    # Every connection of the account with the cap learns the new marker, this one included.
+    siblings = [s for s in server.world.accounts.get(account, ()) if CAP in s.caps and s.registered]
+    if session not in siblings:
+        siblings.append(session)
+    for sibling in siblings:
+        sibling.send(out)

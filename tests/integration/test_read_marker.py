@@ -1,0 +1,84 @@
+"""draft/read-marker: MARKREAD stored per account and target, forward only, synced across connections."""
+
+from __future__ import annotations
+
+from .accounts_helpers import FAST, login_and_register, register_account
+from .conftest import Connect, StartServer
+
+PASSWORD = "marker-password"
+CAPS = ("draft/read-marker",)
+
+
+async def test_markers_sync_to_every_connection_of_the_account_and_only_move_forward(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    laptop = await connect("alice", caps=CAPS, target=server)
+    await register_account(laptop, PASSWORD)
+    phone = await connect("phone", register=False, target=server)
+    assert (await login_and_register(phone, "alice_phone", "alice", PASSWORD, CAPS)).command == "903"
+    await phone.expect("001")
+    other = await connect("bob", caps=CAPS, target=server)
+    await register_account(other, PASSWORD)
+
+    laptop.send("MARKREAD #room")
+    assert (await laptop.expect("MARKREAD")).params == ("#room", "*")
+    laptop.send("MARKREAD #Room timestamp=2030-01-02T03:04:05.678Z")
+    assert (await laptop.expect("MARKREAD")).params == ("#Room", "timestamp=2030-01-02T03:04:05.678Z")
+    assert (await phone.expect("MARKREAD")).params == ("#Room", "timestamp=2030-01-02T03:04:05.678Z")
+    await other.assert_silent("MARKREAD")
+
+    phone.send("MARKREAD #room timestamp=2029-01-01T00:00:00.000Z")  # older: the stored one stays
+    assert (await phone.expect("MARKREAD")).params == ("#room", "timestamp=2030-01-02T03:04:05.678Z")
+    assert (await laptop.expect("MARKREAD")).params == ("#room", "timestamp=2030-01-02T03:04:05.678Z")
+    other.send("MARKREAD #room")
+    assert (await other.expect("MARKREAD")).params == ("#room", "*")
+
+
+async def test_marker_comes_with_join_before_end_of_names_and_survives_a_restart(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", caps=CAPS, target=server)
+    await register_account(alice, PASSWORD)
+    alice.send("MARKREAD #room timestamp=2030-01-02T03:04:05.678Z")
+    await alice.expect("MARKREAD")
+    await server.stop()
+    again = await start_server(**FAST)
+    alice = await connect(register=False, target=again)
+    assert (await login_and_register(alice, "alice", "alice", PASSWORD, CAPS)).command == "903"
+    await alice.expect("001")
+    alice.send("JOIN #room")
+    got = await alice.collect_until("366")
+    commands = [m.command for m in got]
+    assert commands.index("JOIN") < commands.index("MARKREAD") < commands.index("366")
+    marker = next(m for m in got if m.command == "MARKREAD")
+    assert marker.params == ("#room", "timestamp=2030-01-02T03:04:05.678Z")
+
+
+async def test_first_direct_message_from_someone_is_preceded_by_its_marker(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    alice = await connect("alice", caps=CAPS, target=server)
+    await register_account(alice, PASSWORD)
+    bob = await connect("bob", target=server)
+    bob.send("PRIVMSG alice :one")
+    bob.send("PRIVMSG alice :two")
+    got = await alice.collect_until("PRIVMSG")
+    assert [m.command for m in got][-2:] == ["MARKREAD", "PRIVMSG"]
+    assert got[-2].params == ("bob", "*")
+    await alice.expect("PRIVMSG")
+    await alice.assert_silent("MARKREAD")
+
+
+async def test_errors_are_standard_replies(start_server: StartServer, connect: Connect) -> None:
+    server = await start_server(**FAST)
+    guest = await connect("guest", caps=CAPS, target=server)
+    guest.send("MARKREAD #room")
+    assert (await guest.expect("FAIL")).params[:2] == ("MARKREAD", "ACCOUNT_REQUIRED")
+    await register_account(guest, PASSWORD)
+    guest.send("MARKREAD")
+    assert (await guest.expect("FAIL")).params[:2] == ("MARKREAD", "NEED_MORE_PARAMS")
+    guest.send("MARKREAD #room timestamp=yesterday")
+    assert (await guest.expect("FAIL")).params[:3] == ("MARKREAD", "INVALID_PARAMS", "#room")

@@ -68,8 +68,10 @@ class Settings:
     ping_interval: float = _s(90.0, "limits", "Seconds of silence before the server sends PING")
     ping_timeout: float = _s(150.0, "limits", "Seconds of silence before a client is dropped")
     flood_control: bool = _s(True, "limits", "Limit each client's command rate")
-    flood_burst: int = _s(5, "limits", "Commands a client may send at once before being slowed")
-    flood_rate: float = _s(2.0, "limits", "Commands per second allowed after the burst")
+    flood_burst: int = _s(5, "limits", "Messages (PRIVMSG, NOTICE, TAGMSG) sent at once before slowing")
+    flood_rate: float = _s(2.0, "limits", "Messages per second allowed after the burst")
+    flood_command_burst: int = _s(20, "limits", "Other commands sent at once before slowing")
+    flood_command_rate: float = _s(5.0, "limits", "Other commands per second allowed after their burst")
     flood_max_pending: int = _s(30, "limits", "Delayed commands held before a flooder is dropped")
     max_connections: int = _s(20000, "limits", "Connections in total")
     max_per_ip: int = _s(20, "limits", "Connections from one IP address")
@@ -129,6 +131,7 @@ class Settings:
             "max_list_entries",
             "sendq",
             "flood_burst",
+            "flood_command_burst",
             "flood_max_pending",
             "max_connections",
             "max_per_ip",
@@ -137,7 +140,13 @@ class Settings:
         for key in positive:
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
-        for key in ("registration_timeout", "ping_interval", "ping_timeout", "flood_rate"):
+        for key in (
+            "registration_timeout",
+            "ping_interval",
+            "ping_timeout",
+            "flood_rate",
+            "flood_command_rate",
+        ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
         if not 0 <= self.port <= 65535:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 from hubbub.protocol import LineFramer, ProtocolError
 
-from .limits import TokenBucket
+from .limits import TokenBucket, message_command
 
 if TYPE_CHECKING:
     from .app import Server
@@ -36,10 +36,12 @@ class Connection(asyncio.Protocol):
     """The transport side of one client."""
 
     __slots__ = (
-        "_bucket",
+        "_commands",
         "_flood_handle",
         "_framer",
+        "_messages",
         "_pending",
+        "_waiting",
         "capture",
         "closed",
         "dirty",
@@ -66,7 +68,12 @@ class Connection(asyncio.Protocol):
         self.peer_ip = ""
         self.peer_port = 0
         self.last_seen = time.monotonic()
-        self._bucket = TokenBucket(server.settings.flood_burst, server.settings.flood_rate, self.last_seen)
+        settings = server.settings
+        self._messages = TokenBucket(settings.flood_burst, settings.flood_rate, self.last_seen)
+        self._commands = TokenBucket(
+            settings.flood_command_burst, settings.flood_command_rate, self.last_seen
+        )
+        self._waiting: TokenBucket | None = None  # the bucket a held line waits for
         self._pending: deque[bytes] = deque()
         self._flood_handle: asyncio.TimerHandle | None = None
 
@@ -142,15 +149,26 @@ class Connection(asyncio.Protocol):
         for i, line in enumerate(lines):
             if self.closed:
                 return
-            if limited and not self._take_token():
+            if limited and not self._take_token(line):
                 self._queue(lines[i:])
                 return
             session.handle_line(line)
             if not limited and self._limited():
                 limited = True  # registration just completed
 
-    def _take_token(self) -> bool:
-        return self._bucket.take(time.monotonic())
+    def _bucket_for(self, line: bytes) -> TokenBucket:
+        # Messages to people have the strict bucket (flood_burst, flood_rate); every other
+        # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
+        # slowed down like a flooder.
+        return self._messages if message_command(line) else self._commands
+
+    def _take_token(self, line: bytes) -> bool:
+        bucket = self._bucket_for(line)
+        if bucket.take(time.monotonic()):
+            self._waiting = None
+            return True
+        self._waiting = bucket
+        return False
 
     def _queue(self, lines: list[bytes]) -> None:
         self._pending.extend(lines)
@@ -165,7 +183,7 @@ class Connection(asyncio.Protocol):
 
     def _schedule_drain(self) -> None:
         if self._flood_handle is None and not self.closed:
-            wait = self._bucket.wait()
+            wait = self._waiting.wait() if self._waiting is not None else 0.0
             self._flood_handle = asyncio.get_running_loop().call_later(wait, self._drain)
 
     def _drain(self) -> None:
@@ -174,7 +192,7 @@ class Connection(asyncio.Protocol):
         if self.closed or session is None:
             return
         while self._pending and not self.closed:
-            if self._limited() and not self._take_token():
+            if self._limited() and not self._take_token(self._pending[0]):
                 self._schedule_drain()
                 return
             session.handle_line(self._pending.popleft())

@@ -18,6 +18,24 @@ def is_loopback(ip: str) -> bool:
         return False
 
 
+_MESSAGE_COMMANDS = (b"PRIVMSG", b"NOTICE", b"TAGMSG")
+
+
+def message_command(line: bytes) -> bool:
+    """Whether a raw client line is a PRIVMSG, NOTICE or TAGMSG (tags and source skipped)."""
+    start = 0
+    for marker in (b"@", b":"):
+        if line[start : start + 1] == marker:
+            space = line.find(b" ", start)
+            if space < 0:
+                return False
+            start = space + 1
+            while line[start : start + 1] == b" ":
+                start += 1
+    word = line[start : start + 8].split(b" ", 1)[0].upper()
+    return word in _MESSAGE_COMMANDS
+
+
 class TokenBucket:
     """A token bucket: ``burst`` commands at once, then ``rate`` per second."""
 

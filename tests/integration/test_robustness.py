@@ -94,9 +94,9 @@ async def test_flood_is_delayed_then_the_flooder_is_dropped(start_server, connec
     alice = await connect("alice", target=srv)
     start = time.monotonic()
     for i in range(9):
-        alice.send(f"PING :p{i}")
+        alice.send(f"PRIVMSG alice :p{i}")
     for i in range(9):
-        await alice.expect("PONG", "hubbub.local", f"p{i}")
+        await alice.expect("PRIVMSG", "alice", f"p{i}")
     elapsed = time.monotonic() - start
     # 5 at once, then 4 more at 4/s: the server spaced them out
     assert elapsed >= 0.75
@@ -104,6 +104,23 @@ async def test_flood_is_delayed_then_the_flooder_is_dropped(start_server, connec
         alice.send(f"PRIVMSG alice :flood {i}")
     rest = await alice.expect_closed(timeout=10)
     assert any(m.command == "ERROR" and "Excess Flood" in m.params[0] for m in rest)
+
+
+async def test_other_commands_do_not_use_up_the_message_allowance(start_server, connect):
+    # At 0.01 messages/s a message past the burst would wait 100 s: the five below only arrive in
+    # time if the 15 queries before them took nothing from the message bucket.
+    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=0.01, flood_command_burst=20)
+    alice = await connect("alice", target=srv)
+    await alice.join("#c")
+    for i in range(5):
+        alice.send("MODE #c")
+        alice.send("WHO #c")
+        alice.send(f"PING :q{i}")
+    await alice.expect("PONG", "hubbub.local", "q4")
+    for i in range(5):
+        alice.send(f"PRIVMSG alice :m{i}")
+    for i in range(5):
+        await alice.expect("PRIVMSG", "alice", f"m{i}")
 
 
 async def test_no_flood_control_lets_a_burst_through(connect):

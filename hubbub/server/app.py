@@ -266,7 +266,8 @@ class Server:
         return caps
 
     def account_logged_in(self, session: Session) -> None:
-        """A registered client just logged in to an account."""
+        """A registered client just logged in to an account: show what was sent to it meanwhile."""
+        self.history.replay_direct(session)
 
     def keep(
         self,

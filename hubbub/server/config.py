@@ -91,6 +91,9 @@ class Settings:
     nick_enforcement: str = _s(
         "strict", "accounts", "strict: only the logged-in owner may use a registered nick; none: anyone"
     )
+    offline_messages: bool = _s(
+        True, "accounts", "Keep PRIVMSGs to a registered account that is offline; shown at its next login"
+    )
     password_min_length: int = _s(8, "accounts", "Shortest password accepted when registering")
     login_max_failures: int = _s(
         5, "accounts", "Failed logins per account and per IP address within login_failure_window"

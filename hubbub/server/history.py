@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
-from hubbub.store import ChannelRecord, MessageRef, SQLiteStore, StoredMessage, dm_key, open_store
+from hubbub.store import (
+    ChannelRecord,
+    MessageRef,
+    SQLiteStore,
+    StoredMessage,
+    dm_key,
+    dm_sides,
+    open_store,
+)
 
 from . import caps as capmod
 from .world import Channel, ListEntry
@@ -145,19 +153,67 @@ class History:
         """The oldest time (ms) of ``target``'s history that ``session`` may read, or None: none.
 
         Channels: members may read (everyone, with ``history_public``); a channel that was emptied
-        and made anew starts a fresh history unless it is persistent. Direct conversations are
-        keyed by nick, so a nick's holder sees only what was said since they took it.
+        and made anew starts a fresh history unless it is persistent. Direct conversations of a
+        logged-in user are keyed by its account, which owns their whole history; those of anybody
+        else are keyed by nick, so a nick's holder sees only what was said since they took it.
         """
         if channel is not None:
             if session not in channel.members and not self.settings.history_public:
                 return None
             return 0 if channel.persistent else int(channel.created * 1000)
-        return int(session.nick_since * 1000)
+        return 0 if session.account is not None else int(session.nick_since * 1000)
+
+    def dm_side(self, session: Session) -> str:
+        """Who ``session`` is in a direct conversation key: its account, else its nick (casefolded)."""
+        return self.server.world.fold(session.account or session.nick)
 
     def dm_target(self, session: Session, nick: str) -> str:
-        """The conversation key of ``session``'s direct messages with ``nick``."""
+        """The conversation key of ``session``'s direct messages with ``nick``.
+
+        An online peer is named by its account when it has one; an offline ``nick`` stands for
+        itself, which is also the name of the account owning it (account names are nicks).
+        """
         world = self.server.world
-        return dm_key(world.fold(session.nick), world.fold(nick))
+        peer = world.find_user(nick)
+        other = self.dm_side(peer) if peer is not None else world.fold(nick)
+        return dm_key(self.dm_side(session), other)
+
+    def replay_direct(self, session: Session) -> None:
+        """Show a just logged-in client without chathistory the direct messages it has not read.
+
+        Conversations of the account with a message from someone else after its read marker (and
+        inside the on-join window) are replayed, each in a ``chathistory`` batch; the marker then
+        moves past them so the next login does not show them again. Clients with
+        ``draft/chathistory`` find them with CHATHISTORY TARGETS instead.
+        """
+        settings = self.settings
+        accounts = self.server.accounts
+        store, marks = self.store, accounts.store
+        if store is None or marks is None or session.account is None or settings.history_on_join <= 0:
+            return
+        if "draft/chathistory" in session.caps:
+            return
+        me = self.dm_side(session)
+        now_ms = int(time.time() * 1000)
+        window = now_ms - int(settings.history_on_join_window * 1000)
+        try:
+            conversations = store.targets(window, now_ms + 1, 100, channels=(), participant=me)
+            for key, _last_ms in conversations:
+                sides = dm_sides(key)
+                if sides is None:
+                    continue
+                other = sides[1] if sides[0] == me else sides[0]
+                marker = marks.read_marker(me, other)
+                since = max(window, marker if marker is not None else 0)
+                rows = store.latest(key, settings.history_on_join, MessageRef(time_ms=since))
+                rows = [r for r in rows if r.command in MESSAGES]
+                if not any(r.account is None or self.server.world.fold(r.account) != me for r in rows):
+                    continue
+                peer = self.server.world.find_user(other)
+                self.send_rows(session, rows, peer.nick if peer is not None else other)
+                marks.set_read_marker(me, other, rows[-1].time_ms)
+        except Exception:
+            log.exception("direct message replay failed for %r", session)
 
     def to_message(self, row: StoredMessage, batch: str | None = None) -> Message:
         """A stored row as a message to send again, with its original time and msgid."""

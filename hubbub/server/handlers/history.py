@@ -158,9 +158,9 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
         return
     lo, hi = sorted((start.time_ms, end.time_ms))
     world = server.world
-    me = world.fold(session.nick)
+    me = server.history.dm_side(session)
     rows = store.targets(lo, hi, limit, channels=list(session.channels), participant=me)
-    since_dm = int(session.nick_since * 1000)
+    since_dm = server.history.visible_since(session, "", None) or 0
     batch = None
     if "batch" in session.caps:
         batch = session.next_batch_id()

@@ -152,6 +152,8 @@ def _to_user(
         return
     peer = server.world.find_user(target)
     if peer is None:
+        if msg.command != "TAGMSG" and _to_offline_account(session, msg, target, text, client_tags, echo):
+            return
         if not silent:
             session.reply(numerics.ERR_NOSUCHNICK, target, "No such nick/channel")
         return
@@ -174,6 +176,31 @@ def _to_user(
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
     server.keep_direct(session, peer, out, msgid, time_ms, client_tags)
+
+
+def _to_offline_account(
+    session: Session, msg: Message, target: str, text: str, client_tags: dict[str, str], echo: bool
+) -> bool:
+    """Keep a message to a registered account that is offline; False if ``target`` is none.
+
+    It goes into the history of the conversation with the account, which is shown at its next
+    login (History.replay_direct) or found with CHATHISTORY TARGETS.
+    """
+    server = session.server
+    if not server.settings.offline_messages or server.history.store is None:
+        return False
+    account = server.accounts.get(target)
+    if account is None:
+        return False
+    tags, msgid, time_ms = _stamped(session, client_tags)
+    out = Message(msg.command, (account.name, text), session.hostmask, tags)
+    if echo:
+        fanout(out, (session,))
+    if msg.command == "PRIVMSG":
+        session.note("PRIVMSG", "OFFLINE_MESSAGE", "Stored; they will see it when they log in", account.name)
+    key = server.history.dm_target(session, account.name)
+    server.history.keep(key, out, msgid, time_ms, session.account)
+    return True
 
 
 def _write_unlabelled(session: Session, out: Message) -> None:

@@ -138,6 +138,8 @@ def try_register(session: Session) -> None:
     session.registration_done()
     welcome(session)
     monitor.came_online(session)
+    if session.account is not None:
+        server.history.replay_direct(session)
 
 
 def welcome(session: Session) -> None:

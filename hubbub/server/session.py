@@ -279,12 +279,18 @@ class Session:
         self.conn.write(capmod.render(Message(numeric, (self.nick, *params), self.server.name), self.view))
 
     def fail(self, command: str, code: str, text: str, *context: str) -> None:
-        """Send a standard-replies ``FAIL`` (IRCv3 standard-replies)."""
-        self.send(Message.build("FAIL", command, code, *context, text, source=self.server.name))
+        """Send a standard-replies ``FAIL`` (IRCv3 standard-replies).
+
+        The context often echoes what the client sent; like numerics, a part that cannot stand in the
+        middle of a line becomes ``*``.
+        """
+        middle = (safe_param(p) for p in (command, code, *context))
+        self.send(Message.build("FAIL", *middle, text, source=self.server.name))
 
     def note(self, command: str, code: str, text: str, *context: str) -> None:
-        """Send a standard-replies ``NOTE``."""
-        self.send(Message.build("NOTE", command, code, *context, text, source=self.server.name))
+        """Send a standard-replies ``NOTE`` (context made safe as in :meth:`fail`)."""
+        middle = (safe_param(p) for p in (command, code, *context))
+        self.send(Message.build("NOTE", *middle, text, source=self.server.name))
 
     def notice(self, text: str) -> None:
         """A server NOTICE to this client."""

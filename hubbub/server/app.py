@@ -15,7 +15,7 @@ from hubbub import __version__
 from hubbub.protocol import CHANTYPES, Casemapping, Message
 
 from . import caps as capmod
-from . import monitor
+from . import devices, monitor
 from . import tls as tlsmod
 from .accounts import Accounts
 from .bans import Bans
@@ -219,6 +219,11 @@ class Server:
         if not session.registered:
             world.unregistered -= 1
             return
+        if devices.leave(session):
+            # Another device keeps the nick and its channels: nobody else notices (devices.py).
+            monitor.forget(session)
+            world.forget_umodes(session)
+            return
         peers = world.peers_of(session)
         quit_msg = Message.build("QUIT", reason, source=session.hostmask)
         fanout(quit_msg, (p for p in peers if not p.gone))
@@ -235,8 +240,9 @@ class Server:
 
     def remove_member(self, channel: Channel, session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel goes unless persistent."""
-        channel.members.pop(session, None)
-        session.channels.pop(channel.key_folded, None)
+        for device in session.devices:  # every device of the user leaves together
+            channel.members.pop(device, None)
+            device.channels.pop(channel.key_folded, None)
         if not channel.members and not channel.persistent:
             self.world.channels.pop(channel.key_folded, None)
 

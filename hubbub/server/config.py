@@ -94,6 +94,9 @@ class Settings:
     offline_messages: bool = _s(
         True, "accounts", "Keep PRIVMSGs to a registered account that is offline; shown at its next login"
     )
+    multi_device: bool = _s(
+        True, "accounts", "Connections logged in to an account already online share its nick and channels"
+    )
     password_min_length: int = _s(8, "accounts", "Shortest password accepted when registering")
     login_max_failures: int = _s(
         5, "accounts", "Failed logins per account and per IP address within login_failure_window"

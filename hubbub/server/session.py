@@ -69,9 +69,11 @@ class Session:
         "nick",
         "nick_since",
         "password_ok",
+        "primary",
         "realname",
         "registered",
         "server",
+        "siblings",
         "umodes",
         "user",
         "view",
@@ -105,6 +107,10 @@ class Session:
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel] = {}
         self.markers_sent: set[str] = set()  # draft/read-marker: DM senders already announced
+        # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
+        # None when it holds its nick itself; a holder lists its siblings.
+        self.primary: Session | None = None
+        self.siblings: list[Session] = []
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
         self.connected_at = time.time()
         self.last_active = self.connected_at
@@ -128,6 +134,12 @@ class Session:
     def hostmask(self) -> str:
         """``nick!user@host``, the source of this client's messages."""
         return f"{self.nick}!{self.user}@{self.host}"
+
+    @property
+    def devices(self) -> list[Session]:
+        """Every connection of this user (multiple devices), the nick holder first."""
+        holder = self.primary or self
+        return [holder, *holder.siblings] if holder.siblings else [holder]
 
     @property
     def invisible(self) -> bool:

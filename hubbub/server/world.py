@@ -55,11 +55,11 @@ class Channel:
 
     def is_op(self, session: Session) -> bool:
         """Whether ``session`` holds channel operator status here."""
-        return "o" in self.members.get(session, "")
+        return "o" in self.members.get(session.primary or session, "")
 
     def prefix_of(self, session: Session, multi: bool = False) -> str:
         """The membership prefix symbols of ``session`` (highest only unless ``multi``)."""
-        modes = self.members.get(session, "")
+        modes = self.members.get(session.primary or session, "")
         symbols = "".join(SYMBOL_OF[m] for m in PREFIX_MODES if m in modes)
         return symbols if multi else symbols[:1]
 

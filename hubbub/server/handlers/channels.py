@@ -47,8 +47,10 @@ def join(session: Session, name: str, key: str = "") -> None:
     channel = world.find_channel(name)
     if channel is not None and session in channel.members:
         return
+    actor = session  # the device that asked hears the refusals
+    session = session.primary or session  # the nick holder's membership decides (devices.py)
     if len(session.channels) >= settings.max_channels:
-        session.reply(numerics.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        actor.reply(numerics.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
         return
     created = channel is None
     if channel is None:
@@ -57,11 +59,14 @@ def join(session: Session, name: str, key: str = "") -> None:
     else:
         refusal = _join_refusal(session, channel, key)
         if refusal is not None:
-            session.reply(refusal[0], channel.name, refusal[1])
+            actor.reply(refusal[0], channel.name, refusal[1])
             return
     first = created or (not channel.members and not server.channel_registered(channel))
+    devices = session.devices
+    for device in devices:
+        channel.members[device] = ""
+        device.channels[channel.key_folded] = channel
     channel.members[session] = "o" if first else ""
-    session.channels[channel.key_folded] = channel
     channel.invited.discard(session.folded)
     plain = Message.build("JOIN", channel.name, source=session.hostmask)
     extended = Message.build(
@@ -72,14 +77,17 @@ def join(session: Session, name: str, key: str = "") -> None:
     fanout(plain, [m for m in members if "extended-join" not in m.caps])
     if session.away is not None:
         away = Message.build("AWAY", session.away, source=session.hostmask)
-        fanout(away, [m for m in members if "away-notify" in m.caps and m is not session])
-    if channel.topic:
-        send_topic(session, channel)
-    # IRCv3 draft/read-marker: after the JOIN, before the end of NAMES
-    send_marker(session, channel.name)
-    send_names(session, channel)
+        fanout(away, [m for m in members if "away-notify" in m.caps and m not in devices])
+    for device in devices:
+        if channel.topic:
+            send_topic(device, channel)
+        # IRCv3 draft/read-marker: after the JOIN, before the end of NAMES
+        send_marker(device, channel.name)
+        send_names(device, channel)
     server.history_event(session, plain, [channel.key_folded])
     server.replay_on_join(session, channel)
+    for device in devices[1:]:
+        server.history.replay_on_join(device, channel)
 
 
 def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, str] | None:
@@ -87,7 +95,8 @@ def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, st
     invited = session.folded in channel.invited
     if channel.key is not None and key != channel.key and not invited:
         return numerics.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
-    if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
+    users = sum(1 for m in channel.members if m.primary is None)  # devices count once
+    if channel.limit is not None and users >= channel.limit and not invited:
         return numerics.ERR_CHANNELISFULL, "Cannot join channel (+l)"
     if "i" in channel.modes and not invited and not channel.matches(channel.invex, session, casemapping):
         return numerics.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
@@ -187,6 +196,8 @@ def names_of(session: Session, channel: Channel) -> list[str]:
     visible_all = session in channel.members
     out: list[str] = []
     for member in channel.members:
+        if member.primary is not None:
+            continue  # another device of a member already listed (devices.py)
         if not visible_all and member.invisible:
             continue
         name = member.hostmask if full else member.nick

@@ -31,7 +31,7 @@ def _client_tags(session: Session, msg: Message) -> dict[str, str]:
 
 def may_speak(channel: Channel, session: Session) -> bool:
     """Whether ``session`` may send to ``channel`` (+n, +m and bans)."""
-    modes = channel.members.get(session)
+    modes = channel.members.get(session.primary or session)
     if modes is None:
         if "n" in channel.modes:
             return False
@@ -168,9 +168,15 @@ def _to_user(
             _write_unlabelled(session, out)
         fanout(out, (session,))
     else:
+        receivers = peer.devices
         if delivered:
-            marker_before_direct(peer, session.nick)
-            fanout(out, (peer,))
+            for device in receivers:
+                marker_before_direct(device, session.nick)
+            fanout(out, receivers)
+        # The sender's other devices see what it sent, as if echoed (multiple devices).
+        siblings = [d for d in session.devices if d is not session and d not in receivers]
+        if siblings and delivered:
+            fanout(out, siblings)
         if echo:
             fanout(out, (session,))
     if msg.command == "PRIVMSG" and peer.away is not None:

@@ -228,11 +228,13 @@ def handle_away(session: Session, msg: Message) -> None:
     """AWAY [<message>]: set or clear the away message; peers with away-notify are told."""
     text = msg.param(0)[: session.server.settings.awaylen]
     if text:
-        session.away = text
+        for device in session.devices:  # presence is shared by every device
+            device.away = text
         session.reply(numerics.RPL_NOWAWAY, "You have been marked as being away")
         out = Message.build("AWAY", text, source=session.hostmask)
     else:
-        session.away = None
+        for device in session.devices:
+            device.away = None
         session.reply(numerics.RPL_UNAWAY, "You are no longer marked as being away")
         out = Message.build("AWAY", source=session.hostmask)
     world = session.server.world
@@ -247,7 +249,8 @@ def handle_setname(session: Session, msg: Message) -> None:
     if not realname or len(realname) > session.server.settings.realnamelen:
         session.fail("SETNAME", "INVALID_REALNAME", "Realname is not valid")
         return
-    session.realname = realname
+    for device in session.devices:
+        device.realname = realname
     out = Message.build("SETNAME", realname, source=session.hostmask)
     recipients = [p for p in session.server.world.peers_of(session) if "setname" in p.caps]
     if "setname" in session.caps:
@@ -325,7 +328,7 @@ def _who_targets(session: Session, mask: str) -> Iterator[tuple[Session, Channel
         if not member and "s" in channel.modes:
             return
         for user in channel.members:
-            if member or not user.invisible:
+            if user.primary is None and (member or not user.invisible):  # devices show once
                 yield user, channel
         return
     if not any(c in mask for c in "*?!@"):
@@ -534,9 +537,8 @@ class ListFilter:
 
 def visible_member_count(session: Session, channel: Channel) -> int:
     """Members ``session`` can see: all of them for a member, else those not invisible."""
-    if session in channel.members:
-        return len(channel.members)
-    return sum(1 for m in channel.members if not m.invisible)
+    member = session in channel.members
+    return sum(1 for m in channel.members if m.primary is None and (member or not m.invisible))
 
 
 @command("LIST")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, valid_nick
 
 from .. import caps as capmod
-from .. import monitor
+from .. import devices, monitor
 from ..delivery import fanout
 from ..services import is_service
 from . import command
@@ -52,7 +52,10 @@ def handle_nick(session: Session, msg: Message) -> None:
     world = server.world
     folded = world.fold(nick)
     holder = world.users.get(folded)
-    if holder is not None and holder is not session:
+    # During CAP negotiation a nick in use may still be this client's own, on another device:
+    # the SASL login that would show it may not have happened yet, so try_register decides then.
+    deferred = session.cap_negotiating and not session.registered and server.settings.multi_device
+    if holder is not None and holder is not (session.primary or session) and not deferred:
         session.reply(numerics.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
     if session.registered and server.accounts.nick_reserved_for_other(session, nick):
@@ -64,17 +67,20 @@ def handle_nick(session: Session, msg: Message) -> None:
         return
     if nick == session.nick:
         return
+    session = session.primary or session  # every device of the user changes nick
     old_mask = session.hostmask
     old_folded = session.folded
     world.remember(session)
     if world.users.get(old_folded) is session:
         del world.users[old_folded]
-    session.nick = nick
-    session.nick_since = time.time()
+    now = time.time()
+    for device in session.devices:
+        device.nick = nick
+        device.nick_since = now
     world.users[folded] = session
     change = Message.build("NICK", nick, source=old_mask)
     recipients = world.peers_of(session)
-    recipients.add(session)
+    recipients.update(session.devices)
     fanout(change, recipients)
     session.server.history_event(session, change, [c.key_folded for c in session.channels.values()])
     monitor.went_offline(session, old_mask.split("!", 1)[0])
@@ -122,6 +128,15 @@ def try_register(session: Session) -> None:
         session.disconnect(f"Banned: {ban.reason}")
         return
     world = server.world
+    shared = devices.online_holder(session)
+    if shared is not None:
+        # Multiple devices: this connection becomes another device of its account's user.
+        devices.attach(session, shared)
+        world.unregistered -= 1
+        session.registration_done()
+        welcome(session)
+        devices.show_channels(session)
+        return
     folded = world.fold(session.nick)
     holder = world.users.get(folded)
     if holder is not None and holder is not session:

@@ -1,0 +1,111 @@
+"""Multiple devices: several connections logged in to one account share one nick and presence.
+
+Design (the lighter of two): the World still maps a nick to one Session, the *holder*, and every
+other connection of that user is a *sibling* listed on the holder (``holder.siblings``, and
+``sibling.primary`` points back). Siblings are also members of the holder's channels, so channel
+fan-out reaches every device without any change to :func:`hubbub.server.delivery.fanout` (the
+hot path); their membership value is a placeholder, and prefixes, op checks and NAMES always
+read the holder's entry. Handlers that change who is where (JOIN, PART, KICK, NICK) act on every
+device through :attr:`Session.devices`; direct messages go to every device of the recipient and
+to the sender's siblings. When a device leaves, nobody else notices unless it was the last one;
+when the holder leaves first, the next sibling becomes the holder.
+
+A connection joins its account's user when it logs in with SASL before registration completes,
+the account is already online, and it asks for that user's nick or the account's name, with the
+``multi_device`` setting on (the default).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+def online_holder(session: Session) -> Session | None:
+    """The nick holder ``session`` should join as another device, if any.
+
+    That is a registered connection logged in to the same account, when ``session`` asks for
+    the holder's nick or for the account's name (as Ergo does); a client asking for some other
+    nick is left to be a user of its own.
+    """
+    server = session.server
+    if session.account is None or not server.settings.multi_device:
+        return None
+    world = server.world
+    account = world.fold(session.account)
+    wanted = world.fold(session.nick)
+    for other in world.accounts.get(account, ()):
+        usable = other is not session and other.registered and other.primary is None and not other.gone
+        if usable and world.users.get(other.folded) is other and wanted in (other.folded, account):
+            return other
+    return None
+
+
+def attach(session: Session, holder: Session) -> None:
+    """Make the still unregistered ``session`` another device of ``holder``'s user."""
+    session.primary = holder
+    holder.siblings.append(session)
+    session.nick = holder.nick
+    session.nick_since = holder.nick_since
+    session.user = holder.user
+    session.host = holder.host
+    session.realname = holder.realname
+    session.away = holder.away
+
+
+def show_channels(session: Session) -> None:
+    """A device that just attached: JOIN echo, topic, read marker and NAMES for each channel."""
+    from .handlers.channels import send_names, send_topic
+    from .handlers.readmarker import send_marker
+
+    holder = session.primary
+    if holder is None:
+        return
+    server = session.server
+    for key, channel in holder.channels.items():
+        channel.members.setdefault(session, "")
+        session.channels[key] = channel
+        if "extended-join" in session.caps:
+            join = Message.build(
+                "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
+            )
+        else:
+            join = Message.build("JOIN", channel.name, source=session.hostmask)
+        session.send(join)
+        if channel.topic:
+            send_topic(session, channel)
+        send_marker(session, channel.name)
+        send_names(session, channel)
+        server.history.replay_on_join(session, channel)
+
+
+def leave(session: Session) -> bool:
+    """``session`` is going; True if another device keeps the nick (then peers see nothing)."""
+    world = session.server.world
+    holder = session.primary
+    if holder is not None:
+        if session in holder.siblings:
+            holder.siblings.remove(session)
+        for channel in session.channels.values():
+            channel.members.pop(session, None)
+        session.channels.clear()
+        session.primary = None
+        return True
+    if not session.siblings:
+        return False
+    heir, *rest = session.siblings
+    session.siblings = []
+    heir.primary = None
+    heir.siblings = rest
+    for sibling in rest:
+        sibling.primary = heir
+    for channel in session.channels.values():
+        channel.members[heir] = channel.members.pop(session, "")
+    session.channels.clear()
+    if world.users.get(session.folded) is session:
+        world.users[session.folded] = heir
+    return True

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import hubbub.client as hc
 
 from . import events as ev
+from . import replies
 
 log = logging.getLogger(__name__)
 
@@ -283,21 +284,24 @@ class Bridge:
                 ev.ConnectionChanged("reconnecting", f"next attempt in {e.delay:.0f} s (attempt {e.attempt})")
             ]
         if isinstance(e, hc.ServerReply):
-            return [self._reply(e)]
+            return self._reply(e)
         if isinstance(e, hc.Error):
             return [ev.Problem("error", e.text)]
         return []
 
-    def _reply(self, e: hc.ServerReply) -> ev.Event:
+    def _reply(self, e: hc.ServerReply) -> list[ev.Event]:
+        text = replies.describe(e.command, e.params)
+        if text is None:
+            return []
         target = e.target or ""
         if e.command in _NICK_PROBLEMS:
-            return ev.Problem("nick_in_use", e.text)
+            return [ev.Problem("nick_in_use", text)]
         if e.command in _BANNED:
-            return ev.Problem("banned", e.text, target)
+            return [ev.Problem("banned", text, target)]
         if e.command in _CANNOT_JOIN:
-            return ev.Problem("cannot_join", e.text, target)
+            return [ev.Problem("cannot_join", text, target)]
         if e.command == "421":
-            return ev.Problem("unknown_command", e.text, target)
-        if e.command == "FAIL" or (e.command.isdigit() and e.command[0] in "45"):
-            return ev.Problem("error", e.text, target)
-        return ev.ServerText(e.text, target, _now())
+            return [ev.Problem("unknown_command", text, target)]
+        if replies.is_error(e.command):
+            return [ev.Problem("error", text, target)]
+        return [ev.ServerText(text, target, _now())]

@@ -86,7 +86,11 @@ class BufferList(tk.Frame):
 
 
 class MemberList(tk.Frame):
-    """The members of the shown channel: highest prefix first, away members dimmed."""
+    """The members of the shown channel: highest prefix first, away members dimmed.
+
+    A read-only Text widget rather than a Listbox: the prefix (``@``, ``+``) gets a column of its
+    own, so every nick starts at the same place whatever its prefix.
+    """
 
     def __init__(self, master: tk.Misc, fonts: dict[str, tkfont.Font], theme: Theme) -> None:
         super().__init__(master, width=190)
@@ -95,18 +99,25 @@ class MemberList(tk.Frame):
         self.on_open: Callable[[str], None] = lambda _nick: None
         self.header = tk.Label(self, anchor="w", padx=14, pady=14, font=fonts["tiny_bold"])
         self.header.pack(fill="x")
-        self.listbox = tk.Listbox(
+        self.text = tk.Text(
             self,
             borderwidth=0,
             highlightthickness=0,
-            activestyle="none",
             font=fonts["ui"],
             takefocus=0,
+            cursor="arrow",
+            wrap="none",
+            padx=14,
+            pady=0,
+            spacing1=2,
+            spacing3=2,
             exportselection=False,
         )
-        self.listbox.pack(fill="both", expand=True, padx=(8, 0))
-        self.listbox.bind("<Double-Button-1>", self._open)
+        self.text.pack(fill="both", expand=True)
+        self.text.bind("<Double-Button-1>", self._open)
+        self.text.bind("<Button-1>", self._select)
         self.members: list[Member] = []
+        self.selected = -1
         self.apply_theme(theme)
 
     def apply_theme(self, theme: Theme) -> None:
@@ -114,26 +125,56 @@ class MemberList(tk.Frame):
         self.theme = theme
         self.configure(background=theme.sidebar_bg)
         self.header.configure(background=theme.sidebar_bg, foreground=theme.muted)
-        self.listbox.configure(
+        self.text.configure(
             background=theme.sidebar_bg,
             foreground=theme.sidebar_fg,
-            selectbackground=theme.sidebar_sel_bg,
-            selectforeground=theme.sidebar_sel_fg,
+            selectbackground=theme.sidebar_bg,
+            selectforeground=theme.sidebar_fg,
+            inactiveselectbackground=theme.sidebar_bg,
         )
+        self.text.tag_configure("prefix", foreground=theme.muted, font=self.fonts["bold"])
+        self.text.tag_configure("away", foreground=theme.away)
+        self.text.tag_configure("chosen", background=theme.sidebar_sel_bg, foreground=theme.sidebar_sel_fg)
         self.show(self.members)
 
     def show(self, members: list[Member]) -> None:
         """Show ``members`` (already sorted)."""
         self.members = members
-        lb = self.listbox
-        lb.delete(0, "end")
+        t = self.text
+        # The prefix column is as wide as the widest prefix shown, and absent when nobody has one.
+        widest = max((self.fonts["bold"].measure(m.prefix) for m in members), default=0)
+        t.configure(state="normal", tabs=(widest + 6 if widest else 1,))
+        t.delete("1.0", "end")
         self.header.configure(text=f"MEMBERS — {len(members)}" if members else "")
         for i, m in enumerate(members):
-            lb.insert("end", f" {m.prefix or ' '} {m.nick}")
-            if m.away:
-                lb.itemconfigure(i, foreground=self.theme.away)
+            nick_tags = ("away",) if m.away else ()
+            if i:
+                t.insert("end", "\n")
+            if widest:
+                t.insert("end", m.prefix, ("prefix",))
+                t.insert("end", "\t")
+            t.insert("end", m.nick, nick_tags)
+        t.configure(state="disabled")
+        self.selected = -1
 
-    def _open(self, _event: tk.Event) -> None:
-        sel: tuple[int, ...] = self.listbox.curselection()  # type: ignore[no-untyped-call]
-        if sel:
-            self.on_open(self.members[sel[0]].nick)
+    def rows(self) -> list[str]:
+        """The rows as shown (prefix, a tab when there is a prefix column, the nick)."""
+        return self.text.get("1.0", "end-1c").split("\n") if self.members else []
+
+    def _index_at(self, event: tk.Event) -> int:
+        row = int(self.text.index(f"@{event.x},{event.y}").split(".")[0]) - 1
+        return row if 0 <= row < len(self.members) else -1
+
+    def _select(self, event: tk.Event) -> str:
+        self.text.tag_remove("chosen", "1.0", "end")
+        self.selected = self._index_at(event)
+        if self.selected >= 0:
+            row = self.selected + 1
+            self.text.tag_add("chosen", f"{row}.0", f"{row}.end+1c")
+        return "break"
+
+    def _open(self, event: tk.Event) -> str:
+        index = self._index_at(event)
+        if index >= 0:
+            self.on_open(self.members[index].nick)
+        return "break"

@@ -16,6 +16,7 @@ from .theme import NICK_PALETTE, Theme, nick_colour
 LINK_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re.IGNORECASE)
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 SCROLLBAR = "Slim.Vertical.TScrollbar"
+IDLE_SCROLLBAR = "Idle.Slim.Vertical.TScrollbar"  # everything fits: no thumb to show
 _EVENT_MARKS = {"joined": "→", "left": "←", "quit": "←", "kicked": "✕"}
 
 
@@ -50,7 +51,7 @@ class MessageView(tk.Frame):
             undo=False,
         )
         self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self._scroll_command, style=SCROLLBAR)
-        self.text.configure(yscrollcommand=self.scrollbar.set)
+        self.text.configure(yscrollcommand=self._on_yview)
         self.scrollbar.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         self.text.configure(state="disabled")
@@ -83,19 +84,21 @@ class MessageView(tk.Frame):
         # A thin thumb without arrows, like current desktop toolkits.
         thumb = ("Vertical.Scrollbar.thumb", {"expand": "1", "sticky": "nswe"})
         trough = ("Vertical.Scrollbar.trough", {"sticky": "ns", "children": [thumb]})
-        style.layout(SCROLLBAR, [trough])  # type: ignore[list-item]
-        style.configure(
-            SCROLLBAR,
-            troughcolor=theme.bg,
-            background=theme.border,
-            bordercolor=theme.bg,
-            lightcolor=theme.border,
-            darkcolor=theme.border,
-            gripcount=0,
-            arrowsize=8,
-            width=8,
-        )
+        for name, thumb_colour in ((SCROLLBAR, theme.border), (IDLE_SCROLLBAR, theme.bg)):
+            style.layout(name, [trough])  # type: ignore[list-item]
+            style.configure(
+                name,
+                troughcolor=theme.bg,
+                background=thumb_colour,
+                bordercolor=theme.bg,
+                lightcolor=thumb_colour,
+                darkcolor=thumb_colour,
+                gripcount=0,
+                arrowsize=8,
+                width=8,
+            )
         style.map(SCROLLBAR, background=[("active", theme.muted)])
+        style.map(IDLE_SCROLLBAR, background=[("active", theme.bg)])
         indent = f["small"].measure("00:00") + 12
         t.configure(spacing1=3, spacing3=3)
         t.tag_configure("line", lmargin1=0, lmargin2=indent)
@@ -218,6 +221,14 @@ class MessageView(tk.Frame):
             self.text.insert("end", _ASTRAL_RE.sub("\ufffd", text), tags)
 
     # --- scrolling and links ---------------------------------------------------------------------
+
+    def _on_yview(self, first: float | str, last: float | str) -> None:
+        self.scrollbar.set(first, last)
+        # A thumb filling the whole trough only looks like a grey bar: hide it until there is scrolling.
+        idle = float(first) <= 0.0 and float(last) >= 1.0
+        style = IDLE_SCROLLBAR if idle else SCROLLBAR
+        if str(self.scrollbar.cget("style")) != style:
+            self.scrollbar.configure(style=style)
 
     def at_bottom(self) -> bool:
         """Whether the last line is in view."""

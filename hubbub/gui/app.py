@@ -218,6 +218,7 @@ class ChatWindow:
         """Build the chat layout and start the network side for ``options``."""
         self.options = options
         self.state = ChatState(options.nick, self.settings.max_lines)
+        self.state.expect_join(options.channels)
         self._build_chat()
         self.bridge = self.bridge_factory(options, self.events)
         self.bridge.start()
@@ -369,7 +370,12 @@ class ChatWindow:
         cur = fold(state.current)
         buf = state.buffer(state.current)
         assert buf is not None
-        if cur in ch.rebuilt:
+        if ch.switched:
+            # A channel the user asked for was joined and is now shown.
+            self._completion = None
+            self._draw_current()
+            self.entry.focus_set()
+        elif cur in ch.rebuilt:
             anchor = self._older_anchor.pop(cur, None)
             self.view.show(buf, anchor=anchor if anchor in buf.lines else None)  # type: ignore[arg-type]
         elif cur in ch.appended:
@@ -377,7 +383,7 @@ class ChatWindow:
         if ch.buffer_list:
             self.sidebar.refresh(state.ordered(), state.current, state.network)
         if cur in ch.members:
-            self.members.show(buf.sorted_members())
+            self._show_members(buf)
         if cur in ch.topic:
             self._show_topic(buf)
         if ch.status:
@@ -391,16 +397,29 @@ class ChatWindow:
             self._on_problem(problem)
 
     def _refresh_all(self) -> None:
+        assert self.state is not None
+        self.state.take_changes()
+        self._draw_current()
+
+    def _draw_current(self) -> None:
         state = self.state
         assert state is not None
-        state.take_changes()
         buf = state.buffer(state.current)
         assert buf is not None
         self.view.show(buf)
         self.sidebar.refresh(state.ordered(), state.current, state.network)
-        self.members.show(buf.sorted_members())
+        self._show_members(buf)
         self._show_topic(buf)
         self._show_status()
+
+    def _show_members(self, buf: Buffer) -> None:
+        # Only a channel has members; elsewhere the messages get the room.
+        if buf.kind == "channel":
+            if not self.members.winfo_manager():
+                self.members.pack(side="right", fill="y", before=self.centre)
+            self.members.show(buf.sorted_members())
+        elif self.members.winfo_manager():
+            self.members.pack_forget()
 
     def _show_topic(self, buf: Buffer) -> None:
         if buf.kind == "server":
@@ -481,6 +500,16 @@ class ChatWindow:
         here = keys.index(fold(self.state.current)) if fold(self.state.current) in keys else 0
         self.switch(ordered[(here + step) % len(ordered)].name)
 
+    def _expect_join(self, channels: tuple[str, ...]) -> None:
+        """Show the first of ``channels`` once joined; at once when we are already in it."""
+        state = self.state
+        assert state is not None
+        first = state.buffer(channels[0]) if channels else None
+        if first is not None and first.joined:
+            self.switch(first.name)
+        else:
+            state.expect_join(channels)
+
     def open_query(self, nick: str) -> None:
         """Open (or show) the private conversation with ``nick``."""
         self.switch(nick)
@@ -521,6 +550,8 @@ class ChatWindow:
         current = state.current
         result = interpret(text, current)
         for request in result.requests:
+            if isinstance(request, ev.JoinChannels):
+                self._expect_join(request.channels)
             bridge.submit(request)
         if result.open_query:
             self.switch(result.open_query)
@@ -639,6 +670,7 @@ class ChatWindow:
 
             def rejoin() -> None:
                 if self.bridge is not None:
+                    self._expect_join((channel,))
                     self.bridge.submit(ev.JoinChannels((channel,)))
                 self._dismiss()
 

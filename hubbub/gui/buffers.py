@@ -101,6 +101,7 @@ class Changes:
     members: set[str] = field(default_factory=set)
     topic: set[str] = field(default_factory=set)
     buffer_list: bool = False
+    switched: bool = False  # another buffer is shown: redraw everything
     status: bool = False
     new_mention: bool = False
     problems: list[ev.Problem] = field(default_factory=list)
@@ -123,6 +124,10 @@ class ChatState:
         self.away = False
         self.buffers: dict[str, Buffer] = {}
         self.current = SERVER
+        # Buffer switches so far; a channel the user asked to join is shown when it is joined,
+        # unless the user has switched buffers since asking (then they are busy elsewhere).
+        self.switches = 0
+        self._wanted: dict[str, int] = {}
         self.changes = Changes()
         self._mention_re = self._compile_mention(nick)
         self.buffer(SERVER, create=True)
@@ -162,10 +167,17 @@ class ChatState:
         buf = self.buffer(name, create=True)
         assert buf is not None
         self.current = buf.name
+        self.switches += 1
+        self.changes.switched = True
         if buf.unread or buf.mentions:
             buf.unread = buf.mentions = 0
             self.changes.buffer_list = True
         return buf
+
+    def expect_join(self, channels: tuple[str, ...] | list[str]) -> None:
+        """The user asked to join ``channels``: show the first one joined, if they stay where they are."""
+        for channel in channels:
+            self._wanted[fold(channel)] = self.switches
 
     def add(self, buf: Buffer, line: Line, *, count: bool = True) -> None:
         """Append ``line`` to ``buf``, counting it as unread (and a mention) when not shown."""
@@ -232,7 +244,8 @@ class ChatState:
     def _on_Registered(self, e: ev.Registered) -> None:
         self.set_nick(e.nick)
         self.network = e.network
-        self.info(f"You are now known as {e.nick}" + (f" on {e.network}" if e.network else ""), SERVER)
+        where = f" to {e.network}" if e.network else ""
+        self.info(f"Signed on{where} as {e.nick}", SERVER)
 
     def _chat_line(self, e: ev.ChatLine) -> Line:
         mention = not e.own and e.kind != "notice" and self.mentions_me(e.text)
@@ -260,6 +273,8 @@ class ChatState:
         if e.is_me:
             buf.joined = True
             buf.history_exhausted = False
+            if self._wanted.pop(buf.key, None) == self.switches:
+                self.switch(buf.name)
         else:
             buf.members[fold(e.nick)] = ev.Member(e.nick)
             self.changes.members.add(buf.key)
@@ -382,7 +397,11 @@ class ChatState:
         self.changes.problems.append(e)
 
     def _on_ServerText(self, e: ev.ServerText) -> None:
-        target = e.target if e.target and self.buffer(e.target) is not None else SERVER
+        # Text about a buffer goes there; about someone without a conversation (WHOIS), where the
+        # user is reading; registration and other untargeted text, to the server buffer.
+        target = SERVER
+        if e.target:
+            target = e.target if self.buffer(e.target) is not None else self.current
         buf = self.buffer(target, create=True)
         assert buf is not None
         self.add(buf, Line(e.time or now(), "info", "", e.text), count=False)

@@ -64,7 +64,11 @@ def interpret(text: str, buffer: str) -> Interpretation:
         if not lines:
             return Interpretation()
         if not buffer:
-            return Interpretation(notice="this is the server buffer: use /join or /msg", error=True)
+            return Interpretation(
+                notice="Messages cannot be sent from the server buffer: pick a channel on the left, "
+                "or /join #channel, or /msg nick text.",
+                error=True,
+            )
         return Interpretation(requests=[SendText(buffer, lines)])
 
     first, _, rest = text[1:].partition(" ")
@@ -78,7 +82,8 @@ def interpret(text: str, buffer: str) -> Interpretation:
             return _usage("/join #channel[,#other] [key,key]")
         channels = tuple(c if c[:1] in CHANNEL_PREFIXES else "#" + c for c in args[0].split(",") if c)
         keys = tuple(args[1].split(",")) if len(args) > 1 else ()
-        return Interpretation(requests=[JoinChannels(channels, keys)], open_query=channels[0])
+        # The window shows the channel once the server confirms the join.
+        return Interpretation(requests=[JoinChannels(channels, keys)])
     if name in ("part", "leave"):
         channel, reason = buffer, rest
         if args and args[0][:1] in CHANNEL_PREFIXES:

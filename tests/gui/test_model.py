@@ -8,7 +8,8 @@ from pathlib import Path
 
 from hubbub.gui import events as ev
 from hubbub.gui import profiles
-from hubbub.gui.buffers import ChatState
+from hubbub.gui.buffers import SERVER, ChatState
+from hubbub.gui.replies import describe, is_error
 from hubbub.gui.slash import interpret
 from hubbub.gui.theme import DARK, LIGHT, NICK_PALETTE, nick_colour
 
@@ -116,6 +117,53 @@ def test_kick_of_ourselves_is_a_problem_to_show() -> None:
     assert [p.kind for p in changes.problems] == ["kicked"]
     a = state.buffer("#a")
     assert a is not None and not a.joined
+
+
+def test_a_channel_asked_for_is_shown_when_joined_unless_the_user_moved() -> None:
+    state = ChatState("alice")
+    state.expect_join(("#a", "#b"))
+    state.apply(ev.Joined("#a", "alice", True, T0))
+    assert state.current == "#a" and state.take_changes().switched
+    state.apply(ev.Joined("#b", "alice", True, T0))  # the first one joined is shown, not the last
+    assert state.current == "#a"
+    state.expect_join(("#c",))
+    state.switch(SERVER)  # the user looked elsewhere meanwhile: leave them there
+    state.apply(ev.Joined("#c", "alice", True, T0))
+    assert state.current == SERVER
+    state.apply(ev.Joined("#d", "alice", True, T0))  # joined without asking (a forced join)
+    assert state.current == SERVER
+
+
+def test_server_replies_read_as_sentences_and_machine_ones_are_hidden() -> None:
+    assert describe("001", ("Welcome to the hubbub IRC Network alice!~a@h",)) == (
+        "Welcome to the hubbub IRC Network alice!~a@h"
+    )
+    assert describe("004", ("hubbub.local", "hubbub-0.1.0", "Bio", "beIiklmnostv", "beIklov")) is None
+    assert describe("005", ("CHANTYPES=#&", "NICKLEN=32", "are supported by this server")) is None
+    assert describe("265", ("1", "1", "Current local users 1, max 1")) == "Current local users 1, max 1"
+    assert describe("266", ("Current global users 1, max 1",)) == "Current global users 1, max 1"
+    assert describe("252", ("0", "operator(s) online")) == "0 operator(s) online"
+    assert describe("375", ("- hubbub.local Message of the day - ",)) == "hubbub.local Message of the day"
+    assert describe("372", ("- Be kind; have fun.",)) == "Be kind; have fun."
+    assert describe("372", ("-",)) == ""
+    assert describe("376", ("End of /MOTD command.",)) is None
+    assert describe("311", ("bob", "~bob", "127.0.0.1", "*", "Bob B")) == "bob is ~bob@127.0.0.1 (Bob B)"
+    assert describe("317", ("bob", "75", "0", "seconds idle, signon time")).startswith(
+        "bob has been idle 1 min 15 s, online since "
+    )
+    assert describe("318", ("bob", "End of /WHOIS list")) is None
+    # Errors stay, as "what: why".
+    assert describe("421", ("FOO", "Unknown command")) == "FOO: Unknown command"
+    assert describe("401", ("nobody", "No such nick/channel")) == "nobody: No such nick/channel"
+    assert describe(
+        "FAIL", ("CHATHISTORY", "INVALID_TARGET", "LATEST", "#x", "Messages could not be retrieved")
+    ) == ("CHATHISTORY LATEST #x: Messages could not be retrieved")
+    assert describe("FAIL", ("CHATHISTORY", "UNKNOWN_COMMAND", "FOO", "Unknown command")) == (
+        "CHATHISTORY FOO: Unknown command"
+    )
+    assert describe("FAIL", ("*", "ACCOUNT_REQUIRED", "Log in first")) == "Log in first"
+    assert is_error("FAIL") and is_error("433") and is_error("502")
+    assert not is_error("422") and not is_error("WARN") and not is_error("372")
 
 
 def test_plain_text_and_pasted_lines_become_messages() -> None:

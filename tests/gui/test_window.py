@@ -323,3 +323,151 @@ async def test_the_command_line_connects_straight_away(server: ServerProcess, xv
             proc.terminate()
             _, err = await asyncio.wait_for(proc.communicate(), 10)
         assert b"Traceback" not in err
+
+
+async def focus_by_x(ui: Ui) -> None:
+    """Give the window the X focus as a window manager would, without choosing a widget for Tk."""
+    ui.root.deiconify()
+    await ui.until(lambda: ui.root.winfo_viewable(), what="window mapped")
+    await ui.xdotool("windowfocus", "--sync", str(int(ui.root.wm_frame(), 16)))
+
+
+async def test_the_channel_joined_at_start_is_shown_and_typing_goes_there(
+    server: ServerProcess, make_ui
+) -> None:
+    async with peer(server, "bob") as bob:
+        ui = make_ui(server, "alice", channels=("#test",))  # as `hubbub gui --join '#test'`
+        await ui.until(lambda: ui.state.current == "#test", what="the joined channel shown")
+        assert ui.window.buffer_title.cget("text") == "#test"
+        await focus_by_x(ui)
+        await ui.until(lambda: ui.root.focus_get() is ui.window.entry, what="the entry focused")
+        await ui.type("straight away")
+        await ui.key("Return")
+        got = await bob.wait_for(hc.Message, timeout=5, text="straight away")
+        assert isinstance(got, hc.Message) and got.target == "#test"
+        assert not any(ln.kind == "error" for b in ui.state.buffers.values() for ln in b.lines)
+
+
+async def test_joins_from_the_form_and_from_slash_join_show_the_channel(
+    server: ServerProcess, xvfb: str, tmp_path
+) -> None:
+    import gc
+    import tkinter as tk
+
+    from hubbub.gui import events as ev
+    from hubbub.gui import profiles
+    from hubbub.gui.app import ChatWindow
+
+    root = tk.Tk()
+    window = ChatWindow(root, profiles.Settings(), tmp_path / "config")
+    try:
+        window.show_connect_form()
+        ui = Ui(root, window)
+        form = window.form
+        assert form is not None
+        for key, value in (("host", server.host), ("port", str(server.port)), ("nick", "alice")):
+            form.vars[key].set(value)
+        form.vars["channels"].set("formed, #other")
+        form.submit()
+        # The first channel joined is shown, and stays shown when the second one is joined.
+        await ui.until(lambda: ui.state.current == "#formed", what="the form's channel shown")
+        await ui.until(lambda: (b := ui.state.buffer("#other")) is not None and b.joined)
+        assert ui.state.current == "#formed"
+        await ui.focus()
+        await ui.type("/join #second")
+        await ui.key("Return")
+        await ui.until(lambda: ui.state.current == "#second" and ui.state.buffer("#second").joined)
+        assert ui.root.focus_get() is window.entry
+        # Asked, then the user went elsewhere before the server answered: they stay where they went.
+        window._expect_join(("#third",))
+        window.switch("#formed")
+        assert window.bridge is not None
+        window.bridge.submit(ev.JoinChannels(("#third",)))
+        await ui.until(lambda: (b := ui.state.buffer("#third")) is not None and b.joined)
+        assert ui.state.current == "#formed"
+        # /join of a channel we are in shows it at once.
+        await ui.type("/join #third")
+        await ui.key("Return")
+        await ui.until(lambda: ui.state.current == "#third", what="already joined channel shown")
+    finally:
+        window.close()
+        del root, window
+        gc.collect()
+
+
+async def test_the_server_buffer_reads_like_text_and_errors_stay_readable(
+    server: ServerProcess, make_ui
+) -> None:
+    import re
+
+    async with peer(server, "bob"):
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        await ui.until(lambda: any(t.startswith("Signed on") for t in ui.lines("")), what="registered")
+        lines = ui.lines("")
+        assert any(t.startswith("Welcome to the") for t in lines), lines
+        host_line = next(t for t in lines if t.startswith("Your host is "))
+        host, version = re.fullmatch(r"Your host is (\S+), running version (\S+)", host_line).groups()
+        assert any(re.fullmatch(r"Current local users \d+, max \d+", t) for t in lines), lines
+        assert any(re.fullmatch(r"Current global users \d+, max \d+", t) for t in lines), lines
+        for t in lines:
+            assert not t.startswith(f"{host} {version}"), t  # RPL_MYINFO
+            assert "are supported by this server" not in t and "CHANTYPES=" not in t, t  # ISUPPORT
+            assert not re.match(r"\d+ \d+ ", t), t  # counts before the text
+            assert not t.startswith("-") and "End of /MOTD" not in t, t
+        ui.window.switch("")
+        shown = ui.window.view.text.get("1.0", "end")
+        assert re.search(r"\d\d:\d\d  Current local users \d+, max \d+\n", shown)
+        ui.window.switch("#test")
+        await ui.focus()
+
+        def error_line(start: str) -> bool:
+            buf = ui.state.buffer("#test")
+            return any(ln.kind == "error" and ln.text.startswith(start) for ln in buf.lines)
+
+        for typed, expected in [
+            ("/frobnicate now", "FROBNICATE: "),
+            ("/msg nobody hello", "nobody: No such nick"),
+            ("/chathistory latest #nowhere * 10", "CHATHISTORY LATEST #nowhere: "),
+        ]:
+            await ui.type(typed)
+            await ui.key("Return")
+            await ui.until(lambda e=expected: error_line(e), what=expected)
+        # WHOIS answers appear where the question was asked, as sentences.
+        await ui.type("/whois bob")
+        await ui.key("Return")
+        await ui.until(lambda: any(t.startswith("bob is on ") for t in ui.lines("#test")), what="whois")
+        whois = [t for t in ui.lines("#test") if t.startswith("bob ")]
+        assert any(re.fullmatch(r"bob is \S+@127\.0\.0\.1( \(.*\))?", t) for t in whois), whois
+        assert not any("End of" in t for t in ui.lines("#test"))
+
+
+async def test_member_nicks_line_up_whatever_their_prefix(server: ServerProcess, make_ui) -> None:
+    from hubbub.gui._view import IDLE_SCROLLBAR, SCROLLBAR
+
+    ui = make_ui(server, "alice")
+    await ready(ui)  # first in, so operator
+    async with peer(server, "bob") as bob:
+        members = ui.window.members
+        await ui.until(lambda: len(members.rows()) == 2, what="two members listed")
+        assert [r.replace("\t", "|") for r in members.rows()] == ["@|alice", "|bob"]
+        t = members.text
+        x_alice, x_bob = t.bbox("1.2")[0], t.bbox("2.1")[0]
+        assert x_alice == x_bob and x_alice > t.bbox("1.0")[0]
+        # Double-clicking a nick opens a conversation with them.
+        x, y, _, h = t.bbox("2.1")
+        await ui.xdotool(
+            "mousemove", "--sync", str(t.winfo_rootx() + x + 2), str(t.winfo_rooty() + y + h // 2)
+        )
+        await ui.xdotool("click", "--repeat", "2", "--delay", "60", "1")
+        await ui.until(lambda: ui.state.current == "bob", what="conversation opened")
+        # Only channels have members: elsewhere the panel makes room for the messages.
+        assert members.winfo_manager() == ""
+        ui.window.switch("#test")
+        assert members.winfo_manager() == "pack"
+        # The scrollbar shows a thumb only when there is something to scroll.
+        assert str(ui.window.view.scrollbar.cget("style")) == IDLE_SCROLLBAR
+        for i in range(60):
+            await bob.send_message("#test", f"line {i}")
+        await ui.until(lambda: "bob: line 59" in ui.lines("#test"))
+        await ui.until(lambda: str(ui.window.view.scrollbar.cget("style")) == SCROLLBAR, what="thumb shown")

@@ -139,15 +139,14 @@ class MessageView(tk.Frame):
         self._last_day = None
         self.rendered = 0
         anchor_index = ""
-        marker_drawn = buffer.read_marker is None
+        marker_drawn = buffer.read_marker is None or not _news_after(buffer, buffer.read_marker)
         for line in buffer.lines:
             if line is anchor:
                 anchor_index = t.index("end-1c")
             self._draw(line)
             if not marker_drawn and line is buffer.read_marker:
                 marker_drawn = True
-                if line is not buffer.lines[-1]:
-                    t.insert("end", "─────  new messages  ─────\n", ("newline",))
+                t.insert("end", "─────  new messages  ─────\n", ("newline",))
         t.configure(state="disabled")
         if anchor_index:
             t.yview(anchor_index)
@@ -259,6 +258,16 @@ class MessageView(tk.Frame):
         if found:
             url = self.text.get(*found)
             webbrowser.open(url if "://" in url else "https://" + url)
+
+
+def _news_after(buffer: Buffer, marker: Line) -> bool:
+    """Whether someone else wrote in ``buffer`` after ``marker`` (joins and quits are no news)."""
+    seen = False
+    for line in buffer.lines:
+        if seen and line.kind in ("message", "action", "notice") and not line.own:
+            return True
+        seen = seen or line is marker
+    return False
 
 
 def _day_label(moment: datetime) -> str:

@@ -128,6 +128,7 @@ class ChatState:
         # unless the user has switched buffers since asking (then they are busy elsewhere).
         self.switches = 0
         self._wanted: dict[str, int] = {}
+        self._down_shown = False  # the current outage has its line in the buffers already
         self.changes = Changes()
         self._mention_re = self._compile_mention(nick)
         self.buffer(SERVER, create=True)
@@ -229,6 +230,9 @@ class ChatState:
             for buf in self.buffers.values():
                 if buf.kind == "channel" and buf.joined:
                     buf.joined = False
+            if self._down_shown:
+                return  # each retry shows in the status bar; one line per outage is enough
+            self._down_shown = True
             text = {
                 "disconnected": "Disconnected",
                 "reconnecting": "Disconnected; reconnecting",
@@ -236,9 +240,13 @@ class ChatState:
             }[e.state]
             for buf in self.buffers.values():
                 if buf.kind != "query":
-                    full = f"{text}: {e.detail}" if e.detail else text
+                    last = buf.lines[-1] if buf.lines else None
+                    # The server's ERROR line was just shown: do not repeat it.
+                    repeated = last is not None and last.kind == "error" and last.text == e.detail
+                    full = f"{text}: {e.detail}" if e.detail and not repeated else text
                     self.add(buf, Line(now(), "error", "", full), count=False)
         elif e.state == "connected":
+            self._down_shown = False
             self.info("Connected" + (f" to {e.detail}" if e.detail else ""), SERVER)
 
     def _on_Registered(self, e: ev.Registered) -> None:

@@ -98,6 +98,29 @@ async def test_unread_and_mention_badges_count_and_clear(server: ServerProcess, 
         assert "new messages" not in ui.window.view.text.get("1.0", "end")
 
 
+async def test_the_new_messages_line_marks_what_others_wrote_while_away(
+    server: ServerProcess, make_ui
+) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    text = ui.window.view.text
+    async with peer(server, "bob") as bob:
+        await ui.until(lambda: "bob joined #test" in ui.lines("#test"))
+        ui.window.switch("")
+        await bob.part("#test")
+        await ui.until(lambda: "bob left #test" in ui.lines("#test"))
+        ui.window.switch("#test")
+        assert "new messages" not in text.get("1.0", "end")  # comings and goings are no news
+        ui.window.switch("")
+        await bob.join("#test")
+        await bob.send_message("#test", "while you were away")
+        await ui.until(lambda: "bob: while you were away" in ui.lines("#test"))
+        ui.window.switch("#test")
+        shown = text.get("1.0", "end")
+        marker = shown.index("new messages")
+        assert shown.index("bob left") < marker < shown.rindex("bob joined") < shown.index("while you were")
+
+
 async def test_keyboard_switches_buffers_and_keeps_the_entry_focused(server: ServerProcess, make_ui) -> None:
     ui = make_ui(server, "alice", channels=("#test", "#zeta"))
     await ready(ui)
@@ -204,6 +227,11 @@ async def test_server_restart_makes_the_window_reconnect(server: ServerProcess, 
     server.stop()
     await ui.until(lambda: ui.state.connection in ("reconnecting", "disconnected"), what="drop noticed")
     assert "Reconnecting" in ui.window.status.cget("text") or "Disconnected" in ui.window.status.cget("text")
+    # Several attempts fail while the server is down: the status bar follows them, the buffers
+    # say once that the connection was lost.
+    await ui.until(lambda: "attempt 2" in ui.window.status.cget("text"), what="a second attempt")
+    for name in ("", "#test"):
+        assert sum("Disconnected" in t for t in ui.lines(name)) == 1, ui.lines(name)
     server.start()
     await ui.until(
         lambda: ui.state.connection == "connected" and ui.state.buffer("#test").joined,

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import queue
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import hubbub.client as hc
 
@@ -46,6 +46,10 @@ class Bridge:
         self._thread = threading.Thread(target=self._run, name="hubbub-network", daemon=True)
         self._client: hc.Client | None = None
         self._pending_history: dict[str, int] = {}
+        # The last topic per channel (folded name), and channels whose join is still being reported
+        # (with the member lists seen so far): a topic reported then is no change by anyone.
+        self._topics: dict[str, str] = {}
+        self._joining: dict[str, int] = {}
 
     # --- called from the window's thread ---------------------------------------------------------
 
@@ -238,6 +242,10 @@ class Bridge:
         if isinstance(e, hc.Registered):
             return [ev.Registered(e.nick, e.isupport.network or "")]
         if isinstance(e, hc.Joined):
+            if e.is_self:
+                key = client.protocol.casefold(e.channel)
+                self._joining[key] = 0
+                self._topics.pop(key, None)
             return [ev.Joined(e.channel, e.nick, e.is_self, _now())]
         if isinstance(e, hc.Parted):
             return [ev.Parted(e.channel, e.nick, e.reason, e.is_self, _now())]
@@ -248,10 +256,21 @@ class Bridge:
         if isinstance(e, hc.NickChanged):
             return [ev.NickChanged(e.old, e.new, e.is_self, _now())]
         if isinstance(e, hc.TopicChanged):
-            # RPL_TOPIC on join reports an old topic; only a fresh change is worth a line.
-            fresh = e.set_by is not None and (e.set_at is None or _now() - e.set_at < timedelta(seconds=30))
+            # On join, RPL_TOPIC reports the topic and RPL_TOPICWHOTIME who set it, maybe seconds ago:
+            # neither is a change. A change is a new text, with its setter, while we are in.
+            key = client.protocol.casefold(e.channel)
+            known = self._topics.get(key, "")
+            self._topics[key] = e.topic
+            fresh = e.set_by is not None and key not in self._joining and e.topic != known
             return [ev.TopicChanged(e.channel, e.topic, e.set_by or "" if fresh else "", e.set_at)]
         if isinstance(e, hc.MembersChanged):
+            key = client.protocol.casefold(e.channel)
+            if key in self._joining:
+                # The member list comes with our JOIN and again after NAMES, which ends what the
+                # server reports on joining (the topic among it).
+                self._joining[key] += 1
+                if self._joining[key] >= 2:
+                    del self._joining[key]
             return [self._members(client, e.channel)]
         if isinstance(e, hc.AwayChanged):
             return [ev.AwayChanged(e.nick, e.away, e.message)]

@@ -455,7 +455,8 @@ class ChatWindow:
         state = self.state
         where = state.current if state and state.current else (state.network if state else "") or "server"
         mark = "(@) " if self._mention_pending else ""
-        self.root.title(f"{mark}{where} — hubbub")
+        # On the server buffer of a network called hubbub, "hubbub — hubbub" would say it twice.
+        self.root.title(f"{mark}{where} — hubbub" if where != "hubbub" else f"{mark}hubbub")
 
     # --- focus, buffers --------------------------------------------------------------------------
 

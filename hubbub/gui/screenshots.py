@@ -123,6 +123,9 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
     await people["bob"].set_topic("#general", "Team chat · release 0.1 this week · be kind")
     for nick, target, text in SCRIPT:
         await people[nick].send_message(target, text)
+        # Each sender has its own connection: wait for the server to have this line before the next
+        # sender speaks, or the history keeps them in another (equally true) order.
+        await people[nick].request("PING", "in order")
     await people["bob"].request("PING", "stored")
 
     await chat_scene(out, display, port, config, people)

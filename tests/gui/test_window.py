@@ -169,6 +169,23 @@ async def test_slash_commands_act_on_the_server(server: ServerProcess, make_ui) 
         await bob.wait_for(hc.Parted, timeout=5, nick="alicia", channel="#test")
 
 
+async def test_a_topic_set_before_joining_is_shown_but_not_announced_as_a_change(
+    server: ServerProcess, make_ui
+) -> None:
+    async with peer(server, "bob") as bob:  # first in #test, so its operator
+        await bob.set_topic("#test", "Set just before")
+        await bob.wait_for(hc.TopicChanged, timeout=5, topic="Set just before")
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        await ui.until(lambda: ui.window.topic.cget("text") == "Set just before", what="topic shown")
+        await ui.until(lambda: len(ui.state.buffer("#test").members) == 2)
+        assert not any("set the topic" in t for t in ui.lines("#test")), ui.lines("#test")
+        await bob.set_topic("#test", "Changed while alice is in")
+        await ui.until(lambda: "bob set the topic: Changed while alice is in" in ui.lines("#test"))
+        assert ui.window.topic.cget("text") == "Changed while alice is in"
+        assert sum("set the topic" in t for t in ui.lines("#test")) == 1
+
+
 async def test_tab_completes_nicks_and_up_recalls_input(server: ServerProcess, make_ui) -> None:
     async with peer(server, "bobby"), peer(server, "carol"):
         ui = make_ui(server, "alice")
@@ -367,6 +384,7 @@ async def test_the_channel_joined_at_start_is_shown_and_typing_goes_there(
         ui = make_ui(server, "alice", channels=("#test",))  # as `hubbub gui --join '#test'`
         await ui.until(lambda: ui.state.current == "#test", what="the joined channel shown")
         assert ui.window.buffer_title.cget("text") == "#test"
+        assert ui.root.title() == "#test — hubbub"
         await focus_by_x(ui)
         await ui.until(lambda: ui.root.focus_get() is ui.window.entry, what="the entry focused")
         await ui.type("straight away")
@@ -444,6 +462,7 @@ async def test_the_server_buffer_reads_like_text_and_errors_stay_readable(
             assert not re.match(r"\d+ \d+ ", t), t  # counts before the text
             assert not t.startswith("-") and "End of /MOTD" not in t, t
         ui.window.switch("")
+        assert ui.root.title() == "hubbub"  # the network is called hubbub: not "hubbub — hubbub"
         shown = ui.window.view.text.get("1.0", "end")
         assert re.search(r"\d\d:\d\d  Current local users \d+, max \d+\n", shown)
         ui.window.switch("#test")

@@ -163,10 +163,10 @@ class ChatState:
     def switch(self, name: str) -> Buffer:
         """Show ``name``: the buffer left keeps a read marker, the one shown is read."""
         old = self.buffer(self.current)
-        if old is not None and old.lines:
-            old.read_marker = old.lines[-1]
         buf = self.buffer(name, create=True)
         assert buf is not None
+        if old is not None and old is not buf and old.lines:
+            old.read_marker = old.lines[-1]  # showing the same buffer again leaves nothing behind
         self.current = buf.name
         self.switches += 1
         self.changes.switched = True

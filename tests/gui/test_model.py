@@ -40,6 +40,9 @@ def test_unread_counts_only_other_buffers_and_clear_on_switch() -> None:
     state.switch("#b")
     assert (b.unread, b.mentions) == (0, 0)
     assert a.read_marker is a.lines[-1]
+    state.apply(chat("#b", "bob", "three"))
+    state.switch("#b")  # shown again while shown: no "new messages" line in the middle of it
+    assert b.read_marker is None
 
 
 def test_mentions_match_the_nick_as_a_word_only() -> None:

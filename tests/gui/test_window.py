@@ -119,6 +119,13 @@ async def test_the_new_messages_line_marks_what_others_wrote_while_away(
         shown = text.get("1.0", "end")
         marker = shown.index("new messages")
         assert shown.index("bob left") < marker < shown.rindex("bob joined") < shown.index("while you were")
+        ui.window.switch("#test")  # shown again while shown: the line stays where it was
+        await bob.send_message("#test", "and more")
+        await ui.until(lambda: "bob: and more" in ui.lines("#test"))
+        ui.window.set_theme("dark")  # draws everything again
+        shown = text.get("1.0", "end")
+        assert shown.count("new messages") == 1
+        assert shown.index("new messages") < shown.index("while you were") < shown.index("and more")
 
 
 async def test_keyboard_switches_buffers_and_keeps_the_entry_focused(server: ServerProcess, make_ui) -> None:

@@ -65,8 +65,15 @@ async def _storm(server: ServerProcess, senders: int, per_sender: int, stop_afte
         await c.join("#storm")
         clients.append(c)
     received: dict[str, list[str]] = defaultdict(list)
+    errors: list[bytes] = []
     total = 0
     signalled = asyncio.Event()
+    # Each client reads six senders' traffic in this one process; a sender runs at most WINDOW
+    # lines ahead of its own echoes, so the readers here keep up and the server never has to drop
+    # them as slow consumers (which it would, rightly).
+    window = 200
+    echoed = dict.fromkeys(range(senders), 0)
+    progress = asyncio.Event()
 
     async def send(c: IRCClient, n: int) -> None:
         try:
@@ -76,7 +83,10 @@ async def _storm(server: ServerProcess, senders: int, per_sender: int, stop_afte
                 c.send(f"PRIVMSG #storm :{n} {seq}")
                 if seq % 20 == 19:
                     await c.drain()
-        except (ConnectionError, OSError):
+                    while seq - echoed[n] > window and not signalled.is_set():
+                        progress.clear()
+                        await asyncio.wait_for(progress.wait(), 15)
+        except (ConnectionError, OSError, TimeoutError):
             return
 
     async def receive(c: IRCClient) -> None:
@@ -88,10 +98,15 @@ async def _storm(server: ServerProcess, senders: int, per_sender: int, stop_afte
                 return
             if not line:
                 return
+            if line.startswith(b"ERROR"):
+                errors.append(line)
             if b" PRIVMSG #storm " in line:
                 msgid = line.split(b"msgid=", 1)[1].split(b";", 1)[0].split(b" ", 1)[0].decode()
                 received[c.name].append(msgid)
                 total += 1
+                if line.split(b" :", 1)[0].split(b"!", 1)[0].endswith(f":{c.name}".encode()):
+                    echoed[int(c.name[1:])] += 1
+                    progress.set()
                 if total >= stop_after and not signalled.is_set():
                     signalled.set()
                     server.signal(sig)
@@ -103,6 +118,7 @@ async def _storm(server: ServerProcess, senders: int, per_sender: int, stop_afte
         t.cancel()
     for c in clients:
         await c.close()
+    assert signalled.is_set(), f"only {total} lines arrived; errors: {errors[:6]}"
     return received, signalled.is_set()
 
 

@@ -54,6 +54,7 @@ class Server:
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
         self.doors: list[Door] = []
+        self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.port = settings.port
         self.host = settings.host
@@ -153,6 +154,7 @@ class Server:
 
     async def stop(self, reason: str = "Server shutting down") -> None:
         """Close listeners, tell every client why, flush, and close the store."""
+        self.stopping = True
         for door in self.doors:
             door.close()
         for conn in list(self.connections):
@@ -245,6 +247,8 @@ class Server:
             device.channels.pop(channel.key_folded, None)
         if not channel.members and not channel.persistent:
             self.world.channels.pop(channel.key_folded, None)
+            if not self.stopping:  # shutting down empties channels, but does not end their lives
+                self.history.channel_ended(channel)
 
     # hooks for history, persistence and accounts ------------------------------------------------
 
@@ -310,10 +314,11 @@ class Server:
 
     def channel_created(self, channel: Channel) -> None:
         """A channel came into being."""
+        self.history.channel_created(channel)
 
     def channel_changed(self, channel: Channel) -> None:
         """A channel's topic, modes or lists changed: persistent channels are saved."""
-        self.history.save_channel(channel)
+        self.history.channel_changed(channel)
 
     def channel_registered(self, channel: Channel) -> bool:
         """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""

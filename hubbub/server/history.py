@@ -49,6 +49,9 @@ class History:
         self.server = server
         self.settings = server.settings
         self.store: SQLiteStore | None = None
+        # Channels alive when the server last stopped (key -> created_ms, private), whose lives a
+        # new member may continue; see channel_created.
+        self._lives: dict[str, tuple[int, bool]] = {}
         self._retention: asyncio.TimerHandle | None = None
 
     # lifecycle --------------------------------------------------------------------------------
@@ -66,8 +69,16 @@ class History:
             if not channel.persistent:
                 channel.persistent = True
                 self.save_channel(channel)
+        self._lives = self.store.channel_lives()
         if self.settings.retention_days > 0 or self.settings.retention_messages > 0:
             self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
+
+    def reading(self) -> SQLiteStore | None:
+        """The store, ready to be read: messages accepted earlier in this loop turn are committed
+        first, so a query never misses a line the client sent just before it."""
+        if self.store is not None and self.server.delivery.pending:
+            self.server.delivery.commit()
+        return self.store
 
     def close(self) -> None:
         """Stop the retention timer and close the store."""
@@ -142,6 +153,45 @@ class History:
         except Exception:
             log.exception("could not save channel %s", channel.name)
 
+    def channel_created(self, channel: Channel) -> None:
+        """A channel came into being: continue its life from before a restart, or begin one.
+
+        The privacy rule is that a channel emptied and made anew starts with a clean history.
+        A restart does not empty a channel, so an open channel (not +i, +k or +s when the server
+        stopped) keeps its creation time and, with it, its history. A closed one starts afresh: its
+        modes are gone, and a stranger could be the first in.
+        """
+        if self.store is None:
+            return
+        earlier = self._lives.pop(channel.key_folded, None)
+        if earlier is not None and not earlier[1]:
+            channel.created = earlier[0] / 1000
+        self._record_life(channel)
+
+    def channel_changed(self, channel: Channel) -> None:
+        """Modes or topic changed: save a persistent channel, note whether it is closed."""
+        self.save_channel(channel)
+        if self.store is not None and _private(channel) != channel.recorded_private:
+            self._record_life(channel)
+
+    def channel_ended(self, channel: Channel) -> None:
+        """An emptied channel is gone; its history stays behind the next one's start."""
+        if self.store is None:
+            return
+        try:
+            self.store.end_channel_life(channel.key_folded)
+        except Exception:
+            log.exception("could not record the end of %s", channel.name)
+
+    def _record_life(self, channel: Channel) -> None:
+        assert self.store is not None
+        private = _private(channel)
+        try:
+            self.store.begin_channel_life(channel.key_folded, int(channel.created * 1000), private)
+        except Exception:
+            log.exception("could not record channel %s", channel.name)
+        channel.recorded_private = private
+
     def forget_channel(self, channel: Channel) -> None:
         """A channel stopped being persistent."""
         if self.store is not None:
@@ -188,7 +238,7 @@ class History:
         """
         settings = self.settings
         accounts = self.server.accounts
-        store, marks = self.store, accounts.store
+        store, marks = self.reading(), accounts.store
         if store is None or marks is None or session.account is None or settings.history_on_join <= 0:
             return
         if "draft/chathistory" in session.caps:
@@ -252,7 +302,10 @@ class History:
     def replay_on_join(self, session: Session, channel: Channel) -> None:
         """Recent lines for a client that will not ask with CHATHISTORY itself."""
         settings = self.settings
-        if self.store is None or settings.history_on_join <= 0 or "draft/chathistory" in session.caps:
+        if settings.history_on_join <= 0 or "draft/chathistory" in session.caps:
+            return
+        store = self.reading()
+        if store is None:
             return
         since = self.visible_since(session, channel.key_folded, channel)
         if since is None:
@@ -260,9 +313,7 @@ class History:
         window = int((time.time() - settings.history_on_join_window) * 1000)
         since = max(since, window)
         try:
-            rows = self.store.latest(
-                channel.key_folded, settings.history_on_join, MessageRef(time_ms=since - 1)
-            )
+            rows = store.latest(channel.key_folded, settings.history_on_join, MessageRef(time_ms=since - 1))
         except Exception:
             log.exception("history replay failed for %s", channel.name)
             return
@@ -282,6 +333,10 @@ def _stamp(time_ms: int) -> str:
 
 def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:
     return tuple((e.mask, e.setter, int(e.set_at * 1000)) for e in entries)
+
+
+def _private(channel: Channel) -> bool:
+    return bool(channel.modes & {"i", "s"}) or channel.key is not None
 
 
 def _record(channel: Channel) -> ChannelRecord:

@@ -52,6 +52,7 @@ class Channel:
     invex: list[ListEntry] = field(default_factory=list)
     invited: set[str] = field(default_factory=set)  # casefolded nicks with a pending INVITE
     persistent: bool = False
+    recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
 
     def is_op(self, session: Session) -> bool:
         """Whether ``session`` holds channel operator status here."""

@@ -185,5 +185,17 @@ class Store(Protocol):
     def delete_channel(self, name: str) -> None:
         """Forget a persistent channel, by its casefolded name."""
 
+    def begin_channel_life(self, key: str, created_ms: int, private: bool) -> None:
+        """Record that a channel exists since ``created_ms``."""
+        ...
+
+    def end_channel_life(self, key: str) -> None:
+        """A channel was emptied and is gone."""
+        ...
+
+    def channel_lives(self) -> dict[str, tuple[int, bool]]:
+        """Recorded channel lives: key -> (created_ms, private)."""
+        ...
+
     def close(self) -> None:
         """Flush and close; the store cannot be used afterwards."""

@@ -124,7 +124,19 @@ _V3_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 3",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP}
+_V4_STEP: tuple[str, ...] = (
+    # The life of every channel that exists now, persistent or not: when it was made, and whether
+    # it is closed to strangers (+i, +k or +s). A server that restarts continues an open channel's
+    # life, and with it its visible history; an emptied channel's row goes with it.
+    """CREATE TABLE channel_lives (
+        key TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        private INTEGER NOT NULL DEFAULT 0
+    )""",
+    "UPDATE schema_version SET version = 4",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP, 4: _V4_STEP}
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
 CURRENT_VERSION = max(MIGRATIONS)

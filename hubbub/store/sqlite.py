@@ -443,6 +443,25 @@ class SQLiteStore:
         with _store_errors(f"cannot delete channel {name!r}"):
             self._db.execute("DELETE FROM channels WHERE key = ?", (name,))
 
+    def begin_channel_life(self, key: str, created_ms: int, private: bool) -> None:
+        """Record that the channel ``key`` exists since ``created_ms`` (``private``: +i, +k or +s)."""
+        with _store_errors(f"cannot record channel {key!r}"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO channel_lives (key, created_ms, private) VALUES (?, ?, ?)",
+                (key, created_ms, int(private)),
+            )
+
+    def end_channel_life(self, key: str) -> None:
+        """The channel ``key`` is gone (it was emptied)."""
+        with _store_errors(f"cannot record channel {key!r}"):
+            self._db.execute("DELETE FROM channel_lives WHERE key = ?", (key,))
+
+    def channel_lives(self) -> dict[str, tuple[int, bool]]:
+        """Every recorded channel life: key -> (created_ms, private)."""
+        with _store_errors("cannot load channel lives"):
+            rows = self._db.execute("SELECT key, created_ms, private FROM channel_lives").fetchall()
+        return {str(k): (int(ms), bool(p)) for k, ms, p in rows}
+
     def close(self) -> None:
         """Close the database (this checkpoints the write-ahead log into the main file)."""
         if self._checkpointer is not None:

@@ -271,3 +271,52 @@ async def test_targets_lists_channels_and_conversations(connect):
     got = await alice.collect_until("BATCH", "-" + start.params[0][1:])
     names = {m.params[1] for m in got if m.command == "CHATHISTORY"}
     assert names == {"#c", "bob"}
+
+
+async def _chat_then_restart(start_server, connect, data: str, modes: str = ""):
+    srv = await start_server(data_dir=data)
+    alice = await connect("alice", target=srv)
+    await alice.join("#c")
+    if modes:
+        alice.send(f"MODE #c {modes}")
+        await alice.expect("MODE")
+    await say(alice, "#c", ["before the restart"])
+    await srv.stop()
+    return await start_server(data_dir=data)
+
+
+async def test_a_restart_keeps_an_open_channels_history(start_server, connect, tmp_path):
+    again = await _chat_then_restart(start_server, connect, str(tmp_path / "d"))
+    bob = await connect("bob", target=again)
+    bob.send("JOIN #c")
+    got = await bob.drain_messages()
+    assert texts(got) == ["before the restart"]
+    carol = await connect("carol", caps=HISTORY_CAPS, target=again)
+    await carol.join("#c")
+    _, rows = await history(carol, "LATEST", "#c", "*", "10")
+    assert texts(rows) == ["before the restart"]
+
+
+async def test_a_restart_does_not_open_a_closed_channels_history(start_server, connect, tmp_path):
+    again = await _chat_then_restart(start_server, connect, str(tmp_path / "d"), modes="+i")
+    eve = await connect("eve", target=again)
+    eve.send("JOIN #c")  # the modes are gone with the restart: eve can be first in
+    got = await eve.drain_messages()
+    assert any(m.command == "366" for m in got)
+    assert texts(got) == []
+
+
+async def test_an_emptied_channel_stays_fresh_after_a_restart(start_server, connect, tmp_path):
+    data = str(tmp_path / "d")
+    srv = await start_server(data_dir=data)
+    alice = await connect("alice", target=srv)
+    await alice.join("#c")
+    await say(alice, "#c", ["old life"])
+    alice.send("PART #c")
+    await alice.expect("PART")
+    await srv.stop()
+    again = await start_server(data_dir=data)
+    bob = await connect("bob", target=again)
+    bob.send("JOIN #c")
+    got = await bob.drain_messages()
+    assert texts(got) == []

@@ -66,7 +66,7 @@ def handle_chathistory(session: Session, msg: Message) -> None:
     if len(msg.params) < needed:
         _fail(session, "NEED_MORE_PARAMS", sub, text="Missing parameters")
         return
-    store = server.history.store
+    store = server.history.reading()
     if store is None:
         _fail(session, "MESSAGE_ERROR", sub, msg.params[1], text="History is not available")
         return
@@ -145,7 +145,7 @@ def _query(
 
 def _targets(session: Session, start_text: str, end_text: str, limit: int) -> None:
     server = session.server
-    store = server.history.store
+    store = server.history.reading()
     assert store is not None
     try:
         start = parse_ref(start_text)

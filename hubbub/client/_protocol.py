@@ -738,8 +738,10 @@ class ClientProtocol:
             else " ".join(msg.params)
         )
         target = None
-        if msg.param(0) == "CHATHISTORY" and len(msg.params) >= 4:
-            target = msg.param(3) if msg.param(2) != "*" else None
+        # FAIL CHATHISTORY <code> <subcommand> <target> <description>: a target only when there
+        # are two context words before the description
+        if msg.param(0) == "CHATHISTORY" and len(msg.params) >= 5:
+            target = msg.param(3) if msg.param(3) != "*" else None
             requests = self._history_requests.get(self.casefold(target or ""))
             if requests:
                 requests.popleft()

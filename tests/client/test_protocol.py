@@ -526,8 +526,11 @@ def test_error_numerics_name_their_channel() -> None:
             "474", "#banned Cannot join channel (+b)", ("#banned", "Cannot join channel (+b)"), "#banned"
         )
     ]
-    events = feed(proto, "FAIL CHATHISTORY INVALID_TARGET CHATHISTORY #x :No such target")
+    events = feed(proto, "FAIL CHATHISTORY INVALID_TARGET LATEST #x :No such target")
     assert events[0].command == "FAIL"  # type: ignore[attr-defined]
+    assert events[0].target == "#x"  # type: ignore[attr-defined]
+    events = feed(proto, "FAIL CHATHISTORY UNKNOWN_COMMAND FROB :Unknown command")
+    assert events[0].target is None  # type: ignore[attr-defined]
 
 
 def test_garbage_lines_do_not_break_the_machine() -> None:

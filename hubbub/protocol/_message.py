@@ -7,7 +7,7 @@ values are escaped with ``\\:`` ``\\s`` ``\\\\`` ``\\r`` ``\\n``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -306,3 +306,25 @@ def format_message(message: Message, *, tags: bool = True) -> bytes:
         return text.encode()
     except UnicodeEncodeError:
         raise ProtocolError("message text is not encodable as UTF-8") from None
+
+
+def pack(items: Iterable[str], budget: int, separator: str = " ") -> list[str]:
+    """Join ``items`` into as few strings as possible, each at most ``budget`` UTF-8 bytes.
+
+    For replies that list many names (NAMES, WHOIS channels, CAP LS, MONITOR): each string then
+    fits one line. An item longer than the budget still gets a string of its own; no item is cut.
+    """
+    lines: list[str] = []
+    current: list[str] = []
+    size = 0
+    step = len(separator.encode())
+    for item in items:
+        length = len(item.encode()) + step
+        if current and size + length > budget:
+            lines.append(separator.join(current))
+            current, size = [], 0
+        current.append(item)
+        size += length
+    if current:
+        lines.append(separator.join(current))
+    return lines

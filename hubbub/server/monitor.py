@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import numerics
+from hubbub.protocol import numerics, pack
 
 if TYPE_CHECKING:
     from .session import Session
@@ -22,19 +22,7 @@ LINE_BUDGET = 400
 
 def chunks(items: Iterable[str], budget: int = LINE_BUDGET) -> list[str]:
     """Comma-joined groups of ``items``, each within ``budget`` bytes."""
-    lines: list[str] = []
-    current: list[str] = []
-    size = 0
-    for item in items:
-        length = len(item.encode()) + 1
-        if current and size + length > budget:
-            lines.append(",".join(current))
-            current, size = [], 0
-        current.append(item)
-        size += length
-    if current:
-        lines.append(",".join(current))
-    return lines
+    return pack(items, budget, ",")
 
 
 def _tell(watchers: Iterable[Session], numeric: str, target: str) -> None:

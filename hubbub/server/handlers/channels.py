@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, format_body, numerics, valid_channel_name
+from hubbub.protocol import Message, format_body, numerics, pack, valid_channel_name
 
 from ..delivery import fanout
 from . import command
@@ -208,27 +207,10 @@ def names_of(session: Session, channel: Channel) -> list[str]:
 def send_names(session: Session, channel: Channel, end: bool = True) -> None:
     """RPL_NAMREPLY lines (each inside the line limit) and, unless ``end`` is false, RPL_ENDOFNAMES."""
     symbol = "@" if "s" in channel.modes else "="
-    for chunk in _chunks(
-        names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)
-    ):
+    for chunk in pack(names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)):
         session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
     if end:
         session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
-
-
-def _chunks(items: Iterable[str], budget: int) -> list[str]:
-    lines: list[str] = []
-    current: list[str] = []
-    size = 0
-    for item in items:
-        if current and size + len(item.encode()) + 1 > budget:
-            lines.append(" ".join(current))
-            current, size = [], 0
-        current.append(item)
-        size += len(item.encode()) + 1
-    if current:
-        lines.append(" ".join(current))
-    return lines
 
 
 @command("KICK", 2)

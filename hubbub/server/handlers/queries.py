@@ -8,10 +8,10 @@ Modern IRC client protocol document; where it is loose, Ergo's behaviour.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, is_channel_name, match_mask, normalize_mask, numerics
+from hubbub.protocol import Message, is_channel_name, match_mask, normalize_mask, numerics, pack
 
 from .. import monitor
 from ..delivery import fanout
@@ -411,21 +411,6 @@ def _visible_channels(session: Session, user: Session) -> list[str]:
     return out
 
 
-def _chunks(items: Iterable[str], budget: int) -> list[str]:
-    lines: list[str] = []
-    current: list[str] = []
-    size = 0
-    for item in items:
-        if current and size + len(item.encode()) + 1 > budget:
-            lines.append(" ".join(current))
-            current, size = [], 0
-        current.append(item)
-        size += len(item.encode()) + 1
-    if current:
-        lines.append(" ".join(current))
-    return lines
-
-
 @command("WHOIS")
 def handle_whois(session: Session, msg: Message) -> None:
     """WHOIS [<server>] <nick>: 311, 319, 312, 313, 301, 330, 335, 317, then 318."""
@@ -448,7 +433,7 @@ def handle_whois(session: Session, msg: Message) -> None:
         return
     session.reply(numerics.RPL_WHOISUSER, user.nick, user.user, user.host, "*", user.realname)
     budget = WHOIS_CHANNELS_BUDGET - len(user.nick.encode())
-    for line in _chunks(_visible_channels(session, user), budget):
+    for line in pack(_visible_channels(session, user), budget):
         session.reply(numerics.RPL_WHOISCHANNELS, user.nick, line)
     session.reply(numerics.RPL_WHOISSERVER, user.nick, server.name, _server_info(session))
     if "o" in user.umodes:

@@ -10,7 +10,7 @@ import hmac
 import time
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, numerics, valid_nick
+from hubbub.protocol import Message, numerics, pack, valid_nick
 
 from .. import caps as capmod
 from .. import devices, monitor
@@ -182,22 +182,8 @@ def send_isupport(session: Session) -> None:
 # CAP ------------------------------------------------------------------------------------------
 
 
-def _cap_lines(names: list[str]) -> list[str]:
-    lines: list[str] = []
-    current: list[str] = []
-    size = 0
-    for name in names:
-        if current and size + len(name) + 1 > CAP_LINE_BUDGET:
-            lines.append(" ".join(current))
-            current, size = [], 0
-        current.append(name)
-        size += len(name) + 1
-    lines.append(" ".join(current))
-    return lines
-
-
 def _send_cap_list(session: Session, sub: str, names: list[str]) -> None:
-    lines = _cap_lines(names)
+    lines = pack(names, CAP_LINE_BUDGET) or [""]  # CAP LIST with nothing enabled: one empty list
     for i, line in enumerate(lines):
         more = ("*",) if i < len(lines) - 1 and session.cap_version >= 302 else ()
         session.send(Message.build("CAP", session.nick, sub, *more, line, source=session.server.name))

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 _SERVER_BUFFER = "*"
 # Numerics handled by the state machine and not shown as ServerReply.
+# The token of the WHO a client sends after joining, to learn who is away already.
+_AWAY_WHO_TOKEN = "877"
 _QUIET_NUMERICS = frozenset({"005", "324", "329", "331", "332", "333", "353", "366", "900", "903", "908"})
 # Numerics answering a nick change that failed.
 _NICK_ERRORS = frozenset({"431", "432", "433", "436"})
@@ -112,6 +114,7 @@ class ClientProtocol:
         """How many connections this machine has started (more than 1 after a reconnect)."""
         self._wanted_nick = config.nick
         self._wanted: dict[str, tuple[str, str | None]] = {}
+        self._away_who: set[str] = set()  # channels whose after-join WHO is still answering
         for name in config.channels:
             self._wanted[self.casefold(name)] = (name, None)
         self._log = MessageLog(config.dedup_size)
@@ -503,6 +506,14 @@ class ClientProtocol:
             self._emit(MembersChanged(name))
             if "draft/chathistory" in self.caps_enabled:
                 self._fill_gap(key)
+            if "away-notify" in self.caps_enabled:
+                # IRCv3 away-notify: a client learns who is away already with a WHO after joining;
+                # from then on AWAY messages keep it current.
+                if self.isupport.get("WHOX") is not None:
+                    self._send("WHO", name, f"%tnf,{_AWAY_WHO_TOKEN}")
+                else:
+                    self._send("WHO", name)
+                self._away_who.add(key)
             return
         channel_or_none = self.channels.get(key)
         if channel_or_none is None:
@@ -690,6 +701,32 @@ class ClientProtocol:
         if members is not None:
             channel.members = members
         self._emit(MembersChanged(channel.name))
+
+    def _on_who_reply(self, msg: IRCMessage) -> None:
+        # 352 <me> <channel> <user> <host> <server> <nick> <flags> :<hops> <real name>
+        # 354 <me> <token> <nick> <flags> (the fields asked for after a join)
+        if msg.command == "354":
+            if msg.param(1) != _AWAY_WHO_TOKEN:
+                self._server_reply(msg)
+                return
+            nick, flags = msg.param(2), msg.param(3)
+        else:
+            if self.casefold(msg.param(1)) not in self._away_who:
+                self._server_reply(msg)
+                return
+            nick, flags = msg.param(5), msg.param(6)
+        away = flags.startswith("G")
+        user = self.users.get(self.casefold(nick))
+        if user is not None and user.away != away:
+            user.away = away
+            self._emit(AwayChanged(nick, away, user.away_message, self.is_me(nick)))
+
+    def _on_end_of_who(self, msg: IRCMessage) -> None:
+        key = self.casefold(msg.param(1))
+        if key in self._away_who:
+            self._away_who.discard(key)
+        else:
+            self._server_reply(msg)
 
     def _on_away(self, msg: IRCMessage) -> None:
         nick = nick_of(msg.source)
@@ -1012,6 +1049,9 @@ _HANDLERS: dict[str, Callable[[ClientProtocol, IRCMessage], None]] = {
     "333": ClientProtocol._on_topic_reply,
     "353": ClientProtocol._on_names,
     "366": ClientProtocol._on_end_of_names,
+    "352": ClientProtocol._on_who_reply,
+    "354": ClientProtocol._on_who_reply,
+    "315": ClientProtocol._on_end_of_who,
     **dict.fromkeys(_NICK_ERRORS, ClientProtocol._on_nick_error),
     **dict.fromkeys(("900", "903", *_SASL_FAILURES), ClientProtocol._on_sasl_numeric),
 }

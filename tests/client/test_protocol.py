@@ -568,3 +568,31 @@ def test_raw_checks_the_line() -> None:
     assert proto.raw("MODE #chat +m") == b"MODE #chat +m\r\n"
     with pytest.raises(ClientError):
         proto.raw("PRIVMSG #c :" + "x" * 600)
+
+
+def test_after_joining_a_who_learns_who_is_away_already() -> None:
+    proto = make()
+    register(proto, caps="away-notify", isupport="CASEMAPPING=ascii PREFIX=(ov)@+ WHOX")
+    feed(proto, ":me!u@h JOIN #c", f"{S} 353 me = #c :me bob carol", f"{S} 366 me #c :End")
+    assert sent(proto) == ["WHO #c %tnf,877"]
+    events = feed(
+        proto,
+        f"{S} 354 me 877 me H",
+        f"{S} 354 me 877 bob G",
+        f"{S} 354 me 877 carol H",
+        f"{S} 315 me #c :End of WHO list",
+    )
+    assert [(e.nick, e.away) for e in of(events, AwayChanged)] == [("bob", True)]  # type: ignore[attr-defined]
+    assert not of(events, ServerReply)  # the client's own WHO is not shown as server text
+    assert proto.users["bob"].away
+
+
+def test_without_whox_the_plain_who_flags_are_read() -> None:
+    proto = make()
+    register(proto, caps="away-notify", isupport="CASEMAPPING=ascii PREFIX=(ov)@+")
+    feed(proto, ":me!u@h JOIN #c", f"{S} 353 me = #c :me bob", f"{S} 366 me #c :End")
+    assert sent(proto) == ["WHO #c"]
+    events = feed(proto, f"{S} 352 me #c ~b host srv bob G :0 Bob", f"{S} 315 me #c :End")
+    assert [(e.nick, e.away) for e in of(events, AwayChanged)] == [("bob", True)]  # type: ignore[attr-defined]
+    # a WHO the user asks for later is still shown
+    assert of(feed(proto, f"{S} 352 me #d ~x host srv x H :0 X"), ServerReply)

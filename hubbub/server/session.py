@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
+from hubbub.protocol import Message, ProtocolError, check_client_line, format_body, numerics, parse
 
 from . import caps as capmod
 from .accounts import AuthState
@@ -288,7 +288,13 @@ class Session:
         """
         if len(params) > 1:
             params = (*(safe_param(p) for p in params[:-1]), params[-1])
-        self.conn.write(capmod.render(Message(numeric, (self.nick, *params), self.server.name), self.view))
+        # A numeric carries no tags but server-time's, so it is written directly rather than
+        # through a Message and render(): a registration sends about twenty of them.
+        body = format_body(numeric, (self.nick, *params), self.server.name)
+        if self.view & capmod.TIME:
+            self.conn.write(f"@time={capmod.server_time()} {body}\r\n".encode())
+        else:
+            self.conn.write(f"{body}\r\n".encode())
 
     def fail(self, command: str, code: str, text: str, *context: str) -> None:
         """Send a standard-replies ``FAIL`` (IRCv3 standard-replies).

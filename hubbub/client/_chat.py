@@ -1,0 +1,110 @@
+"""Chat messages: PRIVMSG, NOTICE and CTCP in, :class:`Message` events out, and sending text."""
+
+from __future__ import annotations
+
+import re
+
+from hubbub.protocol import Message as IRCMessage
+from hubbub.protocol import format_message
+
+from ._events import Message, MessageKind
+from ._outgoing import build_chat_lines
+from ._session import SERVER_BUFFER, _Session, nick_of
+from ._text import is_action, is_ctcp, parse_action
+
+
+class _Chat(_Session):
+    """Turns chat lines into :class:`Message` events (deduplicated by msgid) and text into lines."""
+
+    def _buffer_of(self, msg: IRCMessage, sender: str) -> str:
+        target = msg.param(0)
+        bare = target.lstrip(self.isupport.statusmsg) if self.isupport.statusmsg else target
+        if self.is_channel(bare):
+            return bare
+        if not msg.source or ("!" not in msg.source and not self.is_me(sender)):
+            return SERVER_BUFFER
+        return target if self.is_me(sender) else sender
+
+    def _chat_event(self, msg: IRCMessage, *, from_history: bool) -> Message | None:
+        sender = nick_of(msg.source) or SERVER_BUFFER
+        text = msg.param(1)
+        kind: MessageKind = "notice" if msg.command == "NOTICE" else "privmsg"
+        if is_action(text):
+            kind, text = "action", parse_action(text)
+        elif is_ctcp(text):
+            return None
+        buffer = self._buffer_of(msg, sender)
+        time = self._time_of(msg)
+        msgid = msg.tags.get("msgid")
+        if msgid and not self._log.first_sight(self.casefold(buffer), msgid, time):
+            return None
+        is_self = self.is_me(sender)
+        return Message(
+            target=buffer,
+            sender=sender,
+            text=text,
+            time=time,
+            msgid=msgid,
+            kind=kind,
+            is_self=is_self,
+            is_mention=not is_self and self._mentions_me(text),
+            tags=msg.tags,
+            from_history=from_history,
+        )
+
+    def _mentions_me(self, text: str) -> bool:
+        pattern = r"(?<![\w\[\]\\`^{|}-])" + re.escape(self.nick) + r"(?![\w\[\]\\`^{|}-])"
+        return re.search(pattern, text, re.IGNORECASE) is not None
+
+    def _on_chat(self, msg: IRCMessage) -> None:
+        text = msg.param(1)
+        self._note_source(msg.source)
+        if msg.command == "PRIVMSG" and is_ctcp(text) and not is_action(text):
+            self._answer_ctcp(nick_of(msg.source), text)
+            return
+        event = self._chat_event(msg, from_history=False)
+        if event is not None:
+            self._emit(event)
+
+    def _answer_ctcp(self, nick: str, text: str) -> None:
+        body = text.strip("\x01")
+        command, _, arg = body.partition(" ")
+        command = command.upper()
+        if not nick or self.is_me(nick):
+            return
+        if command == "VERSION":
+            self._send("NOTICE", nick, "\x01VERSION hubbub\x01")
+        elif command == "PING":
+            self._send("NOTICE", nick, f"\x01PING {arg}\x01"[:400])
+
+    def _own_prefix(self) -> str:
+        user = self._self_user or ("~" + self.config.user[: self.isupport.userlen])
+        # Without a known host, assume the longest the server could show (a 63-byte host name).
+        host = self._self_host or "x" * 63
+        return f"{self.nick}!{user}@{host}"
+
+    def send_message(self, target: str, text: str, *, kind: MessageKind = "privmsg") -> bytes:
+        """PRIVMSG (or NOTICE, or ACTION) ``text`` to ``target``, split to fit 512-byte lines.
+
+        Each line of a multi-line text is its own message unless the server offers
+        draft/multiline, in which case the whole text goes as one batch. Without echo-message
+        our own :class:`Message` events are queued at once (read them with :meth:`take_events`).
+        """
+        multiline = (
+            self.caps_available.get("draft/multiline") if "draft/multiline" in self.caps_enabled else None
+        )
+        self._batch_counter += 1
+        lines, local_texts = build_chat_lines(
+            target,
+            text,
+            kind=kind,
+            prefix=self._own_prefix(),
+            linelen=self.isupport.linelen,
+            multiline=multiline,
+            batch_ref=f"ml{self.connections}x{self._batch_counter}",
+        )
+        if "echo-message" not in self.caps_enabled:
+            now = self._clock()
+            for local in local_texts:
+                self._emit(Message(target, self.nick, local, now, None, kind, True, False))
+        return b"".join(format_message(m) for m in lines)

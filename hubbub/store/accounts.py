@@ -7,15 +7,13 @@ here already hashed; this module never sees one in clear.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import StoreError
+from .model import StoreError, store_errors
 from .schema import migrate
 from .sqlite import DATABASE_NAME
 
@@ -58,20 +56,12 @@ class RegisteredChannel:
     registered_ms: int = 0
 
 
-@contextlib.contextmanager
-def _errors(what: str) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise StoreError(f"{what}: {exc}") from exc
-
-
 class AccountStore:
     """Account data in the data directory's SQLite file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        with _errors(f"cannot open {self.path}"):
+        with store_errors(f"cannot open {self.path}"):
             self._db = sqlite3.connect(self.path, isolation_level=None)
             try:
                 self._db.execute("PRAGMA journal_mode = WAL")
@@ -84,14 +74,14 @@ class AccountStore:
 
     def close(self) -> None:
         """Close the connection."""
-        with _errors("cannot close the account store"):
+        with store_errors("cannot close the account store"):
             self._db.close()
 
     # accounts ---------------------------------------------------------------------------------
 
     def create(self, account: Account) -> bool:
         """Add ``account``; False if the name is taken."""
-        with _errors(f"cannot create account {account.name!r}"):
+        with store_errors(f"cannot create account {account.name!r}"):
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO accounts (key, name, password_hash, email, created_ms)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -101,7 +91,7 @@ class AccountStore:
 
     def get(self, key: str) -> Account | None:
         """The account with casefolded name ``key``."""
-        with _errors("cannot read accounts"):
+        with store_errors("cannot read accounts"):
             row = self._db.execute(
                 "SELECT key, name, password_hash, email, created_ms FROM accounts WHERE key = ?", (key,)
             ).fetchone()
@@ -109,7 +99,7 @@ class AccountStore:
 
     def set_password(self, key: str, password_hash: str) -> bool:
         """Replace the password hash; False if there is no such account."""
-        with _errors("cannot change the password"):
+        with store_errors("cannot change the password"):
             cur = self._db.execute(
                 "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, key)
             )
@@ -117,7 +107,7 @@ class AccountStore:
 
     def delete(self, key: str) -> bool:
         """Delete an account with its fingerprints and read markers; False if unknown."""
-        with _errors("cannot delete the account"):
+        with store_errors("cannot delete the account"):
             self._db.execute("BEGIN")
             try:
                 cur = self._db.execute("DELETE FROM accounts WHERE key = ?", (key,))
@@ -131,7 +121,7 @@ class AccountStore:
 
     def all(self) -> list[Account]:
         """Every account, by key."""
-        with _errors("cannot read accounts"):
+        with store_errors("cannot read accounts"):
             rows = self._db.execute(
                 "SELECT key, name, password_hash, email, created_ms FROM accounts ORDER BY key"
             ).fetchall()
@@ -141,7 +131,7 @@ class AccountStore:
 
     def add_certfp(self, key: str, fingerprint: str, pem: str = "") -> bool:
         """Attach a certificate fingerprint to an account; False if it is already someone's."""
-        with _errors("cannot add the fingerprint"):
+        with store_errors("cannot add the fingerprint"):
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO certfps (fingerprint, account, pem) VALUES (?, ?, ?)",
                 (fingerprint.lower(), key, pem),
@@ -150,7 +140,7 @@ class AccountStore:
 
     def remove_certfp(self, key: str, fingerprint: str) -> bool:
         """Detach a fingerprint from an account."""
-        with _errors("cannot remove the fingerprint"):
+        with store_errors("cannot remove the fingerprint"):
             cur = self._db.execute(
                 "DELETE FROM certfps WHERE fingerprint = ? AND account = ?", (fingerprint.lower(), key)
             )
@@ -158,7 +148,7 @@ class AccountStore:
 
     def account_of_certfp(self, fingerprint: str) -> str | None:
         """The account key a fingerprint belongs to."""
-        with _errors("cannot read fingerprints"):
+        with store_errors("cannot read fingerprints"):
             row = self._db.execute(
                 "SELECT account FROM certfps WHERE fingerprint = ?", (fingerprint.lower(),)
             ).fetchone()
@@ -166,7 +156,7 @@ class AccountStore:
 
     def certfps(self, key: str) -> list[str]:
         """The fingerprints of an account."""
-        with _errors("cannot read fingerprints"):
+        with store_errors("cannot read fingerprints"):
             rows = self._db.execute(
                 "SELECT fingerprint FROM certfps WHERE account = ? ORDER BY fingerprint", (key,)
             ).fetchall()
@@ -174,7 +164,7 @@ class AccountStore:
 
     def client_certificates(self) -> list[str]:
         """Every stored client certificate (PEM), for the TLS listener's trust store."""
-        with _errors("cannot read fingerprints"):
+        with store_errors("cannot read fingerprints"):
             rows = self._db.execute("SELECT pem FROM certfps WHERE pem != ''").fetchall()
         return [str(r[0]) for r in rows]
 
@@ -182,7 +172,7 @@ class AccountStore:
 
     def set_read_marker(self, key: str, target: str, time_ms: int) -> int:
         """Move the marker forward (never back); return the stored time."""
-        with _errors("cannot store the read marker"):
+        with store_errors("cannot store the read marker"):
             self._db.execute(
                 "INSERT INTO read_markers (account, target, time_ms) VALUES (?, ?, ?)"
                 " ON CONFLICT (account, target) DO UPDATE SET time_ms = max(time_ms, excluded.time_ms)",
@@ -193,7 +183,7 @@ class AccountStore:
 
     def read_marker(self, key: str, target: str) -> int | None:
         """The stored read time of ``target`` for the account, if any."""
-        with _errors("cannot read the read marker"):
+        with store_errors("cannot read the read marker"):
             row = self._db.execute(
                 "SELECT time_ms FROM read_markers WHERE account = ? AND target = ?", (key, target)
             ).fetchone()
@@ -203,7 +193,7 @@ class AccountStore:
 
     def add_ban(self, ban: ServerBan) -> None:
         """Insert or replace a server ban."""
-        with _errors("cannot store the ban"):
+        with store_errors("cannot store the ban"):
             self._db.execute(
                 "INSERT OR REPLACE INTO server_bans (kind, mask, reason, setter, set_ms, expires_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -212,13 +202,13 @@ class AccountStore:
 
     def remove_ban(self, kind: str, mask: str) -> bool:
         """Lift a ban; False if there was none."""
-        with _errors("cannot remove the ban"):
+        with store_errors("cannot remove the ban"):
             cur = self._db.execute("DELETE FROM server_bans WHERE kind = ? AND mask = ?", (kind, mask))
         return cur.rowcount == 1
 
     def bans(self, now_ms: int) -> list[ServerBan]:
         """Every ban still in force (expired ones are deleted on the way)."""
-        with _errors("cannot read bans"):
+        with store_errors("cannot read bans"):
             self._db.execute(
                 "DELETE FROM server_bans WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (now_ms,)
             )
@@ -231,7 +221,7 @@ class AccountStore:
 
     def save_channel(self, channel: RegisteredChannel) -> None:
         """Insert or replace a channel registration."""
-        with _errors("cannot register the channel"):
+        with store_errors("cannot register the channel"):
             self._db.execute(
                 "INSERT OR REPLACE INTO registered_channels (key, founder, access, registered_ms)"
                 " VALUES (?, ?, ?, ?)",
@@ -240,13 +230,13 @@ class AccountStore:
 
     def drop_channel(self, key: str) -> bool:
         """Forget a channel registration."""
-        with _errors("cannot drop the channel"):
+        with store_errors("cannot drop the channel"):
             cur = self._db.execute("DELETE FROM registered_channels WHERE key = ?", (key,))
         return cur.rowcount == 1
 
     def channels(self) -> list[RegisteredChannel]:
         """Every registered channel."""
-        with _errors("cannot read registered channels"):
+        with store_errors("cannot read registered channels"):
             rows = self._db.execute(
                 "SELECT key, founder, access, registered_ms FROM registered_channels ORDER BY key"
             ).fetchall()

@@ -6,8 +6,10 @@ interface and a PostgreSQL one must be able to follow it too.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +38,15 @@ _DM_SEPARATOR = ","
 
 class StoreError(Exception):
     """A history operation failed: unknown message reference, duplicate msgid, broken database."""
+
+
+@contextlib.contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Turn the database's exceptions into ``StoreError`` (the store's one exception family)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{what}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ backwards: the server must never stamp a message earlier than the one before it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from .model import (
     StoredMessage,
     StoreError,
     dm_sides,
+    store_errors,
 )
 from .schema import migrate
 
@@ -87,22 +87,13 @@ def _entries(text: str) -> tuple[ListEntry, ...]:
     return tuple((str(mask), str(setter), int(when)) for mask, setter, when in _decode(text))
 
 
-@contextlib.contextmanager
-def _store_errors(what: str) -> Iterator[None]:
-    """Turn the database's exceptions into ``StoreError`` (the store's one exception family)."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise StoreError(f"{what}: {exc}") from exc
-
-
 class SQLiteStore:
     """History and persistent channels in one SQLite file (see ``hubbub.store.Store``)."""
 
     def __init__(self, path: str | os.PathLike[str], *, background_checkpoint: bool = True) -> None:
         self.path = Path(path)
         self._checkpointer: Checkpointer | None = None
-        with _store_errors(f"cannot open {self.path}"):
+        with store_errors(f"cannot open {self.path}"):
             # Autocommit mode: transactions are explicit, so one append is exactly one commit.
             self._db = sqlite3.connect(self.path, isolation_level=None)
             try:
@@ -159,7 +150,7 @@ class SQLiteStore:
             a, b = sides if sides else (None, None)
             summary.append((target, a, b, last_ms, n))
         db = self._db
-        with _store_errors(f"cannot store {len(rows)} messages"):
+        with store_errors(f"cannot store {len(rows)} messages"):
             db.execute("BEGIN")
             try:
                 db.executemany(_INSERT, rows)
@@ -172,7 +163,7 @@ class SQLiteStore:
     def delete_target(self, target: str) -> int:
         """Delete the whole history of ``target``; return the number of messages deleted."""
         db = self._db
-        with _store_errors(f"cannot delete {target!r}"):
+        with store_errors(f"cannot delete {target!r}"):
             db.execute("BEGIN")
             try:
                 deleted = db.execute("DELETE FROM messages WHERE target = ?", (target,)).rowcount
@@ -195,7 +186,7 @@ class SQLiteStore:
             return 0
         db = self._db
         deleted = 0
-        with _store_errors("cannot prune history"):
+        with store_errors("cannot prune history"):
             db.execute("BEGIN")
             try:
                 if max_age_ms is not None:
@@ -259,24 +250,24 @@ class SQLiteStore:
 
     def find(self, msgid: str) -> StoredMessage | None:
         """The message with ``msgid``, or None."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             row = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE msgid = ?", (msgid,)).fetchone()
         return _message(row) if row else None
 
     def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:
         """The newest ``limit`` messages of ``target``; only those strictly after ``after`` if given."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             low = _NO_ID if after is None else self._low(target, after)
             return self._down(target, _END, low, limit)
 
     def before(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
         """The ``limit`` messages immediately before ``ref`` (exclusive), ascending."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             return self._down(target, self._high(target, ref), _NO_ID, limit)
 
     def after(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
         """The first ``limit`` messages after ``ref`` (exclusive), ascending."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             return self._up(target, self._low(target, ref), _END, limit)
 
     def around(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
@@ -284,7 +275,7 @@ class SQLiteStore:
         msgid, the messages stamped exactly then for a timestamp."""
         if limit <= 0:
             return []
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             if ref.msgid is not None:
                 row_id = self._id_of(target, ref.msgid)
                 n_before = (limit - 1) // 2
@@ -302,7 +293,7 @@ class SQLiteStore:
 
     def between(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` messages strictly between the refs, those next to ``start``, ascending."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             if self._position(target, start) <= self._position(target, end):
                 return self._up(target, self._low(target, start), self._high(target, end), limit)
             return self._down(target, self._high(target, start), self._low(target, end), limit)
@@ -321,7 +312,7 @@ class SQLiteStore:
         forward = start_ms <= end_ms
         lo, hi = (start_ms, end_ms) if forward else (end_ms, start_ms)
         order = "ASC" if forward else "DESC"
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             rows = self._db.execute(
                 "SELECT target, last_time_ms FROM conversations"
                 " WHERE last_time_ms > ? AND last_time_ms < ?"
@@ -337,7 +328,7 @@ class SQLiteStore:
 
     def conversations(self) -> list[tuple[str, int, int]]:
         """Every stored conversation as (key, message count, time of latest message), by key."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             rows = self._db.execute(
                 "SELECT target, message_count, last_time_ms FROM conversations ORDER BY target"
             ).fetchall()
@@ -358,7 +349,7 @@ class SQLiteStore:
         sql = f"SELECT id, {_COLUMNS} FROM messages WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         last = _NO_ID
         while True:
-            with _store_errors("cannot read history"):
+            with store_errors("cannot read history"):
                 rows = self._db.execute(sql, (last, *args, chunk)).fetchall()
             for row in rows:
                 yield _message(row[1:])
@@ -368,7 +359,7 @@ class SQLiteStore:
 
     def known_msgids(self, msgids: Iterable[str]) -> set[str]:
         """Those of ``msgids`` that are already stored."""
-        with _store_errors("cannot read history"):
+        with store_errors("cannot read history"):
             rows = self._db.execute(
                 "SELECT msgid FROM messages WHERE msgid IN (SELECT value FROM json_each(?))",
                 (_encode(list(msgids)),),
@@ -379,7 +370,7 @@ class SQLiteStore:
 
     def save_channel(self, record: ChannelRecord) -> None:
         """Insert or replace a persistent channel, keyed by its casefolded name."""
-        with _store_errors(f"cannot save channel {record.name!r}"):
+        with store_errors(f"cannot save channel {record.name!r}"):
             self._db.execute(
                 "INSERT OR REPLACE INTO channels (key, name, created_ms, topic, topic_setter,"
                 " topic_time_ms, modes, channel_key, user_limit, bans, excepts, invites)"
@@ -402,7 +393,7 @@ class SQLiteStore:
 
     def load_channels(self) -> list[ChannelRecord]:
         """Every persistent channel, by key."""
-        with _store_errors("cannot load channels"):
+        with store_errors("cannot load channels"):
             rows = self._db.execute(
                 "SELECT key, name, created_ms, topic, topic_setter, topic_time_ms, modes, channel_key,"
                 " user_limit, bans, excepts, invites FROM channels ORDER BY key"
@@ -440,12 +431,12 @@ class SQLiteStore:
 
     def delete_channel(self, name: str) -> None:
         """Forget the persistent channel whose casefolded name is ``name``."""
-        with _store_errors(f"cannot delete channel {name!r}"):
+        with store_errors(f"cannot delete channel {name!r}"):
             self._db.execute("DELETE FROM channels WHERE key = ?", (name,))
 
     def begin_channel_life(self, key: str, created_ms: int, private: bool) -> None:
         """Record that the channel ``key`` exists since ``created_ms`` (``private``: +i, +k or +s)."""
-        with _store_errors(f"cannot record channel {key!r}"):
+        with store_errors(f"cannot record channel {key!r}"):
             self._db.execute(
                 "INSERT OR REPLACE INTO channel_lives (key, created_ms, private) VALUES (?, ?, ?)",
                 (key, created_ms, int(private)),
@@ -453,12 +444,12 @@ class SQLiteStore:
 
     def end_channel_life(self, key: str) -> None:
         """The channel ``key`` is gone (it was emptied)."""
-        with _store_errors(f"cannot record channel {key!r}"):
+        with store_errors(f"cannot record channel {key!r}"):
             self._db.execute("DELETE FROM channel_lives WHERE key = ?", (key,))
 
     def channel_lives(self) -> dict[str, tuple[int, bool]]:
         """Every recorded channel life: key -> (created_ms, private)."""
-        with _store_errors("cannot load channel lives"):
+        with store_errors("cannot load channel lives"):
             rows = self._db.execute("SELECT key, created_ms, private FROM channel_lives").fetchall()
         return {str(k): (int(ms), bool(p)) for k, ms, p in rows}
 
@@ -467,7 +458,7 @@ class SQLiteStore:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        with _store_errors("cannot close the history store"):
+        with store_errors("cannot close the history store"):
             self._db.close()
 
     def __enter__(self) -> SQLiteStore:

@@ -279,30 +279,6 @@ class Server:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
         self.history.replay_direct(session)
 
-    def keep(
-        self,
-        target_key: str,
-        message: Message,
-        sender: Session,
-        msgid: str,
-        time_ms: int,
-        client_tags: dict[str, str],
-    ) -> None:
-        """Add a relayed channel message to this turn's commit batch."""
-        self.history.keep(target_key, message, msgid, time_ms, sender.account)
-
-    def keep_direct(
-        self,
-        sender: Session,
-        peer: Session,
-        message: Message,
-        msgid: str,
-        time_ms: int,
-        client_tags: dict[str, str],
-    ) -> None:
-        """Add a direct message to this turn's commit batch (one copy, both sides read it)."""
-        self.history.keep(self.history.dm_target(sender, peer.nick), message, msgid, time_ms, sender.account)
-
     def history_event(self, session: Session, message: Message, targets: list[str]) -> None:
         """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event where event playback is on."""
         self.history.keep_event(session, message, targets)

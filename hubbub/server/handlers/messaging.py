@@ -132,7 +132,7 @@ def _to_channel(
         recipients = [s for s in recipients if s is not session]
     fanout(out, recipients)
     if not status:
-        server.keep(channel.key_folded, out, session, msgid, time_ms, client_tags)
+        server.history.keep(channel.key_folded, out, msgid, time_ms, session.account)
 
 
 def _to_user(
@@ -181,7 +181,7 @@ def _to_user(
             fanout(out, (session,))
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
-    server.keep_direct(session, peer, out, msgid, time_ms, client_tags)
+    server.history.keep(server.history.dm_target(session, peer.nick), out, msgid, time_ms, session.account)
 
 
 def _to_offline_account(

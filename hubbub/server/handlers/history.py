@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name
-from hubbub.store import MessageRef, StoredMessage, StoreError, dm_sides
+from hubbub.store import MessageRef, Store, StoredMessage, StoreError, dm_sides
 
 from . import command
 
@@ -121,11 +121,8 @@ def _clamp(ref: MessageRef | None, floor: MessageRef | None) -> MessageRef | Non
 
 
 def _query(
-    store: object, sub: str, key: str, refs: list[MessageRef | None], limit: int, floor: MessageRef | None
+    store: Store, sub: str, key: str, refs: list[MessageRef | None], limit: int, floor: MessageRef | None
 ) -> list[StoredMessage]:
-    from hubbub.store import SQLiteStore
-
-    assert isinstance(store, SQLiteStore)
     if sub == "LATEST":
         return store.latest(key, limit, _clamp(refs[0], floor))
     ref = refs[0]

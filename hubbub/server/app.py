@@ -21,7 +21,7 @@ from .accounts import Accounts
 from .bans import Bans
 from .chanserv import ChannelRegistry
 from .config import Settings
-from .connection import Connection
+from .connection import Connection, Segment
 from .delivery import Delivery, fanout
 from .doors import Door
 from .history import History
@@ -52,6 +52,10 @@ class Server:
             settings.max_connections, settings.max_per_ip, settings.exempt_loopback
         )
         self._dirty: list[Connection] = []
+        # The shared segment later messages to the same recipients may join (delivery.fanout),
+        # and how many labelled commands are collecting their replies (their echoes cannot).
+        self.segment: Segment | None = None
+        self.labelling = 0
         self._flush_scheduled = False
         self.doors: list[Door] = []
         self.stopping = False
@@ -203,8 +207,17 @@ class Server:
             loop = self._loop or asyncio.get_running_loop()
             loop.call_soon(self._flush)
 
+    def close_segment(self) -> None:
+        """Let nothing more join the open shared segment; charge its growth to each outbox."""
+        seg, self.segment = self.segment, None
+        if seg is not None and seg.size > seg.first:
+            extra = seg.size - seg.first
+            for session in seg.recipients:
+                session.conn.outbox_size += extra
+
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self.segment = None  # a new turn starts new segments; flushing empties every outbox
         # Principle 5: commit the turn's messages before a single byte of them leaves.
         self.delivery.commit()
         dirty, self._dirty = self._dirty, []

@@ -32,6 +32,42 @@ CLOSE_LINGER = 2.0
 TURN_SENDQ_FACTOR = 8
 
 
+class Segment(list[bytes]):
+    """Lines of one loop turn queued once and shared by the outboxes of many recipients.
+
+    A fan-out to a large recipient list puts one Segment into every outbox instead of the bytes.
+    While nothing else is queued to those recipients, the next message to the same list is
+    appended to the Segment alone: one append instead of one per member (``delivery.fanout``).
+    At flush every member sends the same joined bytes.
+    """
+
+    __slots__ = ("_joined", "_joined_parts", "first", "recipients", "room", "size", "view")
+
+    def __init__(self, data: bytes, view: int) -> None:
+        super().__init__((data,))
+        self.view = view
+        self.first = self.size = len(data)
+        self.room = 0  # how large ``size`` may grow before a member would pass the turn cap
+        self.recipients: list[Session] = []
+        self._joined = data
+        self._joined_parts = 1
+
+    def joined(self) -> bytes:
+        """All lines as one bytes object, joined once however many outboxes ask."""
+        if self._joined_parts != len(self):
+            self._joined = b"".join(self)
+            self._joined_parts = len(self)
+        return self._joined
+
+
+def outbox_bytes(outbox: list[bytes | Segment]) -> bytes:
+    """The queued parts of one outbox as the bytes to write."""
+    if len(outbox) == 1:
+        part = outbox[0]
+        return part.joined() if isinstance(part, Segment) else part
+    return b"".join([part.joined() if isinstance(part, Segment) else part for part in outbox])
+
+
 class Connection(asyncio.Protocol):
     """The transport side of one client."""
 
@@ -60,7 +96,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self._framer = LineFramer()
-        self.outbox: list[bytes] = []
+        self.outbox: list[bytes | Segment] = []
         self.outbox_size = 0
         self.dirty = False
         self.closed = False
@@ -208,7 +244,11 @@ class Connection(asyncio.Protocol):
             return
         if self.closed:
             return
-        self.outbox.append(data)
+        outbox = self.outbox
+        if outbox and outbox[-1] is self.server.segment:
+            # Later lines of the shared segment must not overtake this one (delivery.fanout).
+            self.server.close_segment()
+        outbox.append(data)
         self.outbox_size += len(data)
         if not self.dirty:
             self.dirty = True
@@ -225,7 +265,7 @@ class Connection(asyncio.Protocol):
             return
         transport = self.transport
         assert transport is not None
-        data = self.outbox[0] if len(self.outbox) == 1 else b"".join(self.outbox)
+        data = outbox_bytes(self.outbox)
         self.outbox.clear()
         self.outbox_size = 0
         transport.write(data)
@@ -250,7 +290,7 @@ class Connection(asyncio.Protocol):
         assert transport is not None
         self.closed = True
         if self.outbox:
-            transport.write(b"".join(self.outbox))
+            transport.write(outbox_bytes(self.outbox))
             self.outbox.clear()
             self.outbox_size = 0
         transport.write(f"ERROR :{reason}\r\n".encode())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hubbub.protocol import Message
 
 from . import caps as capmod
-from .connection import TURN_SENDQ_FACTOR
+from .connection import TURN_SENDQ_FACTOR, Segment
 
 if TYPE_CHECKING:
     from .session import Session
@@ -48,42 +48,78 @@ class MsgidFactory:
         return f"{_b32(now_ms, 9)}{self._node}{_b32(next(self._counter) & 0xFFFFFFFF, 7)}"
 
 
+# Recipient lists at least this long share one segment per view (connection.Segment).
+SHARED_FANOUT = 16
+
+
 def fanout(message: Message, recipients: Iterable[Session]) -> None:
     """Queue ``message`` to every recipient, formatting it once per distinct view.
 
     This is the hot path of every channel message (DESIGN.md principle 4): the common case of
     :meth:`Connection.write` is inlined, and consecutive recipients with the same view reuse the
-    bytes without a lookup.
+    bytes without a lookup. A long recipient list (a list, as channels pass) gets a shared
+    :class:`Segment` per view; when the next message in the same loop turn goes to an equal list,
+    nothing else was queued to any of them since, and no labelled reply is being collected, it is
+    appended to that segment alone.
     """
-    cache: dict[int, bytes] = {}
+    members = recipients if isinstance(recipients, list) and len(recipients) >= SHARED_FANOUT else None
+    shared = members is not None
+    if members is not None:
+        server = members[0].server
+        seg = server.segment
+        if seg is not None:
+            if not server.labelling and seg.recipients == members:
+                data = capmod.render(message, seg.view)
+                if seg.size + len(data) <= seg.room:
+                    seg.append(data)
+                    seg.size += len(data)
+                    return
+            server.close_segment()
+    cache: dict[int, tuple[bytes, bytes | Segment]] = {}
     render = capmod.render
     last_view = -1
     data = b""
+    part: bytes | Segment = b""
     size = 0
     limit = -1
+    peak = 0
+    inline = True
     mark_dirty = None
     for session in recipients:
         view = session.view
         if view != last_view:
             cached = cache.get(view)
             if cached is None:
-                cached = cache[view] = render(message, view)
-            data = cached
+                data = render(message, view)
+                cached = cache[view] = (data, Segment(data, view) if shared else data)
+            data, part = cached
             size = len(data)
             last_view = view
         conn = session.conn
         if mark_dirty is None:
             server = session.server
+            if server.segment is not None:
+                server.close_segment()
             mark_dirty = server.mark_dirty
             limit = server.settings.sendq * TURN_SENDQ_FACTOR
         if conn.capture is None and not conn.closed and conn.outbox_size + size <= limit:
-            conn.outbox.append(data)
+            conn.outbox.append(part)
             conn.outbox_size += size
+            if conn.outbox_size > peak:
+                peak = conn.outbox_size
             if not conn.dirty:
                 conn.dirty = True
                 mark_dirty(conn)
         else:
             conn.write(data)
+            inline = False
+    if members is not None and inline and len(cache) == 1:
+        ((_, opened),) = cache.values()
+        assert isinstance(opened, Segment)
+        opened.recipients = members
+        # Each member holds at most peak - first bytes besides the segment.
+        opened.room = limit - peak + opened.first
+        server.segment = opened
 
 
 class Delivery:

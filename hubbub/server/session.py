@@ -246,11 +246,13 @@ class Session:
     def _begin_label(self, label: str) -> None:
         self.conn.capture = []
         self._label = label
+        self.server.labelling += 1
 
     def _end_label(self, label: str) -> None:
         lines = self.conn.capture or []
         self.conn.capture = None
         self._label = None
+        self.server.labelling -= 1
         if self.gone:
             return
         if not lines:

@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=COMMAND",
         help="another server; COMMAND contains {port} (a free port chosen by the bench)",
     )
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=1,
+        help="run each scenario this many times per server, servers alternating; report medians",
+    )
     p.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2), help="load processes")
     p.add_argument("--output-dir", type=Path, default=report.RESULTS_DIR, help="where the JSON goes")
     p.add_argument("--no-json", action="store_true", help="print the table only")
@@ -125,18 +131,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.time()
     results: dict[str, dict[str, Any]] = {spec.name: {} for spec in specs}
     for scenario in scenarios:
-        for spec in specs:
-            if scenario == "history":
-                if spec.name == "hubbub":
-                    print(f"[bench] history on hubbub ({sizes.history_messages:,} messages)", file=sys.stderr)
-                    results["hubbub"]["history"] = history.run(sizes.history_messages)
-                continue
-            print(f"[bench] {scenario} on {spec.name}", file=sys.stderr, flush=True)
-            t0 = time.monotonic()
-            results[spec.name][scenario] = run_scenario(spec, scenario, sizes, args.workers, args.profile)
-            print(f"[bench]   done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+        if scenario == "history":  # the store's own figures: hubbub only, once
+            if "hubbub" in results:
+                print(f"[bench] history on hubbub ({sizes.history_messages:,} messages)", file=sys.stderr)
+                results["hubbub"]["history"] = history.run(sizes.history_messages)
+            continue
+        runs: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
+        for trial in range(max(1, args.trials)):
+            # Alternate the order so that neither server always runs on a machine the other warmed.
+            for spec in specs if trial % 2 == 0 else specs[::-1]:
+                label = f" (trial {trial + 1} of {args.trials})" if args.trials > 1 else ""
+                print(f"[bench] {scenario} on {spec.name}{label}", file=sys.stderr, flush=True)
+                t0 = time.monotonic()
+                runs[spec.name].append(run_scenario(spec, scenario, sizes, args.workers, args.profile))
+                print(f"[bench]   done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+        for name, trials in runs.items():
+            if trials:
+                results[name][scenario] = report.merge_trials(trials)
     names = [spec.name for spec in specs]
     text = report.table(results, names)
+    if args.trials > 1:
+        text += (
+            f"\n\nEach figure is the median of {args.trials} trials per server (servers alternating);"
+            " lost, duplicated, out of order, unverified and errors are totals over the trials."
+        )
     print(text)
     if not args.no_json:
         payload = {
@@ -151,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "loadavg_at_start": load_at_start,
             },
             "workers": args.workers,
+            "trials": args.trials,
             "sizes": dataclasses.asdict(sizes),
             "servers": {spec.name: spec.command for spec in specs},
             "results": results,

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import socket
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -28,8 +32,13 @@ WANTED_CAPS = ("message-tags", "server-time", "echo-message")
 BUCKET_NS = 10_000  # latency histogram resolution: 10 µs
 SETUP_CONCURRENCY = 16  # registrations in flight per worker
 TICK = 0.01  # fixed-rate pacing period, seconds
+READ_SIZE = 1 << 16  # bytes per recvmsg
+# Linux's SO_TIMESTAMPNS (not exported by the socket module): the kernel stamps each arriving
+# segment with the wall clock, and recvmsg reports the stamp of the last segment it returned.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_STAMP = struct.Struct("qq")  # struct timespec
 _TRIPLE = re.compile(rb"PRIVMSG \S+ :(\d+) (\d+) (\d+)")
-_PING = re.compile(rb"(?:^|\n)(?:@\S+ )?(?::\S+ )?PING (?::)?([^\r\n]*)")
+_PING_LINE = re.compile(rb"^(?:@\S+ )?(?::\S+ )?PING :?([^\r\n]*)\r?\n", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -48,12 +57,12 @@ class Tally:
 
     lines: int = 0
     received: int = 0
-    duplicates: int = 0
-    reordered: int = 0
+    duplicates: int = 0  # seen by checked receivers so far (the drain's progress test)
     echoes: int = 0
     first_ns: int = 0
     last_ns: int = 0
     hist: dict[int, int] = field(default_factory=dict)
+    read_hist: dict[int, int] = field(default_factory=dict)  # how late reads ran after arrival
 
 
 class SetupError(Exception):
@@ -68,6 +77,7 @@ class Link(asyncio.Protocol):
         self.plan = plan
         self.on_registered = on_registered  # "join" or "quit"
         self.transport: asyncio.Transport | None = None
+        self.sock: socket.socket | None = None  # our own descriptor once reading raw
         self.buf = b""
         self.fast = False
         self.closing = False
@@ -78,6 +88,15 @@ class Link(asyncio.Protocol):
         self.top: dict[int, int] = {}  # sender -> highest seq received
         self.missing: dict[int, set[int]] = {}  # sender -> seqs skipped over, not yet received
         self.witness_for: list[int] = []  # local senders whose window this link acknowledges
+        # Checked links look at every line's sender, sequence number and time stamp; the others
+        # only count lines and checksum what they received, and are verified at the end by
+        # matching a checked link of the same channel byte for byte (see Worker.verdicts).
+        self.checked = True
+        self.crc = 0  # CRC-32 of this phase's channel messages
+        self.nbytes = 0
+        self.received = 0  # channel messages from others, this phase
+        self.dups = 0
+        self.reord = 0
         self.channel_b = plan.channel.encode()
 
     # asyncio.Protocol
@@ -89,6 +108,8 @@ class Link(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Count an unexpected close as an error; a close we asked for is not."""
+        if self.sock is not None:
+            self.stop_raw()
         if not self.lost.done():
             self.lost.set_result(None)
         if not self.done.done():
@@ -175,13 +196,72 @@ class Link(asyncio.Protocol):
             self.send(b"CAP END\r\n")
 
     def ready(self) -> None:
-        """Registered and joined: switch to fast counting."""
+        """Registered and joined: switch to fast counting, reading the socket ourselves."""
         self.fast = True
+        self.read_raw()
         if not self.done.done():
             self.done.set_result(None)
 
-    def scan(self, data: bytes) -> None:
-        """Count lines and check each channel message's sender, sequence number and latency."""
+    def read_raw(self) -> None:
+        """Take reading over from the transport, with kernel arrival stamps on what we read.
+
+        Latency is measured to the moment a line reached the receiving socket, not to the moment
+        this process got around to reading it: on a machine the server shares with its load, a
+        busy load process would otherwise count its own queue as the server's latency. How late
+        the reads ran is recorded separately (``Tally.read_hist``).
+        """
+        if self.transport is None:
+            return
+        fd = self.transport.get_extra_info("socket").fileno()
+        # A second descriptor for the same socket: the transport keeps writing through its own.
+        self.sock = socket.socket(fileno=os.dup(fd))
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.transport.pause_reading()
+        self.worker.loop.add_reader(self.sock.fileno(), self.readable)
+
+    def readable(self) -> None:
+        """One recvmsg: the bytes and the kernel's arrival stamp of the last segment in them."""
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            data, anc, _flags, _addr = sock.recvmsg(READ_SIZE, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.stop_raw(f"connection lost: {exc}")
+            return
+        if not data:
+            self.stop_raw("connection lost: EOF")
+            return
+        now = time.time_ns()
+        arrival = now
+        for level, kind, stamp in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = _STAMP.unpack_from(stamp)
+                arrival = sec * 1_000_000_000 + nsec
+        late = self.worker.tally.read_hist
+        b = (now - arrival) // BUCKET_NS
+        late[b] = late.get(b, 0) + 1
+        self.scan(data, arrival)
+
+    def stop_raw(self, reason: str | None = None) -> None:
+        """Stop reading our descriptor and close it; count ``reason`` unless we are closing."""
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            self.worker.loop.remove_reader(sock.fileno())
+            sock.close()
+        if reason is not None and not self.closing:
+            self.worker.error(reason)
+            if not self.lost.done():
+                self.lost.set_result(None)
+
+    def scan(self, data: bytes, arrival: int = 0) -> None:
+        """Count and checksum lines; on checked links also check every channel message.
+
+        ``arrival`` is when ``data`` reached the socket (wall clock, ns); 0 means now.
+        """
         if self.buf:
             data = self.buf + data
         cut = data.rfind(b"\n") + 1
@@ -192,16 +272,44 @@ class Link(asyncio.Protocol):
             data = data[:cut]
         else:
             self.buf = b""
-        w = self.worker
-        t = w.tally
-        t.lines += data.count(b"\n")
+        t = self.worker.tally
+        n = data.count(b"\n")
+        t.lines += n
+        if data.count(b" PRIVMSG ") != n:
+            data = self.set_aside(data)
+            n = data.count(b"\n")
+            if not n:
+                return
+        now = arrival or time.time_ns()
+        if not t.first_ns:
+            t.first_ns = now
+        t.last_ns = now
+        self.crc = zlib.crc32(data, self.crc)
+        self.nbytes += len(data)
+        if self.checked:
+            self.check(data, now)
+        else:
+            self.received += n
+            t.received += n
+
+    def set_aside(self, data: bytes) -> bytes:
+        """Answer PINGs in ``data`` and return only its channel messages.
+
+        Other lines (PINGs, late JOINs from the setup) differ between connections or between
+        phases, and would keep identical message streams from checksumming the same.
+        """
         if b"PING" in data:
-            for token in _PING.findall(data):
+            for token in _PING_LINE.findall(data):
                 self.send(b"PONG :%s\r\n" % token)
+        return b"".join(line for line in data.splitlines(keepends=True) if b" PRIVMSG " in line)
+
+    def check(self, data: bytes, now: int) -> None:
+        """Every channel message's sequence number (once, in order) and latency, per sender."""
         hits = _TRIPLE.findall(data)
         if not hits:
             return
-        now = time.time_ns()
+        w = self.worker
+        t = w.tally
         me = self.plan.id
         top = self.top
         hist = t.hist
@@ -227,13 +335,12 @@ class Link(asyncio.Protocol):
                     dup += 1
             b = (now - int(ts_b)) // BUCKET_NS
             hist[b] = hist.get(b, 0) + 1
+        self.received += len(hits) - echo
+        self.dups += dup
+        self.reord += reord
         t.received += len(hits) - echo
         t.duplicates += dup
-        t.reordered += reord
         t.echoes += echo
-        if not t.first_ns:
-            t.first_ns = now
-        t.last_ns = now
         for sid in self.witness_for:
             seen = top.get(sid, 0)
             if seen > w.acked[sid]:
@@ -277,9 +384,13 @@ class Worker:
 
     # commands -----------------------------------------------------------------------------
     async def cmd_setup(
-        self, host: str, port: int, clients: list[ClientPlan], timeout: float
+        self, host: str, port: int, clients: list[ClientPlan], timeout: float, check_every: int = 1
     ) -> dict[str, Any]:
-        """Connect, register and JOIN every client; choose window witnesses for local senders."""
+        """Connect, register and JOIN every client; choose window witnesses for local senders.
+
+        Senders, witnesses and every ``check_every``-th other member of each channel check each
+        line they receive; the rest count and checksum (``Link.checked``).
+        """
         self.host, self.port = host, port
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
         deadline = self.loop.time() + timeout
@@ -302,6 +413,10 @@ class Worker:
                 witnesses.sort(key=lambda o: (o.plan.sender, o.plan.id))  # prefer pure receivers
                 if witnesses:
                     witnesses[len(self.acked) % len(witnesses)].witness_for.append(sid)
+        seen: dict[str, int] = {}
+        for link in ok:
+            i = seen[link.plan.channel] = seen.get(link.plan.channel, -1) + 1
+            link.checked = link.plan.sender or bool(link.witness_for) or i % max(1, check_every) == 0
         caps = sorted({c for link in ok for c in link.caps})
         return {
             "clients": len(clients),
@@ -320,6 +435,7 @@ class Worker:
         self.stopped = False
         for link in self.links:
             link.missing.clear()  # gaps of an earlier phase were already reported as lost
+            link.crc = link.nbytes = link.received = link.dups = link.reord = 0
         start = self.loop.time() + (start_ns - time.time_ns()) / 1e9
         end = start + duration
         senders = [link for link in self.links if link.plan.sender and link.fast]
@@ -420,31 +536,72 @@ class Worker:
         t = self.tally
         while t.received - t.duplicates < expected and self.loop.time() < deadline:
             await asyncio.sleep(0.02)  # polling counters updated by the protocol callbacks
-        members = self.channel_senders(finals)
-        lost = 0
-        for link in self.links:
-            if not link.fast:
-                continue
-            for sid, (base, final) in members.get(link.plan.channel, []):
-                if sid == link.plan.id:
-                    continue
-                top = max(base, link.top.get(sid, 0))
-                lost += max(0, final - top) + len(link.missing.get(sid, ()))
+        v = self.verdicts(finals)
         return {
             "expected": expected,
             "lines": t.lines,
             "received": t.received,
-            "duplicates": t.duplicates,
-            "reordered": t.reordered,
-            "lost": lost,
+            "duplicates": v["duplicates"],
+            "reordered": v["reordered"],
+            "lost": v["lost"],
+            "checked": v["checked"],
+            "matched": v["matched"],
+            "unverified": v["unverified"],
             "echoes": t.echoes,
             "first_ns": t.first_ns,
             "last_ns": t.last_ns,
             "hist": t.hist,
+            "read_hist": t.read_hist,
             "cpu_s": time.process_time() - self.cpu_start,
             "errors": dict(self.errors),
             "connected": sum(1 for link in self.links if link.fast and not link.lost.done()),
         }
+
+    def verdicts(self, finals: dict[int, tuple[int, int]]) -> dict[str, int]:
+        """Lost, duplicated and reordered deliveries over every receiver of this worker.
+
+        A checked link knows its own from its sequence numbers. An unchecked link whose lines
+        are byte for byte those of a checked link in its channel (same CRC-32 and length) had the
+        same deliveries, so it shares that link's verdict. One that matches none (a server that
+        interleaves senders differently per member, say) is *unverified*: its count of lines
+        against the expected count is all that is known, so a shortfall counts as lost and an
+        excess as duplicated.
+        """
+        members = self.channel_senders(finals)
+        out = dict.fromkeys(("lost", "duplicates", "reordered", "checked", "matched", "unverified"), 0)
+        known: dict[tuple[str, int, int], tuple[int, int, int]] = {}
+        links = [link for link in self.links if link.fast]
+        for link in links:
+            if not link.checked:
+                continue
+            lost = 0
+            for sid, (base, final) in members.get(link.plan.channel, []):
+                if sid != link.plan.id:
+                    top = max(base, link.top.get(sid, 0))
+                    lost += max(0, final - top) + len(link.missing.get(sid, ()))
+            verdict = (lost, link.dups, link.reord)
+            known[(link.plan.channel, link.crc, link.nbytes)] = verdict
+            self.add_verdict(out, verdict)
+            out["checked"] += 1
+        for link in links:
+            if link.checked:
+                continue
+            found = known.get((link.plan.channel, link.crc, link.nbytes))
+            if found is not None:
+                self.add_verdict(out, found)
+                out["matched"] += 1
+                continue
+            want = sum(final - base for sid, (base, final) in members.get(link.plan.channel, []))
+            self.add_verdict(out, (max(0, want - link.received), max(0, link.received - want), 0))
+            out["unverified"] += 1
+        return out
+
+    @staticmethod
+    def add_verdict(out: dict[str, int], verdict: tuple[int, int, int]) -> None:
+        """Add one receiver's (lost, duplicated, reordered) to the totals."""
+        out["lost"] += verdict[0]
+        out["duplicates"] += verdict[1]
+        out["reordered"] += verdict[2]
 
     async def cmd_storm(
         self, host: str, port: int, nicks: list[str], concurrency: int, timeout: float
@@ -481,6 +638,7 @@ class Worker:
         """QUIT every connection and close it."""
         for link in self.links:
             link.closing = True
+            link.stop_raw()
             link.send(b"QUIT :bench done\r\n")
             if link.transport is not None:
                 link.transport.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,9 +50,11 @@ def _phase_rows(scenario: str, phase: str, label: str) -> list[tuple[str, str, G
         (scenario, f"{label}: latency p50 (ms)", _get(phase, "p50_ms")),
         (scenario, f"{label}: latency p99 (ms)", _get(phase, "p99_ms")),
         (scenario, f"{label}: latency max (ms)", _get(phase, "max_ms")),
+        (scenario, f"{label}: load generator read delay p99 (ms)", _get(phase, "read_late_p99_ms")),
         (scenario, f"{label}: lost", _get(phase, "lost")),
         (scenario, f"{label}: duplicated", _get(phase, "duplicated")),
         (scenario, f"{label}: out of order", _get(phase, "reordered")),
+        (scenario, f"{label}: receivers unverified", _get(phase, "unverified")),
         (scenario, f"{label}: server CPU µs/delivery", _get(phase, "cpu_us_per_delivery")),
         (scenario, f"{label}: server CPU (cores)", _get(phase, "cpu_share")),
         (scenario, f"{label}: load generator CPU (cores)", _get(phase, "generator_cores")),
@@ -151,3 +154,44 @@ def write_json(payload: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
     path = directory / (time.strftime("%Y%m%d-%H%M%S") + ".json")
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+# Correctness counts add up over trials (one loss in any trial must show); "ready" counts take the
+# worst trial; every other number is the median.
+_TOTALS = {"lost", "duplicated", "reordered", "unverified"}
+
+
+def merge_trials(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several trials of a scenario: medians, totals of problems, all trials kept."""
+    if len(trials) == 1:
+        return trials[0]
+    merged: dict[str, Any] = _merge(list(trials))
+    merged["trials"] = trials
+    failed = [t["failed"] for t in trials if t.get("failed")]
+    if failed:
+        merged["failed"] = "; ".join(failed)
+    return merged
+
+
+def _merge(values: list[Any], key: str = "") -> Any:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    first = present[0]
+    if isinstance(first, dict):
+        if key == "errors" or key.endswith("_errors"):
+            out: dict[str, int] = {}
+            for d in present:
+                for reason, n in d.items():
+                    out[reason] = out.get(reason, 0) + n
+            return out
+        keys = [k for k in first if k not in ("trials", "failed")]
+        return {k: _merge([v.get(k) if isinstance(v, dict) else None for v in present], k) for k in keys}
+    numbers = [v for v in present if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) != len(present):
+        return first
+    if key in _TOTALS:
+        return sum(numbers)
+    if key == "ready":
+        return min(numbers)
+    return statistics.median(numbers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -44,6 +45,9 @@ class Sizes:
     storm_concurrency: int = 25
     history_messages: int = 100_000
     setup_timeout: float = 60.0
+    # Receivers per channel and load process of which one checks every line's sequence number
+    # and latency; the others count and checksum, verified by matching a checked one (1: all).
+    check_every: int = 8
 
     @classmethod
     def short(cls) -> Sizes:
@@ -161,15 +165,34 @@ def percentiles(hist: dict[int, int]) -> dict[str, float | None]:
     return out
 
 
+def merge_hists(hists: Iterable[dict[int, int]]) -> dict[int, int]:
+    """Sum histograms bucket by bucket."""
+    out: dict[int, int] = {}
+    for hist in hists:
+        for k, v in hist.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
 def _split(clients: list[ClientPlan], workers: int) -> list[list[ClientPlan]]:
     return [clients[i::workers] for i in range(workers)]
 
 
-def _setup(pool: Pool, server: RunningServer, clients: list[ClientPlan], timeout: float) -> dict[str, Any]:
+def _setup(pool: Pool, server: RunningServer, clients: list[ClientPlan], sizes: Sizes) -> dict[str, Any]:
     """Register and join ``clients`` spread round-robin over the workers."""
     pool.send("plan", {"sender_channel": {c.id: c.channel for c in clients if c.sender}})
     shares = _split(clients, len(pool))
-    kwargs = [{"host": server.host, "port": server.port, "clients": s, "timeout": timeout} for s in shares]
+    timeout = sizes.setup_timeout
+    kwargs = [
+        {
+            "host": server.host,
+            "port": server.port,
+            "clients": s,
+            "timeout": timeout,
+            "check_every": sizes.check_every,
+        }
+        for s in shares
+    ]
     results = pool.call("setup", kwargs, timeout + 30.0)
     return {
         "clients": len(clients),
@@ -200,7 +223,7 @@ def idle(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     clients = [ClientPlan(i, f"i{i}", f"#i{i // sizes.idle_channel_size}") for i in range(n)]
     pool = Pool(workers)
     try:
-        setup = _setup(pool, server, clients, sizes.setup_timeout)
+        setup = _setup(pool, server, clients, sizes)
         after = settled_rss(server) if server.alive() else 0
     finally:
         pool.close()
@@ -236,10 +259,9 @@ def _phase(
     drain_timeout = 10.0
     stats = pool.call("drain", {"finals": spans, "timeout": drain_timeout}, drain_timeout + 30.0)
     sample = server.sample()
-    hist: dict[int, int] = {}
-    for r in stats:
-        for k, v in r["hist"].items():
-            hist[k] = hist.get(k, 0) + v
+    hist = merge_hists(r["hist"] for r in stats)
+    late_hist = merge_hists(r["read_hist"] for r in stats)
+    late = percentiles(late_hist)
     deliveries = sum(r["received"] - r["duplicates"] for r in stats)
     last_ns = max((r["last_ns"] for r in stats), default=0)
     elapsed = (last_ns - start_ns) / 1e9 if last_ns > start_ns else seconds
@@ -254,9 +276,15 @@ def _phase(
         "deliveries": deliveries,
         "deliveries_per_s": deliveries / elapsed if elapsed > 0 else None,
         **percentiles(hist),
+        "read_late_p99_ms": late["p99_ms"],
+        "reads": sum(late_hist.values()),
         "lost": sum(r["lost"] for r in stats),
         "duplicated": sum(r["duplicates"] for r in stats),
         "reordered": sum(r["reordered"] for r in stats),
+        # receivers that checked every line / matched a checked one byte for byte / neither
+        "checked": sum(r["checked"] for r in stats),
+        "matched": sum(r["matched"] for r in stats),
+        "unverified": sum(r["unverified"] for r in stats),
         "lines": sum(r["lines"] for r in stats),
         "cpu_us": cpu,
         "cpu_us_per_delivery": cpu / deliveries if deliveries else None,
@@ -276,7 +304,7 @@ def fanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     pool = Pool(workers)
     out: dict[str, Any] = {"members": m, "senders": k}
     try:
-        out["setup"] = _setup(pool, server, clients, sizes.setup_timeout)
+        out["setup"] = _setup(pool, server, clients, sizes)
         bases: dict[int, int] = {}
         window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
         out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, window, 0.0, bases)
@@ -293,7 +321,7 @@ def many(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     pool = Pool(workers)
     out: dict[str, Any] = {"clients": c, "channels": (c + 9) // 10}
     try:
-        out["setup"] = _setup(pool, server, clients, sizes.setup_timeout)
+        out["setup"] = _setup(pool, server, clients, sizes)
         out["chat"] = _phase(pool, server, "rate", sizes.many_seconds, 0, sizes.many_rate, {})
     finally:
         pool.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 from bench.load import ClientPlan, Link, Worker
@@ -49,6 +50,83 @@ async def test_receiver_answers_server_pings_on_the_fast_path() -> None:
     link.transport = Recorder()
     link.data_received(_line(7, 1) + b"PING :abc\r\n:srv PING :def\r\n")
     assert written == [b"PONG :abc\r\n", b"PONG :def\r\n"]
+
+
+def _receivers(worker: Worker, checked: list[bool]) -> list[Link]:
+    links = []
+    for i, check in enumerate(checked):
+        link = Link(worker, ClientPlan(10 + i, f"f{10 + i}", "#fan"))
+        link.fast = True
+        link.checked = check
+        worker.links.append(link)
+        links.append(link)
+    return links
+
+
+async def test_unchecked_receivers_share_the_verdict_of_a_checked_one_with_the_same_stream() -> None:
+    worker = Worker(None, asyncio.get_running_loop())  # type: ignore[arg-type]
+    worker.sender_channel = {7: "#fan"}
+    checked, same, other = _receivers(worker, [True, False, False])
+    stream = b"".join(_line(7, s, tags=True) for s in (1, 2, 4, 3, 5))
+    checked.data_received(stream)
+    # The same bytes in other reads, with a PING and a late JOIN that only this one got.
+    same.data_received(stream[:70])
+    same.data_received(stream[70:] + b"PING :x\r\n:f99!f@127.0.0.1 JOIN #fan\r\n")
+    # A stream that matches nobody's: 3 never came and 5 came twice.
+    other.data_received(b"".join(_line(7, s, tags=True) for s in (1, 2, 4, 5, 5)))
+    report = await worker.cmd_drain({7: (0, 5)}, timeout=0.0)
+    assert (report["checked"], report["matched"], report["unverified"]) == (1, 1, 1)
+    # checked and same: one reordered each; other: counted by lines only, 5 of 5 expected.
+    assert report["reordered"] == 2
+    assert report["lost"] == 0
+    assert report["duplicates"] == 0
+    assert report["received"] == 15
+    assert sum(report["hist"].values()) == 5  # only checked receivers time their deliveries
+
+
+async def test_an_unverified_receiver_with_a_short_stream_counts_the_shortfall_as_lost() -> None:
+    worker = Worker(None, asyncio.get_running_loop())  # type: ignore[arg-type]
+    worker.sender_channel = {7: "#fan"}
+    checked, short = _receivers(worker, [True, False])
+    checked.data_received(b"".join(_line(7, s) for s in (1, 2, 3)))
+    short.data_received(_line(7, 1))
+    report = await worker.cmd_drain({7: (0, 3)}, timeout=0.0)
+    assert (report["lost"], report["duplicates"], report["unverified"]) == (2, 0, 1)
+
+
+async def test_latency_is_taken_from_the_kernel_arrival_stamp_not_the_read() -> None:
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Future[socket.socket] = loop.create_future()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    loop.add_reader(listener.fileno(), lambda: accepted.done() or accepted.set_result(listener.accept()[0]))
+    worker = Worker(None, loop)  # type: ignore[arg-type]
+    worker.sender_channel = {7: "#fan"}
+    link = Link(worker, ClientPlan(1, "f1", "#fan"))
+    worker.links.append(link)
+    try:
+        await loop.create_connection(lambda: link, *listener.getsockname())
+        peer = await asyncio.wait_for(accepted, 5)
+        link.ready()
+        assert link.sock is not None
+        before = time.time_ns()
+        peer.sendall(_line(7, 1))
+        after = time.time_ns()  # the loop cannot read before this coroutine yields
+        deadline = loop.time() + 5
+        while not worker.tally.lines and loop.time() < deadline:
+            await asyncio.sleep(0.001)  # polling a counter updated by the reader callback
+        assert worker.tally.lines == 1
+        assert before <= worker.tally.last_ns <= after
+        assert sum(worker.tally.read_hist.values()) == 1
+    finally:
+        loop.remove_reader(listener.fileno())
+        link.closing = True
+        link.stop_raw()
+        if link.transport is not None:
+            link.transport.close()
+        listener.close()
+        if accepted.done():
+            accepted.result().close()
 
 
 def test_percentiles_come_from_the_histogram_buckets() -> None:

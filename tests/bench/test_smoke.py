@@ -49,6 +49,7 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
         "| fan-out max rate: lost | 0 |",
         "| fan-out max rate: duplicated | 0 |",
         "| fan-out max rate: out of order | 0 |",
+        "| fan-out max rate: receivers unverified | 0 |",
         "| fan-out max rate: server CPU µs/delivery |",
         "| fan-out fixed rate: lost | 0 |",
         "| many channels: clients joined | 40 / 40 |",
@@ -64,9 +65,13 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
     for phase in (results["fanout"]["max"], results["fanout"]["fixed"], results["many"]["chat"]):
         assert phase["deliveries"] > 0
         assert phase["deliveries"] == phase["expected"]
-        assert phase["lost"] == phase["duplicated"] == phase["reordered"] == 0
+        assert phase["lost"] == phase["duplicated"] == phase["reordered"] == phase["unverified"] == 0
         assert phase["errors"] == {}
         assert phase["p50_ms"] is not None and phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    # Some receivers checked every line and the rest matched one of them byte for byte.
+    fanout_max = results["fanout"]["max"]
+    assert fanout_max["checked"] > 0 and fanout_max["matched"] > 0
+    assert fanout_max["checked"] + fanout_max["matched"] == 20
     # Every sender's messages reached the 19 other members.
     fixed = results["fanout"]["fixed"]
     assert fixed["expected"] == fixed["messages"] * 19

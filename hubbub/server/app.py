@@ -199,13 +199,19 @@ class Server:
             self.connections.discard(conn)
             self.limits.release(conn.peer_ip)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the server runs on (asking asyncio costs a getpid() system call each time)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output: flush it at the end of this loop turn."""
         self._dirty.append(conn)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            loop = self._loop or asyncio.get_running_loop()
-            loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
 
     def close_segment(self) -> None:
         """Let nothing more join the open shared segment; charge its growth to each outbox."""

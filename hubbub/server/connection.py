@@ -220,7 +220,7 @@ class Connection(asyncio.Protocol):
     def _schedule_drain(self) -> None:
         if self._flood_handle is None and not self.closed:
             wait = self._waiting.wait() if self._waiting is not None else 0.0
-            self._flood_handle = asyncio.get_running_loop().call_later(wait, self._drain)
+            self._flood_handle = self.server.loop.call_later(wait, self._drain)
 
     def _drain(self) -> None:
         self._flood_handle = None
@@ -279,7 +279,7 @@ class Connection(asyncio.Protocol):
         self.outbox.clear()
         self.outbox_size = 0
         if self.session is not None:
-            asyncio.get_running_loop().call_soon(self.session.disconnect, "SendQ exceeded")
+            self.server.loop.call_soon(self.session.disconnect, "SendQ exceeded")
         self.close_with_error("SendQ exceeded")
 
     def close_with_error(self, reason: str) -> None:
@@ -294,7 +294,7 @@ class Connection(asyncio.Protocol):
             self.outbox.clear()
             self.outbox_size = 0
         transport.write(f"ERROR :{reason}\r\n".encode())
-        loop = asyncio.get_running_loop()
+        loop = self.server.loop
         if transport.can_write_eof():
             # Half-close and keep reading (and discarding) until the peer closes: closing a socket
             # with unread input resets the connection, and the peer may lose the ERROR line that

@@ -6,10 +6,12 @@ numbers come from :class:`~hubbub.server.config.Settings`; this module only does
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 
 
+@functools.lru_cache(maxsize=4096)  # every connection asks, mostly for a few addresses
 def is_loopback(ip: str) -> bool:
     """Whether ``ip`` (possibly with an IPv6 zone) is a loopback address."""
     try:

@@ -55,6 +55,9 @@ class Server:
         # The shared segment later messages to the same recipients may join (delivery.fanout),
         # and how many labelled commands are collecting their replies (their echoes cannot).
         self.segment: Segment | None = None
+        # Numerics every registration sends unchanged (002-005, MOTD), formatted once; REHASH
+        # clears it (handlers.registration.constant_replies).
+        self.reply_cache: dict[str, list[tuple[str, str]]] = {}
         self.labelling = 0
         self._flush_scheduled = False
         self.doors: list[Door] = []
@@ -133,6 +136,7 @@ class Server:
         self._caps = self._build_caps()
         self.isupport = self._isupport()
         self.motd = settings.motd_lines()
+        self.reply_cache.clear()
         self.bans.load()
         self.reload_tls()
 

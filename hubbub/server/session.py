@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, format_body, numerics, parse
@@ -38,6 +38,24 @@ def safe_param(param: str) -> str:
     if not param or param[0] == ":" or " " in param:
         return "*"
     return param
+
+
+def constant_replies(
+    server: Server, key: str, build: Callable[[Server], list[tuple[str, ...]]]
+) -> list[tuple[str, str]]:
+    """Numerics that read the same for everybody, formatted once for :meth:`Session.reply_lines`.
+
+    ``build`` gives (numeric, parameters after the nick...) tuples; the formatted text is kept in
+    ``server.reply_cache`` until REHASH changes what it is made of.
+    """
+    cached = server.reply_cache.get(key)
+    if cached is None:
+        # format_body checks every parameter; the nick in front is a placeholder cut off again.
+        cached = server.reply_cache[key] = [
+            (numeric, format_body(numeric, ("*", *params)).split(" ", 2)[2])
+            for numeric, *params in build(server)
+        ]
+    return cached
 
 
 class Session:
@@ -119,8 +137,7 @@ class Session:
         self._batch_seq = 0
         self._prereg_lines = 0
         self._pinged_at = 0.0
-        loop = asyncio.get_running_loop()
-        self._reg_handle: asyncio.TimerHandle | None = loop.call_later(
+        self._reg_handle: asyncio.TimerHandle | None = server.loop.call_later(
             server.settings.registration_timeout, self._registration_timeout
         )
         self._ping_handle: asyncio.TimerHandle | None = None
@@ -298,6 +315,20 @@ class Session:
         else:
             self.conn.write(f"{body}\r\n".encode())
 
+    def reply_lines(self, lines: Iterable[tuple[str, str]]) -> None:
+        """Send numerics given as (numeric, everything after the nick, already formatted).
+
+        For bursts whose text is formatted once and kept (see ``constant_replies``) or built
+        from numbers alone, where :meth:`reply`'s checks would only repeat themselves.
+        """
+        write = self.conn.write
+        head = f":{self.server.name} "
+        if self.view & capmod.TIME:
+            head = f"@time={capmod.server_time()} {head}"
+        nick = self.nick
+        for numeric, rest in lines:
+            write(f"{head}{numeric} {nick} {rest}\r\n".encode())
+
     def fail(self, command: str, code: str, text: str, *context: str) -> None:
         """Send a standard-replies ``FAIL`` (IRCv3 standard-replies).
 
@@ -337,7 +368,7 @@ class Session:
         settings = self.server.settings
         idle = time.monotonic() - self.conn.last_seen
         limit = settings.ping_timeout if self._pinged_at else settings.ping_interval
-        self._ping_handle = asyncio.get_running_loop().call_later(max(limit - idle, 0.05), self._ping_check)
+        self._ping_handle = self.server.loop.call_later(max(limit - idle, 0.05), self._ping_check)
 
     def _ping_check(self) -> None:
         self._ping_handle = None

@@ -165,6 +165,8 @@ async def test_rehash_reloads_the_configuration_and_the_certificate_without_drop
     admin = await connect("admin", target=server)
     bystander = await connect("bystander", target=server)
     await _oper(admin)
+    bystander.send("VERSION")  # what is formatted once must be formatted again after REHASH
+    assert not any(p.startswith("AWAYLEN=77") for p in (await bystander.expect("005")).params)
     config.write_text('[server]\nmotd = "fresh news"\n[limits]\nawaylen = 77\n')
     old_cert = cert.read_text()
     generate_self_signed(cert, key)  # a new certificate and key in the same files
@@ -174,8 +176,14 @@ async def test_rehash_reloads_the_configuration_and_the_certificate_without_drop
     assert "reloaded" in (await admin.expect("NOTICE")).params[1]
     admin.send("MOTD")
     assert "fresh news" in (await admin.expect("372")).params[1]
+    await bystander.drain_messages()
     bystander.send("VERSION")
     assert "AWAYLEN=77" in (await bystander.expect("005")).params
+    newcomer = await connect(target=server)
+    newcomer.send("NICK newcomer")
+    newcomer.send("USER u 0 * :New Comer")
+    assert "AWAYLEN=77" in (await newcomer.expect("005")).params
+    assert "fresh news" in (await newcomer.expect("372")).params[1]
     # New TLS connections are served the new certificate: a client trusting only it connects.
     ctx = ssl.create_default_context(cafile=str(cert))
     assert server.tls_port is not None

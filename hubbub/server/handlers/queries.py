@@ -16,9 +16,11 @@ from hubbub.protocol import Message, is_channel_name, match_mask, normalize_mask
 from .. import monitor
 from ..delivery import fanout
 from ..services import service_named, whois_service
+from ..session import constant_replies
 from . import command
 
 if TYPE_CHECKING:
+    from ..app import Server
     from ..session import Session
     from ..world import Channel
 
@@ -62,19 +64,18 @@ def send_lusers(session: Session) -> None:
     operators = world.umode_counts["o"]
     # Every registration sends LUSERS, so the peak is always seen here.
     world.max_users = most = max(world.max_users, users)
-    session.reply(
-        numerics.RPL_LUSERCLIENT,
-        f"There are {users - invisible} users and {invisible} invisible on 1 servers",
-    )
-    session.reply(numerics.RPL_LUSEROP, str(operators), "operator(s) online")
+    # Every part is a number or fixed text, so the lines are written out directly.
+    client = f":There are {users - invisible} users and {invisible} invisible on 1 servers"
+    lines = [(numerics.RPL_LUSERCLIENT, client), (numerics.RPL_LUSEROP, f"{operators} :operator(s) online")]
     if world.unregistered > 0:
-        session.reply(numerics.RPL_LUSERUNKNOWN, str(world.unregistered), "unknown connection(s)")
-    session.reply(numerics.RPL_LUSERCHANNELS, str(len(world.channels)), "channels formed")
-    session.reply(numerics.RPL_LUSERME, f"I have {users} clients and 0 servers")
-    session.reply(numerics.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}")
-    session.reply(
-        numerics.RPL_GLOBALUSERS, str(users), str(most), f"Current global users {users}, max {most}"
-    )
+        lines.append((numerics.RPL_LUSERUNKNOWN, f"{world.unregistered} :unknown connection(s)"))
+    lines += [
+        (numerics.RPL_LUSERCHANNELS, f"{len(world.channels)} :channels formed"),
+        (numerics.RPL_LUSERME, f":I have {users} clients and 0 servers"),
+        (numerics.RPL_LOCALUSERS, f"{users} {most} :Current local users {users}, max {most}"),
+        (numerics.RPL_GLOBALUSERS, f"{users} {most} :Current global users {users}, max {most}"),
+    ]
+    session.reply_lines(lines)
 
 
 def send_motd(session: Session) -> None:
@@ -84,10 +85,15 @@ def send_motd(session: Session) -> None:
     if not lines:
         session.reply(numerics.ERR_NOMOTD, "MOTD File is missing")
         return
-    session.reply(numerics.RPL_MOTDSTART, f"- {server.name} Message of the day - ")
-    for line in lines:
-        session.reply(numerics.RPL_MOTD, f"- {line}")
-    session.reply(numerics.RPL_ENDOFMOTD, "End of /MOTD command.")
+    session.reply_lines(constant_replies(server, "motd", _motd_replies))
+
+
+def _motd_replies(server: Server) -> list[tuple[str, ...]]:
+    return [
+        (numerics.RPL_MOTDSTART, f"- {server.name} Message of the day - "),
+        *((numerics.RPL_MOTD, f"- {line}") for line in server.motd),
+        (numerics.RPL_ENDOFMOTD, "End of /MOTD command."),
+    ]
 
 
 @command("MOTD")

@@ -16,9 +16,12 @@ from .. import caps as capmod
 from .. import devices, monitor
 from ..delivery import fanout
 from ..services import is_service
+from ..session import constant_replies
 from . import command
+from .queries import send_lusers, send_motd
 
 if TYPE_CHECKING:
+    from ..app import Server
     from ..session import Session
 
 # Bytes of capability names per CAP LS/LIST line, so every line stays well inside 512 bytes.
@@ -162,21 +165,31 @@ def welcome(session: Session) -> None:
     server = session.server
     settings = server.settings
     session.reply(numerics.RPL_WELCOME, f"Welcome to the {settings.network} IRC Network {session.hostmask}")
-    session.reply(numerics.RPL_YOURHOST, f"Your host is {server.name}, running version {server.version}")
-    session.reply(numerics.RPL_CREATED, f"This server was created {server.created}")
-    session.reply(numerics.RPL_MYINFO, server.name, server.version, "Bio", "beIiklmnostv", "beIklov")
-    send_isupport(session)
-    from .queries import send_lusers, send_motd
-
+    session.reply_lines(constant_replies(server, "welcome", _welcome_replies))
     send_lusers(session)
     send_motd(session)
 
 
+def _welcome_replies(server: Server) -> list[tuple[str, ...]]:
+    return [
+        (numerics.RPL_YOURHOST, f"Your host is {server.name}, running version {server.version}"),
+        (numerics.RPL_CREATED, f"This server was created {server.created}"),
+        (numerics.RPL_MYINFO, server.name, server.version, "Bio", "beIiklmnostv", "beIklov"),
+        *_isupport_replies(server),
+    ]
+
+
+def _isupport_replies(server: Server) -> list[tuple[str, ...]]:
+    tokens = server.isupport
+    return [
+        (numerics.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
+        for i in range(0, len(tokens), 12)
+    ]
+
+
 def send_isupport(session: Session) -> None:
     """RPL_ISUPPORT lines, at most 12 tokens each."""
-    tokens = session.server.isupport
-    for i in range(0, len(tokens), 12):
-        session.reply(numerics.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
+    session.reply_lines(constant_replies(session.server, "isupport", _isupport_replies))
 
 
 # CAP ------------------------------------------------------------------------------------------

@@ -69,15 +69,18 @@ def builtin_specs() -> dict[str, ServerSpec]:
         f"{shlex.quote(venv_bin('hubbub'))} serve --host 127.0.0.1 --port 0 "
         "--data-dir {data_dir} --no-flood-control"
     )
-    miniircd = f"{shlex.quote(venv_bin('miniircd'))} --listen 127.0.0.1 --ports {{port}}"
+    miniircd_args = "--listen 127.0.0.1 --ports {port}"
     if os.geteuid() == 0:
         # miniircd refuses to run as root unless told to stay root explicitly.
-        miniircd += " --setuid root"
+        miniircd_args += " --setuid root"
+    miniircd = f"{shlex.quote(venv_bin('miniircd'))} {miniircd_args}"
+    nodelay = f"{shlex.quote(sys.executable)} -m bench.nodelay {miniircd_args}"
     return {
         # The checkout on PYTHONPATH makes the server import this tree's hubbub even when its
         # editable install resolves the package differently from the server's working directory.
         "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env={"PYTHONPATH": str(REPO_ROOT)}),
         "miniircd": ServerSpec("miniircd", miniircd),
+        "miniircd-nodelay": ServerSpec("miniircd-nodelay", nodelay, env={"PYTHONPATH": str(REPO_ROOT)}),
     }
 
 

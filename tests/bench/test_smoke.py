@@ -76,3 +76,30 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
     fixed = results["fanout"]["fixed"]
     assert fixed["expected"] == fixed["messages"] * 19
     assert results["storm"]["registered"] == 40
+
+
+@pytest.mark.timeout(60)
+def test_the_nodelay_variant_of_miniircd_serves_the_fanout(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--servers=miniircd-nodelay",
+            "--scenarios=fanout",
+            "--fanout-members=20",
+            "--fanout-senders=2",
+            "--fanout-seconds=1",
+            "--setup-timeout=20",
+            "--no-json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=55,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| fan-out: members joined | 20 / 20 |" in proc.stdout, proc.stdout + proc.stderr
+    assert "| fan-out max rate: lost | 0 |" in proc.stdout
+    assert "did not complete" not in proc.stdout

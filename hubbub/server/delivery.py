@@ -116,7 +116,7 @@ def fanout(message: Message, recipients: Iterable[Session]) -> None:
     if members is not None and inline and len(cache) == 1:
         ((_, opened),) = cache.values()
         assert isinstance(opened, Segment)
-        opened.recipients = members
+        opened.recipients = members.copy()  # the caller's list is its own to change
         # Each member holds at most peak - first bytes besides the segment.
         opened.room = limit - peak + opened.first
         server.segment = opened

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 
@@ -45,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"hubbub gui: cannot open a window: {exc}", file=sys.stderr)
         return 1
     window = ChatWindow(root, settings, directory)
+
+    def terminate(signum: int, frame: object) -> None:
+        # Leave the network as the window's close button does (QUIT, then close), from Tk's loop.
+        root.after(0, window.close)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, terminate)
     if args.host or args.nick:
         channels = tuple(c.strip() for c in args.join.split(",") if c.strip())
         window.connect(

@@ -375,6 +375,10 @@ async def test_the_command_line_connects_straight_away(server: ServerProcess, xv
             proc.terminate()
             _, err = await asyncio.wait_for(proc.communicate(), 10)
         assert b"Traceback" not in err
+        # SIGTERM leaves the network as closing the window does: with a QUIT, not a dropped line.
+        quit_event = await bob.wait_for(hc.Quit, timeout=10, nick="launcher")
+        assert quit_event.reason == "Quit: Leaving", quit_event
+        assert proc.returncode == 0
 
 
 async def focus_by_x(ui: Ui) -> None:

@@ -315,6 +315,13 @@ class Session:
         else:
             self.conn.write(f"{body}\r\n".encode())
 
+    def find_channel(self, name: str, *, silent: bool = False) -> Channel | None:
+        """The channel called ``name``, or None after ERR_NOSUCHCHANNEL (unless ``silent``)."""
+        channel = self.server.world.find_channel(name)
+        if channel is None and not silent:
+            self.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return channel
+
     def reply_lines(self, lines: Iterable[tuple[str, str]]) -> None:
         """Send numerics given as (numeric, everything after the nick, already formatted).
 

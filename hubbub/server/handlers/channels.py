@@ -108,14 +108,13 @@ def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, st
 def handle_part(session: Session, msg: Message) -> None:
     """PART <channel>{,<channel>} [<reason>]."""
     reason = msg.param(1)[: session.server.settings.kicklen]
-    world = session.server.world
     for name in msg.params[0].split(","):
         if not name:
             continue
-        channel = world.find_channel(name)
+        channel = session.find_channel(name)
         if channel is None:
-            session.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
-        elif session not in channel.members:
+            continue
+        if session not in channel.members:
             session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
         else:
             part(session, channel, reason)
@@ -134,9 +133,8 @@ def part(session: Session, channel: Channel, reason: str) -> None:
 def handle_topic(session: Session, msg: Message) -> None:
     """TOPIC <channel> [<topic>]: show or set the topic."""
     server = session.server
-    channel = server.world.find_channel(msg.params[0])
+    channel = session.find_channel(msg.params[0])
     if channel is None:
-        session.reply(numerics.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
         return
     member = session in channel.members
     if len(msg.params) < 2:
@@ -217,9 +215,8 @@ def send_names(session: Session, channel: Channel, end: bool = True) -> None:
 def handle_kick(session: Session, msg: Message) -> None:
     """KICK <channel> <nick>{,<nick>} [<reason>]."""
     server = session.server
-    channel = server.world.find_channel(msg.params[0])
+    channel = session.find_channel(msg.params[0])
     if channel is None:
-        session.reply(numerics.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
         return
     if session not in channel.members:
         session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
@@ -258,9 +255,8 @@ def handle_invite(session: Session, msg: Message) -> None:
     if target is None:
         session.reply(numerics.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
         return
-    channel = world.find_channel(msg.params[1])
+    channel = session.find_channel(msg.params[1])
     if channel is None:
-        session.reply(numerics.ERR_NOSUCHCHANNEL, msg.params[1], "No such channel")
         return
     if session not in channel.members:
         session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")

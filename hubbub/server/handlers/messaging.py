@@ -101,10 +101,8 @@ def _to_channel(
     silent: bool,
 ) -> None:
     server = session.server
-    channel = server.world.find_channel(name)
+    channel = session.find_channel(name, silent=silent)
     if channel is None:
-        if not silent:
-            session.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
         return
     if not may_speak(channel, session):
         if not silent:

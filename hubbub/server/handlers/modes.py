@@ -54,10 +54,10 @@ def handle_mode(session: Session, msg: Message) -> None:
     """MODE <target> [<modestring> [<mode arguments>...]]."""
     target = msg.params[0]
     if is_channel_name(target):
-        channel = session.server.world.find_channel(target)
+        channel = session.find_channel(target)
         if channel is None:
-            session.reply(numerics.ERR_NOSUCHCHANNEL, target, "No such channel")
-        elif len(msg.params) < 2:
+            return
+        if len(msg.params) < 2:
             send_channel_modes(session, channel)
         else:
             change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]))

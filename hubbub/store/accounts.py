@@ -13,9 +13,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import StoreError, store_errors
+from .model import store_errors
 from .schema import migrate
-from .sqlite import DATABASE_NAME
+from .sqlite import database_path
 
 __all__ = ["Account", "AccountStore", "RegisteredChannel", "ServerBan", "open_accounts"]
 
@@ -245,9 +245,4 @@ class AccountStore:
 
 def open_accounts(data_dir: str | os.PathLike[str]) -> AccountStore:
     """Open the account store of ``data_dir`` (creating the directory and database if needed)."""
-    directory = Path(data_dir)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create data directory {directory}: {exc}") from exc
-    return AccountStore(directory / DATABASE_NAME)
+    return AccountStore(database_path(data_dir))

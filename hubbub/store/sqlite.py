@@ -542,14 +542,19 @@ class SQLiteStore:
         return 2 * self._first_at(target, ref.time_ms) - 1
 
 
-def open_store(data_dir: str | os.PathLike[str]) -> SQLiteStore:
-    """Open (creating it and the directory if needed) the history store of ``data_dir``."""
+def database_path(data_dir: str | os.PathLike[str]) -> Path:
+    """The database file of ``data_dir``, creating the directory if needed."""
     directory = Path(data_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create data directory {directory}: {exc}") from exc
-    return SQLiteStore(directory / DATABASE_NAME)
+    return directory / DATABASE_NAME
+
+
+def open_store(data_dir: str | os.PathLike[str]) -> SQLiteStore:
+    """Open (creating it and the directory if needed) the history store of ``data_dir``."""
+    return SQLiteStore(database_path(data_dir))
 
 
 if TYPE_CHECKING:

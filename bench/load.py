@@ -512,13 +512,14 @@ class Worker:
     def expected(self, finals: dict[int, tuple[int, int]]) -> int:
         """Deliveries this worker's receivers should see in this phase: (base, final] per sender."""
         members = self.channel_senders(finals)
-        total = 0
-        for link in self.links:
-            if link.fast:
-                for sid, (base, final) in members.get(link.plan.channel, []):
-                    if sid != link.plan.id:
-                        total += final - base
-        return total
+        return sum(self.due(link, members) for link in self.links if link.fast)
+
+    @staticmethod
+    def due(link: Link, members: dict[str, list[tuple[int, tuple[int, int]]]]) -> int:
+        """Deliveries ``link`` should see: every other sender's (base, final] in its channel."""
+        return sum(
+            final - base for sid, (base, final) in members.get(link.plan.channel, []) if sid != link.plan.id
+        )
 
     def channel_senders(
         self, finals: dict[int, tuple[int, int]]
@@ -591,7 +592,7 @@ class Worker:
                 self.add_verdict(out, found)
                 out["matched"] += 1
                 continue
-            want = sum(final - base for sid, (base, final) in members.get(link.plan.channel, []))
+            want = self.due(link, members)
             self.add_verdict(out, (max(0, want - link.received), max(0, link.received - want), 0))
             out["unverified"] += 1
         return out

@@ -21,8 +21,8 @@ from .accounts import Accounts
 from .bans import Bans
 from .chanserv import ChannelRegistry
 from .config import Settings
-from .connection import Connection, Segment
-from .delivery import Delivery, fanout
+from .connection import Connection, Segment, outbox_bytes
+from .delivery import Delivery, Epoch, fanout
 from .doors import Door
 from .history import History
 from .limits import ConnectionCounter
@@ -45,7 +45,11 @@ class Server:
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"
         self.world = World(casemapping, settings.whowas_size)
-        self.delivery = Delivery()
+        self.delivery = Delivery(self._committed)
+        self.delivery.schedule_flush = self._schedule_flush
+        self.delivery.backlog_limit = settings.store_backlog
+        self.store_failing_since: float | None = None  # when commits began to fail, if they do
+        self._store_notice_at = 0.0
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         self.connections: set[Connection] = set()
         self.limits = ConnectionCounter(
@@ -128,6 +132,7 @@ class Server:
             ).validate()
         settings = self.settings
         self.history.settings = settings
+        self.delivery.backlog_limit = settings.store_backlog
         self.limits.max_total = settings.max_connections
         self.limits.max_per_ip = settings.max_per_ip
         self.limits.exempt_loopback = settings.exempt_loopback
@@ -172,8 +177,10 @@ class Server:
             elif not conn.closed:
                 conn.close_with_error(reason)
         self._flush()
+        # Lines held for a commit (goodbyes included) go out when it returns; the store writer
+        # gives up on a store locked elsewhere after a while (writer.STOP_PATIENCE).
         deadline = time.monotonic() + SHUTDOWN_GRACE
-        while self.connections and time.monotonic() < deadline:
+        while (self.connections or self.delivery.pending) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # polling with a deadline while transports drain
         for conn in list(self.connections):
             if conn.transport is not None:
@@ -182,7 +189,7 @@ class Server:
             await door.wait_closed()
         for task in list(self.tasks):
             task.cancel()
-        self.delivery.commit()
+        self._flush()
         self.history.close()
         self.accounts.close()
         self.stopped.set()
@@ -217,6 +224,11 @@ class Server:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
     def close_segment(self) -> None:
         """Let nothing more join the open shared segment; charge its growth to each outbox."""
         seg, self.segment = self.segment, None
@@ -228,11 +240,70 @@ class Server:
     def _flush(self) -> None:
         self._flush_scheduled = False
         self.segment = None  # a new turn starts new segments; flushing empties every outbox
-        # Principle 5: commit the turn's messages before a single byte of them leaves.
-        self.delivery.commit()
+        # Principle 5: the turn's messages go to the store writer, and every outbox they are in
+        # waits for that commit (Connection.flush); the others are written now.
+        self.delivery.submit()
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
+
+    def _committed(self, epoch: Epoch, error: BaseException | None) -> None:
+        """An epoch's commit returned: write what waited for it (without its messages if it failed)."""
+        if error is not None:
+            self._store_failed(epoch, error)
+        elif self.store_failing_since is not None:
+            log.warning(
+                "the history store works again after %.0f s; messages are delivered again",
+                time.time() - self.store_failing_since,
+            )
+            self.store_failing_since = None
+            self._notify_opers("The history store works again; messages are delivered again")
+        dropped = epoch.message_parts if error is not None else None
+        for conn, parts in epoch.held.items():
+            if conn.lost or (conn.closed and conn not in epoch.closing):
+                continue
+            if dropped:
+                parts = [p for p in parts if id(p) not in dropped]
+            conn.send_now(outbox_bytes(parts))
+        for conn in epoch.closing:
+            conn.shut()
+        if error is not None:
+            for session, command, target in epoch.senders:
+                if not session.gone:
+                    session.fail(
+                        command,
+                        "TEMPORARILY_UNAVAILABLE",
+                        "Message not delivered: the server cannot save it right now; try again later",
+                        target,
+                    )
+        epoch.held.clear()
+        epoch.closing.clear()
+        epoch.message_parts.clear()
+        epoch.writes.clear()
+        epoch.senders.clear()
+
+    def _store_failed(self, epoch: Epoch, error: BaseException) -> None:
+        now = time.time()
+        first = self.store_failing_since is None
+        if first:
+            self.store_failing_since = now
+        log.error(
+            "the history store cannot commit (%s): %d message(s) of this turn were not delivered",
+            error,
+            epoch.messages,
+        )
+        if first or now - self._store_notice_at >= 60:
+            self._store_notice_at = now
+            self._notify_opers(
+                f"The history store cannot save messages ({error}); they are not delivered "
+                "until it can (is the disk full?)"
+            )
+
+    def _notify_opers(self, text: str) -> None:
+        """A server notice to every operator."""
+        for session in self.world.users.values():
+            if "o" in session.umodes and not session.gone:
+                session.notice(f"*** {text}")
 
     # sessions ---------------------------------------------------------------------------------
 

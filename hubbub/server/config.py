@@ -72,7 +72,10 @@ class Settings:
     flood_rate: float = _s(2.0, "limits", "Messages per second allowed after the burst")
     flood_command_burst: int = _s(20, "limits", "Other commands sent at once before slowing")
     flood_command_rate: float = _s(5.0, "limits", "Other commands per second allowed after their burst")
-    flood_max_pending: int = _s(30, "limits", "Delayed commands held before a flooder is dropped")
+    recvq: int = _s(
+        64 * 1024, "limits", "Bytes of a client's input held for flood control before it is dropped"
+    )
+    store_backlog: int = _s(10000, "limits", "Messages waiting for the store before senders are slowed down")
     max_connections: int = _s(20000, "limits", "Connections in total")
     max_per_ip: int = _s(20, "limits", "Connections from one IP address")
     exempt_loopback: bool = _s(True, "limits", "Loopback addresses are exempt from max_per_ip")
@@ -138,7 +141,7 @@ class Settings:
             "sendq",
             "flood_burst",
             "flood_command_burst",
-            "flood_max_pending",
+            "store_backlog",
             "max_connections",
             "max_per_ip",
             "chathistory_max",
@@ -157,6 +160,8 @@ class Settings:
                 raise ConfigError(key, "must be greater than 0")
         if not 0 <= self.port <= 65535:
             raise ConfigError("port", "must be between 0 and 65535")
+        if self.recvq < 16 * 1024:
+            raise ConfigError("recvq", "must be at least 16384 (two of the longest lines)")
         if self.ping_timeout <= self.ping_interval:
             raise ConfigError("ping_timeout", "must be longer than ping_interval")
         if self.casemapping not in ("ascii", "rfc1459"):

@@ -20,6 +20,7 @@ from .limits import TokenBucket, message_command
 
 if TYPE_CHECKING:
     from .app import Server
+    from .delivery import Epoch
     from .session import Session
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Segment(list[bytes]):
     At flush every member sends the same joined bytes.
     """
 
-    __slots__ = ("_joined", "_joined_parts", "first", "recipients", "room", "size", "view")
+    __slots__ = ("_joined", "_joined_parts", "first", "hold", "recipients", "room", "size", "view")
 
     def __init__(self, data: bytes, view: int) -> None:
         super().__init__((data,))
@@ -49,6 +50,7 @@ class Segment(list[bytes]):
         self.first = self.size = len(data)
         self.room = 0  # how large ``size`` may grow before a member would pass the turn cap
         self.recipients: list[Session] = []
+        self.hold: Epoch | None = None  # the epoch whose messages these are, if they are kept
         self._joined = data
         self._joined_parts = 1
 
@@ -72,16 +74,24 @@ class Connection(asyncio.Protocol):
     """The transport side of one client."""
 
     __slots__ = (
+        "_bypass",
         "_commands",
         "_flood_handle",
+        "_flooded",
         "_framer",
+        "_holds",
         "_messages",
         "_pending",
+        "_pending_bytes",
+        "_read_paused",
         "_waiting",
+        "_waiting_store",
         "capture",
         "closed",
         "dirty",
+        "hold",
         "last_seen",
+        "lost",
         "outbox",
         "outbox_size",
         "peer_ip",
@@ -100,6 +110,10 @@ class Connection(asyncio.Protocol):
         self.outbox_size = 0
         self.dirty = False
         self.closed = False
+        self.lost = False  # the transport is gone: nothing can be written any more
+        # The newest epoch whose commit this connection's output waits for (delivery.Epoch); it
+        # no longer holds anything once that epoch is committed.
+        self.hold: Epoch | None = None
         self.capture: list[bytes] | None = None  # labeled-response: replies to one command
         self.peer_ip = ""
         self.peer_port = 0
@@ -111,7 +125,13 @@ class Connection(asyncio.Protocol):
         )
         self._waiting: TokenBucket | None = None  # the bucket a held line waits for
         self._pending: deque[bytes] = deque()
+        self._pending_bytes = 0
         self._flood_handle: asyncio.TimerHandle | None = None
+        self._holds = 0  # commands of this client being finished off the loop (replies in order)
+        self._bypass: bytes | None = None  # a line that waited for the store and may now run
+        self._waiting_store = False
+        self._flooded = False  # past the recvq: what came before is processed, then it is dropped
+        self._read_paused = False
 
     # asyncio.Protocol -------------------------------------------------------------------------
 
@@ -135,7 +155,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Split into lines and hand them to the session, within the flood limits."""
-        if self.closed or self.session is None:
+        if self.closed or self.session is None or self._flooded:
             return
         self.last_seen = time.monotonic()
         try:
@@ -145,16 +165,20 @@ class Connection(asyncio.Protocol):
             return
         if not lines:
             return
-        if self._pending or self._limited():
+        if self._pending:
             self._queue(lines)
+            self._drain()
             return
         self._process(lines)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The peer went away (or we closed): make sure the session is gone."""
         self.closed = True
+        self.lost = True
         self.outbox.clear()
         self.outbox_size = 0
+        self._pending.clear()
+        self._pending_bytes = 0
         if self._flood_handle is not None:
             self._flood_handle.cancel()
         self.server.connection_closed(self)
@@ -181,59 +205,126 @@ class Connection(asyncio.Protocol):
     def _process(self, lines: list[bytes]) -> None:
         session = self.session
         assert session is not None
-        limited = self._limited()
         for i, line in enumerate(lines):
             if self.closed:
                 return
-            if limited and not self._take_token(line):
+            if not self._may_handle(line):
                 self._queue(lines[i:])
                 return
             session.handle_line(line)
-            if not limited and self._limited():
-                limited = True  # registration just completed
 
-    def _bucket_for(self, line: bytes) -> TokenBucket:
+    def _may_handle(self, line: bytes) -> bool:
+        """Whether ``line`` may be handled now; if not, arrange to try again when it may."""
+        if self._holds:
+            return False  # an earlier command of this client is not finished yet
+        is_message = message_command(line)
+        if is_message and self.server.delivery.backlogged:
+            # The store is behind (slow or locked): senders wait for it, nothing is dropped.
+            if not self._waiting_store:
+                self._waiting_store = True
+                self.server.delivery.after_commit(self._store_caught_up)
+            return False
+        if not self._limited():
+            return True
+        bucket = self._messages if is_message else self._commands
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
         # slowed down like a flooder.
-        return self._messages if message_command(line) else self._commands
-
-    def _take_token(self, line: bytes) -> bool:
-        bucket = self._bucket_for(line)
         if bucket.take(time.monotonic()):
             self._waiting = None
             return True
         self._waiting = bucket
+        self._schedule_drain()
         return False
 
+    def _store_caught_up(self) -> None:
+        self._waiting_store = False
+        self._drain()
+
     def _queue(self, lines: list[bytes]) -> None:
-        self._pending.extend(lines)
-        if len(self._pending) > self.server.settings.flood_max_pending:
-            self._pending.clear()
-            if self.session is not None:
-                self.session.disconnect("Excess Flood")
-            return
-        assert self.transport is not None
-        self.transport.pause_reading()
-        self._schedule_drain()
+        """Hold ``lines`` after those already waiting, within the recvq."""
+        limit = self.server.settings.recvq
+        for line in lines:
+            size = len(line) + 2
+            if self._pending_bytes + size > limit and not (self._holds or self._waiting_store):
+                # Past the bound: everything before it is still processed, at the rate; the rest
+                # is dropped and the client after it (fake lag delays, only the bound drops).
+                self._flooded = True
+                self._pause_reading()
+                self._schedule_drain()
+                log.info("%r flooded past the recvq of %d bytes", self.session, limit)
+                return
+            self._pending.append(line)
+            self._pending_bytes += size
+        if self._pending_bytes > limit:
+            # Held for the server's own reasons (the store, a password check): slow the client
+            # down through TCP instead of dropping it.
+            self._pause_reading()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self.transport is not None and not self.closed:
+            self._read_paused = True
+            self.transport.pause_reading()
 
     def _schedule_drain(self) -> None:
         if self._flood_handle is None and not self.closed:
             wait = self._waiting.wait() if self._waiting is not None else 0.0
-            self._flood_handle = self.server.loop.call_later(wait, self._drain)
+            self._flood_handle = self.server.loop.call_later(wait, self._timed_drain)
+
+    def _timed_drain(self) -> None:
+        self._flood_handle = None
+        self._drain()
 
     def _drain(self) -> None:
-        self._flood_handle = None
+        """Handle the held lines that may run now, in order."""
         session = self.session
         if self.closed or session is None:
             return
-        while self._pending and not self.closed:
-            if self._limited() and not self._take_token(self._pending[0]):
-                self._schedule_drain()
+        pending = self._pending
+        while pending and not self.closed:
+            line = pending[0]
+            if line is not self._bypass and not self._may_handle(line):
                 return
-            session.handle_line(self._pending.popleft())
-        if not self.closed and self.transport is not None:
+            pending.popleft()
+            self._pending_bytes -= len(line) + 2
+            session.handle_line(line)
+        if self.closed:
+            return
+        if self._flooded:
+            session.disconnect("Excess Flood")
+        elif self._read_paused and self.transport is not None:
+            self._read_paused = False
             self.transport.resume_reading()
+
+    def hold_input(self) -> None:
+        """Handle no further command of this client until :meth:`release_input`."""
+        self._holds += 1
+
+    def release_input(self) -> None:
+        """The command that held input is finished: go on with the lines that waited."""
+        self._holds -= 1
+        if not self._holds and self._pending and not self.closed:
+            self.server.loop.call_soon(self._drain)
+
+    def after_commit(self, line: bytes) -> bool:
+        """Run ``line`` (being handled) again once everything recorded so far is committed.
+
+        False when nothing is waiting to be committed: go ahead now. Otherwise ``line`` and
+        everything after it wait (a history read then sees every message sent before it).
+        """
+        if line is self._bypass:
+            self._bypass = None
+            return False
+        if not self.server.delivery.after_commit(self._committed_for_line):
+            return False
+        self._pending.appendleft(line)
+        self._pending_bytes += len(line) + 2
+        self._bypass = line
+        self._holds += 1
+        return True
+
+    def _committed_for_line(self) -> None:
+        self.release_input()
 
     # output -----------------------------------------------------------------------------------
 
@@ -258,18 +349,36 @@ class Connection(asyncio.Protocol):
         if self.outbox_size > self.server.settings.sendq * TURN_SENDQ_FACTOR:
             self.overflow()
 
+    def held(self) -> Epoch | None:
+        """The uncommitted epoch this connection's output must wait for, if any."""
+        hold = self.hold
+        if hold is not None and hold.seq > self.server.delivery.committed_seq:
+            return hold
+        return None
+
     def flush(self) -> None:
-        """Write the outbox to the socket in one call; drop the peer if its sendq overflows."""
+        """Write the outbox (or, while a commit it depends on is out, add it to that hold)."""
         self.dirty = False
         if self.closed or not self.outbox:
             return
-        transport = self.transport
-        assert transport is not None
+        hold = self.held()
+        if hold is not None:
+            hold.hold_output(self, self.outbox)
+            self.outbox.clear()
+            self.outbox_size = 0
+            return
         data = outbox_bytes(self.outbox)
         self.outbox.clear()
         self.outbox_size = 0
+        self.send_now(data)
+
+    def send_now(self, data: bytes) -> None:
+        """Write ``data`` to the socket; drop the peer if its sendq overflows."""
+        transport = self.transport
+        if self.lost or transport is None or not data:
+            return
         transport.write(data)
-        if transport.get_write_buffer_size() > self.server.settings.sendq:
+        if not self.closed and transport.get_write_buffer_size() > self.server.settings.sendq:
             self.overflow()
 
     def overflow(self) -> None:
@@ -278,22 +387,38 @@ class Connection(asyncio.Protocol):
             return
         self.outbox.clear()
         self.outbox_size = 0
+        hold = self.held()
+        if hold is not None:
+            hold.held.pop(self, None)  # what it could not take is not sent either
         if self.session is not None:
             self.server.loop.call_soon(self.session.disconnect, "SendQ exceeded")
         self.close_with_error("SendQ exceeded")
 
     def close_with_error(self, reason: str) -> None:
-        """Send ``ERROR :reason`` after whatever is queued, and close."""
+        """Send ``ERROR :reason`` after whatever is queued, and close.
+
+        What is queued may wait for a commit: then the ERROR and the close wait with it, so a
+        client never sees the end of its connection before the lines in front of it.
+        """
         if self.closed:
             return
-        transport = self.transport
-        assert transport is not None
         self.closed = True
-        if self.outbox:
-            transport.write(outbox_bytes(self.outbox))
-            self.outbox.clear()
-            self.outbox_size = 0
-        transport.write(f"ERROR :{reason}\r\n".encode())
+        final = [*self.outbox, f"ERROR :{reason}\r\n".encode()]
+        self.outbox.clear()
+        self.outbox_size = 0
+        hold = self.held()
+        if hold is not None:
+            hold.hold_output(self, final)
+            hold.closing.append(self)
+            return
+        self.send_now(outbox_bytes(final))
+        self.shut()
+
+    def shut(self) -> None:
+        """Close the socket after the last lines (``close_with_error`` has queued them)."""
+        transport = self.transport
+        if self.lost or transport is None:
+            return
         loop = self.server.loop
         if transport.can_write_eof():
             # Half-close and keep reading (and discarding) until the peer closes: closing a socket

@@ -1,18 +1,25 @@
 """Delivery: msgid and server time, group commit, and formatting once per view.
 
-DESIGN.md principles 4 and 5. Messages that must be kept are stamped and appended to the
-current batch; the server commits the batch at the end of the loop turn and only then flushes the
-outboxes, so nothing reaches a socket before it is in the store. Fan-out formats a message once
-per distinct client view and queues the same bytes to every recipient with that view.
+DESIGN.md principles 4 and 5. Messages that must be kept are stamped and recorded in the current
+loop turn's :class:`Epoch`. At the end of the turn the epoch goes to the store writer's thread;
+every connection that was queued one of its messages keeps what it was queued from then on (in
+the epoch's hold) until that commit returns, so nothing reaches a socket before it is in the
+store, and each connection's lines keep their order. Epochs commit in turn order. When a commit
+fails (a full disk), the epoch's messages are not delivered at all and their senders are told.
+Fan-out formats a message once per distinct client view and queues the same bytes to every
+recipient with that view.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message
@@ -21,7 +28,11 @@ from . import caps as capmod
 from .connection import TURN_SENDQ_FACTOR, Segment
 
 if TYPE_CHECKING:
+    from hubbub.store import SQLiteStore
+
+    from .connection import Connection
     from .session import Session
+    from .writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +63,11 @@ class MsgidFactory:
 SHARED_FANOUT = 16
 
 
-def fanout(message: Message, recipients: Iterable[Session]) -> None:
+def fanout(message: Message, recipients: Iterable[Session], hold: Epoch | None = None) -> None:
     """Queue ``message`` to every recipient, formatting it once per distinct view.
+
+    ``hold`` is the epoch that keeps ``message`` (see :meth:`Delivery.record`): every recipient's
+    output then waits for its commit, and a failed commit takes the message back out.
 
     This is the hot path of every channel message (DESIGN.md principle 4): the common case of
     :meth:`Connection.write` is inlined, and consecutive recipients with the same view reuse the
@@ -68,7 +82,7 @@ def fanout(message: Message, recipients: Iterable[Session]) -> None:
         server = members[0].server
         seg = server.segment
         if seg is not None:
-            if not server.labelling and seg.recipients == members:
+            if not server.labelling and seg.hold is hold and seg.recipients == members:
                 data = capmod.render(message, seg.view)
                 if seg.size + len(data) <= seg.room:
                     seg.append(data)
@@ -96,6 +110,8 @@ def fanout(message: Message, recipients: Iterable[Session]) -> None:
             size = len(data)
             last_view = view
         conn = session.conn
+        if hold is not None:
+            conn.hold = hold
         if mark_dirty is None:
             server = session.server
             if server.segment is not None:
@@ -113,24 +129,73 @@ def fanout(message: Message, recipients: Iterable[Session]) -> None:
         else:
             conn.write(data)
             inline = False
+    if hold is not None:
+        for data, part in cache.values():
+            hold.message_parts.add(id(data))
+            hold.message_parts.add(id(part))
     if members is not None and inline and len(cache) == 1:
         ((_, opened),) = cache.values()
         assert isinstance(opened, Segment)
+        opened.hold = hold
         opened.recipients = members.copy()  # the caller's list is its own to change
         # Each member holds at most peak - first bytes besides the segment.
         opened.room = limit - peak + opened.first
         server.segment = opened
 
 
-class Delivery:
-    """Stamps stored messages and holds the batch of the current loop turn."""
+Write = Any  # a StoredMessage, or a callable run with the store on the writer's thread
 
-    def __init__(self, store: Any | None = None) -> None:
-        self.store = store
-        self.pending: list[Any] = []
+
+@dataclass(eq=False, slots=True)
+class Epoch:
+    """One loop turn's writes, and everything queued behind them until they are committed."""
+
+    seq: int
+    writes: list[Write] = field(default_factory=list)
+    # Connection -> the parts it was queued while this epoch (or one before it) was uncommitted.
+    held: dict[Connection, list[Any]] = field(default_factory=dict)
+    closing: list[Connection] = field(default_factory=list)  # to close once their lines are out
+    message_parts: set[int] = field(default_factory=set)  # id() of the kept messages' bytes
+    senders: list[tuple[Session, str, str]] = field(default_factory=list)  # (who, command, target)
+    messages: int = 0
+    done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
+
+    def hold_output(self, conn: Connection, parts: list[Any]) -> None:
+        """Keep ``parts`` for ``conn`` until this epoch is committed."""
+        held = self.held.get(conn)
+        if held is None:
+            self.held[conn] = list(parts)
+        else:
+            held.extend(parts)
+
+
+class Delivery:
+    """Stamps stored messages, gathers each loop turn's writes, and commits them in order."""
+
+    def __init__(self, on_committed: Callable[[Epoch, BaseException | None], None]) -> None:
+        self.writer: StoreWriter | None = None
         self.new_msgid = MsgidFactory()
         self.failures = 0
         self._last_ms = 0
+        self._seq = 0
+        self.epoch: Epoch | None = None  # this turn's, until the end of the turn
+        self.in_flight: deque[Epoch] = deque()
+        self.committed_seq = 0
+        self.in_flight_messages = 0
+        self._on_committed = on_committed
+        self._waiters: list[tuple[int, Callable[[], None]]] = []
+        self.schedule_flush: Callable[[], None] = lambda: None
+        self.backlog_limit = 10000  # settings.store_backlog
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether so many messages wait for the store that senders must wait too."""
+        return self.in_flight_messages > self.backlog_limit
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything recorded is not committed yet."""
+        return self.epoch is not None or bool(self.in_flight)
 
     def stamp(self, tags: dict[str, str], account: str | None = None) -> tuple[str, int]:
         """Add ``msgid`` and ``time`` (and ``account``) to ``tags``; return (msgid, time_ms)."""
@@ -148,18 +213,107 @@ class Delivery:
             tags["account"] = account
         return msgid, now_ms
 
-    def record(self, item: Any) -> None:
-        """Add a message to this turn's commit batch."""
-        self.pending.append(item)
+    def current(self) -> Epoch:
+        """This turn's epoch, begun if needed (its commit is scheduled for the end of the turn)."""
+        epoch = self.epoch
+        if epoch is None:
+            self._seq += 1
+            epoch = self.epoch = Epoch(self._seq)
+            # A message whose sender then leaves, alone in its channel, queues nothing: its
+            # commit must not wait for somebody else's output (the notification-script case).
+            self.schedule_flush()
+        return epoch
 
-    def commit(self) -> None:
-        """Write this turn's batch in one transaction (called before any outbox is flushed)."""
-        batch, self.pending = self.pending, []
-        if self.store is None or not batch:
-            return
-        try:
-            self.store.append(batch)
-        except Exception:
-            # The store is broken (disk full, file removed): keep chatting, say so loudly.
+    def record(self, item: Any, sender: tuple[Session, str, str] | None = None) -> Epoch:
+        """Add a message to this turn's writes; return the epoch whose commit delivers it."""
+        epoch = self.current()
+        epoch.writes.append(item)
+        epoch.messages += 1
+        if sender is not None:
+            epoch.senders.append(sender)
+        return epoch
+
+    def write(self, job: Callable[[SQLiteStore], Any]) -> Epoch:
+        """Run ``job(store)`` on the writer thread in turn with this turn's messages."""
+        epoch = self.current()
+        epoch.writes.append(job)
+        return epoch
+
+    def run(self, job: Callable[[SQLiteStore], Any]) -> asyncio.Future[Any]:
+        """Run ``job(store)`` after this turn's messages; a future of what it returns."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        result: list[Any] = []
+        epoch = self.write(lambda store: result.append(job(store)))
+
+        def settle(error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result[0] if result else None)
+
+        epoch.done.append(settle)
+        return future
+
+    def submit(self) -> Epoch | None:
+        """End the turn: send its epoch to the writer (called before outboxes are looked at)."""
+        epoch, self.epoch = self.epoch, None
+        if epoch is None:
+            return None
+        self.in_flight.append(epoch)
+        self.in_flight_messages += epoch.messages
+        if self.writer is None:
+            self._finished(epoch, None)
+        else:
+            writes = epoch.writes
+            self.writer.submit(lambda store: _apply(store, writes), lambda _r, e: self._finished(epoch, e))
+        return epoch
+
+    def _finished(self, epoch: Epoch, error: BaseException | None) -> None:
+        done = self.in_flight.popleft()
+        assert done is epoch, "epochs are committed in the order they were submitted"
+        self.in_flight_messages -= epoch.messages
+        self.committed_seq = epoch.seq
+        if error is not None:
             self.failures += 1
-            log.exception("could not commit %d messages to the store", len(batch))
+        self._on_committed(epoch, error)
+        for callback in epoch.done:
+            callback(error)
+        epoch.done.clear()
+        if self._waiters:
+            ready = [w for w in self._waiters if w[0] <= epoch.seq]
+            if ready:
+                self._waiters = [w for w in self._waiters if w[0] > epoch.seq]
+                for _seq, wake in ready:
+                    wake()
+
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Call ``callback`` once everything recorded so far is committed; False if it already is."""
+        target = (
+            self.epoch.seq if self.epoch is not None else (self.in_flight[-1].seq if self.in_flight else 0)
+        )
+        if target <= self.committed_seq:
+            return False
+        self._waiters.append((target, callback))
+        return True
+
+
+def _apply(store: SQLiteStore, writes: list[Write]) -> None:
+    """Carry out one epoch's writes on the writer thread: messages in batches, jobs in between."""
+    from hubbub.store import StoredMessage
+
+    # One transaction: a turn's messages and the channel state they made are kept together or
+    # not at all.
+    with store.transaction():
+        batch: list[StoredMessage] = []
+        for item in writes:
+            if isinstance(item, StoredMessage):
+                batch.append(item)
+                continue
+            if batch:
+                store.append(batch)
+                batch = []
+            item(store)
+        if batch:
+            store.append(batch)

@@ -26,9 +26,11 @@ from hubbub.store import (
 
 from . import caps as capmod
 from .world import Channel, ListEntry
+from .writer import StoreWriter
 
 if TYPE_CHECKING:
     from .app import Server
+    from .delivery import Epoch
     from .session import Session
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,8 @@ class History:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.settings = server.settings
-        self.store: SQLiteStore | None = None
+        self.store: SQLiteStore | None = None  # the loop's connection: reads only
+        self.writer: StoreWriter | None = None  # every write, on its own thread
         # Channels alive when the server last stopped (key -> created_ms, private), whose lives a
         # new member may continue; see channel_created.
         self._lives: dict[str, tuple[int, bool]] = {}
@@ -59,7 +62,14 @@ class History:
     def open(self) -> None:
         """Open the store in the data directory and bring back the persistent channels."""
         self.store = open_store(self.settings.data_dir)
-        self.server.delivery.store = self.store
+        self.writer = StoreWriter(self.store.path, self.server.loop)
+        try:
+            self.writer.start()
+        except BaseException:
+            self.store.close()
+            self.store = None
+            raise
+        self.server.delivery.writer = self.writer
         world = self.server.world
         for record in self.store.load_channels():
             channel = world.add_channel(record.name)
@@ -74,52 +84,77 @@ class History:
             self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
 
     def reading(self) -> SQLiteStore | None:
-        """The store, ready to be read: messages accepted earlier in this loop turn are committed
-        first, so a query never misses a line the client sent just before it."""
-        if self.store is not None and self.server.delivery.pending:
-            self.server.delivery.commit()
+        """The store, to read from the loop.
+
+        Commands that read history wait until what was recorded before them is committed
+        (``after_commit`` in the command table), so a query never misses a line the client sent
+        just before it.
+        """
         return self.store
 
     def close(self) -> None:
-        """Stop the retention timer and close the store."""
+        """Stop the retention timer, finish the writes, and close the store."""
         if self._retention is not None:
             self._retention.cancel()
+        if self.writer is not None:
+            self.writer.stop()
+            self.writer = None
+            self.server.delivery.writer = None
         if self.store is not None:
             self.store.close()
             self.store = None
-            self.server.delivery.store = None
 
     def _retain(self) -> None:
         self._retention = None
-        if self.store is None:
+        if self.writer is None:
             return
         settings = self.settings
-        try:
-            deleted = self.store.prune(
-                max_age_ms=int(settings.retention_days * 86400_000) or None,
-                max_per_target=settings.retention_messages or None,
-                now_ms=int(time.time() * 1000),
-                budget=RETENTION_BUDGET,
+        max_age_ms = int(settings.retention_days * 86400_000) or None
+        max_per_target = settings.retention_messages or None
+        now_ms = int(time.time() * 1000)
+
+        def prune(store: SQLiteStore) -> int:
+            return store.prune(
+                max_age_ms=max_age_ms, max_per_target=max_per_target, now_ms=now_ms, budget=RETENTION_BUDGET
             )
-        except Exception:
-            log.exception("retention pass failed")
+
+        self.writer.submit(prune, self._retained)
+
+    def _retained(self, deleted: int | None, error: BaseException | None) -> None:
+        if error is not None:
+            log.error("retention pass failed: %s", error)
             deleted = 0
+        if self.writer is None:
+            return
         # More to do: come back soon; otherwise at the usual pace. Each pass is small, so
         # delivery never waits long behind it.
-        delay = 0.05 if deleted >= RETENTION_BUDGET else RETENTION_INTERVAL
-        self._retention = asyncio.get_running_loop().call_later(delay, self._retain)
+        delay = 0.05 if (deleted or 0) >= RETENTION_BUDGET else RETENTION_INTERVAL
+        self._retention = self.server.loop.call_later(delay, self._retain)
 
     # writing ----------------------------------------------------------------------------------
 
-    def keep(self, target: str, message: Message, msgid: str, time_ms: int, account: str | None) -> None:
-        """Add a relayed message to this turn's commit batch."""
+    def keep(
+        self,
+        target: str,
+        message: Message,
+        msgid: str,
+        time_ms: int,
+        account: str | None,
+        sender: Session | None = None,
+        named: str = "",
+    ) -> Epoch | None:
+        """Add a relayed message to this turn's writes; return the epoch that delivers it.
+
+        ``sender`` is told if the commit fails (``named``: the target as the sender gave it).
+        """
         if self.store is None:
-            return
+            return None
         tags = {k: v for k, v in message.tags.items() if k in KEPT_TAGS}
-        self.server.delivery.record(
+        return self.server.delivery.record(
             StoredMessage(
                 msgid, time_ms, target, message.command, message.source or "", message.params, account, tags
-            )
+            ),
+            (sender, message.command, named or target) if sender is not None else None,
         )
 
     def keep_event(self, session: Session, message: Message, targets: Iterable[str]) -> None:
@@ -148,10 +183,8 @@ class History:
         """Write a persistent channel's state."""
         if self.store is None or not channel.persistent:
             return
-        try:
-            self.store.save_channel(_record(channel))
-        except Exception:
-            log.exception("could not save channel %s", channel.name)
+        record = _record(channel)
+        self.server.delivery.write(lambda store: store.save_channel(record))
 
     def channel_created(self, channel: Channel) -> None:
         """A channel came into being: continue its life from before a restart, or begin one.
@@ -178,24 +211,20 @@ class History:
         """An emptied channel is gone; its history stays behind the next one's start."""
         if self.store is None:
             return
-        try:
-            self.store.end_channel_life(channel.key_folded)
-        except Exception:
-            log.exception("could not record the end of %s", channel.name)
+        key = channel.key_folded
+        self.server.delivery.write(lambda store: store.end_channel_life(key))
 
     def _record_life(self, channel: Channel) -> None:
-        assert self.store is not None
         private = _private(channel)
-        try:
-            self.store.begin_channel_life(channel.key_folded, int(channel.created * 1000), private)
-        except Exception:
-            log.exception("could not record channel %s", channel.name)
+        key, created_ms = channel.key_folded, int(channel.created * 1000)
+        self.server.delivery.write(lambda store: store.begin_channel_life(key, created_ms, private))
         channel.recorded_private = private
 
     def forget_channel(self, channel: Channel) -> None:
         """A channel stopped being persistent."""
         if self.store is not None:
-            self.store.delete_channel(channel.key_folded)
+            key = channel.key_folded
+            self.server.delivery.write(lambda store: store.delete_channel(key))
 
     # reading ----------------------------------------------------------------------------------
 

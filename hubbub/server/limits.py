@@ -24,8 +24,14 @@ _MESSAGE_COMMANDS = (b"PRIVMSG", b"NOTICE", b"TAGMSG")
 
 
 def message_command(line: bytes) -> bool:
-    """Whether a raw client line is a PRIVMSG, NOTICE or TAGMSG (tags and source skipped)."""
+    """Whether a raw client line is a PRIVMSG, NOTICE or TAGMSG (tags and source skipped).
+
+    Spaces the parser skips are skipped here too, so a message with a leading space is still
+    paced as a message.
+    """
     start = 0
+    while line[start : start + 1] == b" ":
+        start += 1
     for marker in (b"@", b":"):
         if line[start : start + 1] == marker:
             space = line.find(b" ", start)

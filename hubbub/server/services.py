@@ -85,8 +85,6 @@ def _ns_register(session: Session, args: list[str]) -> None:
 
 
 def _ns_identify(session: Session, args: list[str]) -> None:
-    from .handlers.accounts import spawn
-
     if not args:
         _ns(session, "Syntax: IDENTIFY [account] <password>")
         return
@@ -98,7 +96,7 @@ def _ns_identify(session: Session, args: list[str]) -> None:
         return
     name, password = (args[0], args[1]) if len(args) > 1 else (session.nick, args[0])
     session.auth.pending = True
-    spawn(session, _identify(session, name, password))
+    session.run_async(_identify(session, name, password))
 
 
 async def _identify(session: Session, name: str, password: str) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Generator, Iterable
+from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, format_body, numerics, parse
 
@@ -31,6 +31,34 @@ log = logging.getLogger(__name__)
 PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"})
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
+
+
+class _Steps:
+    """Await a coroutine, calling ``enter`` before and ``leave`` after each step it runs."""
+
+    __slots__ = ("_coro", "_enter", "_leave")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], enter: Callable[[], None], leave: Callable[[], None]):
+        self._coro = coro
+        self._enter = enter
+        self._leave = leave
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self._coro
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            self._enter()
+            try:
+                step = coro.send(value) if error is None else coro.throw(error)
+            except StopIteration:
+                return
+            finally:
+                self._leave()
+            try:
+                value, error = (yield step), None
+            except BaseException as exc:  # a cancellation reaches the coroutine too
+                value, error = None, exc
 
 
 def safe_param(param: str) -> str:
@@ -195,6 +223,12 @@ class Session:
         except ProtocolError as exc:
             self._bad_line(exc, raw)
             return
+        if self.server.delivery.pending:
+            from .handlers import COMMANDS
+
+            spec = COMMANDS.get(message.command)
+            if spec is not None and spec.after_commit and self.conn.after_commit(raw):
+                return  # it runs again once the history it reads is committed
         try:
             self.dispatch(message)
         except Exception:
@@ -260,16 +294,21 @@ class Session:
 
     # labeled-response -------------------------------------------------------------------------
 
-    def _begin_label(self, label: str) -> None:
-        self.conn.capture = []
+    def _begin_label(self, label: str, lines: list[bytes] | None = None) -> None:
+        self.conn.capture = [] if lines is None else lines
         self._label = label
         self.server.labelling += 1
 
     def _end_label(self, label: str) -> None:
         lines = self.conn.capture or []
         self.conn.capture = None
-        self._label = None
         self.server.labelling -= 1
+        if self._label is None:
+            return  # run_async took the label: it answers when the command is finished
+        self._label = None
+        self._answer_label(label, lines)
+
+    def _answer_label(self, label: str, lines: list[bytes]) -> None:
         if self.gone:
             return
         if not lines:
@@ -283,6 +322,47 @@ class Session:
             for line in lines:
                 self.conn.write(capmod.add_tag(line, "batch", ref))
             self.send(Message.build("BATCH", "-" + ref, source=self.server.name))
+
+    def run_async(self, work: Coroutine[Any, Any, None]) -> None:
+        """Finish the command being handled with ``work``, which may wait for threads.
+
+        The client's later commands wait until ``work`` is done, so its replies keep the order of
+        its commands; the command's label (IRCv3 labeled-response) answers with what ``work``
+        replies, however many steps it takes.
+        """
+        label, lines = self._label, self.conn.capture
+        self._label = None  # the dispatcher must not answer the label now
+        conn = self.conn
+        conn.hold_input()
+
+        def enter() -> None:
+            if label is not None:
+                self._begin_label(label, lines)
+
+        def leave() -> None:
+            if label is not None:
+                self.conn.capture = None
+                self.server.labelling -= 1
+                self._label = None
+
+        async def run() -> None:
+            try:
+                await _Steps(work, enter, leave)
+            finally:
+                if label is not None:
+                    self._answer_label(label, lines or [])
+                conn.release_input()
+
+        tasks = self.server.tasks
+        task = asyncio.ensure_future(run())
+        tasks.add(task)
+
+        def done(t: asyncio.Future[None]) -> None:
+            tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("command finished off the loop failed for %r", self, exc_info=t.exception())
+
+        task.add_done_callback(done)
 
     def next_batch_id(self) -> str:
         """A batch reference unique on this connection."""

@@ -10,6 +10,7 @@ backwards: the server must never stamp a message earlier than the one before it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -90,9 +91,16 @@ def _entries(text: str) -> tuple[ListEntry, ...]:
 class SQLiteStore:
     """History and persistent channels in one SQLite file (see ``hubbub.store.Store``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, background_checkpoint: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        background_checkpoint: bool = True,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
         self.path = Path(path)
         self._checkpointer: Checkpointer | None = None
+        self._depth = 0  # transactions open (nested ones join the outermost)
         with store_errors(f"cannot open {self.path}"):
             # Autocommit mode: transactions are explicit, so one append is exactly one commit.
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -103,7 +111,7 @@ class SQLiteStore:
                 # In WAL mode NORMAL survives a crash of the process (even kill -9); only an OS crash
                 # or power loss can lose the last commits.
                 self._db.execute("PRAGMA synchronous = NORMAL")
-                self._db.execute("PRAGMA busy_timeout = 5000")
+                self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
                 self._db.execute("PRAGMA cache_size = -65536")  # KiB: 64 MiB of pages
                 self._db.execute("PRAGMA temp_store = MEMORY")
                 self.previous_version = migrate(self._db)
@@ -117,6 +125,36 @@ class SQLiteStore:
                 raise
 
     # -- writing ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around the block; a transaction inside another joins it.
+
+        A block that raises is rolled back whole (after an I/O error or a full disk SQLite may
+        have rolled back already).
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        db = self._db
+        with store_errors("cannot write to the history store"):
+            db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+            with store_errors("cannot commit to the history store"):
+                db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
 
     def append(self, messages: Sequence[StoredMessage]) -> None:
         """Store ``messages`` in one transaction, in order (raises StoreError on a duplicate msgid)."""
@@ -150,29 +188,17 @@ class SQLiteStore:
             a, b = sides if sides else (None, None)
             summary.append((target, a, b, last_ms, n))
         db = self._db
-        with store_errors(f"cannot store {len(rows)} messages"):
-            db.execute("BEGIN")
-            try:
-                db.executemany(_INSERT, rows)
-                db.executemany(_COUNT, summary)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self.transaction(), store_errors(f"cannot store {len(rows)} messages"):
+            db.executemany(_INSERT, rows)
+            db.executemany(_COUNT, summary)
 
     def delete_target(self, target: str) -> int:
         """Delete the whole history of ``target``; return the number of messages deleted."""
         db = self._db
-        with store_errors(f"cannot delete {target!r}"):
-            db.execute("BEGIN")
-            try:
-                deleted = db.execute("DELETE FROM messages WHERE target = ?", (target,)).rowcount
-                db.execute("DELETE FROM conversations WHERE target = ?", (target,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return deleted
+        with self.transaction(), store_errors(f"cannot delete {target!r}"):
+            deleted = db.execute("DELETE FROM messages WHERE target = ?", (target,)).rowcount
+            db.execute("DELETE FROM conversations WHERE target = ?", (target,))
+        return int(deleted)
 
     def prune(
         self, *, max_age_ms: int | None, max_per_target: int | None, now_ms: int, budget: int = 5000
@@ -186,19 +212,13 @@ class SQLiteStore:
             return 0
         db = self._db
         deleted = 0
-        with store_errors("cannot prune history"):
-            db.execute("BEGIN")
-            try:
-                if max_age_ms is not None:
-                    deleted += self._prune_age(now_ms - max_age_ms, budget)
-                if max_per_target is not None and deleted < budget:
-                    deleted += self._prune_count(max(0, max_per_target), budget - deleted)
-                if deleted:
-                    db.execute("DELETE FROM conversations WHERE message_count <= 0")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self.transaction(), store_errors("cannot prune history"):
+            if max_age_ms is not None:
+                deleted += self._prune_age(now_ms - max_age_ms, budget)
+            if max_per_target is not None and deleted < budget:
+                deleted += self._prune_count(max(0, max_per_target), budget - deleted)
+            if deleted:
+                db.execute("DELETE FROM conversations WHERE message_count <= 0")
         if deleted:
             log.debug("pruned %d messages", deleted)
         return deleted

@@ -89,21 +89,49 @@ async def test_garbage_lines_never_break_the_server(connect):
     assert got.params == ("bob", "after the junk")
 
 
-async def test_flood_is_delayed_then_the_flooder_is_dropped(start_server, connect):
-    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=4.0, flood_max_pending=20)
+async def test_a_pasted_burst_is_paced_and_arrives_complete_and_in_order(start_server, connect):
+    # The default burst of 5, then 8 lines a second: 40 lines of 300 bytes in one packet.
+    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=8.0)
     alice = await connect("alice", target=srv)
+    bob = await connect("bob", target=srv)
+    await alice.join("#paste")
+    await bob.join("#paste")
+    lines = [f"{i:02d} " + "x" * 297 for i in range(40)]
     start = time.monotonic()
-    for i in range(9):
-        alice.send(f"PRIVMSG alice :p{i}")
-    for i in range(9):
-        await alice.expect("PRIVMSG", "alice", f"p{i}")
+    alice.send_raw(b"".join(f"PRIVMSG #paste :{line}\r\n".encode() for line in lines))
+    got = [(await bob.expect("PRIVMSG", timeout=15)).params[1] for _ in lines]
     elapsed = time.monotonic() - start
-    # 5 at once, then 4 more at 4/s: the server spaced them out
-    assert elapsed >= 0.75
-    for i in range(100):
-        alice.send(f"PRIVMSG alice :flood {i}")
-    rest = await alice.expect_closed(timeout=10)
-    assert any(m.command == "ERROR" and "Excess Flood" in m.params[0] for m in rest)
+    assert got == lines
+    # 5 at once, then 35 more at 8/s: the server spaced them out instead of dropping anyone.
+    assert elapsed >= 35 / 8 - 0.5
+    alice.send("PING :still here")
+    await alice.expect("PONG", "hubbub.local", "still here")
+
+
+async def test_a_leading_space_does_not_escape_the_message_rate(start_server, connect):
+    # At 0.01 messages/s a message past the burst of one would wait 100 s, and other commands
+    # are not limited here: the second message may only arrive if it was paced as a command.
+    srv = await start_server(flood_control=True, flood_burst=1, flood_rate=0.01, flood_command_burst=50)
+    alice = await connect("alice", target=srv)
+    bob = await connect("bob", target=srv)
+    alice.send_raw(b" PRIVMSG bob :first\r\n PRIVMSG bob :second\r\nPRIVMSG alice :third\r\n")
+    await bob.expect("PRIVMSG", "bob", "first")
+    # Had the second line been paced as a command, it would have come in the same turn.
+    await bob.assert_silent("PRIVMSG")
+
+
+async def test_only_input_past_the_recvq_gets_a_flooder_dropped(start_server, connect):
+    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=400.0, recvq=16384)
+    alice = await connect("alice", target=srv)
+    lines = [f"PRIVMSG alice :{i:03d} " + "y" * 380 for i in range(100)]  # 400 bytes each
+    alice.send_raw(b"".join(f"{line}\r\n".encode() for line in lines))
+    rest = await alice.expect_closed(timeout=15)
+    echoed = [m.params[1][:3] for m in rest if m.command == "PRIVMSG"]
+    # What came before the bound was processed, in order, before the ERROR.
+    assert len(echoed) >= 16384 // 402
+    assert echoed == [f"{i:03d}" for i in range(len(echoed))]
+    assert len(echoed) < 100
+    assert rest[-1].command == "ERROR" and "Excess Flood" in rest[-1].params[0]
 
 
 async def test_other_commands_do_not_use_up_the_message_allowance(start_server, connect):

@@ -25,16 +25,19 @@ class CommandSpec:
     handler: Handler
     min_params: int = 0
     registered: bool = True
+    after_commit: bool = False  # reads history: runs once what was recorded before it is committed
 
 
 COMMANDS: dict[str, CommandSpec] = {}
 
 
-def command(name: str, min_params: int = 0, *, registered: bool = True) -> Callable[[Handler], Handler]:
+def command(
+    name: str, min_params: int = 0, *, registered: bool = True, after_commit: bool = False
+) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of ``name``."""
 
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = CommandSpec(handler, min_params, registered)
+        COMMANDS[name] = CommandSpec(handler, min_params, registered, after_commit)
         return handler
 
     return register

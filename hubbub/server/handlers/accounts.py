@@ -7,13 +7,11 @@ follows IRCv3 ``draft/account-registration`` (the account name is the nick).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import ipaddress
 import logging
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics
 
@@ -35,20 +33,6 @@ MAX_RESPONSE = 8192
 def mechanisms(session: Session) -> list[str]:
     """The SASL mechanisms offered (EXTERNAL only where TLS is configured)."""
     return ["PLAIN", "EXTERNAL"] if session.server.settings.tls_enabled else ["PLAIN"]
-
-
-def spawn(session: Session, coro: Coroutine[Any, Any, None]) -> None:
-    """Run ``coro`` on the loop, keeping a reference until it is done; errors are logged."""
-    tasks = session.server.tasks
-    task = asyncio.ensure_future(coro)
-    tasks.add(task)
-
-    def done(t: asyncio.Future[None]) -> None:
-        tasks.discard(t)
-        if not t.cancelled() and t.exception() is not None:
-            log.error("account task failed for %r", session, exc_info=t.exception())
-
-    task.add_done_callback(done)
 
 
 def _is_loopback(ip: str) -> bool:
@@ -160,7 +144,7 @@ def _plain(session: Session, data: bytes) -> None:
         _sasl_fail(session, "Authorization identity must match the account")
         return
     session.auth.pending = True
-    spawn(session, _check_plain(session, authcid, password))
+    session.run_async(_check_plain(session, authcid, password))
 
 
 async def _check_plain(session: Session, name: str, password: str) -> None:
@@ -261,7 +245,7 @@ def start_registration(session: Session, name: str, email: str, password: str, v
             service_notice(session, via, refusal[1])
         return
     session.auth.pending = True
-    spawn(session, _create(session, name, email, password, via))
+    session.run_async(_create(session, name, email, password, via))
 
 
 async def _create(session: Session, name: str, email: str, password: str, via: str | None) -> None:

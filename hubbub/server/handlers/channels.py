@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 NAMES_LINE_BUDGET = 400
 
 
-@command("JOIN", 1)
+@command("JOIN", 1, after_commit=True)
 def handle_join(session: Session, msg: Message) -> None:
     """JOIN <channel>{,<channel>} [<key>{,<key>}], or ``JOIN 0`` to leave every channel."""
     if msg.params[0] == "0":

@@ -54,7 +54,7 @@ def _fail(session: Session, code: str, *context: str, text: str) -> None:
     session.fail("CHATHISTORY", code, text, *context)
 
 
-@command("CHATHISTORY", 1)
+@command("CHATHISTORY", 1, after_commit=True)
 def handle_chathistory(session: Session, msg: Message) -> None:
     """CHATHISTORY <subcommand> <target> <reference(s)> <limit>."""
     sub = msg.params[0].upper()

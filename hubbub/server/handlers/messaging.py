@@ -19,6 +19,7 @@ from . import command
 from .readmarker import marker_before_direct
 
 if TYPE_CHECKING:
+    from ..delivery import Epoch
     from ..session import Session
     from ..world import Channel
 
@@ -128,9 +129,13 @@ def _to_channel(
             recipients.append(session)
     else:
         recipients = [s for s in recipients if s is not session]
-    fanout(out, recipients)
+    # Recorded first: the fan-out then waits for the commit (DESIGN.md principle 5).
+    hold = None
     if not status:
-        server.history.keep(channel.key_folded, out, msgid, time_ms, session.account)
+        hold = server.history.keep(
+            channel.key_folded, out, msgid, time_ms, session.account, session, channel.name
+        )
+    fanout(out, recipients, hold)
 
 
 def _to_user(
@@ -159,27 +164,28 @@ def _to_user(
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
     out = Message(msg.command, params, session.hostmask, tags)
     delivered = msg.command != "TAGMSG" or bool(peer.view & capmod.TAGS)
+    key = server.history.dm_target(session, peer.nick)
+    hold = server.history.keep(key, out, msgid, time_ms, session.account, session, peer.nick)
     if echo and peer is session:
         # echo-message to oneself: the delivery and the echo are two messages, and only the echo
         # answers a labelled command (IRCv3 labeled-response)
         if delivered:
-            _write_unlabelled(session, out)
-        fanout(out, (session,))
+            _write_unlabelled(session, out, hold)
+        fanout(out, (session,), hold)
     else:
         receivers = peer.devices
         if delivered:
             for device in receivers:
                 marker_before_direct(device, session.nick)
-            fanout(out, receivers)
+            fanout(out, receivers, hold)
         # The sender's other devices see what it sent, as if echoed (multiple devices).
         siblings = [d for d in session.devices if d is not session and d not in receivers]
         if siblings and delivered:
-            fanout(out, siblings)
+            fanout(out, siblings, hold)
         if echo:
-            fanout(out, (session,))
+            fanout(out, (session,), hold)
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
-    server.history.keep(server.history.dm_target(session, peer.nick), out, msgid, time_ms, session.account)
 
 
 def _to_offline_account(
@@ -198,21 +204,21 @@ def _to_offline_account(
         return False
     tags, msgid, time_ms = _stamped(session, client_tags)
     out = Message(msg.command, (account.name, text), session.hostmask, tags)
+    key = server.history.dm_target(session, account.name)
+    hold = server.history.keep(key, out, msgid, time_ms, session.account, session, account.name)
     if echo:
-        fanout(out, (session,))
+        fanout(out, (session,), hold)
     if msg.command == "PRIVMSG":
         session.note("PRIVMSG", "OFFLINE_MESSAGE", "Stored; they will see it when they log in", account.name)
-    key = server.history.dm_target(session, account.name)
-    server.history.keep(key, out, msgid, time_ms, session.account)
     return True
 
 
-def _write_unlabelled(session: Session, out: Message) -> None:
+def _write_unlabelled(session: Session, out: Message, hold: Epoch | None) -> None:
     """Queue ``out`` to ``session`` outside the labelled reply being collected."""
     conn = session.conn
     capture, conn.capture = conn.capture, None
     try:
-        fanout(out, (session,))
+        fanout(out, (session,), hold)
     finally:
         conn.capture = capture
 

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics
-from hubbub.store import dm_key
+from hubbub.store import StoreError, dm_key
 
 from ..accounts import verify_password
 from ..bans import BanError
@@ -19,7 +19,6 @@ from ..config import ConfigError
 from ..delivery import fanout
 from ..services import is_service
 from . import command
-from .accounts import spawn
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -84,7 +83,7 @@ def handle_oper(session: Session, msg: Message) -> None:
         session.reply(numerics.RPL_YOUREOPER, "You are now an IRC operator")
         log.info("%r is now operator %s", session, name)
 
-    spawn(session, check())
+    session.run_async(check())
 
 
 @command("KILL", 1)
@@ -225,7 +224,16 @@ def handle_history(session: Session, msg: Message) -> None:
     if store is None:
         session.fail("HISTORY", "MESSAGE_ERROR", "History is not available", target)
         return
-    server.delivery.commit()  # this turn's messages go first, then all of them
-    deleted = store.delete_target(key)
-    log.info("%s deleted the history of %s (%d messages)", session.nick, target, deleted)
-    _oper_notice(session, f"Deleted {deleted} message(s) of {target}")
+
+    async def delete() -> None:
+        # After this turn's messages (they go to the store first), off the loop.
+        try:
+            deleted = await server.delivery.run(lambda store: store.delete_target(key))
+        except StoreError as exc:
+            log.error("could not delete the history of %s: %s", target, exc)
+            session.fail("HISTORY", "MESSAGE_ERROR", "The history store cannot delete now", target)
+            return
+        log.info("%s deleted the history of %s (%d messages)", session.nick, target, deleted)
+        _oper_notice(session, f"Deleted {deleted} message(s) of {target}")
+
+    session.run_async(delete())

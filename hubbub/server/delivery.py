@@ -231,6 +231,9 @@ class Delivery:
         epoch.messages += 1
         if sender is not None:
             epoch.senders.append(sender)
+            # What the sender is told next (its ERROR when it quits at once, say) must not reach
+            # it before this message is committed, even if nobody else was sent the message.
+            sender[0].conn.hold = epoch
         return epoch
 
     def write(self, job: Callable[[SQLiteStore], Any]) -> Epoch:

@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics
+from hubbub.store import StoreError
 
 from ..accounts import LoginThrottled
 from . import command
@@ -252,7 +253,20 @@ async def _create(session: Session, name: str, email: str, password: str, via: s
     from ..services import service_notice
 
     accounts = session.server.accounts
-    account = await accounts.create(name, password, email)
+    try:
+        account = await accounts.create(name, password, email)
+    except StoreError as exc:
+        # A full disk or a broken store: say so now rather than leave the client waiting.
+        log.error("could not register account %s: %s", name, exc)
+        session.auth.pending = False
+        if session.gone:
+            return
+        text = "The server cannot save new accounts right now; try again later"
+        if via is None:
+            session.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", text, name)
+        else:
+            service_notice(session, via, text)
+        return
     session.auth.pending = False
     if session.gone:
         return

@@ -1,0 +1,292 @@
+"""Nothing anybody saw is lost: every path writes to clients only after the commit.
+
+Against real ``hubbub serve`` processes and their SQLite files: a message sent with QUIT in the
+same packet, a notification script's message followed by a crash, a full disk, a store locked by
+another process, and replies that follow the order of the commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hubbub.server.accounts import hash_password
+from hubbub.store import open_store
+
+from .ircclient import IRCClient
+from .serverproc import ServerProcess
+
+ECHO = ("message-tags", "echo-message")
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[ServerProcess]]:
+    started: list[ServerProcess] = []
+    yield started
+    for p in started:
+        await p.stop()
+
+
+async def _start(processes: list[ServerProcess], data: Path, *args: str) -> ServerProcess:
+    server = await ServerProcess(data, "--no-flood-control", *args).start()
+    processes.append(server)
+    return server
+
+
+async def _client(server: ServerProcess, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
+    client = await IRCClient.open(server.host, server.port, nick)
+    await client.register(nick, caps=caps)
+    return client
+
+
+def _stored(data: Path, target: str) -> list[str]:
+    store = open_store(data)
+    try:
+        return [r.params[-1] for r in store.latest(target, 100_000)]
+    finally:
+        store.close()
+
+
+async def _crash(server: ServerProcess) -> None:
+    server.signal(signal.SIGKILL)
+    assert await server.wait(10) == -signal.SIGKILL
+
+
+async def test_a_message_sent_with_quit_in_one_packet_is_stored_before_its_echo(tmp_path, processes):
+    data = tmp_path / "data"
+    for round_ in range(6):
+        server = await _start(processes, data)
+        sender = await _client(server, "sender", ECHO)
+        await sender.join("#c")
+        sender.send_raw(f"PRIVMSG #c :round {round_}\r\nQUIT :bye\r\n".encode())
+        await sender.expect("PRIVMSG", "#c", f"round {round_}")
+        await _crash(server)  # the moment the echo is in, before anything else can happen
+        await sender.close()
+        assert f"round {round_}" in _stored(data, "#c")
+    assert _stored(data, "#c") == [f"round {i}" for i in range(6)]
+
+
+async def test_a_notification_scripts_message_survives_a_crash_right_after_it_quits(tmp_path, processes):
+    data = tmp_path / "data"
+    server = await _start(processes, data)
+    script = await IRCClient.open(server.host, server.port, "notify")
+    # What every notification script does: one packet, alone in the channel, and gone.
+    script.send_raw(
+        b"NICK deploybot\r\nUSER d 0 * :d\r\nJOIN #notify\r\nPRIVMSG #notify :deploy done\r\nQUIT\r\n"
+    )
+    rest = await script.expect_closed()
+    assert rest[-1].command == "ERROR"
+    await _crash(server)
+    assert _stored(data, "#notify") == ["deploy done"]
+
+
+async def test_a_locked_store_delays_messages_without_freezing_the_server_or_losing_any(tmp_path, processes):
+    data = tmp_path / "data"
+    server = await _start(processes, data)
+    alice = await _client(server, "alice", ECHO)
+    bob = await _client(server, "bob")
+    await alice.join("#c")
+    await bob.join("#c")
+    alice.send("PRIVMSG #c :before the lock")
+    await bob.expect("PRIVMSG", "#c", "before the lock")
+
+    # Another process takes SQLite's write lock, as a sqlite3 shell in a transaction does.
+    other = sqlite3.connect(data / "hubbub.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO schema_version (version) SELECT version FROM schema_version")
+    try:
+        for i in range(20):
+            alice.send(f"PRIVMSG #c :during {i}")
+        # The server still answers everyone at once (its loop does not wait for the lock) ...
+        carol = await _client(server, "carol")
+        carol.send("PING :alive")
+        await carol.expect("PONG", "hubbub.local", "alive", timeout=2)
+        # ... and bob, whose next lines wait for the store, is answered after them, in order.
+        bob.send("PING :after-the-lock")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    got = await bob.collect_until("PONG", "hubbub.local", "after-the-lock", timeout=15)
+    assert [m.params[1] for m in got if m.command == "PRIVMSG"] == [f"during {i}" for i in range(20)]
+    echoes = await alice.collect_until("PRIVMSG", "#c", "during 19")
+    assert [m.params[1] for m in echoes if m.command == "PRIVMSG"][-20:] == [f"during {i}" for i in range(20)]
+    await _crash(server)
+    assert _stored(data, "#c") == ["before the lock", *(f"during {i}" for i in range(20))]
+
+
+async def test_replies_follow_the_order_of_commands_checked_off_the_loop(tmp_path, processes):
+    data = tmp_path / "data"
+    config = tmp_path / "hubbub.toml"
+    oper = f"admin {hash_password('sesame', memory_kib=1024, time_cost=1)}"
+    config.write_text(f'[operators]\nopers = ["{oper}"]\n')
+    server = await _start(processes, data, "--config", str(config))
+    alice = await _client(server, "alice", ("labeled-response", "batch", "message-tags"))
+    alice.send_raw(b"REGISTER * * :correct horse battery\r\nPING :after-register\r\n")
+    got = await alice.collect_until("PONG", "hubbub.local", "after-register", timeout=15)
+    commands = [m.command for m in got]
+    assert "REGISTER" in commands and commands.index("REGISTER") < commands.index("PONG")
+    # A labelled command finished off the loop still answers its own label.
+    alice.send_raw(b"OPER admin wrong\r\nPING :after-oper\r\n")
+    got = await alice.collect_until("PONG", "hubbub.local", "after-oper", timeout=15)
+    assert "464" in [m.command for m in got]
+    # A labelled command finished off the loop still answers its own label, before the next.
+    alice.send_raw(b"@label=op1 OPER admin sesame\r\n@label=p2 PING :after-oper\r\n")
+    first = await alice.expect(lambda m: m.tags.get("label") is not None)
+    assert first.tags["label"] == "op1"
+    got = await alice.collect_until("PONG", "hubbub.local", "after-oper")
+    assert got[-1].tags.get("label") == "p2"
+    assert "381" in [m.command for m in [first, *got]]
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    where.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+
+
+def _fill(where: Path) -> Path:
+    """Fill the filesystem at ``where`` to the last byte; return the filler file."""
+    filler = where / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for chunk in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * chunk)
+    return filler
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root (CI runs as root)")
+async def test_a_full_disk_delivers_nothing_unsaved_tells_the_sender_and_recovers(tmp_path, processes):
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "3m")
+    try:
+        data = disk / "data"
+        server = await _start(processes, data)
+        alice = await _client(server, "alice", (*ECHO, "labeled-response"))
+        bob = await _client(server, "bob")
+        await alice.join("#c")
+        await bob.join("#c")
+        filler = _fill(disk)
+        # The write-ahead log has room for a few pages already; send until the store fails.
+        seen_by_bob: list[str] = []
+        failed = None
+        for i in range(400):
+            alice.send(f"PRIVMSG #c :m{i} " + "z" * 400)
+            reply = await alice.expect(lambda m: m.command in ("PRIVMSG", "FAIL"), timeout=10)
+            if reply.command == "FAIL":
+                failed = i
+                break
+            got = await bob.expect("PRIVMSG")
+            seen_by_bob.append(got.params[1])
+        assert failed is not None, "the store never filled up"
+        assert reply.params[:3] == ("PRIVMSG", "TEMPORARILY_UNAVAILABLE", "#c")
+        await bob.assert_silent("PRIVMSG")  # the unsaved message reached nobody
+        # REGISTER on a full disk answers, it does not hang.
+        carol = await _client(server, "carol")
+        carol.send("REGISTER * * :a long enough password")
+        answer = await carol.expect(lambda m: m.command in ("FAIL", "REGISTER"), timeout=10)
+        assert answer.command == "FAIL"
+        assert any(b"cannot commit" in line for line in server.stderr)
+
+        filler.unlink()  # space returns: service resumes by itself
+        alice.send("PRIVMSG #c :after the disk was freed")
+        await bob.expect("PRIVMSG", "#c", "after the disk was freed", timeout=10)
+        await _crash(server)
+        stored = _stored(data, "#c")
+        assert stored == [*seen_by_bob, "after the disk was freed"]
+    finally:
+        for p in processes:
+            await p.stop()
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+async def test_a_crash_storm_with_churners_loses_nothing_anybody_received(tmp_path, processes):
+    """Senders with echo-message, churners that send and QUIT in one packet, kill -9 at random."""
+    data = tmp_path / "data"
+    received: dict[str, list[str]] = {}
+    rng = random.Random(os.getpid())
+    serial = itertools.count()
+    for run in range(3):
+        server = await _start(processes, data)
+        stop = asyncio.Event()
+        senders = [await _client(server, f"s{i}", ECHO) for i in range(3)]
+        for s in senders:
+            await s.join("#storm")
+
+        async def send(c: IRCClient, run: int = run, stop: asyncio.Event = stop) -> None:
+            n = 0
+            with contextlib.suppress(ConnectionError, OSError):
+                while not stop.is_set() and n < 5000:
+                    c.send(f"PRIVMSG #storm :{c.name} {run} {n}")
+                    n += 1
+                    if n % 10 == 0:
+                        await c.drain()
+                        await asyncio.sleep(0)  # let the readers run (no waiting on time)
+
+        async def read(c: IRCClient, run: int = run) -> None:
+            seen = received.setdefault(f"{c.name}/{run}", [])
+            with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+                while line := await asyncio.wait_for(c.reader.readline(), 20):
+                    if b" PRIVMSG #storm :" in line:
+                        seen.append(line.split(b" PRIVMSG #storm :", 1)[1].rstrip(b"\r\n").decode())
+
+        async def churn(
+            k: int, run: int = run, stop: asyncio.Event = stop, server: ServerProcess = server
+        ) -> None:
+            with contextlib.suppress(ConnectionError, OSError, TimeoutError, AssertionError):
+                while not stop.is_set():
+                    c = await IRCClient.open(server.host, server.port, f"churn{k}")
+                    c.send_raw(b"CAP REQ :echo-message\r\nCAP END\r\n")
+                    nick = f"ch{k}x{next(serial)}"
+                    c.send_raw(
+                        f"NICK {nick}\r\nUSER c 0 * :c\r\nJOIN #storm\r\n"
+                        f"PRIVMSG #storm :{nick} {run} 0\r\nQUIT\r\n".encode()
+                    )
+                    await read_churn(c, f"{nick}/{run}")
+                    await c.close()
+
+        async def read_churn(c: IRCClient, name: str) -> None:
+            seen = received.setdefault(name, [])
+            while line := await asyncio.wait_for(c.reader.readline(), 20):
+                if b" PRIVMSG #storm :" in line:
+                    seen.append(line.split(b" PRIVMSG #storm :", 1)[1].rstrip(b"\r\n").decode())
+
+        readers = [asyncio.create_task(read(s)) for s in senders]
+        workers = [asyncio.create_task(send(s)) for s in senders]
+        workers += [asyncio.create_task(churn(k)) for k in range(2)]
+        # Crash once a random number of lines has arrived.
+        goal = rng.randrange(300, 3000)
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(len(v) for v in received.values()) < goal:
+            assert asyncio.get_running_loop().time() < deadline, "the storm stalled"
+            await asyncio.sleep(0.01)  # polling with a deadline
+        server.signal(signal.SIGKILL)
+        stop.set()
+        await server.wait(10)
+        await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 30)
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for s in senders:
+            await s.close()
+
+    history = _stored(data, "#storm")
+    assert len(history) == len(set(history)), "duplicates in history"
+    position = {text: i for i, text in enumerate(history)}
+    churned = 0
+    for name, texts in received.items():
+        missing = [t for t in texts if t not in position]
+        assert not missing, f"{name} received {len(missing)} lines that are not in history: {missing[:3]}"
+        order = [position[t] for t in texts]
+        assert order == sorted(order), f"{name} received lines in another order than history"
+        churned += name.startswith("ch")
+    assert churned > 0, "no churner got its echo"

@@ -9,6 +9,8 @@ import sys
 
 from .config import ConfigError, load
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``hubbub serve``; every flag also has a config key and a HUBBUB_ variable."""
@@ -32,13 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="turn off per-client message rate limits (tests, benchmarks, trusted bots)",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO, WARNING or ERROR (default INFO)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the server; return when it has shut down."""
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     overrides = {

@@ -68,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load(config_file=args.config, overrides=overrides)
     except ConfigError as exc:
-        print(f"hubbub serve: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"configuration error: {exc}")
+    from hubbub.store import StoreError
+
     from .app import serve
+    from .startup import StartupError
 
     try:
         import uvloop
@@ -86,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
                 config_name=args.config or "",
             )
         )
-    except OSError as exc:
-        print(
-            f"hubbub serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr
-        )
-        return 1
+    except (StartupError, StoreError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:  # a file named in the settings that cannot be read, and the like
+        return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc))
+
+
+def _fail(problem: str) -> int:
+    """Report a failure to start: one line on stderr, exit status 1."""
+    print(f"hubbub serve: {' '.join(problem.splitlines())}", file=sys.stderr)
+    return 1

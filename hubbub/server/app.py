@@ -26,6 +26,7 @@ from .delivery import Delivery, fanout
 from .doors import Door
 from .history import History
 from .limits import ConnectionCounter
+from .watch import DatabaseWatch
 from .world import PREFIX_MODES, PREFIX_SYMBOLS, Channel, World
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class Server:
         # several servers on one directory on purpose turn this off.
         self.exclusive = True
         self.data_lock: datadir.DataDirLock | None = None
+        self.watch: DatabaseWatch | None = None
         self._caps = self._build_caps()
         # REHASH reads the settings again through this (the serve command passes one that reads
         # the configuration file, the environment and the flags); None: keep the settings.
@@ -124,6 +126,9 @@ class Server:
         if self.tls_context is not None:
             self._trust_client_certificates()
             self._caps = self._build_caps()
+        if self.history.store is not None:
+            self.watch = DatabaseWatch(self, self.history.store.path)
+            self.watch.start()
         for door in self.doors:
             await door.start_serving()
 
@@ -207,6 +212,8 @@ class Server:
         self.delivery.commit()
         self.history.close()
         self.accounts.close()
+        if self.watch is not None:
+            self.watch.stop()
         if self.data_lock is not None:
             self.data_lock.release()
         self.stopped.set()

@@ -1,4 +1,5 @@
-"""Starting ``hubbub serve``: one clear line for every failure, and one server per data directory."""
+"""Starting ``hubbub serve``: one clear line for every failure, one server per data directory, and a
+database deleted under a running server is noticed and not remade empty."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import pytest
 
 from hubbub.server.tls import generate_self_signed
 from hubbub.store import DATABASE_NAME, open_store
+from hubbub.store.datadir import MARKER_NAME
 
+from .accounts_helpers import OPER_PASSWORD, OPERS
+from .conftest import Connect, StartServer
 from .ircclient import IRCClient
 from .serverproc import ServerProcess
 from .test_cli import hubbub
@@ -209,3 +213,51 @@ async def test_after_kill_9_a_new_server_starts_on_the_same_data_directory(
     client = await IRCClient.open(again.host, again.port, "carol")
     await client.register("carol")
     await client.close()
+
+
+# a database that vanishes -------------------------------------------------------------------------
+
+
+async def test_a_database_deleted_under_a_running_server_is_logged_and_not_remade_empty(
+    tmp_path: Path, processes: list[ServerProcess]
+) -> None:
+    data = tmp_path / "data"
+    server = await ServerProcess(data).start()
+    processes.append(server)
+    (data / DATABASE_NAME).unlink()
+    line = await server.wait_for_stderr(b"has been deleted")
+    assert b" ERROR " in line and str(data / DATABASE_NAME).encode() in line
+    client = await IRCClient.open(server.host, server.port, "dave")  # it keeps running
+    await client.register("dave")
+    await client.close()
+    server.signal(signal.SIGTERM)
+    assert await server.wait() == 0
+    assert sum(b"has been deleted" in line for line in server.stderr) == 1
+    line = await refused_start("--port", "0", "--data-dir", str(data))
+    assert f"database {data / DATABASE_NAME} is missing" in line
+    assert f"delete {MARKER_NAME} to start with an empty one" in line
+    assert not (data / DATABASE_NAME).exists()
+    (data / MARKER_NAME).unlink()  # starting afresh on purpose
+    fresh = await ServerProcess(data).start()
+    processes.append(fresh)
+
+
+async def test_operators_are_told_once_when_the_database_is_replaced(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**OPERS)
+    oper = await connect("root", target=server)
+    oper.send(f"OPER admin {OPER_PASSWORD}")
+    await oper.expect("381")
+    watch = server.watch
+    assert watch is not None
+    path = Path(server.settings.data_dir) / DATABASE_NAME
+    assert watch.check() is None
+    copy = path.with_name("copy")
+    copy.write_bytes(path.read_bytes())
+    copy.replace(path)
+    problem = watch.check()
+    assert problem is not None and "has been replaced by another file" in problem
+    notice = await oper.expect("NOTICE")
+    assert notice.params[1] == f"*** {problem}"
+    assert watch.check() is None  # told once per change

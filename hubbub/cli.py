@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from hubbub import __version__
+
 # name -> (module, help); the module has ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("hubbub.server.command", "run the chat server"),
@@ -24,10 +26,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="hubbub", description="Real-time chat over IRC.")
+    parser.add_argument("--version", action="version", version=f"hubbub {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_parser=sp)
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -41,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hubbub`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Show the usage of the subcommand that was mistyped, not the top-level one.
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "_unavailable", None):
         print(f"hubbub {args.command}: not available: {args._unavailable}", file=sys.stderr)
         return 2

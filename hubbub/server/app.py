@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from hubbub import __version__
 from hubbub.protocol import CHANTYPES, Casemapping, Message
+from hubbub.store import datadir
 
 from . import caps as capmod
-from . import devices, monitor
-from . import tls as tlsmod
+from . import devices, monitor, startup
 from .accounts import Accounts
 from .bans import Bans
 from .chanserv import ChannelRegistry
@@ -26,6 +26,7 @@ from .delivery import Delivery, Epoch, fanout
 from .doors import Door
 from .history import History
 from .limits import ConnectionCounter
+from .watch import DatabaseWatch
 from .world import PREFIX_MODES, PREFIX_SYMBOLS, Channel, World
 
 if TYPE_CHECKING:
@@ -77,6 +78,11 @@ class Server:
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
         self.tls_port: int | None = None
         self.tls_context: ssl.SSLContext | None = None
+        # One server per data directory: start() locks it until stop(). Only tests that run
+        # several servers on one directory on purpose turn this off.
+        self.exclusive = True
+        self.data_lock: datadir.DataDirLock | None = None
+        self.watch: DatabaseWatch | None = None
         self._caps = self._build_caps()
         # REHASH reads the settings again through this (the serve command passes one that reads
         # the configuration file, the environment and the flags); None: keep the settings.
@@ -88,33 +94,47 @@ class Server:
     # start and stop ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store and bind the listener; ``self.port`` is then the real port."""
+        """Bind the listeners, lock the data directory, open the store, then accept clients.
+
+        Binding comes first, so a port in use leaves no data directory or database behind; a
+        failure is a StartupError or StoreError whose message tells the operator what to do.
+        """
         self._loop = asyncio.get_running_loop()
-        self.history.open()
-        self.accounts.open()
+        try:
+            if self.settings.tls_enabled:
+                self.tls_context = startup.tls_context(self.settings)
+            plain = Door(self, "plain", self.settings.host, self.settings.port)
+            await startup.bind(plain)
+            self.doors.append(plain)
+            self.host, self.port = plain.host, plain.port
+            if self.tls_context is not None:
+                tls = Door(self, "tls", self.settings.host, self.settings.tls_port, self.tls_context)
+                await startup.bind(tls)
+                self.doors.append(tls)
+                self.tls_port = tls.port
+            if self.exclusive:
+                self.data_lock = datadir.lock(self.settings.data_dir)
+            self.history.open()
+            self.accounts.open()
+        except BaseException:
+            for door in self.doors:
+                door.close()
+            if self.data_lock is not None:
+                self.data_lock.release()
+            raise
         self.bans.load()
         self.registry.load()
         for key in self.registry.channels:
             if key not in self.world.channels:
                 self.world.add_channel(key).persistent = True  # its saved state was lost
-        plain = Door(self, "plain", self.settings.host, self.settings.port)
-        await plain.open()
-        self.doors.append(plain)
-        self.host, self.port = plain.host, plain.port
-        if self.settings.tls_enabled:
-            self.tls_context = self.make_tls_context()
-            tls = Door(self, "tls", self.settings.host, self.settings.tls_port, self.tls_context)
-            await tls.open()
-            self.doors.append(tls)
-            self.tls_port = tls.port
+        if self.tls_context is not None:
+            self._trust_client_certificates()
             self._caps = self._build_caps()
-
-    def make_tls_context(self) -> ssl.SSLContext:
-        """A server TLS context from the configured files and the stored client certificates."""
-        s = self.settings
-        store = self.accounts.store
-        client_certs = store.client_certificates() if store is not None else []
-        return tlsmod.server_context(s.tls_cert, s.tls_key, s.tls_client_ca, client_certs)
+        if self.history.store is not None:
+            self.watch = DatabaseWatch(self, self.history.store.path)
+            self.watch.start()
+        for door in self.doors:
+            await door.start_serving()
 
     def rehash(self) -> None:
         """Apply freshly loaded settings without dropping anyone (REHASH).
@@ -155,6 +175,13 @@ class Server:
             return
         s = self.settings
         self.tls_context.load_cert_chain(s.tls_cert, s.tls_key)
+        self._trust_client_certificates()
+
+    def _trust_client_certificates(self) -> None:
+        """Trust the client certificates stored on accounts and the configured client CA."""
+        if self.tls_context is None:
+            return
+        s = self.settings
         store = self.accounts.store
         for pem in store.client_certificates() if store is not None else []:
             self.tls_context.load_verify_locations(cadata=pem)
@@ -192,6 +219,10 @@ class Server:
         self._flush()
         self.history.close()
         self.accounts.close()
+        if self.watch is not None:
+            self.watch.stop()
+        if self.data_lock is not None:
+            self.data_lock.release()
         self.stopped.set()
 
     # connections ------------------------------------------------------------------------------

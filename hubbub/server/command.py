@@ -9,6 +9,8 @@ import sys
 
 from .config import ConfigError, load
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``hubbub serve``; every flag also has a config key and a HUBBUB_ variable."""
@@ -32,13 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="turn off per-client message rate limits (tests, benchmarks, trusted bots)",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO, WARNING or ERROR (default INFO)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the server; return when it has shut down."""
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     overrides = {
@@ -60,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load(config_file=args.config, overrides=overrides)
     except ConfigError as exc:
-        print(f"hubbub serve: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"configuration error: {exc}")
+    from hubbub.store import StoreError
+
     from .app import serve
+    from .startup import StartupError
 
     try:
         import uvloop
@@ -78,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
                 config_name=args.config or "",
             )
         )
-    except OSError as exc:
-        print(
-            f"hubbub serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr
-        )
-        return 1
+    except (StartupError, StoreError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:  # a file named in the settings that cannot be read, and the like
+        return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc))
+
+
+def _fail(problem: str) -> int:
+    """Report a failure to start: one line on stderr, exit status 1."""
+    print(f"hubbub serve: {' '.join(problem.splitlines())}", file=sys.stderr)
+    return 1

@@ -35,8 +35,12 @@ class Door:
         self.ssl_context = ssl_context
         self._listener: asyncio.base_events.Server | None = None
 
-    async def open(self) -> None:
-        """Bind and listen; ``self.port`` is then the real port (when 0 was asked for)."""
+    async def open(self, *, start_serving: bool = True) -> None:
+        """Bind and listen; ``self.port`` is then the real port (when 0 was asked for).
+
+        With ``start_serving=False`` the port is taken but nobody is accepted before
+        :meth:`start_serving` (the server binds first, then opens its store).
+        """
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
             lambda: Connection(self.server),
@@ -45,10 +49,18 @@ class Door:
             ssl=self.ssl_context,
             reuse_address=True,
             backlog=BACKLOG,
+            start_serving=False,
         )
         address = self._listener.sockets[0].getsockname()
         self.host, self.port = str(address[0]), int(address[1])
-        log.info("%s door listening on %s:%d", self.name, self.host, self.port)
+        if start_serving:
+            await self.start_serving()
+
+    async def start_serving(self) -> None:
+        """Start accepting connections."""
+        if self._listener is not None:
+            await self._listener.start_serving()
+            log.info("%s door listening on %s:%d", self.name, self.host, self.port)
 
     def close(self) -> None:
         """Stop accepting; established connections are not touched."""

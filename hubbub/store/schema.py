@@ -166,7 +166,8 @@ def migrate(conn: sqlite3.Connection) -> int:
         start = version = schema_version(conn)
         if version > CURRENT_VERSION:
             raise StoreError(
-                f"database schema version {version} is newer than this hubbub ({CURRENT_VERSION})"
+                f"database schema version {version} is newer than this hubbub ({CURRENT_VERSION});"
+                " run the newer hubbub that wrote it"
             )
         if version == 0:
             for statement in V1_SCHEMA:
@@ -174,7 +175,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             version = 1
         while version < CURRENT_VERSION:
             version += 1
-            log.info("migrating history store to schema version %d", version)
+            if start:  # a new database is simply made at the current version
+                log.info("migrating history store to schema version %d", version)
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
         conn.execute("COMMIT")

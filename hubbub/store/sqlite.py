@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checkpoint import Checkpointer
+from .datadir import DATABASE_NAME, database_path, prepare_database
 from .model import (
     EMPTY_TAGS,
     ChannelRecord,
@@ -34,12 +35,9 @@ from .model import (
 )
 from .schema import migrate
 
-__all__ = ["DATABASE_NAME", "SQLiteStore", "open_store"]
+__all__ = ["DATABASE_NAME", "SQLiteStore", "database_path", "open_store"]
 
 log = logging.getLogger(__name__)
-
-DATABASE_NAME = "hubbub.sqlite3"
-"""The name of the database file inside the data directory."""
 
 _NO_ID = -1  # below every rowid: "no lower bound"
 _END = 1 << 62  # above every rowid: "no upper bound"
@@ -114,7 +112,10 @@ class SQLiteStore:
                 self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
                 self._db.execute("PRAGMA cache_size = -65536")  # KiB: 64 MiB of pages
                 self._db.execute("PRAGMA temp_store = MEMORY")
-                self.previous_version = migrate(self._db)
+                try:
+                    self.previous_version = migrate(self._db)
+                except StoreError as exc:
+                    raise StoreError(f"{self.path}: {exc}") from exc
                 if background_checkpoint:
                     # Commits never copy the log into the file themselves (see checkpoint.py).
                     self._db.execute("PRAGMA wal_autocheckpoint = 0")
@@ -562,19 +563,13 @@ class SQLiteStore:
         return 2 * self._first_at(target, ref.time_ms) - 1
 
 
-def database_path(data_dir: str | os.PathLike[str]) -> Path:
-    """The database file of ``data_dir``, creating the directory if needed."""
-    directory = Path(data_dir)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create data directory {directory}: {exc}") from exc
-    return directory / DATABASE_NAME
-
-
 def open_store(data_dir: str | os.PathLike[str]) -> SQLiteStore:
-    """Open (creating it and the directory if needed) the history store of ``data_dir``."""
-    return SQLiteStore(database_path(data_dir))
+    """Open the history store of ``data_dir`` (creating the directory and database if needed)."""
+    path, created = prepare_database(data_dir)
+    store = SQLiteStore(path)
+    if created:
+        store.previous_version = 0  # made at the current version just now, from nothing
+    return store
 
 
 if TYPE_CHECKING:

@@ -52,6 +52,9 @@ async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
         )
         settings = replace(base, **overrides).validate()
         server = Server(settings)
+        # The ``server`` fixture and the servers a test starts share tmp_path/data; the lock that
+        # keeps a second server off a data directory is tested on real processes (test_startup).
+        server.exclusive = False
         await server.start()
         servers.append(server)
         return server

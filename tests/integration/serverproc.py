@@ -23,6 +23,7 @@ class ServerProcess:
         self.host = "127.0.0.1"
         self.port = 0
         self.stderr: list[bytes] = []
+        self._more_stderr = asyncio.Event()
 
     async def start(self, timeout: float = 15) -> ServerProcess:
         """Start and wait for the ready line."""
@@ -67,6 +68,20 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stderr is not None
         while line := await self.proc.stderr.readline():
             self.stderr.append(line)
+            self._more_stderr.set()
+
+    async def wait_for_stderr(self, text: bytes, timeout: float = 15) -> bytes:
+        """Wait until a line of the server's stderr contains ``text``; return that line."""
+
+        async def seen() -> bytes:
+            while True:
+                for line in self.stderr:
+                    if text in line:
+                        return line
+                self._more_stderr.clear()
+                await self._more_stderr.wait()
+
+        return await asyncio.wait_for(seen(), timeout)
 
     def signal(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the server."""

@@ -119,6 +119,7 @@ class Server:
         except BaseException:
             for door in self.doors:
                 door.close()
+            self.history.close()
             if self.data_lock is not None:
                 self.data_lock.release()
             raise

@@ -12,7 +12,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message
@@ -128,6 +128,8 @@ class Delivery:
     def __init__(self, store: Any | None = None) -> None:
         self.store = store
         self.pending: list[Any] = []
+        # Display names of the direct-conversation sides in this turn's batch (Store.append).
+        self.names: dict[str, str] = {}
         self.new_msgid = MsgidFactory()
         self.failures = 0
         self._last_ms = 0
@@ -148,17 +150,20 @@ class Delivery:
             tags["account"] = account
         return msgid, now_ms
 
-    def record(self, item: Any) -> None:
-        """Add a message to this turn's commit batch."""
+    def record(self, item: Any, names: Mapping[str, str] | None = None) -> None:
+        """Add a message to this turn's commit batch, with the names of its direct sides if any."""
         self.pending.append(item)
+        if names:
+            self.names.update(names)
 
     def commit(self) -> None:
         """Write this turn's batch in one transaction (called before any outbox is flushed)."""
         batch, self.pending = self.pending, []
+        names, self.names = self.names, {}
         if self.store is None or not batch:
             return
         try:
-            self.store.append(batch)
+            self.store.append(batch, names or None)
         except Exception:
             # The store is broken (disk full, file removed): keep chatting, say so loudly.
             self.failures += 1

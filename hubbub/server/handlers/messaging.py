@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
+from hubbub.store import account_side
 
 from .. import caps as capmod
 from ..delivery import fanout
@@ -179,7 +180,8 @@ def _to_user(
             fanout(out, (session,))
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
-    server.history.keep(server.history.dm_target(session, peer.nick), out, msgid, time_ms, session.account)
+    history = server.history
+    history.keep_direct(session, history.dm_side(peer), history.side_name(peer), out, msgid, time_ms)
 
 
 def _to_offline_account(
@@ -187,8 +189,8 @@ def _to_offline_account(
 ) -> bool:
     """Keep a message to a registered account that is offline; False if ``target`` is none.
 
-    It goes into the history of the conversation with the account, which is shown at its next
-    login (History.replay_direct) or found with CHATHISTORY TARGETS.
+    It goes into the history of the conversation with the account (by its id, not its name),
+    which is shown at its next login (History.replay_direct) or found with CHATHISTORY TARGETS.
     """
     server = session.server
     if not server.settings.offline_messages or server.history.store is None:
@@ -202,8 +204,7 @@ def _to_offline_account(
         fanout(out, (session,))
     if msg.command == "PRIVMSG":
         session.note("PRIVMSG", "OFFLINE_MESSAGE", "Stored; they will see it when they log in", account.name)
-    key = server.history.dm_target(session, account.name)
-    server.history.keep(key, out, msgid, time_ms, session.account)
+    server.history.keep_direct(session, account_side(account.id), account.name, out, msgid, time_ms)
     return True
 
 

@@ -247,6 +247,21 @@ class History:
         self._connections[holder.identity] = holder
         return holder.identity
 
+    def nick_changed(self, session: Session) -> None:
+        """A user changed nick: a connection's conversations remember its new one (for TARGETS)."""
+        if session.account_id is not None:
+            return  # an account is shown by its own name once its user is gone
+        holder = session.primary or session
+        if self._connections.get(holder.identity) is not holder:
+            return  # it never had a direct conversation
+        store = self.reading()  # messages under the old nick are committed first
+        if store is None:
+            return
+        try:
+            store.rename_side(holder.identity, holder.nick)
+        except Exception:
+            log.exception("could not record the new nick of %r", session)
+
     def side_name(self, session: Session) -> str:
         """The name a direct-conversation side is remembered by: the account, else the nick."""
         return session.account or (session.primary or session).nick

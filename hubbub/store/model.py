@@ -219,6 +219,9 @@ class Store(Protocol):
         """The remembered display names of the sides of each direct conversation in ``targets``."""
         ...
 
+    def rename_side(self, side: str, name: str) -> None:
+        """Remember ``name`` as the display name of ``side`` in all its direct conversations."""
+
     def delete_target(self, target: str) -> int:
         """Delete the whole history of ``target``; return the number of messages deleted."""
         ...

@@ -347,6 +347,19 @@ class SQLiteStore:
             }
         return found
 
+    def rename_side(self, side: str, name: str) -> None:
+        """Remember ``name`` as the display name of ``side`` in all its direct conversations."""
+        db = self._db
+        with store_errors(f"cannot rename {side!r}"):
+            db.execute("BEGIN")
+            try:
+                db.execute("UPDATE conversations SET name_a = ? WHERE side_a = ?", (name, side))
+                db.execute("UPDATE conversations SET name_b = ? WHERE side_b = ?", (name, side))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     # -- bulk access for the archive tools ---------------------------------------------------
 
     def conversations(self) -> list[tuple[str, int, int]]:

@@ -138,6 +138,12 @@ class Accounts:
             return None
         return self.store.get(self.fold(name))
 
+    def by_id(self, account_id: str) -> Account | None:
+        """The account whose immutable id is ``account_id``, if it still exists."""
+        if self.store is None:
+            return None
+        return self.store.by_id(account_id)
+
     def valid_name(self, name: str) -> bool:
         """Account names are nicknames: a registered account owns the nick of the same name."""
         from .services import is_service
@@ -179,6 +185,7 @@ class Accounts:
     def log_in(self, session: Session, account: Account) -> None:
         """Make ``session`` logged in to ``account``: 900, and ACCOUNT to those who watch."""
         session.account = account.name
+        session.account_id = account.id
         self.server.world.add_login(session, account.key)
         session.reply(
             numerics.RPL_LOGGEDIN, session.hostmask, account.name, f"You are now logged in as {account.name}"
@@ -194,6 +201,7 @@ class Accounts:
             return
         self.server.world.drop_login(session, self.fold(session.account))
         session.account = None
+        session.account_id = None
         session.markers_sent.clear()
         session.reply(numerics.RPL_LOGGEDOUT, session.hostmask, "You are now logged out")
         if session.registered:

@@ -2,6 +2,8 @@
 
 A registered channel is persistent (it survives restarts and being empty); nobody gets operator
 status just by joining it first: members on the access list get theirs from ChanServ on join.
+Founder and access list name accounts by their immutable ids (shown by name): when an account is
+dropped its channels and entries go with it, and a new account of the same name has none of them.
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ class ChannelRegistry:
     def access_of(self, channel: Channel, session: Session) -> str:
         """The prefix modes ``session``'s account holds on ``channel`` ("" for none)."""
         record = self.channels.get(channel.key_folded)
-        if record is None or session.account is None:
+        if record is None or session.account_id is None:
             return ""
-        return record.access.get(self.server.world.fold(session.account), "")
+        return record.access.get(session.account_id, "")
+
+    def name_of(self, account_id: str) -> str | None:
+        """The name of the account with ``account_id``, or None if it was dropped."""
+        account = self.server.accounts.by_id(account_id)
+        return account.name if account is not None else None
 
     def apply_on_join(self, session: Session, channel: Channel) -> None:
         """Give a joining member the status the access list grants, announced by ChanServ."""
@@ -86,14 +93,14 @@ def _cs_register(session: Session, args: list[str]) -> None:
         return
     server = session.server
     registry = server.registry
-    if session.account is None:
+    if session.account is None or session.account_id is None:
         _cs(session, "You must be logged in to register a channel")
     elif channel.key_folded in registry.channels:
         _cs(session, f"{channel.name} is already registered")
     elif not channel.is_op(session):
         _cs(session, f"You must be a channel operator of {channel.name} to register it")
     else:
-        founder = server.world.fold(session.account)
+        founder = session.account_id
         registry.save(RegisteredChannel(channel.key_folded, founder, {founder: "o"}, int(time.time() * 1000)))
         if not channel.persistent:
             channel.persistent = True
@@ -111,7 +118,7 @@ def _founder_channel(
     if record is None:
         _cs(session, f"{channel.name} is not registered")
         return None
-    if session.account is None or session.server.world.fold(session.account) != record.founder:
+    if session.account_id is None or session.account_id != record.founder:
         _cs(session, f"Only the founder of {channel.name} may do that")
         return None
     return channel, record
@@ -125,21 +132,24 @@ def _cs_access(session: Session, args: list[str]) -> None:
     channel, record = found
     sub = args[1].upper() if len(args) > 1 else "LIST"
     registry = session.server.registry
-    fold = session.server.world.fold
+    accounts = session.server.accounts
+    named = accounts.get(args[2]) if len(args) > 2 else None
     if sub == "LIST":
-        entries = ", ".join(
-            f"{k} ({'op' if v == 'o' else 'voice'})" for k, v in sorted(record.access.items())
+        listed = sorted(
+            (name, level)
+            for name, level in ((registry.name_of(k), v) for k, v in record.access.items())
+            if name is not None
         )
+        entries = ", ".join(f"{name} ({'op' if v == 'o' else 'voice'})" for name, v in listed)
         _cs(session, f"Access list of {channel.name}: {entries}")
-    elif sub == "ADD" and len(args) > 3 and args[3].lower() in LEVELS:
-        if session.server.accounts.get(args[2]) is None:
-            _cs(session, f"{args[2]} is not a registered account")
-            return
-        access = {**record.access, fold(args[2]): LEVELS[args[3].lower()]}
+    elif sub in ("ADD", "DEL") and len(args) > 2 and named is None:
+        _cs(session, f"{args[2]} is not a registered account")
+    elif sub == "ADD" and named is not None and len(args) > 3 and args[3].lower() in LEVELS:
+        access = {**record.access, named.id: LEVELS[args[3].lower()]}
         registry.save(RegisteredChannel(record.key, record.founder, access, record.registered_ms))
         _cs(session, f"{args[2]} now has {args[3].lower()} on {channel.name}")
-    elif sub == "DEL" and len(args) > 2 and fold(args[2]) != record.founder:
-        access = {k: v for k, v in record.access.items() if k != fold(args[2])}
+    elif sub == "DEL" and named is not None and named.id != record.founder:
+        access = {k: v for k, v in record.access.items() if k != named.id}
         registry.save(RegisteredChannel(record.key, record.founder, access, record.registered_ms))
         _cs(session, f"{args[2]} removed from the access list of {channel.name}")
     else:
@@ -167,7 +177,8 @@ def _cs_info(session: Session, args: list[str]) -> None:
     if record is None:
         _cs(session, f"{channel.name} is not registered")
     else:
-        _cs(session, f"{channel.name} is registered to {record.founder}")
+        founder = session.server.registry.name_of(record.founder) or "a dropped account"
+        _cs(session, f"{channel.name} is registered to {founder}")
 
 
 def _cs_help(session: Session, args: list[str]) -> None:

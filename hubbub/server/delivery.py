@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +158,7 @@ class Epoch:
     message_parts: set[int] = field(default_factory=set)  # id() of the kept messages' bytes
     senders: list[tuple[Session, str, str]] = field(default_factory=list)  # (who, command, target)
     messages: int = 0
+    names: dict[str, str] = field(default_factory=dict)  # direct sides' display names (Store.append)
     done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
 
     def hold_output(self, conn: Connection, parts: list[Any]) -> None:
@@ -224,11 +225,21 @@ class Delivery:
             self.schedule_flush()
         return epoch
 
-    def record(self, item: Any, sender: tuple[Session, str, str] | None = None) -> Epoch:
-        """Add a message to this turn's writes; return the epoch whose commit delivers it."""
+    def record(
+        self,
+        item: Any,
+        sender: tuple[Session, str, str] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> Epoch:
+        """Add a message to this turn's writes; return the epoch whose commit delivers it.
+
+        ``names`` gives the display names of a direct conversation's sides.
+        """
         epoch = self.current()
         epoch.writes.append(item)
         epoch.messages += 1
+        if names:
+            epoch.names.update(names)
         if sender is not None:
             epoch.senders.append(sender)
             # What the sender is told next (its ERROR when it quits at once, say) must not reach
@@ -269,8 +280,10 @@ class Delivery:
         if self.writer is None:
             self._finished(epoch, None)
         else:
-            writes = epoch.writes
-            self.writer.submit(lambda store: _apply(store, writes), lambda _r, e: self._finished(epoch, e))
+            writes, names = epoch.writes, epoch.names
+            self.writer.submit(
+                lambda store: _apply(store, writes, names), lambda _r, e: self._finished(epoch, e)
+            )
         return epoch
 
     def _finished(self, epoch: Epoch, error: BaseException | None) -> None:
@@ -302,7 +315,7 @@ class Delivery:
         return True
 
 
-def _apply(store: SQLiteStore, writes: list[Write]) -> None:
+def _apply(store: SQLiteStore, writes: list[Write], names: Mapping[str, str]) -> None:
     """Carry out one epoch's writes on the writer thread: messages in batches, jobs in between."""
     from hubbub.store import StoredMessage
 
@@ -315,8 +328,8 @@ def _apply(store: SQLiteStore, writes: list[Write]) -> None:
                 batch.append(item)
                 continue
             if batch:
-                store.append(batch)
+                store.append(batch, names or None)
                 batch = []
             item(store)
         if batch:
-            store.append(batch)
+            store.append(batch, names or None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
@@ -19,9 +20,11 @@ from hubbub.store import (
     MessageRef,
     SQLiteStore,
     StoredMessage,
+    account_side,
     dm_key,
-    dm_sides,
+    dm_peer,
     open_store,
+    side_account,
 )
 
 from . import caps as capmod
@@ -56,6 +59,8 @@ class History:
         # new member may continue; see channel_created.
         self._lives: dict[str, tuple[int, bool]] = {}
         self._retention: asyncio.TimerHandle | None = None
+        # Connections that are sides of direct conversations, by side, to name them in TARGETS.
+        self._connections: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
 
     # lifecycle --------------------------------------------------------------------------------
 
@@ -142,10 +147,12 @@ class History:
         account: str | None,
         sender: Session | None = None,
         named: str = "",
+        names: Mapping[str, str] | None = None,
     ) -> Epoch | None:
         """Add a relayed message to this turn's writes; return the epoch that delivers it.
 
-        ``sender`` is told if the commit fails (``named``: the target as the sender gave it).
+        ``sender`` is told if the commit fails (``named``: the target as the sender gave it);
+        ``names`` are the display names of a direct conversation's sides.
         """
         if self.store is None:
             return None
@@ -155,6 +162,18 @@ class History:
                 msgid, time_ms, target, message.command, message.source or "", message.params, account, tags
             ),
             (sender, message.command, named or target) if sender is not None else None,
+            names,
+        )
+
+    def keep_direct(
+        self, session: Session, peer_side: str, peer_name: str, message: Message, msgid: str, time_ms: int
+    ) -> Epoch | None:
+        """Keep a direct message from ``session`` to the side ``peer_side`` (shown as ``peer_name``);
+        return the epoch that delivers it."""
+        me = self.dm_side(session)
+        names = {me: self.side_name(session), peer_side: peer_name}
+        return self.keep(
+            dm_key(me, peer_side), message, msgid, time_ms, session.account, session, peer_name, names
         )
 
     def keep_event(self, session: Session, message: Message, targets: Iterable[str]) -> None:
@@ -232,30 +251,96 @@ class History:
         """The oldest time (ms) of ``target``'s history that ``session`` may read, or None: none.
 
         Channels: members may read (everyone, with ``history_public``); a channel that was emptied
-        and made anew starts a fresh history unless it is persistent. Direct conversations of a
-        logged-in user are keyed by its account, which owns their whole history; those of anybody
-        else are keyed by nick, so a nick's holder sees only what was said since they took it.
+        and made anew starts a fresh history unless it is persistent. A direct conversation is
+        keyed by the identities of its two sides (see ``dm_side``), so whoever can name it is one
+        of them and may read all of it.
         """
         if channel is not None:
             if session not in channel.members and not self.settings.history_public:
                 return None
             return 0 if channel.persistent else int(channel.created * 1000)
-        return 0 if session.account is not None else int(session.nick_since * 1000)
+        return 0
 
     def dm_side(self, session: Session) -> str:
-        """Who ``session`` is in a direct conversation key: its account, else its nick (casefolded)."""
-        return self.server.world.fold(session.account or session.nick)
+        """Who ``session`` is in direct conversations: its account's id, else its connection.
 
-    def dm_target(self, session: Session, nick: str) -> str:
-        """The conversation key of ``session``'s direct messages with ``nick``.
-
-        An online peer is named by its account when it has one; an offline ``nick`` stands for
-        itself, which is also the name of the account owning it (account names are nicks).
+        A connection's side is made when it connects and dies with it; it stays the same across
+        the connection's nick changes. Neither kind is ever given to anybody else.
         """
-        world = self.server.world
-        peer = world.find_user(nick)
-        other = self.dm_side(peer) if peer is not None else world.fold(nick)
-        return dm_key(self.dm_side(session), other)
+        if session.account_id is not None:
+            return account_side(session.account_id)
+        holder = session.primary or session
+        self._connections[holder.identity] = holder
+        return holder.identity
+
+    def nick_changed(self, session: Session) -> None:
+        """A user changed nick: a connection's conversations remember its new one (for TARGETS)."""
+        if session.account_id is not None:
+            return  # an account is shown by its own name once its user is gone
+        holder = session.primary or session
+        if self._connections.get(holder.identity) is not holder:
+            return  # it never had a direct conversation
+        if self.store is None:
+            return
+        side, nick = holder.identity, holder.nick
+        # On the writer, after the messages sent under the old nick.
+        self.server.delivery.write(lambda store: store.rename_side(side, nick))
+
+    def side_name(self, session: Session) -> str:
+        """The name a direct-conversation side is remembered by: the account, else the nick."""
+        return session.account or (session.primary or session).nick
+
+    def peer_side(self, nick: str) -> tuple[str, str] | None:
+        """The side and display name meant by ``nick``, or None when it names nobody.
+
+        An online user is its own side; an offline nick stands for the account that owns it.
+        """
+        peer = self.server.world.find_user(nick)
+        if peer is not None:
+            return self.dm_side(peer), self.side_name(peer)
+        account = self.server.accounts.get(nick)
+        if account is not None:
+            return account_side(account.id), account.name
+        return None
+
+    def dm_target(self, session: Session, nick: str) -> str | None:
+        """The conversation key of ``session``'s direct messages with ``nick``, or None."""
+        peer = self.peer_side(nick)
+        return dm_key(self.dm_side(session), peer[0]) if peer is not None else None
+
+    def side_display(self, side: str, remembered: str | None) -> str | None:
+        """The nick or name to show for a direct-conversation side, or None if there is none.
+
+        An online connection or account shows its current nick; an offline account its name;
+        anything else the name remembered with the conversation.
+        """
+        account_id = side_account(side)
+        if account_id is not None:
+            account = self.server.accounts.by_id(account_id)
+            if account is None:
+                return remembered  # dropped: nobody can be this side again
+            world = self.server.world
+            for user in world.accounts.get(account.key, ()):
+                if user.registered and not user.gone and user.account_id == account_id:
+                    return (user.primary or user).nick
+            return account.name
+        holder = self._connections.get(side)
+        if holder is not None and not holder.gone:
+            return holder.nick
+        return remembered
+
+    def peer_names(self, me: str, keys: Iterable[str]) -> dict[str, str]:
+        """For each direct-conversation key of ``me``: the name to show for the other side."""
+        store = self.store
+        keys = list(keys)
+        remembered = store.dm_names(keys) if store is not None else {}
+        shown: dict[str, str] = {}
+        for key in keys:
+            other = dm_peer(key, me)
+            name = self.side_display(other, remembered.get(key, {}).get(other))
+            if name is not None:
+                shown[key] = name
+        return shown
 
     def replay_direct(self, session: Session) -> None:
         """Show a just logged-in client without chathistory the direct messages it has not read.
@@ -268,29 +353,31 @@ class History:
         settings = self.settings
         accounts = self.server.accounts
         store, marks = self.reading(), accounts.store
-        if store is None or marks is None or session.account is None or settings.history_on_join <= 0:
+        account_id = session.account_id
+        if store is None or marks is None or account_id is None or settings.history_on_join <= 0:
             return
         if "draft/chathistory" in session.caps:
             return
         me = self.dm_side(session)
         now_ms = int(time.time() * 1000)
         window = now_ms - int(settings.history_on_join_window * 1000)
+        fold = self.server.world.fold
+        mine = fold(session.account or "")
         try:
             conversations = store.targets(window, now_ms + 1, 100, channels=(), participant=me)
+            names = self.peer_names(me, [key for key, _last_ms in conversations])
             for key, _last_ms in conversations:
-                sides = dm_sides(key)
-                if sides is None:
+                name = names.get(key)
+                if name is None:
                     continue
-                other = sides[1] if sides[0] == me else sides[0]
-                marker = marks.read_marker(me, other)
+                marker = marks.read_marker(account_id, fold(name))
                 since = max(window, marker if marker is not None else 0)
                 rows = store.latest(key, settings.history_on_join, MessageRef(time_ms=since))
                 rows = [r for r in rows if r.command in MESSAGES]
-                if not any(r.account is None or self.server.world.fold(r.account) != me for r in rows):
+                if not any(r.account is None or fold(r.account) != mine for r in rows):
                     continue
-                peer = self.server.world.find_user(other)
-                self.send_rows(session, rows, peer.nick if peer is not None else other)
-                marks.set_read_marker(me, other, rows[-1].time_ms)
+                self.send_rows(session, rows, name)
+                marks.set_read_marker(account_id, fold(name), rows[-1].time_ms)
         except Exception:
             log.exception("direct message replay failed for %r", session)
 

@@ -145,11 +145,11 @@ def _ns_drop(session: Session, args: list[str]) -> None:
         _ns(session, f"To drop your account, send: DROP {session.account}")
         return
     key = accounts.fold(session.account)
-    accounts.store.delete(key)
+    accounts.store.delete(key)  # with its read markers and channel registrations
+    session.server.registry.load()
     name = session.account
-    for user in list(session.server.world.users.values()):
-        if user.account is not None and accounts.fold(user.account) == key:
-            accounts.log_out(user)
+    for user in list(session.server.world.accounts.get(key, ())):
+        accounts.log_out(user)
     _ns(session, f"Account {name} has been dropped")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, format_body, numerics, parse
+from hubbub.store import new_connection_side
 
 from . import caps as capmod
 from .accounts import AuthState
@@ -98,6 +99,7 @@ class Session:
         "_prereg_lines",
         "_reg_handle",
         "account",
+        "account_id",
         "auth",
         "away",
         "cap_negotiating",
@@ -109,6 +111,7 @@ class Session:
         "flood_exempt",
         "gone",
         "host",
+        "identity",
         "last_active",
         "markers_sent",
         "monitoring",
@@ -136,6 +139,10 @@ class Session:
         if ":" in self.host:  # an IPv6 host must not start with ':' in a parameter
             self.host = self.host if not self.host.startswith(":") else "0" + self.host
         self.account: str | None = None
+        self.account_id: str | None = None  # the account's immutable id, while logged in
+        # Who this connection is in direct conversations while not logged in: its own, for as
+        # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
+        self.identity = new_connection_side()
         self.auth = AuthState()
         transport = conn.transport
         ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None

@@ -13,9 +13,13 @@ from .model import (
     Store,
     StoredMessage,
     StoreError,
+    account_side,
     dm_key,
     dm_peer,
     dm_sides,
+    new_account_id,
+    new_connection_side,
+    side_account,
 )
 from .schema import CURRENT_VERSION
 from .sqlite import DATABASE_NAME, SQLiteStore, open_store
@@ -31,8 +35,12 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredMessage",
+    "account_side",
     "dm_key",
     "dm_peer",
     "dm_sides",
+    "new_account_id",
+    "new_connection_side",
     "open_store",
+    "side_account",
 ]

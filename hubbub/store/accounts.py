@@ -3,6 +3,10 @@
 These live in the same SQLite file as the history (schema version 3) but through their own
 connection: they change rarely, outside the per-turn group commit of messages. Passwords arrive
 here already hashed; this module never sees one in clear.
+
+An account has an immutable random id besides its name (schema version 5). Read markers, channel
+registrations and direct conversations name the account by that id, so an account registered
+later under a dropped account's name inherits none of them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import store_errors
+from .model import new_account_id, store_errors
 from .schema import migrate
 from .sqlite import database_path
 
@@ -32,6 +36,11 @@ class Account:
     """argon2id hash in PHC string form."""
     email: str = ""
     created_ms: int = 0
+    id: str = field(default_factory=new_account_id)
+    """Immutable random id; never given to another account, even one of the same name."""
+
+
+_ACCOUNT_COLUMNS = "key, name, password_hash, email, created_ms, id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +57,7 @@ class ServerBan:
 
 @dataclass(frozen=True, slots=True)
 class RegisteredChannel:
-    """A channel registered with ChanServ: its founder and access list (account key -> "o"/"v")."""
+    """A channel registered with ChanServ: its founder and access list (account id -> "o"/"v")."""
 
     key: str
     founder: str
@@ -83,9 +92,15 @@ class AccountStore:
         """Add ``account``; False if the name is taken."""
         with store_errors(f"cannot create account {account.name!r}"):
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO accounts (key, name, password_hash, email, created_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (account.key, account.name, account.password_hash, account.email, account.created_ms),
+                f"INSERT OR IGNORE INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    account.key,
+                    account.name,
+                    account.password_hash,
+                    account.email,
+                    account.created_ms,
+                    account.id,
+                ),
             )
         return cur.rowcount == 1
 
@@ -93,7 +108,15 @@ class AccountStore:
         """The account with casefolded name ``key``."""
         with store_errors("cannot read accounts"):
             row = self._db.execute(
-                "SELECT key, name, password_hash, email, created_ms FROM accounts WHERE key = ?", (key,)
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE key = ?", (key,)
+            ).fetchone()
+        return Account(*row) if row else None
+
+    def by_id(self, account_id: str) -> Account | None:
+        """The account whose immutable id is ``account_id``."""
+        with store_errors("cannot read accounts"):
+            row = self._db.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
             ).fetchone()
         return Account(*row) if row else None
 
@@ -106,25 +129,40 @@ class AccountStore:
         return cur.rowcount == 1
 
     def delete(self, key: str) -> bool:
-        """Delete an account with its fingerprints and read markers; False if unknown."""
+        """Delete an account with everything it owns; False if unknown.
+
+        Its fingerprints, read markers and the channels it founded go, and it leaves every access
+        list. Its direct conversations stay for the people it talked to, keyed by its id, which
+        no account is ever given again.
+        """
+        db = self._db
         with store_errors("cannot delete the account"):
-            self._db.execute("BEGIN")
+            db.execute("BEGIN")
             try:
-                cur = self._db.execute("DELETE FROM accounts WHERE key = ?", (key,))
-                self._db.execute("DELETE FROM certfps WHERE account = ?", (key,))
-                self._db.execute("DELETE FROM read_markers WHERE account = ?", (key,))
-                self._db.execute("COMMIT")
+                row = db.execute("SELECT id FROM accounts WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    db.execute("ROLLBACK")
+                    return False
+                (account_id,) = row
+                db.execute("DELETE FROM accounts WHERE key = ?", (key,))
+                db.execute("DELETE FROM certfps WHERE account = ?", (key,))
+                db.execute("DELETE FROM read_markers WHERE account = ?", (account_id,))
+                db.execute("DELETE FROM registered_channels WHERE founder = ?", (account_id,))
+                db.execute(
+                    "UPDATE registered_channels SET access = json_remove(access, '$.' || json_quote(?))"
+                    " WHERE json_extract(access, '$.' || json_quote(?)) IS NOT NULL",
+                    (account_id, account_id),
+                )
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-        return cur.rowcount == 1
+        return True
 
     def all(self) -> list[Account]:
         """Every account, by key."""
         with store_errors("cannot read accounts"):
-            rows = self._db.execute(
-                "SELECT key, name, password_hash, email, created_ms FROM accounts ORDER BY key"
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY key").fetchall()
         return [Account(*r) for r in rows]
 
     # certificate fingerprints -----------------------------------------------------------------
@@ -170,22 +208,22 @@ class AccountStore:
 
     # read markers -----------------------------------------------------------------------------
 
-    def set_read_marker(self, key: str, target: str, time_ms: int) -> int:
-        """Move the marker forward (never back); return the stored time."""
+    def set_read_marker(self, account_id: str, target: str, time_ms: int) -> int:
+        """Move the account's marker forward (never back); return the stored time."""
         with store_errors("cannot store the read marker"):
             self._db.execute(
                 "INSERT INTO read_markers (account, target, time_ms) VALUES (?, ?, ?)"
                 " ON CONFLICT (account, target) DO UPDATE SET time_ms = max(time_ms, excluded.time_ms)",
-                (key, target, time_ms),
+                (account_id, target, time_ms),
             )
-        stored = self.read_marker(key, target)
+        stored = self.read_marker(account_id, target)
         return stored if stored is not None else time_ms
 
-    def read_marker(self, key: str, target: str) -> int | None:
-        """The stored read time of ``target`` for the account, if any."""
+    def read_marker(self, account_id: str, target: str) -> int | None:
+        """The stored read time of ``target`` for the account with id ``account_id``, if any."""
         with store_errors("cannot read the read marker"):
             row = self._db.execute(
-                "SELECT time_ms FROM read_markers WHERE account = ? AND target = ?", (key, target)
+                "SELECT time_ms FROM read_markers WHERE account = ? AND target = ?", (account_id, target)
             ).fetchone()
         return int(row[0]) if row else None
 

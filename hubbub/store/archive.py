@@ -1,8 +1,10 @@
 """History archives: stored messages as JSON lines, out of a store and back in.
 
 One message per line: ``msgid``, ``time`` (ISO 8601 UTC with milliseconds), ``time_ms``,
-``target``, ``command``, ``source``, ``account``, ``params`` and ``tags``. Importing skips
-msgids the store already holds, so importing the same archive twice is harmless.
+``target``, ``command``, ``source``, ``account``, ``params`` and ``tags``; a message of a direct
+conversation also has ``names``, the display name of each side of its key (which names
+identities, not people) as far as the store remembers them. Importing skips msgids the store
+already holds, so importing the same archive twice is harmless, and restores the names.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from .model import StoredMessage
+from .model import StoredMessage, dm_sides
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -104,13 +106,30 @@ def message_from_json(obj: object) -> StoredMessage:
     )
 
 
+def _names(obj: dict[str, Any]) -> dict[str, str]:
+    """The ``names`` of a direct message's sides in its archive form (``{}`` if none)."""
+    names = obj.get("names") or {}
+    if not isinstance(names, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in names.items()
+    ):
+        raise ValueError("'names' must map strings to strings")
+    return names
+
+
 def write_archive(
     store: SQLiteStore, out: TextIO, target: str | None = None, since_ms: int | None = None
 ) -> int:
     """Write the history (of ``target``, from ``since_ms``) to ``out`` as JSON lines; return the count."""
     count = 0
+    names: dict[str, dict[str, str]] = {}
     for message in store.iter_messages(target, since_ms):
-        out.write(json.dumps(message_to_json(message), ensure_ascii=False))
+        obj = message_to_json(message)
+        if dm_sides(message.target) is not None:
+            if message.target not in names:
+                names[message.target] = store.dm_names([message.target]).get(message.target, {})
+            if names[message.target]:
+                obj["names"] = names[message.target]
+        out.write(json.dumps(obj, ensure_ascii=False))
         out.write("\n")
         count += 1
     return count
@@ -124,23 +143,27 @@ def read_archive(store: SQLiteStore, lines: Iterable[str], batch: int = 500) -> 
     """
     imported = skipped = 0
     pending: list[StoredMessage] = []
+    names: dict[str, str] = {}  # direct-conversation side -> display name
     in_batch: set[str] = set()  # earlier batches are in the store, so known_msgids sees them
 
     def flush() -> None:
         nonlocal imported, skipped
         known = store.known_msgids(m.msgid for m in pending)
         fresh = [m for m in pending if m.msgid not in known]
-        store.append(fresh)
+        store.append(fresh, names)
         imported += len(fresh)
         skipped += len(pending) - len(fresh)
         pending.clear()
         in_batch.clear()
+        names.clear()
 
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            message = message_from_json(json.loads(line))
+            obj = json.loads(line)
+            message = message_from_json(obj)
+            names.update(_names(obj))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError too
             raise ValueError(f"line {number}: {exc}") from None
         if message.msgid in in_batch:

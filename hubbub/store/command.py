@@ -17,7 +17,7 @@ from typing import TextIO
 from hubbub.protocol import casefold
 
 from .archive import format_time, parse_since, read_archive, write_archive
-from .model import StoreError
+from .model import StoreError, dm_sides
 from .sqlite import DATABASE_NAME, SQLiteStore, open_store
 
 
@@ -43,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     delete = actions.add_parser("delete", parents=[common], help="delete the history of one conversation")
     delete.add_argument("--target", required=True, help="the conversation, e.g. '#chat'")
 
-    actions.add_parser("targets", parents=[common], help="list stored conversations with message counts")
+    actions.add_parser(
+        "targets",
+        parents=[common],
+        help="list stored conversations with message counts (and who a direct one is between)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +124,14 @@ def _delete(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 
 def _targets(store: SQLiteStore) -> int:
-    for key, count, last_ms in store.conversations():
-        print(f"{key}\t{count}\t{format_time(last_ms)}")
+    conversations = store.conversations()
+    names = store.dm_names(key for key, _count, _last in conversations)
+    for key, count, last_ms in conversations:
+        line = f"{key}\t{count}\t{format_time(last_ms)}"
+        sides = dm_sides(key)
+        if sides is not None:
+            # The sides of a direct conversation are identities; show who they were.
+            known = names.get(key, {})
+            line += "\t" + ",".join(known.get(side, side) for side in sides)
+        print(line)
     return 0

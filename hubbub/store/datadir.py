@@ -46,7 +46,6 @@ MARKER_NAME = "hubbub.created"
 LOCK_NAME = "hubbub.lock"
 """Locked by the server that uses the directory; holds its process id."""
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
 
 FileIdentity = tuple[int, int]
 """A file's ``(st_dev, st_ino)``: the same path with another identity is another file."""
@@ -113,14 +112,22 @@ def _check_database_file(path: Path) -> None:
         raise DataDirError(
             f"{path} is not a database file; move it away, or restore the database from a backup"
         )
+    # Asked through SQLite, never by opening the file here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, and with them the locks of the SQLite
+    # connections already open (another process could then delete the write-ahead log in use).
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
-    except OSError as exc:
-        raise DataDirError(f"cannot read database {path}: {exc.strerror}") from exc
-    # An empty file is an empty database to SQLite; anything else must start with its header.
-    if header and header != _SQLITE_HEADER:
-        raise DataDirError(f"{path} is not a SQLite database; restore it from a backup or move it away")
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            db.execute("PRAGMA schema_version").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise DataDirError(
+                f"{path} is not a SQLite database; restore it from a backup or move it away"
+            ) from exc
+        if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+            raise DataDirError(f"cannot read database {path}: {exc}") from exc
 
 
 def _create_database(path: Path) -> bool:

@@ -7,6 +7,7 @@ interface and a PostgreSQL one must be able to follow it too.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sqlite3
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,9 +22,13 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredMessage",
+    "account_side",
     "dm_key",
     "dm_peer",
     "dm_sides",
+    "new_account_id",
+    "new_connection_side",
+    "side_account",
 ]
 
 EMPTY_TAGS: Mapping[str, str] = types.MappingProxyType({})
@@ -34,6 +39,16 @@ EMPTY_TAGS: Mapping[str, str] = types.MappingProxyType({})
 # is forbidden in nicknames (Modern IRC) and in channel names, so the split is unambiguous.
 _DM_PREFIX = "@"
 _DM_SEPARATOR = ","
+
+# The sides of a direct conversation are identities, never nicks (DESIGN.md principle 9): an
+# account by its immutable id ("a:<id>"), or one connection of a user who is not logged in
+# ("c:<random>", made when the connection is). Both are random and never given out again, so
+# nobody who later takes a nick, or registers a dropped account's name, becomes a side of an
+# earlier conversation. "x:<nick>" marks a side the schema 5 migration could not tie to an
+# account: no live identity is ever "x:", so those conversations are kept but unreadable.
+ACCOUNT_SIDE = "a:"
+CONNECTION_SIDE = "c:"
+ORPHAN_SIDE = "x:"
 
 
 class StoreError(Exception):
@@ -111,7 +126,7 @@ class ChannelRecord:
 
 
 def dm_key(a: str, b: str) -> str:
-    """The conversation key of the direct messages between two casefolded nicks or accounts.
+    """The conversation key of the direct messages between two sides (identities, see above).
 
     Symmetric (``dm_key(a, b) == dm_key(b, a)``) and never equal to a channel name.
     """
@@ -132,6 +147,26 @@ def dm_sides(key: str) -> tuple[str, str] | None:
     return lo, hi
 
 
+def new_account_id() -> str:
+    """A fresh account id: random, so a later account of the same name never gets it again."""
+    return secrets.token_hex(8)
+
+
+def new_connection_side() -> str:
+    """A fresh direct-conversation side for one connection of a user who is not logged in."""
+    return CONNECTION_SIDE + secrets.token_hex(8)
+
+
+def account_side(account_id: str) -> str:
+    """The direct-conversation side of the account with id ``account_id``."""
+    return ACCOUNT_SIDE + account_id
+
+
+def side_account(side: str) -> str | None:
+    """The account id behind a direct-conversation side, or None if it is not an account's."""
+    return side[len(ACCOUNT_SIDE) :] if side.startswith(ACCOUNT_SIDE) else None
+
+
 def dm_peer(key: str, me: str) -> str:
     """The other side of the direct conversation ``key`` as seen by ``me``."""
     sides = dm_sides(key)
@@ -143,8 +178,12 @@ def dm_peer(key: str, me: str) -> str:
 class Store(Protocol):
     """Persistent history and persistent channels; every query answers in history order."""
 
-    def append(self, messages: Sequence[StoredMessage]) -> None:
-        """Store ``messages`` in one transaction, in order; history order is append order."""
+    def append(self, messages: Sequence[StoredMessage], names: Mapping[str, str] | None = None) -> None:
+        """Store ``messages`` in one transaction, in order; history order is append order.
+
+        ``names`` gives the display name (nick or account name) of direct-conversation sides; each
+        direct conversation in the batch remembers the latest name of its sides found there.
+        """
 
     def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:
         """The newest ``limit`` messages of ``target``, only those strictly after ``after`` if given."""
@@ -175,6 +214,13 @@ class Store(Protocol):
     def find(self, msgid: str) -> StoredMessage | None:
         """The message with ``msgid``, or None."""
         ...
+
+    def dm_names(self, targets: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The remembered display names of the sides of each direct conversation in ``targets``."""
+        ...
+
+    def rename_side(self, side: str, name: str) -> None:
+        """Remember ``name`` as the display name of ``side`` in all its direct conversations."""
 
     def delete_target(self, target: str) -> int:
         """Delete the whole history of ``target``; return the number of messages deleted."""

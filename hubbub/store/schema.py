@@ -136,7 +136,61 @@ _V4_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 4",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP, 4: _V4_STEP}
+_V5_STEP: tuple[str, ...] = (
+    # A private conversation belongs to the people in it, not to a nick (DESIGN.md principle 9).
+    # Every account gets an immutable random id, which a later account of the same name never
+    # gets; direct conversations, read markers and channel registrations name accounts by it.
+    "ALTER TABLE accounts ADD COLUMN id TEXT",
+    "UPDATE accounts SET id = lower(hex(randomblob(8)))",
+    "CREATE UNIQUE INDEX accounts_id ON accounts (id)",
+    # The display name of each side of a direct conversation as of its latest message, for
+    # CHATHISTORY TARGETS and the archive tools (the sides themselves are opaque ids).
+    "ALTER TABLE conversations ADD COLUMN name_a TEXT",
+    "ALTER TABLE conversations ADD COLUMN name_b TEXT",
+    # Nick-keyed direct conversations: a side named like an existing account becomes that
+    # account ("a:<id>"); any other side becomes "x:<nick>", which no connection or account can
+    # ever be, so the conversation is kept but nobody who takes that nick later can read it.
+    """CREATE TEMP TABLE v5_sides AS SELECT target AS old_target,
+        coalesce('a:' || (SELECT id FROM accounts WHERE key = side_a), 'x:' || side_a) AS new_a,
+        coalesce('a:' || (SELECT id FROM accounts WHERE key = side_b), 'x:' || side_b) AS new_b,
+        coalesce((SELECT name FROM accounts WHERE key = side_a), side_a) AS name_a,
+        coalesce((SELECT name FROM accounts WHERE key = side_b), side_b) AS name_b,
+        last_time_ms, message_count
+        FROM conversations WHERE side_a IS NOT NULL AND side_b IS NOT NULL""",
+    # Keys list their sides in sorted order (model.dm_key); SQLite compares text by its UTF-8
+    # bytes, which is code point order, as Python does.
+    """CREATE TEMP TABLE v5_moves AS SELECT old_target,
+        '@' || min(new_a, new_b) || ',' || max(new_a, new_b) AS new_target,
+        min(new_a, new_b) AS side_a, max(new_a, new_b) AS side_b,
+        CASE WHEN new_a <= new_b THEN name_a ELSE name_b END AS name_a,
+        CASE WHEN new_a <= new_b THEN name_b ELSE name_a END AS name_b,
+        last_time_ms, message_count
+        FROM v5_sides""",
+    "CREATE UNIQUE INDEX temp.v5_moves_old ON v5_moves (old_target)",
+    """UPDATE messages SET target = (SELECT new_target FROM v5_moves WHERE old_target = messages.target)
+        WHERE target IN (SELECT old_target FROM v5_moves)""",
+    "DELETE FROM conversations WHERE target IN (SELECT old_target FROM v5_moves)",
+    """INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count, name_a, name_b)
+        SELECT new_target, side_a, side_b, last_time_ms, message_count, name_a, name_b FROM v5_moves""",
+    "DROP TABLE v5_moves",
+    "DROP TABLE v5_sides",
+    # A nick-keyed message without a conversation row (there should be none) is orphaned too;
+    # nicks cannot contain ':', so no new key matches.
+    """UPDATE messages SET target = '@x:' || substr(target, 2)
+        WHERE target LIKE '@%' AND target NOT LIKE '@a:%' AND target NOT LIKE '@x:%'""",
+    # Read markers and registrations of accounts that no longer exist go; the rest name the id.
+    "DELETE FROM read_markers WHERE account NOT IN (SELECT key FROM accounts)",
+    "UPDATE read_markers SET account = (SELECT id FROM accounts WHERE key = read_markers.account)",
+    "DELETE FROM registered_channels WHERE founder NOT IN (SELECT key FROM accounts)",
+    """UPDATE registered_channels SET
+        founder = (SELECT id FROM accounts WHERE key = registered_channels.founder),
+        access = (SELECT json_group_object(accounts.id, entry.value)
+                  FROM json_each(registered_channels.access) AS entry
+                  JOIN accounts ON accounts.key = entry.key)""",
+    "UPDATE schema_version SET version = 5",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP, 4: _V4_STEP, 5: _V5_STEP}
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
 CURRENT_VERSION = max(MIGRATIONS)

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import types
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,10 +52,12 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _COUNT = (
-    "INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET"
+    "INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count, name_a, name_b)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET"
     " last_time_ms = max(last_time_ms, excluded.last_time_ms),"
-    " message_count = message_count + excluded.message_count"
+    " message_count = message_count + excluded.message_count,"
+    " name_a = coalesce(excluded.name_a, name_a),"
+    " name_b = coalesce(excluded.name_b, name_b)"
 )
 _PAGE_DOWN = (
     f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id < ? AND id > ? ORDER BY id DESC LIMIT ?"
@@ -157,8 +159,11 @@ class SQLiteStore:
         finally:
             self._depth = 0
 
-    def append(self, messages: Sequence[StoredMessage]) -> None:
-        """Store ``messages`` in one transaction, in order (raises StoreError on a duplicate msgid)."""
+    def append(self, messages: Sequence[StoredMessage], names: Mapping[str, str] | None = None) -> None:
+        """Store ``messages`` in one transaction, in order (raises StoreError on a duplicate msgid).
+
+        ``names`` maps direct-conversation sides to their display names, remembered per conversation.
+        """
         if not messages:
             return
         rows = []
@@ -184,10 +189,13 @@ class SQLiteStore:
                     seen[0] = m.time_ms
                 seen[1] += 1
         summary = []
+        known = names or {}
         for target, (last_ms, n) in counts.items():
             sides = dm_sides(target)
             a, b = sides if sides else (None, None)
-            summary.append((target, a, b, last_ms, n))
+            name_a = known.get(a) if a is not None else None
+            name_b = known.get(b) if b is not None else None
+            summary.append((target, a, b, last_ms, n, name_a, name_b))
         db = self._db
         with self.transaction(), store_errors(f"cannot store {len(rows)} messages"):
             db.executemany(_INSERT, rows)
@@ -344,6 +352,28 @@ class SQLiteStore:
         if not forward:
             rows.reverse()
         return [(str(t), int(ms)) for t, ms in rows]
+
+    def dm_names(self, targets: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The remembered display names of the sides of each direct conversation in ``targets``."""
+        with store_errors("cannot read history"):
+            rows = self._db.execute(
+                "SELECT target, side_a, side_b, name_a, name_b FROM conversations"
+                " WHERE target IN (SELECT value FROM json_each(?)) AND side_a IS NOT NULL",
+                (_encode(list(targets)),),
+            ).fetchall()
+        found: dict[str, dict[str, str]] = {}
+        for target, side_a, side_b, name_a, name_b in rows:
+            found[str(target)] = {
+                str(side): str(name) for side, name in ((side_a, name_a), (side_b, name_b)) if name
+            }
+        return found
+
+    def rename_side(self, side: str, name: str) -> None:
+        """Remember ``name`` as the display name of ``side`` in all its direct conversations."""
+        db = self._db
+        with self.transaction(), store_errors(f"cannot rename {side!r}"):
+            db.execute("UPDATE conversations SET name_a = ? WHERE side_a = ?", (name, side))
+            db.execute("UPDATE conversations SET name_b = ? WHERE side_b = ?", (name, side))
 
     # -- bulk access for the archive tools ---------------------------------------------------
 

@@ -120,6 +120,9 @@ async def test_a_locked_store_delays_messages_without_freezing_the_server_or_los
     assert [m.params[1] for m in got if m.command == "PRIVMSG"] == [f"during {i}" for i in range(20)]
     echoes = await alice.collect_until("PRIVMSG", "#c", "during 19")
     assert [m.params[1] for m in echoes if m.command == "PRIVMSG"][-20:] == [f"during {i}" for i in range(20)]
+    # Visible to another process as soon as anybody received it (the lock holder's connection
+    # closing must not have taken the server's write-ahead log away).
+    assert _stored(data, "#c")[-1] == "during 19"
     await _crash(server)
     assert _stored(data, "#c") == ["before the lock", *(f"during {i}" for i in range(20))]
 

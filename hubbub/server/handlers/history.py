@@ -83,12 +83,15 @@ def handle_chathistory(session: Session, msg: Message) -> None:
         return
     target_name = msg.params[1]
     channel: Channel | None = None
+    key: str | None
     if is_channel_name(target_name):
         channel = server.world.find_channel(target_name)
         key = channel.key_folded if channel is not None else ""
     else:
+        # A nick means whoever holds it now, or the account owning it when nobody does; None
+        # when it names nobody: there is no conversation with such a peer to read.
         key = server.history.dm_target(session, target_name)
-    since = server.history.visible_since(session, key, channel) if key else None
+    since = server.history.visible_since(session, key or "", channel) if key != "" else None
     if since is None:
         _fail(session, "INVALID_TARGET", sub, target_name, text="Messages could not be retrieved")
         return
@@ -96,6 +99,13 @@ def handle_chathistory(session: Session, msg: Message) -> None:
         refs = [None if p == "*" and sub == "LATEST" else parse_ref(p) for p in msg.params[2 : needed - 1]]
     except BadReference as exc:
         _fail(session, "INVALID_PARAMS", sub, str(exc), text="Invalid message reference")
+        return
+    if key is None:
+        # As an empty conversation answers: no messages, and no msgid can be found in it.
+        if any(ref is not None and ref.msgid is not None for ref in refs):
+            _fail(session, "INVALID_PARAMS", sub, msg.params[2], text="Unknown message reference")
+            return
+        server.history.send_rows(session, [], target_name)
         return
     # A visible window that starts late (a re-created channel, a nick taken recently) moves any
     # timestamp reference that points before it up to its start.
@@ -155,22 +165,21 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
         return
     lo, hi = sorted((start.time_ms, end.time_ms))
     world = server.world
-    me = server.history.dm_side(session)
+    history = server.history
+    me = history.dm_side(session)
     rows = store.targets(lo, hi, limit, channels=list(session.channels), participant=me)
-    since_dm = server.history.visible_since(session, "", None) or 0
+    peers = history.peer_names(me, [key for key, _last_ms in rows if dm_sides(key) is not None])
     batch = None
     if "batch" in session.caps:
         batch = session.next_batch_id()
         session.send(Message.build("BATCH", "+" + batch, "draft/chathistory-targets", source=server.name))
     tags = {"batch": batch} if batch else {}
     for key, last_ms in rows:
-        sides = dm_sides(key)
-        if sides is not None:
-            if last_ms < since_dm:
+        if dm_sides(key) is not None:
+            peer = peers.get(key)
+            if peer is None:
                 continue
-            name = sides[1] if sides[0] == me else sides[0]
-            peer = world.find_user(name)
-            name = peer.nick if peer is not None else name
+            name = peer
         else:
             channel = world.channels.get(key)
             if channel is None or (not channel.persistent and last_ms < int(channel.created * 1000)):

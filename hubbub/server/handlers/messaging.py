@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
+from hubbub.store import account_side
 
 from .. import caps as capmod
 from ..delivery import fanout
@@ -164,8 +165,8 @@ def _to_user(
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
     out = Message(msg.command, params, session.hostmask, tags)
     delivered = msg.command != "TAGMSG" or bool(peer.view & capmod.TAGS)
-    key = server.history.dm_target(session, peer.nick)
-    hold = server.history.keep(key, out, msgid, time_ms, session.account, session, peer.nick)
+    history = server.history
+    hold = history.keep_direct(session, history.dm_side(peer), history.side_name(peer), out, msgid, time_ms)
     if echo and peer is session:
         # echo-message to oneself: the delivery and the echo are two messages, and only the echo
         # answers a labelled command (IRCv3 labeled-response)
@@ -193,8 +194,8 @@ def _to_offline_account(
 ) -> bool:
     """Keep a message to a registered account that is offline; False if ``target`` is none.
 
-    It goes into the history of the conversation with the account, which is shown at its next
-    login (History.replay_direct) or found with CHATHISTORY TARGETS.
+    It goes into the history of the conversation with the account (by its id, not its name),
+    which is shown at its next login (History.replay_direct) or found with CHATHISTORY TARGETS.
     """
     server = session.server
     if not server.settings.offline_messages or server.history.store is None:
@@ -204,8 +205,7 @@ def _to_offline_account(
         return False
     tags, msgid, time_ms = _stamped(session, client_tags)
     out = Message(msg.command, (account.name, text), session.hostmask, tags)
-    key = server.history.dm_target(session, account.name)
-    hold = server.history.keep(key, out, msgid, time_ms, session.account, session, account.name)
+    hold = server.history.keep_direct(session, account_side(account.id), account.name, out, msgid, time_ms)
     if echo:
         fanout(out, (session,), hold)
     if msg.command == "PRIVMSG":

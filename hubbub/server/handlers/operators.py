@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics
-from hubbub.store import StoreError, dm_key
+from hubbub.store import StoreError, dm_key, dm_sides
 
 from ..accounts import verify_password
 from ..bans import BanError
@@ -203,7 +203,11 @@ def handle_rehash(session: Session, msg: Message) -> None:
 
 @command("HISTORY", 2)
 def handle_history(session: Session, msg: Message) -> None:
-    """HISTORY DELETE <#channel | nick1,nick2>: delete a conversation's stored history."""
+    """HISTORY DELETE <#channel | nick1,nick2 | @key>: delete a conversation's stored history.
+
+    Each nick means whoever holds it now, or the account owning it; ``@key`` is a stored key as
+    ``hubbub history targets`` lists it.
+    """
     if not _is_oper(session):
         return
     if msg.params[0].upper() != "DELETE":
@@ -215,12 +219,18 @@ def handle_history(session: Session, msg: Message) -> None:
     world = server.world
     if is_channel_name(target):
         key = world.fold(target)
+    elif dm_sides(target) is not None:
+        key = target
     else:
-        sides = [s for s in target.split(",") if s]
-        if len(sides) != 2:
+        nicks = [s for s in target.split(",") if s]
+        if len(nicks) != 2:
             session.fail("HISTORY", "INVALID_TARGET", "Name a channel or two nicks: a,b", target)
             return
-        key = dm_key(world.fold(sides[0]), world.fold(sides[1]))
+        sides = [server.history.peer_side(nick) for nick in nicks]
+        if sides[0] is None or sides[1] is None:
+            session.fail("HISTORY", "INVALID_TARGET", "Each nick must be online or registered", target)
+            return
+        key = dm_key(sides[0][0], sides[1][0])
     if store is None:
         session.fail("HISTORY", "MESSAGE_ERROR", "History is not available", target)
         return

@@ -1,6 +1,7 @@
 """MARKREAD (IRCv3 ``draft/read-marker``): how far an account has read each conversation.
 
-Markers are stored per account and target (a casefolded channel or nick) and only move forward.
+Markers are stored per account (by its immutable id, so a later account of the same name starts
+with none) and target (a casefolded channel or nick) and only move forward.
 Setting one from any connection sends the result to every connection of that account with the
 cap, so a phone and a laptop agree on what is read. The server also sends the marker when such a
 client joins a channel (before the end of NAMES) and before the first direct message it receives
@@ -29,9 +30,9 @@ CAP = "draft/read-marker"
 
 def _stored(session: Session, key: str) -> int | None:
     store = session.server.accounts.store
-    if store is None or session.account is None:
+    if store is None or session.account_id is None:
         return None
-    return store.read_marker(session.server.accounts.fold(session.account), key)
+    return store.read_marker(session.account_id, key)
 
 
 def _markread(session: Session, name: str, time_ms: int | None) -> Message:
@@ -71,14 +72,15 @@ def handle_markread(session: Session, msg: Message) -> None:
     name = msg.params[0]
     server = session.server
     accounts = server.accounts
-    if session.account is None or accounts.store is None:
+    account_id = session.account_id
+    if session.account is None or account_id is None or accounts.store is None:
         session.fail("MARKREAD", "ACCOUNT_REQUIRED", "Read markers are kept for logged-in users", name)
         return
     key = server.world.fold(name)
     account = accounts.fold(session.account)
     try:
         if len(msg.params) < 2:
-            session.send(_markread(session, name, accounts.store.read_marker(account, key)))
+            session.send(_markread(session, name, accounts.store.read_marker(account_id, key)))
             return
         kind, _, value = msg.params[1].partition("=")
         try:
@@ -88,14 +90,18 @@ def handle_markread(session: Session, msg: Message) -> None:
         except BadReference:
             session.fail("MARKREAD", "INVALID_PARAMS", "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ", name)
             return
-        stored = accounts.store.set_read_marker(account, key, wanted)
+        stored = accounts.store.set_read_marker(account_id, key, wanted)
     except StoreError:
         log.exception("cannot store the read marker of %s", name)
         session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)
         return
     out = _markread(session, name, stored)
     # Every connection of the account with the cap learns the new marker, this one included.
-    siblings = [s for s in server.world.accounts.get(account, ()) if CAP in s.caps and s.registered]
+    siblings = [
+        s
+        for s in server.world.accounts.get(account, ())
+        if CAP in s.caps and s.registered and s.account_id == account_id
+    ]
     if session not in siblings:
         siblings.append(session)
     for sibling in siblings:

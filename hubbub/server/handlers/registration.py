@@ -86,6 +86,7 @@ def handle_nick(session: Session, msg: Message) -> None:
     recipients.update(session.devices)
     fanout(change, recipients)
     session.server.history_event(session, change, [c.key_folded for c in session.channels.values()])
+    session.server.history.nick_changed(session)
     monitor.went_offline(session, old_mask.split("!", 1)[0])
     monitor.came_online(session)
 

@@ -15,6 +15,9 @@ from hubbub.store.archive import format_time, parse_since
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
+# The sides of a direct conversation are identities; the store remembers who they were.
+DM = dm_key("bob", "alice")
+NAMES = {"alice": "Alice", "bob": "Bob"}
 
 
 def hubbub(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,7 +63,7 @@ def data_dir(tmp_path: Path) -> Path:
     data = tmp_path / "source"
     with open_store(data) as store:
         for m in history():
-            store.append([m])
+            store.append([m], NAMES if m.target == DM else None)
     return data
 
 
@@ -109,6 +112,10 @@ def test_importing_twice_is_harmless(data_dir: Path, tmp_path: Path) -> None:
     assert "imported 0 messages, skipped 36" in into_source.stderr
     with open_store(copy) as store:
         assert store.conversations() == [("#chat", 31, T0 + 29_000), ("@alice,bob", 5, T0 + 4500)]
+        assert store.dm_names([DM]) == {DM: NAMES}  # the archive carried who the sides were
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [obj["names"] for obj in lines if obj["target"] == DM] == [NAMES] * 5
+    assert not any("names" in obj for obj in lines if obj["target"] != DM)
 
 
 def test_export_since_a_time_in_iso_8601_or_epoch_ms(data_dir: Path) -> None:
@@ -126,7 +133,7 @@ def test_targets_lists_conversations_with_counts(data_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"#chat\t31\t{format_time(T0 + 29_000)}",
-        f"@alice,bob\t5\t{format_time(T0 + 4500)}",
+        f"@alice,bob\t5\t{format_time(T0 + 4500)}\tAlice,Bob",
     ]
 
 

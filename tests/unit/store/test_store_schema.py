@@ -45,7 +45,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 4
+    assert version_of(path) == CURRENT_VERSION == 5
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -87,17 +87,20 @@ def test_a_version_1_database_is_migrated_and_keeps_its_history(tmp_path: Path) 
         assert store.previous_version == 1
         assert [m.msgid for m in store.latest("#chat", 10)] == ["m0", "m1", "m4"]
         assert store.latest("#chat", 1)[0].params == ("#chat", "hi 4")
-        assert [m.msgid for m in store.before("@alice,bob", MessageRef("m5"), 5)] == ["m2"]
         assert [m.msgid for m in store.after("#chat", MessageRef(time_ms=T0), 5)] == ["m1", "m4"]
-        # Version 2 built its conversation table from the existing history.
+        # Version 2 built its conversation table from the existing history; version 5 orphaned
+        # the direct conversation of two nicks without accounts: kept, but nobody's to read.
+        orphaned = dm_key("x:alice", "x:bob")
+        assert [m.msgid for m in store.before(orphaned, MessageRef("m5"), 5)] == ["m2"]
+        assert store.latest("@alice,bob", 10) == []
         assert store.conversations() == [
             ("#chat", 3, T0 + 4),
             ("#other", 1, T0 + 3),
-            ("@alice,bob", 2, T0 + 5),
+            (orphaned, 2, T0 + 5),
         ]
+        assert store.dm_names([orphaned]) == {orphaned: {"x:alice": "alice", "x:bob": "bob"}}
         assert store.targets(T0, T0 + 100, 10, channels=["#other"], participant="bob") == [
             ("#other", T0 + 3),
-            (dm_key("bob", "alice"), T0 + 5),
         ]
         # ... and the tables it added work.
         store.save_channel(ChannelRecord(name="#Chat", key="#chat", created_ms=T0))

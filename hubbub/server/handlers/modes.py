@@ -200,7 +200,10 @@ def change_channel_modes(
         return
     modes, args = _mode_string(applied)
     out = Message.build("MODE", channel.name, modes, *args, source=session.hostmask)
-    fanout(out, list(channel.members))
+    recipients = list(channel.members)
+    if session not in channel.members:
+        recipients.append(session)  # an operator's SAMODE from outside sees what it did
+    fanout(out, recipients)
     # Who is operator or voiced goes with them; the channel's own modes and lists are kept.
     if any(change.mode not in PREFIX_MODES for change in applied):
         server.channel_changed(channel)

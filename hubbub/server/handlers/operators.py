@@ -1,4 +1,5 @@
-"""Server operators: OPER, KILL, KLINE/DLINE (and UN-), WALLOPS, REHASH, HISTORY DELETE.
+"""Server operators: OPER, KILL, KLINE/DLINE (and UN-), WALLOPS, REHASH, HISTORY DELETE, SAMODE,
+CHANNEL DROP.
 
 Operator credentials come from the ``opers`` setting (``name argon2-hash``); the password is
 verified off the event loop and failures are throttled like logins. Server bans are stored with
@@ -20,6 +21,7 @@ from ..delivery import fanout
 from ..services import is_service
 from . import command
 from .accounts import spawn
+from .modes import change_channel_modes
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -229,3 +231,59 @@ def handle_history(session: Session, msg: Message) -> None:
     deleted = store.delete_target(key)
     log.info("%s deleted the history of %s (%d messages)", session.nick, target, deleted)
     _oper_notice(session, f"Deleted {deleted} message(s) of {target}")
+
+
+@command("SAMODE", 2)
+def handle_samode(session: Session, msg: Message) -> None:
+    """SAMODE <#channel> <modestring> [<arguments>...]: change channel modes as its operator would.
+
+    How an operator gives a durable channel an operator again when nobody has ops (the first
+    one in is not made one) and the channel is not registered with ChanServ.
+    """
+    if not _is_oper(session):
+        return
+    channel = session.find_channel(msg.params[0])
+    if channel is None:
+        return
+    log.info("%s SAMODE %s %s", session.nick, channel.name, " ".join(msg.params[1:]))
+    change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]), override=True)
+
+
+@command("CHANNEL", 2)
+def handle_channel(session: Session, msg: Message) -> None:
+    """CHANNEL DROP <#channel> [HISTORY]: forget a durable channel and end it now.
+
+    Its saved topic, modes and lists and its ChanServ registration are forgotten, its members are
+    kicked, and a channel of that name made later starts clean. With HISTORY its stored messages
+    are deleted too; without, they stay in the store (for export) but no member sees them again.
+    """
+    if not _is_oper(session):
+        return
+    if msg.params[0].upper() != "DROP":
+        session.fail("CHANNEL", "UNKNOWN_COMMAND", "Only CHANNEL DROP is supported", msg.params[0])
+        return
+    server = session.server
+    name = msg.params[1]
+    with_history = msg.param(2).upper() == "HISTORY"
+    if msg.param(2) and not with_history:
+        session.fail("CHANNEL", "INVALID_PARAMS", "Syntax: CHANNEL DROP <#channel> [HISTORY]", msg.param(2))
+        return
+    channel = session.find_channel(name, silent=True)
+    if channel is None:
+        session.fail("CHANNEL", "INVALID_TARGET", "No such channel", name)
+        return
+    world = server.world
+    if any(world.fold(c) == channel.key_folded for c in server.settings.persistent_channels):
+        session.fail(
+            "CHANNEL", "CANNOT_DROP", "Listed in persistent_channels: remove it there first", channel.name
+        )
+        return
+    server.delivery.commit()  # this turn's messages go first, then the channel
+    server.drop_channel(channel, f"Channel dropped by {session.nick}")
+    deleted = 0
+    store = server.history.store
+    if with_history and store is not None:
+        deleted = store.delete_target(channel.key_folded)
+    log.info("%s dropped %s (%d messages deleted)", session.nick, channel.name, deleted)
+    extra = f", {deleted} message(s) deleted" if with_history else ", its history kept in the store"
+    _oper_notice(session, f"Dropped {channel.name}{extra}")

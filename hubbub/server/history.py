@@ -89,10 +89,10 @@ class History:
             self.store = None
             self.server.delivery.store = None
 
-    def _retain(self) -> None:
-        self._retention = None
+    def retain(self) -> int:
+        """Run one retention pass now; return how many messages it deleted."""
         if self.store is None:
-            return
+            return 0
         settings = self.settings
         try:
             deleted = self.store.prune(
@@ -103,9 +103,15 @@ class History:
             )
         except Exception:
             log.exception("retention pass failed")
-            deleted = 0
-        if deleted:
-            self._forget_unused_channels()
+            return 0
+        self._forget_unused_channels()
+        return deleted
+
+    def _retain(self) -> None:
+        self._retention = None
+        if self.store is None:
+            return
+        deleted = self.retain()
         # More to do: come back soon; otherwise at the usual pace. Each pass is small, so
         # delivery never waits long behind it.
         delay = 0.05 if deleted >= RETENTION_BUDGET else RETENTION_INTERVAL
@@ -235,7 +241,7 @@ class History:
                 log.exception("could not forget channel %s", channel.name)
 
     def _forget_unused_channels(self) -> None:
-        """After retention deleted messages: an empty durable channel with no history left and
+        """At each retention pass: an empty durable channel with no history left and
         nothing else to keep (no topic, key, limit or list entry, and the default modes +nt)
         is forgotten, as if it had never been used. Configured and registered channels stay."""
         store = self.store

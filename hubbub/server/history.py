@@ -69,7 +69,8 @@ class History:
             if not channel.persistent:
                 channel.persistent = True
                 self.save_channel(channel)
-        self._lives = self.store.channel_lives()
+        # Channels that exist from start-up continue their lives already; the rest wait for a joiner.
+        self._lives = {k: v for k, v in self.store.channel_lives().items() if k not in world.channels}
         if self.settings.retention_days > 0 or self.settings.retention_messages > 0:
             self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
 
@@ -215,7 +216,8 @@ class History:
             self._record_life(channel)
 
     def channel_ended(self, channel: Channel) -> None:
-        """An emptied channel is gone; its history stays behind the next one's start."""
+        """An emptied (or dropped) channel is gone; its history stays behind the next one's start."""
+        self._lives.pop(channel.key_folded, None)  # a life that ended is not continued
         if self.store is None:
             return
         try:

@@ -289,6 +289,27 @@ async def test_an_operator_drop_ends_a_durable_channel_and_a_new_one_starts_clea
     assert again.world.find_channel("#c") is None
 
 
+async def test_a_channel_dropped_after_a_restart_starts_clean_when_made_anew(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
+    data = str(tmp_path / "d")
+    server = await start_server(data_dir=data, **OPERS)
+    alice = await connect("alice", target=server)
+    await alice.join("#c")
+    await say(alice, "#c", ["from the first life"])
+    await server.stop()
+    again = await start_server(data_dir=data, **OPERS)
+    admin = await connect("admin", target=again)
+    admin.send(f"OPER admin {OPER_PASSWORD}")
+    await admin.expect("381")
+    admin.send("CHANNEL DROP #c")
+    await admin.expect("NOTICE", "admin")
+    bob = await connect("bob", caps=HISTORY_CAPS, target=again)
+    await bob.join("#c")
+    assert await latest(bob, "#c") == []
+    assert await names_of(bob, "#c") == ["@bob"]
+
+
 async def test_channel_drop_refuses_configured_channels_and_unknown_names(
     start_server: StartServer, connect: Connect
 ) -> None:

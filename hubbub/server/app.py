@@ -367,14 +367,40 @@ class Server:
         world.remember(session)
 
     def remove_member(self, channel: Channel, session: Session) -> None:
-        """Take ``session`` out of ``channel``; an empty channel goes unless persistent."""
+        """Take ``session`` out of ``channel``; an empty channel goes unless persistent (durable)."""
         for device in session.devices:  # every device of the user leaves together
             channel.members.pop(device, None)
             device.channels.pop(channel.key_folded, None)
         if not channel.members and not channel.persistent:
-            self.world.channels.pop(channel.key_folded, None)
-            if not self.stopping:  # shutting down empties channels, but does not end their lives
-                self.history.channel_ended(channel)
+            self.end_channel(channel)
+
+    def end_channel(self, channel: Channel) -> None:
+        """Take an empty channel out of the world; a channel of that name made later starts clean."""
+        self.world.channels.pop(channel.key_folded, None)
+        if not self.stopping:  # shutting down empties channels, but does not end their lives
+            self.history.channel_ended(channel)
+
+    def drop_channel(self, channel: Channel, reason: str) -> None:
+        """End ``channel`` now: forget its saved state and registration, and kick its members.
+
+        Its history stays in the store (HISTORY DELETE removes it) but belongs to the life that
+        ended: a channel of that name made later starts clean, with nobody as its operator but
+        the first to join it.
+        """
+        channel.persistent = False
+        self.history.forget_channel(channel)
+        if self.registry.channels.pop(channel.key_folded, None) is not None:
+            store = self.accounts.store
+            if store is not None:
+                store.drop_channel(channel.key_folded)
+        for member in [m for m in channel.members if m.primary is None]:
+            if member not in channel.members:
+                continue
+            out = Message.build("KICK", channel.name, member.nick, reason, source=self.name)
+            fanout(out, list(channel.members))
+            self.remove_member(channel, member)
+        if self.world.channels.get(channel.key_folded) is channel:
+            self.end_channel(channel)
 
     # hooks for history, persistence and accounts ------------------------------------------------
 
@@ -419,12 +445,18 @@ class Server:
         self.history.channel_created(channel)
 
     def channel_changed(self, channel: Channel) -> None:
-        """A channel's topic, modes or lists changed: persistent channels are saved."""
+        """A channel's topic, modes or lists changed: it becomes durable; persistent ones are saved."""
+        self.history.channel_used(channel)
         self.history.channel_changed(channel)
 
     def channel_registered(self, channel: Channel) -> bool:
         """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""
         return channel.key_folded in self.registry.channels
+
+    def first_gets_ops(self, channel: Channel) -> bool:
+        """Whether the first to join empty ``channel`` becomes its operator: only if it is not
+        registered (ChanServ's access list decides) and nobody ever was its operator."""
+        return not channel.had_ops and not self.channel_registered(channel)
 
     # ISUPPORT ---------------------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ class ChannelRegistry:
         if not modes or session not in channel.members:
             return
         channel.members[session] = modes
+        if "o" in modes:
+            self.server.history.operator_given(channel)
         out = Message.build(
             "MODE",
             channel.name,

@@ -87,7 +87,16 @@ class Settings:
     history_public: bool = _s(False, "history", "Anyone may read any channel's history")
     retention_days: float = _s(0.0, "history", "Delete messages older than this (0: keep)")
     retention_messages: int = _s(0, "history", "Keep at most this many per target (0: no limit)")
-    persistent_channels: tuple[str, ...] = _s([], "history", "Channels that exist while empty")
+    persistent_channels: tuple[str, ...] = _s(
+        [], "history", "Channels that always exist, even empty and never used (durable in either lifetime)"
+    )
+    channel_lifetime: str = _s(
+        "durable",
+        "history",
+        "durable: a channel that had a message, topic, mode or list entry keeps all of it while"
+        " empty and across restarts, until an operator drops it; ephemeral: an emptied channel is"
+        " gone (classic IRC)",
+    )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
     team_mode: bool = _s(False, "accounts", "Clients must log in with SASL before registration completes")
@@ -173,6 +182,8 @@ class Settings:
         for key in ("history_on_join", "whowas_size", "retention_messages"):
             if getattr(self, key) < 0:
                 raise ConfigError(key, "must not be negative")
+        if self.channel_lifetime not in ("durable", "ephemeral"):
+            raise ConfigError("channel_lifetime", "must be durable or ephemeral")
         if self.nick_enforcement not in ("strict", "none"):
             raise ConfigError("nick_enforcement", "must be strict or none")
         for key in (

@@ -225,6 +225,16 @@ class Delivery:
             self.schedule_flush()
         return epoch
 
+    def start_ms(self) -> int:
+        """A time (ms) later than every message stamped so far, and no later stamp is earlier.
+
+        A channel made anew begins its life here: none of an earlier channel's lines fall inside
+        it, even when both happen within the same millisecond.
+        """
+        now_ms = max(int(time.time() * 1000), self._last_ms + 1)
+        self._last_ms = now_ms
+        return now_ms
+
     def record(
         self,
         item: Any,

@@ -1,4 +1,4 @@
-"""History on the server side: what is kept, replay on join, persistent channels, retention.
+"""History on the server side: what is kept, replay on join, durable channels, retention.
 
 The Store (``hubbub.store``) keeps the rows; this module decides what goes in (DESIGN.md
 principle 5: appended to the turn's batch, committed before delivery), who may read it back, and
@@ -84,7 +84,8 @@ class History:
             if not channel.persistent:
                 channel.persistent = True
                 self.save_channel(channel)
-        self._lives = self.store.channel_lives()
+        # Channels that exist from start-up continue their lives already; the rest wait for a joiner.
+        self._lives = {k: v for k, v in self.store.channel_lives().items() if k not in world.channels}
         if self.settings.retention_days > 0 or self.settings.retention_messages > 0:
             self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
 
@@ -109,10 +110,12 @@ class History:
             self.store.close()
             self.store = None
 
-    def _retain(self) -> None:
-        self._retention = None
+    def retain(self) -> asyncio.Future[int]:
+        """Run one retention pass now, on the writer; a future of how many messages it deleted."""
+        future: asyncio.Future[int] = self.server.loop.create_future()
         if self.writer is None:
-            return
+            future.set_result(0)
+            return future
         settings = self.settings
         max_age_ms = int(settings.retention_days * 86400_000) or None
         max_per_target = settings.retention_messages or None
@@ -123,12 +126,24 @@ class History:
                 max_age_ms=max_age_ms, max_per_target=max_per_target, now_ms=now_ms, budget=RETENTION_BUDGET
             )
 
-        self.writer.submit(prune, self._retained)
+        def pruned(deleted: int | None, error: BaseException | None) -> None:
+            if error is not None:
+                log.error("retention pass failed: %s", error)
+            else:
+                self._forget_unused_channels()
+            if not future.done():
+                future.set_result(deleted or 0)
 
-    def _retained(self, deleted: int | None, error: BaseException | None) -> None:
-        if error is not None:
-            log.error("retention pass failed: %s", error)
-            deleted = 0
+        self.writer.submit(prune, pruned)
+        return future
+
+    def _retain(self) -> None:
+        self._retention = None
+        if self.writer is None:
+            return
+        self.retain().add_done_callback(lambda done: self._retained(done.result()))
+
+    def _retained(self, deleted: int) -> None:
         if self.writer is None:
             return
         # More to do: come back soon; otherwise at the usual pace. Each pass is small, so
@@ -198,26 +213,58 @@ class History:
 
     # channels ---------------------------------------------------------------------------------
 
+    @property
+    def durable(self) -> bool:
+        """Whether channels that were used outlive being empty (``channel_lifetime``)."""
+        return self.settings.channel_lifetime == "durable"
+
+    def pinned(self, channel: Channel) -> bool:
+        """Whether ``channel`` exists whatever happens in it: configured or registered."""
+        world = self.server.world
+        if channel.key_folded in self.server.registry.channels:
+            return True
+        return any(world.fold(name) == channel.key_folded for name in self.settings.persistent_channels)
+
     def save_channel(self, channel: Channel) -> None:
-        """Write a persistent channel's state."""
+        """Write a persistent (configured, registered or durable) channel's state."""
         if self.store is None or not channel.persistent:
             return
         record = _record(channel)
         self.server.delivery.write(lambda store: store.save_channel(record))
 
+    def channel_used(self, channel: Channel) -> None:
+        """Something worth keeping happened in ``channel``: a message kept in history, a topic, a
+        channel mode or a list entry. With durable channels it becomes persistent now, so its
+        record is written before the message or change that made it so is committed (a crash
+        right after that never leaves history behind without its channel)."""
+        if channel.persistent or not self.durable:
+            return
+        channel.persistent = True
+        self.save_channel(channel)
+
+    def operator_given(self, channel: Channel) -> None:
+        """Somebody became an operator of ``channel``: from now on nobody is made one just by
+        being first into it when it is empty (ChanServ's access list still gives status)."""
+        if not channel.had_ops:
+            channel.had_ops = True
+            self.save_channel(channel)
+
     def channel_created(self, channel: Channel) -> None:
         """A channel came into being: continue its life from before a restart, or begin one.
 
-        The privacy rule is that a channel emptied and made anew starts with a clean history.
-        A restart does not empty a channel, so an open channel (not +i, +k or +s when the server
-        stopped) keeps its creation time and, with it, its history. A closed one starts afresh: its
-        modes are gone, and a stranger could be the first in.
+        The privacy rule is that a channel emptied (or dropped) and made anew starts with a clean
+        history. A restart does not empty a channel, so an open channel (not +i, +k or +s when the
+        server stopped) keeps its creation time and, with it, its history. A closed one starts
+        afresh: its modes are gone, and a stranger could be the first in. A new life begins after
+        every message stamped so far, so not even one of the same millisecond belongs to it.
         """
         if self.store is None:
             return
         earlier = self._lives.pop(channel.key_folded, None)
         if earlier is not None and not earlier[1]:
             channel.created = earlier[0] / 1000
+        else:
+            channel.created = self.server.delivery.start_ms() / 1000
         self._record_life(channel)
 
     def channel_changed(self, channel: Channel) -> None:
@@ -227,7 +274,8 @@ class History:
             self._record_life(channel)
 
     def channel_ended(self, channel: Channel) -> None:
-        """An emptied channel is gone; its history stays behind the next one's start."""
+        """An emptied (or dropped) channel is gone; its history stays behind the next one's start."""
+        self._lives.pop(channel.key_folded, None)  # a life that ended is not continued
         if self.store is None:
             return
         key = channel.key_folded
@@ -235,30 +283,52 @@ class History:
 
     def _record_life(self, channel: Channel) -> None:
         private = _private(channel)
-        key, created_ms = channel.key_folded, int(channel.created * 1000)
+        key, created_ms = channel.key_folded, channel.created_ms
         self.server.delivery.write(lambda store: store.begin_channel_life(key, created_ms, private))
         channel.recorded_private = private
 
     def forget_channel(self, channel: Channel) -> None:
-        """A channel stopped being persistent."""
+        """Delete a channel's saved state (it stopped being persistent)."""
         if self.store is not None:
             key = channel.key_folded
             self.server.delivery.write(lambda store: store.delete_channel(key))
+
+    def _forget_unused_channels(self) -> None:
+        """At each retention pass: an empty durable channel with no history left and
+        nothing else to keep (no topic, key, limit or list entry, and the default modes +nt)
+        is forgotten, as if it had never been used. Configured and registered channels stay."""
+        store = self.store
+        if store is None:
+            return
+        for channel in list(self.server.world.channels.values()):
+            if channel.members or not channel.persistent or _worth_keeping(channel) or self.pinned(channel):
+                continue
+            try:
+                if store.latest(channel.key_folded, 1):
+                    continue
+            except Exception:
+                log.exception("could not read the history of %s", channel.name)
+                continue
+            log.info("forgetting %s: empty, and retention removed its last message", channel.name)
+            channel.persistent = False
+            self.forget_channel(channel)
+            self.server.end_channel(channel)
 
     # reading ----------------------------------------------------------------------------------
 
     def visible_since(self, session: Session, target: str, channel: Channel | None) -> int | None:
         """The oldest time (ms) of ``target``'s history that ``session`` may read, or None: none.
 
-        Channels: members may read (everyone, with ``history_public``); a channel that was emptied
-        and made anew starts a fresh history unless it is persistent. A direct conversation is
-        keyed by the identities of its two sides (see ``dm_side``), so whoever can name it is one
-        of them and may read all of it.
+        Channels: members may read (everyone, with ``history_public``) the history of the
+        channel's life: all of it for a channel that lived on (durable, persistent, or restarted
+        while open), none from before it was made anew after being emptied or dropped. A direct
+        conversation is keyed by the identities of its two sides (see ``dm_side``), so whoever
+        can name it is one of them and may read all of it.
         """
         if channel is not None:
             if session not in channel.members and not self.settings.history_public:
                 return None
-            return 0 if channel.persistent else int(channel.created * 1000)
+            return channel.created_ms
         return 0
 
     def dm_side(self, session: Session) -> str:
@@ -455,11 +525,24 @@ def _private(channel: Channel) -> bool:
     return bool(channel.modes & {"i", "s"}) or channel.key is not None
 
 
+def _worth_keeping(channel: Channel) -> bool:
+    """Whether an empty channel holds anything besides its history: a topic, modes or lists."""
+    return bool(
+        channel.topic
+        or channel.modes != {"n", "t"}
+        or channel.key is not None
+        or channel.limit is not None
+        or channel.bans
+        or channel.excepts
+        or channel.invex
+    )
+
+
 def _record(channel: Channel) -> ChannelRecord:
     return ChannelRecord(
         name=channel.name,
         key=channel.key_folded,
-        created_ms=int(channel.created * 1000),
+        created_ms=channel.created_ms,
         topic=channel.topic,
         topic_setter=channel.topic_setter,
         topic_time_ms=int(channel.topic_time * 1000),
@@ -469,6 +552,7 @@ def _record(channel: Channel) -> ChannelRecord:
         bans=_entries(channel.bans),
         excepts=_entries(channel.excepts),
         invites=_entries(channel.invex),
+        had_ops=channel.had_ops,
     )
 
 
@@ -484,3 +568,4 @@ def _apply_record(channel: Channel, record: ChannelRecord) -> None:
     channel.bans = [ListEntry(m, s, t / 1000) for m, s, t in record.bans]
     channel.excepts = [ListEntry(m, s, t / 1000) for m, s, t in record.excepts]
     channel.invex = [ListEntry(m, s, t / 1000) for m, s, t in record.invites]
+    channel.had_ops = record.had_ops

@@ -51,8 +51,14 @@ class Channel:
     excepts: list[ListEntry] = field(default_factory=list)
     invex: list[ListEntry] = field(default_factory=list)
     invited: set[str] = field(default_factory=set)  # casefolded nicks with a pending INVITE
-    persistent: bool = False
+    persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
+    had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
+
+    @property
+    def created_ms(self) -> int:
+        """``created`` in whole milliseconds, as the store keeps it (exact, not truncated)."""
+        return round(self.created * 1000)
 
     def is_op(self, session: Session) -> bool:
         """Whether ``session`` holds channel operator status here."""

@@ -104,7 +104,7 @@ ListEntry = tuple[str, str, int]
 
 @dataclass(frozen=True, slots=True)
 class ChannelRecord:
-    """The saved state of a persistent channel, written whenever it changes."""
+    """The saved state of a persistent or durable channel, written whenever it changes."""
 
     name: str
     """Display name, as created."""
@@ -123,6 +123,8 @@ class ChannelRecord:
     bans: tuple[ListEntry, ...] = ()
     excepts: tuple[ListEntry, ...] = ()
     invites: tuple[ListEntry, ...] = ()
+    had_ops: bool = False
+    """Whether anybody was ever its operator (then nobody becomes one just by joining first)."""
 
 
 def dm_key(a: str, b: str) -> str:

@@ -190,7 +190,17 @@ _V5_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 5",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP, 4: _V4_STEP, 5: _V5_STEP}
+_V6_STEP: tuple[str, ...] = (
+    # Durable channels: whether a saved channel ever had an operator. Someone who is first into
+    # an empty channel that had one is not made its operator (a banned user could otherwise
+    # come back first and take it over). Channels saved before this version were persistent
+    # ones whose first joiner became operator, so they count as having had one.
+    "ALTER TABLE channels ADD COLUMN had_ops INTEGER NOT NULL DEFAULT 0",
+    "UPDATE channels SET had_ops = 1",
+    "UPDATE schema_version SET version = 6",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP, 4: _V4_STEP, 5: _V5_STEP, 6: _V6_STEP}
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
 CURRENT_VERSION = max(MIGRATIONS)

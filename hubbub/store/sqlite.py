@@ -424,8 +424,8 @@ class SQLiteStore:
         with store_errors(f"cannot save channel {record.name!r}"):
             self._db.execute(
                 "INSERT OR REPLACE INTO channels (key, name, created_ms, topic, topic_setter,"
-                " topic_time_ms, modes, channel_key, user_limit, bans, excepts, invites)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " topic_time_ms, modes, channel_key, user_limit, bans, excepts, invites, had_ops)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.key,
                     record.name,
@@ -439,6 +439,7 @@ class SQLiteStore:
                     _encode(record.bans),
                     _encode(record.excepts),
                     _encode(record.invites),
+                    int(record.had_ops),
                 ),
             )
 
@@ -447,7 +448,7 @@ class SQLiteStore:
         with store_errors("cannot load channels"):
             rows = self._db.execute(
                 "SELECT key, name, created_ms, topic, topic_setter, topic_time_ms, modes, channel_key,"
-                " user_limit, bans, excepts, invites FROM channels ORDER BY key"
+                " user_limit, bans, excepts, invites, had_ops FROM channels ORDER BY key"
             ).fetchall()
         return [
             ChannelRecord(
@@ -463,6 +464,7 @@ class SQLiteStore:
                 bans=_entries(bans),
                 excepts=_entries(excepts),
                 invites=_entries(invites),
+                had_ops=bool(had_ops),
             )
             for (
                 key,
@@ -477,6 +479,7 @@ class SQLiteStore:
                 bans,
                 excepts,
                 invites,
+                had_ops,
             ) in rows
         ]
 

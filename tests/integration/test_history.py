@@ -188,13 +188,14 @@ async def test_public_history_setting_lets_anyone_read(start_server, connect):
     assert texts(got) == ["for all"]
 
 
-async def test_a_recreated_channel_does_not_show_the_old_channels_history(connect):
-    alice = await connect("alice", caps=HISTORY_CAPS)
+async def test_a_recreated_channel_does_not_show_the_old_channels_history(start_server, connect):
+    srv = await start_server(channel_lifetime="ephemeral")
+    alice = await connect("alice", caps=HISTORY_CAPS, target=srv)
     await alice.join("#c")
     await say(alice, "#c", ["before"])
     alice.send("PART #c")
     await alice.expect("PART")
-    bob = await connect("bob")
+    bob = await connect("bob", target=srv)
     bob.send("JOIN #c")
     got = await bob.drain_messages()
     assert texts(got) == []
@@ -273,8 +274,8 @@ async def test_targets_lists_channels_and_conversations(connect):
     assert names == {"#c", "bob"}
 
 
-async def _chat_then_restart(start_server, connect, data: str, modes: str = ""):
-    srv = await start_server(data_dir=data)
+async def _chat_then_restart(start_server, connect, data: str, modes: str = "", lifetime: str = "durable"):
+    srv = await start_server(data_dir=data, channel_lifetime=lifetime)
     alice = await connect("alice", target=srv)
     await alice.join("#c")
     if modes:
@@ -282,7 +283,7 @@ async def _chat_then_restart(start_server, connect, data: str, modes: str = ""):
         await alice.expect("MODE")
     await say(alice, "#c", ["before the restart"])
     await srv.stop()
-    return await start_server(data_dir=data)
+    return await start_server(data_dir=data, channel_lifetime=lifetime)
 
 
 async def test_a_restart_keeps_an_open_channels_history(start_server, connect, tmp_path):
@@ -297,8 +298,8 @@ async def test_a_restart_keeps_an_open_channels_history(start_server, connect, t
     assert texts(rows) == ["before the restart"]
 
 
-async def test_a_restart_does_not_open_a_closed_channels_history(start_server, connect, tmp_path):
-    again = await _chat_then_restart(start_server, connect, str(tmp_path / "d"), modes="+i")
+async def test_a_restart_does_not_open_a_closed_ephemeral_channels_history(start_server, connect, tmp_path):
+    again = await _chat_then_restart(start_server, connect, str(tmp_path / "d"), "+i", "ephemeral")
     eve = await connect("eve", target=again)
     eve.send("JOIN #c")  # the modes are gone with the restart: eve can be first in
     got = await eve.drain_messages()
@@ -306,16 +307,16 @@ async def test_a_restart_does_not_open_a_closed_channels_history(start_server, c
     assert texts(got) == []
 
 
-async def test_an_emptied_channel_stays_fresh_after_a_restart(start_server, connect, tmp_path):
+async def test_an_emptied_ephemeral_channel_stays_fresh_after_a_restart(start_server, connect, tmp_path):
     data = str(tmp_path / "d")
-    srv = await start_server(data_dir=data)
+    srv = await start_server(data_dir=data, channel_lifetime="ephemeral")
     alice = await connect("alice", target=srv)
     await alice.join("#c")
     await say(alice, "#c", ["old life"])
     alice.send("PART #c")
     await alice.expect("PART")
     await srv.stop()
-    again = await start_server(data_dir=data)
+    again = await start_server(data_dir=data, channel_lifetime="ephemeral")
     bob = await connect("bob", target=again)
     bob.send("JOIN #c")
     got = await bob.drain_messages()

@@ -1,4 +1,5 @@
-"""Operators: OPER, KILL, KLINE/DLINE/account bans, WALLOPS, REHASH, HISTORY DELETE."""
+"""Operators: OPER, KILL, KLINE/DLINE/account bans, WALLOPS, REHASH, HISTORY DELETE (SAMODE and
+CHANNEL DROP: test_durable_channels.py)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ async def test_oper_needs_the_right_name_and_password(start_server: StartServer,
 async def test_oper_commands_are_refused_to_others(start_server: StartServer, connect: Connect) -> None:
     server = await start_server(**OPERS)
     bob = await connect("bob", target=server)
-    for line in ("KILL bob", "KLINE x!*@*", "DLINE 10.0.0.1", "WALLOPS :hi", "REHASH", "HISTORY DELETE #a"):
+    refused = ("KILL bob", "KLINE x!*@*", "DLINE 10.0.0.1", "WALLOPS :hi", "REHASH", "HISTORY DELETE #a")
+    for line in (*refused, "SAMODE #a +o bob", "CHANNEL DROP #a"):
         bob.send(line)
         await bob.expect("481")
 

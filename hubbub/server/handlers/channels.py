@@ -60,12 +60,16 @@ def join(session: Session, name: str, key: str = "") -> None:
         if refusal is not None:
             actor.reply(refusal[0], channel.name, refusal[1])
             return
-    first = created or (not channel.members and not server.channel_registered(channel))
+    # The first one in gets ops, unless the channel lived on empty after having operators: then
+    # being first (perhaps a banned user coming back) is no claim to it (history.py).
+    first = created or (not channel.members and server.first_gets_ops(channel))
     devices = session.devices
     for device in devices:
         channel.members[device] = ""
         device.channels[channel.key_folded] = channel
     channel.members[session] = "o" if first else ""
+    if first:
+        server.history.operator_given(channel)
     channel.invited.discard(session.folded)
     plain = Message.build("JOIN", channel.name, source=session.hostmask)
     extended = Message.build(

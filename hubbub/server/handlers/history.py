@@ -182,7 +182,7 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
             name = peer
         else:
             channel = world.channels.get(key)
-            if channel is None or (not channel.persistent and last_ms < int(channel.created * 1000)):
+            if channel is None or last_ms < channel.created_ms:
                 continue
             name = channel.name
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(last_ms // 1000)) + f".{last_ms % 1000:03d}Z"

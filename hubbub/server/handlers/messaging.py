@@ -110,6 +110,9 @@ def _to_channel(
         if not silent:
             session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
         return
+    if not status and msg.command != "TAGMSG" and not channel.persistent:
+        # A message kept in history makes the channel durable; its record is written first.
+        server.history.channel_used(channel)
     tags, msgid, time_ms = _stamped(session, client_tags)
     params = (target if not status else status[-1] + channel.name,) + (
         (text,) if msg.command != "TAGMSG" else ()

@@ -164,15 +164,20 @@ def parse_channel_modes(modestring: str, params: list[str], max_modes: int) -> t
     return changes, unknown
 
 
-def change_channel_modes(session: Session, channel: Channel, modestring: str, params: list[str]) -> None:
-    """Apply a channel mode command and broadcast one MODE line with what took effect."""
+def change_channel_modes(
+    session: Session, channel: Channel, modestring: str, params: list[str], *, override: bool = False
+) -> None:
+    """Apply a channel mode command and broadcast one MODE line with what took effect.
+
+    ``override``: a server operator's SAMODE, allowed without channel operator status.
+    """
     server = session.server
     changes, unknown = parse_channel_modes(modestring, params, server.settings.max_modes)
     for ch in unknown:
         session.reply(numerics.ERR_UNKNOWNMODE, ch, "is unknown mode char to me")
     listed: set[str] = set()
     applied: list[ModeChange] = []
-    may_change = channel.is_op(session)
+    may_change = override or channel.is_op(session)
     refused = False
     for change in changes:
         if change.mode in LIST_MODES and change.param is None:
@@ -195,8 +200,13 @@ def change_channel_modes(session: Session, channel: Channel, modestring: str, pa
         return
     modes, args = _mode_string(applied)
     out = Message.build("MODE", channel.name, modes, *args, source=session.hostmask)
-    fanout(out, list(channel.members))
-    server.channel_changed(channel)
+    recipients = list(channel.members)
+    if session not in channel.members:
+        recipients.append(session)  # an operator's SAMODE from outside sees what it did
+    fanout(out, recipients)
+    # Who is operator or voiced goes with them; the channel's own modes and lists are kept.
+    if any(change.mode not in PREFIX_MODES for change in applied):
+        server.channel_changed(channel)
 
 
 def _apply(session: Session, channel: Channel, change: ModeChange) -> ModeChange | None:
@@ -295,6 +305,8 @@ def _apply_prefix(
         return None
     wanted = set(current) | {mode} if adding else set(current) - {mode}
     channel.members[target] = "".join(m for m in PREFIX_MODES if m in wanted)
+    if adding and mode == "o":
+        session.server.history.operator_given(channel)
     return ModeChange(adding, mode, target.nick)
 
 

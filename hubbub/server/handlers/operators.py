@@ -1,4 +1,5 @@
-"""Server operators: OPER, KILL, KLINE/DLINE (and UN-), WALLOPS, REHASH, HISTORY DELETE.
+"""Server operators: OPER, KILL, KLINE/DLINE (and UN-), WALLOPS, REHASH, HISTORY DELETE, SAMODE,
+CHANNEL DROP.
 
 Operator credentials come from the ``opers`` setting (``name argon2-hash``); the password is
 verified off the event loop and failures are throttled like logins. Server bans are stored with
@@ -19,6 +20,7 @@ from ..config import ConfigError
 from ..delivery import fanout
 from ..services import is_service
 from . import command
+from .modes import change_channel_modes
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -245,5 +247,71 @@ def handle_history(session: Session, msg: Message) -> None:
             return
         log.info("%s deleted the history of %s (%d messages)", session.nick, target, deleted)
         _oper_notice(session, f"Deleted {deleted} message(s) of {target}")
+
+    session.run_async(delete())
+
+
+@command("SAMODE", 2)
+def handle_samode(session: Session, msg: Message) -> None:
+    """SAMODE <#channel> <modestring> [<arguments>...]: change channel modes as its operator would.
+
+    How an operator gives a durable channel an operator again when nobody has ops (the first
+    one in is not made one) and the channel is not registered with ChanServ.
+    """
+    if not _is_oper(session):
+        return
+    channel = session.find_channel(msg.params[0])
+    if channel is None:
+        return
+    log.info("%s SAMODE %s %s", session.nick, channel.name, " ".join(msg.params[1:]))
+    change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]), override=True)
+
+
+@command("CHANNEL", 2)
+def handle_channel(session: Session, msg: Message) -> None:
+    """CHANNEL DROP <#channel> [HISTORY]: forget a durable channel and end it now.
+
+    Its saved topic, modes and lists and its ChanServ registration are forgotten, its members are
+    kicked, and a channel of that name made later starts clean. With HISTORY its stored messages
+    are deleted too; without, they stay in the store (for export) but no member sees them again.
+    """
+    if not _is_oper(session):
+        return
+    if msg.params[0].upper() != "DROP":
+        session.fail("CHANNEL", "UNKNOWN_COMMAND", "Only CHANNEL DROP is supported", msg.params[0])
+        return
+    server = session.server
+    name = msg.params[1]
+    with_history = msg.param(2).upper() == "HISTORY"
+    if msg.param(2) and not with_history:
+        session.fail("CHANNEL", "INVALID_PARAMS", "Syntax: CHANNEL DROP <#channel> [HISTORY]", msg.param(2))
+        return
+    channel = session.find_channel(name, silent=True)
+    if channel is None:
+        session.fail("CHANNEL", "INVALID_TARGET", "No such channel", name)
+        return
+    world = server.world
+    if any(world.fold(c) == channel.key_folded for c in server.settings.persistent_channels):
+        session.fail(
+            "CHANNEL", "CANNOT_DROP", "Listed in persistent_channels: remove it there first", channel.name
+        )
+        return
+    server.drop_channel(channel, f"Channel dropped by {session.nick}")
+    if not with_history or server.history.store is None:
+        log.info("%s dropped %s", session.nick, channel.name)
+        _oper_notice(session, f"Dropped {channel.name}, its history kept in the store")
+        return
+    key = channel.key_folded
+
+    async def delete() -> None:
+        # After this turn's messages and the channel's end (they go to the store first), off the loop.
+        try:
+            deleted = await server.delivery.run(lambda store: store.delete_target(key))
+        except StoreError as exc:
+            log.error("could not delete the history of %s: %s", channel.name, exc)
+            session.fail("CHANNEL", "MESSAGE_ERROR", "Dropped, but the history store cannot delete now", name)
+            return
+        log.info("%s dropped %s (%d messages deleted)", session.nick, channel.name, deleted)
+        _oper_notice(session, f"Dropped {channel.name}, {deleted} message(s) deleted")
 
     session.run_async(delete())

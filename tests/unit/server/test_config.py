@@ -30,6 +30,7 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
         ("[server]\nno_such_thing = 1\n", "server.no_such_thing"),
         ("[limits]\nflood_control = 'perhaps'\n", "flood_control"),
         ("[server]\nport = 70000\n", "port"),
+        ("[history]\nchannel_lifetime = 'forever'\n", "channel_lifetime"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, key):
@@ -43,6 +44,13 @@ def test_bad_values_name_the_key(tmp_path, text, key):
 def test_environment_lists_are_comma_separated():
     settings = load(environ={"HUBBUB_PERSISTENT_CHANNELS": "#a, #b"})
     assert settings.persistent_channels == ("#a", "#b")
+
+
+def test_channels_are_durable_unless_the_lifetime_says_ephemeral():
+    assert load(environ={}).channel_lifetime == "durable"
+    assert load(environ={"HUBBUB_CHANNEL_LIFETIME": "ephemeral"}).channel_lifetime == "ephemeral"
+    with pytest.raises(ConfigError, match="channel_lifetime: must be durable or ephemeral"):
+        load(environ={"HUBBUB_CHANNEL_LIFETIME": "sometimes"})
 
 
 def test_configuration_reference_matches_the_code():

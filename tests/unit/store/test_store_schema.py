@@ -20,7 +20,7 @@ from hubbub.store import (
     dm_key,
     open_store,
 )
-from hubbub.store.schema import V1_SCHEMA
+from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
 
 T0 = 1_700_000_000_000
 
@@ -45,7 +45,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 5
+    assert version_of(path) == CURRENT_VERSION == 6
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -157,6 +157,7 @@ def test_channel_records_round_trip_and_replace(tmp_path: Path) -> None:
         bans=(("*!*@bad.example", "alice", T0 + 1), ("troll!*@*", "bob", T0 + 2)),
         excepts=(("*!*@good.example", "alice", T0 + 3),),
         invites=(("friend!*@*", "carol", T0 + 4),),
+        had_ops=True,
     )
     bare = ChannelRecord(name="&Local", key="&local", created_ms=T0)
     with open_store(tmp_path) as store:
@@ -170,6 +171,27 @@ def test_channel_records_round_trip_and_replace(tmp_path: Path) -> None:
         store.delete_channel("&local")
         store.delete_channel("#never-existed")
         assert store.load_channels() == [changed]
+
+
+def test_channels_saved_before_version_5_count_as_having_had_operators(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_NAME
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in (*V1_SCHEMA, *MIGRATIONS[2], *MIGRATIONS[3], *MIGRATIONS[4]):
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO channels (key, name, created_ms, topic, topic_setter, topic_time_ms, modes,"
+        " channel_key, user_limit, bans, excepts, invites)"
+        " VALUES ('#old', '#Old', ?, 'kept', 'a!b@c', ?, 'nt', NULL, NULL, '[]', '[]', '[]')",
+        (T0, T0),
+    )
+    db.close()
+    assert version_of(path) == 4
+    with open_store(tmp_path) as store:
+        assert store.previous_version == 4
+        (old,) = store.load_channels()
+        assert old.had_ops and old.topic == "kept"
+        store.save_channel(ChannelRecord(name="#New", key="#new", created_ms=T0))
+        assert [c.had_ops for c in store.load_channels()] == [False, True]  # #new, #old
 
 
 _WRITER = textwrap.dedent(

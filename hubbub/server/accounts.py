@@ -13,12 +13,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hubbub.protocol import Message, numerics, valid_nick
+from hubbub.store import StoreError
 from hubbub.store.accounts import Account, AccountStore, open_accounts
 
 from . import monitor
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from .session import Session
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # A hash to verify against when the account does not exist, so that a miss costs as much as a
 # wrong password and does not reveal which names are registered.
@@ -150,13 +153,45 @@ class Accounts:
 
         return valid_nick(name, self.server.settings.nicklen) and not is_service(name)
 
+    # writing ----------------------------------------------------------------------------------
+
+    def write(self, job: Callable[[AccountStore], T]) -> asyncio.Future[T]:
+        """Run ``job`` on the account tables on the store writer's thread (the loop never waits
+        for the store); a future of its result, or of its StoreError."""
+        loop = self.server.loop
+        future: asyncio.Future[T] = loop.create_future()
+
+        def done(result: T, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        writer = self.server.history.writer
+        if writer is None:
+            future.set_exception(StoreError("the account store is closed"))
+        else:
+            writer.submit_accounts(job, done)
+        return future
+
+    def write_later(self, job: Callable[[AccountStore], object], what: str) -> None:
+        """Run ``job`` as :meth:`write` does, logging a failure instead of reporting it."""
+
+        def failed(future: asyncio.Future[object]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.error("could not %s: %s", what, future.exception())
+
+        self.write(job).add_done_callback(failed)
+
     # passwords --------------------------------------------------------------------------------
 
     async def create(self, name: str, password: str, email: str = "") -> Account | None:
         """Register ``name`` with ``password`` (hashed off the loop); None if the name is taken."""
         password_hash = await asyncio.get_running_loop().run_in_executor(None, self.hasher.hash, password)
         account = Account(self.fold(name), name, password_hash, email, int(time.time() * 1000))
-        if self.store is None or not self.store.create(account):
+        if self.store is None or not await self.write(lambda store: store.create(account)):
             return None
         log.info("account %s registered", name)
         return account

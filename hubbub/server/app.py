@@ -390,9 +390,10 @@ class Server:
         channel.persistent = False
         self.history.forget_channel(channel)
         if self.registry.channels.pop(channel.key_folded, None) is not None:
-            store = self.accounts.store
-            if store is not None:
-                store.drop_channel(channel.key_folded)
+            key = channel.key_folded
+            self.accounts.write_later(
+                lambda store: store.drop_channel(key), f"drop the registration of {key}"
+            )
         for member in [m for m in channel.members if m.primary is None]:
             if member not in channel.members:
                 continue

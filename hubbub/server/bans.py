@@ -39,7 +39,7 @@ class Bans:
     def _current(self) -> list[ServerBan]:
         now = int(time.time() * 1000)
         if any(b.expires_ms is not None and b.expires_ms <= now for b in self.active):
-            self.load()
+            self.active = [b for b in self.active if b.expires_ms is None or b.expires_ms > now]
         return self.active
 
     def normalize(self, kind: str, mask: str) -> str:
@@ -60,18 +60,22 @@ class Bans:
         now = int(time.time() * 1000)
         expires = now + int(duration * 1000) if duration else None
         ban = ServerBan(kind, self.normalize(kind, mask), reason, setter, now, expires)
-        store = self.server.accounts.store
-        if store is not None:
-            store.add_ban(ban)
-        self.load()
+        # In force at once; stored on the writer (the loop never waits for the store).
+        self.active = [b for b in self._current() if (b.kind, b.mask) != (ban.kind, ban.mask)] + [ban]
+        self.server.accounts.write_later(lambda store: store.add_ban(ban), f"store the ban on {ban.mask}")
         return ban
 
     def remove(self, kind: str, mask: str) -> bool:
-        """Lift a ban."""
-        store = self.server.accounts.store
-        ok = store.remove_ban(kind, self.normalize(kind, mask)) if store is not None else False
-        self.load()
-        return ok
+        """Lift a ban; False if there was none in force."""
+        normal = self.normalize(kind, mask)
+        before = len(self._current())
+        self.active = [b for b in self.active if (b.kind, b.mask) != (kind, normal)]
+        if len(self.active) == before:
+            return False
+        self.server.accounts.write_later(
+            lambda store: store.remove_ban(kind, normal), f"lift the ban on {normal}"
+        )
+        return True
 
     def matching(self, session: Session) -> ServerBan | None:
         """The first ban in force that matches ``session``, or None."""

@@ -40,9 +40,9 @@ class ChannelRegistry:
 
     def save(self, record: RegisteredChannel) -> None:
         """Store a registration and keep it."""
-        store = self.server.accounts.store
-        if store is not None:
-            store.save_channel(record)
+        self.server.accounts.write_later(
+            lambda store: store.save_channel(record), f"save the registration of {record.key}"
+        )
         self.channels[record.key] = record
 
     def access_of(self, channel: Channel, session: Session) -> str:
@@ -164,9 +164,8 @@ def _cs_drop(session: Session, args: list[str]) -> None:
         return
     channel, record = found
     server = session.server
-    store = server.accounts.store
-    if store is not None:
-        store.drop_channel(record.key)
+    key = record.key
+    server.accounts.write_later(lambda store: store.drop_channel(key), f"drop the registration of {key}")
     server.registry.channels.pop(record.key, None)
     _cs(session, f"{channel.name} is no longer registered")
 

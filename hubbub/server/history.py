@@ -447,9 +447,14 @@ class History:
                 if not any(r.account is None or fold(r.account) != mine for r in rows):
                     continue
                 self.send_rows(session, rows, name)
-                marks.set_read_marker(account_id, fold(name), rows[-1].time_ms)
+                self._mark_read(account_id, fold(name), rows[-1].time_ms)
         except Exception:
             log.exception("direct message replay failed for %r", session)
+
+    def _mark_read(self, account_id: str, target: str, time_ms: int) -> None:
+        self.server.accounts.write_later(
+            lambda store: store.set_read_marker(account_id, target, time_ms), "move a read marker"
+        )
 
     def to_message(self, row: StoredMessage, batch: str | None = None) -> Message:
         """A stored row as a message to send again, with its original time and msgid."""

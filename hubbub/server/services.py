@@ -7,14 +7,18 @@ them and nobody can take their nicks.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, casefold, numerics
+from hubbub.store import StoreError
 
 if TYPE_CHECKING:
     from .session import Session
+
+log = logging.getLogger(__name__)
 
 SERVICES = ("NickServ", "ChanServ")
 _FOLDED = {casefold(name, "rfc1459"): name for name in SERVICES}
@@ -145,12 +149,22 @@ def _ns_drop(session: Session, args: list[str]) -> None:
         _ns(session, f"To drop your account, send: DROP {session.account}")
         return
     key = accounts.fold(session.account)
-    accounts.store.delete(key)  # with its read markers and channel registrations
-    session.server.registry.load()
     name = session.account
-    for user in list(session.server.world.accounts.get(key, ())):
-        accounts.log_out(user)
-    _ns(session, f"Account {name} has been dropped")
+
+    async def drop() -> None:
+        try:
+            # With its read markers and channel registrations, on the store writer.
+            await accounts.write(lambda store: store.delete(key))
+        except StoreError as exc:
+            log.error("could not drop account %s: %s", name, exc)
+            _ns(session, "The server cannot change accounts right now; try again later")
+            return
+        session.server.registry.load()
+        for user in list(session.server.world.accounts.get(key, ())):
+            accounts.log_out(user)
+        _ns(session, f"Account {name} has been dropped")
+
+    session.run_async(drop())
 
 
 def _ns_cert(session: Session, args: list[str]) -> None:
@@ -169,12 +183,20 @@ def _ns_cert(session: Session, args: list[str]) -> None:
     if sub not in ("ADD", "DEL") or not fingerprint:
         _ns(session, "Syntax: CERT LIST | CERT ADD [fingerprint] | CERT DEL <fingerprint>")
         return
-    if sub == "ADD":
-        ok = store.add_certfp(key, fingerprint)
-        _ns(session, f"Added {fingerprint}" if ok else f"{fingerprint} is already in use")
-    else:
-        ok = store.remove_certfp(key, fingerprint)
-        _ns(session, f"Removed {fingerprint}" if ok else f"{fingerprint} is not on your account")
+
+    async def change() -> None:
+        try:
+            if sub == "ADD":
+                ok = await accounts.write(lambda store: store.add_certfp(key, fingerprint))
+                _ns(session, f"Added {fingerprint}" if ok else f"{fingerprint} is already in use")
+            else:
+                ok = await accounts.write(lambda store: store.remove_certfp(key, fingerprint))
+                _ns(session, f"Removed {fingerprint}" if ok else f"{fingerprint} is not on your account")
+        except StoreError as exc:
+            log.error("could not change the certificates of %s: %s", key, exc)
+            _ns(session, "The server cannot change accounts right now; try again later")
+
+    session.run_async(change())
 
 
 def _ns_logout(session: Session, args: list[str]) -> None:

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from hubbub.store import SQLiteStore, StoreError
+from hubbub.store.accounts import AccountStore
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[SQLiteStore], Any]
+AccountJob = Callable[[AccountStore], Any]
 Done = Callable[[Any, BaseException | None], None]
 
 # How long one attempt waits for another process's write lock (SQLite busy_timeout), and how
@@ -45,7 +47,8 @@ class StoreWriter:
     def __init__(self, path: Path, loop: asyncio.AbstractEventLoop) -> None:
         self.path = path
         self.loop = loop
-        self._jobs: queue.SimpleQueue[tuple[Job, Done] | None] = queue.SimpleQueue()
+        # (job, what it is done with, whether it works on the account tables)
+        self._jobs: queue.SimpleQueue[tuple[Any, Done, bool] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="store writer", daemon=True)
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
@@ -61,7 +64,11 @@ class StoreWriter:
 
     def submit(self, job: Job, done: Done) -> None:
         """Run ``job(store)`` on the thread; then ``done(result, error)`` on the loop."""
-        self._jobs.put((job, done))
+        self._jobs.put((job, done, False))
+
+    def submit_accounts(self, job: AccountJob, done: Done) -> None:
+        """Run ``job(accounts)`` with the account tables on the thread, in turn with the rest."""
+        self._jobs.put((job, done, True))
 
     def stop(self) -> None:
         """Finish every submitted job, then close the connection and end the thread."""
@@ -79,19 +86,27 @@ class StoreWriter:
             self._open_error = exc
             self._opened.set()
             return
+        try:
+            accounts = AccountStore(self.path, busy_timeout_ms=LOCK_WAIT_MS)
+        except BaseException as exc:
+            store.close()
+            self._open_error = exc
+            self._opened.set()
+            return
         self._opened.set()
         try:
             while (item := self._jobs.get()) is not None:
-                job, done = item
-                result, error = self._attempt(job, store)
+                job, done, on_accounts = item
+                result, error = self._attempt(job, accounts if on_accounts else store)
                 try:
                     self.loop.call_soon_threadsafe(done, result, error)
                 except RuntimeError:  # the loop is closed: the server is gone
                     log.warning("a store job finished after the server stopped")
         finally:
             store.close()
+            accounts.close()
 
-    def _attempt(self, job: Job, store: SQLiteStore) -> tuple[Any, BaseException | None]:
+    def _attempt(self, job: Any, store: Any) -> tuple[Any, BaseException | None]:
         """Run ``job``, retrying while the write lock is held elsewhere (backpressure, not loss)."""
         since = time.monotonic()
         next_report = since

@@ -68,13 +68,13 @@ class RegisteredChannel:
 class AccountStore:
     """Account data in the data directory's SQLite file."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
         with store_errors(f"cannot open {self.path}"):
             self._db = sqlite3.connect(self.path, isolation_level=None)
             try:
                 self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA busy_timeout = 5000")
+                self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
                 self._db.execute("PRAGMA foreign_keys = ON")
                 migrate(self._db)
             except BaseException:

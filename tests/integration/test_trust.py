@@ -107,6 +107,8 @@ async def test_a_locked_store_delays_messages_without_freezing_the_server_or_los
     try:
         for i in range(20):
             alice.send(f"PRIVMSG #c :during {i}")
+        dave = await _client(server, "dave")
+        dave.send("REGISTER * * :a long enough password")  # an account write waits too
         # The server still answers everyone at once (its loop does not wait for the lock) ...
         carol = await _client(server, "carol")
         carol.send("PING :alive")
@@ -117,6 +119,7 @@ async def test_a_locked_store_delays_messages_without_freezing_the_server_or_los
         other.execute("ROLLBACK")
         other.close()
     got = await bob.collect_until("PONG", "hubbub.local", "after-the-lock", timeout=15)
+    await dave.expect("REGISTER", "SUCCESS", timeout=15)
     assert [m.params[1] for m in got if m.command == "PRIVMSG"] == [f"during {i}" for i in range(20)]
     echoes = await alice.collect_until("PRIVMSG", "#c", "during 19")
     assert [m.params[1] for m in echoes if m.command == "PRIVMSG"][-20:] == [f"during {i}" for i in range(20)]

@@ -90,7 +90,12 @@ def handle_markread(session: Session, msg: Message) -> None:
         except BadReference:
             session.fail("MARKREAD", "INVALID_PARAMS", "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ", name)
             return
-        stored = accounts.store.set_read_marker(account_id, key, wanted)
+        # Markers only move forward: the answer is known now, and the store follows on the writer.
+        earlier = accounts.store.read_marker(account_id, key)
+        stored = max(wanted, earlier) if earlier is not None else wanted
+        accounts.write_later(
+            lambda store: store.set_read_marker(account_id, key, wanted), f"store the read marker of {name}"
+        )
     except StoreError:
         log.exception("cannot store the read marker of %s", name)
         session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)

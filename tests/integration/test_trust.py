@@ -296,3 +296,57 @@ async def test_a_crash_storm_with_churners_loses_nothing_anybody_received(tmp_pa
         assert order == sorted(order), f"{name} received lines in another order than history"
         churned += name.startswith("ch")
     assert churned > 0, "no churner got its echo"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+async def test_after_a_restart_an_old_client_gets_everything_it_missed(tmp_path, processes, sig):
+    """The README's promise with ``make serve`` defaults: durable channels, history by both ways."""
+    data = tmp_path / "data"
+    server = await ServerProcess(data).start()  # defaults: flood control and all
+    processes.append(server)
+    modern = ("draft/chathistory", "batch", "message-tags", "server-time", "echo-message")
+    alice = await _client(server, "alice", modern)
+    plain = await _client(server, "plain")
+    await alice.join("#general")
+    await plain.join("#general")
+    for text in ("one", "two", "three"):
+        alice.send(f"PRIVMSG #general :{text}")
+        await plain.expect("PRIVMSG", "#general", text)
+    last = (await alice.expect("PRIVMSG", "#general", "three")).tags["msgid"]
+
+    server.signal(sig)
+    await server.wait(10)
+    await alice.close()
+    await plain.close()
+    again = await ServerProcess(data).start()
+    processes.append(again)
+
+    newbie = await _client(again, "newbie")
+    await newbie.join("#general")
+    newbie.send("PRIVMSG #general :while you were away")
+    newbie.send("PRIVMSG #general :and this")
+    await newbie.sync()
+
+    # A modern client fills the gap from the last message it saw.
+    alice = await _client(again, "alice", modern)
+    await alice.join("#general")
+    alice.send(f"CHATHISTORY AFTER #general msgid={last} 50")
+    start = await alice.expect("BATCH")
+    got = await alice.collect_until("BATCH", "-" + start.params[0][1:])
+    assert [m.params[1] for m in got if m.command == "PRIVMSG"] == ["while you were away", "and this"]
+    # A plain client (irssi, WeeChat) gets the recent lines on join.
+    plain = await _client(again, "plain")
+    plain.send("JOIN #general")
+    got = await plain.collect_until("366")
+    got += await plain.drain_messages()
+    assert [m.params[1] for m in got if m.command == "PRIVMSG"] == [
+        "one",
+        "two",
+        "three",
+        "while you were away",
+        "and this",
+    ]
+    # And nobody was made operator of the channel just by being first in after the restart.
+    assert not any(m.command == "MODE" for m in got)
+    names = " ".join(m.params[-1] for m in got if m.command == "353")
+    assert "@newbie" not in names

@@ -81,7 +81,10 @@ class StoreWriter:
 
     def _run(self) -> None:
         try:
-            store = SQLiteStore(self.path, background_checkpoint=False, busy_timeout_ms=LOCK_WAIT_MS)
+            # The loop's own connection runs the background checkpoints (store.checkpoint).
+            store = SQLiteStore(
+                self.path, background_checkpoint=False, autocheckpoint=False, busy_timeout_ms=LOCK_WAIT_MS
+            )
         except BaseException as exc:
             self._open_error = exc
             self._opened.set()

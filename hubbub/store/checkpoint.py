@@ -4,7 +4,7 @@ With SQLite's automatic checkpoint, the commit that crosses the WAL size thresho
 log into the database file, inside the commit: every thousandth page, one commit on the event loop
 takes several milliseconds and every message of that loop turn waits for it. Here the writer turns
 the automatic checkpoint off and a background thread, with a connection of its own, runs PASSIVE
-checkpoints, which never block the writer. The world and the writer connection stay on the loop.
+checkpoints, which never block the writer (the store writer thread, hubbub.server.writer).
 """
 
 from __future__ import annotations

@@ -96,6 +96,7 @@ class SQLiteStore:
         path: str | os.PathLike[str],
         *,
         background_checkpoint: bool = True,
+        autocheckpoint: bool = True,
         busy_timeout_ms: int = 5000,
     ) -> None:
         self.path = Path(path)
@@ -118,9 +119,10 @@ class SQLiteStore:
                     self.previous_version = migrate(self._db)
                 except StoreError as exc:
                     raise StoreError(f"{self.path}: {exc}") from exc
-                if background_checkpoint:
+                if background_checkpoint or not autocheckpoint:
                     # Commits never copy the log into the file themselves (see checkpoint.py).
                     self._db.execute("PRAGMA wal_autocheckpoint = 0")
+                if background_checkpoint:
                     self._checkpointer = Checkpointer(self.path)
                     self._checkpointer.start()
             except BaseException:

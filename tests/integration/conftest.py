@@ -15,6 +15,7 @@ from hubbub.server.app import Server
 from hubbub.server.config import Settings
 
 from .ircclient import IRCClient
+from .serverproc import ServerProcess
 
 StartServer = Callable[..., Awaitable[Server]]
 Connect = Callable[..., Awaitable[IRCClient]]
@@ -63,6 +64,15 @@ async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
     for server in servers:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.stop(), 10)
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[ServerProcess]]:
+    """Real ``hubbub serve`` processes started by a test; every one is gone at its end."""
+    started: list[ServerProcess] = []
+    yield started
+    for p in started:
+        await p.stop()
 
 
 @pytest.fixture

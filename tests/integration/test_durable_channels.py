@@ -21,14 +21,6 @@ HISTORY_CAPS = ("draft/chathistory", "batch", "server-time", "message-tags")
 
 
 @pytest.fixture
-async def processes():
-    started: list[ServerProcess] = []
-    yield started
-    for p in started:
-        await p.stop()
-
-
-@pytest.fixture
 async def clients():
     opened: list[IRCClient] = []
     yield opened

@@ -15,14 +15,6 @@ from .ircclient import IRCClient
 from .serverproc import ServerProcess
 
 
-@pytest.fixture
-async def processes():
-    started: list[ServerProcess] = []
-    yield started
-    for p in started:
-        await p.stop()
-
-
 async def test_python_dash_m_and_the_console_script_are_the_same_command():
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hubbub", "--help", stdout=asyncio.subprocess.PIPE

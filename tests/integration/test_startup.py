@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,6 @@ from .conftest import Connect, StartServer
 from .ircclient import IRCClient
 from .serverproc import ServerProcess
 from .test_cli import hubbub
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for p in started:
-        await p.stop()
 
 
 async def refused_start(*args: str) -> str:

@@ -15,7 +15,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,6 @@ from .ircclient import IRCClient
 from .serverproc import ServerProcess
 
 ECHO = ("message-tags", "echo-message")
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for p in started:
-        await p.stop()
 
 
 async def _start(processes: list[ServerProcess], data: Path, *args: str) -> ServerProcess:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -13,14 +14,12 @@ import pytest
 
 from hubbub.store import CURRENT_VERSION, DATABASE_NAME, datadir, open_store
 from hubbub.store.datadir import LOCK_NAME, MARKER_NAME, DataDirError, database_path, file_identity, lock
+from hubbub.store.schema import schema_version
 
 
 def version_of(path: Path) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute("SELECT version FROM schema_version").fetchone()[0])
-    finally:
-        db.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return schema_version(db)
 
 
 def test_a_new_data_directory_gets_a_database_at_the_current_schema_and_a_marker(tmp_path: Path) -> None:

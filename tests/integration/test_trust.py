@@ -22,6 +22,7 @@ import pytest
 from hubbub.server.accounts import hash_password
 from hubbub.store import open_store
 
+from .accounts_helpers import login_and_register, register_account
 from .ircclient import IRCClient
 from .serverproc import ServerProcess
 
@@ -167,9 +168,18 @@ async def test_a_full_disk_delivers_nothing_unsaved_tells_the_sender_and_recover
     _mount_tmpfs(disk, "3m")
     try:
         data = disk / "data"
-        server = await _start(processes, data)
+        config = tmp_path / "hubbub.toml"
+        oper = f"admin {hash_password('sesame', memory_kib=1024, time_cost=1)}"
+        config.write_text(f'[operators]\nopers = ["{oper}"]\n[accounts]\npassword_hash_memory_kib = 1024\n')
+        server = await _start(processes, data, "--config", str(config))
         alice = await _client(server, "alice", (*ECHO, "labeled-response"))
         bob = await _client(server, "bob")
+        admin = await _client(server, "admin")
+        admin.send("OPER admin sesame")
+        await admin.expect("381")
+        erin = await _client(server, "erin")
+        await register_account(erin, "erins-password")
+        await erin.close()
         await alice.join("#c")
         await bob.join("#c")
         filler = _fill(disk)
@@ -193,6 +203,12 @@ async def test_a_full_disk_delivers_nothing_unsaved_tells_the_sender_and_recover
         answer = await carol.expect(lambda m: m.command in ("FAIL", "REGISTER"), timeout=10)
         assert answer.command == "FAIL"
         assert any(b"cannot commit" in line for line in server.stderr)
+        notice = await admin.expect("NOTICE", timeout=10)
+        assert "cannot save messages" in notice.params[1]
+        # Logging in on a full disk works (reading needs no space) and does not hang.
+        erin = await IRCClient.open(server.host, server.port, "erin")
+        assert (await login_and_register(erin, "erin", "erin", "erins-password")).command == "903"
+        await erin.expect("001")
 
         filler.unlink()  # space returns: service resumes by itself
         alice.send("PRIVMSG #c :after the disk was freed")

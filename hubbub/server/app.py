@@ -354,8 +354,8 @@ class Server:
             return
         peers = world.peers_of(session)
         quit_msg = Message.build("QUIT", reason, source=session.hostmask)
-        fanout(quit_msg, (p for p in peers if not p.gone))
-        self.history.keep_event(session, quit_msg, list(session.channels))
+        held = self.history.keep_event(session, quit_msg, list(session.channels))
+        fanout(quit_msg, (p for p in peers if not p.gone), held, event=True)
         for channel in list(session.channels.values()):
             self.remove_member(channel, session)
         session.channels.clear()
@@ -432,9 +432,10 @@ class Server:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
         self.history.replay_direct(session)
 
-    def history_event(self, session: Session, message: Message, targets: list[str]) -> None:
-        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event where event playback is on."""
-        self.history.keep_event(session, message, targets)
+    def history_event(self, session: Session, message: Message, targets: list[str]) -> Epoch | None:
+        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event where event playback is on; return the
+        epoch its delivery waits for."""
+        return self.history.keep_event(session, message, targets)
 
     def replay_on_join(self, session: Session, channel: Channel) -> None:
         """``session`` just joined ``channel``: apply its registered access, send recent history."""

@@ -63,11 +63,14 @@ class MsgidFactory:
 SHARED_FANOUT = 16
 
 
-def fanout(message: Message, recipients: Iterable[Session], hold: Epoch | None = None) -> None:
+def fanout(
+    message: Message, recipients: Iterable[Session], hold: Epoch | None = None, *, event: bool = False
+) -> None:
     """Queue ``message`` to every recipient, formatting it once per distinct view.
 
     ``hold`` is the epoch that keeps ``message`` (see :meth:`Delivery.record`): every recipient's
-    output then waits for its commit, and a failed commit takes the message back out.
+    output then waits for its commit, and a failed commit takes the message back out, unless it
+    is an ``event`` (a JOIN, a QUIT ...): what happened happened, stored or not.
 
     This is the hot path of every channel message (DESIGN.md principle 4): the common case of
     :meth:`Connection.write` is inlined, and consecutive recipients with the same view reuse the
@@ -129,7 +132,7 @@ def fanout(message: Message, recipients: Iterable[Session], hold: Epoch | None =
         else:
             conn.write(data)
             inline = False
-    if hold is not None:
+    if hold is not None and not event:
         for data, part in cache.values():
             hold.message_parts.add(id(data))
             hold.message_parts.add(id(part))

@@ -191,15 +191,17 @@ class History:
             dm_key(me, peer_side), message, msgid, time_ms, session.account, session, peer_name, names
         )
 
-    def keep_event(self, session: Session, message: Message, targets: Iterable[str]) -> None:
-        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event for each target, if events are kept."""
+    def keep_event(self, session: Session, message: Message, targets: Iterable[str]) -> Epoch | None:
+        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event for each target, if events are kept;
+        return the epoch its delivery must wait for (None when nothing is kept)."""
         if self.store is None or not self.settings.history_events:
-            return
+            return None
         delivery = self.server.delivery
+        epoch = None
         for target in targets:
             tags: dict[str, str] = {}
             msgid, time_ms = delivery.stamp(tags)
-            delivery.record(
+            epoch = delivery.record(
                 StoredMessage(
                     msgid,
                     time_ms,
@@ -210,6 +212,7 @@ class History:
                     session.account,
                 )
             )
+        return epoch
 
     # channels ---------------------------------------------------------------------------------
 

@@ -357,3 +357,22 @@ async def test_after_a_restart_an_old_client_gets_everything_it_missed(tmp_path,
     assert not any(m.command == "MODE" for m in got)
     names = " ".join(m.params[-1] for m in got if m.command == "353")
     assert "@newbie" not in names
+
+
+async def test_a_kept_event_is_stored_before_anybody_sees_it(tmp_path, processes):
+    data = tmp_path / "data"
+    server = await ServerProcess(data, "--no-flood-control", env={"HUBBUB_HISTORY_EVENTS": "true"}).start()
+    processes.append(server)
+    alice = await _client(server, "alice")
+    bob = await _client(server, "bob")
+    await alice.join("#c")
+    await bob.join("#c")
+    alice.send("TOPIC #c :kept before it is shown")
+    await bob.expect("TOPIC", "#c", "kept before it is shown")
+    await _crash(server)
+    store = open_store(data)
+    try:
+        commands = [r.command for r in store.latest("#c", 100)]
+    finally:
+        store.close()
+    assert commands[-1] == "TOPIC" and commands.count("JOIN") == 2

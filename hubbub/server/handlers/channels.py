@@ -76,18 +76,18 @@ def join(session: Session, name: str, key: str = "") -> None:
         "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
     )
     members = list(channel.members)
-    fanout(extended, [m for m in members if "extended-join" in m.caps])
-    fanout(plain, [m for m in members if "extended-join" not in m.caps])
+    held = server.history_event(session, plain, [channel.key_folded])
+    fanout(extended, [m for m in members if "extended-join" in m.caps], held, event=True)
+    fanout(plain, [m for m in members if "extended-join" not in m.caps], held, event=True)
     if session.away is not None:
         away = Message.build("AWAY", session.away, source=session.hostmask)
-        fanout(away, [m for m in members if "away-notify" in m.caps and m not in devices])
+        fanout(away, [m for m in members if "away-notify" in m.caps and m not in devices], held, event=True)
     for device in devices:
         if channel.topic:
             send_topic(device, channel)
         # IRCv3 draft/read-marker: after the JOIN, before the end of NAMES
         send_marker(device, channel.name)
         send_names(device, channel)
-    server.history_event(session, plain, [channel.key_folded])
     server.replay_on_join(session, channel)
     for device in devices[1:]:
         server.history.replay_on_join(device, channel)
@@ -128,8 +128,8 @@ def part(session: Session, channel: Channel, reason: str) -> None:
     """Leave ``channel``, telling every member (``session`` included)."""
     params = (channel.name, reason) if reason else (channel.name,)
     out = Message("PART", params, session.hostmask)
-    fanout(out, list(channel.members))
-    session.server.history_event(session, out, [channel.key_folded])
+    held = session.server.history_event(session, out, [channel.key_folded])
+    fanout(out, list(channel.members), held, event=True)
     session.server.remove_member(channel, session)
 
 
@@ -160,8 +160,8 @@ def handle_topic(session: Session, msg: Message) -> None:
     channel.topic_setter = session.hostmask
     channel.topic_time = time.time()
     out = Message.build("TOPIC", channel.name, topic, source=session.hostmask)
-    fanout(out, list(channel.members))
-    server.history_event(session, out, [channel.key_folded])
+    held = server.history_event(session, out, [channel.key_folded])
+    fanout(out, list(channel.members), held, event=True)
     server.channel_changed(channel)
 
 
@@ -242,8 +242,8 @@ def handle_kick(session: Session, msg: Message) -> None:
             )
             continue
         out = Message.build("KICK", channel.name, target.nick, reason, source=session.hostmask)
-        fanout(out, list(channel.members))
-        server.history_event(session, out, [channel.key_folded])
+        held = server.history_event(session, out, [channel.key_folded])
+        fanout(out, list(channel.members), held, event=True)
         server.remove_member(channel, target)
 
 

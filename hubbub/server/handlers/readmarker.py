@@ -90,24 +90,30 @@ def handle_markread(session: Session, msg: Message) -> None:
         except BadReference:
             session.fail("MARKREAD", "INVALID_PARAMS", "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ", name)
             return
-        # Markers only move forward: the answer is known now, and the store follows on the writer.
-        earlier = accounts.store.read_marker(account_id, key)
-        stored = max(wanted, earlier) if earlier is not None else wanted
-        accounts.write_later(
-            lambda store: store.set_read_marker(account_id, key, wanted), f"store the read marker of {name}"
-        )
     except StoreError:
-        log.exception("cannot store the read marker of %s", name)
-        session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)
+        log.exception("cannot read the read marker of %s", name)
+        session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be read", name)
         return
-    out = _markread(session, name, stored)
-    # Every connection of the account with the cap learns the new marker, this one included.
-    siblings = [
-        s
-        for s in server.world.accounts.get(account, ())
-        if CAP in s.caps and s.registered and s.account_id == account_id
-    ]
-    if session not in siblings:
-        siblings.append(session)
-    for sibling in siblings:
-        sibling.send(out)
+
+    async def store_marker() -> None:
+        # On the store writer (markers only move forward: the store answers with the one kept);
+        # this client's later commands wait for the answer.
+        try:
+            stored = await accounts.write(lambda store: store.set_read_marker(account_id, key, wanted))
+        except StoreError:
+            log.exception("cannot store the read marker of %s", name)
+            session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)
+            return
+        out = _markread(session, name, stored)
+        # Every connection of the account with the cap learns the new marker, this one included.
+        siblings = [
+            s
+            for s in server.world.accounts.get(account, ())
+            if CAP in s.caps and s.registered and s.account_id == account_id and not s.gone
+        ]
+        if session not in siblings and not session.gone:
+            siblings.append(session)
+        for sibling in siblings:
+            sibling.send(out)
+
+    session.run_async(store_marker())

@@ -217,14 +217,18 @@ class Connection(asyncio.Protocol):
         """Whether ``line`` may be handled now; if not, arrange to try again when it may."""
         if self._holds:
             return False  # an earlier command of this client is not finished yet
+        backlogged = self.server.delivery.backlogged
+        limited = self._limited()
+        if not (backlogged or limited):
+            return True
         is_message = message_command(line)
-        if is_message and self.server.delivery.backlogged:
+        if is_message and backlogged:
             # The store is behind (slow or locked): senders wait for it, nothing is dropped.
             if not self._waiting_store:
                 self._waiting_store = True
                 self.server.delivery.after_commit(self._store_caught_up)
             return False
-        if not self._limited():
+        if not limited:
             return True
         bucket = self._messages if is_message else self._commands
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
@@ -315,16 +319,13 @@ class Connection(asyncio.Protocol):
         if line is self._bypass:
             self._bypass = None
             return False
-        if not self.server.delivery.after_commit(self._committed_for_line):
+        if not self.server.delivery.after_commit(self.release_input):
             return False
         self._pending.appendleft(line)
         self._pending_bytes += len(line) + 2
         self._bypass = line
         self._holds += 1
         return True
-
-    def _committed_for_line(self) -> None:
-        self.release_input()
 
     # output -----------------------------------------------------------------------------------
 

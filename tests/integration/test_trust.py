@@ -376,3 +376,33 @@ async def test_a_kept_event_is_stored_before_anybody_sees_it(tmp_path, processes
     finally:
         store.close()
     assert commands[-1] == "TOPIC" and commands.count("JOIN") == 2
+
+
+async def test_past_the_store_backlog_senders_wait_and_nothing_is_dropped(tmp_path, processes):
+    data = tmp_path / "data"
+    server = await ServerProcess(data, "--no-flood-control", env={"HUBBUB_STORE_BACKLOG": "3"}).start()
+    processes.append(server)
+    alice = await _client(server, "alice", ECHO)
+    bob = await _client(server, "bob")
+    await alice.join("#c")
+    await bob.join("#c")
+    other = sqlite3.connect(data / "hubbub.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        # One message a packet, so that each is its own turn and the backlog fills up.
+        for i in range(40):
+            alice.send(f"PRIVMSG #c :held {i}")
+            await alice.drain()
+        alice.send("PING :behind-the-messages")
+        carol = await _client(server, "carol")  # everyone else is still served
+        carol.send("PING :alive")
+        await carol.expect("PONG", "hubbub.local", "alive", timeout=2)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    got = await alice.collect_until("PONG", "hubbub.local", "behind-the-messages", timeout=15)
+    assert [m.params[1] for m in got if m.command == "PRIVMSG"] == [f"held {i}" for i in range(40)]
+    got = [(await bob.expect("PRIVMSG", timeout=15)).params[1] for _ in range(40)]
+    assert got == [f"held {i}" for i in range(40)]
+    await _crash(server)
+    assert _stored(data, "#c") == [f"held {i}" for i in range(40)]

@@ -86,7 +86,6 @@ class Connection(asyncio.Protocol):
         "_read_paused",
         "_waiting",
         "_waiting_store",
-        "capture",
         "closed",
         "dirty",
         "hold",
@@ -114,7 +113,6 @@ class Connection(asyncio.Protocol):
         # The newest epoch whose commit this connection's output waits for (delivery.Epoch); it
         # no longer holds anything once that epoch is committed.
         self.hold: Epoch | None = None
-        self.capture: list[bytes] | None = None  # labeled-response: replies to one command
         self.peer_ip = ""
         self.peer_port = 0
         self.last_seen = time.monotonic()
@@ -330,10 +328,7 @@ class Connection(asyncio.Protocol):
     # output -----------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` for the next flush (or for the labeled reply being collected)."""
-        if self.capture is not None:
-            self.capture.append(data)
-            return
+        """Queue ``data`` for the next flush."""
         if self.closed:
             return
         outbox = self.outbox

@@ -121,7 +121,7 @@ def fanout(
                 server.close_segment()
             mark_dirty = server.mark_dirty
             limit = server.settings.sendq * TURN_SENDQ_FACTOR
-        if conn.capture is None and not conn.closed and conn.outbox_size + size <= limit:
+        if session.replies is None and not conn.closed and conn.outbox_size + size <= limit:
             conn.outbox.append(part)
             conn.outbox_size += size
             if conn.outbox_size > peak:
@@ -130,7 +130,7 @@ def fanout(
                 conn.dirty = True
                 mark_dirty(conn)
         else:
-            conn.write(data)
+            session.write(data)  # into the reply buffer of the command being handled, if any
             inline = False
     if hold is not None and not event:
         for data, part in cache.values():

@@ -459,15 +459,13 @@ class History:
             lambda store: store.set_read_marker(account_id, target, time_ms), "move a read marker"
         )
 
-    def to_message(self, row: StoredMessage, batch: str | None = None) -> Message:
+    def to_message(self, row: StoredMessage) -> Message:
         """A stored row as a message to send again, with its original time and msgid."""
         tags = dict(row.tags)
         tags["time"] = _stamp(row.time_ms)
         tags["msgid"] = row.msgid
         if row.account:
             tags["account"] = row.account
-        if batch:
-            tags["batch"] = batch
         return Message(row.command, row.params, row.source, tags)
 
     def send_rows(self, session: Session, rows: list[StoredMessage], target_name: str) -> None:
@@ -482,16 +480,10 @@ class History:
             or (r.command == "TAGMSG" and tagmsg)
             or (events and r.command != "TAGMSG")
         ]
-        batch = None
-        if "batch" in session.caps:
-            batch = session.next_batch_id()
-            session.send(
-                Message.build("BATCH", "+" + batch, "chathistory", target_name, source=self.server.name)
-            )
+        batch = session.open_batch("chathistory", target_name)
         for row in rows:
-            session.send(self.to_message(row, batch))
-        if batch:
-            session.send(Message.build("BATCH", "-" + batch, source=self.server.name))
+            session.send(self.to_message(row))
+        session.close_batch(batch)
 
     def replay_on_join(self, session: Session, channel: Channel) -> None:
         """Recent lines for a client that will not ask with CHATHISTORY itself."""

@@ -19,6 +19,7 @@ from hubbub.store import new_connection_side
 
 from . import caps as capmod
 from .accounts import AuthState
+from .replies import Replies
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
@@ -93,7 +94,6 @@ class Session:
     __slots__ = (
         "__weakref__",
         "_batch_seq",
-        "_label",
         "_ping_handle",
         "_pinged_at",
         "_prereg_lines",
@@ -121,6 +121,7 @@ class Session:
         "primary",
         "realname",
         "registered",
+        "replies",
         "server",
         "siblings",
         "umodes",
@@ -168,7 +169,8 @@ class Session:
         self.connected_at = time.time()
         self.last_active = self.connected_at
         self.flood_exempt = False
-        self._label: str | None = None
+        # The reply buffer of the command being handled, while it is labelled or has a batch open.
+        self.replies: Replies | None = None
         self._batch_seq = 0
         self._prereg_lines = 0
         self._pinged_at = 0.0
@@ -254,16 +256,14 @@ class Session:
         else:
             command = rough.command
             label = rough.tags.get("label") if "labeled-response" in self.caps else None
-        if label is not None:
-            self._begin_label(label)
+        replies = self._begin_replies(label)
         try:
             if exc.numeric == "417":
                 self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
             else:
                 self.fail(command, "INVALID_UTF8", "Message rejected: not valid UTF-8")
         finally:
-            if label is not None:
-                self._end_label(label)
+            self._end_replies(replies)
 
     def input_too_long(self) -> None:
         """The framer saw a line past the hard limit: there is no safe way to resync."""
@@ -279,8 +279,7 @@ class Session:
         if self.registered:
             self.last_active = time.time() if command not in ("PING", "PONG") else self.last_active
         label = message.tags.get("label") if "labeled-response" in self.caps else None
-        if label is not None:
-            self._begin_label(label)
+        replies = self._begin_replies(label)
         try:
             if spec is None:
                 if self.registered:
@@ -296,68 +295,93 @@ class Session:
                 return
             spec.handler(self, message)
         finally:
-            if label is not None:
-                self._end_label(label)
+            self._end_replies(replies)
 
-    # labeled-response -------------------------------------------------------------------------
+    # the reply buffer ---------------------------------------------------------------------------
 
-    def _begin_label(self, label: str, lines: list[bytes] | None = None) -> None:
-        self.conn.capture = [] if lines is None else lines
-        self._label = label
-        self.server.labelling += 1
+    def _begin_replies(self, label: str | None) -> Replies | None:
+        """A labelled command collects its replies (hubbub.server.replies); others need none."""
+        if label is None:
+            self.replies = None
+            return None
+        replies = self.replies = Replies(self.conn.write, label)
+        self.server.labelling += 1  # shared segments must not take this client's lines meanwhile
+        return replies
 
-    def _end_label(self, label: str) -> None:
-        lines = self.conn.capture or []
-        self.conn.capture = None
-        self.server.labelling -= 1
-        if self._label is None:
-            return  # run_async took the label: it answers when the command is finished
-        self._label = None
-        self._answer_label(label, lines)
-
-    def _answer_label(self, label: str, lines: list[bytes]) -> None:
-        if self.gone:
+    def _end_replies(self, replies: Replies | None) -> None:
+        """The command is done: answer its label (unless run_async took the buffer over)."""
+        if self.replies is replies:
+            self.replies = None
+        if replies is None:
             return
-        if not lines:
-            self.send(Message.build("ACK", source=self.server.name, tags={"label": label}))
-        elif len(lines) == 1:
-            self.conn.write(capmod.add_tag(lines[0], "label", label))
-        else:
-            ref = self.next_batch_id()
-            start = Message.build("BATCH", "+" + ref, "labeled-response", source=self.server.name)
-            self.conn.write(capmod.add_tag(capmod.render(start, self.view), "label", label))
-            for line in lines:
-                self.conn.write(capmod.add_tag(line, "batch", ref))
-            self.send(Message.build("BATCH", "-" + ref, source=self.server.name))
+        self.server.labelling -= 1
+        if replies.label is not None and not self.gone:
+            self._answer(replies)
+
+    def _answer(self, replies: Replies) -> None:
+        ref = self.next_batch_id()
+        name = self.server.name
+        replies.finish(
+            capmod.render(Message.build("ACK", source=name), self.view),
+            ref,
+            capmod.render(Message.build("BATCH", "+" + ref, "labeled-response", source=name), self.view),
+            capmod.render(Message.build("BATCH", "-" + ref, source=name), self.view),
+        )
+
+    def open_batch(self, kind: str, *params: str) -> str | None:
+        """Start a batch of ``kind`` in this command's replies; its ref, or None without ``batch``.
+
+        Lines sent until :meth:`close_batch` carry this batch's tag, and only it (IRCv3 batch);
+        inside a labelled response the batch nests in the labelled one.
+        """
+        if "batch" not in self.caps:
+            return None
+        if self.replies is None:
+            self.replies = Replies(self.conn.write)
+        ref = self.next_batch_id()
+        start = Message.build("BATCH", "+" + ref, kind, *params, source=self.server.name)
+        self.replies.open_batch(ref, capmod.render(start, self.view))
+        return ref
+
+    def close_batch(self, ref: str | None) -> None:
+        """End the batch :meth:`open_batch` started (nothing when it gave None)."""
+        replies = self.replies
+        if ref is None or replies is None:
+            return
+        end = Message.build("BATCH", "-" + ref, source=self.server.name)
+        replies.close_batch(ref, capmod.render(end, self.view))
+        if replies.label is None and not replies.open:
+            self.replies = None  # an unlabelled command's buffer lives only as long as its batches
 
     def run_async(self, work: Coroutine[Any, Any, None]) -> None:
         """Finish the command being handled with ``work``, which may wait for threads.
 
         The client's later commands wait until ``work`` is done, so its replies keep the order of
-        its commands; the command's label (IRCv3 labeled-response) answers with what ``work``
-        replies, however many steps it takes.
+        its commands; the command's reply buffer (its label, IRCv3 labeled-response) answers with
+        what ``work`` replies, however many steps it takes.
         """
-        label, lines = self._label, self.conn.capture
-        self._label = None  # the dispatcher must not answer the label now
+        replies, self.replies = self.replies, None  # the dispatcher must not answer the label now
+        if replies is not None:
+            self.server.labelling -= 1
         conn = self.conn
         conn.hold_input()
 
         def enter() -> None:
-            if label is not None:
-                self._begin_label(label, lines)
+            if replies is not None:
+                self.replies = replies
+                self.server.labelling += 1
 
         def leave() -> None:
-            if label is not None:
-                self.conn.capture = None
+            if replies is not None:
+                self.replies = None
                 self.server.labelling -= 1
-                self._label = None
 
         async def run() -> None:
             try:
                 await _Steps(work, enter, leave)
             finally:
-                if label is not None:
-                    self._answer_label(label, lines or [])
+                if replies is not None and replies.label is not None and not self.gone:
+                    self._answer(replies)
                 conn.release_input()
 
         tasks = self.server.tasks
@@ -378,13 +402,17 @@ class Session:
 
     # output -----------------------------------------------------------------------------------
 
+    def write(self, data: bytes) -> None:
+        """Queue one line already formatted for this client's view, through the command's replies."""
+        replies = self.replies
+        if replies is None:
+            self.conn.write(data)
+        else:
+            replies.add(data)
+
     def send(self, message: Message) -> None:
         """Format ``message`` for this client's view and queue it."""
-        self.conn.write(capmod.render(message, self.view))
-
-    def send_raw(self, data: bytes) -> None:
-        """Queue bytes already formatted for this client's view."""
-        self.conn.write(data)
+        self.write(capmod.render(message, self.view))
 
     def reply(self, numeric: str, *params: str) -> None:
         """Send a numeric reply addressed to this client (``*`` before it has a nick).
@@ -398,9 +426,9 @@ class Session:
         # through a Message and render(): a registration sends about twenty of them.
         body = format_body(numeric, (self.nick, *params), self.server.name)
         if self.view & capmod.TIME:
-            self.conn.write(f"@time={capmod.server_time()} {body}\r\n".encode())
+            self.write(f"@time={capmod.server_time()} {body}\r\n".encode())
         else:
-            self.conn.write(f"{body}\r\n".encode())
+            self.write(f"{body}\r\n".encode())
 
     def find_channel(self, name: str, *, silent: bool = False) -> Channel | None:
         """The channel called ``name``, or None after ERR_NOSUCHCHANNEL (unless ``silent``)."""
@@ -415,7 +443,7 @@ class Session:
         For bursts whose text is formatted once and kept (see ``constant_replies``) or built
         from numbers alone, where :meth:`reply`'s checks would only repeat themselves.
         """
-        write = self.conn.write
+        write = self.write
         head = f":{self.server.name} "
         if self.view & capmod.TIME:
             head = f"@time={capmod.server_time()} {head}"
@@ -492,5 +520,5 @@ class Session:
         self._reg_handle = self._ping_handle = None
         self.server.session_gone(self, quit_message if quit_message is not None else reason)
         if not self.conn.closed:
-            self.conn.capture = None
+            self.replies = None
             self.conn.close_with_error(f"Closing Link: {self.host} ({reason})")

@@ -169,11 +169,7 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
     me = history.dm_side(session)
     rows = store.targets(lo, hi, limit, channels=list(session.channels), participant=me)
     peers = history.peer_names(me, [key for key, _last_ms in rows if dm_sides(key) is not None])
-    batch = None
-    if "batch" in session.caps:
-        batch = session.next_batch_id()
-        session.send(Message.build("BATCH", "+" + batch, "draft/chathistory-targets", source=server.name))
-    tags = {"batch": batch} if batch else {}
+    batch = session.open_batch("draft/chathistory-targets")
     for key, last_ms in rows:
         if dm_sides(key) is not None:
             peer = peers.get(key)
@@ -186,8 +182,5 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
                 continue
             name = channel.name
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(last_ms // 1000)) + f".{last_ms % 1000:03d}Z"
-        session.send(
-            Message.build("CHATHISTORY", "TARGETS", name, f"timestamp={stamp}", source=server.name, tags=tags)
-        )
-    if batch:
-        session.send(Message.build("BATCH", "-" + batch, source=server.name))
+        session.send(Message.build("CHATHISTORY", "TARGETS", name, f"timestamp={stamp}", source=server.name))
+    session.close_batch(batch)

@@ -218,12 +218,11 @@ def _to_offline_account(
 
 def _write_unlabelled(session: Session, out: Message, hold: Epoch | None) -> None:
     """Queue ``out`` to ``session`` outside the labelled reply being collected."""
-    conn = session.conn
-    capture, conn.capture = conn.capture, None
+    replies, session.replies = session.replies, None
     try:
         fanout(out, (session,), hold)
     finally:
-        conn.capture = capture
+        session.replies = replies
 
 
 @command("PRIVMSG")

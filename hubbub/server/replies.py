@@ -1,0 +1,96 @@
+"""One reply buffer per command: labeled-response and batches in one place.
+
+In the spirit of Ergo's ``irc/responsebuffer.go``. Everything a command sends to the client that
+issued it goes through its :class:`Replies`: handlers add lines and open or close (nested)
+batches; this module alone decides which ``batch`` tag a line carries (exactly one: the innermost
+batch open when it was added) and how the label is answered (IRCv3 labeled-response: ``ACK`` for
+nothing, the label on a single line, or a ``labeled-response`` batch around several lines).
+
+Without a label, lines go straight to the connection as they are added (nested batches are still
+tagged), so the common command costs nothing extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import caps as capmod
+
+Write = Callable[[bytes], None]
+
+
+class Replies:
+    """The replies to one command of one client."""
+
+    __slots__ = ("_batches", "_lines", "_top_batches", "_write", "label")
+
+    def __init__(self, write: Write, label: str | None = None) -> None:
+        self._write = write  # where the lines go: the client's outbox
+        self.label = label
+        self._batches: list[str] = []  # open nested batches, innermost last
+        # Collected while labelled: (line, whether it already belongs to a nested batch).
+        self._lines: list[tuple[bytes, bool]] = []
+        self._top_batches = 0  # batches opened at the top level of a labelled response
+
+    def add(self, line: bytes) -> None:
+        """Add one formatted line (CRLF included) in the innermost open batch."""
+        nested = bool(self._batches)
+        if nested:
+            line = capmod.add_tag(line, "batch", self._batches[-1])
+        if self.label is None:
+            self._write(line)
+        else:
+            self._lines.append((line, nested))
+
+    def open_batch(self, ref: str, start: bytes) -> None:
+        """Add ``start`` (a ``BATCH +ref`` line, which belongs to the enclosing batch) and open ``ref``."""
+        if not self._batches:
+            self._top_batches += 1
+        self.add(start)
+        self._batches.append(ref)
+
+    def close_batch(self, ref: str, end: bytes) -> None:
+        """Close ``ref`` (and any batch left open inside it) and add its ``BATCH -ref`` line."""
+        while self._batches:
+            if self._batches.pop() == ref:
+                break
+        self.add(end)
+
+    @property
+    def open(self) -> bool:
+        """Whether a nested batch is still open."""
+        return bool(self._batches)
+
+    def finish(self, ack: bytes, batch_ref: str, start: bytes, end: bytes) -> None:
+        """Answer the label: ``ack`` for no line, the label on one, a labelled batch around several.
+
+        ``start`` and ``end`` are the ``BATCH +batch_ref labeled-response`` and ``BATCH -batch_ref``
+        lines, used only when there are several lines.
+        """
+        label = self.label
+        lines, self._lines = self._lines, []
+        self.label = None
+        if label is None:
+            return
+        write = self._write
+        if not lines:
+            write(capmod.add_tag(ack, "label", label))
+        elif len(lines) == 1:
+            write(capmod.add_tag(lines[0][0], "label", label))
+        elif (
+            self._top_batches == 1
+            and not lines[0][1]
+            and not lines[-1][1]
+            and all(nested for _, nested in lines[1:-1])
+        ):
+            # The whole response is one batch (a CHATHISTORY's): its start line takes the label,
+            # as the spec allows for "an existing type applicable to the entire response".
+            write(capmod.add_tag(lines[0][0], "label", label))
+            for line, _ in lines[1:]:
+                write(line)
+        else:
+            write(capmod.add_tag(start, "label", label))
+            for line, nested in lines:
+                # A line inside a nested batch keeps that batch's tag alone (IRCv3 batch).
+                write(line if nested else capmod.add_tag(line, "batch", batch_ref))
+            write(end)

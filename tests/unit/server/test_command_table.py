@@ -1,13 +1,16 @@
-"""The command table: complete rows, the checks it stands for, and HELP."""
+"""The command table: complete rows, the checks it stands for, HELP and the generated reference."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from hubbub.server.handlers.table import COMMANDS, help_lines, usage
+from hubbub.server.handlers.table import COMMANDS, help_lines, reference_markdown, usage, with_reference
+
+ROOT = Path(__file__).resolve().parents[3]
 
 # Modern IRC and IRCv3 allow these before registration completes: connection registration
 # itself, SASL (AUTHENTICATE) and draft/account-registration's before-connect (REGISTER, VERIFY).
@@ -99,3 +102,27 @@ def test_help_says_who_may_use_a_command():
 def test_help_about_nothing_known_is_none():
     assert help_lines("NOSUCHTHING") is None
     assert help_lines("") is None
+
+
+# The reference in docs/protocol.md ---------------------------------------------------------------
+
+
+def test_protocol_page_lists_the_commands_of_the_table():
+    page = (ROOT / "docs" / "protocol.md").read_text()
+    assert page == with_reference(page), "run: python -m hubbub.server.handlers.table docs/protocol.md"
+
+
+def test_reference_has_one_row_per_command_and_escapes_pipes():
+    rows = [line for line in reference_markdown().splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == sorted(COMMANDS)
+    assert all(row.count(" | ") == 5 for row in rows), "a | inside a cell must be escaped"
+
+
+def test_rewriting_the_reference_keeps_the_rest_of_the_page():
+    page = (ROOT / "docs" / "protocol.md").read_text()
+    stale = page.replace(COMMANDS["PRIVMSG"].help, "Something else.", 1)
+    assert stale != page
+    assert with_reference(stale) == page
+    assert with_reference("before\n" + reference_markdown() + "after\n") == (
+        "before\n" + reference_markdown() + "after\n"
+    )

@@ -1,7 +1,7 @@
 """Per-client state and command dispatch.
 
 A Session is one client's view of the server: its registration phase, nick, negotiated caps,
-away state and channels. Each parsed line goes through :data:`hubbub.server.handlers.COMMANDS`
+away state and channels. Each parsed line goes through :data:`hubbub.server.handlers.table.COMMANDS`
 (one table, as in Ergo's ``irc/commands.go``); handlers read and change the World and queue
 replies through the session.
 """
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Commands allowed before registration completes; everything else gets 451.
-PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"})
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
 
@@ -233,7 +231,7 @@ class Session:
             self._bad_line(exc, raw)
             return
         if self.server.delivery.pending:
-            from .handlers import COMMANDS
+            from .handlers.table import COMMANDS
 
             spec = COMMANDS.get(message.command)
             if spec is not None and spec.after_commit and self.conn.after_commit(raw):
@@ -271,8 +269,14 @@ class Session:
         self.disconnect("Input line too long")
 
     def dispatch(self, message: Message) -> None:
-        """Run the handler for ``message`` with labeled-response around it."""
-        from .handlers import COMMANDS
+        """Run the handler for ``message`` with labeled-response around it.
+
+        The checks every command shares come from its row in the command table, in this order:
+        registration (451; any command, known or not, before registration), parameters (461),
+        operator status (481); a command not in the table gets 421.
+        """
+        # The table imports the handler modules, which import this one: import it when first used.
+        from .handlers.table import COMMANDS
 
         command = message.command
         spec = COMMANDS.get(command)
@@ -287,11 +291,14 @@ class Session:
                 else:
                     self.reply(numerics.ERR_NOTREGISTERED, "You have not registered")
                 return
-            if not self.registered and spec.registered:
+            if not self.registered and not spec.before_registration:
                 self.reply(numerics.ERR_NOTREGISTERED, "You have not registered")
                 return
             if len(message.params) < spec.min_params:
                 self.reply(numerics.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+                return
+            if spec.oper and "o" not in self.umodes:
+                self.reply(numerics.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
                 return
             spec.handler(self, message)
         finally:

@@ -9,7 +9,7 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubbub.server.handlers import COMMANDS
+from hubbub.server.handlers.table import COMMANDS
 
 from .ircclient import IRCClient
 

@@ -17,7 +17,6 @@ from hubbub.protocol import Message, numerics
 from hubbub.store import StoreError
 
 from ..accounts import LoginThrottled
-from . import command
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -68,7 +67,6 @@ def _sasl_fail(session: Session, text: str = "SASL authentication failed") -> No
     _finish(session)
 
 
-@command("AUTHENTICATE", 1, registered=False)
 def handle_authenticate(session: Session, msg: Message) -> None:
     """AUTHENTICATE <mechanism> | <base64 chunk> | + | *."""
     auth = session.auth
@@ -194,7 +192,6 @@ def _succeed(session: Session, name: str) -> None:
 # draft/account-registration --------------------------------------------------------------------
 
 
-@command("REGISTER", 3, registered=False)
 def handle_register(session: Session, msg: Message) -> None:
     """REGISTER <account> <email|*> <password> (IRCv3 draft/account-registration)."""
     name, email, password = msg.params[0], msg.params[1], msg.params[2]
@@ -206,7 +203,6 @@ def handle_register(session: Session, msg: Message) -> None:
     start_registration(session, name, "" if email == "*" else email, password, via=None)
 
 
-@command("VERIFY", 2, registered=False)
 def handle_verify(session: Session, msg: Message) -> None:
     """VERIFY <account> <code>: accounts here need no verification, so there is nothing to verify."""
     session.fail("VERIFY", "INVALID_CODE", "No verification is pending for this account", msg.params[0])

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, format_body, numerics, pack, valid_channel_name
 
 from ..delivery import fanout
-from . import command
 from .readmarker import send_marker
 
 if TYPE_CHECKING:
@@ -19,7 +18,6 @@ if TYPE_CHECKING:
 NAMES_LINE_BUDGET = 400
 
 
-@command("JOIN", 1, after_commit=True)
 def handle_join(session: Session, msg: Message) -> None:
     """JOIN <channel>{,<channel>} [<key>{,<key>}], or ``JOIN 0`` to leave every channel."""
     if msg.params[0] == "0":
@@ -108,7 +106,6 @@ def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, st
     return None
 
 
-@command("PART", 1)
 def handle_part(session: Session, msg: Message) -> None:
     """PART <channel>{,<channel>} [<reason>]."""
     reason = msg.param(1)[: session.server.settings.kicklen]
@@ -133,7 +130,6 @@ def part(session: Session, channel: Channel, reason: str) -> None:
     session.server.remove_member(channel, session)
 
 
-@command("TOPIC", 1)
 def handle_topic(session: Session, msg: Message) -> None:
     """TOPIC <channel> [<topic>]: show or set the topic."""
     server = session.server
@@ -171,7 +167,6 @@ def send_topic(session: Session, channel: Channel) -> None:
     session.reply(numerics.RPL_TOPICWHOTIME, channel.name, channel.topic_setter, str(int(channel.topic_time)))
 
 
-@command("NAMES")
 def handle_names(session: Session, msg: Message) -> None:
     """NAMES [<channel>{,<channel>}]."""
     if not msg.params or not msg.params[0]:
@@ -215,7 +210,6 @@ def send_names(session: Session, channel: Channel, end: bool = True) -> None:
         session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
-@command("KICK", 2)
 def handle_kick(session: Session, msg: Message) -> None:
     """KICK <channel> <nick>{,<nick>} [<reason>]."""
     server = session.server
@@ -247,12 +241,8 @@ def handle_kick(session: Session, msg: Message) -> None:
         server.remove_member(channel, target)
 
 
-@command("INVITE")
 def handle_invite(session: Session, msg: Message) -> None:
     """INVITE <nick> <channel>."""
-    if len(msg.params) < 2:
-        session.reply(numerics.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
-        return
     server = session.server
     world = server.world
     target = world.find_user(msg.params[0])

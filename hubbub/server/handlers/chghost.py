@@ -16,7 +16,6 @@ from .. import monitor
 from ..delivery import fanout
 from ..session import safe_param
 from ..world import PREFIX_MODES
-from . import command
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -74,12 +73,8 @@ def change_host(session: Session, user: str, host: str) -> None:
         fanout(away, [p for p in others if "away-notify" in p.caps])
 
 
-@command("CHGHOST", 3)
 def handle_chghost(session: Session, msg: Message) -> None:
     """CHGHOST <nick> <user> <host>: change a user's visible user and host (operators only)."""
-    if "o" not in session.umodes:
-        session.reply(numerics.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
-        return
     nick, user, host = msg.params[0], msg.params[1], msg.params[2]
     target = session.server.world.find_user(nick)
     if target is None:

@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, is_channel_name
 from hubbub.store import MessageRef, Store, StoredMessage, StoreError, dm_sides
 
-from . import command
-
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
@@ -54,7 +52,6 @@ def _fail(session: Session, code: str, *context: str, text: str) -> None:
     session.fail("CHATHISTORY", code, text, *context)
 
 
-@command("CHATHISTORY", 1, after_commit=True)
 def handle_chathistory(session: Session, msg: Message) -> None:
     """CHATHISTORY <subcommand> <target> <reference(s)> <limit>."""
     sub = msg.params[0].upper()

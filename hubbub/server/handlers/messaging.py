@@ -16,7 +16,6 @@ from ..delivery import fanout
 from ..services import handle_message as handle_service_message
 from ..services import service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
-from . import command
 from .readmarker import marker_before_direct
 
 if TYPE_CHECKING:
@@ -225,19 +224,16 @@ def _write_unlabelled(session: Session, out: Message, hold: Epoch | None) -> Non
         session.replies = replies
 
 
-@command("PRIVMSG")
 def handle_privmsg(session: Session, msg: Message) -> None:
     """PRIVMSG <target>{,<target>} <text>."""
     _relay(session, msg)
 
 
-@command("NOTICE")
 def handle_notice(session: Session, msg: Message) -> None:
     """NOTICE <target>{,<target>} <text>: like PRIVMSG, but never answered automatically."""
     _relay(session, msg)
 
 
-@command("TAGMSG")
 def handle_tagmsg(session: Session, msg: Message) -> None:
     """TAGMSG <target>{,<target>}: tags only, for clients with message-tags."""
     _relay(session, msg)

@@ -16,7 +16,6 @@ from hubbub.protocol import Message, is_channel_name, normalize_mask, numerics
 
 from ..delivery import fanout
 from ..world import PREFIX_MODES, ListEntry
-from . import command
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -49,7 +48,6 @@ class ModeChange:
     param: str | None = None
 
 
-@command("MODE", 1)
 def handle_mode(session: Session, msg: Message) -> None:
     """MODE <target> [<modestring> [<mode arguments>...]]."""
     target = msg.params[0]

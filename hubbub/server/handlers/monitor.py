@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, valid_nick
 
 from ..monitor import chunks
-from . import command
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -66,7 +65,6 @@ def _remove(session: Session, targets: str) -> None:
                 del world.monitors[folded]
 
 
-@command("MONITOR", 1)
 def handle_monitor(session: Session, msg: Message) -> None:
     """MONITOR {+|-} <nick>{,<nick>} | C | L | S."""
     from ..monitor import forget

@@ -19,7 +19,6 @@ from ..bans import BanError
 from ..config import ConfigError
 from ..delivery import fanout
 from ..services import is_service
-from . import command
 from .modes import change_channel_modes
 
 if TYPE_CHECKING:
@@ -29,13 +28,6 @@ log = logging.getLogger(__name__)
 
 # Extended-ban style prefix that makes a KLINE mask an account: ``KLINE $a:alice``.
 ACCOUNT_PREFIX = "$a:"
-
-
-def _is_oper(session: Session) -> bool:
-    if "o" in session.umodes:
-        return True
-    session.reply(numerics.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
-    return False
 
 
 def _oper_notice(session: Session, text: str) -> None:
@@ -50,7 +42,6 @@ def _credentials(session: Session, name: str) -> str | None:
     return None
 
 
-@command("OPER", 2)
 def handle_oper(session: Session, msg: Message) -> None:
     """OPER <name> <password>: become an IRC operator (user mode +o)."""
     name, password = msg.params[0], msg.params[1]
@@ -88,11 +79,8 @@ def handle_oper(session: Session, msg: Message) -> None:
     session.run_async(check())
 
 
-@command("KILL", 1)
 def handle_kill(session: Session, msg: Message) -> None:
     """KILL <nick> [<reason>]: disconnect a user."""
-    if not _is_oper(session):
-        return
     nick = msg.params[0]
     if is_service(nick):
         session.reply(numerics.ERR_CANTKILLSERVER, "You cannot kill a service")
@@ -149,49 +137,35 @@ def _unset_ban(session: Session, kind: str, msg: Message) -> None:
     _oper_notice(session, f"Removed {kind} ban on {mask}" if removed else f"No {kind} ban on {mask}")
 
 
-@command("KLINE", 1)
 def handle_kline(session: Session, msg: Message) -> None:
     """KLINE [<minutes>] <nick!user@host | $a:account> [<reason>]: ban by mask or account."""
-    if _is_oper(session):
-        _set_ban(session, "mask", msg)
+    _set_ban(session, "mask", msg)
 
 
-@command("DLINE", 1)
 def handle_dline(session: Session, msg: Message) -> None:
     """DLINE [<minutes>] <address | network/prefix> [<reason>]: ban an IP address or CIDR range."""
-    if _is_oper(session):
-        _set_ban(session, "ip", msg)
+    _set_ban(session, "ip", msg)
 
 
-@command("UNKLINE", 1)
 def handle_unkline(session: Session, msg: Message) -> None:
     """UNKLINE <mask | $a:account>: lift a mask or account ban."""
-    if _is_oper(session):
-        _unset_ban(session, "mask", msg)
+    _unset_ban(session, "mask", msg)
 
 
-@command("UNDLINE", 1)
 def handle_undline(session: Session, msg: Message) -> None:
     """UNDLINE <address | network/prefix>: lift an IP ban."""
-    if _is_oper(session):
-        _unset_ban(session, "ip", msg)
+    _unset_ban(session, "ip", msg)
 
 
-@command("WALLOPS", 1)
 def handle_wallops(session: Session, msg: Message) -> None:
     """WALLOPS <text>: a message to every operator and every user with mode +w."""
-    if not _is_oper(session):
-        return
     out = Message.build("WALLOPS", msg.params[0], source=session.hostmask)
     users = session.server.world.users.values()
     fanout(out, [u for u in users if "o" in u.umodes or "w" in u.umodes])
 
 
-@command("REHASH")
 def handle_rehash(session: Session, msg: Message) -> None:
     """REHASH: read the configuration again and apply it; nobody is disconnected."""
-    if not _is_oper(session):
-        return
     server = session.server
     session.reply(numerics.RPL_REHASHING, server.config_name, "Rehashing")
     try:
@@ -203,15 +177,12 @@ def handle_rehash(session: Session, msg: Message) -> None:
     log.info("%s reloaded the configuration", session.nick)
 
 
-@command("HISTORY", 2)
 def handle_history(session: Session, msg: Message) -> None:
     """HISTORY DELETE <#channel | nick1,nick2 | @key>: delete a conversation's stored history.
 
     Each nick means whoever holds it now, or the account owning it; ``@key`` is a stored key as
     ``hubbub history targets`` lists it.
     """
-    if not _is_oper(session):
-        return
     if msg.params[0].upper() != "DELETE":
         session.fail("HISTORY", "UNKNOWN_COMMAND", "Only HISTORY DELETE is supported", msg.params[0])
         return
@@ -251,15 +222,12 @@ def handle_history(session: Session, msg: Message) -> None:
     session.run_async(delete())
 
 
-@command("SAMODE", 2)
 def handle_samode(session: Session, msg: Message) -> None:
     """SAMODE <#channel> <modestring> [<arguments>...]: change channel modes as its operator would.
 
     How an operator gives a durable channel an operator again when nobody has ops (the first
     one in is not made one) and the channel is not registered with ChanServ.
     """
-    if not _is_oper(session):
-        return
     channel = session.find_channel(msg.params[0])
     if channel is None:
         return
@@ -267,7 +235,6 @@ def handle_samode(session: Session, msg: Message) -> None:
     change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]), override=True)
 
 
-@command("CHANNEL", 2)
 def handle_channel(session: Session, msg: Message) -> None:
     """CHANNEL DROP <#channel> [HISTORY]: forget a durable channel and end it now.
 
@@ -275,8 +242,6 @@ def handle_channel(session: Session, msg: Message) -> None:
     kicked, and a channel of that name made later starts clean. With HISTORY its stored messages
     are deleted too; without, they stay in the store (for export) but no member sees them again.
     """
-    if not _is_oper(session):
-        return
     if msg.params[0].upper() != "DROP":
         session.fail("CHANNEL", "UNKNOWN_COMMAND", "Only CHANNEL DROP is supported", msg.params[0])
         return

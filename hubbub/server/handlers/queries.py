@@ -1,7 +1,7 @@
 """Queries about users, channels and the server, and the user's own presence.
 
 WHO (with IRCv3 WHOX), WHOIS, WHOWAS, LIST (ELIST=MNU), ISON, USERHOST, MOTD, LUSERS, VERSION,
-TIME, ADMIN, INFO, HELP; AWAY (with away-notify) and SETNAME (IRCv3 setname). Replies follow the
+TIME, ADMIN, INFO; AWAY (with away-notify) and SETNAME (IRCv3 setname). Replies follow the
 Modern IRC client protocol document; where it is loose, Ergo's behaviour.
 """
 
@@ -17,7 +17,6 @@ from .. import monitor
 from ..delivery import fanout
 from ..services import service_named, whois_service
 from ..session import constant_replies
-from . import command
 
 if TYPE_CHECKING:
     from ..app import Server
@@ -96,14 +95,12 @@ def _motd_replies(server: Server) -> list[tuple[str, ...]]:
     ]
 
 
-@command("MOTD")
 def handle_motd(session: Session, msg: Message) -> None:
     """MOTD [<target>]."""
     if _check_target(session, msg):
         send_motd(session)
 
 
-@command("LUSERS")
 def handle_lusers(session: Session, msg: Message) -> None:
     """LUSERS [<mask> [<target>]]: the mask is obsolete; only the target is checked."""
     if _check_target(session, msg, 1):
@@ -113,7 +110,6 @@ def handle_lusers(session: Session, msg: Message) -> None:
 # Server information -----------------------------------------------------------------------------
 
 
-@command("VERSION")
 def handle_version(session: Session, msg: Message) -> None:
     """VERSION [<target>]: RPL_VERSION followed by the ISUPPORT lines (Modern IRC)."""
     if not _check_target(session, msg):
@@ -125,7 +121,6 @@ def handle_version(session: Session, msg: Message) -> None:
     send_isupport(session)
 
 
-@command("TIME")
 def handle_time(session: Session, msg: Message) -> None:
     """TIME [<target>]: the server's local time as text (RFC 2812 3.4.6)."""
     if not _check_target(session, msg):
@@ -134,7 +129,6 @@ def handle_time(session: Session, msg: Message) -> None:
     session.reply(numerics.RPL_TIME, session.server.name, now)
 
 
-@command("ADMIN")
 def handle_admin(session: Session, msg: Message) -> None:
     """ADMIN [<target>]: who runs this server (RPL_ADMINME .. RPL_ADMINEMAIL)."""
     if not _check_target(session, msg):
@@ -153,7 +147,6 @@ INFO_LINES = (
 )
 
 
-@command("INFO")
 def handle_info(session: Session, msg: Message) -> None:
     """INFO [<target>]: a few lines about the software, then RPL_ENDOFINFO."""
     if not _check_target(session, msg):
@@ -164,72 +157,9 @@ def handle_info(session: Session, msg: Message) -> None:
     session.reply(numerics.RPL_ENDOFINFO, "End of INFO list")
 
 
-HELP_TOPICS: dict[str, tuple[str, ...]] = {
-    "*": (
-        "hubbub understands these commands:",
-        "ADMIN AWAY CAP HELP INFO INVITE ISON JOIN KICK LIST LUSERS MODE MOTD NAMES NICK",
-        "NOTICE PART PING PRIVMSG QUIT SETNAME TAGMSG TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
-        "Type HELP <command> for more about one of them.",
-    ),
-    "ADMIN": ("ADMIN [<server>]", "Shows who runs this server."),
-    "AWAY": ("AWAY [<message>]", "Marks you away with a message; without one, marks you back."),
-    "CAP": ("CAP LS|LIST|REQ|END", "Negotiates IRCv3 capabilities."),
-    "HELP": ("HELP [<command>]", "Shows help on a command, or lists the commands."),
-    "INFO": ("INFO", "Shows information about this server's software."),
-    "INVITE": ("INVITE <nick> <channel>", "Invites a user into a channel."),
-    "ISON": ("ISON <nick> [<nick>...]", "Tells which of the nicks are online."),
-    "JOIN": ("JOIN <channel>[,<channel>] [<key>[,<key>]]", "Joins channels; JOIN 0 leaves them all."),
-    "KICK": ("KICK <channel> <nick> [<reason>]", "Removes a user from a channel (operators only)."),
-    "LIST": ("LIST [<channel>|<mask>|!<mask>|<n|>n]", "Lists channels, optionally filtered."),
-    "LUSERS": ("LUSERS", "Shows how many users and channels there are."),
-    "MODE": (
-        "MODE <nick> [+i|-i|+B|-B]  or  MODE <channel> [<modes> [<arguments>]]",
-        "Shows or changes user or channel modes: b e I k l i m n s t o v.",
-    ),
-    "MOTD": ("MOTD", "Shows the message of the day."),
-    "NAMES": ("NAMES <channel>", "Lists the members of a channel."),
-    "NICK": ("NICK <nick>", "Changes your nickname."),
-    "NOTICE": ("NOTICE <target> <text>", "Sends a notice, which is never answered automatically."),
-    "PART": ("PART <channel>[,<channel>] [<reason>]", "Leaves channels."),
-    "PING": ("PING <token>", "Asks the server to answer with PONG."),
-    "PRIVMSG": ("PRIVMSG <target>[,<target>] <text>", "Sends a message to channels or users."),
-    "QUIT": ("QUIT [<reason>]", "Leaves the network."),
-    "SETNAME": ("SETNAME <realname>", "Changes your real name."),
-    "TAGMSG": ("TAGMSG <target>", "Sends only message tags (for clients with message-tags)."),
-    "TIME": ("TIME", "Shows the server's time."),
-    "TOPIC": ("TOPIC <channel> [<topic>]", "Shows or sets a channel's topic."),
-    "USERHOST": ("USERHOST <nick> [<nick>...]", "Shows the user@host of up to five nicks."),
-    "VERSION": ("VERSION", "Shows the server's version and features."),
-    "WHO": ("WHO <channel>|<mask> [o][%<fields>[,<token>]]", "Lists users; WHOX fields are supported."),
-    "WHOIS": ("WHOIS [<server>] <nick>", "Shows information about a user."),
-    "WHOWAS": ("WHOWAS <nick> [<count>]", "Shows who used a nick that is gone."),
-}
-
-
-@command("HELP")
-def handle_help(session: Session, msg: Message) -> None:
-    """HELP [<subject>]: RPL_HELPSTART, RPL_HELPTXT..., RPL_ENDOFHELP, or ERR_HELPNOTFOUND."""
-    subject = msg.param(0) or "*"
-    lines = HELP_TOPICS.get(subject.upper())
-    if lines is None:
-        session.reply(numerics.ERR_HELPNOTFOUND, subject, "No help available on this topic")
-        return
-    session.reply(numerics.RPL_HELPSTART, subject, lines[0])
-    for line in lines[1:]:
-        session.reply(numerics.RPL_HELPTXT, subject, line)
-    session.reply(numerics.RPL_ENDOFHELP, subject, "End of /HELP")
-
-
-@command("HELPOP")
-def handle_helpop(session: Session, msg: Message) -> None:
-    """HELPOP [<subject>]: the same as HELP, for clients used to other servers."""
-    handle_help(session, msg)
-
-
 # Presence: AWAY and SETNAME -----------------------------------------------------------------------
 
 
-@command("AWAY")
 def handle_away(session: Session, msg: Message) -> None:
     """AWAY [<message>]: set or clear the away message; peers with away-notify are told."""
     text = msg.param(0)[: session.server.settings.awaylen]
@@ -248,7 +178,6 @@ def handle_away(session: Session, msg: Message) -> None:
     fanout(out, monitor.with_watchers(session, "away-notify", recipients))
 
 
-@command("SETNAME", 1)
 def handle_setname(session: Session, msg: Message) -> None:
     """SETNAME <realname> (IRCv3 setname): peers and yourself with the cap see the change."""
     realname = msg.params[0]
@@ -267,7 +196,6 @@ def handle_setname(session: Session, msg: Message) -> None:
 # ISON and USERHOST ---------------------------------------------------------------------------------
 
 
-@command("ISON", 1)
 def handle_ison(session: Session, msg: Message) -> None:
     """ISON <nick>{ <nick>}: which of the nicks are online, as the server spells them."""
     world = session.server.world
@@ -280,7 +208,6 @@ def handle_ison(session: Session, msg: Message) -> None:
     session.reply(numerics.RPL_ISON, " ".join(online))
 
 
-@command("USERHOST", 1)
 def handle_userhost(session: Session, msg: Message) -> None:
     """USERHOST <nick>{ <nick>}: ``nick[*]=(+|-)user@host`` for up to five nicks."""
     world = session.server.world
@@ -350,7 +277,6 @@ def _who_targets(session: Session, mask: str) -> Iterator[tuple[Session, Channel
             yield user, None
 
 
-@command("WHO")
 def handle_who(session: Session, msg: Message) -> None:
     """WHO <mask> [o][%<fields>[,<token>]]: RPL_WHOREPLY or WHOX RPL_WHOSPCRPL lines, then 315."""
     given = msg.param(0) or "*"
@@ -417,7 +343,6 @@ def _visible_channels(session: Session, user: Session) -> list[str]:
     return out
 
 
-@command("WHOIS")
 def handle_whois(session: Session, msg: Message) -> None:
     """WHOIS [<server>] <nick>: 311, 319, 312, 313, 301, 330, 335, 317, then 318."""
     if not msg.params or not msg.params[-1]:
@@ -457,7 +382,6 @@ def handle_whois(session: Session, msg: Message) -> None:
     session.reply(numerics.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")
 
 
-@command("WHOWAS")
 def handle_whowas(session: Session, msg: Message) -> None:
     """WHOWAS <nick>{,<nick>} [<count>]: newest first; a non-positive count means all."""
     if not msg.params or not msg.params[0]:
@@ -532,7 +456,6 @@ def visible_member_count(session: Session, channel: Channel) -> int:
     return sum(1 for m in channel.members if m.primary is None and (member or not m.invisible))
 
 
-@command("LIST")
 def handle_list(session: Session, msg: Message) -> None:
     """LIST [<channel>{,<channel>} | <elist conditions>] [<target>]."""
     if len(msg.params) > 1 and not _check_target(session, msg, 1):
@@ -549,7 +472,6 @@ def handle_list(session: Session, msg: Message) -> None:
 
 
 __all__ = [
-    "HELP_TOPICS",
     "ListFilter",
     "send_lusers",
     "send_motd",

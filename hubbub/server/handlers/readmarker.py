@@ -17,7 +17,6 @@ from hubbub.protocol import Message
 from hubbub.store import StoreError
 
 from ..history import time_text
-from . import command
 from .history import BadReference, parse_timestamp
 
 if TYPE_CHECKING:
@@ -63,7 +62,6 @@ def marker_before_direct(session: Session, sender_nick: str) -> None:
     send_marker(session, sender_nick)
 
 
-@command("MARKREAD")
 def handle_markread(session: Session, msg: Message) -> None:
     """MARKREAD <target> [timestamp=<time>]: ask for or move the read marker of ``target``."""
     if not msg.params or not msg.params[0]:

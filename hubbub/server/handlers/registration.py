@@ -17,7 +17,6 @@ from .. import devices, monitor
 from ..delivery import fanout
 from ..services import is_service
 from ..session import constant_replies
-from . import command
 from .queries import send_lusers, send_motd
 
 if TYPE_CHECKING:
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 CAP_LINE_BUDGET = 380
 
 
-@command("PASS", 1, registered=False)
 def handle_pass(session: Session, msg: Message) -> None:
     """PASS <password>: must come before NICK/USER complete registration."""
     if session.registered:
@@ -38,7 +36,6 @@ def handle_pass(session: Session, msg: Message) -> None:
     session.password_ok = not expected or hmac.compare_digest(msg.params[0].encode(), expected.encode())
 
 
-@command("NICK", registered=False)
 def handle_nick(session: Session, msg: Message) -> None:
     """NICK <nickname>: choose a nick, or change it once registered."""
     if not msg.params or not msg.params[0]:
@@ -91,7 +88,6 @@ def handle_nick(session: Session, msg: Message) -> None:
     monitor.came_online(session)
 
 
-@command("USER", 4, registered=False)
 def handle_user(session: Session, msg: Message) -> None:
     """USER <username> <mode> <unused> <realname>."""
     if session.registered or session.user:
@@ -203,7 +199,6 @@ def _send_cap_list(session: Session, sub: str, names: list[str]) -> None:
         session.send(Message.build("CAP", session.nick, sub, *more, line, source=session.server.name))
 
 
-@command("CAP", 1, registered=False)
 def handle_cap(session: Session, msg: Message) -> None:
     """CAP LS / LIST / REQ / END."""
     sub = msg.params[0].upper()
@@ -257,18 +252,15 @@ def handle_cap(session: Session, msg: Message) -> None:
 # keep-alive and leaving ----------------------------------------------------------------------
 
 
-@command("PING", 1, registered=False)
 def handle_ping(session: Session, msg: Message) -> None:
     """PING <token>: answer with PONG carrying the same token."""
     session.send(Message.build("PONG", session.server.name, msg.params[0], source=session.server.name))
 
 
-@command("PONG", registered=False)
 def handle_pong(session: Session, msg: Message) -> None:
     """PONG: the connection is alive (the connection already noted the activity)."""
 
 
-@command("QUIT", registered=False)
 def handle_quit(session: Session, msg: Message) -> None:
     """QUIT [<reason>]: leave, showing the reason to everyone who shared a channel."""
     reason = msg.param(0)[: session.server.settings.kicklen]

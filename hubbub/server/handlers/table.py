@@ -1,0 +1,475 @@
+"""The command table: every command the server understands, in one literal table.
+
+Like Ergo's ``irc/commands.go``: one row per command names its handler, the parameters it needs,
+whether it may come before registration, whether only server operators may use it, whether it
+reads history (and so waits for what was sent before it to be committed), its syntax and one line
+of help. :meth:`hubbub.server.session.Session.dispatch` applies the common checks (451, 461, 481,
+421) from here, so no handler repeats them; HELP and the command reference in docs/protocol.md
+are generated from it (``python -m hubbub.server.handlers.table docs/protocol.md`` rewrites that
+section).
+
+This module imports the handler modules; they never import it (HELP, which reads the table, is
+therefore defined here).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, numerics
+
+from . import (
+    accounts,
+    channels,
+    chghost,
+    history,
+    messaging,
+    modes,
+    monitor,
+    operators,
+    queries,
+    readmarker,
+    registration,
+)
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+Handler = Callable[["Session", "Message"], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandSpec:
+    """How to dispatch one command, and how to describe it."""
+
+    handler: Handler
+    min_params: int = 0  # fewer parameters get ERR_NEEDMOREPARAMS (461)
+    before_registration: bool = False  # otherwise an unregistered client gets ERR_NOTREGISTERED (451)
+    oper: bool = False  # only server operators (user mode +o); others get ERR_NOPRIVILEGES (481)
+    after_commit: bool = False  # reads history: runs once what was recorded before it is committed
+    syntax: str = ""  # the parameters, after the command name
+    help: str = ""  # one line: what the command does
+
+
+def handle_help(session: Session, msg: Message) -> None:
+    """HELP [<subject>]: RPL_HELPSTART, RPL_HELPTXT..., RPL_ENDOFHELP, or ERR_HELPNOTFOUND."""
+    subject = msg.param(0) or "*"
+    lines = help_lines(subject, oper="o" in session.umodes)
+    if lines is None:
+        session.reply(numerics.ERR_HELPNOTFOUND, subject, "No help available on this topic")
+        return
+    # Modern IRC: RPL_HELPSTART carries the first line, RPL_HELPTXT the rest.
+    session.reply(numerics.RPL_HELPSTART, subject, lines[0])
+    for line in lines[1:]:
+        session.reply(numerics.RPL_HELPTXT, subject, line)
+    session.reply(numerics.RPL_ENDOFHELP, subject, "End of /HELP")
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    # Registration and connection (registration.py)
+    "CAP": CommandSpec(
+        handler=registration.handle_cap,
+        min_params=1,
+        before_registration=True,
+        syntax="LS [302] | LIST | REQ :<capabilities> | END",
+        help="Negotiates IRCv3 capabilities.",
+    ),
+    "PASS": CommandSpec(
+        handler=registration.handle_pass,
+        min_params=1,
+        before_registration=True,
+        syntax="<password>",
+        help="Gives the server password, before NICK and USER.",
+    ),
+    "NICK": CommandSpec(
+        handler=registration.handle_nick,
+        before_registration=True,
+        syntax="<nick>",
+        help="Chooses or changes your nickname.",
+    ),
+    "USER": CommandSpec(
+        handler=registration.handle_user,
+        min_params=4,
+        before_registration=True,
+        syntax="<username> <mode> <unused> <realname>",
+        help="Gives your username and real name while registering.",
+    ),
+    "PING": CommandSpec(
+        handler=registration.handle_ping,
+        min_params=1,
+        before_registration=True,
+        syntax="<token>",
+        help="Asks the server to answer with PONG.",
+    ),
+    "PONG": CommandSpec(
+        handler=registration.handle_pong,
+        before_registration=True,
+        syntax="[<token>]",
+        help="Answers the server's PING.",
+    ),
+    "QUIT": CommandSpec(
+        handler=registration.handle_quit,
+        before_registration=True,
+        syntax="[<reason>]",
+        help="Leaves the network.",
+    ),
+    # Accounts (accounts.py, readmarker.py, monitor.py)
+    "AUTHENTICATE": CommandSpec(
+        handler=accounts.handle_authenticate,
+        min_params=1,
+        before_registration=True,
+        syntax="<mechanism> | <base64> | + | *",
+        help="Logs in to an account with SASL (PLAIN, or EXTERNAL over TLS).",
+    ),
+    "REGISTER": CommandSpec(
+        handler=accounts.handle_register,
+        min_params=3,
+        before_registration=True,  # draft/account-registration: before-connect
+        syntax="<account> <email> | * <password>",
+        help="Registers an account named after your nick.",
+    ),
+    "VERIFY": CommandSpec(
+        handler=accounts.handle_verify,
+        min_params=2,
+        before_registration=True,
+        syntax="<account> <code>",
+        help="Completes an account registration (none here needs it).",
+    ),
+    "MARKREAD": CommandSpec(
+        handler=readmarker.handle_markread,
+        syntax="<target> [timestamp=<time>]",
+        help="Shows or moves your read marker in a conversation.",
+    ),
+    "MONITOR": CommandSpec(
+        handler=monitor.handle_monitor,
+        min_params=1,
+        syntax="+ | - <nick>{,<nick>} | C | L | S",
+        help="Watches nicks and tells you when they come and go.",
+    ),
+    # Messaging (messaging.py, history.py)
+    "PRIVMSG": CommandSpec(
+        handler=messaging.handle_privmsg,
+        syntax="<target>{,<target>} <text>",
+        help="Sends a message to channels or users.",
+    ),
+    "NOTICE": CommandSpec(
+        handler=messaging.handle_notice,
+        syntax="<target>{,<target>} <text>",
+        help="Sends a notice, which is never answered automatically.",
+    ),
+    "TAGMSG": CommandSpec(
+        handler=messaging.handle_tagmsg,
+        syntax="<target>{,<target>}",
+        help="Sends only message tags (for clients with message-tags).",
+    ),
+    "CHATHISTORY": CommandSpec(
+        handler=history.handle_chathistory,
+        min_params=1,
+        after_commit=True,
+        syntax="<subcommand> <target> <reference>... <limit>",
+        help="Fetches stored messages: LATEST BEFORE AFTER AROUND BETWEEN TARGETS.",
+    ),
+    # Channels (channels.py, modes.py)
+    "JOIN": CommandSpec(
+        handler=channels.handle_join,
+        min_params=1,
+        after_commit=True,  # the join replays recent history
+        syntax="<channel>{,<channel>} [<key>{,<key>}]",
+        help="Joins channels; JOIN 0 leaves them all.",
+    ),
+    "PART": CommandSpec(
+        handler=channels.handle_part,
+        min_params=1,
+        syntax="<channel>{,<channel>} [<reason>]",
+        help="Leaves channels.",
+    ),
+    "TOPIC": CommandSpec(
+        handler=channels.handle_topic,
+        min_params=1,
+        syntax="<channel> [<topic>]",
+        help="Shows or sets a channel's topic.",
+    ),
+    "NAMES": CommandSpec(
+        handler=channels.handle_names,
+        syntax="[<channel>{,<channel>}]",
+        help="Lists the members of channels.",
+    ),
+    "KICK": CommandSpec(
+        handler=channels.handle_kick,
+        min_params=2,
+        syntax="<channel> <nick>{,<nick>} [<reason>]",
+        help="Removes users from a channel (channel operators only).",
+    ),
+    "INVITE": CommandSpec(
+        handler=channels.handle_invite,
+        min_params=2,
+        syntax="<nick> <channel>",
+        help="Invites a user into a channel.",
+    ),
+    "MODE": CommandSpec(
+        handler=modes.handle_mode,
+        min_params=1,
+        syntax="<nick> | <channel> [<modes> [<arguments>...]]",
+        help="Shows or changes user modes (i B) or channel modes (b e I k l i m n s t o v).",
+    ),
+    # Queries and presence (queries.py)
+    "MOTD": CommandSpec(
+        handler=queries.handle_motd,
+        syntax="[<server>]",
+        help="Shows the message of the day.",
+    ),
+    "LUSERS": CommandSpec(
+        handler=queries.handle_lusers,
+        syntax="[<mask> [<server>]]",
+        help="Shows how many users and channels there are.",
+    ),
+    "VERSION": CommandSpec(
+        handler=queries.handle_version,
+        syntax="[<server>]",
+        help="Shows the server's version and features.",
+    ),
+    "TIME": CommandSpec(
+        handler=queries.handle_time,
+        syntax="[<server>]",
+        help="Shows the server's time.",
+    ),
+    "ADMIN": CommandSpec(
+        handler=queries.handle_admin,
+        syntax="[<server>]",
+        help="Shows who runs this server.",
+    ),
+    "INFO": CommandSpec(
+        handler=queries.handle_info,
+        syntax="[<server>]",
+        help="Shows information about this server's software.",
+    ),
+    "HELP": CommandSpec(
+        handler=handle_help,
+        syntax="[<command>]",
+        help="Shows help on a command, or lists the commands.",
+    ),
+    "HELPOP": CommandSpec(
+        handler=handle_help,
+        syntax="[<command>]",
+        help="The same as HELP, for clients used to other servers.",
+    ),
+    "AWAY": CommandSpec(
+        handler=queries.handle_away,
+        syntax="[<message>]",
+        help="Marks you away with a message; without one, marks you back.",
+    ),
+    "SETNAME": CommandSpec(
+        handler=queries.handle_setname,
+        min_params=1,
+        syntax="<realname>",
+        help="Changes your real name.",
+    ),
+    "ISON": CommandSpec(
+        handler=queries.handle_ison,
+        min_params=1,
+        syntax="<nick>{ <nick>}",
+        help="Tells which of the nicks are online.",
+    ),
+    "USERHOST": CommandSpec(
+        handler=queries.handle_userhost,
+        min_params=1,
+        syntax="<nick>{ <nick>}",
+        help="Shows the user@host of up to five nicks.",
+    ),
+    "WHO": CommandSpec(
+        handler=queries.handle_who,
+        syntax="<channel> | <mask> [o][%<fields>[,<token>]]",
+        help="Lists users; WHOX fields are supported.",
+    ),
+    "WHOIS": CommandSpec(
+        handler=queries.handle_whois,
+        syntax="[<server>] <nick>",
+        help="Shows information about a user.",
+    ),
+    "WHOWAS": CommandSpec(
+        handler=queries.handle_whowas,
+        syntax="<nick>{,<nick>} [<count>]",
+        help="Shows who used a nick that is gone.",
+    ),
+    "LIST": CommandSpec(
+        handler=queries.handle_list,
+        syntax="[<channel>{,<channel>} | <conditions>] [<server>]",
+        help="Lists channels, optionally filtered (ELIST M N U).",
+    ),
+    # Server operators (operators.py, chghost.py)
+    "OPER": CommandSpec(
+        handler=operators.handle_oper,
+        min_params=2,
+        syntax="<name> <password>",
+        help="Makes you a server operator.",
+    ),
+    "KILL": CommandSpec(
+        handler=operators.handle_kill,
+        min_params=1,
+        oper=True,
+        syntax="<nick> [<reason>]",
+        help="Disconnects a user.",
+    ),
+    "KLINE": CommandSpec(
+        handler=operators.handle_kline,
+        min_params=1,
+        oper=True,
+        syntax="[<minutes>] <nick!user@host> | $a:<account> [<reason>]",
+        help="Bans a mask or an account from the server.",
+    ),
+    "UNKLINE": CommandSpec(
+        handler=operators.handle_unkline,
+        min_params=1,
+        oper=True,
+        syntax="<nick!user@host> | $a:<account>",
+        help="Lifts a mask or account ban.",
+    ),
+    "DLINE": CommandSpec(
+        handler=operators.handle_dline,
+        min_params=1,
+        oper=True,
+        syntax="[<minutes>] <address> | <network/prefix> [<reason>]",
+        help="Bans an IP address or range from the server.",
+    ),
+    "UNDLINE": CommandSpec(
+        handler=operators.handle_undline,
+        min_params=1,
+        oper=True,
+        syntax="<address> | <network/prefix>",
+        help="Lifts an IP ban.",
+    ),
+    "WALLOPS": CommandSpec(
+        handler=operators.handle_wallops,
+        min_params=1,
+        oper=True,
+        syntax="<text>",
+        help="Sends a message to every operator and every user with mode +w.",
+    ),
+    "REHASH": CommandSpec(
+        handler=operators.handle_rehash,
+        oper=True,
+        help="Reads the configuration again; nobody is disconnected.",
+    ),
+    "HISTORY": CommandSpec(
+        handler=operators.handle_history,
+        min_params=2,
+        oper=True,
+        syntax="DELETE <channel> | <nick>,<nick> | @<key>",
+        help="Deletes the stored history of a channel or a conversation.",
+    ),
+    "SAMODE": CommandSpec(
+        handler=operators.handle_samode,
+        min_params=2,
+        oper=True,
+        syntax="<channel> <modes> [<arguments>...]",
+        help="Changes a channel's modes without being its operator.",
+    ),
+    "CHANNEL": CommandSpec(
+        handler=operators.handle_channel,
+        min_params=2,
+        oper=True,
+        syntax="DROP <channel> [HISTORY]",
+        help="Forgets a durable channel and ends it now; HISTORY deletes its messages too.",
+    ),
+    "CHGHOST": CommandSpec(
+        handler=chghost.handle_chghost,
+        min_params=3,
+        oper=True,
+        syntax="<nick> <user> <host>",
+        help="Changes the user and host a user is shown with.",
+    ),
+}
+
+
+# HELP --------------------------------------------------------------------------------------------
+
+# Names per RPL_HELPTXT line in the list of commands.
+HELP_NAMES_PER_LINE = 12
+
+
+def usage(name: str) -> str:
+    """``NAME <syntax>``: how to write the command."""
+    syntax = COMMANDS[name].syntax
+    return f"{name} {syntax}" if syntax else name
+
+
+def _name_lines(names: Iterable[str]) -> list[str]:
+    ordered = sorted(names)
+    step = HELP_NAMES_PER_LINE
+    return [" ".join(ordered[i : i + step]) for i in range(0, len(ordered), step)]
+
+
+def help_lines(subject: str, *, oper: bool = False) -> list[str] | None:
+    """The HELP text about ``subject`` (``*`` lists the commands), or None when there is none.
+
+    Operator commands are listed to operators only, but each is explained to whoever asks.
+    """
+    if subject == "*":
+        lines = ["hubbub understands these commands:"]
+        lines += _name_lines(name for name, spec in COMMANDS.items() if not spec.oper)
+        if oper:
+            lines += ["Operator commands:", *_name_lines(n for n, s in COMMANDS.items() if s.oper)]
+        return [*lines, "Type HELP <command> for more about one of them."]
+    name = subject.upper()
+    spec = COMMANDS.get(name)
+    if spec is None:
+        return None
+    lines = [usage(name), spec.help]
+    if spec.oper:
+        lines.append("Only server operators may use it.")
+    elif spec.before_registration:
+        lines.append("It may be sent before registration completes.")
+    return lines
+
+
+# The reference in docs/protocol.md ---------------------------------------------------------------
+
+BEGIN_MARKER = "<!-- BEGIN command table: generated by python -m hubbub.server.handlers.table -->"
+END_MARKER = "<!-- END command table -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def reference_markdown() -> str:
+    """The command reference in docs/protocol.md, from the marker line to the end marker."""
+    lines = [
+        BEGIN_MARKER,
+        "",
+        "| command | syntax | min. parameters | before registration | operators only | what it does |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in sorted(COMMANDS):
+        spec = COMMANDS[name]
+        syntax = f"`{_cell(spec.syntax)}`" if spec.syntax else ""
+        lines.append(
+            f"| {name} | {syntax} | {spec.min_params} | {'yes' if spec.before_registration else ''}"
+            f" | {'yes' if spec.oper else ''} | {_cell(spec.help)} |"
+        )
+    lines += ["", END_MARKER]
+    return "\n".join(lines) + "\n"
+
+
+def with_reference(page: str) -> str:
+    """``page`` with the text from the begin marker to the end marker replaced by the reference."""
+    start = page.index(BEGIN_MARKER)
+    end = page.index(END_MARKER, start) + len(END_MARKER) + 1
+    return page[:start] + reference_markdown() + page[end:]
+
+
+def main(argv: list[str]) -> None:
+    """Print the reference, or with a path rewrite that page's generated section."""
+    if not argv:
+        print(reference_markdown(), end="")
+        return
+    path = Path(argv[0])
+    path.write_text(with_reference(path.read_text()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

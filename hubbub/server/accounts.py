@@ -23,7 +23,6 @@ from hubbub.store import StoreError
 from hubbub.store.accounts import Account, AccountStore, open_accounts
 
 from . import monitor
-from .delivery import fanout
 
 if TYPE_CHECKING:
     from .app import Server
@@ -248,7 +247,12 @@ class Accounts:
         recipients.add(session)
         out = Message.build("ACCOUNT", name, source=session.hostmask)
         watching = [r for r in recipients if "account-notify" in r.caps]
-        fanout(out, monitor.with_watchers(session, "account-notify", watching))
+        self.server.delivery.publish(
+            out,
+            monitor.with_watchers(session, "account-notify", watching),
+            event=True,
+            account=session.account,
+        )
 
     def nick_reserved_for_other(self, session: Session, nick: str) -> bool:
         """Whether ``nick`` belongs to an account ``session`` is not logged in to (when enforced)."""

@@ -22,7 +22,7 @@ from .bans import Bans
 from .chanserv import ChannelRegistry
 from .config import Settings
 from .connection import Connection, Segment, outbox_bytes
-from .delivery import Delivery, Epoch, fanout
+from .delivery import Delivery, Epoch
 from .doors import Door
 from .history import History
 from .limits import ConnectionCounter
@@ -49,6 +49,7 @@ class Server:
         self.delivery = Delivery(self._committed)
         self.delivery.schedule_flush = self._schedule_flush
         self.delivery.backlog_limit = settings.store_backlog
+        self.delivery.keep_events = settings.history_events
         self.store_failing_since: float | None = None  # when commits began to fail, if they do
         self._store_notice_at = 0.0
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -154,6 +155,7 @@ class Server:
         settings = self.settings
         self.history.settings = settings
         self.delivery.backlog_limit = settings.store_backlog
+        self.delivery.keep_events = settings.history_events
         self.limits.max_total = settings.max_connections
         self.limits.max_per_ip = settings.max_per_ip
         self.limits.exempt_loopback = settings.exempt_loopback
@@ -354,8 +356,13 @@ class Server:
             return
         peers = world.peers_of(session)
         quit_msg = Message.build("QUIT", reason, source=session.hostmask)
-        held = self.history.keep_event(session, quit_msg, list(session.channels))
-        fanout(quit_msg, (p for p in peers if not p.gone), held, event=True)
+        self.delivery.publish(
+            quit_msg,
+            [p for p in peers if not p.gone],
+            keep=list(session.channels),
+            event=True,
+            account=session.account,
+        )
         for channel in list(session.channels.values()):
             self.remove_member(channel, session)
         session.channels.clear()
@@ -398,7 +405,7 @@ class Server:
             if member not in channel.members:
                 continue
             out = Message.build("KICK", channel.name, member.nick, reason, source=self.name)
-            fanout(out, list(channel.members))
+            self.delivery.publish(out, list(channel.members), keep=(channel.key_folded,), event=True)
             self.remove_member(channel, member)
         if self.world.channels.get(channel.key_folded) is channel:
             self.end_channel(channel)
@@ -431,11 +438,6 @@ class Server:
     def account_logged_in(self, session: Session) -> None:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
         self.history.replay_direct(session)
-
-    def history_event(self, session: Session, message: Message, targets: list[str]) -> Epoch | None:
-        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event where event playback is on; return the
-        epoch its delivery waits for."""
-        return self.history.keep_event(session, message, targets)
 
     def replay_on_join(self, session: Session, channel: Channel) -> None:
         """``session`` just joined ``channel``: apply its registered access, send recent history."""

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message
 from hubbub.store.accounts import RegisteredChannel
 
-from .delivery import fanout
 from .services import service_mask, service_notice
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ class ChannelRegistry:
             *([session.nick] * len(modes)),
             source=service_mask(session, "ChanServ"),
         )
-        fanout(out, list(channel.members))
+        self.server.delivery.publish(out, list(channel.members), event=True)
 
 
 def _cs(session: Session, text: str) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message
+from hubbub.store import StoredMessage
 
 from . import caps as capmod
 from .connection import TURN_SENDQ_FACTOR, Segment
@@ -58,6 +59,9 @@ class MsgidFactory:
         """A new msgid for a message stamped ``now_ms``."""
         return f"{_b32(now_ms, 9)}{self._node}{_b32(next(self._counter) & 0xFFFFFFFF, 7)}"
 
+
+# Client-only tags worth keeping in history; typing notifications and the like are not.
+KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
 
 # Recipient lists at least this long share one segment per view (connection.Segment).
 SHARED_FANOUT = 16
@@ -190,6 +194,7 @@ class Delivery:
         self._waiters: list[tuple[int, Callable[[], None]]] = []
         self.schedule_flush: Callable[[], None] = lambda: None
         self.backlog_limit = 10000  # settings.store_backlog
+        self.keep_events = False  # settings.history_events: JOIN, PART, QUIT ... are kept too
 
     @property
     def backlogged(self) -> bool:
@@ -216,6 +221,51 @@ class Delivery:
         if account:
             tags["account"] = account
         return msgid, now_ms
+
+    def publish(
+        self,
+        message: Message,
+        audience: Iterable[Session],
+        *,
+        keep: Iterable[str] = (),
+        event: bool = False,
+        sender: Session | None = None,
+        account: str | None = None,
+        named: str = "",
+        names: Mapping[str, str] | None = None,
+        also: Iterable[tuple[Message, Iterable[Session]]] = (),
+    ) -> tuple[Message, Epoch | None]:
+        """Deliver ``message`` to ``audience``: the one seam every event goes through.
+
+        The message is stamped once (msgid, server time, and ``account``, the author's); kept in
+        history under each conversation key of ``keep`` (an ``event`` such as a JOIN or QUIT only
+        where events are kept), all with that one msgid, so the live copy and the stored one
+        agree; and queued, formatted once per view, to every member of ``audience``, whose output
+        then waits for the commit (principle 5). ``also`` gives other forms of the same event (an
+        extended JOIN) with their own audiences. ``sender`` is told if a kept message cannot be
+        stored (``named``: the target as it named it); ``names`` are the display names of a
+        direct conversation's sides. Returns the stamped message and the epoch that delivers it.
+        Cluster mode will replace the fan-out here with a bus.
+        """
+        tags = dict(message.tags)
+        msgid, time_ms = self.stamp(tags, account)
+        stamped = Message(message.command, message.params, message.source, tags)
+        hold = None
+        if self.writer is not None and (self.keep_events or not event):
+            kept_tags = {k: v for k, v in tags.items() if k in KEPT_TAGS}
+            source = stamped.source or ""
+            for key in keep:
+                hold = self.record(
+                    StoredMessage(
+                        msgid, time_ms, key, stamped.command, source, stamped.params, account, kept_tags
+                    ),
+                    (sender, stamped.command, named or key) if sender is not None else None,
+                    names,
+                )
+        fanout(stamped, audience, hold, event=event)
+        for variant, others in also:
+            fanout(Message(variant.command, variant.params, variant.source, tags), others, hold, event=event)
+        return stamped, hold
 
     def current(self) -> Epoch:
         """This turn's epoch, begun if needed (its commit is scheduled for the end of the turn)."""

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
@@ -33,7 +33,6 @@ from .writer import StoreWriter
 
 if TYPE_CHECKING:
     from .app import Server
-    from .delivery import Epoch
     from .session import Session
 
 log = logging.getLogger(__name__)
@@ -153,66 +152,11 @@ class History:
 
     # writing ----------------------------------------------------------------------------------
 
-    def keep(
-        self,
-        target: str,
-        message: Message,
-        msgid: str,
-        time_ms: int,
-        account: str | None,
-        sender: Session | None = None,
-        named: str = "",
-        names: Mapping[str, str] | None = None,
-    ) -> Epoch | None:
-        """Add a relayed message to this turn's writes; return the epoch that delivers it.
-
-        ``sender`` is told if the commit fails (``named``: the target as the sender gave it);
-        ``names`` are the display names of a direct conversation's sides.
-        """
-        if self.store is None:
-            return None
-        tags = {k: v for k, v in message.tags.items() if k in KEPT_TAGS}
-        return self.server.delivery.record(
-            StoredMessage(
-                msgid, time_ms, target, message.command, message.source or "", message.params, account, tags
-            ),
-            (sender, message.command, named or target) if sender is not None else None,
-            names,
-        )
-
-    def keep_direct(
-        self, session: Session, peer_side: str, peer_name: str, message: Message, msgid: str, time_ms: int
-    ) -> Epoch | None:
-        """Keep a direct message from ``session`` to the side ``peer_side`` (shown as ``peer_name``);
-        return the epoch that delivers it."""
+    def direct(self, session: Session, peer_side: str, peer_name: str) -> tuple[str, dict[str, str]]:
+        """The conversation key of ``session`` with the side ``peer_side`` (shown as ``peer_name``),
+        and the display names of both sides, to publish a direct message under."""
         me = self.dm_side(session)
-        names = {me: self.side_name(session), peer_side: peer_name}
-        return self.keep(
-            dm_key(me, peer_side), message, msgid, time_ms, session.account, session, peer_name, names
-        )
-
-    def keep_event(self, session: Session, message: Message, targets: Iterable[str]) -> Epoch | None:
-        """Store a JOIN/PART/QUIT/KICK/TOPIC/NICK event for each target, if events are kept;
-        return the epoch its delivery must wait for (None when nothing is kept)."""
-        if self.store is None or not self.settings.history_events:
-            return None
-        delivery = self.server.delivery
-        epoch = None
-        for target in targets:
-            tags: dict[str, str] = {}
-            msgid, time_ms = delivery.stamp(tags)
-            epoch = delivery.record(
-                StoredMessage(
-                    msgid,
-                    time_ms,
-                    target,
-                    message.command,
-                    message.source or "",
-                    message.params,
-                    session.account,
-                )
-            )
-        return epoch
+        return dm_key(me, peer_side), {me: self.side_name(session), peer_side: peer_name}
 
     # channels ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 One message per line: ``msgid``, ``time`` (ISO 8601 UTC with milliseconds), ``time_ms``,
 ``target``, ``command``, ``source``, ``account``, ``params`` and ``tags``; a message of a direct
 conversation also has ``names``, the display name of each side of its key (which names
-identities, not people) as far as the store remembers them. Importing skips msgids the store
+identities, not people) as far as the store remembers them. Importing skips messages the store
 already holds, so importing the same archive twice is harmless, and restores the names.
 """
 
@@ -144,12 +144,13 @@ def read_archive(store: SQLiteStore, lines: Iterable[str], batch: int = 500) -> 
     imported = skipped = 0
     pending: list[StoredMessage] = []
     names: dict[str, str] = {}  # direct-conversation side -> display name
-    in_batch: set[str] = set()  # earlier batches are in the store, so known_msgids sees them
+    # (msgid, target) of this batch: earlier batches are in the store, where known_messages sees them.
+    in_batch: set[tuple[str, str]] = set()
 
     def flush() -> None:
         nonlocal imported, skipped
-        known = store.known_msgids(m.msgid for m in pending)
-        fresh = [m for m in pending if m.msgid not in known]
+        known = store.known_messages(pending)
+        fresh = [m for m in pending if (m.msgid, m.target) not in known]
         store.append(fresh, names)
         imported += len(fresh)
         skipped += len(pending) - len(fresh)
@@ -166,10 +167,10 @@ def read_archive(store: SQLiteStore, lines: Iterable[str], batch: int = 500) -> 
             names.update(_names(obj))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError too
             raise ValueError(f"line {number}: {exc}") from None
-        if message.msgid in in_batch:
-            skipped += 1  # the same msgid twice in one archive: keep the first
+        if (message.msgid, message.target) in in_batch:
+            skipped += 1  # the same message twice in one archive: keep the first
             continue
-        in_batch.add(message.msgid)
+        in_batch.add((message.msgid, message.target))
         pending.append(message)
         if len(pending) >= batch:
             flush()

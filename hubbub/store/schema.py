@@ -200,7 +200,22 @@ _V6_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 6",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {2: _V2_STEP, 3: _V3_STEP, 4: _V4_STEP, 5: _V5_STEP, 6: _V6_STEP}
+_V7_STEP: tuple[str, ...] = (
+    # One event, one msgid: a QUIT or NICK kept in every channel it touched keeps the msgid its
+    # live copy carried in each of them, so a msgid is unique per conversation, not overall.
+    "DROP INDEX messages_msgid",
+    "CREATE UNIQUE INDEX messages_msgid_target ON messages (msgid, target)",
+    "UPDATE schema_version SET version = 7",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: _V2_STEP,
+    3: _V3_STEP,
+    4: _V4_STEP,
+    5: _V5_STEP,
+    6: _V6_STEP,
+    7: _V7_STEP,
+}
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
 CURRENT_VERSION = max(MIGRATIONS)

@@ -162,7 +162,7 @@ class SQLiteStore:
             self._depth = 0
 
     def append(self, messages: Sequence[StoredMessage], names: Mapping[str, str] | None = None) -> None:
-        """Store ``messages`` in one transaction, in order (raises StoreError on a duplicate msgid).
+        """Store ``messages`` in one transaction, in order (StoreError on a msgid already in the target).
 
         ``names`` maps direct-conversation sides to their display names, remembered per conversation.
         """
@@ -280,7 +280,7 @@ class SQLiteStore:
     # -- reading ---------------------------------------------------------------------------
 
     def find(self, msgid: str) -> StoredMessage | None:
-        """The message with ``msgid``, or None."""
+        """A message with ``msgid`` (an event kept in several conversations has one per each), or None."""
         with store_errors("cannot read history"):
             row = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE msgid = ?", (msgid,)).fetchone()
         return _message(row) if row else None
@@ -410,14 +410,14 @@ class SQLiteStore:
                 return
             last = rows[-1][0]
 
-    def known_msgids(self, msgids: Iterable[str]) -> set[str]:
-        """Those of ``msgids`` that are already stored."""
+    def known_messages(self, messages: Iterable[StoredMessage]) -> set[tuple[str, str]]:
+        """The (msgid, target) pairs of ``messages`` that are already stored."""
         with store_errors("cannot read history"):
             rows = self._db.execute(
-                "SELECT msgid FROM messages WHERE msgid IN (SELECT value FROM json_each(?))",
-                (_encode(list(msgids)),),
+                "SELECT msgid, target FROM messages WHERE msgid IN (SELECT value FROM json_each(?))",
+                (_encode([m.msgid for m in messages]),),
             ).fetchall()
-        return {str(r[0]) for r in rows}
+        return {(str(msgid), str(target)) for msgid, target in rows}
 
     # -- persistent channels -----------------------------------------------------------------
 

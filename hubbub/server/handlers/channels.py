@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, format_body, numerics, pack, valid_channel_name
 
-from ..delivery import fanout
 from .readmarker import send_marker
 
 if TYPE_CHECKING:
@@ -74,12 +73,19 @@ def join(session: Session, name: str, key: str = "") -> None:
         "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
     )
     members = list(channel.members)
-    held = server.history_event(session, plain, [channel.key_folded])
-    fanout(extended, [m for m in members if "extended-join" in m.caps], held, event=True)
-    fanout(plain, [m for m in members if "extended-join" not in m.caps], held, event=True)
+    publish = server.delivery.publish
+    publish(
+        plain,
+        [m for m in members if "extended-join" not in m.caps],
+        keep=(channel.key_folded,),
+        event=True,
+        account=session.account,
+        also=((extended, [m for m in members if "extended-join" in m.caps]),),
+    )
     if session.away is not None:
         away = Message.build("AWAY", session.away, source=session.hostmask)
-        fanout(away, [m for m in members if "away-notify" in m.caps and m not in devices], held, event=True)
+        away_audience = [m for m in members if "away-notify" in m.caps and m not in devices]
+        publish(away, away_audience, event=True, account=session.account)
     for device in devices:
         if channel.topic:
             send_topic(device, channel)
@@ -125,8 +131,9 @@ def part(session: Session, channel: Channel, reason: str) -> None:
     """Leave ``channel``, telling every member (``session`` included)."""
     params = (channel.name, reason) if reason else (channel.name,)
     out = Message("PART", params, session.hostmask)
-    held = session.server.history_event(session, out, [channel.key_folded])
-    fanout(out, list(channel.members), held, event=True)
+    session.server.delivery.publish(
+        out, list(channel.members), keep=(channel.key_folded,), event=True, account=session.account
+    )
     session.server.remove_member(channel, session)
 
 
@@ -156,8 +163,9 @@ def handle_topic(session: Session, msg: Message) -> None:
     channel.topic_setter = session.hostmask
     channel.topic_time = time.time()
     out = Message.build("TOPIC", channel.name, topic, source=session.hostmask)
-    held = server.history_event(session, out, [channel.key_folded])
-    fanout(out, list(channel.members), held, event=True)
+    server.delivery.publish(
+        out, list(channel.members), keep=(channel.key_folded,), event=True, account=session.account
+    )
     server.channel_changed(channel)
 
 
@@ -236,8 +244,9 @@ def handle_kick(session: Session, msg: Message) -> None:
             )
             continue
         out = Message.build("KICK", channel.name, target.nick, reason, source=session.hostmask)
-        held = server.history_event(session, out, [channel.key_folded])
-        fanout(out, list(channel.members), held, event=True)
+        server.delivery.publish(
+            out, list(channel.members), keep=(channel.key_folded,), event=True, account=session.account
+        )
         server.remove_member(channel, target)
 
 
@@ -264,7 +273,7 @@ def handle_invite(session: Session, msg: Message) -> None:
     channel.invited.add(target.folded)
     session.reply(numerics.RPL_INVITING, target.nick, channel.name)
     out = Message.build("INVITE", target.nick, channel.name, source=session.hostmask)
-    fanout(out, (target,))
+    session.server.delivery.publish(out, (target,), event=True, account=session.account)
     if target.away is not None:
         session.reply(numerics.RPL_AWAY, target.nick, target.away)
     # IRCv3 invite-notify: other members with the cap who could have invited too
@@ -273,7 +282,7 @@ def handle_invite(session: Session, msg: Message) -> None:
         for m in channel.members
         if "invite-notify" in m.caps and m is not session and ("i" not in channel.modes or channel.is_op(m))
     ]
-    fanout(out, notify)
+    session.server.delivery.publish(out, notify, event=True, account=session.account)
 
 
 __all__ = ["format_body", "join", "names_of", "part", "send_names", "send_topic"]

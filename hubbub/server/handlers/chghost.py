@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics
 
 from .. import monitor
-from ..delivery import fanout
 from ..session import safe_param
 from ..world import PREFIX_MODES
 
@@ -45,11 +44,12 @@ def change_host(session: Session, user: str, host: str) -> None:
     capable = [p for p in peers if "chghost" in p.caps]
     if "chghost" in session.caps:
         capable.append(session)
-    fanout(change, monitor.with_watchers(session, "chghost", capable))
+    publish = session.server.delivery.publish
+    publish(change, monitor.with_watchers(session, "chghost", capable), event=True, account=session.account)
     others = [p for p in peers if "chghost" not in p.caps]
     if not others:
         return
-    fanout(Message.build("QUIT", "Changing hostname", source=old_mask), others)
+    publish(Message.build("QUIT", "Changing hostname", source=old_mask), others, event=True)
     name = session.server.name
     new_mask = session.hostmask
     for channel in session.channels.values():
@@ -60,17 +60,22 @@ def change_host(session: Session, user: str, host: str) -> None:
         extended = Message.build(
             "JOIN", channel.name, session.account or "*", session.realname, source=new_mask
         )
-        fanout(extended, [m for m in members if "extended-join" in m.caps])
-        fanout(plain, [m for m in members if "extended-join" not in m.caps])
+        publish(
+            plain,
+            [m for m in members if "extended-join" not in m.caps],
+            event=True,
+            account=session.account,
+            also=((extended, [m for m in members if "extended-join" in m.caps]),),
+        )
         modes = [m for m in PREFIX_MODES if m in channel.members[session]]
         if modes:
             mode = Message.build(
                 "MODE", channel.name, "+" + "".join(modes), *[session.nick] * len(modes), source=name
             )
-            fanout(mode, members)
+            publish(mode, members, event=True)
     if session.away is not None:
         away = Message.build("AWAY", session.away, source=new_mask)
-        fanout(away, [p for p in others if "away-notify" in p.caps])
+        publish(away, [p for p in others if "away-notify" in p.caps], event=True, account=session.account)
 
 
 def handle_chghost(session: Session, msg: Message) -> None:

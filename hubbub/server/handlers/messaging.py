@@ -6,6 +6,7 @@ server-time, msgid.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
@@ -81,13 +82,13 @@ def _relay(session: Session, msg: Message) -> None:
             _to_user(session, msg, target, text, client_tags, echo, silent)
 
 
-def _stamped(session: Session, client_tags: dict[str, str]) -> tuple[dict[str, str], str, int]:
+def _tags(session: Session, client_tags: dict[str, str]) -> dict[str, str]:
+    """The tags of a message from ``session`` before it is stamped (publish adds msgid and time)."""
     tags = dict(client_tags)
     if "B" in session.umodes:
         tags["bot"] = ""  # IRCv3 bot-mode: every message of a +B user carries the bot tag
         tags["draft/bot"] = ""  # and its draft spelling, which clients written before ratification read
-    msgid, time_ms = session.server.delivery.stamp(tags, session.account)
-    return tags, msgid, time_ms
+    return tags
 
 
 def _to_channel(
@@ -112,11 +113,10 @@ def _to_channel(
     if not status and msg.command != "TAGMSG" and not channel.persistent:
         # A message kept in history makes the channel durable; its record is written first.
         server.history.channel_used(channel)
-    tags, msgid, time_ms = _stamped(session, client_tags)
     params = (target if not status else status[-1] + channel.name,) + (
         (text,) if msg.command != "TAGMSG" else ()
     )
-    out = Message(msg.command, params, session.hostmask, tags)
+    out = Message(msg.command, params, session.hostmask, _tags(session, client_tags))
     members = channel.members
     if status:
         # STATUSMSG: the lowest prefix named and everything above it
@@ -132,13 +132,14 @@ def _to_channel(
             recipients.append(session)
     else:
         recipients = [s for s in recipients if s is not session]
-    # Recorded first: the fan-out then waits for the commit (DESIGN.md principle 5).
-    hold = None
-    if not status:
-        hold = server.history.keep(
-            channel.key_folded, out, msgid, time_ms, session.account, session, channel.name
-        )
-    fanout(out, recipients, hold)
+    server.delivery.publish(
+        out,
+        recipients,
+        keep=() if status else (channel.key_folded,),  # a status message is for some members only
+        sender=session,
+        account=session.account,
+        named=channel.name,
+    )
 
 
 def _to_user(
@@ -163,30 +164,28 @@ def _to_user(
         if not silent:
             session.reply(numerics.ERR_NOSUCHNICK, target, "No such nick/channel")
         return
-    tags, msgid, time_ms = _stamped(session, client_tags)
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
-    out = Message(msg.command, params, session.hostmask, tags)
+    out = Message(msg.command, params, session.hostmask, _tags(session, client_tags))
     delivered = msg.command != "TAGMSG" or bool(peer.view & capmod.TAGS)
     history = server.history
-    hold = history.keep_direct(session, history.dm_side(peer), history.side_name(peer), out, msgid, time_ms)
+    key, names = history.direct(session, history.dm_side(peer), history.side_name(peer))
     if echo and peer is session:
         # echo-message to oneself: the delivery and the echo are two messages, and only the echo
         # answers a labelled command (IRCv3 labeled-response)
+        out, hold = _publish_direct(session, out, (), key, names, peer.nick)
         if delivered:
             _write_unlabelled(session, out, hold)
         fanout(out, (session,), hold)
     else:
-        receivers = peer.devices
-        if delivered:
-            for device in receivers:
-                marker_before_direct(device, session.nick)
-            fanout(out, receivers, hold)
+        receivers = peer.devices if delivered else []
+        for device in receivers:
+            marker_before_direct(device, session.nick)
         # The sender's other devices see what it sent, as if echoed (multiple devices).
         siblings = [d for d in session.devices if d is not session and d not in receivers]
-        if siblings and delivered:
-            fanout(out, siblings, hold)
+        audience = [*receivers, *siblings] if delivered else []
         if echo:
-            fanout(out, (session,), hold)
+            audience.append(session)
+        _publish_direct(session, out, audience, key, names, peer.nick)
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
 
@@ -205,14 +204,25 @@ def _to_offline_account(
     account = server.accounts.get(target)
     if account is None:
         return False
-    tags, msgid, time_ms = _stamped(session, client_tags)
-    out = Message(msg.command, (account.name, text), session.hostmask, tags)
-    hold = server.history.keep_direct(session, account_side(account.id), account.name, out, msgid, time_ms)
-    if echo:
-        fanout(out, (session,), hold)
+    out = Message(msg.command, (account.name, text), session.hostmask, _tags(session, client_tags))
+    key, names = server.history.direct(session, account_side(account.id), account.name)
+    _publish_direct(session, out, (session,) if echo else (), key, names, account.name)
     if msg.command == "PRIVMSG":
         session.note("PRIVMSG", "OFFLINE_MESSAGE", "Stored; they will see it when they log in", account.name)
     return True
+
+
+def _publish_direct(
+    session: Session,
+    out: Message,
+    audience: Iterable[Session],
+    key: str,
+    names: dict[str, str],
+    named: str,
+) -> tuple[Message, Epoch | None]:
+    return session.server.delivery.publish(
+        out, audience, keep=(key,), sender=session, account=session.account, named=named, names=names
+    )
 
 
 def _write_unlabelled(session: Session, out: Message, hold: Epoch | None) -> None:

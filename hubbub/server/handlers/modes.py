@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, normalize_mask, numerics
 
-from ..delivery import fanout
 from ..world import PREFIX_MODES, ListEntry
 
 if TYPE_CHECKING:
@@ -201,7 +200,7 @@ def change_channel_modes(
     recipients = list(channel.members)
     if session not in channel.members:
         recipients.append(session)  # an operator's SAMODE from outside sees what it did
-    fanout(out, recipients)
+    server.delivery.publish(out, recipients, event=True, account=session.account)
     # Who is operator or voiced goes with them; the channel's own modes and lists are kept.
     if any(change.mode not in PREFIX_MODES for change in applied):
         server.channel_changed(channel)

@@ -17,7 +17,6 @@ from hubbub.store import StoreError, dm_key, dm_sides
 from ..accounts import verify_password
 from ..bans import BanError
 from ..config import ConfigError
-from ..delivery import fanout
 from ..services import is_service
 from .modes import change_channel_modes
 
@@ -161,7 +160,7 @@ def handle_wallops(session: Session, msg: Message) -> None:
     """WALLOPS <text>: a message to every operator and every user with mode +w."""
     out = Message.build("WALLOPS", msg.params[0], source=session.hostmask)
     users = session.server.world.users.values()
-    fanout(out, [u for u in users if "o" in u.umodes or "w" in u.umodes])
+    session.server.delivery.publish(out, [u for u in users if "o" in u.umodes or "w" in u.umodes], event=True)
 
 
 def handle_rehash(session: Session, msg: Message) -> None:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, is_channel_name, match_mask, normalize_mask, numerics, pack
 
 from .. import monitor
-from ..delivery import fanout
 from ..services import service_named, whois_service
 from ..session import constant_replies
 
@@ -175,7 +174,9 @@ def handle_away(session: Session, msg: Message) -> None:
         out = Message.build("AWAY", source=session.hostmask)
     world = session.server.world
     recipients = [p for p in world.peers_of(session) if "away-notify" in p.caps]
-    fanout(out, monitor.with_watchers(session, "away-notify", recipients))
+    session.server.delivery.publish(
+        out, monitor.with_watchers(session, "away-notify", recipients), event=True, account=session.account
+    )
 
 
 def handle_setname(session: Session, msg: Message) -> None:
@@ -190,7 +191,9 @@ def handle_setname(session: Session, msg: Message) -> None:
     recipients = [p for p in session.server.world.peers_of(session) if "setname" in p.caps]
     if "setname" in session.caps:
         recipients.append(session)
-    fanout(out, monitor.with_watchers(session, "setname", recipients))
+    session.server.delivery.publish(
+        out, monitor.with_watchers(session, "setname", recipients), event=True, account=session.account
+    )
 
 
 # ISON and USERHOST ---------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from hubbub.protocol import Message, numerics, pack, valid_nick
 
 from .. import caps as capmod
 from .. import devices, monitor
-from ..delivery import fanout
 from ..services import is_service
 from ..session import constant_replies
 from .queries import send_lusers, send_motd
@@ -81,8 +80,8 @@ def handle_nick(session: Session, msg: Message) -> None:
     change = Message.build("NICK", nick, source=old_mask)
     recipients = world.peers_of(session)
     recipients.update(session.devices)
-    held = session.server.history_event(session, change, [c.key_folded for c in session.channels.values()])
-    fanout(change, recipients, held, event=True)
+    keys = [c.key_folded for c in session.channels.values()]
+    session.server.delivery.publish(change, recipients, keep=keys, event=True, account=session.account)
     session.server.history.nick_changed(session)
     monitor.went_offline(session, old_mask.split("!", 1)[0])
     monitor.came_online(session)

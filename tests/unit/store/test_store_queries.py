@@ -224,3 +224,14 @@ def test_timestamp_references_are_placed_exactly_in_a_long_interleaved_history(s
         ref = MessageRef(time_ms=time_ms)
         assert store.before("#b", ref, 5) == [m for m in history if m.time_ms < time_ms][-5:]
         assert store.after("#b", ref, 5) == [m for m in history if m.time_ms > time_ms][:5]
+
+
+def test_one_event_may_keep_its_msgid_in_several_conversations(store: SQLiteStore) -> None:
+    quit_a = StoredMessage("q1", T0, "#a", "QUIT", "n!u@h", ("bye",))
+    quit_b = StoredMessage("q1", T0, "#b", "QUIT", "n!u@h", ("bye",))
+    store.append([quit_a, quit_b])
+    assert store.latest("#a", 10) == [quit_a] and store.latest("#b", 10) == [quit_b]
+    assert store.around("#b", MessageRef("q1"), 3) == [quit_b]
+    assert store.known_messages([quit_a, quit_b]) == {("q1", "#a"), ("q1", "#b")}
+    with pytest.raises(StoreError):
+        store.append([quit_a])  # but never twice in one conversation

@@ -45,7 +45,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 6
+    assert version_of(path) == CURRENT_VERSION == 7
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -110,7 +110,8 @@ def test_a_version_1_database_is_migrated_and_keeps_its_history(tmp_path: Path) 
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     db.close()
     assert "messages_target_time" not in indexes  # version 2 dropped it
-    assert {"messages_msgid", "messages_target_id"} <= indexes
+    assert "messages_msgid" not in indexes  # version 7: unique per conversation instead
+    assert {"messages_msgid_target", "messages_target_id"} <= indexes
 
     # Opening again migrates nothing.
     with open_store(tmp_path) as store:

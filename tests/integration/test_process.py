@@ -10,9 +10,9 @@ from collections import defaultdict
 import pytest
 
 from hubbub.store import open_store
+from tests.support.serverproc import ServerProcess
 
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 
 
 async def test_python_dash_m_and_the_console_script_are_the_same_command():

@@ -175,14 +175,16 @@ class Accounts:
             writer.submit_accounts(job, done)
         return future
 
-    def write_later(self, job: Callable[[AccountStore], object], what: str) -> None:
+    def write_later(self, job: Callable[[AccountStore], object], what: str) -> asyncio.Future[object]:
         """Run ``job`` as :meth:`write` does, logging a failure instead of reporting it."""
 
         def failed(future: asyncio.Future[object]) -> None:
             if not future.cancelled() and future.exception() is not None:
                 log.error("could not %s: %s", what, future.exception())
 
-        self.write(job).add_done_callback(failed)
+        future = self.write(job)
+        future.add_done_callback(failed)
+        return future
 
     # passwords --------------------------------------------------------------------------------
 

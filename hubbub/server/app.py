@@ -72,6 +72,8 @@ class Server:
         self.port = settings.port
         self.host = settings.host
         self.stopped = asyncio.Event()
+        # Set while stopping whenever a connection closes or a commit returns (stop() waits on it).
+        self._shutdown_progress = asyncio.Event()
         self.history = History(self)
         self.accounts = Accounts(self)
         self.bans = Bans(self)
@@ -210,8 +212,14 @@ class Server:
         # Lines held for a commit (goodbyes included) go out when it returns; the store writer
         # gives up on a store locked elsewhere after a while (writer.STOP_PATIENCE).
         deadline = time.monotonic() + SHUTDOWN_GRACE
-        while (self.connections or self.delivery.pending) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)  # polling with a deadline while transports drain
+        await self._shutdown_step(lambda: not self.delivery.pending, deadline)
+        # Every goodbye is now written or in its transport's buffer, which close() still sends:
+        # a half-closed connection need not linger for its peer's EOF (Connection.shut), as the
+        # process is about to go and take its sockets with it.
+        for conn in list(self.connections):
+            if conn.closed and not conn.lost and conn.transport is not None:
+                conn.transport.close()
+        await self._shutdown_step(lambda: not self.connections, deadline)
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
@@ -228,6 +236,18 @@ class Server:
             self.data_lock.release()
         self.stopped.set()
 
+    async def _shutdown_step(self, done: Callable[[], bool], deadline: float) -> None:
+        """Wait until ``done()``, re-checked whenever a connection closes or a commit returns."""
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._shutdown_progress.clear()
+            try:
+                await asyncio.wait_for(self._shutdown_progress.wait(), left)
+            except TimeoutError:
+                return
+
     # connections ------------------------------------------------------------------------------
 
     def admit(self, conn: Connection) -> str | None:
@@ -243,6 +263,8 @@ class Server:
         if conn in self.connections:
             self.connections.discard(conn)
             self.limits.release(conn.peer_ip)
+            if self.stopping:
+                self._shutdown_progress.set()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -315,6 +337,8 @@ class Server:
         epoch.message_parts.clear()
         epoch.writes.clear()
         epoch.senders.clear()
+        if self.stopping:
+            self._shutdown_progress.set()
 
     def _store_failed(self, epoch: Epoch, error: BaseException) -> None:
         now = time.time()

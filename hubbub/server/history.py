@@ -60,6 +60,9 @@ class History:
         self._retention: asyncio.TimerHandle | None = None
         # Connections that are sides of direct conversations, by side, to name them in TARGETS.
         self._connections: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+        # Read markers moved by a replay whose write has not returned yet, by (account id, target):
+        # a login in the meantime must not be shown the same messages again.
+        self._unsaved_marks: dict[tuple[str, str], int] = {}
 
     # lifecycle --------------------------------------------------------------------------------
 
@@ -388,6 +391,9 @@ class History:
                 if name is None:
                     continue
                 marker = marks.read_marker(account_id, fold(name))
+                unsaved = self._unsaved_marks.get((account_id, fold(name)))
+                if unsaved is not None:
+                    marker = max(marker or 0, unsaved)
                 since = max(window, marker if marker is not None else 0)
                 rows = store.latest(key, settings.history_on_join, MessageRef(time_ms=since))
                 rows = [r for r in rows if r.command in MESSAGES]
@@ -399,9 +405,16 @@ class History:
             log.exception("direct message replay failed for %r", session)
 
     def _mark_read(self, account_id: str, target: str, time_ms: int) -> None:
+        key = (account_id, target)
+        self._unsaved_marks[key] = max(time_ms, self._unsaved_marks.get(key, 0))
+
+        def saved(_future: asyncio.Future[object]) -> None:
+            if self._unsaved_marks.get(key) == time_ms:
+                del self._unsaved_marks[key]
+
         self.server.accounts.write_later(
             lambda store: store.set_read_marker(account_id, target, time_ms), "move a read marker"
-        )
+        ).add_done_callback(saved)
 
     def to_message(self, row: StoredMessage) -> Message:
         """A stored row as a message to send again, with its original time and msgid."""

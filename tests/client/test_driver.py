@@ -21,8 +21,7 @@ from hubbub.client import (
     Registered,
     TopicChanged,
 )
-
-from .conftest import ServerProcess
+from tests.support.serverproc import ServerProcess
 
 WAIT = 10.0
 MakeClient = Callable[..., Awaitable[Client]]

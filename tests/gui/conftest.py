@@ -11,12 +11,13 @@ import os
 import select
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.serverproc import ServerProcess
 
 DEADLINE = 10.0
 
@@ -65,77 +66,12 @@ def xvfb() -> Iterator[str]:
         os.environ["DISPLAY"] = old
 
 
-class ServerProcess:
-    """``python -m hubbub serve`` on a free port with its own data directory; can be restarted."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log: list[str] = []
-
-    def start(self) -> None:
-        """Start the server (on the same port as before, after a restart) and wait until it listens."""
-        cmd = [sys.executable, "-m", "hubbub", "serve", "--host", self.host, "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data_dir), "--no-flood-control"]
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + DEADLINE
-        fd = self.proc.stderr.fileno()
-        buf = b""
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            buf += chunk
-            for line in buf.decode(errors="replace").splitlines():
-                if line.startswith("hubbub listening on "):
-                    self.port = int(line.rsplit(":", 1)[1])
-                    self.log.append(buf.decode(errors="replace"))
-                    # Keep draining stderr so the server never blocks on a full pipe.
-                    self._drain()
-                    return
-        self.stop()
-        raise RuntimeError(f"server did not start: {buf.decode(errors='replace')}")
-
-    def _drain(self) -> None:
-        import threading
-
-        proc = self.proc
-        assert proc is not None and proc.stderr is not None
-        stream = proc.stderr
-
-        def drain() -> None:
-            for raw in iter(stream.readline, b""):
-                self.log.append(raw.decode(errors="replace"))
-                if len(self.log) > 2000:
-                    del self.log[:1000]
-
-        threading.Thread(target=drain, daemon=True).start()
-
-    def stop(self) -> None:
-        """SIGTERM and wait for a graceful exit."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(8)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
+async def server(tmp_path: Path, processes: list[ServerProcess]) -> ServerProcess:
     """A running hubbub server on loopback."""
-    srv = ServerProcess(tmp_path / "data")
-    srv.start()
-    yield srv
-    srv.stop()
+    srv = ServerProcess(tmp_path / "data", "--no-flood-control")
+    processes.append(srv)
+    return await srv.start()
 
 
 class Ui:

@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 import pytest
 
 import hubbub.client as hc
+from tests.support.serverproc import ServerProcess
 
-from .conftest import ServerProcess, Ui
+from .conftest import Ui
 
 
 @asynccontextmanager
@@ -248,7 +249,7 @@ async def test_history_is_shown_on_join_and_older_pages_load_at_the_top(
 async def test_server_restart_makes_the_window_reconnect(server: ServerProcess, make_ui) -> None:
     ui = make_ui(server, "alice")
     await ready(ui)
-    server.stop()
+    await server.terminate()
     await ui.until(lambda: ui.state.connection in ("reconnecting", "disconnected"), what="drop noticed")
     assert "Reconnecting" in ui.window.status.cget("text") or "Disconnected" in ui.window.status.cget("text")
     # Several attempts fail while the server is down: the status bar follows them, the buffers
@@ -256,7 +257,7 @@ async def test_server_restart_makes_the_window_reconnect(server: ServerProcess, 
     await ui.until(lambda: "attempt 2" in ui.window.status.cget("text"), what="a second attempt")
     for name in ("", "#test"):
         assert sum("Disconnected" in t for t in ui.lines(name)) == 1, ui.lines(name)
-    server.start()
+    await server.start()
     await ui.until(
         lambda: ui.state.connection == "connected" and ui.state.buffer("#test").joined,
         timeout=30,

@@ -15,7 +15,6 @@ from hubbub.server.app import Server
 from hubbub.server.config import Settings
 
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 
 StartServer = Callable[..., Awaitable[Server]]
 Connect = Callable[..., Awaitable[IRCClient]]
@@ -66,13 +65,12 @@ async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
             await asyncio.wait_for(server.stop(), 10)
 
 
-@pytest.fixture
-async def processes() -> AsyncIterator[list[ServerProcess]]:
-    """Real ``hubbub serve`` processes started by a test; every one is gone at its end."""
-    started: list[ServerProcess] = []
-    yield started
-    for p in started:
-        await p.stop()
+@pytest.fixture(autouse=True)
+async def close_clients_left_open() -> AsyncIterator[None]:
+    """Close the raw clients a test opened itself and left open, while their loop still runs."""
+    yield
+    for client in list(IRCClient.unclosed):
+        await client.close()
 
 
 @pytest.fixture

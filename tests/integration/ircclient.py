@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from hubbub.protocol import Message, parse
 
@@ -15,7 +16,11 @@ DEFAULT_TIMEOUT = 5.0
 class IRCClient:
     """Sends lines and waits for messages matching a predicate, with a timeout."""
 
+    unclosed: ClassVar[set[IRCClient]] = set()
+    """Clients not closed yet; the integration fixtures close those a test leaves open."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+        IRCClient.unclosed.add(self)
         self.reader = reader
         self.writer = writer
         self.name = name
@@ -187,6 +192,7 @@ class IRCClient:
 
     async def close(self) -> None:
         """Close the socket."""
+        IRCClient.unclosed.discard(self)
         if not self.writer.is_closing():
             self.writer.close()
         with contextlib.suppress(TimeoutError, ConnectionError, OSError):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tests.support.serverproc import ServerProcess
+
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 
 
 async def test_user_with_empty_realname_gets_461_and_no_welcome(connect):

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from hubbub.protocol import Message
+from tests.support.serverproc import ServerProcess
 
 from .accounts_helpers import FAST, OPER_PASSWORD, OPERS, register_account
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 
 HISTORY_CAPS = ("draft/chathistory", "batch", "server-time", "message-tags")
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from hubbub.server.accounts import hash_password
 from hubbub.store import DATABASE_NAME
 from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
+from tests.support.serverproc import ServerProcess
 
 from .accounts_helpers import FAST, login_and_register, register_account
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 from .test_history import HISTORY_CAPS, history, texts
 
 PASSWORD = "identity-password"
@@ -224,14 +221,6 @@ def _version_4_data_dir(data: Path) -> None:
         " VALUES ('#room', 'alice', '{\"alice\": \"o\"}', 0)"
     )
     db.close()
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for process in started:
-        await process.stop()
 
 
 async def test_an_upgraded_server_keeps_account_conversations_and_orphans_nick_ones(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from hubbub.store import DATABASE_NAME
+
 from .accounts_helpers import FAST, login_and_register, register_account
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
@@ -100,3 +105,25 @@ async def test_offline_messages_can_be_turned_off(start_server: StartServer, con
     alice = await connect("alice", target=server)
     alice.send("PRIVMSG bob :hello")
     await alice.expect("401")
+
+
+async def test_a_login_before_the_read_marker_is_saved_is_not_shown_the_messages_again(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**FAST)
+    await _bob_registers_and_leaves(connect, server)
+    alice = await connect("alice", target=server)
+    alice.send("PRIVMSG bob :are you there?")
+    await alice.expect("NOTE")
+    # Another process holds SQLite's write lock: the read marker the replay moves waits for it.
+    other = sqlite3.connect(Path(server.settings.data_dir) / DATABASE_NAME, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        bob = await _login(connect, server, ("batch",))
+        await bob.expect("PRIVMSG", "bob", "are you there?")
+        bob.send("QUIT")
+        await bob.expect_closed()
+        again = await _login(connect, server, ("batch",))
+        await again.assert_silent("PRIVMSG")
+    finally:
+        other.close()  # rolls the open transaction back

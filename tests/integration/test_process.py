@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections import defaultdict
 
 import pytest
 
+from hubbub.server.connection import CLOSE_LINGER
 from hubbub.store import open_store
+from tests.support.serverproc import ServerProcess
 
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 
 
 async def test_python_dash_m_and_the_console_script_are_the_same_command():
@@ -46,6 +48,21 @@ async def test_signal_shuts_down_gracefully_telling_clients(tmp_path, processes,
     assert any(m.command == "ERROR" and "Server shutting down" in m.params[0] for m in rest)
     assert await server.wait(10) == 0
     await client.close()
+
+
+async def test_stopping_does_not_wait_for_clients_that_do_not_close_their_side(start_server, connect):
+    # After ERROR the server half-closes and would linger for the peer's EOF (Connection.shut);
+    # a stopping server has nothing left to wait for once the goodbyes are written.
+    server = await start_server()
+    idle = await connect("idle", target=server)
+    idle.send("PRIVMSG idle :a line held for its commit")
+    await idle.expect("PRIVMSG")
+    started = time.monotonic()
+    await server.stop()
+    assert time.monotonic() - started < CLOSE_LINGER / 2
+    assert not server.connections
+    rest = await idle.expect_closed(timeout=1)
+    assert rest and rest[-1].command == "ERROR" and "Server shutting down" in rest[-1].params[0]
 
 
 async def _storm(server: ServerProcess, senders: int, per_sender: int, stop_after: int, sig: signal.Signals):

@@ -13,11 +13,11 @@ import pytest
 from hubbub.server.tls import generate_self_signed
 from hubbub.store import DATABASE_NAME, open_store
 from hubbub.store.datadir import MARKER_NAME
+from tests.support.serverproc import ServerProcess
 
 from .accounts_helpers import OPER_PASSWORD, OPERS
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
-from .serverproc import ServerProcess
 from .test_cli import hubbub
 
 
@@ -209,6 +209,7 @@ async def test_after_kill_9_a_new_server_starts_on_the_same_data_directory(
 # a database that vanishes -------------------------------------------------------------------------
 
 
+@pytest.mark.allow_error_log(r"has been deleted")
 async def test_a_database_deleted_under_a_running_server_is_logged_and_not_remade_empty(
     tmp_path: Path, processes: list[ServerProcess]
 ) -> None:
@@ -233,6 +234,7 @@ async def test_a_database_deleted_under_a_running_server_is_logged_and_not_remad
     processes.append(fresh)
 
 
+@pytest.mark.allow_error_log(r"has been replaced by another file")
 async def test_operators_are_told_once_when_the_database_is_replaced(
     start_server: StartServer, connect: Connect
 ) -> None:

@@ -109,16 +109,16 @@ def test_the_lock_goes_with_a_killed_process_and_the_stale_file_is_no_obstacle(t
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    assert proc.stdout.readline() == "locked\n"
-    with pytest.raises(DataDirError, match=f"pid {proc.pid}"):
-        lock(tmp_path)
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    assert proc.wait(timeout=20) == -9
+    ) as proc:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline() == "locked\n"
+        with pytest.raises(DataDirError, match=f"pid {proc.pid}"):
+            lock(tmp_path)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=20) == -9
     assert (tmp_path / LOCK_NAME).read_text() == f"{proc.pid}\n"  # the stale file stays
     lock(tmp_path).release()
 

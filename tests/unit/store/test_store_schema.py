@@ -214,21 +214,21 @@ _WRITER = textwrap.dedent(
 
 def test_every_committed_message_survives_kill_9(tmp_path: Path) -> None:
     # DESIGN.md principle 5: what append() returned for is on disk, even if the process dies.
-    writer = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(tmp_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert writer.stdout is not None
-        assert writer.stdout.readline() == "committed\n"
-        writer.send_signal(signal.SIGKILL)
-        assert writer.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-            writer.wait(timeout=10)
+    ) as writer:
+        try:
+            assert writer.stdout is not None
+            assert writer.stdout.readline() == "committed\n"
+            writer.send_signal(signal.SIGKILL)
+            assert writer.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait(timeout=10)
     # The write-ahead log was never checkpointed by a clean close; reopening must replay it.
     assert (tmp_path / (DATABASE_NAME + "-wal")).exists()
     with open_store(tmp_path) as store:

@@ -316,8 +316,14 @@ class Server:
             self._notify_opers("The history store works again; messages are delivered again")
         dropped = epoch.message_parts if error is not None else None
         for conn, parts in epoch.held.items():
-            if conn.lost or (conn.closed and conn not in epoch.closing):
+            # A connection closed since keeps what was queued before its close (its ERROR waits
+            # in a later epoch); one dropped for its sendq gets its ERROR alone.
+            if conn.lost:
                 continue
+            if conn.overflowed:
+                if conn not in epoch.closing:
+                    continue
+                parts = parts[-1:]
             if dropped:
                 parts = [p for p in parts if id(p) not in dropped]
             conn.send_now(outbox_bytes(parts))

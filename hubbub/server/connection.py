@@ -93,6 +93,7 @@ class Connection(asyncio.Protocol):
         "lost",
         "outbox",
         "outbox_size",
+        "overflowed",
         "peer_ip",
         "peer_port",
         "server",
@@ -110,6 +111,7 @@ class Connection(asyncio.Protocol):
         self.dirty = False
         self.closed = False
         self.lost = False  # the transport is gone: nothing can be written any more
+        self.overflowed = False  # dropped for its sendq: what still waits for commits is not sent
         # The newest epoch whose commit this connection's output waits for (delivery.Epoch); it
         # no longer holds anything once that epoch is committed.
         self.hold: Epoch | None = None
@@ -383,9 +385,7 @@ class Connection(asyncio.Protocol):
             return
         self.outbox.clear()
         self.outbox_size = 0
-        hold = self.held()
-        if hold is not None:
-            hold.held.pop(self, None)  # what it could not take is not sent either
+        self.overflowed = True
         if self.session is not None:
             self.server.loop.call_soon(self.session.disconnect, "SendQ exceeded")
         self.close_with_error("SendQ exceeded")

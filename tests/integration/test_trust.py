@@ -407,3 +407,34 @@ async def test_past_the_store_backlog_senders_wait_and_nothing_is_dropped(tmp_pa
     assert got == [f"held {i}" for i in range(40)]
     await _crash(server)
     assert _stored(data, "#c") == [f"held {i}" for i in range(40)]
+
+
+async def test_a_client_that_quits_behind_several_uncommitted_turns_gets_every_line_then_error(
+    tmp_path, processes
+):
+    data = tmp_path / "data"
+    # Paced at 50 lines a second after a burst of one: each message is a turn (an epoch) of its own.
+    env = {"HUBBUB_FLOOD_BURST": "1", "HUBBUB_FLOOD_RATE": "50"}
+    server = await ServerProcess(data, env=env).start()
+    processes.append(server)
+    alice = await _client(server, "alice", ECHO)
+    carol = await _client(server, "carol")
+    await alice.join("#c")
+    other = sqlite3.connect(data / "hubbub.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # every epoch waits, so the QUIT comes behind all of them
+    try:
+        alice.send_raw(b"".join(f"PRIVMSG #c :turn {i}\r\n".encode() for i in range(8)) + b"QUIT :done\r\n")
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # polling with a deadline, through a client whose replies do not wait
+            carol.send("WHOIS alice")
+            reply = await carol.expect(lambda m: m.command in ("311", "401"))
+            await carol.expect("318")
+            if reply.command == "401":
+                break
+            assert asyncio.get_running_loop().time() < deadline, "alice's QUIT was never handled"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    rest = await alice.expect_closed(timeout=10)
+    assert [m.params[1] for m in rest if m.command == "PRIVMSG"] == [f"turn {i}" for i in range(8)]
+    assert rest[-1].command == "ERROR"

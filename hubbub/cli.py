@@ -15,9 +15,9 @@ from hubbub import __version__
 
 # name -> (module, help); the module has ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("hubbub.server.command", "run the chat server"),
-    "gui": ("hubbub.gui.command", "open the desktop client"),
-    "history": ("hubbub.store.command", "export, import or delete stored history"),
+    "serve": ("hubbub.server.serve_command", "run the chat server"),
+    "gui": ("hubbub.gui.gui_command", "open the desktop client"),
+    "history": ("hubbub.store.history_command", "export, import or delete stored history"),
     "account": ("hubbub.accounts_command", "create, change, delete or list accounts"),
     "gen-cert": ("hubbub.gencert_command", "write a self-signed TLS certificate for development"),
 }

@@ -80,7 +80,7 @@ def _ns(session: Session, text: str) -> None:
 
 
 def _ns_register(session: Session, args: list[str]) -> None:
-    from .handlers.accounts import start_registration
+    from .handlers.login import start_registration
 
     if not args:
         _ns(session, "Syntax: REGISTER <password> [email]")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hubbub.server.app import Server
 from hubbub.server.config import Settings
-from hubbub.server.handlers.accounts import plain_allowed
+from hubbub.server.handlers.login import plain_allowed
 from hubbub.store import DATABASE_NAME
 
 from .accounts_helpers import FAST, login_and_register, plain_payload, register_account, sasl_plain

@@ -20,7 +20,7 @@ READY = {
     "hubbub": re.compile(rb"hubbub listening on (\S+):(\d+)"),
     "miniircd": re.compile(rb"Listening on port (\d+)"),
 }
-# ``hubbub serve`` logs as "<date> <time> LEVEL logger: message" (hubbub.server.command).
+# ``hubbub serve`` logs as "<date> <time> LEVEL logger: message" (hubbub.server.serve_command).
 ERROR_LINE = re.compile(rb"^\S+ \S+ (?:ERROR|CRITICAL) ")
 
 started: list[ServerProcess] = []

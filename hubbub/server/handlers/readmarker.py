@@ -17,7 +17,7 @@ from hubbub.protocol import Message
 from hubbub.store import StoreError
 
 from ..history import time_text
-from .history import BadReference, parse_timestamp
+from .chathistory import BadReference, parse_timestamp
 
 if TYPE_CHECKING:
     from ..session import Session

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics
 
 from . import (
-    accounts,
     channels,
+    chathistory,
     chghost,
-    history,
+    login,
     messaging,
     modes,
-    monitor,
     operators,
+    presence,
     queries,
     readmarker,
     registration,
@@ -117,23 +117,23 @@ COMMANDS: dict[str, CommandSpec] = {
         syntax="[<reason>]",
         help="Leaves the network.",
     ),
-    # Accounts (accounts.py, readmarker.py, monitor.py)
+    # Accounts (login.py, readmarker.py, presence.py)
     "AUTHENTICATE": CommandSpec(
-        handler=accounts.handle_authenticate,
+        handler=login.handle_authenticate,
         min_params=1,
         before_registration=True,
         syntax="<mechanism> | <base64> | + | *",
         help="Logs in to an account with SASL (PLAIN, or EXTERNAL over TLS).",
     ),
     "REGISTER": CommandSpec(
-        handler=accounts.handle_register,
+        handler=login.handle_register,
         min_params=3,
         before_registration=True,  # draft/account-registration: before-connect
         syntax="<account> <email> | * <password>",
         help="Registers an account named after your nick.",
     ),
     "VERIFY": CommandSpec(
-        handler=accounts.handle_verify,
+        handler=login.handle_verify,
         min_params=2,
         before_registration=True,
         syntax="<account> <code>",
@@ -145,12 +145,12 @@ COMMANDS: dict[str, CommandSpec] = {
         help="Shows or moves your read marker in a conversation.",
     ),
     "MONITOR": CommandSpec(
-        handler=monitor.handle_monitor,
+        handler=presence.handle_monitor,
         min_params=1,
         syntax="+ | - <nick>{,<nick>} | C | L | S",
         help="Watches nicks and tells you when they come and go.",
     ),
-    # Messaging (messaging.py, history.py)
+    # Messaging (messaging.py, chathistory.py)
     "PRIVMSG": CommandSpec(
         handler=messaging.handle_privmsg,
         syntax="<target>{,<target>} <text>",
@@ -167,7 +167,7 @@ COMMANDS: dict[str, CommandSpec] = {
         help="Sends only message tags (for clients with message-tags).",
     ),
     "CHATHISTORY": CommandSpec(
-        handler=history.handle_chathistory,
+        handler=chathistory.handle_chathistory,
         min_params=1,
         after_commit=True,
         syntax="<subcommand> <target> <reference>... <limit>",

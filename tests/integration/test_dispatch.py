@@ -4,7 +4,8 @@ and HELP, which reads the same table."""
 from __future__ import annotations
 
 from hubbub.protocol import numerics
-from hubbub.server.handlers.table import COMMANDS, usage
+from hubbub.server.handlers import reference
+from hubbub.server.handlers.table import COMMANDS
 
 from .accounts_helpers import OPER_PASSWORD, OPERS
 from .conftest import Connect, StartServer
@@ -123,7 +124,7 @@ async def test_help_on_each_command_gives_its_syntax_and_help(connect: Connect) 
     alice = await connect("alice")
     for name, spec in sorted(COMMANDS.items()):
         replies = await _help(alice, f"HELP {name.lower()}")
-        assert replies[0] == ("704", usage(name))
+        assert replies[0] == ("704", reference.usage(COMMANDS, name))
         assert replies[1] == ("705", spec.help)
         assert replies[-1] == ("706", "End of /HELP")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hubbub.server.handlers.table import COMMANDS, help_lines, reference_markdown, usage, with_reference
+from hubbub.server.handlers import reference
+from hubbub.server.handlers.table import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -78,8 +79,8 @@ def test_help_lists_every_command_but_operator_commands_only_to_operators():
     def listed(lines):
         return {word for line in lines for word in line.split() if word in COMMANDS}
 
-    everyone = help_lines("*")
-    operators = help_lines("*", oper=True)
+    everyone = reference.help_lines(COMMANDS, "*")
+    operators = reference.help_lines(COMMANDS, "*", oper=True)
     assert everyone is not None and operators is not None
     assert listed(everyone[1:-1]) == set(COMMANDS) - OPERATOR_COMMANDS
     assert listed(operators[1:-1]) == set(COMMANDS)
@@ -87,21 +88,24 @@ def test_help_lists_every_command_but_operator_commands_only_to_operators():
 
 @pytest.mark.parametrize("subject", ["privmsg", "PRIVMSG", "PrivMsg"])
 def test_help_about_a_command_gives_its_syntax_then_its_help(subject):
-    assert help_lines(subject) == [usage("PRIVMSG"), COMMANDS["PRIVMSG"].help]
-    assert usage("PRIVMSG") == "PRIVMSG " + COMMANDS["PRIVMSG"].syntax
+    assert reference.help_lines(COMMANDS, subject) == [
+        reference.usage(COMMANDS, "PRIVMSG"),
+        COMMANDS["PRIVMSG"].help,
+    ]
+    assert reference.usage(COMMANDS, "PRIVMSG") == "PRIVMSG " + COMMANDS["PRIVMSG"].syntax
 
 
 def test_help_says_who_may_use_a_command():
-    kill = help_lines("KILL")
-    cap = help_lines("CAP")
+    kill = reference.help_lines(COMMANDS, "KILL")
+    cap = reference.help_lines(COMMANDS, "CAP")
     assert kill is not None and "operators" in kill[-1]
     assert cap is not None and "before registration" in cap[-1]
-    assert usage("REHASH") == "REHASH"
+    assert reference.usage(COMMANDS, "REHASH") == "REHASH"
 
 
 def test_help_about_nothing_known_is_none():
-    assert help_lines("NOSUCHTHING") is None
-    assert help_lines("") is None
+    assert reference.help_lines(COMMANDS, "NOSUCHTHING") is None
+    assert reference.help_lines(COMMANDS, "") is None
 
 
 # The reference in docs/protocol.md ---------------------------------------------------------------
@@ -109,11 +113,13 @@ def test_help_about_nothing_known_is_none():
 
 def test_protocol_page_lists_the_commands_of_the_table():
     page = (ROOT / "docs" / "protocol.md").read_text()
-    assert page == with_reference(page), "run: python -m hubbub.server.handlers.table docs/protocol.md"
+    assert page == reference.with_markdown(COMMANDS, page), (
+        "run: python -m hubbub.server.handlers.table docs/protocol.md"
+    )
 
 
 def test_reference_has_one_row_per_command_and_escapes_pipes():
-    rows = [line for line in reference_markdown().splitlines() if line.startswith("| ")][1:]
+    rows = [line for line in reference.markdown(COMMANDS).splitlines() if line.startswith("| ")][1:]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == sorted(COMMANDS)
     assert all(row.count(" | ") == 5 for row in rows), "a | inside a cell must be escaped"
 
@@ -122,7 +128,7 @@ def test_rewriting_the_reference_keeps_the_rest_of_the_page():
     page = (ROOT / "docs" / "protocol.md").read_text()
     stale = page.replace(COMMANDS["PRIVMSG"].help, "Something else.", 1)
     assert stale != page
-    assert with_reference(stale) == page
-    assert with_reference("before\n" + reference_markdown() + "after\n") == (
-        "before\n" + reference_markdown() + "after\n"
+    assert reference.with_markdown(COMMANDS, stale) == page
+    assert reference.with_markdown(COMMANDS, "before\n" + reference.markdown(COMMANDS) + "after\n") == (
+        "before\n" + reference.markdown(COMMANDS) + "after\n"
     )

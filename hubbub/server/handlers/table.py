@@ -35,6 +35,7 @@ from . import (
     readmarker,
     reference,
     registration,
+    whois,
 )
 
 if TYPE_CHECKING:
@@ -270,29 +271,29 @@ COMMANDS: dict[str, CommandSpec] = {
         help="Changes your real name.",
     ),
     "ISON": CommandSpec(
-        handler=queries.handle_ison,
+        handler=whois.handle_ison,
         min_params=1,
         syntax="<nick>{ <nick>}",
         help="Tells which of the nicks are online.",
     ),
     "USERHOST": CommandSpec(
-        handler=queries.handle_userhost,
+        handler=whois.handle_userhost,
         min_params=1,
         syntax="<nick>{ <nick>}",
         help="Shows the user@host of up to five nicks.",
     ),
     "WHO": CommandSpec(
-        handler=queries.handle_who,
+        handler=whois.handle_who,
         syntax="<channel> | <mask> [o][%<fields>[,<token>]]",
         help="Lists users; WHOX fields are supported.",
     ),
     "WHOIS": CommandSpec(
-        handler=queries.handle_whois,
+        handler=whois.handle_whois,
         syntax="[<server>] <nick>",
         help="Shows information about a user.",
     ),
     "WHOWAS": CommandSpec(
-        handler=queries.handle_whowas,
+        handler=whois.handle_whowas,
         syntax="<nick>{,<nick>} [<count>]",
         help="Shows who used a nick that is gone.",
     ),

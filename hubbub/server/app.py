@@ -12,22 +12,23 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hubbub import __version__
-from hubbub.protocol import CHANTYPES, Casemapping, Message
+from hubbub.protocol import Casemapping, Message
 from hubbub.store import datadir
 
-from . import caps as capmod
 from . import devices, monitor, startup
 from .accounts import Accounts
 from .bans import Bans
 from .chanserv import ChannelRegistry
+from .committed import StoreHealth, release
 from .config import Settings
-from .connection import Connection, Segment, outbox_bytes
+from .connection import Connection, Segment
 from .delivery import Delivery, Epoch
 from .doors import Door
 from .history import History
+from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter
 from .watch import DatabaseWatch
-from .world import PREFIX_MODES, PREFIX_SYMBOLS, Channel, World
+from .world import Channel, World
 
 if TYPE_CHECKING:
     from .session import Session
@@ -50,8 +51,7 @@ class Server:
         self.delivery.schedule_flush = self._schedule_flush
         self.delivery.backlog_limit = settings.store_backlog
         self.delivery.keep_events = settings.history_events
-        self.store_failing_since: float | None = None  # when commits began to fail, if they do
-        self._store_notice_at = 0.0
+        self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         self.connections: set[Connection] = set()
         self.limits = ConnectionCounter(
@@ -86,12 +86,12 @@ class Server:
         self.exclusive = True
         self.data_lock: datadir.DataDirLock | None = None
         self.watch: DatabaseWatch | None = None
-        self._caps = self._build_caps()
+        self._caps = offered_caps(self.settings, self.tls_port)
         # REHASH reads the settings again through this (the serve command passes one that reads
         # the configuration file, the environment and the flags); None: keep the settings.
         self.settings_loader: Callable[[], Settings] | None = None
         self.config_name = "hubbub.toml"
-        self.isupport = self._isupport()
+        self.isupport = isupport_tokens(self.settings)
         self.motd = settings.motd_lines()
 
     # start and stop ---------------------------------------------------------------------------
@@ -133,7 +133,7 @@ class Server:
                 self.world.add_channel(key).persistent = True  # its saved state was lost
         if self.tls_context is not None:
             self._trust_client_certificates()
-            self._caps = self._build_caps()
+            self._caps = offered_caps(self.settings, self.tls_port)
         if self.history.store is not None:
             self.watch = DatabaseWatch(self, self.history.store.path)
             self.watch.start()
@@ -163,8 +163,8 @@ class Server:
         self.limits.exempt_loopback = settings.exempt_loopback
         self.accounts.throttle.limit = settings.login_max_failures
         self.accounts.throttle.window = settings.login_failure_window
-        self._caps = self._build_caps()
-        self.isupport = self._isupport()
+        self._caps = offered_caps(self.settings, self.tls_port)
+        self.isupport = isupport_tokens(self.settings)
         self.motd = settings.motd_lines()
         self.reply_cache.clear()
         self.bans.load()
@@ -304,66 +304,13 @@ class Server:
             conn.flush()
 
     def _committed(self, epoch: Epoch, error: BaseException | None) -> None:
-        """An epoch's commit returned: write what waited for it (without its messages if it failed)."""
-        if error is not None:
-            self._store_failed(epoch, error)
-        elif self.store_failing_since is not None:
-            log.warning(
-                "the history store works again after %.0f s; messages are delivered again",
-                time.time() - self.store_failing_since,
-            )
-            self.store_failing_since = None
-            self._notify_opers("The history store works again; messages are delivered again")
-        dropped = epoch.message_parts if error is not None else None
-        for conn, parts in epoch.held.items():
-            # A connection closed since keeps what was queued before its close (its ERROR waits
-            # in a later epoch); one dropped for its sendq gets its ERROR alone.
-            if conn.lost:
-                continue
-            if conn.overflowed:
-                if conn not in epoch.closing:
-                    continue
-                parts = parts[-1:]
-            if dropped:
-                parts = [p for p in parts if id(p) not in dropped]
-            conn.send_now(outbox_bytes(parts))
-        for conn in epoch.closing:
-            conn.shut()
-        if error is not None:
-            for session, command, target in epoch.senders:
-                if not session.gone:
-                    session.fail(
-                        command,
-                        "TEMPORARILY_UNAVAILABLE",
-                        "Message not delivered: the server cannot save it right now; try again later",
-                        target,
-                    )
-        epoch.held.clear()
-        epoch.closing.clear()
-        epoch.message_parts.clear()
-        epoch.writes.clear()
-        epoch.senders.clear()
+        """An epoch's commit returned: report on the store, write what waited for it."""
+        self.store_health.committed(epoch, error)
+        release(epoch, error)
         if self.stopping:
             self._shutdown_progress.set()
 
-    def _store_failed(self, epoch: Epoch, error: BaseException) -> None:
-        now = time.time()
-        first = self.store_failing_since is None
-        if first:
-            self.store_failing_since = now
-        log.error(
-            "the history store cannot commit (%s): %d message(s) of this turn were not delivered",
-            error,
-            epoch.messages,
-        )
-        if first or now - self._store_notice_at >= 60:
-            self._store_notice_at = now
-            self._notify_opers(
-                f"The history store cannot save messages ({error}); they are not delivered "
-                "until it can (is the disk full?)"
-            )
-
-    def _notify_opers(self, text: str) -> None:
+    def notify_opers(self, text: str) -> None:
         """A server notice to every operator."""
         for session in self.world.users.values():
             if "o" in session.umodes and not session.gone:
@@ -449,22 +396,6 @@ class Server:
             return {**self._caps, "sts": f"duration={self.settings.sts_duration}"}
         return self._caps
 
-    def _build_caps(self) -> dict[str, str]:
-        settings = self.settings
-        caps = dict(capmod.SUPPORTED)
-        caps["draft/chathistory"] = ""
-        if settings.history_events:
-            caps["draft/event-playback"] = ""
-        caps["sasl"] = "PLAIN,EXTERNAL" if settings.tls_enabled else "PLAIN"
-        caps["account-notify"] = ""
-        caps["account-tag"] = ""
-        if settings.registration_open:
-            caps["draft/account-registration"] = "before-connect"
-        if settings.tls_enabled and settings.sts_duration > 0 and self.tls_port is not None:
-            # IRCv3 sts: on plain text, the policy names the TLS port; clients upgrade.
-            caps["sts"] = f"port={self.tls_port},duration={settings.sts_duration}"
-        return caps
-
     def account_logged_in(self, session: Session) -> None:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
         self.history.replay_direct(session)
@@ -491,43 +422,6 @@ class Server:
         """Whether the first to join empty ``channel`` becomes its operator: only if it is not
         registered (ChanServ's access list decides) and nobody ever was its operator."""
         return not channel.had_ops and not self.channel_registered(channel)
-
-    # ISUPPORT ---------------------------------------------------------------------------------
-
-    def _isupport(self) -> list[str]:
-        s = self.settings
-        targets = s.max_targets
-        return [
-            f"AWAYLEN={s.awaylen}",
-            "BOT=B",
-            f"CASEMAPPING={s.casemapping}",
-            f"CHANLIMIT={CHANTYPES}:{s.max_channels}",
-            "CHANMODES=beI,k,l,imnst",
-            f"CHANNELLEN={s.channellen}",
-            f"CHANTYPES={CHANTYPES}",
-            f"CHATHISTORY={s.chathistory_max}",
-            "ELIST=MNU",
-            "EXCEPTS=e",
-            "INVEX=I",
-            f"KICKLEN={s.kicklen}",
-            "LINELEN=512",
-            f"MAXLIST=beI:{s.max_list_entries}",
-            f"MAXTARGETS={targets}",
-            f"MODES={s.max_modes}",
-            f"MONITOR={s.monitor_limit}",
-            "MSGREFTYPES=msgid,timestamp",
-            f"NETWORK={s.network}",
-            f"NICKLEN={s.nicklen}",
-            f"PREFIX=({PREFIX_MODES}){PREFIX_SYMBOLS}",
-            "SAFELIST",
-            f"STATUSMSG={PREFIX_SYMBOLS}",
-            f"TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
-            f"TAGMSG:{targets},WHOIS:1",
-            f"TOPICLEN={s.topiclen}",
-            f"USERLEN={s.userlen}",
-            "UTF8ONLY",
-            "WHOX",
-        ]
 
 
 async def serve(

@@ -1,0 +1,67 @@
+"""What the server offers, as clients read it: its capabilities (CAP LS) and ISUPPORT tokens.
+
+Both are made from the settings alone (and the TLS port, for STS), once at start-up and again on
+REHASH.
+"""
+
+from __future__ import annotations
+
+from hubbub.protocol import CHANTYPES
+
+from . import caps as capmod
+from .config import Settings
+from .world import PREFIX_MODES, PREFIX_SYMBOLS
+
+
+def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
+    """The capabilities offered on the plain-text listener, with their CAP LS 302 values."""
+    caps = dict(capmod.SUPPORTED)
+    caps["draft/chathistory"] = ""
+    if settings.history_events:
+        caps["draft/event-playback"] = ""
+    caps["sasl"] = "PLAIN,EXTERNAL" if settings.tls_enabled else "PLAIN"
+    caps["account-notify"] = ""
+    caps["account-tag"] = ""
+    if settings.registration_open:
+        caps["draft/account-registration"] = "before-connect"
+    if settings.tls_enabled and settings.sts_duration > 0 and tls_port is not None:
+        # IRCv3 sts: on plain text, the policy names the TLS port; clients upgrade.
+        caps["sts"] = f"port={tls_port},duration={settings.sts_duration}"
+    return caps
+
+
+def isupport_tokens(settings: Settings) -> list[str]:
+    """The RPL_ISUPPORT (005) tokens, sorted."""
+    s = settings
+    targets = s.max_targets
+    return [
+        f"AWAYLEN={s.awaylen}",
+        "BOT=B",
+        f"CASEMAPPING={s.casemapping}",
+        f"CHANLIMIT={CHANTYPES}:{s.max_channels}",
+        "CHANMODES=beI,k,l,imnst",
+        f"CHANNELLEN={s.channellen}",
+        f"CHANTYPES={CHANTYPES}",
+        f"CHATHISTORY={s.chathistory_max}",
+        "ELIST=MNU",
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"KICKLEN={s.kicklen}",
+        "LINELEN=512",
+        f"MAXLIST=beI:{s.max_list_entries}",
+        f"MAXTARGETS={targets}",
+        f"MODES={s.max_modes}",
+        f"MONITOR={s.monitor_limit}",
+        "MSGREFTYPES=msgid,timestamp",
+        f"NETWORK={s.network}",
+        f"NICKLEN={s.nicklen}",
+        f"PREFIX=({PREFIX_MODES}){PREFIX_SYMBOLS}",
+        "SAFELIST",
+        f"STATUSMSG={PREFIX_SYMBOLS}",
+        f"TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
+        f"TAGMSG:{targets},WHOIS:1",
+        f"TOPICLEN={s.topiclen}",
+        f"USERLEN={s.userlen}",
+        "UTF8ONLY",
+        "WHOX",
+    ]

@@ -23,6 +23,7 @@ from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection, Segment
 from .delivery import Delivery, Epoch
+from .directs import Directs
 from .doors import Door
 from .history import History
 from .isupport import isupport_tokens, offered_caps
@@ -75,6 +76,7 @@ class Server:
         # Set while stopping whenever a connection closes or a commit returns (stop() waits on it).
         self._shutdown_progress = asyncio.Event()
         self.history = History(self)
+        self.directs = Directs(self)
         self.accounts = Accounts(self)
         self.bans = Bans(self)
         self.registry = ChannelRegistry(self)
@@ -398,7 +400,7 @@ class Server:
 
     def account_logged_in(self, session: Session) -> None:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
-        self.history.replay_direct(session)
+        self.directs.replay_direct(session)
 
     def replay_on_join(self, session: Session, channel: Channel) -> None:
         """``session`` just joined ``channel``: apply its registered access, send recent history."""

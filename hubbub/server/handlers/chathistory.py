@@ -87,7 +87,7 @@ def handle_chathistory(session: Session, msg: Message) -> None:
     else:
         # A nick means whoever holds it now, or the account owning it when nobody does; None
         # when it names nobody: there is no conversation with such a peer to read.
-        key = server.history.dm_target(session, target_name)
+        key = server.directs.dm_target(session, target_name)
     since = server.history.visible_since(session, key or "", channel) if key != "" else None
     if since is None:
         _fail(session, "INVALID_TARGET", sub, target_name, text="Messages could not be retrieved")
@@ -162,10 +162,10 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
         return
     lo, hi = sorted((start.time_ms, end.time_ms))
     world = server.world
-    history = server.history
-    me = history.dm_side(session)
+    directs = server.directs
+    me = directs.dm_side(session)
     rows = store.targets(lo, hi, limit, channels=list(session.channels), participant=me)
-    peers = history.peer_names(me, [key for key, _last_ms in rows if dm_sides(key) is not None])
+    peers = directs.peer_names(me, [key for key, _last_ms in rows if dm_sides(key) is not None])
     batch = session.open_batch("draft/chathistory-targets")
     for key, last_ms in rows:
         if dm_sides(key) is not None:

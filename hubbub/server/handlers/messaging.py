@@ -167,8 +167,8 @@ def _to_user(
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
     out = Message(msg.command, params, session.hostmask, _tags(session, client_tags))
     delivered = msg.command != "TAGMSG" or bool(peer.view & capmod.TAGS)
-    history = server.history
-    key, names = history.direct(session, history.dm_side(peer), history.side_name(peer))
+    directs = server.directs
+    key, names = directs.direct(session, directs.dm_side(peer), directs.side_name(peer))
     if echo and peer is session:
         # echo-message to oneself: the delivery and the echo are two messages, and only the echo
         # answers a labelled command (IRCv3 labeled-response)
@@ -205,7 +205,7 @@ def _to_offline_account(
     if account is None:
         return False
     out = Message(msg.command, (account.name, text), session.hostmask, _tags(session, client_tags))
-    key, names = server.history.direct(session, account_side(account.id), account.name)
+    key, names = server.directs.direct(session, account_side(account.id), account.name)
     _publish_direct(session, out, (session,) if echo else (), key, names, account.name)
     if msg.command == "PRIVMSG":
         session.note("PRIVMSG", "OFFLINE_MESSAGE", "Stored; they will see it when they log in", account.name)

@@ -198,7 +198,7 @@ def handle_history(session: Session, msg: Message) -> None:
         if len(nicks) != 2:
             session.fail("HISTORY", "INVALID_TARGET", "Name a channel or two nicks: a,b", target)
             return
-        sides = [server.history.peer_side(nick) for nick in nicks]
+        sides = [server.directs.peer_side(nick) for nick in nicks]
         if sides[0] is None or sides[1] is None:
             session.fail("HISTORY", "INVALID_TARGET", "Each nick must be online or registered", target)
             return

@@ -82,7 +82,7 @@ def handle_nick(session: Session, msg: Message) -> None:
     recipients.update(session.devices)
     keys = [c.key_folded for c in session.channels.values()]
     session.server.delivery.publish(change, recipients, keep=keys, event=True, account=session.account)
-    session.server.history.nick_changed(session)
+    session.server.directs.nick_changed(session)
     monitor.went_offline(session, old_mask.split("!", 1)[0])
     monitor.came_online(session)
 
@@ -153,7 +153,7 @@ def try_register(session: Session) -> None:
     welcome(session)
     monitor.came_online(session)
     if session.account is not None:
-        server.history.replay_direct(session)
+        server.directs.replay_direct(session)
 
 
 def welcome(session: Session) -> None:

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Client-only tags worth keeping in history; typing notifications and the like are not.
-KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
 # Commands a plain client is shown when history is replayed; the rest are events.
 MESSAGES = frozenset({"PRIVMSG", "NOTICE"})
 # Seconds between two background retention passes, and rows deleted per pass.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics, valid_nick
 
-from ..monitor import chunks
+from ..monitor import chunks, forget
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -67,8 +67,6 @@ def _remove(session: Session, targets: str) -> None:
 
 def handle_monitor(session: Session, msg: Message) -> None:
     """MONITOR {+|-} <nick>{,<nick>} | C | L | S."""
-    from ..monitor import forget
-
     sub = msg.params[0]
     if sub in ("+", "-"):
         if len(msg.params) < 2 or not msg.params[1]:

@@ -86,6 +86,20 @@ def _motd_replies(server: Server) -> list[tuple[str, ...]]:
     ]
 
 
+def isupport_replies(server: Server) -> list[tuple[str, ...]]:
+    """RPL_ISUPPORT lines (at most 12 tokens each), for ``constant_replies``."""
+    tokens = server.isupport
+    return [
+        (numerics.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
+        for i in range(0, len(tokens), 12)
+    ]
+
+
+def send_isupport(session: Session) -> None:
+    """RPL_ISUPPORT lines, at most 12 tokens each."""
+    session.reply_lines(constant_replies(session.server, "isupport", isupport_replies))
+
+
 def handle_motd(session: Session, msg: Message) -> None:
     """MOTD [<target>]."""
     if check_target(session, msg):
@@ -107,8 +121,6 @@ def handle_version(session: Session, msg: Message) -> None:
         return
     server = session.server
     session.reply(numerics.RPL_VERSION, server.version, server.name, "hubbub: real-time chat over IRC")
-    from .registration import send_isupport
-
     send_isupport(session)
 
 

@@ -16,7 +16,7 @@ from .. import caps as capmod
 from .. import devices, monitor
 from ..services import is_service
 from ..session import constant_replies
-from .queries import send_lusers, send_motd
+from .queries import isupport_replies, send_lusers, send_motd
 
 if TYPE_CHECKING:
     from ..app import Server
@@ -171,21 +171,8 @@ def _welcome_replies(server: Server) -> list[tuple[str, ...]]:
         (numerics.RPL_YOURHOST, f"Your host is {server.name}, running version {server.version}"),
         (numerics.RPL_CREATED, f"This server was created {server.created}"),
         (numerics.RPL_MYINFO, server.name, server.version, "Bio", "beIiklmnostv", "beIklov"),
-        *_isupport_replies(server),
+        *isupport_replies(server),
     ]
-
-
-def _isupport_replies(server: Server) -> list[tuple[str, ...]]:
-    tokens = server.isupport
-    return [
-        (numerics.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
-        for i in range(0, len(tokens), 12)
-    ]
-
-
-def send_isupport(session: Session) -> None:
-    """RPL_ISUPPORT lines, at most 12 tokens each."""
-    session.reply_lines(constant_replies(session.server, "isupport", _isupport_replies))
 
 
 # CAP ------------------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ class Session:
         "_pinged_at",
         "_prereg_lines",
         "_reg_handle",
+        "_taken_replies",
         "account",
         "account_id",
         "auth",
@@ -170,6 +171,7 @@ class Session:
         self.flood_exempt = False
         # The reply buffer of the command being handled, while it is labelled or has a batch open.
         self.replies: Replies | None = None
+        self._taken_replies: Replies | None = None  # the buffer run_async took from the dispatcher
         self._batch_seq = 0
         self._prereg_lines = 0
         self._pinged_at: float | None = None  # when our unanswered PING went out
@@ -324,6 +326,11 @@ class Session:
             self.replies = None
         if replies is None:
             return
+        if self._taken_replies is replies:
+            # run_async answers the label when its work is done, and has already stopped counting
+            # this command as labelling.
+            self._taken_replies = None
+            return
         self.server.labelling -= 1
         if replies.label is not None and not self.gone:
             self._answer(replies)
@@ -372,7 +379,9 @@ class Session:
         """
         replies, self.replies = self.replies, None  # the dispatcher must not answer the label now
         if replies is not None:
-            self.server.labelling -= 1
+            self._taken_replies = replies
+            if replies.label is not None:
+                self.server.labelling -= 1  # counted again only while work runs (enter and leave)
         conn = self.conn
         conn.hold_input()
 

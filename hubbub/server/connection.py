@@ -195,6 +195,11 @@ class Connection(asyncio.Protocol):
 
     # input ------------------------------------------------------------------------------------
 
+    @property
+    def held_lines(self) -> int:
+        """Lines received and not handled yet (paced, or waiting for the store or an earlier command)."""
+        return len(self._pending)
+
     def _limited(self) -> bool:
         session = self.session
         return (

@@ -19,6 +19,7 @@ from . import devices, monitor, startup
 from .accounts import Accounts
 from .bans import Bans
 from .chanserv import ChannelRegistry
+from .clock import Clock, SystemClock
 from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection, Segment
@@ -42,8 +43,10 @@ SHUTDOWN_GRACE = 3.0
 class Server:
     """One hubbub node: its settings, world, delivery and listeners."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        # Where sessions and connections read the time and start their timers (clock.py).
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.name = settings.server_name
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"

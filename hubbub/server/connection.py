@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from typing import TYPE_CHECKING, cast
 
@@ -20,6 +19,7 @@ from .limits import TokenBucket, message_command
 
 if TYPE_CHECKING:
     from .app import Server
+    from .clock import Timer
     from .delivery import Epoch
     from .session import Session
 
@@ -75,6 +75,7 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "_bypass",
+        "_clock",
         "_commands",
         "_flood_handle",
         "_flooded",
@@ -103,6 +104,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        self._clock = server.clock
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self._framer = LineFramer()
@@ -117,7 +119,7 @@ class Connection(asyncio.Protocol):
         self.hold: Epoch | None = None
         self.peer_ip = ""
         self.peer_port = 0
-        self.last_seen = time.monotonic()
+        self.last_seen = self._clock.monotonic()
         settings = server.settings
         self._messages = TokenBucket(settings.flood_burst, settings.flood_rate, self.last_seen)
         self._commands = TokenBucket(
@@ -126,7 +128,7 @@ class Connection(asyncio.Protocol):
         self._waiting: TokenBucket | None = None  # the bucket a held line waits for
         self._pending: deque[bytes] = deque()
         self._pending_bytes = 0
-        self._flood_handle: asyncio.TimerHandle | None = None
+        self._flood_handle: Timer | None = None
         self._holds = 0  # commands of this client being finished off the loop (replies in order)
         self._bypass: bytes | None = None  # a line that waited for the store and may now run
         self._waiting_store = False
@@ -157,7 +159,7 @@ class Connection(asyncio.Protocol):
         """Split into lines and hand them to the session, within the flood limits."""
         if self.closed or self.session is None or self._flooded:
             return
-        self.last_seen = time.monotonic()
+        self.last_seen = self._clock.monotonic()
         try:
             lines = self._framer.receive_data(data)
         except ProtocolError:
@@ -192,6 +194,11 @@ class Connection(asyncio.Protocol):
         """Nothing to do: see :meth:`pause_writing`."""
 
     # input ------------------------------------------------------------------------------------
+
+    @property
+    def held_lines(self) -> int:
+        """Lines received and not handled yet (paced, or waiting for the store or an earlier command)."""
+        return len(self._pending)
 
     def _limited(self) -> bool:
         session = self.session
@@ -234,7 +241,7 @@ class Connection(asyncio.Protocol):
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
         # slowed down like a flooder.
-        if bucket.take(time.monotonic()):
+        if bucket.take(self._clock.monotonic()):
             self._waiting = None
             return True
         self._waiting = bucket
@@ -273,7 +280,7 @@ class Connection(asyncio.Protocol):
     def _schedule_drain(self) -> None:
         if self._flood_handle is None and not self.closed:
             wait = self._waiting.wait() if self._waiting is not None else 0.0
-            self._flood_handle = self.server.loop.call_later(wait, self._timed_drain)
+            self._flood_handle = self._clock.call_later(wait, self._timed_drain)
 
     def _timed_drain(self) -> None:
         self._flood_handle = None
@@ -415,14 +422,14 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if self.lost or transport is None:
             return
-        loop = self.server.loop
+        clock = self._clock
         if transport.can_write_eof():
             # Half-close and keep reading (and discarding) until the peer closes: closing a socket
             # with unread input resets the connection, and the peer may lose the ERROR line that
             # says why (RFC 2812 3.1.7). The peer's EOF, or the linger timer, closes it for good.
             transport.write_eof()
             transport.resume_reading()
-            loop.call_later(CLOSE_LINGER, transport.close)
+            clock.call_later(CLOSE_LINGER, transport.close)
         else:
             transport.close()
-        loop.call_later(CLOSE_GRACE, transport.abort)
+        clock.call_later(CLOSE_GRACE, transport.abort)

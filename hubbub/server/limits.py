@@ -44,8 +44,16 @@ def message_command(line: bytes) -> bool:
     return word in _MESSAGE_COMMANDS
 
 
+# Rounding slack when counting tokens: a timer set for :meth:`TokenBucket.wait` seconds finds the
+# token there even when ``(t + wait - t) * rate`` rounds to just under one.
+_TOKEN_SLACK = 1e-9
+
+
 class TokenBucket:
-    """A token bucket: ``burst`` commands at once, then ``rate`` per second."""
+    """A token bucket: ``burst`` commands at once, then ``rate`` per second.
+
+    It reads no clock: the caller passes the time (the server clock's ``monotonic``).
+    """
 
     __slots__ = ("_at", "_tokens", "burst", "rate")
 
@@ -59,7 +67,7 @@ class TokenBucket:
         """Spend a token if there is one."""
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - _TOKEN_SLACK:
             self._tokens -= 1.0
             return True
         return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
     from .app import Server
+    from .clock import Timer
     from .connection import Connection
     from .world import Channel
 
@@ -96,6 +96,7 @@ class Session:
         "_pinged_at",
         "_prereg_lines",
         "_reg_handle",
+        "_taken_replies",
         "account",
         "account_id",
         "auth",
@@ -130,8 +131,9 @@ class Session:
     def __init__(self, server: Server, conn: Connection) -> None:
         self.server = server
         self.conn = conn
+        clock = server.clock
         self.nick = "*"
-        self.nick_since = time.time()  # when the current nick was taken
+        self.nick_since = clock.now()  # when the current nick was taken
         self.user = ""
         self.realname = ""
         self.host = conn.peer_ip or "unknown"
@@ -164,18 +166,19 @@ class Session:
         self.primary: Session | None = None
         self.siblings: list[Session] = []
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
-        self.connected_at = time.time()
+        self.connected_at = self.nick_since
         self.last_active = self.connected_at
         self.flood_exempt = False
         # The reply buffer of the command being handled, while it is labelled or has a batch open.
         self.replies: Replies | None = None
+        self._taken_replies: Replies | None = None  # the buffer run_async took from the dispatcher
         self._batch_seq = 0
         self._prereg_lines = 0
-        self._pinged_at = 0.0
-        self._reg_handle: asyncio.TimerHandle | None = server.loop.call_later(
+        self._pinged_at: float | None = None  # when our unanswered PING went out
+        self._reg_handle: Timer | None = clock.call_later(
             server.settings.registration_timeout, self._registration_timeout
         )
-        self._ping_handle: asyncio.TimerHandle | None = None
+        self._ping_handle: Timer | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
@@ -281,7 +284,9 @@ class Session:
         command = message.command
         spec = COMMANDS.get(command)
         if self.registered:
-            self.last_active = time.time() if command not in ("PING", "PONG") else self.last_active
+            self.last_active = (
+                self.server.clock.now() if command not in ("PING", "PONG") else self.last_active
+            )
         label = message.tags.get("label") if "labeled-response" in self.caps else None
         replies = self._begin_replies(label)
         try:
@@ -320,6 +325,11 @@ class Session:
         if self.replies is replies:
             self.replies = None
         if replies is None:
+            return
+        if self._taken_replies is replies:
+            # run_async answers the label when its work is done, and has already stopped counting
+            # this command as labelling.
+            self._taken_replies = None
             return
         self.server.labelling -= 1
         if replies.label is not None and not self.gone:
@@ -369,7 +379,9 @@ class Session:
         """
         replies, self.replies = self.replies, None  # the dispatcher must not answer the label now
         if replies is not None:
-            self.server.labelling -= 1
+            self._taken_replies = replies
+            if replies.label is not None:
+                self.server.labelling -= 1  # counted again only while work runs (enter and leave)
         conn = self.conn
         conn.hold_input()
 
@@ -495,23 +507,27 @@ class Session:
         if self.gone:
             return
         settings = self.server.settings
-        idle = time.monotonic() - self.conn.last_seen
-        limit = settings.ping_timeout if self._pinged_at else settings.ping_interval
-        self._ping_handle = self.server.loop.call_later(max(limit - idle, 0.05), self._ping_check)
+        clock = self.server.clock
+        idle = clock.monotonic() - self.conn.last_seen
+        limit = settings.ping_interval if self._pinged_at is None else settings.ping_timeout
+        self._ping_handle = clock.call_later(max(limit - idle, 0.05), self._ping_check)
 
     def _ping_check(self) -> None:
         self._ping_handle = None
         if self.gone:
             return
         settings = self.server.settings
-        now = time.monotonic()
-        if self._pinged_at and self.conn.last_seen > self._pinged_at:
-            self._pinged_at = 0.0  # anything received since our PING proves the peer is alive
+        now = self.server.clock.monotonic()
+        # Anything received since our PING proves the peer is alive. "Since" includes the same
+        # instant: the PING went out only after ping_interval of silence, so input seen at that
+        # time came after it.
+        if self._pinged_at is not None and self.conn.last_seen >= self._pinged_at:
+            self._pinged_at = None
         idle = now - self.conn.last_seen
         if idle >= settings.ping_timeout:
             self.disconnect(f"Ping timeout: {int(idle)} seconds")
             return
-        if idle >= settings.ping_interval and not self._pinged_at:
+        if idle >= settings.ping_interval and self._pinged_at is None:
             self._pinged_at = now
             self.send(Message.build("PING", self.server.name, source=self.server.name))
         self._schedule_ping()

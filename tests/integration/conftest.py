@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from hubbub.server.app import Server
+from hubbub.server.clock import Clock
 from hubbub.server.config import Settings
 
 from .ircclient import IRCClient
@@ -37,10 +38,14 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 
 @pytest.fixture
 async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
-    """Start servers with settings overrides; all are stopped at the end of the test."""
+    """Start servers with settings overrides (and a clock); all are stopped at the end of the test.
+
+    ``clock=FakeClock()`` (tests.support.clock) gives the server a clock the test moves by hand:
+    timing is then tested on real sockets without waiting for it.
+    """
     servers: list[Server] = []
 
-    async def start(**overrides: Any) -> Server:
+    async def start(*, clock: Clock | None = None, **overrides: Any) -> Server:
         # Cheap password hashes: every server start hashes a dummy password (see accounts.py).
         base = Settings(
             host="127.0.0.1",
@@ -51,7 +56,7 @@ async def start_server(tmp_path: Any) -> AsyncIterator[StartServer]:
             password_hash_time_cost=1,
         )
         settings = replace(base, **overrides).validate()
-        server = Server(settings)
+        server = Server(settings, clock=clock)
         # The ``server`` fixture and the servers a test starts share tmp_path/data; the lock that
         # keeps a second server off a data directory is tested on real processes (test_startup).
         server.exclusive = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hubbub.server.caps import SUPPORTED
+from tests.support.clock import FakeClock
 
 
 async def test_welcome_burst_has_001_to_005_lusers_and_motd(connect):
@@ -154,32 +155,52 @@ async def test_invalid_cap_subcommand_gets_410(connect):
     await c.expect("410")
 
 
+# The timers below run on a fake clock the test moves (tests/support/clock.py): the real sockets
+# and the real server see the timeouts exactly when the clock passes them, without waiting.
+
+
 async def test_registration_times_out(start_server, connect):
-    srv = await start_server(registration_timeout=0.3)
+    clock = FakeClock()
+    srv = await start_server(registration_timeout=30.0, clock=clock)
     c = await connect(register=False, target=srv)
     c.send("NICK slow")
+    await c.sync()  # the server has the connection, and its registration timer
+    clock.advance(29.5)
+    await c.assert_silent()
+    clock.advance(0.5)
     rest = await c.expect_closed(timeout=5)
     error = [m for m in rest if m.command == "ERROR"]
     assert error and "Registration timed out" in error[0].params[0]
 
 
 async def test_idle_client_is_pinged_then_dropped(start_server, connect):
-    srv = await start_server(ping_interval=0.3, ping_timeout=0.8)
+    clock = FakeClock()
+    srv = await start_server(ping_interval=90.0, ping_timeout=150.0, clock=clock)
     c = await connect("sleepy", target=srv)
+    clock.advance(90.0)
     ping = await c.expect("PING", timeout=5)
     assert ping.params[0] == "hubbub.local"
+    clock.advance(59.5)
+    sleepy = srv.world.users["sleepy"]
+    assert not sleepy.gone  # a reply now would still be in time
+    clock.advance(0.5)
+    assert sleepy.gone
     rest = await c.expect_closed(timeout=5)
     assert any(m.command == "ERROR" and "Ping timeout" in m.params[0] for m in rest)
 
 
 async def test_answering_pings_keeps_the_connection(start_server, connect):
-    srv = await start_server(ping_interval=0.3, ping_timeout=0.8)
+    clock = FakeClock()
+    srv = await start_server(ping_interval=90.0, ping_timeout=150.0, clock=clock)
     c = await connect("awake", target=srv)
-    for _ in range(3):
+    for _ in range(3):  # 270 s in all: far past the timeout, but never 150 s of silence
+        clock.advance(90.0)
         ping = await c.expect("PING", timeout=5)
         c.send(f"PONG :{ping.params[0]}")
+        await c.sync()  # the reply is in before the clock moves on
     c.send("PING :still-here")
     await c.expect("PONG")
+    assert not any(m.command == "ERROR" for m in c.buffer)
 
 
 async def test_quit_closes_with_error_line(connect):

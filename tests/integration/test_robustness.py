@@ -7,6 +7,8 @@ import socket
 import struct
 import time
 
+from tests.support.clock import FakeClock
+
 from .ircclient import IRCClient
 
 
@@ -89,23 +91,52 @@ async def test_garbage_lines_never_break_the_server(connect):
     assert got.params == ("bob", "after the junk")
 
 
+async def _held_lines(srv, nick: str, count: int) -> None:
+    """Wait (on a deadline) until the server holds ``count`` lines of ``nick`` for pacing."""
+    conn = srv.world.users[nick].conn
+    deadline = time.monotonic() + 5
+    while conn.held_lines < count:
+        assert time.monotonic() < deadline, f"{nick}: {conn.held_lines} lines held, not {count}"
+        await asyncio.sleep(0.001)  # polling with a deadline: the packet is still being read
+
+
 async def test_a_pasted_burst_is_paced_and_arrives_complete_and_in_order(start_server, connect):
-    # The default burst of 5, then 8 lines a second: 40 lines of 300 bytes in one packet.
-    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=8.0)
+    # The default burst of 5, then 8 lines a second: 40 lines of 300 bytes in one packet. The
+    # server's clock is moved by hand (tests/support/clock.py), so the pacing is exact and quick.
+    clock = FakeClock()
+    srv = await start_server(flood_control=True, flood_burst=5, flood_rate=8.0, clock=clock)
     alice = await connect("alice", target=srv)
     bob = await connect("bob", target=srv)
     await alice.join("#paste")
     await bob.join("#paste")
     lines = [f"{i:02d} " + "x" * 297 for i in range(40)]
-    start = time.monotonic()
     alice.send_raw(b"".join(f"PRIVMSG #paste :{line}\r\n".encode() for line in lines))
-    got = [(await bob.expect("PRIVMSG", timeout=15)).params[1] for _ in lines]
-    elapsed = time.monotonic() - start
+    got = [(await bob.expect("PRIVMSG")).params[1] for _ in range(5)]
+    await _held_lines(srv, "alice", 35)
+    await bob.assert_silent("PRIVMSG")
+    # 5 at once, then 35 more at 8/s: the server spaces them out instead of dropping anyone.
+    clock.advance(35 / 8 - 1 / 1024)
+    got += [(await bob.expect("PRIVMSG")).params[1] for _ in range(34)]
+    await bob.assert_silent("PRIVMSG")  # the last one is not due yet
+    clock.advance(1 / 1024)
+    got.append((await bob.expect("PRIVMSG")).params[1])
     assert got == lines
-    # 5 at once, then 35 more at 8/s: the server spaced them out instead of dropping anyone.
-    assert elapsed >= 35 / 8 - 0.5
     alice.send("PING :still here")
     await alice.expect("PONG", "hubbub.local", "still here")
+
+
+async def test_flood_pacing_on_the_real_clock_spaces_a_burst_out(start_server, connect):
+    # The same pacing on the server's real clock and loop timers: 2 at once, then 20 a second.
+    srv = await start_server(flood_control=True, flood_burst=2, flood_rate=20.0)
+    alice = await connect("alice", target=srv)
+    bob = await connect("bob", target=srv)
+    lines = [f"line {i}" for i in range(8)]
+    start = time.monotonic()
+    alice.send_raw(b"".join(f"PRIVMSG bob :{line}\r\n".encode() for line in lines))
+    got = [(await bob.expect("PRIVMSG", timeout=5)).params[1] for _ in lines]
+    elapsed = time.monotonic() - start
+    assert got == lines
+    assert elapsed >= 6 / 20 - 0.05
 
 
 async def test_a_leading_space_does_not_escape_the_message_rate(start_server, connect):

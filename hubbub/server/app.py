@@ -9,7 +9,6 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from hubbub import __version__
 from hubbub.protocol import Casemapping, Message
@@ -29,11 +28,9 @@ from .doors import Door
 from .history import History
 from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter
+from .session import Session
 from .watch import DatabaseWatch
 from .world import Channel, World
-
-if TYPE_CHECKING:
-    from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +259,10 @@ class Server:
             self.connections.add(conn)
             self.world.unregistered += 1
         return refusal
+
+    def new_session(self, conn: Connection) -> Session:
+        """The session of a connection just admitted (the wire knows nothing of its inside)."""
+        return Session(self, conn)
 
     def connection_closed(self, conn: Connection) -> None:
         """Forget a closed connection."""

@@ -151,9 +151,7 @@ class Connection(asyncio.Protocol):
             self.closed = True
             transport.close()
             return
-        from .session import Session
-
-        self.session = Session(self.server, self)
+        self.session = self.server.new_session(self)
 
     def data_received(self, data: bytes) -> None:
         """Split into lines and hand them to the session, within the flood limits."""

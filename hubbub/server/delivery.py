@@ -199,7 +199,8 @@ class Delivery:
     @property
     def backlogged(self) -> bool:
         """Whether so many messages wait for the store that senders must wait too."""
-        return self.in_flight_messages > self.backlog_limit
+        waiting = self.epoch.messages if self.epoch is not None else 0
+        return self.in_flight_messages + waiting > self.backlog_limit
 
     @property
     def pending(self) -> bool:
@@ -334,7 +335,14 @@ class Delivery:
         return future
 
     def submit(self) -> Epoch | None:
-        """End the turn: send its epoch to the writer (called before outboxes are looked at)."""
+        """End the turn: send the epoch to the writer, unless one is still being committed.
+
+        Called before outboxes are looked at. While a commit is out, later turns keep adding to
+        the same epoch (group commit across turns): one commit, and one write per connection,
+        for all of them, instead of one per turn.
+        """
+        if self.in_flight:
+            return None  # submitted when the one in flight returns (_finished)
         epoch, self.epoch = self.epoch, None
         if epoch is None:
             return None
@@ -366,6 +374,8 @@ class Delivery:
                 self._waiters = [w for w in self._waiters if w[0] > epoch.seq]
                 for _seq, wake in ready:
                     wake()
+        if self.epoch is not None:
+            self.schedule_flush()  # what gathered meanwhile goes now
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Call ``callback`` once everything recorded so far is committed; False if it already is."""

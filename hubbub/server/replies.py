@@ -12,7 +12,10 @@ tagged), so the common command costs nothing extra.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Protocol, TypeVar
+
+from hubbub.protocol import format_body
 
 from . import caps as capmod
 
@@ -94,3 +97,65 @@ class Replies:
                 # A line inside a nested batch keeps that batch's tag alone (IRCv3 batch).
                 write(line if nested else capmod.add_tag(line, "batch", batch_ref))
             write(end)
+
+
+class Steps:
+    """Await a coroutine, calling ``enter`` before and ``leave`` after each step it runs."""
+
+    __slots__ = ("_coro", "_enter", "_leave")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], enter: Callable[[], None], leave: Callable[[], None]):
+        self._coro = coro
+        self._enter = enter
+        self._leave = leave
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self._coro
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            self._enter()
+            try:
+                step = coro.send(value) if error is None else coro.throw(error)
+            except StopIteration:
+                return
+            finally:
+                self._leave()
+            try:
+                value, error = (yield step), None
+            except BaseException as exc:  # a cancellation reaches the coroutine too
+                value, error = None, exc
+
+
+def safe_param(param: str) -> str:
+    """``param`` if it can be a middle parameter, else ``*``."""
+    if not param or param[0] == ":" or " " in param:
+        return "*"
+    return param
+
+
+class CachesReplies(Protocol):
+    """What :func:`constant_replies` needs of the server: a place to keep formatted replies."""
+
+    reply_cache: dict[str, list[tuple[str, str]]]
+
+
+S = TypeVar("S", bound=CachesReplies)
+
+
+def constant_replies(
+    server: S, key: str, build: Callable[[S], list[tuple[str, ...]]]
+) -> list[tuple[str, str]]:
+    """Numerics that read the same for everybody, formatted once for :meth:`Session.reply_lines`.
+
+    ``build`` gives (numeric, parameters after the nick...) tuples; the formatted text is kept in
+    ``server.reply_cache`` until REHASH changes what it is made of.
+    """
+    cached = server.reply_cache.get(key)
+    if cached is None:
+        # format_body checks every parameter; the nick in front is a placeholder cut off again.
+        cached = server.reply_cache[key] = [
+            (numeric, format_body(numeric, ("*", *params)).split(" ", 2)[2])
+            for numeric, *params in build(server)
+        ]
+    return cached

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, format_body, numerics, parse
@@ -18,7 +18,8 @@ from hubbub.store import new_connection_side
 
 from . import caps as capmod
 from .accounts import AuthState
-from .replies import Replies
+from .handlers.table import COMMANDS
+from .replies import Replies, Steps, safe_param
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
@@ -31,59 +32,6 @@ log = logging.getLogger(__name__)
 
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
-
-
-class _Steps:
-    """Await a coroutine, calling ``enter`` before and ``leave`` after each step it runs."""
-
-    __slots__ = ("_coro", "_enter", "_leave")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], enter: Callable[[], None], leave: Callable[[], None]):
-        self._coro = coro
-        self._enter = enter
-        self._leave = leave
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        coro = self._coro
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            self._enter()
-            try:
-                step = coro.send(value) if error is None else coro.throw(error)
-            except StopIteration:
-                return
-            finally:
-                self._leave()
-            try:
-                value, error = (yield step), None
-            except BaseException as exc:  # a cancellation reaches the coroutine too
-                value, error = None, exc
-
-
-def safe_param(param: str) -> str:
-    """``param`` if it can be a middle parameter, else ``*``."""
-    if not param or param[0] == ":" or " " in param:
-        return "*"
-    return param
-
-
-def constant_replies(
-    server: Server, key: str, build: Callable[[Server], list[tuple[str, ...]]]
-) -> list[tuple[str, str]]:
-    """Numerics that read the same for everybody, formatted once for :meth:`Session.reply_lines`.
-
-    ``build`` gives (numeric, parameters after the nick...) tuples; the formatted text is kept in
-    ``server.reply_cache`` until REHASH changes what it is made of.
-    """
-    cached = server.reply_cache.get(key)
-    if cached is None:
-        # format_body checks every parameter; the nick in front is a placeholder cut off again.
-        cached = server.reply_cache[key] = [
-            (numeric, format_body(numeric, ("*", *params)).split(" ", 2)[2])
-            for numeric, *params in build(server)
-        ]
-    return cached
 
 
 class Session:
@@ -234,8 +182,6 @@ class Session:
             self._bad_line(exc, raw)
             return
         if self.server.delivery.pending:
-            from .handlers.table import COMMANDS
-
             spec = COMMANDS.get(message.command)
             if spec is not None and spec.after_commit and self.conn.after_commit(raw):
                 return  # it runs again once the history it reads is committed
@@ -278,9 +224,6 @@ class Session:
         registration (451; any command, known or not, before registration), parameters (461),
         operator status (481); a command not in the table gets 421.
         """
-        # The table imports the handler modules, which import this one: import it when first used.
-        from .handlers.table import COMMANDS
-
         command = message.command
         spec = COMMANDS.get(command)
         if self.registered:
@@ -397,7 +340,7 @@ class Session:
 
         async def run() -> None:
             try:
-                await _Steps(work, enter, leave)
+                await Steps(work, enter, leave)
             finally:
                 if replies is not None and replies.label is not None and not self.gone:
                     self._answer(replies)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics
 
 from .. import monitor
-from ..session import safe_param
+from ..replies import safe_param
 from ..world import PREFIX_MODES
 
 if TYPE_CHECKING:

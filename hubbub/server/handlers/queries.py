@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, match_mask, numerics
 
 from .. import monitor
-from ..session import constant_replies
+from ..replies import constant_replies
 
 if TYPE_CHECKING:
     from ..app import Server

@@ -14,8 +14,8 @@ from hubbub.protocol import Message, numerics, pack, valid_nick
 
 from .. import caps as capmod
 from .. import devices, monitor
+from ..replies import constant_replies
 from ..services import is_service
-from ..session import constant_replies
 from .queries import isupport_replies, send_lusers, send_motd
 
 if TYPE_CHECKING:

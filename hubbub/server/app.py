@@ -1,4 +1,7 @@
-"""The server: start-up, the listening door, the per-turn flush, and graceful shutdown."""
+"""The server: start-up, the listening door, the per-turn flush, and graceful shutdown.
+
+The map of the server's modules and layers is docs/architecture.md.
+"""
 
 from __future__ import annotations
 

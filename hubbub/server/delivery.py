@@ -1,6 +1,6 @@
 """Delivery: msgid and server time, group commit, and formatting once per view.
 
-DESIGN.md principles 4 and 5. Messages that must be kept are stamped and recorded in the current
+Principles 4 and 5 (docs/architecture.md: "Nothing is written before it is committed"). Messages that must be kept are stamped and recorded in the current
 loop turn's :class:`Epoch`. At the end of the turn the epoch goes to the store writer's thread;
 every connection that was queued one of its messages keeps what it was queued from then on (in
 the epoch's hold) until that commit returns, so nothing reaches a socket before it is in the

@@ -3,7 +3,7 @@
 A Session is one client's view of the server: its registration phase, nick, negotiated caps,
 away state and channels. Each parsed line goes through :data:`hubbub.server.handlers.table.COMMANDS`
 (one table, as in Ergo's ``irc/commands.go``); handlers read and change the World and queue
-replies through the session.
+replies through the session. docs/architecture.md walks a message through it.
 """
 
 from __future__ import annotations

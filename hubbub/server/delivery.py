@@ -1,13 +1,14 @@
 """Delivery: msgid and server time, group commit, and formatting once per view.
 
-Principles 4 and 5 (docs/architecture.md: "Nothing is written before it is committed"). Messages that must be kept are stamped and recorded in the current
-loop turn's :class:`Epoch`. At the end of the turn the epoch goes to the store writer's thread;
-every connection that was queued one of its messages keeps what it was queued from then on (in
-the epoch's hold) until that commit returns, so nothing reaches a socket before it is in the
-store, and each connection's lines keep their order. Epochs commit in turn order. When a commit
-fails (a full disk), the epoch's messages are not delivered at all and their senders are told.
-Fan-out formats a message once per distinct client view and queues the same bytes to every
-recipient with that view.
+Principles 4 and 5 (docs/architecture.md, "Nothing is written before it is committed").
+Messages that must be kept are stamped and recorded in an :class:`Epoch`, which goes to the
+store writer's thread at the end of the loop turn (or, while a commit is out, when that one
+returns: later turns join it). Every connection that was queued one of its messages keeps what
+it is queued from then on (in the epoch's hold) until that commit returns, so nothing reaches a
+socket before it is in the store, and each connection's lines keep their order. Epochs commit
+in order. When a commit fails (a full disk), the epoch's messages are not delivered at all and
+their senders are told. Fan-out formats a message once per distinct client view and queues the
+same bytes to every recipient with that view.
 """
 
 from __future__ import annotations

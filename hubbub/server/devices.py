@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
 
+from .burst import send_marker, send_names, send_topic
+
 if TYPE_CHECKING:
     from .session import Session
 
@@ -59,9 +61,6 @@ def attach(session: Session, holder: Session) -> None:
 
 def show_channels(session: Session) -> None:
     """A device that just attached: JOIN echo, topic, read marker and NAMES for each channel."""
-    from .handlers.channels import send_names, send_topic
-    from .handlers.readmarker import send_marker
-
     holder = session.primary
     if holder is None:
         return

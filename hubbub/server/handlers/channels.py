@@ -5,16 +5,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, format_body, numerics, pack, valid_channel_name
+from hubbub.protocol import Message, format_body, numerics, valid_channel_name
 
-from .readmarker import send_marker
+from ..burst import send_marker, send_names, send_topic
 
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
-
-# Bytes kept free in a 353 line for the prefix, numerics and CRLF.
-NAMES_LINE_BUDGET = 400
 
 
 def handle_join(session: Session, msg: Message) -> None:
@@ -169,12 +166,6 @@ def handle_topic(session: Session, msg: Message) -> None:
     server.channel_changed(channel)
 
 
-def send_topic(session: Session, channel: Channel) -> None:
-    """RPL_TOPIC and RPL_TOPICWHOTIME."""
-    session.reply(numerics.RPL_TOPIC, channel.name, channel.topic)
-    session.reply(numerics.RPL_TOPICWHOTIME, channel.name, channel.topic_setter, str(int(channel.topic_time)))
-
-
 def handle_names(session: Session, msg: Message) -> None:
     """NAMES [<channel>{,<channel>}]."""
     if not msg.params or not msg.params[0]:
@@ -191,31 +182,6 @@ def handle_names(session: Session, msg: Message) -> None:
             session.reply(numerics.RPL_ENDOFNAMES, name, "End of /NAMES list")
         else:
             send_names(session, channel)
-
-
-def names_of(session: Session, channel: Channel) -> list[str]:
-    """Member names as ``session`` sees them (prefixes, hostmasks, invisible users hidden)."""
-    multi = "multi-prefix" in session.caps
-    full = "userhost-in-names" in session.caps
-    visible_all = session in channel.members
-    out: list[str] = []
-    for member in channel.members:
-        if member.primary is not None:
-            continue  # another device of a member already listed (devices.py)
-        if not visible_all and member.invisible:
-            continue
-        name = member.hostmask if full else member.nick
-        out.append(channel.prefix_of(member, multi) + name)
-    return out
-
-
-def send_names(session: Session, channel: Channel, end: bool = True) -> None:
-    """RPL_NAMREPLY lines (each inside the line limit) and, unless ``end`` is false, RPL_ENDOFNAMES."""
-    symbol = "@" if "s" in channel.modes else "="
-    for chunk in pack(names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)):
-        session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
-    if end:
-        session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
 def handle_kick(session: Session, msg: Message) -> None:
@@ -285,4 +251,4 @@ def handle_invite(session: Session, msg: Message) -> None:
     session.server.delivery.publish(out, notify, event=True, account=session.account)
 
 
-__all__ = ["format_body", "join", "names_of", "part", "send_names", "send_topic"]
+__all__ = ["format_body", "join", "part"]

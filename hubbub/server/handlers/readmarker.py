@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message
 from hubbub.store import StoreError
 
-from ..history import time_text
+from ..burst import READ_MARKER, markread, send_marker
 from .chathistory import BadReference, parse_timestamp
 
 if TYPE_CHECKING:
@@ -24,36 +24,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CAP = "draft/read-marker"
-
-
-def _stored(session: Session, key: str) -> int | None:
-    store = session.server.accounts.store
-    if store is None or session.account_id is None:
-        return None
-    return store.read_marker(session.account_id, key)
-
-
-def _markread(session: Session, name: str, time_ms: int | None) -> Message:
-    value = f"timestamp={time_text(time_ms)}" if time_ms is not None else "*"
-    return Message.build("MARKREAD", name, value, source=session.server.name)
-
-
-def send_marker(session: Session, name: str) -> None:
-    """Send ``session`` its account's marker for ``name`` (a channel or a nick), if it has the cap."""
-    if CAP not in session.caps or session.account is None:
-        return
-    try:
-        time_ms = _stored(session, session.server.world.fold(name))
-    except StoreError:
-        log.exception("cannot read the read marker of %s", name)
-        return
-    session.send(_markread(session, name, time_ms))
-
 
 def marker_before_direct(session: Session, sender_nick: str) -> None:
     """Before the first direct message from ``sender_nick`` on this connection, its marker."""
-    if CAP not in session.caps or session.account is None:
+    if READ_MARKER not in session.caps or session.account is None:
         return
     key = session.server.world.fold(sender_nick)
     if key in session.markers_sent:
@@ -78,7 +52,7 @@ def handle_markread(session: Session, msg: Message) -> None:
     account = accounts.fold(session.account)
     try:
         if len(msg.params) < 2:
-            session.send(_markread(session, name, accounts.store.read_marker(account_id, key)))
+            session.send(markread(session, name, accounts.store.read_marker(account_id, key)))
             return
         kind, _, value = msg.params[1].partition("=")
         try:
@@ -102,12 +76,12 @@ def handle_markread(session: Session, msg: Message) -> None:
             log.exception("cannot store the read marker of %s", name)
             session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)
             return
-        out = _markread(session, name, stored)
+        out = markread(session, name, stored)
         # Every connection of the account with the cap learns the new marker, this one included.
         siblings = [
             s
             for s in server.world.accounts.get(account, ())
-            if CAP in s.caps and s.registered and s.account_id == account_id and not s.gone
+            if READ_MARKER in s.caps and s.registered and s.account_id == account_id and not s.gone
         ]
         if session not in siblings and not session.gone:
             siblings.append(session)

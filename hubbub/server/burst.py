@@ -1,0 +1,80 @@
+"""What a client is sent about a channel it is shown: topic, read marker and NAMES.
+
+On JOIN (handlers/channels.py), and for each channel when another device of the user attaches
+(devices.py). IRCv3 draft/read-marker: the marker comes after the JOIN, before the end of NAMES.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message, numerics, pack
+from hubbub.store import StoreError
+
+from .history import time_text
+
+if TYPE_CHECKING:
+    from .session import Session
+    from .world import Channel
+
+log = logging.getLogger(__name__)
+
+READ_MARKER = "draft/read-marker"
+# Bytes kept free in a 353 line for the prefix, numerics and CRLF.
+NAMES_LINE_BUDGET = 400
+
+
+def send_topic(session: Session, channel: Channel) -> None:
+    """RPL_TOPIC and RPL_TOPICWHOTIME."""
+    session.reply(numerics.RPL_TOPIC, channel.name, channel.topic)
+    session.reply(numerics.RPL_TOPICWHOTIME, channel.name, channel.topic_setter, str(int(channel.topic_time)))
+
+
+def names_of(session: Session, channel: Channel) -> list[str]:
+    """Member names as ``session`` sees them (prefixes, hostmasks, invisible users hidden)."""
+    multi = "multi-prefix" in session.caps
+    full = "userhost-in-names" in session.caps
+    visible_all = session in channel.members
+    out: list[str] = []
+    for member in channel.members:
+        if member.primary is not None:
+            continue  # another device of a member already listed (devices.py)
+        if not visible_all and member.invisible:
+            continue
+        name = member.hostmask if full else member.nick
+        out.append(channel.prefix_of(member, multi) + name)
+    return out
+
+
+def send_names(session: Session, channel: Channel, end: bool = True) -> None:
+    """RPL_NAMREPLY lines (each inside the line limit) and, unless ``end`` is false, RPL_ENDOFNAMES."""
+    symbol = "@" if "s" in channel.modes else "="
+    for chunk in pack(names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)):
+        session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
+    if end:
+        session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def _stored_marker(session: Session, key: str) -> int | None:
+    store = session.server.accounts.store
+    if store is None or session.account_id is None:
+        return None
+    return store.read_marker(session.account_id, key)
+
+
+def markread(session: Session, name: str, time_ms: int | None) -> Message:
+    value = f"timestamp={time_text(time_ms)}" if time_ms is not None else "*"
+    return Message.build("MARKREAD", name, value, source=session.server.name)
+
+
+def send_marker(session: Session, name: str) -> None:
+    """Send ``session`` its account's marker for ``name`` (a channel or a nick), if it has the cap."""
+    if READ_MARKER not in session.caps or session.account is None:
+        return
+    try:
+        time_ms = _stored_marker(session, session.server.world.fold(name))
+    except StoreError:
+        log.exception("cannot read the read marker of %s", name)
+        return
+    session.send(markread(session, name, time_ms))

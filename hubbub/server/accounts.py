@@ -23,6 +23,7 @@ from hubbub.store import StoreError
 from hubbub.store.accounts import Account, AccountStore, open_accounts
 
 from . import monitor
+from .services import is_service
 
 if TYPE_CHECKING:
     from .app import Server
@@ -148,8 +149,6 @@ class Accounts:
 
     def valid_name(self, name: str) -> bool:
         """Account names are nicknames: a registered account owns the nick of the same name."""
-        from .services import is_service
-
         return valid_nick(name, self.server.settings.nicklen) and not is_service(name)
 
     # writing ----------------------------------------------------------------------------------

@@ -391,8 +391,6 @@ class Delivery:
 
 def _apply(store: SQLiteStore, writes: list[Write], names: Mapping[str, str]) -> None:
     """Carry out one epoch's writes on the writer thread: messages in batches, jobs in between."""
-    from hubbub.store import StoredMessage
-
     # One transaction: a turn's messages and the channel state they made are kept together or
     # not at all.
     with store.transaction():

@@ -1,4 +1,6 @@
-"""Service pseudo-users: NickServ (accounts) and ChanServ (channel registration).
+"""Service pseudo-users: their names, their notices, and running their commands.
+
+NickServ's commands are in nickserv.py, ChanServ's in chanserv.py.
 
 Clients without the IRCv3 account caps talk to these with ``/msg NickServ REGISTER <password>``.
 They are not Sessions: they never join channels and receive nothing but PRIVMSG; WHOIS shows
@@ -8,12 +10,10 @@ them and nobody can take their nicks.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, casefold, numerics
-from hubbub.store import StoreError
 
 if TYPE_CHECKING:
     from .session import Session
@@ -53,179 +53,17 @@ def whois_service(session: Session, service: str) -> None:
     session.reply(numerics.RPL_ENDOFWHOIS, service, "End of /WHOIS list")
 
 
-def handle_message(session: Session, service: str, text: str) -> None:
-    """A PRIVMSG from ``session`` to ``service``: run the command it holds."""
+ServiceCommand = Callable[["Session", list[str]], None]
+
+
+def run_command(session: Session, service: str, table: dict[str, ServiceCommand], text: str) -> None:
+    """A PRIVMSG from ``session`` to ``service``: run the command of ``table`` it holds."""
     words = text.split()
     if not words:
         return
-    if service == "NickServ":
-        table = NICKSERV
-    else:
-        from .chanserv import CHANSERV
-
-        table = CHANSERV
     verb = words[0].upper()
     handler = table.get(verb)
     if handler is None:
         service_notice(session, service, f"Unknown command {verb}. Commands: {', '.join(sorted(table))}")
         return
     handler(session, words[1:])
-
-
-# NickServ ---------------------------------------------------------------------------------------
-
-
-def _ns(session: Session, text: str) -> None:
-    service_notice(session, "NickServ", text)
-
-
-def _ns_register(session: Session, args: list[str]) -> None:
-    from .handlers.login import start_registration
-
-    if not args:
-        _ns(session, "Syntax: REGISTER <password> [email]")
-        return
-    start_registration(session, session.nick, args[1] if len(args) > 1 else "", args[0], via="NickServ")
-
-
-def _ns_identify(session: Session, args: list[str]) -> None:
-    if not args:
-        _ns(session, "Syntax: IDENTIFY [account] <password>")
-        return
-    if session.account is not None:
-        _ns(session, f"You are already logged in as {session.account}")
-        return
-    if session.auth.pending:
-        _ns(session, "Another login is in progress")
-        return
-    name, password = (args[0], args[1]) if len(args) > 1 else (session.nick, args[0])
-    session.auth.pending = True
-    session.run_async(_identify(session, name, password))
-
-
-async def _identify(session: Session, name: str, password: str) -> None:
-    from .accounts import LoginThrottled
-
-    accounts = session.server.accounts
-    try:
-        account = await accounts.check_password(name, password, session.conn.peer_ip)
-    except LoginThrottled:
-        account = None
-        text = "Too many failed logins; try again later"
-    else:
-        text = "Invalid account or password"
-    session.auth.pending = False
-    if session.gone:
-        return
-    if account is None:
-        _ns(session, text)
-        return
-    if session.server.bans.account_banned(session, account.key):
-        _ns(session, "This account is banned")
-        return
-    accounts.log_in(session, account)
-    _ns(session, f"You are now identified for {account.name}")
-
-
-def _ns_info(session: Session, args: list[str]) -> None:
-    name = args[0] if args else (session.account or session.nick)
-    account = session.server.accounts.get(name)
-    if account is None:
-        _ns(session, f"{name} is not registered")
-        return
-    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(account.created_ms / 1000))
-    _ns(session, f"Account {account.name}, registered {when}")
-    online = session.server.world.find_user(account.name)
-    if online is not None and online.account == account.name:
-        _ns(session, f"{account.name} is online")
-
-
-def _ns_drop(session: Session, args: list[str]) -> None:
-    accounts = session.server.accounts
-    if session.account is None or accounts.store is None:
-        _ns(session, "You must be logged in to drop your account")
-        return
-    if not args or accounts.fold(args[0]) != accounts.fold(session.account):
-        _ns(session, f"To drop your account, send: DROP {session.account}")
-        return
-    key = accounts.fold(session.account)
-    name = session.account
-
-    async def drop() -> None:
-        try:
-            # With its read markers and channel registrations, on the store writer.
-            await accounts.write(lambda store: store.delete(key))
-        except StoreError as exc:
-            log.error("could not drop account %s: %s", name, exc)
-            _ns(session, "The server cannot change accounts right now; try again later")
-            return
-        session.server.registry.load()
-        for user in list(session.server.world.accounts.get(key, ())):
-            accounts.log_out(user)
-        _ns(session, f"Account {name} has been dropped")
-
-    session.run_async(drop())
-
-
-def _ns_cert(session: Session, args: list[str]) -> None:
-    accounts = session.server.accounts
-    store = accounts.store
-    if session.account is None or store is None:
-        _ns(session, "You must be logged in to manage certificate fingerprints")
-        return
-    key = accounts.fold(session.account)
-    sub = args[0].upper() if args else "LIST"
-    if sub == "LIST":
-        fps = store.certfps(key)
-        _ns(session, f"Certificate fingerprints of {session.account}: {', '.join(fps) or 'none'}")
-        return
-    fingerprint = args[1].lower() if len(args) > 1 else (session.auth.certfp or "")
-    if sub not in ("ADD", "DEL") or not fingerprint:
-        _ns(session, "Syntax: CERT LIST | CERT ADD [fingerprint] | CERT DEL <fingerprint>")
-        return
-
-    async def change() -> None:
-        try:
-            if sub == "ADD":
-                ok = await accounts.write(lambda store: store.add_certfp(key, fingerprint))
-                _ns(session, f"Added {fingerprint}" if ok else f"{fingerprint} is already in use")
-            else:
-                ok = await accounts.write(lambda store: store.remove_certfp(key, fingerprint))
-                _ns(session, f"Removed {fingerprint}" if ok else f"{fingerprint} is not on your account")
-        except StoreError as exc:
-            log.error("could not change the certificates of %s: %s", key, exc)
-            _ns(session, "The server cannot change accounts right now; try again later")
-
-    session.run_async(change())
-
-
-def _ns_logout(session: Session, args: list[str]) -> None:
-    if session.account is None:
-        _ns(session, "You are not logged in")
-        return
-    session.server.accounts.log_out(session)
-    _ns(session, "You are now logged out")
-
-
-def _ns_help(session: Session, args: list[str]) -> None:
-    for line in (
-        "REGISTER <password> [email]  register your current nick as an account",
-        "IDENTIFY [account] <password>  log in",
-        "LOGOUT  log out",
-        "INFO [account]  show an account",
-        "DROP <account>  delete your account",
-        "CERT LIST | ADD [fingerprint] | DEL <fingerprint>  TLS certificates for SASL EXTERNAL",
-    ):
-        _ns(session, line)
-
-
-NICKSERV: dict[str, Callable[[Session, list[str]], None]] = {
-    "REGISTER": _ns_register,
-    "IDENTIFY": _ns_identify,
-    "LOGIN": _ns_identify,
-    "LOGOUT": _ns_logout,
-    "INFO": _ns_info,
-    "DROP": _ns_drop,
-    "CERT": _ns_cert,
-    "HELP": _ns_help,
-}

@@ -17,6 +17,8 @@ from hubbub.protocol import Message, numerics
 from hubbub.store import StoreError
 
 from ..accounts import LoginThrottled
+from ..services import service_notice
+from .registration import try_register
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -57,8 +59,6 @@ def _finish(session: Session) -> None:
     auth.buffer = ""
     auth.pending = False
     if not session.registered and not session.gone:
-        from .registration import try_register
-
         try_register(session)
 
 
@@ -232,8 +232,6 @@ def registration_refusal(session: Session, name: str, password: str) -> tuple[st
 
 def start_registration(session: Session, name: str, email: str, password: str, via: str | None) -> None:
     """Check and create an account for ``session``; ``via`` names the service to answer as."""
-    from ..services import service_notice
-
     refusal = registration_refusal(session, name, password)
     if refusal is not None:
         if via is None:
@@ -246,8 +244,6 @@ def start_registration(session: Session, name: str, email: str, password: str, v
 
 
 async def _create(session: Session, name: str, email: str, password: str, via: str | None) -> None:
-    from ..services import service_notice
-
     accounts = session.server.accounts
     try:
         account = await accounts.create(name, password, email)

@@ -13,10 +13,11 @@ from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
 from hubbub.store import account_side
 
 from .. import caps as capmod
+from ..chanserv import CHANSERV
 from ..delivery import fanout
-from ..services import handle_message as handle_service_message
-from ..services import service_named
+from ..services import run_command, service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
+from .nickserv import NICKSERV
 from .readmarker import marker_before_direct
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def _to_user(
     service = service_named(target)
     if service is not None:
         if msg.command == "PRIVMSG":
-            handle_service_message(session, service, text)
+            run_command(session, service, NICKSERV if service == "NickServ" else CHANSERV, text)
         return
     peer = server.world.find_user(target)
     if peer is None:

@@ -349,11 +349,11 @@ class Server:
             event=True,
             account=session.account,
         )
-        for channel in list(session.channels.values()):
-            self.remove_member(channel, session)
-        session.channels.clear()
-        if world.users.get(session.folded) is session:
-            del world.users[session.folded]
+        left = list(session.channels.values())
+        held_nick = world.quit(session)
+        for channel in left:
+            self._maybe_end(channel)
+        if held_nick:
             monitor.went_offline(session, session.nick)
         monitor.forget(session)
         world.forget_umodes(session)
@@ -361,15 +361,16 @@ class Server:
 
     def remove_member(self, channel: Channel, session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel goes unless persistent (durable)."""
-        for device in session.devices:  # every device of the user leaves together
-            channel.members.pop(device, None)
-            device.channels.pop(channel.key_folded, None)
+        self.world.leave(channel, session)  # every device of the user leaves together
+        self._maybe_end(channel)
+
+    def _maybe_end(self, channel: Channel) -> None:
         if not channel.members and not channel.persistent:
             self.end_channel(channel)
 
     def end_channel(self, channel: Channel) -> None:
         """Take an empty channel out of the world; a channel of that name made later starts clean."""
-        self.world.channels.pop(channel.key_folded, None)
+        self.world.remove_channel(channel)
         if not self.stopping:  # shutting down empties channels, but does not end their lives
             self.history.channel_ended(channel)
 

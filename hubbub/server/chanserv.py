@@ -61,7 +61,7 @@ class ChannelRegistry:
         modes = self.access_of(channel, session)
         if not modes or session not in channel.members:
             return
-        channel.members[session] = modes
+        self.server.world.set_prefix(channel, session, modes)
         if "o" in modes:
             self.server.history.operator_given(channel)
         out = Message.build(

@@ -49,25 +49,13 @@ def online_holder(session: Session) -> Session | None:
 
 def attach(session: Session, holder: Session) -> None:
     """Make the still unregistered ``session`` another device of ``holder``'s user."""
-    session.primary = holder
-    holder.siblings.append(session)
-    session.nick = holder.nick
-    session.nick_since = holder.nick_since
-    session.user = holder.user
-    session.host = holder.host
-    session.realname = holder.realname
-    session.away = holder.away
+    session.server.world.attach_device(session, holder)
 
 
 def show_channels(session: Session) -> None:
     """A device that just attached: JOIN echo, topic, read marker and NAMES for each channel."""
-    holder = session.primary
-    if holder is None:
-        return
     server = session.server
-    for key, channel in holder.channels.items():
-        channel.members.setdefault(session, "")
-        session.channels[key] = channel
+    for channel in server.world.seat_device(session):
         if "extended-join" in session.caps:
             join = Message.build(
                 "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
@@ -84,27 +72,4 @@ def show_channels(session: Session) -> None:
 
 def leave(session: Session) -> bool:
     """``session`` is going; True if another device keeps the nick (then peers see nothing)."""
-    world = session.server.world
-    holder = session.primary
-    if holder is not None:
-        if session in holder.siblings:
-            holder.siblings.remove(session)
-        for channel in session.channels.values():
-            channel.members.pop(session, None)
-        session.channels.clear()
-        session.primary = None
-        return True
-    if not session.siblings:
-        return False
-    heir, *rest = session.siblings
-    session.siblings = []
-    heir.primary = None
-    heir.siblings = rest
-    for sibling in rest:
-        sibling.primary = heir
-    for channel in session.channels.values():
-        channel.members[heir] = channel.members.pop(session, "")
-    session.channels.clear()
-    if world.users.get(session.folded) is session:
-        world.users[session.folded] = heir
-    return True
+    return session.server.world.detach_device(session)

@@ -174,6 +174,110 @@ class World:
         self.channels[channel.key_folded] = channel
         return channel
 
+    # who is where and who is called what: the only writers ------------------------------------
+
+    def join(self, channel: Channel, session: Session, modes: str = "") -> None:
+        """Put every device of ``session``'s user in ``channel``; the user gets ``modes`` (``"o"``)."""
+        for device in session.devices:
+            channel.members[device] = ""
+            device.channels[channel.key_folded] = channel
+        channel.members[session] = modes
+
+    def set_prefix(self, channel: Channel, session: Session, modes: str) -> None:
+        """Set the prefix modes (``"ov"``) of member ``session`` of ``channel``."""
+        channel.members[session] = "".join(m for m in PREFIX_MODES if m in modes)
+
+    def leave(self, channel: Channel, session: Session) -> bool:
+        """Take every device of ``session``'s user out of ``channel``; True if it is now empty."""
+        for device in session.devices:
+            channel.members.pop(device, None)
+            device.channels.pop(channel.key_folded, None)
+        return not channel.members
+
+    def remove_channel(self, channel: Channel) -> None:
+        """Forget ``channel`` (it was emptied or dropped)."""
+        if self.channels.get(channel.key_folded) is channel:
+            del self.channels[channel.key_folded]
+
+    def claim_nick(self, session: Session, now: float) -> None:
+        """A user registers under its nick."""
+        self.users[self.fold(session.nick)] = session
+        session.nick_since = now
+
+    def rename(self, session: Session, nick: str, now: float) -> None:
+        """The user ``session`` (every device of it) is called ``nick`` from ``now`` on."""
+        old = self.fold(session.nick)
+        if self.users.get(old) is session:
+            del self.users[old]
+        for device in session.devices:
+            device.nick = nick
+            device.nick_since = now
+        self.users[self.fold(nick)] = session
+
+    def quit(self, session: Session) -> bool:
+        """The user leaves every channel and its nick; True if it held the nick (it is free now).
+
+        Channels left empty stay in the world: whether they go is the caller's to decide.
+        """
+        for channel in list(session.channels.values()):
+            self.leave(channel, session)
+        session.channels.clear()
+        if self.users.get(session.folded) is session:
+            del self.users[session.folded]
+            return True
+        return False
+
+    def attach_device(self, session: Session, holder: Session) -> None:
+        """Make the not yet registered ``session`` another device of ``holder``'s user."""
+        session.primary = holder
+        holder.siblings.append(session)
+        session.nick = holder.nick
+        session.nick_since = holder.nick_since
+        session.user = holder.user
+        session.host = holder.host
+        session.realname = holder.realname
+        session.away = holder.away
+
+    def seat_device(self, session: Session) -> list[Channel]:
+        """Put an attached device in its user's channels; return them."""
+        holder = session.primary
+        if holder is None:
+            return []
+        for key, channel in holder.channels.items():
+            channel.members.setdefault(session, "")
+            session.channels[key] = channel
+        return list(holder.channels.values())
+
+    def detach_device(self, session: Session) -> bool:
+        """``session`` is going; True if another device keeps the nick (then peers see nothing).
+
+        A sibling just leaves its channels; a holder with siblings hands its nick, memberships and
+        prefixes to the first of them.
+        """
+        holder = session.primary
+        if holder is not None:
+            if session in holder.siblings:
+                holder.siblings.remove(session)
+            for channel in session.channels.values():
+                channel.members.pop(session, None)
+            session.channels.clear()
+            session.primary = None
+            return True
+        if not session.siblings:
+            return False
+        heir, *rest = session.siblings
+        session.siblings = []
+        heir.primary = None
+        heir.siblings = rest
+        for sibling in rest:
+            sibling.primary = heir
+        for channel in session.channels.values():
+            channel.members[heir] = channel.members.pop(session, "")
+        session.channels.clear()
+        if self.users.get(session.folded) is session:
+            self.users[session.folded] = heir
+        return True
+
     def remember(self, session: Session) -> None:
         """Record a departing nick for WHOWAS."""
         entry = WhowasEntry(session.nick, session.user, session.host, session.realname, time.time())

@@ -58,10 +58,7 @@ def join(session: Session, name: str, key: str = "") -> None:
     # being first (perhaps a banned user coming back) is no claim to it (history.py).
     first = created or (not channel.members and server.first_gets_ops(channel))
     devices = session.devices
-    for device in devices:
-        channel.members[device] = ""
-        device.channels[channel.key_folded] = channel
-    channel.members[session] = "o" if first else ""
+    world.join(channel, session, "o" if first else "")
     if first:
         server.history.operator_given(channel)
     channel.invited.discard(session.folded)

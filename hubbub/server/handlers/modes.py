@@ -301,7 +301,7 @@ def _apply_prefix(
     if adding == (mode in current):
         return None
     wanted = set(current) | {mode} if adding else set(current) - {mode}
-    channel.members[target] = "".join(m for m in PREFIX_MODES if m in wanted)
+    session.server.world.set_prefix(channel, target, "".join(wanted))
     if adding and mode == "o":
         session.server.history.operator_given(channel)
     return ModeChange(adding, mode, target.nick)

@@ -7,7 +7,6 @@ LIST, END, cap-notify).
 from __future__ import annotations
 
 import hmac
-import time
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics, pack, valid_nick
@@ -68,15 +67,8 @@ def handle_nick(session: Session, msg: Message) -> None:
         return
     session = session.primary or session  # every device of the user changes nick
     old_mask = session.hostmask
-    old_folded = session.folded
     world.remember(session)
-    if world.users.get(old_folded) is session:
-        del world.users[old_folded]
-    now = time.time()
-    for device in session.devices:
-        device.nick = nick
-        device.nick_since = now
-    world.users[folded] = session
+    world.rename(session, nick, session.server.clock.now())
     change = Message.build("NICK", nick, source=old_mask)
     recipients = world.peers_of(session)
     recipients.update(session.devices)
@@ -146,8 +138,7 @@ def try_register(session: Session) -> None:
         session.reply(numerics.ERR_NICKNAMEINUSE, session.nick, "Nickname is reserved by a different account")
         session.nick = "*"
         return
-    world.users[folded] = session
-    session.nick_since = time.time()
+    world.claim_nick(session, server.clock.now())
     world.unregistered -= 1
     session.registration_done()
     welcome(session)

@@ -238,7 +238,7 @@ class Accounts:
         session.account = None
         session.account_id = None
         session.markers_sent.clear()
-        session.reply(numerics.RPL_LOGGEDOUT, session.hostmask, "You are now logged out")
+        session.reply(numerics.RPL_LOGGEDOUT, session.hostmask)
         if session.registered:
             self._announce(session, "*")
 

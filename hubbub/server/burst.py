@@ -53,7 +53,7 @@ def send_names(session: Session, channel: Channel, end: bool = True) -> None:
     for chunk in pack(names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)):
         session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
     if end:
-        session.reply(numerics.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+        session.reply(numerics.RPL_ENDOFNAMES, channel.name)
 
 
 def _stored_marker(session: Session, key: str) -> int | None:

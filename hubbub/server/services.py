@@ -49,8 +49,8 @@ def whois_service(session: Session, service: str) -> None:
     server = session.server
     session.reply(numerics.RPL_WHOISUSER, service, service, server.name, "*", f"{service} service")
     session.reply(numerics.RPL_WHOISSERVER, service, server.name, server.settings.network)
-    session.reply(numerics.RPL_WHOISOPERATOR, service, "is a network service")
-    session.reply(numerics.RPL_ENDOFWHOIS, service, "End of /WHOIS list")
+    session.reply(numerics.RPL_WHOISOPERATOR, service, text="is a network service")
+    session.reply(numerics.RPL_ENDOFWHOIS, service)
 
 
 ServiceCommand = Callable[["Session", list[str]], None]

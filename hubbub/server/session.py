@@ -189,7 +189,7 @@ class Session:
             self.dispatch(message)
         except Exception:
             log.exception("handler failed for %r command %s", self, message.command)
-            self.reply(numerics.ERR_UNKNOWNERROR, message.command, "Internal error, sorry")
+            self.reply(numerics.ERR_UNKNOWNERROR, message.command)
 
     def _bad_line(self, exc: ProtocolError, raw: bytes) -> None:
         if exc.numeric not in ("417", "INVALID_UTF8"):
@@ -206,7 +206,7 @@ class Session:
         replies = self._begin_replies(label)
         try:
             if exc.numeric == "417":
-                self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
+                self.reply(numerics.ERR_INPUTTOOLONG)
             else:
                 self.fail(command, "INVALID_UTF8", "Message rejected: not valid UTF-8")
         finally:
@@ -214,7 +214,7 @@ class Session:
 
     def input_too_long(self) -> None:
         """The framer saw a line past the hard limit: there is no safe way to resync."""
-        self.reply(numerics.ERR_INPUTTOOLONG, "Input line was too long")
+        self.reply(numerics.ERR_INPUTTOOLONG)
         self.disconnect("Input line too long")
 
     def dispatch(self, message: Message) -> None:
@@ -235,18 +235,18 @@ class Session:
         try:
             if spec is None:
                 if self.registered:
-                    self.reply(numerics.ERR_UNKNOWNCOMMAND, command, "Unknown command")
+                    self.reply(numerics.ERR_UNKNOWNCOMMAND, command)
                 else:
-                    self.reply(numerics.ERR_NOTREGISTERED, "You have not registered")
+                    self.reply(numerics.ERR_NOTREGISTERED)
                 return
             if not self.registered and not spec.before_registration:
-                self.reply(numerics.ERR_NOTREGISTERED, "You have not registered")
+                self.reply(numerics.ERR_NOTREGISTERED)
                 return
             if len(message.params) < spec.min_params:
-                self.reply(numerics.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+                self.reply(numerics.ERR_NEEDMOREPARAMS, command)
                 return
             if spec.oper and "o" not in self.umodes:
-                self.reply(numerics.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+                self.reply(numerics.ERR_NOPRIVILEGES)
                 return
             spec.handler(self, message)
         finally:
@@ -376,12 +376,18 @@ class Session:
         """Format ``message`` for this client's view and queue it."""
         self.write(capmod.render(message, self.view))
 
-    def reply(self, numeric: str, *params: str) -> None:
+    def reply(self, numeric: str, *params: str, text: str | None = None) -> None:
         """Send a numeric reply addressed to this client (``*`` before it has a nick).
 
+        The text after the parameters is the numeric's from ``numerics.TEXTS`` unless ``text``
+        gives another; a numeric without one there takes its last parameter as the trailing one.
         Middle parameters often echo what the client sent; one that could not stand in the middle
         (empty, with a space or a leading colon) becomes ``*``, as Ergo does.
         """
+        if text is None:
+            text = numerics.TEXTS.get(numeric)
+        if text is not None:
+            params = (*params, text)
         if len(params) > 1:
             params = (*(safe_param(p) for p in params[:-1]), params[-1])
         # A numeric carries no tags but server-time's, so it is written directly rather than
@@ -396,7 +402,7 @@ class Session:
         """The channel called ``name``, or None after ERR_NOSUCHCHANNEL (unless ``silent``)."""
         channel = self.server.world.find_channel(name)
         if channel is None and not silent:
-            self.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
+            self.reply(numerics.ERR_NOSUCHCHANNEL, name)
         return channel
 
     def reply_lines(self, lines: Iterable[tuple[str, str]]) -> None:

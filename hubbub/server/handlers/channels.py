@@ -35,7 +35,7 @@ def join(session: Session, name: str, key: str = "") -> None:
     settings = server.settings
     world = server.world
     if not valid_channel_name(name, settings.channellen):
-        session.reply(numerics.ERR_NOSUCHCHANNEL, name, "No such channel")
+        session.reply(numerics.ERR_NOSUCHCHANNEL, name)
         return
     channel = world.find_channel(name)
     if channel is not None and session in channel.members:
@@ -43,7 +43,7 @@ def join(session: Session, name: str, key: str = "") -> None:
     actor = session  # the device that asked hears the refusals
     session = session.primary or session  # the nick holder's membership decides (devices.py)
     if len(session.channels) >= settings.max_channels:
-        actor.reply(numerics.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        actor.reply(numerics.ERR_TOOMANYCHANNELS, name)
         return
     created = channel is None
     if channel is None:
@@ -116,7 +116,7 @@ def handle_part(session: Session, msg: Message) -> None:
         if channel is None:
             continue
         if session not in channel.members:
-            session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
         else:
             part(session, channel, reason)
 
@@ -140,17 +140,17 @@ def handle_topic(session: Session, msg: Message) -> None:
     member = session in channel.members
     if len(msg.params) < 2:
         if not member and "s" in channel.modes:
-            session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
         elif channel.topic:
             send_topic(session, channel)
         else:
-            session.reply(numerics.RPL_NOTOPIC, channel.name, "No topic is set")
+            session.reply(numerics.RPL_NOTOPIC, channel.name)
         return
     if not member:
-        session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
         return
     if "t" in channel.modes and not channel.is_op(session):
-        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
     topic = msg.params[1][: server.settings.topiclen]
     channel.topic = topic
@@ -170,13 +170,13 @@ def handle_names(session: Session, msg: Message) -> None:
         for listed in list(session.server.world.channels.values()):
             if session in listed.members or "s" not in listed.modes:
                 send_names(session, listed, end=False)
-        session.reply(numerics.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        session.reply(numerics.RPL_ENDOFNAMES, "*")
         return
     world = session.server.world
     for name in msg.params[0].split(","):
         channel = world.find_channel(name)
         if channel is None or (session not in channel.members and "s" in channel.modes):
-            session.reply(numerics.RPL_ENDOFNAMES, name, "End of /NAMES list")
+            session.reply(numerics.RPL_ENDOFNAMES, name)
         else:
             send_names(session, channel)
 
@@ -188,10 +188,10 @@ def handle_kick(session: Session, msg: Message) -> None:
     if channel is None:
         return
     if session not in channel.members:
-        session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
         return
     if not channel.is_op(session):
-        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
     reason = (msg.param(2) or session.nick)[: server.settings.kicklen]
     for nick in msg.params[1].split(","):
@@ -199,12 +199,10 @@ def handle_kick(session: Session, msg: Message) -> None:
             continue
         target = server.world.find_user(nick)
         if target is None:
-            session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            session.reply(numerics.ERR_NOSUCHNICK, nick)
             continue
         if target not in channel.members:
-            session.reply(
-                numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel"
-            )
+            session.reply(numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name)
             continue
         out = Message.build("KICK", channel.name, target.nick, reason, source=session.hostmask)
         server.delivery.publish(
@@ -219,19 +217,19 @@ def handle_invite(session: Session, msg: Message) -> None:
     world = server.world
     target = world.find_user(msg.params[0])
     if target is None:
-        session.reply(numerics.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+        session.reply(numerics.ERR_NOSUCHNICK, msg.params[0])
         return
     channel = session.find_channel(msg.params[1])
     if channel is None:
         return
     if session not in channel.members:
-        session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
         return
     if target in channel.members:
-        session.reply(numerics.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
+        session.reply(numerics.ERR_USERONCHANNEL, target.nick, channel.name)
         return
     if "i" in channel.modes and not channel.is_op(session):
-        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
     channel.invited.add(target.folded)
     session.reply(numerics.RPL_INVITING, target.nick, channel.name)

@@ -83,7 +83,7 @@ def handle_chghost(session: Session, msg: Message) -> None:
     nick, user, host = msg.params[0], msg.params[1], msg.params[2]
     target = session.server.world.find_user(nick)
     if target is None:
-        session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        session.reply(numerics.ERR_NOSUCHNICK, nick)
         return
     if not _USER.match(user) or len(user) > session.server.settings.userlen:
         session.fail("CHGHOST", "INVALID_USERNAME", "That is not a valid username", safe_param(user))

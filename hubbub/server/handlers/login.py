@@ -63,7 +63,7 @@ def _finish(session: Session) -> None:
 
 
 def _sasl_fail(session: Session, text: str = "SASL authentication failed") -> None:
-    session.reply(numerics.ERR_SASLFAIL, text)
+    session.reply(numerics.ERR_SASLFAIL, text=text)
     _finish(session)
 
 
@@ -75,22 +75,22 @@ def handle_authenticate(session: Session, msg: Message) -> None:
         return  # a response is being checked; the client must wait for 903/904
     if arg == "*":
         if auth.mechanism is not None:
-            session.reply(numerics.ERR_SASLABORTED, "SASL authentication aborted")
+            session.reply(numerics.ERR_SASLABORTED)
             _finish(session)
         else:
-            session.reply(numerics.ERR_SASLFAIL, "SASL authentication failed")
+            session.reply(numerics.ERR_SASLFAIL)
         return
     if auth.mechanism is None:
         _start(session, arg.upper())
         return
     if len(arg) > CHUNK:
-        session.reply(numerics.ERR_SASLTOOLONG, "SASL message too long")
+        session.reply(numerics.ERR_SASLTOOLONG)
         _finish(session)
         return
     if arg != "+":
         auth.buffer += arg
     if len(auth.buffer) > MAX_RESPONSE:
-        session.reply(numerics.ERR_SASLTOOLONG, "SASL message too long")
+        session.reply(numerics.ERR_SASLTOOLONG)
         _finish(session)
         return
     if len(arg) == CHUNK:
@@ -108,21 +108,21 @@ def handle_authenticate(session: Session, msg: Message) -> None:
 
 def _start(session: Session, mechanism: str) -> None:
     if session.account is not None:
-        session.reply(numerics.ERR_SASLALREADY, "You have already authenticated using SASL")
+        session.reply(numerics.ERR_SASLALREADY)
         return
     offered = mechanisms(session)
     if mechanism not in offered:
-        session.reply(numerics.RPL_SASLMECHS, ",".join(offered), "are available SASL mechanisms")
-        session.reply(numerics.ERR_SASLFAIL, "SASL authentication failed")
+        session.reply(numerics.RPL_SASLMECHS, ",".join(offered))
+        session.reply(numerics.ERR_SASLFAIL)
         return
     auth = session.auth
     settings = session.server.settings
     if mechanism == "PLAIN" and not plain_allowed(settings, tls=auth.tls, ip=session.conn.peer_ip):
         # A password in clear text over the network: refuse it unless the operator allowed it.
-        session.reply(numerics.ERR_SASLFAIL, "SASL PLAIN is only allowed over TLS")
+        session.reply(numerics.ERR_SASLFAIL, text="SASL PLAIN is only allowed over TLS")
         return
     if mechanism == "EXTERNAL" and auth.certfp is None:
-        session.reply(numerics.ERR_SASLFAIL, "SASL EXTERNAL needs a TLS client certificate")
+        session.reply(numerics.ERR_SASLFAIL, text="SASL EXTERNAL needs a TLS client certificate")
         return
     auth.mechanism = mechanism
     auth.buffer = ""
@@ -185,7 +185,7 @@ def _succeed(session: Session, name: str) -> None:
         _sasl_fail(session, "This account is banned")
         return
     accounts.log_in(session, account)
-    session.reply(numerics.RPL_SASLSUCCESS, "SASL authentication successful")
+    session.reply(numerics.RPL_SASLSUCCESS)
     _finish(session)
 
 

@@ -59,13 +59,13 @@ def _relay(session: Session, msg: Message) -> None:
     text = msg.param(1)
     if not is_tagmsg and (len(msg.params) < 2 or text == ""):
         if not silent:
-            session.reply(numerics.ERR_NOTEXTTOSEND, "No text to send")
+            session.reply(numerics.ERR_NOTEXTTOSEND)
         return
     server = session.server
     targets = list(dict.fromkeys(t for t in msg.params[0].split(",") if t))
     if len(targets) > server.settings.max_targets:
         if not silent:
-            session.reply(numerics.ERR_TOOMANYTARGETS, msg.params[0], "Too many targets")
+            session.reply(numerics.ERR_TOOMANYTARGETS, msg.params[0])
         return
     client_tags = _client_tags(session, msg)
     if is_tagmsg and not client_tags and not session.view & capmod.TAGS:
@@ -109,7 +109,7 @@ def _to_channel(
         return
     if not may_speak(channel, session):
         if not silent:
-            session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+            session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name)
         return
     if not status and msg.command != "TAGMSG" and not channel.persistent:
         # A message kept in history makes the channel durable; its record is written first.
@@ -163,7 +163,7 @@ def _to_user(
         if msg.command != "TAGMSG" and _to_offline_account(session, msg, target, text, client_tags, echo):
             return
         if not silent:
-            session.reply(numerics.ERR_NOSUCHNICK, target, "No such nick/channel")
+            session.reply(numerics.ERR_NOSUCHNICK, target)
         return
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
     out = Message(msg.command, params, session.hostmask, _tags(session, client_tags))

@@ -61,7 +61,7 @@ def handle_mode(session: Session, msg: Message) -> None:
         return
     user = session.server.world.find_user(target)
     if user is None:
-        session.reply(numerics.ERR_NOSUCHNICK, target, "No such nick/channel")
+        session.reply(numerics.ERR_NOSUCHNICK, target)
     elif user is not session:
         verb = "view" if len(msg.params) < 2 else "change"
         session.reply(numerics.ERR_USERSDONTMATCH, f"Can't {verb} modes for other users")
@@ -97,7 +97,7 @@ def change_user_modes(session: Session, modestring: str) -> None:
             continue  # no change: nothing to report
         applied.append((adding, ch))
     if unknown:
-        session.reply(numerics.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+        session.reply(numerics.ERR_UMODEUNKNOWNFLAG)
     if applied:
         modes, _ = _mode_string([ModeChange(a, m) for a, m in applied])
         session.send(Message.build("MODE", session.nick, modes, source=session.nick))
@@ -171,7 +171,7 @@ def change_channel_modes(
     server = session.server
     changes, unknown = parse_channel_modes(modestring, params, server.settings.max_modes)
     for ch in unknown:
-        session.reply(numerics.ERR_UNKNOWNMODE, ch, "is unknown mode char to me")
+        session.reply(numerics.ERR_UNKNOWNMODE, ch)
     listed: set[str] = set()
     applied: list[ModeChange] = []
     may_change = override or channel.is_op(session)
@@ -183,12 +183,12 @@ def change_channel_modes(
                 if session in channel.members or "s" not in channel.modes:
                     send_list(session, channel, change.mode)
                 else:
-                    session.reply(numerics.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+                    session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
             continue
         if not may_change:
             if not refused:
                 refused = True
-                session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+                session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
             continue
         done = _apply(session, channel, change)
         if done is not None:
@@ -240,7 +240,7 @@ def _apply_key(session: Session, channel: Channel, adding: bool, key: str) -> Mo
         or not key.isascii()
     ):
         # Modern IRC "Key channel mode": ERR_INVALIDMODEPARAM; the key itself is never echoed
-        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "k", "*", "Invalid key")
+        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "k", "*")
         return None
     if key == channel.key:
         return None
@@ -256,7 +256,7 @@ def _apply_limit(session: Session, channel: Channel, adding: bool, value: str) -
         return ModeChange(False, "l")
     limit = int(value) if value.isdigit() and len(value) <= 10 else 0
     if not 0 < limit <= MAX_LIMIT:
-        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "l", value or "*", "Invalid limit")
+        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "l", value or "*", text="Invalid limit")
         return None
     if limit == channel.limit:
         return None
@@ -281,7 +281,7 @@ def _apply_list(session: Session, channel: Channel, adding: bool, mode: str, mas
     if existing is not None:
         return None
     if len(entries) >= session.server.settings.max_list_entries:
-        session.reply(numerics.ERR_BANLISTFULL, channel.name, mode, "Channel list is full")
+        session.reply(numerics.ERR_BANLISTFULL, channel.name, mode)
         return None
     entries.append(ListEntry(mask, session.hostmask, time.time()))
     return ModeChange(True, mode, mask)
@@ -292,11 +292,11 @@ def _apply_prefix(
 ) -> ModeChange | None:
     target = session.server.world.find_user(nick)
     if target is None:
-        session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        session.reply(numerics.ERR_NOSUCHNICK, nick)
         return None
     current = channel.members.get(target)
     if current is None:
-        session.reply(numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel")
+        session.reply(numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name)
         return None
     if adding == (mode in current):
         return None

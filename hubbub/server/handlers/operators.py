@@ -48,12 +48,12 @@ def handle_oper(session: Session, msg: Message) -> None:
     throttle = session.server.accounts.throttle
     keys = ("oper:" + name, "ip:" + session.conn.peer_ip)
     if hashed is None:
-        session.reply(numerics.ERR_NOOPERHOST, "No O-lines for your host")
+        session.reply(numerics.ERR_NOOPERHOST)
         return
     if session.auth.pending:
         return
     if throttle.blocked(*keys):
-        session.reply(numerics.ERR_PASSWDMISMATCH, "Too many failed attempts; try again later")
+        session.reply(numerics.ERR_PASSWDMISMATCH, text="Too many failed attempts; try again later")
         return
     session.auth.pending = True
 
@@ -67,12 +67,12 @@ def handle_oper(session: Session, msg: Message) -> None:
         if not ok:
             throttle.failed(*keys)
             log.warning("failed OPER %s from %r", name, session)
-            session.reply(numerics.ERR_PASSWDMISMATCH, "Password incorrect")
+            session.reply(numerics.ERR_PASSWDMISMATCH)
             return
         session.auth.oper = name
         if session.server.world.set_umode(session, "o", True):
             session.send(Message.build("MODE", session.nick, "+o", source=session.nick))
-        session.reply(numerics.RPL_YOUREOPER, "You are now an IRC operator")
+        session.reply(numerics.RPL_YOUREOPER)
         log.info("%r is now operator %s", session, name)
 
     session.run_async(check())
@@ -82,11 +82,11 @@ def handle_kill(session: Session, msg: Message) -> None:
     """KILL <nick> [<reason>]: disconnect a user."""
     nick = msg.params[0]
     if is_service(nick):
-        session.reply(numerics.ERR_CANTKILLSERVER, "You cannot kill a service")
+        session.reply(numerics.ERR_CANTKILLSERVER)
         return
     target = session.server.world.find_user(nick)
     if target is None:
-        session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        session.reply(numerics.ERR_NOSUCHNICK, nick)
         return
     reason = msg.param(1) or "No reason given"
     log.info("%s killed %s (%s)", session.nick, target.nick, reason)
@@ -166,7 +166,7 @@ def handle_wallops(session: Session, msg: Message) -> None:
 def handle_rehash(session: Session, msg: Message) -> None:
     """REHASH: read the configuration again and apply it; nobody is disconnected."""
     server = session.server
-    session.reply(numerics.RPL_REHASHING, server.config_name, "Rehashing")
+    session.reply(numerics.RPL_REHASHING, server.config_name)
     try:
         server.rehash()
     except (ConfigError, OSError, ValueError) as exc:

@@ -44,7 +44,7 @@ def _add(session: Session, targets: str) -> None:
         if folded in session.monitoring:
             continue
         if len(session.monitoring) >= limit:
-            session.reply(numerics.ERR_MONLISTFULL, str(limit), targets, "Monitor list is full.")
+            session.reply(numerics.ERR_MONLISTFULL, str(limit), targets)
             break
         session.monitoring[folded] = nick
         world.monitors.setdefault(folded, set()).add(session)
@@ -70,7 +70,7 @@ def handle_monitor(session: Session, msg: Message) -> None:
     sub = msg.params[0]
     if sub in ("+", "-"):
         if len(msg.params) < 2 or not msg.params[1]:
-            session.reply(numerics.ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters")
+            session.reply(numerics.ERR_NEEDMOREPARAMS, "MONITOR")
         elif sub == "+":
             _add(session, msg.params[1])
         else:
@@ -80,8 +80,8 @@ def handle_monitor(session: Session, msg: Message) -> None:
     elif sub.upper() == "L":
         for line in chunks(session.monitoring.values()):
             session.reply(numerics.RPL_MONLIST, line)
-        session.reply(numerics.RPL_ENDOFMONLIST, "End of MONITOR list")
+        session.reply(numerics.RPL_ENDOFMONLIST)
     elif sub.upper() == "S":
         _status(session, list(session.monitoring.values()))
     else:
-        session.reply(numerics.ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand")
+        session.reply(numerics.ERR_UNKNOWNCOMMAND, "MONITOR", text="Unknown MONITOR subcommand")

@@ -34,7 +34,7 @@ def check_target(session: Session, msg: Message, index: int = 0) -> bool:
     """ERR_NOSUCHSERVER unless the optional ``<target>`` parameter is absent or this server."""
     target = msg.param(index)
     if target and not _is_this_server(session, target):
-        session.reply(numerics.ERR_NOSUCHSERVER, target, "No such server")
+        session.reply(numerics.ERR_NOSUCHSERVER, target)
         return False
     return True
 
@@ -73,7 +73,7 @@ def send_motd(session: Session) -> None:
     server = session.server
     lines = server.motd
     if not lines:
-        session.reply(numerics.ERR_NOMOTD, "MOTD File is missing")
+        session.reply(numerics.ERR_NOMOTD)
         return
     session.reply_lines(constant_replies(server, "motd", _motd_replies))
 
@@ -120,7 +120,7 @@ def handle_version(session: Session, msg: Message) -> None:
     if not check_target(session, msg):
         return
     server = session.server
-    session.reply(numerics.RPL_VERSION, server.version, server.name, "hubbub: real-time chat over IRC")
+    session.reply(numerics.RPL_VERSION, server.version, server.name)
     send_isupport(session)
 
 
@@ -137,7 +137,7 @@ def handle_admin(session: Session, msg: Message) -> None:
     if not check_target(session, msg):
         return
     settings = session.server.settings
-    session.reply(numerics.RPL_ADMINME, session.server.name, "Administrative info")
+    session.reply(numerics.RPL_ADMINME, session.server.name)
     session.reply(numerics.RPL_ADMINLOC1, settings.admin_name or "Unknown")
     session.reply(numerics.RPL_ADMINLOC2, settings.admin_location or "Unknown")
     session.reply(numerics.RPL_ADMINEMAIL, settings.admin_email or "Unknown")
@@ -157,7 +157,7 @@ def handle_info(session: Session, msg: Message) -> None:
     server = session.server
     for line in (*INFO_LINES, f"Version {server.version}, up since {server.created}."):
         session.reply(numerics.RPL_INFO, line)
-    session.reply(numerics.RPL_ENDOFINFO, "End of INFO list")
+    session.reply(numerics.RPL_ENDOFINFO)
 
 
 # Presence: AWAY and SETNAME -----------------------------------------------------------------------
@@ -169,12 +169,12 @@ def handle_away(session: Session, msg: Message) -> None:
     if text:
         for device in session.devices:  # presence is shared by every device
             device.away = text
-        session.reply(numerics.RPL_NOWAWAY, "You have been marked as being away")
+        session.reply(numerics.RPL_NOWAWAY)
         out = Message.build("AWAY", text, source=session.hostmask)
     else:
         for device in session.devices:
             device.away = None
-        session.reply(numerics.RPL_UNAWAY, "You are no longer marked as being away")
+        session.reply(numerics.RPL_UNAWAY)
         out = Message.build("AWAY", source=session.hostmask)
     world = session.server.world
     recipients = [p for p in world.peers_of(session) if "away-notify" in p.caps]
@@ -249,14 +249,14 @@ def handle_list(session: Session, msg: Message) -> None:
     if len(msg.params) > 1 and not check_target(session, msg, 1):
         return
     conditions = ListFilter(msg.param(0))
-    session.reply(numerics.RPL_LISTSTART, "Channel", "Users  Name")
+    session.reply(numerics.RPL_LISTSTART, "Channel")
     for channel in list(session.server.world.channels.values()):
         if "s" in channel.modes and session not in channel.members:
             continue  # RFC 1459 4.2.6: secret channels are listed only to their members
         users = visible_member_count(session, channel)
         if conditions.accepts(channel, users, session):
             session.reply(numerics.RPL_LIST, channel.name, str(users), channel.topic)
-    session.reply(numerics.RPL_LISTEND, "End of /LIST")
+    session.reply(numerics.RPL_LISTEND)
 
 
 __all__ = [

@@ -28,7 +28,7 @@ CAP_LINE_BUDGET = 380
 def handle_pass(session: Session, msg: Message) -> None:
     """PASS <password>: must come before NICK/USER complete registration."""
     if session.registered:
-        session.reply(numerics.ERR_ALREADYREGISTERED, "You may not reregister")
+        session.reply(numerics.ERR_ALREADYREGISTERED)
         return
     expected = session.server.settings.password
     session.password_ok = not expected or hmac.compare_digest(msg.params[0].encode(), expected.encode())
@@ -37,15 +37,15 @@ def handle_pass(session: Session, msg: Message) -> None:
 def handle_nick(session: Session, msg: Message) -> None:
     """NICK <nickname>: choose a nick, or change it once registered."""
     if not msg.params or not msg.params[0]:
-        session.reply(numerics.ERR_NONICKNAMEGIVEN, "No nickname given")
+        session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
     server = session.server
     nick = msg.params[0]
     if not valid_nick(nick, server.settings.nicklen):
-        session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        session.reply(numerics.ERR_ERRONEUSNICKNAME, nick)
         return
     if is_service(nick):
-        session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, "Nickname is reserved for a service")
+        session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, text="Nickname is reserved for a service")
         return
     world = server.world
     folded = world.fold(nick)
@@ -54,10 +54,10 @@ def handle_nick(session: Session, msg: Message) -> None:
     # the SASL login that would show it may not have happened yet, so try_register decides then.
     deferred = session.cap_negotiating and not session.registered and server.settings.multi_device
     if holder is not None and holder is not (session.primary or session) and not deferred:
-        session.reply(numerics.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        session.reply(numerics.ERR_NICKNAMEINUSE, nick)
         return
     if session.registered and server.accounts.nick_reserved_for_other(session, nick):
-        session.reply(numerics.ERR_NICKNAMEINUSE, nick, "Nickname is reserved by a different account")
+        session.reply(numerics.ERR_NICKNAMEINUSE, nick, text="Nickname is reserved by a different account")
         return
     if not session.registered:
         session.nick = nick
@@ -82,16 +82,16 @@ def handle_nick(session: Session, msg: Message) -> None:
 def handle_user(session: Session, msg: Message) -> None:
     """USER <username> <mode> <unused> <realname>."""
     if session.registered or session.user:
-        session.reply(numerics.ERR_ALREADYREGISTERED, "You may not reregister")
+        session.reply(numerics.ERR_ALREADYREGISTERED)
         return
     if not msg.params[3]:
         # Modern IRC "USER message": an empty realname is as good as a missing one
-        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER")
         return
     username = msg.params[0]
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.[]{}\\`^|")
     if not cleaned:
-        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER")
         return
     session.user = "~" + cleaned[: session.server.settings.userlen - 1]
     session.realname = msg.params[3][: session.server.settings.realnamelen]
@@ -106,7 +106,7 @@ def try_register(session: Session) -> None:
         return  # CAP END, or the SASL/REGISTER answer being checked, comes first
     server = session.server
     if not session.password_ok:
-        session.reply(numerics.ERR_PASSWDMISMATCH, "Password incorrect")
+        session.reply(numerics.ERR_PASSWDMISMATCH)
         session.disconnect("Bad password")
         return
     if server.settings.team_mode and session.account is None:
@@ -131,11 +131,13 @@ def try_register(session: Session) -> None:
     folded = world.fold(session.nick)
     holder = world.users.get(folded)
     if holder is not None and holder is not session:
-        session.reply(numerics.ERR_NICKNAMEINUSE, session.nick, "Nickname is already in use")
+        session.reply(numerics.ERR_NICKNAMEINUSE, session.nick)
         session.nick = "*"
         return
     if server.accounts.nick_reserved_for_other(session, session.nick):
-        session.reply(numerics.ERR_NICKNAMEINUSE, session.nick, "Nickname is reserved by a different account")
+        session.reply(
+            numerics.ERR_NICKNAMEINUSE, session.nick, text="Nickname is reserved by a different account"
+        )
         session.nick = "*"
         return
     world.claim_nick(session, server.clock.now())
@@ -223,7 +225,7 @@ def handle_cap(session: Session, msg: Message) -> None:
             session.cap_negotiating = False
             try_register(session)
     else:
-        session.reply(numerics.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+        session.reply(numerics.ERR_INVALIDCAPCMD, msg.params[0])
 
 
 # keep-alive and leaving ----------------------------------------------------------------------

@@ -62,13 +62,13 @@ def handle_help(session: Session, msg: Message) -> None:
     subject = msg.param(0) or "*"
     lines = reference.help_lines(COMMANDS, subject, oper="o" in session.umodes)
     if lines is None:
-        session.reply(numerics.ERR_HELPNOTFOUND, subject, "No help available on this topic")
+        session.reply(numerics.ERR_HELPNOTFOUND, subject)
         return
     # Modern IRC: RPL_HELPSTART carries the first line, RPL_HELPTXT the rest.
     session.reply(numerics.RPL_HELPSTART, subject, lines[0])
     for line in lines[1:]:
         session.reply(numerics.RPL_HELPTXT, subject, line)
-    session.reply(numerics.RPL_ENDOFHELP, subject, "End of /HELP")
+    session.reply(numerics.RPL_ENDOFHELP, subject)
 
 
 COMMANDS: dict[str, CommandSpec] = {

@@ -134,7 +134,7 @@ def handle_who(session: Session, msg: Message) -> None:
                 _who_flags(session, user, channel),
                 f"0 {user.realname}",
             )
-    session.reply(numerics.RPL_ENDOFWHO, given, "End of WHO list")
+    session.reply(numerics.RPL_ENDOFWHO, given)
 
 
 def _whox_fields(
@@ -180,7 +180,7 @@ def _visible_channels(session: Session, user: Session) -> list[str]:
 def handle_whois(session: Session, msg: Message) -> None:
     """WHOIS [<server>] <nick>: 311, 319, 312, 313, 301, 330, 335, 317, then 318."""
     if not msg.params or not msg.params[-1]:
-        session.reply(numerics.ERR_NONICKNAMEGIVEN, "No nickname given")
+        session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
     if len(msg.params) > 1 and not check_target(session, msg):
         return
@@ -193,8 +193,8 @@ def handle_whois(session: Session, msg: Message) -> None:
         if service is not None:
             whois_service(session, service)
             return
-        session.reply(numerics.ERR_NOSUCHNICK, nick, "No such nick/channel")
-        session.reply(numerics.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+        session.reply(numerics.ERR_NOSUCHNICK, nick)
+        session.reply(numerics.RPL_ENDOFWHOIS, nick)
         return
     session.reply(numerics.RPL_WHOISUSER, user.nick, user.user, user.host, "*", user.realname)
     budget = WHOIS_CHANNELS_BUDGET - len(user.nick.encode())
@@ -202,24 +202,22 @@ def handle_whois(session: Session, msg: Message) -> None:
         session.reply(numerics.RPL_WHOISCHANNELS, user.nick, line)
     session.reply(numerics.RPL_WHOISSERVER, user.nick, server.name, server_info(session))
     if "o" in user.umodes:
-        session.reply(numerics.RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
+        session.reply(numerics.RPL_WHOISOPERATOR, user.nick)
     if user.away is not None:
         session.reply(numerics.RPL_AWAY, user.nick, user.away)
     if user.account:
-        session.reply(numerics.RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
+        session.reply(numerics.RPL_WHOISACCOUNT, user.nick, user.account)
     if "B" in user.umodes:
         session.reply(numerics.RPL_WHOISBOT, user.nick, f"is a bot on {server.settings.network}")
     idle = max(0, int(time.time() - user.last_active))
-    session.reply(
-        numerics.RPL_WHOISIDLE, user.nick, str(idle), str(int(user.connected_at)), "seconds idle, signon time"
-    )
-    session.reply(numerics.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")
+    session.reply(numerics.RPL_WHOISIDLE, user.nick, str(idle), str(int(user.connected_at)))
+    session.reply(numerics.RPL_ENDOFWHOIS, user.nick)
 
 
 def handle_whowas(session: Session, msg: Message) -> None:
     """WHOWAS <nick>{,<nick>} [<count>]: newest first; a non-positive count means all."""
     if not msg.params or not msg.params[0]:
-        session.reply(numerics.ERR_NONICKNAMEGIVEN, "No nickname given")
+        session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
     count_text = msg.param(1)
     try:
@@ -238,9 +236,9 @@ def handle_whowas(session: Session, msg: Message) -> None:
         if count > 0:
             entries = entries[:count]
         if not entries:
-            session.reply(numerics.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+            session.reply(numerics.ERR_WASNOSUCHNICK, nick)
         for entry in entries:
             session.reply(numerics.RPL_WHOWASUSER, entry.nick, entry.user, entry.host, "*", entry.realname)
             left = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.left_at))
             session.reply(numerics.RPL_WHOISSERVER, entry.nick, server.name, left)
-    session.reply(numerics.RPL_ENDOFWHOWAS, msg.params[0], "End of WHOWAS")
+    session.reply(numerics.RPL_ENDOFWHOWAS, msg.params[0])

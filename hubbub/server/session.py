@@ -8,18 +8,17 @@ replies through the session. docs/architecture.md walks a message through it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, ProtocolError, check_client_line, format_body, numerics, parse
+from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
 from hubbub.store import new_connection_side
 
 from . import caps as capmod
 from .accounts import AuthState
+from .answering import Answering
 from .handlers.table import COMMANDS
-from .replies import Replies, Steps, safe_param
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
@@ -34,17 +33,15 @@ log = logging.getLogger(__name__)
 MAX_PRE_REGISTRATION_LINES = 100
 
 
-class Session:
+class Session(Answering):
     """One connected client, registered or not."""
 
     __slots__ = (
         "__weakref__",
-        "_batch_seq",
         "_ping_handle",
         "_pinged_at",
         "_prereg_lines",
         "_reg_handle",
-        "_taken_replies",
         "account",
         "account_id",
         "auth",
@@ -68,7 +65,6 @@ class Session:
         "primary",
         "realname",
         "registered",
-        "replies",
         "server",
         "siblings",
         "umodes",
@@ -118,8 +114,8 @@ class Session:
         self.last_active = self.connected_at
         self.flood_exempt = False
         # The reply buffer of the command being handled, while it is labelled or has a batch open.
-        self.replies: Replies | None = None
-        self._taken_replies: Replies | None = None  # the buffer run_async took from the dispatcher
+        self.replies = None
+        self._taken_replies = None  # the buffer run_async took from the dispatcher
         self._batch_seq = 0
         self._prereg_lines = 0
         self._pinged_at: float | None = None  # when our unanswered PING went out
@@ -252,190 +248,12 @@ class Session:
         finally:
             self._end_replies(replies)
 
-    # the reply buffer ---------------------------------------------------------------------------
-
-    def _begin_replies(self, label: str | None) -> Replies | None:
-        """A labelled command collects its replies (hubbub.server.replies); others need none."""
-        if label is None:
-            self.replies = None
-            return None
-        replies = self.replies = Replies(self.conn.write, label)
-        self.server.labelling += 1  # shared segments must not take this client's lines meanwhile
-        return replies
-
-    def _end_replies(self, replies: Replies | None) -> None:
-        """The command is done: answer its label (unless run_async took the buffer over)."""
-        if self.replies is replies:
-            self.replies = None
-        if replies is None:
-            return
-        if self._taken_replies is replies:
-            # run_async answers the label when its work is done, and has already stopped counting
-            # this command as labelling.
-            self._taken_replies = None
-            return
-        self.server.labelling -= 1
-        if replies.label is not None and not self.gone:
-            self._answer(replies)
-
-    def _answer(self, replies: Replies) -> None:
-        ref = self.next_batch_id()
-        name = self.server.name
-        replies.finish(
-            capmod.render(Message.build("ACK", source=name), self.view),
-            ref,
-            capmod.render(Message.build("BATCH", "+" + ref, "labeled-response", source=name), self.view),
-            capmod.render(Message.build("BATCH", "-" + ref, source=name), self.view),
-        )
-
-    def open_batch(self, kind: str, *params: str) -> str | None:
-        """Start a batch of ``kind`` in this command's replies; its ref, or None without ``batch``.
-
-        Lines sent until :meth:`close_batch` carry this batch's tag, and only it (IRCv3 batch);
-        inside a labelled response the batch nests in the labelled one.
-        """
-        if "batch" not in self.caps:
-            return None
-        if self.replies is None:
-            self.replies = Replies(self.conn.write)
-        ref = self.next_batch_id()
-        start = Message.build("BATCH", "+" + ref, kind, *params, source=self.server.name)
-        self.replies.open_batch(ref, capmod.render(start, self.view))
-        return ref
-
-    def close_batch(self, ref: str | None) -> None:
-        """End the batch :meth:`open_batch` started (nothing when it gave None)."""
-        replies = self.replies
-        if ref is None or replies is None:
-            return
-        end = Message.build("BATCH", "-" + ref, source=self.server.name)
-        replies.close_batch(ref, capmod.render(end, self.view))
-        if replies.label is None and not replies.open:
-            self.replies = None  # an unlabelled command's buffer lives only as long as its batches
-
-    def run_async(self, work: Coroutine[Any, Any, None]) -> None:
-        """Finish the command being handled with ``work``, which may wait for threads.
-
-        The client's later commands wait until ``work`` is done, so its replies keep the order of
-        its commands; the command's reply buffer (its label, IRCv3 labeled-response) answers with
-        what ``work`` replies, however many steps it takes.
-        """
-        replies, self.replies = self.replies, None  # the dispatcher must not answer the label now
-        if replies is not None:
-            self._taken_replies = replies
-            if replies.label is not None:
-                self.server.labelling -= 1  # counted again only while work runs (enter and leave)
-        conn = self.conn
-        conn.hold_input()
-
-        def enter() -> None:
-            if replies is not None:
-                self.replies = replies
-                self.server.labelling += 1
-
-        def leave() -> None:
-            if replies is not None:
-                self.replies = None
-                self.server.labelling -= 1
-
-        async def run() -> None:
-            try:
-                await Steps(work, enter, leave)
-            finally:
-                if replies is not None and replies.label is not None and not self.gone:
-                    self._answer(replies)
-                conn.release_input()
-
-        tasks = self.server.tasks
-        task = asyncio.ensure_future(run())
-        tasks.add(task)
-
-        def done(t: asyncio.Future[None]) -> None:
-            tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("command finished off the loop failed for %r", self, exc_info=t.exception())
-
-        task.add_done_callback(done)
-
-    def next_batch_id(self) -> str:
-        """A batch reference unique on this connection."""
-        self._batch_seq += 1
-        return f"b{self._batch_seq}"
-
-    # output -----------------------------------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        """Queue one line already formatted for this client's view, through the command's replies."""
-        replies = self.replies
-        if replies is None:
-            self.conn.write(data)
-        else:
-            replies.add(data)
-
-    def send(self, message: Message) -> None:
-        """Format ``message`` for this client's view and queue it."""
-        self.write(capmod.render(message, self.view))
-
-    def reply(self, numeric: str, *params: str, text: str | None = None) -> None:
-        """Send a numeric reply addressed to this client (``*`` before it has a nick).
-
-        The text after the parameters is the numeric's from ``numerics.TEXTS`` unless ``text``
-        gives another; a numeric without one there takes its last parameter as the trailing one.
-        Middle parameters often echo what the client sent; one that could not stand in the middle
-        (empty, with a space or a leading colon) becomes ``*``, as Ergo does.
-        """
-        if text is None:
-            text = numerics.TEXTS.get(numeric)
-        if text is not None:
-            params = (*params, text)
-        if len(params) > 1:
-            params = (*(safe_param(p) for p in params[:-1]), params[-1])
-        # A numeric carries no tags but server-time's, so it is written directly rather than
-        # through a Message and render(): a registration sends about twenty of them.
-        body = format_body(numeric, (self.nick, *params), self.server.name)
-        if self.view & capmod.TIME:
-            self.write(f"@time={capmod.server_time()} {body}\r\n".encode())
-        else:
-            self.write(f"{body}\r\n".encode())
-
     def find_channel(self, name: str, *, silent: bool = False) -> Channel | None:
         """The channel called ``name``, or None after ERR_NOSUCHCHANNEL (unless ``silent``)."""
         channel = self.server.world.find_channel(name)
         if channel is None and not silent:
             self.reply(numerics.ERR_NOSUCHCHANNEL, name)
         return channel
-
-    def reply_lines(self, lines: Iterable[tuple[str, str]]) -> None:
-        """Send numerics given as (numeric, everything after the nick, already formatted).
-
-        For bursts whose text is formatted once and kept (see ``constant_replies``) or built
-        from numbers alone, where :meth:`reply`'s checks would only repeat themselves.
-        """
-        write = self.write
-        head = f":{self.server.name} "
-        if self.view & capmod.TIME:
-            head = f"@time={capmod.server_time()} {head}"
-        nick = self.nick
-        for numeric, rest in lines:
-            write(f"{head}{numeric} {nick} {rest}\r\n".encode())
-
-    def fail(self, command: str, code: str, text: str, *context: str) -> None:
-        """Send a standard-replies ``FAIL`` (IRCv3 standard-replies).
-
-        The context often echoes what the client sent; like numerics, a part that cannot stand in the
-        middle of a line becomes ``*``.
-        """
-        middle = (safe_param(p) for p in (command, code, *context))
-        self.send(Message.build("FAIL", *middle, text, source=self.server.name))
-
-    def note(self, command: str, code: str, text: str, *context: str) -> None:
-        """Send a standard-replies ``NOTE`` (context made safe as in :meth:`fail`)."""
-        middle = (safe_param(p) for p in (command, code, *context))
-        self.send(Message.build("NOTE", *middle, text, source=self.server.name))
-
-    def notice(self, text: str) -> None:
-        """A server NOTICE to this client."""
-        self.send(Message.build("NOTICE", self.nick, text, source=self.server.name))
 
     # lifecycle --------------------------------------------------------------------------------
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, cast
 
 from hubbub.protocol import LineFramer, ProtocolError
 
-from .limits import TokenBucket, message_command
+from .intake import Intake
 
 if TYPE_CHECKING:
     from .app import Server
-    from .clock import Timer
     from .delivery import Epoch
     from .session import Session
 
@@ -70,23 +68,12 @@ def outbox_bytes(outbox: list[bytes | Segment]) -> bytes:
     return b"".join([part.joined() if isinstance(part, Segment) else part for part in outbox])
 
 
-class Connection(asyncio.Protocol):
+class Connection(Intake, asyncio.Protocol):
     """The transport side of one client."""
 
     __slots__ = (
-        "_bypass",
         "_clock",
-        "_commands",
-        "_flood_handle",
-        "_flooded",
         "_framer",
-        "_holds",
-        "_messages",
-        "_pending",
-        "_pending_bytes",
-        "_read_paused",
-        "_waiting",
-        "_waiting_store",
         "closed",
         "dirty",
         "hold",
@@ -120,20 +107,7 @@ class Connection(asyncio.Protocol):
         self.peer_ip = ""
         self.peer_port = 0
         self.last_seen = self._clock.monotonic()
-        settings = server.settings
-        self._messages = TokenBucket(settings.flood_burst, settings.flood_rate, self.last_seen)
-        self._commands = TokenBucket(
-            settings.flood_command_burst, settings.flood_command_rate, self.last_seen
-        )
-        self._waiting: TokenBucket | None = None  # the bucket a held line waits for
-        self._pending: deque[bytes] = deque()
-        self._pending_bytes = 0
-        self._flood_handle: Timer | None = None
-        self._holds = 0  # commands of this client being finished off the loop (replies in order)
-        self._bypass: bytes | None = None  # a line that waited for the store and may now run
-        self._waiting_store = False
-        self._flooded = False  # past the recvq: what came before is processed, then it is dropped
-        self._read_paused = False
+        self._start_intake(server.settings, self.last_seen)
 
     # asyncio.Protocol -------------------------------------------------------------------------
 
@@ -190,147 +164,6 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         """Nothing to do: see :meth:`pause_writing`."""
-
-    # input ------------------------------------------------------------------------------------
-
-    @property
-    def held_lines(self) -> int:
-        """Lines received and not handled yet (paced, or waiting for the store or an earlier command)."""
-        return len(self._pending)
-
-    def _limited(self) -> bool:
-        session = self.session
-        return (
-            self.server.settings.flood_control
-            and session is not None
-            and session.registered
-            and not session.flood_exempt
-        )
-
-    def _process(self, lines: list[bytes]) -> None:
-        session = self.session
-        assert session is not None
-        for i, line in enumerate(lines):
-            if self.closed:
-                return
-            if not self._may_handle(line):
-                self._queue(lines[i:])
-                return
-            session.handle_line(line)
-
-    def _may_handle(self, line: bytes) -> bool:
-        """Whether ``line`` may be handled now; if not, arrange to try again when it may."""
-        if self._holds:
-            return False  # an earlier command of this client is not finished yet
-        backlogged = self.server.delivery.backlogged
-        limited = self._limited()
-        if not (backlogged or limited):
-            return True
-        is_message = message_command(line)
-        if is_message and backlogged:
-            # The store is behind (slow or locked): senders wait for it, nothing is dropped.
-            if not self._waiting_store:
-                self._waiting_store = True
-                self.server.delivery.after_commit(self._store_caught_up)
-            return False
-        if not limited:
-            return True
-        bucket = self._messages if is_message else self._commands
-        # Messages to people have the strict bucket (flood_burst, flood_rate); every other
-        # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
-        # slowed down like a flooder.
-        if bucket.take(self._clock.monotonic()):
-            self._waiting = None
-            return True
-        self._waiting = bucket
-        self._schedule_drain()
-        return False
-
-    def _store_caught_up(self) -> None:
-        self._waiting_store = False
-        self._drain()
-
-    def _queue(self, lines: list[bytes]) -> None:
-        """Hold ``lines`` after those already waiting, within the recvq."""
-        limit = self.server.settings.recvq
-        for line in lines:
-            size = len(line) + 2
-            if self._pending_bytes + size > limit and not (self._holds or self._waiting_store):
-                # Past the bound: everything before it is still processed, at the rate; the rest
-                # is dropped and the client after it (fake lag delays, only the bound drops).
-                self._flooded = True
-                self._pause_reading()
-                self._schedule_drain()
-                log.info("%r flooded past the recvq of %d bytes", self.session, limit)
-                return
-            self._pending.append(line)
-            self._pending_bytes += size
-        if self._pending_bytes > limit:
-            # Held for the server's own reasons (the store, a password check): slow the client
-            # down through TCP instead of dropping it.
-            self._pause_reading()
-
-    def _pause_reading(self) -> None:
-        if not self._read_paused and self.transport is not None and not self.closed:
-            self._read_paused = True
-            self.transport.pause_reading()
-
-    def _schedule_drain(self) -> None:
-        if self._flood_handle is None and not self.closed:
-            wait = self._waiting.wait() if self._waiting is not None else 0.0
-            self._flood_handle = self._clock.call_later(wait, self._timed_drain)
-
-    def _timed_drain(self) -> None:
-        self._flood_handle = None
-        self._drain()
-
-    def _drain(self) -> None:
-        """Handle the held lines that may run now, in order."""
-        session = self.session
-        if self.closed or session is None:
-            return
-        pending = self._pending
-        while pending and not self.closed:
-            line = pending[0]
-            if line is not self._bypass and not self._may_handle(line):
-                return
-            pending.popleft()
-            self._pending_bytes -= len(line) + 2
-            session.handle_line(line)
-        if self.closed:
-            return
-        if self._flooded:
-            session.disconnect("Excess Flood")
-        elif self._read_paused and self.transport is not None:
-            self._read_paused = False
-            self.transport.resume_reading()
-
-    def hold_input(self) -> None:
-        """Handle no further command of this client until :meth:`release_input`."""
-        self._holds += 1
-
-    def release_input(self) -> None:
-        """The command that held input is finished: go on with the lines that waited."""
-        self._holds -= 1
-        if not self._holds and self._pending and not self.closed:
-            self.server.loop.call_soon(self._drain)
-
-    def after_commit(self, line: bytes) -> bool:
-        """Run ``line`` (being handled) again once everything recorded so far is committed.
-
-        False when nothing is waiting to be committed: go ahead now. Otherwise ``line`` and
-        everything after it wait (a history read then sees every message sent before it).
-        """
-        if line is self._bypass:
-            self._bypass = None
-            return False
-        if not self.server.delivery.after_commit(self.release_input):
-            return False
-        self._pending.appendleft(line)
-        self._pending_bytes += len(line) + 2
-        self._bypass = line
-        self._holds += 1
-        return True
 
     # output -----------------------------------------------------------------------------------
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hubbub.protocol import Message as IRCMessage
@@ -13,21 +11,7 @@ from hubbub.protocol import format_message
 from ._chat import _Chat
 from ._errors import ClientError
 from ._events import HistoryBatch, LabeledResponse, Message
-
-
-@dataclass(slots=True)
-class Batch:
-    """A batch the server has opened and not yet closed, with the lines collected so far."""
-
-    ref: str
-    kind: str
-    params: tuple[str, ...]
-    tags: Mapping[str, str]
-    source: str | None
-    parent: str | None
-    messages: list[IRCMessage] = field(default_factory=list)
-    # Lines of chathistory and multiline batches are not live events: they are read at the end.
-    swallows: bool = False
+from ._state import Batch
 
 
 class _History(_Chat):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from hubbub.protocol import LineFramer, casefold, format_message
 from hubbub.protocol import Message as IRCMessage
@@ -13,10 +12,7 @@ from hubbub.protocol import Message as IRCMessage
 from ._config import ClientConfig
 from ._dedup import MessageLog
 from ._events import Event, ServerReply
-from ._state import Channel, ISupport, Member, User
-
-if TYPE_CHECKING:
-    from ._history import Batch
+from ._state import Batch, Channel, ISupport, Member, User
 
 SERVER_BUFFER = "*"
 """The buffer of messages from the server itself rather than from a nick or a channel."""

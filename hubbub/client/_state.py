@@ -1,4 +1,5 @@
-"""What the client knows about the server and its channels: ISUPPORT, channels, members, users."""
+"""What the client knows about the server and its channels: ISUPPORT, channels, members, users,
+and the batches the server has open."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from hubbub.protocol import Casemapping
+from hubbub.protocol import Message as IRCMessage
 
 _DEFAULT_PREFIX = ("ov", "@+")
 
@@ -177,3 +179,18 @@ class Channel:
             return (rank.get(m.prefix, lowest) if m.prefix else lowest, m.nick.lower())
 
         return sorted(self.members.values(), key=key)
+
+
+@dataclass(slots=True)
+class Batch:
+    """A batch the server has opened and not yet closed, with the lines collected so far."""
+
+    ref: str
+    kind: str
+    params: tuple[str, ...]
+    tags: Mapping[str, str]
+    source: str | None
+    parent: str | None
+    messages: list[IRCMessage] = field(default_factory=list)
+    # Lines of chathistory and multiline batches are not live events: they are read at the end.
+    swallows: bool = False

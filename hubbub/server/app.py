@@ -17,7 +17,7 @@ from hubbub import __version__
 from hubbub.protocol import Casemapping, Message
 from hubbub.store import datadir
 
-from . import devices, monitor, startup
+from . import monitor, startup
 from .accounts import Accounts
 from .bans import Bans
 from .chanserv import ChannelRegistry
@@ -335,7 +335,7 @@ class Server:
         if not session.registered:
             world.unregistered -= 1
             return
-        if devices.leave(session):
+        if world.detach_device(session):
             # Another device keeps the nick and its channels: nobody else notices (devices.py).
             monitor.forget(session)
             world.forget_umodes(session)

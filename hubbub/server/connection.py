@@ -199,8 +199,8 @@ class Connection(Intake, asyncio.Protocol):
             return
         hold = self.held()
         if hold is not None:
-            hold.hold_output(self, self.outbox)
-            self.outbox.clear()
+            hold.hold_output(self, self.outbox)  # handed over, not copied: a list per member per turn
+            self.outbox = []
             self.outbox_size = 0
             return
         data = outbox_bytes(self.outbox)

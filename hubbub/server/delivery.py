@@ -170,10 +170,10 @@ class Epoch:
     done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
 
     def hold_output(self, conn: Connection, parts: list[Any]) -> None:
-        """Keep ``parts`` for ``conn`` until this epoch is committed."""
+        """Keep ``parts`` for ``conn`` until this epoch is committed (the list is the epoch's now)."""
         held = self.held.get(conn)
         if held is None:
-            self.held[conn] = list(parts)
+            self.held[conn] = parts
         else:
             held.extend(parts)
 

@@ -47,11 +47,6 @@ def online_holder(session: Session) -> Session | None:
     return None
 
 
-def attach(session: Session, holder: Session) -> None:
-    """Make the still unregistered ``session`` another device of ``holder``'s user."""
-    session.server.world.attach_device(session, holder)
-
-
 def show_channels(session: Session) -> None:
     """A device that just attached: JOIN echo, topic, read marker and NAMES for each channel."""
     server = session.server
@@ -68,8 +63,3 @@ def show_channels(session: Session) -> None:
         send_marker(session, channel.name)
         send_names(session, channel)
         server.history.replay_on_join(session, channel)
-
-
-def leave(session: Session) -> bool:
-    """``session`` is going; True if another device keeps the nick (then peers see nothing)."""
-    return session.server.world.detach_device(session)

@@ -122,7 +122,7 @@ def try_register(session: Session) -> None:
     shared = devices.online_holder(session)
     if shared is not None:
         # Multiple devices: this connection becomes another device of its account's user.
-        devices.attach(session, shared)
+        world.attach_device(session, shared)
         world.unregistered -= 1
         session.registration_done()
         welcome(session)

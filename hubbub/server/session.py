@@ -60,7 +60,6 @@ class Session(Answering):
         "markers_sent",
         "monitoring",
         "nick",
-        "nick_since",
         "password_ok",
         "primary",
         "realname",
@@ -77,7 +76,6 @@ class Session(Answering):
         self.conn = conn
         clock = server.clock
         self.nick = "*"
-        self.nick_since = clock.now()  # when the current nick was taken
         self.user = ""
         self.realname = ""
         self.host = conn.peer_ip or "unknown"
@@ -110,7 +108,7 @@ class Session(Answering):
         self.primary: Session | None = None
         self.siblings: list[Session] = []
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
-        self.connected_at = self.nick_since
+        self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False
         # The reply buffer of the command being handled, while it is labelled or has a batch open.

@@ -199,19 +199,17 @@ class World:
         if self.channels.get(channel.key_folded) is channel:
             del self.channels[channel.key_folded]
 
-    def claim_nick(self, session: Session, now: float) -> None:
+    def claim_nick(self, session: Session) -> None:
         """A user registers under its nick."""
         self.users[self.fold(session.nick)] = session
-        session.nick_since = now
 
-    def rename(self, session: Session, nick: str, now: float) -> None:
-        """The user ``session`` (every device of it) is called ``nick`` from ``now`` on."""
+    def rename(self, session: Session, nick: str) -> None:
+        """The user ``session`` (every device of it) is called ``nick`` from now on."""
         old = self.fold(session.nick)
         if self.users.get(old) is session:
             del self.users[old]
         for device in session.devices:
             device.nick = nick
-            device.nick_since = now
         self.users[self.fold(nick)] = session
 
     def quit(self, session: Session) -> bool:
@@ -232,7 +230,6 @@ class World:
         session.primary = holder
         holder.siblings.append(session)
         session.nick = holder.nick
-        session.nick_since = holder.nick_since
         session.user = holder.user
         session.host = holder.host
         session.realname = holder.realname

@@ -68,7 +68,7 @@ def handle_nick(session: Session, msg: Message) -> None:
     session = session.primary or session  # every device of the user changes nick
     old_mask = session.hostmask
     world.remember(session)
-    world.rename(session, nick, session.server.clock.now())
+    world.rename(session, nick)
     change = Message.build("NICK", nick, source=old_mask)
     recipients = world.peers_of(session)
     recipients.update(session.devices)
@@ -140,7 +140,7 @@ def try_register(session: Session) -> None:
         )
         session.nick = "*"
         return
-    world.claim_nick(session, server.clock.now())
+    world.claim_nick(session)
     world.unregistered -= 1
     session.registration_done()
     welcome(session)

@@ -35,9 +35,9 @@ async def test_rename_moves_the_nick_and_quit_frees_it(server: Server) -> None:
     alice = (await registered(server, "alice")).session
     channel = world.add_channel("#c")
     world.join(channel, alice)
-    world.rename(alice, "Alicia", 1234.0)
+    world.rename(alice, "Alicia")
     assert world.find_user("alicia") is alice and world.find_user("alice") is None
-    assert alice.nick == "Alicia" and alice.nick_since == 1234.0
+    assert alice.nick == "Alicia"
     assert world.quit(alice) is True
     assert world.find_user("alicia") is None and channel.members == {} and alice.channels == {}
 

@@ -51,7 +51,7 @@ class Server:
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"
         self.world = World(casemapping, settings.whowas_size)
-        self.delivery = Delivery(self._committed)
+        self.delivery = Delivery(self._committed, self.clock)
         self.delivery.schedule_flush = self._schedule_flush
         self.delivery.backlog_limit = settings.store_backlog
         self.delivery.keep_events = settings.history_events

@@ -17,7 +17,6 @@ import asyncio
 import itertools
 import logging
 import os
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from hubbub.protocol import Message
 from hubbub.store import StoredMessage
 
 from . import caps as capmod
+from .clock import Clock, SystemClock
 from .connection import TURN_SENDQ_FACTOR, Segment
 
 if TYPE_CHECKING:
@@ -181,7 +181,10 @@ class Epoch:
 class Delivery:
     """Stamps stored messages, gathers each loop turn's writes, and commits them in order."""
 
-    def __init__(self, on_committed: Callable[[Epoch, BaseException | None], None]) -> None:
+    def __init__(
+        self, on_committed: Callable[[Epoch, BaseException | None], None], clock: Clock | None = None
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.writer: StoreWriter | None = None
         self.new_msgid = MsgidFactory()
         self.failures = 0
@@ -210,7 +213,7 @@ class Delivery:
 
     def stamp(self, tags: dict[str, str], account: str | None = None) -> tuple[str, int]:
         """Add ``msgid`` and ``time`` (and ``account``) to ``tags``; return (msgid, time_ms)."""
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self.clock.now() * 1000)
         # History order is delivery order; timestamp references and retention need server time to
         # follow it, so a clock stepping back never stamps a message earlier than the one before.
         if now_ms < self._last_ms:
@@ -286,7 +289,7 @@ class Delivery:
         A channel made anew begins its life here: none of an earlier channel's lines fall inside
         it, even when both happen within the same millisecond.
         """
-        now_ms = max(int(time.time() * 1000), self._last_ms + 1)
+        now_ms = max(int(self.clock.now() * 1000), self._last_ms + 1)
         self._last_ms = now_ms
         return now_ms
 

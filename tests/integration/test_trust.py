@@ -140,10 +140,17 @@ async def test_replies_follow_the_order_of_commands_checked_off_the_loop(tmp_pat
     # A labelled command finished off the loop still answers its own label, before the next.
     alice.send_raw(b"@label=op1 OPER admin sesame\r\n@label=p2 PING :after-oper\r\n")
     first = await alice.expect(lambda m: m.tags.get("label") is not None)
+    # Several replies (MODE +o and 381): one labeled-response batch, labelled once, ended before PONG.
+    assert first.command == "BATCH" and first.params[1:] == ("labeled-response",)
     assert first.tags["label"] == "op1"
+    ref = first.params[0][1:]
     got = await alice.collect_until("PONG", "hubbub.local", "after-oper")
+    inside = [m for m in got if m.tags.get("batch") == ref]
+    assert "381" in [m.command for m in inside]
+    assert all("label" not in m.tags for m in got[:-1])
+    end = got.index(next(m for m in got if m.command == "BATCH" and m.params == ("-" + ref,)))
+    assert end < len(got) - 1  # the batch ends before the next command's answer
     assert got[-1].tags.get("label") == "p2"
-    assert "381" in [m.command for m in [first, *got]]
 
 
 def _mount_tmpfs(where: Path, size: str) -> None:

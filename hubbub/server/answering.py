@@ -51,7 +51,7 @@ class Answering:
             self.replies = None
             return None
         replies = self.replies = Replies(self.conn.write, label)
-        self.server.labelling += 1  # shared segments must not take this client's lines meanwhile
+        self.server.outboxes.labelling += 1  # shared segments must not take this client's lines meanwhile
         return replies
 
     def _end_replies(self, replies: Replies | None) -> None:
@@ -65,7 +65,7 @@ class Answering:
             # this command as labelling.
             self._taken_replies = None
             return
-        self.server.labelling -= 1
+        self.server.outboxes.labelling -= 1
         if replies.label is not None and not self.gone:
             self._answer(replies)
 
@@ -115,19 +115,19 @@ class Answering:
         if replies is not None:
             self._taken_replies = replies
             if replies.label is not None:
-                self.server.labelling -= 1  # counted again only while work runs (enter and leave)
+                self.server.outboxes.labelling -= 1  # counted again only while work runs (enter and leave)
         conn = self.conn
         conn.hold_input()
 
         def enter() -> None:
             if replies is not None:
                 self.replies = replies
-                self.server.labelling += 1
+                self.server.outboxes.labelling += 1
 
         def leave() -> None:
             if replies is not None:
                 self.replies = None
-                self.server.labelling -= 1
+                self.server.outboxes.labelling -= 1
 
         async def run() -> None:
             try:

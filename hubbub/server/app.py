@@ -24,13 +24,14 @@ from .chanserv import ChannelRegistry
 from .clock import Clock, SystemClock
 from .committed import StoreHealth, release
 from .config import Settings
-from .connection import Connection, Segment
-from .delivery import Delivery, Epoch
+from .connection import Connection
+from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
 from .history import History
 from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter
+from .outbox import Epoch, Outboxes
 from .session import Session
 from .watch import DatabaseWatch
 from .world import Channel, World
@@ -51,9 +52,11 @@ class Server:
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"
         self.world = World(casemapping, settings.whowas_size)
-        self.delivery = Delivery(self._committed, self.clock)
-        self.delivery.schedule_flush = self._schedule_flush
+        # What each connection is queued, flushed once at the end of the loop turn (outbox.py).
+        self.outboxes = Outboxes(settings.sendq)
+        self.delivery = Delivery(self._committed, self.clock, self.outboxes)
         self.delivery.backlog_limit = settings.store_backlog
+        self.outboxes.sendq = settings.sendq
         self.delivery.keep_events = settings.history_events
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -61,15 +64,9 @@ class Server:
         self.limits = ConnectionCounter(
             settings.max_connections, settings.max_per_ip, settings.exempt_loopback
         )
-        self._dirty: list[Connection] = []
-        # The shared segment later messages to the same recipients may join (delivery.fanout),
-        # and how many labelled commands are collecting their replies (their echoes cannot).
-        self.segment: Segment | None = None
         # Numerics every registration sends unchanged (002-005, MOTD), formatted once; REHASH
         # clears it (handlers.registration.constant_replies).
         self.reply_cache: dict[str, list[tuple[str, str]]] = {}
-        self.labelling = 0
-        self._flush_scheduled = False
         self.doors: list[Door] = []
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -213,7 +210,7 @@ class Server:
                 session.disconnect(reason)
             elif not conn.closed:
                 conn.close_with_error(reason)
-        self._flush()
+        self.outboxes.flush()
         # Lines held for a commit (goodbyes included) go out when it returns; the store writer
         # gives up on a store locked elsewhere after a while (writer.STOP_PATIENCE).
         deadline = time.monotonic() + SHUTDOWN_GRACE
@@ -232,7 +229,7 @@ class Server:
             await door.wait_closed()
         for task in list(self.tasks):
             task.cancel()
-        self._flush()
+        self.outboxes.flush()
         self.history.close()
         self.accounts.close()
         if self.watch is not None:
@@ -281,36 +278,6 @@ class Server:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         return self._loop
-
-    def mark_dirty(self, conn: Connection) -> None:
-        """``conn`` has output: flush it at the end of this loop turn."""
-        self._dirty.append(conn)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
-
-    def close_segment(self) -> None:
-        """Let nothing more join the open shared segment; charge its growth to each outbox."""
-        seg, self.segment = self.segment, None
-        if seg is not None and seg.size > seg.first:
-            extra = seg.size - seg.first
-            for session in seg.recipients:
-                session.conn.outbox_size += extra
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self.segment = None  # a new turn starts new segments; flushing empties every outbox
-        # Principle 5: the turn's messages go to the store writer, and every outbox they are in
-        # waits for that commit (Connection.flush); the others are written now.
-        self.delivery.submit()
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            conn.flush()
 
     def _committed(self, epoch: Epoch, error: BaseException | None) -> None:
         """An epoch's commit returned: report on the store, write what waited for it."""

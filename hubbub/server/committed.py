@@ -12,8 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from .connection import outbox_bytes
-from .delivery import Epoch
+from .outbox import Epoch, outbox_bytes
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import TYPE_CHECKING, cast
 
 from hubbub.protocol import LineFramer, ProtocolError
 
 from .intake import Intake
+from .outbox import Epoch, Part, outbox_bytes
 
 if TYPE_CHECKING:
     from .app import Server
-    from .delivery import Epoch
     from .session import Session
 
 log = logging.getLogger(__name__)
@@ -27,45 +28,6 @@ log = logging.getLogger(__name__)
 CLOSE_GRACE = 5.0
 # Seconds a half-closed connection waits for the peer to close its side.
 CLOSE_LINGER = 2.0
-# How many sendqs one loop turn may queue for a client before it is dropped regardless.
-TURN_SENDQ_FACTOR = 8
-
-
-class Segment(list[bytes]):
-    """Lines of one loop turn queued once and shared by the outboxes of many recipients.
-
-    A fan-out to a large recipient list puts one Segment into every outbox instead of the bytes.
-    While nothing else is queued to those recipients, the next message to the same list is
-    appended to the Segment alone: one append instead of one per member (``delivery.fanout``).
-    At flush every member sends the same joined bytes.
-    """
-
-    __slots__ = ("_joined", "_joined_parts", "first", "hold", "recipients", "room", "size", "view")
-
-    def __init__(self, data: bytes, view: int) -> None:
-        super().__init__((data,))
-        self.view = view
-        self.first = self.size = len(data)
-        self.room = 0  # how large ``size`` may grow before a member would pass the turn cap
-        self.recipients: list[Session] = []
-        self.hold: Epoch | None = None  # the epoch whose messages these are, if they are kept
-        self._joined = data
-        self._joined_parts = 1
-
-    def joined(self) -> bytes:
-        """All lines as one bytes object, joined once however many outboxes ask."""
-        if self._joined_parts != len(self):
-            self._joined = b"".join(self)
-            self._joined_parts = len(self)
-        return self._joined
-
-
-def outbox_bytes(outbox: list[bytes | Segment]) -> bytes:
-    """The queued parts of one outbox as the bytes to write."""
-    if len(outbox) == 1:
-        part = outbox[0]
-        return part.joined() if isinstance(part, Segment) else part
-    return b"".join([part.joined() if isinstance(part, Segment) else part for part in outbox])
 
 
 class Connection(Intake, asyncio.Protocol):
@@ -95,7 +57,7 @@ class Connection(Intake, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self._framer = LineFramer()
-        self.outbox: list[bytes | Segment] = []
+        self.outbox: list[Part] = []
         self.outbox_size = 0
         self.dirty = False
         self.closed = False
@@ -165,6 +127,11 @@ class Connection(Intake, asyncio.Protocol):
     def resume_writing(self) -> None:
         """Nothing to do: see :meth:`pause_writing`."""
 
+    def tls_info(self) -> ssl.SSLObject | None:
+        """The TLS session's ``ssl_object``, or None on a plain connection."""
+        transport = self.transport
+        return cast("ssl.SSLObject | None", transport.get_extra_info("ssl_object")) if transport else None
+
     # output -----------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
@@ -172,17 +139,18 @@ class Connection(Intake, asyncio.Protocol):
         if self.closed:
             return
         outbox = self.outbox
-        if outbox and outbox[-1] is self.server.segment:
-            # Later lines of the shared segment must not overtake this one (delivery.fanout).
-            self.server.close_segment()
+        outboxes = self.server.outboxes
+        if outbox and outbox[-1] is outboxes.segment:
+            # Later lines of the shared segment must not overtake this one (Delivery.fanout).
+            outboxes.close_segment()
         outbox.append(data)
         self.outbox_size += len(data)
         if not self.dirty:
             self.dirty = True
-            self.server.mark_dirty(self)
+            outboxes.mark_dirty(self)
         # The sendq proper is checked at flush time against what the socket could not take; within
         # one loop turn a burst may queue more, up to a hard cap that protects memory.
-        if self.outbox_size > self.server.settings.sendq * TURN_SENDQ_FACTOR:
+        if self.outbox_size > outboxes.turn_limit:
             self.overflow()
 
     def held(self) -> Epoch | None:

@@ -19,7 +19,6 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message
@@ -27,12 +26,11 @@ from hubbub.store import StoredMessage
 
 from . import caps as capmod
 from .clock import Clock, SystemClock
-from .connection import TURN_SENDQ_FACTOR, Segment
+from .outbox import Epoch, Outboxes, Segment, Write
 
 if TYPE_CHECKING:
     from hubbub.store import SQLiteStore
 
-    from .connection import Connection
     from .session import Session
     from .writer import StoreWriter
 
@@ -64,127 +62,23 @@ class MsgidFactory:
 # Client-only tags worth keeping in history; typing notifications and the like are not.
 KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
 
-# Recipient lists at least this long share one segment per view (connection.Segment).
+# Recipient lists at least this long share one segment per view (outbox.Segment).
 SHARED_FANOUT = 16
-
-
-def fanout(
-    message: Message, recipients: Iterable[Session], hold: Epoch | None = None, *, event: bool = False
-) -> None:
-    """Queue ``message`` to every recipient, formatting it once per distinct view.
-
-    ``hold`` is the epoch that keeps ``message`` (see :meth:`Delivery.record`): every recipient's
-    output then waits for its commit, and a failed commit takes the message back out, unless it
-    is an ``event`` (a JOIN, a QUIT ...): what happened happened, stored or not.
-
-    This is the hot path of every channel message (DESIGN.md principle 4): the common case of
-    :meth:`Connection.write` is inlined, and consecutive recipients with the same view reuse the
-    bytes without a lookup. A long recipient list (a list, as channels pass) gets a shared
-    :class:`Segment` per view; when the next message in the same loop turn goes to an equal list,
-    nothing else was queued to any of them since, and no labelled reply is being collected, it is
-    appended to that segment alone.
-    """
-    members = recipients if isinstance(recipients, list) and len(recipients) >= SHARED_FANOUT else None
-    shared = members is not None
-    if members is not None:
-        server = members[0].server
-        seg = server.segment
-        if seg is not None:
-            if not server.labelling and seg.hold is hold and seg.recipients == members:
-                data = capmod.render(message, seg.view)
-                if seg.size + len(data) <= seg.room:
-                    seg.append(data)
-                    seg.size += len(data)
-                    return
-            server.close_segment()
-    cache: dict[int, tuple[bytes, bytes | Segment]] = {}
-    render = capmod.render
-    last_view = -1
-    data = b""
-    part: bytes | Segment = b""
-    size = 0
-    limit = -1
-    peak = 0
-    inline = True
-    mark_dirty = None
-    for session in recipients:
-        view = session.view
-        if view != last_view:
-            cached = cache.get(view)
-            if cached is None:
-                data = render(message, view)
-                cached = cache[view] = (data, Segment(data, view) if shared else data)
-            data, part = cached
-            size = len(data)
-            last_view = view
-        conn = session.conn
-        if hold is not None:
-            conn.hold = hold
-        if mark_dirty is None:
-            server = session.server
-            if server.segment is not None:
-                server.close_segment()
-            mark_dirty = server.mark_dirty
-            limit = server.settings.sendq * TURN_SENDQ_FACTOR
-        if session.replies is None and not conn.closed and conn.outbox_size + size <= limit:
-            conn.outbox.append(part)
-            conn.outbox_size += size
-            if conn.outbox_size > peak:
-                peak = conn.outbox_size
-            if not conn.dirty:
-                conn.dirty = True
-                mark_dirty(conn)
-        else:
-            session.write(data)  # into the reply buffer of the command being handled, if any
-            inline = False
-    if hold is not None and not event:
-        for data, part in cache.values():
-            hold.message_parts.add(id(data))
-            hold.message_parts.add(id(part))
-    if members is not None and inline and len(cache) == 1:
-        ((_, opened),) = cache.values()
-        assert isinstance(opened, Segment)
-        opened.hold = hold
-        opened.recipients = members.copy()  # the caller's list is its own to change
-        # Each member holds at most peak - first bytes besides the segment.
-        opened.room = limit - peak + opened.first
-        server.segment = opened
-
-
-Write = Any  # a StoredMessage, or a callable run with the store on the writer's thread
-
-
-@dataclass(eq=False, slots=True)
-class Epoch:
-    """One loop turn's writes, and everything queued behind them until they are committed."""
-
-    seq: int
-    writes: list[Write] = field(default_factory=list)
-    # Connection -> the parts it was queued while this epoch (or one before it) was uncommitted.
-    held: dict[Connection, list[Any]] = field(default_factory=dict)
-    closing: list[Connection] = field(default_factory=list)  # to close once their lines are out
-    message_parts: set[int] = field(default_factory=set)  # id() of the kept messages' bytes
-    senders: list[tuple[Session, str, str]] = field(default_factory=list)  # (who, command, target)
-    messages: int = 0
-    names: dict[str, str] = field(default_factory=dict)  # direct sides' display names (Store.append)
-    done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
-
-    def hold_output(self, conn: Connection, parts: list[Any]) -> None:
-        """Keep ``parts`` for ``conn`` until this epoch is committed (the list is the epoch's now)."""
-        held = self.held.get(conn)
-        if held is None:
-            self.held[conn] = parts
-        else:
-            held.extend(parts)
 
 
 class Delivery:
     """Stamps stored messages, gathers each loop turn's writes, and commits them in order."""
 
     def __init__(
-        self, on_committed: Callable[[Epoch, BaseException | None], None], clock: Clock | None = None
+        self,
+        on_committed: Callable[[Epoch, BaseException | None], None],
+        clock: Clock | None = None,
+        outboxes: Outboxes | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
+        # Where fan-out queues its bytes; the turn's flush submits the epoch first.
+        self.outboxes = outboxes if outboxes is not None else Outboxes(sendq=1 << 20)
+        self.outboxes.before_flush = self.submit
         self.writer: StoreWriter | None = None
         self.new_msgid = MsgidFactory()
         self.failures = 0
@@ -196,7 +90,6 @@ class Delivery:
         self.in_flight_messages = 0
         self._on_committed = on_committed
         self._waiters: list[tuple[int, Callable[[], None]]] = []
-        self.schedule_flush: Callable[[], None] = lambda: None
         self.backlog_limit = 10000  # settings.store_backlog
         self.keep_events = False  # settings.history_events: JOIN, PART, QUIT ... are kept too
 
@@ -267,10 +160,98 @@ class Delivery:
                     (sender, stamped.command, named or key) if sender is not None else None,
                     names,
                 )
-        fanout(stamped, audience, hold, event=event)
+        self.fanout(stamped, audience, hold, event=event)
         for variant, others in also:
-            fanout(Message(variant.command, variant.params, variant.source, tags), others, hold, event=event)
+            self.fanout(
+                Message(variant.command, variant.params, variant.source, tags), others, hold, event=event
+            )
         return stamped, hold
+
+    def fanout(
+        self,
+        message: Message,
+        recipients: Iterable[Session],
+        hold: Epoch | None = None,
+        *,
+        event: bool = False,
+    ) -> None:
+        """Queue ``message`` to every recipient, formatting it once per distinct view.
+
+        ``hold`` is the epoch that keeps ``message`` (see :meth:`Delivery.record`): every recipient's
+        output then waits for its commit, and a failed commit takes the message back out, unless it
+        is an ``event`` (a JOIN, a QUIT ...): what happened happened, stored or not.
+
+        This is the hot path of every channel message (DESIGN.md principle 4): the common case of
+        :meth:`Connection.write` is inlined, and consecutive recipients with the same view reuse the
+        bytes without a lookup. A long recipient list (a list, as channels pass) gets a shared
+        :class:`Segment` per view; when the next message in the same loop turn goes to an equal list,
+        nothing else was queued to any of them since, and no labelled reply is being collected, it is
+        appended to that segment alone.
+        """
+        members = recipients if isinstance(recipients, list) and len(recipients) >= SHARED_FANOUT else None
+        shared = members is not None
+        outboxes = self.outboxes
+        if members is not None:
+            seg = outboxes.segment
+            if seg is not None:
+                if not outboxes.labelling and seg.hold is hold and seg.recipients == members:
+                    data = capmod.render(message, seg.view)
+                    if seg.size + len(data) <= seg.room:
+                        seg.append(data)
+                        seg.size += len(data)
+                        return
+                outboxes.close_segment()
+        cache: dict[int, tuple[bytes, bytes | Segment]] = {}
+        render = capmod.render
+        last_view = -1
+        data = b""
+        part: bytes | Segment = b""
+        size = 0
+        limit = -1
+        peak = 0
+        inline = True
+        mark_dirty = None
+        for session in recipients:
+            view = session.view
+            if view != last_view:
+                cached = cache.get(view)
+                if cached is None:
+                    data = render(message, view)
+                    cached = cache[view] = (data, Segment(data, view) if shared else data)
+                data, part = cached
+                size = len(data)
+                last_view = view
+            conn = session.conn
+            if hold is not None:
+                conn.hold = hold
+            if mark_dirty is None:
+                if outboxes.segment is not None:
+                    outboxes.close_segment()
+                mark_dirty = outboxes.mark_dirty
+                limit = outboxes.turn_limit
+            if session.replies is None and not conn.closed and conn.outbox_size + size <= limit:
+                conn.outbox.append(part)
+                conn.outbox_size += size
+                if conn.outbox_size > peak:
+                    peak = conn.outbox_size
+                if not conn.dirty:
+                    conn.dirty = True
+                    mark_dirty(conn)
+            else:
+                session.write(data)  # into the reply buffer of the command being handled, if any
+                inline = False
+        if hold is not None and not event:
+            for data, part in cache.values():
+                hold.message_parts.add(id(data))
+                hold.message_parts.add(id(part))
+        if members is not None and inline and len(cache) == 1:
+            ((_, opened),) = cache.values()
+            assert isinstance(opened, Segment)
+            opened.hold = hold
+            opened.recipients = members.copy()  # the caller's list is its own to change
+            # Each member holds at most peak - first bytes besides the segment.
+            opened.room = limit - peak + opened.first
+            outboxes.segment = opened
 
     def current(self) -> Epoch:
         """This turn's epoch, begun if needed (its commit is scheduled for the end of the turn)."""
@@ -280,7 +261,7 @@ class Delivery:
             epoch = self.epoch = Epoch(self._seq)
             # A message whose sender then leaves, alone in its channel, queues nothing: its
             # commit must not wait for somebody else's output (the notification-script case).
-            self.schedule_flush()
+            self.outboxes.schedule()
         return epoch
 
     def start_ms(self) -> int:
@@ -379,7 +360,7 @@ class Delivery:
                 for _seq, wake in ready:
                     wake()
         if self.epoch is not None:
-            self.schedule_flush()  # what gathered meanwhile goes now
+            self.outboxes.schedule()  # what gathered meanwhile goes now
 
     def after_commit(self, callback: Callable[[], None]) -> bool:
         """Call ``callback`` once everything recorded so far is committed; False if it already is."""

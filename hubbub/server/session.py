@@ -87,8 +87,7 @@ class Session(Answering):
         # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
         self.identity = new_connection_side()
         self.auth = AuthState()
-        transport = conn.transport
-        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        ssl_object = conn.tls_info()
         if ssl_object is not None:
             self.auth.tls = True
             self.auth.certfp = certificate_fingerprint(ssl_object)

@@ -14,14 +14,13 @@ from hubbub.store import account_side
 
 from .. import caps as capmod
 from ..chanserv import CHANSERV
-from ..delivery import fanout
 from ..services import run_command, service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
 from .nickserv import NICKSERV
 from .readmarker import marker_before_direct
 
 if TYPE_CHECKING:
-    from ..delivery import Epoch
+    from ..outbox import Epoch
     from ..session import Session
     from ..world import Channel
 
@@ -176,7 +175,7 @@ def _to_user(
         out, hold = _publish_direct(session, out, (), key, names, peer.nick)
         if delivered:
             _write_unlabelled(session, out, hold)
-        fanout(out, (session,), hold)
+        session.server.delivery.fanout(out, (session,), hold)
     else:
         receivers = peer.devices if delivered else []
         for device in receivers:
@@ -230,7 +229,7 @@ def _write_unlabelled(session: Session, out: Message, hold: Epoch | None) -> Non
     """Queue ``out`` to ``session`` outside the labelled reply being collected."""
     replies, session.replies = session.replies, None
     try:
-        fanout(out, (session,), hold)
+        session.server.delivery.fanout(out, (session,), hold)
     finally:
         session.replies = replies
 

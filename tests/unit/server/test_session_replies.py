@@ -73,7 +73,7 @@ async def test_a_wrong_oper_password_is_answered_before_the_ping_sent_after_it(o
     got = await c.settle()
     assert [(m.command, m.tags.get("label")) for m in got] == [("464", "o1"), ("PONG", "p1")]
     assert "o" not in c.session.umodes
-    assert server.labelling == 0  # no labelled command is collecting replies any more
+    assert server.outboxes.labelling == 0  # no labelled command is collecting replies any more
 
 
 async def test_a_labelled_command_finished_off_the_loop_answers_its_label_with_a_batch(oper_server, client):
@@ -85,7 +85,7 @@ async def test_a_labelled_command_finished_off_the_loop_answers_its_label_with_a
     assert [m.command for m in got] == ["BATCH", "MODE", "381", "BATCH"]
     assert got[0].tags["label"] == "o2" and got[0].params[1] == "labeled-response"
     assert {m.tags.get("batch") for m in got[1:3]} == {got[0].params[0][1:]}
-    assert server.labelling == 0
+    assert server.outboxes.labelling == 0
 
 
 async def test_input_waits_while_a_password_is_checked_off_the_loop(oper_server, client, monkeypatch):

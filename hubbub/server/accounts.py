@@ -12,7 +12,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from argon2 import PasswordHasher
@@ -36,18 +35,6 @@ T = TypeVar("T")
 # A hash to verify against when the account does not exist, so that a miss costs as much as a
 # wrong password and does not reveal which names are registered.
 _DUMMY_PASSWORD = "no such account"
-
-
-@dataclass(slots=True)
-class AuthState:
-    """Per-connection authentication state: TLS, certificate, SASL exchange, operator name."""
-
-    tls: bool = False
-    certfp: str | None = None
-    mechanism: str | None = None
-    buffer: str = ""
-    pending: bool = False
-    oper: str | None = None
 
 
 def make_hasher(memory_kib: int, time_cost: int) -> PasswordHasher:

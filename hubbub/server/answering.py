@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hubbub.protocol import Message, format_body, numerics
 
@@ -19,10 +19,17 @@ from . import caps as capmod
 from .replies import Replies, Steps, safe_param
 
 if TYPE_CHECKING:
-    from .app import Server
-    from .connection import Connection
+    from .outbox import Link, Outboxes
 
 log = logging.getLogger(__name__)
+
+
+class ReplyHost(Protocol):
+    """What answering needs of the server: its name, the turn's outboxes, off-loop work."""
+
+    name: str
+    outboxes: Outboxes
+    tasks: set[asyncio.Future[None]]
 
 
 class Answering:
@@ -36,8 +43,8 @@ class Answering:
     _batch_seq: int
 
     if TYPE_CHECKING:
-        server: Server
-        conn: Connection
+        server: ReplyHost
+        conn: Link
         caps: set[str]
         view: int
         nick: str
@@ -45,7 +52,7 @@ class Answering:
 
     # the reply buffer ---------------------------------------------------------------------------
 
-    def _begin_replies(self, label: str | None) -> Replies | None:
+    def begin_replies(self, label: str | None) -> Replies | None:
         """A labelled command collects its replies (hubbub.server.replies); others need none."""
         if label is None:
             self.replies = None
@@ -54,7 +61,7 @@ class Answering:
         self.server.outboxes.labelling += 1  # shared segments must not take this client's lines meanwhile
         return replies
 
-    def _end_replies(self, replies: Replies | None) -> None:
+    def end_replies(self, replies: Replies | None) -> None:
         """The command is done: answer its label (unless run_async took the buffer over)."""
         if self.replies is replies:
             self.replies = None

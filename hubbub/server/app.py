@@ -20,7 +20,6 @@ from hubbub.store import datadir
 from . import monitor, startup
 from .accounts import Accounts
 from .bans import Bans
-from .chanserv import ChannelRegistry
 from .clock import Clock, SystemClock
 from .committed import StoreHealth, release
 from .config import Settings
@@ -28,10 +27,12 @@ from .connection import Connection
 from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
+from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter
 from .outbox import Epoch, Outboxes
+from .registry import ChannelRegistry
 from .session import Session
 from .watch import DatabaseWatch
 from .world import Channel, World
@@ -51,7 +52,7 @@ class Server:
         self.name = settings.server_name
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"
-        self.world = World(casemapping, settings.whowas_size)
+        self.world: World[Session] = World(casemapping, settings.whowas_size)
         # What each connection is queued, flushed once at the end of the loop turn (outbox.py).
         self.outboxes = Outboxes(settings.sendq)
         self.delivery = Delivery(self._committed, self.clock, self.outboxes)
@@ -260,6 +261,10 @@ class Server:
             self.world.unregistered += 1
         return refusal
 
+    def dispatch(self, session: Session, message: Message, line: bytes) -> None:
+        """Run a command of ``session`` through the command table, with this server as context."""
+        dispatch(self, session, message, line)
+
     def new_session(self, conn: Connection) -> Session:
         """The session of a connection just admitted (the wire knows nothing of its inside)."""
         return Session(self, conn)
@@ -326,22 +331,22 @@ class Server:
         world.forget_umodes(session)
         world.remember(session)
 
-    def remove_member(self, channel: Channel, session: Session) -> None:
+    def remove_member(self, channel: Channel[Session], session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel goes unless persistent (durable)."""
         self.world.leave(channel, session)  # every device of the user leaves together
         self._maybe_end(channel)
 
-    def _maybe_end(self, channel: Channel) -> None:
+    def _maybe_end(self, channel: Channel[Session]) -> None:
         if not channel.members and not channel.persistent:
             self.end_channel(channel)
 
-    def end_channel(self, channel: Channel) -> None:
+    def end_channel(self, channel: Channel[Session]) -> None:
         """Take an empty channel out of the world; a channel of that name made later starts clean."""
         self.world.remove_channel(channel)
         if not self.stopping:  # shutting down empties channels, but does not end their lives
             self.history.channel_ended(channel)
 
-    def drop_channel(self, channel: Channel, reason: str) -> None:
+    def drop_channel(self, channel: Channel[Session], reason: str) -> None:
         """End ``channel`` now: forget its saved state and registration, and kick its members.
 
         Its history stays in the store (HISTORY DELETE removes it) but belongs to the life that
@@ -377,25 +382,25 @@ class Server:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
         self.directs.replay_direct(session)
 
-    def replay_on_join(self, session: Session, channel: Channel) -> None:
+    def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:
         """``session`` just joined ``channel``: apply its registered access, send recent history."""
         self.registry.apply_on_join(session, channel)
         self.history.replay_on_join(session, channel)
 
-    def channel_created(self, channel: Channel) -> None:
+    def channel_created(self, channel: Channel[Session]) -> None:
         """A channel came into being."""
         self.history.channel_created(channel)
 
-    def channel_changed(self, channel: Channel) -> None:
+    def channel_changed(self, channel: Channel[Session]) -> None:
         """A channel's topic, modes or lists changed: it becomes durable; persistent ones are saved."""
         self.history.channel_used(channel)
         self.history.channel_changed(channel)
 
-    def channel_registered(self, channel: Channel) -> bool:
+    def channel_registered(self, channel: Channel[Session]) -> bool:
         """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""
         return channel.key_folded in self.registry.channels
 
-    def first_gets_ops(self, channel: Channel) -> bool:
+    def first_gets_ops(self, channel: Channel[Session]) -> bool:
         """Whether the first to join empty ``channel`` becomes its operator: only if it is not
         registered (ChanServ's access list decides) and nobody ever was its operator."""
         return not channel.had_ops and not self.channel_registered(channel)

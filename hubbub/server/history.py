@@ -149,21 +149,21 @@ class History:
         """Whether channels that were used outlive being empty (``channel_lifetime``)."""
         return self.settings.channel_lifetime == "durable"
 
-    def pinned(self, channel: Channel) -> bool:
+    def pinned(self, channel: Channel[Session]) -> bool:
         """Whether ``channel`` exists whatever happens in it: configured or registered."""
         world = self.server.world
         if channel.key_folded in self.server.registry.channels:
             return True
         return any(world.fold(name) == channel.key_folded for name in self.settings.persistent_channels)
 
-    def save_channel(self, channel: Channel) -> None:
+    def save_channel(self, channel: Channel[Session]) -> None:
         """Write a persistent (configured, registered or durable) channel's state."""
         if self.store is None or not channel.persistent:
             return
         record = _record(channel)
         self.server.delivery.write(lambda store: store.save_channel(record))
 
-    def channel_used(self, channel: Channel) -> None:
+    def channel_used(self, channel: Channel[Session]) -> None:
         """Something worth keeping happened in ``channel``: a message kept in history, a topic, a
         channel mode or a list entry. With durable channels it becomes persistent now, so its
         record is written before the message or change that made it so is committed (a crash
@@ -173,14 +173,14 @@ class History:
         channel.persistent = True
         self.save_channel(channel)
 
-    def operator_given(self, channel: Channel) -> None:
+    def operator_given(self, channel: Channel[Session]) -> None:
         """Somebody became an operator of ``channel``: from now on nobody is made one just by
         being first into it when it is empty (ChanServ's access list still gives status)."""
         if not channel.had_ops:
             channel.had_ops = True
             self.save_channel(channel)
 
-    def channel_created(self, channel: Channel) -> None:
+    def channel_created(self, channel: Channel[Session]) -> None:
         """A channel came into being: continue its life from before a restart, or begin one.
 
         The privacy rule is that a channel emptied (or dropped) and made anew starts with a clean
@@ -198,13 +198,13 @@ class History:
             channel.created = self.server.delivery.start_ms() / 1000
         self._record_life(channel)
 
-    def channel_changed(self, channel: Channel) -> None:
+    def channel_changed(self, channel: Channel[Session]) -> None:
         """Modes or topic changed: save a persistent channel, note whether it is closed."""
         self.save_channel(channel)
         if self.store is not None and _private(channel) != channel.recorded_private:
             self._record_life(channel)
 
-    def channel_ended(self, channel: Channel) -> None:
+    def channel_ended(self, channel: Channel[Session]) -> None:
         """An emptied (or dropped) channel is gone; its history stays behind the next one's start."""
         self._lives.pop(channel.key_folded, None)  # a life that ended is not continued
         if self.store is None:
@@ -212,13 +212,13 @@ class History:
         key = channel.key_folded
         self.server.delivery.write(lambda store: store.end_channel_life(key))
 
-    def _record_life(self, channel: Channel) -> None:
+    def _record_life(self, channel: Channel[Session]) -> None:
         private = _private(channel)
         key, created_ms = channel.key_folded, channel.created_ms
         self.server.delivery.write(lambda store: store.begin_channel_life(key, created_ms, private))
         channel.recorded_private = private
 
-    def forget_channel(self, channel: Channel) -> None:
+    def forget_channel(self, channel: Channel[Session]) -> None:
         """Delete a channel's saved state (it stopped being persistent)."""
         if self.store is not None:
             key = channel.key_folded
@@ -247,7 +247,7 @@ class History:
 
     # reading ----------------------------------------------------------------------------------
 
-    def visible_since(self, session: Session, target: str, channel: Channel | None) -> int | None:
+    def visible_since(self, session: Session, target: str, channel: Channel[Session] | None) -> int | None:
         """The oldest time (ms) of ``target``'s history that ``session`` may read, or None: none.
 
         Channels: members may read (everyone, with ``history_public``) the history of the
@@ -288,7 +288,7 @@ class History:
             session.send(self.to_message(row))
         session.close_batch(batch)
 
-    def replay_on_join(self, session: Session, channel: Channel) -> None:
+    def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:
         """Recent lines for a client that will not ask with CHATHISTORY itself."""
         settings = self.settings
         if settings.history_on_join <= 0 or "draft/chathistory" in session.caps:
@@ -324,11 +324,11 @@ def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:
     return tuple((e.mask, e.setter, int(e.set_at * 1000)) for e in entries)
 
 
-def _private(channel: Channel) -> bool:
+def _private(channel: Channel[Session]) -> bool:
     return bool(channel.modes & {"i", "s"}) or channel.key is not None
 
 
-def _worth_keeping(channel: Channel) -> bool:
+def _worth_keeping(channel: Channel[Session]) -> bool:
     """Whether an empty channel holds anything besides its history: a topic, modes or lists."""
     return bool(
         channel.topic
@@ -341,7 +341,7 @@ def _worth_keeping(channel: Channel) -> bool:
     )
 
 
-def _record(channel: Channel) -> ChannelRecord:
+def _record(channel: Channel[Session]) -> ChannelRecord:
     return ChannelRecord(
         name=channel.name,
         key=channel.key_folded,
@@ -359,7 +359,7 @@ def _record(channel: Channel) -> ChannelRecord:
     )
 
 
-def _apply_record(channel: Channel, record: ChannelRecord) -> None:
+def _apply_record(channel: Channel[Session], record: ChannelRecord) -> None:
     channel.persistent = True
     channel.created = record.created_ms / 1000
     channel.topic = record.topic

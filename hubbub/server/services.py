@@ -1,6 +1,7 @@
 """Service pseudo-users: their names, their notices, and running their commands.
 
-NickServ's commands are in nickserv.py, ChanServ's in chanserv.py.
+Their commands are in hubbub/server/handlers/ (nickserv.py, chanserv.py, run by
+service_commands.py).
 
 Clients without the IRCv3 account caps talk to these with ``/msg NickServ REGISTER <password>``.
 They are not Sessions: they never join channels and receive nothing but PRIVMSG; WHOIS shows
@@ -10,7 +11,6 @@ them and nobody can take their nicks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, casefold, numerics
@@ -51,19 +51,3 @@ def whois_service(session: Session, service: str) -> None:
     session.reply(numerics.RPL_WHOISSERVER, service, server.name, server.settings.network)
     session.reply(numerics.RPL_WHOISOPERATOR, service, text="is a network service")
     session.reply(numerics.RPL_ENDOFWHOIS, service)
-
-
-ServiceCommand = Callable[["Session", list[str]], None]
-
-
-def run_command(session: Session, service: str, table: dict[str, ServiceCommand], text: str) -> None:
-    """A PRIVMSG from ``session`` to ``service``: run the command of ``table`` it holds."""
-    words = text.split()
-    if not words:
-        return
-    verb = words[0].upper()
-    handler = table.get(verb)
-    if handler is None:
-        service_notice(session, service, f"Unknown command {verb}. Commands: {', '.join(sorted(table))}")
-        return
-    handler(session, words[1:])

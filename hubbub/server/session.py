@@ -1,36 +1,67 @@
-"""Per-client state and command dispatch.
+"""Per-client state: who the client is, what it negotiated, and its timers.
 
 A Session is one client's view of the server: its registration phase, nick, negotiated caps,
-away state and channels. Each parsed line goes through :data:`hubbub.server.handlers.table.COMMANDS`
-(one table, as in Ergo's ``irc/commands.go``); handlers read and change the World and queue
-replies through the session. docs/architecture.md walks a message through it.
+away state and channels. It is sans-IO: lines come in through :meth:`Session.handle_line`, which
+parses them and hands each to the server's command dispatcher (hubbub.server.handlers.dispatch);
+replies go out through the connection it was given, a :class:`~hubbub.server.outbox.Link`; time
+and timers come from the server's clock. It knows the server only as a :class:`Host`, and so
+imports nothing above the state layer (docs/architecture.md walks a message through it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
 from hubbub.store import new_connection_side
 
 from . import caps as capmod
-from .accounts import AuthState
 from .answering import Answering
-from .handlers.table import COMMANDS
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
-    from .app import Server
-    from .clock import Timer
-    from .connection import Connection
-    from .world import Channel
+    from .clock import Clock, Timer
+    from .config import Settings
+    from .outbox import Link, Outboxes
+    from .world import Channel, World
 
 log = logging.getLogger(__name__)
 
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
+
+
+class Host(Protocol):
+    """What a session needs of the server it is on (:class:`hubbub.server.app.Server`)."""
+
+    name: str
+    settings: Settings
+    clock: Clock
+    world: World[Session]
+    outboxes: Outboxes
+    tasks: set[asyncio.Future[None]]  # commands finishing off the loop (Answering.run_async)
+
+    def dispatch(self, session: Session, message: Message, line: bytes) -> None:
+        """Run the command ``message`` (the client's ``line``) for ``session``."""
+
+    def session_gone(self, session: Session, reason: str) -> None:
+        """``session`` left the network: show its QUIT to its peers once."""
+
+
+@dataclass
+class AuthState:
+    """Per-connection authentication state: TLS, certificate, SASL exchange, operator name."""
+
+    tls: bool = False
+    certfp: str | None = None
+    mechanism: str | None = None
+    buffer: str = ""
+    pending: bool = False
+    oper: str | None = None
 
 
 class Session(Answering):
@@ -70,8 +101,10 @@ class Session(Answering):
         "user",
         "view",
     )
+    server: Host
+    conn: Link
 
-    def __init__(self, server: Server, conn: Connection) -> None:
+    def __init__(self, server: Host, conn: Link) -> None:
         self.server = server
         self.conn = conn
         clock = server.clock
@@ -100,7 +133,7 @@ class Session(Answering):
         self.cap_negotiating = False
         self.cap_version = 0
         self.password_ok = not server.settings.password
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, Channel[Session]] = {}
         self.markers_sent: set[str] = set()  # draft/read-marker: DM senders already announced
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
@@ -174,15 +207,7 @@ class Session(Answering):
         except ProtocolError as exc:
             self._bad_line(exc, raw)
             return
-        if self.server.delivery.pending:
-            spec = COMMANDS.get(message.command)
-            if spec is not None and spec.after_commit and self.conn.after_commit(raw):
-                return  # it runs again once the history it reads is committed
-        try:
-            self.dispatch(message)
-        except Exception:
-            log.exception("handler failed for %r command %s", self, message.command)
-            self.reply(numerics.ERR_UNKNOWNERROR, message.command)
+        self.server.dispatch(self, message, raw)
 
     def _bad_line(self, exc: ProtocolError, raw: bytes) -> None:
         if exc.numeric not in ("417", "INVALID_UTF8"):
@@ -196,56 +221,21 @@ class Session(Answering):
         else:
             command = rough.command
             label = rough.tags.get("label") if "labeled-response" in self.caps else None
-        replies = self._begin_replies(label)
+        replies = self.begin_replies(label)
         try:
             if exc.numeric == "417":
                 self.reply(numerics.ERR_INPUTTOOLONG)
             else:
                 self.fail(command, "INVALID_UTF8", "Message rejected: not valid UTF-8")
         finally:
-            self._end_replies(replies)
+            self.end_replies(replies)
 
     def input_too_long(self) -> None:
         """The framer saw a line past the hard limit: there is no safe way to resync."""
         self.reply(numerics.ERR_INPUTTOOLONG)
         self.disconnect("Input line too long")
 
-    def dispatch(self, message: Message) -> None:
-        """Run the handler for ``message`` with labeled-response around it.
-
-        The checks every command shares come from its row in the command table, in this order:
-        registration (451; any command, known or not, before registration), parameters (461),
-        operator status (481); a command not in the table gets 421.
-        """
-        command = message.command
-        spec = COMMANDS.get(command)
-        if self.registered:
-            self.last_active = (
-                self.server.clock.now() if command not in ("PING", "PONG") else self.last_active
-            )
-        label = message.tags.get("label") if "labeled-response" in self.caps else None
-        replies = self._begin_replies(label)
-        try:
-            if spec is None:
-                if self.registered:
-                    self.reply(numerics.ERR_UNKNOWNCOMMAND, command)
-                else:
-                    self.reply(numerics.ERR_NOTREGISTERED)
-                return
-            if not self.registered and not spec.before_registration:
-                self.reply(numerics.ERR_NOTREGISTERED)
-                return
-            if len(message.params) < spec.min_params:
-                self.reply(numerics.ERR_NEEDMOREPARAMS, command)
-                return
-            if spec.oper and "o" not in self.umodes:
-                self.reply(numerics.ERR_NOPRIVILEGES)
-                return
-            spec.handler(self, message)
-        finally:
-            self._end_replies(replies)
-
-    def find_channel(self, name: str, *, silent: bool = False) -> Channel | None:
+    def find_channel(self, name: str, *, silent: bool = False) -> Channel[Session] | None:
         """The channel called ``name``, or None after ERR_NOSUCHCHANNEL (unless ``silent``)."""
         channel = self.server.world.find_channel(name)
         if channel is None and not silent:

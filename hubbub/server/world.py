@@ -1,7 +1,9 @@
 """The server's world: users, channels and memberships, changed only on the event loop.
 
-DESIGN.md principle 3: plain objects, one owner, no locks. Handlers read and change these; the
-rest of the server (Delivery, Store) sees the results.
+DESIGN.md principle 3: plain objects, one owner, no locks. The World is the only writer of who
+is where and who is called what; handlers read it and ask it for changes. It is the state layer
+(docs/architecture.md): it knows its users only as :class:`Member` (a M is one), so it
+imports nothing of the server above it.
 """
 
 from __future__ import annotations
@@ -10,18 +12,44 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, Self, TypeVar
 
 from hubbub.protocol import Casemapping, casefold, match_mask
-
-if TYPE_CHECKING:
-    from .session import Session
 
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(ov)@+)
 PREFIX_MODES = "ov"
 PREFIX_SYMBOLS = "@+"
 SYMBOL_OF = dict(zip(PREFIX_MODES, PREFIX_SYMBOLS, strict=True))
 MODE_OF_SYMBOL = dict(zip(PREFIX_SYMBOLS, PREFIX_MODES, strict=True))
+
+
+class Member(Protocol):
+    """What the World reads and writes of a user's connection (a M)."""
+
+    nick: str
+    user: str
+    host: str
+    realname: str
+    away: str | None
+    umodes: set[str]
+    channels: dict[str, Channel[Self]]
+    primary: Self | None  # the nick holder this device is a sibling of (multiple devices)
+    siblings: list[Self]
+
+    @property
+    def hostmask(self) -> str:
+        """``nick!user@host``."""
+
+    @property
+    def folded(self) -> str:
+        """The casefolded nick."""
+
+    @property
+    def devices(self) -> list[Self]:
+        """Every connection of this user, the nick holder first."""
+
+
+M = TypeVar("M", bound=Member)
 
 
 @dataclass(slots=True)
@@ -34,13 +62,13 @@ class ListEntry:
 
 
 @dataclass(slots=True, eq=False)
-class Channel:
+class Channel(Generic[M]):
     """A channel and everything about it that outlives a single message."""
 
     name: str
     key_folded: str
     created: float = field(default_factory=time.time)
-    members: dict[Session, str] = field(default_factory=dict)  # session -> prefix modes, e.g. "ov"
+    members: dict[M, str] = field(default_factory=dict)  # member -> prefix modes, e.g. "ov"
     topic: str = ""
     topic_setter: str = ""
     topic_time: float = 0.0
@@ -60,11 +88,11 @@ class Channel:
         """``created`` in whole milliseconds, as the store keeps it (exact, not truncated)."""
         return round(self.created * 1000)
 
-    def is_op(self, session: Session) -> bool:
+    def is_op(self, session: M) -> bool:
         """Whether ``session`` holds channel operator status here."""
         return "o" in self.members.get(session.primary or session, "")
 
-    def prefix_of(self, session: Session, multi: bool = False) -> str:
+    def prefix_of(self, session: M, multi: bool = False) -> str:
         """The membership prefix symbols of ``session`` (highest only unless ``multi``)."""
         modes = self.members.get(session.primary or session, "")
         symbols = "".join(SYMBOL_OF[m] for m in PREFIX_MODES if m in modes)
@@ -74,12 +102,12 @@ class Channel:
         """The list behind list mode ``b``, ``e`` or ``I``."""
         return {"b": self.bans, "e": self.excepts, "I": self.invex}[mode]
 
-    def matches(self, entries: Iterable[ListEntry], session: Session, casemapping: Casemapping) -> bool:
+    def matches(self, entries: Iterable[ListEntry], session: M, casemapping: Casemapping) -> bool:
         """Whether any mask in ``entries`` matches ``session``'s ``nick!user@host``."""
         hostmask = session.hostmask
         return any(match_mask(e.mask, hostmask, casemapping) for e in entries)
 
-    def is_banned(self, session: Session, casemapping: Casemapping) -> bool:
+    def is_banned(self, session: M, casemapping: Casemapping) -> bool:
         """Banned (+b) and not excepted (+e)."""
         return self.matches(self.bans, session, casemapping) and not self.matches(
             self.excepts, session, casemapping
@@ -109,17 +137,17 @@ class WhowasEntry:
     left_at: float
 
 
-class World:
+class World(Generic[M]):
     """All users and channels of this server, indexed by casefolded name."""
 
     def __init__(self, casemapping: Casemapping, whowas_size: int) -> None:
         self.casemapping: Casemapping = casemapping
-        self.users: dict[str, Session] = {}
-        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, M] = {}
+        self.channels: dict[str, Channel[M]] = {}
         # MONITOR: casefolded nick -> the sessions watching it
-        self.monitors: dict[str, set[Session]] = {}
+        self.monitors: dict[str, set[M]] = {}
         # Casefolded account name -> its logged-in sessions (read markers, multiple devices)
-        self.accounts: dict[str, set[Session]] = {}
+        self.accounts: dict[str, set[M]] = {}
         self.whowas: deque[tuple[str, WhowasEntry]] = deque(maxlen=max(whowas_size, 1))
         self.unregistered = 0
         self.max_users = 0  # the most users registered at once (LUSERS)
@@ -127,7 +155,7 @@ class World:
         # Registered users per user mode, kept as modes change so LUSERS costs nothing per user.
         self.umode_counts: Counter[str] = Counter()
 
-    def set_umode(self, session: Session, mode: str, on: bool) -> bool:
+    def set_umode(self, session: M, mode: str, on: bool) -> bool:
         """Set or clear user mode ``mode`` on ``session``; return whether anything changed."""
         if on == (mode in session.umodes):
             return False
@@ -139,16 +167,16 @@ class World:
             self.umode_counts[mode] -= 1
         return True
 
-    def forget_umodes(self, session: Session) -> None:
+    def forget_umodes(self, session: M) -> None:
         """A registered user left: take its modes out of the counts."""
         for mode in session.umodes:
             self.umode_counts[mode] -= 1
 
-    def add_login(self, session: Session, account: str) -> None:
+    def add_login(self, session: M, account: str) -> None:
         """Index ``session`` under ``account`` (casefolded)."""
         self.accounts.setdefault(account, set()).add(session)
 
-    def drop_login(self, session: Session, account: str) -> None:
+    def drop_login(self, session: M, account: str) -> None:
         """Take ``session`` out of ``account``'s sessions."""
         sessions = self.accounts.get(account)
         if sessions is not None:
@@ -160,50 +188,50 @@ class World:
         """Casefold ``name`` under this server's casemapping."""
         return casefold(name, self.casemapping)
 
-    def find_user(self, nick: str) -> Session | None:
+    def find_user(self, nick: str) -> M | None:
         """The registered user with ``nick``, if any."""
         return self.users.get(self.fold(nick))
 
-    def find_channel(self, name: str) -> Channel | None:
+    def find_channel(self, name: str) -> Channel[M] | None:
         """The channel called ``name``, if it exists."""
         return self.channels.get(self.fold(name))
 
-    def add_channel(self, name: str) -> Channel:
+    def add_channel(self, name: str) -> Channel[M]:
         """Create the channel ``name`` (which must not exist yet)."""
-        channel = Channel(name=name, key_folded=self.fold(name))
+        channel: Channel[M] = Channel(name=name, key_folded=self.fold(name))
         self.channels[channel.key_folded] = channel
         return channel
 
     # who is where and who is called what: the only writers ------------------------------------
 
-    def join(self, channel: Channel, session: Session, modes: str = "") -> None:
+    def join(self, channel: Channel[M], session: M, modes: str = "") -> None:
         """Put every device of ``session``'s user in ``channel``; the user gets ``modes`` (``"o"``)."""
         for device in session.devices:
             channel.members[device] = ""
             device.channels[channel.key_folded] = channel
         channel.members[session] = modes
 
-    def set_prefix(self, channel: Channel, session: Session, modes: str) -> None:
+    def set_prefix(self, channel: Channel[M], session: M, modes: str) -> None:
         """Set the prefix modes (``"ov"``) of member ``session`` of ``channel``."""
         channel.members[session] = "".join(m for m in PREFIX_MODES if m in modes)
 
-    def leave(self, channel: Channel, session: Session) -> bool:
+    def leave(self, channel: Channel[M], session: M) -> bool:
         """Take every device of ``session``'s user out of ``channel``; True if it is now empty."""
         for device in session.devices:
             channel.members.pop(device, None)
             device.channels.pop(channel.key_folded, None)
         return not channel.members
 
-    def remove_channel(self, channel: Channel) -> None:
+    def remove_channel(self, channel: Channel[M]) -> None:
         """Forget ``channel`` (it was emptied or dropped)."""
         if self.channels.get(channel.key_folded) is channel:
             del self.channels[channel.key_folded]
 
-    def claim_nick(self, session: Session) -> None:
+    def claim_nick(self, session: M) -> None:
         """A user registers under its nick."""
         self.users[self.fold(session.nick)] = session
 
-    def rename(self, session: Session, nick: str) -> None:
+    def rename(self, session: M, nick: str) -> None:
         """The user ``session`` (every device of it) is called ``nick`` from now on."""
         old = self.fold(session.nick)
         if self.users.get(old) is session:
@@ -212,7 +240,7 @@ class World:
             device.nick = nick
         self.users[self.fold(nick)] = session
 
-    def quit(self, session: Session) -> bool:
+    def quit(self, session: M) -> bool:
         """The user leaves every channel and its nick; True if it held the nick (it is free now).
 
         Channels left empty stay in the world: whether they go is the caller's to decide.
@@ -225,7 +253,7 @@ class World:
             return True
         return False
 
-    def attach_device(self, session: Session, holder: Session) -> None:
+    def attach_device(self, session: M, holder: M) -> None:
         """Make the not yet registered ``session`` another device of ``holder``'s user."""
         session.primary = holder
         holder.siblings.append(session)
@@ -235,7 +263,7 @@ class World:
         session.realname = holder.realname
         session.away = holder.away
 
-    def seat_device(self, session: Session) -> list[Channel]:
+    def seat_device(self, session: M) -> list[Channel[M]]:
         """Put an attached device in its user's channels; return them."""
         holder = session.primary
         if holder is None:
@@ -245,7 +273,7 @@ class World:
             session.channels[key] = channel
         return list(holder.channels.values())
 
-    def detach_device(self, session: Session) -> bool:
+    def detach_device(self, session: M) -> bool:
         """``session`` is going; True if another device keeps the nick (then peers see nothing).
 
         A sibling just leaves its channels; a holder with siblings hands its nick, memberships and
@@ -275,7 +303,7 @@ class World:
             self.users[session.folded] = heir
         return True
 
-    def remember(self, session: Session) -> None:
+    def remember(self, session: M) -> None:
         """Record a departing nick for WHOWAS."""
         entry = WhowasEntry(session.nick, session.user, session.host, session.realname, time.time())
         self.whowas.appendleft((self.fold(session.nick), entry))
@@ -285,9 +313,9 @@ class World:
         folded = self.fold(nick)
         return (entry for key, entry in self.whowas if key == folded)
 
-    def peers_of(self, session: Session) -> set[Session]:
+    def peers_of(self, session: M) -> set[M]:
         """Everyone who shares at least one channel with ``session`` (not ``session`` itself)."""
-        peers: set[Session] = set()
+        peers: set[M] = set()
         for channel in session.channels.values():
             peers.update(channel.members)
         peers.discard(session)

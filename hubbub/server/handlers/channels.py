@@ -7,33 +7,33 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, format_body, numerics, valid_channel_name
 
-from ..burst import send_marker, send_names, send_topic
+from .burst import send_marker, send_names, send_topic
 
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
+    from .context import Context
 
 
-def handle_join(session: Session, msg: Message) -> None:
+def handle_join(ctx: Context, session: Session, msg: Message) -> None:
     """JOIN <channel>{,<channel>} [<key>{,<key>}], or ``JOIN 0`` to leave every channel."""
     if msg.params[0] == "0":
         # Modern IRC: JOIN 0 parts all channels
         for channel in list(session.channels.values()):
-            part(session, channel, "")
+            part(ctx, session, channel, "")
         return
     names = msg.params[0].split(",")
     keys = msg.param(1).split(",")
     for i, name in enumerate(names):
         if not name:
             continue
-        join(session, name, keys[i] if i < len(keys) else "")
+        join(ctx, session, name, keys[i] if i < len(keys) else "")
 
 
-def join(session: Session, name: str, key: str = "") -> None:
+def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
     """Join one channel, creating it (with ``session`` as operator) when it does not exist."""
-    server = session.server
-    settings = server.settings
-    world = server.world
+    settings = ctx.settings
+    world = ctx.world
     if not valid_channel_name(name, settings.channellen):
         session.reply(numerics.ERR_NOSUCHCHANNEL, name)
         return
@@ -48,26 +48,26 @@ def join(session: Session, name: str, key: str = "") -> None:
     created = channel is None
     if channel is None:
         channel = world.add_channel(name)
-        server.channel_created(channel)
+        ctx.channel_created(channel)
     else:
-        refusal = _join_refusal(session, channel, key)
+        refusal = _join_refusal(ctx, session, channel, key)
         if refusal is not None:
             actor.reply(refusal[0], channel.name, refusal[1])
             return
     # The first one in gets ops, unless the channel lived on empty after having operators: then
     # being first (perhaps a banned user coming back) is no claim to it (history.py).
-    first = created or (not channel.members and server.first_gets_ops(channel))
+    first = created or (not channel.members and ctx.first_gets_ops(channel))
     devices = session.devices
     world.join(channel, session, "o" if first else "")
     if first:
-        server.history.operator_given(channel)
+        ctx.history.operator_given(channel)
     channel.invited.discard(session.folded)
     plain = Message.build("JOIN", channel.name, source=session.hostmask)
     extended = Message.build(
         "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
     )
     members = list(channel.members)
-    publish = server.delivery.publish
+    publish = ctx.delivery.publish
     publish(
         plain,
         [m for m in members if "extended-join" not in m.caps],
@@ -84,15 +84,17 @@ def join(session: Session, name: str, key: str = "") -> None:
         if channel.topic:
             send_topic(device, channel)
         # IRCv3 draft/read-marker: after the JOIN, before the end of NAMES
-        send_marker(device, channel.name)
+        send_marker(ctx, device, channel.name)
         send_names(device, channel)
-    server.replay_on_join(session, channel)
+    ctx.replay_on_join(session, channel)
     for device in devices[1:]:
-        server.history.replay_on_join(device, channel)
+        ctx.history.replay_on_join(device, channel)
 
 
-def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, str] | None:
-    casemapping = session.server.world.casemapping
+def _join_refusal(
+    ctx: Context, session: Session, channel: Channel[Session], key: str
+) -> tuple[str, str] | None:
+    casemapping = ctx.world.casemapping
     invited = session.folded in channel.invited
     if channel.key is not None and key != channel.key and not invited:
         return numerics.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
@@ -106,9 +108,9 @@ def _join_refusal(session: Session, channel: Channel, key: str) -> tuple[str, st
     return None
 
 
-def handle_part(session: Session, msg: Message) -> None:
+def handle_part(ctx: Context, session: Session, msg: Message) -> None:
     """PART <channel>{,<channel>} [<reason>]."""
-    reason = msg.param(1)[: session.server.settings.kicklen]
+    reason = msg.param(1)[: ctx.settings.kicklen]
     for name in msg.params[0].split(","):
         if not name:
             continue
@@ -118,22 +120,21 @@ def handle_part(session: Session, msg: Message) -> None:
         if session not in channel.members:
             session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
         else:
-            part(session, channel, reason)
+            part(ctx, session, channel, reason)
 
 
-def part(session: Session, channel: Channel, reason: str) -> None:
+def part(ctx: Context, session: Session, channel: Channel[Session], reason: str) -> None:
     """Leave ``channel``, telling every member (``session`` included)."""
     params = (channel.name, reason) if reason else (channel.name,)
     out = Message("PART", params, session.hostmask)
-    session.server.delivery.publish(
+    ctx.delivery.publish(
         out, list(channel.members), keep=(channel.key_folded,), event=True, account=session.account
     )
-    session.server.remove_member(channel, session)
+    ctx.remove_member(channel, session)
 
 
-def handle_topic(session: Session, msg: Message) -> None:
+def handle_topic(ctx: Context, session: Session, msg: Message) -> None:
     """TOPIC <channel> [<topic>]: show or set the topic."""
-    server = session.server
     channel = session.find_channel(msg.params[0])
     if channel is None:
         return
@@ -152,27 +153,27 @@ def handle_topic(session: Session, msg: Message) -> None:
     if "t" in channel.modes and not channel.is_op(session):
         session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
-    topic = msg.params[1][: server.settings.topiclen]
+    topic = msg.params[1][: ctx.settings.topiclen]
     channel.topic = topic
     channel.topic_setter = session.hostmask
     channel.topic_time = time.time()
     out = Message.build("TOPIC", channel.name, topic, source=session.hostmask)
-    server.delivery.publish(
+    ctx.delivery.publish(
         out, list(channel.members), keep=(channel.key_folded,), event=True, account=session.account
     )
-    server.channel_changed(channel)
+    ctx.channel_changed(channel)
 
 
-def handle_names(session: Session, msg: Message) -> None:
+def handle_names(ctx: Context, session: Session, msg: Message) -> None:
     """NAMES [<channel>{,<channel>}]."""
     if not msg.params or not msg.params[0]:
         # RFC 2812 3.2.5: without a channel, every channel the client may see, then one end
-        for listed in list(session.server.world.channels.values()):
+        for listed in list(ctx.world.channels.values()):
             if session in listed.members or "s" not in listed.modes:
                 send_names(session, listed, end=False)
         session.reply(numerics.RPL_ENDOFNAMES, "*")
         return
-    world = session.server.world
+    world = ctx.world
     for name in msg.params[0].split(","):
         channel = world.find_channel(name)
         if channel is None or (session not in channel.members and "s" in channel.modes):
@@ -181,9 +182,8 @@ def handle_names(session: Session, msg: Message) -> None:
             send_names(session, channel)
 
 
-def handle_kick(session: Session, msg: Message) -> None:
+def handle_kick(ctx: Context, session: Session, msg: Message) -> None:
     """KICK <channel> <nick>{,<nick>} [<reason>]."""
-    server = session.server
     channel = session.find_channel(msg.params[0])
     if channel is None:
         return
@@ -193,11 +193,11 @@ def handle_kick(session: Session, msg: Message) -> None:
     if not channel.is_op(session):
         session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
-    reason = (msg.param(2) or session.nick)[: server.settings.kicklen]
+    reason = (msg.param(2) or session.nick)[: ctx.settings.kicklen]
     for nick in msg.params[1].split(","):
         if not nick:
             continue
-        target = server.world.find_user(nick)
+        target = ctx.world.find_user(nick)
         if target is None:
             session.reply(numerics.ERR_NOSUCHNICK, nick)
             continue
@@ -205,16 +205,15 @@ def handle_kick(session: Session, msg: Message) -> None:
             session.reply(numerics.ERR_USERNOTINCHANNEL, target.nick, channel.name)
             continue
         out = Message.build("KICK", channel.name, target.nick, reason, source=session.hostmask)
-        server.delivery.publish(
+        ctx.delivery.publish(
             out, list(channel.members), keep=(channel.key_folded,), event=True, account=session.account
         )
-        server.remove_member(channel, target)
+        ctx.remove_member(channel, target)
 
 
-def handle_invite(session: Session, msg: Message) -> None:
+def handle_invite(ctx: Context, session: Session, msg: Message) -> None:
     """INVITE <nick> <channel>."""
-    server = session.server
-    world = server.world
+    world = ctx.world
     target = world.find_user(msg.params[0])
     if target is None:
         session.reply(numerics.ERR_NOSUCHNICK, msg.params[0])
@@ -234,7 +233,7 @@ def handle_invite(session: Session, msg: Message) -> None:
     channel.invited.add(target.folded)
     session.reply(numerics.RPL_INVITING, target.nick, channel.name)
     out = Message.build("INVITE", target.nick, channel.name, source=session.hostmask)
-    session.server.delivery.publish(out, (target,), event=True, account=session.account)
+    ctx.delivery.publish(out, (target,), event=True, account=session.account)
     if target.away is not None:
         session.reply(numerics.RPL_AWAY, target.nick, target.away)
     # IRCv3 invite-notify: other members with the cap who could have invited too
@@ -243,7 +242,7 @@ def handle_invite(session: Session, msg: Message) -> None:
         for m in channel.members
         if "invite-notify" in m.caps and m is not session and ("i" not in channel.modes or channel.is_op(m))
     ]
-    session.server.delivery.publish(out, notify, event=True, account=session.account)
+    ctx.delivery.publish(out, notify, event=True, account=session.account)
 
 
 __all__ = ["format_body", "join", "part"]

@@ -13,6 +13,7 @@ from hubbub.store import MessageRef, Store, StoredMessage, StoreError, dm_sides
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
+    from .context import Context
 
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z$")
 SUBCOMMANDS = ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN", "TARGETS")
@@ -52,10 +53,9 @@ def _fail(session: Session, code: str, *context: str, text: str) -> None:
     session.fail("CHATHISTORY", code, text, *context)
 
 
-def handle_chathistory(session: Session, msg: Message) -> None:
+def handle_chathistory(ctx: Context, session: Session, msg: Message) -> None:
     """CHATHISTORY <subcommand> <target> <reference(s)> <limit>."""
     sub = msg.params[0].upper()
-    server = session.server
     if sub not in SUBCOMMANDS:
         _fail(session, "UNKNOWN_COMMAND", msg.params[0], text="Unknown command")
         return
@@ -63,7 +63,7 @@ def handle_chathistory(session: Session, msg: Message) -> None:
     if len(msg.params) < needed:
         _fail(session, "NEED_MORE_PARAMS", sub, text="Missing parameters")
         return
-    store = server.history.reading()
+    store = ctx.history.reading()
     if store is None:
         _fail(session, "MESSAGE_ERROR", sub, msg.params[1], text="History is not available")
         return
@@ -74,21 +74,21 @@ def handle_chathistory(session: Session, msg: Message) -> None:
     if limit <= 0:
         _fail(session, "INVALID_PARAMS", sub, msg.params[-1], text="Invalid limit")
         return
-    limit = min(limit, server.settings.chathistory_max)
+    limit = min(limit, ctx.settings.chathistory_max)
     if sub == "TARGETS":
-        _targets(session, msg.params[1], msg.params[2], limit)
+        _targets(ctx, session, msg.params[1], msg.params[2], limit)
         return
     target_name = msg.params[1]
-    channel: Channel | None = None
+    channel: Channel[Session] | None = None
     key: str | None
     if is_channel_name(target_name):
-        channel = server.world.find_channel(target_name)
+        channel = ctx.world.find_channel(target_name)
         key = channel.key_folded if channel is not None else ""
     else:
         # A nick means whoever holds it now, or the account owning it when nobody does; None
         # when it names nobody: there is no conversation with such a peer to read.
-        key = server.directs.dm_target(session, target_name)
-    since = server.history.visible_since(session, key or "", channel) if key != "" else None
+        key = ctx.directs.dm_target(session, target_name)
+    since = ctx.history.visible_since(session, key or "", channel) if key != "" else None
     if since is None:
         _fail(session, "INVALID_TARGET", sub, target_name, text="Messages could not be retrieved")
         return
@@ -102,7 +102,7 @@ def handle_chathistory(session: Session, msg: Message) -> None:
         if any(ref is not None and ref.msgid is not None for ref in refs):
             _fail(session, "INVALID_PARAMS", sub, msg.params[2], text="Unknown message reference")
             return
-        server.history.send_rows(session, [], target_name)
+        ctx.history.send_rows(session, [], target_name)
         return
     # A visible window that starts late (a re-created channel, a nick taken recently) moves any
     # timestamp reference that points before it up to its start.
@@ -114,7 +114,7 @@ def handle_chathistory(session: Session, msg: Message) -> None:
         return
     rows = [r for r in rows if r.time_ms >= since]
     display = channel.name if channel is not None else target_name
-    server.history.send_rows(session, rows, display)
+    ctx.history.send_rows(session, rows, display)
 
 
 def _clamp(ref: MessageRef | None, floor: MessageRef | None) -> MessageRef | None:
@@ -147,9 +147,8 @@ def _query(
     return store.between(key, ref, end, limit)
 
 
-def _targets(session: Session, start_text: str, end_text: str, limit: int) -> None:
-    server = session.server
-    store = server.history.reading()
+def _targets(ctx: Context, session: Session, start_text: str, end_text: str, limit: int) -> None:
+    store = ctx.history.reading()
     assert store is not None
     try:
         start = parse_ref(start_text)
@@ -161,8 +160,8 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
         _fail(session, "INVALID_PARAMS", "TARGETS", start_text, text="TARGETS takes timestamps")
         return
     lo, hi = sorted((start.time_ms, end.time_ms))
-    world = server.world
-    directs = server.directs
+    world = ctx.world
+    directs = ctx.directs
     me = directs.dm_side(session)
     rows = store.targets(lo, hi, limit, channels=list(session.channels), participant=me)
     peers = directs.peer_names(me, [key for key, _last_ms in rows if dm_sides(key) is not None])
@@ -179,5 +178,5 @@ def _targets(session: Session, start_text: str, end_text: str, limit: int) -> No
                 continue
             name = channel.name
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(last_ms // 1000)) + f".{last_ms % 1000:03d}Z"
-        session.send(Message.build("CHATHISTORY", "TARGETS", name, f"timestamp={stamp}", source=server.name))
+        session.send(Message.build("CHATHISTORY", "TARGETS", name, f"timestamp={stamp}", source=ctx.name))
     session.close_batch(batch)

@@ -18,6 +18,7 @@ from ..world import PREFIX_MODES
 
 if TYPE_CHECKING:
     from ..session import Session
+    from .context import Context
 
 # A host name, an IPv4 or IPv6 address, or a cloak such as ``users/alice``.
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-:/]*$")
@@ -32,11 +33,11 @@ def valid_host(host: str) -> bool:
     return len(host) <= HOSTLEN and bool(_HOST.match(host))
 
 
-def change_host(session: Session, user: str, host: str) -> None:
+def change_host(ctx: Context, session: Session, user: str, host: str) -> None:
     """Give ``session`` a new ``user@host`` and tell everyone who sees it."""
     if user == session.user and host == session.host:
         return
-    world = session.server.world
+    world = ctx.world
     old_mask = session.hostmask
     session.user, session.host = user, host
     peers = world.peers_of(session)
@@ -44,13 +45,13 @@ def change_host(session: Session, user: str, host: str) -> None:
     capable = [p for p in peers if "chghost" in p.caps]
     if "chghost" in session.caps:
         capable.append(session)
-    publish = session.server.delivery.publish
+    publish = ctx.delivery.publish
     publish(change, monitor.with_watchers(session, "chghost", capable), event=True, account=session.account)
     others = [p for p in peers if "chghost" not in p.caps]
     if not others:
         return
     publish(Message.build("QUIT", "Changing hostname", source=old_mask), others, event=True)
-    name = session.server.name
+    name = ctx.name
     new_mask = session.hostmask
     for channel in session.channels.values():
         members = [p for p in others if p in channel.members]
@@ -78,19 +79,19 @@ def change_host(session: Session, user: str, host: str) -> None:
         publish(away, [p for p in others if "away-notify" in p.caps], event=True, account=session.account)
 
 
-def handle_chghost(session: Session, msg: Message) -> None:
+def handle_chghost(ctx: Context, session: Session, msg: Message) -> None:
     """CHGHOST <nick> <user> <host>: change a user's visible user and host (operators only)."""
     nick, user, host = msg.params[0], msg.params[1], msg.params[2]
-    target = session.server.world.find_user(nick)
+    target = ctx.world.find_user(nick)
     if target is None:
         session.reply(numerics.ERR_NOSUCHNICK, nick)
         return
-    if not _USER.match(user) or len(user) > session.server.settings.userlen:
+    if not _USER.match(user) or len(user) > ctx.settings.userlen:
         session.fail("CHGHOST", "INVALID_USERNAME", "That is not a valid username", safe_param(user))
         return
     if not valid_host(host):
         session.fail("CHGHOST", "INVALID_HOSTNAME", "That is not a valid hostname", safe_param(host))
         return
-    change_host(target, user, host)
+    change_host(ctx, target, user, host)
     target.reply(RPL_HOSTHIDDEN, host, "is now your displayed host")
     session.notice(f"Changed the host of {target.nick} to {user}@{host}")

@@ -23,6 +23,7 @@ from .registration import try_register
 if TYPE_CHECKING:
     from ..config import Settings
     from ..session import Session
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ CHUNK = 400
 MAX_RESPONSE = 8192
 
 
-def mechanisms(session: Session) -> list[str]:
+def mechanisms(ctx: Context, session: Session) -> list[str]:
     """The SASL mechanisms offered (EXTERNAL only where TLS is configured)."""
-    return ["PLAIN", "EXTERNAL"] if session.server.settings.tls_enabled else ["PLAIN"]
+    return ["PLAIN", "EXTERNAL"] if ctx.settings.tls_enabled else ["PLAIN"]
 
 
 def _is_loopback(ip: str) -> bool:
@@ -52,22 +53,22 @@ def plain_allowed(settings: Settings, *, tls: bool, ip: str) -> bool:
     return tls or settings.sasl_plain_insecure or _is_loopback(ip)
 
 
-def _finish(session: Session) -> None:
+def _finish(ctx: Context, session: Session) -> None:
     """The exchange is over: let registration continue if it waited for it."""
     auth = session.auth
     auth.mechanism = None
     auth.buffer = ""
     auth.pending = False
     if not session.registered and not session.gone:
-        try_register(session)
+        try_register(ctx, session)
 
 
-def _sasl_fail(session: Session, text: str = "SASL authentication failed") -> None:
+def _sasl_fail(ctx: Context, session: Session, text: str = "SASL authentication failed") -> None:
     session.reply(numerics.ERR_SASLFAIL, text=text)
-    _finish(session)
+    _finish(ctx, session)
 
 
-def handle_authenticate(session: Session, msg: Message) -> None:
+def handle_authenticate(ctx: Context, session: Session, msg: Message) -> None:
     """AUTHENTICATE <mechanism> | <base64 chunk> | + | *."""
     auth = session.auth
     arg = msg.params[0]
@@ -76,47 +77,47 @@ def handle_authenticate(session: Session, msg: Message) -> None:
     if arg == "*":
         if auth.mechanism is not None:
             session.reply(numerics.ERR_SASLABORTED)
-            _finish(session)
+            _finish(ctx, session)
         else:
             session.reply(numerics.ERR_SASLFAIL)
         return
     if auth.mechanism is None:
-        _start(session, arg.upper())
+        _start(ctx, session, arg.upper())
         return
     if len(arg) > CHUNK:
         session.reply(numerics.ERR_SASLTOOLONG)
-        _finish(session)
+        _finish(ctx, session)
         return
     if arg != "+":
         auth.buffer += arg
     if len(auth.buffer) > MAX_RESPONSE:
         session.reply(numerics.ERR_SASLTOOLONG)
-        _finish(session)
+        _finish(ctx, session)
         return
     if len(arg) == CHUNK:
         return  # more chunks follow (a final "+" ends an exact multiple of 400)
     try:
         data = base64.b64decode(auth.buffer, validate=True) if auth.buffer else b""
     except (binascii.Error, ValueError):
-        _sasl_fail(session)
+        _sasl_fail(ctx, session)
         return
     if auth.mechanism == "PLAIN":
-        _plain(session, data)
+        _plain(ctx, session, data)
     else:
-        _external(session, data)
+        _external(ctx, session, data)
 
 
-def _start(session: Session, mechanism: str) -> None:
+def _start(ctx: Context, session: Session, mechanism: str) -> None:
     if session.account is not None:
         session.reply(numerics.ERR_SASLALREADY)
         return
-    offered = mechanisms(session)
+    offered = mechanisms(ctx, session)
     if mechanism not in offered:
         session.reply(numerics.RPL_SASLMECHS, ",".join(offered))
         session.reply(numerics.ERR_SASLFAIL)
         return
     auth = session.auth
-    settings = session.server.settings
+    settings = ctx.settings
     if mechanism == "PLAIN" and not plain_allowed(settings, tls=auth.tls, ip=session.conn.peer_ip):
         # A password in clear text over the network: refuse it unless the operator allowed it.
         session.reply(numerics.ERR_SASLFAIL, text="SASL PLAIN is only allowed over TLS")
@@ -126,73 +127,73 @@ def _start(session: Session, mechanism: str) -> None:
         return
     auth.mechanism = mechanism
     auth.buffer = ""
-    session.send(Message.build("AUTHENTICATE", "+", source=session.server.name))
+    session.send(Message.build("AUTHENTICATE", "+", source=ctx.name))
 
 
-def _plain(session: Session, data: bytes) -> None:
+def _plain(ctx: Context, session: Session, data: bytes) -> None:
     parts = data.split(b"\0")
     if len(parts) != 3:
-        _sasl_fail(session)
+        _sasl_fail(ctx, session)
         return
     try:
         authzid, authcid, password = (p.decode("utf-8") for p in parts)
     except UnicodeDecodeError:
-        _sasl_fail(session)
+        _sasl_fail(ctx, session)
         return
     if authzid and authzid != authcid:
-        _sasl_fail(session, "Authorization identity must match the account")
+        _sasl_fail(ctx, session, "Authorization identity must match the account")
         return
     session.auth.pending = True
-    session.run_async(_check_plain(session, authcid, password))
+    session.run_async(_check_plain(ctx, session, authcid, password))
 
 
-async def _check_plain(session: Session, name: str, password: str) -> None:
-    accounts = session.server.accounts
+async def _check_plain(ctx: Context, session: Session, name: str, password: str) -> None:
+    accounts = ctx.accounts
     try:
         account = await accounts.check_password(name, password, session.conn.peer_ip)
     except LoginThrottled:
         if not session.gone:
-            _sasl_fail(session, "Too many failed logins; try again later")
+            _sasl_fail(ctx, session, "Too many failed logins; try again later")
         return
     if session.gone:
         return
     if account is None:
-        _sasl_fail(session)
+        _sasl_fail(ctx, session)
         return
-    _succeed(session, account.name)
+    _succeed(ctx, session, account.name)
 
 
-def _external(session: Session, data: bytes) -> None:
-    accounts = session.server.accounts
+def _external(ctx: Context, session: Session, data: bytes) -> None:
+    accounts = ctx.accounts
     certfp = session.auth.certfp
     store = accounts.store
     key = store.account_of_certfp(certfp) if store is not None and certfp else None
     account = store.get(key) if store is not None and key else None
     wanted = data.decode("utf-8", "replace")
     if account is None or (wanted and accounts.fold(wanted) != account.key):
-        _sasl_fail(session)
+        _sasl_fail(ctx, session)
         return
-    _succeed(session, account.name)
+    _succeed(ctx, session, account.name)
 
 
-def _succeed(session: Session, name: str) -> None:
-    accounts = session.server.accounts
+def _succeed(ctx: Context, session: Session, name: str) -> None:
+    accounts = ctx.accounts
     account = accounts.get(name)
     if account is None:
-        _sasl_fail(session)
+        _sasl_fail(ctx, session)
         return
-    if accounts.server.bans.account_banned(session, account.key):
-        _sasl_fail(session, "This account is banned")
+    if ctx.bans.account_banned(session, account.key):
+        _sasl_fail(ctx, session, "This account is banned")
         return
     accounts.log_in(session, account)
     session.reply(numerics.RPL_SASLSUCCESS)
-    _finish(session)
+    _finish(ctx, session)
 
 
 # draft/account-registration --------------------------------------------------------------------
 
 
-def handle_register(session: Session, msg: Message) -> None:
+def handle_register(ctx: Context, session: Session, msg: Message) -> None:
     """REGISTER <account> <email|*> <password> (IRCv3 draft/account-registration)."""
     name, email, password = msg.params[0], msg.params[1], msg.params[2]
     if name == "*":
@@ -200,24 +201,23 @@ def handle_register(session: Session, msg: Message) -> None:
     if name == "*":
         session.fail("REGISTER", "NEED_NICK", "Send NICK before registering an account", "*")
         return
-    start_registration(session, name, "" if email == "*" else email, password, via=None)
+    start_registration(ctx, session, name, "" if email == "*" else email, password, via=None)
 
 
-def handle_verify(session: Session, msg: Message) -> None:
+def handle_verify(ctx: Context, session: Session, msg: Message) -> None:
     """VERIFY <account> <code>: accounts here need no verification, so there is nothing to verify."""
     session.fail("VERIFY", "INVALID_CODE", "No verification is pending for this account", msg.params[0])
 
 
-def registration_refusal(session: Session, name: str, password: str) -> tuple[str, str] | None:
+def registration_refusal(ctx: Context, session: Session, name: str, password: str) -> tuple[str, str] | None:
     """Why ``session`` may not register ``name`` now: a (FAIL code, text) pair, or None."""
-    server = session.server
-    accounts = server.accounts
-    settings = server.settings
+    accounts = ctx.accounts
+    settings = ctx.settings
     if not settings.registration_open:
         return "DISALLOWED", "Account registration is closed on this server"
     if session.account is not None:
         return "ALREADY_AUTHENTICATED", "You are already logged in"
-    if server.world.fold(name) != server.world.fold(session.nick):
+    if ctx.world.fold(name) != ctx.world.fold(session.nick):
         return "BAD_ACCOUNT_NAME", "The account name must be your current nick"
     if not accounts.valid_name(name):
         return "BAD_ACCOUNT_NAME", "That is not a valid account name"
@@ -230,9 +230,11 @@ def registration_refusal(session: Session, name: str, password: str) -> tuple[st
     return None
 
 
-def start_registration(session: Session, name: str, email: str, password: str, via: str | None) -> None:
+def start_registration(
+    ctx: Context, session: Session, name: str, email: str, password: str, via: str | None
+) -> None:
     """Check and create an account for ``session``; ``via`` names the service to answer as."""
-    refusal = registration_refusal(session, name, password)
+    refusal = registration_refusal(ctx, session, name, password)
     if refusal is not None:
         if via is None:
             session.fail("REGISTER", refusal[0], refusal[1], name)
@@ -240,11 +242,13 @@ def start_registration(session: Session, name: str, email: str, password: str, v
             service_notice(session, via, refusal[1])
         return
     session.auth.pending = True
-    session.run_async(_create(session, name, email, password, via))
+    session.run_async(_create(ctx, session, name, email, password, via))
 
 
-async def _create(session: Session, name: str, email: str, password: str, via: str | None) -> None:
-    accounts = session.server.accounts
+async def _create(
+    ctx: Context, session: Session, name: str, email: str, password: str, via: str | None
+) -> None:
+    accounts = ctx.accounts
     try:
         account = await accounts.create(name, password, email)
     except StoreError as exc:
@@ -269,10 +273,8 @@ async def _create(session: Session, name: str, email: str, password: str, via: s
             service_notice(session, via, "That account is already registered")
         return
     if via is None:
-        session.send(
-            Message.build("REGISTER", "SUCCESS", account.name, "Account created", source=session.server.name)
-        )
+        session.send(Message.build("REGISTER", "SUCCESS", account.name, "Account created", source=ctx.name))
     else:
         service_notice(session, via, f"Account {account.name} registered; you are now logged in")
     accounts.log_in(session, account)
-    _finish(session)
+    _finish(ctx, session)

@@ -13,25 +13,27 @@ from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
 from hubbub.store import account_side
 
 from .. import caps as capmod
-from ..chanserv import CHANSERV
-from ..services import run_command, service_named
+from ..services import service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
+from .chanserv import CHANSERV
 from .nickserv import NICKSERV
 from .readmarker import marker_before_direct
+from .service_commands import run_command
 
 if TYPE_CHECKING:
     from ..outbox import Epoch
     from ..session import Session
     from ..world import Channel
+    from .context import Context
 
 
-def _client_tags(session: Session, msg: Message) -> dict[str, str]:
+def _client_tags(ctx: Context, session: Session, msg: Message) -> dict[str, str]:
     if not msg.tags or not session.view & capmod.TAGS:
         return {}
     return {k: v for k, v in msg.tags.items() if k.startswith("+") and valid_tag_key(k)}
 
 
-def may_speak(channel: Channel, session: Session) -> bool:
+def may_speak(ctx: Context, channel: Channel[Session], session: Session) -> bool:
     """Whether ``session`` may send to ``channel`` (+n, +m and bans)."""
     modes = channel.members.get(session.primary or session)
     if modes is None:
@@ -39,15 +41,15 @@ def may_speak(channel: Channel, session: Session) -> bool:
             return False
         if "m" in channel.modes:
             return False
-        return not channel.is_banned(session, session.server.world.casemapping)
+        return not channel.is_banned(session, ctx.world.casemapping)
     if modes:  # voice or op
         return True
     if "m" in channel.modes:
         return False
-    return not channel.is_banned(session, session.server.world.casemapping)
+    return not channel.is_banned(session, ctx.world.casemapping)
 
 
-def _relay(session: Session, msg: Message) -> None:
+def _relay(ctx: Context, session: Session, msg: Message) -> None:
     command_name = msg.command
     silent = command_name == "NOTICE"  # RFC 2812 3.3.2: no error replies to NOTICE
     is_tagmsg = command_name == "TAGMSG"
@@ -60,13 +62,12 @@ def _relay(session: Session, msg: Message) -> None:
         if not silent:
             session.reply(numerics.ERR_NOTEXTTOSEND)
         return
-    server = session.server
     targets = list(dict.fromkeys(t for t in msg.params[0].split(",") if t))
-    if len(targets) > server.settings.max_targets:
+    if len(targets) > ctx.settings.max_targets:
         if not silent:
             session.reply(numerics.ERR_TOOMANYTARGETS, msg.params[0])
         return
-    client_tags = _client_tags(session, msg)
+    client_tags = _client_tags(ctx, session, msg)
     if is_tagmsg and not client_tags and not session.view & capmod.TAGS:
         return  # TAGMSG without message-tags carries nothing
     echo = "echo-message" in session.caps
@@ -77,9 +78,9 @@ def _relay(session: Session, msg: Message) -> None:
             status += name[0]
             name = name[1:]
         if is_channel_name(name):
-            _to_channel(session, msg, target, name, status, text, client_tags, echo, silent)
+            _to_channel(ctx, session, msg, target, name, status, text, client_tags, echo, silent)
         else:
-            _to_user(session, msg, target, text, client_tags, echo, silent)
+            _to_user(ctx, session, msg, target, text, client_tags, echo, silent)
 
 
 def _tags(session: Session, client_tags: dict[str, str]) -> dict[str, str]:
@@ -92,6 +93,7 @@ def _tags(session: Session, client_tags: dict[str, str]) -> dict[str, str]:
 
 
 def _to_channel(
+    ctx: Context,
     session: Session,
     msg: Message,
     target: str,
@@ -102,17 +104,16 @@ def _to_channel(
     echo: bool,
     silent: bool,
 ) -> None:
-    server = session.server
     channel = session.find_channel(name, silent=silent)
     if channel is None:
         return
-    if not may_speak(channel, session):
+    if not may_speak(ctx, channel, session):
         if not silent:
             session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name)
         return
     if not status and msg.command != "TAGMSG" and not channel.persistent:
         # A message kept in history makes the channel durable; its record is written first.
-        server.history.channel_used(channel)
+        ctx.history.channel_used(channel)
     params = (target if not status else status[-1] + channel.name,) + (
         (text,) if msg.command != "TAGMSG" else ()
     )
@@ -132,7 +133,7 @@ def _to_channel(
             recipients.append(session)
     else:
         recipients = [s for s in recipients if s is not session]
-    server.delivery.publish(
+    ctx.delivery.publish(
         out,
         recipients,
         keep=() if status else (channel.key_folded,),  # a status message is for some members only
@@ -143,6 +144,7 @@ def _to_channel(
 
 
 def _to_user(
+    ctx: Context,
     session: Session,
     msg: Message,
     target: str,
@@ -151,15 +153,16 @@ def _to_user(
     echo: bool,
     silent: bool,
 ) -> None:
-    server = session.server
     service = service_named(target)
     if service is not None:
         if msg.command == "PRIVMSG":
-            run_command(session, service, NICKSERV if service == "NickServ" else CHANSERV, text)
+            run_command(ctx, session, service, NICKSERV if service == "NickServ" else CHANSERV, text)
         return
-    peer = server.world.find_user(target)
+    peer = ctx.world.find_user(target)
     if peer is None:
-        if msg.command != "TAGMSG" and _to_offline_account(session, msg, target, text, client_tags, echo):
+        if msg.command != "TAGMSG" and _to_offline_account(
+            ctx, session, msg, target, text, client_tags, echo
+        ):
             return
         if not silent:
             session.reply(numerics.ERR_NOSUCHNICK, target)
@@ -167,52 +170,58 @@ def _to_user(
     params = (peer.nick,) + ((text,) if msg.command != "TAGMSG" else ())
     out = Message(msg.command, params, session.hostmask, _tags(session, client_tags))
     delivered = msg.command != "TAGMSG" or bool(peer.view & capmod.TAGS)
-    directs = server.directs
+    directs = ctx.directs
     key, names = directs.direct(session, directs.dm_side(peer), directs.side_name(peer))
     if echo and peer is session:
         # echo-message to oneself: the delivery and the echo are two messages, and only the echo
         # answers a labelled command (IRCv3 labeled-response)
-        out, hold = _publish_direct(session, out, (), key, names, peer.nick)
+        out, hold = _publish_direct(ctx, session, out, (), key, names, peer.nick)
         if delivered:
-            _write_unlabelled(session, out, hold)
-        session.server.delivery.fanout(out, (session,), hold)
+            _write_unlabelled(ctx, session, out, hold)
+        ctx.delivery.fanout(out, (session,), hold)
     else:
         receivers = peer.devices if delivered else []
         for device in receivers:
-            marker_before_direct(device, session.nick)
+            marker_before_direct(ctx, device, session.nick)
         # The sender's other devices see what it sent, as if echoed (multiple devices).
         siblings = [d for d in session.devices if d is not session and d not in receivers]
         audience = [*receivers, *siblings] if delivered else []
         if echo:
             audience.append(session)
-        _publish_direct(session, out, audience, key, names, peer.nick)
+        _publish_direct(ctx, session, out, audience, key, names, peer.nick)
     if msg.command == "PRIVMSG" and peer.away is not None:
         session.reply(numerics.RPL_AWAY, peer.nick, peer.away)
 
 
 def _to_offline_account(
-    session: Session, msg: Message, target: str, text: str, client_tags: dict[str, str], echo: bool
+    ctx: Context,
+    session: Session,
+    msg: Message,
+    target: str,
+    text: str,
+    client_tags: dict[str, str],
+    echo: bool,
 ) -> bool:
     """Keep a message to a registered account that is offline; False if ``target`` is none.
 
     It goes into the history of the conversation with the account (by its id, not its name),
     which is shown at its next login (History.replay_direct) or found with CHATHISTORY TARGETS.
     """
-    server = session.server
-    if not server.settings.offline_messages or server.history.store is None:
+    if not ctx.settings.offline_messages or ctx.history.store is None:
         return False
-    account = server.accounts.get(target)
+    account = ctx.accounts.get(target)
     if account is None:
         return False
     out = Message(msg.command, (account.name, text), session.hostmask, _tags(session, client_tags))
-    key, names = server.directs.direct(session, account_side(account.id), account.name)
-    _publish_direct(session, out, (session,) if echo else (), key, names, account.name)
+    key, names = ctx.directs.direct(session, account_side(account.id), account.name)
+    _publish_direct(ctx, session, out, (session,) if echo else (), key, names, account.name)
     if msg.command == "PRIVMSG":
         session.note("PRIVMSG", "OFFLINE_MESSAGE", "Stored; they will see it when they log in", account.name)
     return True
 
 
 def _publish_direct(
+    ctx: Context,
     session: Session,
     out: Message,
     audience: Iterable[Session],
@@ -220,33 +229,33 @@ def _publish_direct(
     names: dict[str, str],
     named: str,
 ) -> tuple[Message, Epoch | None]:
-    return session.server.delivery.publish(
+    return ctx.delivery.publish(
         out, audience, keep=(key,), sender=session, account=session.account, named=named, names=names
     )
 
 
-def _write_unlabelled(session: Session, out: Message, hold: Epoch | None) -> None:
+def _write_unlabelled(ctx: Context, session: Session, out: Message, hold: Epoch | None) -> None:
     """Queue ``out`` to ``session`` outside the labelled reply being collected."""
     replies, session.replies = session.replies, None
     try:
-        session.server.delivery.fanout(out, (session,), hold)
+        ctx.delivery.fanout(out, (session,), hold)
     finally:
         session.replies = replies
 
 
-def handle_privmsg(session: Session, msg: Message) -> None:
+def handle_privmsg(ctx: Context, session: Session, msg: Message) -> None:
     """PRIVMSG <target>{,<target>} <text>."""
-    _relay(session, msg)
+    _relay(ctx, session, msg)
 
 
-def handle_notice(session: Session, msg: Message) -> None:
+def handle_notice(ctx: Context, session: Session, msg: Message) -> None:
     """NOTICE <target>{,<target>} <text>: like PRIVMSG, but never answered automatically."""
-    _relay(session, msg)
+    _relay(ctx, session, msg)
 
 
-def handle_tagmsg(session: Session, msg: Message) -> None:
+def handle_tagmsg(ctx: Context, session: Session, msg: Message) -> None:
     """TAGMSG <target>{,<target>}: tags only, for clients with message-tags."""
-    _relay(session, msg)
+    _relay(ctx, session, msg)
 
 
 __all__ = ["may_speak"]

@@ -19,6 +19,7 @@ from ..world import PREFIX_MODES, ListEntry
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
+    from .context import Context
 
 # CHANMODES groups: A (lists), B (key: parameter both ways), C (limit: parameter to set), D (flags).
 LIST_MODES = "beI"
@@ -47,7 +48,7 @@ class ModeChange:
     param: str | None = None
 
 
-def handle_mode(session: Session, msg: Message) -> None:
+def handle_mode(ctx: Context, session: Session, msg: Message) -> None:
     """MODE <target> [<modestring> [<mode arguments>...]]."""
     target = msg.params[0]
     if is_channel_name(target):
@@ -57,9 +58,9 @@ def handle_mode(session: Session, msg: Message) -> None:
         if len(msg.params) < 2:
             send_channel_modes(session, channel)
         else:
-            change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]))
+            change_channel_modes(ctx, session, channel, msg.params[1], list(msg.params[2:]))
         return
-    user = session.server.world.find_user(target)
+    user = ctx.world.find_user(target)
     if user is None:
         session.reply(numerics.ERR_NOSUCHNICK, target)
     elif user is not session:
@@ -68,7 +69,7 @@ def handle_mode(session: Session, msg: Message) -> None:
     elif len(msg.params) < 2:
         session.reply(numerics.RPL_UMODEIS, umode_string(session))
     else:
-        change_user_modes(session, msg.params[1])
+        change_user_modes(ctx, session, msg.params[1])
 
 
 # user modes ---------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def umode_string(session: Session) -> str:
     return "+" + "".join(m for m in KNOWN_UMODES if m in session.umodes)
 
 
-def change_user_modes(session: Session, modestring: str) -> None:
+def change_user_modes(ctx: Context, session: Session, modestring: str) -> None:
     """Apply ``+i``/``-i``/``+B``/``-B``/``-o`` to ``session``; echo what changed."""
     adding = True
     applied: list[tuple[bool, str]] = []
@@ -93,7 +94,7 @@ def change_user_modes(session: Session, modestring: str) -> None:
             continue
         if adding and ch not in SELF_SETTABLE_UMODES:
             continue  # +o comes from OPER, never from MODE
-        if not session.server.world.set_umode(session, ch, adding):
+        if not ctx.world.set_umode(session, ch, adding):
             continue  # no change: nothing to report
         applied.append((adding, ch))
     if unknown:
@@ -106,13 +107,13 @@ def change_user_modes(session: Session, modestring: str) -> None:
 # channel modes: query -----------------------------------------------------------------------
 
 
-def send_channel_modes(session: Session, channel: Channel) -> None:
+def send_channel_modes(session: Session, channel: Channel[Session]) -> None:
     """RPL_CHANNELMODEIS and RPL_CREATIONTIME; the key is shown to members only."""
     session.reply(numerics.RPL_CHANNELMODEIS, channel.name, *channel.mode_string(session in channel.members))
     session.reply(numerics.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
 
 
-def send_list(session: Session, channel: Channel, mode: str) -> None:
+def send_list(session: Session, channel: Channel[Session], mode: str) -> None:
     """The ban, exception or invite-exception list with who set each entry and when."""
     entry_numeric, end_numeric, end_text = LIST_REPLIES[mode]
     for entry in channel.list_for(mode):
@@ -162,14 +163,19 @@ def parse_channel_modes(modestring: str, params: list[str], max_modes: int) -> t
 
 
 def change_channel_modes(
-    session: Session, channel: Channel, modestring: str, params: list[str], *, override: bool = False
+    ctx: Context,
+    session: Session,
+    channel: Channel[Session],
+    modestring: str,
+    params: list[str],
+    *,
+    override: bool = False,
 ) -> None:
     """Apply a channel mode command and broadcast one MODE line with what took effect.
 
     ``override``: a server operator's SAMODE, allowed without channel operator status.
     """
-    server = session.server
-    changes, unknown = parse_channel_modes(modestring, params, server.settings.max_modes)
+    changes, unknown = parse_channel_modes(modestring, params, ctx.settings.max_modes)
     for ch in unknown:
         session.reply(numerics.ERR_UNKNOWNMODE, ch)
     listed: set[str] = set()
@@ -190,7 +196,7 @@ def change_channel_modes(
                 refused = True
                 session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
             continue
-        done = _apply(session, channel, change)
+        done = _apply(ctx, session, channel, change)
         if done is not None:
             applied.append(done)
     if not applied:
@@ -200,13 +206,15 @@ def change_channel_modes(
     recipients = list(channel.members)
     if session not in channel.members:
         recipients.append(session)  # an operator's SAMODE from outside sees what it did
-    server.delivery.publish(out, recipients, event=True, account=session.account)
+    ctx.delivery.publish(out, recipients, event=True, account=session.account)
     # Who is operator or voiced goes with them; the channel's own modes and lists are kept.
     if any(change.mode not in PREFIX_MODES for change in applied):
-        server.channel_changed(channel)
+        ctx.channel_changed(channel)
 
 
-def _apply(session: Session, channel: Channel, change: ModeChange) -> ModeChange | None:
+def _apply(
+    ctx: Context, session: Session, channel: Channel[Session], change: ModeChange
+) -> ModeChange | None:
     """Apply one change; return it as it should be shown, or None when nothing changed."""
     mode, adding, param = change.mode, change.adding, change.param
     if mode in FLAG_MODES:
@@ -222,11 +230,11 @@ def _apply(session: Session, channel: Channel, change: ModeChange) -> ModeChange
     if mode == "l":
         return _apply_limit(session, channel, adding, param or "")
     if mode in LIST_MODES:
-        return _apply_list(session, channel, adding, mode, param or "")
-    return _apply_prefix(session, channel, adding, mode, param or "")
+        return _apply_list(ctx, session, channel, adding, mode, param or "")
+    return _apply_prefix(ctx, session, channel, adding, mode, param or "")
 
 
-def _apply_key(session: Session, channel: Channel, adding: bool, key: str) -> ModeChange | None:
+def _apply_key(session: Session, channel: Channel[Session], adding: bool, key: str) -> ModeChange | None:
     if not adding:
         if channel.key is None:
             return None
@@ -248,7 +256,7 @@ def _apply_key(session: Session, channel: Channel, adding: bool, key: str) -> Mo
     return ModeChange(True, "k", key)
 
 
-def _apply_limit(session: Session, channel: Channel, adding: bool, value: str) -> ModeChange | None:
+def _apply_limit(session: Session, channel: Channel[Session], adding: bool, value: str) -> ModeChange | None:
     if not adding:
         if channel.limit is None:
             return None
@@ -264,10 +272,12 @@ def _apply_limit(session: Session, channel: Channel, adding: bool, value: str) -
     return ModeChange(True, "l", str(limit))
 
 
-def _apply_list(session: Session, channel: Channel, adding: bool, mode: str, mask: str) -> ModeChange | None:
+def _apply_list(
+    ctx: Context, session: Session, channel: Channel[Session], adding: bool, mode: str, mask: str
+) -> ModeChange | None:
     if not mask or mask.startswith(":"):
         return None
-    world = session.server.world
+    world = ctx.world
     mask = normalize_mask(mask)
     folded = world.fold(mask)
     entries = channel.list_for(mode)
@@ -280,7 +290,7 @@ def _apply_list(session: Session, channel: Channel, adding: bool, mode: str, mas
         return ModeChange(False, mode, existing.mask)
     if existing is not None:
         return None
-    if len(entries) >= session.server.settings.max_list_entries:
+    if len(entries) >= ctx.settings.max_list_entries:
         session.reply(numerics.ERR_BANLISTFULL, channel.name, mode)
         return None
     entries.append(ListEntry(mask, session.hostmask, time.time()))
@@ -288,9 +298,9 @@ def _apply_list(session: Session, channel: Channel, adding: bool, mode: str, mas
 
 
 def _apply_prefix(
-    session: Session, channel: Channel, adding: bool, mode: str, nick: str
+    ctx: Context, session: Session, channel: Channel[Session], adding: bool, mode: str, nick: str
 ) -> ModeChange | None:
-    target = session.server.world.find_user(nick)
+    target = ctx.world.find_user(nick)
     if target is None:
         session.reply(numerics.ERR_NOSUCHNICK, nick)
         return None
@@ -301,9 +311,9 @@ def _apply_prefix(
     if adding == (mode in current):
         return None
     wanted = set(current) | {mode} if adding else set(current) - {mode}
-    session.server.world.set_prefix(channel, target, "".join(wanted))
+    ctx.world.set_prefix(channel, target, "".join(wanted))
     if adding and mode == "o":
-        session.server.history.operator_given(channel)
+        ctx.history.operator_given(channel)
     return ModeChange(adding, mode, target.nick)
 
 

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 from hubbub.store import StoreError
 
 from ..accounts import LoginThrottled
-from ..services import ServiceCommand, service_notice
+from ..services import service_notice
 from .login import start_registration
+from .service_commands import ServiceCommand
 
 if TYPE_CHECKING:
     from ..session import Session
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +28,14 @@ def _ns(session: Session, text: str) -> None:
     service_notice(session, "NickServ", text)
 
 
-def _ns_register(session: Session, args: list[str]) -> None:
+def _ns_register(ctx: Context, session: Session, args: list[str]) -> None:
     if not args:
         _ns(session, "Syntax: REGISTER <password> [email]")
         return
-    start_registration(session, session.nick, args[1] if len(args) > 1 else "", args[0], via="NickServ")
+    start_registration(ctx, session, session.nick, args[1] if len(args) > 1 else "", args[0], via="NickServ")
 
 
-def _ns_identify(session: Session, args: list[str]) -> None:
+def _ns_identify(ctx: Context, session: Session, args: list[str]) -> None:
     if not args:
         _ns(session, "Syntax: IDENTIFY [account] <password>")
         return
@@ -45,11 +47,11 @@ def _ns_identify(session: Session, args: list[str]) -> None:
         return
     name, password = (args[0], args[1]) if len(args) > 1 else (session.nick, args[0])
     session.auth.pending = True
-    session.run_async(_identify(session, name, password))
+    session.run_async(_identify(ctx, session, name, password))
 
 
-async def _identify(session: Session, name: str, password: str) -> None:
-    accounts = session.server.accounts
+async def _identify(ctx: Context, session: Session, name: str, password: str) -> None:
+    accounts = ctx.accounts
     try:
         account = await accounts.check_password(name, password, session.conn.peer_ip)
     except LoginThrottled:
@@ -63,28 +65,28 @@ async def _identify(session: Session, name: str, password: str) -> None:
     if account is None:
         _ns(session, text)
         return
-    if session.server.bans.account_banned(session, account.key):
+    if ctx.bans.account_banned(session, account.key):
         _ns(session, "This account is banned")
         return
     accounts.log_in(session, account)
     _ns(session, f"You are now identified for {account.name}")
 
 
-def _ns_info(session: Session, args: list[str]) -> None:
+def _ns_info(ctx: Context, session: Session, args: list[str]) -> None:
     name = args[0] if args else (session.account or session.nick)
-    account = session.server.accounts.get(name)
+    account = ctx.accounts.get(name)
     if account is None:
         _ns(session, f"{name} is not registered")
         return
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(account.created_ms / 1000))
     _ns(session, f"Account {account.name}, registered {when}")
-    online = session.server.world.find_user(account.name)
+    online = ctx.world.find_user(account.name)
     if online is not None and online.account == account.name:
         _ns(session, f"{account.name} is online")
 
 
-def _ns_drop(session: Session, args: list[str]) -> None:
-    accounts = session.server.accounts
+def _ns_drop(ctx: Context, session: Session, args: list[str]) -> None:
+    accounts = ctx.accounts
     if session.account is None or accounts.store is None:
         _ns(session, "You must be logged in to drop your account")
         return
@@ -102,16 +104,16 @@ def _ns_drop(session: Session, args: list[str]) -> None:
             log.error("could not drop account %s: %s", name, exc)
             _ns(session, "The server cannot change accounts right now; try again later")
             return
-        session.server.registry.load()
-        for user in list(session.server.world.accounts.get(key, ())):
+        ctx.registry.load()
+        for user in list(ctx.world.accounts.get(key, ())):
             accounts.log_out(user)
         _ns(session, f"Account {name} has been dropped")
 
     session.run_async(drop())
 
 
-def _ns_cert(session: Session, args: list[str]) -> None:
-    accounts = session.server.accounts
+def _ns_cert(ctx: Context, session: Session, args: list[str]) -> None:
+    accounts = ctx.accounts
     store = accounts.store
     if session.account is None or store is None:
         _ns(session, "You must be logged in to manage certificate fingerprints")
@@ -142,15 +144,15 @@ def _ns_cert(session: Session, args: list[str]) -> None:
     session.run_async(change())
 
 
-def _ns_logout(session: Session, args: list[str]) -> None:
+def _ns_logout(ctx: Context, session: Session, args: list[str]) -> None:
     if session.account is None:
         _ns(session, "You are not logged in")
         return
-    session.server.accounts.log_out(session)
+    ctx.accounts.log_out(session)
     _ns(session, "You are now logged out")
 
 
-def _ns_help(session: Session, args: list[str]) -> None:
+def _ns_help(ctx: Context, session: Session, args: list[str]) -> None:
     for line in (
         "REGISTER <password> [email]  register your current nick as an account",
         "IDENTIFY [account] <password>  log in",

@@ -22,6 +22,7 @@ from .modes import change_channel_modes
 
 if TYPE_CHECKING:
     from ..session import Session
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,19 @@ def _oper_notice(session: Session, text: str) -> None:
     session.notice(text)
 
 
-def _credentials(session: Session, name: str) -> str | None:
-    for entry in session.server.settings.opers:
+def _credentials(ctx: Context, session: Session, name: str) -> str | None:
+    for entry in ctx.settings.opers:
         oper_name, _, hashed = entry.partition(" ")
         if oper_name == name:
             return hashed.strip()
     return None
 
 
-def handle_oper(session: Session, msg: Message) -> None:
+def handle_oper(ctx: Context, session: Session, msg: Message) -> None:
     """OPER <name> <password>: become an IRC operator (user mode +o)."""
     name, password = msg.params[0], msg.params[1]
-    hashed = _credentials(session, name)
-    throttle = session.server.accounts.throttle
+    hashed = _credentials(ctx, session, name)
+    throttle = ctx.accounts.throttle
     keys = ("oper:" + name, "ip:" + session.conn.peer_ip)
     if hashed is None:
         session.reply(numerics.ERR_NOOPERHOST)
@@ -70,7 +71,7 @@ def handle_oper(session: Session, msg: Message) -> None:
             session.reply(numerics.ERR_PASSWDMISMATCH)
             return
         session.auth.oper = name
-        if session.server.world.set_umode(session, "o", True):
+        if ctx.world.set_umode(session, "o", True):
             session.send(Message.build("MODE", session.nick, "+o", source=session.nick))
         session.reply(numerics.RPL_YOUREOPER)
         log.info("%r is now operator %s", session, name)
@@ -78,13 +79,13 @@ def handle_oper(session: Session, msg: Message) -> None:
     session.run_async(check())
 
 
-def handle_kill(session: Session, msg: Message) -> None:
+def handle_kill(ctx: Context, session: Session, msg: Message) -> None:
     """KILL <nick> [<reason>]: disconnect a user."""
     nick = msg.params[0]
     if is_service(nick):
         session.reply(numerics.ERR_CANTKILLSERVER)
         return
-    target = session.server.world.find_user(nick)
+    target = ctx.world.find_user(nick)
     if target is None:
         session.reply(numerics.ERR_NOSUCHNICK, nick)
         return
@@ -105,70 +106,68 @@ def _ban_args(msg: Message) -> tuple[float | None, str, str]:
     return duration, mask, reason
 
 
-def _set_ban(session: Session, kind: str, msg: Message) -> None:
+def _set_ban(ctx: Context, session: Session, kind: str, msg: Message) -> None:
     duration, mask, reason = _ban_args(msg)
     if kind == "mask" and mask.startswith(ACCOUNT_PREFIX):
         kind, mask = "account", mask[len(ACCOUNT_PREFIX) :]
-    server = session.server
     try:
-        ban = server.bans.add(kind, mask, reason, session.nick, duration)
+        ban = ctx.bans.add(kind, mask, reason, session.nick, duration)
     except BanError as exc:
         session.fail(msg.command, "INVALID_PARAMS", str(exc), mask)
         return
     until = f" for {int(duration // 60)} minute(s)" if duration else ""
     _oper_notice(session, f"Added {kind} ban on {ban.mask}{until}: {reason}")
     log.info("%s banned %s %s%s: %s", session.nick, kind, ban.mask, until, reason)
-    for user in list(server.world.users.values()):
-        if user is not session and server.bans.matching(user) is not None:
+    for user in list(ctx.world.users.values()):
+        if user is not session and ctx.bans.matching(user) is not None:
             user.reply(numerics.ERR_YOUREBANNEDCREEP, f"You are banned from this server: {reason}")
             user.disconnect(f"Banned: {reason}")
 
 
-def _unset_ban(session: Session, kind: str, msg: Message) -> None:
+def _unset_ban(ctx: Context, session: Session, kind: str, msg: Message) -> None:
     mask = msg.params[0]
     if kind == "mask" and mask.startswith(ACCOUNT_PREFIX):
         kind, mask = "account", mask[len(ACCOUNT_PREFIX) :]
     try:
-        removed = session.server.bans.remove(kind, mask)
+        removed = ctx.bans.remove(kind, mask)
     except BanError as exc:
         session.fail(msg.command, "INVALID_PARAMS", str(exc), mask)
         return
     _oper_notice(session, f"Removed {kind} ban on {mask}" if removed else f"No {kind} ban on {mask}")
 
 
-def handle_kline(session: Session, msg: Message) -> None:
+def handle_kline(ctx: Context, session: Session, msg: Message) -> None:
     """KLINE [<minutes>] <nick!user@host | $a:account> [<reason>]: ban by mask or account."""
-    _set_ban(session, "mask", msg)
+    _set_ban(ctx, session, "mask", msg)
 
 
-def handle_dline(session: Session, msg: Message) -> None:
+def handle_dline(ctx: Context, session: Session, msg: Message) -> None:
     """DLINE [<minutes>] <address | network/prefix> [<reason>]: ban an IP address or CIDR range."""
-    _set_ban(session, "ip", msg)
+    _set_ban(ctx, session, "ip", msg)
 
 
-def handle_unkline(session: Session, msg: Message) -> None:
+def handle_unkline(ctx: Context, session: Session, msg: Message) -> None:
     """UNKLINE <mask | $a:account>: lift a mask or account ban."""
-    _unset_ban(session, "mask", msg)
+    _unset_ban(ctx, session, "mask", msg)
 
 
-def handle_undline(session: Session, msg: Message) -> None:
+def handle_undline(ctx: Context, session: Session, msg: Message) -> None:
     """UNDLINE <address | network/prefix>: lift an IP ban."""
-    _unset_ban(session, "ip", msg)
+    _unset_ban(ctx, session, "ip", msg)
 
 
-def handle_wallops(session: Session, msg: Message) -> None:
+def handle_wallops(ctx: Context, session: Session, msg: Message) -> None:
     """WALLOPS <text>: a message to every operator and every user with mode +w."""
     out = Message.build("WALLOPS", msg.params[0], source=session.hostmask)
-    users = session.server.world.users.values()
-    session.server.delivery.publish(out, [u for u in users if "o" in u.umodes or "w" in u.umodes], event=True)
+    users = ctx.world.users.values()
+    ctx.delivery.publish(out, [u for u in users if "o" in u.umodes or "w" in u.umodes], event=True)
 
 
-def handle_rehash(session: Session, msg: Message) -> None:
+def handle_rehash(ctx: Context, session: Session, msg: Message) -> None:
     """REHASH: read the configuration again and apply it; nobody is disconnected."""
-    server = session.server
-    session.reply(numerics.RPL_REHASHING, server.config_name)
+    session.reply(numerics.RPL_REHASHING, ctx.config_name)
     try:
-        server.rehash()
+        ctx.rehash()
     except (ConfigError, OSError, ValueError) as exc:
         session.fail("REHASH", "CONFIG_ERROR", f"Configuration not reloaded: {exc}")
         return
@@ -176,7 +175,7 @@ def handle_rehash(session: Session, msg: Message) -> None:
     log.info("%s reloaded the configuration", session.nick)
 
 
-def handle_history(session: Session, msg: Message) -> None:
+def handle_history(ctx: Context, session: Session, msg: Message) -> None:
     """HISTORY DELETE <#channel | nick1,nick2 | @key>: delete a conversation's stored history.
 
     Each nick means whoever holds it now, or the account owning it; ``@key`` is a stored key as
@@ -185,10 +184,9 @@ def handle_history(session: Session, msg: Message) -> None:
     if msg.params[0].upper() != "DELETE":
         session.fail("HISTORY", "UNKNOWN_COMMAND", "Only HISTORY DELETE is supported", msg.params[0])
         return
-    server = session.server
-    store = server.history.store
+    store = ctx.history.store
     target = msg.params[1]
-    world = server.world
+    world = ctx.world
     if is_channel_name(target):
         key = world.fold(target)
     elif dm_sides(target) is not None:
@@ -198,7 +196,7 @@ def handle_history(session: Session, msg: Message) -> None:
         if len(nicks) != 2:
             session.fail("HISTORY", "INVALID_TARGET", "Name a channel or two nicks: a,b", target)
             return
-        sides = [server.directs.peer_side(nick) for nick in nicks]
+        sides = [ctx.directs.peer_side(nick) for nick in nicks]
         if sides[0] is None or sides[1] is None:
             session.fail("HISTORY", "INVALID_TARGET", "Each nick must be online or registered", target)
             return
@@ -210,7 +208,7 @@ def handle_history(session: Session, msg: Message) -> None:
     async def delete() -> None:
         # After this turn's messages (they go to the store first), off the loop.
         try:
-            deleted = await server.delivery.run(lambda store: store.delete_target(key))
+            deleted = await ctx.delivery.run(lambda store: store.delete_target(key))
         except StoreError as exc:
             log.error("could not delete the history of %s: %s", target, exc)
             session.fail("HISTORY", "MESSAGE_ERROR", "The history store cannot delete now", target)
@@ -221,7 +219,7 @@ def handle_history(session: Session, msg: Message) -> None:
     session.run_async(delete())
 
 
-def handle_samode(session: Session, msg: Message) -> None:
+def handle_samode(ctx: Context, session: Session, msg: Message) -> None:
     """SAMODE <#channel> <modestring> [<arguments>...]: change channel modes as its operator would.
 
     How an operator gives a durable channel an operator again when nobody has ops (the first
@@ -231,10 +229,10 @@ def handle_samode(session: Session, msg: Message) -> None:
     if channel is None:
         return
     log.info("%s SAMODE %s %s", session.nick, channel.name, " ".join(msg.params[1:]))
-    change_channel_modes(session, channel, msg.params[1], list(msg.params[2:]), override=True)
+    change_channel_modes(ctx, session, channel, msg.params[1], list(msg.params[2:]), override=True)
 
 
-def handle_channel(session: Session, msg: Message) -> None:
+def handle_channel(ctx: Context, session: Session, msg: Message) -> None:
     """CHANNEL DROP <#channel> [HISTORY]: forget a durable channel and end it now.
 
     Its saved topic, modes and lists and its ChanServ registration are forgotten, its members are
@@ -244,7 +242,6 @@ def handle_channel(session: Session, msg: Message) -> None:
     if msg.params[0].upper() != "DROP":
         session.fail("CHANNEL", "UNKNOWN_COMMAND", "Only CHANNEL DROP is supported", msg.params[0])
         return
-    server = session.server
     name = msg.params[1]
     with_history = msg.param(2).upper() == "HISTORY"
     if msg.param(2) and not with_history:
@@ -254,14 +251,14 @@ def handle_channel(session: Session, msg: Message) -> None:
     if channel is None:
         session.fail("CHANNEL", "INVALID_TARGET", "No such channel", name)
         return
-    world = server.world
-    if any(world.fold(c) == channel.key_folded for c in server.settings.persistent_channels):
+    world = ctx.world
+    if any(world.fold(c) == channel.key_folded for c in ctx.settings.persistent_channels):
         session.fail(
             "CHANNEL", "CANNOT_DROP", "Listed in persistent_channels: remove it there first", channel.name
         )
         return
-    server.drop_channel(channel, f"Channel dropped by {session.nick}")
-    if not with_history or server.history.store is None:
+    ctx.drop_channel(channel, f"Channel dropped by {session.nick}")
+    if not with_history or ctx.history.store is None:
         log.info("%s dropped %s", session.nick, channel.name)
         _oper_notice(session, f"Dropped {channel.name}, its history kept in the store")
         return
@@ -270,7 +267,7 @@ def handle_channel(session: Session, msg: Message) -> None:
     async def delete() -> None:
         # After this turn's messages and the channel's end (they go to the store first), off the loop.
         try:
-            deleted = await server.delivery.run(lambda store: store.delete_target(key))
+            deleted = await ctx.delivery.run(lambda store: store.delete_target(key))
         except StoreError as exc:
             log.error("could not delete the history of %s: %s", channel.name, exc)
             session.fail("CHANNEL", "MESSAGE_ERROR", "Dropped, but the history store cannot delete now", name)

@@ -13,11 +13,12 @@ from ..monitor import chunks, forget
 
 if TYPE_CHECKING:
     from ..session import Session
+    from .context import Context
 
 
-def _status(session: Session, nicks: list[str]) -> None:
+def _status(ctx: Context, session: Session, nicks: list[str]) -> None:
     """730 for the nicks online (as ``nick!user@host``), 731 for the others."""
-    world = session.server.world
+    world = ctx.world
     online: list[str] = []
     offline: list[str] = []
     for nick in nicks:
@@ -32,13 +33,12 @@ def _status(session: Session, nicks: list[str]) -> None:
         session.reply(numerics.RPL_MONOFFLINE, line)
 
 
-def _add(session: Session, targets: str) -> None:
-    server = session.server
-    world = server.world
-    limit = server.settings.monitor_limit
+def _add(ctx: Context, session: Session, targets: str) -> None:
+    world = ctx.world
+    limit = ctx.settings.monitor_limit
     added: list[str] = []
     for nick in (t for t in targets.split(",") if t):
-        if not valid_nick(nick, server.settings.nicklen):
+        if not valid_nick(nick, ctx.settings.nicklen):
             continue  # IRCv3 monitor: invalid nicks may be ignored
         folded = world.fold(nick)
         if folded in session.monitoring:
@@ -49,11 +49,11 @@ def _add(session: Session, targets: str) -> None:
         session.monitoring[folded] = nick
         world.monitors.setdefault(folded, set()).add(session)
         added.append(nick)
-    _status(session, added)
+    _status(ctx, session, added)
 
 
-def _remove(session: Session, targets: str) -> None:
-    world = session.server.world
+def _remove(ctx: Context, session: Session, targets: str) -> None:
+    world = ctx.world
     for nick in (t for t in targets.split(",") if t):
         folded = world.fold(nick)
         if session.monitoring.pop(folded, None) is None:
@@ -65,16 +65,16 @@ def _remove(session: Session, targets: str) -> None:
                 del world.monitors[folded]
 
 
-def handle_monitor(session: Session, msg: Message) -> None:
+def handle_monitor(ctx: Context, session: Session, msg: Message) -> None:
     """MONITOR {+|-} <nick>{,<nick>} | C | L | S."""
     sub = msg.params[0]
     if sub in ("+", "-"):
         if len(msg.params) < 2 or not msg.params[1]:
             session.reply(numerics.ERR_NEEDMOREPARAMS, "MONITOR")
         elif sub == "+":
-            _add(session, msg.params[1])
+            _add(ctx, session, msg.params[1])
         else:
-            _remove(session, msg.params[1])
+            _remove(ctx, session, msg.params[1])
     elif sub.upper() == "C":
         forget(session)
     elif sub.upper() == "L":
@@ -82,6 +82,6 @@ def handle_monitor(session: Session, msg: Message) -> None:
             session.reply(numerics.RPL_MONLIST, line)
         session.reply(numerics.RPL_ENDOFMONLIST)
     elif sub.upper() == "S":
-        _status(session, list(session.monitoring.values()))
+        _status(ctx, session, list(session.monitoring.values()))
     else:
         session.reply(numerics.ERR_UNKNOWNCOMMAND, "MONITOR", text="Unknown MONITOR subcommand")

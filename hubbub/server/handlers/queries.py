@@ -10,45 +10,44 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, match_mask, numerics
+from hubbub.protocol import Casemapping, Message, match_mask, numerics
 
 from .. import monitor
 from ..replies import constant_replies
 
 if TYPE_CHECKING:
-    from ..app import Server
     from ..session import Session
     from ..world import Channel
+    from .context import Context
 
 
 # Server lookups -------------------------------------------------------------------------------
 
 
-def _is_this_server(session: Session, target: str) -> bool:
+def _is_this_server(ctx: Context, session: Session, target: str) -> bool:
     """Whether ``target`` names this server (a wildcard mask may) or a user on it."""
-    server = session.server
-    return match_mask(target, server.name) or server.world.find_user(target) is not None
+    return match_mask(target, ctx.name) or ctx.world.find_user(target) is not None
 
 
-def check_target(session: Session, msg: Message, index: int = 0) -> bool:
-    """ERR_NOSUCHSERVER unless the optional ``<target>`` parameter is absent or this server."""
+def check_target(ctx: Context, session: Session, msg: Message, index: int = 0) -> bool:
+    """ERR_NOSUCHSERVER unless the optional ``<target>`` parameter is absent or this ctx."""
     target = msg.param(index)
-    if target and not _is_this_server(session, target):
+    if target and not _is_this_server(ctx, session, target):
         session.reply(numerics.ERR_NOSUCHSERVER, target)
         return False
     return True
 
 
-def server_info(session: Session) -> str:
-    return f"{session.server.settings.network} chat server"
+def server_info(ctx: Context, session: Session) -> str:
+    return f"{ctx.settings.network} chat server"
 
 
 # LUSERS and MOTD (also part of the welcome burst) ---------------------------------------------
 
 
-def send_lusers(session: Session) -> None:
+def send_lusers(ctx: Context, session: Session) -> None:
     """RPL_LUSERCLIENT .. RPL_GLOBALUSERS."""
-    world = session.server.world
+    world = ctx.world
     users = len(world.users)
     invisible = world.umode_counts["i"]
     operators = world.umode_counts["o"]
@@ -68,76 +67,74 @@ def send_lusers(session: Session) -> None:
     session.reply_lines(lines)
 
 
-def send_motd(session: Session) -> None:
+def send_motd(ctx: Context, session: Session) -> None:
     """The message of the day, or ERR_NOMOTD."""
-    server = session.server
-    lines = server.motd
+    lines = ctx.motd
     if not lines:
         session.reply(numerics.ERR_NOMOTD)
         return
-    session.reply_lines(constant_replies(server, "motd", _motd_replies))
+    session.reply_lines(constant_replies(ctx, "motd", _motd_replies))
 
 
-def _motd_replies(server: Server) -> list[tuple[str, ...]]:
+def _motd_replies(ctx: Context) -> list[tuple[str, ...]]:
     return [
-        (numerics.RPL_MOTDSTART, f"- {server.name} Message of the day - "),
-        *((numerics.RPL_MOTD, f"- {line}") for line in server.motd),
+        (numerics.RPL_MOTDSTART, f"- {ctx.name} Message of the day - "),
+        *((numerics.RPL_MOTD, f"- {line}") for line in ctx.motd),
         (numerics.RPL_ENDOFMOTD, "End of /MOTD command."),
     ]
 
 
-def isupport_replies(server: Server) -> list[tuple[str, ...]]:
+def isupport_replies(ctx: Context) -> list[tuple[str, ...]]:
     """RPL_ISUPPORT lines (at most 12 tokens each), for ``constant_replies``."""
-    tokens = server.isupport
+    tokens = ctx.isupport
     return [
         (numerics.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
         for i in range(0, len(tokens), 12)
     ]
 
 
-def send_isupport(session: Session) -> None:
+def send_isupport(ctx: Context, session: Session) -> None:
     """RPL_ISUPPORT lines, at most 12 tokens each."""
-    session.reply_lines(constant_replies(session.server, "isupport", isupport_replies))
+    session.reply_lines(constant_replies(ctx, "isupport", isupport_replies))
 
 
-def handle_motd(session: Session, msg: Message) -> None:
+def handle_motd(ctx: Context, session: Session, msg: Message) -> None:
     """MOTD [<target>]."""
-    if check_target(session, msg):
-        send_motd(session)
+    if check_target(ctx, session, msg):
+        send_motd(ctx, session)
 
 
-def handle_lusers(session: Session, msg: Message) -> None:
+def handle_lusers(ctx: Context, session: Session, msg: Message) -> None:
     """LUSERS [<mask> [<target>]]: the mask is obsolete; only the target is checked."""
-    if check_target(session, msg, 1):
-        send_lusers(session)
+    if check_target(ctx, session, msg, 1):
+        send_lusers(ctx, session)
 
 
 # Server information -----------------------------------------------------------------------------
 
 
-def handle_version(session: Session, msg: Message) -> None:
+def handle_version(ctx: Context, session: Session, msg: Message) -> None:
     """VERSION [<target>]: RPL_VERSION followed by the ISUPPORT lines (Modern IRC)."""
-    if not check_target(session, msg):
+    if not check_target(ctx, session, msg):
         return
-    server = session.server
-    session.reply(numerics.RPL_VERSION, server.version, server.name)
-    send_isupport(session)
+    session.reply(numerics.RPL_VERSION, ctx.version, ctx.name)
+    send_isupport(ctx, session)
 
 
-def handle_time(session: Session, msg: Message) -> None:
+def handle_time(ctx: Context, session: Session, msg: Message) -> None:
     """TIME [<target>]: the server's local time as text (RFC 2812 3.4.6)."""
-    if not check_target(session, msg):
+    if not check_target(ctx, session, msg):
         return
     now = time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime())
-    session.reply(numerics.RPL_TIME, session.server.name, now)
+    session.reply(numerics.RPL_TIME, ctx.name, now)
 
 
-def handle_admin(session: Session, msg: Message) -> None:
+def handle_admin(ctx: Context, session: Session, msg: Message) -> None:
     """ADMIN [<target>]: who runs this server (RPL_ADMINME .. RPL_ADMINEMAIL)."""
-    if not check_target(session, msg):
+    if not check_target(ctx, session, msg):
         return
-    settings = session.server.settings
-    session.reply(numerics.RPL_ADMINME, session.server.name)
+    settings = ctx.settings
+    session.reply(numerics.RPL_ADMINME, ctx.name)
     session.reply(numerics.RPL_ADMINLOC1, settings.admin_name or "Unknown")
     session.reply(numerics.RPL_ADMINLOC2, settings.admin_location or "Unknown")
     session.reply(numerics.RPL_ADMINEMAIL, settings.admin_email or "Unknown")
@@ -150,12 +147,11 @@ INFO_LINES = (
 )
 
 
-def handle_info(session: Session, msg: Message) -> None:
+def handle_info(ctx: Context, session: Session, msg: Message) -> None:
     """INFO [<target>]: a few lines about the software, then RPL_ENDOFINFO."""
-    if not check_target(session, msg):
+    if not check_target(ctx, session, msg):
         return
-    server = session.server
-    for line in (*INFO_LINES, f"Version {server.version}, up since {server.created}."):
+    for line in (*INFO_LINES, f"Version {ctx.version}, up since {ctx.created}."):
         session.reply(numerics.RPL_INFO, line)
     session.reply(numerics.RPL_ENDOFINFO)
 
@@ -163,9 +159,9 @@ def handle_info(session: Session, msg: Message) -> None:
 # Presence: AWAY and SETNAME -----------------------------------------------------------------------
 
 
-def handle_away(session: Session, msg: Message) -> None:
+def handle_away(ctx: Context, session: Session, msg: Message) -> None:
     """AWAY [<message>]: set or clear the away message; peers with away-notify are told."""
-    text = msg.param(0)[: session.server.settings.awaylen]
+    text = msg.param(0)[: ctx.settings.awaylen]
     if text:
         for device in session.devices:  # presence is shared by every device
             device.away = text
@@ -176,26 +172,26 @@ def handle_away(session: Session, msg: Message) -> None:
             device.away = None
         session.reply(numerics.RPL_UNAWAY)
         out = Message.build("AWAY", source=session.hostmask)
-    world = session.server.world
+    world = ctx.world
     recipients = [p for p in world.peers_of(session) if "away-notify" in p.caps]
-    session.server.delivery.publish(
+    ctx.delivery.publish(
         out, monitor.with_watchers(session, "away-notify", recipients), event=True, account=session.account
     )
 
 
-def handle_setname(session: Session, msg: Message) -> None:
+def handle_setname(ctx: Context, session: Session, msg: Message) -> None:
     """SETNAME <realname> (IRCv3 setname): peers and yourself with the cap see the change."""
     realname = msg.params[0]
-    if not realname or len(realname) > session.server.settings.realnamelen:
+    if not realname or len(realname) > ctx.settings.realnamelen:
         session.fail("SETNAME", "INVALID_REALNAME", "Realname is not valid")
         return
     for device in session.devices:
         device.realname = realname
     out = Message.build("SETNAME", realname, source=session.hostmask)
-    recipients = [p for p in session.server.world.peers_of(session) if "setname" in p.caps]
+    recipients = [p for p in ctx.world.peers_of(session) if "setname" in p.caps]
     if "setname" in session.caps:
         recipients.append(session)
-    session.server.delivery.publish(
+    ctx.delivery.publish(
         out, monitor.with_watchers(session, "setname", recipients), event=True, account=session.account
     )
 
@@ -206,9 +202,10 @@ def handle_setname(session: Session, msg: Message) -> None:
 class ListFilter:
     """The ``LIST`` conditions: names and masks (ELIST M), ``!mask`` (N), ``>n``/``<n`` (U)."""
 
-    __slots__ = ("exclude", "include", "max_users", "min_users")
+    __slots__ = ("casemapping", "exclude", "include", "max_users", "min_users")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, casemapping: Casemapping) -> None:
+        self.casemapping: Casemapping = casemapping
         self.include: list[str] = []
         self.exclude: list[str] = []
         self.min_users: int | None = None
@@ -226,9 +223,9 @@ class ListFilter:
             else:
                 self.include.append(item)
 
-    def accepts(self, channel: Channel, users: int, session: Session) -> bool:
+    def accepts(self, channel: Channel[Session], users: int, session: Session) -> bool:
         """Whether ``channel`` with ``users`` visible members passes every condition."""
-        casemapping = session.server.world.casemapping
+        casemapping = self.casemapping
         if self.min_users is not None and not users > self.min_users:
             return False
         if self.max_users is not None and not users < self.max_users:
@@ -238,19 +235,19 @@ class ListFilter:
         return not any(match_mask(m, channel.name, casemapping) for m in self.exclude)
 
 
-def visible_member_count(session: Session, channel: Channel) -> int:
+def visible_member_count(session: Session, channel: Channel[Session]) -> int:
     """Members ``session`` can see: all of them for a member, else those not invisible."""
     member = session in channel.members
     return sum(1 for m in channel.members if m.primary is None and (member or not m.invisible))
 
 
-def handle_list(session: Session, msg: Message) -> None:
+def handle_list(ctx: Context, session: Session, msg: Message) -> None:
     """LIST [<channel>{,<channel>} | <elist conditions>] [<target>]."""
-    if len(msg.params) > 1 and not check_target(session, msg, 1):
+    if len(msg.params) > 1 and not check_target(ctx, session, msg, 1):
         return
-    conditions = ListFilter(msg.param(0))
+    conditions = ListFilter(msg.param(0), ctx.world.casemapping)
     session.reply(numerics.RPL_LISTSTART, "Channel")
-    for channel in list(session.server.world.channels.values()):
+    for channel in list(ctx.world.channels.values()):
         if "s" in channel.modes and session not in channel.members:
             continue  # RFC 1459 4.2.6: secret channels are listed only to their members
         users = visible_member_count(session, channel)

@@ -16,43 +16,43 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message
 from hubbub.store import StoreError
 
-from ..burst import READ_MARKER, markread, send_marker
+from .burst import READ_MARKER, markread, send_marker
 from .chathistory import BadReference, parse_timestamp
 
 if TYPE_CHECKING:
     from ..session import Session
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
 
-def marker_before_direct(session: Session, sender_nick: str) -> None:
+def marker_before_direct(ctx: Context, session: Session, sender_nick: str) -> None:
     """Before the first direct message from ``sender_nick`` on this connection, its marker."""
     if READ_MARKER not in session.caps or session.account is None:
         return
-    key = session.server.world.fold(sender_nick)
+    key = ctx.world.fold(sender_nick)
     if key in session.markers_sent:
         return
     session.markers_sent.add(key)
-    send_marker(session, sender_nick)
+    send_marker(ctx, session, sender_nick)
 
 
-def handle_markread(session: Session, msg: Message) -> None:
+def handle_markread(ctx: Context, session: Session, msg: Message) -> None:
     """MARKREAD <target> [timestamp=<time>]: ask for or move the read marker of ``target``."""
     if not msg.params or not msg.params[0]:
         session.fail("MARKREAD", "NEED_MORE_PARAMS", "Missing parameters")
         return
     name = msg.params[0]
-    server = session.server
-    accounts = server.accounts
+    accounts = ctx.accounts
     account_id = session.account_id
     if session.account is None or account_id is None or accounts.store is None:
         session.fail("MARKREAD", "ACCOUNT_REQUIRED", "Read markers are kept for logged-in users", name)
         return
-    key = server.world.fold(name)
+    key = ctx.world.fold(name)
     account = accounts.fold(session.account)
     try:
         if len(msg.params) < 2:
-            session.send(markread(session, name, accounts.store.read_marker(account_id, key)))
+            session.send(markread(ctx, session, name, accounts.store.read_marker(account_id, key)))
             return
         kind, _, value = msg.params[1].partition("=")
         try:
@@ -76,11 +76,11 @@ def handle_markread(session: Session, msg: Message) -> None:
             log.exception("cannot store the read marker of %s", name)
             session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be stored", name)
             return
-        out = markread(session, name, stored)
+        out = markread(ctx, session, name, stored)
         # Every connection of the account with the cap learns the new marker, this one included.
         siblings = [
             s
-            for s in server.world.accounts.get(account, ())
+            for s in ctx.world.accounts.get(account, ())
             if READ_MARKER in s.caps and s.registered and s.account_id == account_id and not s.gone
         ]
         if session not in siblings and not session.gone:

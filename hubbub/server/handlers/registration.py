@@ -12,56 +12,56 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, pack, valid_nick
 
 from .. import caps as capmod
-from .. import devices, monitor
+from .. import monitor
 from ..replies import constant_replies
 from ..services import is_service
+from . import devices
 from .queries import isupport_replies, send_lusers, send_motd
 
 if TYPE_CHECKING:
-    from ..app import Server
     from ..session import Session
+    from .context import Context
 
 # Bytes of capability names per CAP LS/LIST line, so every line stays well inside 512 bytes.
 CAP_LINE_BUDGET = 380
 
 
-def handle_pass(session: Session, msg: Message) -> None:
+def handle_pass(ctx: Context, session: Session, msg: Message) -> None:
     """PASS <password>: must come before NICK/USER complete registration."""
     if session.registered:
         session.reply(numerics.ERR_ALREADYREGISTERED)
         return
-    expected = session.server.settings.password
+    expected = ctx.settings.password
     session.password_ok = not expected or hmac.compare_digest(msg.params[0].encode(), expected.encode())
 
 
-def handle_nick(session: Session, msg: Message) -> None:
+def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
     """NICK <nickname>: choose a nick, or change it once registered."""
     if not msg.params or not msg.params[0]:
         session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
-    server = session.server
     nick = msg.params[0]
-    if not valid_nick(nick, server.settings.nicklen):
+    if not valid_nick(nick, ctx.settings.nicklen):
         session.reply(numerics.ERR_ERRONEUSNICKNAME, nick)
         return
     if is_service(nick):
         session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, text="Nickname is reserved for a service")
         return
-    world = server.world
+    world = ctx.world
     folded = world.fold(nick)
     holder = world.users.get(folded)
     # During CAP negotiation a nick in use may still be this client's own, on another device:
     # the SASL login that would show it may not have happened yet, so try_register decides then.
-    deferred = session.cap_negotiating and not session.registered and server.settings.multi_device
+    deferred = session.cap_negotiating and not session.registered and ctx.settings.multi_device
     if holder is not None and holder is not (session.primary or session) and not deferred:
         session.reply(numerics.ERR_NICKNAMEINUSE, nick)
         return
-    if session.registered and server.accounts.nick_reserved_for_other(session, nick):
+    if session.registered and ctx.accounts.nick_reserved_for_other(session, nick):
         session.reply(numerics.ERR_NICKNAMEINUSE, nick, text="Nickname is reserved by a different account")
         return
     if not session.registered:
         session.nick = nick
-        try_register(session)
+        try_register(ctx, session)
         return
     if nick == session.nick:
         return
@@ -73,13 +73,13 @@ def handle_nick(session: Session, msg: Message) -> None:
     recipients = world.peers_of(session)
     recipients.update(session.devices)
     keys = [c.key_folded for c in session.channels.values()]
-    session.server.delivery.publish(change, recipients, keep=keys, event=True, account=session.account)
-    session.server.directs.nick_changed(session)
+    ctx.delivery.publish(change, recipients, keep=keys, event=True, account=session.account)
+    ctx.directs.nick_changed(session)
     monitor.went_offline(session, old_mask.split("!", 1)[0])
     monitor.came_online(session)
 
 
-def handle_user(session: Session, msg: Message) -> None:
+def handle_user(ctx: Context, session: Session, msg: Message) -> None:
     """USER <username> <mode> <unused> <realname>."""
     if session.registered or session.user:
         session.reply(numerics.ERR_ALREADYREGISTERED)
@@ -93,40 +93,39 @@ def handle_user(session: Session, msg: Message) -> None:
     if not cleaned:
         session.reply(numerics.ERR_NEEDMOREPARAMS, "USER")
         return
-    session.user = "~" + cleaned[: session.server.settings.userlen - 1]
-    session.realname = msg.params[3][: session.server.settings.realnamelen]
-    try_register(session)
+    session.user = "~" + cleaned[: ctx.settings.userlen - 1]
+    session.realname = msg.params[3][: ctx.settings.realnamelen]
+    try_register(ctx, session)
 
 
-def try_register(session: Session) -> None:
+def try_register(ctx: Context, session: Session) -> None:
     """Complete registration once NICK and USER are in and CAP negotiation has ended."""
     if session.registered or session.gone or session.nick == "*" or not session.user:
         return
     if session.cap_negotiating or session.auth.pending:
         return  # CAP END, or the SASL/REGISTER answer being checked, comes first
-    server = session.server
     if not session.password_ok:
         session.reply(numerics.ERR_PASSWDMISMATCH)
         session.disconnect("Bad password")
         return
-    if server.settings.team_mode and session.account is None:
+    if ctx.settings.team_mode and session.account is None:
         session.fail("*", "ACCOUNT_REQUIRED", "This server requires you to log in with SASL first")
         session.disconnect("An account is required")
         return
-    ban = server.bans.matching(session)
+    ban = ctx.bans.matching(session)
     if ban is not None:
         session.reply(numerics.ERR_YOUREBANNEDCREEP, f"You are banned from this server: {ban.reason}")
         session.disconnect(f"Banned: {ban.reason}")
         return
-    world = server.world
-    shared = devices.online_holder(session)
+    world = ctx.world
+    shared = devices.online_holder(ctx, session)
     if shared is not None:
         # Multiple devices: this connection becomes another device of its account's user.
         world.attach_device(session, shared)
         world.unregistered -= 1
         session.registration_done()
-        welcome(session)
-        devices.show_channels(session)
+        welcome(ctx, session)
+        devices.show_channels(ctx, session)
         return
     folded = world.fold(session.nick)
     holder = world.users.get(folded)
@@ -134,7 +133,7 @@ def try_register(session: Session) -> None:
         session.reply(numerics.ERR_NICKNAMEINUSE, session.nick)
         session.nick = "*"
         return
-    if server.accounts.nick_reserved_for_other(session, session.nick):
+    if ctx.accounts.nick_reserved_for_other(session, session.nick):
         session.reply(
             numerics.ERR_NICKNAMEINUSE, session.nick, text="Nickname is reserved by a different account"
         )
@@ -143,45 +142,43 @@ def try_register(session: Session) -> None:
     world.claim_nick(session)
     world.unregistered -= 1
     session.registration_done()
-    welcome(session)
+    welcome(ctx, session)
     monitor.came_online(session)
     if session.account is not None:
-        server.directs.replay_direct(session)
+        ctx.directs.replay_direct(session)
 
 
-def welcome(session: Session) -> None:
+def welcome(ctx: Context, session: Session) -> None:
     """The welcome burst: 001-005, LUSERS and MOTD (Modern IRC "Connection Registration")."""
-    server = session.server
-    settings = server.settings
+    settings = ctx.settings
     session.reply(numerics.RPL_WELCOME, f"Welcome to the {settings.network} IRC Network {session.hostmask}")
-    session.reply_lines(constant_replies(server, "welcome", _welcome_replies))
-    send_lusers(session)
-    send_motd(session)
+    session.reply_lines(constant_replies(ctx, "welcome", _welcome_replies))
+    send_lusers(ctx, session)
+    send_motd(ctx, session)
 
 
-def _welcome_replies(server: Server) -> list[tuple[str, ...]]:
+def _welcome_replies(ctx: Context) -> list[tuple[str, ...]]:
     return [
-        (numerics.RPL_YOURHOST, f"Your host is {server.name}, running version {server.version}"),
-        (numerics.RPL_CREATED, f"This server was created {server.created}"),
-        (numerics.RPL_MYINFO, server.name, server.version, "Bio", "beIiklmnostv", "beIklov"),
-        *isupport_replies(server),
+        (numerics.RPL_YOURHOST, f"Your host is {ctx.name}, running version {ctx.version}"),
+        (numerics.RPL_CREATED, f"This server was created {ctx.created}"),
+        (numerics.RPL_MYINFO, ctx.name, ctx.version, "Bio", "beIiklmnostv", "beIklov"),
+        *isupport_replies(ctx),
     ]
 
 
 # CAP ------------------------------------------------------------------------------------------
 
 
-def _send_cap_list(session: Session, sub: str, names: list[str]) -> None:
+def _send_cap_list(ctx: Context, session: Session, sub: str, names: list[str]) -> None:
     lines = pack(names, CAP_LINE_BUDGET) or [""]  # CAP LIST with nothing enabled: one empty list
     for i, line in enumerate(lines):
         more = ("*",) if i < len(lines) - 1 and session.cap_version >= 302 else ()
-        session.send(Message.build("CAP", session.nick, sub, *more, line, source=session.server.name))
+        session.send(Message.build("CAP", session.nick, sub, *more, line, source=ctx.name))
 
 
-def handle_cap(session: Session, msg: Message) -> None:
+def handle_cap(ctx: Context, session: Session, msg: Message) -> None:
     """CAP LS / LIST / REQ / END."""
     sub = msg.params[0].upper()
-    server = session.server
     if sub == "LS":
         if not session.registered:
             session.cap_negotiating = True
@@ -194,16 +191,16 @@ def handle_cap(session: Session, msg: Message) -> None:
             session.set_caps({"cap-notify"})
         names = [
             f"{name}={value}" if value and session.cap_version >= 302 else name
-            for name, value in server.capabilities(session).items()
+            for name, value in ctx.capabilities(session).items()
         ]
-        _send_cap_list(session, "LS", names)
+        _send_cap_list(ctx, session, "LS", names)
     elif sub == "LIST":
-        _send_cap_list(session, "LIST", sorted(session.caps))
+        _send_cap_list(ctx, session, "LIST", sorted(session.caps))
     elif sub == "REQ":
         if not session.registered:
             session.cap_negotiating = True
         wanted = msg.param(1).split()
-        offered = server.capabilities()
+        offered = ctx.capabilities()
         enable: set[str] = set()
         disable: set[str] = set()
         ok = bool(wanted)
@@ -217,13 +214,13 @@ def handle_cap(session: Session, msg: Message) -> None:
             (disable if item.startswith("-") else enable).add(name)
         if ok:
             session.set_caps(enable, disable)
-            session.send(Message.build("CAP", session.nick, "ACK", msg.param(1), source=server.name))
+            session.send(Message.build("CAP", session.nick, "ACK", msg.param(1), source=ctx.name))
         else:
-            session.send(Message.build("CAP", session.nick, "NAK", msg.param(1), source=server.name))
+            session.send(Message.build("CAP", session.nick, "NAK", msg.param(1), source=ctx.name))
     elif sub == "END":
         if not session.registered:
             session.cap_negotiating = False
-            try_register(session)
+            try_register(ctx, session)
     else:
         session.reply(numerics.ERR_INVALIDCAPCMD, msg.params[0])
 
@@ -231,18 +228,18 @@ def handle_cap(session: Session, msg: Message) -> None:
 # keep-alive and leaving ----------------------------------------------------------------------
 
 
-def handle_ping(session: Session, msg: Message) -> None:
+def handle_ping(ctx: Context, session: Session, msg: Message) -> None:
     """PING <token>: answer with PONG carrying the same token."""
-    session.send(Message.build("PONG", session.server.name, msg.params[0], source=session.server.name))
+    session.send(Message.build("PONG", ctx.name, msg.params[0], source=ctx.name))
 
 
-def handle_pong(session: Session, msg: Message) -> None:
+def handle_pong(ctx: Context, session: Session, msg: Message) -> None:
     """PONG: the connection is alive (the connection already noted the activity)."""
 
 
-def handle_quit(session: Session, msg: Message) -> None:
+def handle_quit(ctx: Context, session: Session, msg: Message) -> None:
     """QUIT [<reason>]: leave, showing the reason to everyone who shared a channel."""
-    reason = msg.param(0)[: session.server.settings.kicklen]
+    reason = msg.param(0)[: ctx.settings.kicklen]
     quit_message = f"Quit: {reason}" if reason else "Quit"
     session.disconnect(quit_message, quit_message=quit_message)
 

@@ -18,6 +18,7 @@ from .queries import check_target, server_info
 if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
+    from .context import Context
 
 # Bytes of channel names per RPL_WHOISCHANNELS line, so the line stays inside 512 bytes.
 WHOIS_CHANNELS_BUDGET = 400
@@ -30,9 +31,9 @@ WHOX_ORDER = "tcuihsnfdlaor"
 # ISON and USERHOST ---------------------------------------------------------------------------------
 
 
-def handle_ison(session: Session, msg: Message) -> None:
+def handle_ison(ctx: Context, session: Session, msg: Message) -> None:
     """ISON <nick>{ <nick>}: which of the nicks are online, as the server spells them."""
-    world = session.server.world
+    world = ctx.world
     online: list[str] = []
     for param in msg.params:
         for nick in param.split():
@@ -42,9 +43,9 @@ def handle_ison(session: Session, msg: Message) -> None:
     session.reply(numerics.RPL_ISON, " ".join(online))
 
 
-def handle_userhost(session: Session, msg: Message) -> None:
+def handle_userhost(ctx: Context, session: Session, msg: Message) -> None:
     """USERHOST <nick>{ <nick>}: ``nick[*]=(+|-)user@host`` for up to five nicks."""
-    world = session.server.world
+    world = ctx.world
     nicks = [n for p in msg.params for n in p.split()][:USERHOST_MAX]
     replies: list[str] = []
     for nick in nicks:
@@ -64,7 +65,7 @@ def _shares_channel(a: Session, b: Session) -> bool:
     return a is b or not a.channels.keys().isdisjoint(b.channels.keys())
 
 
-def _who_flags(session: Session, user: Session, channel: Channel | None) -> str:
+def _who_flags(session: Session, user: Session, channel: Channel[Session] | None) -> str:
     """``H``/``G``, ``*`` for operators, the channel prefixes, ``B`` for bots (Ergo's order)."""
     flags = "G" if user.away is not None else "H"
     if "o" in user.umodes:
@@ -76,17 +77,19 @@ def _who_flags(session: Session, user: Session, channel: Channel | None) -> str:
     return flags
 
 
-def _who_matches(session: Session, mask: str, user: Session) -> bool:
+def _who_matches(ctx: Context, session: Session, mask: str, user: Session) -> bool:
     """Whether a WHO mask matches ``user``: the full hostmask, or nick, user, host or realname."""
-    casemapping = session.server.world.casemapping
+    casemapping = ctx.world.casemapping
     if "!" in mask or "@" in mask:
         return match_mask(normalize_mask(mask), user.hostmask, casemapping)
-    fields = (user.nick, user.user, user.host, user.realname, session.server.name)
+    fields = (user.nick, user.user, user.host, user.realname, ctx.name)
     return any(match_mask(mask, value, casemapping) for value in fields)
 
 
-def _who_targets(session: Session, mask: str) -> Iterator[tuple[Session, Channel | None]]:
-    world = session.server.world
+def _who_targets(
+    ctx: Context, session: Session, mask: str
+) -> Iterator[tuple[Session, Channel[Session] | None]]:
+    world = ctx.world
     if is_channel_name(mask):
         channel = world.find_channel(mask)
         if channel is None:
@@ -107,29 +110,29 @@ def _who_targets(session: Session, mask: str) -> Iterator[tuple[Session, Channel
     for user in list(world.users.values()):
         if user.invisible and not _shares_channel(session, user):
             continue
-        if _who_matches(session, mask, user):
+        if _who_matches(ctx, session, mask, user):
             yield user, None
 
 
-def handle_who(session: Session, msg: Message) -> None:
+def handle_who(ctx: Context, session: Session, msg: Message) -> None:
     """WHO <mask> [o][%<fields>[,<token>]]: RPL_WHOREPLY or WHOX RPL_WHOSPCRPL lines, then 315."""
     given = msg.param(0) or "*"
     mask = "*" if given == "0" else given  # RFC 2812 3.6.1: "0" is a wildcard for everyone
     options, percent, whox = msg.param(1).partition("%")
     opers_only = "o" in options
     fields, _, token = whox.partition(",")
-    for user, channel in _who_targets(session, mask):
+    for user, channel in _who_targets(ctx, session, mask):
         if opers_only and "o" not in user.umodes:
             continue
         if percent:
-            session.reply(numerics.RPL_WHOSPCRPL, *_whox_fields(session, user, channel, fields, token))
+            session.reply(numerics.RPL_WHOSPCRPL, *_whox_fields(ctx, session, user, channel, fields, token))
         else:
             session.reply(
                 numerics.RPL_WHOREPLY,
                 channel.name if channel is not None else "*",
                 user.user,
                 user.host,
-                session.server.name,
+                ctx.name,
                 user.nick,
                 _who_flags(session, user, channel),
                 f"0 {user.realname}",
@@ -138,7 +141,7 @@ def handle_who(session: Session, msg: Message) -> None:
 
 
 def _whox_fields(
-    session: Session, user: Session, channel: Channel | None, fields: str, token: str
+    ctx: Context, session: Session, user: Session, channel: Channel[Session] | None, fields: str, token: str
 ) -> list[str]:
     """The requested WHOX values, always in the order ``t c u i h s n f d l a o r``."""
     values = {
@@ -147,7 +150,7 @@ def _whox_fields(
         "u": user.user,
         "i": user.conn.peer_ip or "255.255.255.255",
         "h": user.host,
-        "s": session.server.name,
+        "s": ctx.name,
         "n": user.nick,
         "f": _who_flags(session, user, channel),
         "d": "0",
@@ -177,17 +180,16 @@ def _visible_channels(session: Session, user: Session) -> list[str]:
     return out
 
 
-def handle_whois(session: Session, msg: Message) -> None:
+def handle_whois(ctx: Context, session: Session, msg: Message) -> None:
     """WHOIS [<server>] <nick>: 311, 319, 312, 313, 301, 330, 335, 317, then 318."""
     if not msg.params or not msg.params[-1]:
         session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
-    if len(msg.params) > 1 and not check_target(session, msg):
+    if len(msg.params) > 1 and not check_target(ctx, session, msg):
         return
     nick = msg.params[1] if len(msg.params) > 1 else msg.params[0]
     nick = nick.split(",", 1)[0]  # TARGMAX WHOIS:1
-    server = session.server
-    user = server.world.find_user(nick)
+    user = ctx.world.find_user(nick)
     if user is None:
         service = service_named(nick)
         if service is not None:
@@ -200,7 +202,7 @@ def handle_whois(session: Session, msg: Message) -> None:
     budget = WHOIS_CHANNELS_BUDGET - len(user.nick.encode())
     for line in pack(_visible_channels(session, user), budget):
         session.reply(numerics.RPL_WHOISCHANNELS, user.nick, line)
-    session.reply(numerics.RPL_WHOISSERVER, user.nick, server.name, server_info(session))
+    session.reply(numerics.RPL_WHOISSERVER, user.nick, ctx.name, server_info(ctx, session))
     if "o" in user.umodes:
         session.reply(numerics.RPL_WHOISOPERATOR, user.nick)
     if user.away is not None:
@@ -208,13 +210,13 @@ def handle_whois(session: Session, msg: Message) -> None:
     if user.account:
         session.reply(numerics.RPL_WHOISACCOUNT, user.nick, user.account)
     if "B" in user.umodes:
-        session.reply(numerics.RPL_WHOISBOT, user.nick, f"is a bot on {server.settings.network}")
+        session.reply(numerics.RPL_WHOISBOT, user.nick, f"is a bot on {ctx.settings.network}")
     idle = max(0, int(time.time() - user.last_active))
     session.reply(numerics.RPL_WHOISIDLE, user.nick, str(idle), str(int(user.connected_at)))
     session.reply(numerics.RPL_ENDOFWHOIS, user.nick)
 
 
-def handle_whowas(session: Session, msg: Message) -> None:
+def handle_whowas(ctx: Context, session: Session, msg: Message) -> None:
     """WHOWAS <nick>{,<nick>} [<count>]: newest first; a non-positive count means all."""
     if not msg.params or not msg.params[0]:
         session.reply(numerics.ERR_NONICKNAMEGIVEN)
@@ -224,8 +226,7 @@ def handle_whowas(session: Session, msg: Message) -> None:
         count = int(count_text) if count_text else 0
     except ValueError:
         count = 0
-    world = session.server.world
-    server = session.server
+    world = ctx.world
     for nick in msg.params[0].split(","):
         if not nick:
             continue
@@ -240,5 +241,5 @@ def handle_whowas(session: Session, msg: Message) -> None:
         for entry in entries:
             session.reply(numerics.RPL_WHOWASUSER, entry.nick, entry.user, entry.host, "*", entry.realname)
             left = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.left_at))
-            session.reply(numerics.RPL_WHOISSERVER, entry.nick, server.name, left)
+            session.reply(numerics.RPL_WHOISSERVER, entry.nick, ctx.name, left)
     session.reply(numerics.RPL_ENDOFWHOWAS, msg.params[0])

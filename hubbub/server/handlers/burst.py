@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, pack
 from hubbub.store import StoreError
 
-from .history import time_text
+from ..history import time_text
 
 if TYPE_CHECKING:
-    from .session import Session
-    from .world import Channel
+    from ..session import Session
+    from ..world import Channel
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +26,13 @@ READ_MARKER = "draft/read-marker"
 NAMES_LINE_BUDGET = 400
 
 
-def send_topic(session: Session, channel: Channel) -> None:
+def send_topic(session: Session, channel: Channel[Session]) -> None:
     """RPL_TOPIC and RPL_TOPICWHOTIME."""
     session.reply(numerics.RPL_TOPIC, channel.name, channel.topic)
     session.reply(numerics.RPL_TOPICWHOTIME, channel.name, channel.topic_setter, str(int(channel.topic_time)))
 
 
-def names_of(session: Session, channel: Channel) -> list[str]:
+def names_of(session: Session, channel: Channel[Session]) -> list[str]:
     """Member names as ``session`` sees them (prefixes, hostmasks, invisible users hidden)."""
     multi = "multi-prefix" in session.caps
     full = "userhost-in-names" in session.caps
@@ -47,7 +48,7 @@ def names_of(session: Session, channel: Channel) -> list[str]:
     return out
 
 
-def send_names(session: Session, channel: Channel, end: bool = True) -> None:
+def send_names(session: Session, channel: Channel[Session], end: bool = True) -> None:
     """RPL_NAMREPLY lines (each inside the line limit) and, unless ``end`` is false, RPL_ENDOFNAMES."""
     symbol = "@" if "s" in channel.modes else "="
     for chunk in pack(names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)):
@@ -56,25 +57,25 @@ def send_names(session: Session, channel: Channel, end: bool = True) -> None:
         session.reply(numerics.RPL_ENDOFNAMES, channel.name)
 
 
-def _stored_marker(session: Session, key: str) -> int | None:
-    store = session.server.accounts.store
+def _stored_marker(ctx: Context, session: Session, key: str) -> int | None:
+    store = ctx.accounts.store
     if store is None or session.account_id is None:
         return None
     return store.read_marker(session.account_id, key)
 
 
-def markread(session: Session, name: str, time_ms: int | None) -> Message:
+def markread(ctx: Context, session: Session, name: str, time_ms: int | None) -> Message:
     value = f"timestamp={time_text(time_ms)}" if time_ms is not None else "*"
-    return Message.build("MARKREAD", name, value, source=session.server.name)
+    return Message.build("MARKREAD", name, value, source=ctx.name)
 
 
-def send_marker(session: Session, name: str) -> None:
+def send_marker(ctx: Context, session: Session, name: str) -> None:
     """Send ``session`` its account's marker for ``name`` (a channel or a nick), if it has the cap."""
     if READ_MARKER not in session.caps or session.account is None:
         return
     try:
-        time_ms = _stored_marker(session, session.server.world.fold(name))
+        time_ms = _stored_marker(ctx, session, ctx.world.fold(name))
     except StoreError:
         log.exception("cannot read the read marker of %s", name)
         return
-    session.send(markread(session, name, time_ms))
+    session.send(markread(ctx, session, name, time_ms))

@@ -3,7 +3,7 @@
 Design (the lighter of two): the World still maps a nick to one Session, the *holder*, and every
 other connection of that user is a *sibling* listed on the holder (``holder.siblings``, and
 ``sibling.primary`` points back). Siblings are also members of the holder's channels, so channel
-fan-out reaches every device without any change to :func:`hubbub.server.delivery.fanout` (the
+fan-out reaches every device without any change to :func:`ctx.delivery.fanout` (the
 hot path); their membership value is a placeholder, and prefixes, op checks and NAMES always
 read the holder's entry. Handlers that change who is where (JOIN, PART, KICK, NICK) act on every
 device through :attr:`Session.devices`; direct messages go to every device of the recipient and
@@ -24,20 +24,20 @@ from hubbub.protocol import Message
 from .burst import send_marker, send_names, send_topic
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..session import Session
+    from .context import Context
 
 
-def online_holder(session: Session) -> Session | None:
+def online_holder(ctx: Context, session: Session) -> Session | None:
     """The nick holder ``session`` should join as another device, if any.
 
     That is a registered connection logged in to the same account, when ``session`` asks for
     the holder's nick or for the account's name (as Ergo does); a client asking for some other
     nick is left to be a user of its own.
     """
-    server = session.server
-    if session.account is None or not server.settings.multi_device:
+    if session.account is None or not ctx.settings.multi_device:
         return None
-    world = server.world
+    world = ctx.world
     account = world.fold(session.account)
     wanted = world.fold(session.nick)
     for other in world.accounts.get(account, ()):
@@ -47,10 +47,9 @@ def online_holder(session: Session) -> Session | None:
     return None
 
 
-def show_channels(session: Session) -> None:
+def show_channels(ctx: Context, session: Session) -> None:
     """A device that just attached: JOIN echo, topic, read marker and NAMES for each channel."""
-    server = session.server
-    for channel in server.world.seat_device(session):
+    for channel in ctx.world.seat_device(session):
         if "extended-join" in session.caps:
             join = Message.build(
                 "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
@@ -60,6 +59,6 @@ def show_channels(session: Session) -> None:
         session.send(join)
         if channel.topic:
             send_topic(session, channel)
-        send_marker(session, channel.name)
+        send_marker(ctx, session, channel.name)
         send_names(session, channel)
-        server.history.replay_on_join(session, channel)
+        ctx.history.replay_on_join(session, channel)

@@ -1,0 +1,77 @@
+"""What a command handler may use of the server: one narrow context.
+
+Every handler is called as ``handler(ctx, session, msg)``: ``session`` is the client that sent
+``msg``, and ``ctx`` is the server as handlers see it, no more: the world, the settings, the
+publish seam and the domain services, and the few server-wide actions a command may take.
+:class:`hubbub.server.app.Server` is the one implementation; tests may pass their own. As in
+Ergo, where every handler gets ``(server, client, msg, rb)``, nothing reaches the server through
+``session.server``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..accounts import Accounts
+    from ..bans import Bans
+    from ..clock import Clock
+    from ..config import Settings
+    from ..delivery import Delivery
+    from ..directs import Directs
+    from ..history import History
+    from ..registry import ChannelRegistry
+    from ..session import Session
+    from ..world import Channel, World
+
+
+class Context(Protocol):
+    """The server as a command handler sees it."""
+
+    name: str
+    version: str
+    created: str  # when the server started, as RPL_CREATED shows it
+    config_name: str  # the configuration file REHASH reads
+    settings: Settings
+    clock: Clock
+    world: World[Session]
+    delivery: Delivery  # the publish seam
+    history: History
+    directs: Directs
+    accounts: Accounts
+    bans: Bans
+    registry: ChannelRegistry  # ChanServ's registered channels
+    isupport: list[str]
+    motd: list[str]
+    # Numerics every registration sends unchanged, formatted once (replies.constant_replies).
+    reply_cache: dict[str, list[tuple[str, str]]]
+
+    def capabilities(self, session: Session | None = None) -> dict[str, str]:
+        """Capabilities offered now (to ``session``), with their CAP LS 302 values."""
+
+    def rehash(self) -> None:
+        """Read the configuration again and apply it."""
+
+    def remove_member(self, channel: Channel[Session], session: Session) -> None:
+        """Take ``session`` out of ``channel``; an empty channel ends unless it is durable."""
+
+    def drop_channel(self, channel: Channel[Session], reason: str) -> None:
+        """End ``channel`` now, kicking its members (CHANNEL DROP)."""
+
+    def channel_created(self, channel: Channel[Session]) -> None:
+        """A channel came into being."""
+
+    def channel_changed(self, channel: Channel[Session]) -> None:
+        """A channel's topic, modes or lists changed."""
+
+    def first_gets_ops(self, channel: Channel[Session]) -> bool:
+        """Whether the first to join empty ``channel`` becomes its operator."""
+
+    def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:
+        """``session`` just joined ``channel``: apply its registered access, send recent history."""
+
+    def account_logged_in(self, session: Session) -> None:
+        """A registered client just logged in: show it what was sent to its account meanwhile."""
+
+    def notify_opers(self, text: str) -> None:
+        """A server notice to every operator."""

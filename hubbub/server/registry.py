@@ -1,0 +1,74 @@
+"""Registered channels: a founder and an access list (op and voice on join), kept by ChanServ.
+
+ChanServ's commands are in hubbub/server/handlers/chanserv.py.
+
+A registered channel is persistent (it survives restarts and being empty); nobody gets operator
+status just by joining it first: members on the access list get theirs from ChanServ on join.
+Founder and access list name accounts by their immutable ids (shown by name): when an account is
+dropped its channels and entries go with it, and a new account of the same name has none of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hubbub.protocol import Message
+from hubbub.store.accounts import RegisteredChannel
+
+from .services import service_mask
+
+if TYPE_CHECKING:
+    from .app import Server
+    from .session import Session
+    from .world import Channel
+
+LEVELS = {"op": "o", "voice": "v"}
+
+
+class ChannelRegistry:
+    """Registered channels, loaded from the account store and kept in memory."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.channels: dict[str, RegisteredChannel] = {}
+
+    def load(self) -> None:
+        """Read every registration; their channels exist (persistent) from start-up."""
+        store = self.server.accounts.store
+        self.channels = {c.key: c for c in store.channels()} if store is not None else {}
+
+    def save(self, record: RegisteredChannel) -> None:
+        """Store a registration and keep it."""
+        self.server.accounts.write_later(
+            lambda store: store.save_channel(record), f"save the registration of {record.key}"
+        )
+        self.channels[record.key] = record
+
+    def access_of(self, channel: Channel[Session], session: Session) -> str:
+        """The prefix modes ``session``'s account holds on ``channel`` ("" for none)."""
+        record = self.channels.get(channel.key_folded)
+        if record is None or session.account_id is None:
+            return ""
+        return record.access.get(session.account_id, "")
+
+    def name_of(self, account_id: str) -> str | None:
+        """The name of the account with ``account_id``, or None if it was dropped."""
+        account = self.server.accounts.by_id(account_id)
+        return account.name if account is not None else None
+
+    def apply_on_join(self, session: Session, channel: Channel[Session]) -> None:
+        """Give a joining member the status the access list grants, announced by ChanServ."""
+        modes = self.access_of(channel, session)
+        if not modes or session not in channel.members:
+            return
+        self.server.world.set_prefix(channel, session, modes)
+        if "o" in modes:
+            self.server.history.operator_given(channel)
+        out = Message.build(
+            "MODE",
+            channel.name,
+            "+" + modes,
+            *([session.nick] * len(modes)),
+            source=service_mask(session, "ChanServ"),
+        )
+        self.server.delivery.publish(out, list(channel.members), event=True)

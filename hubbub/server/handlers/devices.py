@@ -3,7 +3,7 @@
 Design (the lighter of two): the World still maps a nick to one Session, the *holder*, and every
 other connection of that user is a *sibling* listed on the holder (``holder.siblings``, and
 ``sibling.primary`` points back). Siblings are also members of the holder's channels, so channel
-fan-out reaches every device without any change to :func:`ctx.delivery.fanout` (the
+fan-out reaches every device without any change to :meth:`hubbub.server.delivery.Delivery.fanout` (the
 hot path); their membership value is a placeholder, and prefixes, op checks and NAMES always
 read the holder's entry. Handlers that change who is where (JOIN, PART, KICK, NICK) act on every
 device through :attr:`Session.devices`; direct messages go to every device of the recipient and

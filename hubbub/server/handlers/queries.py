@@ -30,7 +30,7 @@ def _is_this_server(ctx: Context, session: Session, target: str) -> bool:
 
 
 def check_target(ctx: Context, session: Session, msg: Message, index: int = 0) -> bool:
-    """ERR_NOSUCHSERVER unless the optional ``<target>`` parameter is absent or this ctx."""
+    """ERR_NOSUCHSERVER unless the optional ``<target>`` parameter is absent or this server."""
     target = msg.param(index)
     if target and not _is_this_server(ctx, session, target):
         session.reply(numerics.ERR_NOSUCHSERVER, target)

@@ -3,13 +3,13 @@
 Like Ergo's ``irc/commands.go``: one row per command names its handler, the parameters it needs,
 whether it may come before registration, whether only server operators may use it, whether it
 reads history (and so waits for what was sent before it to be committed), its syntax and one line
-of help. :meth:`ctx.session.Session.dispatch` applies the common checks (451, 461, 481,
+of help. hubbub.server.handlers.dispatch applies the common checks (451, 461, 481,
 421) from here, so no handler repeats them; HELP and the command reference in docs/protocol.md
-are generated from it (``python -m ctx.handlers.table docs/protocol.md`` rewrites that
+are generated from it (``python -m hubbub.server.handlers.table docs/protocol.md`` rewrites that
 section).
 
 This module imports the handler modules; they never import it (HELP, which reads the table, is
-therefore answered here, with the text ctx.handlers.reference makes of the table).
+therefore answered here, with the text hubbub.server.handlers.reference makes of the table).
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "ADMIN": CommandSpec(
         handler=queries.handle_admin,
         syntax="[<server>]",
-        help="Shows who runs this ctx.",
+        help="Shows who runs this server.",
     ),
     "INFO": CommandSpec(
         handler=queries.handle_info,
@@ -322,7 +322,7 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=1,
         oper=True,
         syntax="[<minutes>] <nick!user@host> | $a:<account> [<reason>]",
-        help="Bans a mask or an account from the ctx.",
+        help="Bans a mask or an account from the server.",
     ),
     "UNKLINE": CommandSpec(
         handler=operators.handle_unkline,
@@ -336,7 +336,7 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=1,
         oper=True,
         syntax="[<minutes>] <address> | <network/prefix> [<reason>]",
-        help="Bans an IP address or range from the ctx.",
+        help="Bans an IP address or range from the server.",
     ),
     "UNDLINE": CommandSpec(
         handler=operators.handle_undline,

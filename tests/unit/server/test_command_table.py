@@ -66,7 +66,8 @@ def test_handler_modules_do_not_import_the_table():
     code = (
         "import sys, pkgutil, importlib, hubbub.server.handlers as h\n"
         "for m in pkgutil.iter_modules(h.__path__):\n"
-        "    if m.name not in ('table', 'dispatch'): importlib.import_module('hubbub.server.handlers.' + m.name)\n"
+        "    if m.name not in ('table', 'dispatch'):\n"
+        "        importlib.import_module('hubbub.server.handlers.' + m.name)\n"
         "print('hubbub.server.handlers.table' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

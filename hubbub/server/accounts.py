@@ -25,8 +25,11 @@ from . import monitor
 from .services import is_service
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .config import Settings
+    from .delivery import Delivery
+    from .history import History
     from .session import Session
+    from .world import World
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +102,15 @@ class LoginThrottle:
 class Accounts:
     """The server's accounts: store, hasher, throttle, and the login/logout procedure."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        settings = server.settings
+    def __init__(
+        self, settings: Settings, world: World[Session], history: History, delivery: Delivery
+    ) -> None:
+        self.settings = settings  # REHASH sets it again
+        self.world = world
+        self.history = history  # its writer thread writes the account tables too
+        self.delivery = delivery
+        # Set by the server: what a registered client that just logged in is shown.
+        self.logged_in: Callable[[Session], None] = lambda session: None
         self.store: AccountStore | None = None
         self.hasher = make_hasher(settings.password_hash_memory_kib, settings.password_hash_time_cost)
         self.throttle = LoginThrottle(settings.login_max_failures, settings.login_failure_window)
@@ -109,7 +118,7 @@ class Accounts:
 
     def open(self) -> None:
         """Open the account store in the data directory."""
-        self.store = open_accounts(self.server.settings.data_dir)
+        self.store = open_accounts(self.settings.data_dir)
         self._dummy_hash = self.hasher.hash(_DUMMY_PASSWORD)
 
     def close(self) -> None:
@@ -120,7 +129,7 @@ class Accounts:
 
     def fold(self, name: str) -> str:
         """The account key of ``name``."""
-        return self.server.world.fold(name)
+        return self.world.fold(name)
 
     def get(self, name: str) -> Account | None:
         """The account called ``name``, if registered."""
@@ -136,14 +145,14 @@ class Accounts:
 
     def valid_name(self, name: str) -> bool:
         """Account names are nicknames: a registered account owns the nick of the same name."""
-        return valid_nick(name, self.server.settings.nicklen) and not is_service(name)
+        return valid_nick(name, self.settings.nicklen) and not is_service(name)
 
     # writing ----------------------------------------------------------------------------------
 
     def write(self, job: Callable[[AccountStore], T]) -> asyncio.Future[T]:
         """Run ``job`` on the account tables on the store writer's thread (the loop never waits
         for the store); a future of its result, or of its StoreError."""
-        loop = self.server.loop
+        loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
         def done(result: T, error: BaseException | None) -> None:
@@ -154,7 +163,7 @@ class Accounts:
             else:
                 future.set_result(result)
 
-        writer = self.server.history.writer
+        writer = self.history.writer
         if writer is None:
             future.set_exception(StoreError("the account store is closed"))
         else:
@@ -208,20 +217,20 @@ class Accounts:
         """Make ``session`` logged in to ``account``: 900, and ACCOUNT to those who watch."""
         session.account = account.name
         session.account_id = account.id
-        self.server.world.add_login(session, account.key)
+        self.world.add_login(session, account.key)
         session.reply(
             numerics.RPL_LOGGEDIN, session.hostmask, account.name, f"You are now logged in as {account.name}"
         )
         log.info("%r logged in as %s", session, account.name)
         if session.registered:
             self._announce(session, account.name)
-            self.server.account_logged_in(session)
+            self.logged_in(session)
 
     def log_out(self, session: Session) -> None:
         """Log ``session`` out: 901, and ``ACCOUNT *`` to those who watch."""
         if session.account is None:
             return
-        self.server.world.drop_login(session, self.fold(session.account))
+        self.world.drop_login(session, self.fold(session.account))
         session.account = None
         session.account_id = None
         session.markers_sent.clear()
@@ -231,11 +240,11 @@ class Accounts:
 
     def _announce(self, session: Session, name: str) -> None:
         # IRCv3 account-notify: peers sharing a channel, and the client itself, with the cap.
-        recipients = session.server.world.peers_of(session)
+        recipients = self.world.peers_of(session)
         recipients.add(session)
         out = Message.build("ACCOUNT", name, source=session.hostmask)
         watching = [r for r in recipients if "account-notify" in r.caps]
-        self.server.delivery.publish(
+        self.delivery.publish(
             out,
             monitor.with_watchers(session, "account-notify", watching),
             event=True,
@@ -244,7 +253,7 @@ class Accounts:
 
     def nick_reserved_for_other(self, session: Session, nick: str) -> bool:
         """Whether ``nick`` belongs to an account ``session`` is not logged in to (when enforced)."""
-        if self.server.settings.nick_enforcement == "none":
+        if self.settings.nick_enforcement == "none":
             return False
         account = self.get(nick)
         return account is not None and (session.account is None or self.fold(session.account) != account.key)

@@ -76,11 +76,16 @@ class Server:
         self.stopped = asyncio.Event()
         # Set while stopping whenever a connection closes or a commit returns (stop() waits on it).
         self._shutdown_progress = asyncio.Event()
-        self.history = History(self)
-        self.directs = Directs(self)
-        self.accounts = Accounts(self)
-        self.bans = Bans(self)
-        self.registry = ChannelRegistry(self)
+        # The domain services, each given what it uses (docs/architecture.md, "Layers").
+        world, delivery = self.world, self.delivery
+        self.history = History(settings, world, delivery)
+        self.accounts = Accounts(settings, world, self.history, delivery)
+        self.directs = Directs(settings, world, self.history, self.accounts, delivery)
+        self.bans = Bans(world, self.accounts)
+        self.registry = ChannelRegistry(world, self.accounts, self.history, delivery)
+        self.history.registered = self.channel_registered_key
+        self.history.end_channel = self.end_channel
+        self.accounts.logged_in = self.account_logged_in
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
         self.tls_port: int | None = None
         self.tls_context: ssl.SSLContext | None = None
@@ -138,7 +143,7 @@ class Server:
             self._trust_client_certificates()
             self._caps = offered_caps(self.settings, self.tls_port)
         if self.history.store is not None:
-            self.watch = DatabaseWatch(self, self.history.store.path)
+            self.watch = DatabaseWatch(self.world, self.history.store.path)
             self.watch.start()
         for door in self.doors:
             await door.start_serving()
@@ -158,7 +163,7 @@ class Server:
                 tls_port=self.settings.tls_port,
             ).validate()
         settings = self.settings
-        self.history.settings = settings
+        self.history.settings = self.accounts.settings = self.directs.settings = settings
         self.delivery.backlog_limit = settings.store_backlog
         self.delivery.keep_events = settings.history_events
         self.limits.max_total = settings.max_connections
@@ -398,7 +403,11 @@ class Server:
 
     def channel_registered(self, channel: Channel[Session]) -> bool:
         """Whether ``channel`` has registered owners (then nobody gets ops just by joining)."""
-        return channel.key_folded in self.registry.channels
+        return self.channel_registered_key(channel.key_folded)
+
+    def channel_registered_key(self, key: str) -> bool:
+        """Whether the channel of casefolded name ``key`` is registered with ChanServ."""
+        return key in self.registry.channels
 
     def first_gets_ops(self, channel: Channel[Session]) -> bool:
         """Whether the first to join empty ``channel`` becomes its operator: only if it is not

@@ -14,8 +14,9 @@ from hubbub.protocol import match_mask, normalize_mask
 from hubbub.store.accounts import ServerBan
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .accounts import Accounts
     from .session import Session
+    from .world import World
 
 KINDS = ("mask", "ip", "account")
 
@@ -27,13 +28,14 @@ class BanError(ValueError):
 class Bans:
     """The server's bans, loaded from the account store."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, world: World[Session], accounts: Accounts) -> None:
+        self.world = world
+        self.accounts = accounts
         self.active: list[ServerBan] = []
 
     def load(self) -> None:
         """Read the bans still in force from the store."""
-        store = self.server.accounts.store
+        store = self.accounts.store
         self.active = store.bans(int(time.time() * 1000)) if store is not None else []
 
     def _current(self) -> list[ServerBan]:
@@ -50,7 +52,7 @@ class Bans:
             except ValueError:
                 raise BanError(f"not an IP address or network: {mask}") from None
         if kind == "account":
-            return self.server.world.fold(mask)
+            return self.world.fold(mask)
         if kind == "mask":
             return normalize_mask(mask)
         raise BanError(f"unknown ban type {kind}")
@@ -62,7 +64,7 @@ class Bans:
         ban = ServerBan(kind, self.normalize(kind, mask), reason, setter, now, expires)
         # In force at once; stored on the writer (the loop never waits for the store).
         self.active = [b for b in self._current() if (b.kind, b.mask) != (ban.kind, ban.mask)] + [ban]
-        self.server.accounts.write_later(lambda store: store.add_ban(ban), f"store the ban on {ban.mask}")
+        self.accounts.write_later(lambda store: store.add_ban(ban), f"store the ban on {ban.mask}")
         return ban
 
     def remove(self, kind: str, mask: str) -> bool:
@@ -72,9 +74,7 @@ class Bans:
         self.active = [b for b in self.active if (b.kind, b.mask) != (kind, normal)]
         if len(self.active) == before:
             return False
-        self.server.accounts.write_later(
-            lambda store: store.remove_ban(kind, normal), f"lift the ban on {normal}"
-        )
+        self.accounts.write_later(lambda store: store.remove_ban(kind, normal), f"lift the ban on {normal}")
         return True
 
     def matching(self, session: Session) -> ServerBan | None:
@@ -86,8 +86,8 @@ class Bans:
             address = ipaddress.ip_address(session.conn.peer_ip.split("%", 1)[0])
         except ValueError:
             address = None
-        casemapping = self.server.world.casemapping
-        account = self.server.world.fold(session.account) if session.account else None
+        casemapping = self.world.casemapping
+        account = self.world.fold(session.account) if session.account else None
         for ban in bans:
             if ban.kind == "ip" and address is not None:
                 if address in ipaddress.ip_network(ban.mask):

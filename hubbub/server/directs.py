@@ -21,8 +21,12 @@ from hubbub.store import MessageRef, account_side, dm_key, dm_peer, side_account
 from .history import MESSAGES
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .accounts import Accounts
+    from .config import Settings
+    from .delivery import Delivery
+    from .history import History
     from .session import Session
+    from .world import World
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +34,19 @@ log = logging.getLogger(__name__)
 class Directs:
     """The sides and names of direct conversations, for one server."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(
+        self,
+        settings: Settings,
+        world: World[Session],
+        history: History,
+        accounts: Accounts,
+        delivery: Delivery,
+    ) -> None:
+        self.settings = settings  # REHASH sets it again
+        self.world = world
+        self.history = history
+        self.accounts = accounts
+        self.delivery = delivery
         # Connections that are sides of direct conversations, by side, to name them in TARGETS.
         self._connections: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         # Read markers moved by a replay whose write has not returned yet, by (account id, target):
@@ -63,11 +78,11 @@ class Directs:
         holder = session.primary or session
         if self._connections.get(holder.identity) is not holder:
             return  # it never had a direct conversation
-        if self.server.history.store is None:
+        if self.history.store is None:
             return
         side, nick = holder.identity, holder.nick
         # On the writer, after the messages sent under the old nick.
-        self.server.delivery.write(lambda store: store.rename_side(side, nick))
+        self.delivery.write(lambda store: store.rename_side(side, nick))
 
     def side_name(self, session: Session) -> str:
         """The name a direct-conversation side is remembered by: the account, else the nick."""
@@ -78,10 +93,10 @@ class Directs:
 
         An online user is its own side; an offline nick stands for the account that owns it.
         """
-        peer = self.server.world.find_user(nick)
+        peer = self.world.find_user(nick)
         if peer is not None:
             return self.dm_side(peer), self.side_name(peer)
-        account = self.server.accounts.get(nick)
+        account = self.accounts.get(nick)
         if account is not None:
             return account_side(account.id), account.name
         return None
@@ -99,10 +114,10 @@ class Directs:
         """
         account_id = side_account(side)
         if account_id is not None:
-            account = self.server.accounts.by_id(account_id)
+            account = self.accounts.by_id(account_id)
             if account is None:
                 return remembered  # dropped: nobody can be this side again
-            world = self.server.world
+            world = self.world
             for user in world.accounts.get(account.key, ()):
                 if user.registered and not user.gone and user.account_id == account_id:
                     return (user.primary or user).nick
@@ -114,7 +129,7 @@ class Directs:
 
     def peer_names(self, me: str, keys: Iterable[str]) -> dict[str, str]:
         """For each direct-conversation key of ``me``: the name to show for the other side."""
-        store = self.server.history.store
+        store = self.history.store
         keys = list(keys)
         remembered = store.dm_names(keys) if store is not None else {}
         shown: dict[str, str] = {}
@@ -133,9 +148,9 @@ class Directs:
         moves past them so the next login does not show them again. Clients with
         ``draft/chathistory`` find them with CHATHISTORY TARGETS instead.
         """
-        settings = self.server.settings
-        accounts = self.server.accounts
-        store, marks = self.server.history.reading(), accounts.store
+        settings = self.settings
+        accounts = self.accounts
+        store, marks = self.history.reading(), accounts.store
         account_id = session.account_id
         if store is None or marks is None or account_id is None or settings.history_on_join <= 0:
             return
@@ -144,7 +159,7 @@ class Directs:
         me = self.dm_side(session)
         now_ms = int(time.time() * 1000)
         window = now_ms - int(settings.history_on_join_window * 1000)
-        fold = self.server.world.fold
+        fold = self.world.fold
         mine = fold(session.account or "")
         try:
             conversations = store.targets(window, now_ms + 1, 100, channels=(), participant=me)
@@ -162,7 +177,7 @@ class Directs:
                 rows = [r for r in rows if r.command in MESSAGES]
                 if not any(r.account is None or fold(r.account) != mine for r in rows):
                     continue
-                self.server.history.send_rows(session, rows, name)
+                self.history.send_rows(session, rows, name)
                 self._mark_read(account_id, fold(name), rows[-1].time_ms)
         except Exception:
             log.exception("direct message replay failed for %r", session)
@@ -175,6 +190,6 @@ class Directs:
             if self._unsaved_marks.get(key) == time_ms:
                 del self._unsaved_marks[key]
 
-        self.server.accounts.write_later(
+        self.accounts.write_later(
             lambda store: store.set_read_marker(account_id, target, time_ms), "move a read marker"
         ).add_done_callback(saved)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
@@ -26,8 +27,10 @@ from .world import Channel, ListEntry
 from .writer import StoreWriter
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .config import Settings
+    from .delivery import Delivery
     from .session import Session
+    from .world import World
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,14 @@ RETENTION_BUDGET = 5000
 class History:
     """The server's link to its Store."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.settings = server.settings
+    def __init__(self, settings: Settings, world: World[Session], delivery: Delivery) -> None:
+        self.settings = settings  # REHASH sets it again
+        self.world = world
+        self.delivery = delivery
+        # Set by the server: whether a channel is registered (ChanServ keeps it alive), and
+        # how an empty channel that retention left nothing to keep is ended.
+        self.registered: Callable[[str], bool] = lambda key: False
+        self.end_channel: Callable[[Channel[Session]], None] = lambda channel: None
         self.store: SQLiteStore | None = None  # the loop's connection: reads only
         self.writer: StoreWriter | None = None  # every write, on its own thread
         # Channels alive when the server last stopped (key -> created_ms, private), whose lives a
@@ -56,15 +64,15 @@ class History:
     def open(self) -> None:
         """Open the store in the data directory and bring back the persistent channels."""
         self.store = open_store(self.settings.data_dir)
-        self.writer = StoreWriter(self.store.path, self.server.loop)
+        self.writer = StoreWriter(self.store.path, asyncio.get_running_loop())
         try:
             self.writer.start()
         except BaseException:
             self.store.close()
             self.store = None
             raise
-        self.server.delivery.writer = self.writer
-        world = self.server.world
+        self.delivery.writer = self.writer
+        world = self.world
         for record in self.store.load_channels():
             channel = world.add_channel(record.name)
             _apply_record(channel, record)
@@ -94,14 +102,14 @@ class History:
         if self.writer is not None:
             self.writer.stop()
             self.writer = None
-            self.server.delivery.writer = None
+            self.delivery.writer = None
         if self.store is not None:
             self.store.close()
             self.store = None
 
     def retain(self) -> asyncio.Future[int]:
         """Run one retention pass now, on the writer; a future of how many messages it deleted."""
-        future: asyncio.Future[int] = self.server.loop.create_future()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         if self.writer is None:
             future.set_result(0)
             return future
@@ -138,7 +146,7 @@ class History:
         # More to do: come back soon; otherwise at the usual pace. Each pass is small, so
         # delivery never waits long behind it.
         delay = 0.05 if (deleted or 0) >= RETENTION_BUDGET else RETENTION_INTERVAL
-        self._retention = self.server.loop.call_later(delay, self._retain)
+        self._retention = asyncio.get_running_loop().call_later(delay, self._retain)
 
     # writing ----------------------------------------------------------------------------------
 
@@ -151,8 +159,8 @@ class History:
 
     def pinned(self, channel: Channel[Session]) -> bool:
         """Whether ``channel`` exists whatever happens in it: configured or registered."""
-        world = self.server.world
-        if channel.key_folded in self.server.registry.channels:
+        world = self.world
+        if self.registered(channel.key_folded):
             return True
         return any(world.fold(name) == channel.key_folded for name in self.settings.persistent_channels)
 
@@ -161,7 +169,7 @@ class History:
         if self.store is None or not channel.persistent:
             return
         record = _record(channel)
-        self.server.delivery.write(lambda store: store.save_channel(record))
+        self.delivery.write(lambda store: store.save_channel(record))
 
     def channel_used(self, channel: Channel[Session]) -> None:
         """Something worth keeping happened in ``channel``: a message kept in history, a topic, a
@@ -195,7 +203,7 @@ class History:
         if earlier is not None and not earlier[1]:
             channel.created = earlier[0] / 1000
         else:
-            channel.created = self.server.delivery.start_ms() / 1000
+            channel.created = self.delivery.start_ms() / 1000
         self._record_life(channel)
 
     def channel_changed(self, channel: Channel[Session]) -> None:
@@ -210,19 +218,19 @@ class History:
         if self.store is None:
             return
         key = channel.key_folded
-        self.server.delivery.write(lambda store: store.end_channel_life(key))
+        self.delivery.write(lambda store: store.end_channel_life(key))
 
     def _record_life(self, channel: Channel[Session]) -> None:
         private = _private(channel)
         key, created_ms = channel.key_folded, channel.created_ms
-        self.server.delivery.write(lambda store: store.begin_channel_life(key, created_ms, private))
+        self.delivery.write(lambda store: store.begin_channel_life(key, created_ms, private))
         channel.recorded_private = private
 
     def forget_channel(self, channel: Channel[Session]) -> None:
         """Delete a channel's saved state (it stopped being persistent)."""
         if self.store is not None:
             key = channel.key_folded
-            self.server.delivery.write(lambda store: store.delete_channel(key))
+            self.delivery.write(lambda store: store.delete_channel(key))
 
     def _forget_unused_channels(self) -> None:
         """At each retention pass: an empty durable channel with no history left and
@@ -231,7 +239,7 @@ class History:
         store = self.store
         if store is None:
             return
-        for channel in list(self.server.world.channels.values()):
+        for channel in list(self.world.channels.values()):
             if channel.members or not channel.persistent or _worth_keeping(channel) or self.pinned(channel):
                 continue
             try:
@@ -243,7 +251,7 @@ class History:
             log.info("forgetting %s: empty, and retention removed its last message", channel.name)
             channel.persistent = False
             self.forget_channel(channel)
-            self.server.end_channel(channel)
+            self.end_channel(channel)
 
     # reading ----------------------------------------------------------------------------------
 

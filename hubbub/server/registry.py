@@ -18,9 +18,11 @@ from hubbub.store.accounts import RegisteredChannel
 from .services import service_mask
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .accounts import Accounts
+    from .delivery import Delivery
+    from .history import History
     from .session import Session
-    from .world import Channel
+    from .world import Channel, World
 
 LEVELS = {"op": "o", "voice": "v"}
 
@@ -28,18 +30,23 @@ LEVELS = {"op": "o", "voice": "v"}
 class ChannelRegistry:
     """Registered channels, loaded from the account store and kept in memory."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(
+        self, world: World[Session], accounts: Accounts, history: History, delivery: Delivery
+    ) -> None:
+        self.world = world
+        self.accounts = accounts
+        self.history = history
+        self.delivery = delivery
         self.channels: dict[str, RegisteredChannel] = {}
 
     def load(self) -> None:
         """Read every registration; their channels exist (persistent) from start-up."""
-        store = self.server.accounts.store
+        store = self.accounts.store
         self.channels = {c.key: c for c in store.channels()} if store is not None else {}
 
     def save(self, record: RegisteredChannel) -> None:
         """Store a registration and keep it."""
-        self.server.accounts.write_later(
+        self.accounts.write_later(
             lambda store: store.save_channel(record), f"save the registration of {record.key}"
         )
         self.channels[record.key] = record
@@ -53,7 +60,7 @@ class ChannelRegistry:
 
     def name_of(self, account_id: str) -> str | None:
         """The name of the account with ``account_id``, or None if it was dropped."""
-        account = self.server.accounts.by_id(account_id)
+        account = self.accounts.by_id(account_id)
         return account.name if account is not None else None
 
     def apply_on_join(self, session: Session, channel: Channel[Session]) -> None:
@@ -61,9 +68,9 @@ class ChannelRegistry:
         modes = self.access_of(channel, session)
         if not modes or session not in channel.members:
             return
-        self.server.world.set_prefix(channel, session, modes)
+        self.world.set_prefix(channel, session, modes)
         if "o" in modes:
-            self.server.history.operator_given(channel)
+            self.history.operator_given(channel)
         out = Message.build(
             "MODE",
             channel.name,
@@ -71,4 +78,4 @@ class ChannelRegistry:
             *([session.nick] * len(modes)),
             source=service_mask(session, "ChanServ"),
         )
-        self.server.delivery.publish(out, list(channel.members), event=True)
+        self.delivery.publish(out, list(channel.members), event=True)

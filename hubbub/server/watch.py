@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from hubbub.store.datadir import FileIdentity, file_identity
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .session import Session
+    from .world import World
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ INTERVAL = 2.0
 class DatabaseWatch:
     """Compares the database path with the file the server opened, on a timer."""
 
-    def __init__(self, server: Server, path: Path, interval: float = INTERVAL) -> None:
-        self.server = server
+    def __init__(self, world: World[Session], path: Path, interval: float = INTERVAL) -> None:
+        self.world = world
         self.path = path
         self.interval = interval
         self.opened = file_identity(path)
@@ -38,7 +39,7 @@ class DatabaseWatch:
 
     def start(self) -> None:
         """Look every ``interval`` seconds until :meth:`stop`."""
-        self._handle = self.server.loop.call_later(self.interval, self._tick)
+        self._handle = asyncio.get_running_loop().call_later(self.interval, self._tick)
 
     def stop(self) -> None:
         """Stop looking."""
@@ -70,7 +71,7 @@ class DatabaseWatch:
                 "one it opened, and the next start will use the new one"
             )
         log.error("%s", problem)
-        for user in list(self.server.world.users.values()):
+        for user in list(self.world.users.values()):
             if "o" in user.umodes and not user.gone:
                 user.notice(f"*** {problem}")
         return problem

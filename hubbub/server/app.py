@@ -114,12 +114,14 @@ class Server:
         try:
             if self.settings.tls_enabled:
                 self.tls_context = startup.tls_context(self.settings)
-            plain = Door(self, "plain", self.settings.host, self.settings.port)
+            plain = Door(self.new_connection, "plain", self.settings.host, self.settings.port)
             await startup.bind(plain)
             self.doors.append(plain)
             self.host, self.port = plain.host, plain.port
             if self.tls_context is not None:
-                tls = Door(self, "tls", self.settings.host, self.settings.tls_port, self.tls_context)
+                tls = Door(
+                    self.new_connection, "tls", self.settings.host, self.settings.tls_port, self.tls_context
+                )
                 await startup.bind(tls)
                 self.doors.append(tls)
                 self.tls_port = tls.port
@@ -269,6 +271,10 @@ class Server:
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session`` through the command table, with this server as context."""
         dispatch(self, session, message, line)
+
+    def new_connection(self) -> Connection:
+        """The protocol of a socket a door just accepted."""
+        return Connection(self)
 
     def new_session(self, conn: Connection) -> Session:
         """The session of a connection just admitted (the wire knows nothing of its inside)."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from hubbub.protocol import LineFramer, ProtocolError
 
-from .intake import Intake
+from .intake import Intake, IntakeHost
 from .outbox import Epoch, Part, outbox_bytes
 
 if TYPE_CHECKING:
-    from .app import Server
+    from .clock import Clock
+    from .outbox import Outboxes
     from .session import Session
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,22 @@ log = logging.getLogger(__name__)
 CLOSE_GRACE = 5.0
 # Seconds a half-closed connection waits for the peer to close its side.
 CLOSE_LINGER = 2.0
+
+
+class Host(IntakeHost, Protocol):
+    """What a connection needs of the server (:class:`hubbub.server.app.Server` is the one)."""
+
+    clock: Clock
+    outboxes: Outboxes
+
+    def admit(self, conn: Connection) -> str | None:
+        """Count a new connection; why it is refused, or None."""
+
+    def new_session(self, conn: Connection) -> Session:
+        """The session of a connection just admitted."""
+
+    def connection_closed(self, conn: Connection) -> None:
+        """Forget a closed connection."""
 
 
 class Connection(Intake, asyncio.Protocol):
@@ -50,8 +67,9 @@ class Connection(Intake, asyncio.Protocol):
         "session",
         "transport",
     )
+    server: Host
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self._clock = server.clock
         self.transport: asyncio.Transport | None = None

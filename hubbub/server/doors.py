@@ -9,12 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING
-
-from .connection import Connection
-
-if TYPE_CHECKING:
-    from .app import Server
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +21,14 @@ class Door:
     """One listening socket that hands each accepted connection to the server."""
 
     def __init__(
-        self, server: Server, name: str, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+        self,
+        accept: Callable[[], asyncio.Protocol],
+        name: str,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.server = server
+        self.accept = accept  # makes the protocol of each accepted socket: a new Connection
         self.name = name
         self.host = host
         self.port = port
@@ -43,7 +43,7 @@ class Door:
         """
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
-            lambda: Connection(self.server),
+            self.accept,
             self.host,
             self.port,
             ssl=self.ssl_context,

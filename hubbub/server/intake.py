@@ -13,17 +13,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .limits import TokenBucket, message_command
 
 if TYPE_CHECKING:
-    from .app import Server
     from .clock import Clock, Timer
     from .config import Settings
+    from .delivery import Delivery
     from .session import Session
 
 log = logging.getLogger(__name__)
+
+
+class IntakeHost(Protocol):
+    """What a connection's input needs of the server: its limits, the store's progress, the loop."""
+
+    settings: Settings
+    delivery: Delivery
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the server runs on."""
 
 
 class Intake:
@@ -55,7 +66,7 @@ class Intake:
     _read_paused: bool
 
     if TYPE_CHECKING:
-        server: Server
+        server: IntakeHost
         session: Session | None
         transport: asyncio.Transport | None
         closed: bool

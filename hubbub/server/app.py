@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import ssl
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from hubbub import __version__
 from hubbub.protocol import Casemapping, Message
 from hubbub.store import datadir
 
-from . import monitor, startup
+from . import startup
 from .accounts import Accounts
 from .bans import Bans
 from .clock import Clock, SystemClock
@@ -27,6 +26,7 @@ from .connection import Connection
 from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
+from .endings import Endings
 from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
@@ -34,6 +34,7 @@ from .limits import ConnectionCounter
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
+from .tls import trust_clients
 from .watch import DatabaseWatch
 from .world import Channel, World
 
@@ -56,9 +57,6 @@ class Server:
         # What each connection is queued, flushed once at the end of the loop turn (outbox.py).
         self.outboxes = Outboxes(settings.sendq)
         self.delivery = Delivery(self._committed, self.clock, self.outboxes)
-        self.delivery.backlog_limit = settings.store_backlog
-        self.outboxes.sendq = settings.sendq
-        self.delivery.keep_events = settings.history_events
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         self.connections: set[Connection] = set()
@@ -84,7 +82,8 @@ class Server:
         self.bans = Bans(world, self.accounts)
         self.registry = ChannelRegistry(world, self.accounts, self.history, delivery)
         self.history.registered = self.channel_registered_key
-        self.history.end_channel = self.end_channel
+        self.endings = Endings(world, delivery, self.history, self.registry, self.accounts, self.name)
+        self.history.end_channel = self.endings.end_channel
         self.accounts.logged_in = self.account_logged_in
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
         self.tls_port: int | None = None
@@ -94,13 +93,14 @@ class Server:
         self.exclusive = True
         self.data_lock: datadir.DataDirLock | None = None
         self.watch: DatabaseWatch | None = None
-        self._caps = offered_caps(self.settings, self.tls_port)
         # REHASH reads the settings again through this (the serve command passes one that reads
         # the configuration file, the environment and the flags); None: keep the settings.
         self.settings_loader: Callable[[], Settings] | None = None
         self.config_name = "hubbub.toml"
-        self.isupport = isupport_tokens(self.settings)
-        self.motd = settings.motd_lines()
+        self._caps: dict[str, str] = {}
+        self.isupport: list[str] = []
+        self.motd: list[str] = []
+        self._apply_settings()
 
     # start and stop ---------------------------------------------------------------------------
 
@@ -164,8 +164,15 @@ class Server:
                 data_dir=self.settings.data_dir,
                 tls_port=self.settings.tls_port,
             ).validate()
+        self._apply_settings()
+        self.bans.load()
+        self.reload_tls()
+
+    def _apply_settings(self) -> None:
+        """Hand ``self.settings`` to every part that keeps some of it (start-up and REHASH)."""
         settings = self.settings
         self.history.settings = self.accounts.settings = self.directs.settings = settings
+        self.outboxes.sendq = settings.sendq
         self.delivery.backlog_limit = settings.store_backlog
         self.delivery.keep_events = settings.history_events
         self.limits.max_total = settings.max_connections
@@ -173,12 +180,10 @@ class Server:
         self.limits.exempt_loopback = settings.exempt_loopback
         self.accounts.throttle.limit = settings.login_max_failures
         self.accounts.throttle.window = settings.login_failure_window
-        self._caps = offered_caps(self.settings, self.tls_port)
-        self.isupport = isupport_tokens(self.settings)
+        self._caps = offered_caps(settings, self.tls_port)
+        self.isupport = isupport_tokens(settings)
         self.motd = settings.motd_lines()
         self.reply_cache.clear()
-        self.bans.load()
-        self.reload_tls()
 
     def reload_tls(self) -> None:
         """Load the certificate, key and trusted client certificates again (REHASH).
@@ -194,22 +199,14 @@ class Server:
 
     def _trust_client_certificates(self) -> None:
         """Trust the client certificates stored on accounts and the configured client CA."""
-        if self.tls_context is None:
-            return
-        s = self.settings
-        store = self.accounts.store
-        for pem in store.client_certificates() if store is not None else []:
-            self.tls_context.load_verify_locations(cadata=pem)
-        if s.tls_client_ca:
-            self.tls_context.load_verify_locations(cafile=s.tls_client_ca)
-        if self.tls_context.verify_mode == ssl.CERT_NONE and (
-            s.tls_client_ca or (store is not None and store.client_certificates())
-        ):
-            self.tls_context.verify_mode = ssl.CERT_OPTIONAL
+        if self.tls_context is not None:
+            store = self.accounts.store
+            pems = store.client_certificates() if store is not None else []
+            trust_clients(self.tls_context, pems, self.settings.tls_client_ca)
 
     async def stop(self, reason: str = "Server shutting down") -> None:
         """Close listeners, tell every client why, flush, and close the store."""
-        self.stopping = True
+        self.stopping = self.endings.stopping = True
         for door in self.doors:
             door.close()
         for conn in list(self.connections):
@@ -311,74 +308,16 @@ class Server:
     # sessions ---------------------------------------------------------------------------------
 
     def session_gone(self, session: Session, reason: str) -> None:
-        """Remove a departing session from the world and show its QUIT once to each peer."""
-        world = self.world
-        if session.account is not None:
-            world.drop_login(session, world.fold(session.account))
-        if not session.registered:
-            world.unregistered -= 1
-            return
-        if world.detach_device(session):
-            # Another device keeps the nick and its channels: nobody else notices (devices.py).
-            monitor.forget(session)
-            world.forget_umodes(session)
-            return
-        peers = world.peers_of(session)
-        quit_msg = Message.build("QUIT", reason, source=session.hostmask)
-        self.delivery.publish(
-            quit_msg,
-            [p for p in peers if not p.gone],
-            keep=list(session.channels),
-            event=True,
-            account=session.account,
-        )
-        left = list(session.channels.values())
-        held_nick = world.quit(session)
-        for channel in left:
-            self._maybe_end(channel)
-        if held_nick:
-            monitor.went_offline(session, session.nick)
-        monitor.forget(session)
-        world.forget_umodes(session)
-        world.remember(session)
+        """A session left the network (endings.py shows its QUIT and ends emptied channels)."""
+        self.endings.quit(session, reason)
 
     def remove_member(self, channel: Channel[Session], session: Session) -> None:
-        """Take ``session`` out of ``channel``; an empty channel goes unless persistent (durable)."""
-        self.world.leave(channel, session)  # every device of the user leaves together
-        self._maybe_end(channel)
-
-    def _maybe_end(self, channel: Channel[Session]) -> None:
-        if not channel.members and not channel.persistent:
-            self.end_channel(channel)
-
-    def end_channel(self, channel: Channel[Session]) -> None:
-        """Take an empty channel out of the world; a channel of that name made later starts clean."""
-        self.world.remove_channel(channel)
-        if not self.stopping:  # shutting down empties channels, but does not end their lives
-            self.history.channel_ended(channel)
+        """Take ``session`` out of ``channel``; an empty channel ends unless durable."""
+        self.endings.leave(channel, session)
 
     def drop_channel(self, channel: Channel[Session], reason: str) -> None:
-        """End ``channel`` now: forget its saved state and registration, and kick its members.
-
-        Its history stays in the store (HISTORY DELETE removes it) but belongs to the life that
-        ended: a channel of that name made later starts clean, with nobody as its operator but
-        the first to join it.
-        """
-        channel.persistent = False
-        self.history.forget_channel(channel)
-        if self.registry.channels.pop(channel.key_folded, None) is not None:
-            key = channel.key_folded
-            self.accounts.write_later(
-                lambda store: store.drop_channel(key), f"drop the registration of {key}"
-            )
-        for member in [m for m in channel.members if m.primary is None]:
-            if member not in channel.members:
-                continue
-            out = Message.build("KICK", channel.name, member.nick, reason, source=self.name)
-            self.delivery.publish(out, list(channel.members), keep=(channel.key_folded,), event=True)
-            self.remove_member(channel, member)
-        if self.world.channels.get(channel.key_folded) is channel:
-            self.end_channel(channel)
+        """End ``channel`` now, kicking its members (CHANNEL DROP)."""
+        self.endings.drop_channel(channel, reason)
 
     # hooks for history, persistence and accounts ------------------------------------------------
 
@@ -419,33 +358,3 @@ class Server:
         """Whether the first to join empty ``channel`` becomes its operator: only if it is not
         registered (ChanServ's access list decides) and nobody ever was its operator."""
         return not channel.had_ops and not self.channel_registered(channel)
-
-
-async def serve(
-    settings: Settings,
-    *,
-    ready: asyncio.Future[Server] | None = None,
-    loader: Callable[[], Settings] | None = None,
-    config_name: str = "",
-) -> int:
-    """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code.
-
-    ``loader`` reads the settings again for REHASH.
-    """
-    server = Server(settings)
-    server.settings_loader = loader
-    server.config_name = config_name or server.config_name
-    await server.start()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    import sys
-
-    print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
-    if ready is not None:
-        ready.set_result(server)
-    await stop.wait()
-    log.info("shutting down")
-    await server.stop()
-    return 0

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from .config import ConfigError, load
+from .config import ConfigError, Settings, load
+
+if TYPE_CHECKING:
+    from .app import Server
+
+log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -71,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"configuration error: {exc}")
     from hubbub.store import StoreError
 
-    from .app import serve
     from .startup import StartupError
 
     try:
@@ -98,3 +105,33 @@ def _fail(problem: str) -> int:
     """Report a failure to start: one line on stderr, exit status 1."""
     print(f"hubbub serve: {' '.join(problem.splitlines())}", file=sys.stderr)
     return 1
+
+
+async def serve(
+    settings: Settings,
+    *,
+    ready: asyncio.Future[Server] | None = None,
+    loader: Callable[[], Settings] | None = None,
+    config_name: str = "",
+) -> int:
+    """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code.
+
+    ``loader`` reads the settings again for REHASH.
+    """
+    from .app import Server  # the command line answers --help without loading the server
+
+    server = Server(settings)
+    server.settings_loader = loader
+    server.config_name = config_name or server.config_name
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
+    if ready is not None:
+        ready.set_result(server)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    return 0

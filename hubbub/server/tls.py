@@ -34,6 +34,21 @@ def server_context(
     return ctx
 
 
+def trust_clients(context: ssl.SSLContext, pems: Iterable[str], client_ca: str = "") -> None:
+    """Trust the client certificates ``pems`` (PEM texts) and the CA file ``client_ca``.
+
+    Once anything is trusted, clients are asked for a certificate (SASL EXTERNAL), never made
+    to show one.
+    """
+    pems = list(pems)
+    for pem in pems:
+        context.load_verify_locations(cadata=pem)
+    if client_ca:
+        context.load_verify_locations(cafile=client_ca)
+    if context.verify_mode == ssl.CERT_NONE and (client_ca or pems):
+        context.verify_mode = ssl.CERT_OPTIONAL
+
+
 def certificate_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str | None:
     """The SHA-256 fingerprint (lower-case hex) of the peer's certificate, if it sent one."""
     der = ssl_object.getpeercert(binary_form=True)

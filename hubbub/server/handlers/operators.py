@@ -8,6 +8,7 @@ their reason and expiry and are checked when a client registers or logs in.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -59,8 +60,6 @@ def handle_oper(ctx: Context, session: Session, msg: Message) -> None:
     session.auth.pending = True
 
     async def check() -> None:
-        import asyncio
-
         ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
         session.auth.pending = False
         if session.gone:

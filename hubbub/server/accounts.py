@@ -246,7 +246,7 @@ class Accounts:
         watching = [r for r in recipients if "account-notify" in r.caps]
         self.delivery.publish(
             out,
-            monitor.with_watchers(session, "account-notify", watching),
+            monitor.with_watchers(self.world, session, "account-notify", watching),
             event=True,
             account=session.account,
         )

@@ -53,7 +53,7 @@ class Endings:
             return
         if world.detach_device(session):
             # Another device keeps the nick and its channels: nobody else notices (devices.py).
-            monitor.forget(session)
+            monitor.forget(self.world, session)
             world.forget_umodes(session)
             return
         peers = world.peers_of(session)
@@ -70,8 +70,8 @@ class Endings:
         for channel in left:
             self._maybe_end(channel)
         if held_nick:
-            monitor.went_offline(session, session.nick)
-        monitor.forget(session)
+            monitor.went_offline(self.world, session, session.nick)
+        monitor.forget(self.world, session)
         world.forget_umodes(session)
         world.remember(session)
 

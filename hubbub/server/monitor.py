@@ -15,6 +15,7 @@ from hubbub.protocol import numerics, pack
 
 if TYPE_CHECKING:
     from .session import Session
+    from .world import World
 
 # Bytes of targets per 730-733 line, so every line stays well inside 512 bytes.
 LINE_BUDGET = 400
@@ -31,24 +32,23 @@ def _tell(watchers: Iterable[Session], numeric: str, target: str) -> None:
             watcher.reply(numeric, target)
 
 
-def came_online(session: Session) -> None:
+def came_online(world: World[Session], session: Session) -> None:
     """``session``'s nick is now in use: 730 to everyone watching it."""
-    watchers = session.server.world.monitors.get(session.folded)
+    watchers = world.monitors.get(session.folded)
     if watchers:
         _tell(list(watchers), numerics.RPL_MONONLINE, session.hostmask)
 
 
-def went_offline(session: Session, nick: str) -> None:
+def went_offline(world: World[Session], session: Session, nick: str) -> None:
     """``nick`` (held by ``session`` until now) is free: 731 to everyone watching it."""
-    world = session.server.world
     watchers = world.monitors.get(world.fold(nick))
     if watchers:
         _tell([w for w in watchers if w is not session], numerics.RPL_MONOFFLINE, nick)
 
 
-def forget(session: Session) -> None:
+def forget(world: World[Session], session: Session) -> None:
     """Drop every nick ``session`` watches (it is leaving)."""
-    monitors = session.server.world.monitors
+    monitors = world.monitors
     for folded in session.monitoring:
         watchers = monitors.get(folded)
         if watchers is not None:
@@ -58,12 +58,14 @@ def forget(session: Session) -> None:
     session.monitoring.clear()
 
 
-def extended_watchers(session: Session, cap: str, exclude: Iterable[Session] = ()) -> list[Session]:
+def extended_watchers(
+    world: World[Session], session: Session, cap: str, exclude: Iterable[Session] = ()
+) -> list[Session]:
     """Watchers of ``session``'s nick with extended-monitor and ``cap``, minus ``exclude``.
 
     Used to add them to the recipients of an AWAY, ACCOUNT, CHGHOST or SETNAME change.
     """
-    watchers = session.server.world.monitors.get(session.folded)
+    watchers = world.monitors.get(session.folded)
     if not watchers:
         return []
     skip = set(exclude)
@@ -73,6 +75,8 @@ def extended_watchers(session: Session, cap: str, exclude: Iterable[Session] = (
     ]
 
 
-def with_watchers(session: Session, cap: str, recipients: list[Session]) -> list[Session]:
+def with_watchers(
+    world: World[Session], session: Session, cap: str, recipients: list[Session]
+) -> list[Session]:
     """``recipients`` plus the extended-monitor watchers of ``session`` who have ``cap``."""
-    return recipients + extended_watchers(session, cap, recipients)
+    return recipients + extended_watchers(world, session, cap, recipients)

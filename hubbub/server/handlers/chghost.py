@@ -46,7 +46,12 @@ def change_host(ctx: Context, session: Session, user: str, host: str) -> None:
     if "chghost" in session.caps:
         capable.append(session)
     publish = ctx.delivery.publish
-    publish(change, monitor.with_watchers(session, "chghost", capable), event=True, account=session.account)
+    publish(
+        change,
+        monitor.with_watchers(ctx.world, session, "chghost", capable),
+        event=True,
+        account=session.account,
+    )
     others = [p for p in peers if "chghost" not in p.caps]
     if not others:
         return

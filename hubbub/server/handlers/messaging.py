@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .context import Context
 
 
-def _client_tags(ctx: Context, session: Session, msg: Message) -> dict[str, str]:
+def _client_tags(session: Session, msg: Message) -> dict[str, str]:
     if not msg.tags or not session.view & capmod.TAGS:
         return {}
     return {k: v for k, v in msg.tags.items() if k.startswith("+") and valid_tag_key(k)}
@@ -67,7 +67,7 @@ def _relay(ctx: Context, session: Session, msg: Message) -> None:
         if not silent:
             session.reply(numerics.ERR_TOOMANYTARGETS, msg.params[0])
         return
-    client_tags = _client_tags(ctx, session, msg)
+    client_tags = _client_tags(session, msg)
     if is_tagmsg and not client_tags and not session.view & capmod.TAGS:
         return  # TAGMSG without message-tags carries nothing
     echo = "echo-message" in session.caps

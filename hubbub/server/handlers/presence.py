@@ -76,7 +76,7 @@ def handle_monitor(ctx: Context, session: Session, msg: Message) -> None:
         else:
             _remove(ctx, session, msg.params[1])
     elif sub.upper() == "C":
-        forget(session)
+        forget(ctx.world, session)
     elif sub.upper() == "L":
         for line in chunks(session.monitoring.values()):
             session.reply(numerics.RPL_MONLIST, line)

@@ -175,7 +175,10 @@ def handle_away(ctx: Context, session: Session, msg: Message) -> None:
     world = ctx.world
     recipients = [p for p in world.peers_of(session) if "away-notify" in p.caps]
     ctx.delivery.publish(
-        out, monitor.with_watchers(session, "away-notify", recipients), event=True, account=session.account
+        out,
+        monitor.with_watchers(ctx.world, session, "away-notify", recipients),
+        event=True,
+        account=session.account,
     )
 
 
@@ -192,7 +195,10 @@ def handle_setname(ctx: Context, session: Session, msg: Message) -> None:
     if "setname" in session.caps:
         recipients.append(session)
     ctx.delivery.publish(
-        out, monitor.with_watchers(session, "setname", recipients), event=True, account=session.account
+        out,
+        monitor.with_watchers(ctx.world, session, "setname", recipients),
+        event=True,
+        account=session.account,
     )
 
 

@@ -75,8 +75,8 @@ def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
     keys = [c.key_folded for c in session.channels.values()]
     ctx.delivery.publish(change, recipients, keep=keys, event=True, account=session.account)
     ctx.directs.nick_changed(session)
-    monitor.went_offline(session, old_mask.split("!", 1)[0])
-    monitor.came_online(session)
+    monitor.went_offline(ctx.world, session, old_mask.split("!", 1)[0])
+    monitor.came_online(ctx.world, session)
 
 
 def handle_user(ctx: Context, session: Session, msg: Message) -> None:
@@ -143,7 +143,7 @@ def try_register(ctx: Context, session: Session) -> None:
     world.unregistered -= 1
     session.registration_done()
     welcome(ctx, session)
-    monitor.came_online(session)
+    monitor.came_online(ctx.world, session)
     if session.account is not None:
         ctx.directs.replay_direct(session)
 

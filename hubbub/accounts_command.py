@@ -76,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
             for account in store.all():
                 created = time.strftime("%Y-%m-%d", time.gmtime(account.created_ms / 1000))
                 fps = len(store.certfps(account.key))
-                print(f"{account.name}\t{created}\t{account.email or '-'}\t{fps} certificate(s)")
+                used = (
+                    "used " + time.strftime("%Y-%m-%d", time.gmtime(account.used_ms / 1000))
+                    if account.used_ms is not None
+                    else "never logged in"
+                )
+                print(f"{account.name}\t{created}\t{account.email or '-'}\t{fps} certificate(s)\t{used}")
             return 0
         if args.action == "create":
             if not valid_nick(args.name, defaults.nicklen):
@@ -89,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
             hashed = hash_password(
                 password, defaults.password_hash_memory_kib, defaults.password_hash_time_cost
             )
-            if not store.create(Account(key, args.name, hashed, args.email, int(time.time() * 1000))):
+            now_ms = int(time.time() * 1000)
+            # An administrator's account counts as used: it reserves its nick from the start.
+            account = Account(key, args.name, hashed, args.email, now_ms, used_ms=now_ms)
+            if not store.create(account):
                 print(f"hubbub account: {args.name} already exists", file=sys.stderr)
                 return 1
             print(f"created {args.name}")

@@ -38,9 +38,12 @@ class Account:
     created_ms: int = 0
     id: str = field(default_factory=new_account_id)
     """Immutable random id; never given to another account, even one of the same name."""
+    used_ms: int | None = None
+    """When it was last used (logged in, or created by an administrator); None for an account
+    registered over IRC and not logged in since (schema version 8)."""
 
 
-_ACCOUNT_COLUMNS = "key, name, password_hash, email, created_ms, id"
+_ACCOUNT_COLUMNS = "key, name, password_hash, email, created_ms, id, used_ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ class AccountStore:
         """Add ``account``; False if the name is taken."""
         with store_errors(f"cannot create account {account.name!r}"):
             cur = self._db.execute(
-                f"INSERT OR IGNORE INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     account.key,
                     account.name,
@@ -100,6 +103,7 @@ class AccountStore:
                     account.email,
                     account.created_ms,
                     account.id,
+                    account.used_ms,
                 ),
             )
         return cur.rowcount == 1
@@ -125,6 +129,14 @@ class AccountStore:
         with store_errors("cannot change the password"):
             cur = self._db.execute(
                 "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, key)
+            )
+        return cur.rowcount == 1
+
+    def mark_used(self, key: str, time_ms: int) -> bool:
+        """Record that the account was used (logged in to) at ``time_ms``; False if unknown."""
+        with store_errors("cannot record the login"):
+            cur = self._db.execute(
+                "UPDATE accounts SET used_ms = max(coalesce(used_ms, 0), ?) WHERE key = ?", (time_ms, key)
             )
         return cur.rowcount == 1
 

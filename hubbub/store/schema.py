@@ -208,6 +208,16 @@ _V7_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 7",
 )
 
+_V8_STEP: tuple[str, ...] = (
+    # When an account was last used: logged in other than by registering over IRC, or created
+    # by an administrator. NULL for an account registered over IRC and not logged in since,
+    # which stops reserving its nick after a while (the unused_account_days setting). Accounts
+    # made before this version count as used when they were made.
+    "ALTER TABLE accounts ADD COLUMN used_ms INTEGER",
+    "UPDATE accounts SET used_ms = created_ms",
+    "UPDATE schema_version SET version = 8",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -215,6 +225,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     5: _V5_STEP,
     6: _V6_STEP,
     7: _V7_STEP,
+    8: _V8_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 

@@ -31,6 +31,7 @@ def test_create_passwd_list_and_delete(tmp_path: Path) -> None:
     assert _account(data, "create", "bob", password="short").returncode == 2
     listed = _account(data, "list")
     assert listed.stdout.startswith("Alice\t") and "a@example.org" in listed.stdout
+    assert listed.stdout.rstrip("\n").split("\t")[-1].startswith("used ")
     assert _account(data, "passwd", "alice", password="second-password").returncode == 0
     store = open_accounts(data)
     try:
@@ -38,6 +39,8 @@ def test_create_passwd_list_and_delete(tmp_path: Path) -> None:
         assert account is not None
         assert verify_password(account.password_hash, "second-password")
         assert not verify_password(account.password_hash, "first-password")
+        # An administrator's account counts as used: it reserves its nick however long it waits.
+        assert account.used_ms == account.created_ms
     finally:
         store.close()
     assert _account(data, "delete", "alice").returncode == 0

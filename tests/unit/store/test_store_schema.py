@@ -20,6 +20,7 @@ from hubbub.store import (
     dm_key,
     open_store,
 )
+from hubbub.store.accounts import Account, open_accounts
 from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
 
 T0 = 1_700_000_000_000
@@ -45,7 +46,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 7
+    assert version_of(path) == CURRENT_VERSION == 8
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -234,3 +235,32 @@ def test_every_committed_message_survives_kill_9(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
         assert len(store.latest("#chat", 5000)) == 1000
         assert store.conversations() == [("#chat", 1000, 1)]
+
+
+def test_version_8_counts_existing_accounts_as_used_and_records_logins(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_NAME
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in V1_SCHEMA:
+        db.execute(statement)
+    for version in range(2, 8):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO accounts (key, name, password_hash, email, created_ms, id)"
+        " VALUES ('old', 'Old', 'hash', '', ?, 'id-old')",
+        (T0,),
+    )
+    db.close()
+    store = open_accounts(tmp_path)
+    try:
+        old = store.get("old")
+        assert old is not None and old.used_ms == T0  # an account from before keeps its nick
+        assert store.create(Account("new", "New", "hash", created_ms=T0 + 5))
+        assert store.get("new").used_ms is None  # type: ignore[union-attr]
+        assert store.mark_used("new", T0 + 10)
+        assert not store.mark_used("nobody", T0 + 10)
+        store.mark_used("new", T0 + 7)  # never back
+        assert store.get("new").used_ms == T0 + 10  # type: ignore[union-attr]
+    finally:
+        store.close()
+    assert version_of(path) == CURRENT_VERSION

@@ -2,15 +2,15 @@
 
 Passwords are hashed with argon2id (``argon2-cffi``) in the default thread pool, so a login never
 stalls the event loop; everything that touches the World happens back on the loop. Passwords are
-never logged.
+never logged. Every password check and every registration passes the throttles of throttle.py
+first, before anything is hashed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,6 +23,7 @@ from hubbub.store.accounts import Account, AccountStore, open_accounts
 
 from . import monitor
 from .services import is_service
+from .throttle import LoginThrottle, RegistrationThrottle
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# A hash to verify against when the account does not exist, so that a miss costs as much as a
-# wrong password and does not reveal which names are registered.
-_DUMMY_PASSWORD = "no such account"
 
 
 def make_hasher(memory_kib: int, time_cost: int) -> PasswordHasher:
@@ -58,49 +55,8 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-class LoginThrottle:
-    """Counts failed logins per key (an account or an IP address) over a sliding window."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is None:
-            return None
-        cutoff = self.clock() - self.window
-        while times and times[0] <= cutoff:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return None
-        return times
-
-    def blocked(self, *keys: str) -> bool:
-        """Whether any of ``keys`` has used up its failures in the current window."""
-        for key in keys:
-            times = self._recent(key)
-            if times is not None and len(times) >= self.limit:
-                return True
-        return False
-
-    def failed(self, *keys: str) -> None:
-        """Record a failed login against each of ``keys``."""
-        now = self.clock()
-        for key in keys:
-            self._recent(key)
-            self._failures.setdefault(key, deque()).append(now)
-
-    def clear(self, key: str) -> None:
-        """Forget the failures of ``key`` (after a successful login)."""
-        self._failures.pop(key, None)
-
-
 class Accounts:
-    """The server's accounts: store, hasher, throttle, and the login/logout procedure."""
+    """The server's accounts: store, hasher, throttles, and the login/logout procedure."""
 
     def __init__(
         self, settings: Settings, world: World[Session], history: History, delivery: Delivery
@@ -112,14 +68,19 @@ class Accounts:
         # Set by the server: what a registered client that just logged in is shown.
         self.logged_in: Callable[[Session], None] = lambda session: None
         self.store: AccountStore | None = None
+        self.clock = delivery.clock
         self.hasher = make_hasher(settings.password_hash_memory_kib, settings.password_hash_time_cost)
-        self.throttle = LoginThrottle(settings.login_max_failures, settings.login_failure_window)
+        self.throttle = LoginThrottle(settings, self.clock.monotonic)
+        self.registrations = RegistrationThrottle(settings, self.clock.monotonic)
         self._dummy_hash = ""
 
     def open(self) -> None:
         """Open the account store in the data directory."""
         self.store = open_accounts(self.settings.data_dir)
-        self._dummy_hash = self.hasher.hash(_DUMMY_PASSWORD)
+        # A hash to verify against when the account does not exist, so that a miss costs as
+        # much as a wrong password and does not reveal which names are registered; its password
+        # is a secret nobody knows, so no guess matches it and every miss counts as a failure.
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(32))
 
     def close(self) -> None:
         """Close the account store."""
@@ -183,32 +144,58 @@ class Accounts:
 
     # passwords --------------------------------------------------------------------------------
 
-    async def create(self, name: str, password: str, email: str = "") -> Account | None:
-        """Register ``name`` with ``password`` (hashed off the loop); None if the name is taken."""
-        password_hash = await asyncio.get_running_loop().run_in_executor(None, self.hasher.hash, password)
-        account = Account(self.fold(name), name, password_hash, email, int(time.time() * 1000))
-        if self.store is None or not await self.write(lambda store: store.create(account)):
+    async def create(
+        self, name: str, password: str, email: str = "", ip: str | None = None
+    ) -> Account | None:
+        """Register ``name`` with ``password`` (hashed off the loop); None if the name is taken.
+
+        With ``ip``, the registration counts against that address before anything is hashed, and
+        :class:`~hubbub.server.throttle.Throttled` is raised past its limit.
+        """
+        token = self.registrations.begin(ip) if ip is not None else None
+        made = False
+        try:
+            password_hash = await asyncio.get_running_loop().run_in_executor(None, self.hasher.hash, password)
+            account = Account(self.fold(name), name, password_hash, email, int(self.clock.now() * 1000))
+            made = self.store is not None and await self.write(lambda store: store.create(account))
+        finally:
+            if not made and ip is not None:
+                self.registrations.cancel(ip, token)
+        if not made:
             return None
         log.info("account %s registered", name)
         return account
 
+    async def verify(self, key: str, password_hash: str, password: str, ip: str) -> bool:
+        """Whether ``password`` matches ``password_hash``, checked off the loop.
+
+        The attempt is throttled under ``key`` (``account:<name>``, ``oper:<name>``) and the
+        address ``ip``; it counts from before the hash is computed. Raises
+        :class:`~hubbub.server.throttle.Throttled` when it may not be checked now.
+        """
+        attempt = await self.throttle.begin(key, ip)
+        ok: bool | None = None
+        try:
+            ok = await asyncio.get_running_loop().run_in_executor(
+                None, verify_password, password_hash, password
+            )
+        finally:
+            attempt.finish(ok)
+        return bool(ok)
+
     async def check_password(self, name: str, password: str, ip: str) -> Account | None:
         """The account if ``password`` is right; throttled per account and per IP address.
 
-        Raises :class:`LoginThrottled` when too many recent failures block the attempt.
+        Raises :class:`~hubbub.server.throttle.Throttled` when the attempt may not be checked
+        now. A name that is not registered costs a hash all the same, and counts as a failure.
         """
-        key = self.fold(name) if name else ""
-        ip_key = "ip:" + ip
-        if self.throttle.blocked("account:" + key, ip_key):
-            raise LoginThrottled
+        key = "account:" + (self.fold(name) if name else "")
         account = self.get(name) if name else None
         stored = account.password_hash if account is not None else self._dummy_hash
-        ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, stored, password)
+        ok = await self.verify(key, stored, password, ip)
         if account is None or not ok:
-            self.throttle.failed("account:" + key, ip_key)
             log.info("failed login for account %r from %s", name, ip)
             return None
-        self.throttle.clear("account:" + key)
         return account
 
     # logging in and out -----------------------------------------------------------------------
@@ -257,7 +244,3 @@ class Accounts:
             return False
         account = self.get(nick)
         return account is not None and (session.account is None or self.fold(session.account) != account.key)
-
-
-class LoginThrottled(Exception):
-    """Too many failed logins for this account or address: try again later."""

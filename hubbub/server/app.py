@@ -178,8 +178,8 @@ class Server:
         self.limits.max_total = settings.max_connections
         self.limits.max_per_ip = settings.max_per_ip
         self.limits.exempt_loopback = settings.exempt_loopback
-        self.accounts.throttle.limit = settings.login_max_failures
-        self.accounts.throttle.window = settings.login_failure_window
+        self.accounts.throttle.configure(settings)
+        self.accounts.registrations.configure(settings)
         self._caps = offered_caps(settings, self.tls_port)
         self.isupport = isupport_tokens(settings)
         self.motd = settings.motd_lines()

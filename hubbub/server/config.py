@@ -78,7 +78,9 @@ class Settings:
     store_backlog: int = _s(10000, "limits", "Messages waiting for the store before senders are slowed down")
     max_connections: int = _s(20000, "limits", "Connections in total")
     max_per_ip: int = _s(20, "limits", "Connections from one IP address")
-    exempt_loopback: bool = _s(True, "limits", "Loopback addresses are exempt from max_per_ip")
+    exempt_loopback: bool = _s(
+        True, "limits", "Loopback addresses are exempt from max_per_ip and register_max_per_ip"
+    )
     # [history]
     history_on_join: int = _s(50, "history", "Lines replayed on join to clients without chathistory")
     history_on_join_window: float = _s(86400.0, "history", "Only replay lines younger than this (s)")
@@ -111,11 +113,36 @@ class Settings:
     )
     password_min_length: int = _s(8, "accounts", "Shortest password accepted when registering")
     login_max_failures: int = _s(
-        5, "accounts", "Failed logins per account and per IP address within login_failure_window"
+        5,
+        "accounts",
+        "Failed logins (SASL, IDENTIFY, OPER) from one address, and on one account, before the next"
+        " attempts must wait",
     )
     login_failure_window: float = _s(
-        300.0, "accounts", "Seconds over which failed logins count; past the limit logins wait"
+        300.0,
+        "accounts",
+        "Seconds without a failed login, after the last wait is over, before an address's or"
+        " account's failures are forgotten",
     )
+    login_delay: float = _s(
+        2.0,
+        "accounts",
+        "Seconds the first attempt past login_max_failures waits; each further failure doubles it",
+    )
+    login_max_delay: float = _s(600.0, "accounts", "Longest wait between failed logins (s)")
+    login_concurrent_per_ip: int = _s(
+        2, "accounts", "Password checks in progress at once from one address (IPv6: one /64)"
+    )
+    login_concurrent_per_account: int = _s(
+        3, "accounts", "Password checks in progress at once for one account"
+    )
+    register_max_per_ip: int = _s(
+        3,
+        "accounts",
+        "Accounts one address (IPv6: one /64) may register within register_window (loopback is"
+        " exempt when exempt_loopback)",
+    )
+    register_window: float = _s(3600.0, "accounts", "Seconds over which register_max_per_ip counts")
     sasl_plain_insecure: bool = _s(
         False, "accounts", "Allow SASL PLAIN over plain text from non-loopback addresses"
     )
@@ -189,12 +216,20 @@ class Settings:
         for key in (
             "password_min_length",
             "login_max_failures",
+            "login_failure_window",
+            "login_delay",
+            "login_concurrent_per_ip",
+            "login_concurrent_per_account",
+            "register_max_per_ip",
+            "register_window",
             "realnamelen",
             "password_hash_time_cost",
             "monitor_limit",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
+        if self.login_max_delay < self.login_delay:
+            raise ConfigError("login_max_delay", "must be at least login_delay")
         if self.password_hash_memory_kib < 8:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
         if not 0 <= self.tls_port <= 65535:

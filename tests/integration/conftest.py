@@ -86,7 +86,11 @@ async def server(start_server: StartServer) -> Server:
 
 @pytest.fixture
 async def connect(server: Server, request: pytest.FixtureRequest) -> AsyncIterator[Connect]:
-    """Open raw clients to ``server``; ``await connect("alice")`` registers, ``register=False`` does not."""
+    """Open raw clients to ``server``; ``await connect("alice")`` registers, ``register=False`` does not.
+
+    ``source="127.0.0.2"`` connects from that local address: another client address for tests of
+    per-address limits.
+    """
     clients: list[IRCClient] = []
 
     async def open_client(
@@ -95,9 +99,10 @@ async def connect(server: Server, request: pytest.FixtureRequest) -> AsyncIterat
         caps: tuple[str, ...] = (),
         register: bool = True,
         target: Server | None = None,
+        source: str | None = None,
     ) -> IRCClient:
         srv = target or server
-        client = await IRCClient.open(srv.host, srv.port, name=nick or f"c{len(clients)}")
+        client = await IRCClient.open(srv.host, srv.port, name=nick or f"c{len(clients)}", source=source)
         clients.append(client)
         if register and nick:
             await client.register(nick, caps=caps)

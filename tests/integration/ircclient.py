@@ -30,10 +30,12 @@ class IRCClient:
         self.closed = False
 
     @classmethod
-    async def open(cls, host: str, port: int, name: str = "client") -> IRCClient:
-        """Connect to ``host:port``."""
+    async def open(cls, host: str, port: int, name: str = "client", source: str | None = None) -> IRCClient:
+        """Connect to ``host:port``, from the local address ``source`` if given (on Linux any
+        127.0.0.0/8 address reaches a server on 127.0.0.1: a second client address)."""
+        local_addr = (source, 0) if source is not None else None
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, limit=1 << 20), DEFAULT_TIMEOUT
+            asyncio.open_connection(host, port, limit=1 << 20, local_addr=local_addr), DEFAULT_TIMEOUT
         )
         return cls(reader, writer, name)
 

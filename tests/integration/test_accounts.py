@@ -1,4 +1,4 @@
-"""Accounts: registration (REGISTER and NickServ), SASL PLAIN, lockout, nick ownership, team mode."""
+"""Accounts: registration (REGISTER and NickServ), SASL PLAIN, login throttling, nick ownership, team mode."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hubbub.server.app import Server
 from hubbub.server.config import Settings
 from hubbub.server.handlers.login import plain_allowed
 from hubbub.store import DATABASE_NAME
+from tests.support.clock import FakeClock
 
 from .accounts_helpers import FAST, login_and_register, plain_payload, register_account, sasl_plain
 from .conftest import Connect, StartServer
@@ -122,10 +123,11 @@ async def test_sasl_mechanism_list_abort_and_already_authenticated(
     await alice.expect("907")
 
 
-async def test_repeated_failures_lock_the_account_out_even_with_the_right_password(
+async def test_repeated_failures_make_the_address_wait_even_with_the_right_password(
     start_server: StartServer, connect: Connect
 ) -> None:
-    server = await start_server(login_max_failures=3, **FAST)
+    # The clock stands still, so the wait does not run out (more in test_login_throttle.py).
+    server = await start_server(clock=FakeClock(), login_max_failures=3, **FAST)
     alice = await connect("alice", target=server)
     await register_account(alice, PASSWORD)
     bob = await connect("bob", caps=("sasl",), target=server)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics
 from hubbub.store import StoreError
 
-from ..accounts import LoginThrottled
 from ..services import service_notice
+from ..throttle import Throttled
 from .registration import try_register
 
 if TYPE_CHECKING:
@@ -147,13 +147,19 @@ def _plain(ctx: Context, session: Session, data: bytes) -> None:
     session.run_async(_check_plain(ctx, session, authcid, password))
 
 
+def throttled_text(refused: Throttled) -> str:
+    """What a client is told when its login attempt was not checked."""
+    return f"Too many login attempts; try again later (in {refused.seconds} s)"
+
+
 async def _check_plain(ctx: Context, session: Session, name: str, password: str) -> None:
     accounts = ctx.accounts
     try:
         account = await accounts.check_password(name, password, session.conn.peer_ip)
-    except LoginThrottled:
+    except Throttled as refused:
+        # IRCv3 SASL has no reply of its own for this: 904, saying why.
         if not session.gone:
-            _sasl_fail(ctx, session, "Too many failed logins; try again later")
+            _sasl_fail(ctx, session, throttled_text(refused))
         return
     if session.gone:
         return
@@ -250,7 +256,19 @@ async def _create(
 ) -> None:
     accounts = ctx.accounts
     try:
-        account = await accounts.create(name, password, email)
+        account = await accounts.create(name, password, email, ip=session.conn.peer_ip)
+    except Throttled as refused:
+        session.auth.pending = False
+        if session.gone:
+            return
+        minutes = max(1, (refused.seconds + 59) // 60)
+        text = f"Too many accounts registered from your address; try again in {minutes} min"
+        if via is None:
+            # The draft names no code for a rate limit; TEMPORARILY_UNAVAILABLE is its nearest.
+            session.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", text, name)
+        else:
+            service_notice(session, via, text)
+        return
     except StoreError as exc:
         # A full disk or a broken store: say so now rather than leave the client waiting.
         log.error("could not register account %s: %s", name, exc)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from hubbub.store import StoreError
 
-from ..accounts import LoginThrottled
 from ..services import service_notice
-from .login import start_registration
+from ..throttle import Throttled
+from .login import start_registration, throttled_text
 from .service_commands import ServiceCommand
 
 if TYPE_CHECKING:
@@ -54,9 +54,9 @@ async def _identify(ctx: Context, session: Session, name: str, password: str) ->
     accounts = ctx.accounts
     try:
         account = await accounts.check_password(name, password, session.conn.peer_ip)
-    except LoginThrottled:
+    except Throttled as refused:
         account = None
-        text = "Too many failed logins; try again later"
+        text = throttled_text(refused)
     else:
         text = "Invalid account or password"
     session.auth.pending = False

@@ -8,17 +8,17 @@ their reason and expiry and are checked when a client registers or logs in.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics
 from hubbub.store import StoreError, dm_key, dm_sides
 
-from ..accounts import verify_password
 from ..bans import BanError
 from ..config import ConfigError
 from ..services import is_service
+from ..throttle import Throttled
+from .login import throttled_text
 from .modes import change_channel_modes
 
 if TYPE_CHECKING:
@@ -47,25 +47,25 @@ def handle_oper(ctx: Context, session: Session, msg: Message) -> None:
     """OPER <name> <password>: become an IRC operator (user mode +o)."""
     name, password = msg.params[0], msg.params[1]
     hashed = _credentials(ctx, session, name)
-    throttle = ctx.accounts.throttle
-    keys = ("oper:" + name, "ip:" + session.conn.peer_ip)
     if hashed is None:
         session.reply(numerics.ERR_NOOPERHOST)
         return
     if session.auth.pending:
         return
-    if throttle.blocked(*keys):
-        session.reply(numerics.ERR_PASSWDMISMATCH, text="Too many failed attempts; try again later")
-        return
     session.auth.pending = True
 
     async def check() -> None:
-        ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, hashed, password)
+        try:
+            ok = await ctx.accounts.verify("oper:" + name, hashed, password, session.conn.peer_ip)
+        except Throttled as refused:
+            session.auth.pending = False
+            if not session.gone:
+                session.reply(numerics.ERR_PASSWDMISMATCH, text=throttled_text(refused))
+            return
         session.auth.pending = False
         if session.gone:
             return
         if not ok:
-            throttle.failed(*keys)
             log.warning("failed OPER %s from %r", name, session)
             session.reply(numerics.ERR_PASSWDMISMATCH)
             return

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from hubbub.server import accounts
 from hubbub.server.accounts import hash_password, verify_password
-from hubbub.server.handlers import operators
 from tests.support.memory import MemoryClient
 
 CAPS = ("labeled-response", "batch", "server-time")
@@ -99,7 +99,7 @@ async def test_input_waits_while_a_password_is_checked_off_the_loop(oper_server,
         release.wait(5)
         return verify_password(hashed, password)
 
-    monkeypatch.setattr(operators, "verify_password", slow_verify)
+    monkeypatch.setattr(accounts, "verify_password", slow_verify)  # OPER checks through Accounts.verify
     c.send("OPER admin wrong")
     c.send("PING :after")
     c.send("PRIVMSG alice :and this")

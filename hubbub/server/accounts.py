@@ -200,8 +200,15 @@ class Accounts:
 
     # logging in and out -----------------------------------------------------------------------
 
-    def log_in(self, session: Session, account: Account) -> None:
-        """Make ``session`` logged in to ``account``: 900, and ACCOUNT to those who watch."""
+    def log_in(self, session: Session, account: Account, *, registering: bool = False) -> None:
+        """Make ``session`` logged in to ``account``: 900, and ACCOUNT to those who watch.
+
+        A login other than the one that comes with ``registering`` the account marks it used
+        (see :meth:`reserves_nick`).
+        """
+        if not registering:
+            key, now_ms = account.key, int(self.clock.now() * 1000)
+            self.write_later(lambda store: store.mark_used(key, now_ms), "record a login")
         session.account = account.name
         session.account_id = account.id
         self.world.add_login(session, account.key)
@@ -243,4 +250,19 @@ class Accounts:
         if self.settings.nick_enforcement == "none":
             return False
         account = self.get(nick)
-        return account is not None and (session.account is None or self.fold(session.account) != account.key)
+        if account is None or (session.account is not None and self.fold(session.account) == account.key):
+            return False
+        return self.reserves_nick(account)
+
+    def reserves_nick(self, account: Account) -> bool:
+        """Whether ``account`` reserves its nick: unless it was registered over IRC more than
+        ``unused_account_days`` ago and nobody has logged in to it since.
+
+        Such an account stops reserving its nick but is not dropped: its owner can still log in
+        (which makes it reserve the nick again), and nobody else can register its name.
+        Registering names in bulk thus holds no nicks for good.
+        """
+        days = self.settings.unused_account_days
+        if account.used_ms is not None or days <= 0 or account.key in self.world.accounts:
+            return True  # used, never expiring, or logged in right now (the registering client)
+        return self.clock.now() * 1000 - account.created_ms < days * 86_400_000

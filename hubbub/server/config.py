@@ -143,6 +143,12 @@ class Settings:
         " exempt when exempt_loopback)",
     )
     register_window: float = _s(3600.0, "accounts", "Seconds over which register_max_per_ip counts")
+    unused_account_days: float = _s(
+        14.0,
+        "accounts",
+        "Days after which an account registered over IRC and never logged in since stops reserving"
+        " its nick (0: it always does)",
+    )
     sasl_plain_insecure: bool = _s(
         False, "accounts", "Allow SASL PLAIN over plain text from non-loopback addresses"
     )
@@ -230,6 +236,8 @@ class Settings:
                 raise ConfigError(key, "must be greater than 0")
         if self.login_max_delay < self.login_delay:
             raise ConfigError("login_max_delay", "must be at least login_delay")
+        if self.unused_account_days < 0:
+            raise ConfigError("unused_account_days", "must not be negative")
         if self.password_hash_memory_kib < 8:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
         if not 0 <= self.tls_port <= 65535:

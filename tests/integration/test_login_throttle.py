@@ -1,6 +1,7 @@
 """Password guessing and bulk registration on a real server: attempts sent at once on many
 connections are counted before they are hashed, an address that guesses is slowed down without
-locking the account's owner out from another address, and registrations are limited per address.
+locking the account's owner out from another address, registrations are limited per address,
+and accounts nobody ever logged in to stop reserving their nick.
 
 The server runs on a clock the test moves (tests.support.clock), so "slowed down" is exact: no
 delay runs out while the test does not move the clock. The guesses come from 127.0.0.1, the
@@ -10,10 +11,13 @@ owner from 127.0.0.2 (on Linux any 127.0.0.0/8 address reaches the server's 127.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 from hubbub.protocol import Message
 from hubbub.server.app import Server
 from hubbub.server.config import Settings
+from hubbub.store import DATABASE_NAME
 from tests.support.clock import FakeClock
 
 from .accounts_helpers import FAST, OPER_PASSWORD, OPERS, login_and_register, plain_payload, register_account
@@ -24,6 +28,7 @@ PASSWORD = "correct-horse-battery"
 ATTACKER = "127.0.0.1"
 OWNER = "127.0.0.2"
 DEFAULTS = Settings()
+DAY_MS = 86_400_000
 
 
 def checked(reply: Message) -> bool:
@@ -217,3 +222,71 @@ async def test_loopback_registers_without_limit_when_exempt(
     server = await start_server(clock=FakeClock(), exempt_loopback=True, **FAST)
     for i in range(DEFAULTS.register_max_per_ip + 2):
         await register_account(await connect(f"local{i}", target=server), PASSWORD)
+
+
+async def test_an_account_never_logged_in_to_stops_reserving_its_nick(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
+    server = await start_server(**FAST)
+    for nick in ("squatter", "regular"):
+        client = await connect(nick, target=server)
+        await register_account(client, PASSWORD)
+        client.send("QUIT")
+        await client.expect_closed()
+    # "regular" logs in again (SASL, during registration, under another nick): it is used.
+    returning = await connect("r", register=False, target=server)
+    assert (await login_and_register(returning, "regular_laptop", "regular", PASSWORD)).command == "903"
+    await returning.expect("001")
+    returning.send("QUIT")
+    await returning.expect_closed()
+    # The login is recorded on the store writer's thread; a job queued after it has seen it done.
+    await server.accounts.write(lambda store: None)
+
+    db = sqlite3.connect(tmp_path / "data" / DATABASE_NAME)
+    try:
+        used = dict(db.execute("SELECT key, used_ms FROM accounts").fetchall())
+        assert used["squatter"] is None and used["regular"] is not None
+        stranger = await connect("stranger", target=server)
+        stranger.send("NICK squatter")
+        assert "reserved" in (await stranger.expect("433")).params[-1]
+        # Both accounts were registered longer ago than unused_account_days.
+        with db:
+            db.execute(
+                "UPDATE accounts SET created_ms = created_ms - ?, used_ms = used_ms - ?",
+                (int((DEFAULTS.unused_account_days + 1) * DAY_MS),) * 2,
+            )
+    finally:
+        db.close()
+    stranger.send("NICK squatter")
+    assert (await stranger.expect("NICK")).params == ("squatter",)
+    stranger.send("NICK regular")
+    assert "reserved" in (await stranger.expect("433")).params[-1]
+    # The unused account is not dropped: its name cannot be registered again, and its owner can
+    # still log in, which makes it reserve its nick again.
+    stranger.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+    assert "already registered" in (await stranger.expect("NOTICE")).params[1]
+    owner = await connect("o", register=False, target=server)
+    assert (await login_and_register(owner, "owner", "squatter", PASSWORD)).command == "903"
+    await owner.expect("001")
+    owner.send("QUIT")
+    await owner.expect_closed()
+    await server.accounts.write(lambda store: None)
+    stranger.send("NICK elsewhere")
+    await stranger.expect("NICK")
+    stranger.send("NICK squatter")
+    assert "reserved" in (await stranger.expect("433")).params[-1]
+
+
+async def test_an_unused_account_keeps_its_nick_while_its_registering_client_is_online(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
+    server = await start_server(**FAST)
+    newbie = await connect("newbie", target=server)
+    await register_account(newbie, PASSWORD)
+    newbie.send("NICK newbie_away")
+    await newbie.expect("NICK")
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:
+        db.execute("UPDATE accounts SET created_ms = 0")
+    stranger = await connect("stranger", target=server)
+    stranger.send("NICK newbie")
+    assert "reserved" in (await stranger.expect("433")).params[-1]

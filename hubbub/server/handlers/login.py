@@ -294,5 +294,5 @@ async def _create(
         session.send(Message.build("REGISTER", "SUCCESS", account.name, "Account created", source=ctx.name))
     else:
         service_notice(session, via, f"Account {account.name} registered; you are now logged in")
-    accounts.log_in(session, account)
+    accounts.log_in(session, account, registering=True)
     _finish(ctx, session)

@@ -1,7 +1,7 @@
 """Channel fan-out to many members within one loop turn: order, exclusions and the turn cap.
 
 Lines that arrive in one read are handled in one loop turn, where messages to the same members
-share one queued segment (delivery.fanout). Every member must still see exactly its own lines in
+share one queued segment (Delivery.fanout). Every member must still see exactly its own lines in
 the order the server handled them.
 """
 

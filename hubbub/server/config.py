@@ -97,6 +97,17 @@ class Settings:
         " empty and across restarts, until an operator drops it; ephemeral: an emptied channel is"
         " gone (classic IRC)",
     )
+    # [channels]
+    invite_overrides_limit: bool = _s(
+        True, "channels", "A channel operator's INVITE lets its user into a full channel (+l)"
+    )
+    invite_overrides_bans: bool = _s(
+        True,
+        "channels",
+        "A channel operator's INVITE also lets its user past bans (+b) and the key (+k), as Ergo and"
+        " InspIRCd do; off: only past +i and +l, as Solanum does. A plain member's INVITE lets nobody"
+        " past anything",
+    )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
     team_mode: bool = _s(False, "accounts", "Clients must log in with SASL before registration completes")

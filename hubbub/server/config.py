@@ -62,6 +62,7 @@ class Settings:
     max_targets: int = _s(4, "limits", "Targets per PRIVMSG/NOTICE/TAGMSG (TARGMAX)")
     max_modes: int = _s(6, "limits", "Modes with a parameter per MODE command (MODES)")
     max_list_entries: int = _s(100, "limits", "Entries per ban/except/invex list (MAXLIST)")
+    masklen: int = _s(200, "limits", "Longest ban, exception or invite-exception mask (longer: 696)")
     whowas_size: int = _s(1000, "limits", "Departed nicks remembered for WHOWAS")
     sendq: int = _s(96 * 1024, "limits", "Bytes queued to one client before it is dropped")
     registration_timeout: float = _s(60.0, "limits", "Seconds a connection has to register")
@@ -158,6 +159,7 @@ class Settings:
             "max_targets",
             "max_modes",
             "max_list_entries",
+            "masklen",
             "sendq",
             "flood_burst",
             "flood_command_burst",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hubbub.protocol import Message
 
-from .conftest import Connect
+from .conftest import Connect, StartServer
 from .ircclient import IRCClient
 from .test_history import HISTORY_CAPS, history, say, texts
 
@@ -71,6 +71,34 @@ async def test_a_reaction_is_kept_with_only_the_tags_worth_keeping(connect: Conn
     assert [m.command for m in got] == ["PRIVMSG", "TAGMSG", "TAGMSG"]
     kept = {k: v for k, v in got[2].tags.items() if k.startswith("+")}
     assert kept == {"+draft/react": "👍", "+draft/reply": "abc"}
+
+
+async def test_reactions_push_no_message_out_of_the_replay_on_join(connect: Connect) -> None:
+    alice = await connect("alice", caps=("message-tags",))
+    await alice.join("#c")
+    await say(alice, "#c", LINES)
+    await send_tagmsgs(alice, "#c", ["@+draft/react=👍", "@+react=🎉"], 60)
+    plain = await connect("plain")
+    replay = await replay_on_join(plain, "#c")
+    assert texts(replay) == LINES
+    assert "TAGMSG" not in [m.command for m in replay]
+
+
+async def test_events_push_no_message_out_of_the_replay_on_join(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(history_events=True)
+    alice = await connect("alice", target=server)
+    await alice.join("#c")
+    await say(alice, "#c", LINES)
+    bob = await connect("bob", target=server)
+    for _ in range(30):
+        bob.send("JOIN #c")
+        bob.send("PART #c")
+    await bob.sync()
+    plain = await connect("plain", target=server)
+    replay = await replay_on_join(plain, "#c")
+    assert texts(replay) == LINES
 
 
 async def test_a_client_without_message_tags_gets_no_tagmsg_from_history(connect: Connect) -> None:

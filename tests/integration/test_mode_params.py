@@ -12,6 +12,7 @@ import pytest
 
 from hubbub.protocol import Message, format_body
 from hubbub.server.app import Server
+from hubbub.server.handlers.modes import ModeChange, list_mask, mode_lines
 
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
@@ -173,3 +174,41 @@ async def test_changes_too_long_for_one_line_are_announced_in_several(
     assert [m.params for m in mine] == [m.params for m in lines]
     channel = server.world.find_channel("#c")
     assert channel is not None and [e.mask for e in channel.bans] == masks
+
+
+# the checks on their own ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("nick", "nick!*@*"),
+        ("u@h", "*!u@h"),
+        ("host.example", "*!*@host.example"),
+        ("2001:db8::1", "*!*@2001:db8::1"),
+        ("!@", "*!*@*"),
+        ("$a:acc", "*!*@$a:acc"),
+        ("", None),
+        (":x", None),
+        ("a b", None),
+        ("a\u00a0b", None),
+        ("a\u200bb", None),
+        ("a!b!c", None),
+        ("a@b@c", None),
+        ("a@b!c", None),
+        ("x" * 196, "x" * 196 + "!*@*"),
+        ("x" * 197, None),
+    ],
+)
+def test_list_mask_completes_or_refuses(raw: str, kept: str | None) -> None:
+    assert list_mask(raw, 200) == kept
+
+
+def test_mode_lines_keep_order_and_split_only_past_512_bytes() -> None:
+    changes = [ModeChange(True, "b", f"{i}{'x' * 100}!*@*") for i in range(6)] + [ModeChange(False, "m")]
+    lines = mode_lines(changes, "#c", "alice!~user@127.0.0.1")
+    assert len(lines) == 2
+    assert [a for _, a in lines] == [[c.param for c in changes[:4]], [c.param for c in changes[4:6]]]
+    assert [m for m, _ in lines] == ["+bbbb", "+bb-m"]
+    short = mode_lines(changes[:2], "#c", "alice!~user@127.0.0.1")
+    assert short == [("+bb", [changes[0].param, changes[1].param])]

@@ -62,6 +62,7 @@ class Settings:
     max_targets: int = _s(4, "limits", "Targets per PRIVMSG/NOTICE/TAGMSG (TARGMAX)")
     max_modes: int = _s(6, "limits", "Modes with a parameter per MODE command (MODES)")
     max_list_entries: int = _s(100, "limits", "Entries per ban/except/invex list (MAXLIST)")
+    masklen: int = _s(200, "limits", "Longest ban, exception or invite-exception mask (longer: 696)")
     whowas_size: int = _s(1000, "limits", "Departed nicks remembered for WHOWAS")
     sendq: int = _s(96 * 1024, "limits", "Bytes queued to one client before it is dropped")
     registration_timeout: float = _s(60.0, "limits", "Seconds a connection has to register")
@@ -98,6 +99,17 @@ class Settings:
         "durable: a channel that had a message, topic, mode or list entry keeps all of it while"
         " empty and across restarts, until an operator drops it; ephemeral: an emptied channel is"
         " gone (classic IRC)",
+    )
+    # [channels]
+    invite_overrides_limit: bool = _s(
+        True, "channels", "A channel operator's INVITE lets its user into a full channel (+l)"
+    )
+    invite_overrides_bans: bool = _s(
+        True,
+        "channels",
+        "A channel operator's INVITE also lets its user past bans (+b) and the key (+k), as Ergo and"
+        " InspIRCd do; off: only past +i and +l, as Solanum does. A plain member's INVITE lets nobody"
+        " past anything",
     )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
@@ -180,6 +192,7 @@ class Settings:
             "max_targets",
             "max_modes",
             "max_list_entries",
+            "masklen",
             "sendq",
             "flood_burst",
             "flood_command_burst",

@@ -61,6 +61,20 @@ class MsgidFactory:
 
 # Client-only tags worth keeping in history; typing notifications and the like are not.
 KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
+# A TAGMSG is kept only for one of these (a reaction, or a reply), and never when it is a typing
+# notification: clients send one every few seconds while someone types, and kept they would push
+# the conversation out of every "latest N" read.
+TAGMSG_KEPT_FOR = frozenset({"+draft/react", "+react", "+draft/reply", "+reply"})
+TYPING_TAGS = frozenset({"+typing", "+draft/typing"})
+
+
+def worth_keeping(message: Message) -> bool:
+    """Whether ``message`` belongs in history at all: a TAGMSG only for a reaction or reply."""
+    if message.command != "TAGMSG":
+        return True
+    tags = message.tags
+    return TYPING_TAGS.isdisjoint(tags) and not TAGMSG_KEPT_FOR.isdisjoint(tags)
+
 
 # Recipient lists at least this long share one segment per view (outbox.Segment).
 SHARED_FANOUT = 16
@@ -137,9 +151,10 @@ class Delivery:
 
         The message is stamped once (msgid, server time, and ``account``, the author's); kept in
         history under each conversation key of ``keep`` (an ``event`` such as a JOIN or QUIT only
-        where events are kept), all with that one msgid, so the live copy and the stored one
-        agree; and queued, formatted once per view, to every member of ``audience``, whose output
-        then waits for the commit (principle 5). ``also`` gives other forms of the same event (an
+        where events are kept, a TAGMSG only when :func:`worth_keeping`, with only
+        :data:`KEPT_TAGS`), all with that one msgid, so the live copy and the stored one agree;
+        and queued, formatted once per view, to every member of ``audience``, whose output then
+        waits for the commit (principle 5). ``also`` gives other forms of the same event (an
         extended JOIN) with their own audiences. ``sender`` is told if a kept message cannot be
         stored (``named``: the target as it named it); ``names`` are the display names of a
         direct conversation's sides. Returns the stamped message and the epoch that delivers it.
@@ -149,7 +164,7 @@ class Delivery:
         msgid, time_ms = self.stamp(tags, account)
         stamped = Message(message.command, message.params, message.source, tags)
         hold = None
-        if self.writer is not None and (self.keep_events or not event):
+        if self.writer is not None and (self.keep_events or not event) and worth_keeping(message):
             kept_tags = {k: v for k, v in tags.items() if k in KEPT_TAGS}
             source = stamped.source or ""
             for key in keep:

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # Commands a plain client is shown when history is replayed; the rest are events.
 MESSAGES = frozenset({"PRIVMSG", "NOTICE"})
+# Pages of history_on_join rows the replay on join reads at most to find that many messages past
+# the reactions (and, with history_events, the joins and parts) between them.
+REPLAY_PAGES = 10
 # Seconds between two background retention passes, and rows deleted per pass.
 RETENTION_INTERVAL = 30.0
 RETENTION_BUDGET = 5000
@@ -310,13 +313,30 @@ class History:
         window = int((time.time() - settings.history_on_join_window) * 1000)
         since = max(since, window)
         try:
-            rows = store.latest(channel.key_folded, settings.history_on_join, MessageRef(time_ms=since - 1))
+            rows = _latest_messages(store, channel.key_folded, settings.history_on_join, since)
         except Exception:
             log.exception("history replay failed for %s", channel.name)
             return
-        rows = [r for r in rows if r.command in MESSAGES]
         if rows:
             self.send_rows(session, rows, channel.name)
+
+
+def _latest_messages(store: SQLiteStore, key: str, limit: int, since: int) -> list[StoredMessage]:
+    """The newest ``limit`` PRIVMSGs and NOTICEs of ``key`` stamped at ``since`` or later.
+
+    Read a page of ``limit`` rows at a time, back past the TAGMSGs and events between them, for at
+    most :data:`REPLAY_PAGES` pages: a burst of reactions (or of joins and parts) does not hide the
+    conversation before it.
+    """
+    found: list[StoredMessage] = []
+    rows = store.latest(key, limit, MessageRef(time_ms=since - 1))
+    for _ in range(REPLAY_PAGES):
+        found[:0] = [r for r in rows if r.command in MESSAGES]
+        if len(found) >= limit or len(rows) < limit:
+            break
+        older = store.before(key, MessageRef(msgid=rows[0].msgid), limit)
+        rows = [r for r in older if r.time_ms >= since]
+    return found[-limit:]
 
 
 def time_text(time_ms: int) -> str:

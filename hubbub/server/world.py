@@ -9,6 +9,7 @@ imports nothing of the server above it.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ class Channel(Generic[M]):
     bans: list[ListEntry] = field(default_factory=list)
     excepts: list[ListEntry] = field(default_factory=list)
     invex: list[ListEntry] = field(default_factory=list)
-    invited: set[str] = field(default_factory=set)  # casefolded nicks with a pending INVITE
+    # Users a channel operator invited and who have not joined since. The invite is the user's,
+    # not its nick's (a nick taken over carries none), and goes with the connection.
+    invited: weakref.WeakSet[M] = field(default_factory=weakref.WeakSet)
     persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
     had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)

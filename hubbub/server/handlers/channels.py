@@ -61,7 +61,7 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
     world.join(channel, session, "o" if first else "")
     if first:
         ctx.history.operator_given(channel)
-    channel.invited.discard(session.folded)
+    channel.invited.discard(session)  # an invite lets in once
     plain = Message.build("JOIN", channel.name, source=session.hostmask)
     extended = Message.build(
         "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
@@ -94,16 +94,24 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
 def _join_refusal(
     ctx: Context, session: Session, channel: Channel[Session], key: str
 ) -> tuple[str, str] | None:
+    """Why ``session`` may not join ``channel`` (numeric, text), or None.
+
+    Only a channel operator's invite is kept (handle_invite): it lets its user past +i, past +l
+    (``invite_overrides_limit``) and past +b and +k (``invite_overrides_bans``).
+    """
+    settings = ctx.settings
     casemapping = ctx.world.casemapping
-    invited = session.folded in channel.invited
-    if channel.key is not None and key != channel.key and not invited:
+    invited = session in channel.invited
+    past_bans = invited and settings.invite_overrides_bans
+    if channel.key is not None and key != channel.key and not past_bans:
         return numerics.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
     users = sum(1 for m in channel.members if m.primary is None)  # devices count once
-    if channel.limit is not None and users >= channel.limit and not invited:
+    past_limit = invited and settings.invite_overrides_limit
+    if channel.limit is not None and users >= channel.limit and not past_limit:
         return numerics.ERR_CHANNELISFULL, "Cannot join channel (+l)"
     if "i" in channel.modes and not invited and not channel.matches(channel.invex, session, casemapping):
         return numerics.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
-    if channel.is_banned(session, casemapping) and not invited:
+    if channel.is_banned(session, casemapping) and not past_bans:
         return numerics.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
     return None
 
@@ -212,7 +220,8 @@ def handle_kick(ctx: Context, session: Session, msg: Message) -> None:
 
 
 def handle_invite(ctx: Context, session: Session, msg: Message) -> None:
-    """INVITE <nick> <channel>."""
+    """INVITE <nick> <channel>: only an operator may invite into a +i channel, and only an
+    operator's invite lets its user in (see _join_refusal)."""
     world = ctx.world
     target = world.find_user(msg.params[0])
     if target is None:
@@ -227,10 +236,15 @@ def handle_invite(ctx: Context, session: Session, msg: Message) -> None:
     if target in channel.members:
         session.reply(numerics.ERR_USERONCHANNEL, target.nick, channel.name)
         return
-    if "i" in channel.modes and not channel.is_op(session):
+    operator = channel.is_op(session)
+    if "i" in channel.modes and not operator:
         session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
-    channel.invited.add(target.folded)
+    if operator:
+        # Modern IRC lets any member invite into a channel that is not +i, but a plain member's
+        # invite is only a notification: kept, it would let anyone a member asks for past the
+        # bans, the key and the limit the operators set (and past +i, were it set later).
+        channel.invited.add(target)
     session.reply(numerics.RPL_INVITING, target.nick, channel.name)
     out = Message.build("INVITE", target.nick, channel.name, source=session.hostmask)
     ctx.delivery.publish(out, (target,), event=True, account=session.account)

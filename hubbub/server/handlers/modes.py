@@ -2,8 +2,12 @@
 
 Modern IRC "MODE message" and "Channel Modes"; ISUPPORT ``CHANMODES=beI,k,l,imnst``,
 ``PREFIX=(ov)@+``, ``MODES``, ``MAXLIST``, ``BOT=B``. A change command is applied in order and
-answered with one ``MODE`` line holding exactly the changes that took effect; list modes without a
-mask list the entries instead, which any member may do.
+answered with one ``MODE`` line holding exactly the changes that took effect (several when they do
+not fit in 512 bytes, as Solanum and InspIRCd split them); list modes without a mask list the
+entries instead, which any member may do. A parameter that cannot be valid (a key or mask with a
+space or control character, a mask that is not one ``nick!user@host`` or is longer than
+``masklen``, a limit that is not a plain number) gets ERR_INVALIDMODEPARAM and the rest of the
+mode string still applies.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, is_channel_name, normalize_mask, numerics
+from hubbub.protocol import MAX_LINE_BODY, Message, format_body, is_channel_name, normalize_mask, numerics
 
 from ..world import PREFIX_MODES, ListEntry
 
@@ -201,12 +205,12 @@ def change_channel_modes(
             applied.append(done)
     if not applied:
         return
-    modes, args = _mode_string(applied)
-    out = Message.build("MODE", channel.name, modes, *args, source=session.hostmask)
     recipients = list(channel.members)
     if session not in channel.members:
         recipients.append(session)  # an operator's SAMODE from outside sees what it did
-    ctx.delivery.publish(out, recipients, event=True, account=session.account)
+    for modes, args in mode_lines(applied, channel.name, session.hostmask):
+        out = Message.build("MODE", channel.name, modes, *args, source=session.hostmask)
+        ctx.delivery.publish(out, recipients, event=True, account=session.account)
     # Who is operator or voiced goes with them; the channel's own modes and lists are kept.
     if any(change.mode not in PREFIX_MODES for change in applied):
         ctx.channel_changed(channel)
@@ -244,8 +248,9 @@ def _apply_key(session: Session, channel: Channel[Session], adding: bool, key: s
         not key
         or len(key) > MAX_KEY_LENGTH
         or key.startswith(":")
-        or any(c in " ,\x00\r\n\t\x0b\x0c" for c in key)
+        or "," in key
         or not key.isascii()
+        or not _printable(key)
     ):
         # Modern IRC "Key channel mode": ERR_INVALIDMODEPARAM; the key itself is never echoed
         session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "k", "*")
@@ -262,7 +267,8 @@ def _apply_limit(session: Session, channel: Channel[Session], adding: bool, valu
             return None
         channel.limit = None
         return ModeChange(False, "l")
-    limit = int(value) if value.isdigit() and len(value) <= 10 else 0
+    # isdigit alone takes "²" (which int() refuses) and other scripts' digits
+    limit = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else 0
     if not 0 < limit <= MAX_LIMIT:
         session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "l", value or "*", text="Invalid limit")
         return None
@@ -275,10 +281,12 @@ def _apply_limit(session: Session, channel: Channel[Session], adding: bool, valu
 def _apply_list(
     ctx: Context, session: Session, channel: Channel[Session], adding: bool, mode: str, mask: str
 ) -> ModeChange | None:
-    if not mask or mask.startswith(":"):
+    normal = list_mask(mask, ctx.settings.masklen)
+    if normal is None:
+        session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, mode, mask, text="Invalid mask")
         return None
+    mask = normal
     world = ctx.world
-    mask = normalize_mask(mask)
     folded = world.fold(mask)
     entries = channel.list_for(mode)
     existing = next((e for e in entries if world.fold(e.mask) == folded), None)
@@ -295,6 +303,30 @@ def _apply_list(
         return None
     entries.append(ListEntry(mask, session.hostmask, time.time()))
     return ModeChange(True, mode, mask)
+
+
+def list_mask(raw: str, masklen: int) -> str | None:
+    """The ``nick!user@host`` entry a ban, exception or invite-exception mask is kept as, or None.
+
+    ``raw`` is completed as servers do (``nick`` is ``nick!*@*``, ``host.example`` is
+    ``*!*@host.example``). None when it could not stand as one parameter of the MODE line that
+    announces it (empty, a leading ``:``, a space or control character), when it is not exactly
+    one ``nick!user@host`` (``a!b!c`` and ``a@b@c`` match nobody), or longer than ``masklen`` bytes.
+    """
+    if not raw or raw[0] == ":" or not _printable(raw):
+        return None
+    mask = normalize_mask(raw)
+    bang, at = mask.find("!"), mask.find("@")
+    if mask.count("!") != 1 or mask.count("@") != 1 or at < bang:
+        return None
+    if len(mask.encode()) > masklen:
+        return None
+    return mask
+
+
+def _printable(text: str) -> bool:
+    """No spaces (of any script) and no control or format characters."""
+    return text.isprintable() and not any(ch.isspace() for ch in text)
 
 
 def _apply_prefix(
@@ -317,6 +349,31 @@ def _apply_prefix(
     return ModeChange(adding, mode, target.nick)
 
 
+def mode_lines(changes: list[ModeChange], target: str, source: str) -> list[tuple[str, list[str]]]:
+    """The applied ``changes`` as few MODE lines as fit in 512 bytes each: (modes, arguments).
+
+    Every parameter is one a line can carry (applying a change checks it); a change whose line
+    would be too long even alone still gets one of its own.
+    """
+    lines: list[tuple[str, list[str]]] = []
+    group: list[ModeChange] = []
+    for change in changes:
+        candidate = _mode_string([*group, change])
+        if group and _body_length(source, target, candidate) > MAX_LINE_BODY:
+            lines.append(_mode_string(group))
+            group = []
+        group.append(change)
+    if group:
+        lines.append(_mode_string(group))
+    return lines
+
+
+def _body_length(source: str, target: str, line: tuple[str, list[str]]) -> int:
+    """Bytes of ``:source MODE target modes args`` with its CRLF."""
+    modes, args = line
+    return len(format_body("MODE", (target, modes, *args), source).encode()) + 2
+
+
 def _mode_string(changes: list[ModeChange]) -> tuple[str, list[str]]:
     """``+o-v`` and ``[nick1, nick2]`` for a list of applied changes."""
     out: list[str] = []
@@ -333,4 +390,12 @@ def _mode_string(changes: list[ModeChange]) -> tuple[str, list[str]]:
     return "".join(out), args
 
 
-__all__ = ["ModeChange", "change_channel_modes", "parse_channel_modes", "send_channel_modes", "umode_string"]
+__all__ = [
+    "ModeChange",
+    "change_channel_modes",
+    "list_mask",
+    "mode_lines",
+    "parse_channel_modes",
+    "send_channel_modes",
+    "umode_string",
+]

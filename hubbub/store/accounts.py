@@ -15,10 +15,12 @@ that would insert it, so no other process can slip one in between.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +76,21 @@ class RegisteredChannel:
     registered_ms: int = 0
 
 
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    # A write transaction taken at once, so that what it reads stays true until it commits. A
+    # COMMIT that fails for a full disk has already rolled back: its error is the one to report.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+
+
 class AccountStore:
     """Account data in the data directory's SQLite file."""
 
@@ -99,13 +116,8 @@ class AccountStore:
         stale = [(skeleton(name), key) for key, name, old in rows if old != skeleton(name)]
         if not stale:
             return
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             db.executemany("UPDATE accounts SET skeleton = ? WHERE key = ?", stale)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         alike = db.execute(
             "SELECT group_concat(name, ', ') FROM accounts GROUP BY skeleton HAVING count(*) > 1"
         ).fetchall()
@@ -124,29 +136,23 @@ class AccountStore:
         """Add ``account``; False if its name is taken or looks like a registered one."""
         db = self._db
         key = skeleton(account.name)
-        with store_errors(f"cannot create account {account.name!r}"):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                taken = db.execute(
-                    "SELECT 1 FROM accounts WHERE key = ? OR skeleton = ? LIMIT 1", (account.key, key)
-                ).fetchone()
-                if taken is None:
-                    db.execute(
-                        f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            account.key,
-                            account.name,
-                            account.password_hash,
-                            account.email,
-                            account.created_ms,
-                            account.id,
-                            key,
-                        ),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with store_errors(f"cannot create account {account.name!r}"), _immediate(db):
+            taken = db.execute(
+                "SELECT 1 FROM accounts WHERE key = ? OR skeleton = ? LIMIT 1", (account.key, key)
+            ).fetchone()
+            if taken is None:
+                db.execute(
+                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        account.key,
+                        account.name,
+                        account.password_hash,
+                        account.email,
+                        account.created_ms,
+                        account.id,
+                        key,
+                    ),
+                )
         return taken is None
 
     def lookalikes(self, name: str) -> list[Account]:

@@ -21,8 +21,8 @@ gui: $(BIN)/.installed
 	$(BIN)/hubbub gui
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check hubbub tests bench
-	$(BIN)/ruff format --check hubbub tests bench
+	$(BIN)/ruff check hubbub tests bench tools
+	$(BIN)/ruff format --check hubbub tests bench tools
 	$(BIN)/mypy hubbub
 
 test: lint

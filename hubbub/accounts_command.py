@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.protocol import Casemapping, casefold, valid_nick
     from hubbub.server.accounts import hash_password
     from hubbub.server.config import Settings
+    from hubbub.server.services import is_service
     from hubbub.store import StoreError
     from hubbub.store.accounts import Account, open_accounts
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{account.name}\t{created}\t{account.email or '-'}\t{fps} certificate(s)\t{used}")
             return 0
         if args.action == "create":
-            if not valid_nick(args.name, defaults.nicklen):
+            if not valid_nick(args.name, defaults.nicklen) or is_service(args.name):
                 print(f"hubbub account: {args.name!r} is not a valid account name", file=sys.stderr)
                 return 2
             password = _password(args)
@@ -96,9 +97,12 @@ def run(args: argparse.Namespace) -> int:
             )
             now_ms = int(time.time() * 1000)
             # An administrator's account counts as used: it reserves its nick from the start.
-            account = Account(key, args.name, hashed, args.email, now_ms, used_ms=now_ms)
-            if not store.create(account):
-                print(f"hubbub account: {args.name} already exists", file=sys.stderr)
+            if not store.create(Account(key, args.name, hashed, args.email, now_ms, used_ms=now_ms)):
+                alike = [a.name for a in store.lookalikes(args.name) if a.key != key]
+                if store.get(key) is None and alike:
+                    print(f"hubbub account: {args.name} looks like {alike[0]}, which exists", file=sys.stderr)
+                else:
+                    print(f"hubbub account: {args.name} already exists", file=sys.stderr)
                 return 1
             print(f"created {args.name}")
             return 0

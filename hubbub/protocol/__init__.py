@@ -8,7 +8,9 @@ Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
   back into bytes and refuses what could not be read back the same. Both follow Modern IRC's
   message format and IRCv3 message-tags (escaping, opaque keys, last duplicate wins).
 - :func:`casefold`, :func:`valid_nick`, :func:`valid_channel_name`: names and casemapping
-  (``ascii`` or ``rfc1459``); :func:`match_mask` and :func:`normalize_mask`: ban masks.
+  (``ascii`` or ``rfc1459``); :func:`skeleton`: the look-alike key of a name (Unicode TR39
+  confusables), :func:`is_invisible`: characters no name may hold; :func:`match_mask` and
+  :func:`normalize_mask`: ban masks.
 - :mod:`numerics` names the numeric replies. Every error is a :class:`ProtocolError`.
 """
 
@@ -38,6 +40,8 @@ from ._names import (
     Casemapping,
     casefold,
     is_channel_name,
+    is_invisible,
+    skeleton,
     valid_channel_name,
     valid_nick,
     valid_username,
@@ -60,12 +64,14 @@ __all__ = [
     "format_message",
     "format_tags",
     "is_channel_name",
+    "is_invisible",
     "match_mask",
     "normalize_mask",
     "numerics",
     "pack",
     "parse",
     "parse_tags",
+    "skeleton",
     "unescape_tag_value",
     "valid_channel_name",
     "valid_nick",

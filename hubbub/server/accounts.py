@@ -104,8 +104,18 @@ class Accounts:
             return None
         return self.store.by_id(account_id)
 
+    def lookalike(self, name: str) -> Account | None:
+        """A registered account of another name that ``name`` looks like, if any."""
+        if self.store is None:
+            return None
+        key = self.fold(name)
+        return next((a for a in self.store.lookalikes(name) if a.key != key), None)
+
     def valid_name(self, name: str) -> bool:
-        """Account names are nicknames: a registered account owns the nick of the same name."""
+        """Account names are nicknames: a registered account owns the nick of the same name.
+
+        So no invisible characters, and nothing that looks like a service's name.
+        """
         return valid_nick(name, self.settings.nicklen) and not is_service(name)
 
     # writing ----------------------------------------------------------------------------------
@@ -246,13 +256,21 @@ class Accounts:
         )
 
     def nick_reserved_for_other(self, session: Session, nick: str) -> bool:
-        """Whether ``nick`` belongs to an account ``session`` is not logged in to (when enforced)."""
-        if self.settings.nick_enforcement == "none":
+        """Whether ``nick`` belongs to an account ``session`` is not logged in to (when enforced).
+
+        An account owns its name and every look-alike of it; a client logged in to one of the
+        accounts a nick looks like may use it.
+        """
+        if self.settings.nick_enforcement == "none" or self.store is None:
             return False
+        mine = self.fold(session.account) if session.account is not None else None
         account = self.get(nick)
-        if account is None or (session.account is not None and self.fold(session.account) == account.key):
-            return False
-        return self.reserves_nick(account)
+        if account is not None:
+            return account.key != mine and self.reserves_nick(account)
+        alike = self.store.lookalikes(nick)
+        if any(a.key == mine for a in alike):
+            return False  # a look-alike of the client's own account
+        return any(self.reserves_nick(a) for a in alike)
 
     def reserves_nick(self, account: Account) -> bool:
         """Whether ``account`` reserves its nick: unless it was registered over IRC more than

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, casefold, numerics
+from hubbub.protocol import Message, casefold, numerics, skeleton
 
 if TYPE_CHECKING:
     from .session import Session
@@ -24,13 +24,30 @@ SERVICES = ("NickServ", "ChanServ")
 _FOLDED = {casefold(name, "rfc1459"): name for name in SERVICES}
 
 
+def _spellings(name: str) -> set[str]:
+    # Every way of writing the name in upper and lower case is the same nick, and a look-alike of
+    # any of them (NlCKSERV for NICKSERV) passes for the service: reserve all their skeletons.
+    variants = [""]
+    for ch in name:
+        variants = [v + c for v in variants for c in {ch.lower(), ch.upper()}]
+    return {skeleton(v) for v in variants}
+
+
+_SKELETONS = {key: name for name in SERVICES for key in _spellings(name)}
+
+
 def service_named(nick: str) -> str | None:
-    """The service called ``nick`` (any case), or None."""
-    return _FOLDED.get(casefold(nick, "rfc1459"))
+    """The service ``nick`` names or passes for (in any case or look-alike spelling), or None.
+
+    A PRIVMSG to ``N\\u0456ckServ`` (a Cyrillic i) reaches the real NickServ: nobody else can hold a
+    look-alike of a service's nick, and a password sent to it is meant for the service.
+    """
+    name = _FOLDED.get(casefold(nick, "rfc1459"))
+    return name if name is not None else _SKELETONS.get(skeleton(nick))
 
 
 def is_service(nick: str) -> bool:
-    """Whether ``nick`` is a service's nick (reserved for it)."""
+    """Whether ``nick`` is reserved for a service: its nick or a look-alike of it."""
     return service_named(nick) is not None
 
 

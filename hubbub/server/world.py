@@ -4,6 +4,10 @@ DESIGN.md principle 3: plain objects, one owner, no locks. The World is the only
 is where and who is called what; handlers read it and ask it for changes. It is the state layer
 (docs/architecture.md): it knows its users only as :class:`Member` (a M is one), so it
 imports nothing of the server above it.
+
+Users and channels are indexed twice: by casefolded name, which says which one a name means, and
+by skeleton (:func:`hubbub.protocol.skeleton`), which says whether a new name would pass for one
+in use. A nick or channel name is free only when neither index holds it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, Self, TypeVar
 
-from hubbub.protocol import Casemapping, casefold, match_mask
+from hubbub.protocol import Casemapping, casefold, match_mask, skeleton
 
 # Channel membership prefixes, highest first (ISUPPORT PREFIX=(ov)@+)
 PREFIX_MODES = "ov"
@@ -68,6 +72,7 @@ class Channel(Generic[M]):
 
     name: str
     key_folded: str
+    skeleton: str = ""  # the look-alike key of the name (World.add_channel sets it)
     created: float = field(default_factory=time.time)
     members: dict[M, str] = field(default_factory=dict)  # member -> prefix modes, e.g. "ov"
     topic: str = ""
@@ -147,6 +152,10 @@ class World(Generic[M]):
         self.casemapping: Casemapping = casemapping
         self.users: dict[str, M] = {}
         self.channels: dict[str, Channel[M]] = {}
+        # Skeleton of each nick in use -> its holder; of each channel -> the channels with it (more
+        # than one only for channels saved before look-alikes were refused, or configured so).
+        self.nick_skeletons: dict[str, M] = {}
+        self.channel_skeletons: dict[str, list[Channel[M]]] = {}
         # MONITOR: casefolded nick -> the sessions watching it
         self.monitors: dict[str, set[M]] = {}
         # Casefolded account name -> its logged-in sessions (read markers, multiple devices)
@@ -195,14 +204,28 @@ class World(Generic[M]):
         """The registered user with ``nick``, if any."""
         return self.users.get(self.fold(nick))
 
+    def nick_holder(self, nick: str) -> M | None:
+        """The user whose nick is ``nick`` (in any case) or looks like it, if any."""
+        holder = self.users.get(self.fold(nick))
+        return holder if holder is not None else self.nick_skeletons.get(skeleton(nick))
+
     def find_channel(self, name: str) -> Channel[M] | None:
         """The channel called ``name``, if it exists."""
         return self.channels.get(self.fold(name))
 
+    def lookalike_channel(self, name: str) -> Channel[M] | None:
+        """A channel of another name that ``name`` looks like (same skeleton), if any."""
+        folded = self.fold(name)
+        for channel in self.channel_skeletons.get(skeleton(name), ()):
+            if channel.key_folded != folded:
+                return channel
+        return None
+
     def add_channel(self, name: str) -> Channel[M]:
         """Create the channel ``name`` (which must not exist yet)."""
-        channel: Channel[M] = Channel(name=name, key_folded=self.fold(name))
+        channel: Channel[M] = Channel(name=name, key_folded=self.fold(name), skeleton=skeleton(name))
         self.channels[channel.key_folded] = channel
+        self.channel_skeletons.setdefault(channel.skeleton, []).append(channel)
         return channel
 
     # who is where and who is called what: the only writers ------------------------------------
@@ -229,19 +252,33 @@ class World(Generic[M]):
         """Forget ``channel`` (it was emptied or dropped)."""
         if self.channels.get(channel.key_folded) is channel:
             del self.channels[channel.key_folded]
+        alike = self.channel_skeletons.get(channel.skeleton)
+        if alike is not None and channel in alike:
+            alike.remove(channel)
+            if not alike:
+                del self.channel_skeletons[channel.skeleton]
 
     def claim_nick(self, session: M) -> None:
         """A user registers under its nick."""
         self.users[self.fold(session.nick)] = session
+        self.nick_skeletons[skeleton(session.nick)] = session
+
+    def _release_nick(self, session: M) -> bool:
+        folded = self.fold(session.nick)
+        held = self.users.get(folded) is session
+        if held:
+            del self.users[folded]
+        key = skeleton(session.nick)
+        if self.nick_skeletons.get(key) is session:
+            del self.nick_skeletons[key]
+        return held
 
     def rename(self, session: M, nick: str) -> None:
         """The user ``session`` (every device of it) is called ``nick`` from now on."""
-        old = self.fold(session.nick)
-        if self.users.get(old) is session:
-            del self.users[old]
+        self._release_nick(session)
         for device in session.devices:
             device.nick = nick
-        self.users[self.fold(nick)] = session
+        self.claim_nick(session)
 
     def quit(self, session: M) -> bool:
         """The user leaves every channel and its nick; True if it held the nick (it is free now).
@@ -251,10 +288,7 @@ class World(Generic[M]):
         for channel in list(session.channels.values()):
             self.leave(channel, session)
         session.channels.clear()
-        if self.users.get(session.folded) is session:
-            del self.users[session.folded]
-            return True
-        return False
+        return self._release_nick(session)
 
     def attach_device(self, session: M, holder: M) -> None:
         """Make the not yet registered ``session`` another device of ``holder``'s user."""
@@ -304,6 +338,9 @@ class World(Generic[M]):
         session.channels.clear()
         if self.users.get(session.folded) is session:
             self.users[session.folded] = heir
+        key = skeleton(session.nick)
+        if self.nick_skeletons.get(key) is session:
+            self.nick_skeletons[key] = heir
         return True
 
     def remember(self, session: M) -> None:

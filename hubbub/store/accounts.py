@@ -7,21 +7,32 @@ here already hashed; this module never sees one in clear.
 An account has an immutable random id besides its name (schema version 5). Read markers, channel
 registrations and direct conversations name the account by that id, so an account registered
 later under a dropped account's name inherits none of them.
+
+No two accounts may look alike: the store keeps each name's skeleton (:func:`hubbub.protocol.skeleton`,
+schema version 9) and refuses a new account whose key or skeleton is taken, in the transaction
+that would insert it, so no other process can slip one in between.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hubbub.protocol import skeleton
 
 from .model import new_account_id, store_errors
 from .schema import migrate
 from .sqlite import database_path
 
 __all__ = ["Account", "AccountStore", "RegisteredChannel", "ServerBan", "open_accounts"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,21 @@ class RegisteredChannel:
     registered_ms: int = 0
 
 
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    # A write transaction taken at once, so that what it reads stays true until it commits. A
+    # COMMIT that fails for a full disk has already rolled back: its error is the one to report.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+
+
 class AccountStore:
     """Account data in the data directory's SQLite file."""
 
@@ -80,9 +106,27 @@ class AccountStore:
                 self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
                 self._db.execute("PRAGMA foreign_keys = ON")
                 migrate(self._db)
+                self._refresh_skeletons()
             except BaseException:
                 self._db.close()
                 raise
+
+    def _refresh_skeletons(self) -> None:
+        # Fill in the skeletons of accounts made before schema version 9, and recompute those
+        # made with other confusables data than this hubbub's.
+        db = self._db
+        rows = db.execute("SELECT key, name, skeleton FROM accounts").fetchall()
+        stale = [(skeleton(name), key) for key, name, old in rows if old != skeleton(name)]
+        if not stale:
+            return
+        with _immediate(db):
+            db.executemany("UPDATE accounts SET skeleton = ? WHERE key = ?", stale)
+        alike = db.execute(
+            "SELECT group_concat(name, ', ') FROM accounts GROUP BY skeleton HAVING count(*) > 1"
+        ).fetchall()
+        for (names,) in alike:
+            # Registered before look-alikes were refused: each keeps its name, and no more join them.
+            log.warning("accounts %s look alike", names)
 
     def close(self) -> None:
         """Close the connection."""
@@ -92,21 +136,36 @@ class AccountStore:
     # accounts ---------------------------------------------------------------------------------
 
     def create(self, account: Account) -> bool:
-        """Add ``account``; False if the name is taken."""
-        with store_errors(f"cannot create account {account.name!r}"):
-            cur = self._db.execute(
-                f"INSERT OR IGNORE INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account.key,
-                    account.name,
-                    account.password_hash,
-                    account.email,
-                    account.created_ms,
-                    account.id,
-                    account.used_ms,
-                ),
-            )
-        return cur.rowcount == 1
+        """Add ``account``; False if its name is taken or looks like a registered one."""
+        db = self._db
+        key = skeleton(account.name)
+        with store_errors(f"cannot create account {account.name!r}"), _immediate(db):
+            taken = db.execute(
+                "SELECT 1 FROM accounts WHERE key = ? OR skeleton = ? LIMIT 1", (account.key, key)
+            ).fetchone()
+            if taken is None:
+                db.execute(
+                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        account.key,
+                        account.name,
+                        account.password_hash,
+                        account.email,
+                        account.created_ms,
+                        account.id,
+                        account.used_ms,
+                        key,
+                    ),
+                )
+        return taken is None
+
+    def lookalikes(self, name: str) -> list[Account]:
+        """The accounts whose names look like ``name`` (the same skeleton), by key."""
+        with store_errors("cannot read accounts"):
+            rows = self._db.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE skeleton = ? ORDER BY key", (skeleton(name),)
+            ).fetchall()
+        return [Account(*r) for r in rows]
 
     def get(self, key: str) -> Account | None:
         """The account with casefolded name ``key``."""

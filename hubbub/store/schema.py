@@ -218,6 +218,17 @@ _V8_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 8",
 )
 
+_V9_STEP: tuple[str, ...] = (
+    # Look-alike account names: the skeleton (hubbub.protocol.skeleton, Unicode TR39) of each
+    # account's name, so that a name that passes for a registered one is refused. It is filled and
+    # kept current by the account store when it opens (accounts.py), since it follows the
+    # confusables data of the hubbub that computes it; registration checks it in the same
+    # transaction as the insert.
+    "ALTER TABLE accounts ADD COLUMN skeleton TEXT",
+    "CREATE INDEX accounts_skeleton ON accounts (skeleton)",
+    "UPDATE schema_version SET version = 9",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -226,6 +237,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     6: _V6_STEP,
     7: _V7_STEP,
     8: _V8_STEP,
+    9: _V9_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 

@@ -53,3 +53,15 @@ def test_hash_password_prints_an_argon2id_hash(tmp_path: Path) -> None:
     assert done.returncode == 0
     hashed = done.stdout.strip()
     assert hashed.startswith("$argon2id$") and verify_password(hashed, "oper-secret")
+
+
+def test_create_refuses_look_alikes_of_accounts_and_services(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _account(data, "create", "alice", password="first-password").returncode == 0
+    lookalike = _account(data, "create", "\u0430lice", password="other-password")  # a Cyrillic a
+    assert lookalike.returncode == 1
+    assert "looks like alice" in lookalike.stderr
+    assert _account(data, "create", "N\u0456ckServ", password="other-password").returncode == 2
+    assert _account(data, "create", "bob\u202e", password="other-password").returncode == 2
+    assert _account(data, "list").stdout.splitlines()[0].startswith("alice\t")
+    assert len(_account(data, "list").stdout.splitlines()) == 1

@@ -38,6 +38,8 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
         session.reply(numerics.ERR_NOSUCHCHANNEL, name)
         return
     channel = world.find_channel(name)
+    if channel is None and _lookalike_refused(ctx, session, name):
+        return
     if channel is not None and session in channel.members:
         return
     actor = session  # the device that asked hears the refusals
@@ -89,6 +91,21 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
     ctx.replay_on_join(session, channel)
     for device in devices[1:]:
         ctx.history.replay_on_join(device, channel)
+
+
+def _lookalike_refused(ctx: Context, session: Session, name: str) -> bool:
+    # A channel that passes for an existing one is not made (403, as Ergo answers): joining
+    # the existing one instead would answer a JOIN for another name than the client asked for, and
+    # every later command naming the look-alike would have to be redirected too.
+    alike = ctx.world.lookalike_channel(name)
+    if alike is None:
+        return False
+    if "s" in alike.modes and session not in alike.members:
+        text = "That channel name looks like one that exists"
+    else:
+        text = f"That channel name looks like {alike.name}, which exists"
+    session.reply(numerics.ERR_NOSUCHCHANNEL, name, text=text)
+    return True
 
 
 def _join_refusal(

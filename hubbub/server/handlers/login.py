@@ -229,6 +229,8 @@ def registration_refusal(ctx: Context, session: Session, name: str, password: st
         return "BAD_ACCOUNT_NAME", "That is not a valid account name"
     if accounts.get(name) is not None:
         return "ACCOUNT_EXISTS", "That account is already registered"
+    if accounts.lookalike(name) is not None:
+        return "ACCOUNT_EXISTS", "That account name looks like one already registered"
     if len(password) < settings.password_min_length:
         return "WEAK_PASSWORD", f"Passwords need at least {settings.password_min_length} characters"
     if session.auth.pending:

@@ -48,13 +48,12 @@ def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
         session.reply(numerics.ERR_ERRONEUSNICKNAME, nick, text="Nickname is reserved for a service")
         return
     world = ctx.world
-    folded = world.fold(nick)
-    holder = world.users.get(folded)
+    holder = world.nick_holder(nick)
     # During CAP negotiation a nick in use may still be this client's own, on another device:
     # the SASL login that would show it may not have happened yet, so try_register decides then.
     deferred = session.cap_negotiating and not session.registered and ctx.settings.multi_device
     if holder is not None and holder is not (session.primary or session) and not deferred:
-        session.reply(numerics.ERR_NICKNAMEINUSE, nick)
+        _nick_in_use(ctx, session, nick, holder)
         return
     if session.registered and ctx.accounts.nick_reserved_for_other(session, nick):
         session.reply(numerics.ERR_NICKNAMEINUSE, nick, text="Nickname is reserved by a different account")
@@ -127,10 +126,9 @@ def try_register(ctx: Context, session: Session) -> None:
         welcome(ctx, session)
         devices.show_channels(ctx, session)
         return
-    folded = world.fold(session.nick)
-    holder = world.users.get(folded)
+    holder = world.nick_holder(session.nick)
     if holder is not None and holder is not session:
-        session.reply(numerics.ERR_NICKNAMEINUSE, session.nick)
+        _nick_in_use(ctx, session, session.nick, holder)
         session.nick = "*"
         return
     if ctx.accounts.nick_reserved_for_other(session, session.nick):
@@ -146,6 +144,14 @@ def try_register(ctx: Context, session: Session) -> None:
     monitor.came_online(ctx.world, session)
     if session.account is not None:
         ctx.directs.replay_direct(session)
+
+
+def _nick_in_use(ctx: Context, session: Session, nick: str, holder: Session) -> None:
+    # 433 either way: the nick is taken, literally or by one it would pass for.
+    if ctx.world.fold(nick) == holder.folded:
+        session.reply(numerics.ERR_NICKNAMEINUSE, nick)
+    else:
+        session.reply(numerics.ERR_NICKNAMEINUSE, nick, text="Nickname looks like one already in use")
 
 
 def welcome(ctx: Context, session: Session) -> None:

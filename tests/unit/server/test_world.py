@@ -60,3 +60,41 @@ async def test_a_device_sits_in_its_users_channels_and_hands_the_nick_on_when_th
     assert channel.members == {phone: "o"}
     # The last device goes: nobody keeps the nick.
     assert world.detach_device(phone) is False
+
+
+async def test_a_nick_is_held_by_its_skeleton_too_until_its_holder_renames_or_quits(server: Server) -> None:
+    world = server.world
+    alice = (await registered(server, "alice")).session
+    assert world.nick_holder("ALICE") is alice  # casefolded
+    assert world.nick_holder("\u0430lice") is alice  # CYRILLIC SMALL LETTER A: a look-alike
+    assert world.nick_holder("aIice") is alice  # a capital I passes for an l
+    assert world.find_user("\u0430lice") is None  # a look-alike names nobody
+    world.rename(alice, "Alicia")
+    assert world.nick_holder("\u0430lice") is None
+    assert world.nick_holder("\u0430licia") is alice
+    assert world.quit(alice) is True
+    assert world.nick_holder("alicia") is None and world.nick_skeletons == {}
+
+
+async def test_a_device_that_keeps_the_nick_keeps_its_skeleton(server: Server) -> None:
+    world = server.world
+    holder = (await registered(server, "alice")).session
+    phone = MemoryClient(server, "phone").session
+    world.attach_device(phone, holder)
+    assert world.detach_device(holder) is True
+    assert world.nick_holder("\u0430lice") is phone
+
+
+async def test_a_channel_is_found_by_its_look_alikes_until_it_goes(server: Server) -> None:
+    world = server.world
+    chat = world.add_channel("#chat")
+    assert world.lookalike_channel("#\u0441hat") is chat  # CYRILLIC SMALL LETTER ES
+    assert world.lookalike_channel("#CHAT") is None  # the channel itself, not a look-alike
+    assert world.lookalike_channel("#chats") is None
+    # Look-alikes saved before they were refused both exist; each stands for the other.
+    twin = world.add_channel("#\u0441hat")
+    assert world.lookalike_channel("#chat") is twin and world.lookalike_channel("#\u0441hat") is chat
+    world.remove_channel(chat)
+    assert world.lookalike_channel("#\u0441h\u0430t") is twin
+    world.remove_channel(twin)
+    assert world.lookalike_channel("#chat") is None and world.channel_skeletons == {}

@@ -262,7 +262,8 @@ def _apply_limit(session: Session, channel: Channel[Session], adding: bool, valu
             return None
         channel.limit = None
         return ModeChange(False, "l")
-    limit = int(value) if value.isdigit() and len(value) <= 10 else 0
+    # ASCII digits only: str.isdigit() also takes "\u00b2" and the like, which int() refuses.
+    limit = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else 0
     if not 0 < limit <= MAX_LIMIT:
         session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, "l", value or "*", text="Invalid limit")
         return None

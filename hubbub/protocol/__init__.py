@@ -7,6 +7,8 @@ Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
 - :func:`parse` turns a line into a frozen :class:`Message`; :func:`format_message` turns it
   back into bytes and refuses what could not be read back the same. Both follow Modern IRC's
   message format and IRCv3 message-tags (escaping, opaque keys, last duplicate wins).
+  :func:`parse_loosely` reads what it can of a refused line, so that the refusal can name its
+  command and answer its label.
 - :func:`casefold`, :func:`valid_nick`, :func:`valid_channel_name`: names and casemapping
   (``ascii`` or ``rfc1459``); :func:`match_mask` and :func:`normalize_mask`: ban masks.
 - :mod:`numerics` names the numeric replies. Every error is a :class:`ProtocolError`.
@@ -29,6 +31,7 @@ from ._message import (
     format_tags,
     pack,
     parse,
+    parse_loosely,
     parse_tags,
     unescape_tag_value,
     valid_tag_key,
@@ -65,6 +68,7 @@ __all__ = [
     "numerics",
     "pack",
     "parse",
+    "parse_loosely",
     "parse_tags",
     "unescape_tag_value",
     "valid_channel_name",

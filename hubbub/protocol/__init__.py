@@ -7,6 +7,8 @@ Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
 - :func:`parse` turns a line into a frozen :class:`Message`; :func:`format_message` turns it
   back into bytes and refuses what could not be read back the same. Both follow Modern IRC's
   message format and IRCv3 message-tags (escaping, opaque keys, last duplicate wins).
+  :func:`parse_loosely` reads what it can of a refused line, so that the refusal can name its
+  command and answer its label.
 - :func:`casefold`, :func:`valid_nick`, :func:`valid_channel_name`: names and casemapping
   (``ascii`` or ``rfc1459``); :func:`skeleton`: the look-alike key of a name (Unicode TR39
   confusables), :func:`is_invisible`: characters no name may hold; :func:`match_mask` and
@@ -31,6 +33,7 @@ from ._message import (
     format_tags,
     pack,
     parse,
+    parse_loosely,
     parse_tags,
     unescape_tag_value,
     valid_tag_key,
@@ -70,6 +73,7 @@ __all__ = [
     "numerics",
     "pack",
     "parse",
+    "parse_loosely",
     "parse_tags",
     "skeleton",
     "unescape_tag_value",

@@ -157,8 +157,11 @@ def valid_tag_key(key: str) -> bool:
 def parse(line: str | bytes) -> Message:
     """Parse one line (without or with its CRLF) into a :class:`Message`.
 
-    Bytes are decoded as UTF-8; anything undecodable raises :class:`ProtocolError`. Only the
-    protocol's own error is ever raised.
+    Bytes are decoded as UTF-8. Only the protocol's own error is ever raised, and its
+    ``numeric`` says how a server answers the line: ``INVALID_UTF8`` for bytes that are not
+    UTF-8 and ``INVALID_CHARACTERS`` for a NUL, CR or LF inside the line (standard-replies
+    ``FAIL`` codes), ``421`` for a command that is not printable; a line with no command at
+    all (only tags, only a source) has none, since Modern IRC says to ignore an empty message.
     """
     if isinstance(line, bytes | bytearray | memoryview):
         try:
@@ -169,7 +172,7 @@ def parse(line: str | bytes) -> Message:
         text = line
     text = text.rstrip("\r\n")
     if "\0" in text or "\r" in text or "\n" in text:
-        raise ProtocolError("CR, LF or NUL inside a line")
+        raise ProtocolError("CR, LF or NUL inside a line", numeric="INVALID_CHARACTERS")
     tags: Mapping[str, str] = _EMPTY_TAGS
     pos = 0
     n = len(text)
@@ -199,7 +202,7 @@ def parse(line: str | bytes) -> Message:
     if not command:
         raise ProtocolError("empty command")
     if not command.isprintable():
-        raise ProtocolError(f"invalid command {command[:32]!r}")
+        raise ProtocolError(f"invalid command {command[:32]!r}", numeric="421")
     # Any other word is kept, so that a server can answer a command it does not know with
     # ERR_UNKNOWNCOMMAND (Modern IRC) however it is spelt.
     pos = end
@@ -218,6 +221,21 @@ def parse(line: str | bytes) -> Message:
         params.append(text[pos:end])
         pos = end
     return Message(command.upper(), tuple(params), source, _freeze_tags(tags))
+
+
+def parse_loosely(line: bytes) -> Message | None:
+    """What a line :func:`parse` refused seems to be, to answer it: its command and tags.
+
+    Bytes that are not UTF-8, and NUL, CR and LF, become U+FFFD, so a line refused for them
+    still shows its command and its ``label``. None when even so there is no command.
+    """
+    text = line.decode("utf-8", "replace").rstrip("\r\n")
+    for bad in _FORBIDDEN_IN_PARAM:
+        text = text.replace(bad, "\ufffd")
+    try:
+        return parse(text)
+    except ProtocolError:
+        return None
 
 
 def check_client_line(line: bytes) -> None:

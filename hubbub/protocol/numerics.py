@@ -148,6 +148,7 @@ TEXTS: dict[str, str] = {
     RPL_LISTSTART: "Users  Name",
     RPL_LISTEND: "End of /LIST",
     RPL_WHOISACCOUNT: "is logged in as",
+    RPL_WHOISSECURE: "is using a secure connection",
     RPL_NOTOPIC: "No topic is set",
     RPL_VERSION: "hubbub: real-time chat over IRC",
     RPL_ENDOFNAMES: "End of /NAMES list",

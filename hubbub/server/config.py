@@ -32,6 +32,8 @@ def _s(default: Any, section: str, doc: str, **extra: Any) -> Any:
 
 
 DEFAULT_MOTD = "Welcome to hubbub. Be kind; have fun."
+# A century: a ban's expiry, in milliseconds, stays far inside the store's 64-bit integers.
+MAX_SERVER_BAN_DAYS = 36500
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,11 @@ class Settings:
     opers: tuple[str, ...] = _s(
         [], "operators", "Operator credentials, each 'name argon2-hash' (hubbub account hash-password)"
     )
+    server_ban_max_days: float = _s(
+        365.0,
+        "operators",
+        "Longest KLINE or DLINE duration in days; a longer one is cut to it (no duration: permanent)",
+    )
     # [tls]
     tls_port: int = _s(6697, "tls", "TLS IRC port, used when tls_cert and tls_key are set (0 picks one)")
     tls_cert: str = _s("", "tls", "PEM certificate chain of the TLS listener (empty: no TLS)")
@@ -260,6 +267,10 @@ class Settings:
         for key in ("tls_cert", "tls_key", "tls_client_ca"):
             if getattr(self, key) and not Path(getattr(self, key)).is_file():
                 raise ConfigError(key, f"no such file: {getattr(self, key)}")
+        if not 0 < self.server_ban_max_days <= MAX_SERVER_BAN_DAYS:
+            raise ConfigError(
+                "server_ban_max_days", f"must be greater than 0 and at most {MAX_SERVER_BAN_DAYS}"
+            )
         for entry in self.opers:
             name, _, hashed = entry.partition(" ")
             if not name or not hashed.startswith("$argon2"):

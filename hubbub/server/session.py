@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse
+from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_loosely
 from hubbub.store import new_connection_side
 
 from . import caps as capmod
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
+
+
+def _plain_word(word: str) -> bool:
+    """Whether ``word`` can be shown back as a command: ASCII letters and digits only."""
+    return word.isascii() and word.isalnum()
 
 
 class Host(Protocol):
@@ -210,23 +215,28 @@ class Session(Answering):
         self.server.dispatch(self, message, raw)
 
     def _bad_line(self, exc: ProtocolError, raw: bytes) -> None:
-        if exc.numeric not in ("417", "INVALID_UTF8"):
-            return  # Other unparseable lines (no command, bad tags) are ignored, as the specs allow.
+        """Answer a line that cannot be run, so the client learns why; nothing else is done."""
+        if not exc.numeric:
+            return  # No command at all (only tags, only a source): Modern IRC ignores empty messages.
         # The refusal names the command and answers the label, when the line shows them
         # (IRCv3 utf8-only: "FAIL <command> INVALID_UTF8"; labeled-response).
-        try:
-            rough = parse(raw.decode("utf-8", "replace"))
-        except ProtocolError:
-            command, label = "*", None
-        else:
-            command = rough.command
-            label = rough.tags.get("label") if "labeled-response" in self.caps else None
+        rough = parse_loosely(raw)
+        command = rough.command if rough is not None and _plain_word(rough.command) else "*"
+        label = rough.tags.get("label") if rough is not None and "labeled-response" in self.caps else None
         replies = self.begin_replies(label)
         try:
             if exc.numeric == "417":
                 self.reply(numerics.ERR_INPUTTOOLONG)
-            else:
+            elif exc.numeric == "421":
+                # A command nobody could type; answered as an unknown one (dispatch.py).
+                if self.registered:
+                    self.reply(numerics.ERR_UNKNOWNCOMMAND, "*")
+                else:
+                    self.reply(numerics.ERR_NOTREGISTERED)
+            elif exc.numeric == "INVALID_UTF8":
                 self.fail(command, "INVALID_UTF8", "Message rejected: not valid UTF-8")
+            else:
+                self.fail(command, "INVALID_CHARACTERS", "Message rejected: it holds a NUL or a CR")
         finally:
             self.end_replies(replies)
 

@@ -145,6 +145,11 @@ async def test_chathistory_errors_are_standard_replies(connect):
         (("BEFORE", "#c", "timestamp=yesterday", "10"), "INVALID_PARAMS"),
         (("BEFORE", "#c", "msgid=doesnotexist", "10"), "INVALID_PARAMS"),
         (("LATEST", "#elsewhere", "*", "10"), "INVALID_TARGET"),
+        # One conversation each: a list, a mask or a name no nick or channel can have is none.
+        (("LATEST", "alice,bob", "*", "10"), "INVALID_TARGET"),
+        (("LATEST", "#c,#d", "*", "10"), "INVALID_TARGET"),
+        (("BEFORE", "ali*", "timestamp=2030-01-01T00:00:00.000Z", "10"), "INVALID_TARGET"),
+        (("AFTER", "*", "msgid=x", "10"), "INVALID_TARGET"),
     ]
     for params, code in cases:
         alice.send("CHATHISTORY " + " ".join(params))

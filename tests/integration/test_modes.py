@@ -231,7 +231,8 @@ async def test_limit_refuses_joins_once_full_and_lifting_it_admits(connect):
     await carol.join("#c")
 
 
-@pytest.mark.parametrize("limit", ["0", "-1", "abc", "", "99999999999"])
+# "\u00b2" (superscript two) and "\u2460" (circled one) pass str.isdigit() but are no numbers.
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "", "99999999999", "\u00b2", "\u2460"])
 async def test_an_invalid_limit_gets_696(connect, limit):
     alice = await connect("alice")
     await alice.join("#c")

@@ -231,3 +231,46 @@ async def test_history_delete_removes_a_channel_and_a_direct_conversation(
     assert "Deleted 1 message(s)" in (await admin.expect("NOTICE")).params[1]
     assert server.history.store is not None
     assert server.history.store.latest("#room", 10) == []
+
+
+async def test_ban_durations_are_minutes_and_cut_to_the_longest_allowed(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(**OPERS, server_ban_max_days=2)
+    admin = await connect("admin", target=server)
+    await _oper(admin)
+    # Past the largest float, past SQLite's integers, or merely long: each is cut to two days.
+    for minutes in ("9" * 320, "9" * 40, "999999"):
+        admin.send(f"KLINE {minutes} spam{len(minutes)}!*@* :go away")
+        notice = (await admin.expect("NOTICE")).params[1]
+        assert f"on spam{len(minutes)}!*@* for 2880 minute(s) (the longest" in notice, notice
+    admin.send("DLINE " + "9" * 320 + " 192.0.2.1 :go away")
+    assert "on 192.0.2.1/32 for 2880 minute(s)" in (await admin.expect("NOTICE")).params[1]
+    await admin.drain_messages()  # the bans are stored: no error from the store (test fails on one)
+    assert all(
+        b.expires_ms is not None and b.expires_ms - b.set_ms == 2880 * 60_000 for b in server.bans.active
+    )
+    admin.send("KLINE 0 forever!*@* :gone")
+    assert (await admin.expect("NOTICE")).params[1] == "Added mask ban on forever!*@*: gone"
+    # Not minutes: negative, or digits int() does not take ("\u00b2" passes str.isdigit()).
+    for minutes in ("-5", "\u00b2", "\u0661"):
+        admin.send(f"KLINE {minutes} someone!*@* :x")
+        fail = await admin.expect("FAIL")
+        assert fail.params[:3] == ("KLINE", "INVALID_PARAMS", minutes)
+        admin.send(f"DLINE {minutes} 192.0.2.2")
+        assert (await admin.expect("FAIL")).params[:2] == ("DLINE", "INVALID_PARAMS")
+
+
+async def test_a_ban_needs_a_mask(start_server: StartServer, connect: Connect) -> None:
+    server = await start_server(**OPERS)
+    admin = await connect("admin", target=server)
+    await _oper(admin)
+    bystander = await connect("bystander", target=server)
+    # An empty mask would be completed to *!*@* and ban everyone; words are no mask.
+    for line in ("KLINE :", "KLINE 10 :", "KLINE $a:", "KLINE 10 $a: :x", "KLINE :two words", "DLINE :"):
+        admin.send(line)
+        fail = await admin.expect("FAIL")
+        assert fail.params[:2] == (line.split()[0], "INVALID_PARAMS"), line
+    assert server.bans.active == []
+    bystander.send("PRIVMSG admin :still here")
+    assert (await admin.expect("PRIVMSG")).params[1] == "still here"

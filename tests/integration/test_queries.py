@@ -285,6 +285,7 @@ async def test_list_with_channel_names_lists_only_those(connect):
         ("LIST <2", ["#chan1"]),
         ("LIST <1", []),
         ("LIST >0", ["#chan1", "#chan2"]),
+        ("LIST >\u00b2", []),  # not a number (though str.isdigit() says so): a mask matching none
     ],
 )
 async def test_list_filters_by_mask_and_user_count(connect, query, expected):

@@ -82,3 +82,9 @@ async def test_errors_are_standard_replies(start_server: StartServer, connect: C
     assert (await guest.expect("FAIL")).params[:2] == ("MARKREAD", "NEED_MORE_PARAMS")
     guest.send("MARKREAD #room timestamp=yesterday")
     assert (await guest.expect("FAIL")).params[:3] == ("MARKREAD", "INVALID_PARAMS", "#room")
+    # The target is one channel or nick: a list, a mask or words with spaces are none.
+    for target in ("#room,#hall", "bo*", ":two words", "::colon"):
+        guest.send(f"MARKREAD {target}")
+        assert (await guest.expect("FAIL")).params[:2] == ("MARKREAD", "INVALID_PARAMS"), target
+        guest.send(f"MARKREAD {target} timestamp=2030-01-01T00:00:00.000Z")
+        assert (await guest.expect("FAIL")).params[:2] == ("MARKREAD", "INVALID_PARAMS"), target

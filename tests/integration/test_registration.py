@@ -149,6 +149,17 @@ async def test_cap_req_acks_known_and_naks_unknown_as_a_whole(connect):
     assert set(listed.params[-1].split()) == {"server-time", "cap-notify"}
 
 
+async def test_cap_ls_takes_only_a_plain_number_for_its_version(connect):
+    c = await connect(register=False)
+    # "\u00b2" (superscript two) passes str.isdigit() but is no number: the CAP 301 list.
+    c.send("CAP LS \u00b2")
+    ls = await c.expect("CAP", "*", "LS")
+    assert "sasl" in ls.params[-1].split()  # no values: not CAP 302
+    c.send("CAP LS 302")
+    ls = await c.expect("CAP", "*", "LS")
+    assert "sasl=PLAIN" in ls.params[-1].split()
+
+
 async def test_invalid_cap_subcommand_gets_410(connect):
     c = await connect(register=False)
     c.send("CAP FOO")

@@ -7,6 +7,8 @@ import socket
 import struct
 import time
 
+import pytest
+
 from tests.support.clock import FakeClock
 
 from .ircclient import IRCClient
@@ -56,6 +58,36 @@ async def test_invalid_utf8_gets_fail_and_others_are_unaffected(connect):
     assert fail.params[1] == "INVALID_UTF8"
     alice.send("PRIVMSG #c :fine ünïcödé ✓")
     assert (await bob.expect("PRIVMSG")).params[1] == "fine ünïcödé ✓"
+
+
+@pytest.mark.parametrize("bad", [b"\x00", b"\r"], ids=["NUL", "CR"])
+async def test_a_nul_or_a_bare_cr_gets_a_fail_with_the_label_and_runs_nothing(connect, bad):
+    alice = await connect("alice", caps=("labeled-response", "batch", "message-tags"))
+    bob = await connect("bob")
+    await bob.join("#c")
+    await alice.join("#c")
+    alice.send_raw(b"@label=L1 PRIVMSG #c :half" + bad + b"QUIT :smuggled\r\n")
+    fail = await alice.expect("FAIL")
+    assert fail.params[:2] == ("PRIVMSG", "INVALID_CHARACTERS")
+    assert fail.tags["label"] == "L1"
+    alice.send_raw(bad + b" " + bad + b"\r\n")  # nothing but the bad characters: no command to name
+    assert (await alice.expect("FAIL")).params[:2] == ("*", "INVALID_CHARACTERS")
+    await bob.assert_silent("PRIVMSG")
+    alice.send("PRIVMSG #c :fine")
+    assert (await bob.expect("PRIVMSG")).params[1] == "fine"
+
+
+async def test_a_command_nobody_could_type_is_unknown_and_an_empty_message_is_ignored(connect):
+    early = await connect(register=False)
+    early.send("PRIV\x01MSG x :y")
+    await early.expect("451")
+    alice = await connect("alice")
+    alice.send("PRIV\x01MSG x :y")
+    assert (await alice.expect("421")).params[:2] == ("alice", "*")
+    # Modern IRC: an empty message is ignored, and one with only tags or a source is empty.
+    for line in ("@label=x;a=b", ":source", "   "):
+        alice.send(line)
+    await alice.assert_silent()
 
 
 async def test_garbage_lines_never_break_the_server(connect):

@@ -12,7 +12,7 @@ import pytest
 
 from hubbub.server.app import Server
 
-from .accounts_helpers import FAST
+from .accounts_helpers import FAST, login_and_register, register_account
 from .conftest import Connect, StartServer
 from .ircclient import DEFAULT_TIMEOUT, IRCClient
 
@@ -133,3 +133,50 @@ async def test_sasl_external_logs_in_with_a_stored_client_certificate(
     finally:
         await client.close()
         await anonymous.close()
+
+
+async def _whois(asker: IRCClient, nick: str) -> list[str]:
+    """The numerics of ``asker``'s WHOIS of ``nick``."""
+    asker.send(f"WHOIS {nick}")
+    return [m.command for m in await asker.collect_until("318")]
+
+
+async def test_whois_says_who_is_on_a_secure_connection_to_everyone(
+    start_server: StartServer, connect: Connect, certs: dict[str, Path]
+) -> None:
+    server = await start_server(tls_port=0, tls_cert=str(certs["cert"]), tls_key=str(certs["key"]), **FAST)
+    secure = await _open_tls(server, certs["cert"], "secure")
+    try:
+        await secure.register("secure")
+        plain = await connect("plain", target=server)
+        plain.send("WHOIS secure")
+        got = await plain.collect_until("318")
+        (line,) = [m for m in got if m.command == "671"]
+        assert line.params == ("plain", "secure", "is using a secure connection")
+        assert [m.command for m in got].index("671") < [m.command for m in got].index("317")
+        assert "671" in await _whois(secure, "secure")
+        assert "671" not in await _whois(secure, "plain")
+        assert "671" not in await _whois(plain, "plain")
+    finally:
+        await secure.close()
+
+
+async def test_a_user_is_secure_only_while_every_device_is(
+    start_server: StartServer, connect: Connect, certs: dict[str, Path]
+) -> None:
+    server = await start_server(tls_port=0, tls_cert=str(certs["cert"]), tls_key=str(certs["key"]), **FAST)
+    laptop = await _open_tls(server, certs["cert"], "laptop")
+    try:
+        await laptop.register("alice")
+        await register_account(laptop, "alice-password")
+        bob = await connect("bob", target=server)
+        assert "671" in await _whois(bob, "alice")
+        phone = await connect(register=False, target=server)  # the same account, in plain text
+        assert (await login_and_register(phone, "alice", "alice", "alice-password")).command == "903"
+        await phone.expect("001")
+        assert "671" not in await _whois(bob, "alice")
+        phone.send("QUIT")
+        await phone.expect_closed()  # the server closes it once the device is gone
+        assert "671" in await _whois(bob, "alice")
+    finally:
+        await laptop.close()

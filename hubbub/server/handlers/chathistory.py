@@ -7,7 +7,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, is_channel_name
+from hubbub.protocol import Message, is_channel_name, valid_channel_name, valid_nick
 from hubbub.store import MessageRef, Store, StoredMessage, StoreError, dm_sides
 
 if TYPE_CHECKING:
@@ -49,6 +49,17 @@ def parse_ref(text: str) -> MessageRef:
     raise BadReference(text)
 
 
+def one_conversation(name: str) -> bool:
+    """Whether ``name`` can name one conversation: a channel name or a nick, not a list or a mask.
+
+    Only the characters are checked, not the length limits, which a REHASH may have lowered
+    since the name was given.
+    """
+    if is_channel_name(name):
+        return valid_channel_name(name, len(name))
+    return valid_nick(name, len(name))
+
+
 def _fail(session: Session, code: str, *context: str, text: str) -> None:
     session.fail("CHATHISTORY", code, text, *context)
 
@@ -79,6 +90,9 @@ def handle_chathistory(ctx: Context, session: Session, msg: Message) -> None:
         _targets(ctx, session, msg.params[1], msg.params[2], limit)
         return
     target_name = msg.params[1]
+    if not one_conversation(target_name):
+        _fail(session, "INVALID_TARGET", sub, target_name, text="Messages could not be retrieved")
+        return
     channel: Channel[Session] | None = None
     key: str | None
     if is_channel_name(target_name):

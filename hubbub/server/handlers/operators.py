@@ -9,6 +9,7 @@ their reason and expiry and are checked when a client registers or logs in.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, numerics
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Extended-ban style prefix that makes a KLINE mask an account: ``KLINE $a:alice``.
 ACCOUNT_PREFIX = "$a:"
+# A KLINE or DLINE duration, or what an operator may have meant as one (``-5``).
+_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 
 def _oper_notice(session: Session, text: str) -> None:
@@ -94,27 +97,49 @@ def handle_kill(ctx: Context, session: Session, msg: Message) -> None:
     target.disconnect(f"Killed ({session.nick} ({reason}))")
 
 
-def _ban_args(msg: Message) -> tuple[float | None, str, str]:
-    """``[minutes] <mask> [<reason>]`` to (seconds or None, mask, reason)."""
+def _ban_args(msg: Message) -> tuple[int | None, str, str]:
+    """``[minutes] <mask> [<reason>]`` to (minutes or None, mask, reason).
+
+    A first parameter that looks like a number is the duration when a mask follows it; one that
+    is not minutes (negative, or digits other than 0-9) raises :class:`BanError`.
+    """
     params = list(msg.params)
-    duration = None
-    if len(params) > 1 and params[0].isdigit():
-        duration = int(params.pop(0)) * 60.0 or None
+    minutes = None
+    first = params[0]
+    if len(params) > 1 and (_NUMBER.fullmatch(first) or first.isdigit()):
+        params.pop(0)
+        if not (first.isascii() and first.isdigit()):
+            raise BanError("A duration is minutes in digits 0-9: 0 (permanent) or more")
+        minutes = int(first)
     mask = params[0]
     reason = params[1] if len(params) > 1 and params[1] else "No reason given"
-    return duration, mask, reason
+    return minutes, mask, reason
 
 
 def _set_ban(ctx: Context, session: Session, kind: str, msg: Message) -> None:
-    duration, mask, reason = _ban_args(msg)
+    try:
+        minutes, mask, reason = _ban_args(msg)
+    except BanError as exc:
+        session.fail(msg.command, "INVALID_PARAMS", str(exc), msg.params[0])
+        return
     if kind == "mask" and mask.startswith(ACCOUNT_PREFIX):
         kind, mask = "account", mask[len(ACCOUNT_PREFIX) :]
+    if not mask or " " in mask:
+        # An empty mask would be completed to *!*@*: everyone. Say * for that.
+        session.fail(msg.command, "INVALID_PARAMS", "Give a mask, an account or an address to ban", mask)
+        return
+    longest = int(ctx.settings.server_ban_max_days * 24 * 60)
+    capped = False
+    if minutes is not None and minutes > longest:
+        minutes, capped = longest, True
     try:
-        ban = ctx.bans.add(kind, mask, reason, session.nick, duration)
+        ban = ctx.bans.add(kind, mask, reason, session.nick, minutes * 60.0 if minutes else None)
     except BanError as exc:
         session.fail(msg.command, "INVALID_PARAMS", str(exc), mask)
         return
-    until = f" for {int(duration // 60)} minute(s)" if duration else ""
+    until = f" for {minutes} minute(s)" if minutes else ""
+    if capped:
+        until += " (the longest a ban may last; without a duration a ban is permanent)"
     _oper_notice(session, f"Added {kind} ban on {ban.mask}{until}: {reason}")
     log.info("%s banned %s %s%s: %s", session.nick, kind, ban.mask, until, reason)
     for user in list(ctx.world.users.values()):

@@ -219,11 +219,13 @@ class ListFilter:
         for item in text.split(","):
             if not item:
                 continue
-            if item[0] in "<>" and item[1:].isdigit():
+            count = item[1:]
+            # ASCII digits only: str.isdigit() also takes "\u00b2" and the like, which int() refuses.
+            if item[0] in "<>" and count.isascii() and count.isdigit():
                 if item[0] == ">":
-                    self.min_users = int(item[1:])  # more than n users
+                    self.min_users = int(count)  # more than n users
                 else:
-                    self.max_users = int(item[1:])  # fewer than n users
+                    self.max_users = int(count)  # fewer than n users
             elif item[0] == "!" and len(item) > 1:
                 self.exclude.append(item[1:])
             else:

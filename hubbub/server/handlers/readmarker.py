@@ -17,7 +17,7 @@ from hubbub.protocol import Message
 from hubbub.store import StoreError
 
 from .burst import READ_MARKER, markread, send_marker
-from .chathistory import BadReference, parse_timestamp
+from .chathistory import BadReference, one_conversation, parse_timestamp
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -43,6 +43,10 @@ def handle_markread(ctx: Context, session: Session, msg: Message) -> None:
         session.fail("MARKREAD", "NEED_MORE_PARAMS", "Missing parameters")
         return
     name = msg.params[0]
+    if not one_conversation(name):
+        # read-marker: the target is a single buffer, a channel or a nickname.
+        session.fail("MARKREAD", "INVALID_PARAMS", "The target must be one channel or nick", name)
+        return
     accounts = ctx.accounts
     account_id = session.account_id
     if session.account is None or account_id is None or accounts.store is None:

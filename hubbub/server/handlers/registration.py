@@ -189,7 +189,8 @@ def handle_cap(ctx: Context, session: Session, msg: Message) -> None:
         if not session.registered:
             session.cap_negotiating = True
         version = 0
-        if len(msg.params) > 1 and msg.params[1].isdigit():
+        # ASCII digits only: str.isdigit() also takes "\u00b2" and the like, which int() refuses.
+        if len(msg.params) > 1 and msg.params[1].isascii() and msg.params[1].isdigit():
             version = int(msg.params[1])
         session.cap_version = max(session.cap_version, version)
         if session.cap_version >= 302:

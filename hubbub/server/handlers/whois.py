@@ -181,7 +181,7 @@ def _visible_channels(session: Session, user: Session) -> list[str]:
 
 
 def handle_whois(ctx: Context, session: Session, msg: Message) -> None:
-    """WHOIS [<server>] <nick>: 311, 319, 312, 313, 301, 330, 335, 317, then 318."""
+    """WHOIS [<server>] <nick>: 311, 319, 312, 313, 301, 330, 335, 671, 317, then 318."""
     if not msg.params or not msg.params[-1]:
         session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
@@ -211,6 +211,10 @@ def handle_whois(ctx: Context, session: Session, msg: Message) -> None:
         session.reply(numerics.RPL_WHOISACCOUNT, user.nick, user.account)
     if "B" in user.umodes:
         session.reply(numerics.RPL_WHOISBOT, user.nick, f"is a bot on {ctx.settings.network}")
+    if all(device.auth.tls for device in user.devices):
+        # Shown to everyone, as most servers do: whether to trust a user's link with something
+        # private is everyone's question. Only when each of the user's devices uses TLS.
+        session.reply(numerics.RPL_WHOISSECURE, user.nick)
     idle = max(0, int(time.time() - user.last_active))
     session.reply(numerics.RPL_WHOISIDLE, user.nick, str(idle), str(int(user.connected_at)))
     session.reply(numerics.RPL_ENDOFWHOIS, user.nick)

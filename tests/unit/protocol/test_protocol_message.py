@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubbub.protocol import Message, ProtocolError, format_message, parse
+from hubbub.protocol import Message, ProtocolError, format_message, parse, parse_loosely
 
 
 @pytest.mark.parametrize(
@@ -123,6 +123,45 @@ def test_malformed_lines_raise_protocol_error(line: str) -> None:
         parse(line)
     with pytest.raises(ProtocolError):
         parse(line.encode())
+
+
+@pytest.mark.parametrize(
+    ("line", "numeric"),
+    [
+        ("@a=b", ""),  # an empty message: ignored (Modern IRC), so there is nothing to answer
+        (":src", ""),
+        ("PRIVMSG #c :a\x00b", "INVALID_CHARACTERS"),
+        ("PRIVMSG #c :a\rb", "INVALID_CHARACTERS"),
+        ("@label=x\x00 PING t", "INVALID_CHARACTERS"),
+        ("\x00", "INVALID_CHARACTERS"),
+        ("PRIV\x01MSG #c :a", "421"),  # a command, but not one anybody could type
+    ],
+)
+def test_malformed_lines_name_how_to_answer_them(line: str, numeric: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse(line.encode())
+    assert info.value.numeric == numeric
+
+
+@pytest.mark.parametrize(
+    ("raw", "command", "tags"),
+    [
+        (b"@label=a1 PRIVMSG #c :a\x00b", "PRIVMSG", {"label": "a1"}),
+        (b"@label=a2 PRIVMSG #c :a\rb", "PRIVMSG", {"label": "a2"}),
+        (b"@label=a3 PRIVMSG #c :caf\xc3", "PRIVMSG", {"label": "a3"}),
+        (b"ping \x00", "PING", {}),
+        (b"@label=a\x00b PING t", "PING", {"label": "a\ufffdb"}),
+    ],
+)
+def test_a_refused_line_still_shows_its_command_and_label(raw: bytes, command: str, tags: dict) -> None:
+    rough = parse_loosely(raw)
+    assert rough is not None
+    assert rough.command == command and dict(rough.tags) == tags
+
+
+@pytest.mark.parametrize("raw", [b"", b"@a=b", b":src", b"\r\n"])
+def test_a_line_without_a_command_shows_nothing(raw: bytes) -> None:
+    assert parse_loosely(raw) is None
 
 
 @pytest.mark.parametrize("raw", [b"PRIVMSG #c :\xff\xfe", b"PRIVMSG #c :caf\xc3", b"@k=\xc0\xaf PING"])

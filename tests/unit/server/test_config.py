@@ -31,6 +31,8 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
         ("[limits]\nflood_control = 'perhaps'\n", "flood_control"),
         ("[server]\nport = 70000\n", "port"),
         ("[history]\nchannel_lifetime = 'forever'\n", "channel_lifetime"),
+        ("[operators]\nserver_ban_max_days = 0\n", "server_ban_max_days"),
+        ("[operators]\nserver_ban_max_days = 1e9\n", "server_ban_max_days"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, key):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hubbub.protocol import Message, format_body, numerics
 
 from . import caps as capmod
-from .replies import Replies, Steps, safe_param
+from .replies import MAX_BODY, Replies, Steps, fit_params, safe_param
 
 if TYPE_CHECKING:
     from .outbox import Link, Outboxes
@@ -191,6 +191,10 @@ class Answering:
         # A numeric carries no tags but server-time's, so it is written directly rather than
         # through a Message and render(): a registration sends about twenty of them.
         body = format_body(numeric, (self.nick, *params), self.server.name)
+        if len(body) > MAX_BODY // 4 and len(body.encode()) > MAX_BODY:
+            body = format_body(
+                numeric, fit_params(numeric, (self.nick, *params), self.server.name), self.server.name
+            )
         if self.view & capmod.TIME:
             self.write(f"@time={capmod.server_time()} {body}\r\n".encode())
         else:
@@ -216,13 +220,16 @@ class Answering:
         The context often echoes what the client sent; like numerics, a part that cannot stand in the
         middle of a line becomes ``*``.
         """
-        middle = (safe_param(p) for p in (command, code, *context))
-        self.send(Message.build("FAIL", *middle, text, source=self.server.name))
+        self._standard("FAIL", command, code, text, context)
 
     def note(self, command: str, code: str, text: str, *context: str) -> None:
         """Send a standard-replies ``NOTE`` (context made safe as in :meth:`fail`)."""
-        middle = (safe_param(p) for p in (command, code, *context))
-        self.send(Message.build("NOTE", *middle, text, source=self.server.name))
+        self._standard("NOTE", command, code, text, context)
+
+    def _standard(self, kind: str, command: str, code: str, text: str, context: tuple[str, ...]) -> None:
+        params = (*(safe_param(p) for p in (command, code, *context)), text)
+        name = self.server.name
+        self.send(Message.build(kind, *fit_params(kind, params, name), source=name))
 
     def notice(self, text: str) -> None:
         """A server NOTICE to this client."""

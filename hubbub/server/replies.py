@@ -127,6 +127,38 @@ class Steps:
                 value, error = None, exc
 
 
+# Bytes of a line before its CRLF, tags aside (RFC 1459 2.3; Modern IRC "Message format").
+MAX_BODY = 510
+
+
+def _cut(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` bytes of UTF-8, never inside a character."""
+    return text.encode()[: max(size, 0)].decode("utf-8", "ignore")
+
+
+def fit_params(command: str, params: tuple[str, ...], source: str) -> tuple[str, ...]:
+    """``params`` cut so that the line of ``command`` from ``source`` fits in :data:`MAX_BODY`.
+
+    A reply that echoes what a client sent (a 401 for a 480-byte target, a FAIL naming it) would
+    otherwise pass the limit every client may rely on. The longest parameter is cut first, so
+    the nick a numeric is addressed to and short context stay whole; a middle parameter keeps
+    at least one byte.
+    """
+    size = len(format_body(command, params, source).encode())
+    while size > MAX_BODY:
+        lengths = [len(p.encode()) for p in params]
+        i = max(range(len(params)), key=lengths.__getitem__)
+        keep = lengths[i] - (size - MAX_BODY)
+        if i < len(params) - 1:
+            keep = max(keep, 1)  # a middle parameter cannot be empty
+        cut = _cut(params[i], keep)
+        if cut == params[i]:
+            break  # nothing left to cut
+        params = (*params[:i], cut, *params[i + 1 :])
+        size = len(format_body(command, params, source).encode())
+    return params
+
+
 def safe_param(param: str) -> str:
     """``param`` if it can be a middle parameter, else ``*``."""
     if not param or param[0] == ":" or " " in param:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from hubbub.protocol import format_body
 from tests.support.clock import FakeClock
 
 from .ircclient import IRCClient
@@ -334,3 +335,18 @@ async def test_two_hundred_clients_each_get_every_message_once_in_order(connect)
         await c.assert_silent("PRIVMSG")
 
     await asyncio.gather(*(receive_all(c) for c in members))
+
+
+async def test_replies_that_echo_a_long_parameter_still_fit_in_512_bytes(connect):
+    """A 401 for a target as long as a line allows, and a FAIL naming one, are cut to fit."""
+    alice = await connect("alice", caps=("message-tags",))
+    target = "t" * (510 - len("PRIVMSG  :x"))
+    alice.send(f"PRIVMSG {target} :x")
+    no_such = await alice.expect("401")
+    assert target.startswith(no_such.params[1]) and len(no_such.params[1]) > 300
+    alice.send(f"CHATHISTORY LATEST a,{'é' * 235} * 10")
+    fail = await alice.expect("FAIL")
+    for reply in (no_such, fail):
+        assert len(format_body(reply.command, reply.params, reply.source).encode()) <= 510, reply
+    alice.send("PING :still-here")
+    await alice.expect("PONG")

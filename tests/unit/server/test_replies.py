@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hubbub.protocol import parse
-from hubbub.server.replies import Replies
+from hubbub.protocol import format_body, parse
+from hubbub.server.replies import MAX_BODY, Replies, fit_params
 
 ACK = b":srv ACK\r\n"
 
@@ -73,3 +73,20 @@ def test_without_a_label_lines_go_out_at_once_and_nested_ones_are_tagged():
     r.close_batch("h", b":srv BATCH -h\r\n")
     assert batches(out) == [None, None, "h", None]
     assert r.open is False
+
+
+def test_fit_params_cuts_the_longest_parameter_to_the_line_limit():
+    params = ("alice", "é" * 300, "No such nick/channel")
+    fitted = fit_params("401", params, "hubbub.local")
+    assert fitted[0] == "alice" and fitted[2] == "No such nick/channel"
+    assert params[1].startswith(fitted[1])
+    assert len(format_body("401", fitted, "hubbub.local").encode()) <= MAX_BODY
+    # The cut falls between characters: two bytes each, so an even number of bytes.
+    assert len(fitted[1].encode()) % 2 == 0
+
+
+def test_fit_params_leaves_a_line_that_fits_alone_and_keeps_middles_non_empty():
+    short = ("alice", "#c", "text")
+    assert fit_params("403", short, "hubbub.local") is short
+    fitted = fit_params("FAIL", ("CMD", "CODE", "x" * 400, "y" * 400), "s")
+    assert all(fitted[:3]) and len(fitted[2]) >= 1

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hubbub.protocol import Message, format_body, numerics
 
 from . import caps as capmod
-from .replies import MAX_BODY, Replies, Steps, fit_params, safe_param
+from .replies import MAX_BODY, Kept, Replies, Steps, fit_params, safe_param
 
 if TYPE_CHECKING:
     from .outbox import Link, Outboxes
@@ -162,13 +162,16 @@ class Answering:
 
     # output -----------------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        """Queue one line already formatted for this client's view, through the command's replies."""
+    def write(self, data: bytes, kept: Kept | None = None) -> None:
+        """Queue one line already formatted for this client's view, through the command's replies.
+
+        ``kept``: the epoch keeping the message ``data`` carries, if any (see replies.Kept).
+        """
         replies = self.replies
         if replies is None:
             self.conn.write(data)
         else:
-            replies.add(data)
+            replies.add(data, kept)
 
     def send(self, message: Message) -> None:
         """Format ``message`` for this client's view and queue it."""
@@ -214,22 +217,32 @@ class Answering:
         for numeric, rest in lines:
             write(f"{head}{numeric} {nick} {rest}\r\n".encode())
 
-    def fail(self, command: str, code: str, text: str, *context: str) -> None:
+    def fail(self, command: str, code: str, text: str, *context: str, label: str | None = None) -> None:
         """Send a standard-replies ``FAIL`` (IRCv3 standard-replies).
 
         The context often echoes what the client sent; like numerics, a part that cannot stand in the
-        middle of a line becomes ``*``.
+        middle of a line becomes ``*``. ``label``: the label of a command answered only now (a
+        message whose commit failed), outside any command's replies.
         """
-        self._standard("FAIL", command, code, text, context)
+        self._standard("FAIL", command, code, text, context, label)
 
     def note(self, command: str, code: str, text: str, *context: str) -> None:
         """Send a standard-replies ``NOTE`` (context made safe as in :meth:`fail`)."""
         self._standard("NOTE", command, code, text, context)
 
-    def _standard(self, kind: str, command: str, code: str, text: str, context: tuple[str, ...]) -> None:
+    def _standard(
+        self,
+        kind: str,
+        command: str,
+        code: str,
+        text: str,
+        context: tuple[str, ...],
+        label: str | None = None,
+    ) -> None:
         params = (*(safe_param(p) for p in (command, code, *context)), text)
         name = self.server.name
-        self.send(Message.build(kind, *fit_params(kind, params, name), source=name))
+        line = capmod.render(Message.build(kind, *fit_params(kind, params, name), source=name), self.view)
+        self.write(capmod.add_tag(line, "label", label) if label is not None else line)
 
     def notice(self, text: str) -> None:
         """A server NOTICE to this client."""

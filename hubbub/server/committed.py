@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from .outbox import Epoch, outbox_bytes
+from .outbox import Epoch, Link, outbox_bytes
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ NOTICE_INTERVAL = 60.0
 def release(epoch: Epoch, error: BaseException | None) -> None:
     """Write what waited for ``epoch`` (without its messages if ``error``), then forget it."""
     dropped = epoch.message_parts if error is not None else None
+    # Labels whose answer was a dropped line, per connection, in order: the FAILs answer them.
+    unanswered: dict[Link, list[str]] = {}
     for conn, parts in epoch.held.items():
         # A connection closed since keeps what was queued before its close (its ERROR waits
         # in a later epoch); one dropped for its sendq gets its ERROR alone.
@@ -33,6 +35,10 @@ def release(epoch: Epoch, error: BaseException | None) -> None:
                 continue
             parts = parts[-1:]
         if dropped:
+            if epoch.labels:
+                labels = [epoch.labels[id(p)] for p in parts if id(p) in epoch.labels]
+                if labels:
+                    unanswered[conn] = labels
             parts = [p for p in parts if id(p) not in dropped]
         conn.send_now(outbox_bytes(parts))
     for conn in epoch.closing:
@@ -40,15 +46,18 @@ def release(epoch: Epoch, error: BaseException | None) -> None:
     if error is not None:
         for session, command, target in epoch.senders:
             if not session.gone:
+                waiting = unanswered.get(session.conn)
                 session.fail(
                     command,
                     "TEMPORARILY_UNAVAILABLE",
                     "Message not delivered: the server cannot save it right now; try again later",
                     target,
+                    label=waiting.pop(0) if waiting else None,
                 )
     epoch.held.clear()
     epoch.closing.clear()
     epoch.message_parts.clear()
+    epoch.labels.clear()
     epoch.writes.clear()
     epoch.senders.clear()
 

@@ -253,7 +253,8 @@ class Delivery:
                     conn.dirty = True
                     mark_dirty(conn)
             else:
-                session.write(data)  # into the reply buffer of the command being handled, if any
+                # into the reply buffer of the command being handled, if any
+                session.write(data, hold if hold is not None and not event else None)
                 inline = False
         if hold is not None and not event:
             for data, part in cache.values():

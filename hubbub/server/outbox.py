@@ -108,9 +108,10 @@ class Sender(Protocol):
     """Whoever sent a kept message, told if it cannot be stored."""
 
     gone: bool
+    conn: Link
 
-    def fail(self, command: str, code: str, text: str, *context: str) -> None:
-        """Send a standard-replies ``FAIL``."""
+    def fail(self, command: str, code: str, text: str, *context: str, label: str | None = None) -> None:
+        """Send a standard-replies ``FAIL`` (answering ``label``)."""
 
 
 Write = Any  # a StoredMessage, or a callable run with the store on the writer's thread
@@ -130,6 +131,15 @@ class Epoch:
     messages: int = 0
     names: dict[str, str] = field(default_factory=dict)  # direct sides' display names (Store.append)
     done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
+    # id() of a kept message's line that answered a label -> the label (replies.Replies): if the
+    # commit fails, the FAIL answers it instead.
+    labels: dict[int, str] = field(default_factory=dict)
+
+    def keep(self, line: bytes, label: str | None = None) -> None:
+        """``line`` carries one of this epoch's messages (to its sender, through its replies)."""
+        self.message_parts.add(id(line))
+        if label is not None:
+            self.labels[id(line)] = label
 
     def hold_output(self, conn: Link, parts: list[Part]) -> None:
         """Keep ``parts`` for ``conn`` until this epoch is committed (the list is the epoch's now)."""

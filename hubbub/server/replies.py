@@ -22,6 +22,17 @@ from . import caps as capmod
 Write = Callable[[bytes], None]
 
 
+class Kept(Protocol):
+    """The epoch a line's message is kept in (:class:`hubbub.server.outbox.Epoch`).
+
+    Every line written for such a message is registered with it: if the message cannot be
+    stored, none of them is delivered, and a label one of them answered goes with the ``FAIL``.
+    """
+
+    def keep(self, line: bytes, label: str | None = None) -> None:
+        """Register ``line`` (the one answering ``label``, if given) as carrying the message."""
+
+
 class Replies:
     """The replies to one command of one client."""
 
@@ -31,19 +42,25 @@ class Replies:
         self._write = write  # where the lines go: the client's outbox
         self.label = label
         self._batches: list[str] = []  # open nested batches, innermost last
-        # Collected while labelled: (line, whether it already belongs to a nested batch).
-        self._lines: list[tuple[bytes, bool]] = []
+        # Collected while labelled: (line, whether it already belongs to a nested batch, the
+        # epoch keeping its message if it carries one).
+        self._lines: list[tuple[bytes, bool, Kept | None]] = []
         self._top_batches = 0  # batches opened at the top level of a labelled response
 
-    def add(self, line: bytes) -> None:
-        """Add one formatted line (CRLF included) in the innermost open batch."""
+    def add(self, line: bytes, kept: Kept | None = None) -> None:
+        """Add one formatted line (CRLF included) in the innermost open batch.
+
+        ``kept``: the epoch keeping the message the line carries (an echo), if any.
+        """
         nested = bool(self._batches)
         if nested:
             line = capmod.add_tag(line, "batch", self._batches[-1])
         if self.label is None:
             self._write(line)
+            if kept is not None:
+                kept.keep(line)
         else:
-            self._lines.append((line, nested))
+            self._lines.append((line, nested, kept))
 
     def open_batch(self, ref: str, start: bytes) -> None:
         """Add ``start`` (a ``BATCH +ref`` line, which belongs to the enclosing batch) and open ``ref``."""
@@ -75,28 +92,34 @@ class Replies:
         self.label = None
         if label is None:
             return
-        write = self._write
         if not lines:
-            write(capmod.add_tag(ack, "label", label))
+            self._write(capmod.add_tag(ack, "label", label))
         elif len(lines) == 1:
-            write(capmod.add_tag(lines[0][0], "label", label))
+            line, _, kept = lines[0]
+            self._put(capmod.add_tag(line, "label", label), kept, label)
         elif (
             self._top_batches == 1
             and not lines[0][1]
             and not lines[-1][1]
-            and all(nested for _, nested in lines[1:-1])
+            and all(nested for _, nested, _ in lines[1:-1])
         ):
             # The whole response is one batch (a CHATHISTORY's): its start line takes the label,
             # as the spec allows for "an existing type applicable to the entire response".
-            write(capmod.add_tag(lines[0][0], "label", label))
-            for line, _ in lines[1:]:
-                write(line)
+            line, _, kept = lines[0]
+            self._put(capmod.add_tag(line, "label", label), kept, label)
+            for line, _, kept in lines[1:]:
+                self._put(line, kept)
         else:
-            write(capmod.add_tag(start, "label", label))
-            for line, nested in lines:
+            self._write(capmod.add_tag(start, "label", label))
+            for line, nested, kept in lines:
                 # A line inside a nested batch keeps that batch's tag alone (IRCv3 batch).
-                write(line if nested else capmod.add_tag(line, "batch", batch_ref))
-            write(end)
+                self._put(line if nested else capmod.add_tag(line, "batch", batch_ref), kept)
+            self._write(end)
+
+    def _put(self, line: bytes, kept: Kept | None, label: str | None = None) -> None:
+        self._write(line)
+        if kept is not None:
+            kept.keep(line, label)
 
 
 class Steps:

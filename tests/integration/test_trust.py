@@ -205,6 +205,13 @@ async def test_a_full_disk_delivers_nothing_unsaved_tells_the_sender_and_recover
         assert failed is not None, "the store never filled up"
         assert reply.params[:3] == ("PRIVMSG", "TEMPORARILY_UNAVAILABLE", "#c")
         await bob.assert_silent("PRIVMSG")  # the unsaved message reached nobody
+        # A labelled message is answered by its FAIL, label and all; its echo never comes.
+        alice.send("@label=L1 PRIVMSG #c :labelled, on a full disk " + "z" * 400)
+        answer = await alice.expect(lambda m: m.tags.get("label") == "L1", timeout=10)
+        assert answer.command == "FAIL", answer
+        assert answer.params[:3] == ("PRIVMSG", "TEMPORARILY_UNAVAILABLE", "#c")
+        await alice.assert_silent("PRIVMSG")
+        await bob.assert_silent("PRIVMSG")
         # REGISTER on a full disk answers, it does not hang.
         carol = await _client(server, "carol")
         carol.send("REGISTER * * :a long enough password")

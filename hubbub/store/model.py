@@ -224,6 +224,14 @@ class Store(Protocol):
     def rename_side(self, side: str, name: str) -> None:
         """Remember ``name`` as the display name of ``side`` in all its direct conversations."""
 
+    def message(self, target: str, msgid: str) -> StoredMessage | None:
+        """The message ``msgid`` of ``target``'s history, or None."""
+        ...
+
+    def delete_message(self, target: str, msgid: str) -> bool:
+        """Delete the message ``msgid`` from ``target``'s history (a redaction); whether it was there."""
+        ...
+
     def delete_target(self, target: str) -> int:
         """Delete the whole history of ``target``; return the number of messages deleted."""
         ...

@@ -211,6 +211,23 @@ class SQLiteStore:
             db.execute("DELETE FROM conversations WHERE target = ?", (target,))
         return int(deleted)
 
+    def delete_message(self, target: str, msgid: str) -> bool:
+        """Delete the message ``msgid`` from ``target``'s history (a redaction); whether it was there.
+
+        Only that conversation's copy: an event kept under several conversations keeps the others.
+        """
+        db = self._db
+        with self.transaction(), store_errors(f"cannot delete {msgid!r} of {target!r}"):
+            deleted = db.execute(
+                "DELETE FROM messages WHERE target = ? AND msgid = ?", (target, msgid)
+            ).rowcount
+            if deleted:
+                db.execute(
+                    "UPDATE conversations SET message_count = message_count - ? WHERE target = ?",
+                    (deleted, target),
+                )
+        return deleted > 0
+
     def prune(
         self, *, max_age_ms: int | None, max_per_target: int | None, now_ms: int, budget: int = 5000
     ) -> int:
@@ -283,6 +300,14 @@ class SQLiteStore:
         """A message with ``msgid`` (an event kept in several conversations has one per each), or None."""
         with store_errors("cannot read history"):
             row = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE msgid = ?", (msgid,)).fetchone()
+        return _message(row) if row else None
+
+    def message(self, target: str, msgid: str) -> StoredMessage | None:
+        """The message ``msgid`` of ``target``'s history, or None."""
+        with store_errors("cannot read history"):
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE msgid = ? AND target = ?", (msgid, target)
+            ).fetchone()
         return _message(row) if row else None
 
     def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:

@@ -90,6 +90,9 @@ class Settings:
     chathistory_max: int = _s(1000, "history", "Most messages one CHATHISTORY request returns")
     history_events: bool = _s(False, "history", "Also store JOIN/PART/QUIT/KICK/TOPIC/NICK")
     history_public: bool = _s(False, "history", "Anyone may read any channel's history")
+    redact_window: int = _s(
+        0, "history", "Authors may REDACT their own messages only this long after sending (s, 0: no limit)"
+    )
     retention_days: float = _s(0.0, "history", "Delete messages older than this (0: keep)")
     retention_messages: int = _s(0, "history", "Keep at most this many per target (0: no limit)")
     persistent_channels: tuple[str, ...] = _s(
@@ -232,7 +235,7 @@ class Settings:
             raise ConfigError("server_name", "must look like a host name (with a dot, no spaces)")
         if self.nicklen > 200 or self.channellen > 200:
             raise ConfigError("nicklen" if self.nicklen > 200 else "channellen", "at most 200")
-        for key in ("history_on_join", "whowas_size", "retention_messages"):
+        for key in ("history_on_join", "whowas_size", "retention_messages", "redact_window"):
             if getattr(self, key) < 0:
                 raise ConfigError(key, "must not be negative")
         if self.channel_lifetime not in ("durable", "ephemeral"):

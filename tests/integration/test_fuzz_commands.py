@@ -124,6 +124,7 @@ USAGE: dict[str, list[str]] = {
     "PONG": ["token"],
     "PRIVMSG": ["#c :hello", "watcher :hi", "#c,watcher :both", "+#c :voiced"],
     "QUIT": [":bye"],
+    "REDACT": ["#c abc :spam", "{op} abc", "watcher abc :oops", "other abc"],
     "REGISTER": ["* * password123", "acct mail@example.com password123"],
     "REHASH": [""],
     "SAMODE": ["#c +o other", "{op} +l 10"],

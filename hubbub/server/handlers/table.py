@@ -33,6 +33,7 @@ from . import (
     presence,
     queries,
     readmarker,
+    redact,
     reference,
     registration,
     whois,
@@ -153,7 +154,7 @@ COMMANDS: dict[str, CommandSpec] = {
         syntax="+ | - <nick>{,<nick>} | C | L | S",
         help="Watches nicks and tells you when they come and go.",
     ),
-    # Messaging (messaging.py, chathistory.py)
+    # Messaging (messaging.py, chathistory.py, redact.py)
     "PRIVMSG": CommandSpec(
         handler=messaging.handle_privmsg,
         syntax="<target>{,<target>} <text>",
@@ -175,6 +176,13 @@ COMMANDS: dict[str, CommandSpec] = {
         after_commit=True,
         syntax="<subcommand> <target> <reference>... <limit>",
         help="Fetches stored messages: LATEST BEFORE AFTER AROUND BETWEEN TARGETS.",
+    ),
+    "REDACT": CommandSpec(
+        handler=redact.handle_redact,
+        min_params=2,
+        after_commit=True,  # finds the message in history, so what was sent before must be stored
+        syntax="<target> <msgid> [<reason>]",
+        help="Deletes a message from history: your own, or any in a channel you operate.",
     ),
     # Channels (channels.py, modes.py)
     "JOIN": CommandSpec(

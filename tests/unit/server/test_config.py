@@ -33,6 +33,7 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
         ("[history]\nchannel_lifetime = 'forever'\n", "channel_lifetime"),
         ("[operators]\nserver_ban_max_days = 0\n", "server_ban_max_days"),
         ("[operators]\nserver_ban_max_days = 1e9\n", "server_ban_max_days"),
+        ("[history]\nredact_window = -1\n", "redact_window"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, key):

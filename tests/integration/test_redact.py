@@ -195,11 +195,17 @@ async def test_direct_messages_are_redacted_for_both_sides(connect: Connect) -> 
     alice.send(f"REDACT bob {msgid} :sorry")
     assert (await alice.expect("REDACT")).params == ("bob", msgid, "sorry")
     assert (await bob.expect("REDACT")).params == ("bob", msgid, "sorry")
-    await plain.assert_silent("REDACT")
     _, rows = await history(alice, "LATEST", "bob", "*", "10")
     assert texts(rows) == ["what"]
     _, rows = await history(bob, "LATEST", "alice", "*", "10")
     assert texts(rows) == ["what"]
+
+    # A side without the cap is sent nothing ("MUST not forward this REDACT").
+    hidden = await said(alice, "plain", "not for long")
+    await plain.expect("PRIVMSG", "plain", "not for long")
+    alice.send(f"REDACT plain {hidden}")
+    await alice.expect("REDACT", "plain", hidden)
+    await plain.assert_silent("REDACT")
 
 
 async def test_a_redacted_message_stays_gone_after_a_restart(

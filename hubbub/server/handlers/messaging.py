@@ -34,19 +34,31 @@ def _client_tags(session: Session, msg: Message) -> dict[str, str]:
 
 
 def may_speak(ctx: Context, channel: Channel[Session], session: Session) -> bool:
-    """Whether ``session`` may send to ``channel`` (+n, +m and bans)."""
+    """Whether ``session`` may send to ``channel`` (+n, +m, bans and mutes).
+
+    A mute (``+b m:<mask>``) silences whoever it matches, member or not, unless voiced or an
+    operator (as +m does) or exempted by ``+e m:<mask>``.
+    """
+    casemapping = ctx.world.casemapping
     modes = channel.members.get(session.primary or session)
     if modes is None:
         if "n" in channel.modes:
             return False
         if "m" in channel.modes:
             return False
-        return not channel.is_banned(session, ctx.world.casemapping)
-    if modes:  # voice or op
+    elif modes:  # voice or op
         return True
-    if "m" in channel.modes:
+    elif "m" in channel.modes:
         return False
-    return not channel.is_banned(session, ctx.world.casemapping)
+    return not channel.is_banned(session, casemapping) and not channel.is_muted(session, casemapping)
+
+
+def restricted_ctcp(text: str) -> bool:
+    """Whether ``text`` is a CTCP other than ``ACTION`` (what a +C channel refuses)."""
+    if not text.startswith("\x01"):
+        return False
+    verb = text[1:].split(" ", 1)[0].rstrip("\x01")
+    return verb != "ACTION"
 
 
 def _relay(ctx: Context, session: Session, msg: Message) -> None:
@@ -110,6 +122,11 @@ def _to_channel(
     if not may_speak(ctx, channel, session):
         if not silent:
             session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name)
+        return
+    if "C" in channel.modes and restricted_ctcp(text) and msg.command != "TAGMSG":
+        # +C: no CTCP but ACTION, for everyone (as Ergo); a CTCP reply (NOTICE) is dropped quietly
+        if not silent:
+            session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name, text="Cannot send to channel (+C)")
         return
     if not status and msg.command != "TAGMSG" and not channel.persistent:
         # A message kept in history makes the channel durable; its record is written first.
@@ -258,4 +275,4 @@ def handle_tagmsg(ctx: Context, session: Session, msg: Message) -> None:
     _relay(ctx, session, msg)
 
 
-__all__ = ["may_speak"]
+__all__ = ["may_speak", "restricted_ctcp"]

@@ -1,11 +1,14 @@
 """PRIVMSG, NOTICE and TAGMSG to channels, status groups and nicks.
 
 Modern IRC "PRIVMSG message"; IRCv3 message-tags (client-only tags, TAGMSG), echo-message,
-server-time, msgid.
+server-time, msgid; the client tags ``+draft/reply`` (a message id, at most ``reply_max_length``),
+``+draft/react`` (at most ``react_max_bytes``) and ``+typing`` (at most ``typing_burst`` at once,
+then ``typing_rate`` a second: more are dropped without a word, as a client would throttle them).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -13,6 +16,8 @@ from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
 from hubbub.store import account_side
 
 from .. import caps as capmod
+from ..delivery import TYPING_TAGS
+from ..limits import TokenBucket
 from ..services import service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
 from .chanserv import CHANSERV
@@ -25,6 +30,42 @@ if TYPE_CHECKING:
     from ..session import Session
     from ..world import Channel
     from .context import Context
+
+
+REPLY_TAGS = ("+draft/reply", "+reply")
+REACT_TAGS = ("+draft/react", "+react")
+# A message id as servers make them (hubbub's are base32, Ergo's too): no spaces, no tag syntax.
+_MSGID = re.compile(r"[A-Za-z0-9_.:+/=~-]+")
+
+
+def bad_client_tag(ctx: Context, tags: dict[str, str]) -> tuple[str, str] | None:
+    """The first client tag whose value the specs' format refuses, with why; or None.
+
+    IRCv3 reply: "its value references the server provided ID of another message"; react: "a
+    byte limit may be appropriate" (``react_max_bytes``), and a reaction with nothing in it is none.
+    """
+    settings = ctx.settings
+    for key in REPLY_TAGS:
+        value = tags.get(key)
+        if value is not None and (len(value) > settings.reply_max_length or not _MSGID.fullmatch(value)):
+            return key, f"{key} must be a message id of at most {settings.reply_max_length} characters"
+    for key in REACT_TAGS:
+        value = tags.get(key)
+        if value is not None and not 0 < len(value.encode()) <= settings.react_max_bytes:
+            return key, f"{key} must be 1 to {settings.react_max_bytes} bytes"
+    return None
+
+
+def typing_allowed(ctx: Context, session: Session) -> bool:
+    """Spend one of ``session``'s typing notifications (``typing_burst``, ``typing_rate``)."""
+    settings = ctx.settings
+    now = ctx.clock.monotonic()
+    bucket = session.typing_bucket
+    if bucket is None:
+        bucket = session.typing_bucket = TokenBucket(settings.typing_burst, settings.typing_rate, now)
+    else:  # REHASH may have changed them
+        bucket.burst, bucket.rate = float(settings.typing_burst), settings.typing_rate
+    return bucket.take(now)
 
 
 def _client_tags(session: Session, msg: Message) -> dict[str, str]:
@@ -82,6 +123,14 @@ def _relay(ctx: Context, session: Session, msg: Message) -> None:
     client_tags = _client_tags(session, msg)
     if is_tagmsg and not client_tags and not session.view & capmod.TAGS:
         return  # TAGMSG without message-tags carries nothing
+    bad = bad_client_tag(ctx, client_tags)
+    if bad is not None:
+        if not silent:
+            tag, why = bad
+            session.fail(command_name, "INVALID_TAG", why, tag)
+        return
+    if is_tagmsg and not TYPING_TAGS.isdisjoint(client_tags) and not typing_allowed(ctx, session):
+        return  # too many typing notifications: dropped, never answered (typing is best-effort)
     echo = "echo-message" in session.caps
     for target in targets:
         status = ""
@@ -201,7 +250,11 @@ def _to_user(
         for device in receivers:
             marker_before_direct(ctx, device, session.nick)
         # The sender's other devices see what it sent, as if echoed (multiple devices).
-        siblings = [d for d in session.devices if d is not session and d not in receivers]
+        siblings = [
+            d
+            for d in session.devices
+            if d is not session and d not in receivers and (msg.command != "TAGMSG" or d.view & capmod.TAGS)
+        ]
         audience = [*receivers, *siblings] if delivered else []
         if echo:
             audience.append(session)
@@ -275,4 +328,4 @@ def handle_tagmsg(ctx: Context, session: Session, msg: Message) -> None:
     _relay(ctx, session, msg)
 
 
-__all__ = ["may_speak", "restricted_ctcp"]
+__all__ = ["bad_client_tag", "may_speak", "restricted_ctcp", "typing_allowed"]

@@ -52,6 +52,14 @@ async def test_typing_beyond_the_burst_is_dropped_silently_and_comes_back_with_t
     assert client_tags(got[3]) == {"+draft/react": "ok", "+draft/reply": "abc"}
     await bob.assert_silent("TAGMSG")
     assert not [m for m in await alice.drain_messages() if m.command in ("FAIL", "ERROR", "404")]
+    labelled = await connect("carol", caps=(*TAGS, "batch", "labeled-response"), target=server)
+    for i in range(4):
+        labelled.send(f"@label=t{i};+typing=active TAGMSG bob")
+    # labeled-response: a command with no other response is answered by ACK, dropped or not
+    acks = [await labelled.expect("ACK") for _ in range(4)]
+    assert [m.tags["label"] for m in acks] == ["t0", "t1", "t2", "t3"]
+    assert len([await bob.expect("TAGMSG") for _ in range(3)]) == 3
+    await bob.assert_silent("TAGMSG")
     clock.advance(1.0)
     alice.send("@+typing=done;+n=7 TAGMSG #c")
     assert (await bob.expect("TAGMSG")).tags["+n"] == "7"

@@ -84,6 +84,14 @@ class Settings:
     exempt_loopback: bool = _s(
         True, "limits", "Loopback addresses are exempt from max_per_ip and register_max_per_ip"
     )
+    typing_burst: int = _s(
+        5, "limits", "Typing notifications (TAGMSG with +typing) one client sends at once; more are dropped"
+    )
+    typing_rate: float = _s(1.0, "limits", "Typing notifications per second allowed after their burst")
+    react_max_bytes: int = _s(64, "limits", "Longest +draft/react (+react) value; a longer one gets FAIL")
+    reply_max_length: int = _s(
+        64, "limits", "Longest +draft/reply (+reply) value, a message id; a longer one gets FAIL"
+    )
     # [history]
     history_on_join: int = _s(50, "history", "Lines replayed on join to clients without chathistory")
     history_on_join_window: float = _s(86400.0, "history", "Only replay lines younger than this (s)")
@@ -242,6 +250,9 @@ class Settings:
             raise ConfigError("channel_lifetime", "must be durable or ephemeral")
         if self.nick_enforcement not in ("strict", "none"):
             raise ConfigError("nick_enforcement", "must be strict or none")
+        for key in ("typing_burst", "typing_rate", "react_max_bytes", "reply_max_length"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
         for key in (
             "password_min_length",
             "login_max_failures",

@@ -36,16 +36,19 @@ def isupport_tokens(settings: Settings) -> list[str]:
     s = settings
     targets = s.max_targets
     return [
+        "ACCOUNTEXTBAN=a",  # IRCv3 account-extban: the EXTBAN type that matches account names
         f"AWAYLEN={s.awaylen}",
         "BOT=B",
         f"CASEMAPPING={s.casemapping}",
         f"CHANLIMIT={CHANTYPES}:{s.max_channels}",
-        "CHANMODES=beI,k,l,imnst",
+        "CHANMODES=beI,k,l,Cimnst",
         f"CHANNELLEN={s.channellen}",
         f"CHANTYPES={CHANTYPES}",
         f"CHATHISTORY={s.chathistory_max}",
         "ELIST=MNU",
         "EXCEPTS=e",
+        # Modern IRC "EXTBAN Parameter": no prefix, types a (account) and m (mute); a:bob, m:a:bob
+        "EXTBAN=,am",
         "INVEX=I",
         f"KICKLEN={s.kicklen}",
         "LINELEN=512",

@@ -21,6 +21,7 @@ from hubbub.store import new_connection_side
 
 from . import caps as capmod
 from .answering import Answering
+from .limits import TokenBucket
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class Session(Answering):
         "registered",
         "server",
         "siblings",
+        "typing_bucket",
         "umodes",
         "user",
         "view",
@@ -148,6 +150,7 @@ class Session(Answering):
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False
+        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
         # The reply buffer of the command being handled, while it is labelled or has a batch open.
         self.replies = None
         self._taken_replies = None  # the buffer run_async took from the dispatcher

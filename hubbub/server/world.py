@@ -36,6 +36,7 @@ class Member(Protocol):
     host: str
     realname: str
     away: str | None
+    account: str | None  # the account logged in to, if any (matched by ``a:`` extbans)
     umodes: set[str]
     channels: dict[str, Channel[Self]]
     primary: Self | None  # the nick holder this device is a sibling of (multiple devices)
@@ -55,6 +56,36 @@ class Member(Protocol):
 
 
 M = TypeVar("M", bound=Member)
+
+# Extended bans (ISUPPORT ``EXTBAN=,am``, no prefix: ``<type>:<data>`` as InspIRCd writes them).
+# ``a:<account mask>`` is a matching type: it matches users logged in to an account the mask
+# matches, in +b, +e and +I. ``m:<mask>`` is an acting type: a member it matches may join but not
+# speak; its ``<mask>`` is a hostmask or an ``a:`` extban (``m:a:bob``), and ``+e m:<mask>`` exempts.
+EXTBAN_ACCOUNT = "a"
+EXTBAN_MUTE = "m"
+EXTBAN_TYPES = EXTBAN_ACCOUNT + EXTBAN_MUTE
+
+
+def extban_type(mask: str) -> str | None:
+    """The extban type of a list entry (``"a"`` for ``a:bob``), or None for a plain hostmask."""
+    if len(mask) >= 2 and mask[1] == ":" and mask[0] in EXTBAN_TYPES:
+        return mask[0]
+    return None
+
+
+def mask_matches(mask: str, session: Member, casemapping: Casemapping) -> bool:
+    """Whether the list entry ``mask`` (a hostmask or a matching extban) matches ``session``.
+
+    An acting extban (``m:``) matches nobody here: it does not keep anyone out (see
+    :meth:`Channel.is_muted`).
+    """
+    kind = extban_type(mask)
+    if kind is None:
+        return match_mask(mask, session.hostmask, casemapping)
+    if kind == EXTBAN_ACCOUNT:
+        account = session.account
+        return account is not None and match_mask(mask[2:], account, casemapping)
+    return False
 
 
 @dataclass(slots=True)
@@ -111,9 +142,19 @@ class Channel(Generic[M]):
         return {"b": self.bans, "e": self.excepts, "I": self.invex}[mode]
 
     def matches(self, entries: Iterable[ListEntry], session: M, casemapping: Casemapping) -> bool:
-        """Whether any mask in ``entries`` matches ``session``'s ``nick!user@host``."""
-        hostmask = session.hostmask
-        return any(match_mask(e.mask, hostmask, casemapping) for e in entries)
+        """Whether any entry matches ``session``: its ``nick!user@host``, or its account (``a:``)."""
+        return any(mask_matches(e.mask, session, casemapping) for e in entries)
+
+    def is_muted(self, session: M, casemapping: Casemapping) -> bool:
+        """Muted by an ``m:`` ban and not exempted by an ``m:`` exception."""
+
+        def muting(entries: Iterable[ListEntry]) -> bool:
+            return any(
+                extban_type(e.mask) == EXTBAN_MUTE and mask_matches(e.mask[2:], session, casemapping)
+                for e in entries
+            )
+
+        return muting(self.bans) and not muting(self.excepts)
 
     def is_banned(self, session: M, casemapping: Casemapping) -> bool:
         """Banned (+b) and not excepted (+e)."""

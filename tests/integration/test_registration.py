@@ -20,7 +20,7 @@ async def test_welcome_burst_has_001_to_005_lusers_and_motd(connect):
     for token in (
         "CASEMAPPING=ascii",
         "CHANTYPES=#&",
-        "CHANMODES=beI,k,l,imnst",
+        "CHANMODES=beI,k,l,Cimnst",
         "PREFIX=(ov)@+",
         "NICKLEN=32",
         "CHANNELLEN=64",

@@ -1,11 +1,14 @@
 """PRIVMSG, NOTICE and TAGMSG to channels, status groups and nicks.
 
 Modern IRC "PRIVMSG message"; IRCv3 message-tags (client-only tags, TAGMSG), echo-message,
-server-time, msgid.
+server-time, msgid; the client tags ``+draft/reply`` (a message id, at most ``reply_max_length``),
+``+draft/react`` (at most ``react_max_bytes``) and ``+typing`` (at most ``typing_burst`` at once,
+then ``typing_rate`` a second: more are dropped without a word, as a client would throttle them).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -13,6 +16,8 @@ from hubbub.protocol import Message, is_channel_name, numerics, valid_tag_key
 from hubbub.store import account_side
 
 from .. import caps as capmod
+from ..delivery import TYPING_TAGS
+from ..limits import TokenBucket
 from ..services import service_named
 from ..world import MODE_OF_SYMBOL, PREFIX_MODES
 from .chanserv import CHANSERV
@@ -27,6 +32,42 @@ if TYPE_CHECKING:
     from .context import Context
 
 
+REPLY_TAGS = ("+draft/reply", "+reply")
+REACT_TAGS = ("+draft/react", "+react")
+# A message id as servers make them (hubbub's are base32, Ergo's too): no spaces, no tag syntax.
+_MSGID = re.compile(r"[A-Za-z0-9_.:+/=~-]+")
+
+
+def bad_client_tag(ctx: Context, tags: dict[str, str]) -> tuple[str, str] | None:
+    """The first client tag whose value the specs' format refuses, with why; or None.
+
+    IRCv3 reply: "its value references the server provided ID of another message"; react: "a
+    byte limit may be appropriate" (``react_max_bytes``), and a reaction with nothing in it is none.
+    """
+    settings = ctx.settings
+    for key in REPLY_TAGS:
+        value = tags.get(key)
+        if value is not None and (len(value) > settings.reply_max_length or not _MSGID.fullmatch(value)):
+            return key, f"{key} must be a message id of at most {settings.reply_max_length} characters"
+    for key in REACT_TAGS:
+        value = tags.get(key)
+        if value is not None and not 0 < len(value.encode()) <= settings.react_max_bytes:
+            return key, f"{key} must be 1 to {settings.react_max_bytes} bytes"
+    return None
+
+
+def typing_allowed(ctx: Context, session: Session) -> bool:
+    """Spend one of ``session``'s typing notifications (``typing_burst``, ``typing_rate``)."""
+    settings = ctx.settings
+    now = ctx.clock.monotonic()
+    bucket = session.typing_bucket
+    if bucket is None:
+        bucket = session.typing_bucket = TokenBucket(settings.typing_burst, settings.typing_rate, now)
+    else:  # REHASH may have changed them
+        bucket.burst, bucket.rate = float(settings.typing_burst), settings.typing_rate
+    return bucket.take(now)
+
+
 def _client_tags(session: Session, msg: Message) -> dict[str, str]:
     if not msg.tags or not session.view & capmod.TAGS:
         return {}
@@ -34,19 +75,31 @@ def _client_tags(session: Session, msg: Message) -> dict[str, str]:
 
 
 def may_speak(ctx: Context, channel: Channel[Session], session: Session) -> bool:
-    """Whether ``session`` may send to ``channel`` (+n, +m and bans)."""
+    """Whether ``session`` may send to ``channel`` (+n, +m, bans and mutes).
+
+    A mute (``+b m:<mask>``) silences whoever it matches, member or not, unless voiced or an
+    operator (as +m does) or exempted by ``+e m:<mask>``.
+    """
+    casemapping = ctx.world.casemapping
     modes = channel.members.get(session.primary or session)
     if modes is None:
         if "n" in channel.modes:
             return False
         if "m" in channel.modes:
             return False
-        return not channel.is_banned(session, ctx.world.casemapping)
-    if modes:  # voice or op
+    elif modes:  # voice or op
         return True
-    if "m" in channel.modes:
+    elif "m" in channel.modes:
         return False
-    return not channel.is_banned(session, ctx.world.casemapping)
+    return not channel.is_banned(session, casemapping) and not channel.is_muted(session, casemapping)
+
+
+def restricted_ctcp(text: str) -> bool:
+    """Whether ``text`` is a CTCP other than ``ACTION`` (what a +C channel refuses)."""
+    if not text.startswith("\x01"):
+        return False
+    verb = text[1:].split(" ", 1)[0].rstrip("\x01")
+    return verb != "ACTION"
 
 
 def _relay(ctx: Context, session: Session, msg: Message) -> None:
@@ -70,6 +123,14 @@ def _relay(ctx: Context, session: Session, msg: Message) -> None:
     client_tags = _client_tags(session, msg)
     if is_tagmsg and not client_tags and not session.view & capmod.TAGS:
         return  # TAGMSG without message-tags carries nothing
+    bad = bad_client_tag(ctx, client_tags)
+    if bad is not None:
+        if not silent:
+            tag, why = bad
+            session.fail(command_name, "INVALID_TAG", why, tag)
+        return
+    if is_tagmsg and not TYPING_TAGS.isdisjoint(client_tags) and not typing_allowed(ctx, session):
+        return  # too many typing notifications: dropped, never answered (typing is best-effort)
     echo = "echo-message" in session.caps
     for target in targets:
         status = ""
@@ -110,6 +171,11 @@ def _to_channel(
     if not may_speak(ctx, channel, session):
         if not silent:
             session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name)
+        return
+    if "C" in channel.modes and restricted_ctcp(text) and msg.command != "TAGMSG":
+        # +C: no CTCP but ACTION, for everyone (as Ergo); a CTCP reply (NOTICE) is dropped quietly
+        if not silent:
+            session.reply(numerics.ERR_CANNOTSENDTOCHAN, channel.name, text="Cannot send to channel (+C)")
         return
     if not status and msg.command != "TAGMSG" and not channel.persistent:
         # A message kept in history makes the channel durable; its record is written first.
@@ -184,7 +250,11 @@ def _to_user(
         for device in receivers:
             marker_before_direct(ctx, device, session.nick)
         # The sender's other devices see what it sent, as if echoed (multiple devices).
-        siblings = [d for d in session.devices if d is not session and d not in receivers]
+        siblings = [
+            d
+            for d in session.devices
+            if d is not session and d not in receivers and (msg.command != "TAGMSG" or d.view & capmod.TAGS)
+        ]
         audience = [*receivers, *siblings] if delivered else []
         if echo:
             audience.append(session)
@@ -258,4 +328,4 @@ def handle_tagmsg(ctx: Context, session: Session, msg: Message) -> None:
     _relay(ctx, session, msg)
 
 
-__all__ = ["may_speak"]
+__all__ = ["bad_client_tag", "may_speak", "restricted_ctcp", "typing_allowed"]

@@ -1,6 +1,6 @@
 """MODE for users and channels.
 
-Modern IRC "MODE message" and "Channel Modes"; ISUPPORT ``CHANMODES=beI,k,l,imnst``,
+Modern IRC "MODE message" and "Channel Modes"; ISUPPORT ``CHANMODES=beI,k,l,Cimnst``,
 ``PREFIX=(ov)@+``, ``MODES``, ``MAXLIST``, ``BOT=B``. A change command is applied in order and
 answered with one ``MODE`` line holding exactly the changes that took effect (several when they do
 not fit in 512 bytes, as Solanum and InspIRCd split them); list modes without a mask list the
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import MAX_LINE_BODY, Message, format_body, is_channel_name, normalize_mask, numerics
 
-from ..world import PREFIX_MODES, ListEntry
+from ..world import EXTBAN_ACCOUNT, EXTBAN_MUTE, PREFIX_MODES, ListEntry, extban_type
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 # CHANMODES groups: A (lists), B (key: parameter both ways), C (limit: parameter to set), D (flags).
 LIST_MODES = "beI"
-FLAG_MODES = "imnst"
+# C: no CTCP but ACTION (Ergo, InspIRCd, UnrealIRCd), enforced in messaging.py.
+FLAG_MODES = "Cimnst"
 # User modes a client may set on itself; "o" may only be dropped (OPER grants it).
 SELF_SETTABLE_UMODES = "iB"
 KNOWN_UMODES = "iBo"
@@ -281,7 +282,7 @@ def _apply_limit(session: Session, channel: Channel[Session], adding: bool, valu
 def _apply_list(
     ctx: Context, session: Session, channel: Channel[Session], adding: bool, mode: str, mask: str
 ) -> ModeChange | None:
-    normal = list_mask(mask, ctx.settings.masklen)
+    normal = list_mask(mask, ctx.settings.masklen, mode)
     if normal is None:
         session.reply(numerics.ERR_INVALIDMODEPARAM, channel.name, mode, mask, text="Invalid mask")
         return None
@@ -305,21 +306,51 @@ def _apply_list(
     return ModeChange(True, mode, mask)
 
 
-def list_mask(raw: str, masklen: int) -> str | None:
-    """The ``nick!user@host`` entry a ban, exception or invite-exception mask is kept as, or None.
+def list_mask(raw: str, masklen: int, mode: str = "b") -> str | None:
+    """The entry a ban, exception or invite-exception mask is kept as, or None.
 
     ``raw`` is completed as servers do (``nick`` is ``nick!*@*``, ``host.example`` is
     ``*!*@host.example``). None when it could not stand as one parameter of the MODE line that
     announces it (empty, a leading ``:``, a space or control character), when it is not exactly
     one ``nick!user@host`` (``a!b!c`` and ``a@b@c`` match nobody), or longer than ``masklen`` bytes.
+
+    An extended ban (ISUPPORT ``EXTBAN``) is kept as ``<type>:<data>``: ``a:<account mask>`` in
+    any list, ``m:<mask>`` (mute; ``<mask>`` completed as above, or an ``a:`` extban) in +b and +e
+    only, since a mute says nothing about who may join.
     """
     if not raw or raw[0] == ":" or not _printable(raw):
         return None
+    kind = extban_type(raw)
+    if kind == EXTBAN_MUTE:
+        if mode == "I":
+            return None
+        inner = raw[2:]
+        if not inner or extban_type(inner) == EXTBAN_MUTE:
+            return None
+        body = _account_extban(inner) if extban_type(inner) == EXTBAN_ACCOUNT else _hostmask(inner)
+        mask = None if body is None else raw[:2] + body
+    elif kind == EXTBAN_ACCOUNT:
+        mask = _account_extban(raw)
+    else:
+        mask = _hostmask(raw)
+    if mask is None or len(mask.encode()) > masklen:
+        return None
+    return mask
+
+
+def _account_extban(raw: str) -> str | None:
+    """``a:<account mask>``: a non-empty account name or wildcard, which never holds ``!`` or ``@``."""
+    account = raw[2:]
+    if not account or "!" in account or "@" in account:
+        return None
+    return raw
+
+
+def _hostmask(raw: str) -> str | None:
+    """``raw`` completed to exactly one ``nick!user@host``, or None."""
     mask = normalize_mask(raw)
     bang, at = mask.find("!"), mask.find("@")
     if mask.count("!") != 1 or mask.count("@") != 1 or at < bang:
-        return None
-    if len(mask.encode()) > masklen:
         return None
     return mask
 

@@ -167,7 +167,7 @@ def _welcome_replies(ctx: Context) -> list[tuple[str, ...]]:
     return [
         (numerics.RPL_YOURHOST, f"Your host is {ctx.name}, running version {ctx.version}"),
         (numerics.RPL_CREATED, f"This server was created {ctx.created}"),
-        (numerics.RPL_MYINFO, ctx.name, ctx.version, "Bio", "beIiklmnostv", "beIklov"),
+        (numerics.RPL_MYINFO, ctx.name, ctx.version, "Bio", "CbeIiklmnostv", "beIklov"),
         *isupport_replies(ctx),
     ]
 

@@ -225,7 +225,7 @@ COMMANDS: dict[str, CommandSpec] = {
         handler=modes.handle_mode,
         min_params=1,
         syntax="<nick> | <channel> [<modes> [<arguments>...]]",
-        help="Shows or changes user modes (i B) or channel modes (b e I k l i m n s t o v).",
+        help="Shows or changes user modes (i B) or channel modes (b e I k l C i m n s t o v).",
     ),
     # Queries and presence (queries.py)
     "MOTD": CommandSpec(

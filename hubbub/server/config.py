@@ -170,6 +170,9 @@ class Settings:
     password_hash_time_cost: int = _s(3, "accounts", "argon2id time cost (iterations) of new hashes")
     realnamelen: int = _s(150, "limits", "Longest realname from USER or SETNAME")
     monitor_limit: int = _s(100, "limits", "Nicks one client may watch with MONITOR (ISUPPORT MONITOR)")
+    read_markers_per_connection: int = _s(
+        200, "limits", "Read markers (MARKREAD) kept for a connection not logged in; the oldest goes first"
+    )
     # [operators]
     opers: tuple[str, ...] = _s(
         [], "operators", "Operator credentials, each 'name argon2-hash' (hubbub account hash-password)"
@@ -251,6 +254,7 @@ class Settings:
             "realnamelen",
             "password_hash_time_cost",
             "monitor_limit",
+            "read_markers_per_connection",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")

@@ -115,6 +115,18 @@ class Settings:
     )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
+    register_before_connect: bool = _s(
+        True,
+        "accounts",
+        "REGISTER is accepted before connection registration completes (cap key before-connect);"
+        " off: FAIL REGISTER COMPLETE_CONNECTION_REQUIRED until 001",
+    )
+    register_custom_account_name: bool = _s(
+        False,
+        "accounts",
+        "REGISTER may name an account other than the current nick (cap key custom-account-name);"
+        " off: FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK",
+    )
     team_mode: bool = _s(False, "accounts", "Clients must log in with SASL before registration completes")
     nick_enforcement: str = _s(
         "strict", "accounts", "strict: only the logged-in owner may use a registered nick; none: anyone"
@@ -170,6 +182,11 @@ class Settings:
     password_hash_time_cost: int = _s(3, "accounts", "argon2id time cost (iterations) of new hashes")
     realnamelen: int = _s(150, "limits", "Longest realname from USER or SETNAME")
     monitor_limit: int = _s(100, "limits", "Nicks one client may watch with MONITOR (ISUPPORT MONITOR)")
+    sasl_max_response: int = _s(
+        4096,
+        "limits",
+        "Bytes of base64 one SASL response may total over its AUTHENTICATE chunks (904 past it)",
+    )
     read_markers_per_connection: int = _s(
         200, "limits", "Read markers (MARKREAD) kept for a connection not logged in; the oldest goes first"
     )
@@ -255,6 +272,7 @@ class Settings:
             "password_hash_time_cost",
             "monitor_limit",
             "read_markers_per_connection",
+            "sasl_max_response",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")

@@ -23,7 +23,12 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps["account-notify"] = ""
     caps["account-tag"] = ""
     if settings.registration_open:
-        caps["draft/account-registration"] = "before-connect"
+        keys = []
+        if settings.register_before_connect:
+            keys.append("before-connect")
+        if settings.register_custom_account_name:
+            keys.append("custom-account-name")
+        caps["draft/account-registration"] = ",".join(keys)
     if settings.tls_enabled and settings.sts_duration > 0 and tls_port is not None:
         # IRCv3 sts: on plain text, the policy names the TLS port; clients upgrade.
         caps["sts"] = f"port={tls_port},duration={settings.sts_duration}"

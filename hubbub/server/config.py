@@ -62,6 +62,7 @@ class Settings:
     userlen: int = _s(18, "limits", "Longest username from USER (USERLEN)")
     max_channels: int = _s(100, "limits", "Channels one client may be in (CHANLIMIT)")
     max_targets: int = _s(4, "limits", "Targets per PRIVMSG/NOTICE/TAGMSG (TARGMAX)")
+    max_kick_targets: int = _s(4, "limits", "Nicks per KICK (TARGMAX KICK); any past it are dropped")
     max_modes: int = _s(6, "limits", "Modes with a parameter per MODE command (MODES)")
     max_list_entries: int = _s(100, "limits", "Entries per ban/except/invex list (MAXLIST)")
     masklen: int = _s(200, "limits", "Longest ban, exception or invite-exception mask (longer: 696)")
@@ -217,6 +218,7 @@ class Settings:
             "userlen",
             "max_channels",
             "max_targets",
+            "max_kick_targets",
             "max_modes",
             "max_list_entries",
             "masklen",

@@ -63,7 +63,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"PREFIX=({PREFIX_MODES}){PREFIX_SYMBOLS}",
         "SAFELIST",
         f"STATUSMSG={PREFIX_SYMBOLS}",
-        f"TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
+        f"TARGMAX=JOIN:,KICK:{s.max_kick_targets},LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
         f"TAGMSG:{targets},WHOIS:1",
         f"TOPICLEN={s.topiclen}",
         f"USERLEN={s.userlen}",

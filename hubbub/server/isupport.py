@@ -24,7 +24,9 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps["account-tag"] = ""
     if settings.registration_open:
         keys = []
-        if settings.register_before_connect:
+        if settings.register_before_connect and not settings.password:
+            # With a server password, a REGISTER before PASS is refused (COMPLETE_CONNECTION_
+            # REQUIRED), which the before-connect key would forbid.
             keys.append("before-connect")
         if settings.register_custom_account_name:
             keys.append("custom-account-name")

@@ -357,3 +357,29 @@ async def test_a_sasl_response_too_long_in_total_is_904_and_one_long_line_905(
     await alice.expect("AUTHENTICATE", "+")
     alice.send("AUTHENTICATE " + "A" * 401)
     await alice.expect("905")
+
+
+async def test_register_before_connect_does_not_get_round_the_server_password(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """draft/account-registration, server considerations: "Servers should ensure that if they
+    allow REGISTER before connection registration, this functionality cannot be used to bypass
+    any authentication restrictions defined in the server configuration, e.g. requirements that
+    clients send a server password with PASS"."""
+    server = await start_server(password="s3cret", **FAST)
+    client = await connect("x", register=False, target=server)
+    client.send("CAP LS 302")
+    ls = (await client.expect("CAP", None, "LS")).params[-1].split()  # type: ignore[arg-type]
+    assert "draft/account-registration" in ls  # offered, but not before-connect
+    client.send("CAP REQ :draft/account-registration")
+    client.send("NICK sneaky")
+    client.send(f"REGISTER * * :{PASSWORD}")
+    fail = await client.expect("FAIL")
+    assert fail.params[:2] == ("REGISTER", "COMPLETE_CONNECTION_REQUIRED")
+    assert server.accounts.get("sneaky") is None
+    honest = await connect("y", register=False, target=server)
+    honest.send("PASS s3cret")
+    honest.send("CAP REQ :draft/account-registration")
+    honest.send("NICK honest")
+    honest.send(f"REGISTER * * :{PASSWORD}")
+    await honest.expect("REGISTER", "SUCCESS")

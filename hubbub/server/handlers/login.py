@@ -202,8 +202,10 @@ def _succeed(ctx: Context, session: Session, name: str) -> None:
 def handle_register(ctx: Context, session: Session, msg: Message) -> None:
     """REGISTER <account> <email|*> <password> (IRCv3 draft/account-registration)."""
     name, email, password = msg.params[0], msg.params[1], msg.params[2]
-    if not session.registered and not ctx.settings.register_before_connect:
-        # draft/account-registration: without the before-connect key, REGISTER waits for 001.
+    if not session.registered and not (ctx.settings.register_before_connect and session.password_ok):
+        # draft/account-registration: without the before-connect key, REGISTER waits for 001; and
+        # early registration must not get round the server password, so without PASS it waits
+        # too (before-connect is not offered on a server with a password, isupport.py).
         text = "Complete connection registration before registering an account"
         session.fail("REGISTER", "COMPLETE_CONNECTION_REQUIRED", text)
         return

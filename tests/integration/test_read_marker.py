@@ -73,8 +73,9 @@ async def test_first_direct_message_from_someone_is_preceded_by_its_marker(
 
 
 async def test_errors_are_standard_replies(start_server: StartServer, connect: Connect) -> None:
-    """draft/read-marker "Errors and Warnings": NEED_MORE_PARAMS, INVALID_PARAMS and
-    INTERNAL_ERROR are the codes; there is none for a client that is not logged in."""
+    """draft/read-marker "Errors and Warnings": NEED_MORE_PARAMS, "FAIL MARKREAD INVALID_PARAMS
+    [invalid_parameters] :Invalid parameters" and INTERNAL_ERROR are the codes; there is none for a
+    client that is not logged in."""
     server = await start_server(**FAST)
     guest = await connect("guest", caps=CAPS, target=server)
     guest.send("MARKREAD #room")
@@ -83,7 +84,9 @@ async def test_errors_are_standard_replies(start_server: StartServer, connect: C
     guest.send("MARKREAD")
     assert (await guest.expect("FAIL")).params[:2] == ("MARKREAD", "NEED_MORE_PARAMS")
     guest.send("MARKREAD #room timestamp=yesterday")
-    assert (await guest.expect("FAIL")).params[:3] == ("MARKREAD", "INVALID_PARAMS", "#room")
+    assert (await guest.expect("FAIL")).params[:3] == ("MARKREAD", "INVALID_PARAMS", "timestamp=yesterday")
+    guest.send("MARKREAD #room *")  # "The timestamp MUST NOT be a literal *" when a client sets it
+    assert (await guest.expect("FAIL")).params[:3] == ("MARKREAD", "INVALID_PARAMS", "*")
     # The target is one channel or nick: a list, a mask or words with spaces are none.
     for target in ("#room,#hall", "bo*", ":two words", "::colon"):
         guest.send(f"MARKREAD {target}")

@@ -62,7 +62,9 @@ def handle_markread(ctx: Context, session: Session, msg: Message) -> None:
                 raise BadReference(msg.params[1])
             wanted = parse_timestamp(value)
         except BadReference:
-            session.fail("MARKREAD", "INVALID_PARAMS", "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ", name)
+            # "FAIL MARKREAD INVALID_PARAMS [invalid_parameters]": the parameter at fault.
+            text = "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ"
+            session.fail("MARKREAD", "INVALID_PARAMS", text, msg.params[1])
             return
     except StoreError:
         log.exception("cannot read the read marker of %s", name)

@@ -355,13 +355,19 @@ async def test_every_kept_event_has_one_msgid_live_and_in_playback(start_server,
         assert got.tags.get("msgid"), line
         live.append((got.command, got.tags["msgid"]))
     bob.send("JOIN #c")
-    await alice.expect("JOIN")
+    join = await alice.expect("JOIN")
+    live.append(("JOIN", join.tags["msgid"]))
     bob.send("NICK bobby")
     nick = await alice.expect("NICK")
     live.append(("NICK", nick.tags["msgid"]))
     bob.send("PART #c :bye")
     part = await alice.expect("PART")
     live.append(("PART", part.tags["msgid"]))
+    bob.send("JOIN #c")
+    await alice.expect("JOIN")
+    bob.send("QUIT :gone")
+    quit_ = await alice.expect("QUIT")
+    live.append(("QUIT", quit_.tags["msgid"]))
     _, got = await history(alice, "LATEST", "#c", "*", "50")
     played = [(m.command, m.tags.get("msgid")) for m in got]
     for event in live:

@@ -232,3 +232,15 @@ async def test_a_username_without_usable_characters_still_registers(connect):
     await client.expect("001")
     client.send("WHOIS emoji")
     assert (await client.expect("311")).params[2] == "~user"
+
+
+async def test_a_username_keeps_only_ascii_characters(connect):
+    """Modern IRC "USER message": servers MAY refuse or alter a username they cannot use; Ergo
+    allows ASCII only. A username is what ban masks match and hostmasks show, so a Cyrillic a (U+0430)
+    standing in for a Latin a must not reach them."""
+    client = await connect(register=False)
+    client.send("NICK spoof")
+    client.send("USER \u0430dmin 0 * :Real Name")
+    await client.expect("001")
+    client.send("WHOIS spoof")
+    assert (await client.expect("311")).params[2] == "~dmin"

@@ -95,7 +95,9 @@ def handle_user(ctx: Context, session: Session, msg: Message) -> None:
         session.reply(numerics.ERR_NEEDMOREPARAMS, "USER")
         return
     username = msg.params[0]
-    cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.[]{}\\`^|")
+    # ASCII only: a username is matched by ban masks and read in hostmasks, where a Cyrillic
+    # a (U+0430) passing for a Latin a would make one user look like another.
+    cleaned = "".join(ch for ch in username if ch.isascii() and (ch.isalnum() or ch in "-_.[]{}\\`^|"))
     if not cleaned:
         # Nothing usable (all emoji, say): a stock username, as Ergo gives, so the client still
         # registers instead of waiting forever on a 461 it cannot fix.

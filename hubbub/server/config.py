@@ -62,6 +62,7 @@ class Settings:
     userlen: int = _s(18, "limits", "Longest username from USER (USERLEN)")
     max_channels: int = _s(100, "limits", "Channels one client may be in (CHANLIMIT)")
     max_targets: int = _s(4, "limits", "Targets per PRIVMSG/NOTICE/TAGMSG (TARGMAX)")
+    max_kick_targets: int = _s(4, "limits", "Nicks per KICK (TARGMAX KICK); any past it are dropped")
     max_modes: int = _s(6, "limits", "Modes with a parameter per MODE command (MODES)")
     max_list_entries: int = _s(100, "limits", "Entries per ban/except/invex list (MAXLIST)")
     masklen: int = _s(200, "limits", "Longest ban, exception or invite-exception mask (longer: 696)")
@@ -126,6 +127,18 @@ class Settings:
     )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
+    register_before_connect: bool = _s(
+        True,
+        "accounts",
+        "REGISTER is accepted before connection registration completes (cap key before-connect);"
+        " off: FAIL REGISTER COMPLETE_CONNECTION_REQUIRED until 001",
+    )
+    register_custom_account_name: bool = _s(
+        False,
+        "accounts",
+        "REGISTER may name an account other than the current nick (cap key custom-account-name);"
+        " off: FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK",
+    )
     team_mode: bool = _s(False, "accounts", "Clients must log in with SASL before registration completes")
     nick_enforcement: str = _s(
         "strict", "accounts", "strict: only the logged-in owner may use a registered nick; none: anyone"
@@ -181,6 +194,14 @@ class Settings:
     password_hash_time_cost: int = _s(3, "accounts", "argon2id time cost (iterations) of new hashes")
     realnamelen: int = _s(150, "limits", "Longest realname from USER or SETNAME")
     monitor_limit: int = _s(100, "limits", "Nicks one client may watch with MONITOR (ISUPPORT MONITOR)")
+    sasl_max_response: int = _s(
+        4096,
+        "limits",
+        "Bytes of base64 one SASL response may total over its AUTHENTICATE chunks (904 past it)",
+    )
+    read_markers_per_connection: int = _s(
+        200, "limits", "Read markers (MARKREAD) kept for a connection not logged in; the oldest goes first"
+    )
     # [operators]
     opers: tuple[str, ...] = _s(
         [], "operators", "Operator credentials, each 'name argon2-hash' (hubbub account hash-password)"
@@ -208,6 +229,7 @@ class Settings:
             "userlen",
             "max_channels",
             "max_targets",
+            "max_kick_targets",
             "max_modes",
             "max_list_entries",
             "masklen",
@@ -265,6 +287,8 @@ class Settings:
             "realnamelen",
             "password_hash_time_cost",
             "monitor_limit",
+            "read_markers_per_connection",
+            "sasl_max_response",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")

@@ -59,13 +59,23 @@ class MsgidFactory:
         return f"{_b32(now_ms, 9)}{self._node}{_b32(next(self._counter) & 0xFFFFFFFF, 7)}"
 
 
-# Client-only tags worth keeping in history; typing notifications and the like are not.
+# Tags always stored with a message, besides its other client-only tags (see kept_tags_of).
 KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
 # A TAGMSG is kept only for one of these (a reaction, or a reply), and never when it is a typing
 # notification: clients send one every few seconds while someone types, and kept they would push
 # the conversation out of every "latest N" read.
 TAGMSG_KEPT_FOR = frozenset({"+draft/react", "+react", "+draft/reply", "+reply"})
 TYPING_TAGS = frozenset({"+typing", "+draft/typing"})
+
+
+def kept_tags_of(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags a message is stored with: its client-only tags, so playback shows them as sent.
+
+    (chathistory's own example plays back ``+client_tag=val``.) Typing tags never are: a message
+    carrying one is a notification of the moment, and one kept alongside would replay a typing
+    state long gone. The server's own tags are stamped again from the stored row.
+    """
+    return {k: v for k, v in tags.items() if k in KEPT_TAGS or (k[:1] == "+" and k not in TYPING_TAGS)}
 
 
 def worth_keeping(message: Message) -> bool:
@@ -152,7 +162,7 @@ class Delivery:
         The message is stamped once (msgid, server time, and ``account``, the author's); kept in
         history under each conversation key of ``keep`` (an ``event`` such as a JOIN or QUIT only
         where events are kept, a TAGMSG only when :func:`worth_keeping`, with only
-        :data:`KEPT_TAGS`), all with that one msgid, so the live copy and the stored one agree;
+        :func:`kept_tags_of`), all with that one msgid, so the live copy and the stored one agree;
         and queued, formatted once per view, to every member of ``audience``, whose output then
         waits for the commit (principle 5). ``also`` gives other forms of the same event (an
         extended JOIN) with their own audiences. ``sender`` is told if a kept message cannot be
@@ -165,7 +175,7 @@ class Delivery:
         stamped = Message(message.command, message.params, message.source, tags)
         hold = None
         if self.writer is not None and (self.keep_events or not event) and worth_keeping(message):
-            kept_tags = {k: v for k, v in tags.items() if k in KEPT_TAGS}
+            kept_tags = kept_tags_of(tags)
             source = stamped.source or ""
             for key in keep:
                 hold = self.record(

@@ -24,7 +24,14 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps["account-notify"] = ""
     caps["account-tag"] = ""
     if settings.registration_open:
-        caps["draft/account-registration"] = "before-connect"
+        keys = []
+        if settings.register_before_connect and not settings.password:
+            # With a server password, a REGISTER before PASS is refused (COMPLETE_CONNECTION_
+            # REQUIRED), which the before-connect key would forbid.
+            keys.append("before-connect")
+        if settings.register_custom_account_name:
+            keys.append("custom-account-name")
+        caps["draft/account-registration"] = ",".join(keys)
     if settings.tls_enabled and settings.sts_duration > 0 and tls_port is not None:
         # IRCv3 sts: on plain text, the policy names the TLS port; clients upgrade.
         caps["sts"] = f"port={tls_port},duration={settings.sts_duration}"
@@ -62,7 +69,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"PREFIX=({PREFIX_MODES}){PREFIX_SYMBOLS}",
         "SAFELIST",
         f"STATUSMSG={PREFIX_SYMBOLS}",
-        f"TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
+        f"TARGMAX=JOIN:,KICK:{s.max_kick_targets},LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
         f"TAGMSG:{targets},WHOIS:1",
         f"TOPICLEN={s.topiclen}",
         f"USERLEN={s.userlen}",

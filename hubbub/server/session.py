@@ -94,6 +94,7 @@ class Session(Answering):
         "host",
         "identity",
         "last_active",
+        "markers",
         "markers_sent",
         "monitoring",
         "nick",
@@ -142,6 +143,8 @@ class Session(Answering):
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel[Session]] = {}
         self.markers_sent: set[str] = set()  # draft/read-marker: DM senders already announced
+        # draft/read-marker while not logged in: casefolded target -> time (ms), oldest first
+        self.markers: dict[str, int] = {}
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
         self.primary: Session | None = None

@@ -61,7 +61,7 @@ async def test_registration_failures_are_standard_replies(
     alice.send("REGISTER alice * short")
     assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "WEAK_PASSWORD")
     alice.send(f"REGISTER bob * :{PASSWORD}")
-    assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "BAD_ACCOUNT_NAME")
+    assert (await alice.expect("FAIL")).params[:2] == ("REGISTER", "ACCOUNT_NAME_MUST_BE_NICK")
     alice.send(f"REGISTER alice * :{PASSWORD}")
     await alice.expect("REGISTER", "SUCCESS")
     alice.send(f"REGISTER alice * :{PASSWORD}")
@@ -279,3 +279,107 @@ async def test_passwords_are_not_recoverable_from_the_data_directory(
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:
         (stored,) = db.execute("SELECT password_hash FROM accounts WHERE key = 'alice'").fetchone()
     assert stored.startswith("$argon2id$")
+
+
+async def test_register_names_an_existing_account_or_a_name_that_must_be_the_nick(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """draft/account-registration: "FAIL REGISTER ACCOUNT_EXISTS <account> <message>: Sent ...
+    when the client tried to register while using a nick that is not available as a new
+    account's name because someone already registered it"; "FAIL REGISTER
+    ACCOUNT_NAME_MUST_BE_NICK <account> <message>: Sent ... to indicate that the desired account
+    name does not match the user's current nick, when it must match"; and the
+    custom-account-name key says "the account name can be different from the user's current
+    nickname"."""
+    server = await start_server(**FAST)
+    owner = await connect("owner", target=server)
+    await register_account(owner, PASSWORD)
+    other = await connect("other", caps=("draft/account-registration",), target=server)
+    other.send(f"REGISTER owner * :{PASSWORD}")
+    assert (await other.expect("FAIL")).params[:3] == ("REGISTER", "ACCOUNT_EXISTS", "owner")
+    other.send(f"REGISTER fresh * :{PASSWORD}")
+    assert (await other.expect("FAIL")).params[:3] == ("REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", "fresh")
+    other.send("CAP LS 302")
+    ls = (await other.expect("CAP", None, "LS")).params[-1].split()  # type: ignore[arg-type]
+    assert "draft/account-registration=before-connect" in ls
+
+    custom = await start_server(register_custom_account_name=True, **FAST)
+    client = await connect("nick1", caps=("draft/account-registration",), target=custom)
+    client.send("CAP LS 302")
+    ls = (await client.expect("CAP", None, "LS")).params[-1].split()  # type: ignore[arg-type]
+    assert "draft/account-registration=before-connect,custom-account-name" in ls
+    client.send(f"REGISTER chosen * :{PASSWORD}")
+    assert (await client.expect("REGISTER", "SUCCESS")).params[1] == "chosen"
+    assert (await client.expect("900")).params[2] == "chosen"
+
+
+async def test_register_before_connect_can_be_refused(start_server: StartServer, connect: Connect) -> None:
+    """draft/account-registration: "FAIL REGISTER COMPLETE_CONNECTION_REQUIRED <message>: Sent by
+    the server if the client sent a REGISTER command before connection registration. The server
+    MUST NOT sent these replies if it advertizes the before-connect key"."""
+    server = await start_server(register_before_connect=False, **FAST)
+    client = await connect("x", register=False, target=server)
+    client.send("CAP LS 302")
+    ls = (await client.expect("CAP", None, "LS")).params[-1].split()  # type: ignore[arg-type]
+    assert "draft/account-registration" in ls  # offered, without the before-connect key
+    client.send("CAP REQ :draft/account-registration")
+    client.send("NICK early")
+    client.send("USER u 0 * :Early Bird")
+    client.send(f"REGISTER * * :{PASSWORD}")
+    fail = await client.expect("FAIL")
+    assert fail.params[:2] == ("REGISTER", "COMPLETE_CONNECTION_REQUIRED")
+    assert len(fail.params) == 3  # no account parameter, as the spec shows
+    client.send("CAP END")
+    await client.expect("001")
+    client.send(f"REGISTER * * :{PASSWORD}")  # "a second attempt after it receives the welcome"
+    await client.expect("REGISTER", "SUCCESS")
+
+
+async def test_a_sasl_response_too_long_in_total_is_904_and_one_long_line_905(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """sasl-3.1: "905 aka ERR_SASLTOOLONG is sent when ... the client-sent AUTHENTICATE command
+    was too long (i.e. the parameter longer than 400 bytes)"; "904 aka ERR_SASLFAIL is sent when
+    the SASL authentication fails because of invalid credentials or other errors not explicitly
+    mentioned by other numerics" -- such as a response whose 400-byte chunks add up past the
+    limit on buffered data (sasl_max_response)."""
+    server = await start_server(sasl_max_response=1200, **FAST)
+    alice = await connect("alice", caps=("sasl",), target=server)
+    alice.send("AUTHENTICATE PLAIN")
+    await alice.expect("AUTHENTICATE", "+")
+    for _ in range(3):
+        alice.send("AUTHENTICATE " + "A" * 400)
+    await alice.assert_silent("904")
+    alice.send("AUTHENTICATE " + "A" * 400)
+    await alice.expect("904")
+    await alice.assert_silent("905")
+    alice.send("AUTHENTICATE PLAIN")  # the exchange is over: a new one may start
+    await alice.expect("AUTHENTICATE", "+")
+    alice.send("AUTHENTICATE " + "A" * 401)
+    await alice.expect("905")
+
+
+async def test_register_before_connect_does_not_get_round_the_server_password(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """draft/account-registration, server considerations: "Servers should ensure that if they
+    allow REGISTER before connection registration, this functionality cannot be used to bypass
+    any authentication restrictions defined in the server configuration, e.g. requirements that
+    clients send a server password with PASS"."""
+    server = await start_server(password="s3cret", **FAST)
+    client = await connect("x", register=False, target=server)
+    client.send("CAP LS 302")
+    ls = (await client.expect("CAP", None, "LS")).params[-1].split()  # type: ignore[arg-type]
+    assert "draft/account-registration" in ls  # offered, but not before-connect
+    client.send("CAP REQ :draft/account-registration")
+    client.send("NICK sneaky")
+    client.send(f"REGISTER * * :{PASSWORD}")
+    fail = await client.expect("FAIL")
+    assert fail.params[:2] == ("REGISTER", "COMPLETE_CONNECTION_REQUIRED")
+    assert server.accounts.get("sneaky") is None
+    honest = await connect("y", register=False, target=server)
+    honest.send("PASS s3cret")
+    honest.send("CAP REQ :draft/account-registration")
+    honest.send("NICK honest")
+    honest.send(f"REGISTER * * :{PASSWORD}")
+    await honest.expect("REGISTER", "SUCCESS")

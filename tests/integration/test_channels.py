@@ -169,6 +169,31 @@ async def test_kick_removes_the_member_and_needs_op(connect):
     await alice.expect("441")
 
 
+async def test_kick_of_several_nicks_up_to_targmax(start_server, connect):
+    """Modern IRC KICK: "The server MUST NOT send KICK messages with multiple users to clients";
+    "Servers MAY limit the number of target users per KICK command via the TARGMAX parameter of
+    RPL_ISUPPORT, and silently drop targets if the number of targets exceeds the limit"."""
+    server = await start_server()  # max_kick_targets = 4
+    alice = await connect("alice", register=False, target=server)
+    alice.send("NICK alice")
+    alice.send("USER u 0 * :Real")
+    burst = await alice.collect_until("376")
+    tokens = " ".join(" ".join(m.params[1:-1]) for m in burst if m.command == "005").split()
+    targmax = next(t for t in tokens if t.startswith("TARGMAX="))
+    assert "KICK:4" in targmax.removeprefix("TARGMAX=").split(",")
+    await alice.join("#c")
+    nicks = ("a1", "a2", "a3", "a4", "a5")
+    for nick in nicks:
+        await (await connect(nick, target=server)).join("#c")
+    alice.send("KICK #c a1,a2,,a3,a4,a5 :go")
+    kicks = [await alice.expect("KICK") for _ in range(4)]
+    assert [k.params for k in kicks] == [("#c", nick, "go") for nick in nicks[:4]]
+    await alice.assert_silent("KICK")
+    alice.send("NAMES #c")
+    names = (await alice.expect("353")).params[-1].split()
+    assert sorted(names) == ["@alice", "a5"]
+
+
 async def test_invite_lets_a_user_into_an_invite_only_channel_and_notifies(connect):
     alice = await connect("alice")
     watcher = await connect("watcher", caps=("invite-notify",))

@@ -326,3 +326,69 @@ async def test_an_emptied_ephemeral_channel_stays_fresh_after_a_restart(start_se
     bob.send("JOIN #c")
     got = await bob.drain_messages()
     assert texts(got) == []
+
+
+async def test_every_kept_event_has_one_msgid_live_and_in_playback(start_server, connect):
+    """message-ids: "servers SHOULD include this tag on all messages ... that they relay" and
+    chathistory: "The msgid tag that identifies each individual message in a response MUST be the
+    msgid tag as originally sent by the IRC server" -- TOPIC, MODE, KICK, NICK and the rest of
+    what event-playback replays included."""
+    srv = await start_server(history_events=True)
+    caps = (*HISTORY_CAPS, "draft/event-playback")
+    alice = await connect("alice", caps=caps, target=srv)
+    await alice.join("#c")
+    bob = await connect("bob", caps=caps, target=srv)
+    await bob.join("#c")
+    await alice.expect("JOIN")
+    commands = [
+        "TOPIC #c :a topic",
+        "MODE #c +m",
+        "MODE #c +v bob",
+        "PRIVMSG #c :hello",
+        "NOTICE #c :note",
+        "KICK #c bob :out",
+    ]
+    live = []
+    for line in commands:
+        alice.send(line)
+        got = await bob.expect(line.split()[0])
+        assert got.tags.get("msgid"), line
+        live.append((got.command, got.tags["msgid"]))
+    bob.send("JOIN #c")
+    join = await alice.expect("JOIN")
+    live.append(("JOIN", join.tags["msgid"]))
+    bob.send("NICK bobby")
+    nick = await alice.expect("NICK")
+    live.append(("NICK", nick.tags["msgid"]))
+    bob.send("PART #c :bye")
+    part = await alice.expect("PART")
+    live.append(("PART", part.tags["msgid"]))
+    bob.send("JOIN #c")
+    await alice.expect("JOIN")
+    bob.send("QUIT :gone")
+    quit_ = await alice.expect("QUIT")
+    live.append(("QUIT", quit_.tags["msgid"]))
+    _, got = await history(alice, "LATEST", "#c", "*", "50")
+    played = [(m.command, m.tags.get("msgid")) for m in got]
+    for event in live:
+        assert event in played, (event, played)
+
+
+async def test_targets_lines_carry_a_bare_server_time_timestamp(connect):
+    """chathistory TARGETS: each line of the draft/chathistory-targets batch is
+    ``CHATHISTORY TARGETS <target> <timestamp>``, the time of the latest message in the
+    server-time format -- the spec's example reads ``CHATHISTORY TARGETS #channel
+    2020-07-20T10:30:00.000Z``-style, with no ``timestamp=`` (that prefix marks the selectors a
+    client sends)."""
+    alice = await connect("alice", caps=HISTORY_CAPS)
+    await alice.join("#c")
+    await say(alice, "#c", ["chan", "again"])
+    alice.send("CHATHISTORY LATEST #c * 1")
+    start = await alice.expect("BATCH")
+    last = (await alice.collect_until("BATCH", "-" + start.params[0][1:]))[0]
+    stamp = last.tags["time"]
+    alice.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10")
+    start = await alice.expect("BATCH")
+    got = await alice.collect_until("BATCH", "-" + start.params[0][1:])
+    lines = [m.params for m in got if m.command == "CHATHISTORY"]
+    assert lines == [("TARGETS", "#c", stamp)]

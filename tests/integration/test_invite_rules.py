@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from .accounts_helpers import FAST, register_account
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
 
@@ -147,3 +148,26 @@ async def test_invite_errors_for_outsiders_and_unknown_channels(connect: Connect
     await alice.expect("MODE", "#c")
     dave.send("JOIN #c")
     await dave.expect("474", "dave", "#c")
+
+
+async def test_an_invite_carries_the_inviters_account_tag(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """IRCv3 account-tag: "the server MUST add this tag to all messages sent by a user to clients
+    with the account-tag capability enabled" -- an INVITE, to its target and to invite-notify
+    watchers, included; a user not logged in sends none."""
+    server = await start_server(**FAST)
+    alice = await connect("alice", target=server)
+    await register_account(alice, "invite-password")
+    watcher = await connect("watcher", caps=("account-tag", "invite-notify"), target=server)
+    guest = await connect("guest", caps=("account-tag",), target=server)
+    await alice.join("#c")
+    watcher.send("JOIN #c")
+    await watcher.expect("366")
+    alice.send("MODE #c +o watcher")
+    await watcher.expect("MODE")
+    alice.send("INVITE guest #c")
+    invite = await guest.expect("INVITE")
+    assert invite.tags.get("account") == "alice"
+    notified = await watcher.expect("INVITE")
+    assert notified.tags.get("account") == "alice"

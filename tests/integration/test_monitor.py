@@ -98,3 +98,21 @@ async def test_extended_monitor_sends_away_setname_and_account_without_a_shared_
     await register_account(bob, "bob-password-1")
     assert (await watcher.expect("ACCOUNT")).params == ("bob",)
     await plain.assert_silent()
+
+
+async def test_a_change_of_case_only_is_neither_offline_nor_online(connect: Connect) -> None:
+    """IRCv3 monitor: 731 is sent "when a monitored nick goes offline", 730 when it comes online.
+
+    Nicknames compare case-insensitively (Modern IRC "Nicknames"), so ``qux`` becoming ``QUX``
+    stays online throughout: a watcher hears of neither.
+    """
+    watcher = await connect("watcher")
+    qux = await connect("qux")
+    watcher.send("MONITOR + qux")
+    assert (await watcher.expect("730")).params[1].startswith("qux!")
+    qux.send("NICK QUX")
+    await qux.expect("NICK")
+    await watcher.assert_silent("731")
+    await watcher.assert_silent("730")
+    qux.send("NICK quux")
+    assert (await watcher.expect("731")).params[1] == "QUX"

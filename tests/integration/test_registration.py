@@ -220,3 +220,27 @@ async def test_quit_closes_with_error_line(connect):
     rest = await c.expect_closed()
     assert rest[-1].command == "ERROR"
     assert "Quit: see you" in rest[-1].params[0]
+
+
+async def test_a_username_without_usable_characters_still_registers(connect):
+    """Modern IRC "USER message": if the username is not usable, servers MAY use a default one;
+    Ergo gives a stock ``user``. Answering 461 instead leaves a client that used all-emoji stuck,
+    since resending USER is refused once one has been given."""
+    client = await connect(register=False)
+    client.send("NICK emoji")
+    client.send("USER \U0001f600\U0001f600 0 * :Real Name")
+    await client.expect("001")
+    client.send("WHOIS emoji")
+    assert (await client.expect("311")).params[2] == "~user"
+
+
+async def test_a_username_keeps_only_ascii_characters(connect):
+    """Modern IRC "USER message": servers MAY refuse or alter a username they cannot use; Ergo
+    allows ASCII only. A username is what ban masks match and hostmasks show, so a Cyrillic a (U+0430)
+    standing in for a Latin a must not reach them."""
+    client = await connect(register=False)
+    client.send("NICK spoof")
+    client.send("USER \u0430dmin 0 * :Real Name")
+    await client.expect("001")
+    client.send("WHOIS spoof")
+    assert (await client.expect("311")).params[2] == "~dmin"

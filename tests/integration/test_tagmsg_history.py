@@ -52,10 +52,14 @@ async def test_typing_in_a_private_conversation_is_not_kept(connect: Connect) ->
     assert [m.command for m in got] == ["PRIVMSG"] * 10
 
 
-async def test_a_reaction_is_kept_with_only_the_tags_worth_keeping(connect: Connect) -> None:
+async def test_a_reaction_is_kept_with_its_client_only_tags(connect: Connect) -> None:
+    """chathistory: playback shows a message as it was sent, client-only tags and all (its example:
+    "@batch=ID;msgid=1238;time=2019-01-04T14:34:17.123Z;+client_tag=val :nick!ident@host PRIVMSG
+    #channel :ACTION message"). A TAGMSG kept for a reaction keeps every client-only tag it
+    carried; typing notifications are not kept at all."""
     alice = await connect("alice", caps=HISTORY_CAPS)
     await alice.join("#c")
-    await say(alice, "#c", ["nice"])
+    alice.send("@+example=0 PRIVMSG #c :nice")
     alice.send("@+draft/react=👍;+draft/reply=abc;+example=1;+typing=done TAGMSG #c")
     alice.send("@+react=🎉;+example=2 TAGMSG #c")
     await alice.sync()
@@ -63,14 +67,15 @@ async def test_a_reaction_is_kept_with_only_the_tags_worth_keeping(connect: Conn
     await carol.join("#c")
     _, got = await history(carol, "LATEST", "#c", "*", "10")
     assert [m.command for m in got] == ["PRIVMSG", "TAGMSG"]
+    assert {k: v for k, v in got[0].tags.items() if k.startswith("+")} == {"+example": "0"}
     reaction = got[1]
-    assert {k: v for k, v in reaction.tags.items() if k.startswith("+")} == {"+react": "🎉"}
+    assert {k: v for k, v in reaction.tags.items() if k.startswith("+")} == {"+react": "🎉", "+example": "2"}
     alice.send("@+draft/react=👍;+draft/reply=abc;+example=1 TAGMSG #c")
     await alice.sync()
     _, got = await history(carol, "LATEST", "#c", "*", "10")
     assert [m.command for m in got] == ["PRIVMSG", "TAGMSG", "TAGMSG"]
     kept = {k: v for k, v in got[2].tags.items() if k.startswith("+")}
-    assert kept == {"+draft/react": "👍", "+draft/reply": "abc"}
+    assert kept == {"+draft/react": "👍", "+draft/reply": "abc", "+example": "1"}
 
 
 async def test_reactions_push_no_message_out_of_the_replay_on_join(connect: Connect) -> None:

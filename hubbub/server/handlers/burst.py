@@ -57,11 +57,25 @@ def send_names(session: Session, channel: Channel[Session], end: bool = True) ->
         session.reply(numerics.RPL_ENDOFNAMES, channel.name)
 
 
-def _stored_marker(ctx: Context, session: Session, key: str) -> int | None:
+def stored_marker(ctx: Context, session: Session, key: str) -> int | None:
+    """The marker of ``key`` (casefolded): the account's, or this connection's when not logged in."""
     store = ctx.accounts.store
     if store is None or session.account_id is None:
-        return None
+        return session.markers.get(key)
     return store.read_marker(session.account_id, key)
+
+
+def keep_connection_marker(session: Session, key: str, time_ms: int, limit: int) -> int:
+    """Move this connection's marker of ``key`` forward to ``time_ms``; the one kept is returned.
+
+    At most ``limit`` targets are kept; a new one past that pushes out the oldest.
+    """
+    markers = session.markers
+    kept = max(time_ms, markers.pop(key, time_ms))
+    while len(markers) >= limit:
+        del markers[next(iter(markers))]
+    markers[key] = kept
+    return kept
 
 
 def markread(ctx: Context, session: Session, name: str, time_ms: int | None) -> Message:
@@ -70,11 +84,16 @@ def markread(ctx: Context, session: Session, name: str, time_ms: int | None) -> 
 
 
 def send_marker(ctx: Context, session: Session, name: str) -> None:
-    """Send ``session`` its account's marker for ``name`` (a channel or a nick), if it has the cap."""
-    if READ_MARKER not in session.caps or session.account is None:
+    """Send ``session`` its marker for ``name`` (a channel or a nick), if it has the cap.
+
+    draft/read-marker: "after the server sends a server JOIN command to the client for a
+    corresponding channel, the server MUST send a MARKREAD command for that channel", logged in
+    or not.
+    """
+    if READ_MARKER not in session.caps:
         return
     try:
-        time_ms = _stored_marker(ctx, session, ctx.world.fold(name))
+        time_ms = stored_marker(ctx, session, ctx.world.fold(name))
     except StoreError:
         log.exception("cannot read the read marker of %s", name)
         return

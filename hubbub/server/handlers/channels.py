@@ -219,9 +219,11 @@ def handle_kick(ctx: Context, session: Session, msg: Message) -> None:
         session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
     reason = (msg.param(2) or session.nick)[: ctx.settings.kicklen]
-    for nick in msg.params[1].split(","):
-        if not nick:
-            continue
+    # Modern IRC: servers "MAY limit the number of target users per KICK command via the TARGMAX
+    # parameter of RPL_ISUPPORT, and silently drop targets if the number of targets exceeds the
+    # limit". Each kick goes out as a KICK of its own, as clients expect.
+    nicks = [nick for nick in msg.params[1].split(",") if nick][: ctx.settings.max_kick_targets]
+    for nick in nicks:
         target = ctx.world.find_user(nick)
         if target is None:
             session.reply(numerics.ERR_NOSUCHNICK, nick)

@@ -192,5 +192,7 @@ def _targets(ctx: Context, session: Session, start_text: str, end_text: str, lim
                 continue
             name = channel.name
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(last_ms // 1000)) + f".{last_ms % 1000:03d}Z"
-        session.send(Message.build("CHATHISTORY", "TARGETS", name, f"timestamp={stamp}", source=ctx.name))
+        # The spec's example: "CHATHISTORY TARGETS #channel 2020-...Z", a bare server-time
+        # timestamp (the timestamp= prefix is for selectors the client sends), as Ergo sends it.
+        session.send(Message.build("CHATHISTORY", "TARGETS", name, stamp, source=ctx.name))
     session.close_batch(batch)

@@ -2,7 +2,8 @@
 
 SASL PLAIN checks a password (hashed with argon2id, verified off the event loop); SASL EXTERNAL
 logs in with the TLS client certificate whose fingerprint is stored on the account. REGISTER
-follows IRCv3 ``draft/account-registration`` (the account name is the nick).
+follows IRCv3 ``draft/account-registration`` (the account name is the nick unless
+``register_custom_account_name``; before 001 only with ``register_before_connect``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 # IRCv3 SASL: AUTHENTICATE payloads come in chunks of 400 bytes.
 CHUNK = 400
-# The longest SASL response accepted (base64 text), well above any PLAIN or EXTERNAL message.
-MAX_RESPONSE = 8192
 
 
 def mechanisms(ctx: Context, session: Session) -> list[str]:
@@ -90,9 +89,10 @@ def handle_authenticate(ctx: Context, session: Session, msg: Message) -> None:
         return
     if arg != "+":
         auth.buffer += arg
-    if len(auth.buffer) > MAX_RESPONSE:
-        session.reply(numerics.ERR_SASLTOOLONG)
-        _finish(ctx, session)
+    if len(auth.buffer) > ctx.settings.sasl_max_response:
+        # sasl-3.1: 905 is for one AUTHENTICATE parameter over 400 bytes; a response too long in
+        # total is one of the "other errors", 904, and the exchange is over.
+        _sasl_fail(ctx, session, "SASL response too long")
         return
     if len(arg) == CHUNK:
         return  # more chunks follow (a final "+" ends an exact multiple of 400)
@@ -202,6 +202,13 @@ def _succeed(ctx: Context, session: Session, name: str) -> None:
 def handle_register(ctx: Context, session: Session, msg: Message) -> None:
     """REGISTER <account> <email|*> <password> (IRCv3 draft/account-registration)."""
     name, email, password = msg.params[0], msg.params[1], msg.params[2]
+    if not session.registered and not (ctx.settings.register_before_connect and session.password_ok):
+        # draft/account-registration: without the before-connect key, REGISTER waits for 001; and
+        # early registration must not get round the server password, so without PASS it waits
+        # too (before-connect is not offered on a server with a password, isupport.py).
+        text = "Complete connection registration before registering an account"
+        session.fail("REGISTER", "COMPLETE_CONNECTION_REQUIRED", text)
+        return
     if name == "*":
         name = session.nick
     if name == "*":
@@ -223,14 +230,15 @@ def registration_refusal(ctx: Context, session: Session, name: str, password: st
         return "DISALLOWED", "Account registration is closed on this server"
     if session.account is not None:
         return "ALREADY_AUTHENTICATED", "You are already logged in"
-    if ctx.world.fold(name) != ctx.world.fold(session.nick):
-        return "BAD_ACCOUNT_NAME", "The account name must be your current nick"
     if not accounts.valid_name(name):
         return "BAD_ACCOUNT_NAME", "That is not a valid account name"
+    # An existing account is named as such whatever the nick: that is what the client must change.
     if accounts.get(name) is not None:
         return "ACCOUNT_EXISTS", "That account is already registered"
     if accounts.lookalike(name) is not None:
         return "ACCOUNT_EXISTS", "That account name looks like one already registered"
+    if not settings.register_custom_account_name and ctx.world.fold(name) != ctx.world.fold(session.nick):
+        return "ACCOUNT_NAME_MUST_BE_NICK", "The account name must be your current nick"
     if len(password) < settings.password_min_length:
         return "WEAK_PASSWORD", f"Passwords need at least {settings.password_min_length} characters"
     if session.auth.pending:

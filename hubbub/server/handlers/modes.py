@@ -211,7 +211,8 @@ def change_channel_modes(
         recipients.append(session)  # an operator's SAMODE from outside sees what it did
     for modes, args in mode_lines(applied, channel.name, session.hostmask):
         out = Message.build("MODE", channel.name, modes, *args, source=session.hostmask)
-        ctx.delivery.publish(out, recipients, event=True, account=session.account)
+        # Kept where events are (event-playback lists MODE), with the msgid it went out with.
+        ctx.delivery.publish(out, recipients, keep=(channel.key_folded,), event=True, account=session.account)
     # Who is operator or voiced goes with them; the channel's own modes and lists are kept.
     if any(change.mode not in PREFIX_MODES for change in applied):
         ctx.channel_changed(channel)

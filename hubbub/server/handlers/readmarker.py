@@ -1,7 +1,9 @@
 """MARKREAD (IRCv3 ``draft/read-marker``): how far an account has read each conversation.
 
 Markers are stored per account (by its immutable id, so a later account of the same name starts
-with none) and target (a casefolded channel or nick) and only move forward.
+with none) and target (a casefolded channel or nick) and only move forward. A client not logged
+in has markers too, kept with its connection (at most ``read_markers_per_connection``) and gone
+with it.
 Setting one from any connection sends the result to every connection of that account with the
 cap, so a phone and a laptop agree on what is read. The server also sends the marker when such a
 client joins a channel (before the end of NAMES) and before the first direct message it receives
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message
 from hubbub.store import StoreError
 
-from .burst import READ_MARKER, markread, send_marker
+from .burst import READ_MARKER, keep_connection_marker, markread, send_marker, stored_marker
 from .chathistory import BadReference, one_conversation, parse_timestamp
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def marker_before_direct(ctx: Context, session: Session, sender_nick: str) -> None:
     """Before the first direct message from ``sender_nick`` on this connection, its marker."""
-    if READ_MARKER not in session.caps or session.account is None:
+    if READ_MARKER not in session.caps:
         return
     key = ctx.world.fold(sender_nick)
     if key in session.markers_sent:
@@ -49,14 +51,10 @@ def handle_markread(ctx: Context, session: Session, msg: Message) -> None:
         return
     accounts = ctx.accounts
     account_id = session.account_id
-    if session.account is None or account_id is None or accounts.store is None:
-        session.fail("MARKREAD", "ACCOUNT_REQUIRED", "Read markers are kept for logged-in users", name)
-        return
     key = ctx.world.fold(name)
-    account = accounts.fold(session.account)
     try:
         if len(msg.params) < 2:
-            session.send(markread(ctx, session, name, accounts.store.read_marker(account_id, key)))
+            session.send(markread(ctx, session, name, stored_marker(ctx, session, key)))
             return
         kind, _, value = msg.params[1].partition("=")
         try:
@@ -64,12 +62,20 @@ def handle_markread(ctx: Context, session: Session, msg: Message) -> None:
                 raise BadReference(msg.params[1])
             wanted = parse_timestamp(value)
         except BadReference:
-            session.fail("MARKREAD", "INVALID_PARAMS", "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ", name)
+            # "FAIL MARKREAD INVALID_PARAMS [invalid_parameters]": the parameter at fault.
+            text = "Give timestamp=YYYY-MM-DDThh:mm:ss.sssZ"
+            session.fail("MARKREAD", "INVALID_PARAMS", text, msg.params[1])
             return
     except StoreError:
         log.exception("cannot read the read marker of %s", name)
         session.fail("MARKREAD", "INTERNAL_ERROR", "The read marker could not be read", name)
         return
+    if session.account is None or account_id is None or accounts.store is None:
+        # Not logged in: the marker lives with this connection, the only client of its user.
+        limit = ctx.settings.read_markers_per_connection
+        session.send(markread(ctx, session, name, keep_connection_marker(session, key, wanted, limit)))
+        return
+    account = accounts.fold(session.account)
 
     async def store_marker() -> None:
         # On the store writer (markers only move forward: the store answers with the one kept);

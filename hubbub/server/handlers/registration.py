@@ -74,8 +74,15 @@ def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
     keys = [c.key_folded for c in session.channels.values()]
     ctx.delivery.publish(change, recipients, keep=keys, event=True, account=session.account)
     ctx.directs.nick_changed(session)
-    monitor.went_offline(ctx.world, session, old_mask.split("!", 1)[0])
-    monitor.came_online(ctx.world, session)
+    old_nick = old_mask.split("!", 1)[0]
+    if world.fold(old_nick) != session.folded:
+        # A change of case only leaves the nick online: watchers hear of neither going nor coming.
+        monitor.went_offline(ctx.world, session, old_nick)
+        monitor.came_online(ctx.world, session)
+
+
+# The username of a client whose USER username has no character a hostmask can carry.
+FALLBACK_USERNAME = "user"
 
 
 def handle_user(ctx: Context, session: Session, msg: Message) -> None:
@@ -88,10 +95,13 @@ def handle_user(ctx: Context, session: Session, msg: Message) -> None:
         session.reply(numerics.ERR_NEEDMOREPARAMS, "USER")
         return
     username = msg.params[0]
-    cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.[]{}\\`^|")
+    # ASCII only: a username is matched by ban masks and read in hostmasks, where a Cyrillic
+    # a (U+0430) passing for a Latin a would make one user look like another.
+    cleaned = "".join(ch for ch in username if ch.isascii() and (ch.isalnum() or ch in "-_.[]{}\\`^|"))
     if not cleaned:
-        session.reply(numerics.ERR_NEEDMOREPARAMS, "USER")
-        return
+        # Nothing usable (all emoji, say): a stock username, as Ergo gives, so the client still
+        # registers instead of waiting forever on a 461 it cannot fix.
+        cleaned = FALLBACK_USERNAME
     session.user = "~" + cleaned[: ctx.settings.userlen - 1]
     session.realname = msg.params[3][: ctx.settings.realnamelen]
     try_register(ctx, session)

@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from .limits import TokenBucket, message_command
+from .limits import TokenBucket, in_batch, message_command
 
 if TYPE_CHECKING:
     from .clock import Clock, Timer
@@ -128,6 +128,14 @@ class Intake:
                 self.server.delivery.after_commit(self._store_caught_up)
             return False
         if not limited:
+            return True
+        session = self.session
+        batch = session.multiline if session is not None else None
+        if batch is not None and not batch.failed and in_batch(line):
+            # A line of an open draft/multiline batch: the batch is one message, paced as one by
+            # its BATCH lines (IRCv3 multiline: "clients might send an entire batched multiline
+            # message all at once"); its size is bounded by max-lines and max-bytes instead, and
+            # once it breaks them (failed) its lines are paced again.
             return True
         bucket = self._messages if is_message else self._commands
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other

@@ -155,6 +155,11 @@ class Intake:
     def _queue(self, lines: list[bytes]) -> None:
         """Hold ``lines`` after those already waiting, within the recvq."""
         limit = self.server.settings.recvq
+        session = self.session
+        if session is not None and session.multiline is not None:
+            # The text of an open multiline batch is input held for this client too: it counts
+            # against the same bound.
+            limit -= session.multiline.size
         for line in lines:
             size = len(line) + 2
             if self._pending_bytes + size > limit and not (self._holds or self._waiting_store):
@@ -163,7 +168,7 @@ class Intake:
                 self._flooded = True
                 self._pause_reading()
                 self._schedule_drain()
-                log.info("%r flooded past the recvq of %d bytes", self.session, limit)
+                log.info("%r flooded past the recvq of %d bytes", self.session, self.server.settings.recvq)
                 return
             self._pending.append(line)
             self._pending_bytes += size

@@ -70,8 +70,10 @@ async def test_capable_client_gets_one_batch_plain_client_gets_lines(connect: Co
     carol = await connect("carol", caps=("message-tags", "server-time"))
     for c in (alice, bob, carol):
         await c.join("#c")
-    send_batch(alice, "x1", "#c", EXAMPLE)
+    send_batch(alice, "x1", "#c", EXAMPLE, opener="@+draft/reply=abc")
     start, lines, _ = await read_batch(bob)
+    # "all client-only tags associated with the message must be sent attached to the initial BATCH"
+    assert start.tags.get("+draft/reply") == "abc"
     assert start.source and start.source.startswith("alice!")
     assert start.params[2] == "#c" and "msgid" in start.tags
     assert [m.params for m in lines] == [("#c", text) for text, _ in EXAMPLE]
@@ -80,6 +82,7 @@ async def test_capable_client_gets_one_batch_plain_client_gets_lines(connect: Co
     plain = [await carol.expect("PRIVMSG") for _ in range(3)]
     assert [m.params[1] for m in plain] == ["hello", "how is ", "everyone?"]
     assert plain[0].tags["msgid"] == start.tags["msgid"]
+    assert plain[0].tags.get("+draft/reply") == "abc"
     assert all("msgid" not in m.tags for m in plain[1:])
     await carol.assert_silent("PRIVMSG")
     # echo-message: the sender sees its message as the same batch, same msgid
@@ -273,3 +276,27 @@ def test_limits_must_fit_the_queues() -> None:
     with pytest.raises(ConfigError, match="multiline_max_lines"):
         Settings(multiline_max_lines=1000).validate()
     Settings().validate()
+
+
+async def test_an_open_batch_counts_against_the_recvq(start_server: StartServer, connect: Connect) -> None:
+    """Server implementation considerations: "consider the impact of relaying a large multiline
+    batch"; the text of an open batch is input held for the client, bounded with its recvq: held
+    lines that would fit alone drop the client when the batch fills most of it."""
+    server = await start_server(
+        flood_control=True,
+        flood_burst=2,
+        flood_rate=2.0,
+        recvq=16384,
+        sendq=65536,
+        multiline_max_bytes=15000,
+        multiline_max_lines=40,
+    )
+    alice = await connect("alice", caps=ML, target=server)
+    await alice.join("#c")
+    alice.send("BATCH +big draft/multiline #c")
+    for _ in range(30):
+        alice.send("@batch=big PRIVMSG #c :" + "x" * 490)  # 14700 bytes held in the batch
+    for i in range(10):
+        alice.send(f"PRIVMSG #c :{i} " + "y" * 400)  # paced: about 3.7 KiB waits
+    got = await alice.expect_closed()
+    assert any(m.command == "ERROR" and "Excess Flood" in m.params[-1] for m in got)

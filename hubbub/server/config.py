@@ -82,7 +82,11 @@ class Settings:
     multiline_max_bytes: int = _s(
         4096, "limits", "Bytes of text in one draft/multiline message, line feeds counted (max-bytes)"
     )
-    multiline_max_lines: int = _s(100, "limits", "Lines in one draft/multiline message (max-lines)")
+    multiline_max_lines: int = _s(
+        100,
+        "limits",
+        "Lines in one draft/multiline message (max-lines); keep max-bytes + 512 per line within sendq",
+    )
     multiline_timeout: float = _s(
         30.0, "limits", "Seconds a draft/multiline batch may stay open before it is dropped"
     )
@@ -237,12 +241,6 @@ class Settings:
         if self.multiline_max_bytes > self.recvq:
             # An open batch is input held for the client, like its recvq, and bounded alike.
             raise ConfigError("multiline_max_bytes", "must not exceed recvq")
-        if self.multiline_max_bytes + self.multiline_max_lines * 512 > self.sendq:
-            # Delivered, every line carries a source, command and target besides its text: the
-            # whole batch must fit in a recipient's sendq, or sending it would drop the recipient.
-            raise ConfigError(
-                "multiline_max_lines", "with multiline_max_bytes, must fit in sendq (512 per line)"
-            )
         if self.ping_timeout <= self.ping_interval:
             raise ConfigError("ping_timeout", "must be longer than ping_interval")
         if self.casemapping not in ("ascii", "rfc1459"):

@@ -36,6 +36,17 @@ TIME = 2  # server-time
 ACCOUNT = 4  # account-tag
 BATCH = 8  # batch
 LABEL = 16  # labeled-response
+MULTILINE = 32  # draft/multiline: multiline messages arrive as one batch
+
+# The tag a multiline message carries inside the server and in history (never on the wire): the
+# indices of its lines that join the one before with no line feed (``draft/multiline-concat``),
+# comma-separated. Its text is its lines joined by "\n", which no IRC line can hold, so the
+# split is exact. :func:`render` writes it as a batch or as its lines.
+MULTILINE_TAG = "hubbub/multiline"
+MULTILINE_CONCAT = "draft/multiline-concat"
+# Tags the fallback lines after the first keep (IRCv3 multiline: "Tags MAY also be included on
+# subsequent lines where it makes sense"); the msgid only ever goes on the first.
+_FALLBACK_KEPT = frozenset({"time", "account", "bot", "draft/bot"})
 
 _VIEW_BITS = {
     "message-tags": TAGS,
@@ -43,6 +54,7 @@ _VIEW_BITS = {
     "account-tag": ACCOUNT,
     "batch": BATCH,
     "labeled-response": LABEL,
+    "draft/multiline": MULTILINE,
 }
 
 
@@ -85,6 +97,8 @@ def server_time(now: float | None = None) -> str:
 def render(message: Message, view: int) -> bytes:
     """Format ``message`` for a client with ``view``: keep only the tags it may see."""
     tags: Mapping[str, str] = message.tags
+    if MULTILINE_TAG in tags:
+        return _render_multiline(message, view)
     if view & TIME and "time" not in tags:
         tags = {"time": server_time(), **tags}
     body = format_body(message.command, message.params, message.source)
@@ -93,6 +107,56 @@ def render(message: Message, view: int) -> bytes:
         if kept:
             return f"{format_tags(kept)} {body}\r\n".encode()
     return f"{body}\r\n".encode()
+
+
+def multiline_lines(message: Message) -> list[tuple[str, bool]]:
+    """The lines of a multiline ``message``: (text, whether it joins the one before directly)."""
+    concat = {int(i) for i in message.tags.get(MULTILINE_TAG, "").split(",") if i.isdigit()}
+    return [(text, i in concat) for i, text in enumerate(message.param(1).split("\n"))]
+
+
+def _render_multiline(message: Message, view: int) -> bytes:
+    """A multiline message (:data:`MULTILINE_TAG`) as one ``draft/multiline`` batch for a client
+    with the cap, else as its lines, each its own message (IRCv3 multiline, "Fallback")."""
+    command, source, target = message.command, message.source, message.param(0)
+    tags = {k: v for k, v in message.tags.items() if k != MULTILINE_TAG}
+    lines = multiline_lines(message)
+    parts: list[bytes] = []
+    if view & MULTILINE and view & BATCH:
+        # The msgid is unique, so as the batch's reference it never meets another batch open on
+        # the same connection, however many of these a CHATHISTORY batch holds.
+        ref = tags.get("msgid") or "multiline"
+        parts.append(render(Message("BATCH", ("+" + ref, "draft/multiline", target), source, tags), view))
+        for text, joined in lines:
+            inner = {"batch": ref, MULTILINE_CONCAT: ""} if joined else {"batch": ref}
+            parts.append(f"{format_tags(inner)} {format_body(command, (target, text), source)}\r\n".encode())
+        parts.append(f"{format_body('BATCH', ('-' + ref,), source)}\r\n".encode())
+        return b"".join(parts)
+    # Fallback: the client's own line composition, no blank line, the msgid on the first line only.
+    first = True
+    for text, _ in lines:
+        if not text:
+            continue
+        kept = tags if first else {k: v for k, v in tags.items() if k in _FALLBACK_KEPT}
+        parts.append(render(Message(command, (target, text), source, kept), view))
+        first = False
+    return b"".join(parts)
+
+
+def tag_batch(data: bytes, ref: str) -> bytes:
+    """Put ``data`` in batch ``ref``: one line, or several (a multiline message, :func:`render`).
+
+    Of several lines, each goes in ``ref`` but those already in a batch of their own: the lines
+    inside a nested batch keep its tag alone, while its BATCH + and BATCH - lines belong to the
+    enclosing one (IRCv3 batch). Inner lines are written with ``batch`` as their first tag.
+    """
+    end = data.find(b"\r\n")
+    if end < 0 or end == len(data) - 2:
+        return add_tag(data, "batch", ref)
+    return b"".join(
+        line if line.startswith(b"@batch=") else add_tag(line, "batch", ref)
+        for line in data.splitlines(keepends=True)
+    )
 
 
 def add_tag(line: bytes, key: str, value: str) -> bytes:

@@ -80,6 +80,17 @@ class Settings:
         64 * 1024, "limits", "Bytes of a client's input held for flood control before it is dropped"
     )
     store_backlog: int = _s(10000, "limits", "Messages waiting for the store before senders are slowed down")
+    multiline_max_bytes: int = _s(
+        4096, "limits", "Bytes of text in one draft/multiline message, line feeds counted (max-bytes)"
+    )
+    multiline_max_lines: int = _s(
+        100,
+        "limits",
+        "Lines in one draft/multiline message (max-lines); keep max-bytes + 512 per line within sendq",
+    )
+    multiline_timeout: float = _s(
+        30.0, "limits", "Seconds a draft/multiline batch may stay open before it is dropped"
+    )
     max_connections: int = _s(20000, "limits", "Connections in total")
     max_per_ip: int = _s(20, "limits", "Connections from one IP address")
     exempt_loopback: bool = _s(
@@ -257,6 +268,12 @@ class Settings:
             raise ConfigError("port", "must be between 0 and 65535")
         if self.recvq < 16 * 1024:
             raise ConfigError("recvq", "must be at least 16384 (two of the longest lines)")
+        for key in ("multiline_max_bytes", "multiline_max_lines", "multiline_timeout"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
+        if self.multiline_max_bytes > self.recvq:
+            # An open batch is input held for the client, like its recvq, and bounded alike.
+            raise ConfigError("multiline_max_bytes", "must not exceed recvq")
         if self.ping_timeout <= self.ping_interval:
             raise ConfigError("ping_timeout", "must be longer than ping_interval")
         if self.casemapping not in ("ascii", "rfc1459"):

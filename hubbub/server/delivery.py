@@ -59,8 +59,11 @@ class MsgidFactory:
         return f"{_b32(now_ms, 9)}{self._node}{_b32(next(self._counter) & 0xFFFFFFFF, 7)}"
 
 
-# Tags always stored with a message, besides its other client-only tags (see kept_tags_of).
-KEPT_TAGS = frozenset({"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react"})
+# Tags always stored with a message, besides its other client-only tags (see kept_tags_of); a
+# multiline message keeps the mark of its joined lines with it (caps.MULTILINE_TAG): it is one row.
+KEPT_TAGS = frozenset(
+    {"+draft/react", "+draft/reply", "+draft/channel-context", "+reply", "+react", capmod.MULTILINE_TAG}
+)
 # A TAGMSG is kept only for one of these (a reaction, or a reply), and never when it is a typing
 # notification: clients send one every few seconds while someone types, and kept they would push
 # the conversation out of every "latest N" read.

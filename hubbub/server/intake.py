@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from .limits import TokenBucket, message_command
+from .limits import TokenBucket, in_batch, message_command
 
 if TYPE_CHECKING:
     from .clock import Clock, Timer
@@ -129,6 +129,14 @@ class Intake:
             return False
         if not limited:
             return True
+        session = self.session
+        batch = session.multiline if session is not None else None
+        if batch is not None and not batch.failed and in_batch(line):
+            # A line of an open draft/multiline batch: the batch is one message, paced as one by
+            # its BATCH lines (IRCv3 multiline: "clients might send an entire batched multiline
+            # message all at once"); its size is bounded by max-lines and max-bytes instead, and
+            # once it breaks them (failed) its lines are paced again.
+            return True
         bucket = self._messages if is_message else self._commands
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
@@ -147,6 +155,11 @@ class Intake:
     def _queue(self, lines: list[bytes]) -> None:
         """Hold ``lines`` after those already waiting, within the recvq."""
         limit = self.server.settings.recvq
+        session = self.session
+        if session is not None and session.multiline is not None:
+            # The text of an open multiline batch is input held for this client too: it counts
+            # against the same bound.
+            limit -= session.multiline.size
         for line in lines:
             size = len(line) + 2
             if self._pending_bytes + size > limit and not (self._holds or self._waiting_store):
@@ -155,7 +168,7 @@ class Intake:
                 self._flooded = True
                 self._pause_reading()
                 self._schedule_drain()
-                log.info("%r flooded past the recvq of %d bytes", self.session, limit)
+                log.info("%r flooded past the recvq of %d bytes", self.session, self.server.settings.recvq)
                 return
             self._pending.append(line)
             self._pending_bytes += size

@@ -18,6 +18,9 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps = dict(capmod.SUPPORTED)
     caps["draft/chathistory"] = ""
     caps["draft/message-redaction"] = ""
+    caps["draft/multiline"] = (
+        f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
+    )
     if settings.history_events:
         caps["draft/event-playback"] = ""
     caps["sasl"] = "PLAIN,EXTERNAL" if settings.tls_enabled else "PLAIN"

@@ -20,11 +20,21 @@ def is_loopback(ip: str) -> bool:
         return False
 
 
-_MESSAGE_COMMANDS = (b"PRIVMSG", b"NOTICE", b"TAGMSG")
+# BATCH opens and closes a draft/multiline message, whose lines are then not paced one by one.
+_MESSAGE_COMMANDS = (b"PRIVMSG", b"NOTICE", b"TAGMSG", b"BATCH")
+
+
+def in_batch(line: bytes) -> bool:
+    """Whether a raw client line carries a ``batch`` tag (a line of a client batch)."""
+    if not line.startswith(b"@"):
+        return False
+    end = line.find(b" ")
+    tags = line[1:end] if end > 0 else line[1:]
+    return any(t == b"batch" or t.startswith(b"batch=") for t in tags.split(b";"))
 
 
 def message_command(line: bytes) -> bool:
-    """Whether a raw client line is a PRIVMSG, NOTICE or TAGMSG (tags and source skipped).
+    """Whether a raw client line is a PRIVMSG, NOTICE, TAGMSG or BATCH (tags and source skipped).
 
     Spaces the parser skips are skipped here too, so a message with a leading space is still
     paced as a message.

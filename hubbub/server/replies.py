@@ -54,7 +54,7 @@ class Replies:
         """
         nested = bool(self._batches)
         if nested:
-            line = capmod.add_tag(line, "batch", self._batches[-1])
+            line = capmod.tag_batch(line, self._batches[-1])
         if self.label is None:
             self._write(line)
             if kept is not None:
@@ -113,7 +113,7 @@ class Replies:
             self._write(capmod.add_tag(start, "label", label))
             for line, nested, kept in lines:
                 # A line inside a nested batch keeps that batch's tag alone (IRCv3 batch).
-                self._put(line if nested else capmod.add_tag(line, "batch", batch_ref), kept)
+                self._put(line if nested else capmod.tag_batch(line, batch_ref), kept)
             self._write(end)
 
     def _put(self, line: bytes, kept: Kept | None, label: str | None = None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_loosely
@@ -70,6 +70,34 @@ class AuthState:
     oper: str | None = None
 
 
+@dataclass
+class MultilineBatch:
+    """A ``draft/multiline`` batch the client has opened and not closed yet (IRCv3 multiline).
+
+    Its lines are collected here until ``BATCH -ref``; what it may hold is bounded by
+    ``multiline_max_bytes`` and ``multiline_max_lines``, and how long by ``multiline_timeout``.
+    A batch that broke a rule is ``failed``: its client was told, and its later lines are dropped
+    as they come until it is closed.
+    """
+
+    ref: str
+    target: str
+    label: str | None  # the opening BATCH's label: the echo, or the failure, answers it
+    tags: dict[str, str]  # client-only tags of the opening BATCH: they belong to the message
+    command: str = ""
+    lines: list[tuple[str, bool]] = field(default_factory=list)
+    size: int = 0  # bytes of text, each joining line feed counted (max-bytes)
+    failed: bool = False
+    timer: Timer | None = None
+
+    def drop(self) -> None:
+        """Forget the lines and stop the timer."""
+        self.lines = []
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
 class Session(Answering):
     """One connected client, registered or not."""
 
@@ -97,6 +125,7 @@ class Session(Answering):
         "markers",
         "markers_sent",
         "monitoring",
+        "multiline",
         "nick",
         "password_ok",
         "primary",
@@ -150,6 +179,7 @@ class Session(Answering):
         self.primary: Session | None = None
         self.siblings: list[Session] = []
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
+        self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False
@@ -311,6 +341,10 @@ class Session(Answering):
             if handle is not None:
                 handle.cancel()
         self._reg_handle = self._ping_handle = None
+        if self.multiline is not None:
+            # A batch left open at disconnect is dropped: half a message is never delivered.
+            self.multiline.drop()
+            self.multiline = None
         self.server.session_gone(self, quit_message if quit_message is not None else reason)
         if not self.conn.closed:
             self.replies = None

@@ -3,7 +3,8 @@
 The common checks come from the command's row in :data:`hubbub.server.handlers.table.COMMANDS`,
 in this order: registration (451; any command, known or not, before registration), parameters
 (461), operator status (481); a command not in the table gets 421. A command that reads history
-waits until what was recorded before it is committed.
+waits until what was recorded before it is committed. A line of a client's open multiline batch
+is collected into the batch instead (handlers/multiline.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics
 
+from .multiline import collect
 from .table import COMMANDS
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ def dispatch(ctx: Context, session: Session, message: Message, line: bytes) -> N
     label = message.tags.get("label") if "labeled-response" in session.caps else None
     replies = session.begin_replies(label)
     try:
+        if "batch" in message.tags and collect(ctx, session, message):
+            return  # a line of a draft/multiline batch: kept until the batch ends
         if spec is None:
             if session.registered:
                 session.reply(numerics.ERR_UNKNOWNCOMMAND, command)

@@ -313,6 +313,40 @@ def _write_unlabelled(ctx: Context, session: Session, out: Message, hold: Epoch 
         session.replies = replies
 
 
+def relay_multiline(
+    ctx: Context,
+    session: Session,
+    command: str,
+    target: str,
+    lines: list[tuple[str, bool]],
+    opener_tags: dict[str, str],
+) -> None:
+    """Deliver a collected ``draft/multiline`` batch to ``target`` as ONE message (IRCv3 multiline).
+
+    It takes the path of a PRIVMSG or NOTICE with the same checks and replies, one stamp (one
+    msgid) and one history row: its text is the lines joined by line feeds, and the tag
+    :data:`~hubbub.server.caps.MULTILINE_TAG` marks the lines that join the one before directly.
+    Rendering makes it a batch for clients with the cap and separate lines for the others.
+    ``opener_tags`` are the opening BATCH's tags; its client-only ones belong to the message.
+    """
+    text = "\n".join(line for line, _ in lines)
+    concat = ",".join(str(i) for i, (_, joined) in enumerate(lines) if joined and i)
+    msg = Message(command, (target, text), tags=opener_tags)
+    client_tags = _client_tags(session, msg)
+    client_tags[capmod.MULTILINE_TAG] = concat
+    silent = command == "NOTICE"
+    echo = "echo-message" in session.caps
+    status = ""
+    name = target
+    while name and name[0] in MODE_OF_SYMBOL and len(name) > 1 and is_channel_name(name[1:]):
+        status += name[0]
+        name = name[1:]
+    if is_channel_name(name):
+        _to_channel(ctx, session, msg, target, name, status, text, client_tags, echo, silent)
+    else:
+        _to_user(ctx, session, msg, target, text, client_tags, echo, silent)
+
+
 def handle_privmsg(ctx: Context, session: Session, msg: Message) -> None:
     """PRIVMSG <target>{,<target>} <text>."""
     _relay(ctx, session, msg)
@@ -328,4 +362,4 @@ def handle_tagmsg(ctx: Context, session: Session, msg: Message) -> None:
     _relay(ctx, session, msg)
 
 
-__all__ = ["bad_client_tag", "may_speak", "restricted_ctcp", "typing_allowed"]
+__all__ = ["bad_client_tag", "may_speak", "relay_multiline", "restricted_ctcp", "typing_allowed"]

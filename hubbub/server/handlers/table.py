@@ -29,6 +29,7 @@ from . import (
     login,
     messaging,
     modes,
+    multiline,
     operators,
     presence,
     queries,
@@ -169,6 +170,12 @@ COMMANDS: dict[str, CommandSpec] = {
         handler=messaging.handle_tagmsg,
         syntax="<target>{,<target>}",
         help="Sends only message tags (for clients with message-tags).",
+    ),
+    "BATCH": CommandSpec(
+        handler=multiline.handle_batch,
+        min_params=1,
+        syntax="+<ref> draft/multiline <target> | -<ref>",
+        help="Opens or closes a multiline message (draft/multiline): its lines carry @batch=<ref>.",
     ),
     "CHATHISTORY": CommandSpec(
         handler=chathistory.handle_chathistory,

@@ -113,6 +113,12 @@ class Settings:
         " InspIRCd do; off: only past +i and +l, as Solanum does. A plain member's INVITE lets nobody"
         " past anything",
     )
+    channel_rename_interval: float = _s(
+        60.0,
+        "channels",
+        "Seconds after a RENAME before the same channel may be renamed again (each rename sends"
+        " members without draft/channel-rename a PART, JOIN, topic and NAMES; 0: no wait)",
+    )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
     team_mode: bool = _s(False, "accounts", "Clients must log in with SASL before registration completes")
@@ -258,6 +264,8 @@ class Settings:
             raise ConfigError("login_max_delay", "must be at least login_delay")
         if self.unused_account_days < 0:
             raise ConfigError("unused_account_days", "must not be negative")
+        if self.channel_rename_interval < 0:
+            raise ConfigError("channel_rename_interval", "must not be negative")
         if self.password_hash_memory_kib < 8:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
         if not 0 <= self.tls_port <= 65535:

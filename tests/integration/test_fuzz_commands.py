@@ -50,7 +50,7 @@ ALL_CAPS = [
     *("message-tags", "server-time", "echo-message", "batch", "labeled-response", "multi-prefix"),
     *("userhost-in-names", "away-notify", "extended-join", "invite-notify", "setname", "account-tag"),
     *("account-notify", "draft/chathistory", "draft/read-marker", "chghost", "extended-monitor"),
-    *("cap-notify", "standard-replies", "draft/account-registration"),
+    *("cap-notify", "standard-replies", "draft/account-registration", "draft/channel-rename"),
 ]
 # Tags sent with the lines, in turn: client tags with hostile values, and the server's own tags
 # forged (the server must not take them from a client).
@@ -122,6 +122,7 @@ USAGE: dict[str, list[str]] = {
     "PASS": ["secret"],
     "PING": ["token"],
     "PONG": ["token"],
+    "RENAME": ["#c #c2 :tidy", "{op} {op}x :tidy", "{op} &local", "#nowhere #new"],
     "PRIVMSG": ["#c :hello", "watcher :hi", "#c,watcher :both", "+#c :voiced"],
     "QUIT": [":bye"],
     "REGISTER": ["* * password123", "acct mail@example.com password123"],

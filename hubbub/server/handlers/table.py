@@ -35,6 +35,7 @@ from . import (
     readmarker,
     reference,
     registration,
+    rename,
     whois,
 )
 
@@ -212,6 +213,13 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=2,
         syntax="<nick> <channel>",
         help="Invites a user into a channel.",
+    ),
+    "RENAME": CommandSpec(
+        handler=rename.handle_rename,
+        min_params=2,
+        after_commit=True,  # looks for history already kept under the new name
+        syntax="<channel> <new name> [<reason>]",
+        help="Renames a channel, keeping its members, modes and history (channel operators only).",
     ),
     "MODE": CommandSpec(
         handler=modes.handle_mode,

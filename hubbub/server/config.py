@@ -132,6 +132,12 @@ class Settings:
         True, "accounts", "Connections logged in to an account already online share its nick and channels"
     )
     password_min_length: int = _s(8, "accounts", "Shortest password accepted when registering")
+    scram_iterations: int = _s(
+        4096,
+        "accounts",
+        "PBKDF2 iterations of the SASL SCRAM-SHA-256 verifiers made from now on (at least 4096, RFC"
+        " 7677); clients pay them at each login",
+    )
     login_max_failures: int = _s(
         5,
         "accounts",
@@ -264,6 +270,8 @@ class Settings:
             raise ConfigError("login_max_delay", "must be at least login_delay")
         if self.unused_account_days < 0:
             raise ConfigError("unused_account_days", "must not be negative")
+        if self.scram_iterations < 4096:
+            raise ConfigError("scram_iterations", "must be at least 4096 (RFC 7677)")
         if self.channel_rename_interval < 0:
             raise ConfigError("channel_rename_interval", "must not be negative")
         if self.password_hash_memory_kib < 8:

@@ -106,9 +106,9 @@ async def test_sasl_mechanism_list_abort_and_already_authenticated(
     alice = await connect("alice", caps=("sasl",), target=server)
     alice.send("CAP LS 302")
     ls = await alice.expect("CAP", None, "LS")  # type: ignore[arg-type]
-    assert "sasl=PLAIN" in ls.params[-1].split()
-    alice.send("AUTHENTICATE SCRAM-SHA-256")
-    assert (await alice.expect("908")).params[1] == "PLAIN"
+    assert "sasl=PLAIN,SCRAM-SHA-256" in ls.params[-1].split()
+    alice.send("AUTHENTICATE DIGEST-MD5")
+    assert (await alice.expect("908")).params[1] == "PLAIN,SCRAM-SHA-256"
     await alice.expect("904")
     alice.send("AUTHENTICATE PLAIN")
     await alice.expect("AUTHENTICATE", "+")

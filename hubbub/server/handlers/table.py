@@ -127,7 +127,7 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=1,
         before_registration=True,
         syntax="<mechanism> | <base64> | + | *",
-        help="Logs in to an account with SASL (PLAIN, or EXTERNAL over TLS).",
+        help="Logs in to an account with SASL (PLAIN, SCRAM-SHA-256, or EXTERNAL over TLS).",
     ),
     "REGISTER": CommandSpec(
         handler=login.handle_register,

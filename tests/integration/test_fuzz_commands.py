@@ -72,7 +72,15 @@ TS = "timestamp=2030-01-01T00:00:00.000Z"
 # test checks).
 USAGE: dict[str, list[str]] = {
     "ADMIN": ["", "hubbub.local"],
-    "AUTHENTICATE": ["PLAIN", "EXTERNAL", "+", "*", "AGZ1enoAcGFzc3dvcmQ="],
+    "AUTHENTICATE": [
+        "PLAIN",
+        "EXTERNAL",
+        "+",
+        "*",
+        "AGZ1enoAcGFzc3dvcmQ=",
+        "SCRAM-SHA-256",
+        "biwsbj1mdXp6LHI9YWJjZGVm",
+    ],
     "AWAY": [":gone fishing"],
     "CAP": ["LS 302", "LIST", "REQ :multi-prefix server-time", "REQ :-multi-prefix", "END"],
     "CHANNEL": ["DROP {op}", "DROP #zz HISTORY"],

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.server.config import Settings
     from hubbub.server.services import is_service
     from hubbub.store import StoreError
-    from hubbub.store.accounts import Account, open_accounts
+    from hubbub.store.accounts import Account, make_scram, open_accounts
 
     defaults = Settings()
     if args.action == "hash-password":
@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
             )
             now_ms = int(time.time() * 1000)
             # An administrator's account counts as used: it reserves its nick from the start.
-            if not store.create(Account(key, args.name, hashed, args.email, now_ms, used_ms=now_ms)):
+            scram = make_scram(password, defaults.scram_iterations)
+            account = Account(key, args.name, hashed, args.email, now_ms, used_ms=now_ms, scram=scram)
+            if not store.create(account):
                 alike = [a.name for a in store.lookalikes(args.name) if a.key != key]
                 if store.get(key) is None and alike:
                     print(f"hubbub account: {args.name} looks like {alike[0]}, which exists", file=sys.stderr)
@@ -107,10 +109,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"created {args.name}")
             return 0
         if args.action == "passwd":
+            password = _password(args)
             hashed = hash_password(
-                _password(args), defaults.password_hash_memory_kib, defaults.password_hash_time_cost
+                password, defaults.password_hash_memory_kib, defaults.password_hash_time_cost
             )
-            return _report(store.set_password(key, hashed), f"password of {args.name} changed", args.name)
+            scram = make_scram(password, defaults.scram_iterations)
+            changed = store.set_password(key, hashed, scram)
+            return _report(changed, f"password of {args.name} changed", args.name)
         if args.action == "delete":
             return _report(store.delete(key), f"deleted {args.name}", args.name)
         return _certfp(store, key, args)

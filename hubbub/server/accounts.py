@@ -9,6 +9,8 @@ first, before anything is hashed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hubbub.protocol import Message, numerics, valid_nick
 from hubbub.store import StoreError
-from hubbub.store.accounts import Account, AccountStore, open_accounts
+from hubbub.store.accounts import Account, AccountStore, ScramVerifier, make_scram, open_accounts, parse_scram
 
 from . import monitor
 from .services import is_service
@@ -73,6 +75,8 @@ class Accounts:
         self.throttle = LoginThrottle(settings, self.clock.monotonic)
         self.registrations = RegistrationThrottle(settings, self.clock.monotonic)
         self._dummy_hash = ""
+        # Salts of the made-up SCRAM verifiers given for names without one (see scram_verifier).
+        self._scram_secret = secrets.token_bytes(32)
 
     def open(self) -> None:
         """Open the account store in the data directory."""
@@ -165,8 +169,11 @@ class Accounts:
         token = self.registrations.begin(ip) if ip is not None else None
         made = False
         try:
-            password_hash = await asyncio.get_running_loop().run_in_executor(None, self.hasher.hash, password)
-            account = Account(self.fold(name), name, password_hash, email, int(self.clock.now() * 1000))
+            loop = asyncio.get_running_loop()
+            password_hash = await loop.run_in_executor(None, self.hasher.hash, password)
+            scram = await loop.run_in_executor(None, make_scram, password, self.settings.scram_iterations)
+            now_ms = int(self.clock.now() * 1000)
+            account = Account(self.fold(name), name, password_hash, email, now_ms, scram=scram)
             made = self.store is not None and await self.write(lambda store: store.create(account))
         finally:
             if not made and ip is not None:
@@ -206,7 +213,32 @@ class Accounts:
         if account is None or not ok:
             log.info("failed login for account %r from %s", name, ip)
             return None
+        if account.scram is None:
+            await self._add_scram(account, password)
         return account
+
+    async def _add_scram(self, account: Account, password: str) -> None:
+        """Make the SCRAM-SHA-256 verifier of an account made before there were any, from the
+        password its owner just proved at a PLAIN login; a failure to store it is only logged."""
+        iterations = self.settings.scram_iterations
+        scram = await asyncio.get_running_loop().run_in_executor(None, make_scram, password, iterations)
+        key, password_hash = account.key, account.password_hash
+        self.write_later(lambda store: store.set_scram(key, password_hash, scram), "store a SCRAM verifier")
+
+    def scram_verifier(self, name: str) -> tuple[Account | None, ScramVerifier]:
+        """The account called ``name`` and its SCRAM-SHA-256 verifier, for a SCRAM exchange.
+
+        A name that is not registered, or an account without a verifier yet, gets a made-up one
+        (a salt derived from the name, a key nobody has) and None: the exchange goes on as for any
+        account and fails at the proof, so it does not tell which names are registered.
+        """
+        account = self.get(name) if name else None
+        verifier = parse_scram(account.scram) if account is not None and account.scram else None
+        if account is not None and verifier is not None:
+            return account, verifier
+        salt = hmac.digest(self._scram_secret, self.fold(name).encode("utf-8"), "sha256")[:16]
+        unknown = hashlib.sha256(self._scram_secret + salt).digest()
+        return None, ScramVerifier(self.settings.scram_iterations, salt, unknown, unknown)
 
     # logging in and out -----------------------------------------------------------------------
 

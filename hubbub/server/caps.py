@@ -17,6 +17,7 @@ SUPPORTED: dict[str, str] = {
     "batch": "",
     "cap-notify": "",
     "draft/read-marker": "",
+    "draft/channel-rename": "",
     "chghost": "",
     "echo-message": "",
     "extended-join": "",

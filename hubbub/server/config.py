@@ -136,6 +136,12 @@ class Settings:
         " InspIRCd do; off: only past +i and +l, as Solanum does. A plain member's INVITE lets nobody"
         " past anything",
     )
+    channel_rename_interval: float = _s(
+        60.0,
+        "channels",
+        "Seconds after a RENAME before the same channel may be renamed again (each rename sends"
+        " members without draft/channel-rename a PART, JOIN, topic and NAMES; 0: no wait)",
+    )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
     register_before_connect: bool = _s(
@@ -161,6 +167,12 @@ class Settings:
         True, "accounts", "Connections logged in to an account already online share its nick and channels"
     )
     password_min_length: int = _s(8, "accounts", "Shortest password accepted when registering")
+    scram_iterations: int = _s(
+        4096,
+        "accounts",
+        "PBKDF2 iterations of the SASL SCRAM-SHA-256 verifiers made from now on (at least 4096, RFC"
+        " 7677); clients pay them at each login",
+    )
     login_max_failures: int = _s(
         5,
         "accounts",
@@ -313,6 +325,10 @@ class Settings:
             raise ConfigError("login_max_delay", "must be at least login_delay")
         if self.unused_account_days < 0:
             raise ConfigError("unused_account_days", "must not be negative")
+        if self.scram_iterations < 4096:
+            raise ConfigError("scram_iterations", "must be at least 4096 (RFC 7677)")
+        if self.channel_rename_interval < 0:
+            raise ConfigError("channel_rename_interval", "must not be negative")
         if self.password_hash_memory_kib < 8:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
         if not 0 <= self.tls_port <= 65535:

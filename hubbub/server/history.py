@@ -223,6 +223,27 @@ class History:
         key = channel.key_folded
         self.delivery.write(lambda store: store.end_channel_life(key))
 
+    def holds_newer_history(self, key: str, channel: Channel[Session]) -> bool:
+        """Whether ``key`` holds history from within ``channel``'s life (a RENAME onto it would
+        show ``channel``'s members what an earlier channel of that name said). Read once what was
+        recorded before is committed (``after_commit``)."""
+        store = self.reading()
+        if store is None or key == channel.key_folded:
+            return False
+        return bool(store.latest(key, 1, MessageRef(time_ms=channel.created_ms - 1)))
+
+    def channel_renamed(self, channel: Channel[Session], old_key: str) -> None:
+        """``channel`` was renamed from ``old_key``: its history, life, saved record, registration
+        and read markers move to the new key in one transaction, in turn with this turn's writes
+        (so the RENAME recorded after it lands in the moved conversation)."""
+        new_key = channel.key_folded
+        self._lives.pop(new_key, None)  # an earlier channel's life under the new name is not continued
+        if self.store is None:
+            return
+        if old_key != new_key:
+            self.delivery.write(lambda store: store.rename_channel(old_key, new_key))
+        self.save_channel(channel)  # the record names the channel as it is written now
+
     def _record_life(self, channel: Channel[Session]) -> None:
         private = _private(channel)
         key, created_ms = channel.key_folded, channel.created_ms

@@ -23,7 +23,7 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     )
     if settings.history_events:
         caps["draft/event-playback"] = ""
-    caps["sasl"] = "PLAIN,EXTERNAL" if settings.tls_enabled else "PLAIN"
+    caps["sasl"] = "PLAIN,SCRAM-SHA-256,EXTERNAL" if settings.tls_enabled else "PLAIN,SCRAM-SHA-256"
     caps["account-notify"] = ""
     caps["account-tag"] = ""
     if settings.registration_open:

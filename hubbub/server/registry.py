@@ -10,6 +10,7 @@ dropped its channels and entries go with it, and a new account of the same name 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
@@ -50,6 +51,16 @@ class ChannelRegistry:
             lambda store: store.save_channel(record), f"save the registration of {record.key}"
         )
         self.channels[record.key] = record
+
+    def channel_renamed(self, old_key: str, new_key: str) -> None:
+        """A registered channel was renamed: its registration follows it (the stored row is moved
+        with the rest of the channel, ``SQLiteStore.rename_channel``)."""
+        if old_key == new_key:
+            return
+        self.channels.pop(new_key, None)
+        record = self.channels.pop(old_key, None)
+        if record is not None:
+            self.channels[new_key] = replace(record, key=new_key)
 
     def access_of(self, channel: Channel[Session], session: Session) -> str:
         """The prefix modes ``session``'s account holds on ``channel`` ("" for none)."""

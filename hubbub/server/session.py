@@ -68,6 +68,7 @@ class AuthState:
     buffer: str = ""
     pending: bool = False
     oper: str | None = None
+    scram: object | None = None  # a SCRAM-SHA-256 exchange under way (handlers/login.py)
 
 
 @dataclass

@@ -121,6 +121,7 @@ class Channel(Generic[M]):
     persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
     had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
+    renamed_at: float | None = None  # clock time of its last RENAME (channel_rename_interval)
 
     @property
     def created_ms(self) -> int:
@@ -254,11 +255,14 @@ class World(Generic[M]):
         """The channel called ``name``, if it exists."""
         return self.channels.get(self.fold(name))
 
-    def lookalike_channel(self, name: str) -> Channel[M] | None:
-        """A channel of another name that ``name`` looks like (same skeleton), if any."""
+    def lookalike_channel(self, name: str, besides: Channel[M] | None = None) -> Channel[M] | None:
+        """A channel of another name that ``name`` looks like (same skeleton), if any.
+
+        ``besides`` is left out: a channel being renamed may take a name that looks like its own.
+        """
         folded = self.fold(name)
         for channel in self.channel_skeletons.get(skeleton(name), ()):
-            if channel.key_folded != folded:
+            if channel.key_folded != folded and channel is not besides:
                 return channel
         return None
 
@@ -298,6 +302,27 @@ class World(Generic[M]):
             alike.remove(channel)
             if not alike:
                 del self.channel_skeletons[channel.skeleton]
+
+    def rename_channel(self, channel: Channel[M], name: str) -> str:
+        """``channel`` is called ``name`` from now on (IRCv3 draft/channel-rename); return its old key.
+
+        The caller has made sure that no other channel holds ``name`` or looks like it. Both
+        indexes and every member's own index of its channels move to the new name; everything else
+        about the channel (members, modes, lists, invites) stays as it is.
+        """
+        old_key = channel.key_folded
+        new_key = self.fold(name)
+        self.remove_channel(channel)
+        channel.name = name
+        channel.key_folded = new_key
+        channel.skeleton = skeleton(name)
+        self.channels[new_key] = channel
+        self.channel_skeletons.setdefault(channel.skeleton, []).append(channel)
+        for member in channel.members:
+            if member.channels.get(old_key) is channel:
+                del member.channels[old_key]
+            member.channels[new_key] = channel
+        return old_key
 
     def claim_nick(self, session: M) -> None:
         """A user registers under its nick."""

@@ -15,7 +15,10 @@ that would insert it, so no other process can slip one in between.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -30,7 +33,16 @@ from .model import new_account_id, store_errors
 from .schema import migrate
 from .sqlite import database_path
 
-__all__ = ["Account", "AccountStore", "RegisteredChannel", "ServerBan", "open_accounts"]
+__all__ = [
+    "Account",
+    "AccountStore",
+    "RegisteredChannel",
+    "ScramVerifier",
+    "ServerBan",
+    "make_scram",
+    "open_accounts",
+    "parse_scram",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +64,52 @@ class Account:
     used_ms: int | None = None
     """When it was last used (logged in, or created by an administrator); None for an account
     registered over IRC and not logged in since (schema version 8)."""
+    scram: str | None = None
+    """The SASL SCRAM-SHA-256 verifier (:func:`make_scram`), or None until the next PLAIN login
+    of an account made before schema version 10."""
 
 
-_ACCOUNT_COLUMNS = "key, name, password_hash, email, created_ms, id, used_ms"
+_ACCOUNT_COLUMNS = "key, name, password_hash, email, created_ms, id, used_ms, scram"
+
+
+@dataclass(frozen=True, slots=True)
+class ScramVerifier:
+    """What SCRAM-SHA-256 (RFC 5802, RFC 7677) keeps of a password: enough to check a client's
+    proof and prove the server knows it, not enough to log in as the client."""
+
+    iterations: int
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+
+
+def make_scram(password: str, iterations: int, salt: bytes | None = None) -> str:
+    """The stored form of ``password``'s SCRAM-SHA-256 verifier (a new random salt unless given).
+
+    The password is taken as its UTF-8 bytes (no SASLprep: passwords are compared as sent, as
+    PLAIN compares them).
+    """
+    salt = os.urandom(16) if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    parts = (salt, stored_key, server_key)
+    return f"{iterations}:" + ":".join(base64.b64encode(p).decode("ascii") for p in parts)
+
+
+def parse_scram(text: str) -> ScramVerifier | None:
+    """The verifier stored as ``text`` by :func:`make_scram`, or None if it is not one."""
+    try:
+        iterations, salt, stored_key, server_key = text.split(":")
+        return ScramVerifier(
+            int(iterations),
+            base64.b64decode(salt, validate=True),
+            base64.b64decode(stored_key, validate=True),
+            base64.b64decode(server_key, validate=True),
+        )
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +200,7 @@ class AccountStore:
             ).fetchone()
             if taken is None:
                 db.execute(
-                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}, skeleton) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         account.key,
                         account.name,
@@ -154,6 +209,7 @@ class AccountStore:
                         account.created_ms,
                         account.id,
                         account.used_ms,
+                        account.scram,
                         key,
                     ),
                 )
@@ -183,11 +239,22 @@ class AccountStore:
             ).fetchone()
         return Account(*row) if row else None
 
-    def set_password(self, key: str, password_hash: str) -> bool:
-        """Replace the password hash; False if there is no such account."""
+    def set_password(self, key: str, password_hash: str, scram: str | None = None) -> bool:
+        """Replace the password hash and the SCRAM verifier (without one, the old verifier goes:
+        the old password must not still log in by SCRAM); False if there is no such account."""
         with store_errors("cannot change the password"):
             cur = self._db.execute(
-                "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, key)
+                "UPDATE accounts SET password_hash = ?, scram = ? WHERE key = ?", (password_hash, scram, key)
+            )
+        return cur.rowcount == 1
+
+    def set_scram(self, key: str, password_hash: str, scram: str) -> bool:
+        """Store the SCRAM verifier made from the password that ``password_hash`` checked; not if
+        the password changed meanwhile. False if nothing was stored."""
+        with store_errors("cannot store the SCRAM verifier"):
+            cur = self._db.execute(
+                "UPDATE accounts SET scram = ? WHERE key = ? AND password_hash = ?",
+                (scram, key, password_hash),
             )
         return cur.rowcount == 1
 

@@ -229,6 +229,14 @@ _V9_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 9",
 )
 
+_V10_STEP: tuple[str, ...] = (
+    # SASL SCRAM-SHA-256 (RFC 7677): each account's stored verifier, never the password itself:
+    # "<iterations>:<salt>:<StoredKey>:<ServerKey>" (base64). Made when the password is set, or at
+    # the next PLAIN login of an account made before this version; NULL until then.
+    "ALTER TABLE accounts ADD COLUMN scram TEXT",
+    "UPDATE schema_version SET version = 10",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -238,6 +246,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     7: _V7_STEP,
     8: _V8_STEP,
     9: _V9_STEP,
+    10: _V10_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 

@@ -510,6 +510,39 @@ class SQLiteStore:
             ) in rows
         ]
 
+    def rename_channel(self, old: str, new: str) -> None:
+        """Move everything kept under the channel key ``old`` to ``new`` (IRCv3 draft/channel-rename).
+
+        Its history and conversation row, its life, its saved record, its ChanServ registration and
+        every account's read marker in it, in one transaction (joining the caller's): afterwards
+        ``old`` names nothing, so a channel made under it later starts clean. Whatever ``new`` still
+        held from an earlier channel of that name is left behind the moved channel's start (the
+        caller refuses a rename onto history that is newer than that), except its life, record,
+        registration and read markers, which belonged to a channel that is gone.
+        """
+        if old == new:
+            return
+        with self.transaction(), store_errors(f"cannot rename channel {old!r} to {new!r}"):
+            db = self._db
+            db.execute("UPDATE messages SET target = ? WHERE target = ?", (new, old))
+            row = db.execute(
+                "SELECT last_time_ms, message_count FROM conversations WHERE target = ?", (old,)
+            ).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM conversations WHERE target = ?", (old,))
+                db.execute(
+                    "INSERT INTO conversations (target, last_time_ms, message_count) VALUES (?, ?, ?)"
+                    " ON CONFLICT (target) DO UPDATE SET"
+                    " last_time_ms = max(last_time_ms, excluded.last_time_ms),"
+                    " message_count = message_count + excluded.message_count",
+                    (new, row[0], row[1]),
+                )
+            for table in ("channel_lives", "channels", "registered_channels"):
+                db.execute(f"DELETE FROM {table} WHERE key = ?", (new,))
+                db.execute(f"UPDATE {table} SET key = ? WHERE key = ?", (new, old))
+            db.execute("DELETE FROM read_markers WHERE target = ?", (new,))
+            db.execute("UPDATE read_markers SET target = ? WHERE target = ?", (new, old))
+
     def delete_channel(self, name: str) -> None:
         """Forget the persistent channel whose casefolded name is ``name``."""
         with store_errors(f"cannot delete channel {name!r}"):

@@ -188,6 +188,16 @@ class IRCClient:
         await self.expect("366", self.nick, channel)
         self.buffer.clear()
 
+    async def cap_ls(self) -> list[str]:
+        """Every capability of a CAP LS 302 reply, across its continuation lines ("CAP * LS * :...")."""
+        self.send("CAP LS 302")
+        caps: list[str] = []
+        while True:
+            reply = await self.expect("CAP", None, "LS")  # type: ignore[arg-type]
+            caps += reply.params[-1].split()
+            if len(reply.params) < 4 or reply.params[2] != "*":
+                return caps
+
     def transcript(self) -> str:
         """Everything sent and received, for failure reports."""
         return "\n".join(self.log)

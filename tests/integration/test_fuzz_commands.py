@@ -50,7 +50,13 @@ ALL_CAPS = [
     *("message-tags", "server-time", "echo-message", "batch", "labeled-response", "multi-prefix"),
     *("userhost-in-names", "away-notify", "extended-join", "invite-notify", "setname", "account-tag"),
     *("account-notify", "draft/chathistory", "draft/read-marker", "chghost", "extended-monitor"),
-    *("cap-notify", "standard-replies", "draft/account-registration", "draft/multiline"),
+    *(
+        "cap-notify",
+        "standard-replies",
+        "draft/account-registration",
+        "draft/multiline",
+        "draft/channel-rename",
+    ),
 ]
 # Tags sent with the lines, in turn: client tags with hostile values, and the server's own tags
 # forged (the server must not take them from a client).
@@ -72,7 +78,15 @@ TS = "timestamp=2030-01-01T00:00:00.000Z"
 # test checks).
 USAGE: dict[str, list[str]] = {
     "ADMIN": ["", "hubbub.local"],
-    "AUTHENTICATE": ["PLAIN", "EXTERNAL", "+", "*", "AGZ1enoAcGFzc3dvcmQ="],
+    "AUTHENTICATE": [
+        "PLAIN",
+        "EXTERNAL",
+        "+",
+        "*",
+        "AGZ1enoAcGFzc3dvcmQ=",
+        "SCRAM-SHA-256",
+        "biwsbj1mdXp6LHI9YWJjZGVm",
+    ],
     "AWAY": [":gone fishing"],
     "CAP": ["LS 302", "LIST", "REQ :multi-prefix server-time", "REQ :-multi-prefix", "END"],
     "CHANNEL": ["DROP {op}", "DROP #zz HISTORY"],
@@ -123,6 +137,7 @@ USAGE: dict[str, list[str]] = {
     "PASS": ["secret"],
     "PING": ["token"],
     "PONG": ["token"],
+    "RENAME": ["#c #c2 :tidy", "{op} {op}x :tidy", "{op} &local", "#nowhere #new"],
     "PRIVMSG": ["#c :hello", "watcher :hi", "#c,watcher :both", "+#c :voiced"],
     "QUIT": [":bye"],
     "REDACT": ["#c abc :spam", "{op} abc", "watcher abc :oops", "other abc"],

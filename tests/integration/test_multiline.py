@@ -55,9 +55,8 @@ async def test_cap_is_offered_with_its_limits(start_server: StartServer, connect
     max-lines"; both are settings."""
     server = await start_server(multiline_max_bytes=1000, multiline_max_lines=7)
     client = await connect(register=False, target=server)
-    client.send("CAP LS 302")
-    ls = await client.expect("CAP", None, "LS")  # type: ignore[arg-type]
-    caps = dict(c.partition("=")[::2] for c in ls.params[-1].split())
+    ls = await client.cap_ls()
+    caps = dict(c.partition("=")[::2] for c in ls)
     assert caps["draft/multiline"] == "max-bytes=1000,max-lines=7"
 
 

@@ -157,7 +157,7 @@ async def test_cap_ls_takes_only_a_plain_number_for_its_version(connect):
     assert "sasl" in ls.params[-1].split()  # no values: not CAP 302
     c.send("CAP LS 302")
     ls = await c.expect("CAP", "*", "LS")
-    assert "sasl=PLAIN" in ls.params[-1].split()
+    assert "sasl=PLAIN,SCRAM-SHA-256" in ls.params[-1].split()
 
 
 async def test_invalid_cap_subcommand_gets_410(connect):

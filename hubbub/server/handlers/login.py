@@ -1,17 +1,24 @@
 """Logging in and registering: AUTHENTICATE (IRCv3 SASL 3.2), REGISTER and VERIFY.
 
-SASL PLAIN checks a password (hashed with argon2id, verified off the event loop); SASL EXTERNAL
-logs in with the TLS client certificate whose fingerprint is stored on the account. REGISTER
-follows IRCv3 ``draft/account-registration`` (the account name is the nick unless
-``register_custom_account_name``; before 001 only with ``register_before_connect``).
+SASL PLAIN checks a password (hashed with argon2id, verified off the event loop); SASL
+SCRAM-SHA-256 (RFC 5802, RFC 7677) checks the client's proof against the account's stored verifier,
+so the password never crosses the wire; SASL EXTERNAL logs in with the TLS client certificate
+whose fingerprint is stored on the account. REGISTER follows IRCv3 ``draft/account-registration``
+(the account name is the nick unless ``register_custom_account_name``; before 001 only with
+``register_before_connect``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import ipaddress
 import logging
+import re
+import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics
@@ -22,6 +29,8 @@ from ..throttle import Throttled
 from .registration import try_register
 
 if TYPE_CHECKING:
+    from hubbub.store.accounts import Account, ScramVerifier
+
     from ..config import Settings
     from ..session import Session
     from .context import Context
@@ -30,11 +39,12 @@ log = logging.getLogger(__name__)
 
 # IRCv3 SASL: AUTHENTICATE payloads come in chunks of 400 bytes.
 CHUNK = 400
+SCRAM = "SCRAM-SHA-256"
 
 
 def mechanisms(ctx: Context, session: Session) -> list[str]:
     """The SASL mechanisms offered (EXTERNAL only where TLS is configured)."""
-    return ["PLAIN", "EXTERNAL"] if ctx.settings.tls_enabled else ["PLAIN"]
+    return ["PLAIN", SCRAM, "EXTERNAL"] if ctx.settings.tls_enabled else ["PLAIN", SCRAM]
 
 
 def _is_loopback(ip: str) -> bool:
@@ -58,12 +68,13 @@ def _finish(ctx: Context, session: Session) -> None:
     auth.mechanism = None
     auth.buffer = ""
     auth.pending = False
+    auth.scram = None
     if not session.registered and not session.gone:
         try_register(ctx, session)
 
 
-def _sasl_fail(ctx: Context, session: Session, text: str = "SASL authentication failed") -> None:
-    session.reply(numerics.ERR_SASLFAIL, text=text)
+def _sasl_fail(ctx: Context, session: Session, text: str | None = "SASL authentication failed") -> None:
+    session.reply(numerics.ERR_SASLFAIL, text=text or "SASL authentication failed")
     _finish(ctx, session)
 
 
@@ -101,8 +112,11 @@ def handle_authenticate(ctx: Context, session: Session, msg: Message) -> None:
     except (binascii.Error, ValueError):
         _sasl_fail(ctx, session)
         return
+    auth.buffer = ""  # SCRAM takes more than one response
     if auth.mechanism == "PLAIN":
         _plain(ctx, session, data)
+    elif auth.mechanism == SCRAM:
+        _scram(ctx, session, data)
     else:
         _external(ctx, session, data)
 
@@ -167,6 +181,135 @@ async def _check_plain(ctx: Context, session: Session, name: str, password: str)
         _sasl_fail(ctx, session)
         return
     _succeed(ctx, session, account.name)
+
+
+# SCRAM-SHA-256 ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Scram:
+    """One SCRAM-SHA-256 exchange: what the server must remember between its messages."""
+
+    name: str
+    account: Account | None  # None: no such account, or none with a verifier (the proof fails)
+    verifier: ScramVerifier
+    gs2_header: bytes  # "n,," or "y,," (with the authzid, if given)
+    nonce: str  # the client's nonce and the server's
+    auth_message: bytes = b""  # client-first-bare, server-first; client-final-without-proof added
+    server_final: bytes = b""  # "v=...", sent once the proof is right; the client then says "+"
+
+
+def _scram_name(text: str) -> str | None:
+    """RFC 5802 saslname: "=2C" is a comma, "=3D" an equals sign; any other "=" is malformed."""
+    if re.search("=(?!2C|3D)", text):
+        return None
+    return text.replace("=2C", ",").replace("=3D", "=")
+
+
+def _scram(ctx: Context, session: Session, data: bytes) -> None:
+    state = session.auth.scram
+    if state is None:
+        _scram_first(ctx, session, data)
+    elif isinstance(state, _Scram) and not state.server_final:
+        _scram_final(ctx, session, state, data)
+    elif isinstance(state, _Scram) and data == b"" and state.account is not None:
+        _succeed(ctx, session, state.account.name)  # the client accepted the server's signature
+    else:
+        _sasl_fail(ctx, session)
+
+
+def _scram_first(ctx: Context, session: Session, data: bytes) -> None:
+    """client-first-message: gs2-header, then "n=<user>,r=<nonce>"; answer server-first-message."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        _sasl_fail(ctx, session)
+        return
+    parts = text.split(",", 2)
+    # Channel binding ("p=") is not offered; "y" says the client could have used it.
+    if len(parts) != 3 or parts[0] not in ("n", "y") or (parts[1] and not parts[1].startswith("a=")):
+        _sasl_fail(ctx, session)
+        return
+    bare = parts[2]
+    attrs = bare.split(",")
+    if len(attrs) < 2 or not attrs[0].startswith("n=") or not attrs[1].startswith("r=") or len(attrs[1]) < 3:
+        _sasl_fail(ctx, session)  # also a mandatory extension ("m=") first
+        return
+    name = _scram_name(attrs[0][2:])
+    authzid = _scram_name(parts[1][2:]) if parts[1] else None
+    client_nonce = attrs[1][2:]
+    if not name or (authzid and authzid != name) or not client_nonce.isprintable() or "," in client_nonce:
+        _sasl_fail(ctx, session, "Authorization identity must match the account" if authzid else None)
+        return
+    account, verifier = ctx.accounts.scram_verifier(name)
+    nonce = client_nonce + secrets.token_urlsafe(18)
+    salt = base64.b64encode(verifier.salt).decode("ascii")
+    server_first = f"r={nonce},s={salt},i={verifier.iterations}"
+    header = (parts[0] + "," + parts[1] + ",").encode("utf-8")
+    state = _Scram(name, account, verifier, header, nonce, f"{bare},{server_first}".encode())
+    session.auth.scram = state
+    _send_challenge(ctx, session, server_first.encode("utf-8"))
+
+
+def _send_challenge(ctx: Context, session: Session, payload: bytes) -> None:
+    """A server challenge in AUTHENTICATE lines of at most 400 bytes (a "+" after a full one)."""
+    text = base64.b64encode(payload).decode("ascii")
+    for i in range(0, len(text), CHUNK):
+        session.send(Message.build("AUTHENTICATE", text[i : i + CHUNK], source=ctx.name))
+    if len(text) % CHUNK == 0:
+        session.send(Message.build("AUTHENTICATE", "+", source=ctx.name))
+
+
+def _scram_final(ctx: Context, session: Session, state: _Scram, data: bytes) -> None:
+    """client-final-message: "c=<gs2 header>,r=<nonce>,p=<proof>"; its proof is checked once the
+    login throttle lets the attempt through."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        _sasl_fail(ctx, session)
+        return
+    without_proof, _, proof_text = text.rpartition(",p=")
+    attrs = without_proof.split(",")
+    try:
+        proof = base64.b64decode(proof_text, validate=True)
+        binding = base64.b64decode(attrs[0][2:], validate=True) if attrs[0].startswith("c=") else None
+    except (binascii.Error, ValueError):
+        _sasl_fail(ctx, session)
+        return
+    if binding != state.gs2_header or len(attrs) < 2 or attrs[1] != "r=" + state.nonce or len(proof) != 32:
+        _sasl_fail(ctx, session)
+        return
+    state.auth_message += b"," + without_proof.encode("utf-8")
+    session.auth.pending = True
+    session.run_async(_check_scram(ctx, session, state, proof))
+
+
+async def _check_scram(ctx: Context, session: Session, state: _Scram, proof: bytes) -> None:
+    accounts = ctx.accounts
+    ip = session.conn.peer_ip
+    try:
+        attempt = await accounts.throttle.begin("account:" + accounts.fold(state.name), ip)
+    except Throttled as refused:
+        if not session.gone:
+            _sasl_fail(ctx, session, throttled_text(refused))
+        return
+    verifier = state.verifier
+    signature = hmac.digest(verifier.stored_key, state.auth_message, "sha256")
+    client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
+    ok = state.account is not None and hmac.compare_digest(
+        hashlib.sha256(client_key).digest(), verifier.stored_key
+    )
+    attempt.finish(ok)
+    if session.gone:
+        return
+    session.auth.pending = False
+    if not ok:
+        log.info("failed SCRAM login for account %r from %s", state.name, ip)
+        _sasl_fail(ctx, session)
+        return
+    server_signature = hmac.digest(verifier.server_key, state.auth_message, "sha256")
+    state.server_final = b"v=" + base64.b64encode(server_signature)
+    _send_challenge(ctx, session, state.server_final)
 
 
 def _external(ctx: Context, session: Session, data: bytes) -> None:

@@ -37,6 +37,7 @@ from . import (
     redact,
     reference,
     registration,
+    rename,
     whois,
 )
 
@@ -128,7 +129,7 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=1,
         before_registration=True,
         syntax="<mechanism> | <base64> | + | *",
-        help="Logs in to an account with SASL (PLAIN, or EXTERNAL over TLS).",
+        help="Logs in to an account with SASL (PLAIN, SCRAM-SHA-256, or EXTERNAL over TLS).",
     ),
     "REGISTER": CommandSpec(
         handler=login.handle_register,
@@ -227,6 +228,13 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=2,
         syntax="<nick> <channel>",
         help="Invites a user into a channel.",
+    ),
+    "RENAME": CommandSpec(
+        handler=rename.handle_rename,
+        min_params=2,
+        after_commit=True,  # looks for history already kept under the new name
+        syntax="<channel> <new name> [<reason>]",
+        help="Renames a channel, keeping its members, modes and history (channel operators only).",
     ),
     "MODE": CommandSpec(
         handler=modes.handle_mode,

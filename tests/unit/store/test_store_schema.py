@@ -20,7 +20,7 @@ from hubbub.store import (
     dm_key,
     open_store,
 )
-from hubbub.store.accounts import Account, open_accounts
+from hubbub.store.accounts import Account, make_scram, open_accounts, parse_scram
 from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
 
 T0 = 1_700_000_000_000
@@ -46,7 +46,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 9
+    assert version_of(path) == CURRENT_VERSION == 10
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -261,6 +261,36 @@ def test_version_8_counts_existing_accounts_as_used_and_records_logins(tmp_path:
         assert not store.mark_used("nobody", T0 + 10)
         store.mark_used("new", T0 + 7)  # never back
         assert store.get("new").used_ms == T0 + 10  # type: ignore[union-attr]
+    finally:
+        store.close()
+    assert version_of(path) == CURRENT_VERSION
+
+
+def test_version_10_adds_scram_verifiers_that_accounts_from_before_lack(tmp_path: Path) -> None:
+    """An account from before version 10 has no SCRAM-SHA-256 verifier (its password is only
+    known as an argon2id hash); one made now stores its verifier, never its password."""
+    path = tmp_path / DATABASE_NAME
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in V1_SCHEMA:
+        db.execute(statement)
+    for version in range(2, 10):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO accounts (key, name, password_hash, email, created_ms, id)"
+        " VALUES ('old', 'Old', 'hash', '', ?, 'id-old')",
+        (T0,),
+    )
+    db.close()
+    store = open_accounts(tmp_path)
+    try:
+        old = store.get("old")
+        assert old is not None and old.scram is None
+        assert store.create(Account("new", "New", "hash", scram=make_scram("a password", 4096)))
+        new = store.get("new")
+        assert new is not None and new.scram is not None and "a password" not in new.scram
+        verifier = parse_scram(new.scram)
+        assert verifier is not None and verifier.iterations == 4096 and len(verifier.stored_key) == 32
     finally:
         store.close()
     assert version_of(path) == CURRENT_VERSION

@@ -209,7 +209,10 @@ async def test_tab_completes_nicks_and_up_recalls_input(server: ServerProcess, m
         await ui.until(lambda: ui.window.entry.get() == "bobby: hi")
 
 
-async def test_multiline_paste_asks_then_sends_one_message_per_line(server: ServerProcess, make_ui) -> None:
+async def test_multiline_paste_asks_then_sends_it_as_one_multiline_message(
+    server: ServerProcess, make_ui
+) -> None:
+    """The server offers draft/multiline, so a pasted block goes as one message, lines and all."""
     async with peer(server, "bob") as bob:
         ui = make_ui(server, "alice")
         await ready(ui)
@@ -219,8 +222,7 @@ async def test_multiline_paste_asks_then_sends_one_message_per_line(server: Serv
         await ui.until(lambda: ui.window.banner.kind == "paste", what="paste question")
         assert "3 lines" in ui.window.banner.label.cget("text")
         ui.window.banner.buttons[0].invoke()
-        for text in ("first line", "second line", "third line"):
-            await bob.wait_for(hc.Message, timeout=5, text=text)
+        await bob.wait_for(hc.Message, timeout=5, text="first line\nsecond line\nthird line")
         assert ui.window.banner.kind == ""
 
 

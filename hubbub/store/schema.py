@@ -229,6 +229,20 @@ _V9_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 9",
 )
 
+_V12_STEP: tuple[str, ...] = (
+    # draft/metadata-2: a logged-in user's metadata is its account's (keyed by the account's
+    # immutable id, as read markers are, so a later account of the same name starts with none);
+    # a channel's is saved with the channel, as a JSON object of key to value.
+    """CREATE TABLE account_metadata (
+        account TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    )""",
+    "ALTER TABLE channels ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+    "UPDATE schema_version SET version = 12",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -238,6 +252,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     7: _V7_STEP,
     8: _V8_STEP,
     9: _V9_STEP,
+    # 10 and 11 are the steps of changes made alongside this one; until they are here, a
+    # database goes from 9 straight to 12.
+    12: _V12_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
@@ -277,6 +294,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             version = 1
         while version < CURRENT_VERSION:
             version += 1
+            if version not in MIGRATIONS:
+                continue  # a step number not used by this version of hubbub
             if start:  # a new database is simply made at the current version
                 log.info("migrating history store to schema version %d", version)
             for statement in MIGRATIONS[version]:

@@ -73,6 +73,8 @@ class Accounts:
         self.throttle = LoginThrottle(settings, self.clock.monotonic)
         self.registrations = RegistrationThrottle(settings, self.clock.monotonic)
         self._dummy_hash = ""
+        # draft/metadata-2: the metadata of accounts logged in since start-up, by account id.
+        self.metadata: dict[str, dict[str, str]] = {}
 
     def open(self) -> None:
         """Open the account store in the data directory."""
@@ -117,6 +119,34 @@ class Accounts:
         So no invisible characters, and nothing that looks like a service's name.
         """
         return valid_nick(name, self.settings.nicklen) and not is_service(name)
+
+    # metadata (draft/metadata-2) --------------------------------------------------------------
+
+    def metadata_of(self, session: Session) -> dict[str, str]:
+        """The metadata of the user ``session`` is a connection of (the dict itself, to change).
+
+        A logged-in user's is its account's, read from the store the first time and kept here
+        (every connection of the account shares it); a guest's is its connection's, gone with it.
+        """
+        holder = session.primary or session
+        account_id = holder.account_id
+        if account_id is None or self.store is None:
+            return holder.metadata
+        values = self.metadata.get(account_id)
+        if values is None:
+            values = self.metadata[account_id] = self.store.metadata(account_id)
+        return values
+
+    def set_metadata(self, session: Session, key: str, value: str | None) -> None:
+        """Set (None: remove) ``key`` of the user's metadata; an account's is stored too."""
+        values = self.metadata_of(session)
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+        account_id = (session.primary or session).account_id
+        if account_id is not None and self.store is not None:
+            self.write_later(lambda store: store.set_metadata(account_id, key, value), "store metadata")
 
     # writing ----------------------------------------------------------------------------------
 

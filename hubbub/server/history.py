@@ -366,6 +366,7 @@ def _worth_keeping(channel: Channel[Session]) -> bool:
         or channel.bans
         or channel.excepts
         or channel.invex
+        or channel.metadata
     )
 
 
@@ -384,6 +385,7 @@ def _record(channel: Channel[Session]) -> ChannelRecord:
         excepts=_entries(channel.excepts),
         invites=_entries(channel.invex),
         had_ops=channel.had_ops,
+        metadata=tuple(sorted(channel.metadata.items())),
     )
 
 
@@ -400,3 +402,4 @@ def _apply_record(channel: Channel[Session], record: ChannelRecord) -> None:
     channel.excepts = [ListEntry(m, s, t / 1000) for m, s, t in record.excepts]
     channel.invex = [ListEntry(m, s, t / 1000) for m, s, t in record.invites]
     channel.had_ops = record.had_ops
+    channel.metadata = dict(record.metadata)

@@ -22,6 +22,11 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps["sasl"] = "PLAIN,EXTERNAL" if settings.tls_enabled else "PLAIN"
     caps["account-notify"] = ""
     caps["account-tag"] = ""
+    # IRCv3 metadata (work in progress): the draft/metadata-2 name the spec asks for, with its limits.
+    caps["draft/metadata-2"] = (
+        f"max-subs={settings.metadata_max_subs},max-keys={settings.metadata_max_keys},"
+        f"max-value-bytes={settings.metadata_max_value_bytes}"
+    )
     if settings.registration_open:
         caps["draft/account-registration"] = "before-connect"
     if settings.tls_enabled and settings.sts_duration > 0 and tls_port is not None:

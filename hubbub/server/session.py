@@ -94,6 +94,8 @@ class Session(Answering):
         "identity",
         "last_active",
         "markers_sent",
+        "metadata",
+        "metadata_subs",
         "monitoring",
         "nick",
         "password_ok",
@@ -145,6 +147,10 @@ class Session(Answering):
         self.primary: Session | None = None
         self.siblings: list[Session] = []
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
+        # draft/metadata-2: the keys this connection subscribed to, and its own values while it
+        # is not logged in (an account's are kept for the account, see Accounts.metadata_of).
+        self.metadata_subs: set[str] = set()
+        self.metadata: dict[str, str] = {}
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False

@@ -90,6 +90,7 @@ class Channel(Generic[M]):
     persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
     had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
+    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-2, set by operators
 
     @property
     def created_ms(self) -> int:

@@ -16,6 +16,7 @@ from .. import monitor
 from ..replies import constant_replies
 from ..services import is_service
 from . import devices
+from .metadata import send_own
 from .queries import isupport_replies, send_lusers, send_motd
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def try_register(ctx: Context, session: Session) -> None:
         world.unregistered -= 1
         session.registration_done()
         welcome(ctx, session)
+        send_own(ctx, session)
         devices.show_channels(ctx, session)
         return
     holder = world.nick_holder(session.nick)
@@ -141,6 +143,7 @@ def try_register(ctx: Context, session: Session) -> None:
     world.unregistered -= 1
     session.registration_done()
     welcome(ctx, session)
+    send_own(ctx, session)
     monitor.came_online(ctx.world, session)
     if session.account is not None:
         ctx.directs.replay_direct(session)

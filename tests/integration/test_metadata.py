@@ -6,6 +6,8 @@ The spec: https://ircv3.net/specs/extensions/metadata (work in progress; capabil
 
 from __future__ import annotations
 
+import asyncio
+
 from hubbub.protocol import Message
 
 from .accounts_helpers import FAST, login_and_register, register_account
@@ -299,3 +301,33 @@ async def test_another_connection_of_the_account_hears_the_change(
     phone.send("METADATA * GET status")
     assert [m.params[3:] for m in await batch_of(phone)] == [("*", "in a meeting")]
     await laptop.assert_silent("METADATA")
+
+
+async def test_an_accounts_metadata_leaves_memory_with_its_last_connection(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """The server holds an account's metadata only while somebody is logged in to it (and its
+    writes are on their way); the next login reads it back from the store."""
+    server = await start_server(**FAST)
+    alice = await joined(connect, "alice", server)
+    await register_account(alice, PASSWORD)
+    alice.send("METADATA * SET status :gone fishing")
+    await alice.expect("761")
+    assert list(server.accounts.metadata.values()) == [{"status": "gone fishing"}]
+    account = server.accounts.get("alice")
+    store = server.accounts.store
+    assert account is not None and store is not None
+    deadline = asyncio.get_running_loop().time() + 10
+    while store.metadata(account.id) != {"status": "gone fishing"}:  # written, before the QUIT
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    alice.send("QUIT")
+    await alice.expect_closed()
+    deadline = asyncio.get_running_loop().time() + 10
+    while server.accounts.metadata:
+        assert asyncio.get_running_loop().time() < deadline, server.accounts.metadata
+        await asyncio.sleep(0.01)
+    again = await connect(register=False, target=server)
+    assert (await login_and_register(again, "alice", "alice", PASSWORD, CAPS)).command == "903"
+    await again.expect("001")
+    assert [m.params for m in await batch_of(again)] == [("alice", "status", "*", "gone fishing")]

@@ -125,10 +125,10 @@ class Settings:
     )
     metadata_max_key_length: int = _s(64, "metadata", "Longest metadata key name")
     metadata_join_sync_max: int = _s(
-        250,
+        100,
         "metadata",
-        "Members above which joining a channel answers 774 (sync later, METADATA <channel> SYNC)"
-        " instead of sending every member's metadata at once",
+        "METADATA lines a JOIN (or a SUB) sends at most; past it the client gets 774 and asks with"
+        " METADATA <channel> SYNC when it is ready",
     )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")

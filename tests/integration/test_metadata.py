@@ -157,13 +157,51 @@ async def test_a_large_channel_asks_to_sync_later(start_server: StartServer, con
     alice.send("METADATA * SET status :here")
     await alice.expect("761")
     bob = await joined(connect, "bob", server)
+    bob.send("METADATA * SUB status pronouns")
+    await bob.expect("770")
+    bob.send("JOIN #big")  # one line: sent
+    await bob.expect("366")
+    assert [m.params for m in await batch_of(bob)] == [("alice", "status", "*", "here")]
+    alice.send("METADATA * SET pronouns :she/her")
+    await alice.expect("761")
+    carol = await joined(connect, "carol", server)
+    carol.send("METADATA * SUB status pronouns")
+    await carol.expect("770")
+    carol.send("JOIN #big")  # two lines: later
+    await carol.expect("366")
+    assert (await carol.expect("774")).params == ("carol", "#big")
+    carol.send("METADATA #big SYNC")
+    assert [m.params[:2] for m in await batch_of(carol)] == [("alice", "pronouns"), ("alice", "status")]
+
+
+async def test_subscribing_sends_the_current_values_of_the_new_keys(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """ "When subscribing to a key, clients SHOULD receive the current value of that key for
+    channels/users they are receiving updates for": the client's own, its channels' and their
+    members', for the keys it newly subscribed to."""
+    server = await start_server()
+    alice = await joined(connect, "alice", server)
+    bob = await joined(connect, "bob", server)
+    carol = await joined(connect, "carol", server)  # shares no channel with bob
+    await alice.join("#room")
+    await bob.join("#room")
+    alice.send("METADATA #room SET url :https://example.com/room")
+    alice.send("METADATA * SET status :working")
+    await alice.expect("761", "alice", "alice", "status")
+    bob.send("METADATA * SET status :reading")
+    await bob.expect("761")
+    carol.send("METADATA * SET status :away")
+    await carol.expect("761")
     bob.send("METADATA * SUB status")
     await bob.expect("770")
-    bob.send("JOIN #big")
-    await bob.expect("366")
-    assert (await bob.expect("774")).params == ("bob", "#big")
-    bob.send("METADATA #big SYNC")
-    assert [m.params for m in await batch_of(bob)] == [("alice", "status", "*", "here")]
+    assert [m.params for m in await batch_of(bob)] == [
+        ("bob", "status", "*", "reading"),
+        ("alice", "status", "*", "working"),
+    ]
+    bob.send("METADATA * SUB status url")  # only url is new
+    await bob.expect("770")
+    assert [m.params for m in await batch_of(bob)] == [("#room", "url", "*", "https://example.com/room")]
 
 
 async def test_channel_metadata_is_for_its_operators_to_set(

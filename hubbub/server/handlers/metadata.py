@@ -195,7 +195,8 @@ def _sync(ctx: Context, session: Session, target: Session | Channel[Session], ar
     if isinstance(target, Channel):
         _send_channel(ctx, session, target)
     else:
-        _send_subscribed(session, target.nick, user_values(ctx, target))
+        for line in _lines(ctx, target.nick, user_values(ctx, target), session.metadata_subs):
+            session.send(line)
     session.close_batch(ref)
 
 
@@ -248,6 +249,7 @@ def _subscribe(ctx: Context, session: Session, keys: Sequence[str]) -> None:
     subs = session.metadata_subs
     limit = ctx.settings.metadata_max_subs
     done: list[str] = []
+    new: set[str] = set()
     for key in keys:  # "The server MUST process each key in order"
         if not valid_key(ctx, key):
             session.fail("METADATA", "KEY_INVALID", "invalid key", key)
@@ -256,10 +258,14 @@ def _subscribe(ctx: Context, session: Session, keys: Sequence[str]) -> None:
             # The first key that could not be subscribed to; the later ones are not processed.
             session.fail("METADATA", "TOO_MANY_SUBS", "too many subscriptions", key)
             break
+        if key not in subs:
+            new.add(key)
         subs.add(key)
         if key not in done:
             done.append(key)
     _send_key_lines(session, numerics.RPL_METADATASUBOK, done)
+    if new and session.registered:
+        _send_current(ctx, session, new)
 
 
 def _unsubscribe(ctx: Context, session: Session, keys: Sequence[str]) -> None:
@@ -294,41 +300,72 @@ def _send_key_lines(session: Session, numeric: str, keys: Sequence[str]) -> None
 # what a client is sent unasked ----------------------------------------------------------------------
 
 
-def _send_subscribed(session: Session, name: str, values: dict[str, str]) -> None:
-    subs = session.metadata_subs
-    for key, value in sorted(values.items()):
-        if key in subs:
-            session.send(Message.build("METADATA", name, key, VISIBLE, value, source=session.server.name))
+def _lines(ctx: Context, name: str, values: dict[str, str], keys: set[str] | frozenset[str]) -> list[Message]:
+    return [
+        Message.build("METADATA", name, key, VISIBLE, value, source=ctx.name)
+        for key, value in sorted(values.items())
+        if key in keys
+    ]
+
+
+def _channel_lines(
+    ctx: Context, channel: Channel[Session], keys: set[str] | frozenset[str], seen: set[Session]
+) -> list[Message]:
+    """The channel's ``keys``, then each member's (each user once, not those in ``seen``)."""
+    lines = _lines(ctx, channel.name, channel.metadata, keys)
+    for member in channel.members:
+        holder = member.primary or member
+        if holder not in seen:
+            seen.add(holder)
+            lines += _lines(ctx, holder.nick, user_values(ctx, holder), keys)
+    return lines
+
+
+def _send_batch(session: Session, lines: list[Message]) -> None:
+    ref = session.open_batch(BATCH)
+    for line in lines:
+        session.send(line)
+    session.close_batch(ref)
 
 
 def _send_channel(ctx: Context, session: Session, channel: Channel[Session]) -> None:
-    """The channel's subscribed keys, then each member's (each user once)."""
-    _send_subscribed(session, channel.name, channel.metadata)
-    seen: set[Session] = set()
-    for member in channel.members:
-        holder = member.primary or member
-        if holder in seen:
-            continue
-        seen.add(holder)
-        _send_subscribed(session, holder.nick, user_values(ctx, holder))
+    for line in _channel_lines(ctx, channel, session.metadata_subs, set()):
+        session.send(line)
 
 
 def sync_on_join(ctx: Context, session: Session, channel: Channel[Session]) -> None:
-    """After JOIN: the channel's and its members' metadata, or 774 for a large channel.
+    """After JOIN: the channel's and its members' metadata, or 774 when that is a lot.
 
     "On joining a channel, users will get the channel's current metadata sent to them with
     METADATA messages, and get the same information for all users who are in the channel",
     for the keys they subscribed to; "the server MAY choose to respond with a
-    ERR_METADATASYNCLATER numeric instead".
+    ERR_METADATASYNCLATER numeric instead". Past ``metadata_join_sync_max`` lines it does, so a
+    join never fills the client's sendq with metadata.
     """
     if CAP not in session.caps or not session.metadata_subs:
         return
-    if len(channel.members) > ctx.settings.metadata_join_sync_max:
+    lines = _channel_lines(ctx, channel, session.metadata_subs, set())
+    if len(lines) > ctx.settings.metadata_join_sync_max:
         session.reply(numerics.RPL_METADATASYNCLATER, channel.name)
-        return
-    ref = session.open_batch(BATCH)
-    _send_channel(ctx, session, channel)
-    session.close_batch(ref)
+    elif lines:
+        _send_batch(session, lines)
+
+
+def _send_current(ctx: Context, session: Session, keys: set[str]) -> None:
+    """After SUB: the current values of the newly subscribed ``keys``, for the client itself, its
+    channels and their members ("When subscribing to a key, clients SHOULD receive the current
+    value of that key for channels/users they are receiving updates for"); 774 for each channel
+    instead when that is more than ``metadata_join_sync_max`` lines."""
+    holder = session.primary or session
+    seen = {holder}
+    lines = _lines(ctx, holder.nick, user_values(ctx, holder), keys)
+    for channel in holder.channels.values():
+        lines += _channel_lines(ctx, channel, keys, seen)
+    if len(lines) > ctx.settings.metadata_join_sync_max:
+        for channel in holder.channels.values():
+            session.reply(numerics.RPL_METADATASYNCLATER, channel.name)
+    elif lines:
+        _send_batch(session, lines)
 
 
 def send_own(ctx: Context, session: Session) -> None:

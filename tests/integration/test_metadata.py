@@ -369,3 +369,31 @@ async def test_an_accounts_metadata_leaves_memory_with_its_last_connection(
     assert (await login_and_register(again, "alice", "alice", PASSWORD, CAPS)).command == "903"
     await again.expect("001")
     assert [m.params for m in await batch_of(again)] == [("alice", "status", "*", "gone fishing")]
+
+
+async def test_requesting_the_cap_after_registration_sends_the_own_metadata_batch(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """ "Upon requesting the metadata capability, clients receive their non-transient metadata ...
+    in a metadata batch with their own nick as target. If none exists, the server MUST send an
+    empty batch instead." Also when the cap is requested after registration."""
+    server = await start_server(**FAST)
+    alice = await joined(connect, "alice", server)
+    await register_account(alice, PASSWORD)
+    alice.send("METADATA * SET avatar :https://example.com/a.png")
+    await alice.expect("761")
+    late = await connect(register=False, target=server)
+    assert (await login_and_register(late, "alice_late", "alice", PASSWORD)).command == "903"
+    await late.expect("001")
+    late.send("CAP REQ :batch draft/metadata-2")
+    await late.expect("CAP")
+    assert [m.params for m in await batch_of(late)] == [
+        ("alice_late", "avatar", "*", "https://example.com/a.png")
+    ]
+    guest = await connect("guest", target=server)
+    guest.send("CAP REQ :batch draft/metadata-2")
+    await guest.expect("CAP")
+    assert await batch_of(guest) == []
+    guest.send("CAP REQ :draft/metadata-2")  # already on: nothing again
+    await guest.expect("CAP")
+    await guest.assert_silent("BATCH")

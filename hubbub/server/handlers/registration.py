@@ -16,6 +16,7 @@ from .. import monitor
 from ..replies import constant_replies
 from ..services import is_service
 from . import devices
+from .metadata import CAP as METADATA_CAP
 from .metadata import send_own
 from .queries import isupport_replies, send_lusers, send_motd
 
@@ -223,8 +224,11 @@ def handle_cap(ctx: Context, session: Session, msg: Message) -> None:
                 break
             (disable if item.startswith("-") else enable).add(name)
         if ok:
+            newly = enable - session.caps
             session.set_caps(enable, disable)
             session.send(Message.build("CAP", session.nick, "ACK", msg.param(1), source=ctx.name))
+            if session.registered and METADATA_CAP in newly:
+                send_own(ctx, session)  # at registration, the welcome burst sends it
         else:
             session.send(Message.build("CAP", session.nick, "NAK", msg.param(1), source=ctx.name))
     elif sub == "END":

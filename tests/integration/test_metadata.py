@@ -10,7 +10,7 @@ import asyncio
 
 from hubbub.protocol import Message
 
-from .accounts_helpers import FAST, login_and_register, register_account
+from .accounts_helpers import FAST, OPER_PASSWORD, OPERS, login_and_register, register_account
 from .conftest import Connect, Server, StartServer
 from .ircclient import IRCClient
 
@@ -397,3 +397,35 @@ async def test_requesting_the_cap_after_registration_sends_the_own_metadata_batc
     guest.send("CAP REQ :draft/metadata-2")  # already on: nothing again
     await guest.expect("CAP")
     await guest.assert_silent("BATCH")
+
+
+async def test_a_server_operator_may_change_anybodys_metadata(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """ "Privileged users (e.g. network admins) may be able to set certain metadata on other
+    users": a server operator takes down another user's key, or clears a channel it is not an
+    operator of; the user's subscribed peers are told."""
+    server = await start_server(**OPERS)
+    mallory = await joined(connect, "mallory", server)
+    admin = await joined(connect, "admin", server)
+    watcher = await joined(connect, "watcher", server)
+    await mallory.join("#room")
+    await watcher.join("#room")
+    watcher.send("METADATA * SUB avatar")
+    await watcher.expect("770")
+    mallory.send("METADATA * SET avatar :https://example.com/offensive.png")
+    await mallory.expect("761")
+    mallory.send("METADATA #room SET url :https://example.com/spam")
+    await mallory.expect("761")
+    await watcher.expect("METADATA", "mallory", "avatar")
+    admin.send("METADATA mallory SET avatar")
+    assert (await admin.expect("FAIL")).params[:3] == ("METADATA", "KEY_NO_PERMISSION", "mallory")
+    admin.send(f"OPER admin {OPER_PASSWORD}")
+    await admin.expect("381")
+    admin.send("METADATA mallory SET avatar")
+    assert (await admin.expect("766")).params[1:3] == ("mallory", "avatar")
+    assert (await watcher.expect("METADATA")).params == ("mallory", "avatar", "*")
+    admin.send("METADATA #room CLEAR")
+    assert [m.params[1:3] for m in await batch_of(admin)] == [("#room", "url")]
+    mallory.send("METADATA mallory LIST")
+    assert await batch_of(mallory) == []

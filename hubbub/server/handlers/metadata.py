@@ -1,11 +1,12 @@
 """METADATA (IRCv3 ``draft/metadata-2``): key/value metadata of users and channels.
 
 A user sets its own keys (``avatar``, ``display-name``, ``pronouns``, ``status``, ...), a
-channel's operators set the channel's. A client subscribes to the keys it understands
-(``METADATA * SUB``) and is then told with ``METADATA <target> <key> * :<value>`` when one of
-them changes on itself (from another connection), on a channel it is in, or on anybody who shares
-a channel with it; joining a channel sends the channel's and its members' subscribed keys (or
-``774`` past ``metadata_join_sync_max`` members: ``METADATA <channel> SYNC`` asks for them).
+channel's operators set the channel's, server operators anybody's. A client subscribes to the
+keys it understands (``METADATA * SUB``) and is then told with ``METADATA <target> <key> *
+:<value>`` when one of them changes on itself (from another connection), on a channel it is in,
+or on anybody who shares a channel with it; subscribing sends the current values of the new keys,
+and joining a channel the channel's and its members' (or ``774`` past
+``metadata_join_sync_max`` lines: ``METADATA <channel> SYNC`` asks for them).
 
 A logged-in user's values belong to its account and are stored (Accounts.metadata_of); a guest's
 last as long as its connection. A channel's are saved with it when it is durable. The limits are
@@ -102,7 +103,11 @@ def _may_read(session: Session, target: Session | Channel[Session]) -> bool:
 
 
 def _may_write(session: Session, target: Session | Channel[Session]) -> bool:
-    # "Clients can set/delete metadata on themselves, and on channels they administer."
+    # "Clients can set/delete metadata on themselves, and on channels they administer.
+    # Privileged users (e.g. network admins) may be able to set certain metadata on other users":
+    # server operators may change anybody's, to take down an abusive avatar or status.
+    if "o" in session.umodes:
+        return True
     if isinstance(target, Channel):
         return target.is_op(session)
     return (target.primary or target) is (session.primary or session)

@@ -429,3 +429,23 @@ async def test_a_server_operator_may_change_anybodys_metadata(
     assert [m.params[1:3] for m in await batch_of(admin)] == [("#room", "url")]
     mallory.send("METADATA mallory LIST")
     assert await batch_of(mallory) == []
+
+
+async def test_labelled_requests_are_answered_under_their_label(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """labeled-response: a SET's one reply carries the label; a GET, whose response is one
+    metadata batch, has the label on that batch ("the label tag MAY be on the BATCH +"), and
+    each line in it carries that batch alone."""
+    server = await start_server()
+    alice = await connect("alice", caps=(*CAPS, "labeled-response", "message-tags"), target=server)
+    await batch_of(alice)
+    alice.send("@label=s1 METADATA * SET status :here")
+    reply = await alice.expect("761")
+    assert reply.tags.get("label") == "s1"
+    alice.send("@label=g1 METADATA * GET status avatar")
+    start = await alice.expect("BATCH")
+    assert start.tags.get("label") == "g1" and start.params[1:] == ("metadata",)
+    ref = start.params[0][1:]
+    got = await alice.collect_until("BATCH", "-" + ref)
+    assert [(m.command, m.tags.get("batch")) for m in got] == [("761", ref), ("766", ref), ("BATCH", None)]

@@ -27,6 +27,7 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
         f"max-subs={settings.metadata_max_subs},max-keys={settings.metadata_max_keys},"
         f"max-value-bytes={settings.metadata_max_value_bytes}"
     )
+    caps["draft/metadata-notify-2"] = ""  # and of the users one MONITORs
     if settings.registration_open:
         caps["draft/account-registration"] = "before-connect"
     if settings.tls_enabled and settings.sts_duration > 0 and tls_port is not None:

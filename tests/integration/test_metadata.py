@@ -241,8 +241,12 @@ async def test_bad_requests_get_the_spec_failures(start_server: StartServer, con
     server = await start_server(metadata_max_subs=2, metadata_max_keys=2, metadata_max_value_bytes=10)
     alice = await connect(register=False, target=server)
     alice.send("CAP LS 302")
-    ls = await alice.expect("CAP")
-    caps = dict(c.partition("=")[::2] for c in ls.params[-1].split())
+    caps: dict[str, str] = {}
+    while True:  # CAP LS 302 may take several lines: "CAP * LS * :..." continues
+        ls = await alice.expect("CAP", "*", "LS")
+        caps.update(c.partition("=")[::2] for c in ls.params[-1].split())
+        if ls.params[2] != "*":
+            break
     assert caps[CAP] == "max-subs=2,max-keys=2,max-value-bytes=10"
     await alice.register("alice", caps=CAPS)
     await batch_of(alice)
@@ -449,3 +453,39 @@ async def test_labelled_requests_are_answered_under_their_label(
     ref = start.params[0][1:]
     got = await alice.collect_until("BATCH", "-" + ref)
     assert [(m.command, m.tags.get("batch")) for m in got] == [("761", ref), ("766", ref), ("BATCH", None)]
+
+
+async def test_metadata_notify_reaches_those_who_monitor_the_user(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """ "If the draft/metadata-notify-2 capability is requested, clients also receive metadata
+    updates for the users they are currently monitoring", and "SHOULD receive the current values
+    of keys they are subscribed to when they MONITOR a user, or when one of their monitored
+    users comes online". Without that cap, MONITOR brings no metadata."""
+    server = await start_server(**FAST)
+    alice = await joined(connect, "alice", server)
+    await register_account(alice, PASSWORD)
+    alice.send("METADATA * SET status :writing")
+    await alice.expect("761")
+    watcher = await connect("watcher", caps=(*CAPS, "draft/metadata-notify-2"), target=server)
+    await batch_of(watcher)
+    plain = await joined(connect, "plain", server)  # draft/metadata-2 alone
+    for client in (watcher, plain):
+        client.send("METADATA * SUB status")
+        await client.expect("770")
+        client.send("MONITOR + alice")
+        await client.expect("730")
+    assert [m.params for m in await batch_of(watcher)] == [("alice", "status", "*", "writing")]
+    alice.send("METADATA * SET status :reading")
+    await alice.expect("761")
+    assert (await watcher.expect("METADATA")).params == ("alice", "status", "*", "reading")
+    await plain.assert_silent("METADATA")
+    alice.send("QUIT")
+    await alice.expect_closed()
+    await watcher.expect("731")
+    again = await connect(register=False, target=server)
+    assert (await login_and_register(again, "alice", "alice", PASSWORD)).command == "903"
+    await again.expect("001")
+    await watcher.expect("730")
+    assert [m.params for m in await batch_of(watcher)] == [("alice", "status", "*", "reading")]
+    await plain.assert_silent("BATCH")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 CAP = "draft/metadata-2"
+NOTIFY_CAP = "draft/metadata-notify-2"  # also the metadata of the users one MONITORs
 BATCH = "metadata"
 VISIBLE = "*"  # the visibility of every key here: visible to everyone who may see the target
 
@@ -230,7 +231,15 @@ def _change(
     if target.account is not None:
         holders.update(s.primary or s for s in ctx.world.accounts.get(ctx.world.fold(target.account), ()))
     for holder in sorted(holders, key=lambda h: h.nick):
-        _announce(ctx, session, holder.nick, key, value, ctx.world.peers_of(holder) | set(holder.devices))
+        audience = ctx.world.peers_of(holder) | set(holder.devices) | _watchers(ctx, holder)
+        _announce(ctx, session, holder.nick, key, value, audience)
+
+
+def _watchers(ctx: Context, user: Session) -> set[Session]:
+    """Those MONITORing ``user`` with draft/metadata-notify-2 ("If draft/metadata-notify-2 is
+    requested, clients also receive metadata updates for the users they are currently
+    monitoring")."""
+    return {w for w in ctx.world.monitors.get(user.folded, ()) if NOTIFY_CAP in w.caps and not w.gone}
 
 
 def _announce(
@@ -371,6 +380,39 @@ def _send_current(ctx: Context, session: Session, keys: set[str]) -> None:
             session.reply(numerics.RPL_METADATASYNCLATER, channel.name)
     elif lines:
         _send_batch(session, lines)
+
+
+def monitored(ctx: Context, session: Session, nicks: Sequence[str]) -> None:
+    """After MONITOR +: the subscribed keys of the users it now watches who are online.
+
+    "If draft/metadata-notify-2 is negotiated, clients SHOULD receive the current values of keys
+    they are subscribed to when they MONITOR a user"; 774 for each of them instead past
+    ``metadata_join_sync_max`` lines (``METADATA <nick> SYNC`` sends them).
+    """
+    if NOTIFY_CAP not in session.caps or CAP not in session.caps or not session.metadata_subs:
+        return
+    users = [u for u in (ctx.world.find_user(nick) for nick in nicks) if u is not None]
+    lines: list[Message] = []
+    for user in users:
+        lines += _lines(ctx, user.nick, user_values(ctx, user), session.metadata_subs)
+    if len(lines) > ctx.settings.metadata_join_sync_max:
+        for user in users:
+            session.reply(numerics.RPL_METADATASYNCLATER, user.nick)
+    elif lines:
+        _send_batch(session, lines)
+
+
+def came_online(ctx: Context, user: Session) -> None:
+    """``user`` registered: those who MONITOR it with draft/metadata-notify-2 get its subscribed
+    keys ("or when one of their monitored users comes online")."""
+    values = user_values(ctx, user)
+    if not values:
+        return
+    for watcher in _watchers(ctx, user):
+        if CAP in watcher.caps and watcher is not user:
+            lines = _lines(ctx, user.nick, values, watcher.metadata_subs)
+            if lines:
+                _send_batch(watcher, lines)
 
 
 def send_own(ctx: Context, session: Session) -> None:

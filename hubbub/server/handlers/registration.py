@@ -17,6 +17,7 @@ from ..replies import constant_replies
 from ..services import is_service
 from . import devices
 from .metadata import CAP as METADATA_CAP
+from .metadata import came_online as metadata_online
 from .metadata import send_own
 from .queries import isupport_replies, send_lusers, send_motd
 
@@ -146,6 +147,7 @@ def try_register(ctx: Context, session: Session) -> None:
     welcome(ctx, session)
     send_own(ctx, session)
     monitor.came_online(ctx.world, session)
+    metadata_online(ctx, session)  # draft/metadata-notify-2: after the 730s
     if session.account is not None:
         ctx.directs.replay_direct(session)
 

@@ -429,6 +429,8 @@ async def test_a_server_operator_may_change_anybodys_metadata(
     admin.send("METADATA mallory SET avatar")
     assert (await admin.expect("766")).params[1:3] == ("mallory", "avatar")
     assert (await watcher.expect("METADATA")).params == ("mallory", "avatar", "*")
+    admin.send("METADATA #room LIST")  # not a member, but an operator
+    assert [m.params[2:] for m in await batch_of(admin)] == [("url", "*", "https://example.com/spam")]
     admin.send("METADATA #room CLEAR")
     assert [m.params[1:3] for m in await batch_of(admin)] == [("#room", "url")]
     mallory.send("METADATA mallory LIST")

@@ -38,8 +38,8 @@ VISIBLE = "*"  # the visibility of every key here: visible to everyone who may s
 # a key never starts with a colon, so it can stand in the middle of a line.
 _KEY = re.compile(r"[a-z0-9_./-]+")
 
-# RPL_METADATASUBOK and the like list keys in one trailing parameter; this many fit in a line
-# whatever the nick and key lengths allowed (a key is at most 400 bytes, a line 512).
+# RPL_METADATASUBOK and the like list keys in one trailing parameter: this many bytes of them a
+# line, which leaves room for the nick; a longer key (at most 400 bytes) goes alone.
 _KEYS_PER_LINE_BYTES = 300
 
 
@@ -99,8 +99,8 @@ def _name(target: Session | Channel[Session]) -> str:
 
 
 def _may_read(session: Session, target: Session | Channel[Session]) -> bool:
-    # As Ergo: a user's metadata is public, a channel's is for its members.
-    return not isinstance(target, Channel) or session in target.members
+    # As Ergo: a user's metadata is public, a channel's is for its members (and operators).
+    return not isinstance(target, Channel) or session in target.members or "o" in session.umodes
 
 
 def _may_write(session: Session, target: Session | Channel[Session]) -> bool:

@@ -126,6 +126,13 @@ RPL_MONOFFLINE = "731"
 RPL_MONLIST = "732"
 RPL_ENDOFMONLIST = "733"
 ERR_MONLISTFULL = "734"
+# draft/metadata-2 (IRCv3 metadata): 760-775 are reserved for it.
+RPL_KEYVALUE = "761"
+RPL_KEYNOTSET = "766"
+RPL_METADATASUBOK = "770"
+RPL_METADATAUNSUBOK = "771"
+RPL_METADATASUBS = "772"
+RPL_METADATASYNCLATER = "774"
 RPL_LOGGEDIN = "900"
 RPL_LOGGEDOUT = "901"
 ERR_NICKLOCKED = "902"
@@ -191,6 +198,7 @@ TEXTS: dict[str, str] = {
     RPL_ENDOFHELP: "End of /HELP",
     RPL_ENDOFMONLIST: "End of MONITOR list",
     ERR_MONLISTFULL: "Monitor list is full.",
+    RPL_KEYNOTSET: "key not set",
     RPL_LOGGEDOUT: "You are now logged out",
     RPL_SASLSUCCESS: "SASL authentication successful",
     ERR_SASLFAIL: "SASL authentication failed",

@@ -77,6 +77,9 @@ class Accounts:
         self._dummy_hash = ""
         # Salts of the made-up SCRAM verifiers given for names without one (see scram_verifier).
         self._scram_secret = secrets.token_bytes(32)
+        # draft/metadata-2: the metadata of accounts logged in since start-up, by account id.
+        self.metadata: dict[str, dict[str, str]] = {}
+        self._metadata_writes: dict[str, int] = {}  # account id -> metadata writes not yet done
 
     def open(self) -> None:
         """Open the account store in the data directory."""
@@ -121,6 +124,57 @@ class Accounts:
         So no invisible characters, and nothing that looks like a service's name.
         """
         return valid_nick(name, self.settings.nicklen) and not is_service(name)
+
+    # metadata (draft/metadata-2) --------------------------------------------------------------
+
+    def metadata_of(self, session: Session) -> dict[str, str]:
+        """The metadata of the user ``session`` is a connection of (the dict itself, to change).
+
+        A logged-in user's is its account's, read from the store the first time and kept here
+        (every connection of the account shares it); a guest's is its connection's, gone with it.
+        """
+        holder = session.primary or session
+        account_id = holder.account_id
+        if account_id is None or self.store is None:
+            return holder.metadata
+        values = self.metadata.get(account_id)
+        if values is None:
+            values = self.metadata[account_id] = self.store.metadata(account_id)
+        return values
+
+    def set_metadata(self, session: Session, key: str, value: str | None) -> None:
+        """Set (None: remove) ``key`` of the user's metadata; an account's is stored too."""
+        values = self.metadata_of(session)
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+        holder = session.primary or session
+        account_id = holder.account_id
+        if account_id is None or holder.account is None or self.store is None:
+            return
+        account = self.fold(holder.account)
+        pending = self._metadata_writes
+        pending[account_id] = pending.get(account_id, 0) + 1
+
+        def written(_: object) -> None:
+            pending[account_id] -= 1
+            if not pending[account_id]:
+                del pending[account_id]
+                self.forget_metadata(account, account_id)
+
+        job = self.write_later(lambda store: store.set_metadata(account_id, key, value), "store metadata")
+        job.add_done_callback(written)
+
+    def forget_metadata(self, account: str, account_id: str | None) -> None:
+        """Drop an account's metadata from memory once nobody is logged in to it (the store keeps
+        it), but not while a write of it is on its way: a quick return reads it back from here."""
+        if (
+            account_id is not None
+            and account not in self.world.accounts
+            and account_id not in self._metadata_writes
+        ):
+            self.metadata.pop(account_id, None)
 
     # writing ----------------------------------------------------------------------------------
 
@@ -267,6 +321,7 @@ class Accounts:
         if session.account is None:
             return
         self.world.drop_login(session, self.fold(session.account))
+        self.forget_metadata(self.fold(session.account), session.account_id)
         session.account = None
         session.account_id = None
         session.markers_sent.clear()

@@ -142,6 +142,23 @@ class Settings:
         "Seconds after a RENAME before the same channel may be renamed again (each rename sends"
         " members without draft/channel-rename a PART, JOIN, topic and NAMES; 0: no wait)",
     )
+    # [metadata]
+    metadata_max_subs: int = _s(
+        100, "metadata", "Keys one client may subscribe to (draft/metadata-2 max-subs)"
+    )
+    metadata_max_keys: int = _s(
+        50, "metadata", "Keys one user or one channel may have set (draft/metadata-2 max-keys)"
+    )
+    metadata_max_value_bytes: int = _s(
+        300, "metadata", "Longest metadata value in UTF-8 bytes (draft/metadata-2 max-value-bytes)"
+    )
+    metadata_max_key_length: int = _s(64, "metadata", "Longest metadata key name")
+    metadata_join_sync_max: int = _s(
+        100,
+        "metadata",
+        "METADATA lines a JOIN (or a SUB) sends at most; past it the client gets 774 and asks with"
+        " METADATA <channel> SYNC when it is ready",
+    )
     # [accounts]
     registration_open: bool = _s(True, "accounts", "Anyone may register an account (REGISTER, NickServ)")
     register_before_connect: bool = _s(
@@ -321,6 +338,19 @@ class Settings:
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
+        for key in (
+            "metadata_max_subs",
+            "metadata_max_keys",
+            "metadata_max_value_bytes",
+            "metadata_max_key_length",
+        ):
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
+        if self.metadata_max_key_length + self.metadata_max_value_bytes > 400:
+            # RPL_KEYVALUE and METADATA carry a nick or channel, the key and the value in one line.
+            raise ConfigError("metadata_max_value_bytes", "with metadata_max_key_length, at most 400")
+        if self.metadata_join_sync_max < 0:
+            raise ConfigError("metadata_join_sync_max", "must not be negative")
         if self.login_max_delay < self.login_delay:
             raise ConfigError("login_max_delay", "must be at least login_delay")
         if self.unused_account_days < 0:

@@ -48,6 +48,7 @@ class Endings:
         world = self.world
         if session.account is not None:
             world.drop_login(session, world.fold(session.account))
+            self.accounts.forget_metadata(world.fold(session.account), session.account_id)
         if not session.registered:
             world.unregistered -= 1
             return

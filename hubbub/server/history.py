@@ -387,6 +387,7 @@ def _worth_keeping(channel: Channel[Session]) -> bool:
         or channel.bans
         or channel.excepts
         or channel.invex
+        or channel.metadata
     )
 
 
@@ -405,6 +406,7 @@ def _record(channel: Channel[Session]) -> ChannelRecord:
         excepts=_entries(channel.excepts),
         invites=_entries(channel.invex),
         had_ops=channel.had_ops,
+        metadata=tuple(sorted(channel.metadata.items())),
     )
 
 
@@ -421,3 +423,4 @@ def _apply_record(channel: Channel[Session], record: ChannelRecord) -> None:
     channel.excepts = [ListEntry(m, s, t / 1000) for m, s, t in record.excepts]
     channel.invex = [ListEntry(m, s, t / 1000) for m, s, t in record.invites]
     channel.had_ops = record.had_ops
+    channel.metadata = dict(record.metadata)

@@ -26,6 +26,12 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps["sasl"] = "PLAIN,SCRAM-SHA-256,EXTERNAL" if settings.tls_enabled else "PLAIN,SCRAM-SHA-256"
     caps["account-notify"] = ""
     caps["account-tag"] = ""
+    # IRCv3 metadata (work in progress): the draft/metadata-2 name the spec asks for, with its limits.
+    caps["draft/metadata-2"] = (
+        f"max-subs={settings.metadata_max_subs},max-keys={settings.metadata_max_keys},"
+        f"max-value-bytes={settings.metadata_max_value_bytes}"
+    )
+    caps["draft/metadata-notify-2"] = ""  # and of the users one MONITORs
     if settings.registration_open:
         keys = []
         if settings.register_before_connect and not settings.password:

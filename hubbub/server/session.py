@@ -125,6 +125,8 @@ class Session(Answering):
         "last_active",
         "markers",
         "markers_sent",
+        "metadata",
+        "metadata_subs",
         "monitoring",
         "multiline",
         "nick",
@@ -181,6 +183,10 @@ class Session(Answering):
         self.siblings: list[Session] = []
         self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
         self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
+        # draft/metadata-2: the keys this connection subscribed to, and its own values while it
+        # is not logged in (an account's are kept for the account, see Accounts.metadata_of).
+        self.metadata_subs: set[str] = set()
+        self.metadata: dict[str, str] = {}
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False

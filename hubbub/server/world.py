@@ -122,6 +122,7 @@ class Channel(Generic[M]):
     had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
     renamed_at: float | None = None  # clock time of its last RENAME (channel_rename_interval)
+    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-2, set by operators
 
     @property
     def created_ms(self) -> int:

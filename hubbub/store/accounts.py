@@ -285,6 +285,7 @@ class AccountStore:
                 db.execute("DELETE FROM accounts WHERE key = ?", (key,))
                 db.execute("DELETE FROM certfps WHERE account = ?", (key,))
                 db.execute("DELETE FROM read_markers WHERE account = ?", (account_id,))
+                db.execute("DELETE FROM account_metadata WHERE account = ?", (account_id,))
                 db.execute("DELETE FROM registered_channels WHERE founder = ?", (account_id,))
                 db.execute(
                     "UPDATE registered_channels SET access = json_remove(access, '$.' || json_quote(?))"
@@ -343,6 +344,30 @@ class AccountStore:
         with store_errors("cannot read fingerprints"):
             rows = self._db.execute("SELECT pem FROM certfps WHERE pem != ''").fetchall()
         return [str(r[0]) for r in rows]
+
+    # metadata (draft/metadata-2) --------------------------------------------------------------
+
+    def metadata(self, account_id: str) -> dict[str, str]:
+        """The metadata of the account with id ``account_id``: key to value."""
+        with store_errors("cannot read metadata"):
+            rows = self._db.execute(
+                "SELECT key, value FROM account_metadata WHERE account = ? ORDER BY key", (account_id,)
+            ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def set_metadata(self, account_id: str, key: str, value: str | None) -> None:
+        """Set ``key`` of the account's metadata to ``value``; None removes it."""
+        with store_errors("cannot store metadata"):
+            if value is None:
+                self._db.execute(
+                    "DELETE FROM account_metadata WHERE account = ? AND key = ?", (account_id, key)
+                )
+            else:
+                self._db.execute(
+                    "INSERT INTO account_metadata (account, key, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT (account, key) DO UPDATE SET value = excluded.value",
+                    (account_id, key, value),
+                )
 
     # read markers -----------------------------------------------------------------------------
 

@@ -125,6 +125,8 @@ class ChannelRecord:
     invites: tuple[ListEntry, ...] = ()
     had_ops: bool = False
     """Whether anybody was ever its operator (then nobody becomes one just by joining first)."""
+    metadata: tuple[tuple[str, str], ...] = ()
+    """Its draft/metadata-2 keys and values, by key."""
 
 
 def dm_key(a: str, b: str) -> str:

@@ -237,6 +237,20 @@ _V10_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 10",
 )
 
+_V11_STEP: tuple[str, ...] = (
+    # draft/metadata-2: a logged-in user's metadata is its account's (keyed by the account's
+    # immutable id, as read markers are, so a later account of the same name starts with none);
+    # a channel's is saved with the channel, as a JSON object of key to value.
+    """CREATE TABLE account_metadata (
+        account TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    )""",
+    "ALTER TABLE channels ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+    "UPDATE schema_version SET version = 11",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -247,6 +261,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     8: _V8_STEP,
     9: _V9_STEP,
     10: _V10_STEP,
+    11: _V11_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 

@@ -451,8 +451,8 @@ class SQLiteStore:
         with store_errors(f"cannot save channel {record.name!r}"):
             self._db.execute(
                 "INSERT OR REPLACE INTO channels (key, name, created_ms, topic, topic_setter,"
-                " topic_time_ms, modes, channel_key, user_limit, bans, excepts, invites, had_ops)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " topic_time_ms, modes, channel_key, user_limit, bans, excepts, invites, had_ops, metadata)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.key,
                     record.name,
@@ -467,6 +467,7 @@ class SQLiteStore:
                     _encode(record.excepts),
                     _encode(record.invites),
                     int(record.had_ops),
+                    json.dumps(dict(record.metadata)),
                 ),
             )
 
@@ -475,7 +476,7 @@ class SQLiteStore:
         with store_errors("cannot load channels"):
             rows = self._db.execute(
                 "SELECT key, name, created_ms, topic, topic_setter, topic_time_ms, modes, channel_key,"
-                " user_limit, bans, excepts, invites, had_ops FROM channels ORDER BY key"
+                " user_limit, bans, excepts, invites, had_ops, metadata FROM channels ORDER BY key"
             ).fetchall()
         return [
             ChannelRecord(
@@ -492,6 +493,7 @@ class SQLiteStore:
                 excepts=_entries(excepts),
                 invites=_entries(invites),
                 had_ops=bool(had_ops),
+                metadata=tuple(sorted(json.loads(metadata).items())),
             )
             for (
                 key,
@@ -507,6 +509,7 @@ class SQLiteStore:
                 excepts,
                 invites,
                 had_ops,
+                metadata,
             ) in rows
         ]
 

@@ -115,6 +115,17 @@ USAGE: dict[str, list[str]] = {
     "LIST": ["", "#c,#d", ">1", "<100"],
     "LUSERS": ["", "* hubbub.local"],
     "MARKREAD": ["#c", "{op} " + TS, f"watcher {TS}"],
+    "METADATA": [
+        "* SET avatar :https://example.com/a.png",
+        "{op} SET url :https://example.com",
+        "* GET avatar status",
+        "watcher LIST",
+        "{op} CLEAR",
+        "* SUB avatar status",
+        "* UNSUB status",
+        "* SUBS",
+        "#c SYNC",
+    ],
     "MODE": [
         "#c",
         "{op} +b",

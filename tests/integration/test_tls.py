@@ -73,6 +73,16 @@ async def test_tls_listener_with_a_generated_certificate_verified_by_the_client(
         await _open_tls(server, certs["client"], "wrong-ca")
 
 
+async def _cap_ls(client: IRCClient) -> list[str]:
+    """Every capability of a CAP LS 302 reply, over all its lines (``CAP * LS * :...`` continues)."""
+    caps: list[str] = []
+    while True:
+        line = await client.expect("CAP", None, "LS")  # type: ignore[arg-type]
+        caps += line.params[-1].split()
+        if len(line.params) < 4 or line.params[2] != "*":
+            return caps
+
+
 async def test_sts_policy_names_the_tls_port_on_plain_text_and_only_duration_over_tls(
     start_server: StartServer, connect: Connect, certs: dict[str, Path]
 ) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, format_body, numerics, valid_channel_name
 
 from .burst import send_marker, send_names, send_topic
+from .metadata import sync_on_join
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -88,6 +89,7 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
         # IRCv3 draft/read-marker: after the JOIN, before the end of NAMES
         send_marker(ctx, device, channel.name)
         send_names(device, channel)
+        sync_on_join(ctx, device, channel)  # draft/metadata-2, after NAMES as the spec shows
     ctx.replay_on_join(session, channel)
     for device in devices[1:]:
         ctx.history.replay_on_join(device, channel)

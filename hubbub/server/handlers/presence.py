@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, valid_nick
 
 from ..monitor import chunks, forget
+from . import metadata
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -50,6 +51,7 @@ def _add(ctx: Context, session: Session, targets: str) -> None:
         world.monitors.setdefault(folded, set()).add(session)
         added.append(nick)
     _status(ctx, session, added)
+    metadata.monitored(ctx, session, added)  # draft/metadata-notify-2
 
 
 def _remove(ctx: Context, session: Session, targets: str) -> None:

@@ -16,6 +16,9 @@ from .. import monitor
 from ..replies import constant_replies
 from ..services import is_service
 from . import devices
+from .metadata import CAP as METADATA_CAP
+from .metadata import came_online as metadata_online
+from .metadata import send_own
 from .queries import isupport_replies, send_lusers, send_motd
 
 if TYPE_CHECKING:
@@ -134,6 +137,7 @@ def try_register(ctx: Context, session: Session) -> None:
         world.unregistered -= 1
         session.registration_done()
         welcome(ctx, session)
+        send_own(ctx, session)
         devices.show_channels(ctx, session)
         return
     holder = world.nick_holder(session.nick)
@@ -151,7 +155,9 @@ def try_register(ctx: Context, session: Session) -> None:
     world.unregistered -= 1
     session.registration_done()
     welcome(ctx, session)
+    send_own(ctx, session)
     monitor.came_online(ctx.world, session)
+    metadata_online(ctx, session)  # draft/metadata-notify-2: after the 730s
     if session.account is not None:
         ctx.directs.replay_direct(session)
 
@@ -230,8 +236,11 @@ def handle_cap(ctx: Context, session: Session, msg: Message) -> None:
                 break
             (disable if item.startswith("-") else enable).add(name)
         if ok:
+            newly = enable - session.caps
             session.set_caps(enable, disable)
             session.send(Message.build("CAP", session.nick, "ACK", msg.param(1), source=ctx.name))
+            if session.registered and METADATA_CAP in newly:
+                send_own(ctx, session)  # at registration, the welcome burst sends it
         else:
             session.send(Message.build("CAP", session.nick, "NAK", msg.param(1), source=ctx.name))
     elif sub == "END":

@@ -28,6 +28,7 @@ from . import (
     chghost,
     login,
     messaging,
+    metadata,
     modes,
     multiline,
     operators,
@@ -149,6 +150,13 @@ COMMANDS: dict[str, CommandSpec] = {
         handler=readmarker.handle_markread,
         syntax="<target> [timestamp=<time>]",
         help="Shows or moves your read marker in a conversation.",
+    ),
+    "METADATA": CommandSpec(
+        handler=metadata.handle_metadata,
+        min_params=2,
+        syntax="<target> GET <key>{ <key>} | LIST | SET <key> [:<value>] | CLEAR | SUB <key>{ <key>}"
+        " | UNSUB <key>{ <key>} | SUBS | SYNC",
+        help="Shows, sets and subscribes to user and channel metadata (avatar, pronouns, status, ...).",
     ),
     "MONITOR": CommandSpec(
         handler=presence.handle_monitor,

@@ -34,6 +34,11 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
         ("[operators]\nserver_ban_max_days = 0\n", "server_ban_max_days"),
         ("[operators]\nserver_ban_max_days = 1e9\n", "server_ban_max_days"),
         ("[history]\nredact_window = -1\n", "redact_window"),
+        ("[metadata]\nmetadata_max_subs = 0\n", "metadata_max_subs"),
+        ("[metadata]\nmetadata_max_keys = -1\n", "metadata_max_keys"),
+        # a key and its value must fit in one RPL_KEYVALUE line beside a nick or channel
+        ("[metadata]\nmetadata_max_value_bytes = 390\n", "metadata_max_value_bytes"),
+        ("[metadata]\nmetadata_join_sync_max = -1\n", "metadata_join_sync_max"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, key):

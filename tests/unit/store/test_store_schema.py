@@ -46,7 +46,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 10
+    assert version_of(path) == CURRENT_VERSION == 11
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -160,6 +160,7 @@ def test_channel_records_round_trip_and_replace(tmp_path: Path) -> None:
         excepts=(("*!*@good.example", "alice", T0 + 3),),
         invites=(("friend!*@*", "carol", T0 + 4),),
         had_ops=True,
+        metadata=(("avatar", "https://example.com/a.png"), ("url", "é")),
     )
     bare = ChannelRecord(name="&Local", key="&local", created_ms=T0)
     with open_store(tmp_path) as store:
@@ -294,3 +295,42 @@ def test_version_10_adds_scram_verifiers_that_accounts_from_before_lack(tmp_path
     finally:
         store.close()
     assert version_of(path) == CURRENT_VERSION
+
+
+def test_version_11_keeps_account_metadata_and_channel_metadata(tmp_path: Path) -> None:
+    """Schema version 11 (draft/metadata-2): a logged-in user's metadata is stored for its account
+    by the account's id, and goes with the account; a channel saved before it has none."""
+    path = tmp_path / DATABASE_NAME
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in V1_SCHEMA:
+        db.execute(statement)
+    for version in range(2, 10):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO channels (key, name, created_ms, topic, topic_setter, topic_time_ms, modes,"
+        " channel_key, user_limit, bans, excepts, invites)"
+        " VALUES ('#old', '#Old', ?, 'kept', 'a!b@c', ?, 'nt', NULL, NULL, '[]', '[]', '[]')",
+        (T0, T0),
+    )
+    db.close()
+    with open_store(tmp_path) as store:
+        assert store.previous_version == 9
+        (old,) = store.load_channels()
+        assert old.metadata == () and old.topic == "kept"
+    assert version_of(path) == CURRENT_VERSION
+    store = open_accounts(tmp_path)
+    try:
+        assert store.create(Account("alice", "Alice", "hash", created_ms=T0))
+        alice = store.get("alice")
+        assert alice is not None
+        store.set_metadata(alice.id, "pronouns", "she/her")
+        store.set_metadata(alice.id, "status", "away")
+        store.set_metadata(alice.id, "status", "back")
+        assert store.metadata(alice.id) == {"pronouns": "she/her", "status": "back"}
+        store.set_metadata(alice.id, "pronouns", None)
+        assert store.metadata(alice.id) == {"status": "back"}
+        assert store.delete("alice")
+        assert store.metadata(alice.id) == {}
+    finally:
+        store.close()

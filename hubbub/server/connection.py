@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -38,13 +39,16 @@ class Host(IntakeHost, Protocol):
     outboxes: Outboxes
 
     def admit(self, conn: Connection) -> str | None:
-        """Count a new connection; why it is refused, or None."""
+        """Count a connection just accepted (its TLS handshake not begun); why it is refused, or None."""
+
+    def handshake_failed(self, conn: Connection, reason: str) -> None:
+        """A TLS handshake failed or took too long (the connection is closed)."""
 
     def new_session(self, conn: Connection) -> Session:
-        """The session of a connection just admitted."""
+        """The session of a connection just admitted (after its TLS handshake)."""
 
     def connection_closed(self, conn: Connection) -> None:
-        """Forget a closed connection."""
+        """Forget a closed connection; called at least once for each, however it ends."""
 
 
 class Connection(Intake, asyncio.Protocol):
@@ -53,8 +57,10 @@ class Connection(Intake, asyncio.Protocol):
     __slots__ = (
         "_clock",
         "_framer",
+        "admitted",
         "closed",
         "dirty",
+        "handshake",
         "hold",
         "last_seen",
         "lost",
@@ -71,6 +77,8 @@ class Connection(Intake, asyncio.Protocol):
 
     def __init__(self, server: Host) -> None:
         self.server = server
+        self.admitted = False  # counted against the connection limits
+        self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
         self._clock = server.clock
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
@@ -92,10 +100,20 @@ class Connection(Intake, asyncio.Protocol):
     # asyncio.Protocol -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Accept the socket, or refuse it when a connection limit is reached."""
+        """Count the socket just accepted and start its session, or refuse it at a connection limit.
+
+        A TLS connection was counted when it was accepted (:meth:`tls_accepted`) and arrives
+        here once its handshake is done.
+        """
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
         self.transport = cast(asyncio.Transport, transport)
         transport = self.transport
+        if self.admitted:
+            # The handshake is done: from here the connection closes as any other, ERROR and all
+            # (the TLS layer may hand it lines, a QUIT even, before the handshake's task resumes).
+            self.handshake = None
+            self.session = self.server.new_session(self)
+            return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
@@ -105,7 +123,61 @@ class Connection(Intake, asyncio.Protocol):
             self.closed = True
             transport.close()
             return
+        self.admitted = True
         self.session = self.server.new_session(self)
+
+    def tls_accepted(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        """Count a socket the TLS door accepted, then run its handshake within the time allowed.
+
+        A handshake holds a descriptor and memory before the client has said anything, so it is
+        counted against ``max_per_ip`` and ``max_connections`` from the accept. A refused one
+        is closed without a handshake: a TLS client could not read a plain-text ERROR, and a
+        handshake only to refuse would spend on the refused what the limit is there to save.
+        """
+        try:
+            peer = sock.getpeername()
+        except OSError:  # reset between accept and now
+            sock.close()
+            return
+        if isinstance(peer, tuple):
+            self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+        if self.server.admit(self) is not None:
+            self.closed = self.lost = True
+            sock.close()
+            return
+        self.admitted = True
+        self.handshake = self.server.loop.create_task(self._handshake(sock, context))
+
+    async def _handshake(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        """Hand ``sock`` to the loop's TLS; connection_made follows a handshake that succeeds.
+
+        One that fails, takes longer than ``tls_handshake_timeout`` or is cancelled (the server
+        stopping) never reaches the protocol, so it gives its place back here.
+        """
+        timeout = self.server.settings.tls_handshake_timeout
+        try:
+            await self.server.loop.connect_accepted_socket(
+                lambda: self, sock, ssl=context, ssl_handshake_timeout=timeout
+            )
+        except ConnectionAbortedError:
+            self._handshake_failed(f"did not finish within {timeout:g} s")
+        except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError
+            self._handshake_failed(f"failed ({exc.__class__.__name__})")
+        except BaseException:
+            self._handshake_failed("")
+            raise
+        else:
+            if self.transport is None:  # the TLS layer lost the socket without saying why
+                self._handshake_failed("failed (the connection was lost)")
+        finally:
+            self.handshake = None
+
+    def _handshake_failed(self, reason: str) -> None:
+        """The socket is the loop's and closed by it; give the connection's place back."""
+        if reason and not self.closed:
+            self.server.handshake_failed(self, reason)
+        self.closed = True
+        self.connection_lost(None)
 
     def data_received(self, data: bytes) -> None:
         """Split into lines and hand them to the session, within the flood limits."""
@@ -126,7 +198,13 @@ class Connection(Intake, asyncio.Protocol):
         self._process(lines)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """The peer went away (or we closed): make sure the session is gone."""
+        """The peer went away (or we closed): make sure the session is gone.
+
+        Called by the transport, or by a TLS handshake that failed (whose connection never
+        reached :meth:`connection_made`); a second call finds nothing left to do.
+        """
+        if self.lost:
+            return
         self.closed = True
         self.lost = True
         self.outbox.clear()
@@ -223,6 +301,10 @@ class Connection(Intake, asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        if self.handshake is not None:
+            # No TLS session yet to say it in: ending the handshake closes the socket.
+            self.handshake.cancel()
+            return
         final = [*self.outbox, f"ERROR :{reason}\r\n".encode()]
         self.outbox.clear()
         self.outbox_size = 0

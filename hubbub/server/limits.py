@@ -104,3 +104,47 @@ class ConnectionCounter:
         self.per_ip[ip] -= 1
         if self.per_ip[ip] <= 0:
             del self.per_ip[ip]
+
+
+REFUSAL_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about refused connections (a flood is summed up, not echoed)."""
+
+# Addresses a RefusalLog tells apart within one interval (a flood from many sources is bounded).
+_REFUSAL_ADDRESSES = 1000
+
+
+class RefusalLog:
+    """When to log refused connections, so that a flood of them cannot flood the log.
+
+    The first refusal is logged at once; those that follow within ``interval`` seconds are
+    counted, and the first refusal after the interval logs them in one line: how many, why, and
+    the address refused most. It reads no clock: the caller passes the time.
+    """
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._logged_at: float | None = None
+        self._reasons: Counter[str] = Counter()
+        self._addresses: Counter[str] = Counter()
+
+    def note(self, reason: str, ip: str, now: float) -> str | None:
+        """Count one refusal of a connection from ``ip`` (may be empty); the text to log now, or None."""
+        self._reasons[reason] += 1
+        if ip in self._addresses or len(self._addresses) < _REFUSAL_ADDRESSES:
+            self._addresses[ip] += 1
+        if self._logged_at is not None and now - self._logged_at < self.interval:
+            return None
+        total = sum(self._reasons.values())
+        if total == 1:
+            line = f"a connection{' from ' + ip if ip else ''}: {reason}"
+        else:
+            assert self._logged_at is not None
+            why = ", ".join(f"{count} {text}" for text, count in self._reasons.most_common())
+            line = f"{total} connections in the last {now - self._logged_at:.0f} s ({why})"
+            worst, count = self._addresses.most_common(1)[0]
+            if worst:
+                line += f"; the most ({count}) from {worst}"
+        self._logged_at = now
+        self._reasons.clear()
+        self._addresses.clear()
+        return line

@@ -31,7 +31,7 @@ from .endings import Endings
 from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
-from .limits import ConnectionCounter, RefusalLog
+from .limits import ConnectionCounter, RefusalLog, connection_room
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
@@ -184,7 +184,12 @@ class Server:
         self.outboxes.sendq = settings.sendq
         self.delivery.backlog_limit = settings.store_backlog
         self.delivery.keep_events = settings.history_events
-        self.limits.max_total = settings.max_connections
+        # Past the descriptors the process may open, a client could not even be told it is
+        # refused: the server counts itself full before then (limits.DESCRIPTOR_RESERVE).
+        room = connection_room()
+        self.limits.max_total = (
+            settings.max_connections if room is None else min(settings.max_connections, room)
+        )
         self.limits.max_per_ip = settings.max_per_ip
         self.limits.exempt_loopback = settings.exempt_loopback
         self.accounts.throttle.limit = settings.login_max_failures

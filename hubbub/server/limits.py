@@ -6,9 +6,15 @@ numbers come from :class:`~hubbub.server.config.Settings`; this module only does
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 from collections import Counter
+
+try:
+    import resource
+except ImportError:  # not on every platform (Windows)
+    resource = None  # type: ignore[assignment]
 
 
 @functools.lru_cache(maxsize=4096)  # every connection asks, mostly for a few addresses
@@ -90,7 +96,7 @@ class ConnectionCounter:
     def admit(self, ip: str) -> str | None:
         """Count a new connection from ``ip``; return why it is refused, or None."""
         if self.total >= self.max_total:
-            return "Too many connections"
+            return "Server full"
         exempt = self.exempt_loopback and is_loopback(ip)
         if not exempt and self.per_ip[ip] >= self.max_per_ip:
             return "Too many connections from your address"
@@ -148,3 +154,41 @@ class RefusalLog:
         self._reasons.clear()
         self._addresses.clear()
         return line
+
+
+DESCRIPTOR_RESERVE = 64
+"""File descriptors kept for the server's own use (store, listeners, logs, connections being
+refused) beyond its connections: past ``soft limit - DESCRIPTOR_RESERVE`` connections, new ones
+are refused with ``ERROR :Server full`` instead of failing to be accepted at all."""
+
+
+def descriptor_limits() -> tuple[int | None, int | None]:
+    """The process's (soft, hard) limits on open files; None where unlimited or unknown."""
+    if resource is None:
+        return None, None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    unlimited = resource.RLIM_INFINITY
+    return (None if soft == unlimited else soft), (None if hard == unlimited else hard)
+
+
+def raise_descriptor_limit(wanted: int) -> tuple[int | None, int | None]:
+    """Raise the soft limit on open files towards ``wanted`` (up to the hard limit).
+
+    Returns the (soft, hard) limits in force afterwards, None where unlimited or unknown.
+    """
+    soft, hard = descriptor_limits()
+    if resource is not None and soft is not None and soft < wanted:
+        target = wanted if hard is None else min(wanted, hard)
+        # On failure the limits stay as they are; the caller reports what they allow.
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (target, resource.RLIM_INFINITY if hard is None else hard)
+            )
+        soft, hard = descriptor_limits()
+    return soft, hard
+
+
+def connection_room() -> int | None:
+    """How many connections the soft limit on open files leaves room for (None: no limit)."""
+    soft, _ = descriptor_limits()
+    return None if soft is None else max(1, soft - DESCRIPTOR_RESERVE)

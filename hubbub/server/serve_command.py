@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .config import ConfigError, Settings, load
+from .limits import DESCRIPTOR_RESERVE, raise_descriptor_limit
 
 if TYPE_CHECKING:
     from .app import Server
@@ -107,6 +108,24 @@ def _fail(problem: str) -> int:
     return 1
 
 
+def make_room_for_connections(settings: Settings) -> str | None:
+    """Raise the soft limit on open files to what ``max_connections`` needs; if it cannot, what to say.
+
+    Past the limit the process could not accept a client even to tell it the server is full, so
+    the server counts itself full before then (``Server._apply_settings``). The warning is for
+    after a successful start: a failure to start is one line on stderr and nothing else.
+    """
+    wanted = settings.max_connections + DESCRIPTOR_RESERVE
+    soft, hard = raise_descriptor_limit(wanted)
+    if soft is None or soft >= wanted:
+        return None
+    return (
+        f"the descriptor limit (ulimit -n) is {soft}{f' (hard limit {hard})' if hard is not None else ''},"
+        f" room for {max(1, soft - DESCRIPTOR_RESERVE)} connections: fewer than max_connections"
+        f" ({settings.max_connections}); raise the limit to allow more"
+    )
+
+
 async def serve(
     settings: Settings,
     *,
@@ -120,10 +139,13 @@ async def serve(
     """
     from .app import Server  # the command line answers --help without loading the server
 
+    cramped = make_room_for_connections(settings)
     server = Server(settings)
     server.settings_loader = loader
     server.config_name = config_name or server.config_name
     await server.start()
+    if cramped is not None:
+        log.warning("%s", cramped)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubbub.server.limits import RefusalLog
+from hubbub.server.limits import ConnectionCounter, RefusalLog
 
 
 def test_a_burst_of_refusals_is_one_line_then_one_summary_per_interval() -> None:
@@ -27,3 +27,17 @@ def test_a_refusal_log_tells_apart_a_bounded_number_of_addresses() -> None:
         refusals.note("Server full", f"2001:db8::{i:x}", 1.0)
     assert len(refusals._addresses) <= 1000
     assert refusals.note("Server full", "2001:db8::1", 20.0) is not None
+
+
+def test_the_total_limit_says_the_server_is_full_and_releases_count_down() -> None:
+    counter = ConnectionCounter(max_total=2, max_per_ip=1, exempt_loopback=True)
+    assert counter.admit("127.0.0.1") is None
+    assert counter.admit("192.0.2.1") is None
+    assert counter.admit("192.0.2.2") == "Server full"
+    counter.release("192.0.2.1")
+    assert counter.admit("192.0.2.1") is None
+    assert counter.admit("192.0.2.1") == "Server full"
+    counter.release("127.0.0.1")
+    assert counter.admit("192.0.2.1") == "Too many connections from your address"
+    assert counter.admit("127.0.0.1") is None  # loopback is exempt from the address limit only
+    assert (counter.total, dict(counter.per_ip)) == (2, {"192.0.2.1": 1, "127.0.0.1": 1})

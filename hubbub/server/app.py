@@ -35,7 +35,7 @@ from .limits import ConnectionCounter, RefusalLog, connection_room
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
-from .tls import trust_clients
+from .tls import server_context, trust_clients
 from .watch import DatabaseWatch
 from .world import Channel, World
 
@@ -160,19 +160,25 @@ class Server:
             await door.start_serving()
 
     def rehash(self) -> None:
-        """Apply freshly loaded settings without dropping anyone (REHASH).
+        """Apply freshly loaded settings without dropping anyone (REHASH, SIGHUP).
 
-        Where to listen and where the data lives stay as they are until a restart.
+        Where to listen and where the data lives stay as they are until a restart. What can fail
+        (the file, the MOTD file, the certificate) is tried before anything changes, so a
+        configuration that does not load leaves the running one whole.
         """
         if self.settings_loader is not None:
             fresh = self.settings_loader()
-            self.settings = replace(
+            fresh = replace(
                 fresh,
                 host=self.settings.host,
                 port=self.settings.port,
                 data_dir=self.settings.data_dir,
                 tls_port=self.settings.tls_port,
             ).validate()
+            fresh.motd_lines()
+            if self.tls_context is not None and fresh.tls_enabled:
+                server_context(fresh.tls_cert, fresh.tls_key, fresh.tls_client_ca)
+            self.settings = fresh
         self._apply_settings()
         self.bans.load()
         self.reload_tls()

@@ -126,6 +126,22 @@ def make_room_for_connections(settings: Settings) -> str | None:
     )
 
 
+def reload(server: Server) -> None:
+    """Read the configuration again on SIGHUP, as REHASH does; nobody is disconnected.
+
+    A configuration that cannot be loaded leaves the running one as it is: the log and the
+    operators online are told why.
+    """
+    try:
+        server.rehash()
+    except (ConfigError, OSError, ValueError) as exc:
+        log.error("SIGHUP: configuration not reloaded, the running one is kept: %s", exc)
+        server.notify_opers(f"Configuration not reloaded (SIGHUP): {exc}")
+        return
+    log.info("SIGHUP: configuration reloaded")
+    server.notify_opers("Configuration reloaded (SIGHUP)")
+
+
 async def serve(
     settings: Settings,
     *,
@@ -135,7 +151,7 @@ async def serve(
 ) -> int:
     """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code.
 
-    ``loader`` reads the settings again for REHASH.
+    ``loader`` reads the settings again for REHASH and SIGHUP.
     """
     from .app import Server  # the command line answers --help without loading the server
 
@@ -150,6 +166,8 @@ async def serve(
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if hasattr(signal, "SIGHUP"):  # as ircds do: reload the configuration, drop nobody
+        loop.add_signal_handler(signal.SIGHUP, reload, server)
     print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set_result(server)

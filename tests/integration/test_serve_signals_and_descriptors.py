@@ -1,12 +1,13 @@
-"""``hubbub serve`` as a process and the descriptor limit.
+"""``hubbub serve`` as a process: SIGHUP reloads the configuration, and the descriptor limit.
 
-The soft limit on open files is
+SIGHUP does what REHASH does (as in ircds) and drops nobody. The soft limit on open files is
 raised to what ``max_connections`` needs; where the hard limit does not allow it, the server says
 so at start and counts itself full early enough to tell the clients it refuses why.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -15,7 +16,58 @@ import pytest
 from hubbub.server.limits import DESCRIPTOR_RESERVE
 from tests.support.serverproc import ServerProcess
 
+from .accounts_helpers import OPER_PASSWORD, OPERS
 from .ircclient import IRCClient
+
+
+def _config(motd: str) -> str:
+    opers = ", ".join(f'"{entry}"' for entry in OPERS["opers"])
+    return (
+        f'[server]\nmotd = "{motd}"\n[operators]\nopers = [{opers}]\n'
+        "[accounts]\npassword_hash_memory_kib = 1024\npassword_hash_time_cost = 1\n"
+    )
+
+
+async def _motd(client: IRCClient) -> str:
+    client.send("MOTD")
+    lines = await client.collect_until("376")
+    return "\n".join(m.params[-1] for m in lines if m.command == "372")
+
+
+@pytest.mark.allow_error_log(r"SIGHUP: configuration not reloaded, the running one is kept: .*nicklen")
+async def test_sighup_reloads_the_configuration_and_drops_nobody(
+    tmp_path: Path, processes: list[ServerProcess]
+) -> None:
+    config = tmp_path / "hubbub.toml"
+    config.write_text(_config("first news"))
+    server = ServerProcess(tmp_path / "data", "--config", str(config))
+    processes.append(server)
+    await server.start()
+    alice = await IRCClient.open(server.host, server.port, "alice")
+    await alice.register("alice")
+    admin = await IRCClient.open(server.host, server.port, "admin")
+    await admin.register("admin")
+    admin.send(f"OPER admin {OPER_PASSWORD}")
+    await admin.expect("381")
+    assert "first news" in await _motd(alice)
+
+    config.write_text(_config("second news"))
+    server.signal(signal.SIGHUP)
+    await server.wait_for_stderr(b"SIGHUP: configuration reloaded")
+    assert "Configuration reloaded (SIGHUP)" in (await admin.expect("NOTICE")).params[1]
+    assert "second news" in await _motd(alice)
+
+    # A broken file is refused whole: the running configuration stays, operators hear why.
+    config.write_text('[server]\nmotd = "never shown"\n[limits]\nnicklen = -1\n')
+    server.signal(signal.SIGHUP)
+    await server.wait_for_stderr(b"configuration not reloaded")
+    told = (await admin.expect("NOTICE")).params[1]
+    assert "not reloaded" in told and "nicklen" in told
+    assert "second news" in await _motd(alice)
+    await admin.sync()
+    assert server.proc is not None and server.proc.returncode is None
+    for client in (alice, admin):
+        await client.close()
 
 
 async def test_at_the_descriptor_limit_new_clients_are_told_the_server_is_full(

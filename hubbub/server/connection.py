@@ -9,6 +9,7 @@ in an outbox that the server flushes once per loop turn, after the turn's messag
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import ssl
@@ -57,6 +58,7 @@ class Connection(Intake, asyncio.Protocol):
     __slots__ = (
         "_clock",
         "_framer",
+        "_writer",
         "admitted",
         "closed",
         "dirty",
@@ -72,6 +74,7 @@ class Connection(Intake, asyncio.Protocol):
         "server",
         "session",
         "transport",
+        "write_paused",
     )
     server: Host
 
@@ -94,6 +97,8 @@ class Connection(Intake, asyncio.Protocol):
         self.hold: Epoch | None = None
         self.peer_ip = ""
         self.peer_port = 0
+        self.write_paused = False  # the transport's buffer is past its high-water mark
+        self._writer: asyncio.Future[None] | None = None  # a long reply waiting for resume_writing
         self.last_seen = self._clock.monotonic()
         self._start_intake(server.settings, self.last_seen)
 
@@ -214,14 +219,55 @@ class Connection(Intake, asyncio.Protocol):
         if self._flood_handle is not None:
             self._flood_handle.cancel()
         self.server.connection_closed(self)
+        self._wake_writer()
         if self.session is not None:
             self.session.disconnect("Connection reset by peer" if exc else "Connection closed")
 
-    def pause_writing(self) -> None:  # transport buffer above its high-water mark
-        """Nothing to do: the sendq check sees the transport's buffer."""
+    def pause_writing(self) -> None:
+        """The transport's buffer passed its high-water mark: long replies wait (:meth:`writable`).
+
+        The sendq check sees the transport's buffer itself; nothing else waits for this.
+        """
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        """Nothing to do: see :meth:`pause_writing`."""
+        """The transport's buffer fell below its low-water mark: a long reply may go on."""
+        self.write_paused = False
+        self._wake_writer()
+
+    async def writable(self) -> None:
+        """Return once the client has taken most of what it was sent, or is gone.
+
+        That is: this turn's output is flushed, it waits for no commit, and the socket's buffer
+        holds no more than a quarter of the sendq (its high-water mark). A long reply sent a
+        quarter of the sendq at a time after each return keeps within the sendq
+        (``Answering.send_paced``).
+        """
+        loop = self.server.loop
+        while not self.closed:
+            waiter: asyncio.Future[None] = loop.create_future()
+            if self.dirty:
+                # The end of this turn writes the outbox; that flush was scheduled before this.
+                loop.call_soon(_wake, waiter)
+            elif self.held() is not None:
+                if not self.server.delivery.after_commit(functools.partial(_wake, waiter)):
+                    continue
+            else:
+                transport = self.transport
+                if transport is None:
+                    return
+                # Set each time: REHASH may have changed the sendq. Past the high-water mark the
+                # transport calls pause_writing, and resume_writing below the low one (a quarter).
+                transport.set_write_buffer_limits(high=max(self.server.settings.sendq // 4, 4))
+                if not self.write_paused:
+                    return
+                self._writer = waiter
+            await waiter
+
+    def _wake_writer(self) -> None:
+        waiter, self._writer = self._writer, None
+        if waiter is not None:
+            _wake(waiter)
 
     def tls_info(self) -> ssl.SSLObject | None:
         """The TLS session's ``ssl_object``, or None on a plain connection."""
@@ -301,6 +347,7 @@ class Connection(Intake, asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self._wake_writer()
         if self.handshake is not None:
             # No TLS session yet to say it in: ending the handshake closes the socket.
             self.handshake.cancel()
@@ -332,3 +379,8 @@ class Connection(Intake, asyncio.Protocol):
         else:
             transport.close()
         clock.call_later(CLOSE_GRACE, transport.abort)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

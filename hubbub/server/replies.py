@@ -25,7 +25,7 @@ Write = Callable[[bytes], None]
 class Replies:
     """The replies to one command of one client."""
 
-    __slots__ = ("_batches", "_lines", "_top_batches", "_write", "label")
+    __slots__ = ("_batches", "_lines", "_stream_end", "_stream_ref", "_top_batches", "_write", "label")
 
     def __init__(self, write: Write, label: str | None = None) -> None:
         self._write = write  # where the lines go: the client's outbox
@@ -34,6 +34,9 @@ class Replies:
         # Collected while labelled: (line, whether it already belongs to a nested batch).
         self._lines: list[tuple[bytes, bool]] = []
         self._top_batches = 0  # batches opened at the top level of a labelled response
+        # Once a labelled response is streamed (too long to hold): its batch and closing line.
+        self._stream_ref: str | None = None
+        self._stream_end = b""
 
     def add(self, line: bytes) -> None:
         """Add one formatted line (CRLF included) in the innermost open batch."""
@@ -42,8 +45,27 @@ class Replies:
             line = capmod.add_tag(line, "batch", self._batches[-1])
         if self.label is None:
             self._write(line)
+        elif self._stream_ref is not None:
+            self._write(line if nested else capmod.add_tag(line, "batch", self._stream_ref))
         else:
             self._lines.append((line, nested))
+
+    def stream(self, batch_ref: str, start: bytes, end: bytes) -> None:
+        """Send a labelled response as it comes instead of holding it: a long one (WHO of many).
+
+        The response becomes a ``labeled-response`` batch opened now (``start``, the label on
+        it) with the lines so far; later lines go out as they are added, and :meth:`finish`
+        closes it with ``end``.
+        """
+        if self.label is None or self._stream_ref is not None:
+            return
+        write = self._write
+        write(capmod.add_tag(start, "label", self.label))
+        for line, nested in self._lines:
+            write(line if nested else capmod.add_tag(line, "batch", batch_ref))
+        self._lines = []
+        self._stream_ref = batch_ref
+        self._stream_end = end
 
     def open_batch(self, ref: str, start: bytes) -> None:
         """Add ``start`` (a ``BATCH +ref`` line, which belongs to the enclosing batch) and open ``ref``."""
@@ -76,6 +98,10 @@ class Replies:
         if label is None:
             return
         write = self._write
+        if self._stream_ref is not None:
+            self._stream_ref = None
+            write(self._stream_end)
+            return
         if not lines:
             write(capmod.add_tag(ack, "label", label))
         elif len(lines) == 1:

@@ -73,3 +73,21 @@ def test_without_a_label_lines_go_out_at_once_and_nested_ones_are_tagged():
     r.close_batch("h", b":srv BATCH -h\r\n")
     assert batches(out) == [None, None, "h", None]
     assert r.open is False
+
+
+def test_a_streamed_labelled_response_goes_out_as_it_comes_in_its_own_batch():
+    out: list[bytes] = []
+    replies = Replies(out.append, "x")
+    replies.add(b":srv 352 n a\r\n")
+    assert out == []  # held while it may still be one line or none
+    replies.stream("S", b":srv BATCH +S labeled-response\r\n", b":srv BATCH -S\r\n")
+    assert out == [b"@label=x :srv BATCH +S labeled-response\r\n", b"@batch=S :srv 352 n a\r\n"]
+    replies.add(b":srv 352 n b\r\n")
+    replies.open_batch("h", b":srv BATCH +h chathistory #c\r\n")
+    replies.add(b":a PRIVMSG #c :one\r\n")
+    replies.close_batch("h", b":srv BATCH -h\r\n")
+    assert len(out) == 6  # every line sent as soon as it was added
+    replies.finish(ACK, "L", b":srv BATCH +L labeled-response\r\n", b":srv BATCH -L\r\n")
+    assert batches(out) == [None, "S", "S", "S", "h", "S", None]
+    assert out[-1] == b":srv BATCH -S\r\n"
+    assert sum(b"label=" in line for line in out) == 1

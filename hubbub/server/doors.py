@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import socket
 import ssl
@@ -92,7 +93,12 @@ class Door:
             await self._listener.start_serving()
         elif self._sockets and not self._accepting:
             loop = asyncio.get_running_loop()
-            self._accepting = [loop.create_task(self._accept_tls(sock)) for sock in self._sockets]
+            for sock in self._sockets:
+                task = loop.create_task(self._accept_tls(sock))
+                # The listening socket is closed once its accept is cancelled, not before: the
+                # loop forgets the descriptor then, and a new socket may not take its number first.
+                task.add_done_callback(functools.partial(_close_listener, sock))
+                self._accepting.append(task)
         else:
             return
         log.info("%s door listening on %s:%d", self.name, self.host, self.port)
@@ -121,8 +127,9 @@ class Door:
             self._listener.close()
         for task in self._accepting:
             task.cancel()
-        for sock in self._sockets:
-            sock.close()
+        if not self._accepting:
+            for sock in self._sockets:
+                sock.close()
 
     async def wait_closed(self) -> None:
         """Wait until the listener is closed."""
@@ -132,6 +139,10 @@ class Door:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._accepting = []
+
+
+def _close_listener(sock: socket.socket, _task: asyncio.Task[None]) -> None:
+    sock.close()
 
 
 def _listen(host: str, port: int) -> list[socket.socket]:

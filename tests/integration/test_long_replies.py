@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from hubbub.protocol import Message
 from hubbub.server.app import Server
+from hubbub.server.tls import generate_self_signed
 
 from .conftest import Connect, StartServer
 from .ircclient import IRCClient
@@ -35,9 +38,11 @@ class Crowd:
 
 
 @pytest.fixture
-async def crowd(start_server: StartServer, connect: Connect) -> Crowd:
+async def crowd(start_server: StartServer, connect: Connect, tmp_path: Path) -> Crowd:
     """A server with a tiny sendq and USERS users, each in #big and in a channel of its own."""
-    server = await start_server(sendq=SENDQ)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    generate_self_signed(cert, key)
+    server = await start_server(sendq=SENDQ, tls_port=0, tls_cert=str(cert), tls_key=str(key))
     users = []
     for i in range(USERS):
         user = await connect(target=server)
@@ -107,13 +112,26 @@ async def test_a_labelled_long_reply_is_one_labelled_batch_sent_as_it_goes(
     assert pong.tags["label"] == "ping1"
 
 
-async def test_a_client_that_stops_reading_is_waited_for_not_dropped(crowd: Crowd) -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_a_client_that_stops_reading_is_waited_for_not_dropped(
+    crowd: Crowd, tmp_path: Path, tls: bool
+) -> None:
     # A small receive buffer, so that the kernel cannot take it all for the client.
+    server = crowd.server
+    assert server.tls_port is not None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (crowd.server.host, crowd.server.port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=8192)  # reads no more than 16 KiB ahead
+    await asyncio.get_running_loop().sock_connect(
+        sock, (server.host, server.tls_port if tls else server.port)
+    )
+    context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem")) if tls else None
+    reader, writer = await asyncio.open_connection(
+        sock=sock,
+        limit=8192,  # reads no more than 16 KiB ahead
+        ssl=context,
+        server_hostname="localhost" if tls else None,
+    )
     asker = IRCClient(reader, writer, "asker")
     await asker.register("asker")
     conn = next(c for c in crowd.server.connections if c.session is not None and c.session.nick == "asker")

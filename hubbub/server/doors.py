@@ -51,6 +51,8 @@ class Door:
         ssl_context: ssl.SSLContext | None = None,
         accept_tls: AcceptTLS | None = None,
     ) -> None:
+        if ssl_context is not None and accept_tls is None:
+            raise ValueError("a TLS door needs accept_tls: it hands over sockets before their handshake")
         self.accept = accept
         self.accept_tls = accept_tls
         self.name = name

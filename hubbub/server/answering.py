@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hubbub.protocol import Message, format_body, numerics
@@ -19,15 +19,21 @@ from . import caps as capmod
 from .replies import MAX_BODY, Kept, Replies, Steps, fit_params, safe_param
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .outbox import Link, Outboxes
 
 log = logging.getLogger(__name__)
 
+# A long reply is sent in pieces of a quarter of the sendq (send_paced): with the socket's buffer
+# below a quarter too (Link.writable), a piece never takes it past the sendq.
+PACE_SHARE = 4
+
 
 class ReplyHost(Protocol):
-    """What answering needs of the server: its name, the turn's outboxes, off-loop work."""
+    """What answering needs of the server: its name and settings, the turn's outboxes, off-loop work."""
 
     name: str
+    settings: Settings
     outboxes: Outboxes
     tasks: set[asyncio.Future[None]]
 
@@ -36,11 +42,13 @@ class Answering:
     """A session's output: its client's replies, in order, through the command's reply buffer."""
 
     # The command's reply buffer (while it is labelled or has a batch open), the one run_async
-    # took over, and the counter of batch references; Session.__init__ sets them.
-    __slots__ = ("_batch_seq", "_taken_replies", "replies")
+    # took over, the counter of batch references, and the bytes of replies written (which
+    # send_paced measures its pieces by); Session.__init__ sets them.
+    __slots__ = ("_batch_seq", "_taken_replies", "_written", "replies")
     replies: Replies | None
     _taken_replies: Replies | None
     _batch_seq: int
+    _written: int
 
     if TYPE_CHECKING:
         server: ReplyHost
@@ -155,6 +163,44 @@ class Answering:
 
         task.add_done_callback(done)
 
+    def send_paced(self, steps: Iterator[object]) -> None:
+        """Send a reply that may be long (WHO, LIST, NAMES, WHOWAS) as fast as the client reads it.
+
+        ``steps`` sends the reply's lines, a few per step (a generator that yields after each
+        line or so). It runs now until it has sent a quarter of the sendq; the rest, if any,
+        follows in pieces of that size, each once the client has taken most of what it was
+        sent (``Link.writable``). Meanwhile the client's later commands wait, as for
+        :meth:`run_async`, so replies keep their order, and a labelled response is streamed as
+        its ``labeled-response`` batch instead of being held whole. A long reply thus never
+        overflows the sendq: the asker is never dropped for asking.
+        """
+        budget = max(self.server.settings.sendq // PACE_SHARE, 1)
+        if self._pace(steps, budget):
+            return
+        replies = self.replies
+        if replies is not None and replies.label is not None:
+            ref = self.next_batch_id()
+            name = self.server.name
+            replies.stream(
+                ref,
+                capmod.render(Message.build("BATCH", "+" + ref, "labeled-response", source=name), self.view),
+                capmod.render(Message.build("BATCH", "-" + ref, source=name), self.view),
+            )
+        conn = self.conn
+
+        async def rest() -> None:
+            while True:
+                await conn.writable()
+                if self.gone or conn.closed or self._pace(steps, budget):
+                    return
+
+        self.run_async(rest())
+
+    def _pace(self, steps: Iterator[object], budget: int) -> bool:
+        """Run ``steps`` until about ``budget`` bytes are sent; whether they are all done."""
+        start = self._written
+        return all(self._written - start < budget for _ in steps)
+
     def next_batch_id(self) -> str:
         """A batch reference unique on this connection."""
         self._batch_seq += 1
@@ -167,6 +213,7 @@ class Answering:
 
         ``kept``: the epoch keeping the message ``data`` carries, if any (see replies.Kept).
         """
+        self._written += len(data)
         replies = self.replies
         if replies is None:
             self.conn.write(data)

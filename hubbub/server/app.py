@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -30,11 +31,11 @@ from .endings import Endings
 from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
-from .limits import ConnectionCounter
+from .limits import ConnectionCounter, RefusalLog, connection_room
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
-from .tls import trust_clients
+from .tls import server_context, trust_clients
 from .watch import DatabaseWatch
 from .world import Channel, World
 
@@ -63,6 +64,9 @@ class Server:
         self.limits = ConnectionCounter(
             settings.max_connections, settings.max_per_ip, settings.exempt_loopback
         )
+        # Refused connections and failed TLS handshakes, logged a burst at a time.
+        self.refusals = RefusalLog()
+        self.failed_handshakes = RefusalLog()
         # Numerics every registration sends unchanged (002-005, MOTD), formatted once; REHASH
         # clears it (handlers.registration.constant_replies).
         self.reply_cache: dict[str, list[tuple[str, str]]] = {}
@@ -120,7 +124,12 @@ class Server:
             self.host, self.port = plain.host, plain.port
             if self.tls_context is not None:
                 tls = Door(
-                    self.new_connection, "tls", self.settings.host, self.settings.tls_port, self.tls_context
+                    self.new_connection,
+                    "tls",
+                    self.settings.host,
+                    self.settings.tls_port,
+                    self.tls_context,
+                    accept_tls=self.accept_tls,
                 )
                 await startup.bind(tls)
                 self.doors.append(tls)
@@ -151,19 +160,25 @@ class Server:
             await door.start_serving()
 
     def rehash(self) -> None:
-        """Apply freshly loaded settings without dropping anyone (REHASH).
+        """Apply freshly loaded settings without dropping anyone (REHASH, SIGHUP).
 
-        Where to listen and where the data lives stay as they are until a restart.
+        Where to listen and where the data lives stay as they are until a restart. What can fail
+        (the file, the MOTD file, the certificate) is tried before anything changes, so a
+        configuration that does not load leaves the running one whole.
         """
         if self.settings_loader is not None:
             fresh = self.settings_loader()
-            self.settings = replace(
+            fresh = replace(
                 fresh,
                 host=self.settings.host,
                 port=self.settings.port,
                 data_dir=self.settings.data_dir,
                 tls_port=self.settings.tls_port,
             ).validate()
+            fresh.motd_lines()
+            if self.tls_context is not None and fresh.tls_enabled:
+                server_context(fresh.tls_cert, fresh.tls_key, fresh.tls_client_ca)
+            self.settings = fresh
         self._apply_settings()
         self.bans.load()
         self.reload_tls()
@@ -175,7 +190,12 @@ class Server:
         self.outboxes.sendq = settings.sendq
         self.delivery.backlog_limit = settings.store_backlog
         self.delivery.keep_events = settings.history_events
-        self.limits.max_total = settings.max_connections
+        # Past the descriptors the process may open, a client could not even be told it is
+        # refused: the server counts itself full before then (limits.DESCRIPTOR_RESERVE).
+        room = connection_room()
+        self.limits.max_total = (
+            settings.max_connections if room is None else min(settings.max_connections, room)
+        )
         self.limits.max_per_ip = settings.max_per_ip
         self.limits.exempt_loopback = settings.exempt_loopback
         self.accounts.throttle.configure(settings)
@@ -258,23 +278,40 @@ class Server:
     # connections ------------------------------------------------------------------------------
 
     def admit(self, conn: Connection) -> str | None:
-        """Count a new connection; return why it is refused, or None."""
+        """Count a connection just accepted (before any TLS handshake); why it is refused, or None.
+
+        Refusals are logged, a burst of them in one line (limits.RefusalLog).
+        """
         refusal = self.limits.admit(conn.peer_ip)
         if refusal is None:
             self.connections.add(conn)
-            self.world.unregistered += 1
+        else:
+            line = self.refusals.note(refusal, conn.peer_ip, self.clock.monotonic())
+            if line is not None:
+                log.warning("refused %s", line)
         return refusal
+
+    def handshake_failed(self, conn: Connection, reason: str) -> None:
+        """A TLS handshake failed or timed out: logged, a burst of them in one line."""
+        line = self.failed_handshakes.note(f"TLS handshake {reason}", conn.peer_ip, self.clock.monotonic())
+        if line is not None:
+            log.info("dropped %s", line)
 
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session`` through the command table, with this server as context."""
         dispatch(self, session, message, line)
 
     def new_connection(self) -> Connection:
-        """The protocol of a socket a door just accepted."""
+        """The protocol of a socket the plain door just accepted."""
         return Connection(self)
+
+    def accept_tls(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        """A socket the TLS door just accepted: counted now, then its handshake (Connection)."""
+        Connection(self).tls_accepted(sock, context)
 
     def new_session(self, conn: Connection) -> Session:
         """The session of a connection just admitted (the wire knows nothing of its inside)."""
+        self.world.unregistered += 1
         return Session(self, conn)
 
     def connection_closed(self, conn: Connection) -> None:

@@ -257,6 +257,9 @@ class Settings:
     tls_key: str = _s("", "tls", "PEM private key of the TLS listener")
     tls_client_ca: str = _s("", "tls", "PEM file of CAs whose client certificates are accepted")
     sts_duration: int = _s(0, "tls", "Seconds clients should keep to TLS (IRCv3 sts; 0: not offered)")
+    tls_handshake_timeout: float = _s(
+        5.0, "tls", "Seconds a TLS handshake may take before the connection is dropped"
+    )
 
     def validate(self) -> Settings:
         """Check every value; raise :class:`ConfigError` naming the first bad key."""
@@ -290,6 +293,7 @@ class Settings:
             "ping_timeout",
             "flood_rate",
             "flood_command_rate",
+            "tls_handshake_timeout",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")

@@ -9,7 +9,9 @@ in an outbox that the server flushes once per loop turn, after the turn's messag
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import socket
 import ssl
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -38,13 +40,16 @@ class Host(IntakeHost, Protocol):
     outboxes: Outboxes
 
     def admit(self, conn: Connection) -> str | None:
-        """Count a new connection; why it is refused, or None."""
+        """Count a connection just accepted (its TLS handshake not begun); why it is refused, or None."""
+
+    def handshake_failed(self, conn: Connection, reason: str) -> None:
+        """A TLS handshake failed or took too long (the connection is closed)."""
 
     def new_session(self, conn: Connection) -> Session:
-        """The session of a connection just admitted."""
+        """The session of a connection just admitted (after its TLS handshake)."""
 
     def connection_closed(self, conn: Connection) -> None:
-        """Forget a closed connection."""
+        """Forget a closed connection; called at least once for each, however it ends."""
 
 
 class Connection(Intake, asyncio.Protocol):
@@ -53,8 +58,11 @@ class Connection(Intake, asyncio.Protocol):
     __slots__ = (
         "_clock",
         "_framer",
+        "_writer",
+        "admitted",
         "closed",
         "dirty",
+        "handshake",
         "hold",
         "last_seen",
         "lost",
@@ -66,11 +74,14 @@ class Connection(Intake, asyncio.Protocol):
         "server",
         "session",
         "transport",
+        "write_paused",
     )
     server: Host
 
     def __init__(self, server: Host) -> None:
         self.server = server
+        self.admitted = False  # counted against the connection limits
+        self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
         self._clock = server.clock
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
@@ -86,16 +97,28 @@ class Connection(Intake, asyncio.Protocol):
         self.hold: Epoch | None = None
         self.peer_ip = ""
         self.peer_port = 0
+        self.write_paused = False  # the transport's buffer is past its high-water mark
+        self._writer: asyncio.Future[None] | None = None  # a long reply waiting for resume_writing
         self.last_seen = self._clock.monotonic()
         self._start_intake(server.settings, self.last_seen)
 
     # asyncio.Protocol -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Accept the socket, or refuse it when a connection limit is reached."""
+        """Count the socket just accepted and start its session, or refuse it at a connection limit.
+
+        A TLS connection was counted when it was accepted (:meth:`tls_accepted`) and arrives
+        here once its handshake is done.
+        """
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
         self.transport = cast(asyncio.Transport, transport)
         transport = self.transport
+        if self.admitted:
+            # The handshake is done: from here the connection closes as any other, ERROR and all
+            # (the TLS layer may hand it lines, a QUIT even, before the handshake's task resumes).
+            self.handshake = None
+            self.session = self.server.new_session(self)
+            return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
@@ -105,7 +128,61 @@ class Connection(Intake, asyncio.Protocol):
             self.closed = True
             transport.close()
             return
+        self.admitted = True
         self.session = self.server.new_session(self)
+
+    def tls_accepted(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        """Count a socket the TLS door accepted, then run its handshake within the time allowed.
+
+        A handshake holds a descriptor and memory before the client has said anything, so it is
+        counted against ``max_per_ip`` and ``max_connections`` from the accept. A refused one
+        is closed without a handshake: a TLS client could not read a plain-text ERROR, and a
+        handshake only to refuse would spend on the refused what the limit is there to save.
+        """
+        try:
+            peer = sock.getpeername()
+        except OSError:  # reset between accept and now
+            sock.close()
+            return
+        if isinstance(peer, tuple):
+            self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+        if self.server.admit(self) is not None:
+            self.closed = self.lost = True
+            sock.close()
+            return
+        self.admitted = True
+        self.handshake = self.server.loop.create_task(self._handshake(sock, context))
+
+    async def _handshake(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        """Hand ``sock`` to the loop's TLS; connection_made follows a handshake that succeeds.
+
+        One that fails, takes longer than ``tls_handshake_timeout`` or is cancelled (the server
+        stopping) never reaches the protocol, so it gives its place back here.
+        """
+        timeout = self.server.settings.tls_handshake_timeout
+        try:
+            await self.server.loop.connect_accepted_socket(
+                lambda: self, sock, ssl=context, ssl_handshake_timeout=timeout
+            )
+        except ConnectionAbortedError:
+            self._handshake_failed(f"did not finish within {timeout:g} s")
+        except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError
+            self._handshake_failed(f"failed ({exc.__class__.__name__})")
+        except BaseException:
+            self._handshake_failed("")
+            raise
+        else:
+            if self.transport is None:  # the TLS layer lost the socket without saying why
+                self._handshake_failed("failed (the connection was lost)")
+        finally:
+            self.handshake = None
+
+    def _handshake_failed(self, reason: str) -> None:
+        """The socket is the loop's and closed by it; give the connection's place back."""
+        if reason and not self.closed:
+            self.server.handshake_failed(self, reason)
+        self.closed = True
+        self.connection_lost(None)
 
     def data_received(self, data: bytes) -> None:
         """Split into lines and hand them to the session, within the flood limits."""
@@ -126,7 +203,13 @@ class Connection(Intake, asyncio.Protocol):
         self._process(lines)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """The peer went away (or we closed): make sure the session is gone."""
+        """The peer went away (or we closed): make sure the session is gone.
+
+        Called by the transport, or by a TLS handshake that failed (whose connection never
+        reached :meth:`connection_made`); a second call finds nothing left to do.
+        """
+        if self.lost:
+            return
         self.closed = True
         self.lost = True
         self.outbox.clear()
@@ -136,14 +219,55 @@ class Connection(Intake, asyncio.Protocol):
         if self._flood_handle is not None:
             self._flood_handle.cancel()
         self.server.connection_closed(self)
+        self._wake_writer()
         if self.session is not None:
             self.session.disconnect("Connection reset by peer" if exc else "Connection closed")
 
-    def pause_writing(self) -> None:  # transport buffer above its high-water mark
-        """Nothing to do: the sendq check sees the transport's buffer."""
+    def pause_writing(self) -> None:
+        """The transport's buffer passed its high-water mark: long replies wait (:meth:`writable`).
+
+        The sendq check sees the transport's buffer itself; nothing else waits for this.
+        """
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        """Nothing to do: see :meth:`pause_writing`."""
+        """The transport's buffer fell below its low-water mark: a long reply may go on."""
+        self.write_paused = False
+        self._wake_writer()
+
+    async def writable(self) -> None:
+        """Return once the client has taken most of what it was sent, or is gone.
+
+        That is: this turn's output is flushed, it waits for no commit, and the socket's buffer
+        holds no more than a quarter of the sendq (its high-water mark). A long reply sent a
+        quarter of the sendq at a time after each return keeps within the sendq
+        (``Answering.send_paced``).
+        """
+        loop = self.server.loop
+        while not self.closed:
+            waiter: asyncio.Future[None] = loop.create_future()
+            if self.dirty:
+                # The end of this turn writes the outbox; that flush was scheduled before this.
+                loop.call_soon(_wake, waiter)
+            elif self.held() is not None:
+                if not self.server.delivery.after_commit(functools.partial(_wake, waiter)):
+                    continue
+            else:
+                transport = self.transport
+                if transport is None:
+                    return
+                # Set each time: REHASH may have changed the sendq. Past the high-water mark the
+                # transport calls pause_writing, and resume_writing below the low one (a quarter).
+                transport.set_write_buffer_limits(high=max(self.server.settings.sendq // 4, 4))
+                if not self.write_paused:
+                    return
+                self._writer = waiter
+            await waiter
+
+    def _wake_writer(self) -> None:
+        waiter, self._writer = self._writer, None
+        if waiter is not None:
+            _wake(waiter)
 
     def tls_info(self) -> ssl.SSLObject | None:
         """The TLS session's ``ssl_object``, or None on a plain connection."""
@@ -223,6 +347,11 @@ class Connection(Intake, asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self._wake_writer()
+        if self.handshake is not None:
+            # No TLS session yet to say it in: ending the handshake closes the socket.
+            self.handshake.cancel()
+            return
         final = [*self.outbox, f"ERROR :{reason}\r\n".encode()]
         self.outbox.clear()
         self.outbox_size = 0
@@ -250,3 +379,8 @@ class Connection(Intake, asyncio.Protocol):
         else:
             transport.close()
         clock.call_later(CLOSE_GRACE, transport.abort)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

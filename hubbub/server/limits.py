@@ -6,9 +6,15 @@ numbers come from :class:`~hubbub.server.config.Settings`; this module only does
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 from collections import Counter
+
+try:
+    import resource
+except ImportError:  # not on every platform (Windows)
+    resource = None  # type: ignore[assignment]
 
 
 @functools.lru_cache(maxsize=4096)  # every connection asks, mostly for a few addresses
@@ -100,7 +106,7 @@ class ConnectionCounter:
     def admit(self, ip: str) -> str | None:
         """Count a new connection from ``ip``; return why it is refused, or None."""
         if self.total >= self.max_total:
-            return "Too many connections"
+            return "Server full"
         exempt = self.exempt_loopback and is_loopback(ip)
         if not exempt and self.per_ip[ip] >= self.max_per_ip:
             return "Too many connections from your address"
@@ -114,3 +120,85 @@ class ConnectionCounter:
         self.per_ip[ip] -= 1
         if self.per_ip[ip] <= 0:
             del self.per_ip[ip]
+
+
+REFUSAL_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about refused connections (a flood is summed up, not echoed)."""
+
+# Addresses a RefusalLog tells apart within one interval (a flood from many sources is bounded).
+_REFUSAL_ADDRESSES = 1000
+
+
+class RefusalLog:
+    """When to log refused connections, so that a flood of them cannot flood the log.
+
+    The first refusal is logged at once; those that follow within ``interval`` seconds are
+    counted, and the first refusal after the interval logs them in one line: how many, why, and
+    the address refused most. It reads no clock: the caller passes the time.
+    """
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._logged_at: float | None = None
+        self._reasons: Counter[str] = Counter()
+        self._addresses: Counter[str] = Counter()
+
+    def note(self, reason: str, ip: str, now: float) -> str | None:
+        """Count one refusal of a connection from ``ip`` (may be empty); the text to log now, or None."""
+        self._reasons[reason] += 1
+        if ip in self._addresses or len(self._addresses) < _REFUSAL_ADDRESSES:
+            self._addresses[ip] += 1
+        if self._logged_at is not None and now - self._logged_at < self.interval:
+            return None
+        total = sum(self._reasons.values())
+        if total == 1:
+            line = f"a connection{' from ' + ip if ip else ''}: {reason}"
+        else:
+            assert self._logged_at is not None
+            why = ", ".join(f"{count} {text}" for text, count in self._reasons.most_common())
+            line = f"{total} connections in the last {now - self._logged_at:.0f} s ({why})"
+            worst, count = self._addresses.most_common(1)[0]
+            if worst:
+                line += f"; the most ({count}) from {worst}"
+        self._logged_at = now
+        self._reasons.clear()
+        self._addresses.clear()
+        return line
+
+
+DESCRIPTOR_RESERVE = 64
+"""File descriptors kept for the server's own use (store, listeners, logs, connections being
+refused) beyond its connections: past ``soft limit - DESCRIPTOR_RESERVE`` connections, new ones
+are refused with ``ERROR :Server full`` instead of failing to be accepted at all."""
+
+
+def descriptor_limits() -> tuple[int | None, int | None]:
+    """The process's (soft, hard) limits on open files; None where unlimited or unknown."""
+    if resource is None:
+        return None, None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    unlimited = resource.RLIM_INFINITY
+    return (None if soft == unlimited else soft), (None if hard == unlimited else hard)
+
+
+def raise_descriptor_limit(wanted: int) -> tuple[int | None, int | None]:
+    """Raise the soft limit on open files towards ``wanted`` (up to the hard limit).
+
+    Returns the (soft, hard) limits in force afterwards, None where unlimited or unknown.
+    """
+    soft, hard = descriptor_limits()
+    if resource is not None and soft is not None and soft < wanted:
+        target = wanted if hard is None else min(wanted, hard)
+        # On failure the limits stay as they are; the caller reports what they allow.
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (target, resource.RLIM_INFINITY if hard is None else hard)
+            )
+        soft, hard = descriptor_limits()
+    return soft, hard
+
+
+def connection_room() -> int | None:
+    """How many connections the soft limit on open files leaves room for (None: no limit)."""
+    soft, _ = descriptor_limits()
+    return None if soft is None else max(1, soft - DESCRIPTOR_RESERVE)

@@ -103,6 +103,10 @@ class Link(Protocol):
     def tls_info(self) -> ssl.SSLObject | None:
         """The TLS session's ``ssl_object``, or None on a plain connection."""
 
+    async def writable(self) -> None:
+        """Return once the client has taken most of what it was sent (or is gone): a long reply
+        may go on (``Answering.send_paced``)."""
+
 
 class Sender(Protocol):
     """Whoever sent a kept message, told if it cannot be stored."""

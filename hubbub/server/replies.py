@@ -36,7 +36,7 @@ class Kept(Protocol):
 class Replies:
     """The replies to one command of one client."""
 
-    __slots__ = ("_batches", "_lines", "_top_batches", "_write", "label")
+    __slots__ = ("_batches", "_lines", "_stream_end", "_stream_ref", "_top_batches", "_write", "label")
 
     def __init__(self, write: Write, label: str | None = None) -> None:
         self._write = write  # where the lines go: the client's outbox
@@ -46,6 +46,9 @@ class Replies:
         # epoch keeping its message if it carries one).
         self._lines: list[tuple[bytes, bool, Kept | None]] = []
         self._top_batches = 0  # batches opened at the top level of a labelled response
+        # Once a labelled response is streamed (too long to hold): its batch and closing line.
+        self._stream_ref: str | None = None
+        self._stream_end = b""
 
     def add(self, line: bytes, kept: Kept | None = None) -> None:
         """Add one formatted line (CRLF included) in the innermost open batch.
@@ -59,8 +62,27 @@ class Replies:
             self._write(line)
             if kept is not None:
                 kept.keep(line)
+        elif self._stream_ref is not None:
+            self._put(line if nested else capmod.tag_batch(line, self._stream_ref), kept)
         else:
             self._lines.append((line, nested, kept))
+
+    def stream(self, batch_ref: str, start: bytes, end: bytes) -> None:
+        """Send a labelled response as it comes instead of holding it: a long one (WHO of many).
+
+        The response becomes a ``labeled-response`` batch opened now (``start``, the label on
+        it) with the lines so far; later lines go out as they are added, and :meth:`finish`
+        closes it with ``end``.
+        """
+        if self.label is None or self._stream_ref is not None:
+            return
+        write = self._write
+        write(capmod.add_tag(start, "label", self.label))
+        for line, nested, kept in self._lines:
+            self._put(line if nested else capmod.tag_batch(line, batch_ref), kept)
+        self._lines = []
+        self._stream_ref = batch_ref
+        self._stream_end = end
 
     def open_batch(self, ref: str, start: bytes) -> None:
         """Add ``start`` (a ``BATCH +ref`` line, which belongs to the enclosing batch) and open ``ref``."""
@@ -91,6 +113,10 @@ class Replies:
         lines, self._lines = self._lines, []
         self.label = None
         if label is None:
+            return
+        if self._stream_ref is not None:
+            self._stream_ref = None
+            self._write(self._stream_end)
             return
         if not lines:
             self._write(capmod.add_tag(ack, "label", label))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .config import ConfigError, Settings, load
+from .limits import DESCRIPTOR_RESERVE, raise_descriptor_limit
 
 if TYPE_CHECKING:
     from .app import Server
@@ -107,6 +108,40 @@ def _fail(problem: str) -> int:
     return 1
 
 
+def make_room_for_connections(settings: Settings) -> str | None:
+    """Raise the soft limit on open files to what ``max_connections`` needs; if it cannot, what to say.
+
+    Past the limit the process could not accept a client even to tell it the server is full, so
+    the server counts itself full before then (``Server._apply_settings``). The warning is for
+    after a successful start: a failure to start is one line on stderr and nothing else.
+    """
+    wanted = settings.max_connections + DESCRIPTOR_RESERVE
+    soft, hard = raise_descriptor_limit(wanted)
+    if soft is None or soft >= wanted:
+        return None
+    return (
+        f"the descriptor limit (ulimit -n) is {soft}{f' (hard limit {hard})' if hard is not None else ''},"
+        f" room for {max(1, soft - DESCRIPTOR_RESERVE)} connections: fewer than max_connections"
+        f" ({settings.max_connections}); raise the limit to allow more"
+    )
+
+
+def reload(server: Server) -> None:
+    """Read the configuration again on SIGHUP, as REHASH does; nobody is disconnected.
+
+    A configuration that cannot be loaded leaves the running one as it is: the log and the
+    operators online are told why.
+    """
+    try:
+        server.rehash()
+    except (ConfigError, OSError, ValueError) as exc:
+        log.error("SIGHUP: configuration not reloaded, the running one is kept: %s", exc)
+        server.notify_opers(f"Configuration not reloaded (SIGHUP): {exc}")
+        return
+    log.info("SIGHUP: configuration reloaded")
+    server.notify_opers("Configuration reloaded (SIGHUP)")
+
+
 async def serve(
     settings: Settings,
     *,
@@ -116,18 +151,23 @@ async def serve(
 ) -> int:
     """Run a server until SIGTERM or SIGINT; print the ready line; return the exit code.
 
-    ``loader`` reads the settings again for REHASH.
+    ``loader`` reads the settings again for REHASH and SIGHUP.
     """
     from .app import Server  # the command line answers --help without loading the server
 
+    cramped = make_room_for_connections(settings)
     server = Server(settings)
     server.settings_loader = loader
     server.config_name = config_name or server.config_name
     await server.start()
+    if cramped is not None:
+        log.warning("%s", cramped)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if hasattr(signal, "SIGHUP"):  # as ircds do: reload the configuration, drop nobody
+        loop.add_signal_handler(signal.SIGHUP, reload, server)
     print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set_result(server)

@@ -303,7 +303,7 @@ async def test_total_connections_are_limited(start_server, connect):
     await connect("a2", target=srv)
     third = await connect(register=False, target=srv)
     rest = await third.expect_closed()
-    assert rest[0].command == "ERROR"
+    assert rest[0].command == "ERROR" and rest[0].params[0] == "Closing link: Server full"
 
 
 async def test_two_hundred_clients_each_get_every_message_once_in_order(connect):

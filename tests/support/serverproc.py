@@ -31,9 +31,16 @@ class ServerProcess:
     """A server child process on 127.0.0.1; port 0 at first, the same port again on a restart."""
 
     def __init__(
-        self, data_dir: Path, *args: str, env: dict[str, str] | None = None, kind: str = "hubbub"
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        kind: str = "hubbub",
+        nofile: tuple[int, int] | None = None,
     ) -> None:
         self.kind = kind
+        # (soft, hard) limits on open files for the process, as ``prlimit --nofile`` would set.
+        self.nofile = nofile
         self.data_dir = data_dir
         self.args = args
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -46,7 +53,21 @@ class ServerProcess:
 
     def _command(self) -> list[str]:
         if self.kind == "hubbub":
+            # With ``nofile``, a small Python sets the limits and then becomes the server (exec),
+            # as ``prlimit --nofile=S:H hubbub serve`` would; no preexec_fn in a threaded parent.
+            limited = (
+                [
+                    sys.executable,
+                    "-c",
+                    "import os, resource, sys; "
+                    f"resource.setrlimit(resource.RLIMIT_NOFILE, {self.nofile!r}); "
+                    "os.execv(sys.executable, sys.argv[1:])",
+                ]
+                if self.nofile is not None
+                else []
+            )
             return [
+                *limited,
                 sys.executable,
                 "-m",
                 "hubbub",
@@ -97,6 +118,12 @@ class ServerProcess:
         await asyncio.wait_for(until_ready(), timeout)
         self._drain = asyncio.get_running_loop().create_task(self._drain_stderr())
         return self
+
+    @property
+    def pid(self) -> int:
+        """The process id of the running server."""
+        assert self.proc is not None
+        return self.proc.pid
 
     def _output(self) -> asyncio.StreamReader:
         assert self.proc is not None

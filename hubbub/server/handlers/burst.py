@@ -15,6 +15,8 @@ from hubbub.store import StoreError
 from ..history import time_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..session import Session
     from ..world import Channel
     from .context import Context
@@ -50,9 +52,16 @@ def names_of(session: Session, channel: Channel[Session]) -> list[str]:
 
 def send_names(session: Session, channel: Channel[Session], end: bool = True) -> None:
     """RPL_NAMREPLY lines (each inside the line limit) and, unless ``end`` is false, RPL_ENDOFNAMES."""
+    for _ in names_replies(session, channel, end):
+        pass
+
+
+def names_replies(session: Session, channel: Channel[Session], end: bool = True) -> Iterator[None]:
+    """:func:`send_names` a line at a time, for a reply paced by the asker (``Session.send_paced``)."""
     symbol = "@" if "s" in channel.modes else "="
     for chunk in pack(names_of(session, channel), NAMES_LINE_BUDGET - len(channel.name) - len(session.nick)):
         session.reply(numerics.RPL_NAMREPLY, symbol, channel.name, chunk)
+        yield
     if end:
         session.reply(numerics.RPL_ENDOFNAMES, channel.name)
 

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, format_body, numerics, valid_channel_name
 
-from .burst import send_marker, send_names, send_topic
+from .burst import names_replies, send_marker, send_names, send_topic
 from .metadata import sync_on_join
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..session import Session
     from ..world import Channel
     from .context import Context
@@ -192,12 +194,20 @@ def handle_topic(ctx: Context, session: Session, msg: Message) -> None:
 
 
 def handle_names(ctx: Context, session: Session, msg: Message) -> None:
-    """NAMES [<channel>{,<channel>}]."""
+    """NAMES [<channel>{,<channel>}].
+
+    The reply may name every user in every channel: it is paced by the asker's reading
+    (``Session.send_paced``).
+    """
+    session.send_paced(_names_replies(ctx, session, msg))
+
+
+def _names_replies(ctx: Context, session: Session, msg: Message) -> Iterator[None]:
     if not msg.params or not msg.params[0]:
         # RFC 2812 3.2.5: without a channel, every channel the client may see, then one end
         for listed in list(ctx.world.channels.values()):
             if session in listed.members or "s" not in listed.modes:
-                send_names(session, listed, end=False)
+                yield from names_replies(session, listed, end=False)
         session.reply(numerics.RPL_ENDOFNAMES, "*")
         return
     world = ctx.world
@@ -206,7 +216,7 @@ def handle_names(ctx: Context, session: Session, msg: Message) -> None:
         if channel is None or (session not in channel.members and "s" in channel.modes):
             session.reply(numerics.RPL_ENDOFNAMES, name)
         else:
-            send_names(session, channel)
+            yield from names_replies(session, channel)
 
 
 def handle_kick(ctx: Context, session: Session, msg: Message) -> None:

@@ -16,6 +16,8 @@ from .. import monitor
 from ..replies import constant_replies
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..session import Session
     from ..world import Channel
     from .context import Context
@@ -253,7 +255,11 @@ def handle_list(ctx: Context, session: Session, msg: Message) -> None:
     """LIST [<channel>{,<channel>} | <elist conditions>] [<target>]."""
     if len(msg.params) > 1 and not check_target(ctx, session, msg, 1):
         return
-    conditions = ListFilter(msg.param(0), ctx.world.casemapping)
+    session.send_paced(_list_replies(ctx, session, ListFilter(msg.param(0), ctx.world.casemapping)))
+
+
+def _list_replies(ctx: Context, session: Session, conditions: ListFilter) -> Iterator[None]:
+    """LIST's lines, paced by the asker's reading (there may be as many as channels)."""
     session.reply(numerics.RPL_LISTSTART, "Channel")
     for channel in list(ctx.world.channels.values()):
         if "s" in channel.modes and session not in channel.members:
@@ -261,6 +267,7 @@ def handle_list(ctx: Context, session: Session, msg: Message) -> None:
         users = visible_member_count(session, channel)
         if conditions.accepts(channel, users, session):
             session.reply(numerics.RPL_LIST, channel.name, str(users), channel.topic)
+            yield
     session.reply(numerics.RPL_LISTEND)
 
 

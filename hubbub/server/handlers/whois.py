@@ -97,7 +97,7 @@ def _who_targets(
         member = session in channel.members
         if not member and "s" in channel.modes:
             return
-        for user in channel.members:
+        for user in list(channel.members):  # a long reply is paced: members come and go meanwhile
             if user.primary is None and (member or not user.invisible):  # devices show once
                 yield user, channel
         return
@@ -115,13 +115,23 @@ def _who_targets(
 
 
 def handle_who(ctx: Context, session: Session, msg: Message) -> None:
-    """WHO <mask> [o][%<fields>[,<token>]]: RPL_WHOREPLY or WHOX RPL_WHOSPCRPL lines, then 315."""
+    """WHO <mask> [o][%<fields>[,<token>]]: RPL_WHOREPLY or WHOX RPL_WHOSPCRPL lines, then 315.
+
+    The reply may be as long as the server has users: it is paced by the asker's reading
+    (``Session.send_paced``).
+    """
+    session.send_paced(_who_replies(ctx, session, msg))
+
+
+def _who_replies(ctx: Context, session: Session, msg: Message) -> Iterator[None]:
     given = msg.param(0) or "*"
     mask = "*" if given == "0" else given  # RFC 2812 3.6.1: "0" is a wildcard for everyone
     options, percent, whox = msg.param(1).partition("%")
     opers_only = "o" in options
     fields, _, token = whox.partition(",")
     for user, channel in _who_targets(ctx, session, mask):
+        if user.gone or (channel is not None and user not in channel.members):
+            continue  # left while the reply was paced
         if opers_only and "o" not in user.umodes:
             continue
         if percent:
@@ -137,6 +147,7 @@ def handle_who(ctx: Context, session: Session, msg: Message) -> None:
                 _who_flags(session, user, channel),
                 f"0 {user.realname}",
             )
+        yield
     session.reply(numerics.RPL_ENDOFWHO, given)
 
 
@@ -221,10 +232,18 @@ def handle_whois(ctx: Context, session: Session, msg: Message) -> None:
 
 
 def handle_whowas(ctx: Context, session: Session, msg: Message) -> None:
-    """WHOWAS <nick>{,<nick>} [<count>]: newest first; a non-positive count means all."""
+    """WHOWAS <nick>{,<nick>} [<count>]: newest first; a non-positive count means all.
+
+    With a wildcard the reply may list every departed nick remembered (``whowas_size``): it is
+    paced by the asker's reading (``Session.send_paced``).
+    """
     if not msg.params or not msg.params[0]:
         session.reply(numerics.ERR_NONICKNAMEGIVEN)
         return
+    session.send_paced(_whowas_replies(ctx, session, msg))
+
+
+def _whowas_replies(ctx: Context, session: Session, msg: Message) -> Iterator[None]:
     count_text = msg.param(1)
     try:
         count = int(count_text) if count_text else 0
@@ -246,4 +265,5 @@ def handle_whowas(ctx: Context, session: Session, msg: Message) -> None:
             session.reply(numerics.RPL_WHOWASUSER, entry.nick, entry.user, entry.host, "*", entry.realname)
             left = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.left_at))
             session.reply(numerics.RPL_WHOISSERVER, entry.nick, ctx.name, left)
+            yield
     session.reply(numerics.RPL_ENDOFWHOWAS, msg.params[0])

@@ -90,3 +90,21 @@ def test_fit_params_leaves_a_line_that_fits_alone_and_keeps_middles_non_empty():
     assert fit_params("403", short, "hubbub.local") is short
     fitted = fit_params("FAIL", ("CMD", "CODE", "x" * 400, "y" * 400), "s")
     assert all(fitted[:3]) and len(fitted[2]) >= 1
+
+
+def test_a_streamed_labelled_response_goes_out_as_it_comes_in_its_own_batch():
+    out: list[bytes] = []
+    replies = Replies(out.append, "x")
+    replies.add(b":srv 352 n a\r\n")
+    assert out == []  # held while it may still be one line or none
+    replies.stream("S", b":srv BATCH +S labeled-response\r\n", b":srv BATCH -S\r\n")
+    assert out == [b"@label=x :srv BATCH +S labeled-response\r\n", b"@batch=S :srv 352 n a\r\n"]
+    replies.add(b":srv 352 n b\r\n")
+    replies.open_batch("h", b":srv BATCH +h chathistory #c\r\n")
+    replies.add(b":a PRIVMSG #c :one\r\n")
+    replies.close_batch("h", b":srv BATCH -h\r\n")
+    assert len(out) == 6  # every line sent as soon as it was added
+    replies.finish(ACK, "L", b":srv BATCH +L labeled-response\r\n", b":srv BATCH -L\r\n")
+    assert batches(out) == [None, "S", "S", "S", "h", "S", None]
+    assert out[-1] == b":srv BATCH -S\r\n"
+    assert sum(b"label=" in line for line in out) == 1

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from hubbub.server.config import Settings
 from hubbub.server.handlers import reference
 from hubbub.server.handlers.table import COMMANDS
+from hubbub.server.isupport import isupport_tokens, offered_caps
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -135,3 +137,24 @@ def test_rewriting_the_reference_keeps_the_rest_of_the_page():
     assert reference.with_markdown(COMMANDS, "before\n" + reference.markdown(COMMANDS) + "after\n") == (
         "before\n" + reference.markdown(COMMANDS) + "after\n"
     )
+
+
+def _first_cells(page: str, heading: str) -> set[str]:
+    """The names in the first column of the table under ``heading`` (a cell may list several)."""
+    section = page.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            names.update(name.strip().strip("`") for name in line.split("|")[1].split(","))
+    return names
+
+
+def test_protocol_page_lists_every_isupport_token_and_capability():
+    page = (ROOT / "docs" / "protocol.md").read_text()
+    # Settings that turn the optional ones on: TLS (sts, EXTERNAL), kept events (event-playback).
+    settings = Settings(history_events=True, sts_duration=60, tls_cert="c.pem", tls_key="k.pem")
+    tokens = {token.split("=", 1)[0] for token in isupport_tokens(settings)}
+    assert tokens - _first_cells(page, "ISUPPORT (RPL_ISUPPORT, 005)") == set()
+    caps = set(offered_caps(settings, 6697))
+    assert "sts" in caps and "draft/event-playback" in caps
+    assert caps - _first_cells(page, "Capabilities") == set()

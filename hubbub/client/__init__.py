@@ -10,6 +10,7 @@ from ._errors import ClientError
 from ._events import (
     AwayChanged,
     CapabilitiesChanged,
+    ChannelRenamed,
     Connected,
     Disconnected,
     Error,
@@ -41,6 +42,7 @@ __all__ = [
     "AwayChanged",
     "CapabilitiesChanged",
     "Channel",
+    "ChannelRenamed",
     "Client",
     "ClientConfig",
     "ClientError",

@@ -351,6 +351,10 @@ class Client:
         """Set the topic of ``channel``."""
         await self._write(self._proto.set_topic(channel, topic))
 
+    async def rename(self, channel: str, new_name: str, reason: str = "") -> None:
+        """Rename ``channel`` to ``new_name`` (draft/channel-rename; channel operators only)."""
+        await self._write(self._proto.rename(channel, new_name, reason))
+
     async def set_away(self, message: str | None) -> None:
         """Mark ourselves away with ``message``, or back with ``None``."""
         await self._write(self._proto.set_away(message))

@@ -25,6 +25,7 @@ KNOWN_CAPS: frozenset[str] = frozenset(
         "draft/chathistory",
         "draft/event-playback",
         "draft/multiline",
+        "draft/channel-rename",
         "standard-replies",
     }
 )

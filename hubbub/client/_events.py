@@ -156,6 +156,20 @@ class TopicChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRenamed(Event):
+    """``old`` is now called ``new`` (IRCv3 draft/channel-rename): its members, topic, modes and
+    msgid memory moved with it, and it is rejoined under the new name after a reconnect.
+
+    ``by`` is the nick of the operator who renamed it; ``reason`` may be empty.
+    """
+
+    old: str
+    new: str
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MembersChanged(Event):
     """The member list (or members' prefixes) of ``channel`` changed; read it from the state."""
 

@@ -192,6 +192,7 @@ _HANDLERS: dict[str, Callable[[ClientProtocol, IRCMessage], None]] = {
     "CHGHOST": ClientProtocol._on_chghost,
     "SETNAME": ClientProtocol._on_setname,
     "INVITE": ClientProtocol._on_invite,
+    "RENAME": ClientProtocol._on_rename,
     "PRIVMSG": ClientProtocol._on_chat,
     "NOTICE": ClientProtocol._on_chat,
     "FAIL": ClientProtocol._on_standard_reply,

@@ -179,6 +179,8 @@ class Bridge:
             await client.raw(
                 f"KICK {r.channel} {r.nick} :{r.reason}" if r.reason else f"KICK {r.channel} {r.nick}"
             )
+        elif isinstance(r, ev.RenameChannel):
+            await client.rename(r.channel, r.new, r.reason)
         elif isinstance(r, ev.SetMode):
             await client.raw("MODE " + " ".join(r.args))
         elif isinstance(r, ev.Whois):
@@ -263,6 +265,12 @@ class Bridge:
             self._topics[key] = e.topic
             fresh = e.set_by is not None and key not in self._joining and e.topic != known
             return [ev.TopicChanged(e.channel, e.topic, e.set_by or "" if fresh else "", e.set_at)]
+        if isinstance(e, hc.ChannelRenamed):
+            old, new = client.protocol.casefold(e.old), client.protocol.casefold(e.new)
+            for table in (self._topics, self._joining, self._pending_history):
+                if old in table:
+                    table[new] = table.pop(old)  # type: ignore[assignment]
+            return [ev.ChannelRenamed(e.old, e.new, e.reason, e.by, _now())]
         if isinstance(e, hc.MembersChanged):
             key = client.protocol.casefold(e.channel)
             if key in self._joining:

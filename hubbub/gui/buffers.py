@@ -360,6 +360,31 @@ class ChatState:
             text = f"{e.setter} set the topic: {e.topic}" if e.topic else f"{e.setter} cleared the topic"
             self.add(buf, Line(e.time or now(), "event", e.setter, text), count=False)
 
+    def _on_ChannelRenamed(self, e: ev.ChannelRenamed) -> None:
+        old, new = fold(e.old), fold(e.new)
+        buf = self.buffers.get(old)
+        if buf is None or (new != old and new in self.buffers):
+            return
+        # The buffer keeps its lines, unread counts and read marker under its new name.
+        del self.buffers[old]
+        buf.name = e.new
+        self.buffers[new] = buf
+        if fold(self.current) == old:
+            self.current = e.new
+            self.changes.switched = True
+        if old in self._wanted:
+            self._wanted[new] = self._wanted.pop(old)
+        for table in (self.changes.appended, self.changes.rebuilt, self.changes.members, self.changes.topic):
+            if old in table:
+                if isinstance(table, dict):
+                    table[new] = table.pop(old)
+                else:
+                    table.discard(old)
+                    table.add(new)
+        self.changes.buffer_list = True
+        reason = f" ({e.reason})" if e.reason else ""
+        self.add(buf, Line(e.time, "event", e.by, f"{e.old} is now {e.new}{reason}"), count=False)
+
     def _on_MembersChanged(self, e: ev.MembersChanged) -> None:
         buf = self.buffer(e.channel, create=True)
         assert buf is not None

@@ -110,6 +110,17 @@ class TopicChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRenamed:
+    """``old`` is now called ``new`` (draft/channel-rename); ``by`` renamed it, maybe with a ``reason``."""
+
+    old: str
+    new: str
+    reason: str
+    by: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     """One channel member: the nick, its prefix symbols (``@``, ``+``) and whether away."""
 
@@ -176,6 +187,7 @@ Event = (
     | Quit
     | NickChanged
     | TopicChanged
+    | ChannelRenamed
     | MembersChanged
     | AwayChanged
     | HistoryLoaded
@@ -243,6 +255,15 @@ class KickMember:
 
 
 @dataclass(frozen=True, slots=True)
+class RenameChannel:
+    """Give ``channel`` the name ``new`` (draft/channel-rename; channel operators only)."""
+
+    channel: str
+    new: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SetMode:
     """MODE with these arguments (target first)."""
 
@@ -288,6 +309,7 @@ Request = (
     | SetTopic
     | SetAway
     | KickMember
+    | RenameChannel
     | SetMode
     | Whois
     | SendRaw

@@ -9,6 +9,7 @@ import pytest
 
 from hubbub.client import (
     AwayChanged,
+    ChannelRenamed,
     ClientConfig,
     ClientError,
     ClientProtocol,
@@ -596,3 +597,34 @@ def test_without_whox_the_plain_who_flags_are_read() -> None:
     assert [(e.nick, e.away) for e in of(events, AwayChanged)] == [("bob", True)]  # type: ignore[attr-defined]
     # a WHO the user asks for later is still shown
     assert of(feed(proto, f"{S} 352 me #d ~x host srv x H :0 X"), ServerReply)
+
+
+def test_rename_moves_the_channel_state_to_the_new_name() -> None:
+    """draft/channel-rename: "When a client receives a RENAME message, it SHOULD update any
+    internal state that refers to the old channel name to the new name"; the capability is
+    requested when offered."""
+    proto = make()
+    register(proto, caps="draft/channel-rename server-time")
+    assert "draft/channel-rename" in proto.caps_enabled
+    join_channel(proto, "@me alice", "#old")
+    feed(proto, "@msgid=m1;time=2024-05-01T11:00:00.000Z :alice!a@ha PRIVMSG #old :before")
+    assert proto.rename("#old", "#new", "tidy") == b"RENAME #old #new tidy\r\n"
+    events = feed(proto, ":me!u@host.test RENAME #old #new :tidy up")
+    assert events == [ChannelRenamed("#old", "#new", "tidy up", "me")]
+    assert proto.channel("#old") is None
+    channel = proto.channel("#NEW")
+    assert channel is not None and channel.name == "#new"
+    assert channel.topic == "the topic" and set(channel.members) == {"me", "alice"}
+    assert proto.wanted_channels == ["#new"]  # a reconnect rejoins the new name
+    assert proto.last_msgid("#new") == "m1" and proto.last_msgid("#old") is None
+    # A line that arrives again under the new name is still a duplicate.
+    events = feed(proto, "@msgid=m1;time=2024-05-01T11:00:00.000Z :alice!a@ha PRIVMSG #new :before")
+    assert of(events, Message) == []
+    # Later events for the new name reach the moved state.
+    feed(proto, ":bob!b@hb JOIN #new")
+    assert "bob" in channel.members
+    # A RENAME of a channel we are not in, or onto one we are in, changes nothing.
+    join_channel(proto, "me", "#other")
+    assert feed(proto, ":x!x@x RENAME #nowhere #else :r") == []
+    assert feed(proto, ":me!u@h RENAME #new #other :r") == []
+    assert proto.channel("#new") is channel

@@ -241,3 +241,31 @@ def test_nick_colours_are_stable_and_readable_in_both_themes() -> None:
     for colour in NICK_PALETTE:
         assert _contrast(colour, LIGHT.bg) >= 3.0, colour
         assert _contrast(colour, DARK.bg) >= 3.0, colour
+
+
+def test_a_renamed_channel_keeps_its_buffer_lines_and_unread_marks() -> None:
+    """draft/channel-rename: a client "SHOULD update any internal state that refers to the old
+    channel name to the new name" -- the buffer, its lines and counts move; a line says so."""
+    state = joined_state()
+    state.apply(chat("#b", "bob", "alice: one"))
+    state.apply(chat("#b", "bob", "two"))
+    b = state.buffer("#b")
+    assert b is not None and (b.unread, b.mentions) == (2, 1)
+    state.take_changes()
+    state.apply(ev.ChannelRenamed("#b", "#bee", "tidy", "bob", T0))
+    assert state.buffer("#b") is None and state.buffer("#BEE") is b and b.name == "#bee"
+    assert (b.unread, b.mentions) == (2, 1)
+    assert [ln.text for ln in b.lines][-3:] == ["alice: one", "two", "#b is now #bee (tidy)"]
+    assert [buf.name for buf in state.ordered()] == ["", "#a", "#bee"]
+    assert state.take_changes().buffer_list
+    # The buffer being read follows its channel and is drawn again.
+    state.apply(ev.ChannelRenamed("#a", "#ay", "", "bob", T0))
+    assert state.current == "#ay" and state.take_changes().switched
+    # Onto a name we have a buffer for already, or from one we do not have: nothing changes.
+    state.apply(ev.ChannelRenamed("#ay", "#bee", "", "bob", T0))
+    state.apply(ev.ChannelRenamed("#gone", "#new", "", "bob", T0))
+    assert [buf.name for buf in state.ordered()] == ["", "#ay", "#bee"]
+    assert interpret("/rename #c moving house", "#a").requests == [
+        ev.RenameChannel("#a", "#c", "moving house")
+    ]
+    assert interpret("/rename #c", "").error and interpret("/rename c", "#a").error

@@ -532,3 +532,29 @@ async def test_member_nicks_line_up_whatever_their_prefix(server: ServerProcess,
             await bob.send_message("#test", f"line {i}")
         await ui.until(lambda: "bob: line 59" in ui.lines("#test"))
         await ui.until(lambda: str(ui.window.view.scrollbar.cget("style")) == SCROLLBAR, what="thumb shown")
+
+
+async def test_a_renamed_channel_keeps_its_buffer_under_the_new_name(server: ServerProcess, make_ui) -> None:
+    """draft/channel-rename: "When a client receives a RENAME message, it SHOULD update any
+    internal state that refers to the old channel name to the new name" -- here the sidebar
+    entry, the open buffer with its lines, and where typed text goes."""
+    ui = make_ui(server, "alice")
+    await ready(ui)  # first in the channel: alice is its operator and may rename it
+    async with peer(server, "bob") as bob:
+        await bob.send_message("#test", "before the move")
+        await ui.until(lambda: "bob: before the move" in ui.lines("#test"))
+        await ui.type("/rename #renamed moving house")
+        await ui.key("Return")
+        got = await bob.wait_for(hc.ChannelRenamed, timeout=5)
+        assert isinstance(got, hc.ChannelRenamed) and (got.old, got.new) == ("#test", "#renamed")
+        assert got.reason == "moving house" and got.by == "alice"
+        await ui.until(lambda: ui.state.current == "#renamed", what="buffer renamed")
+        assert ui.state.buffer("#test") is None
+        ui.pump()
+        assert "#renamed" in ui.window.sidebar.rows and "#test" not in ui.window.sidebar.rows
+        shown = ui.window.view.text.get("1.0", "end")
+        assert shown.index("before the move") < shown.index("#test is now #renamed (moving house)")
+        await ui.type("still here")
+        await ui.key("Return")
+        message = await bob.wait_for(hc.Message, timeout=5, text="still here")
+        assert isinstance(message, hc.Message) and message.target == "#renamed"

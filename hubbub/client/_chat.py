@@ -7,7 +7,7 @@ import re
 from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
-from ._events import Message, MessageKind
+from ._events import Message, MessageKind, MessageRedacted
 from ._outgoing import build_chat_lines
 from ._session import SERVER_BUFFER, _Session, nick_of
 from ._text import is_action, is_ctcp, parse_action
@@ -65,6 +65,19 @@ class _Chat(_Session):
         event = self._chat_event(msg, from_history=False)
         if event is not None:
             self._emit(event)
+
+    def _on_redact(self, msg: IRCMessage) -> None:
+        # IRCv3 draft/message-redaction: "REDACT <target> <msgid> [<reason>]"; the target is the
+        # one the redacting user named, so a private one is our nick and the buffer is theirs.
+        msgid = msg.param(1)
+        if not msgid:
+            return
+        sender = nick_of(msg.source)
+        self._emit(MessageRedacted(self._buffer_of(msg, sender), msgid, msg.param(2), sender))
+
+    def redact(self, target: str, msgid: str, reason: str | None = None) -> bytes:
+        """REDACT the message ``msgid`` of ``target`` (draft/message-redaction), with ``reason``."""
+        return format_message(IRCMessage.build("REDACT", target, msgid, *([reason] if reason else [])))
 
     def _answer_ctcp(self, nick: str, text: str) -> None:
         body = text.strip("\x01")

@@ -355,6 +355,10 @@ class Client:
         """Rename ``channel`` to ``new_name`` (draft/channel-rename; channel operators only)."""
         await self._write(self._proto.rename(channel, new_name, reason))
 
+    async def redact(self, target: str, msgid: str, reason: str | None = None) -> None:
+        """Delete the message ``msgid`` of ``target`` (draft/message-redaction), with ``reason``."""
+        await self._write(self._proto.redact(target, msgid, reason))
+
     async def set_away(self, message: str | None) -> None:
         """Mark ourselves away with ``message``, or back with ``None``."""
         await self._write(self._proto.set_away(message))

@@ -26,6 +26,7 @@ KNOWN_CAPS: frozenset[str] = frozenset(
         "draft/event-playback",
         "draft/multiline",
         "draft/channel-rename",
+        "draft/message-redaction",
         "standard-replies",
     }
 )

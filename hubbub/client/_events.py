@@ -92,6 +92,20 @@ class Message(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRedacted(Event):
+    """``by`` deleted the message ``msgid`` of buffer ``target`` (IRCv3 draft/message-redaction).
+
+    ``target`` is the buffer as for :class:`Message` (the channel, or the other person's nick);
+    clients should hide or replace the message's text. ``reason`` may be empty.
+    """
+
+    target: str
+    msgid: str
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Joined(Event):
     """``nick`` joined ``channel``; ``is_self`` when it is us (the channel buffer now exists)."""
 

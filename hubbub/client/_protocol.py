@@ -193,6 +193,7 @@ _HANDLERS: dict[str, Callable[[ClientProtocol, IRCMessage], None]] = {
     "SETNAME": ClientProtocol._on_setname,
     "INVITE": ClientProtocol._on_invite,
     "RENAME": ClientProtocol._on_rename,
+    "REDACT": ClientProtocol._on_redact,
     "PRIVMSG": ClientProtocol._on_chat,
     "NOTICE": ClientProtocol._on_chat,
     "FAIL": ClientProtocol._on_standard_reply,

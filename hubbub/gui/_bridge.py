@@ -179,6 +179,8 @@ class Bridge:
             await client.raw(
                 f"KICK {r.channel} {r.nick} :{r.reason}" if r.reason else f"KICK {r.channel} {r.nick}"
             )
+        elif isinstance(r, ev.DeleteMessage):
+            await client.redact(r.target, r.msgid)
         elif isinstance(r, ev.RenameChannel):
             await client.rename(r.channel, r.new, r.reason)
         elif isinstance(r, ev.SetMode):
@@ -239,6 +241,8 @@ class Bridge:
         o = self.options
         if isinstance(e, hc.Message):
             return [self._chat(e)]
+        if isinstance(e, hc.MessageRedacted):
+            return [ev.MessageRedacted(e.target, e.msgid, e.reason, e.by)]
         if isinstance(e, hc.Connected):
             return [ev.ConnectionChanged("connected", f"{o.host}:{o.port}")]
         if isinstance(e, hc.Registered):

@@ -24,7 +24,7 @@ from ._banner import Banner
 from ._connect import ConnectForm
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
-from .buffers import SERVER, Buffer, ChatState, fold, is_channel
+from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 
@@ -273,6 +273,9 @@ class ChatWindow:
         self.view.pack(side="top", fill="both", expand=True)
         self.banner.before = bottom
         self.view.on_top = self.load_older
+        self.message_menu = tk.Menu(self.root, tearoff=0)
+        self._menu_line: tuple[str, Line] | None = None  # (buffer, line) the menu was opened on
+        self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
         self._paint_chat()
         chat.pack(fill="both", expand=True)
@@ -532,6 +535,42 @@ class ChatWindow:
         bridge.submit(
             ev.LoadOlder(buf.name, oldest.msgid if oldest else None, oldest.time if oldest else None)
         )
+
+    # --- deleting messages -------------------------------------------------------------------------
+
+    def can_delete(self, line: Line | None) -> bool:
+        """Whether to offer deleting ``line`` (REDACT): one's own message, or any as a channel operator.
+
+        The server has the last word (one's own needs an account); its refusal is shown as an error.
+        """
+        state = self.state
+        if state is None or line is None or not line.msgid or line.deleted:
+            return False
+        if line.kind not in ("message", "action", "notice"):
+            return False
+        buf = state.buffer(state.current)
+        if buf is None or buf.kind == "server":
+            return False
+        if line.own:
+            return True
+        me = buf.members.get(fold(state.nick))
+        return buf.kind == "channel" and me is not None and any(c in "~&@" for c in me.prefix)
+
+    def _on_message_menu(self, event: tk.Event) -> str:
+        line = self.view.line_at(f"@{event.x},{event.y}")
+        if self.state is None or line is None or not self.can_delete(line):
+            return "break"
+        self._menu_line = (self.state.current, line)
+        self.message_menu.delete(0, "end")
+        self.message_menu.add_command(label="Delete message", command=self._delete_menu_line)
+        self.message_menu.tk_popup(event.x_root, event.y_root)
+        return "break"
+
+    def _delete_menu_line(self) -> None:
+        chosen, self._menu_line = self._menu_line, None
+        if self.bridge is None or chosen is None or not chosen[1].msgid:
+            return
+        self.bridge.submit(ev.DeleteMessage(chosen[0], chosen[1].msgid))
 
     # --- input -----------------------------------------------------------------------------------
 

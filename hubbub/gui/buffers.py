@@ -50,6 +50,7 @@ class Line:
     mention: bool = False
     own: bool = False
     msgid: str | None = None
+    deleted: bool = False  # redacted (draft/message-redaction): shown as "(message deleted)"
 
 
 @dataclass(slots=True)
@@ -273,6 +274,20 @@ class ChatState:
         if buf.kind == "query" and not e.own and e.kind != "notice":
             line.mention = True
         self.add(buf, line, count=not e.own)
+
+    def _on_MessageRedacted(self, e: ev.MessageRedacted) -> None:
+        buf = self.buffer(e.target)
+        if buf is None:
+            return
+        line = next((ln for ln in buf.lines if ln.msgid == e.msgid), None)
+        if line is None or line.deleted:
+            return
+        # message-redaction: clients "SHOULD hide or replace the content"; the text is dropped.
+        line.text = ""
+        line.deleted = True
+        line.mention = False
+        self.changes.appended.pop(buf.key, None)
+        self.changes.rebuilt.add(buf.key)
 
     def _on_Joined(self, e: ev.Joined) -> None:
         buf = self.buffer(e.channel, create=e.is_me)

@@ -48,6 +48,16 @@ class ChatLine:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRedacted:
+    """``by`` deleted the message ``msgid`` of buffer ``target`` (draft/message-redaction)."""
+
+    target: str
+    msgid: str
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     """``nick`` joined ``channel`` (``is_me`` for our own join)."""
 
@@ -181,6 +191,7 @@ Event = (
     ConnectionChanged
     | Registered
     | ChatLine
+    | MessageRedacted
     | Joined
     | Parted
     | Kicked
@@ -255,6 +266,14 @@ class KickMember:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    """Delete the message ``msgid`` of ``target`` (REDACT): one's own, or as an operator."""
+
+    target: str
+    msgid: str
+
+
+@dataclass(frozen=True, slots=True)
 class RenameChannel:
     """Give ``channel`` the name ``new`` (draft/channel-rename; channel operators only)."""
 
@@ -310,6 +329,7 @@ Request = (
     | SetAway
     | KickMember
     | RenameChannel
+    | DeleteMessage
     | SetMode
     | Whois
     | SendRaw

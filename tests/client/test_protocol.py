@@ -22,6 +22,7 @@ from hubbub.client import (
     LabeledResponse,
     MembersChanged,
     Message,
+    MessageRedacted,
     ModeChanged,
     NickChanged,
     NickInUse,
@@ -628,3 +629,23 @@ def test_rename_moves_the_channel_state_to_the_new_name() -> None:
     assert feed(proto, ":x!x@x RENAME #nowhere #else :r") == []
     assert feed(proto, ":me!u@h RENAME #new #other :r") == []
     assert proto.channel("#new") is channel
+
+
+def test_redact_is_reported_for_the_buffer_it_concerns() -> None:
+    """draft/message-redaction: "REDACT <target> <msgid> [<reason>]" -- clients "SHOULD hide or
+    replace the content of the redacted message"; the library names the buffer and the msgid,
+    requests the capability when offered, and sends REDACT with an optional reason."""
+    proto = make()
+    register(proto, caps="draft/message-redaction")
+    assert "draft/message-redaction" in proto.caps_enabled
+    join_channel(proto, "@me alice")
+    events = feed(proto, ":alice!a@ha REDACT #chat m1 :oops")
+    assert events == [MessageRedacted("#chat", "m1", "oops", "alice")]
+    # A private message redacted by its author: the target is us, the buffer is theirs.
+    events = feed(proto, ":bob!b@hb REDACT me m2")
+    assert events == [MessageRedacted("bob", "m2", "", "bob")]
+    # Our own redaction in a private conversation (echoed to our other devices) names the peer.
+    assert feed(proto, ":me!u@h REDACT bob m3") == [MessageRedacted("bob", "m3", "", "me")]
+    assert feed(proto, ":alice!a@ha REDACT #chat") == []  # no msgid: nothing to hide
+    assert proto.redact("#chat", "m1") == b"REDACT #chat m1\r\n"
+    assert proto.redact("bob", "m2", "typo fix") == b"REDACT bob m2 :typo fix\r\n"

@@ -269,3 +269,23 @@ def test_a_renamed_channel_keeps_its_buffer_lines_and_unread_marks() -> None:
         ev.RenameChannel("#a", "#c", "moving house")
     ]
     assert interpret("/rename #c", "").error and interpret("/rename c", "#a").error
+
+
+def test_a_redacted_message_keeps_its_place_but_not_its_text() -> None:
+    """draft/message-redaction: clients "SHOULD hide or replace the content of the redacted
+    message"; the line stays, marked deleted, and the buffer is drawn again."""
+    state = joined_state()
+    state.apply(chat("#a", "bob", "alice: something regrettable", msgid="m1"))
+    state.apply(chat("#a", "bob", "fine", msgid="m2", minute=1))
+    state.take_changes()
+    state.apply(ev.MessageRedacted("#a", "m1", "oops", "bob"))
+    a = state.buffer("#a")
+    assert a is not None
+    gone, kept = list(a.lines)[-2:]
+    assert gone.deleted and gone.text == "" and not gone.mention and gone.msgid == "m1"
+    assert not kept.deleted and kept.text == "fine"
+    assert "#a" in state.take_changes().rebuilt
+    # An unknown msgid or buffer changes nothing.
+    state.apply(ev.MessageRedacted("#a", "nope"))
+    state.apply(ev.MessageRedacted("#nowhere", "m2"))
+    assert not kept.deleted and not state.take_changes().rebuilt

@@ -558,3 +558,44 @@ async def test_a_renamed_channel_keeps_its_buffer_under_the_new_name(server: Ser
         await ui.key("Return")
         message = await bob.wait_for(hc.Message, timeout=5, text="still here")
         assert isinstance(message, hc.Message) and message.target == "#renamed"
+
+
+async def test_deleted_messages_are_shown_as_deleted_and_operators_can_delete(
+    server: ServerProcess, make_ui
+) -> None:
+    """draft/message-redaction: on REDACT clients "SHOULD hide or replace the content of the
+    redacted message"; a channel operator may redact any message of the channel -- here from the
+    message's right-click menu."""
+    ui = make_ui(server, "alice")
+    await ready(ui)  # first in the channel: alice is its operator
+    text = ui.window.view.text
+    async with peer(server, "bob") as bob:
+        await bob.send_message("#test", "a regrettable remark")
+        await bob.send_message("#test", "spam spam spam")
+        await ui.until(lambda: "bob: spam spam spam" in ui.lines("#test"))
+        # A right-click on bob's line offers "Delete message"; choosing it sends REDACT.
+        buf = ui.state.buffer("#test")
+        spam = next(ln for ln in buf.lines if ln.text == "spam spam spam")
+        row = next(r for r, ln in ui.window.view.rows.items() if ln is spam)
+        text.see(f"{row}.0")
+        ui.pump()
+        x, y, _w, h = text.bbox(f"{row}.0")
+        await ui.xdotool(
+            "mousemove", "--sync", str(text.winfo_rootx() + x + 40), str(text.winfo_rooty() + y + h // 2)
+        )
+        await ui.xdotool("click", "3")
+        menu = ui.window.message_menu
+        await ui.until(lambda: menu.index("end") is not None, what="the message menu")
+        assert menu.entrycget(0, "label") == "Delete message"
+        menu.invoke(0)
+        menu.unpost()
+        redacted = await bob.wait_for(hc.MessageRedacted, timeout=5)
+        assert isinstance(redacted, hc.MessageRedacted)
+        assert (redacted.target, redacted.msgid, redacted.by) == ("#test", spam.msgid, "alice")
+        await ui.until(lambda: spam.deleted, what="the line marked deleted")
+        shown = text.get("1.0", "end")
+        assert "spam spam spam" not in shown and "bob  (message deleted)" in shown
+        assert "deleted" in text.tag_names(text.search("(message deleted)", "1.0"))
+        assert "a regrettable remark" in shown
+        # A line the window cannot delete offers no menu.
+        assert not ui.window.can_delete(next(ln for ln in buf.lines if ln.kind == "event"))

@@ -33,6 +33,8 @@ from ._events import (
     Registered,
     ServerReply,
     TopicChanged,
+    Typing,
+    TypingState,
 )
 from ._protocol import ClientProtocol
 from ._state import Channel, ISupport, Member, User
@@ -73,6 +75,8 @@ __all__ = [
     "Registered",
     "ServerReply",
     "TopicChanged",
+    "Typing",
+    "TypingState",
     "User",
     "format_action",
     "parse_action",

@@ -23,6 +23,7 @@ from ._events import (
     MessageKind,
     Reconnecting,
     Registered,
+    TypingState,
 )
 from ._protocol import ClientProtocol
 
@@ -330,6 +331,12 @@ class Client:
     async def send_action(self, target: str, text: str) -> None:
         """Send ``text`` as a CTCP ACTION (``/me``)."""
         await self._send_chat(target, text, "action")
+
+    async def typing(self, target: str, state: TypingState = "active") -> None:
+        """Tell ``target`` we are typing: throttled, with message-tags only (see the protocol's)."""
+        data = self._proto.typing(target, state)
+        if data:
+            await self._write(data)
 
     async def join(self, channel: str, key: str | None = None) -> None:
         """Join ``channel`` (and rejoin it after reconnects); while disconnected it is joined on return."""

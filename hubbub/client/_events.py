@@ -16,6 +16,9 @@ from hubbub.protocol import Message as IRCMessage
 
 from ._state import ISupport
 
+TypingState = Literal["active", "paused", "done"]
+"""A ``+typing`` value (IRCv3 typing client tag)."""
+
 MessageKind = Literal["privmsg", "notice", "action"]
 """What a :class:`Message` is: a PRIVMSG, a NOTICE or a CTCP ACTION (``/me``)."""
 
@@ -103,6 +106,19 @@ class MessageRedacted(Event):
     msgid: str
     reason: str = ""
     by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Typing(Event):
+    """``nick`` is typing in buffer ``target`` (``active``), has ``paused``, or is ``done``.
+
+    The typing spec: receivers "SHOULD" treat ``active`` as over after 6 seconds without another,
+    ``paused`` after 30, and any message from ``nick`` as ``done``. The library only reports.
+    """
+
+    target: str
+    nick: str
+    state: TypingState
 
 
 @dataclass(frozen=True, slots=True)

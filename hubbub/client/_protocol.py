@@ -194,6 +194,7 @@ _HANDLERS: dict[str, Callable[[ClientProtocol, IRCMessage], None]] = {
     "INVITE": ClientProtocol._on_invite,
     "RENAME": ClientProtocol._on_rename,
     "REDACT": ClientProtocol._on_redact,
+    "TAGMSG": ClientProtocol._on_tagmsg,
     "PRIVMSG": ClientProtocol._on_chat,
     "NOTICE": ClientProtocol._on_chat,
     "FAIL": ClientProtocol._on_standard_reply,

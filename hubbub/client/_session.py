@@ -87,6 +87,7 @@ class _Session:
         self._batches: dict[str, Batch] = {}
         self._history_requests: dict[str, deque[bool]] = {}
         self._fences: dict[str, list[IRCMessage]] = {}
+        self._typing_sent: dict[str, datetime] = {}  # target -> when we last sent +typing=active
         self._label_counter = 0
         self._batch_counter = 0
         self._self_user: str | None = None

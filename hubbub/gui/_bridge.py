@@ -179,6 +179,8 @@ class Bridge:
             await client.raw(
                 f"KICK {r.channel} {r.nick} :{r.reason}" if r.reason else f"KICK {r.channel} {r.nick}"
             )
+        elif isinstance(r, ev.SendTyping):
+            await client.typing(r.target, r.state)
         elif isinstance(r, ev.DeleteMessage):
             await client.redact(r.target, r.msgid)
         elif isinstance(r, ev.RenameChannel):
@@ -241,6 +243,8 @@ class Bridge:
         o = self.options
         if isinstance(e, hc.Message):
             return [self._chat(e)]
+        if isinstance(e, hc.Typing):
+            return [ev.Typing(e.target, e.nick, e.state)]
         if isinstance(e, hc.MessageRedacted):
             return [ev.MessageRedacted(e.target, e.msgid, e.reason, e.by)]
         if isinstance(e, hc.Connected):

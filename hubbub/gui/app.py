@@ -268,6 +268,10 @@ class ChatWindow:
         self.input_box = box
         self.entry = tk.Entry(box, font=f["ui"], relief="flat", borderwidth=0, highlightthickness=0)
         self.entry.pack(fill="x", padx=10, pady=8)
+        # "alice is typing…" for the buffer shown (IRCv3 typing notifications).
+        self.typing_label = tk.Label(bottom, anchor="w", font=f["small"], padx=2, pady=0)
+        self.typing_label.pack(fill="x", pady=(4, 0))
+        self._typing_to: str | None = None  # where our "+typing=active" went last
         self.banner = Banner(centre, f, self.theme)
         self.view = MessageView(centre, f, self.theme)
         self.view.pack(side="top", fill="both", expand=True)
@@ -292,6 +296,7 @@ class ChatWindow:
         self.buffer_title.configure(background=th.bg, foreground=th.fg)
         self.topic.configure(background=th.bg, foreground=th.muted)
         self.theme_button.configure(background=th.bg, foreground=th.muted)
+        self.typing_label.configure(background=th.bg, foreground=th.muted)
         self.topic_rule.configure(background=th.border)
         self.input_box.configure(
             background=th.input_bg, highlightbackground=th.border, highlightcolor=th.accent
@@ -308,6 +313,7 @@ class ChatWindow:
     def _bind_keys(self) -> None:
         e = self.entry
         e.bind("<Return>", self._on_enter)
+        e.bind("<KeyRelease>", self._on_typed, add=True)
         e.bind("<KP_Enter>", self._on_enter)
         e.bind("<Up>", lambda _e: self._recall(-1))
         e.bind("<Down>", lambda _e: self._recall(1))
@@ -361,7 +367,8 @@ class ChatWindow:
                 log.exception("cannot apply %r", event)
             applied += 1
         self.events_applied += applied
-        if applied:
+        expired = state.expire_typing()
+        if applied or expired:
             self._render()
         # More waiting: come back at once (after Tk handled input); idle: the normal pace.
         self._tick_id = self.root.after(1 if applied == BATCH else TICK_MS, self._tick)
@@ -389,6 +396,8 @@ class ChatWindow:
             self._show_members(buf)
         if cur in ch.topic:
             self._show_topic(buf)
+        if cur in ch.typing:
+            self._show_typing()
         if ch.status:
             self._show_status()
         if ch.new_mention and not self._focused:
@@ -413,7 +422,29 @@ class ChatWindow:
         self.sidebar.refresh(state.ordered(), state.current, state.network)
         self._show_members(buf)
         self._show_topic(buf)
+        self._show_typing()
         self._show_status()
+
+    def _show_typing(self) -> None:
+        assert self.state is not None
+        self.typing_label.configure(text=self.state.typing_text(self.state.current))
+
+    def _on_typed(self, _event: tk.Event) -> None:
+        # Typing notifications: "active" while there is text to send (the library sends one per
+        # 3 s at most, and none without message-tags), "done" once the line is emptied unsent.
+        state, bridge = self.state, self.bridge
+        if state is None or bridge is None:
+            return
+        text = self.entry.get()
+        buf = state.buffer(state.current)
+        if text and not text.startswith("/") and buf is not None and buf.kind != "server":
+            if self._typing_to is not None and fold(self._typing_to) != buf.key:
+                bridge.submit(ev.SendTyping(self._typing_to, "done"))
+            self._typing_to = buf.name
+            bridge.submit(ev.SendTyping(buf.name, "active"))
+        elif not text and self._typing_to is not None:
+            bridge.submit(ev.SendTyping(self._typing_to, "done"))
+            self._typing_to = None
 
     def _show_members(self, buf: Buffer) -> None:
         # Only a channel has members; elsewhere the messages get the room.
@@ -588,6 +619,7 @@ class ChatWindow:
         state, bridge = self.state, self.bridge
         assert state is not None and bridge is not None
         current = state.current
+        self._typing_to = None  # a message sent ends the typing for those who see it
         result = interpret(text, current)
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):

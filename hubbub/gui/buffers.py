@@ -7,7 +7,9 @@ that. Each buffer keeps at most ``max_lines`` lines (oldest dropped) so memory s
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -18,6 +20,8 @@ LineKind = Literal["message", "action", "notice", "event", "info", "error"]
 BufferKind = Literal["server", "channel", "query"]
 
 SERVER = ""  # key and name of the server buffer
+# The typing spec: receivers "SHOULD" consider an "active" notification over after 6 seconds.
+TYPING_TIMEOUT = 6.0
 
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 # Prefix ranks for sorting members: ops first, then voiced, then the rest.
@@ -104,6 +108,7 @@ class Changes:
     buffer_list: bool = False
     switched: bool = False  # another buffer is shown: redraw everything
     status: bool = False
+    typing: set[str] = field(default_factory=set)  # buffers whose "is typing" line changed
     new_mention: bool = False
     problems: list[ev.Problem] = field(default_factory=list)
 
@@ -116,9 +121,12 @@ class Changes:
 class ChatState:
     """Every buffer and the connection status, changed only by :meth:`apply` and the window."""
 
-    def __init__(self, nick: str, max_lines: int = 2000) -> None:
+    def __init__(self, nick: str, max_lines: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
         self.nick = nick
         self.max_lines = max_lines
+        self.clock = clock
+        # Per buffer key: folded nick -> (nick, when its "active" notification runs out).
+        self.typing: dict[str, dict[str, tuple[str, float]]] = {}
         self.network = ""
         self.connection: ev.ConnectionState = "disconnected"
         self.connection_detail = ""
@@ -269,11 +277,53 @@ class ChatState:
         assert buf is not None
         if e.msgid and any(ln.msgid == e.msgid for ln in list(buf.lines)[-50:]):
             return  # already shown (history replayed after a reconnect)
+        self._stop_typing(buf.key, e.nick)  # the spec: a message ends its sender's typing
         line = self._chat_line(e)
         # A private message always counts as a mention: it was written to us.
         if buf.kind == "query" and not e.own and e.kind != "notice":
             line.mention = True
         self.add(buf, line, count=not e.own)
+
+    # --- typing ---------------------------------------------------------------------------------
+
+    def _on_Typing(self, e: ev.Typing) -> None:
+        buf = self.buffer(e.target)
+        if buf is None:
+            return
+        if e.state == "active":
+            self.typing.setdefault(buf.key, {})[fold(e.nick)] = (e.nick, self.clock() + TYPING_TIMEOUT)
+        else:
+            self._stop_typing(buf.key, e.nick)
+        self.changes.typing.add(buf.key)
+
+    def _stop_typing(self, key: str, nick: str) -> None:
+        typists = self.typing.get(key)
+        if typists is not None and typists.pop(fold(nick), None) is not None:
+            self.changes.typing.add(key)
+            if not typists:
+                del self.typing[key]
+
+    def expire_typing(self) -> bool:
+        """Forget typing notifications that ran out; whether any did."""
+        now = self.clock()
+        expired = False
+        for key, typists in list(self.typing.items()):
+            for nick, deadline in list(typists.values()):
+                if deadline <= now:
+                    self._stop_typing(key, nick)
+                    expired = True
+        return expired
+
+    def typing_text(self, name: str) -> str:
+        """ "alice is typing…" for buffer ``name``, or ``""`` when nobody is."""
+        nicks = sorted((nick for nick, _ in self.typing.get(fold(name), {}).values()), key=fold)
+        if not nicks:
+            return ""
+        if len(nicks) == 1:
+            return f"{nicks[0]} is typing…"
+        if len(nicks) <= 3:
+            return f"{', '.join(nicks[:-1])} and {nicks[-1]} are typing…"
+        return "Several people are typing…"
 
     def _on_MessageRedacted(self, e: ev.MessageRedacted) -> None:
         buf = self.buffer(e.target)
@@ -315,6 +365,7 @@ class ChatState:
             text = f"You left {e.channel}{reason}"
         else:
             buf.members.pop(fold(e.nick), None)
+            self._stop_typing(buf.key, e.nick)
             text = f"{e.nick} left {e.channel}{reason}"
         self.changes.members.add(buf.key)
         self.add(buf, Line(e.time, "event", e.nick, text), count=False)
@@ -341,6 +392,7 @@ class ChatState:
         for buf in self.buffers.values():
             if key in buf.members or (buf.kind == "query" and buf.key == key):
                 buf.members.pop(key, None)
+                self._stop_typing(buf.key, e.nick)
                 self.changes.members.add(buf.key)
                 self.add(buf, Line(e.time, "event", e.nick, f"{e.nick} quit{reason}"), count=False)
 
@@ -389,7 +441,15 @@ class ChatState:
             self.changes.switched = True
         if old in self._wanted:
             self._wanted[new] = self._wanted.pop(old)
-        for table in (self.changes.appended, self.changes.rebuilt, self.changes.members, self.changes.topic):
+        if old in self.typing:
+            self.typing[new] = self.typing.pop(old)
+        for table in (
+            self.changes.appended,
+            self.changes.rebuilt,
+            self.changes.members,
+            self.changes.topic,
+            self.changes.typing,
+        ):
             if old in table:
                 if isinstance(table, dict):
                     table[new] = table.pop(old)

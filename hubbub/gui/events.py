@@ -48,6 +48,15 @@ class ChatLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    """``nick`` is typing in buffer ``target`` (``active``), has ``paused``, or is ``done``."""
+
+    target: str
+    nick: str
+    state: Literal["active", "paused", "done"]
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRedacted:
     """``by`` deleted the message ``msgid`` of buffer ``target`` (draft/message-redaction)."""
 
@@ -192,6 +201,7 @@ Event = (
     | Registered
     | ChatLine
     | MessageRedacted
+    | Typing
     | Joined
     | Parted
     | Kicked
@@ -266,6 +276,14 @@ class KickMember:
 
 
 @dataclass(frozen=True, slots=True)
+class SendTyping:
+    """Tell ``target`` we are typing (``active``) or stopped (``done``); the library throttles it."""
+
+    target: str
+    state: Literal["active", "done"] = "active"
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteMessage:
     """Delete the message ``msgid`` of ``target`` (REDACT): one's own, or as an operator."""
 
@@ -330,6 +348,7 @@ Request = (
     | KickMember
     | RenameChannel
     | DeleteMessage
+    | SendTyping
     | SetMode
     | Whois
     | SendRaw

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,6 +31,7 @@ from hubbub.client import (
     Registered,
     ServerReply,
     TopicChanged,
+    Typing,
 )
 
 FIXED_NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -649,3 +650,32 @@ def test_redact_is_reported_for_the_buffer_it_concerns() -> None:
     assert feed(proto, ":alice!a@ha REDACT #chat") == []  # no msgid: nothing to hide
     assert proto.redact("#chat", "m1") == b"REDACT #chat m1\r\n"
     assert proto.redact("bob", "m2", "typo fix") == b"REDACT bob m2 :typo fix\r\n"
+
+
+def test_typing_notifications_are_reported_and_sent_throttled() -> None:
+    """typing client tag: "+typing" is "active", "paused" or "done"; clients "SHOULD NOT send the
+    active state more than once every 3 seconds"; it travels on TAGMSG, so only with message-tags."""
+    now = [FIXED_NOW]
+    proto = ClientProtocol(ClientConfig(nick="me"), clock=lambda: now[0])
+    register(proto, caps="message-tags echo-message")
+    join_channel(proto, "me alice")
+    events = feed(proto, "@+typing=active :alice!a@ha TAGMSG #chat")
+    assert events == [Typing("#chat", "alice", "active")]
+    assert feed(proto, "@+draft/typing=done :alice!a@ha TAGMSG me") == [Typing("alice", "alice", "done")]
+    assert feed(proto, "@+typing=bogus :alice!a@ha TAGMSG #chat") == []
+    assert feed(proto, "@+typing=active :me!u@h TAGMSG #chat") == []  # our own, echoed
+    assert feed(proto, "@+draft/react=x :alice!a@ha TAGMSG #chat") == []
+    assert proto.typing("#chat") == b"@+typing=active TAGMSG #chat\r\n"
+    now[0] += timedelta(seconds=2.9)
+    assert proto.typing("#chat") == b""  # within 3 s
+    assert proto.typing("#other") == b"@+typing=active TAGMSG #other\r\n"  # per target
+    now[0] += timedelta(seconds=0.2)
+    assert proto.typing("#chat") == b"@+typing=active TAGMSG #chat\r\n"
+    assert proto.typing("#chat", "done") == b"@+typing=done TAGMSG #chat\r\n"
+    assert proto.typing("#chat", "done") == b""  # nothing left to take back
+    assert proto.typing("#chat") != b""  # after done, active goes out again at once
+    proto.send_message("#chat", "sent")
+    assert proto.typing("#chat") != b""  # a message ends the typing too
+    plain = make()
+    register(plain)
+    assert plain.typing("#chat") == b""  # no message-tags: no TAGMSG

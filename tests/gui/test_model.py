@@ -289,3 +289,36 @@ def test_a_redacted_message_keeps_its_place_but_not_its_text() -> None:
     state.apply(ev.MessageRedacted("#a", "nope"))
     state.apply(ev.MessageRedacted("#nowhere", "m2"))
     assert not kept.deleted and not state.take_changes().rebuilt
+
+
+def test_typing_shows_until_done_a_message_or_six_seconds() -> None:
+    """typing client tag: receivers "SHOULD" treat "active" as over after 6 seconds without
+    another, and a "done" or "paused", or a message from the typist, ends it at once."""
+    now = [100.0]
+    state = ChatState("alice", max_lines=50, clock=lambda: now[0])
+    state.apply(ev.Registered("alice"))
+    state.apply(ev.Joined("#a", "alice", True, T0))
+    state.take_changes()
+    state.apply(ev.Typing("#a", "bob", "active"))
+    assert state.typing_text("#a") == "bob is typing…" and "#a" in state.take_changes().typing
+    state.apply(ev.Typing("#a", "carol", "active"))
+    assert state.typing_text("#A") == "bob and carol are typing…"
+    state.apply(chat("#a", "bob", "here it is"))
+    assert state.typing_text("#a") == "carol is typing…"
+    state.apply(ev.Typing("#a", "carol", "paused"))
+    assert state.typing_text("#a") == ""
+    state.apply(ev.Typing("#a", "dave", "active"))
+    now[0] += 5.9
+    assert not state.expire_typing() and state.typing_text("#a") == "dave is typing…"
+    state.apply(ev.Typing("#a", "dave", "active"))  # renewed: another 6 s from now
+    now[0] += 5.9
+    assert not state.expire_typing()
+    now[0] += 0.2
+    state.take_changes()
+    assert state.expire_typing() and state.typing_text("#a") == ""
+    assert "#a" in state.take_changes().typing
+    state.apply(ev.Typing("#nowhere", "bob", "active"))  # no buffer: nothing to show it in
+    assert state.typing == {}
+    for n in ("b", "c", "d", "e"):
+        state.apply(ev.Typing("#a", n, "active"))
+    assert state.typing_text("#a") == "Several people are typing…"

@@ -599,3 +599,24 @@ async def test_deleted_messages_are_shown_as_deleted_and_operators_can_delete(
         assert "a regrettable remark" in shown
         # A line the window cannot delete offers no menu.
         assert not ui.window.can_delete(next(ln for ln in buf.lines if ln.kind == "event"))
+
+
+async def test_typing_is_shown_under_the_input_and_sent_while_typing(server: ServerProcess, make_ui) -> None:
+    """typing client tag: "+typing=active" while composing, "done" when the text is cleared
+    unsent; receivers show it and a message from the typist ends it."""
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    label = ui.window.typing_label
+    async with peer(server, "bob") as bob:
+        await ui.until(lambda: "bob joined #test" in ui.lines("#test"))
+        await bob.typing("#test", "active")
+        await ui.until(lambda: label.cget("text") == "bob is typing…", what="bob typing shown")
+        await bob.send_message("#test", "done typing")
+        await ui.until(lambda: label.cget("text") == "", what="typing cleared by the message")
+        await ui.type("hel")
+        got = await bob.wait_for(hc.Typing, timeout=5, nick="alice")
+        assert got == hc.Typing("#test", "alice", "active")
+        await ui.key("BackSpace", "BackSpace", "BackSpace")
+        await ui.until(lambda: ui.window.entry.get() == "", what="entry emptied")
+        got = await bob.wait_for(hc.Typing, timeout=5, nick="alice")
+        assert got == hc.Typing("#test", "alice", "done")

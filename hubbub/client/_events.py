@@ -217,6 +217,20 @@ class AwayChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MetadataChanged(Event):
+    """``target`` (a nick or a channel) has ``key`` set to ``value``, or removed (``None``).
+
+    draft/metadata-2: the keys in ``ClientConfig.metadata_keys`` are subscribed to; their values
+    are kept in ``User.metadata`` and ``Channel.metadata``. ``is_self`` when it is our own.
+    """
+
+    target: str
+    key: str
+    value: str | None
+    is_self: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ModeChanged(Event):
     """``setter`` changed the modes of ``target`` (a channel or our nick): ``modes`` and ``params``."""
 

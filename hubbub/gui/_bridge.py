@@ -232,7 +232,8 @@ class Bridge:
         members = []
         for m in chan.member_list(symbols):
             user = proto.users.get(proto.casefold(m.nick))
-            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away)))
+            shown = user.metadata.get("display-name", "") if user is not None else ""
+            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away), shown))
         return ev.MembersChanged(chan.name, tuple(members))
 
     def _chat(self, m: hc.Message) -> ev.ChatLine:
@@ -243,6 +244,14 @@ class Bridge:
         o = self.options
         if isinstance(e, hc.Message):
             return [self._chat(e)]
+        if isinstance(e, hc.MetadataChanged):
+            # A member's display name is shown in the member lists of the channels it is in.
+            if e.key != "display-name" or client.protocol.is_channel(e.target):
+                return []
+            key = client.protocol.casefold(e.target)
+            return [
+                self._members(client, c.name) for c in client.protocol.channels.values() if key in c.members
+            ]
         if isinstance(e, hc.Typing):
             return [ev.Typing(e.target, e.nick, e.state)]
         if isinstance(e, hc.MessageRedacted):

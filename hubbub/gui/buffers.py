@@ -10,7 +10,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -404,7 +404,7 @@ class ChatState:
         for buf in list(self.buffers.values()):
             member = buf.members.pop(old, None)
             if member is not None:
-                buf.members[new] = ev.Member(e.new, member.prefix, member.away)
+                buf.members[new] = replace(member, nick=e.new)
                 self.changes.members.add(buf.key)
             if member is not None or (e.is_me and buf.kind == "server"):
                 self.add(buf, Line(e.time, "event", e.new, text), count=False)
@@ -474,7 +474,7 @@ class ChatState:
         for buf in self.buffers.values():
             member = buf.members.get(key)
             if member is not None and member.away != e.away:
-                buf.members[key] = ev.Member(member.nick, member.prefix, e.away)
+                buf.members[key] = replace(member, away=e.away)
                 self.changes.members.add(buf.key)
 
     def _on_HistoryLoaded(self, e: ev.HistoryLoaded) -> None:

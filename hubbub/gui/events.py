@@ -141,11 +141,13 @@ class ChannelRenamed:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One channel member: the nick, its prefix symbols (``@``, ``+``) and whether away."""
+    """One channel member: the nick, its prefix symbols (``@``, ``+``), whether away, and the
+    display name it chose (draft/metadata-2 ``display-name``), if any."""
 
     nick: str
     prefix: str = ""
     away: bool = False
+    display_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from hubbub.client import (
     MembersChanged,
     Message,
     MessageRedacted,
+    MetadataChanged,
     ModeChanged,
     NickChanged,
     NickInUse,
@@ -679,3 +680,54 @@ def test_typing_notifications_are_reported_and_sent_throttled() -> None:
     plain = make()
     register(plain)
     assert plain.typing("#chat") == b""  # no message-tags: no TAGMSG
+
+
+def test_metadata_is_subscribed_to_and_kept_per_user_and_channel() -> None:
+    """draft/metadata-2: a client subscribes with "METADATA * SUB <key>..." and then receives
+    "METADATA <Target> <Key> <Visibility> :<Value>" for each change (no value: the key was
+    removed); RPL_KEYVALUE 761 answers a GET with the same fields."""
+    proto = make()
+    proto.connection_made()
+    feed(proto, f"{S} CAP * LS :draft/metadata-2=max-subs=10 message-tags")
+    proto.data_to_send()
+    feed(proto, f"{S} CAP * ACK :draft/metadata-2 message-tags")
+    assert sent(proto) == ["CAP END"]  # METADATA waits for registration (no before-connect)
+    feed(proto, f"{S} 001 me :Welcome")
+    assert sent(proto) == ["METADATA * SUB display-name status"]
+    feed(proto, f"{S} 005 me CASEMAPPING=ascii :ok", f"{S} 422 me :no MOTD")
+    assert feed(proto, f"{S} 770 me :display-name status") == []  # RPL_METADATASUBOK: quiet
+    join_channel(proto, "@me alice")
+    events = feed(
+        proto,
+        f"{S} BATCH +m1 metadata",
+        f"@batch=m1 {S} METADATA alice display-name * :Alice Liddell",
+        f"@batch=m1 {S} METADATA #chat status * :open",
+        f"{S} BATCH -m1",
+    )
+    assert of(events, MetadataChanged) == [
+        MetadataChanged("alice", "display-name", "Alice Liddell"),
+        MetadataChanged("#chat", "status", "open"),
+    ]
+    assert proto.users["alice"].metadata == {"display-name": "Alice Liddell"}
+    assert proto.channel("#chat").metadata == {"status": "open"}  # type: ignore[union-attr]
+    events = feed(proto, ":alice!a@ha METADATA alice display-name *")
+    assert events == [MetadataChanged("alice", "display-name", None)]
+    assert proto.users["alice"].metadata == {}
+    events = feed(proto, f"{S} 761 me me status * :busy")
+    assert events == [MetadataChanged("me", "status", "busy", True)]
+    assert feed(proto, f"{S} METADATA #elsewhere status * :x") == []  # not our channel
+    # Without keys to follow nothing is subscribed.
+    quiet = make(metadata_keys=())
+    quiet.connection_made()
+    feed(quiet, f"{S} CAP * LS :draft/metadata-2")
+    quiet.data_to_send()
+    feed(quiet, f"{S} CAP * ACK :draft/metadata-2")
+    feed(quiet, f"{S} 001 me :Welcome")
+    assert sent(quiet) == ["CAP END"]
+    # Enabled after registration (cap-notify), the subscription goes out at once.
+    late = make()
+    register(late, caps="message-tags")
+    feed(late, f"{S} CAP me NEW :draft/metadata-2")
+    assert sent(late) == ["CAP REQ draft/metadata-2"]
+    feed(late, f"{S} CAP me ACK :draft/metadata-2")
+    assert sent(late) == ["METADATA * SUB display-name status"]

@@ -620,3 +620,20 @@ async def test_typing_is_shown_under_the_input_and_sent_while_typing(server: Ser
         await ui.until(lambda: ui.window.entry.get() == "", what="entry emptied")
         got = await bob.wait_for(hc.Typing, timeout=5, nick="alice")
         assert got == hc.Typing("#test", "alice", "done")
+
+
+async def test_member_display_names_are_shown_beside_their_nicks(server: ServerProcess, make_ui) -> None:
+    """draft/metadata-2: a client subscribed to a key ("METADATA * SUB display-name") gets the
+    values of the members of a channel it joins and "METADATA <Target> <Key> ..." on each change."""
+    async with peer(server, "bob") as bob:
+        await bob.raw("METADATA * SET display-name :Bob Builder")
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        rows = ui.window.members.rows
+        await ui.until(lambda: any(r.endswith("bob  Bob Builder") for r in rows()), what="display name")
+        await bob.raw("METADATA * SET display-name :Robert")
+        await ui.until(lambda: any(r.endswith("bob  Robert") for r in rows()), what="changed display name")
+        await bob.raw("METADATA * CLEAR")
+        await ui.until(lambda: any(r.endswith("bob") for r in rows()), what="display name removed")
+        client_user = ui.state.buffer("#test").members["bob"]
+        assert client_user.display_name == ""

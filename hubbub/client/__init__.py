@@ -10,6 +10,7 @@ from ._errors import ClientError
 from ._events import (
     AwayChanged,
     CapabilitiesChanged,
+    ChannelRenamed,
     Connected,
     Disconnected,
     Error,
@@ -22,6 +23,8 @@ from ._events import (
     MembersChanged,
     Message,
     MessageKind,
+    MessageRedacted,
+    MetadataChanged,
     ModeChanged,
     NickChanged,
     NickInUse,
@@ -31,6 +34,8 @@ from ._events import (
     Registered,
     ServerReply,
     TopicChanged,
+    Typing,
+    TypingState,
 )
 from ._protocol import ClientProtocol
 from ._state import Channel, ISupport, Member, User
@@ -41,6 +46,7 @@ __all__ = [
     "AwayChanged",
     "CapabilitiesChanged",
     "Channel",
+    "ChannelRenamed",
     "Client",
     "ClientConfig",
     "ClientError",
@@ -59,6 +65,8 @@ __all__ = [
     "MembersChanged",
     "Message",
     "MessageKind",
+    "MessageRedacted",
+    "MetadataChanged",
     "ModeChanged",
     "NickChanged",
     "NickInUse",
@@ -69,6 +77,8 @@ __all__ = [
     "Registered",
     "ServerReply",
     "TopicChanged",
+    "Typing",
+    "TypingState",
     "User",
     "format_action",
     "parse_action",

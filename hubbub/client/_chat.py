@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
-from ._events import Message, MessageKind
+from ._events import Message, MessageKind, MessageRedacted, Typing, TypingState
 from ._outgoing import build_chat_lines
 from ._session import SERVER_BUFFER, _Session, nick_of
 from ._text import is_action, is_ctcp, parse_action
+
+TYPING_INTERVAL = timedelta(seconds=3)
+"""The typing spec: clients "SHOULD NOT send the active state more than once every 3 seconds"."""
+_TYPING_TAGS = ("+typing", "+draft/typing")
+_TYPING_STATES = frozenset({"active", "paused", "done"})
 
 
 class _Chat(_Session):
@@ -66,6 +72,48 @@ class _Chat(_Session):
         if event is not None:
             self._emit(event)
 
+    def _on_tagmsg(self, msg: IRCMessage) -> None:
+        # IRCv3 typing: a TAGMSG carrying "+typing=<active|paused|done>" (or the draft name).
+        state = next((msg.tags[t] for t in _TYPING_TAGS if t in msg.tags), None)
+        sender = nick_of(msg.source)
+        if state not in _TYPING_STATES or not sender or self.is_me(sender):
+            return
+        self._note_source(msg.source)
+        self._emit(Typing(self._buffer_of(msg, sender), sender, state))  # type: ignore[arg-type]
+
+    def typing(self, target: str, state: TypingState = "active") -> bytes:
+        """A TAGMSG telling ``target`` we are typing (``active``), ``paused`` or ``done``.
+
+        Nothing (``b""``) without message-tags, for ``active`` within :data:`TYPING_INTERVAL` of
+        the last one to ``target`` (the spec's throttle), and for ``paused``/``done`` when no
+        ``active`` went out since the last message: there is nothing to take back.
+        """
+        if "message-tags" not in self.caps_enabled or state not in _TYPING_STATES:
+            return b""
+        key = self.casefold(target)
+        now = self._clock()
+        if state == "active":
+            last = self._typing_sent.get(key)
+            if last is not None and now - last < TYPING_INTERVAL:
+                return b""
+            self._typing_sent[key] = now
+        elif self._typing_sent.pop(key, None) is None:
+            return b""
+        return format_message(IRCMessage.build("TAGMSG", target, tags={"+typing": state}))
+
+    def _on_redact(self, msg: IRCMessage) -> None:
+        # IRCv3 draft/message-redaction: "REDACT <target> <msgid> [<reason>]"; the target is the
+        # one the redacting user named, so a private one is our nick and the buffer is theirs.
+        msgid = msg.param(1)
+        if not msgid:
+            return
+        sender = nick_of(msg.source)
+        self._emit(MessageRedacted(self._buffer_of(msg, sender), msgid, msg.param(2), sender))
+
+    def redact(self, target: str, msgid: str, reason: str | None = None) -> bytes:
+        """REDACT the message ``msgid`` of ``target`` (draft/message-redaction), with ``reason``."""
+        return format_message(IRCMessage.build("REDACT", target, msgid, *([reason] if reason else [])))
+
     def _answer_ctcp(self, nick: str, text: str) -> None:
         body = text.strip("\x01")
         command, _, arg = body.partition(" ")
@@ -90,6 +138,8 @@ class _Chat(_Session):
         draft/multiline, in which case the whole text goes as one batch. Without echo-message
         our own :class:`Message` events are queued at once (read them with :meth:`take_events`).
         """
+        # The message ends the typing: the next keystroke announces itself at once.
+        self._typing_sent.pop(self.casefold(target), None)
         multiline = (
             self.caps_available.get("draft/multiline") if "draft/multiline" in self.caps_enabled else None
         )

@@ -23,6 +23,7 @@ from ._events import (
     MessageKind,
     Reconnecting,
     Registered,
+    TypingState,
 )
 from ._protocol import ClientProtocol
 
@@ -331,6 +332,12 @@ class Client:
         """Send ``text`` as a CTCP ACTION (``/me``)."""
         await self._send_chat(target, text, "action")
 
+    async def typing(self, target: str, state: TypingState = "active") -> None:
+        """Tell ``target`` we are typing: throttled, with message-tags only (see the protocol's)."""
+        data = self._proto.typing(target, state)
+        if data:
+            await self._write(data)
+
     async def join(self, channel: str, key: str | None = None) -> None:
         """Join ``channel`` (and rejoin it after reconnects); while disconnected it is joined on return."""
         data = self._proto.join(channel, key)
@@ -350,6 +357,14 @@ class Client:
     async def set_topic(self, channel: str, topic: str) -> None:
         """Set the topic of ``channel``."""
         await self._write(self._proto.set_topic(channel, topic))
+
+    async def rename(self, channel: str, new_name: str, reason: str = "") -> None:
+        """Rename ``channel`` to ``new_name`` (draft/channel-rename; channel operators only)."""
+        await self._write(self._proto.rename(channel, new_name, reason))
+
+    async def redact(self, target: str, msgid: str, reason: str | None = None) -> None:
+        """Delete the message ``msgid`` of ``target`` (draft/message-redaction), with ``reason``."""
+        await self._write(self._proto.redact(target, msgid, reason))
 
     async def set_away(self, message: str | None) -> None:
         """Mark ourselves away with ``message``, or back with ``None``."""

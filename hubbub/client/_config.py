@@ -25,6 +25,9 @@ KNOWN_CAPS: frozenset[str] = frozenset(
         "draft/chathistory",
         "draft/event-playback",
         "draft/multiline",
+        "draft/channel-rename",
+        "draft/message-redaction",
+        "draft/metadata-2",
         "standard-replies",
     }
 )
@@ -42,7 +45,8 @@ class ClientConfig:
     ``caps`` limits which capabilities are requested (all known ones by default).
     ``dedup_size`` bounds the msgids remembered per buffer for de-duplication.
     ``history_limit`` is how many messages one CHATHISTORY request asks for when the server
-    sets no lower limit.
+    sets no lower limit. ``metadata_keys`` are the draft/metadata-2 keys subscribed to when the
+    server offers it (none: no subscription).
     """
 
     nick: str
@@ -56,6 +60,7 @@ class ClientConfig:
     caps: frozenset[str] = KNOWN_CAPS
     dedup_size: int = 4096
     history_limit: int = 100
+    metadata_keys: tuple[str, ...] = ("display-name", "status")
 
     @property
     def user(self) -> str:

@@ -16,6 +16,9 @@ from hubbub.protocol import Message as IRCMessage
 
 from ._state import ISupport
 
+TypingState = Literal["active", "paused", "done"]
+"""A ``+typing`` value (IRCv3 typing client tag)."""
+
 MessageKind = Literal["privmsg", "notice", "action"]
 """What a :class:`Message` is: a PRIVMSG, a NOTICE or a CTCP ACTION (``/me``)."""
 
@@ -92,6 +95,33 @@ class Message(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRedacted(Event):
+    """``by`` deleted the message ``msgid`` of buffer ``target`` (IRCv3 draft/message-redaction).
+
+    ``target`` is the buffer as for :class:`Message` (the channel, or the other person's nick);
+    clients should hide or replace the message's text. ``reason`` may be empty.
+    """
+
+    target: str
+    msgid: str
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Typing(Event):
+    """``nick`` is typing in buffer ``target`` (``active``), has ``paused``, or is ``done``.
+
+    The typing spec: receivers "SHOULD" treat ``active`` as over after 6 seconds without another,
+    ``paused`` after 30, and any message from ``nick`` as ``done``. The library only reports.
+    """
+
+    target: str
+    nick: str
+    state: TypingState
+
+
+@dataclass(frozen=True, slots=True)
 class Joined(Event):
     """``nick`` joined ``channel``; ``is_self`` when it is us (the channel buffer now exists)."""
 
@@ -156,6 +186,20 @@ class TopicChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRenamed(Event):
+    """``old`` is now called ``new`` (IRCv3 draft/channel-rename): its members, topic, modes and
+    msgid memory moved with it, and it is rejoined under the new name after a reconnect.
+
+    ``by`` is the nick of the operator who renamed it; ``reason`` may be empty.
+    """
+
+    old: str
+    new: str
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MembersChanged(Event):
     """The member list (or members' prefixes) of ``channel`` changed; read it from the state."""
 
@@ -169,6 +213,20 @@ class AwayChanged(Event):
     nick: str
     away: bool
     message: str = ""
+    is_self: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataChanged(Event):
+    """``target`` (a nick or a channel) has ``key`` set to ``value``, or removed (``None``).
+
+    draft/metadata-2: the keys in ``ClientConfig.metadata_keys`` are subscribed to; their values
+    are kept in ``User.metadata`` and ``Channel.metadata``. ``is_self`` when it is our own.
+    """
+
+    target: str
+    key: str
+    value: str | None
     is_self: bool = False
 
 

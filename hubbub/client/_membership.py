@@ -1,4 +1,4 @@
-"""Channel membership: JOIN, PART, KICK, QUIT, NICK, NAMES, MODE, TOPIC and INVITE."""
+"""Channel membership: JOIN, PART, KICK, QUIT, NICK, NAMES, MODE, TOPIC, INVITE and RENAME."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
 from ._events import (
+    ChannelRenamed,
     Invited,
     Joined,
     Kicked,
@@ -241,7 +242,35 @@ class _Membership(_Presence, _History):
         nick = msg.param(0)
         self._emit(Invited(msg.param(1), nick, nick_of(msg.source), self.is_me(nick)))
 
+    def _on_rename(self, msg: IRCMessage) -> None:
+        # IRCv3 draft/channel-rename: "RENAME <old> <new> :<reason>"; a client "SHOULD update any
+        # internal state that refers to the old channel name to the new name".
+        old_name, new_name = msg.param(0), msg.param(1)
+        old_key, new_key = self.casefold(old_name), self.casefold(new_name)
+        channel = self.channels.get(old_key)
+        if channel is None or not new_name or (new_key in self.channels and new_key != old_key):
+            return
+        del self.channels[old_key]
+        channel.name = new_name
+        self.channels[new_key] = channel
+        if old_key != new_key:
+            wanted = self._wanted.pop(old_key, None)
+            if wanted is not None:
+                self._wanted[new_key] = (new_name, wanted[1])
+            self._log.rename(old_key, new_key)
+            if old_key in self._names:
+                self._names[new_key] = self._names.pop(old_key)
+            if old_key in self._history_requests:
+                self._history_requests[new_key] = self._history_requests.pop(old_key)
+        elif old_key in self._wanted:
+            self._wanted[old_key] = (new_name, self._wanted[old_key][1])
+        self._emit(ChannelRenamed(old_name, new_name, msg.param(2), nick_of(msg.source)))
+
     # -- commands -----------------------------------------------------------------------------
+    def rename(self, channel: str, new_name: str, reason: str = "") -> bytes:
+        """RENAME ``channel`` to ``new_name`` (draft/channel-rename; channel operators only)."""
+        return format_message(IRCMessage.build("RENAME", channel, new_name, *([reason] if reason else [])))
+
     def join(self, channel: str, key: str | None = None) -> bytes:
         """JOIN ``channel``; it is rejoined after a reconnect until :meth:`part`."""
         self._wanted[self.casefold(channel)] = (channel, key)

@@ -1,11 +1,12 @@
-"""Presence of users: AWAY and away replies, the WHO after joining, ACCOUNT, CHGHOST, SETNAME."""
+"""Presence of users: AWAY and away replies, the WHO after joining, ACCOUNT, CHGHOST, SETNAME,
+and their metadata (draft/metadata-2)."""
 
 from __future__ import annotations
 
 from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
-from ._events import AwayChanged
+from ._events import AwayChanged, MetadataChanged
 from ._session import _Session, nick_of
 
 # The token of the WHO a client sends after joining, to learn who is away already.
@@ -14,6 +15,31 @@ _AWAY_WHO_TOKEN = "877"
 
 class _Presence(_Session):
     """Keeps each known user's away state, account, user@host and real name current."""
+
+    # -- metadata (draft/metadata-2) -------------------------------------------------------------
+    def _on_metadata(self, msg: IRCMessage) -> None:
+        # METADATA <target> <key> <visibility> [:<value>] (no value: the key was removed), or
+        # RPL_KEYVALUE 761 <me> <target> <key> <visibility> :<value> answering a GET.
+        params = msg.params[1:] if msg.command == "761" else msg.params
+        if len(params) < 3:
+            return
+        target, key = params[0], params[1]
+        value = params[3] if len(params) >= 4 else None
+        if self.is_channel(target):
+            channel = self.channel(target)
+            if channel is None:
+                return
+            store = channel.metadata
+            target = channel.name
+        elif target == "*":
+            return
+        else:
+            store = self._user(target).metadata
+        if value is None:
+            store.pop(key, None)
+        else:
+            store[key] = value
+        self._emit(MetadataChanged(target, key, value, self.is_me(target)))
 
     def _ask_who_is_away(self, channel: str) -> None:
         # IRCv3 away-notify: a client learns who is away already with a WHO after joining;

@@ -21,7 +21,9 @@ from ._registration import NICK_ERRORS, SASL_FAILURES, _Registration
 log = logging.getLogger(__name__)
 
 # Numerics handled by the state machine and not shown as ServerReply.
-_QUIET_NUMERICS = frozenset({"005", "324", "329", "331", "332", "333", "353", "366", "900", "903", "908"})
+_QUIET_NUMERICS = frozenset(
+    {"005", "324", "329", "331", "332", "333", "353", "366", "770", "771", "900", "903", "908"}
+)
 
 
 class ClientProtocol(_Registration, _Membership):
@@ -192,6 +194,11 @@ _HANDLERS: dict[str, Callable[[ClientProtocol, IRCMessage], None]] = {
     "CHGHOST": ClientProtocol._on_chghost,
     "SETNAME": ClientProtocol._on_setname,
     "INVITE": ClientProtocol._on_invite,
+    "RENAME": ClientProtocol._on_rename,
+    "REDACT": ClientProtocol._on_redact,
+    "TAGMSG": ClientProtocol._on_tagmsg,
+    "METADATA": ClientProtocol._on_metadata,
+    "761": ClientProtocol._on_metadata,
     "PRIVMSG": ClientProtocol._on_chat,
     "NOTICE": ClientProtocol._on_chat,
     "FAIL": ClientProtocol._on_standard_reply,

@@ -47,8 +47,10 @@ class _Registration(_History):
                 self._cap_pending.discard(name)
                 if item.startswith("-"):
                     self.caps_enabled.discard(name)
-                else:
+                elif name not in self.caps_enabled:
                     self.caps_enabled.add(name)
+                    if name == "draft/metadata-2" and self.registered:
+                        self._subscribe_metadata()  # at registration otherwise: see _on_welcome
             self._emit(CapabilitiesChanged(frozenset(self.caps_enabled)))
             if "sasl" in self.caps_enabled and not self.registered and self._wants_sasl():
                 self._sasl_active = True
@@ -128,6 +130,10 @@ class _Registration(_History):
         if "!" in last_word and "@" in last_word:
             self._self_user, _, self._self_host = last_word.split("!", 1)[1].partition("@")
         self._user(self.nick)
+        if "draft/metadata-2" in self.caps_enabled:
+            # METADATA is a registered client's command here (no before-connect), and the
+            # subscription must precede the JOINs so that each brings its members' values.
+            self._subscribe_metadata()
         self._server_reply(msg)
 
     def _on_end_of_motd(self, msg: IRCMessage) -> None:

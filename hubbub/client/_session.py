@@ -87,6 +87,7 @@ class _Session:
         self._batches: dict[str, Batch] = {}
         self._history_requests: dict[str, deque[bool]] = {}
         self._fences: dict[str, list[IRCMessage]] = {}
+        self._typing_sent: dict[str, datetime] = {}  # target -> when we last sent +typing=active
         self._label_counter = 0
         self._batch_counter = 0
         self._self_user: str | None = None
@@ -124,6 +125,12 @@ class _Session:
 
     def _send(self, command: str, *params: str, tags: Mapping[str, str] | None = None) -> None:
         self._out += format_message(IRCMessage.build(command, *params, tags=tags))
+
+    def _subscribe_metadata(self) -> None:
+        # draft/metadata-2: "METADATA * SUB <key1> [<key2> ...]" -- subscribed keys' values come
+        # with each JOIN and whenever they change.
+        if self.config.metadata_keys:
+            self._send("METADATA", "*", "SUB", *self.config.metadata_keys)
 
     def _user(self, nick: str) -> User:
         key = self.casefold(nick)

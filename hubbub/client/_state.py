@@ -143,6 +143,7 @@ class User:
     realname: str | None = None
     away: bool = False
     away_message: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-2 subscribed keys
 
 
 @dataclass(slots=True)
@@ -169,6 +170,7 @@ class Channel:
     modes: str = ""
     members: dict[str, Member] = field(default_factory=dict)
     joined: bool = True
+    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-2 subscribed keys
 
     def member_list(self, prefix_symbols: str = "@+") -> list[Member]:
         """Members sorted by rank (order of ``prefix_symbols``), then case-insensitively by nick."""

@@ -179,6 +179,12 @@ class Bridge:
             await client.raw(
                 f"KICK {r.channel} {r.nick} :{r.reason}" if r.reason else f"KICK {r.channel} {r.nick}"
             )
+        elif isinstance(r, ev.SendTyping):
+            await client.typing(r.target, r.state)
+        elif isinstance(r, ev.DeleteMessage):
+            await client.redact(r.target, r.msgid)
+        elif isinstance(r, ev.RenameChannel):
+            await client.rename(r.channel, r.new, r.reason)
         elif isinstance(r, ev.SetMode):
             await client.raw("MODE " + " ".join(r.args))
         elif isinstance(r, ev.Whois):
@@ -226,7 +232,8 @@ class Bridge:
         members = []
         for m in chan.member_list(symbols):
             user = proto.users.get(proto.casefold(m.nick))
-            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away)))
+            shown = user.metadata.get("display-name", "") if user is not None else ""
+            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away), shown))
         return ev.MembersChanged(chan.name, tuple(members))
 
     def _chat(self, m: hc.Message) -> ev.ChatLine:
@@ -237,6 +244,18 @@ class Bridge:
         o = self.options
         if isinstance(e, hc.Message):
             return [self._chat(e)]
+        if isinstance(e, hc.MetadataChanged):
+            # A member's display name is shown in the member lists of the channels it is in.
+            if e.key != "display-name" or client.protocol.is_channel(e.target):
+                return []
+            key = client.protocol.casefold(e.target)
+            return [
+                self._members(client, c.name) for c in client.protocol.channels.values() if key in c.members
+            ]
+        if isinstance(e, hc.Typing):
+            return [ev.Typing(e.target, e.nick, e.state)]
+        if isinstance(e, hc.MessageRedacted):
+            return [ev.MessageRedacted(e.target, e.msgid, e.reason, e.by)]
         if isinstance(e, hc.Connected):
             return [ev.ConnectionChanged("connected", f"{o.host}:{o.port}")]
         if isinstance(e, hc.Registered):
@@ -263,6 +282,12 @@ class Bridge:
             self._topics[key] = e.topic
             fresh = e.set_by is not None and key not in self._joining and e.topic != known
             return [ev.TopicChanged(e.channel, e.topic, e.set_by or "" if fresh else "", e.set_at)]
+        if isinstance(e, hc.ChannelRenamed):
+            old, new = client.protocol.casefold(e.old), client.protocol.casefold(e.new)
+            for table in (self._topics, self._joining, self._pending_history):
+                if old in table:
+                    table[new] = table.pop(old)  # type: ignore[assignment]
+            return [ev.ChannelRenamed(e.old, e.new, e.reason, e.by, _now())]
         if isinstance(e, hc.MembersChanged):
             key = client.protocol.casefold(e.channel)
             if key in self._joining:

@@ -134,6 +134,7 @@ class MemberList(tk.Frame):
         )
         self.text.tag_configure("prefix", foreground=theme.muted, font=self.fonts["bold"])
         self.text.tag_configure("away", foreground=theme.away)
+        self.text.tag_configure("display", foreground=theme.muted, font=self.fonts["small"])
         self.text.tag_configure("chosen", background=theme.sidebar_sel_bg, foreground=theme.sidebar_sel_fg)
         self.show(self.members)
 
@@ -154,6 +155,9 @@ class MemberList(tk.Frame):
                 t.insert("end", m.prefix, ("prefix",))
                 t.insert("end", "\t")
             t.insert("end", m.nick, nick_tags)
+            if m.display_name and m.display_name != m.nick:
+                # draft/metadata-2 display-name: beside the nick, which stays what others type.
+                t.insert("end", "  " + m.display_name.replace("\n", " "), ("display",))
         t.configure(state="disabled")
         self.selected = -1
 

@@ -17,6 +17,7 @@ LINK_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 SCROLLBAR = "Slim.Vertical.TScrollbar"
 IDLE_SCROLLBAR = "Idle.Slim.Vertical.TScrollbar"  # everything fits: no thumb to show
+DELETED = "(message deleted)"
 _EVENT_MARKS = {"joined": "→", "left": "←", "quit": "←", "kicked": "✕"}
 
 
@@ -57,6 +58,7 @@ class MessageView(tk.Frame):
         self.text.configure(state="disabled")
         self.buffer: Buffer | None = None
         self.rendered = 0  # lines drawn since the last full render
+        self.rows: dict[int, Line] = {}  # text line number -> the buffer line drawn there
         self._last_day: date | None = None
         self._astral_ok = True
         for seq in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
@@ -111,6 +113,7 @@ class MessageView(tk.Frame):
         t.tag_configure("info", foreground=theme.muted)
         t.tag_configure("error", foreground=theme.error)
         t.tag_configure("mention", background=theme.mention_bg)
+        t.tag_configure("deleted", foreground=theme.muted, font=f["italic"])
         t.tag_configure("link", foreground=theme.accent, underline=True)
         t.tag_configure(
             "day", foreground=theme.separator, font=f["small_bold"], justify="center", spacing1=12, spacing3=6
@@ -138,6 +141,7 @@ class MessageView(tk.Frame):
         t.delete("1.0", "end")
         self._last_day = None
         self.rendered = 0
+        self.rows.clear()
         anchor_index = ""
         marker_drawn = buffer.read_marker is None or not _news_after(buffer, buffer.read_marker)
         for line in buffer.lines:
@@ -177,26 +181,39 @@ class MessageView(tk.Frame):
                 t.insert("end", f"{_day_label(local)}\n", ("day",))
             self._last_day = day
         self.rendered += 1
+        first_row = int(t.index("end-1c").split(".")[0])
         base: tuple[str, ...] = ("line", "mention") if line.mention else ("line",)
         t.insert("end", local.strftime("%H:%M") + "  ", (*base, "time"))
         if line.kind == "message":
             nick_tags = ("own",) if line.own else ("nick", "c" + nick_colour(line.nick))
             t.insert("end", line.nick, (*base, *nick_tags))
             t.insert("end", "  ", base)
-            self._insert_text(line.text, base)
+            self._insert_body(line, base)
         elif line.kind == "action":
             t.insert("end", "* ", (*base, "action"))
             t.insert("end", line.nick, (*base, "action", "nick", "c" + nick_colour(line.nick)))
             t.insert("end", " ", base)
-            self._insert_text(line.text, (*base, "action"))
+            self._insert_body(line, (*base, "action"))
         elif line.kind == "notice":
             t.insert("end", f"-{line.nick}- " if line.nick else "", (*base, "notice", "nick"))
-            self._insert_text(line.text, (*base, "notice"))
+            self._insert_body(line, (*base, "notice"))
         elif line.kind == "event":
             t.insert("end", _event_mark(line.text) + " " + line.text, (*base, "event"))
         else:
             self._insert_text(line.text, (*base, line.kind))
         t.insert("end", "\n", base)
+        for row in range(first_row, int(t.index("end-1c").split(".")[0])):
+            self.rows[row] = line  # every row of it: a multiline message spans several
+
+    def _insert_body(self, line: Line, tags: tuple[str, ...]) -> None:
+        if line.deleted:
+            self.text.insert("end", DELETED, (*tags, "deleted"))
+        else:
+            self._insert_text(line.text, tags)
+
+    def line_at(self, index: str) -> Line | None:
+        """The buffer line drawn at text ``index`` (``"@x,y"`` for a pointer position), if any."""
+        return self.rows.get(int(self.text.index(index).split(".")[0]))
 
     def _insert_text(self, text: str, tags: tuple[str, ...]) -> None:
         pos = 0

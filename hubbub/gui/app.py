@@ -24,7 +24,7 @@ from ._banner import Banner
 from ._connect import ConnectForm
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
-from .buffers import SERVER, Buffer, ChatState, fold, is_channel
+from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 
@@ -268,11 +268,18 @@ class ChatWindow:
         self.input_box = box
         self.entry = tk.Entry(box, font=f["ui"], relief="flat", borderwidth=0, highlightthickness=0)
         self.entry.pack(fill="x", padx=10, pady=8)
+        # "alice is typing…" for the buffer shown (IRCv3 typing notifications).
+        self.typing_label = tk.Label(bottom, anchor="w", font=f["small"], padx=2, pady=0)
+        self.typing_label.pack(fill="x", pady=(4, 0))
+        self._typing_to: str | None = None  # where our "+typing=active" went last
         self.banner = Banner(centre, f, self.theme)
         self.view = MessageView(centre, f, self.theme)
         self.view.pack(side="top", fill="both", expand=True)
         self.banner.before = bottom
         self.view.on_top = self.load_older
+        self.message_menu = tk.Menu(self.root, tearoff=0)
+        self._menu_line: tuple[str, Line] | None = None  # (buffer, line) the menu was opened on
+        self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
         self._paint_chat()
         chat.pack(fill="both", expand=True)
@@ -289,6 +296,7 @@ class ChatWindow:
         self.buffer_title.configure(background=th.bg, foreground=th.fg)
         self.topic.configure(background=th.bg, foreground=th.muted)
         self.theme_button.configure(background=th.bg, foreground=th.muted)
+        self.typing_label.configure(background=th.bg, foreground=th.muted)
         self.topic_rule.configure(background=th.border)
         self.input_box.configure(
             background=th.input_bg, highlightbackground=th.border, highlightcolor=th.accent
@@ -305,6 +313,7 @@ class ChatWindow:
     def _bind_keys(self) -> None:
         e = self.entry
         e.bind("<Return>", self._on_enter)
+        e.bind("<KeyRelease>", self._on_typed, add=True)
         e.bind("<KP_Enter>", self._on_enter)
         e.bind("<Up>", lambda _e: self._recall(-1))
         e.bind("<Down>", lambda _e: self._recall(1))
@@ -358,7 +367,8 @@ class ChatWindow:
                 log.exception("cannot apply %r", event)
             applied += 1
         self.events_applied += applied
-        if applied:
+        expired = state.expire_typing()
+        if applied or expired:
             self._render()
         # More waiting: come back at once (after Tk handled input); idle: the normal pace.
         self._tick_id = self.root.after(1 if applied == BATCH else TICK_MS, self._tick)
@@ -386,6 +396,8 @@ class ChatWindow:
             self._show_members(buf)
         if cur in ch.topic:
             self._show_topic(buf)
+        if cur in ch.typing:
+            self._show_typing()
         if ch.status:
             self._show_status()
         if ch.new_mention and not self._focused:
@@ -410,7 +422,29 @@ class ChatWindow:
         self.sidebar.refresh(state.ordered(), state.current, state.network)
         self._show_members(buf)
         self._show_topic(buf)
+        self._show_typing()
         self._show_status()
+
+    def _show_typing(self) -> None:
+        assert self.state is not None
+        self.typing_label.configure(text=self.state.typing_text(self.state.current))
+
+    def _on_typed(self, _event: tk.Event) -> None:
+        # Typing notifications: "active" while there is text to send (the library sends one per
+        # 3 s at most, and none without message-tags), "done" once the line is emptied unsent.
+        state, bridge = self.state, self.bridge
+        if state is None or bridge is None:
+            return
+        text = self.entry.get()
+        buf = state.buffer(state.current)
+        if text and not text.startswith("/") and buf is not None and buf.kind != "server":
+            if self._typing_to is not None and fold(self._typing_to) != buf.key:
+                bridge.submit(ev.SendTyping(self._typing_to, "done"))
+            self._typing_to = buf.name
+            bridge.submit(ev.SendTyping(buf.name, "active"))
+        elif not text and self._typing_to is not None:
+            bridge.submit(ev.SendTyping(self._typing_to, "done"))
+            self._typing_to = None
 
     def _show_members(self, buf: Buffer) -> None:
         # Only a channel has members; elsewhere the messages get the room.
@@ -533,6 +567,42 @@ class ChatWindow:
             ev.LoadOlder(buf.name, oldest.msgid if oldest else None, oldest.time if oldest else None)
         )
 
+    # --- deleting messages -------------------------------------------------------------------------
+
+    def can_delete(self, line: Line | None) -> bool:
+        """Whether to offer deleting ``line`` (REDACT): one's own message, or any as a channel operator.
+
+        The server has the last word (one's own needs an account); its refusal is shown as an error.
+        """
+        state = self.state
+        if state is None or line is None or not line.msgid or line.deleted:
+            return False
+        if line.kind not in ("message", "action", "notice"):
+            return False
+        buf = state.buffer(state.current)
+        if buf is None or buf.kind == "server":
+            return False
+        if line.own:
+            return True
+        me = buf.members.get(fold(state.nick))
+        return buf.kind == "channel" and me is not None and any(c in "~&@" for c in me.prefix)
+
+    def _on_message_menu(self, event: tk.Event) -> str:
+        line = self.view.line_at(f"@{event.x},{event.y}")
+        if self.state is None or line is None or not self.can_delete(line):
+            return "break"
+        self._menu_line = (self.state.current, line)
+        self.message_menu.delete(0, "end")
+        self.message_menu.add_command(label="Delete message", command=self._delete_menu_line)
+        self.message_menu.tk_popup(event.x_root, event.y_root)
+        return "break"
+
+    def _delete_menu_line(self) -> None:
+        chosen, self._menu_line = self._menu_line, None
+        if self.bridge is None or chosen is None or not chosen[1].msgid:
+            return
+        self.bridge.submit(ev.DeleteMessage(chosen[0], chosen[1].msgid))
+
     # --- input -----------------------------------------------------------------------------------
 
     def _on_enter(self, _event: tk.Event) -> str:
@@ -549,6 +619,7 @@ class ChatWindow:
         state, bridge = self.state, self.bridge
         assert state is not None and bridge is not None
         current = state.current
+        self._typing_to = None  # a message sent ends the typing for those who see it
         result = interpret(text, current)
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):

@@ -7,8 +7,10 @@ that. Each buffer keeps at most ``max_lines`` lines (oldest dropped) so memory s
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -18,6 +20,8 @@ LineKind = Literal["message", "action", "notice", "event", "info", "error"]
 BufferKind = Literal["server", "channel", "query"]
 
 SERVER = ""  # key and name of the server buffer
+# The typing spec: receivers "SHOULD" consider an "active" notification over after 6 seconds.
+TYPING_TIMEOUT = 6.0
 
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 # Prefix ranks for sorting members: ops first, then voiced, then the rest.
@@ -50,6 +54,7 @@ class Line:
     mention: bool = False
     own: bool = False
     msgid: str | None = None
+    deleted: bool = False  # redacted (draft/message-redaction): shown as "(message deleted)"
 
 
 @dataclass(slots=True)
@@ -103,6 +108,7 @@ class Changes:
     buffer_list: bool = False
     switched: bool = False  # another buffer is shown: redraw everything
     status: bool = False
+    typing: set[str] = field(default_factory=set)  # buffers whose "is typing" line changed
     new_mention: bool = False
     problems: list[ev.Problem] = field(default_factory=list)
 
@@ -115,9 +121,12 @@ class Changes:
 class ChatState:
     """Every buffer and the connection status, changed only by :meth:`apply` and the window."""
 
-    def __init__(self, nick: str, max_lines: int = 2000) -> None:
+    def __init__(self, nick: str, max_lines: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
         self.nick = nick
         self.max_lines = max_lines
+        self.clock = clock
+        # Per buffer key: folded nick -> (nick, when its "active" notification runs out).
+        self.typing: dict[str, dict[str, tuple[str, float]]] = {}
         self.network = ""
         self.connection: ev.ConnectionState = "disconnected"
         self.connection_detail = ""
@@ -268,11 +277,67 @@ class ChatState:
         assert buf is not None
         if e.msgid and any(ln.msgid == e.msgid for ln in list(buf.lines)[-50:]):
             return  # already shown (history replayed after a reconnect)
+        self._stop_typing(buf.key, e.nick)  # the spec: a message ends its sender's typing
         line = self._chat_line(e)
         # A private message always counts as a mention: it was written to us.
         if buf.kind == "query" and not e.own and e.kind != "notice":
             line.mention = True
         self.add(buf, line, count=not e.own)
+
+    # --- typing ---------------------------------------------------------------------------------
+
+    def _on_Typing(self, e: ev.Typing) -> None:
+        buf = self.buffer(e.target)
+        if buf is None:
+            return
+        if e.state == "active":
+            self.typing.setdefault(buf.key, {})[fold(e.nick)] = (e.nick, self.clock() + TYPING_TIMEOUT)
+        else:
+            self._stop_typing(buf.key, e.nick)
+        self.changes.typing.add(buf.key)
+
+    def _stop_typing(self, key: str, nick: str) -> None:
+        typists = self.typing.get(key)
+        if typists is not None and typists.pop(fold(nick), None) is not None:
+            self.changes.typing.add(key)
+            if not typists:
+                del self.typing[key]
+
+    def expire_typing(self) -> bool:
+        """Forget typing notifications that ran out; whether any did."""
+        now = self.clock()
+        expired = False
+        for key, typists in list(self.typing.items()):
+            for nick, deadline in list(typists.values()):
+                if deadline <= now:
+                    self._stop_typing(key, nick)
+                    expired = True
+        return expired
+
+    def typing_text(self, name: str) -> str:
+        """ "alice is typing…" for buffer ``name``, or ``""`` when nobody is."""
+        nicks = sorted((nick for nick, _ in self.typing.get(fold(name), {}).values()), key=fold)
+        if not nicks:
+            return ""
+        if len(nicks) == 1:
+            return f"{nicks[0]} is typing…"
+        if len(nicks) <= 3:
+            return f"{', '.join(nicks[:-1])} and {nicks[-1]} are typing…"
+        return "Several people are typing…"
+
+    def _on_MessageRedacted(self, e: ev.MessageRedacted) -> None:
+        buf = self.buffer(e.target)
+        if buf is None:
+            return
+        line = next((ln for ln in buf.lines if ln.msgid == e.msgid), None)
+        if line is None or line.deleted:
+            return
+        # message-redaction: clients "SHOULD hide or replace the content"; the text is dropped.
+        line.text = ""
+        line.deleted = True
+        line.mention = False
+        self.changes.appended.pop(buf.key, None)
+        self.changes.rebuilt.add(buf.key)
 
     def _on_Joined(self, e: ev.Joined) -> None:
         buf = self.buffer(e.channel, create=e.is_me)
@@ -300,6 +365,7 @@ class ChatState:
             text = f"You left {e.channel}{reason}"
         else:
             buf.members.pop(fold(e.nick), None)
+            self._stop_typing(buf.key, e.nick)
             text = f"{e.nick} left {e.channel}{reason}"
         self.changes.members.add(buf.key)
         self.add(buf, Line(e.time, "event", e.nick, text), count=False)
@@ -326,6 +392,7 @@ class ChatState:
         for buf in self.buffers.values():
             if key in buf.members or (buf.kind == "query" and buf.key == key):
                 buf.members.pop(key, None)
+                self._stop_typing(buf.key, e.nick)
                 self.changes.members.add(buf.key)
                 self.add(buf, Line(e.time, "event", e.nick, f"{e.nick} quit{reason}"), count=False)
 
@@ -337,7 +404,7 @@ class ChatState:
         for buf in list(self.buffers.values()):
             member = buf.members.pop(old, None)
             if member is not None:
-                buf.members[new] = ev.Member(e.new, member.prefix, member.away)
+                buf.members[new] = replace(member, nick=e.new)
                 self.changes.members.add(buf.key)
             if member is not None or (e.is_me and buf.kind == "server"):
                 self.add(buf, Line(e.time, "event", e.new, text), count=False)
@@ -360,6 +427,39 @@ class ChatState:
             text = f"{e.setter} set the topic: {e.topic}" if e.topic else f"{e.setter} cleared the topic"
             self.add(buf, Line(e.time or now(), "event", e.setter, text), count=False)
 
+    def _on_ChannelRenamed(self, e: ev.ChannelRenamed) -> None:
+        old, new = fold(e.old), fold(e.new)
+        buf = self.buffers.get(old)
+        if buf is None or (new != old and new in self.buffers):
+            return
+        # The buffer keeps its lines, unread counts and read marker under its new name.
+        del self.buffers[old]
+        buf.name = e.new
+        self.buffers[new] = buf
+        if fold(self.current) == old:
+            self.current = e.new
+            self.changes.switched = True
+        if old in self._wanted:
+            self._wanted[new] = self._wanted.pop(old)
+        if old in self.typing:
+            self.typing[new] = self.typing.pop(old)
+        for table in (
+            self.changes.appended,
+            self.changes.rebuilt,
+            self.changes.members,
+            self.changes.topic,
+            self.changes.typing,
+        ):
+            if old in table:
+                if isinstance(table, dict):
+                    table[new] = table.pop(old)
+                else:
+                    table.discard(old)
+                    table.add(new)
+        self.changes.buffer_list = True
+        reason = f" ({e.reason})" if e.reason else ""
+        self.add(buf, Line(e.time, "event", e.by, f"{e.old} is now {e.new}{reason}"), count=False)
+
     def _on_MembersChanged(self, e: ev.MembersChanged) -> None:
         buf = self.buffer(e.channel, create=True)
         assert buf is not None
@@ -374,7 +474,7 @@ class ChatState:
         for buf in self.buffers.values():
             member = buf.members.get(key)
             if member is not None and member.away != e.away:
-                buf.members[key] = ev.Member(member.nick, member.prefix, e.away)
+                buf.members[key] = replace(member, away=e.away)
                 self.changes.members.add(buf.key)
 
     def _on_HistoryLoaded(self, e: ev.HistoryLoaded) -> None:

@@ -48,6 +48,25 @@ class ChatLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    """``nick`` is typing in buffer ``target`` (``active``), has ``paused``, or is ``done``."""
+
+    target: str
+    nick: str
+    state: Literal["active", "paused", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRedacted:
+    """``by`` deleted the message ``msgid`` of buffer ``target`` (draft/message-redaction)."""
+
+    target: str
+    msgid: str
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     """``nick`` joined ``channel`` (``is_me`` for our own join)."""
 
@@ -110,12 +129,25 @@ class TopicChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRenamed:
+    """``old`` is now called ``new`` (draft/channel-rename); ``by`` renamed it, maybe with a ``reason``."""
+
+    old: str
+    new: str
+    reason: str
+    by: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
-    """One channel member: the nick, its prefix symbols (``@``, ``+``) and whether away."""
+    """One channel member: the nick, its prefix symbols (``@``, ``+``), whether away, and the
+    display name it chose (draft/metadata-2 ``display-name``), if any."""
 
     nick: str
     prefix: str = ""
     away: bool = False
+    display_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +202,15 @@ Event = (
     ConnectionChanged
     | Registered
     | ChatLine
+    | MessageRedacted
+    | Typing
     | Joined
     | Parted
     | Kicked
     | Quit
     | NickChanged
     | TopicChanged
+    | ChannelRenamed
     | MembersChanged
     | AwayChanged
     | HistoryLoaded
@@ -243,6 +278,31 @@ class KickMember:
 
 
 @dataclass(frozen=True, slots=True)
+class SendTyping:
+    """Tell ``target`` we are typing (``active``) or stopped (``done``); the library throttles it."""
+
+    target: str
+    state: Literal["active", "done"] = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    """Delete the message ``msgid`` of ``target`` (REDACT): one's own, or as an operator."""
+
+    target: str
+    msgid: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenameChannel:
+    """Give ``channel`` the name ``new`` (draft/channel-rename; channel operators only)."""
+
+    channel: str
+    new: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SetMode:
     """MODE with these arguments (target first)."""
 
@@ -288,6 +348,9 @@ Request = (
     | SetTopic
     | SetAway
     | KickMember
+    | RenameChannel
+    | DeleteMessage
+    | SendTyping
     | SetMode
     | Whois
     | SendRaw

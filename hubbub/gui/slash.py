@@ -10,6 +10,7 @@ from .events import (
     KickMember,
     PartChannel,
     QuitNetwork,
+    RenameChannel,
     Request,
     SendRaw,
     SendText,
@@ -31,6 +32,7 @@ HELP = """\
 /topic [text]                 show or set the channel topic
 /away [message] | /back       mark yourself away or back
 /kick nick [reason]           remove someone from the channel
+/rename #new [reason]         rename the current channel (operators)
 /mode target modes [args]     change modes
 /whois nick                   ask about someone
 /quit [reason]                leave the network
@@ -129,6 +131,10 @@ def interpret(text: str, buffer: str) -> Interpretation:
         if not args or not in_channel:
             return _usage("/kick nick [reason] (in a channel)")
         return Interpretation(requests=[KickMember(buffer, args[0], rest[len(args[0]) :].strip())])
+    if name == "rename":
+        if not args or not in_channel or args[0][:1] not in CHANNEL_PREFIXES:
+            return _usage("/rename #newname [reason] (in a channel)")
+        return Interpretation(requests=[RenameChannel(buffer, args[0], rest[len(args[0]) :].strip())])
     if name == "mode":
         if not args:
             if not in_channel:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hubbub.client import (
     AwayChanged,
+    ChannelRenamed,
     ClientConfig,
     ClientError,
     ClientProtocol,
@@ -21,6 +22,8 @@ from hubbub.client import (
     LabeledResponse,
     MembersChanged,
     Message,
+    MessageRedacted,
+    MetadataChanged,
     ModeChanged,
     NickChanged,
     NickInUse,
@@ -29,6 +32,7 @@ from hubbub.client import (
     Registered,
     ServerReply,
     TopicChanged,
+    Typing,
 )
 
 FIXED_NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -596,3 +600,134 @@ def test_without_whox_the_plain_who_flags_are_read() -> None:
     assert [(e.nick, e.away) for e in of(events, AwayChanged)] == [("bob", True)]  # type: ignore[attr-defined]
     # a WHO the user asks for later is still shown
     assert of(feed(proto, f"{S} 352 me #d ~x host srv x H :0 X"), ServerReply)
+
+
+def test_rename_moves_the_channel_state_to_the_new_name() -> None:
+    """draft/channel-rename: "When a client receives a RENAME message, it SHOULD update any
+    internal state that refers to the old channel name to the new name"; the capability is
+    requested when offered."""
+    proto = make()
+    register(proto, caps="draft/channel-rename server-time")
+    assert "draft/channel-rename" in proto.caps_enabled
+    join_channel(proto, "@me alice", "#old")
+    feed(proto, "@msgid=m1;time=2024-05-01T11:00:00.000Z :alice!a@ha PRIVMSG #old :before")
+    assert proto.rename("#old", "#new", "tidy") == b"RENAME #old #new tidy\r\n"
+    events = feed(proto, ":me!u@host.test RENAME #old #new :tidy up")
+    assert events == [ChannelRenamed("#old", "#new", "tidy up", "me")]
+    assert proto.channel("#old") is None
+    channel = proto.channel("#NEW")
+    assert channel is not None and channel.name == "#new"
+    assert channel.topic == "the topic" and set(channel.members) == {"me", "alice"}
+    assert proto.wanted_channels == ["#new"]  # a reconnect rejoins the new name
+    assert proto.last_msgid("#new") == "m1" and proto.last_msgid("#old") is None
+    # A line that arrives again under the new name is still a duplicate.
+    events = feed(proto, "@msgid=m1;time=2024-05-01T11:00:00.000Z :alice!a@ha PRIVMSG #new :before")
+    assert of(events, Message) == []
+    # Later events for the new name reach the moved state.
+    feed(proto, ":bob!b@hb JOIN #new")
+    assert "bob" in channel.members
+    # A RENAME of a channel we are not in, or onto one we are in, changes nothing.
+    join_channel(proto, "me", "#other")
+    assert feed(proto, ":x!x@x RENAME #nowhere #else :r") == []
+    assert feed(proto, ":me!u@h RENAME #new #other :r") == []
+    assert proto.channel("#new") is channel
+
+
+def test_redact_is_reported_for_the_buffer_it_concerns() -> None:
+    """draft/message-redaction: "REDACT <target> <msgid> [<reason>]" -- clients "SHOULD hide or
+    replace the content of the redacted message"; the library names the buffer and the msgid,
+    requests the capability when offered, and sends REDACT with an optional reason."""
+    proto = make()
+    register(proto, caps="draft/message-redaction")
+    assert "draft/message-redaction" in proto.caps_enabled
+    join_channel(proto, "@me alice")
+    events = feed(proto, ":alice!a@ha REDACT #chat m1 :oops")
+    assert events == [MessageRedacted("#chat", "m1", "oops", "alice")]
+    # A private message redacted by its author: the target is us, the buffer is theirs.
+    events = feed(proto, ":bob!b@hb REDACT me m2")
+    assert events == [MessageRedacted("bob", "m2", "", "bob")]
+    # Our own redaction in a private conversation (echoed to our other devices) names the peer.
+    assert feed(proto, ":me!u@h REDACT bob m3") == [MessageRedacted("bob", "m3", "", "me")]
+    assert feed(proto, ":alice!a@ha REDACT #chat") == []  # no msgid: nothing to hide
+    assert proto.redact("#chat", "m1") == b"REDACT #chat m1\r\n"
+    assert proto.redact("bob", "m2", "typo fix") == b"REDACT bob m2 :typo fix\r\n"
+
+
+def test_typing_notifications_are_reported_and_sent_throttled() -> None:
+    """typing client tag: "+typing" is "active", "paused" or "done"; clients "SHOULD NOT send the
+    active state more than once every 3 seconds"; it travels on TAGMSG, so only with message-tags."""
+    now = [FIXED_NOW]
+    proto = ClientProtocol(ClientConfig(nick="me"), clock=lambda: now[0])
+    register(proto, caps="message-tags echo-message")
+    join_channel(proto, "me alice")
+    events = feed(proto, "@+typing=active :alice!a@ha TAGMSG #chat")
+    assert events == [Typing("#chat", "alice", "active")]
+    assert feed(proto, "@+draft/typing=done :alice!a@ha TAGMSG me") == [Typing("alice", "alice", "done")]
+    assert feed(proto, "@+typing=bogus :alice!a@ha TAGMSG #chat") == []
+    assert feed(proto, "@+typing=active :me!u@h TAGMSG #chat") == []  # our own, echoed
+    assert feed(proto, "@+draft/react=x :alice!a@ha TAGMSG #chat") == []
+    assert proto.typing("#chat") == b"@+typing=active TAGMSG #chat\r\n"
+    now[0] += timedelta(seconds=2.9)
+    assert proto.typing("#chat") == b""  # within 3 s
+    assert proto.typing("#other") == b"@+typing=active TAGMSG #other\r\n"  # per target
+    now[0] += timedelta(seconds=0.2)
+    assert proto.typing("#chat") == b"@+typing=active TAGMSG #chat\r\n"
+    assert proto.typing("#chat", "done") == b"@+typing=done TAGMSG #chat\r\n"
+    assert proto.typing("#chat", "done") == b""  # nothing left to take back
+    assert proto.typing("#chat") != b""  # after done, active goes out again at once
+    proto.send_message("#chat", "sent")
+    assert proto.typing("#chat") != b""  # a message ends the typing too
+    plain = make()
+    register(plain)
+    assert plain.typing("#chat") == b""  # no message-tags: no TAGMSG
+
+
+def test_metadata_is_subscribed_to_and_kept_per_user_and_channel() -> None:
+    """draft/metadata-2: a client subscribes with "METADATA * SUB <key>..." and then receives
+    "METADATA <Target> <Key> <Visibility> :<Value>" for each change (no value: the key was
+    removed); RPL_KEYVALUE 761 answers a GET with the same fields."""
+    proto = make()
+    proto.connection_made()
+    feed(proto, f"{S} CAP * LS :draft/metadata-2=max-subs=10 message-tags")
+    proto.data_to_send()
+    feed(proto, f"{S} CAP * ACK :draft/metadata-2 message-tags")
+    assert sent(proto) == ["CAP END"]  # METADATA waits for registration (no before-connect)
+    feed(proto, f"{S} 001 me :Welcome")
+    assert sent(proto) == ["METADATA * SUB display-name status"]
+    feed(proto, f"{S} 005 me CASEMAPPING=ascii :ok", f"{S} 422 me :no MOTD")
+    assert feed(proto, f"{S} 770 me :display-name status") == []  # RPL_METADATASUBOK: quiet
+    join_channel(proto, "@me alice")
+    events = feed(
+        proto,
+        f"{S} BATCH +m1 metadata",
+        f"@batch=m1 {S} METADATA alice display-name * :Alice Liddell",
+        f"@batch=m1 {S} METADATA #chat status * :open",
+        f"{S} BATCH -m1",
+    )
+    assert of(events, MetadataChanged) == [
+        MetadataChanged("alice", "display-name", "Alice Liddell"),
+        MetadataChanged("#chat", "status", "open"),
+    ]
+    assert proto.users["alice"].metadata == {"display-name": "Alice Liddell"}
+    assert proto.channel("#chat").metadata == {"status": "open"}  # type: ignore[union-attr]
+    events = feed(proto, ":alice!a@ha METADATA alice display-name *")
+    assert events == [MetadataChanged("alice", "display-name", None)]
+    assert proto.users["alice"].metadata == {}
+    events = feed(proto, f"{S} 761 me me status * :busy")
+    assert events == [MetadataChanged("me", "status", "busy", True)]
+    assert feed(proto, f"{S} METADATA #elsewhere status * :x") == []  # not our channel
+    # Without keys to follow nothing is subscribed.
+    quiet = make(metadata_keys=())
+    quiet.connection_made()
+    feed(quiet, f"{S} CAP * LS :draft/metadata-2")
+    quiet.data_to_send()
+    feed(quiet, f"{S} CAP * ACK :draft/metadata-2")
+    feed(quiet, f"{S} 001 me :Welcome")
+    assert sent(quiet) == ["CAP END"]
+    # Enabled after registration (cap-notify), the subscription goes out at once.
+    late = make()
+    register(late, caps="message-tags")
+    feed(late, f"{S} CAP me NEW :draft/metadata-2")
+    assert sent(late) == ["CAP REQ draft/metadata-2"]
+    feed(late, f"{S} CAP me ACK :draft/metadata-2")
+    assert sent(late) == ["METADATA * SUB display-name status"]

@@ -241,3 +241,84 @@ def test_nick_colours_are_stable_and_readable_in_both_themes() -> None:
     for colour in NICK_PALETTE:
         assert _contrast(colour, LIGHT.bg) >= 3.0, colour
         assert _contrast(colour, DARK.bg) >= 3.0, colour
+
+
+def test_a_renamed_channel_keeps_its_buffer_lines_and_unread_marks() -> None:
+    """draft/channel-rename: a client "SHOULD update any internal state that refers to the old
+    channel name to the new name" -- the buffer, its lines and counts move; a line says so."""
+    state = joined_state()
+    state.apply(chat("#b", "bob", "alice: one"))
+    state.apply(chat("#b", "bob", "two"))
+    b = state.buffer("#b")
+    assert b is not None and (b.unread, b.mentions) == (2, 1)
+    state.take_changes()
+    state.apply(ev.ChannelRenamed("#b", "#bee", "tidy", "bob", T0))
+    assert state.buffer("#b") is None and state.buffer("#BEE") is b and b.name == "#bee"
+    assert (b.unread, b.mentions) == (2, 1)
+    assert [ln.text for ln in b.lines][-3:] == ["alice: one", "two", "#b is now #bee (tidy)"]
+    assert [buf.name for buf in state.ordered()] == ["", "#a", "#bee"]
+    assert state.take_changes().buffer_list
+    # The buffer being read follows its channel and is drawn again.
+    state.apply(ev.ChannelRenamed("#a", "#ay", "", "bob", T0))
+    assert state.current == "#ay" and state.take_changes().switched
+    # Onto a name we have a buffer for already, or from one we do not have: nothing changes.
+    state.apply(ev.ChannelRenamed("#ay", "#bee", "", "bob", T0))
+    state.apply(ev.ChannelRenamed("#gone", "#new", "", "bob", T0))
+    assert [buf.name for buf in state.ordered()] == ["", "#ay", "#bee"]
+    assert interpret("/rename #c moving house", "#a").requests == [
+        ev.RenameChannel("#a", "#c", "moving house")
+    ]
+    assert interpret("/rename #c", "").error and interpret("/rename c", "#a").error
+
+
+def test_a_redacted_message_keeps_its_place_but_not_its_text() -> None:
+    """draft/message-redaction: clients "SHOULD hide or replace the content of the redacted
+    message"; the line stays, marked deleted, and the buffer is drawn again."""
+    state = joined_state()
+    state.apply(chat("#a", "bob", "alice: something regrettable", msgid="m1"))
+    state.apply(chat("#a", "bob", "fine", msgid="m2", minute=1))
+    state.take_changes()
+    state.apply(ev.MessageRedacted("#a", "m1", "oops", "bob"))
+    a = state.buffer("#a")
+    assert a is not None
+    gone, kept = list(a.lines)[-2:]
+    assert gone.deleted and gone.text == "" and not gone.mention and gone.msgid == "m1"
+    assert not kept.deleted and kept.text == "fine"
+    assert "#a" in state.take_changes().rebuilt
+    # An unknown msgid or buffer changes nothing.
+    state.apply(ev.MessageRedacted("#a", "nope"))
+    state.apply(ev.MessageRedacted("#nowhere", "m2"))
+    assert not kept.deleted and not state.take_changes().rebuilt
+
+
+def test_typing_shows_until_done_a_message_or_six_seconds() -> None:
+    """typing client tag: receivers "SHOULD" treat "active" as over after 6 seconds without
+    another, and a "done" or "paused", or a message from the typist, ends it at once."""
+    now = [100.0]
+    state = ChatState("alice", max_lines=50, clock=lambda: now[0])
+    state.apply(ev.Registered("alice"))
+    state.apply(ev.Joined("#a", "alice", True, T0))
+    state.take_changes()
+    state.apply(ev.Typing("#a", "bob", "active"))
+    assert state.typing_text("#a") == "bob is typing…" and "#a" in state.take_changes().typing
+    state.apply(ev.Typing("#a", "carol", "active"))
+    assert state.typing_text("#A") == "bob and carol are typing…"
+    state.apply(chat("#a", "bob", "here it is"))
+    assert state.typing_text("#a") == "carol is typing…"
+    state.apply(ev.Typing("#a", "carol", "paused"))
+    assert state.typing_text("#a") == ""
+    state.apply(ev.Typing("#a", "dave", "active"))
+    now[0] += 5.9
+    assert not state.expire_typing() and state.typing_text("#a") == "dave is typing…"
+    state.apply(ev.Typing("#a", "dave", "active"))  # renewed: another 6 s from now
+    now[0] += 5.9
+    assert not state.expire_typing()
+    now[0] += 0.2
+    state.take_changes()
+    assert state.expire_typing() and state.typing_text("#a") == ""
+    assert "#a" in state.take_changes().typing
+    state.apply(ev.Typing("#nowhere", "bob", "active"))  # no buffer: nothing to show it in
+    assert state.typing == {}
+    for n in ("b", "c", "d", "e"):
+        state.apply(ev.Typing("#a", n, "active"))
+    assert state.typing_text("#a") == "Several people are typing…"

@@ -532,3 +532,108 @@ async def test_member_nicks_line_up_whatever_their_prefix(server: ServerProcess,
             await bob.send_message("#test", f"line {i}")
         await ui.until(lambda: "bob: line 59" in ui.lines("#test"))
         await ui.until(lambda: str(ui.window.view.scrollbar.cget("style")) == SCROLLBAR, what="thumb shown")
+
+
+async def test_a_renamed_channel_keeps_its_buffer_under_the_new_name(server: ServerProcess, make_ui) -> None:
+    """draft/channel-rename: "When a client receives a RENAME message, it SHOULD update any
+    internal state that refers to the old channel name to the new name" -- here the sidebar
+    entry, the open buffer with its lines, and where typed text goes."""
+    ui = make_ui(server, "alice")
+    await ready(ui)  # first in the channel: alice is its operator and may rename it
+    async with peer(server, "bob") as bob:
+        await bob.send_message("#test", "before the move")
+        await ui.until(lambda: "bob: before the move" in ui.lines("#test"))
+        await ui.type("/rename #renamed moving house")
+        await ui.key("Return")
+        got = await bob.wait_for(hc.ChannelRenamed, timeout=5)
+        assert isinstance(got, hc.ChannelRenamed) and (got.old, got.new) == ("#test", "#renamed")
+        assert got.reason == "moving house" and got.by == "alice"
+        await ui.until(lambda: ui.state.current == "#renamed", what="buffer renamed")
+        assert ui.state.buffer("#test") is None
+        ui.pump()
+        assert "#renamed" in ui.window.sidebar.rows and "#test" not in ui.window.sidebar.rows
+        shown = ui.window.view.text.get("1.0", "end")
+        assert shown.index("before the move") < shown.index("#test is now #renamed (moving house)")
+        await ui.type("still here")
+        await ui.key("Return")
+        message = await bob.wait_for(hc.Message, timeout=5, text="still here")
+        assert isinstance(message, hc.Message) and message.target == "#renamed"
+
+
+async def test_deleted_messages_are_shown_as_deleted_and_operators_can_delete(
+    server: ServerProcess, make_ui
+) -> None:
+    """draft/message-redaction: on REDACT clients "SHOULD hide or replace the content of the
+    redacted message"; a channel operator may redact any message of the channel -- here from the
+    message's right-click menu."""
+    ui = make_ui(server, "alice")
+    await ready(ui)  # first in the channel: alice is its operator
+    text = ui.window.view.text
+    async with peer(server, "bob") as bob:
+        await bob.send_message("#test", "a regrettable remark")
+        await bob.send_message("#test", "spam spam spam")
+        await ui.until(lambda: "bob: spam spam spam" in ui.lines("#test"))
+        # A right-click on bob's line offers "Delete message"; choosing it sends REDACT.
+        buf = ui.state.buffer("#test")
+        spam = next(ln for ln in buf.lines if ln.text == "spam spam spam")
+        row = next(r for r, ln in ui.window.view.rows.items() if ln is spam)
+        text.see(f"{row}.0")
+        ui.pump()
+        x, y, _w, h = text.bbox(f"{row}.0")
+        await ui.xdotool(
+            "mousemove", "--sync", str(text.winfo_rootx() + x + 40), str(text.winfo_rooty() + y + h // 2)
+        )
+        await ui.xdotool("click", "3")
+        menu = ui.window.message_menu
+        await ui.until(lambda: menu.index("end") is not None, what="the message menu")
+        assert menu.entrycget(0, "label") == "Delete message"
+        menu.invoke(0)
+        menu.unpost()
+        redacted = await bob.wait_for(hc.MessageRedacted, timeout=5)
+        assert isinstance(redacted, hc.MessageRedacted)
+        assert (redacted.target, redacted.msgid, redacted.by) == ("#test", spam.msgid, "alice")
+        await ui.until(lambda: spam.deleted, what="the line marked deleted")
+        shown = text.get("1.0", "end")
+        assert "spam spam spam" not in shown and "bob  (message deleted)" in shown
+        assert "deleted" in text.tag_names(text.search("(message deleted)", "1.0"))
+        assert "a regrettable remark" in shown
+        # A line the window cannot delete offers no menu.
+        assert not ui.window.can_delete(next(ln for ln in buf.lines if ln.kind == "event"))
+
+
+async def test_typing_is_shown_under_the_input_and_sent_while_typing(server: ServerProcess, make_ui) -> None:
+    """typing client tag: "+typing=active" while composing, "done" when the text is cleared
+    unsent; receivers show it and a message from the typist ends it."""
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    label = ui.window.typing_label
+    async with peer(server, "bob") as bob:
+        await ui.until(lambda: "bob joined #test" in ui.lines("#test"))
+        await bob.typing("#test", "active")
+        await ui.until(lambda: label.cget("text") == "bob is typing…", what="bob typing shown")
+        await bob.send_message("#test", "done typing")
+        await ui.until(lambda: label.cget("text") == "", what="typing cleared by the message")
+        await ui.type("hel")
+        got = await bob.wait_for(hc.Typing, timeout=5, nick="alice")
+        assert got == hc.Typing("#test", "alice", "active")
+        await ui.key("BackSpace", "BackSpace", "BackSpace")
+        await ui.until(lambda: ui.window.entry.get() == "", what="entry emptied")
+        got = await bob.wait_for(hc.Typing, timeout=5, nick="alice")
+        assert got == hc.Typing("#test", "alice", "done")
+
+
+async def test_member_display_names_are_shown_beside_their_nicks(server: ServerProcess, make_ui) -> None:
+    """draft/metadata-2: a client subscribed to a key ("METADATA * SUB display-name") gets the
+    values of the members of a channel it joins and "METADATA <Target> <Key> ..." on each change."""
+    async with peer(server, "bob") as bob:
+        await bob.raw("METADATA * SET display-name :Bob Builder")
+        ui = make_ui(server, "alice")
+        await ready(ui)
+        rows = ui.window.members.rows
+        await ui.until(lambda: any(r.endswith("bob  Bob Builder") for r in rows()), what="display name")
+        await bob.raw("METADATA * SET display-name :Robert")
+        await ui.until(lambda: any(r.endswith("bob  Robert") for r in rows()), what="changed display name")
+        await bob.raw("METADATA * CLEAR")
+        await ui.until(lambda: any(r.endswith("bob") for r in rows()), what="display name removed")
+        client_user = ui.state.buffer("#test").members["bob"]
+        assert client_user.display_name == ""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from hubbub.store import MessageRef, account_side, dm_key, dm_peer, side_account
@@ -148,13 +148,21 @@ class Directs:
         moves past them so the next login does not show them again. Clients with
         ``draft/chathistory`` find them with CHATHISTORY TARGETS instead.
         """
-        settings = self.settings
-        accounts = self.accounts
-        store, marks = self.history.reading(), accounts.store
         account_id = session.account_id
-        if store is None or marks is None or account_id is None or settings.history_on_join <= 0:
+        if account_id is None or self.settings.history_on_join <= 0:
             return
         if "draft/chathistory" in session.caps:
+            return
+        # Sent as fast as the client reads it (a conversation at a time): many conversations at
+        # once would pass what one loop turn may queue, drop the client, and leave the markers
+        # past messages it never got.
+        session.send_paced(self._replay_steps(session, account_id))
+
+    def _replay_steps(self, session: Session, account_id: str) -> Iterator[None]:
+        """Replay one unread conversation per step, moving its marker once its rows are queued."""
+        settings = self.settings
+        store, marks = self.history.reading(), self.accounts.store
+        if store is None or marks is None:
             return
         me = self.dm_side(session)
         now_ms = int(time.time() * 1000)
@@ -164,23 +172,29 @@ class Directs:
         try:
             conversations = store.targets(window, now_ms + 1, 100, channels=(), participant=me)
             names = self.peer_names(me, [key for key, _last_ms in conversations])
-            for key, _last_ms in conversations:
-                name = names.get(key)
-                if name is None:
-                    continue
+        except Exception:
+            log.exception("direct message replay failed for %r", session)
+            return
+        for key, _last_ms in conversations:
+            name = names.get(key)
+            if name is None or session.gone:
+                continue
+            try:
                 marker = marks.read_marker(account_id, fold(name))
                 unsaved = self._unsaved_marks.get((account_id, fold(name)))
                 if unsaved is not None:
                     marker = max(marker or 0, unsaved)
                 since = max(window, marker if marker is not None else 0)
                 rows = store.latest(key, settings.history_on_join, MessageRef(time_ms=since))
-                rows = [r for r in rows if r.command in MESSAGES]
-                if not any(r.account is None or fold(r.account) != mine for r in rows):
-                    continue
-                self.history.send_rows(session, rows, name)
-                self._mark_read(account_id, fold(name), rows[-1].time_ms)
-        except Exception:
-            log.exception("direct message replay failed for %r", session)
+            except Exception:
+                log.exception("direct message replay failed for %r", session)
+                return
+            rows = [r for r in rows if r.command in MESSAGES]
+            if not any(r.account is None or fold(r.account) != mine for r in rows):
+                continue
+            self.history.send_rows(session, rows, name)
+            self._mark_read(account_id, fold(name), rows[-1].time_ms)
+            yield
 
     def _mark_read(self, account_id: str, target: str, time_ms: int) -> None:
         key = (account_id, target)

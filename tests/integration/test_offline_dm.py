@@ -127,3 +127,31 @@ async def test_a_login_before_the_read_marker_is_saved_is_not_shown_the_messages
         await again.assert_silent("PRIVMSG")
     finally:
         other.close()  # rolls the open transaction back
+
+
+async def test_many_offline_messages_arrive_whole_at_login_without_overflowing_the_sendq(
+    start_server: StartServer, connect: Connect
+) -> None:
+    """More offline messages than a loop turn may queue (8 sendqs) are sent as the client reads
+    them: every one arrives, the client is not dropped, and the next login shows none again."""
+    server = await start_server(sendq=1024, history_on_join=50, **FAST)
+    await _bob_registers_and_leaves(connect, server)
+    senders = [await connect(f"sender{i}", target=server) for i in range(4)]
+    sent = []
+    for i, sender in enumerate(senders):
+        for n in range(40):
+            text = f"message {n} from sender {i} " + "x" * 60
+            sender.send(f"PRIVMSG bob :{text}")
+            sent.append(text)
+    for sender in senders:
+        await sender.sync()
+
+    bob = await _login(connect, server, ("batch",))
+    bob.send("PING :after-the-replay")
+    got = await bob.collect_until("PONG", timeout=20)
+    assert not [m for m in got if m.command == "ERROR"], "dropped while being replayed to"
+    assert sorted(m.params[1] for m in got if m.command == "PRIVMSG") == sorted(sent)
+    bob.send("QUIT")
+    await bob.expect_closed()
+    again = await _login(connect, server, ("batch",))
+    await again.assert_silent("PRIVMSG")

@@ -219,16 +219,24 @@ def _names_replies(ctx: Context, session: Session, msg: Message) -> Iterator[Non
             yield from names_replies(session, channel)
 
 
-def handle_kick(ctx: Context, session: Session, msg: Message) -> None:
-    """KICK <channel> <nick>{,<nick>} [<reason>]."""
-    channel = session.find_channel(msg.params[0])
+def operated_channel(session: Session, name: str) -> Channel[Session] | None:
+    """The channel ``name`` if ``session`` is one of its operators; else None, after 403, 442 or 482."""
+    channel = session.find_channel(name)
     if channel is None:
-        return
+        return None
     if session not in channel.members:
         session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
-        return
+        return None
     if not channel.is_op(session):
         session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
+        return None
+    return channel
+
+
+def handle_kick(ctx: Context, session: Session, msg: Message) -> None:
+    """KICK <channel> <nick>{,<nick>} [<reason>]."""
+    channel = operated_channel(session, msg.params[0])
+    if channel is None:
         return
     reason = (msg.param(2) or session.nick)[: ctx.settings.kicklen]
     # Modern IRC: servers "MAY limit the number of target users per KICK command via the TARGMAX
@@ -290,4 +298,4 @@ def handle_invite(ctx: Context, session: Session, msg: Message) -> None:
     ctx.delivery.publish(out, notify, event=True, account=session.account)
 
 
-__all__ = ["format_body", "join", "part"]
+__all__ = ["format_body", "join", "operated_channel", "part"]

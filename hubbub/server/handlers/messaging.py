@@ -133,15 +133,29 @@ def _relay(ctx: Context, session: Session, msg: Message) -> None:
         return  # too many typing notifications: dropped, never answered (typing is best-effort)
     echo = "echo-message" in session.caps
     for target in targets:
-        status = ""
-        name = target
-        while name and name[0] in MODE_OF_SYMBOL and len(name) > 1 and is_channel_name(name[1:]):
-            status += name[0]
-            name = name[1:]
-        if is_channel_name(name):
-            _to_channel(ctx, session, msg, target, name, status, text, client_tags, echo, silent)
-        else:
-            _to_user(ctx, session, msg, target, text, client_tags, echo, silent)
+        _to_target(ctx, session, msg, target, text, client_tags, echo, silent)
+
+
+def _to_target(
+    ctx: Context,
+    session: Session,
+    msg: Message,
+    target: str,
+    text: str,
+    client_tags: dict[str, str],
+    echo: bool,
+    silent: bool,
+) -> None:
+    """Deliver to one target: a channel (``@#chan``/``+#chan`` for a status group) or a nick."""
+    status = ""
+    name = target
+    while name and name[0] in MODE_OF_SYMBOL and len(name) > 1 and is_channel_name(name[1:]):
+        status += name[0]
+        name = name[1:]
+    if is_channel_name(name):
+        _to_channel(ctx, session, msg, target, name, status, text, client_tags, echo, silent)
+    else:
+        _to_user(ctx, session, msg, target, text, client_tags, echo, silent)
 
 
 def _tags(session: Session, client_tags: dict[str, str]) -> dict[str, str]:
@@ -335,16 +349,7 @@ def relay_multiline(
     client_tags = _client_tags(session, msg)
     client_tags[capmod.MULTILINE_TAG] = concat
     silent = command == "NOTICE"
-    echo = "echo-message" in session.caps
-    status = ""
-    name = target
-    while name and name[0] in MODE_OF_SYMBOL and len(name) > 1 and is_channel_name(name[1:]):
-        status += name[0]
-        name = name[1:]
-    if is_channel_name(name):
-        _to_channel(ctx, session, msg, target, name, status, text, client_tags, echo, silent)
-    else:
-        _to_user(ctx, session, msg, target, text, client_tags, echo, silent)
+    _to_target(ctx, session, msg, target, text, client_tags, "echo-message" in session.caps, silent)
 
 
 def handle_privmsg(ctx: Context, session: Session, msg: Message) -> None:

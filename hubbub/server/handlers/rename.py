@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, numerics, valid_channel_name
+from hubbub.protocol import Message, valid_channel_name
 
 from .burst import send_marker, send_names, send_topic
+from .channels import operated_channel
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -29,14 +30,8 @@ def handle_rename(ctx: Context, session: Session, msg: Message) -> None:
     """RENAME <channel> <new name> [<reason>]."""
     old_name, new_name = msg.params[0], msg.params[1]
     reason = msg.param(2)[: ctx.settings.kicklen]
-    channel = session.find_channel(old_name)
+    channel = operated_channel(session, old_name)
     if channel is None:
-        return
-    if session not in channel.members:
-        session.reply(numerics.ERR_NOTONCHANNEL, channel.name)
-        return
-    if not channel.is_op(session):
-        session.reply(numerics.ERR_CHANOPRIVSNEEDED, channel.name)
         return
     refusal = _refusal(ctx, session, channel, new_name)
     if refusal is not None:

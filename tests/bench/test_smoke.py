@@ -13,9 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 TINY = [
     "--servers=miniircd",
-    "--scenarios=idle,fanout,many,storm",
+    "--scenarios=idle,message,fanout,many,storm",
     "--workers=2",
     "--idle-clients=40",
+    "--message-members=6",
+    "--message-senders=3",
+    "--message-seconds=0.5",
     "--fanout-members=20",
     "--fanout-senders=2",
     "--fanout-seconds=1",
@@ -50,6 +53,9 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
         "| metric | miniircd |",
         "| idle: clients registered and joined | 40 / 40 |",
         "| idle: server RSS per connection (KiB) |",
+        "| per message: members joined | 6 / 6 |",
+        "| per message: server CPU µs/message |",
+        "| per message: lost | 0 |",
         "| fan-out: members joined | 20 / 20 |",
         "| fan-out max rate: deliveries/s |",
         "| fan-out max rate: lost | 0 |",
@@ -68,7 +74,8 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
 
     (result_file,) = tmp_path.glob("*.json")
     results = json.loads(result_file.read_text())["results"]["miniircd"]
-    for phase in (results["fanout"]["max"], results["fanout"]["fixed"], results["many"]["chat"]):
+    fan = results["fanout"]
+    for phase in (results["message"]["max"], fan["max"], fan["fixed"], results["many"]["chat"]):
         assert phase["deliveries"] > 0
         assert phase["deliveries"] == phase["expected"]
         assert phase["lost"] == phase["duplicated"] == phase["reordered"] == phase["unverified"] == 0

@@ -170,7 +170,9 @@ async def test_fixed_rate_senders_are_spread_evenly_over_the_period() -> None:
             b"PRIVMSG #fan :%d %d " % (sid, seq) + line.split()[-1] for seq, line in enumerate(lines, 1)
         ]
         assert len(lines) == 3
-    offset = sent[1][0][0] - sent[0][0][0]
+    # The median over the periods, so that one late wake-up of a busy machine cannot decide.
+    gaps = sorted(b[0] - a[0] for a, b in zip(sent[0], sent[1], strict=False))
+    offset = gaps[len(gaps) // 2]
     assert 0.03 <= offset <= 0.07, (
         f"the second sender should start half a period (50 ms) later: {offset:.3f} s"
     )

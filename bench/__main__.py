@@ -17,7 +17,7 @@ from . import history, profile, report
 from .scenarios import SCENARIOS, ScenarioError, Sizes
 from .servers import ServerSpec, builtin_specs, raise_nofile_limit, start_server
 
-ALL_SCENARIOS = ["idle", "fanout", "many", "storm", "history"]
+ALL_SCENARIOS = ["idle", "message", "fanout", "many", "storm", "history"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +70,9 @@ def specs_from(args: argparse.Namespace) -> list[ServerSpec]:
     for name in filter(None, (s.strip() for s in args.servers.split(","))):
         if name not in known:
             raise SystemExit(f"unknown server {name!r}; known: {', '.join(known)} (or use --peer)")
+        reason = known[name].missing()
+        if reason:
+            raise SystemExit(reason)
         specs.append(known[name])
     for peer in args.peer:
         name, sep, command = peer.partition("=")

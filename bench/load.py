@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import math
 import os
 import re
 import socket
@@ -31,7 +33,6 @@ from .servers import raise_nofile_limit
 WANTED_CAPS = ("message-tags", "server-time", "echo-message")
 BUCKET_NS = 10_000  # latency histogram resolution: 10 µs
 SETUP_CONCURRENCY = 16  # registrations in flight per worker
-TICK = 0.01  # fixed-rate pacing period, seconds
 READ_SIZE = 1 << 16  # bytes per recvmsg
 # Linux's SO_TIMESTAMPNS (not exported by the socket module): the kernel stamps each arriving
 # segment with the wall clock, and recvmsg reports the stamp of the last segment it returned.
@@ -473,41 +474,47 @@ class Worker:
             await ev.wait()
 
     async def paced_senders(self, senders: list[Link], rate: float, start: float, end: float) -> None:
-        """Each sender sends ``rate`` messages per second, spread evenly over a timing wheel."""
+        """Each sender sends ``rate`` messages per second, open loop, spread evenly in time.
+
+        Sender ``i`` of the ``n`` senders of the whole run (every worker's, ordered by id) sends its
+        ``j``-th message at ``start + (i / n + j) / rate``: the senders take turns through each
+        period instead of all sending on the same tick. Open loop: a sender that wakes late sends
+        every message it owes by now, whatever the server's answers.
+        """
         if not senders or rate <= 0:
             await asyncio.sleep(max(0.0, end - self.loop.time()))  # pacing: nothing to send
             return
         period = 1.0 / rate
-        slots = max(1, round(period / TICK))
-        per_tick = rate * TICK * slots  # messages per sender per visit of its slot
-        wheel: list[list[Link]] = [[] for _ in range(slots)]
-        for i, link in enumerate(senders):
-            wheel[(link.plan.id * 7919 + i) % slots].append(link)
+        everyone = sorted(self.sender_channel) or sorted(link.plan.id for link in senders)
+        place = {sid: i for i, sid in enumerate(everyone)}
         fmts = {link.plan.id: b"PRIVMSG " + link.channel_b + b" :%d %d %d\r\n" for link in senders}
-        owed = 0.0
-        k = 0
-        while True:
-            at = start + k * TICK
-            if at >= end or self.stopped:
-                return
-            delay = at - self.loop.time()
+        # (next send time, sender id, first send time, messages sent so far, link)
+        due = [
+            (start + place.get(link.plan.id, 0) / len(everyone) * period, link.plan.id) for link in senders
+        ]
+        queue = [(at, sid, at, 0, link) for (at, sid), link in zip(due, senders, strict=True)]
+        heapq.heapify(queue)
+        while queue and not self.stopped:
+            delay = queue[0][0] - self.loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)  # pacing: the next tick of a fixed-rate schedule
-            slot = wheel[k % slots]
-            if k % slots == 0:
-                owed += per_tick
-            n = int(owed) if slots == 1 else 1
-            if slots == 1:
-                owed -= n
-            if n:
+                await asyncio.sleep(delay)  # pacing: the next send of a fixed-rate schedule
+                continue
+            now = self.loop.time()
+            if now >= end:
+                return
+            _at, sid, first, count, link = heapq.heappop(queue)
+            owed = min(int((now - first) / period) + 1, math.ceil((end - first) / period)) - count
+            if owed > 0:
+                seq = self.seq[sid]
                 ts = time.time_ns()
-                for link in slot:
-                    sid = link.plan.id
-                    seq = self.seq[sid]
-                    fmt = fmts[sid]
-                    link.send(b"".join([fmt % (sid, s, ts) for s in range(seq + 1, seq + n + 1)]))
-                    self.seq[sid] = seq + n
-            k += 1
+                link.send(b"".join([fmts[sid] % (sid, q, ts) for q in range(seq + 1, seq + owed + 1)]))
+                self.seq[sid] = seq + owed
+                count += owed
+            nxt = first + count * period
+            if nxt < end:
+                heapq.heappush(queue, (nxt, sid, first, count, link))
+        if not self.stopped:
+            await asyncio.sleep(max(0.0, end - self.loop.time()))  # pacing: hold to the phase's end
 
     def expected(self, finals: dict[int, tuple[int, int]]) -> int:
         """Deliveries this worker's receivers should see in this phase: (base, final] per sender."""

@@ -33,6 +33,9 @@ class Sizes:
 
     idle_clients: int = 2000
     idle_channel_size: int = 10
+    message_members: int = 20
+    message_senders: int = 10
+    message_seconds: float = 5.0
     fanout_members: int = 200
     fanout_senders: int = 5
     fanout_seconds: float = 5.0
@@ -266,15 +269,17 @@ def _phase(
     last_ns = max((r["last_ns"] for r in stats), default=0)
     elapsed = (last_ns - start_ns) / 1e9 if last_ns > start_ns else seconds
     cpu = sample.cpu_us - cpu0
+    messages = sum(final - base for base, final in spans.values())
     return {
         "mode": mode,
         "seconds": seconds,
         "window": window if mode == "window" else None,
         "rate_per_sender": rate if mode == "rate" else None,
-        "messages": sum(final - base for base, final in spans.values()),
+        "messages": messages,
         "expected": sum(r["expected"] for r in stats),
         "deliveries": deliveries,
         "deliveries_per_s": deliveries / elapsed if elapsed > 0 else None,
+        "messages_per_s": messages / elapsed if elapsed > 0 else None,
         **percentiles(hist),
         "read_late_p99_ms": late["p99_ms"],
         "reads": sum(late_hist.values()),
@@ -288,6 +293,7 @@ def _phase(
         "lines": sum(r["lines"] for r in stats),
         "cpu_us": cpu,
         "cpu_us_per_delivery": cpu / deliveries if deliveries else None,
+        "cpu_us_per_message": cpu / messages if messages else None,
         "cpu_share": cpu / 1e6 / elapsed if elapsed > 0 else None,
         "rss_kib": sample.rss_kib,
         # Whether the load generator itself was near its limit: CPU cores its workers used.
@@ -309,6 +315,25 @@ def fanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
         window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
         out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, window, 0.0, bases)
         out["fixed"] = _phase(pool, server, "rate", sizes.fanout_seconds, 0, sizes.fanout_rate, bases)
+    finally:
+        pool.close()
+    return out
+
+
+def message(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """What one channel message costs: M members in one channel, K of them sending at max rate.
+
+    A small channel keeps the per-delivery work (a write to each member) from hiding the per-message
+    work (parsing, checks, stamping, recording): server CPU is reported per message sent.
+    """
+    m, k = sizes.message_members, sizes.message_senders
+    clients = [ClientPlan(i, f"p{i}", "#msg", sender=i < k) for i in range(m)]
+    pool = Pool(workers)
+    out: dict[str, Any] = {"members": m, "senders": k}
+    try:
+        out["setup"] = _setup(pool, server, clients, sizes)
+        window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
+        out["max"] = _phase(pool, server, "window", sizes.message_seconds, window, 0.0, {})
     finally:
         pool.close()
     return out
@@ -362,4 +387,4 @@ def storm(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     }
 
 
-SCENARIOS = {"idle": idle, "fanout": fanout, "many": many, "storm": storm}
+SCENARIOS = {"idle": idle, "message": message, "fanout": fanout, "many": many, "storm": storm}

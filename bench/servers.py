@@ -11,6 +11,7 @@ import os
 import re
 import resource
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,17 +51,87 @@ def venv_bin(name: str) -> str:
 
 @dataclass(slots=True)
 class ServerSpec:
-    """How to start one server: ``command`` may contain ``{port}`` and ``{data_dir}``.
+    """How to start one server: ``command`` may contain ``{port}``, ``{data_dir}`` and ``{config}``.
 
     ``port_from_stderr`` means the server picks its own port (``--port 0``) and announces it on
     stderr as ``... listening on HOST:PORT``; otherwise we choose a free port and wait until it
-    accepts connections.
+    accepts connections. ``config``, when set, is a configuration file's text (with the same
+    placeholders) written into the run's scratch directory; ``{config}`` is its path. ``install``
+    is the command that installs the server's binary, for the error when it is missing.
     """
 
     name: str
     command: str
     port_from_stderr: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    config: str = ""
+    install: str = ""
+
+    def missing(self) -> str | None:
+        """A one-line reason this server cannot start here (its binary is missing), or None."""
+        argv0 = shlex.split(self.command)[0]
+        if shutil.which(argv0):
+            return None
+        how = f"; install it with `{self.install}`" if self.install else ""
+        return f"{self.name}: {argv0} not found{how}"
+
+
+def _fill(template: str, **values: str) -> str:
+    """``template`` with each ``{key}`` replaced (configuration files may contain other braces)."""
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def _system_binary(name: str) -> str:
+    """The path of a Debian-installed daemon (in /usr/sbin, often not on a user's PATH), else ``name``."""
+    return (
+        shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])) or name
+    )
+
+
+# ngIRCd 26 (Debian's ngircd): penalties off (MaxPenaltyTime = 0, so no command is delayed), no
+# connection, per-IP or channel-count limits, no DNS/IDENT/PAM, pings rare enough not to matter.
+# Started as root it switches to "nobody" by itself (it refuses to keep running as root).
+NGIRCD_CONF = """\
+[Global]
+\tName = bench.ngircd
+\tInfo = hubbub benchmark peer
+\tAdminInfo1 = hubbub benchmark
+\tAdminInfo2 = loopback only
+\tAdminEMail = bench@localhost
+\tListen = 127.0.0.1
+\tPorts = {port}
+\tMotdPhrase = bench
+[Limits]
+\tMaxConnections = 0
+\tMaxConnectionsIP = 0
+\tMaxJoins = 0
+\tMaxNickLength = 30
+\tMaxPenaltyTime = 0
+\tPingTimeout = 600
+\tPongTimeout = 600
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+"""
+
+# InspIRCd 3 (Debian's inspircd), core modules only: one connect class with flood control off
+# (fakelag off, a command rate of a million per second and a penalty threshold that never trips),
+# send and receive queues of 1 GiB so no client is throttled or dropped for its queue, no per-IP,
+# class or channel-count limits, no DNS or ident lookups, pings rare enough not to matter.
+INSPIRCD_CONF = """\
+<server name="bench.inspircd" description="hubbub benchmark peer" network="bench">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect name="bench" allow="*" maxchans="1000" timeout="60" pingfreq="600"
+         hardsendq="1G" softsendq="1G" recvq="1G"
+         threshold="4000000" commandrate="1000000000" fakelag="no"
+         localmax="1000000" globalmax="1000000" maxconnwarn="no" limit="1000000"
+         resolvehostnames="no" useident="no">
+<performance clonesonconnect="no" softlimit="1000000">
+"""
 
 
 def builtin_specs() -> dict[str, ServerSpec]:
@@ -75,12 +146,20 @@ def builtin_specs() -> dict[str, ServerSpec]:
         miniircd_args += " --setuid root"
     miniircd = f"{shlex.quote(venv_bin('miniircd'))} {miniircd_args}"
     nodelay = f"{shlex.quote(sys.executable)} -m bench.nodelay {miniircd_args}"
+    ngircd = f"{shlex.quote(_system_binary('ngircd'))} --nodaemon --config {{config}}"
+    inspircd = f"{shlex.quote(_system_binary('inspircd'))} --nofork --nopid --nolog --config {{config}}"
+    if os.geteuid() == 0:
+        inspircd += " --runasroot"  # InspIRCd refuses root unless told
     return {
         # The checkout on PYTHONPATH makes the server import this tree's hubbub even when its
         # editable install resolves the package differently from the server's working directory.
         "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env={"PYTHONPATH": str(REPO_ROOT)}),
-        "miniircd": ServerSpec("miniircd", miniircd),
+        "miniircd": ServerSpec("miniircd", miniircd, install="pip install -e '.[bench]'"),
         "miniircd-nodelay": ServerSpec("miniircd-nodelay", nodelay, env={"PYTHONPATH": str(REPO_ROOT)}),
+        "ngircd": ServerSpec("ngircd", ngircd, config=NGIRCD_CONF, install="apt-get install ngircd"),
+        "inspircd": ServerSpec(
+            "inspircd", inspircd, config=INSPIRCD_CONF, install="apt-get install inspircd"
+        ),
     }
 
 
@@ -208,7 +287,11 @@ def start_server(spec: ServerSpec, host: str = "127.0.0.1") -> RunningServer:
     """Start ``spec`` on a loopback port and return once it accepts connections."""
     data_dir = tempfile.TemporaryDirectory(prefix=f"bench-{spec.name}-")
     port = 0 if spec.port_from_stderr else free_port(host)
-    argv = [a.format(port=port, data_dir=data_dir.name) for a in shlex.split(spec.command)]
+    config_path = Path(data_dir.name) / f"{spec.name}.conf"
+    if spec.config:
+        config_path.write_text(_fill(spec.config, port=str(port), data_dir=data_dir.name))
+    fill = {"port": str(port), "data_dir": data_dir.name, "config": str(config_path)}
+    argv = [_fill(a, **fill) for a in shlex.split(spec.command)]
     stderr_path = Path(data_dir.name) / "stderr.log"
     stderr_file = open(stderr_path, "wb")  # noqa: SIM115 - the child keeps it; closed below
     try:

@@ -134,3 +134,45 @@ def test_percentiles_come_from_the_histogram_buckets() -> None:
     p = percentiles(hist)
     assert p == {"p50_ms": 0.01, "p99_ms": 0.1, "max_ms": 1.0}
     assert percentiles({})["p50_ms"] is None
+
+
+async def test_fixed_rate_senders_are_spread_evenly_over_the_period() -> None:
+    """Open loop at a fixed rate: sender i of n starts i/n of a period late, and none sends more
+    or fewer than rate x duration messages."""
+    loop = asyncio.get_running_loop()
+    worker = Worker(None, loop)  # type: ignore[arg-type]
+    worker.sender_channel = {0: "#fan", 1: "#fan"}
+    sent: dict[int, list[tuple[float, bytes]]] = {0: [], 1: []}
+
+    class Recorder(asyncio.Transport):
+        def __init__(self, sid: int) -> None:
+            super().__init__()
+            self.sid = sid
+
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            sent[self.sid].append((loop.time(), bytes(data)))
+
+        def is_closing(self) -> bool:
+            return False
+
+    senders = []
+    for sid in (0, 1):
+        link = Link(worker, ClientPlan(sid, f"f{sid}", "#fan", sender=True))
+        link.transport = Recorder(sid)
+        worker.seq[sid] = 0
+        senders.append(link)
+    start = loop.time() + 0.05
+    await worker.paced_senders(senders, 10.0, start, start + 0.3)  # a period of 100 ms
+
+    for sid in (0, 1):
+        lines = b"".join(data for _, data in sent[sid]).splitlines()
+        assert lines == [
+            b"PRIVMSG #fan :%d %d " % (sid, seq) + line.split()[-1] for seq, line in enumerate(lines, 1)
+        ]
+        assert len(lines) == 3
+    # The median over the periods, so that one late wake-up of a busy machine cannot decide.
+    gaps = sorted(b[0] - a[0] for a, b in zip(sent[0], sent[1], strict=False))
+    offset = gaps[len(gaps) // 2]
+    assert 0.03 <= offset <= 0.07, (
+        f"the second sender should start half a period (50 ms) later: {offset:.3f} s"
+    )

@@ -9,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from bench.servers import ServerSpec, builtin_specs
+
 REPO = Path(__file__).resolve().parents[2]
 
 TINY = [
     "--servers=miniircd",
-    "--scenarios=idle,fanout,many,storm",
+    "--scenarios=idle,message,fanout,many,storm",
     "--workers=2",
     "--idle-clients=40",
+    "--message-members=6",
+    "--message-senders=3",
+    "--message-seconds=0.5",
     "--fanout-members=20",
     "--fanout-senders=2",
     "--fanout-seconds=1",
@@ -50,6 +55,9 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
         "| metric | miniircd |",
         "| idle: clients registered and joined | 40 / 40 |",
         "| idle: server RSS per connection (KiB) |",
+        "| per message: members joined | 6 / 6 |",
+        "| per message: server CPU µs/message |",
+        "| per message: lost | 0 |",
         "| fan-out: members joined | 20 / 20 |",
         "| fan-out max rate: deliveries/s |",
         "| fan-out max rate: lost | 0 |",
@@ -68,7 +76,8 @@ def test_bench_runs_against_miniircd_and_reports_every_row_without_losses(tmp_pa
 
     (result_file,) = tmp_path.glob("*.json")
     results = json.loads(result_file.read_text())["results"]["miniircd"]
-    for phase in (results["fanout"]["max"], results["fanout"]["fixed"], results["many"]["chat"]):
+    fan = results["fanout"]
+    for phase in (results["message"]["max"], fan["max"], fan["fixed"], results["many"]["chat"]):
         assert phase["deliveries"] > 0
         assert phase["deliveries"] == phase["expected"]
         assert phase["lost"] == phase["duplicated"] == phase["reordered"] == phase["unverified"] == 0
@@ -99,3 +108,44 @@ def test_the_nodelay_variant_of_miniircd_serves_the_fanout() -> None:
     assert "| fan-out: members joined | 20 / 20 |" in proc.stdout, proc.stdout + proc.stderr
     assert "| fan-out max rate: lost | 0 |" in proc.stdout
     assert "did not complete" not in proc.stdout
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("server", ["ngircd", "inspircd"])
+def test_the_c_peers_start_from_a_generated_config_and_serve_the_per_message_scenario(
+    server: str, tmp_path: Path
+) -> None:
+    """ngIRCd and InspIRCd from Debian run as known servers: configured into the scratch
+    directory, listening where the bench says, not throttling senders at max rate."""
+    proc = _bench(
+        f"--servers={server}",
+        "--scenarios=message",
+        "--workers=2",
+        "--message-members=6",
+        "--message-senders=3",
+        "--message-seconds=0.5",
+        "--setup-timeout=20",
+        f"--output-dir={tmp_path}",
+        timeout=55,
+    )
+    assert f"| metric | {server} |" in proc.stdout, proc.stdout + proc.stderr
+    assert "| per message: members joined | 6 / 6 |" in proc.stdout, proc.stdout + proc.stderr
+    assert "did not complete" not in proc.stdout, proc.stdout
+    (result_file,) = tmp_path.glob("*.json")
+    result = json.loads(result_file.read_text())["results"][server]["message"]
+    phase = result["max"]
+    assert phase["errors"] == {}, phase["errors"]
+    assert phase["lost"] == phase["duplicated"] == phase["reordered"] == phase["unverified"] == 0
+    # Every sender's messages reached the 5 other members; thousands of them, so not throttled.
+    assert phase["deliveries"] == phase["expected"] == phase["messages"] * 5
+    assert phase["messages"] > 1000
+    assert phase["cpu_us_per_message"] > 0
+    assert "server_notes" not in result  # it stopped on SIGTERM
+
+
+def test_a_missing_server_binary_is_a_one_line_error_naming_what_to_install() -> None:
+    spec = ServerSpec("ngircd", "/nonexistent/sbin/ngircd --nodaemon", install="apt-get install ngircd")
+    assert spec.missing() == (
+        "ngircd: /nonexistent/sbin/ngircd not found; install it with `apt-get install ngircd`"
+    )
+    assert builtin_specs()["ngircd"].missing() is None  # installed here (.ci/run installs it)

@@ -53,10 +53,17 @@ class MsgidFactory:
     def __init__(self) -> None:
         self._node = _b32(int.from_bytes(os.urandom(4), "big"), 4)
         self._counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
+        # The time and node part of the last msgid: messages stamped in the same millisecond (all
+        # of a busy loop turn's) share it, so it is encoded once.
+        self._ms = -1
+        self._prefix = ""
 
     def __call__(self, now_ms: int) -> str:
         """A new msgid for a message stamped ``now_ms``."""
-        return f"{_b32(now_ms, 9)}{self._node}{_b32(next(self._counter) & 0xFFFFFFFF, 7)}"
+        if now_ms != self._ms:
+            self._ms = now_ms
+            self._prefix = _b32(now_ms, 9) + self._node
+        return self._prefix + _b32(next(self._counter) & 0xFFFFFFFF, 7)
 
 
 # Tags always stored with a message, besides its other client-only tags (see kept_tags_of); a

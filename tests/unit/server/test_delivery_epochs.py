@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from hubbub.server.delivery import Delivery, Epoch
+from hubbub.server.delivery import Delivery, Epoch, MsgidFactory
 from hubbub.server.writer import StoreWriter
 from hubbub.store import StoredMessage, open_store
 
@@ -125,3 +125,11 @@ async def test_a_job_runs_in_turn_with_the_messages_and_returns_its_result(tmp_p
         assert await asyncio.wait_for(counted, 10) == 1  # the job saw the message before it
     finally:
         writer.stop()
+
+
+def test_msgids_are_unique_and_ordered_by_time_within_and_across_milliseconds():
+    new = MsgidFactory()
+    ids = [new(1_700_000_000_000) for _ in range(5)] + [new(1_700_000_000_001) for _ in range(5)]
+    assert len(set(ids)) == 10 and all(len(i) == 20 for i in ids)
+    assert ids[4][:9] < ids[5][:9]  # a later millisecond sorts after
+    assert {i[9:13] for i in ids} == {ids[0][9:13]}  # one node part for the process

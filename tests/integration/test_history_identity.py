@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
 from hubbub.server.accounts import hash_password
 from hubbub.store import DATABASE_NAME
-from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
+from tests.support.schema import database_at
 from tests.support.serverproc import ServerProcess
 
 from .accounts_helpers import FAST, login_and_register, register_account
@@ -191,12 +190,7 @@ async def test_logged_in_conversations_follow_the_account_across_devices_and_rec
 def _version_4_data_dir(data: Path) -> None:
     """A data directory as schema version 4 left it: accounts alice and bob, nick-keyed DMs."""
     data.mkdir()
-    db = sqlite3.connect(data / DATABASE_NAME, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
-    for version in (2, 3, 4):
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
+    db = database_at(data / DATABASE_NAME, 4)
     hashed = hash_password(PASSWORD, 1024, 1)
     db.executemany(
         "INSERT INTO accounts (key, name, password_hash, created_ms) VALUES (?, ?, ?, 0)",

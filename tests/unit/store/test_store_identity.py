@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from hubbub.store import (
     side_account,
 )
 from hubbub.store.accounts import Account, AccountStore, RegisteredChannel, open_accounts
-from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
+from tests.support.schema import database_at
 
 T0 = 1_700_000_000_000
 
@@ -102,12 +101,7 @@ def test_direct_conversations_remember_the_latest_names_of_their_sides(store: SQ
 
 def make_version_4_file(path: Path) -> None:
     """A database as schema version 4 wrote it: nick-keyed direct conversations and markers."""
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
-    for version in (2, 3, 4):
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
+    db = database_at(path, 4)
     db.executemany(
         "INSERT INTO accounts (key, name, password_hash, created_ms) VALUES (?, ?, 'hash', 0)",
         [("alice", "Alice"), ("zed", "Zed")],

@@ -15,7 +15,7 @@ import pytest
 from hubbub.protocol import skeleton
 from hubbub.store import DATABASE_NAME
 from hubbub.store.accounts import Account, AccountStore, open_accounts
-from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
+from tests.support.schema import database_at
 
 T0 = 1_700_000_000_000
 CYRILLIC_ALICE = "\u0430lice"
@@ -62,12 +62,7 @@ def test_a_dropped_account_frees_its_look_alikes(accounts: AccountStore) -> None
 
 def make_version_7_file(path: Path) -> None:
     """A database as schema version 7 wrote it, with two look-alike accounts registered then."""
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
-    for version in range(2, 8):
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
+    db = database_at(path, 7)
     db.executemany(
         "INSERT INTO accounts (key, name, password_hash, created_ms, id) VALUES (?, ?, 'hash', 0, ?)",
         [("alice", "alice", "1"), (CYRILLIC_ALICE, CYRILLIC_ALICE, "2"), ("bob", "Bob", "3")],

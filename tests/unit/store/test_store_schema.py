@@ -21,7 +21,7 @@ from hubbub.store import (
     open_store,
 )
 from hubbub.store.accounts import Account, make_scram, open_accounts, parse_scram
-from hubbub.store.schema import MIGRATIONS, V1_SCHEMA
+from tests.support.schema import database_at
 
 T0 = 1_700_000_000_000
 
@@ -63,9 +63,7 @@ def test_an_empty_existing_file_is_initialised(tmp_path: Path) -> None:
 
 def make_v1_file(path: Path) -> None:
     """A database as version 1 of hubbub wrote it, with history in two channels and a DM."""
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
+    db = database_at(path, 1)
     rows = [
         (f"m{i}", target, T0 + i, "PRIVMSG", "a!b@c", None, f'["{target}","hi {i}"]', None)
         for i, target in enumerate(["#chat", "#chat", "@alice,bob", "#other", "#chat", "@alice,bob"])
@@ -178,9 +176,7 @@ def test_channel_records_round_trip_and_replace(tmp_path: Path) -> None:
 
 def test_channels_saved_before_version_5_count_as_having_had_operators(tmp_path: Path) -> None:
     path = tmp_path / DATABASE_NAME
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in (*V1_SCHEMA, *MIGRATIONS[2], *MIGRATIONS[3], *MIGRATIONS[4]):
-        db.execute(statement)
+    db = database_at(path, 4)
     db.execute(
         "INSERT INTO channels (key, name, created_ms, topic, topic_setter, topic_time_ms, modes,"
         " channel_key, user_limit, bans, excepts, invites)"
@@ -240,12 +236,7 @@ def test_every_committed_message_survives_kill_9(tmp_path: Path) -> None:
 
 def test_version_8_counts_existing_accounts_as_used_and_records_logins(tmp_path: Path) -> None:
     path = tmp_path / DATABASE_NAME
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
-    for version in range(2, 8):
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
+    db = database_at(path, 7)
     db.execute(
         "INSERT INTO accounts (key, name, password_hash, email, created_ms, id)"
         " VALUES ('old', 'Old', 'hash', '', ?, 'id-old')",
@@ -271,12 +262,7 @@ def test_version_10_adds_scram_verifiers_that_accounts_from_before_lack(tmp_path
     """An account from before version 10 has no SCRAM-SHA-256 verifier (its password is only
     known as an argon2id hash); one made now stores its verifier, never its password."""
     path = tmp_path / DATABASE_NAME
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
-    for version in range(2, 10):
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
+    db = database_at(path, 9)
     db.execute(
         "INSERT INTO accounts (key, name, password_hash, email, created_ms, id)"
         " VALUES ('old', 'Old', 'hash', '', ?, 'id-old')",
@@ -301,12 +287,7 @@ def test_version_11_keeps_account_metadata_and_channel_metadata(tmp_path: Path) 
     """Schema version 11 (draft/metadata-2): a logged-in user's metadata is stored for its account
     by the account's id, and goes with the account; a channel saved before it has none."""
     path = tmp_path / DATABASE_NAME
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in V1_SCHEMA:
-        db.execute(statement)
-    for version in range(2, 10):
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
+    db = database_at(path, 9)
     db.execute(
         "INSERT INTO channels (key, name, created_ms, topic, topic_setter, topic_time_ms, modes,"
         " channel_key, user_limit, bans, excepts, invites)"

@@ -23,20 +23,21 @@ MAX_LINE = MAX_SERVER_TAG_DATA + MAX_LINE_BODY
 """The longest line a peer may send in all: tags plus body, including the CRLF."""
 
 _EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
+_object_setattr = object.__setattr__
 
 _ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPE_TABLE = str.maketrans(_ESCAPES)
 _FORBIDDEN_IN_PARAM = ("\r", "\n", "\0")
-# A tag key is opaque (message-tags "Format"), but these would break the line or the tag list.
-_FORBIDDEN_IN_TAG_KEY = frozenset(" ;=\r\n\0")
-# A command or source with these would be split or cut when the line is read back.
-_FORBIDDEN_IN_WORD = frozenset(" \r\n\0")
+# Keys the server itself writes on most lines, known to be well formed (format_tags).
+_PLAIN_KEYS = frozenset({"msgid", "time", "account", "batch", "label", "bot", "draft/bot"})
 
 
 def escape_tag_value(value: str) -> str:
     """Escape a tag value for the wire (message-tags, "Escaping values")."""
-    return value.translate(_ESCAPE_TABLE)
+    if ";" in value or " " in value or "\\" in value or "\r" in value or "\n" in value:
+        return value.translate(_ESCAPE_TABLE)
+    return value
 
 
 def unescape_tag_value(raw: str) -> str:
@@ -76,10 +77,21 @@ class Message:
     source: str | None = None
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY_TAGS)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tags", _freeze_tags(self.tags))
-        if not isinstance(self.params, tuple):
-            object.__setattr__(self, "params", tuple(self.params))
+    # Written by hand (the dataclass keeps an __init__ the class defines): one is made for every
+    # line read and every message relayed, and the generated one plus __post_init__ set the
+    # fields twice.
+    def __init__(
+        self,
+        command: str,
+        params: Sequence[str] = (),
+        source: str | None = None,
+        tags: Mapping[str, str] | None = _EMPTY_TAGS,
+    ) -> None:
+        _set = _object_setattr
+        _set(self, "command", command)
+        _set(self, "params", params if type(params) is tuple else tuple(params))
+        _set(self, "source", source)
+        _set(self, "tags", tags if type(tags) is MappingProxyType else _freeze_tags(tags))
 
     @classmethod
     def build(
@@ -165,7 +177,7 @@ def parse(line: str | bytes) -> Message:
     """
     if isinstance(line, bytes | bytearray | memoryview):
         try:
-            text = bytes(line).decode("utf-8")
+            text = (line if type(line) is bytes else bytes(line)).decode("utf-8")
         except UnicodeDecodeError:
             raise ProtocolError("line is not valid UTF-8", numeric="INVALID_UTF8") from None
     else:
@@ -173,6 +185,19 @@ def parse(line: str | bytes) -> Message:
     text = text.rstrip("\r\n")
     if "\0" in text or "\r" in text or "\n" in text:
         raise ProtocolError("CR, LF or NUL inside a line", numeric="INVALID_CHARACTERS")
+    if text and text[0] not in " @:":
+        # The common line from a client, with neither tags nor source: the same result as the
+        # general parser below, in a few string operations.
+        head, colon, trailing = text.partition(" :")
+        words = head.split(" ")
+        if "" in words:
+            words = [w for w in words if w]
+        command = words[0]
+        if not command.isprintable():
+            raise ProtocolError(f"invalid command {command[:32]!r}", numeric="421")
+        if colon:
+            words.append(trailing)
+        return Message(command.upper(), tuple(words[1:]), None, _EMPTY_TAGS)
     tags: Mapping[str, str] = _EMPTY_TAGS
     pos = 0
     n = len(text)
@@ -265,17 +290,30 @@ def format_tags(tags: Mapping[str, str]) -> str:
     """
     if not tags:
         return ""
+    # Every relayed message comes through here: the checks are plain substring tests, which cost
+    # far less than a set of characters or str.translate with a table on every value. A key is
+    # opaque (message-tags "Format"), but a space, ";", "=", CR, LF or NUL would break the line.
     parts: list[str] = []
     for k, v in tags.items():
-        if not k or not _FORBIDDEN_IN_TAG_KEY.isdisjoint(k):
+        if k not in _PLAIN_KEYS and (
+            not k or " " in k or ";" in k or "=" in k or "\r" in k or "\n" in k or "\0" in k
+        ):
             raise ProtocolError(f"tag key {k!r} cannot be sent")
         if v == "":
             parts.append(k)
             continue
         if "\0" in v:
             raise ProtocolError(f"value of tag {k!r} holds NUL")
-        parts.append(f"{k}={escape_tag_value(v)}")
+        if ";" in v or " " in v or "\\" in v or "\r" in v or "\n" in v:
+            v = v.translate(_ESCAPE_TABLE)
+        parts.append(f"{k}={v}")
     return "@" + ";".join(parts)
+
+
+def _plain_word(word: str) -> bool:
+    # A command or source with a space, CR, LF or NUL would be split or cut when read back.
+    # Substring tests: much cheaper than a set of characters on a word as long as a hostmask.
+    return not (" " in word or "\r" in word or "\n" in word or "\0" in word)
 
 
 def format_body(command: str, params: Sequence[str], source: str | None = None) -> str:
@@ -286,29 +324,30 @@ def format_body(command: str, params: Sequence[str], source: str | None = None) 
     does an empty command, a command or source holding a space, CR, LF or NUL, or a command
     starting with ``:`` or ``@``. An empty source is the same as none.
     """
-    parts: list[str] = []
-    if source:
-        if not _FORBIDDEN_IN_WORD.isdisjoint(source):
-            raise ProtocolError(f"source {source[:64]!r} holds a space, CR, LF or NUL")
-        parts.append(":" + source)
-    if not command or command[0] in ":@" or not _FORBIDDEN_IN_WORD.isdisjoint(command):
+    if not command or command[0] in ":@" or not _plain_word(command):
         raise ProtocolError(f"command {command[:32]!r} cannot be sent")
-    parts.append(command)
-    last = len(params) - 1
-    for i, p in enumerate(params):
-        for bad in _FORBIDDEN_IN_PARAM:
-            if bad in p:
-                raise ProtocolError("CR, LF or NUL inside a parameter")
-        if i == last:
-            if not p or p[0] == ":" or " " in p:
-                parts.append(":" + p)
-            else:
-                parts.append(p)
-        else:
+    if source:
+        if not _plain_word(source):
+            raise ProtocolError(f"source {source[:64]!r} holds a space, CR, LF or NUL")
+        head = f":{source} {command}"
+    else:
+        head = command
+    if not params:
+        return head
+    last = params[-1]
+    if len(params) > 1:
+        middle = params[:-1]
+        for p in middle:
             if not p or p[0] == ":" or " " in p:
                 raise ProtocolError(f"middle parameter {p!r} is empty, starts with ':' or has a space")
-            parts.append(p)
-    return " ".join(parts)
+        text = f"{head} {' '.join(middle)} "
+    else:
+        text = head + " "
+    text += ":" + last if not last or last[0] == ":" or " " in last else last
+    # The command and source hold none of these, so one look at the whole finds them in a parameter.
+    if "\r" in text or "\n" in text or "\0" in text:
+        raise ProtocolError("CR, LF or NUL inside a parameter")
+    return text
 
 
 def format_message(message: Message, *, tags: bool = True) -> bytes:

@@ -95,18 +95,28 @@ def server_time(now: float | None = None) -> str:
     return _last_stamp
 
 
+# The view bit a tag needs; every tag not named here needs message-tags (see tag_allowed).
+_TAG_BITS = {"time": TIME, "account": ACCOUNT, "batch": BATCH, "label": LABEL}
+
+
 def render(message: Message, view: int) -> bytes:
     """Format ``message`` for a client with ``view``: keep only the tags it may see."""
     tags: Mapping[str, str] = message.tags
-    if MULTILINE_TAG in tags:
+    if tags and MULTILINE_TAG in tags:
         return _render_multiline(message, view)
-    if view & TIME and "time" not in tags:
-        tags = {"time": server_time(), **tags}
     body = format_body(message.command, message.params, message.source)
-    if tags and view:
-        kept = {k: v for k, v in tags.items() if tag_allowed(k, view)}
-        if kept:
-            return f"{format_tags(kept)} {body}\r\n".encode()
+    if not view:
+        return f"{body}\r\n".encode()
+    # This runs once per view for every message relayed: the loop is tag_allowed, inlined.
+    kept: dict[str, str] = {}
+    if view & TIME and "time" not in tags:
+        kept["time"] = server_time()
+    bit = _TAG_BITS.get
+    for k, v in tags.items():
+        if view & bit(k, TAGS):
+            kept[k] = v
+    if kept:
+        return f"{format_tags(kept)} {body}\r\n".encode()
     return f"{body}\r\n".encode()
 
 

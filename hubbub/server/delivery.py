@@ -19,6 +19,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message
@@ -47,6 +48,10 @@ def _b32(n: int, width: int) -> str:
     return "".join(reversed(out))
 
 
+# Two base32 digits for every 10-bit number: a counter is encoded with four lookups, not a loop.
+_B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
+
+
 class MsgidFactory:
     """Unique, time-ordered message ids: milliseconds, a per-process prefix and a counter."""
 
@@ -63,7 +68,16 @@ class MsgidFactory:
         if now_ms != self._ms:
             self._ms = now_ms
             self._prefix = _b32(now_ms, 9) + self._node
-        return self._prefix + _b32(next(self._counter) & 0xFFFFFFFF, 7)
+        n = next(self._counter) & 0xFFFFFFFF
+        pairs = _B32_PAIRS
+        # The counter's low 32 bits as 7 digits, most significant first (as _b32(n, 7)).
+        return (
+            self._prefix
+            + _B32[(n >> 30) & 31]
+            + pairs[(n >> 20) & 1023]
+            + pairs[(n >> 10) & 1023]
+            + pairs[n & 1023]
+        )
 
 
 # Tags always stored with a message, besides its other client-only tags (see kept_tags_of); a
@@ -182,10 +196,13 @@ class Delivery:
         """
         tags = dict(message.tags)
         msgid, time_ms = self.stamp(tags, account)
-        stamped = Message(message.command, message.params, message.source, tags)
+        # The dict is this call's own and never changed again: a view of it needs no copy.
+        frozen = MappingProxyType(tags)
+        stamped = Message(message.command, message.params, message.source, frozen)
         hold = None
         if self.writer is not None and (self.keep_events or not event) and worth_keeping(message):
-            kept_tags = kept_tags_of(tags)
+            # Stamping adds only server tags, none of which is kept: the message's own tags decide.
+            kept_tags = kept_tags_of(message.tags) if message.tags else {}
             source = stamped.source or ""
             for key in keep:
                 hold = self.record(
@@ -198,7 +215,7 @@ class Delivery:
         self.fanout(stamped, audience, hold, event=event)
         for variant, others in also:
             self.fanout(
-                Message(variant.command, variant.params, variant.source, tags), others, hold, event=event
+                Message(variant.command, variant.params, variant.source, frozen), others, hold, event=event
             )
         return stamped, hold
 

@@ -44,6 +44,8 @@ def bad_client_tag(ctx: Context, tags: dict[str, str]) -> tuple[str, str] | None
     IRCv3 reply: "its value references the server provided ID of another message"; react: "a
     byte limit may be appropriate" (``react_max_bytes``), and a reaction with nothing in it is none.
     """
+    if not tags:
+        return None
     settings = ctx.settings
     for key in REPLY_TAGS:
         value = tags.get(key)
@@ -91,6 +93,8 @@ def may_speak(ctx: Context, channel: Channel[Session], session: Session) -> bool
         return True
     elif "m" in channel.modes:
         return False
+    if not channel.bans:
+        return True  # neither banned nor muted: both need a +b entry
     return not channel.is_banned(session, casemapping) and not channel.is_muted(session, casemapping)
 
 
@@ -115,7 +119,8 @@ def _relay(ctx: Context, session: Session, msg: Message) -> None:
         if not silent:
             session.reply(numerics.ERR_NOTEXTTOSEND)
         return
-    targets = list(dict.fromkeys(t for t in msg.params[0].split(",") if t))
+    named = msg.params[0]
+    targets = list(dict.fromkeys(t for t in named.split(",") if t)) if "," in named else [named]
     if len(targets) > ctx.settings.max_targets:
         if not silent:
             session.reply(numerics.ERR_TOOMANYTARGETS, msg.params[0])

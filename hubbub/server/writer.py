@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,8 @@ Done = Callable[[Any, BaseException | None], None]
 # often a job still waiting for it is reported.
 LOCK_WAIT_MS = 1000
 LOCK_REPORT_INTERVAL = 10.0
+# Seconds a thread waiting for the GIL lets the holder run before asking for it (see start).
+GIL_SWITCH_INTERVAL = 0.0005
 # Seconds a stopping server still waits for the lock before giving up on what is left.
 STOP_PATIENCE = 10.0
 
@@ -57,6 +60,11 @@ class StoreWriter:
 
     def start(self) -> None:
         """Start the thread and open its connection; raise StoreError if that fails."""
+        # A thread waiting for the GIL gets it only after the holder has run this long: with
+        # CPython's default of 5 ms, each of a commit's steps could wait that long behind a busy
+        # loop, and every delivery waits for the commit. A shorter interval bounds that wait.
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._thread.start()
         self._opened.wait()
         if self._open_error is not None:

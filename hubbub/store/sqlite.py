@@ -33,6 +33,7 @@ from .model import (
     dm_sides,
     store_errors,
 )
+from .params import decode_params, encode_params
 from .schema import migrate
 
 __all__ = ["DATABASE_NAME", "SQLiteStore", "database_path", "open_store"]
@@ -78,7 +79,7 @@ def _message(row: Row) -> StoredMessage:
         target,
         command,
         source,
-        tuple(_decode(params)),
+        decode_params(params),
         account,
         types.MappingProxyType(_decode(tags)) if tags else EMPTY_TAGS,
     )
@@ -178,7 +179,7 @@ class SQLiteStore:
                     m.target,
                     m.command,
                     m.source,
-                    _encode(m.params),
+                    encode_params(m.params),
                     m.account,
                     _encode(dict(m.tags)) if m.tags else None,
                 )

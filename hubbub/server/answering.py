@@ -220,6 +220,27 @@ class Answering:
         else:
             replies.add(data, kept)
 
+    def write_batch(self, ref: str | None, lines: list[bytes]) -> None:
+        """Queue lines formatted for this client's view that already carry the tag of batch ``ref``.
+
+        ``ref`` is the batch :meth:`open_batch` just opened (None: no batch, the lines carry no
+        batch tag). The lines go out as one piece, not one by one: a CHATHISTORY page.
+        """
+        if not lines:
+            return
+        replies = self.replies
+        if replies is None:
+            data = b"".join(lines)
+            self._written += len(data)
+            self.conn.write(data)
+        elif ref is None:
+            for line in lines:
+                self.write(line)
+        else:
+            data = b"".join(lines)
+            self._written += len(data)
+            replies.add_tagged(data)
+
     def send(self, message: Message) -> None:
         """Format ``message`` for this client's view and queue it."""
         self.write(capmod.render(message, self.view))

@@ -220,24 +220,22 @@ class Answering:
         else:
             replies.add(data, kept)
 
-    def write_batch(self, ref: str | None, lines: list[bytes]) -> None:
-        """Queue lines formatted for this client's view that already carry the tag of batch ``ref``.
+    def write_batch(self, ref: str | None, data: bytes) -> None:
+        """Queue lines (CRLF after each) formatted for this client's view that already carry the
+        tag of batch ``ref``, the one :meth:`open_batch` just opened (None: no batch).
 
-        ``ref`` is the batch :meth:`open_batch` just opened (None: no batch, the lines carry no
-        batch tag). The lines go out as one piece, not one by one: a CHATHISTORY page.
+        They go out as one piece, not line by line: a CHATHISTORY page.
         """
-        if not lines:
+        if not data:
             return
         replies = self.replies
         if replies is None:
-            data = b"".join(lines)
             self._written += len(data)
             self.conn.write(data)
         elif ref is None:
-            for line in lines:
+            for line in data.splitlines(keepends=True):
                 self.write(line)
         else:
-            data = b"".join(lines)
             self._written += len(data)
             replies.add_tagged(data)
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message, escape_tag_value
 from hubbub.store import (
     ChannelRecord,
     MessageRef,
@@ -23,6 +22,7 @@ from hubbub.store import (
 )
 
 from . import caps as capmod
+from . import playback
 from .world import Channel, ListEntry
 from .writer import StoreWriter
 
@@ -294,15 +294,6 @@ class History:
             return channel.created_ms
         return 0
 
-    def to_message(self, row: StoredMessage) -> Message:
-        """A stored row as a message to send again, with its original time and msgid."""
-        tags = dict(row.tags)
-        tags["time"] = _stamp(row.time_ms)
-        tags["msgid"] = row.msgid
-        if row.account:
-            tags["account"] = row.account
-        return Message(row.command, row.params, row.source, tags)
-
     def send_rows(self, session: Session, rows: list[StoredMessage], target_name: str) -> None:
         """Send rows to ``session``: events only with event-playback, TAGMSG only with message-tags,
         inside a ``chathistory`` batch when the client has ``batch``."""
@@ -316,48 +307,8 @@ class History:
             or (events and r.command != "TAGMSG")
         ]
         batch = session.open_batch("chathistory", target_name)
-        session.write_batch(batch, self.lines(rows, session.view, batch))
+        session.write_batch(batch, playback.lines(rows, session.view, batch).encode())
         session.close_batch(batch)
-
-    def lines(self, rows: list[StoredMessage], view: int, batch: str | None) -> list[bytes]:
-        """``rows`` formatted for a client with ``view``, each line tagged with ``batch`` if given.
-
-        A CHATHISTORY page is a hundred lines, each of a different message, so nothing is shared
-        between them as in a fan-out: a row without tags of its own (nearly all of them) is
-        written straight from its fields with one format, the same bytes :func:`capmod.render`
-        makes of :meth:`to_message`; a row with tags (a reaction, a reply, a multiline message)
-        takes that general way.
-        """
-        out: list[bytes] = []
-        append = out.append
-        # The tags every plain row carries, in render's order (time, msgid, account) after the batch.
-        lead = f"@batch={escape_tag_value(batch)};" if batch is not None else "@"
-        with_time = bool(view & capmod.TIME)
-        with_msgid = bool(view & capmod.TAGS)
-        with_account = bool(view & capmod.ACCOUNT)
-        for row in rows:
-            if row.tags:
-                append(self._general_line(row, view, batch))
-                continue
-            head = lead
-            if with_time:
-                head += "time=" + _stamp(row.time_ms) + ";"
-            if with_msgid:
-                head += "msgid=" + escape_tag_value(row.msgid) + ";"
-            if with_account and row.account:
-                head += "account=" + escape_tag_value(row.account) + ";"
-            body = _body(row)
-            if body is None:
-                append(self._general_line(row, view, batch))
-            elif len(head) > 1:
-                append(f"{head[:-1]} {body}\r\n".encode())
-            else:
-                append(f"{body}\r\n".encode())
-        return out
-
-    def _general_line(self, row: StoredMessage, view: int, batch: str | None) -> bytes:
-        line = capmod.render(self.to_message(row), view)
-        return capmod.tag_batch(line, batch) if batch is not None else line
 
     def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:
         """Recent lines for a client that will not ask with CHATHISTORY itself."""
@@ -397,49 +348,6 @@ def _latest_messages(store: SQLiteStore, key: str, limit: int, since: int) -> li
         older = store.before(key, MessageRef(msgid=rows[0].msgid), limit)
         rows = [r for r in older if r.time_ms >= since]
     return found[-limit:]
-
-
-def time_text(time_ms: int) -> str:
-    """The IRCv3 server-time text of ``time_ms`` (milliseconds since the epoch)."""
-    return _stamp(time_ms)
-
-
-# The server-time text of each second met lately: a page of history spans a few seconds, and
-# strftime is most of what formatting a stamp costs.
-_SECONDS: dict[int, str] = {}
-_SECONDS_KEPT = 4096
-
-
-def _stamp(time_ms: int) -> str:
-    seconds = time_ms // 1000
-    text = _SECONDS.get(seconds)
-    if text is None:
-        if len(_SECONDS) >= _SECONDS_KEPT:
-            _SECONDS.clear()
-        text = _SECONDS[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{text}.{time_ms % 1000:03d}Z"
-
-
-def _body(row: StoredMessage) -> str | None:
-    """``:source COMMAND params`` of a stored row, as format_body writes it; None if it cannot be
-    written so (a parameter that no line can hold): the general way then says why."""
-    params = row.params
-    source = row.source
-    command = row.command
-    if params:
-        last = params[-1]
-        if not last or last[0] == ":" or " " in last:
-            last = ":" + last
-        text = " ".join((*params[:-1], last)) if len(params) > 1 else last
-        body = f":{source} {command} {text}" if source else f"{command} {text}"
-    else:
-        body = f":{source} {command}" if source else command
-    for p in params[:-1]:
-        if not p or p[0] == ":" or " " in p:
-            return None
-    if "\r" in body or "\n" in body or "\0" in body or " " in command or " " in source:
-        return None
-    return body
 
 
 def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:

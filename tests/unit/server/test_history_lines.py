@@ -8,7 +8,7 @@ import types
 import pytest
 
 from hubbub.server import caps as capmod
-from hubbub.server.history import History
+from hubbub.server import playback
 from hubbub.store import StoredMessage
 
 T0 = 1_700_000_000_123
@@ -21,6 +21,11 @@ ROWS = [
     StoredMessage("01ac0", T0 + 2001, "#chat", "JOIN", "carol!c@host", ("#Chat",), "carol"),
     StoredMessage("01ac1", T0 + 2002, "#chat", "QUIT", "carol!c@host", ()),
     StoredMessage("id;with space", T0 + 3000, "#chat", "PRIVMSG", "d!d@h", ("#Chat", "odd msgid")),
+    StoredMessage("01ac5", T0 + 3000, "#chat", "PRIVMSG", "e!e@h", ("#Chat", "x y"), "under_score-dash"),
+    StoredMessage("back\\slash", T0 + 3000, "#chat", "PRIVMSG", "e!e@h", ("#Chat", "x"), "sp ace;semi"),
+    StoredMessage("01ac7", T0 + 3000, "#chat", "PRIVMSG", "e!e@h", ("#Chat", "\x01ACTION waves\x01")),
+    StoredMessage("01ac8", T0 + 999_999, "#chat", "PRIVMSG", "e!e@h", ("#Chat", "ünïcødé 👍 text")),
+    StoredMessage("01ac6", T0 + 3000, "#chat", "MODE", "op!o@h", ("#Chat", "+o", "dave")),
     StoredMessage("01ac2", T0 + 3001, "#chat", "KICK", "op!o@h", ("#Chat", "dave", "bye now")),
     StoredMessage(
         "01ac3",
@@ -55,22 +60,34 @@ VIEWS = sorted(
 )
 
 
-def general(history: History, row: StoredMessage, view: int, batch: str | None) -> bytes:
-    line = capmod.render(history.to_message(row), view)
+def general(row: StoredMessage, view: int, batch: str | None) -> bytes:
+    line = capmod.render(playback.to_message(row), view)
     return capmod.tag_batch(line, batch) if batch is not None else line
 
 
 @pytest.mark.parametrize("view", VIEWS)
 @pytest.mark.parametrize("batch", [None, "b7"])
 def test_every_row_is_written_as_render_writes_it_for_every_view(view: int, batch: str | None) -> None:
-    history = History.__new__(History)  # lines() reads nothing of the server
-    assert history.lines(ROWS, view, batch) == [general(history, row, view, batch) for row in ROWS]
+    assert playback.lines(ROWS, view, batch).encode() == b"".join(general(row, view, batch) for row in ROWS)
 
 
-def test_a_row_no_line_can_carry_is_refused_as_render_refuses_it() -> None:
-    history = History.__new__(History)
-    bad = StoredMessage("x", T0, "#chat", "PRIVMSG", "a!b@c", ("#Chat", "injected\r\nQUIT"))
+@pytest.mark.parametrize(
+    ("source", "params"),
+    [
+        ("a!b@c", ("#Chat", "injected\r\nQUIT")),
+        ("a!b@c", ("#Chat", "line\nfeed")),
+        ("a!b@c", ("#Chat", "nul\0")),
+        ("a b!c@d", ("#Chat", "space in the source")),
+        ("a!b@c", ("#Ch at", "space in the middle")),
+        ("a!b@c", ("", "empty middle")),
+    ],
+)
+def test_a_row_no_line_can_carry_is_refused_as_render_refuses_it(
+    source: str, params: tuple[str, ...]
+) -> None:
+    bad = StoredMessage("x1", T0, "#chat", "PRIVMSG", source, params)
+    view = capmod.TAGS | capmod.TIME
     with pytest.raises(Exception) as expected:
-        general(history, bad, capmod.TAGS, None)
+        general(bad, view, None)
     with pytest.raises(type(expected.value)):
-        history.lines([bad], capmod.TAGS, None)
+        playback.lines([bad], view, "b1")

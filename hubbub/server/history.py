@@ -20,8 +20,8 @@ from hubbub.store import (
     StoredMessage,
     open_store,
 )
+from hubbub.store.sqlite import Row, encode_row
 
-from . import caps as capmod
 from . import playback
 from .world import Channel, ListEntry
 from .writer import StoreWriter
@@ -294,20 +294,18 @@ class History:
             return channel.created_ms
         return 0
 
-    def send_rows(self, session: Session, rows: list[StoredMessage], target_name: str) -> None:
-        """Send rows to ``session``: events only with event-playback, TAGMSG only with message-tags,
-        inside a ``chathistory`` batch when the client has ``batch``."""
+    def send_rows(self, session: Session, messages: list[StoredMessage], target_name: str) -> None:
+        """Send ``messages`` to ``session`` as :meth:`send_page` sends rows."""
+        self.send_page(session, [encode_row(m) for m in messages], target_name)
+
+    def send_page(self, session: Session, rows: list[Row], target_name: str, since: int = 0) -> None:
+        """Send the rows stamped at ``since`` or later to ``session``: events only with
+        event-playback, TAGMSG only with message-tags, inside a ``chathistory`` batch when the
+        client has ``batch``."""
         events = "draft/event-playback" in session.caps
-        tagmsg = bool(session.view & capmod.TAGS)
-        rows = [
-            r
-            for r in rows
-            if r.command in MESSAGES
-            or (r.command == "TAGMSG" and tagmsg)
-            or (events and r.command != "TAGMSG")
-        ]
         batch = session.open_batch("chathistory", target_name)
-        session.write_batch(batch, playback.lines(rows, session.view, batch).encode())
+        text = playback.page(rows, session.view, batch, since=since, events=events)
+        session.write_batch(batch, text.encode())
         session.close_batch(batch)
 
     def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:

@@ -2,16 +2,16 @@
 
 As they are written on an IRC line (Modern IRC, "Message format"): the middle parameters each
 followed by a space, and the last one after a colon when it needs one (it is empty, starts with
-``:`` or holds a space), e.g. ``#chat :hello there``. Every parameter list the server relays has
+``:`` or holds a space), e.g. ``#chat :hello there``. Every parameter list a client can send has
 this form exactly: a middle parameter is never empty, never starts with ``:`` and never holds a
-space, and no parameter holds NUL (the server refuses such lines). The last one may hold line
-feeds: a draft/multiline message is kept as one row whose text is its lines joined by them.
+space, and no parameter holds CR, LF or NUL (the server refuses such lines). So the text is what
+follows the command on the line that plays the message back (hubbub.server.playback writes it
+as it is), a split reads it back and a join writes it: a few hundred nanoseconds where JSON took
+one or two microseconds, on every message kept and every row read back.
 
-Reading it back is a split, not a JSON parse, and writing it a join: a few hundred nanoseconds
-where JSON took one or two microseconds, on every message kept and every row read back.
-
-Any other list (only an imported archive could bring one) is kept as NUL followed by its JSON
-array, so the encoding is exact for every list of strings.
+Any other list is kept as NUL followed by its JSON array, so the encoding is exact for every list
+of strings: a draft/multiline message (its text is its lines joined by line feeds, and it is
+played back as a batch of lines anyway), or what an imported archive brought.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ def encode_params(params: Sequence[str]) -> str:
     if not params:
         return ""
     last = params[-1]
-    if _JSON_MARK in last:
+    if "\0" in last or "\r" in last or "\n" in last:
         return _JSON_MARK + _encode_json(list(params))
     if not last or last[0] == ":" or " " in last:
         last = ":" + last
     if len(params) == 1:
         return last
     for p in params[:-1]:
-        if not p or p[0] == ":" or " " in p or _JSON_MARK in p:
+        if not p or p[0] == ":" or " " in p or "\0" in p or "\r" in p or "\n" in p:
             return _JSON_MARK + _encode_json(list(params))
     return " ".join(params[:-1]) + " " + last
 

@@ -324,7 +324,7 @@ KEPT_PARAMS: list[list[str]] = [
     ["#chat", "hello there"],
     ["#chat", "one"],
     ["#chat", ":-) starts with a colon"],
-    ["#chat", "line one\nline two"],
+    ["#chat", "line one\nline two"],  # a multiline message
     ["#chat", ""],
     [],
     ["only trailing words"],
@@ -372,5 +372,5 @@ def test_version_12_keeps_every_parameter_list_exactly_from_every_older_version(
     db.close()
     assert stored["m0"] == "#chat :hello there"
     assert stored["m1"] == "#chat one"
-    assert stored["m3"] == "#chat :line one\nline two"
+    assert stored["m3"] == '\0["#chat","line one\\nline two"]'
     assert stored["new"] == "#chat :after the move"

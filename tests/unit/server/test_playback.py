@@ -1,4 +1,4 @@
-"""CHATHISTORY pages written straight from the rows are the bytes the general way makes."""
+"""CHATHISTORY pages written straight from the stored rows are the bytes the general way makes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from hubbub.server import caps as capmod
 from hubbub.server import playback
 from hubbub.store import StoredMessage
+from hubbub.store.sqlite import encode_row
 
 T0 = 1_700_000_000_123
 
@@ -68,7 +69,19 @@ def general(row: StoredMessage, view: int, batch: str | None) -> bytes:
 @pytest.mark.parametrize("view", VIEWS)
 @pytest.mark.parametrize("batch", [None, "b7"])
 def test_every_row_is_written_as_render_writes_it_for_every_view(view: int, batch: str | None) -> None:
-    assert playback.lines(ROWS, view, batch).encode() == b"".join(general(row, view, batch) for row in ROWS)
+    rows = [encode_row(m) for m in ROWS]
+    page = playback.page(rows, view, batch, events=True)
+    shown = [m for m in ROWS if m.command != "TAGMSG" or view & capmod.TAGS]
+    assert page.encode() == b"".join(general(m, view, batch) for m in shown)
+
+
+def test_a_page_shows_events_only_with_event_playback_and_nothing_before_since() -> None:
+    rows = [encode_row(m) for m in ROWS]
+    view = capmod.TAGS | capmod.TIME
+    page = playback.page(rows, view, None, since=T0 + 1)
+    shown = [m for m in ROWS if m.command in ("PRIVMSG", "NOTICE", "TAGMSG") and m.time_ms >= T0 + 1]
+    assert page.encode() == b"".join(general(m, view, None) for m in shown)
+    assert playback.page([], view, "b1") == ""
 
 
 @pytest.mark.parametrize(
@@ -90,4 +103,4 @@ def test_a_row_no_line_can_carry_is_refused_as_render_refuses_it(
     with pytest.raises(Exception) as expected:
         general(bad, view, None)
     with pytest.raises(type(expected.value)):
-        playback.lines([bad], view, "b1")
+        playback.page([encode_row(bad)], view, "b1")

@@ -199,27 +199,28 @@ class SQLiteStore:
         """
         if not messages:
             return
-        rows = []
+        rows: list[tuple[object, ...]] = []
+        add = rows.append
         counts: dict[str, list[int]] = {}
-        for m in messages:
-            rows.append(
+        for msgid, time_ms, target, command, source, params, account, tags in messages:
+            add(
                 (
-                    m.msgid,
-                    m.time_ms,
-                    m.target,
-                    m.command,
-                    m.source,
-                    encode_params(m.params),
-                    m.account,
-                    _encode(dict(m.tags)) if m.tags else None,
+                    msgid,
+                    time_ms,
+                    target,
+                    command,
+                    source,
+                    encode_params(params),
+                    account,
+                    _encode(dict(tags)) if tags else None,
                 )
             )
-            seen = counts.get(m.target)
+            seen = counts.get(target)
             if seen is None:
-                counts[m.target] = [m.time_ms, 1]
+                counts[target] = [time_ms, 1]
             else:
-                if m.time_ms > seen[0]:
-                    seen[0] = m.time_ms
+                if time_ms > seen[0]:
+                    seen[0] = time_ms
                 seen[1] += 1
         summary = []
         known = names or {}

@@ -105,8 +105,7 @@ class Answering:
         if self.replies is None:
             self.replies = Replies(self.conn.write)
         ref = self.next_batch_id()
-        start = Message.build("BATCH", "+" + ref, kind, *params, source=self.server.name)
-        self.replies.open_batch(ref, capmod.render(start, self.view))
+        self.replies.open_batch(ref, self._server_line("BATCH", "+" + ref, kind, *params))
         return ref
 
     def close_batch(self, ref: str | None) -> None:
@@ -114,10 +113,18 @@ class Answering:
         replies = self.replies
         if ref is None or replies is None:
             return
-        end = Message.build("BATCH", "-" + ref, source=self.server.name)
-        replies.close_batch(ref, capmod.render(end, self.view))
+        replies.close_batch(ref, self._server_line("BATCH", "-" + ref))
         if replies.label is None and not replies.open:
             self.replies = None  # an unlabelled command's buffer lives only as long as its batches
+
+    def _server_line(self, command: str, *params: str) -> bytes:
+        """A line from the server with no tags of its own, for this client's view: the bytes
+        :func:`caps.render` makes of it (server-time's tag is the only one it can get), without
+        building a Message (every CHATHISTORY answer opens and closes a batch)."""
+        body = format_body(command, params, self.server.name)
+        if self.view & capmod.TIME:
+            return f"@time={capmod.server_time()} {body}\r\n".encode()
+        return f"{body}\r\n".encode()
 
     def run_async(self, work: Coroutine[Any, Any, None]) -> None:
         """Finish the command being handled with ``work``, which may wait for threads.

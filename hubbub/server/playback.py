@@ -81,8 +81,12 @@ def page(rows: list[Row], view: int, batch: str | None, *, since: int = 0, event
         msgid, time_ms, command, source, params, account, tags = row
         if time_ms < since:
             continue
-        if command not in _MESSAGES and (not with_msgid if command == "TAGMSG" else not events):
-            continue
+        if command not in _MESSAGES:
+            if not with_msgid if command == "TAGMSG" else not events:
+                continue
+            if not command.isalnum():
+                append(_general(row, view, batch))
+                continue
         # Parameters in their plain form (store.params) are what follows the command on the line,
         # and hold no CR, LF or NUL; anything a line could not carry as it is (a source with a
         # space, a msgid needing escapes, a multiline message, tags of its own) goes the general way.
@@ -90,7 +94,6 @@ def page(rows: list[Row], view: int, batch: str | None, *, since: int = 0, event
             tags
             or params[:1] == "\0"
             or not msgid.isalnum()
-            or not command.isalnum()
             or not source
             or " " in source
             or not source.isprintable()

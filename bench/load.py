@@ -16,6 +16,7 @@ import contextlib
 import heapq
 import math
 import os
+import random
 import re
 import socket
 import struct
@@ -50,6 +51,7 @@ class ClientPlan:
     nick: str
     channel: str
     sender: bool = False
+    caps: tuple[str, ...] = ()  # asked for besides WANTED_CAPS, where offered
 
 
 @dataclass(slots=True)
@@ -64,6 +66,58 @@ class Tally:
     last_ns: int = 0
     hist: dict[int, int] = field(default_factory=dict)
     read_hist: dict[int, int] = field(default_factory=dict)  # how late reads ran after arrival
+
+
+_BATCH_END = b" BATCH -"
+_MSGID = re.compile(rb"[@;]msgid=([^; ]+)")
+
+
+class HistoryReads:
+    """What one link receives in a CHATHISTORY scenario: lines, ends of batches, msgids.
+
+    A request is answered by one ``chathistory`` batch, so its ``BATCH -`` line ends the answer;
+    nothing else is parsed (the other lines only count).
+    """
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.buf = b""
+        self.lines = 0
+        self.ends = 0
+        self.msgids: list[bytes] | None = None  # collected while not None
+        self.want = 0
+        self.waiter: asyncio.Future[None] | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Count what arrived; wake the request waiting for the batch end it brought."""
+        data = self.buf + data
+        cut = data.rfind(b"\n") + 1
+        self.buf = data[cut:]
+        data = data[:cut]
+        if not data:
+            return
+        self.lines += data.count(b"\n")
+        if b"PING" in data:
+            for token in _PING_LINE.findall(data):
+                self.link.send(b"PONG :%s\r\n" % token)
+        if self.msgids is not None:
+            self.msgids += _MSGID.findall(data)
+        ends = data.count(_BATCH_END)
+        if ends:
+            self.ends += ends
+            waiter = self.waiter
+            if waiter is not None and self.ends >= self.want and not waiter.done():
+                waiter.set_result(None)
+
+    async def ask(self, request: bytes, timeout: float) -> None:
+        """Send ``request`` and wait (bounded) for the end of its answer."""
+        self.want = self.ends + 1
+        self.waiter = self.link.worker.loop.create_future()
+        self.link.send(request)
+        try:
+            await asyncio.wait_for(self.waiter, timeout)
+        finally:
+            self.waiter = None
 
 
 class SetupError(Exception):
@@ -99,6 +153,7 @@ class Link(asyncio.Protocol):
         self.dups = 0
         self.reord = 0
         self.channel_b = plan.channel.encode()
+        self.history: HistoryReads | None = None  # set for a CHATHISTORY scenario
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -186,7 +241,7 @@ class Link(asyncio.Protocol):
             self.offered += [c.split("=", 1)[0] for c in params[-1].split()]
             if more:
                 return
-            wanted = [c for c in WANTED_CAPS if c in self.offered]
+            wanted = [c for c in (*WANTED_CAPS, *self.plan.caps) if c in self.offered]
             if wanted:
                 self.send(b"CAP REQ :%s\r\n" % " ".join(wanted).encode())
             else:
@@ -263,6 +318,9 @@ class Link(asyncio.Protocol):
 
         ``arrival`` is when ``data`` reached the socket (wall clock, ns); 0 means now.
         """
+        if self.history is not None:
+            self.history.feed(data)
+            return
         if self.buf:
             data = self.buf + data
         cut = data.rfind(b"\n") + 1
@@ -611,6 +669,90 @@ class Worker:
         out["duplicates"] += verdict[1]
         out["reordered"] += verdict[2]
 
+    async def cmd_history_reads(self) -> dict[str, Any]:
+        """Every link counts CHATHISTORY answers from now on instead of channel messages."""
+        for link in self.links:
+            if link.fast:
+                link.history = HistoryReads(link)
+        return {}
+
+    async def cmd_prefill(self, channel: str, count: int, timeout: float) -> dict[str, Any]:
+        """Send ``count`` messages to ``channel`` from the first link; return their msgids.
+
+        The msgids are read from the link's own echoes (echo-message) and the answers to the
+        CHATHISTORY requests between the pieces (which repeat the newest of each: kept once).
+        """
+        links = [link for link in self.links if link.fast and link.history is not None]
+        if count <= 0 or not links:
+            return {"msgids": [], "seconds": 0.0}
+        reads = links[0].history
+        assert reads is not None
+        reads.msgids = []
+        started = time.perf_counter()
+        words = "the quick brown fox jumps over a lazy dog while we chat about history"
+        # In pieces, each ended by a CHATHISTORY request, answered only once the piece is stored and
+        # sent to every member: all at once, the members' sendqs would not hold the burst.
+        chunk = 500
+        ask = f"CHATHISTORY LATEST {channel} * 1\r\n".encode()
+        for first in range(0, count, chunk):
+            lines = [
+                f"PRIVMSG {channel} :message {i} {words}\r\n" for i in range(first, min(count, first + chunk))
+            ]
+            links[0].send("".join(lines).encode())
+            await reads.ask(ask, timeout)
+        msgids = reads.msgids
+        reads.msgids = None
+        # The echoes come first; the last msgid is the CHATHISTORY answer's copy of the newest one.
+        found = list(dict.fromkeys(m.decode() for m in msgids))
+        return {"msgids": found, "seconds": time.perf_counter() - started}
+
+    async def cmd_ask(
+        self, start_ns: int, duration: float, channel: str, kind: str, msgids: list[str], timeout: float
+    ) -> dict[str, Any]:
+        """Each link asks CHATHISTORY ``kind`` (LATEST or BEFORE a random msgid), one request at a
+        time, from start for ``duration`` seconds; report requests, lines and latency."""
+        self.errors = {}
+        links = [link for link in self.links if link.fast and link.history is not None]
+        start = self.loop.time() + (start_ns - time.time_ns()) / 1e9
+        end = start + duration
+        hist: dict[int, int] = {}
+        done = 0
+        lines0 = sum(link.history.lines for link in links if link.history is not None)
+        await asyncio.sleep(max(0.0, start - self.loop.time()))  # pacing: wait for the common start
+        cpu0 = time.process_time()
+        latest = f"CHATHISTORY LATEST {channel} * 100\r\n".encode()
+        rng = random.Random(start_ns ^ os.getpid())
+
+        async def one(link: Link) -> None:
+            nonlocal done
+            reads = link.history
+            assert reads is not None
+            while self.loop.time() < end and not link.lost.done():
+                if kind == "BEFORE" and msgids:
+                    request = f"CHATHISTORY BEFORE {channel} msgid={rng.choice(msgids)} 100\r\n".encode()
+                else:
+                    request = latest
+                t0 = time.perf_counter_ns()
+                try:
+                    await reads.ask(request, timeout)
+                except TimeoutError:
+                    self.error("chathistory: no answer in time")
+                    return
+                b = (time.perf_counter_ns() - t0) // BUCKET_NS
+                hist[b] = hist.get(b, 0) + 1
+                done += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(link) for link in links))
+        return {
+            "requests": done,
+            "seconds": time.perf_counter() - t0,
+            "lines": sum(link.history.lines for link in links if link.history is not None) - lines0,
+            "hist": hist,
+            "cpu_s": time.process_time() - cpu0,
+            "errors": dict(self.errors),
+        }
+
     async def cmd_storm(
         self, host: str, port: int, nicks: list[str], concurrency: int, timeout: float
     ) -> dict[str, Any]:
@@ -665,6 +807,9 @@ class Worker:
             "go": self.cmd_go,
             "drain": self.cmd_drain,
             "storm": self.cmd_storm,
+            "history_reads": self.cmd_history_reads,
+            "prefill": self.cmd_prefill,
+            "ask": self.cmd_ask,
             "quit": self.cmd_quit,
         }
         while True:

@@ -95,6 +95,38 @@ ROWS: list[tuple[str, str, Getter]] = [
     ("history", "history: LATEST 100 median (ms)", _get("figures", "latest100_median_ms")),
     ("history", "history: LATEST 100 p99 (ms)", _get("figures", "latest100_p99_ms")),
     ("history", "history: BEFORE 100 median (ms)", _get("figures", "before100_median_ms")),
+    ("history", "history: commit CPU µs/message", _get("figures", "commit_cpu_us_per_msg")),
+    ("history", "history: LATEST 100 CPU (ms)", _get("figures", "latest100_cpu_ms")),
+    ("history", "history: BEFORE 100 CPU (ms)", _get("figures", "before100_cpu_ms")),
+    ("commit", "history end to end: members joined", _ready("setup")),
+    ("commit", "history end to end: messages/s sent", _get("max", "messages_per_s")),
+    ("commit", "history end to end: messages committed", _get("max", "stored")),
+    ("commit", "history end to end: messages committed/s", _get("max", "stored_per_s")),
+    ("commit", "history end to end: server CPU µs/message", _get("max", "cpu_us_per_message")),
+    ("commit", "history end to end: latency p99 (ms)", _get("max", "p99_ms")),
+    ("commit", "history end to end: lost", _get("max", "lost")),
+    ("commit", "history end to end: server CPU (cores)", _get("max", "cpu_share")),
+    ("commit", "history end to end: load generator CPU (cores)", _get("max", "generator_cores")),
+    ("commit", "history end to end: errors", _errors("max")),
+    ("chathistory", "chathistory: clients joined", _ready("setup")),
+    ("chathistory", "chathistory: messages in the channel", _get("prefill", "stored")),
+    *(
+        row
+        for kind, label in (("latest", "LATEST 100"), ("before", "BEFORE 100 (random msgid)"))
+        for row in (
+            ("chathistory", f"chathistory {label}: requests/s", _get(kind, "requests_per_s")),
+            ("chathistory", f"chathistory {label}: server CPU ms/request", _get(kind, "cpu_ms_per_request")),
+            ("chathistory", f"chathistory {label}: latency p50 (ms)", _get(kind, "p50_ms")),
+            ("chathistory", f"chathistory {label}: latency p99 (ms)", _get(kind, "p99_ms")),
+            ("chathistory", f"chathistory {label}: server CPU (cores)", _get(kind, "cpu_share")),
+            (
+                "chathistory",
+                f"chathistory {label}: load generator CPU (cores)",
+                _get(kind, "generator_cores"),
+            ),
+            ("chathistory", f"chathistory {label}: errors", _errors(kind)),
+        )
+    ),
 ]
 
 
@@ -148,6 +180,8 @@ def table(results: dict[str, dict[str, Any]], servers: list[str]) -> str:
             reason = scenario_failure(result)
             if reason:
                 lines.append(f"\n{s} {scenario}: did not complete: {reason}")
+            elif isinstance(result, dict) and result.get("skipped"):
+                lines.append(f"\n{s} {scenario}: skipped: {result['skipped']}")
     hist = results.get("hubbub", {}).get("history")
     if hist and "error" in hist:
         lines.append(f"\nhubbub history: {hist['error']}")

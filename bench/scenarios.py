@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from .load import BUCKET_NS, ClientPlan, worker_main
@@ -47,6 +49,12 @@ class Sizes:
     storm_clients: int = 500
     storm_concurrency: int = 25
     history_messages: int = 100_000
+    commit_members: int = 20
+    commit_senders: int = 10
+    commit_seconds: float = 5.0
+    chathistory_clients: int = 10
+    chathistory_messages: int = 10_000
+    chathistory_seconds: float = 5.0
     setup_timeout: float = 60.0
     # Receivers per channel and load process of which one checks every line's sequence number
     # and latency; the others count and checksum, verified by matching a checked one (1: all).
@@ -387,4 +395,136 @@ def storm(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     }
 
 
-SCENARIOS = {"idle": idle, "message": message, "fanout": fanout, "many": many, "storm": storm}
+def stored_messages(server: RunningServer, target: str) -> int | None:
+    """Messages the server's history store holds for ``target``; None for a server without one.
+
+    Read from hubbub's database file in the server's data directory (a second reader, which
+    SQLite's write-ahead log lets run beside the server).
+    """
+    path = Path(server.data_dir.name) / "hubbub.sqlite3"
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+        try:
+            (count,) = db.execute("SELECT count(*) FROM messages WHERE target = ?", (target,)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return int(count)
+
+
+def commit(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """History end to end: the per-message load (M members, K senders at max rate), and how many
+    messages per second the server committed to its store, counted in the store afterwards.
+
+    Every message a member receives from hubbub was committed first (DESIGN.md principle 5), so
+    the count of stored rows over the phase is the rate at which history was written while
+    members were served. A server without a history store commits nothing: its figure is "—".
+    """
+    m, k = sizes.commit_members, sizes.commit_senders
+    channel = "#commit"
+    clients = [ClientPlan(i, f"c{i}", channel, sender=i < k) for i in range(m)]
+    pool = Pool(workers)
+    out: dict[str, Any] = {"members": m, "senders": k}
+    try:
+        out["setup"] = _setup(pool, server, clients, sizes)
+        before = stored_messages(server, channel)
+        window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
+        phase = out["max"] = _phase(pool, server, "window", sizes.commit_seconds, window, 0.0, {})
+        after = stored_messages(server, channel)
+    finally:
+        pool.close()
+    if before is not None and after is not None:
+        stored = after - before
+        phase["stored"] = stored
+        seconds = phase["messages"] / phase["messages_per_s"] if phase.get("messages_per_s") else None
+        phase["stored_per_s"] = stored / seconds if seconds else None
+    return out
+
+
+HISTORY_CAPS = ("batch", "draft/chathistory")
+
+
+def chathistory(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """CHATHISTORY: a channel filled with N messages, then C clients asking in a loop, one request
+    at a time each: LATEST 100 for a phase, then BEFORE 100 at random msgids of the channel.
+
+    Server CPU per request and requests per second; a server that does not offer
+    draft/chathistory is skipped (its figures are "—").
+    """
+    c, n = sizes.chathistory_clients, sizes.chathistory_messages
+    channel = "#chathistory"
+    clients = [ClientPlan(i, f"h{i}", channel, caps=HISTORY_CAPS) for i in range(c)]
+    pool = Pool(workers)
+    out: dict[str, Any] = {"clients": c}
+    timeout = sizes.setup_timeout
+    try:
+        setup = out["setup"] = _setup(pool, server, clients, sizes)
+        if "draft/chathistory" not in setup["caps"]:
+            out["skipped"] = "the server does not offer draft/chathistory"
+            return out
+        pool.call("history_reads", {}, 30.0)
+        fills = pool.call(
+            "prefill",
+            [{"channel": channel, "count": n if i == 0 else 0, "timeout": timeout} for i in range(len(pool))],
+            timeout + 30.0,
+        )
+        msgids = [m for r in fills for m in r["msgids"]]
+        out["prefill"] = {"messages": len(msgids), "seconds": max(r["seconds"] for r in fills)}
+        stored = stored_messages(server, channel)
+        if stored is not None:
+            out["prefill"]["stored"] = stored
+        for kind in ("LATEST", "BEFORE"):
+            out[kind.lower()] = _ask_phase(pool, server, sizes, channel, kind, msgids[100:])
+    finally:
+        pool.close()
+    return out
+
+
+def _ask_phase(
+    pool: Pool, server: RunningServer, sizes: Sizes, channel: str, kind: str, msgids: list[str]
+) -> dict[str, Any]:
+    """One measured CHATHISTORY phase: every client asks ``kind`` in a loop; merge the counts."""
+    seconds = sizes.chathistory_seconds
+    start_ns = time.time_ns() + START_DELAY_NS
+    kwargs = {
+        "start_ns": start_ns,
+        "duration": seconds,
+        "channel": channel,
+        "kind": kind,
+        "msgids": msgids,
+        "timeout": 10.0,
+    }
+    pool.send("ask", kwargs)
+    time.sleep(max(0.0, (start_ns - time.time_ns()) / 1e9))  # measure CPU from the common start
+    cpu0 = server.sample().cpu_us
+    results = pool.gather("ask", seconds + 30.0)
+    cpu = server.sample().cpu_us - cpu0
+    requests = sum(r["requests"] for r in results)
+    elapsed = max(r["seconds"] for r in results)
+    hist = merge_hists(r["hist"] for r in results)
+    return {
+        "kind": kind,
+        "requests": requests,
+        "lines": sum(r["lines"] for r in results),
+        "requests_per_s": requests / elapsed if elapsed > 0 else None,
+        "cpu_us": cpu,
+        "cpu_ms_per_request": cpu / requests / 1000 if requests else None,
+        "cpu_share": cpu / 1e6 / elapsed if elapsed > 0 else None,
+        "generator_cores": sum(r["cpu_s"] for r in results) / elapsed if elapsed > 0 else None,
+        **percentiles(hist),
+        "errors": merge_errors(results),
+    }
+
+
+SCENARIOS = {
+    "idle": idle,
+    "message": message,
+    "fanout": fanout,
+    "many": many,
+    "storm": storm,
+    "commit": commit,
+    "chathistory": chathistory,
+}

@@ -105,8 +105,7 @@ class Answering:
         if self.replies is None:
             self.replies = Replies(self.conn.write)
         ref = self.next_batch_id()
-        start = Message.build("BATCH", "+" + ref, kind, *params, source=self.server.name)
-        self.replies.open_batch(ref, capmod.render(start, self.view))
+        self.replies.open_batch(ref, self._server_line("BATCH", "+" + ref, kind, *params))
         return ref
 
     def close_batch(self, ref: str | None) -> None:
@@ -114,10 +113,18 @@ class Answering:
         replies = self.replies
         if ref is None or replies is None:
             return
-        end = Message.build("BATCH", "-" + ref, source=self.server.name)
-        replies.close_batch(ref, capmod.render(end, self.view))
+        replies.close_batch(ref, self._server_line("BATCH", "-" + ref))
         if replies.label is None and not replies.open:
             self.replies = None  # an unlabelled command's buffer lives only as long as its batches
+
+    def _server_line(self, command: str, *params: str) -> bytes:
+        """A line from the server with no tags of its own, for this client's view: the bytes
+        :func:`caps.render` makes of it (server-time's tag is the only one it can get), without
+        building a Message (every CHATHISTORY answer opens and closes a batch)."""
+        body = format_body(command, params, self.server.name)
+        if self.view & capmod.TIME:
+            return f"@time={capmod.server_time()} {body}\r\n".encode()
+        return f"{body}\r\n".encode()
 
     def run_async(self, work: Coroutine[Any, Any, None]) -> None:
         """Finish the command being handled with ``work``, which may wait for threads.
@@ -219,6 +226,25 @@ class Answering:
             self.conn.write(data)
         else:
             replies.add(data, kept)
+
+    def write_batch(self, ref: str | None, data: bytes) -> None:
+        """Queue lines (CRLF after each) formatted for this client's view that already carry the
+        tag of batch ``ref``, the one :meth:`open_batch` just opened (None: no batch).
+
+        They go out as one piece, not line by line: a CHATHISTORY page.
+        """
+        if not data:
+            return
+        replies = self.replies
+        if replies is None:
+            self._written += len(data)
+            self.conn.write(data)
+        elif ref is None:
+            for line in data.splitlines(keepends=True):
+                self.write(line)
+        else:
+            self._written += len(data)
+            replies.add_tagged(data)
 
     def send(self, message: Message) -> None:
         """Format ``message`` for this client's view and queue it."""

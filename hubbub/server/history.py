@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hubbub.protocol import Message
 from hubbub.store import (
     ChannelRecord,
     MessageRef,
@@ -21,8 +20,9 @@ from hubbub.store import (
     StoredMessage,
     open_store,
 )
+from hubbub.store.sqlite import Row, encode_row
 
-from . import caps as capmod
+from . import playback
 from .world import Channel, ListEntry
 from .writer import StoreWriter
 
@@ -294,30 +294,18 @@ class History:
             return channel.created_ms
         return 0
 
-    def to_message(self, row: StoredMessage) -> Message:
-        """A stored row as a message to send again, with its original time and msgid."""
-        tags = dict(row.tags)
-        tags["time"] = _stamp(row.time_ms)
-        tags["msgid"] = row.msgid
-        if row.account:
-            tags["account"] = row.account
-        return Message(row.command, row.params, row.source, tags)
+    def send_rows(self, session: Session, messages: list[StoredMessage], target_name: str) -> None:
+        """Send ``messages`` to ``session`` as :meth:`send_page` sends rows."""
+        self.send_page(session, [encode_row(m) for m in messages], target_name)
 
-    def send_rows(self, session: Session, rows: list[StoredMessage], target_name: str) -> None:
-        """Send rows to ``session``: events only with event-playback, TAGMSG only with message-tags,
-        inside a ``chathistory`` batch when the client has ``batch``."""
+    def send_page(self, session: Session, rows: list[Row], target_name: str, since: int = 0) -> None:
+        """Send the rows stamped at ``since`` or later to ``session``: events only with
+        event-playback, TAGMSG only with message-tags, inside a ``chathistory`` batch when the
+        client has ``batch``."""
         events = "draft/event-playback" in session.caps
-        tagmsg = bool(session.view & capmod.TAGS)
-        rows = [
-            r
-            for r in rows
-            if r.command in MESSAGES
-            or (r.command == "TAGMSG" and tagmsg)
-            or (events and r.command != "TAGMSG")
-        ]
         batch = session.open_batch("chathistory", target_name)
-        for row in rows:
-            session.send(self.to_message(row))
+        text = playback.page(rows, session.view, batch, since=since, events=events)
+        session.write_batch(batch, text.encode())
         session.close_batch(batch)
 
     def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:
@@ -358,15 +346,6 @@ def _latest_messages(store: SQLiteStore, key: str, limit: int, since: int) -> li
         older = store.before(key, MessageRef(msgid=rows[0].msgid), limit)
         rows = [r for r in older if r.time_ms >= since]
     return found[-limit:]
-
-
-def time_text(time_ms: int) -> str:
-    """The IRCv3 server-time text of ``time_ms`` (milliseconds since the epoch)."""
-    return _stamp(time_ms)
-
-
-def _stamp(time_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time_ms // 1000)) + f".{time_ms % 1000:03d}Z"
 
 
 def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:

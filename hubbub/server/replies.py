@@ -67,6 +67,17 @@ class Replies:
         else:
             self._lines.append((line, nested, kept))
 
+    def add_tagged(self, data: bytes) -> None:
+        """Add lines (one piece, CRLF after each) that already carry the innermost open batch's tag."""
+        if not self._batches:
+            raise ValueError("add_tagged needs an open batch")
+        if self.label is None:
+            self._write(data)
+        elif self._stream_ref is not None:
+            self._put(data, None)
+        else:
+            self._lines.append((data, True, None))
+
     def stream(self, batch_ref: str, start: bytes, end: bytes) -> None:
         """Send a labelled response as it comes instead of holding it: a long one (WHO of many).
 

@@ -11,8 +11,9 @@ import logging
 import sqlite3
 
 from .model import StoreError
+from .params import params_from_json
 
-__all__ = ["CURRENT_VERSION", "MIGRATIONS", "V1_SCHEMA", "migrate", "schema_version"]
+__all__ = ["CURRENT_VERSION", "MIGRATIONS", "V1_SCHEMA", "add_functions", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,13 @@ _V11_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 11",
 )
 
+_V12_STEP: tuple[str, ...] = (
+    # Parameters as written on an IRC line instead of a JSON array (params.py): a split to read
+    # back and a join to write instead of a JSON parse and dump, for every row.
+    "UPDATE messages SET params = hubbub_params_from_json(params)",
+    "UPDATE schema_version SET version = 12",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -262,6 +270,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     9: _V9_STEP,
     10: _V10_STEP,
     11: _V11_STEP,
+    12: _V12_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 
@@ -281,12 +290,18 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+def add_functions(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the functions the migration steps call besides SQL's own."""
+    conn.create_function("hubbub_params_from_json", 1, params_from_json, deterministic=True)
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to ``CURRENT_VERSION``; return the version it was at before.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``). All steps run in one
     transaction, so a failed migration leaves the database as it was.
     """
+    add_functions(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         start = version = schema_version(conn)

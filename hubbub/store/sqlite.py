@@ -33,9 +33,10 @@ from .model import (
     dm_sides,
     store_errors,
 )
+from .params import decode_params, encode_params
 from .schema import migrate
 
-__all__ = ["DATABASE_NAME", "SQLiteStore", "database_path", "open_store"]
+__all__ = ["DATABASE_NAME", "Row", "SQLiteStore", "database_path", "decode_rows", "encode_row", "open_store"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
 
 _COLUMNS = "msgid, time_ms, target, command, source, params, account, tags"
+_ROW_COLUMNS = "msgid, time_ms, command, source, params, account, tags"  # a Row: no target
 _INSERT = (
     "INSERT INTO messages (msgid, time_ms, target, command, source, params, account, tags)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -60,17 +62,46 @@ _COUNT = (
     " name_b = coalesce(excluded.name_b, name_b)"
 )
 _PAGE_DOWN = (
-    f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id < ? AND id > ? ORDER BY id DESC LIMIT ?"
+    f"SELECT {_ROW_COLUMNS} FROM messages WHERE target = ? AND id < ? AND id > ? ORDER BY id DESC LIMIT ?"
 )
-_PAGE_UP = f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
+_PAGE_UP = f"SELECT {_ROW_COLUMNS} FROM messages WHERE target = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
 
 _NEXT_FROM = "SELECT id, time_ms FROM messages WHERE target = ? AND id >= ? ORDER BY id LIMIT 1"
 _LAST_OF = "SELECT id, time_ms FROM messages WHERE target = ? ORDER BY id DESC LIMIT 1"
 
-Row = tuple[str, int, str, str, str, str, str | None, str | None]
+Row = tuple[str, int, str, str, str, str | None, str | None]
+"""One message of a conversation as the store keeps it: msgid, time_ms, command, source, params
+(in their line form, see params.py), account, tags (a JSON object, or None)."""
 
 
-def _message(row: Row) -> StoredMessage:
+def decode_rows(target: str, rows: list[Row]) -> list[StoredMessage]:
+    """``rows`` of the conversation ``target`` as messages."""
+    new = StoredMessage._make
+    return [
+        new(
+            (
+                msgid,
+                time_ms,
+                target,
+                command,
+                source,
+                decode_params(params),
+                account,
+                types.MappingProxyType(_decode(tags)) if tags else EMPTY_TAGS,
+            )
+        )
+        for msgid, time_ms, command, source, params, account, tags in rows
+    ]
+
+
+def encode_row(message: StoredMessage) -> Row:
+    """``message`` as the store keeps it (its target aside)."""
+    m = message
+    tags = _encode(dict(m.tags)) if m.tags else None
+    return (m.msgid, m.time_ms, m.command, m.source, encode_params(m.params), m.account, tags)
+
+
+def _message(row: tuple[str, int, str, str, str, str, str | None, str | None]) -> StoredMessage:
     msgid, time_ms, target, command, source, params, account, tags = row
     return StoredMessage(
         msgid,
@@ -78,7 +109,7 @@ def _message(row: Row) -> StoredMessage:
         target,
         command,
         source,
-        tuple(_decode(params)),
+        decode_params(params),
         account,
         types.MappingProxyType(_decode(tags)) if tags else EMPTY_TAGS,
     )
@@ -168,27 +199,28 @@ class SQLiteStore:
         """
         if not messages:
             return
-        rows = []
+        rows: list[tuple[object, ...]] = []
+        add = rows.append
         counts: dict[str, list[int]] = {}
-        for m in messages:
-            rows.append(
+        for msgid, time_ms, target, command, source, params, account, tags in messages:
+            add(
                 (
-                    m.msgid,
-                    m.time_ms,
-                    m.target,
-                    m.command,
-                    m.source,
-                    _encode(m.params),
-                    m.account,
-                    _encode(dict(m.tags)) if m.tags else None,
+                    msgid,
+                    time_ms,
+                    target,
+                    command,
+                    source,
+                    encode_params(params),
+                    account,
+                    _encode(dict(tags)) if tags else None,
                 )
             )
-            seen = counts.get(m.target)
+            seen = counts.get(target)
             if seen is None:
-                counts[m.target] = [m.time_ms, 1]
+                counts[target] = [time_ms, 1]
             else:
-                if m.time_ms > seen[0]:
-                    seen[0] = m.time_ms
+                if time_ms > seen[0]:
+                    seen[0] = time_ms
                 seen[1] += 1
         summary = []
         known = names or {}
@@ -312,21 +344,44 @@ class SQLiteStore:
 
     def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:
         """The newest ``limit`` messages of ``target``; only those strictly after ``after`` if given."""
+        return decode_rows(target, self.latest_rows(target, limit, after))
+
+    def before(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """The ``limit`` messages immediately before ``ref`` (exclusive), ascending."""
+        return decode_rows(target, self.before_rows(target, ref, limit))
+
+    def after(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """The first ``limit`` messages after ``ref`` (exclusive), ascending."""
+        return decode_rows(target, self.after_rows(target, ref, limit))
+
+    def around(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+        """About ``limit / 2`` messages on each side of ``ref`` (see :meth:`around_rows`)."""
+        return decode_rows(target, self.around_rows(target, ref, limit))
+
+    def between(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages strictly between the refs, those next to ``start``, ascending."""
+        return decode_rows(target, self.between_rows(target, start, end, limit))
+
+    # The same queries answered with the rows as kept (see Row), for the server's CHATHISTORY:
+    # a page written straight from them is not decoded into messages first.
+
+    def latest_rows(self, target: str, limit: int, after: MessageRef | None = None) -> list[Row]:
+        """The newest ``limit`` messages of ``target``; only those strictly after ``after`` if given."""
         with store_errors("cannot read history"):
             low = _NO_ID if after is None else self._low(target, after)
             return self._down(target, _END, low, limit)
 
-    def before(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+    def before_rows(self, target: str, ref: MessageRef, limit: int) -> list[Row]:
         """The ``limit`` messages immediately before ``ref`` (exclusive), ascending."""
         with store_errors("cannot read history"):
             return self._down(target, self._high(target, ref), _NO_ID, limit)
 
-    def after(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+    def after_rows(self, target: str, ref: MessageRef, limit: int) -> list[Row]:
         """The first ``limit`` messages after ``ref`` (exclusive), ascending."""
         with store_errors("cannot read history"):
             return self._up(target, self._low(target, ref), _END, limit)
 
-    def around(self, target: str, ref: MessageRef, limit: int) -> list[StoredMessage]:
+    def around_rows(self, target: str, ref: MessageRef, limit: int) -> list[Row]:
         """About ``limit / 2`` messages on each side of ``ref``, which is included: its message for a
         msgid, the messages stamped exactly then for a timestamp."""
         if limit <= 0:
@@ -347,7 +402,7 @@ class SQLiteStore:
                 target, first_at - 1, _END, limit - n_before
             )
 
-    def between(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[StoredMessage]:
+    def between_rows(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[Row]:
         """Up to ``limit`` messages strictly between the refs, those next to ``start``, ascending."""
         with store_errors("cannot read history"):
             if self._position(target, start) <= self._position(target, end):
@@ -586,19 +641,20 @@ class SQLiteStore:
 
     # -- placing references ------------------------------------------------------------------
 
-    def _down(self, target: str, high: int, low: int, limit: int) -> list[StoredMessage]:
+    def _down(self, target: str, high: int, low: int, limit: int) -> list[Row]:
         """The ``limit`` newest messages with ``low < id < high``, ascending."""
         if limit <= 0 or high - low <= 1:
             return []
-        rows = self._db.execute(_PAGE_DOWN, (target, high, low, limit)).fetchall()
+        rows: list[Row] = self._db.execute(_PAGE_DOWN, (target, high, low, limit)).fetchall()
         rows.reverse()
-        return [_message(r) for r in rows]
+        return rows
 
-    def _up(self, target: str, low: int, high: int, limit: int) -> list[StoredMessage]:
+    def _up(self, target: str, low: int, high: int, limit: int) -> list[Row]:
         """The ``limit`` oldest messages with ``low < id < high``, ascending."""
         if limit <= 0 or high - low <= 1:
             return []
-        return [_message(r) for r in self._db.execute(_PAGE_UP, (target, low, high, limit))]
+        rows: list[Row] = self._db.execute(_PAGE_UP, (target, low, high, limit)).fetchall()
+        return rows
 
     def _id_of(self, target: str, msgid: str) -> int:
         row = self._db.execute(

@@ -149,3 +149,46 @@ def test_a_missing_server_binary_is_a_one_line_error_naming_what_to_install() ->
         "ngircd: /nonexistent/sbin/ngircd not found; install it with `apt-get install ngircd`"
     )
     assert builtin_specs()["ngircd"].missing() is None  # installed here (.ci/run installs it)
+
+
+@pytest.mark.timeout(120)
+def test_the_history_scenarios_measure_hubbub_and_show_dashes_for_a_peer_without_history(
+    tmp_path: Path,
+) -> None:
+    """commit counts what hubbub stored; chathistory fills a channel and asks LATEST and BEFORE
+    pages; miniircd keeps no history and offers no chathistory, so its figures are dashes."""
+    proc = _bench(
+        "--servers=hubbub,miniircd",
+        "--scenarios=commit,chathistory",
+        "--workers=2",
+        "--commit-members=6",
+        "--commit-senders=3",
+        "--commit-seconds=0.5",
+        "--chathistory-clients=3",
+        "--chathistory-messages=1200",
+        "--chathistory-seconds=0.5",
+        "--setup-timeout=20",
+        f"--output-dir={tmp_path}",
+        timeout=110,
+    )
+    table = proc.stdout
+    assert "did not complete" not in table, table + proc.stderr
+    assert "| history end to end: members joined | 6 / 6 | 6 / 6 |" in table, table
+    assert "| history end to end: lost | 0 | 0 | = |" in table, table
+    assert "| chathistory: messages in the channel | 1,200 | — | — |" in table, table
+    assert "miniircd chathistory: skipped: the server does not offer draft/chathistory" in table
+    (result_file,) = tmp_path.glob("*.json")
+    results = json.loads(result_file.read_text())["results"]
+    commit = results["hubbub"]["commit"]["max"]
+    # Every message a member received was stored first: the store holds all that were sent.
+    assert commit["stored"] == commit["messages"] > 0
+    assert commit["stored_per_s"] > 0
+    assert "stored" not in results["miniircd"]["commit"]["max"]
+    history = results["hubbub"]["chathistory"]
+    assert history["prefill"] == {"messages": 1200, "seconds": history["prefill"]["seconds"], "stored": 1200}
+    for kind in ("latest", "before"):
+        phase = history[kind]
+        assert phase["requests"] > 0 and phase["errors"] == {}
+        # Each answer is a batch of 100 lines and its two BATCH lines.
+        assert phase["lines"] == phase["requests"] * 102
+        assert phase["cpu_ms_per_request"] > 0

@@ -28,7 +28,17 @@ PACKAGES = {
 
 # The server's layers, from the bottom up: a module may import its own layer and those below.
 LAYERS: dict[str, list[str]] = {
-    "values and rules": ["caps", "clock", "config", "limits", "replies", "throttle", "tls", "writer"],
+    "values and rules": [
+        "caps",
+        "clock",
+        "config",
+        "limits",
+        "playback",
+        "replies",
+        "throttle",
+        "tls",
+        "writer",
+    ],
     "state": ["world", "outbox", "answering", "session"],
     "publish": ["delivery", "committed"],
     "services": [

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics, pack
 from hubbub.store import StoreError
 
-from ..history import time_text
+from ..playback import time_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -8,7 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, is_channel_name, valid_channel_name, valid_nick
-from hubbub.store import MessageRef, Store, StoredMessage, StoreError, dm_sides
+from hubbub.store import MessageRef, SQLiteStore, StoreError, dm_sides
+from hubbub.store.sqlite import Row
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -116,7 +117,7 @@ def handle_chathistory(ctx: Context, session: Session, msg: Message) -> None:
         if any(ref is not None and ref.msgid is not None for ref in refs):
             _fail(session, "INVALID_PARAMS", sub, msg.params[2], text="Unknown message reference")
             return
-        ctx.history.send_rows(session, [], target_name)
+        ctx.history.send_page(session, [], target_name)
         return
     # A visible window that starts late (a re-created channel, a nick taken recently) moves any
     # timestamp reference that points before it up to its start.
@@ -126,9 +127,8 @@ def handle_chathistory(ctx: Context, session: Session, msg: Message) -> None:
     except StoreError:
         _fail(session, "INVALID_PARAMS", sub, msg.params[2], text="Unknown message reference")
         return
-    rows = [r for r in rows if r.time_ms >= since]
     display = channel.name if channel is not None else target_name
-    ctx.history.send_rows(session, rows, display)
+    ctx.history.send_page(session, rows, display, since)
 
 
 def _clamp(ref: MessageRef | None, floor: MessageRef | None) -> MessageRef | None:
@@ -142,23 +142,29 @@ def _clamp(ref: MessageRef | None, floor: MessageRef | None) -> MessageRef | Non
 
 
 def _query(
-    store: Store, sub: str, key: str, refs: list[MessageRef | None], limit: int, floor: MessageRef | None
-) -> list[StoredMessage]:
+    store: SQLiteStore,
+    sub: str,
+    key: str,
+    refs: list[MessageRef | None],
+    limit: int,
+    floor: MessageRef | None,
+) -> list[Row]:
+    # The rows as kept: the page is written from them without decoding (playback.py).
     if sub == "LATEST":
-        return store.latest(key, limit, _clamp(refs[0], floor))
+        return store.latest_rows(key, limit, _clamp(refs[0], floor))
     ref = refs[0]
     assert ref is not None
     if sub == "BEFORE":
-        return store.before(key, ref, limit)
+        return store.before_rows(key, ref, limit)
     if sub == "AFTER":
         clamped = _clamp(ref, floor)
         assert clamped is not None
-        return store.after(key, clamped, limit)
+        return store.after_rows(key, clamped, limit)
     if sub == "AROUND":
-        return store.around(key, ref, limit)
+        return store.around_rows(key, ref, limit)
     end = refs[1]
     assert end is not None
-    return store.between(key, ref, end, limit)
+    return store.between_rows(key, ref, end, limit)
 
 
 def _targets(ctx: Context, session: Session, start_text: str, end_text: str, limit: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ from hubbub.store import (
     DATABASE_NAME,
     ChannelRecord,
     MessageRef,
+    StoredMessage,
     StoreError,
     dm_key,
     open_store,
@@ -46,7 +48,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 11
+    assert version_of(path) == CURRENT_VERSION == 12
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -315,3 +317,60 @@ def test_version_11_keeps_account_metadata_and_channel_metadata(tmp_path: Path) 
         assert store.metadata(alice.id) == {}
     finally:
         store.close()
+
+
+# Parameter lists as relayed (the first four), then ones only an imported archive could hold.
+KEPT_PARAMS: list[list[str]] = [
+    ["#chat", "hello there"],
+    ["#chat", "one"],
+    ["#chat", ":-) starts with a colon"],
+    ["#chat", "line one\nline two"],  # a multiline message
+    ["#chat", ""],
+    [],
+    ["only trailing words"],
+    ["a", "b", "c"],
+    ["middle with space", "x"],
+    ["", "empty middle"],
+    ["#chat", "nul \0 inside"],
+]
+
+
+@pytest.mark.parametrize("version", range(1, 12))
+def test_version_12_keeps_every_parameter_list_exactly_from_every_older_version(
+    tmp_path: Path, version: int
+) -> None:
+    """Schema version 12 keeps parameters as on an IRC line (hubbub/store/params.py) instead of a
+    JSON array; the migration converts every row, whatever version the file was at."""
+    path = tmp_path / DATABASE_NAME
+    db = database_at(path, version)
+    target = "#chat"
+    db.executemany(
+        "INSERT INTO messages (msgid, target, time_ms, command, source, account, params, tags)"
+        " VALUES (?, ?, ?, 'PRIVMSG', 'a!b@c', NULL, ?, ?)",
+        [
+            (f"m{i}", target, T0 + i, json.dumps(params), '{"+draft/react":"x"}' if i == 0 else None)
+            for i, params in enumerate(KEPT_PARAMS)
+        ],
+    )
+    if version >= 2:
+        db.execute(
+            "INSERT INTO conversations (target, last_time_ms, message_count) VALUES (?, ?, ?)",
+            (target, T0 + len(KEPT_PARAMS), len(KEPT_PARAMS)),
+        )
+    db.close()
+    with open_store(tmp_path) as store:
+        assert store.previous_version == version
+        rows = store.latest(target, 100)
+        assert [list(m.params) for m in rows] == KEPT_PARAMS
+        assert dict(rows[0].tags) == {"+draft/react": "x"}
+        # New rows are kept in the new form and read back alike.
+        store.append([StoredMessage("new", T0 + 99, target, "PRIVMSG", "a!b@c", ("#chat", "after the move"))])
+        assert store.latest(target, 1)[0].params == ("#chat", "after the move")
+    assert version_of(path) == CURRENT_VERSION
+    db = sqlite3.connect(path)
+    stored = dict(db.execute("SELECT msgid, params FROM messages"))
+    db.close()
+    assert stored["m0"] == "#chat :hello there"
+    assert stored["m1"] == "#chat one"
+    assert stored["m3"] == '\0["#chat","line one\\nline two"]'
+    assert stored["new"] == "#chat :after the move"

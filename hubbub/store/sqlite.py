@@ -17,6 +17,7 @@ import os
 import sqlite3
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,12 @@ _INSERT = (
     "INSERT INTO messages (msgid, time_ms, target, command, source, params, account, tags)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Rows per INSERT statement at most (8 columns each: far below SQLite's limit on parameters).
+_CHUNK = 64
+_INSERTS = {
+    size: _INSERT + ", (?, ?, ?, ?, ?, ?, ?, ?)" * (size - 1)
+    for size in (1 << k for k in range(_CHUNK.bit_length()))
+}
 _COUNT = (
     "INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count, name_a, name_b)"
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET"
@@ -232,7 +239,16 @@ class SQLiteStore:
             summary.append((target, a, b, last_ms, n, name_a, name_b))
         db = self._db
         with self.transaction(), store_errors(f"cannot store {len(rows)} messages"):
-            db.executemany(_INSERT, rows)
+            start, total = 0, len(rows)
+            while start < total:
+                # Rows go in as few statements as possible, each of a power-of-two size (so a few
+                # cached statements serve every batch): executemany steps once per row, and the
+                # sqlite3 module gives the GIL up and takes it back around every step.
+                size = _CHUNK
+                while size > total - start:
+                    size >>= 1
+                db.execute(_INSERTS[size], tuple(chain.from_iterable(rows[start : start + size])))
+                start += size
             db.executemany(_COUNT, summary)
 
     def delete_target(self, target: str) -> int:

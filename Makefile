@@ -68,4 +68,5 @@ test-compiled: compiled
 
 clean:
 	rm -rf $(VENV) $(COMPILED_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
-	find hubbub -name '*.so' -delete
+	find hubbub -name '*.so' -delete  # extension modules built in place would shadow the source
+	rm -f *__mypyc*.so

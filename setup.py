@@ -87,13 +87,13 @@ def extensions(argv: list[str]) -> list[object]:
         warn(f"{COMPILE_ENV} is set but mypyc cannot be imported ({exc})")
         return []
     try:
-        # One shared library (hubbub__mypyc) for all of them: calls between them stay native.
         build_dir = os.path.join("build", "mypyc")
         # The build may run before the package's dependencies are installed (pip builds the wheel
         # first): their types are then unknown, which changes nothing in the compiled modules but
         # would fail mypy's check of the modules they are used in, none of them compiled.
         options = ["--ignore-missing-imports", "--follow-imports=silent"]
-        return list(mypycify([*options, *compiled_modules()], target_dir=build_dir, group_name="hubbub"))
+        # One shared library for all of them (mypyc's default): calls between them stay native.
+        return list(mypycify([*options, *compiled_modules()], target_dir=build_dir))
     except (Exception, SystemExit) as exc:  # mypyc reports type or compile errors by exiting
         warn(f"mypyc could not compile the modules ({type(exc).__name__}: {exc})")
         return []

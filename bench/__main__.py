@@ -15,7 +15,7 @@ from typing import Any
 
 from . import history, profile, report
 from .scenarios import SCENARIOS, ScenarioError, Sizes
-from .servers import ServerSpec, builtin_specs, raise_nofile_limit, start_server
+from .servers import ServerSpec, builtin_specs, hubbub_build, raise_nofile_limit, start_server
 
 ALL_SCENARIOS = ["idle", "message", "fanout", "many", "storm", "history", "commit", "chathistory"]
 
@@ -129,6 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(scenarios) - set(ALL_SCENARIOS)
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    # Which build each hubbub server runs (an optional compiled build, setup.py), asked of its
+    # own interpreter: a pure and a compiled hubbub can be compared side by side with --peer.
+    builds = {spec.name: b for spec in specs if (b := hubbub_build(spec.command, spec.env)) is not None}
+    for name, build in builds.items():
+        print(f"[bench] {name}: {build} build of hubbub", file=sys.stderr, flush=True)
     nofile = raise_nofile_limit()
     load_at_start = os.getloadavg()  # other work on the machine skews every figure
     started = time.time()
@@ -158,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\n\nEach figure is the median of {args.trials} trials per server (servers alternating);"
             " lost, duplicated, out of order, unverified and errors are totals over the trials."
         )
+    if builds:
+        text += "\n\nhubbub builds: " + ", ".join(f"{name}={build}" for name, build in builds.items()) + "."
     print(text)
     if not args.no_json:
         payload = {
@@ -175,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trials": args.trials,
             "sizes": dataclasses.asdict(sizes),
             "servers": {spec.name: spec.command for spec in specs},
+            "hubbub_builds": builds,
             "results": results,
             "table": text,
         }

@@ -134,6 +134,60 @@ INSPIRCD_CONF = """\
 """
 
 
+# Run by a hubbub server's interpreter: where its hot path's module comes from (a ``.py`` file, or
+# an extension module of the compiled build, setup.py).
+_BUILD_PROBE = "import hubbub.server.delivery as d; print(d.__file__)"
+
+
+def _hubbub_python(command: str) -> str | None:
+    """The interpreter that runs a hubbub server's command line, or None if it is another server."""
+    argv = shlex.split(command)
+    if not argv:
+        return None
+    name = os.path.basename(argv[0])
+    if name.startswith("python") and argv[1:3] == ["-m", "hubbub"]:
+        return argv[0]
+    if name != "hubbub":
+        return None
+    script = shutil.which(argv[0])
+    if script is None:
+        return None
+    try:
+        with open(script, "rb") as f:
+            first = f.readline().decode(errors="replace").strip()
+    except OSError:
+        return None
+    # A console script starts with ``#!<its virtualenv's python>``.
+    return first[2:].strip() if first.startswith("#!") else None
+
+
+def hubbub_build(command: str, env: dict[str, str] | None = None) -> str | None:
+    """``"compiled"`` or ``"pure"``: which build of hubbub ``command`` runs; None if it is not hubbub.
+
+    Asks the command's own interpreter, with the server's environment and from a directory
+    holding no source, what it imports, as the server will (``"unknown"`` if that fails).
+    """
+    python = _hubbub_python(command)
+    if python is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="hubbub-probe-") as cwd:
+        try:
+            done = subprocess.run(
+                [python, "-c", _BUILD_PROBE],
+                env={**os.environ, **(env or {})},
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+    path = done.stdout.strip()
+    if done.returncode != 0 or not path:
+        return "unknown"
+    return "pure" if path.endswith(".py") else "compiled"
+
+
 def builtin_specs() -> dict[str, ServerSpec]:
     """The servers the benchmark knows by name."""
     hubbub = (
@@ -150,10 +204,12 @@ def builtin_specs() -> dict[str, ServerSpec]:
     inspircd = f"{shlex.quote(_system_binary('inspircd'))} --nofork --nopid --nolog --config {{config}}"
     if os.geteuid() == 0:
         inspircd += " --runasroot"  # InspIRCd refuses root unless told
+    # The checkout on PYTHONPATH makes the server import this tree's hubbub even when its
+    # editable install resolves the package differently from the server's working directory; but
+    # a virtualenv with the compiled build installed (`make compiled`) runs that build.
+    hubbub_env = {} if hubbub_build(hubbub) == "compiled" else {"PYTHONPATH": str(REPO_ROOT)}
     return {
-        # The checkout on PYTHONPATH makes the server import this tree's hubbub even when its
-        # editable install resolves the package differently from the server's working directory.
-        "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env={"PYTHONPATH": str(REPO_ROOT)}),
+        "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env=hubbub_env),
         "miniircd": ServerSpec("miniircd", miniircd, install="pip install -e '.[bench]'"),
         "miniircd-nodelay": ServerSpec("miniircd-nodelay", nodelay, env={"PYTHONPATH": str(REPO_ROOT)}),
         "ngircd": ServerSpec("ngircd", ngircd, config=NGIRCD_CONF, install="apt-get install ngircd"),

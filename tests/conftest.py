@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support import serverproc
+from tests.support import build, serverproc
 from tests.support.serverproc import ServerProcess
 
 WATCHED_LOGGERS = ("hubbub", "asyncio")
@@ -43,6 +43,13 @@ _errors = _ErrorRecords()
 def pytest_configure(config: pytest.Config) -> None:
     for name in WATCHED_LOGGERS:
         logging.getLogger(name).addHandler(_errors)
+    # A run meant for the compiled build stops at once when the Python source is what imports.
+    if build.expect_compiled() and not all(map(build.is_compiled, build.compiled_module_names())):
+        pytest.exit(f"{build.EXPECT_ENV}=1 but {build.describe()}", returncode=4)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return build.describe()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

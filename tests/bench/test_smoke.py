@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.servers import ServerSpec, builtin_specs
+from bench.servers import ServerSpec, builtin_specs, hubbub_build
+from tests.support.build import expect_compiled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -192,3 +193,33 @@ def test_the_history_scenarios_measure_hubbub_and_show_dashes_for_a_peer_without
         # Each answer is a batch of 100 lines and its two BATCH lines.
         assert phase["lines"] == phase["requests"] * 102
         assert phase["cpu_ms_per_request"] > 0
+
+
+@pytest.mark.timeout(60)
+def test_the_bench_says_which_build_of_hubbub_each_server_ran(tmp_path: Path) -> None:
+    """The built-in hubbub and a hubbub given with --peer are each asked what they import: the
+    compiled build when the run tests it (make test-compiled), else the Python source."""
+    peer = f"{sys.executable} -m hubbub serve --host 127.0.0.1 --port {{port}} --data-dir {{data_dir}}"
+    proc = _bench(
+        "--servers=hubbub",
+        f"--peer=other={peer} --no-flood-control",
+        "--scenarios=message",
+        "--workers=2",
+        "--message-members=4",
+        "--message-senders=2",
+        "--message-seconds=0.3",
+        "--setup-timeout=20",
+        f"--output-dir={tmp_path}",
+        timeout=55,
+    )
+    build = "compiled" if expect_compiled() else "pure"
+    assert f"hubbub builds: hubbub={build}, other={build}." in proc.stdout, proc.stdout + proc.stderr
+    (result_file,) = tmp_path.glob("*.json")
+    assert json.loads(result_file.read_text())["hubbub_builds"] == {"hubbub": build, "other": build}
+
+
+def test_only_hubbub_commands_are_asked_for_their_build() -> None:
+    assert hubbub_build(builtin_specs()["ngircd"].command) is None
+    assert hubbub_build(builtin_specs()["miniircd"].command) is None
+    assert hubbub_build(f"{sys.executable} -m bench.nodelay --ports {{port}}") is None
+    assert hubbub_build("/nonexistent/bin/hubbub serve --port {port}") is None

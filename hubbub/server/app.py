@@ -20,7 +20,7 @@ from hubbub.store import datadir
 from . import startup
 from .accounts import Accounts
 from .bans import Bans
-from .clock import Clock, SystemClock
+from .clock import Clock, Deadlines, SystemClock
 from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection
@@ -51,6 +51,8 @@ class Server:
         self.settings = settings
         # Where sessions and connections read the time and start their timers (clock.py).
         self.clock: Clock = clock if clock is not None else SystemClock()
+        # Every client's registration or ping deadline, on one timer (Session.deadline_passed).
+        self.deadlines: Deadlines[Session] = Deadlines(self.clock)
         self.name = settings.server_name
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"

@@ -25,7 +25,7 @@ from .limits import TokenBucket
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
-    from .clock import Clock, Timer
+    from .clock import Clock, Deadlines, Timer
     from .config import Settings
     from .outbox import Link, Outboxes
     from .world import Channel, World
@@ -47,6 +47,7 @@ class Host(Protocol):
     name: str
     settings: Settings
     clock: Clock
+    deadlines: Deadlines[Session]  # every client's registration or ping deadline, on one timer
     world: World[Session]
     outboxes: Outboxes
     tasks: set[asyncio.Future[None]]  # commands finishing off the loop (Answering.run_async)
@@ -104,10 +105,8 @@ class Session(Answering):
 
     __slots__ = (
         "__weakref__",
-        "_ping_handle",
         "_pinged_at",
         "_prereg_lines",
-        "_reg_handle",
         "account",
         "account_id",
         "auth",
@@ -118,6 +117,7 @@ class Session(Answering):
         "channels",
         "conn",
         "connected_at",
+        "due_at",
         "flood_exempt",
         "gone",
         "host",
@@ -198,10 +198,10 @@ class Session(Answering):
         self._written = 0
         self._prereg_lines = 0
         self._pinged_at: float | None = None  # when our unanswered PING went out
-        self._reg_handle: Timer | None = clock.call_later(
-            server.settings.registration_timeout, self._registration_timeout
-        )
-        self._ping_handle: Timer | None = None
+        # The one deadline a client has at a time, to register and then to show it is alive
+        # (deadline_passed); the server's Deadlines keeps it.
+        self.due_at: float | None = None
+        server.deadlines.set(self, clock.monotonic() + server.settings.registration_timeout)
 
     def __repr__(self) -> str:
         return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
@@ -299,31 +299,29 @@ class Session(Answering):
     # lifecycle --------------------------------------------------------------------------------
 
     def registration_done(self) -> None:
-        """Stop the registration timer and start the ping timer."""
-        if self._reg_handle is not None:
-            self._reg_handle.cancel()
-            self._reg_handle = None
+        """Replace the registration deadline with the first ping check."""
         self.registered = True
         self._schedule_ping()
 
-    def _registration_timeout(self) -> None:
-        self._reg_handle = None
-        if not self.registered and not self.gone:
+    def deadline_passed(self) -> None:
+        """The client's deadline came (see ``clock.Deadlines``): to register, or to be heard from."""
+        if self.gone:
+            return
+        if not self.registered:
             self.disconnect("Registration timed out")
+            return
+        self._ping_check()
 
     def _schedule_ping(self) -> None:
         if self.gone:
             return
         settings = self.server.settings
-        clock = self.server.clock
-        idle = clock.monotonic() - self.conn.last_seen
+        now = self.server.clock.monotonic()
+        idle = now - self.conn.last_seen
         limit = settings.ping_interval if self._pinged_at is None else settings.ping_timeout
-        self._ping_handle = clock.call_later(max(limit - idle, 0.05), self._ping_check)
+        self.server.deadlines.set(self, now + max(limit - idle, 0.05))
 
     def _ping_check(self) -> None:
-        self._ping_handle = None
-        if self.gone:
-            return
         settings = self.server.settings
         now = self.server.clock.monotonic()
         # Anything received since our PING proves the peer is alive. "Since" includes the same
@@ -345,10 +343,7 @@ class Session(Answering):
         if self.gone:
             return
         self.gone = True
-        for handle in (self._reg_handle, self._ping_handle):
-            if handle is not None:
-                handle.cancel()
-        self._reg_handle = self._ping_handle = None
+        self.server.deadlines.cancel(self)
         if self.multiline is not None:
             # A batch left open at disconnect is dropped: half a message is never delivered.
             self.multiline.drop()

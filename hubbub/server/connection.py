@@ -100,7 +100,7 @@ class Connection(Intake, asyncio.Protocol):
         self.write_paused = False  # the transport's buffer is past its high-water mark
         self._writer: asyncio.Future[None] | None = None  # a long reply waiting for resume_writing
         self.last_seen = self._clock.monotonic()
-        self._start_intake(server.settings, self.last_seen)
+        self._start_intake()
 
     # asyncio.Protocol -------------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class Connection(Intake, asyncio.Protocol):
         self.lost = True
         self.outbox.clear()
         self.outbox_size = 0
-        self._pending.clear()
+        self._pending = None
         self._pending_bytes = 0
         if self._flood_handle is not None:
             self._flood_handle.cancel()

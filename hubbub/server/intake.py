@@ -53,10 +53,10 @@ class Intake:
         "_waiting",
         "_waiting_store",
     )
-    _messages: TokenBucket
-    _commands: TokenBucket
+    _messages: TokenBucket | None
+    _commands: TokenBucket | None
     _waiting: TokenBucket | None
-    _pending: deque[bytes]
+    _pending: deque[bytes] | None
     _pending_bytes: int
     _flood_handle: Timer | None
     _holds: int
@@ -72,11 +72,14 @@ class Intake:
         closed: bool
         _clock: Clock
 
-    def _start_intake(self, settings: Settings, now: float) -> None:
-        self._messages = TokenBucket(settings.flood_burst, settings.flood_rate, now)
-        self._commands = TokenBucket(settings.flood_command_burst, settings.flood_command_rate, now)
+    def _start_intake(self) -> None:
+        # Most clients are idle most of the time: the flood buckets are made at their first use
+        # (full, as a bucket made earlier would have refilled to be) and the queue of held lines
+        # when a line is first held, not for every connection.
+        self._messages = None
+        self._commands = None
         self._waiting = None  # the bucket a held line waits for
-        self._pending = deque()
+        self._pending = None
         self._pending_bytes = 0
         self._flood_handle = None
         self._holds = 0  # commands of this client being finished off the loop (replies in order)
@@ -90,7 +93,7 @@ class Intake:
     @property
     def held_lines(self) -> int:
         """Lines received and not handled yet (paced, or waiting for the store or an earlier command)."""
-        return len(self._pending)
+        return len(self._pending) if self._pending is not None else 0
 
     def _limited(self) -> bool:
         session = self.session
@@ -137,11 +140,20 @@ class Intake:
             # message all at once"); its size is bounded by max-lines and max-bytes instead, and
             # once it breaks them (failed) its lines are paced again.
             return True
-        bucket = self._messages if is_message else self._commands
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
         # slowed down like a flooder.
-        if bucket.take(self._clock.monotonic()):
+        now = self._clock.monotonic()
+        bucket = self._messages if is_message else self._commands
+        if bucket is None:
+            settings = self.server.settings
+            if is_message:
+                bucket = self._messages = TokenBucket(settings.flood_burst, settings.flood_rate, now)
+            else:
+                bucket = self._commands = TokenBucket(
+                    settings.flood_command_burst, settings.flood_command_rate, now
+                )
+        if bucket.take(now):
             self._waiting = None
             return True
         self._waiting = bucket
@@ -160,6 +172,9 @@ class Intake:
             # The text of an open multiline batch is input held for this client too: it counts
             # against the same bound.
             limit -= session.multiline.size
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
         for line in lines:
             size = len(line) + 2
             if self._pending_bytes + size > limit and not (self._holds or self._waiting_store):
@@ -170,7 +185,7 @@ class Intake:
                 self._schedule_drain()
                 log.info("%r flooded past the recvq of %d bytes", self.session, self.server.settings.recvq)
                 return
-            self._pending.append(line)
+            pending.append(line)
             self._pending_bytes += size
         if self._pending_bytes > limit:
             # Held for the server's own reasons (the store, a password check): slow the client
@@ -196,8 +211,10 @@ class Intake:
         session = self.session
         if self.closed or session is None:
             return
-        pending = self._pending
-        while pending and not self.closed:
+        while not self.closed:
+            pending = self._pending  # read again each time: a line handled may hold its own again
+            if not pending:
+                break
             line = pending[0]
             if line is not self._bypass and not self._may_handle(line):
                 return
@@ -206,6 +223,7 @@ class Intake:
             session.handle_line(line)
         if self.closed:
             return
+        self._pending = None  # all handled: its block of 64 lines goes back until one is held again
         if self._flooded:
             session.disconnect("Excess Flood")
         elif self._read_paused and self.transport is not None:
@@ -233,6 +251,8 @@ class Intake:
             return False
         if not self.server.delivery.after_commit(self.release_input):
             return False
+        if self._pending is None:
+            self._pending = deque()
         self._pending.appendleft(line)
         self._pending_bytes += len(line) + 2
         self._bypass = line

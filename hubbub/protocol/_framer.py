@@ -21,25 +21,27 @@ class LineFramer:
     __slots__ = ("_buffer", "max_length")
 
     def __init__(self, max_length: int = MAX_LINE - 2) -> None:
-        self._buffer = bytearray()
+        # The unfinished line: immutable bytes, the shared empty one between lines, so that an idle
+        # connection holds no buffer of its own and a complete line is never copied out of one.
+        self._buffer = b""
         self.max_length = max_length
 
-    def _too_long(self, pending: bytes | bytearray) -> bool:
+    def _too_long(self, pending: bytes) -> bool:
         # An unfinished line may hold one extra byte: the CR of a CRLF whose LF is still to come.
         excess = len(pending) - self.max_length
         return excess > 1 or (excess == 1 and pending[-1] != 0x0D)
 
     def _fail(self) -> ProtocolError:
-        self._buffer.clear()
+        self._buffer = b""
         return ProtocolError("input line too long", numeric="417", fatal=True)
 
     def receive_data(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the lines it completed (possibly none)."""
-        buf = self._buffer
-        buf += data
+        buf = self._buffer + data if self._buffer else bytes(data)
         if b"\n" not in data:
             if self._too_long(buf):
                 raise self._fail()
+            self._buffer = buf
             return []
         parts = buf.split(b"\n")
         rest = parts.pop()
@@ -51,10 +53,10 @@ class LineFramer:
             if len(part) > limit:
                 raise self._fail()
             if part:
-                lines.append(bytes(part))
+                lines.append(part)
         if self._too_long(rest):
             raise self._fail()
-        self._buffer = bytearray(rest)
+        self._buffer = rest
         return lines
 
     @property

@@ -53,7 +53,7 @@ class Answering:
     if TYPE_CHECKING:
         server: ReplyHost
         conn: Link
-        caps: set[str]
+        caps: frozenset[str]
         view: int
         nick: str
         gone: bool

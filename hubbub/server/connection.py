@@ -13,6 +13,7 @@ import functools
 import logging
 import socket
 import ssl
+import sys
 from typing import TYPE_CHECKING, Protocol, cast
 
 from hubbub.protocol import LineFramer, ProtocolError
@@ -121,7 +122,9 @@ class Connection(Intake, asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
-            self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+            # Interned: the clients of one address (a NAT, a bouncer, a load test) share one string,
+            # which the session also keeps as its host.
+            self.peer_ip, self.peer_port = sys.intern(str(peer[0])), int(peer[1])
         refusal = self.server.admit(self)
         if refusal:
             transport.write(f"ERROR :Closing link: {refusal}\r\n".encode())
@@ -145,7 +148,7 @@ class Connection(Intake, asyncio.Protocol):
             sock.close()
             return
         if isinstance(peer, tuple):
-            self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+            self.peer_ip, self.peer_port = sys.intern(str(peer[0])), int(peer[1])
         if self.server.admit(self) is not None:
             self.closed = self.lost = True
             sock.close()

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
 
+# What most clients have: no user modes, no metadata subscriptions (one object for them all).
+NO_MODES: frozenset[str] = frozenset()
+NO_KEYS: frozenset[str] = frozenset()
+
 
 def _plain_word(word: str) -> bool:
     """Whether ``word`` can be shown back as a command: ASCII letters and digits only."""
@@ -59,7 +63,7 @@ class Host(Protocol):
         """``session`` left the network: show its QUIT to its peers once."""
 
 
-@dataclass
+@dataclass(slots=True)
 class AuthState:
     """Per-connection authentication state: TLS, certificate, SASL exchange, operator name."""
 
@@ -72,7 +76,7 @@ class AuthState:
     scram: object | None = None  # a SCRAM-SHA-256 exchange under way (handlers/login.py)
 
 
-@dataclass
+@dataclass(slots=True)
 class MultilineBatch:
     """A ``draft/multiline`` batch the client has opened and not closed yet (IRCv3 multiline).
 
@@ -105,6 +109,7 @@ class Session(Answering):
 
     __slots__ = (
         "__weakref__",
+        "_identity",
         "_pinged_at",
         "_prereg_lines",
         "account",
@@ -121,7 +126,6 @@ class Session(Answering):
         "flood_exempt",
         "gone",
         "host",
-        "identity",
         "last_active",
         "markers",
         "markers_sent",
@@ -158,35 +162,39 @@ class Session(Answering):
         self.account_id: str | None = None  # the account's immutable id, while logged in
         # Who this connection is in direct conversations while not logged in: its own, for as
         # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
-        self.identity = new_connection_side()
+        self._identity: str | None = None  # made when first asked for (identity)
         self.auth = AuthState()
         ssl_object = conn.tls_info()
         if ssl_object is not None:
             self.auth.tls = True
             self.auth.certfp = certificate_fingerprint(ssl_object)
         self.away: str | None = None
-        self.umodes: set[str] = set()  # user modes: i (invisible), B (bot), o (operator)
+        # Most clients have none of the sets and maps below, or the same as many others: each is
+        # a shared immutable value until it differs (caps, umodes: replaced, never changed in
+        # place), or None until first used.
+        self.umodes: frozenset[str] = NO_MODES  # user modes: i (invisible), B (bot), o (operator)
         self.registered = False
         self.gone = False
-        self.caps: set[str] = set()
+        self.caps: frozenset[str] = capmod.NO_CAPS
         self.view = 0
         self.cap_negotiating = False
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel[Session]] = {}
-        self.markers_sent: set[str] = set()  # draft/read-marker: DM senders already announced
+        self.markers_sent: set[str] | None = None  # draft/read-marker: DM senders already announced
         # draft/read-marker while not logged in: casefolded target -> time (ms), oldest first
-        self.markers: dict[str, int] = {}
+        self.markers: dict[str, int] | None = None
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
         self.primary: Session | None = None
-        self.siblings: list[Session] = []
-        self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
+        self.siblings: tuple[Session, ...] = ()
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> nick as given
         self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
-        # draft/metadata-2: the keys this connection subscribed to, and its own values while it
-        # is not logged in (an account's are kept for the account, see Accounts.metadata_of).
-        self.metadata_subs: set[str] = set()
-        self.metadata: dict[str, str] = {}
+        # draft/metadata-2: the keys this connection subscribed to (a set once it has any), and
+        # its own values while it is not logged in (an account's are kept for the account, see
+        # Accounts.metadata_of).
+        self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
+        self.metadata: dict[str, str] | None = None
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False
@@ -207,6 +215,18 @@ class Session(Answering):
         return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
 
     # identity ---------------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """Who this connection is in direct conversations while not logged in.
+
+        Its own, for as long as it is connected, whatever nicks it takes (DESIGN.md principle 9);
+        made when first asked for, as most connections never have a direct conversation.
+        """
+        identity = self._identity
+        if identity is None:
+            identity = self._identity = new_connection_side()
+        return identity
 
     @property
     def hostmask(self) -> str:
@@ -235,8 +255,7 @@ class Session(Answering):
 
     def set_caps(self, enable: Iterable[str], disable: Iterable[str] = ()) -> None:
         """Change the enabled caps and recompute the view."""
-        self.caps.update(enable)
-        self.caps.difference_update(disable)
+        self.caps = capmod.shared(self.caps.union(enable).difference(disable))
         self.view = capmod.view_of(self.caps)
 
     # input ------------------------------------------------------------------------------------

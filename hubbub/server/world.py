@@ -37,10 +37,10 @@ class Member(Protocol):
     realname: str
     away: str | None
     account: str | None  # the account logged in to, if any (matched by ``a:`` extbans)
-    umodes: set[str]
+    umodes: frozenset[str]
     channels: dict[str, Channel[Self]]
     primary: Self | None  # the nick holder this device is a sibling of (multiple devices)
-    siblings: list[Self]
+    siblings: tuple[Self, ...]
 
     @property
     def hostmask(self) -> str:
@@ -209,17 +209,21 @@ class World(Generic[M]):
         self.started = time.time()
         # Registered users per user mode, kept as modes change so LUSERS costs nothing per user.
         self.umode_counts: Counter[str] = Counter()
+        # One frozenset per combination of user modes, shared by every user who has it (set_umode).
+        self._umode_sets: dict[frozenset[str], frozenset[str]] = {}
 
     def set_umode(self, session: M, mode: str, on: bool) -> bool:
         """Set or clear user mode ``mode`` on ``session``; return whether anything changed."""
         if on == (mode in session.umodes):
             return False
+        # Replaced, never changed in place: sessions with the same modes share one frozenset.
         if on:
-            session.umodes.add(mode)
+            modes = session.umodes | {mode}
             self.umode_counts[mode] += 1
         else:
-            session.umodes.discard(mode)
+            modes = session.umodes - {mode}
             self.umode_counts[mode] -= 1
+        session.umodes = self._umode_sets.setdefault(modes, modes)
         return True
 
     def forget_umodes(self, session: M) -> None:
@@ -360,7 +364,7 @@ class World(Generic[M]):
     def attach_device(self, session: M, holder: M) -> None:
         """Make the not yet registered ``session`` another device of ``holder``'s user."""
         session.primary = holder
-        holder.siblings.append(session)
+        holder.siblings = (*holder.siblings, session)  # a tuple, () for most: no list per user
         session.nick = holder.nick
         session.user = holder.user
         session.host = holder.host
@@ -385,8 +389,7 @@ class World(Generic[M]):
         """
         holder = session.primary
         if holder is not None:
-            if session in holder.siblings:
-                holder.siblings.remove(session)
+            holder.siblings = tuple(s for s in holder.siblings if s is not session)
             for channel in session.channels.values():
                 channel.members.pop(session, None)
             session.channels.clear()
@@ -395,9 +398,9 @@ class World(Generic[M]):
         if not session.siblings:
             return False
         heir, *rest = session.siblings
-        session.siblings = []
+        session.siblings = ()
         heir.primary = None
-        heir.siblings = rest
+        heir.siblings = tuple(rest)
         for sibling in rest:
             sibling.primary = heir
         for channel in session.channels.values():

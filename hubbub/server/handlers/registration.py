@@ -7,6 +7,7 @@ LIST, END, cap-notify).
 from __future__ import annotations
 
 import hmac
+import sys
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, numerics, pack, valid_nick
@@ -105,8 +106,10 @@ def handle_user(ctx: Context, session: Session, msg: Message) -> None:
         # Nothing usable (all emoji, say): a stock username, as Ergo gives, so the client still
         # registers instead of waiting forever on a 461 it cannot fix.
         cleaned = FALLBACK_USERNAME
-    session.user = "~" + cleaned[: ctx.settings.userlen - 1]
-    session.realname = msg.params[3][: ctx.settings.realnamelen]
+    # Interned: many clients send the same username or realname (a client's default, a bot's
+    # fleet), and every idle connection keeps both.
+    session.user = sys.intern("~" + cleaned[: ctx.settings.userlen - 1])
+    session.realname = sys.intern(msg.params[3][: ctx.settings.realnamelen])
     try_register(ctx, session)
 
 

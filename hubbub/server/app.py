@@ -62,7 +62,8 @@ class Server:
         self.delivery = Delivery(self._committed, self.clock, self.outboxes)
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        self.connections: set[Connection] = set()
+        # A dict as a set: about half the memory of a set's table per connection, and ordered.
+        self.connections: dict[Connection, None] = {}
         self.limits = ConnectionCounter(
             settings.max_connections, settings.max_per_ip, settings.exempt_loopback
         )
@@ -286,7 +287,7 @@ class Server:
         """
         refusal = self.limits.admit(conn.peer_ip)
         if refusal is None:
-            self.connections.add(conn)
+            self.connections[conn] = None
         else:
             line = self.refusals.note(refusal, conn.peer_ip, self.clock.monotonic())
             if line is not None:
@@ -319,7 +320,7 @@ class Server:
     def connection_closed(self, conn: Connection) -> None:
         """Forget a closed connection."""
         if conn in self.connections:
-            self.connections.discard(conn)
+            del self.connections[conn]
             self.limits.release(conn.peer_ip)
             if self.stopping:
                 self._shutdown_progress.set()

@@ -116,8 +116,9 @@ class Channel(Generic[M]):
     excepts: list[ListEntry] = field(default_factory=list)
     invex: list[ListEntry] = field(default_factory=list)
     # Users a channel operator invited and who have not joined since. The invite is the user's,
-    # not its nick's (a nick taken over carries none), and goes with the connection.
-    invited: weakref.WeakSet[M] = field(default_factory=weakref.WeakSet)
+    # not its nick's (a nick taken over carries none), and goes with the connection. Made at the
+    # first invite: an empty WeakSet is about 800 bytes, and most channels never have one.
+    invited: weakref.WeakSet[M] | None = None
     persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
     had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)

@@ -211,7 +211,9 @@ def handle_cap(ctx: Context, session: Session, msg: Message) -> None:
         # ASCII digits only: str.isdigit() also takes "\u00b2" and the like, which int() refuses.
         if len(msg.params) > 1 and msg.params[1].isascii() and msg.params[1].isdigit():
             version = int(msg.params[1])
-        session.cap_version = max(session.cap_version, version)
+        # Only whether it is 302 or more matters; 302 itself is one int for every client (an int
+        # read from the line would be an object of its own per connection).
+        session.cap_version = max(session.cap_version, 302 if version >= 302 else version)
         if session.cap_version >= 302:
             # IRCv3 cap-notify: implicitly enabled for clients speaking CAP 302
             session.set_caps({"cap-notify"})

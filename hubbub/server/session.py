@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_loosely
@@ -74,6 +74,22 @@ class AuthState:
     pending: bool = False
     oper: str | None = None
     scram: object | None = None  # a SCRAM-SHA-256 exchange under way (handlers/login.py)
+
+
+class _NoAuth(AuthState):
+    """The state of every client that has not authenticated in any way: shared, so read only."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"the shared AuthState is read only: set {name} on Session.own_auth()")
+
+
+# Made without __init__, whose assignments the class refuses.
+NO_AUTH: AuthState = object.__new__(_NoAuth)
+for _field in fields(AuthState):
+    object.__setattr__(NO_AUTH, _field.name, _field.default)
+del _field
 
 
 @dataclass(slots=True)
@@ -163,11 +179,11 @@ class Session(Answering):
         # Who this connection is in direct conversations while not logged in: its own, for as
         # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
         self._identity: str | None = None  # made when first asked for (identity)
-        self.auth = AuthState()
+        # Read here; changed through own_auth(), which gives the client its own at the first change.
+        self.auth = NO_AUTH
         ssl_object = conn.tls_info()
         if ssl_object is not None:
-            self.auth.tls = True
-            self.auth.certfp = certificate_fingerprint(ssl_object)
+            self.auth = AuthState(tls=True, certfp=certificate_fingerprint(ssl_object))
         self.away: str | None = None
         # Most clients have none of the sets and maps below, or the same as many others: each is
         # a shared immutable value until it differs (caps, umodes: replaced, never changed in
@@ -248,6 +264,13 @@ class Session(Answering):
     def folded(self) -> str:
         """The casefolded nick, the key of this user in the World."""
         return self.server.world.fold(self.nick)
+
+    def own_auth(self) -> AuthState:
+        """This client's authentication state, to change (most clients share one they never change)."""
+        auth = self.auth
+        if auth is NO_AUTH:
+            auth = self.auth = AuthState()
+        return auth
 
     def has_cap(self, cap: str) -> bool:
         """Whether the client enabled ``cap``."""

@@ -16,7 +16,7 @@ import ssl
 import sys
 from typing import TYPE_CHECKING, Protocol, cast
 
-from hubbub.protocol import LineFramer, ProtocolError
+from hubbub.protocol import ProtocolError, split_lines
 
 from .intake import Intake, IntakeHost
 from .outbox import Epoch, Part, outbox_bytes
@@ -58,7 +58,7 @@ class Connection(Intake, asyncio.Protocol):
 
     __slots__ = (
         "_clock",
-        "_framer",
+        "_partial",
         "_writer",
         "admitted",
         "closed",
@@ -86,8 +86,8 @@ class Connection(Intake, asyncio.Protocol):
         self._clock = server.clock
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
-        self._framer = LineFramer()
-        self.outbox: list[Part] = []
+        self._partial = b""  # the unfinished line received so far (protocol.split_lines)
+        self.outbox: list[Part] | None = None  # made by the first write of a turn, dropped at flush
         self.outbox_size = 0
         self.dirty = False
         self.closed = False
@@ -193,8 +193,9 @@ class Connection(Intake, asyncio.Protocol):
             return
         self.last_seen = self._clock.monotonic()
         try:
-            lines = self._framer.receive_data(data)
+            lines, self._partial = split_lines(self._partial, data)
         except ProtocolError:
+            self._partial = b""
             self.session.input_too_long()
             return
         if not lines:
@@ -215,7 +216,7 @@ class Connection(Intake, asyncio.Protocol):
             return
         self.closed = True
         self.lost = True
-        self.outbox.clear()
+        self.outbox = None
         self.outbox_size = 0
         self._pending = None
         self._pending_bytes = 0
@@ -285,10 +286,13 @@ class Connection(Intake, asyncio.Protocol):
             return
         outbox = self.outbox
         outboxes = self.server.outboxes
-        if outbox and outbox[-1] is outboxes.segment:
-            # Later lines of the shared segment must not overtake this one (Delivery.fanout).
-            outboxes.close_segment()
-        outbox.append(data)
+        if outbox is None:
+            self.outbox = [data]
+        else:
+            if outbox and outbox[-1] is outboxes.segment:
+                # Later lines of the shared segment must not overtake this one (Delivery.fanout).
+                outboxes.close_segment()
+            outbox.append(data)
         self.outbox_size += len(data)
         if not self.dirty:
             self.dirty = True
@@ -308,18 +312,16 @@ class Connection(Intake, asyncio.Protocol):
     def flush(self) -> None:
         """Write the outbox (or, while a commit it depends on is out, add it to that hold)."""
         self.dirty = False
-        if self.closed or not self.outbox:
+        outbox = self.outbox
+        if self.closed or not outbox:
             return
+        self.outbox = None
+        self.outbox_size = 0
         hold = self.held()
         if hold is not None:
-            hold.hold_output(self, self.outbox)  # handed over, not copied: a list per member per turn
-            self.outbox = []
-            self.outbox_size = 0
+            hold.hold_output(self, outbox)  # handed over, not copied: a list per member per turn
             return
-        data = outbox_bytes(self.outbox)
-        self.outbox.clear()
-        self.outbox_size = 0
-        self.send_now(data)
+        self.send_now(outbox_bytes(outbox))
 
     def send_now(self, data: bytes) -> None:
         """Write ``data`` to the socket; drop the peer if its sendq overflows."""
@@ -334,7 +336,7 @@ class Connection(Intake, asyncio.Protocol):
         """The peer does not read fast enough: drop it alone (principle 6)."""
         if self.closed:
             return
-        self.outbox.clear()
+        self.outbox = None
         self.outbox_size = 0
         self.overflowed = True
         if self.session is not None:
@@ -355,8 +357,8 @@ class Connection(Intake, asyncio.Protocol):
             # No TLS session yet to say it in: ending the handshake closes the socket.
             self.handshake.cancel()
             return
-        final = [*self.outbox, f"ERROR :{reason}\r\n".encode()]
-        self.outbox.clear()
+        final = [*(self.outbox or ()), f"ERROR :{reason}\r\n".encode()]
+        self.outbox = None
         self.outbox_size = 0
         hold = self.held()
         if hold is not None:

@@ -65,7 +65,7 @@ class Link(Protocol):
     and the commit path use no more of it than this.
     """
 
-    outbox: list[Part]
+    outbox: list[Part] | None  # None while empty: most connections are idle most of the time
     outbox_size: int
     dirty: bool
     closed: bool

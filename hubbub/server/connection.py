@@ -57,7 +57,6 @@ class Connection(Intake, asyncio.Protocol):
     """The transport side of one client."""
 
     __slots__ = (
-        "_clock",
         "_partial",
         "_writer",
         "admitted",
@@ -83,7 +82,6 @@ class Connection(Intake, asyncio.Protocol):
         self.server = server
         self.admitted = False  # counted against the connection limits
         self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
-        self._clock = server.clock
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self._partial = b""  # the unfinished line received so far (protocol.split_lines)
@@ -100,7 +98,7 @@ class Connection(Intake, asyncio.Protocol):
         self.peer_port = 0
         self.write_paused = False  # the transport's buffer is past its high-water mark
         self._writer: asyncio.Future[None] | None = None  # a long reply waiting for resume_writing
-        self.last_seen = self._clock.monotonic()
+        self.last_seen = self.server.clock.monotonic()
         self._start_intake()
 
     # asyncio.Protocol -------------------------------------------------------------------------
@@ -191,7 +189,7 @@ class Connection(Intake, asyncio.Protocol):
         """Split into lines and hand them to the session, within the flood limits."""
         if self.closed or self.session is None or self._flooded:
             return
-        self.last_seen = self._clock.monotonic()
+        self.last_seen = self.server.clock.monotonic()
         try:
             lines, self._partial = split_lines(self._partial, data)
         except ProtocolError:
@@ -373,7 +371,7 @@ class Connection(Intake, asyncio.Protocol):
         transport = self.transport
         if self.lost or transport is None:
             return
-        clock = self._clock
+        clock = self.server.clock
         if transport.can_write_eof():
             # Half-close and keep reading (and discarding) until the peer closes: closing a socket
             # with unread input resets the connection, and the peer may lose the ERROR line that

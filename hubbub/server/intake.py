@@ -31,6 +31,7 @@ class IntakeHost(Protocol):
 
     settings: Settings
     delivery: Delivery
+    clock: Clock
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -70,7 +71,6 @@ class Intake:
         session: Session | None
         transport: asyncio.Transport | None
         closed: bool
-        _clock: Clock
 
     def _start_intake(self) -> None:
         # Most clients are idle most of the time: the flood buckets are made at their first use
@@ -143,7 +143,7 @@ class Intake:
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
         # slowed down like a flooder.
-        now = self._clock.monotonic()
+        now = self.server.clock.monotonic()
         bucket = self._messages if is_message else self._commands
         if bucket is None:
             settings = self.server.settings
@@ -200,7 +200,7 @@ class Intake:
     def _schedule_drain(self) -> None:
         if self._flood_handle is None and not self.closed:
             wait = self._waiting.wait() if self._waiting is not None else 0.0
-            self._flood_handle = self._clock.call_later(wait, self._timed_drain)
+            self._flood_handle = self.server.clock.call_later(wait, self._timed_drain)
 
     def _timed_drain(self) -> None:
         self._flood_handle = None

@@ -219,7 +219,7 @@ class Session(Answering):
         self.replies = None
         self._taken_replies = None  # the buffer run_async took from the dispatcher
         self._batch_seq = 0
-        self._written = 0
+        self._written = None
         self._prereg_lines = 0
         self._pinged_at: float | None = None  # when our unanswered PING went out
         # The one deadline a client has at a time, to register and then to show it is alive

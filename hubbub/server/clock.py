@@ -76,8 +76,8 @@ class Due(Protocol):
 
 D = TypeVar("D", bound=Due)
 
-# Times left in a Deadlines' heap by items cancelled or moved, beyond twice those still waiting,
-# before the heap is rebuilt.
+# Times left in a Deadlines' heap by items cancelled or moved (every client that registers leaves
+# one), beyond a quarter of those still waiting, before the heap is rebuilt without them.
 STALE_SLACK = 1024
 
 
@@ -140,7 +140,7 @@ class Deadlines(Generic[D]):
             if not waiting:
                 del at[when]
         heap = self._heap
-        if len(heap) > 2 * len(at) + STALE_SLACK:
+        if len(heap) > len(at) + len(at) // 4 + STALE_SLACK:
             # Mostly times nobody waits for any more (clients that registered or left): drop them.
             heap[:] = at
             heapq.heapify(heap)

@@ -216,10 +216,7 @@ class Connection(Intake, asyncio.Protocol):
         self.lost = True
         self.outbox = None
         self.outbox_size = 0
-        self._pending = None
-        self._pending_bytes = 0
-        if self._flood_handle is not None:
-            self._flood_handle.cancel()
+        self._stop_intake()
         self.server.connection_closed(self)
         self._wake_writer()
         if self.session is not None:

@@ -23,7 +23,7 @@ from hubbub.store import (
 )
 
 from . import caps as capmod
-from .world import Channel, ListEntry
+from .world import DEFAULT_CHANNEL_MODES, Channel, ListEntry
 from .writer import StoreWriter
 
 if TYPE_CHECKING:
@@ -416,7 +416,8 @@ def _apply_record(channel: Channel[Session], record: ChannelRecord) -> None:
     channel.topic = record.topic
     channel.topic_setter = record.topic_setter
     channel.topic_time = record.topic_time_ms / 1000
-    channel.modes = set(record.modes)
+    modes = frozenset(record.modes)
+    channel.modes = DEFAULT_CHANNEL_MODES if modes == DEFAULT_CHANNEL_MODES else modes
     channel.key = record.channel_key
     channel.limit = record.limit
     channel.bans = [ListEntry(m, s, t / 1000) for m, s, t in record.bans]

@@ -57,6 +57,9 @@ class Member(Protocol):
 
 M = TypeVar("M", bound=Member)
 
+# The modes a new channel has (+nt); one frozenset that every channel with them shares.
+DEFAULT_CHANNEL_MODES: frozenset[str] = frozenset("nt")
+
 # Extended bans (ISUPPORT ``EXTBAN=,am``, no prefix: ``<type>:<data>`` as InspIRCd writes them).
 # ``a:<account mask>`` is a matching type: it matches users logged in to an account the mask
 # matches, in +b, +e and +I. ``m:<mask>`` is an acting type: a member it matches may join but not
@@ -109,7 +112,8 @@ class Channel(Generic[M]):
     topic: str = ""
     topic_setter: str = ""
     topic_time: float = 0.0
-    modes: set[str] = field(default_factory=lambda: {"n", "t"})
+    # Replaced, never changed in place: most channels share the default's one frozenset.
+    modes: frozenset[str] = DEFAULT_CHANNEL_MODES
     key: str | None = None
     limit: int | None = None
     bans: list[ListEntry] = field(default_factory=list)

@@ -227,9 +227,9 @@ def _apply(
         if adding == (mode in channel.modes):
             return None
         if adding:
-            channel.modes.add(mode)
+            channel.modes = channel.modes | {mode}
         else:
-            channel.modes.discard(mode)
+            channel.modes = channel.modes - {mode}
         return change
     if mode == "k":
         return _apply_key(session, channel, adding, param or "")

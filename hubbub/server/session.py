@@ -120,11 +120,43 @@ class MultilineBatch:
             self.timer = None
 
 
+class Features:
+    """What a client has once it uses a feature few clients use; most never make one.
+
+    Each field is None (or empty) until used; :class:`Session` shows them as its own attributes.
+    """
+
+    __slots__ = (
+        "markers",
+        "markers_sent",
+        "metadata",
+        "metadata_subs",
+        "monitoring",
+        "multiline",
+        "typing_bucket",
+    )
+
+    def __init__(self) -> None:
+        # draft/read-marker: DM senders already announced, and while not logged in, casefolded
+        # target -> time (ms), oldest first
+        self.markers_sent: set[str] | None = None
+        self.markers: dict[str, int] | None = None
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> nick as given
+        self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
+        # draft/metadata-2: the keys this connection subscribed to (a set once it has any), and
+        # its own values while it is not logged in (an account's are kept for the account, see
+        # Accounts.metadata_of).
+        self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
+        self.metadata: dict[str, str] | None = None
+        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
+
+
 class Session(Answering):
     """One connected client, registered or not."""
 
     __slots__ = (
         "__weakref__",
+        "_features",
         "_identity",
         "_pinged_at",
         "_prereg_lines",
@@ -143,12 +175,6 @@ class Session(Answering):
         "gone",
         "host",
         "last_active",
-        "markers",
-        "markers_sent",
-        "metadata",
-        "metadata_subs",
-        "monitoring",
-        "multiline",
         "nick",
         "password_ok",
         "primary",
@@ -156,7 +182,6 @@ class Session(Answering):
         "registered",
         "server",
         "siblings",
-        "typing_bucket",
         "umodes",
         "user",
         "view",
@@ -197,24 +222,16 @@ class Session(Answering):
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel[Session]] = {}
-        self.markers_sent: set[str] | None = None  # draft/read-marker: DM senders already announced
-        # draft/read-marker while not logged in: casefolded target -> time (ms), oldest first
-        self.markers: dict[str, int] | None = None
+        # What a client has once it uses a feature few use (markers, MONITOR, metadata, a multiline
+        # batch, typing notifications): the properties below read it, and make it when set.
+        self._features: Features | None = None
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
         self.primary: Session | None = None
         self.siblings: tuple[Session, ...] = ()
-        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> nick as given
-        self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
-        # draft/metadata-2: the keys this connection subscribed to (a set once it has any), and
-        # its own values while it is not logged in (an account's are kept for the account, see
-        # Accounts.metadata_of).
-        self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
-        self.metadata: dict[str, str] | None = None
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False
-        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
         # The reply buffer of the command being handled, while it is labelled or has a batch open.
         self.replies = None
         self._taken_replies = None  # the buffer run_async took from the dispatcher
@@ -243,6 +260,111 @@ class Session(Answering):
         if identity is None:
             identity = self._identity = new_connection_side()
         return identity
+
+    @property
+    def markers_sent(self) -> set[str] | None:
+        """draft/read-marker: the DM senders whose marker this connection was sent."""
+        features = self._features
+        return features.markers_sent if features is not None else None
+
+    @markers_sent.setter
+    def markers_sent(self, value: set[str] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.markers_sent = value
+
+    @property
+    def markers(self) -> dict[str, int] | None:
+        """draft/read-marker while not logged in: casefolded target -> time (ms), oldest first."""
+        features = self._features
+        return features.markers if features is not None else None
+
+    @markers.setter
+    def markers(self, value: dict[str, int] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.markers = value
+
+    @property
+    def monitoring(self) -> dict[str, str] | None:
+        """MONITOR: casefolded nick -> nick as given."""
+        features = self._features
+        return features.monitoring if features is not None else None
+
+    @monitoring.setter
+    def monitoring(self, value: dict[str, str] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.monitoring = value
+
+    @property
+    def multiline(self) -> MultilineBatch | None:
+        """The draft/multiline batch being collected, if any."""
+        features = self._features
+        return features.multiline if features is not None else None
+
+    @multiline.setter
+    def multiline(self, value: MultilineBatch | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.multiline = value
+
+    @property
+    def metadata_subs(self) -> set[str] | frozenset[str]:
+        """draft/metadata-2: the keys subscribed to (a set once there are any)."""
+        features = self._features
+        return features.metadata_subs if features is not None else NO_KEYS
+
+    @metadata_subs.setter
+    def metadata_subs(self, value: set[str] | frozenset[str]) -> None:
+        features = self._features
+        if features is None:
+            if value is NO_KEYS:
+                return
+            features = self._features = Features()
+        features.metadata_subs = value
+
+    @property
+    def metadata(self) -> dict[str, str] | None:
+        """draft/metadata-2: this guest's own values (see Accounts.metadata_of)."""
+        features = self._features
+        return features.metadata if features is not None else None
+
+    @metadata.setter
+    def metadata(self, value: dict[str, str] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.metadata = value
+
+    @property
+    def typing_bucket(self) -> TokenBucket | None:
+        """The rate of typing notifications, made at the first one."""
+        features = self._features
+        return features.typing_bucket if features is not None else None
+
+    @typing_bucket.setter
+    def typing_bucket(self, value: TokenBucket | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.typing_bucket = value
 
     @property
     def hostmask(self) -> str:

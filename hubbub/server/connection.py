@@ -70,7 +70,6 @@ class Connection(Intake, asyncio.Protocol):
         "outbox_size",
         "overflowed",
         "peer_ip",
-        "peer_port",
         "server",
         "session",
         "transport",
@@ -95,7 +94,6 @@ class Connection(Intake, asyncio.Protocol):
         # no longer holds anything once that epoch is committed.
         self.hold: Epoch | None = None
         self.peer_ip = ""
-        self.peer_port = 0
         self.write_paused = False  # the transport's buffer is past its high-water mark
         self._writer: asyncio.Future[None] | None = None  # a long reply waiting for resume_writing
         self.last_seen = self.server.clock.monotonic()
@@ -122,7 +120,7 @@ class Connection(Intake, asyncio.Protocol):
         if isinstance(peer, tuple):
             # Interned: the clients of one address (a NAT, a bouncer, a load test) share one string,
             # which the session also keeps as its host.
-            self.peer_ip, self.peer_port = sys.intern(str(peer[0])), int(peer[1])
+            self.peer_ip = sys.intern(str(peer[0]))
         refusal = self.server.admit(self)
         if refusal:
             transport.write(f"ERROR :Closing link: {refusal}\r\n".encode())
@@ -146,7 +144,7 @@ class Connection(Intake, asyncio.Protocol):
             sock.close()
             return
         if isinstance(peer, tuple):
-            self.peer_ip, self.peer_port = sys.intern(str(peer[0])), int(peer[1])
+            self.peer_ip = sys.intern(str(peer[0]))
         if self.server.admit(self) is not None:
             self.closed = self.lost = True
             sock.close()
@@ -267,6 +265,16 @@ class Connection(Intake, asyncio.Protocol):
         waiter, self._writer = self._writer, None
         if waiter is not None:
             _wake(waiter)
+
+    @property
+    def peer_port(self) -> int:
+        """The client's port, for the logs: asked of the transport, 0 when it has none.
+
+        Not kept: an int per connection (32 bytes) for what only a log line reads.
+        """
+        transport = self.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0
 
     def tls_info(self) -> ssl.SSLObject | None:
         """The TLS session's ``ssl_object``, or None on a plain connection."""

@@ -185,7 +185,8 @@ class Connection(Intake, asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Split into lines and hand them to the session, within the flood limits."""
-        if self.closed or self.session is None or self._flooded:
+        pacing = self._pacing
+        if self.closed or self.session is None or (pacing is not None and pacing.flooded):
             return
         self.last_seen = self.server.clock.monotonic()
         try:
@@ -196,7 +197,7 @@ class Connection(Intake, asyncio.Protocol):
             return
         if not lines:
             return
-        if self._pending:
+        if pacing is not None and pacing.pending:
             self._queue(lines)
             self._drain()
             return

@@ -50,7 +50,10 @@ class Pacing:
         "bypass",
         "commands",
         "flood_handle",
+        "flooded",
+        "holds",
         "messages",
+        "pending",
         "pending_bytes",
         "read_paused",
         "waiting",
@@ -58,6 +61,9 @@ class Pacing:
     )
 
     def __init__(self) -> None:
+        self.pending: deque[bytes] | None = None  # the held lines, while there are any
+        self.holds = 0  # commands of this client being finished off the loop (replies in order)
+        self.flooded = False  # past the recvq: what came before is processed, then it is dropped
         self.messages: TokenBucket | None = None  # messages to people: flood_burst, flood_rate
         self.commands: TokenBucket | None = None  # every other command: the generous bucket
         self.waiting: TokenBucket | None = None  # the bucket a held line waits for
@@ -71,11 +77,8 @@ class Pacing:
 class Intake:
     """Pacing and holding a client's lines before its session handles them."""
 
-    __slots__ = ("_flooded", "_holds", "_pacing", "_pending")
+    __slots__ = ("_pacing",)
     _pacing: Pacing | None
-    _pending: deque[bytes] | None
-    _holds: int
-    _flooded: bool
 
     if TYPE_CHECKING:
         server: IntakeHost
@@ -84,12 +87,9 @@ class Intake:
         closed: bool
 
     def _start_intake(self) -> None:
-        # Most clients are idle most of the time: what pacing needs is made when a client is
-        # first paced, the queue of held lines when a line is first held.
+        # Most clients are idle most of the time: what pacing and holding lines need is made when
+        # a client is first paced or has a line held, the queue of held lines when one is held.
         self._pacing = None
-        self._pending = None
-        self._holds = 0  # commands of this client being finished off the loop (replies in order)
-        self._flooded = False  # past the recvq: what came before is processed, then it is dropped
 
     def _paced(self) -> Pacing:
         pacing = self._pacing
@@ -99,9 +99,9 @@ class Intake:
 
     def _stop_intake(self) -> None:
         """The connection is gone: forget the held lines and stop the drain timer."""
-        self._pending = None
         pacing = self._pacing
         if pacing is not None:
+            pacing.pending = None
             pacing.pending_bytes = 0
             if pacing.flood_handle is not None:
                 pacing.flood_handle.cancel()
@@ -112,7 +112,8 @@ class Intake:
     @property
     def held_lines(self) -> int:
         """Lines received and not handled yet (paced, or waiting for the store or an earlier command)."""
-        return len(self._pending) if self._pending is not None else 0
+        pacing = self._pacing
+        return len(pacing.pending) if pacing is not None and pacing.pending is not None else 0
 
     def _limited(self) -> bool:
         session = self.session
@@ -136,7 +137,8 @@ class Intake:
 
     def _may_handle(self, line: bytes) -> bool:
         """Whether ``line`` may be handled now; if not, arrange to try again when it may."""
-        if self._holds:
+        pacing = self._pacing
+        if pacing is not None and pacing.holds:
             return False  # an earlier command of this client is not finished yet
         backlogged = self.server.delivery.backlogged
         limited = self._limited()
@@ -194,15 +196,15 @@ class Intake:
             # against the same bound.
             limit -= session.multiline.size
         pacing = self._paced()
-        pending = self._pending
+        pending = pacing.pending
         if pending is None:
-            pending = self._pending = deque()
+            pending = pacing.pending = deque()
         for line in lines:
             size = len(line) + 2
-            if pacing.pending_bytes + size > limit and not (self._holds or pacing.waiting_store):
+            if pacing.pending_bytes + size > limit and not (pacing.holds or pacing.waiting_store):
                 # Past the bound: everything before it is still processed, at the rate; the rest
                 # is dropped and the client after it (fake lag delays, only the bound drops).
-                self._flooded = True
+                pacing.flooded = True
                 self._pause_reading()
                 self._schedule_drain()
                 log.info("%r flooded past the recvq of %d bytes", self.session, self.server.settings.recvq)
@@ -237,7 +239,7 @@ class Intake:
             return
         pacing = self._paced()
         while not self.closed:
-            pending = self._pending  # read again each time: a line handled may hold its own again
+            pending = pacing.pending  # read again each time: a line handled may hold its own again
             if not pending:
                 break
             line = pending[0]
@@ -248,8 +250,8 @@ class Intake:
             session.handle_line(line)
         if self.closed:
             return
-        self._pending = None  # all handled: its block of 64 lines goes back until one is held again
-        if self._flooded:
+        pacing.pending = None  # all handled: its block of 64 lines goes back until one is held again
+        if pacing.flooded:
             session.disconnect("Excess Flood")
         elif pacing.read_paused and self.transport is not None:
             pacing.read_paused = False
@@ -257,12 +259,13 @@ class Intake:
 
     def hold_input(self) -> None:
         """Handle no further command of this client until :meth:`release_input`."""
-        self._holds += 1
+        self._paced().holds += 1
 
     def release_input(self) -> None:
         """The command that held input is finished: go on with the lines that waited."""
-        self._holds -= 1
-        if not self._holds and self._pending and not self.closed:
+        pacing = self._paced()
+        pacing.holds -= 1
+        if not pacing.holds and pacing.pending and not self.closed:
             self.server.loop.call_soon(self._drain)
 
     def after_commit(self, line: bytes) -> bool:
@@ -278,10 +281,10 @@ class Intake:
         if not self.server.delivery.after_commit(self.release_input):
             return False
         pacing = self._paced()
-        if self._pending is None:
-            self._pending = deque()
-        self._pending.appendleft(line)
+        if pacing.pending is None:
+            pacing.pending = deque()
+        pacing.pending.appendleft(line)
         pacing.pending_bytes += len(line) + 2
         pacing.bypass = line
-        self._holds += 1
+        pacing.holds += 1
         return True

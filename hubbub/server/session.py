@@ -121,12 +121,14 @@ class MultilineBatch:
 
 
 class Features:
-    """What a client has once it uses a feature few clients use; most never make one.
+    """What a client has once it uses a feature few clients use (away, direct messages ...).
 
     Each field is None (or empty) until used; :class:`Session` shows them as its own attributes.
     """
 
     __slots__ = (
+        "away",
+        "identity",
         "markers",
         "markers_sent",
         "metadata",
@@ -137,6 +139,8 @@ class Features:
     )
 
     def __init__(self) -> None:
+        self.away: str | None = None  # the away message, while away
+        self.identity: str | None = None  # in direct conversations, made when first asked for
         # draft/read-marker: DM senders already announced, and while not logged in, casefolded
         # target -> time (ms), oldest first
         self.markers_sent: set[str] | None = None
@@ -157,13 +161,11 @@ class Session(Answering):
     __slots__ = (
         "__weakref__",
         "_features",
-        "_identity",
         "_pinged_at",
         "_prereg_lines",
         "account",
         "account_id",
         "auth",
-        "away",
         "cap_negotiating",
         "cap_version",
         "caps",
@@ -203,13 +205,11 @@ class Session(Answering):
         self.account_id: str | None = None  # the account's immutable id, while logged in
         # Who this connection is in direct conversations while not logged in: its own, for as
         # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
-        self._identity: str | None = None  # made when first asked for (identity)
         # Read here; changed through own_auth(), which gives the client its own at the first change.
         self.auth = NO_AUTH
         ssl_object = conn.tls_info()
         if ssl_object is not None:
             self.auth = AuthState(tls=True, certfp=certificate_fingerprint(ssl_object))
-        self.away: str | None = None
         # Most clients have none of the sets and maps below, or the same as many others: each is
         # a shared immutable value until it differs (caps, umodes: replaced, never changed in
         # place), or None until first used.
@@ -222,8 +222,9 @@ class Session(Answering):
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel[Session]] = {}
-        # What a client has once it uses a feature few use (markers, MONITOR, metadata, a multiline
-        # batch, typing notifications): the properties below read it, and make it when set.
+        # What a client has once it uses a feature few use (away, direct messages, markers, MONITOR,
+        # metadata, a multiline batch, typing notifications): the properties below read it, and
+        # make it when set.
         self._features: Features | None = None
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
@@ -256,10 +257,28 @@ class Session(Answering):
         Its own, for as long as it is connected, whatever nicks it takes (DESIGN.md principle 9);
         made when first asked for, as most connections never have a direct conversation.
         """
-        identity = self._identity
+        features = self._features
+        if features is None:
+            features = self._features = Features()
+        identity = features.identity
         if identity is None:
-            identity = self._identity = new_connection_side()
+            identity = features.identity = new_connection_side()
         return identity
+
+    @property
+    def away(self) -> str | None:
+        """The away message, while the client is away (AWAY)."""
+        features = self._features
+        return features.away if features is not None else None
+
+    @away.setter
+    def away(self, value: str | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.away = value
 
     @property
     def markers_sent(self) -> set[str] | None:

@@ -369,7 +369,7 @@ def _stamp(time_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time_ms // 1000)) + f".{time_ms % 1000:03d}Z"
 
 
-def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:
+def _entries(entries: tuple[ListEntry, ...]) -> tuple[tuple[str, str, int], ...]:
     return tuple((e.mask, e.setter, int(e.set_at * 1000)) for e in entries)
 
 
@@ -420,8 +420,8 @@ def _apply_record(channel: Channel[Session], record: ChannelRecord) -> None:
     channel.modes = DEFAULT_CHANNEL_MODES if modes == DEFAULT_CHANNEL_MODES else modes
     channel.key = record.channel_key
     channel.limit = record.limit
-    channel.bans = [ListEntry(m, s, t / 1000) for m, s, t in record.bans]
-    channel.excepts = [ListEntry(m, s, t / 1000) for m, s, t in record.excepts]
-    channel.invex = [ListEntry(m, s, t / 1000) for m, s, t in record.invites]
+    channel.bans = tuple(ListEntry(m, s, t / 1000) for m, s, t in record.bans)
+    channel.excepts = tuple(ListEntry(m, s, t / 1000) for m, s, t in record.excepts)
+    channel.invex = tuple(ListEntry(m, s, t / 1000) for m, s, t in record.invites)
     channel.had_ops = record.had_ops
     channel.metadata = dict(record.metadata)

@@ -116,9 +116,10 @@ class Channel(Generic[M]):
     modes: frozenset[str] = DEFAULT_CHANNEL_MODES
     key: str | None = None
     limit: int | None = None
-    bans: list[ListEntry] = field(default_factory=list)
-    excepts: list[ListEntry] = field(default_factory=list)
-    invex: list[ListEntry] = field(default_factory=list)
+    # +b, +e, +I: tuples replaced on change (set_list), () for most channels, which have none.
+    bans: tuple[ListEntry, ...] = ()
+    excepts: tuple[ListEntry, ...] = ()
+    invex: tuple[ListEntry, ...] = ()
     # Users a channel operator invited and who have not joined since. The invite is the user's,
     # not its nick's (a nick taken over carries none), and goes with the connection. Made at the
     # first invite: an empty WeakSet is about 800 bytes, and most channels never have one.
@@ -144,9 +145,18 @@ class Channel(Generic[M]):
         symbols = "".join(SYMBOL_OF[m] for m in PREFIX_MODES if m in modes)
         return symbols if multi else symbols[:1]
 
-    def list_for(self, mode: str) -> list[ListEntry]:
+    def list_for(self, mode: str) -> tuple[ListEntry, ...]:
         """The list behind list mode ``b``, ``e`` or ``I``."""
         return {"b": self.bans, "e": self.excepts, "I": self.invex}[mode]
+
+    def set_list(self, mode: str, entries: tuple[ListEntry, ...]) -> None:
+        """Replace the list behind list mode ``b``, ``e`` or ``I``."""
+        if mode == "b":
+            self.bans = entries
+        elif mode == "e":
+            self.excepts = entries
+        else:
+            self.invex = entries
 
     def matches(self, entries: Iterable[ListEntry], session: M, casemapping: Casemapping) -> bool:
         """Whether any entry matches ``session``: its ``nick!user@host``, or its account (``a:``)."""

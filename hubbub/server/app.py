@@ -287,6 +287,7 @@ class Server:
         """
         refusal = self.limits.admit(conn.peer_ip)
         if refusal is None:
+            conn.peer_ip = self.limits.address(conn.peer_ip)
             self.connections[conn] = None
         else:
             line = self.refusals.note(refusal, conn.peer_ip, self.clock.monotonic())

@@ -13,7 +13,6 @@ import functools
 import logging
 import socket
 import ssl
-import sys
 from typing import TYPE_CHECKING, Protocol, cast
 
 from hubbub.protocol import ProtocolError, split_lines
@@ -118,9 +117,7 @@ class Connection(Intake, asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
-            # Interned: the clients of one address (a NAT, a bouncer, a load test) share one string,
-            # which the session also keeps as its host.
-            self.peer_ip = sys.intern(str(peer[0]))
+            self.peer_ip = str(peer[0])  # shared with others from it once admitted (Server.admit)
         refusal = self.server.admit(self)
         if refusal:
             transport.write(f"ERROR :Closing link: {refusal}\r\n".encode())
@@ -144,7 +141,7 @@ class Connection(Intake, asyncio.Protocol):
             sock.close()
             return
         if isinstance(peer, tuple):
-            self.peer_ip = sys.intern(str(peer[0]))
+            self.peer_ip = str(peer[0])
         if self.server.admit(self) is not None:
             self.closed = self.lost = True
             sock.close()
@@ -274,7 +271,10 @@ class Connection(Intake, asyncio.Protocol):
         Not kept: an int per connection (32 bytes) for what only a log line reads.
         """
         transport = self.transport
-        peer = transport.get_extra_info("peername") if transport is not None else None
+        try:
+            peer = transport.get_extra_info("peername") if transport is not None else None
+        except (OSError, AttributeError):  # a transport torn down under it: a log line must not fail
+            peer = None
         return int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0
 
     def tls_info(self) -> ssl.SSLObject | None:

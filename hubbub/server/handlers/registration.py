@@ -106,9 +106,10 @@ def handle_user(ctx: Context, session: Session, msg: Message) -> None:
         # Nothing usable (all emoji, say): a stock username, as Ergo gives, so the client still
         # registers instead of waiting forever on a 461 it cannot fix.
         cleaned = FALLBACK_USERNAME
-    # Interned: many clients send the same username or realname (a client's default, a bot's
-    # fleet), and every idle connection keeps both.
-    session.user = sys.intern("~" + cleaned[: ctx.settings.userlen - 1])
+    # The realname is interned: many clients send their client's default, and every idle
+    # connection keeps it. Not the username, most often the nick and so unique: interning a
+    # unique string costs its entry in the interned table (about 50 bytes) and saves nothing.
+    session.user = "~" + cleaned[: ctx.settings.userlen - 1]
     session.realname = sys.intern(msg.params[3][: ctx.settings.realnamelen])
     try_register(ctx, session)
 

@@ -203,8 +203,6 @@ class Session(Answering):
             self.host = self.host if not self.host.startswith(":") else "0" + self.host
         self.account: str | None = None
         self.account_id: str | None = None  # the account's immutable id, while logged in
-        # Who this connection is in direct conversations while not logged in: its own, for as
-        # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
         # Read here; changed through own_auth(), which gives the client its own at the first change.
         self.auth = NO_AUTH
         ssl_object = conn.tls_info()

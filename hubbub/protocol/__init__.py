@@ -2,7 +2,8 @@
 
 Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
 
-- :class:`LineFramer` turns received bytes into lines; an over-long line is a fatal 417.
+- :class:`LineFramer` turns received bytes into lines; an over-long line is a fatal 417
+  (:func:`split_lines` does the same for a caller that keeps the unfinished line itself).
 - :func:`check_client_line` applies a client's byte limits (510 body, 4094 tag data) to a line.
 - :func:`parse` turns a line into a frozen :class:`Message`; :func:`format_message` turns it
   back into bytes and refuses what could not be read back the same. Both follow Modern IRC's
@@ -18,7 +19,7 @@ Nothing here touches a socket, a clock or asyncio (DESIGN.md principle 2).
 
 from . import numerics
 from ._errors import ProtocolError
-from ._framer import LineFramer
+from ._framer import LineFramer, split_lines
 from ._masks import match_mask, normalize_mask
 from ._message import (
     MAX_CLIENT_TAG_DATA,
@@ -76,6 +77,7 @@ __all__ = [
     "parse_loosely",
     "parse_tags",
     "skeleton",
+    "split_lines",
     "unescape_tag_value",
     "valid_channel_name",
     "valid_nick",

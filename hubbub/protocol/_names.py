@@ -54,15 +54,20 @@ def is_invisible(ch: str) -> bool:
 
 
 def casefold(name: str, casemapping: Casemapping = "ascii") -> str:
-    """Fold a nick or channel name for comparison under ``casemapping``."""
+    """Fold a nick or channel name for comparison under ``casemapping``.
+
+    A name already folded is returned itself, not an equal copy: the server keeps both, and most
+    names are lower case.
+    """
     if name.isascii():
         # Every lookup of a nick or channel folds its name: str.lower is the same on ASCII text
         # and far cheaper than translate with a table.
         folded = name.lower()
         if casemapping == "rfc1459" and ("[" in folded or "]" in folded or "\\" in folded or "~" in folded):
             folded = folded.translate(_RFC1459)
-        return folded
-    return name.translate(_RFC1459 if casemapping == "rfc1459" else _ASCII)
+    else:
+        folded = name.translate(_RFC1459 if casemapping == "rfc1459" else _ASCII)
+    return name if folded == name else folded
 
 
 def _width_folding() -> dict[int, str]:
@@ -107,7 +112,8 @@ def skeleton(name: str) -> str:
     ``alice``'s own nick by case folding and passes for ``allce``.
     """
     if name.isascii():
-        return name.translate(_ASCII_SKELETON)
+        shown = name.translate(_ASCII_SKELETON)
+        return name if shown == name else shown  # the name itself, not a copy to keep beside it
     return _full_skeleton(name)
 
 

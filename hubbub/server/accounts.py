@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
 
 from argon2 import PasswordHasher
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from .world import World
 
 log = logging.getLogger(__name__)
+
+# The metadata of every guest who set none.
+NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 T = TypeVar("T")
 
@@ -127,15 +131,22 @@ class Accounts:
 
     # metadata (draft/metadata-2) --------------------------------------------------------------
 
-    def metadata_of(self, session: Session) -> dict[str, str]:
-        """The metadata of the user ``session`` is a connection of (the dict itself, to change).
+    def metadata_of(self, session: Session) -> Mapping[str, str]:
+        """The metadata of the user ``session`` is a connection of (:meth:`set_metadata` changes it).
 
         A logged-in user's is its account's, read from the store the first time and kept here
         (every connection of the account shares it); a guest's is its connection's, gone with it.
         """
         holder = session.primary or session
+        if holder.account_id is None or self.store is None:
+            return holder.metadata if holder.metadata is not None else NO_METADATA
+        return self._metadata_to_change(holder)
+
+    def _metadata_to_change(self, holder: Session) -> dict[str, str]:
         account_id = holder.account_id
         if account_id is None or self.store is None:
+            if holder.metadata is None:
+                holder.metadata = {}  # most guests never set any: made at the first
             return holder.metadata
         values = self.metadata.get(account_id)
         if values is None:
@@ -144,7 +155,7 @@ class Accounts:
 
     def set_metadata(self, session: Session, key: str, value: str | None) -> None:
         """Set (None: remove) ``key`` of the user's metadata; an account's is stored too."""
-        values = self.metadata_of(session)
+        values = self._metadata_to_change(session.primary or session)
         if value is None:
             values.pop(key, None)
         else:
@@ -324,7 +335,7 @@ class Accounts:
         self.forget_metadata(self.fold(session.account), session.account_id)
         session.account = None
         session.account_id = None
-        session.markers_sent.clear()
+        session.markers_sent = None
         session.reply(numerics.RPL_LOGGEDOUT, session.hostmask)
         if session.registered:
             self._announce(session, "*")

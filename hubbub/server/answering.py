@@ -42,18 +42,19 @@ class Answering:
     """A session's output: its client's replies, in order, through the command's reply buffer."""
 
     # The command's reply buffer (while it is labelled or has a batch open), the one run_async
-    # took over, the counter of batch references, and the bytes of replies written (which
-    # send_paced measures its pieces by); Session.__init__ sets them.
+    # took over, the counter of batch references, and the bytes of replies written while a piece
+    # of a long reply is sent (send_paced measures its pieces by it; None otherwise, so that an
+    # idle client keeps no count); Session.__init__ sets them.
     __slots__ = ("_batch_seq", "_taken_replies", "_written", "replies")
     replies: Replies | None
     _taken_replies: Replies | None
     _batch_seq: int
-    _written: int
+    _written: int | None
 
     if TYPE_CHECKING:
         server: ReplyHost
         conn: Link
-        caps: set[str]
+        caps: frozenset[str]
         view: int
         nick: str
         gone: bool
@@ -205,8 +206,14 @@ class Answering:
 
     def _pace(self, steps: Iterator[object], budget: int) -> bool:
         """Run ``steps`` until about ``budget`` bytes are sent; whether they are all done."""
-        start = self._written
-        return all(self._written - start < budget for _ in steps)
+        outer = self._written
+        self._written = 0
+        try:
+            return all(self._written < budget for _ in steps)
+        finally:
+            if outer is not None:
+                outer += self._written
+            self._written = outer
 
     def next_batch_id(self) -> str:
         """A batch reference unique on this connection."""
@@ -220,7 +227,8 @@ class Answering:
 
         ``kept``: the epoch keeping the message ``data`` carries, if any (see replies.Kept).
         """
-        self._written += len(data)
+        if self._written is not None:
+            self._written += len(data)
         replies = self.replies
         if replies is None:
             self.conn.write(data)
@@ -236,14 +244,15 @@ class Answering:
         if not data:
             return
         replies = self.replies
-        if replies is None:
-            self._written += len(data)
-            self.conn.write(data)
-        elif ref is None:
+        if replies is not None and ref is None:
             for line in data.splitlines(keepends=True):
                 self.write(line)
-        else:
+            return
+        if self._written is not None:
             self._written += len(data)
+        if replies is None:
+            self.conn.write(data)
+        else:
             replies.add_tagged(data)
 
     def send(self, message: Message) -> None:

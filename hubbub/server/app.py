@@ -20,7 +20,7 @@ from hubbub.store import datadir
 from . import startup
 from .accounts import Accounts
 from .bans import Bans
-from .clock import Clock, SystemClock
+from .clock import Clock, Deadlines, SystemClock
 from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection
@@ -51,6 +51,8 @@ class Server:
         self.settings = settings
         # Where sessions and connections read the time and start their timers (clock.py).
         self.clock: Clock = clock if clock is not None else SystemClock()
+        # Every client's registration or ping deadline, on one timer (Session.deadline_passed).
+        self.deadlines: Deadlines[Session] = Deadlines(self.clock)
         self.name = settings.server_name
         self.version = f"hubbub-{__version__}"
         casemapping: Casemapping = "rfc1459" if settings.casemapping == "rfc1459" else "ascii"
@@ -60,7 +62,8 @@ class Server:
         self.delivery = Delivery(self._committed, self.clock, self.outboxes)
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        self.connections: set[Connection] = set()
+        # A dict as a set: about half the memory of a set's table per connection, and ordered.
+        self.connections: dict[Connection, None] = {}
         self.limits = ConnectionCounter(
             settings.max_connections, settings.max_per_ip, settings.exempt_loopback
         )
@@ -284,7 +287,8 @@ class Server:
         """
         refusal = self.limits.admit(conn.peer_ip)
         if refusal is None:
-            self.connections.add(conn)
+            conn.peer_ip = self.limits.address(conn.peer_ip)
+            self.connections[conn] = None
         else:
             line = self.refusals.note(refusal, conn.peer_ip, self.clock.monotonic())
             if line is not None:
@@ -317,7 +321,7 @@ class Server:
     def connection_closed(self, conn: Connection) -> None:
         """Forget a closed connection."""
         if conn in self.connections:
-            self.connections.discard(conn)
+            del self.connections[conn]
             self.limits.release(conn.peer_ip)
             if self.stopping:
                 self._shutdown_progress.set()

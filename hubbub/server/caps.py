@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from hubbub.protocol import Message, escape_tag_value, format_body, format_tags
 
@@ -59,7 +60,24 @@ _VIEW_BITS = {
 }
 
 
-def view_of(caps: set[str]) -> int:
+# A client's enabled caps are one of few combinations: every client with the same ones shares
+# one frozenset (Session.set_caps), up to this many combinations (a hostile client could make more).
+SHARED_CAPS_LIMIT = 1024
+NO_CAPS: frozenset[str] = frozenset()
+_shared_caps: dict[frozenset[str], frozenset[str]] = {NO_CAPS: NO_CAPS}
+
+
+def shared(caps: frozenset[str]) -> frozenset[str]:
+    """The one frozenset equal to ``caps`` that clients share (``caps`` itself, the first time)."""
+    found = _shared_caps.get(caps)
+    if found is None:
+        found = caps
+        if len(_shared_caps) < SHARED_CAPS_LIMIT:
+            _shared_caps[caps] = caps
+    return found
+
+
+def view_of(caps: AbstractSet[str]) -> int:
     """The view bits for a set of enabled capabilities."""
     view = 0
     for cap in caps:

@@ -15,7 +15,7 @@ import socket
 import ssl
 from typing import TYPE_CHECKING, Protocol, cast
 
-from hubbub.protocol import LineFramer, ProtocolError
+from hubbub.protocol import ProtocolError, split_lines
 
 from .intake import Intake, IntakeHost
 from .outbox import Epoch, Part, outbox_bytes
@@ -56,8 +56,7 @@ class Connection(Intake, asyncio.Protocol):
     """The transport side of one client."""
 
     __slots__ = (
-        "_clock",
-        "_framer",
+        "_partial",
         "_writer",
         "admitted",
         "closed",
@@ -70,7 +69,6 @@ class Connection(Intake, asyncio.Protocol):
         "outbox_size",
         "overflowed",
         "peer_ip",
-        "peer_port",
         "server",
         "session",
         "transport",
@@ -82,11 +80,10 @@ class Connection(Intake, asyncio.Protocol):
         self.server = server
         self.admitted = False  # counted against the connection limits
         self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
-        self._clock = server.clock
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
-        self._framer = LineFramer()
-        self.outbox: list[Part] = []
+        self._partial = b""  # the unfinished line received so far (protocol.split_lines)
+        self.outbox: list[Part] | None = None  # made by the first write of a turn, dropped at flush
         self.outbox_size = 0
         self.dirty = False
         self.closed = False
@@ -96,11 +93,10 @@ class Connection(Intake, asyncio.Protocol):
         # no longer holds anything once that epoch is committed.
         self.hold: Epoch | None = None
         self.peer_ip = ""
-        self.peer_port = 0
         self.write_paused = False  # the transport's buffer is past its high-water mark
         self._writer: asyncio.Future[None] | None = None  # a long reply waiting for resume_writing
-        self.last_seen = self._clock.monotonic()
-        self._start_intake(server.settings, self.last_seen)
+        self.last_seen = self.server.clock.monotonic()
+        self._start_intake()
 
     # asyncio.Protocol -------------------------------------------------------------------------
 
@@ -121,7 +117,7 @@ class Connection(Intake, asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
-            self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+            self.peer_ip = str(peer[0])  # shared with others from it once admitted (Server.admit)
         refusal = self.server.admit(self)
         if refusal:
             transport.write(f"ERROR :Closing link: {refusal}\r\n".encode())
@@ -145,7 +141,7 @@ class Connection(Intake, asyncio.Protocol):
             sock.close()
             return
         if isinstance(peer, tuple):
-            self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+            self.peer_ip = str(peer[0])
         if self.server.admit(self) is not None:
             self.closed = self.lost = True
             sock.close()
@@ -186,17 +182,19 @@ class Connection(Intake, asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Split into lines and hand them to the session, within the flood limits."""
-        if self.closed or self.session is None or self._flooded:
+        pacing = self._pacing
+        if self.closed or self.session is None or (pacing is not None and pacing.flooded):
             return
-        self.last_seen = self._clock.monotonic()
+        self.last_seen = self.server.clock.monotonic()
         try:
-            lines = self._framer.receive_data(data)
+            lines, self._partial = split_lines(self._partial, data)
         except ProtocolError:
+            self._partial = b""
             self.session.input_too_long()
             return
         if not lines:
             return
-        if self._pending:
+        if pacing is not None and pacing.pending:
             self._queue(lines)
             self._drain()
             return
@@ -212,12 +210,9 @@ class Connection(Intake, asyncio.Protocol):
             return
         self.closed = True
         self.lost = True
-        self.outbox.clear()
+        self.outbox = None
         self.outbox_size = 0
-        self._pending.clear()
-        self._pending_bytes = 0
-        if self._flood_handle is not None:
-            self._flood_handle.cancel()
+        self._stop_intake()
         self.server.connection_closed(self)
         self._wake_writer()
         if self.session is not None:
@@ -269,6 +264,19 @@ class Connection(Intake, asyncio.Protocol):
         if waiter is not None:
             _wake(waiter)
 
+    @property
+    def peer_port(self) -> int:
+        """The client's port, for the logs: asked of the transport, 0 when it has none.
+
+        Not kept: an int per connection (32 bytes) for what only a log line reads.
+        """
+        transport = self.transport
+        try:
+            peer = transport.get_extra_info("peername") if transport is not None else None
+        except (OSError, AttributeError):  # a transport torn down under it: a log line must not fail
+            peer = None
+        return int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0
+
     def tls_info(self) -> ssl.SSLObject | None:
         """The TLS session's ``ssl_object``, or None on a plain connection."""
         transport = self.transport
@@ -282,10 +290,13 @@ class Connection(Intake, asyncio.Protocol):
             return
         outbox = self.outbox
         outboxes = self.server.outboxes
-        if outbox and outbox[-1] is outboxes.segment:
-            # Later lines of the shared segment must not overtake this one (Delivery.fanout).
-            outboxes.close_segment()
-        outbox.append(data)
+        if outbox is None:
+            self.outbox = [data]
+        else:
+            if outbox and outbox[-1] is outboxes.segment:
+                # Later lines of the shared segment must not overtake this one (Delivery.fanout).
+                outboxes.close_segment()
+            outbox.append(data)
         self.outbox_size += len(data)
         if not self.dirty:
             self.dirty = True
@@ -305,18 +316,16 @@ class Connection(Intake, asyncio.Protocol):
     def flush(self) -> None:
         """Write the outbox (or, while a commit it depends on is out, add it to that hold)."""
         self.dirty = False
-        if self.closed or not self.outbox:
+        outbox = self.outbox
+        if self.closed or not outbox:
             return
+        self.outbox = None
+        self.outbox_size = 0
         hold = self.held()
         if hold is not None:
-            hold.hold_output(self, self.outbox)  # handed over, not copied: a list per member per turn
-            self.outbox = []
-            self.outbox_size = 0
+            hold.hold_output(self, outbox)  # handed over, not copied: a list per member per turn
             return
-        data = outbox_bytes(self.outbox)
-        self.outbox.clear()
-        self.outbox_size = 0
-        self.send_now(data)
+        self.send_now(outbox_bytes(outbox))
 
     def send_now(self, data: bytes) -> None:
         """Write ``data`` to the socket; drop the peer if its sendq overflows."""
@@ -331,7 +340,7 @@ class Connection(Intake, asyncio.Protocol):
         """The peer does not read fast enough: drop it alone (principle 6)."""
         if self.closed:
             return
-        self.outbox.clear()
+        self.outbox = None
         self.outbox_size = 0
         self.overflowed = True
         if self.session is not None:
@@ -352,8 +361,8 @@ class Connection(Intake, asyncio.Protocol):
             # No TLS session yet to say it in: ending the handshake closes the socket.
             self.handshake.cancel()
             return
-        final = [*self.outbox, f"ERROR :{reason}\r\n".encode()]
-        self.outbox.clear()
+        final = [*(self.outbox or ()), f"ERROR :{reason}\r\n".encode()]
+        self.outbox = None
         self.outbox_size = 0
         hold = self.held()
         if hold is not None:
@@ -368,7 +377,7 @@ class Connection(Intake, asyncio.Protocol):
         transport = self.transport
         if self.lost or transport is None:
             return
-        clock = self._clock
+        clock = self.server.clock
         if transport.can_write_eof():
             # Half-close and keep reading (and discarding) until the peer closes: closing a socket
             # with unread input resets the connection, and the peer may lose the ERROR line that

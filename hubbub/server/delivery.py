@@ -282,7 +282,11 @@ class Delivery:
                 mark_dirty = outboxes.mark_dirty
                 limit = outboxes.turn_limit
             if session.replies is None and not conn.closed and conn.outbox_size + size <= limit:
-                conn.outbox.append(part)
+                outbox = conn.outbox
+                if outbox is None:
+                    conn.outbox = [part]
+                else:
+                    outbox.append(part)
                 conn.outbox_size += size
                 if conn.outbox_size > peak:
                     peak = conn.outbox_size

@@ -23,7 +23,7 @@ from hubbub.store import (
 from hubbub.store.sqlite import Row, encode_row
 
 from . import playback
-from .world import Channel, ListEntry
+from .world import DEFAULT_CHANNEL_MODES, Channel, ListEntry
 from .writer import StoreWriter
 
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ def _latest_messages(store: SQLiteStore, key: str, limit: int, since: int) -> li
     return found[-limit:]
 
 
-def _entries(entries: list[ListEntry]) -> tuple[tuple[str, str, int], ...]:
+def _entries(entries: tuple[ListEntry, ...]) -> tuple[tuple[str, str, int], ...]:
     return tuple((e.mask, e.setter, int(e.set_at * 1000)) for e in entries)
 
 
@@ -395,11 +395,12 @@ def _apply_record(channel: Channel[Session], record: ChannelRecord) -> None:
     channel.topic = record.topic
     channel.topic_setter = record.topic_setter
     channel.topic_time = record.topic_time_ms / 1000
-    channel.modes = set(record.modes)
+    modes = frozenset(record.modes)
+    channel.modes = DEFAULT_CHANNEL_MODES if modes == DEFAULT_CHANNEL_MODES else modes
     channel.key = record.channel_key
     channel.limit = record.limit
-    channel.bans = [ListEntry(m, s, t / 1000) for m, s, t in record.bans]
-    channel.excepts = [ListEntry(m, s, t / 1000) for m, s, t in record.excepts]
-    channel.invex = [ListEntry(m, s, t / 1000) for m, s, t in record.invites]
+    channel.bans = tuple(ListEntry(m, s, t / 1000) for m, s, t in record.bans)
+    channel.excepts = tuple(ListEntry(m, s, t / 1000) for m, s, t in record.excepts)
+    channel.invex = tuple(ListEntry(m, s, t / 1000) for m, s, t in record.invites)
     channel.had_ops = record.had_ops
     channel.metadata = dict(record.metadata)

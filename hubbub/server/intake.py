@@ -31,66 +31,89 @@ class IntakeHost(Protocol):
 
     settings: Settings
     delivery: Delivery
+    clock: Clock
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The loop the server runs on."""
 
 
+class Pacing:
+    """What only a client whose lines are paced or held needs: made the first time it is.
+
+    Its flood buckets (each made at its first use, full, as a bucket made earlier would have
+    refilled to be), the bytes of its held lines, the drain timer and the rest. An idle client,
+    or one never paced, has none of it.
+    """
+
+    __slots__ = (
+        "bypass",
+        "commands",
+        "flood_handle",
+        "flooded",
+        "holds",
+        "messages",
+        "pending",
+        "pending_bytes",
+        "read_paused",
+        "waiting",
+        "waiting_store",
+    )
+
+    def __init__(self) -> None:
+        self.pending: deque[bytes] | None = None  # the held lines, while there are any
+        self.holds = 0  # commands of this client being finished off the loop (replies in order)
+        self.flooded = False  # past the recvq: what came before is processed, then it is dropped
+        self.messages: TokenBucket | None = None  # messages to people: flood_burst, flood_rate
+        self.commands: TokenBucket | None = None  # every other command: the generous bucket
+        self.waiting: TokenBucket | None = None  # the bucket a held line waits for
+        self.pending_bytes = 0  # of the held lines, each with its CRLF
+        self.flood_handle: Timer | None = None
+        self.bypass: bytes | None = None  # a line that waited for a commit and may now run
+        self.waiting_store = False
+        self.read_paused = False
+
+
 class Intake:
     """Pacing and holding a client's lines before its session handles them."""
 
-    __slots__ = (
-        "_bypass",
-        "_commands",
-        "_flood_handle",
-        "_flooded",
-        "_holds",
-        "_messages",
-        "_pending",
-        "_pending_bytes",
-        "_read_paused",
-        "_waiting",
-        "_waiting_store",
-    )
-    _messages: TokenBucket
-    _commands: TokenBucket
-    _waiting: TokenBucket | None
-    _pending: deque[bytes]
-    _pending_bytes: int
-    _flood_handle: Timer | None
-    _holds: int
-    _bypass: bytes | None
-    _waiting_store: bool
-    _flooded: bool
-    _read_paused: bool
+    __slots__ = ("_pacing",)
+    _pacing: Pacing | None
 
     if TYPE_CHECKING:
         server: IntakeHost
         session: Session | None
         transport: asyncio.Transport | None
         closed: bool
-        _clock: Clock
 
-    def _start_intake(self, settings: Settings, now: float) -> None:
-        self._messages = TokenBucket(settings.flood_burst, settings.flood_rate, now)
-        self._commands = TokenBucket(settings.flood_command_burst, settings.flood_command_rate, now)
-        self._waiting = None  # the bucket a held line waits for
-        self._pending = deque()
-        self._pending_bytes = 0
-        self._flood_handle = None
-        self._holds = 0  # commands of this client being finished off the loop (replies in order)
-        self._bypass = None  # a line that waited for the store and may now run
-        self._waiting_store = False
-        self._flooded = False  # past the recvq: what came before is processed, then it is dropped
-        self._read_paused = False
+    def _start_intake(self) -> None:
+        # Most clients are idle most of the time: what pacing and holding lines need is made when
+        # a client is first paced or has a line held, the queue of held lines when one is held.
+        self._pacing = None
+
+    def _paced(self) -> Pacing:
+        pacing = self._pacing
+        if pacing is None:
+            pacing = self._pacing = Pacing()
+        return pacing
+
+    def _stop_intake(self) -> None:
+        """The connection is gone: forget the held lines and stop the drain timer."""
+        pacing = self._pacing
+        if pacing is not None:
+            pacing.pending = None
+            pacing.pending_bytes = 0
+            if pacing.flood_handle is not None:
+                pacing.flood_handle.cancel()
+                pacing.flood_handle = None
 
     # pacing ------------------------------------------------------------------------------------
 
     @property
     def held_lines(self) -> int:
         """Lines received and not handled yet (paced, or waiting for the store or an earlier command)."""
-        return len(self._pending)
+        pacing = self._pacing
+        return len(pacing.pending) if pacing is not None and pacing.pending is not None else 0
 
     def _limited(self) -> bool:
         session = self.session
@@ -114,7 +137,8 @@ class Intake:
 
     def _may_handle(self, line: bytes) -> bool:
         """Whether ``line`` may be handled now; if not, arrange to try again when it may."""
-        if self._holds:
+        pacing = self._pacing
+        if pacing is not None and pacing.holds:
             return False  # an earlier command of this client is not finished yet
         backlogged = self.server.delivery.backlogged
         limited = self._limited()
@@ -123,8 +147,9 @@ class Intake:
         is_message = message_command(line)
         if is_message and backlogged:
             # The store is behind (slow or locked): senders wait for it, nothing is dropped.
-            if not self._waiting_store:
-                self._waiting_store = True
+            pacing = self._paced()
+            if not pacing.waiting_store:
+                pacing.waiting_store = True
                 self.server.delivery.after_commit(self._store_caught_up)
             return False
         if not limited:
@@ -137,19 +162,29 @@ class Intake:
             # message all at once"); its size is bounded by max-lines and max-bytes instead, and
             # once it breaks them (failed) its lines are paced again.
             return True
-        bucket = self._messages if is_message else self._commands
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
         # slowed down like a flooder.
-        if bucket.take(self._clock.monotonic()):
-            self._waiting = None
+        now = self.server.clock.monotonic()
+        pacing = self._paced()
+        bucket = pacing.messages if is_message else pacing.commands
+        if bucket is None:
+            settings = self.server.settings
+            if is_message:
+                bucket = pacing.messages = TokenBucket(settings.flood_burst, settings.flood_rate, now)
+            else:
+                bucket = pacing.commands = TokenBucket(
+                    settings.flood_command_burst, settings.flood_command_rate, now
+                )
+        if bucket.take(now):
+            pacing.waiting = None
             return True
-        self._waiting = bucket
+        pacing.waiting = bucket
         self._schedule_drain()
         return False
 
     def _store_caught_up(self) -> None:
-        self._waiting_store = False
+        self._paced().waiting_store = False
         self._drain()
 
     def _queue(self, lines: list[bytes]) -> None:
@@ -160,35 +195,41 @@ class Intake:
             # The text of an open multiline batch is input held for this client too: it counts
             # against the same bound.
             limit -= session.multiline.size
+        pacing = self._paced()
+        pending = pacing.pending
+        if pending is None:
+            pending = pacing.pending = deque()
         for line in lines:
             size = len(line) + 2
-            if self._pending_bytes + size > limit and not (self._holds or self._waiting_store):
+            if pacing.pending_bytes + size > limit and not (pacing.holds or pacing.waiting_store):
                 # Past the bound: everything before it is still processed, at the rate; the rest
                 # is dropped and the client after it (fake lag delays, only the bound drops).
-                self._flooded = True
+                pacing.flooded = True
                 self._pause_reading()
                 self._schedule_drain()
                 log.info("%r flooded past the recvq of %d bytes", self.session, self.server.settings.recvq)
                 return
-            self._pending.append(line)
-            self._pending_bytes += size
-        if self._pending_bytes > limit:
+            pending.append(line)
+            pacing.pending_bytes += size
+        if pacing.pending_bytes > limit:
             # Held for the server's own reasons (the store, a password check): slow the client
             # down through TCP instead of dropping it.
             self._pause_reading()
 
     def _pause_reading(self) -> None:
-        if not self._read_paused and self.transport is not None and not self.closed:
-            self._read_paused = True
+        pacing = self._paced()
+        if not pacing.read_paused and self.transport is not None and not self.closed:
+            pacing.read_paused = True
             self.transport.pause_reading()
 
     def _schedule_drain(self) -> None:
-        if self._flood_handle is None and not self.closed:
-            wait = self._waiting.wait() if self._waiting is not None else 0.0
-            self._flood_handle = self._clock.call_later(wait, self._timed_drain)
+        pacing = self._paced()
+        if pacing.flood_handle is None and not self.closed:
+            wait = pacing.waiting.wait() if pacing.waiting is not None else 0.0
+            pacing.flood_handle = self.server.clock.call_later(wait, self._timed_drain)
 
     def _timed_drain(self) -> None:
-        self._flood_handle = None
+        self._paced().flood_handle = None
         self._drain()
 
     def _drain(self) -> None:
@@ -196,30 +237,35 @@ class Intake:
         session = self.session
         if self.closed or session is None:
             return
-        pending = self._pending
-        while pending and not self.closed:
+        pacing = self._paced()
+        while not self.closed:
+            pending = pacing.pending  # read again each time: a line handled may hold its own again
+            if not pending:
+                break
             line = pending[0]
-            if line is not self._bypass and not self._may_handle(line):
+            if line is not pacing.bypass and not self._may_handle(line):
                 return
             pending.popleft()
-            self._pending_bytes -= len(line) + 2
+            pacing.pending_bytes -= len(line) + 2
             session.handle_line(line)
         if self.closed:
             return
-        if self._flooded:
+        pacing.pending = None  # all handled: its block of 64 lines goes back until one is held again
+        if pacing.flooded:
             session.disconnect("Excess Flood")
-        elif self._read_paused and self.transport is not None:
-            self._read_paused = False
+        elif pacing.read_paused and self.transport is not None:
+            pacing.read_paused = False
             self.transport.resume_reading()
 
     def hold_input(self) -> None:
         """Handle no further command of this client until :meth:`release_input`."""
-        self._holds += 1
+        self._paced().holds += 1
 
     def release_input(self) -> None:
         """The command that held input is finished: go on with the lines that waited."""
-        self._holds -= 1
-        if not self._holds and self._pending and not self.closed:
+        pacing = self._paced()
+        pacing.holds -= 1
+        if not pacing.holds and pacing.pending and not self.closed:
             self.server.loop.call_soon(self._drain)
 
     def after_commit(self, line: bytes) -> bool:
@@ -228,13 +274,17 @@ class Intake:
         False when nothing is waiting to be committed: go ahead now. Otherwise ``line`` and
         everything after it wait (a history read then sees every message sent before it).
         """
-        if line is self._bypass:
-            self._bypass = None
+        pacing = self._pacing
+        if pacing is not None and line is pacing.bypass:
+            pacing.bypass = None
             return False
         if not self.server.delivery.after_commit(self.release_input):
             return False
-        self._pending.appendleft(line)
-        self._pending_bytes += len(line) + 2
-        self._bypass = line
-        self._holds += 1
+        pacing = self._paced()
+        if pacing.pending is None:
+            pacing.pending = deque()
+        pacing.pending.appendleft(line)
+        pacing.pending_bytes += len(line) + 2
+        pacing.bypass = line
+        pacing.holds += 1
         return True

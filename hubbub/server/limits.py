@@ -102,6 +102,8 @@ class ConnectionCounter:
         self.exempt_loopback = exempt_loopback
         self.total = 0
         self.per_ip: Counter[str] = Counter()
+        # One string for each address with two or more connections (address()).
+        self._addresses: dict[str, str] = {}
 
     def admit(self, ip: str) -> str | None:
         """Count a new connection from ``ip``; return why it is refused, or None."""
@@ -120,6 +122,18 @@ class ConnectionCounter:
         self.per_ip[ip] -= 1
         if self.per_ip[ip] <= 0:
             del self.per_ip[ip]
+            self._addresses.pop(ip, None)
+
+    def address(self, ip: str) -> str:
+        """``ip`` (admitted) as one string shared by the connections from it, once it has several.
+
+        Every connection keeps its address (and its session, as its host): the connections of one
+        NAT, bouncer or load test then share one string, and an address with one connection costs
+        nothing more, as interning it would.
+        """
+        if self.per_ip[ip] < 2:
+            return ip
+        return self._addresses.setdefault(ip, ip)
 
 
 REFUSAL_LOG_INTERVAL = 10.0

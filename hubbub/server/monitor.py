@@ -49,13 +49,15 @@ def went_offline(world: World[Session], session: Session, nick: str) -> None:
 def forget(world: World[Session], session: Session) -> None:
     """Drop every nick ``session`` watches (it is leaving)."""
     monitors = world.monitors
+    if session.monitoring is None:
+        return
     for folded in session.monitoring:
         watchers = monitors.get(folded)
         if watchers is not None:
             watchers.discard(session)
             if not watchers:
                 del monitors[folded]
-    session.monitoring.clear()
+    session.monitoring = None
 
 
 def extended_watchers(

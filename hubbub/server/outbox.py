@@ -65,7 +65,7 @@ class Link(Protocol):
     and the commit path use no more of it than this.
     """
 
-    outbox: list[Part]
+    outbox: list[Part] | None  # None while empty: most connections are idle most of the time
     outbox_size: int
     dirty: bool
     closed: bool
@@ -74,7 +74,10 @@ class Link(Protocol):
     hold: Epoch | None  # the newest epoch whose commit its output waits for
     last_seen: float  # monotonic time of its last input
     peer_ip: str
-    peer_port: int
+
+    @property
+    def peer_port(self) -> int:
+        """The client's port (0 when unknown)."""
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` for the next flush."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_loosely
@@ -25,7 +25,7 @@ from .limits import TokenBucket
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
-    from .clock import Clock, Timer
+    from .clock import Clock, Deadlines, Timer
     from .config import Settings
     from .outbox import Link, Outboxes
     from .world import Channel, World
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # Lines an unregistered client may send before it is dropped (it has no flood bucket yet).
 MAX_PRE_REGISTRATION_LINES = 100
+
+# What most clients have: no user modes, no metadata subscriptions (one object for them all).
+NO_MODES: frozenset[str] = frozenset()
+NO_KEYS: frozenset[str] = frozenset()
 
 
 def _plain_word(word: str) -> bool:
@@ -47,6 +51,7 @@ class Host(Protocol):
     name: str
     settings: Settings
     clock: Clock
+    deadlines: Deadlines[Session]  # every client's registration or ping deadline, on one timer
     world: World[Session]
     outboxes: Outboxes
     tasks: set[asyncio.Future[None]]  # commands finishing off the loop (Answering.run_async)
@@ -58,7 +63,7 @@ class Host(Protocol):
         """``session`` left the network: show its QUIT to its peers once."""
 
 
-@dataclass
+@dataclass(slots=True)
 class AuthState:
     """Per-connection authentication state: TLS, certificate, SASL exchange, operator name."""
 
@@ -71,7 +76,23 @@ class AuthState:
     scram: object | None = None  # a SCRAM-SHA-256 exchange under way (handlers/login.py)
 
 
-@dataclass
+class _NoAuth(AuthState):
+    """The state of every client that has not authenticated in any way: shared, so read only."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"the shared AuthState is read only: set {name} on Session.own_auth()")
+
+
+# Made without __init__, whose assignments the class refuses.
+NO_AUTH: AuthState = object.__new__(_NoAuth)
+for _field in fields(AuthState):
+    object.__setattr__(NO_AUTH, _field.name, _field.default)
+del _field
+
+
+@dataclass(slots=True)
 class MultilineBatch:
     """A ``draft/multiline`` batch the client has opened and not closed yet (IRCv3 multiline).
 
@@ -99,36 +120,63 @@ class MultilineBatch:
             self.timer = None
 
 
-class Session(Answering):
-    """One connected client, registered or not."""
+class Features:
+    """What a client has once it uses a feature few clients use (away, direct messages ...).
+
+    Each field is None (or empty) until used; :class:`Session` shows them as its own attributes.
+    """
 
     __slots__ = (
-        "__weakref__",
-        "_ping_handle",
-        "_pinged_at",
-        "_prereg_lines",
-        "_reg_handle",
-        "account",
-        "account_id",
-        "auth",
         "away",
-        "cap_negotiating",
-        "cap_version",
-        "caps",
-        "channels",
-        "conn",
-        "connected_at",
-        "flood_exempt",
-        "gone",
-        "host",
         "identity",
-        "last_active",
         "markers",
         "markers_sent",
         "metadata",
         "metadata_subs",
         "monitoring",
         "multiline",
+        "typing_bucket",
+    )
+
+    def __init__(self) -> None:
+        self.away: str | None = None  # the away message, while away
+        self.identity: str | None = None  # in direct conversations, made when first asked for
+        # draft/read-marker: DM senders already announced, and while not logged in, casefolded
+        # target -> time (ms), oldest first
+        self.markers_sent: set[str] | None = None
+        self.markers: dict[str, int] | None = None
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> nick as given
+        self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
+        # draft/metadata-2: the keys this connection subscribed to (a set once it has any), and
+        # its own values while it is not logged in (an account's are kept for the account, see
+        # Accounts.metadata_of).
+        self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
+        self.metadata: dict[str, str] | None = None
+        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
+
+
+class Session(Answering):
+    """One connected client, registered or not."""
+
+    __slots__ = (
+        "__weakref__",
+        "_features",
+        "_pinged_at",
+        "_prereg_lines",
+        "account",
+        "account_id",
+        "auth",
+        "cap_negotiating",
+        "cap_version",
+        "caps",
+        "channels",
+        "conn",
+        "connected_at",
+        "due_at",
+        "flood_exempt",
+        "gone",
+        "host",
+        "last_active",
         "nick",
         "password_ok",
         "primary",
@@ -136,7 +184,6 @@ class Session(Answering):
         "registered",
         "server",
         "siblings",
-        "typing_bucket",
         "umodes",
         "user",
         "view",
@@ -156,57 +203,185 @@ class Session(Answering):
             self.host = self.host if not self.host.startswith(":") else "0" + self.host
         self.account: str | None = None
         self.account_id: str | None = None  # the account's immutable id, while logged in
-        # Who this connection is in direct conversations while not logged in: its own, for as
-        # long as it is connected, whatever nicks it takes (DESIGN.md principle 9).
-        self.identity = new_connection_side()
-        self.auth = AuthState()
+        # Read here; changed through own_auth(), which gives the client its own at the first change.
+        self.auth = NO_AUTH
         ssl_object = conn.tls_info()
         if ssl_object is not None:
-            self.auth.tls = True
-            self.auth.certfp = certificate_fingerprint(ssl_object)
-        self.away: str | None = None
-        self.umodes: set[str] = set()  # user modes: i (invisible), B (bot), o (operator)
+            self.auth = AuthState(tls=True, certfp=certificate_fingerprint(ssl_object))
+        # Most clients have none of the sets and maps below, or the same as many others: each is
+        # a shared immutable value until it differs (caps, umodes: replaced, never changed in
+        # place), or None until first used.
+        self.umodes: frozenset[str] = NO_MODES  # user modes: i (invisible), B (bot), o (operator)
         self.registered = False
         self.gone = False
-        self.caps: set[str] = set()
+        self.caps: frozenset[str] = capmod.NO_CAPS
         self.view = 0
         self.cap_negotiating = False
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel[Session]] = {}
-        self.markers_sent: set[str] = set()  # draft/read-marker: DM senders already announced
-        # draft/read-marker while not logged in: casefolded target -> time (ms), oldest first
-        self.markers: dict[str, int] = {}
+        # What a client has once it uses a feature few use (away, direct messages, markers, MONITOR,
+        # metadata, a multiline batch, typing notifications): the properties below read it, and
+        # make it when set.
+        self._features: Features | None = None
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
         self.primary: Session | None = None
-        self.siblings: list[Session] = []
-        self.monitoring: dict[str, str] = {}  # MONITOR: casefolded nick -> nick as given
-        self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
-        # draft/metadata-2: the keys this connection subscribed to, and its own values while it
-        # is not logged in (an account's are kept for the account, see Accounts.metadata_of).
-        self.metadata_subs: set[str] = set()
-        self.metadata: dict[str, str] = {}
+        self.siblings: tuple[Session, ...] = ()
         self.connected_at = clock.now()
         self.last_active = self.connected_at
         self.flood_exempt = False
-        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
         # The reply buffer of the command being handled, while it is labelled or has a batch open.
         self.replies = None
         self._taken_replies = None  # the buffer run_async took from the dispatcher
         self._batch_seq = 0
-        self._written = 0
+        self._written = None
         self._prereg_lines = 0
         self._pinged_at: float | None = None  # when our unanswered PING went out
-        self._reg_handle: Timer | None = clock.call_later(
-            server.settings.registration_timeout, self._registration_timeout
-        )
-        self._ping_handle: Timer | None = None
+        # The one deadline a client has at a time, to register and then to show it is alive
+        # (deadline_passed); the server's Deadlines keeps it.
+        self.due_at: float | None = None
+        server.deadlines.set(self, clock.monotonic() + server.settings.registration_timeout)
 
     def __repr__(self) -> str:
         return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
 
     # identity ---------------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """Who this connection is in direct conversations while not logged in.
+
+        Its own, for as long as it is connected, whatever nicks it takes (DESIGN.md principle 9);
+        made when first asked for, as most connections never have a direct conversation.
+        """
+        features = self._features
+        if features is None:
+            features = self._features = Features()
+        identity = features.identity
+        if identity is None:
+            identity = features.identity = new_connection_side()
+        return identity
+
+    @property
+    def away(self) -> str | None:
+        """The away message, while the client is away (AWAY)."""
+        features = self._features
+        return features.away if features is not None else None
+
+    @away.setter
+    def away(self, value: str | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.away = value
+
+    @property
+    def markers_sent(self) -> set[str] | None:
+        """draft/read-marker: the DM senders whose marker this connection was sent."""
+        features = self._features
+        return features.markers_sent if features is not None else None
+
+    @markers_sent.setter
+    def markers_sent(self, value: set[str] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.markers_sent = value
+
+    @property
+    def markers(self) -> dict[str, int] | None:
+        """draft/read-marker while not logged in: casefolded target -> time (ms), oldest first."""
+        features = self._features
+        return features.markers if features is not None else None
+
+    @markers.setter
+    def markers(self, value: dict[str, int] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.markers = value
+
+    @property
+    def monitoring(self) -> dict[str, str] | None:
+        """MONITOR: casefolded nick -> nick as given."""
+        features = self._features
+        return features.monitoring if features is not None else None
+
+    @monitoring.setter
+    def monitoring(self, value: dict[str, str] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.monitoring = value
+
+    @property
+    def multiline(self) -> MultilineBatch | None:
+        """The draft/multiline batch being collected, if any."""
+        features = self._features
+        return features.multiline if features is not None else None
+
+    @multiline.setter
+    def multiline(self, value: MultilineBatch | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.multiline = value
+
+    @property
+    def metadata_subs(self) -> set[str] | frozenset[str]:
+        """draft/metadata-2: the keys subscribed to (a set once there are any)."""
+        features = self._features
+        return features.metadata_subs if features is not None else NO_KEYS
+
+    @metadata_subs.setter
+    def metadata_subs(self, value: set[str] | frozenset[str]) -> None:
+        features = self._features
+        if features is None:
+            if value is NO_KEYS:
+                return
+            features = self._features = Features()
+        features.metadata_subs = value
+
+    @property
+    def metadata(self) -> dict[str, str] | None:
+        """draft/metadata-2: this guest's own values (see Accounts.metadata_of)."""
+        features = self._features
+        return features.metadata if features is not None else None
+
+    @metadata.setter
+    def metadata(self, value: dict[str, str] | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.metadata = value
+
+    @property
+    def typing_bucket(self) -> TokenBucket | None:
+        """The rate of typing notifications, made at the first one."""
+        features = self._features
+        return features.typing_bucket if features is not None else None
+
+    @typing_bucket.setter
+    def typing_bucket(self, value: TokenBucket | None) -> None:
+        features = self._features
+        if features is None:
+            if value is None:
+                return
+            features = self._features = Features()
+        features.typing_bucket = value
 
     @property
     def hostmask(self) -> str:
@@ -229,14 +404,20 @@ class Session(Answering):
         """The casefolded nick, the key of this user in the World."""
         return self.server.world.fold(self.nick)
 
+    def own_auth(self) -> AuthState:
+        """This client's authentication state, to change (most clients share one they never change)."""
+        auth = self.auth
+        if auth is NO_AUTH:
+            auth = self.auth = AuthState()
+        return auth
+
     def has_cap(self, cap: str) -> bool:
         """Whether the client enabled ``cap``."""
         return cap in self.caps
 
     def set_caps(self, enable: Iterable[str], disable: Iterable[str] = ()) -> None:
         """Change the enabled caps and recompute the view."""
-        self.caps.update(enable)
-        self.caps.difference_update(disable)
+        self.caps = capmod.shared(self.caps.union(enable).difference(disable))
         self.view = capmod.view_of(self.caps)
 
     # input ------------------------------------------------------------------------------------
@@ -299,31 +480,29 @@ class Session(Answering):
     # lifecycle --------------------------------------------------------------------------------
 
     def registration_done(self) -> None:
-        """Stop the registration timer and start the ping timer."""
-        if self._reg_handle is not None:
-            self._reg_handle.cancel()
-            self._reg_handle = None
+        """Replace the registration deadline with the first ping check."""
         self.registered = True
         self._schedule_ping()
 
-    def _registration_timeout(self) -> None:
-        self._reg_handle = None
-        if not self.registered and not self.gone:
+    def deadline_passed(self) -> None:
+        """The client's deadline came (see ``clock.Deadlines``): to register, or to be heard from."""
+        if self.gone:
+            return
+        if not self.registered:
             self.disconnect("Registration timed out")
+            return
+        self._ping_check()
 
     def _schedule_ping(self) -> None:
         if self.gone:
             return
         settings = self.server.settings
-        clock = self.server.clock
-        idle = clock.monotonic() - self.conn.last_seen
+        now = self.server.clock.monotonic()
+        idle = now - self.conn.last_seen
         limit = settings.ping_interval if self._pinged_at is None else settings.ping_timeout
-        self._ping_handle = clock.call_later(max(limit - idle, 0.05), self._ping_check)
+        self.server.deadlines.set(self, now + max(limit - idle, 0.05))
 
     def _ping_check(self) -> None:
-        self._ping_handle = None
-        if self.gone:
-            return
         settings = self.server.settings
         now = self.server.clock.monotonic()
         # Anything received since our PING proves the peer is alive. "Since" includes the same
@@ -345,10 +524,7 @@ class Session(Answering):
         if self.gone:
             return
         self.gone = True
-        for handle in (self._reg_handle, self._ping_handle):
-            if handle is not None:
-                handle.cancel()
-        self._reg_handle = self._ping_handle = None
+        self.server.deadlines.cancel(self)
         if self.multiline is not None:
             # A batch left open at disconnect is dropped: half a message is never delivered.
             self.multiline.drop()

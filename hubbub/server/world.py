@@ -37,10 +37,10 @@ class Member(Protocol):
     realname: str
     away: str | None
     account: str | None  # the account logged in to, if any (matched by ``a:`` extbans)
-    umodes: set[str]
+    umodes: frozenset[str]
     channels: dict[str, Channel[Self]]
     primary: Self | None  # the nick holder this device is a sibling of (multiple devices)
-    siblings: list[Self]
+    siblings: tuple[Self, ...]
 
     @property
     def hostmask(self) -> str:
@@ -56,6 +56,9 @@ class Member(Protocol):
 
 
 M = TypeVar("M", bound=Member)
+
+# The modes a new channel has (+nt); one frozenset that every channel with them shares.
+DEFAULT_CHANNEL_MODES: frozenset[str] = frozenset("nt")
 
 # Extended bans (ISUPPORT ``EXTBAN=,am``, no prefix: ``<type>:<data>`` as InspIRCd writes them).
 # ``a:<account mask>`` is a matching type: it matches users logged in to an account the mask
@@ -109,15 +112,18 @@ class Channel(Generic[M]):
     topic: str = ""
     topic_setter: str = ""
     topic_time: float = 0.0
-    modes: set[str] = field(default_factory=lambda: {"n", "t"})
+    # Replaced, never changed in place: most channels share the default's one frozenset.
+    modes: frozenset[str] = DEFAULT_CHANNEL_MODES
     key: str | None = None
     limit: int | None = None
-    bans: list[ListEntry] = field(default_factory=list)
-    excepts: list[ListEntry] = field(default_factory=list)
-    invex: list[ListEntry] = field(default_factory=list)
+    # +b, +e, +I: tuples replaced on change (set_list), () for most channels, which have none.
+    bans: tuple[ListEntry, ...] = ()
+    excepts: tuple[ListEntry, ...] = ()
+    invex: tuple[ListEntry, ...] = ()
     # Users a channel operator invited and who have not joined since. The invite is the user's,
-    # not its nick's (a nick taken over carries none), and goes with the connection.
-    invited: weakref.WeakSet[M] = field(default_factory=weakref.WeakSet)
+    # not its nick's (a nick taken over carries none), and goes with the connection. Made at the
+    # first invite: an empty WeakSet is about 800 bytes, and most channels never have one.
+    invited: weakref.WeakSet[M] | None = None
     persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
     had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
     recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
@@ -139,9 +145,18 @@ class Channel(Generic[M]):
         symbols = "".join(SYMBOL_OF[m] for m in PREFIX_MODES if m in modes)
         return symbols if multi else symbols[:1]
 
-    def list_for(self, mode: str) -> list[ListEntry]:
+    def list_for(self, mode: str) -> tuple[ListEntry, ...]:
         """The list behind list mode ``b``, ``e`` or ``I``."""
         return {"b": self.bans, "e": self.excepts, "I": self.invex}[mode]
+
+    def set_list(self, mode: str, entries: tuple[ListEntry, ...]) -> None:
+        """Replace the list behind list mode ``b``, ``e`` or ``I``."""
+        if mode == "b":
+            self.bans = entries
+        elif mode == "e":
+            self.excepts = entries
+        else:
+            self.invex = entries
 
     def matches(self, entries: Iterable[ListEntry], session: M, casemapping: Casemapping) -> bool:
         """Whether any entry matches ``session``: its ``nick!user@host``, or its account (``a:``)."""
@@ -209,17 +224,21 @@ class World(Generic[M]):
         self.started = time.time()
         # Registered users per user mode, kept as modes change so LUSERS costs nothing per user.
         self.umode_counts: Counter[str] = Counter()
+        # One frozenset per combination of user modes, shared by every user who has it (set_umode).
+        self._umode_sets: dict[frozenset[str], frozenset[str]] = {}
 
     def set_umode(self, session: M, mode: str, on: bool) -> bool:
         """Set or clear user mode ``mode`` on ``session``; return whether anything changed."""
         if on == (mode in session.umodes):
             return False
+        # Replaced, never changed in place: sessions with the same modes share one frozenset.
         if on:
-            session.umodes.add(mode)
+            modes = session.umodes | {mode}
             self.umode_counts[mode] += 1
         else:
-            session.umodes.discard(mode)
+            modes = session.umodes - {mode}
             self.umode_counts[mode] -= 1
+        session.umodes = self._umode_sets.setdefault(modes, modes)
         return True
 
     def forget_umodes(self, session: M) -> None:
@@ -360,7 +379,7 @@ class World(Generic[M]):
     def attach_device(self, session: M, holder: M) -> None:
         """Make the not yet registered ``session`` another device of ``holder``'s user."""
         session.primary = holder
-        holder.siblings.append(session)
+        holder.siblings = (*holder.siblings, session)  # a tuple, () for most: no list per user
         session.nick = holder.nick
         session.user = holder.user
         session.host = holder.host
@@ -385,8 +404,7 @@ class World(Generic[M]):
         """
         holder = session.primary
         if holder is not None:
-            if session in holder.siblings:
-                holder.siblings.remove(session)
+            holder.siblings = tuple(s for s in holder.siblings if s is not session)
             for channel in session.channels.values():
                 channel.members.pop(session, None)
             session.channels.clear()
@@ -395,9 +413,9 @@ class World(Generic[M]):
         if not session.siblings:
             return False
         heir, *rest = session.siblings
-        session.siblings = []
+        session.siblings = ()
         heir.primary = None
-        heir.siblings = rest
+        heir.siblings = tuple(rest)
         for sibling in rest:
             sibling.primary = heir
         for channel in session.channels.values():

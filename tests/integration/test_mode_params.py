@@ -80,11 +80,11 @@ async def test_a_mask_with_a_space_is_refused_and_the_rest_is_announced_and_kept
     assert (await bob.expect("MODE")).params == ("#c", "-k", "*")
     await alice.assert_silent("400")
     channel = server.world.find_channel("#c")
-    assert channel is not None and channel.key is None and channel.bans == []
+    assert channel is not None and channel.key is None and channel.bans == ()
     await server.stop()
     again = await start_server()
     kept = again.world.find_channel("#c")
-    assert kept is not None and kept.key is None and kept.bans == []
+    assert kept is not None and kept.key is None and kept.bans == ()
 
 
 async def test_fuzzed_parameters_never_break_a_mode_command(

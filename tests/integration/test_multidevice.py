@@ -115,7 +115,7 @@ async def test_the_nick_quits_only_when_the_last_device_leaves(
     bob.send("PRIVMSG #team :still there?")
     assert (await phone.expect("PRIVMSG")).params == ("#team", "still there?")
     holder = server.world.find_user("alice")
-    assert holder is not None and holder.siblings == [] and holder.primary is None
+    assert holder is not None and holder.siblings == () and holder.primary is None
     phone.send("AWAY :on the train")
     await phone.expect("306")
     bob.send("WHOIS alice")

@@ -70,7 +70,7 @@ def stored_marker(ctx: Context, session: Session, key: str) -> int | None:
     """The marker of ``key`` (casefolded): the account's, or this connection's when not logged in."""
     store = ctx.accounts.store
     if store is None or session.account_id is None:
-        return session.markers.get(key)
+        return session.markers.get(key) if session.markers is not None else None
     return store.read_marker(session.account_id, key)
 
 
@@ -80,6 +80,8 @@ def keep_connection_marker(session: Session, key: str, time_ms: int, limit: int)
     At most ``limit`` targets are kept; a new one past that pushes out the oldest.
     """
     markers = session.markers
+    if markers is None:
+        markers = session.markers = {}
     kept = max(time_ms, markers.pop(key, time_ms))
     while len(markers) >= limit:
         del markers[next(iter(markers))]

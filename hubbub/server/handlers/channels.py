@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, format_body, numerics, valid_channel_name
@@ -66,7 +67,8 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
     world.join(channel, session, "o" if first else "")
     if first:
         ctx.history.operator_given(channel)
-    channel.invited.discard(session)  # an invite lets in once
+    if channel.invited is not None:
+        channel.invited.discard(session)  # an invite lets in once
     plain = Message.build("JOIN", channel.name, source=session.hostmask)
     extended = Message.build(
         "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
@@ -122,7 +124,7 @@ def _join_refusal(
     """
     settings = ctx.settings
     casemapping = ctx.world.casemapping
-    invited = session in channel.invited
+    invited = channel.invited is not None and session in channel.invited
     past_bans = invited and settings.invite_overrides_bans
     if channel.key is not None and key != channel.key and not past_bans:
         return numerics.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
@@ -283,6 +285,8 @@ def handle_invite(ctx: Context, session: Session, msg: Message) -> None:
         # Modern IRC lets any member invite into a channel that is not +i, but a plain member's
         # invite is only a notification: kept, it would let anyone a member asks for past the
         # bans, the key and the limit the operators set (and past +i, were it set later).
+        if channel.invited is None:
+            channel.invited = weakref.WeakSet()
         channel.invited.add(target)
     session.reply(numerics.RPL_INVITING, target.nick, channel.name)
     out = Message.build("INVITE", target.nick, channel.name, source=session.hostmask)

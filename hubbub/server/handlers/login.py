@@ -64,7 +64,7 @@ def plain_allowed(settings: Settings, *, tls: bool, ip: str) -> bool:
 
 def _finish(ctx: Context, session: Session) -> None:
     """The exchange is over: let registration continue if it waited for it."""
-    auth = session.auth
+    auth = session.own_auth()
     auth.mechanism = None
     auth.buffer = ""
     auth.pending = False
@@ -80,7 +80,7 @@ def _sasl_fail(ctx: Context, session: Session, text: str | None = "SASL authenti
 
 def handle_authenticate(ctx: Context, session: Session, msg: Message) -> None:
     """AUTHENTICATE <mechanism> | <base64 chunk> | + | *."""
-    auth = session.auth
+    auth = session.own_auth()
     arg = msg.params[0]
     if auth.pending:
         return  # a response is being checked; the client must wait for 903/904
@@ -130,7 +130,7 @@ def _start(ctx: Context, session: Session, mechanism: str) -> None:
         session.reply(numerics.RPL_SASLMECHS, ",".join(offered))
         session.reply(numerics.ERR_SASLFAIL)
         return
-    auth = session.auth
+    auth = session.own_auth()
     settings = ctx.settings
     if mechanism == "PLAIN" and not plain_allowed(settings, tls=auth.tls, ip=session.conn.peer_ip):
         # A password in clear text over the network: refuse it unless the operator allowed it.
@@ -157,7 +157,7 @@ def _plain(ctx: Context, session: Session, data: bytes) -> None:
     if authzid and authzid != authcid:
         _sasl_fail(ctx, session, "Authorization identity must match the account")
         return
-    session.auth.pending = True
+    session.own_auth().pending = True
     session.run_async(_check_plain(ctx, session, authcid, password))
 
 
@@ -247,7 +247,7 @@ def _scram_first(ctx: Context, session: Session, data: bytes) -> None:
     server_first = f"r={nonce},s={salt},i={verifier.iterations}"
     header = (parts[0] + "," + parts[1] + ",").encode("utf-8")
     state = _Scram(name, account, verifier, header, nonce, f"{bare},{server_first}".encode())
-    session.auth.scram = state
+    session.own_auth().scram = state
     _send_challenge(ctx, session, server_first.encode("utf-8"))
 
 
@@ -280,7 +280,7 @@ def _scram_final(ctx: Context, session: Session, state: _Scram, data: bytes) -> 
         _sasl_fail(ctx, session)
         return
     state.auth_message += b"," + without_proof.encode("utf-8")
-    session.auth.pending = True
+    session.own_auth().pending = True
     session.run_async(_check_scram(ctx, session, state, proof))
 
 
@@ -302,7 +302,7 @@ async def _check_scram(ctx: Context, session: Session, state: _Scram, proof: byt
     attempt.finish(ok)
     if session.gone:
         return
-    session.auth.pending = False
+    session.own_auth().pending = False
     if not ok:
         log.info("failed SCRAM login for account %r from %s", state.name, ip)
         _sasl_fail(ctx, session)
@@ -400,7 +400,7 @@ def start_registration(
         else:
             service_notice(session, via, refusal[1])
         return
-    session.auth.pending = True
+    session.own_auth().pending = True
     session.run_async(_create(ctx, session, name, email, password, via))
 
 
@@ -411,7 +411,7 @@ async def _create(
     try:
         account = await accounts.create(name, password, email, ip=session.conn.peer_ip)
     except Throttled as refused:
-        session.auth.pending = False
+        session.own_auth().pending = False
         if session.gone:
             return
         minutes = max(1, (refused.seconds + 59) // 60)
@@ -425,7 +425,7 @@ async def _create(
     except StoreError as exc:
         # A full disk or a broken store: say so now rather than leave the client waiting.
         log.error("could not register account %s: %s", name, exc)
-        session.auth.pending = False
+        session.own_auth().pending = False
         if session.gone:
             return
         text = "The server cannot save new accounts right now; try again later"
@@ -434,7 +434,7 @@ async def _create(
         else:
             service_notice(session, via, text)
         return
-    session.auth.pending = False
+    session.own_auth().pending = False
     if session.gone:
         return
     if account is None:

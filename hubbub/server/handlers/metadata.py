@@ -17,7 +17,7 @@ settings and are advertised in the capability's value (``max-subs``, ``max-keys`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import CHANTYPES, Message, numerics
@@ -48,7 +48,7 @@ def valid_key(ctx: Context, key: str) -> bool:
     return len(key) <= ctx.settings.metadata_max_key_length and _KEY.fullmatch(key) is not None
 
 
-def user_values(ctx: Context, user: Session) -> dict[str, str]:
+def user_values(ctx: Context, user: Session) -> Mapping[str, str]:
     """The metadata of ``user`` (any of its devices): its account's, or its connection's."""
     return ctx.accounts.metadata_of(user)
 
@@ -88,7 +88,7 @@ def _target(ctx: Context, session: Session, name: str) -> Session | Channel[Sess
     return ctx.world.find_user(name)
 
 
-def _values(ctx: Context, target: Session | Channel[Session]) -> dict[str, str]:
+def _values(ctx: Context, target: Session | Channel[Session]) -> Mapping[str, str]:
     if isinstance(target, Channel):
         return target.metadata
     return user_values(ctx, target)
@@ -261,6 +261,8 @@ def _subscribe(ctx: Context, session: Session, keys: Sequence[str]) -> None:
         session.reply(numerics.ERR_NEEDMOREPARAMS, "METADATA")
         return
     subs = session.metadata_subs
+    if not isinstance(subs, set):
+        subs = session.metadata_subs = set(subs)
     limit = ctx.settings.metadata_max_subs
     done: list[str] = []
     new: set[str] = set()
@@ -291,7 +293,8 @@ def _unsubscribe(ctx: Context, session: Session, keys: Sequence[str]) -> None:
         if not valid_key(ctx, key):
             session.fail("METADATA", "KEY_INVALID", "invalid key", key)
             continue
-        session.metadata_subs.discard(key)
+        if isinstance(session.metadata_subs, set):
+            session.metadata_subs.discard(key)
         if key not in done:
             done.append(key)
     _send_key_lines(session, numerics.RPL_METADATAUNSUBOK, done)
@@ -314,7 +317,9 @@ def _send_key_lines(session: Session, numeric: str, keys: Sequence[str]) -> None
 # what a client is sent unasked ----------------------------------------------------------------------
 
 
-def _lines(ctx: Context, name: str, values: dict[str, str], keys: set[str] | frozenset[str]) -> list[Message]:
+def _lines(
+    ctx: Context, name: str, values: Mapping[str, str], keys: set[str] | frozenset[str]
+) -> list[Message]:
     return [
         Message.build("METADATA", name, key, VISIBLE, value, source=ctx.name)
         for key, value in sorted(values.items())

@@ -227,9 +227,9 @@ def _apply(
         if adding == (mode in channel.modes):
             return None
         if adding:
-            channel.modes.add(mode)
+            channel.modes = channel.modes | {mode}
         else:
-            channel.modes.discard(mode)
+            channel.modes = channel.modes - {mode}
         return change
     if mode == "k":
         return _apply_key(session, channel, adding, param or "")
@@ -296,14 +296,14 @@ def _apply_list(
         # Ergo: -b matches the entry up to case, so "-b bar!*@*" lifts "+b BAR!*@*"
         if existing is None:
             return None
-        entries.remove(existing)
+        channel.set_list(mode, tuple(e for e in entries if e is not existing))
         return ModeChange(False, mode, existing.mask)
     if existing is not None:
         return None
     if len(entries) >= ctx.settings.max_list_entries:
         session.reply(numerics.ERR_BANLISTFULL, channel.name, mode)
         return None
-    entries.append(ListEntry(mask, session.hostmask, time.time()))
+    channel.set_list(mode, (*entries, ListEntry(mask, session.hostmask, time.time())))
     return ModeChange(True, mode, mask)
 
 

@@ -46,7 +46,7 @@ def _ns_identify(ctx: Context, session: Session, args: list[str]) -> None:
         _ns(session, "Another login is in progress")
         return
     name, password = (args[0], args[1]) if len(args) > 1 else (session.nick, args[0])
-    session.auth.pending = True
+    session.own_auth().pending = True
     session.run_async(_identify(ctx, session, name, password))
 
 
@@ -59,7 +59,7 @@ async def _identify(ctx: Context, session: Session, name: str, password: str) ->
         text = throttled_text(refused)
     else:
         text = "Invalid account or password"
-    session.auth.pending = False
+    session.own_auth().pending = False
     if session.gone:
         return
     if account is None:

@@ -55,24 +55,24 @@ def handle_oper(ctx: Context, session: Session, msg: Message) -> None:
         return
     if session.auth.pending:
         return
-    session.auth.pending = True
+    session.own_auth().pending = True
 
     async def check() -> None:
         try:
             ok = await ctx.accounts.verify("oper:" + name, hashed, password, session.conn.peer_ip)
         except Throttled as refused:
-            session.auth.pending = False
+            session.own_auth().pending = False
             if not session.gone:
                 session.reply(numerics.ERR_PASSWDMISMATCH, text=throttled_text(refused))
             return
-        session.auth.pending = False
+        session.own_auth().pending = False
         if session.gone:
             return
         if not ok:
             log.warning("failed OPER %s from %r", name, session)
             session.reply(numerics.ERR_PASSWDMISMATCH)
             return
-        session.auth.oper = name
+        session.own_auth().oper = name
         if ctx.world.set_umode(session, "o", True):
             session.send(Message.build("MODE", session.nick, "+o", source=session.nick))
         session.reply(numerics.RPL_YOUREOPER)

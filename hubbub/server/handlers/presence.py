@@ -38,16 +38,19 @@ def _add(ctx: Context, session: Session, targets: str) -> None:
     world = ctx.world
     limit = ctx.settings.monitor_limit
     added: list[str] = []
+    monitoring = session.monitoring
+    if monitoring is None:
+        monitoring = session.monitoring = {}
     for nick in (t for t in targets.split(",") if t):
         if not valid_nick(nick, ctx.settings.nicklen):
             continue  # IRCv3 monitor: invalid nicks may be ignored
         folded = world.fold(nick)
-        if folded in session.monitoring:
+        if folded in monitoring:
             continue
-        if len(session.monitoring) >= limit:
+        if len(monitoring) >= limit:
             session.reply(numerics.ERR_MONLISTFULL, str(limit), targets)
             break
-        session.monitoring[folded] = nick
+        monitoring[folded] = nick
         world.monitors.setdefault(folded, set()).add(session)
         added.append(nick)
     _status(ctx, session, added)
@@ -56,9 +59,12 @@ def _add(ctx: Context, session: Session, targets: str) -> None:
 
 def _remove(ctx: Context, session: Session, targets: str) -> None:
     world = ctx.world
+    monitoring = session.monitoring
+    if monitoring is None:
+        return
     for nick in (t for t in targets.split(",") if t):
         folded = world.fold(nick)
-        if session.monitoring.pop(folded, None) is None:
+        if monitoring.pop(folded, None) is None:
             continue
         watchers = world.monitors.get(folded)
         if watchers is not None:
@@ -80,10 +86,10 @@ def handle_monitor(ctx: Context, session: Session, msg: Message) -> None:
     elif sub.upper() == "C":
         forget(ctx.world, session)
     elif sub.upper() == "L":
-        for line in chunks(session.monitoring.values()):
+        for line in chunks(session.monitoring.values() if session.monitoring else ()):
             session.reply(numerics.RPL_MONLIST, line)
         session.reply(numerics.RPL_ENDOFMONLIST)
     elif sub.upper() == "S":
-        _status(ctx, session, list(session.monitoring.values()))
+        _status(ctx, session, list(session.monitoring.values()) if session.monitoring else [])
     else:
         session.reply(numerics.ERR_UNKNOWNCOMMAND, "MONITOR", text="Unknown MONITOR subcommand")

@@ -33,9 +33,12 @@ def marker_before_direct(ctx: Context, session: Session, sender_nick: str) -> No
     if READ_MARKER not in session.caps:
         return
     key = ctx.world.fold(sender_nick)
-    if key in session.markers_sent:
+    sent = session.markers_sent
+    if sent is None:
+        sent = session.markers_sent = set()
+    elif key in sent:
         return
-    session.markers_sent.add(key)
+    sent.add(key)
     send_marker(ctx, session, sender_nick)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubbub.protocol import MAX_LINE, LineFramer, ProtocolError
+from hubbub.protocol import MAX_LINE, LineFramer, ProtocolError, split_lines
 
 
 def test_a_line_split_across_reads_comes_out_whole() -> None:
@@ -112,3 +112,16 @@ def test_any_split_of_a_stream_yields_the_same_lines(
     assert not too_long, "an over-long line must not pass"
     assert got == expected
     assert framer.pending == 0
+
+
+def test_split_lines_keeps_the_unfinished_line_for_its_caller_as_the_framer_does():
+    pending = b""
+    got: list[bytes] = []
+    for chunk in (b"NICK a", b"lice\r\nUSER u 0 * :A", b"\r", b"\n\r\nPING x\n"):
+        lines, pending = split_lines(pending, chunk)
+        got += lines
+    assert got == [b"NICK alice", b"USER u 0 * :A", b"PING x"]
+    assert pending == b""
+    with pytest.raises(ProtocolError) as caught:
+        split_lines(b"x" * 500, b"y" * 20, max_length=510)
+    assert caught.value.numeric == "417"

@@ -13,8 +13,8 @@ def texts(messages) -> list[str]:
 
 
 def pacing_timers(clock: FakeClock) -> list[str]:
-    """The timers set by flood pacing (the ping timers are not)."""
-    return [t.callback.__name__ for t in clock.waiting if t.callback.__name__ != "_ping_check"]
+    """The timers set by flood pacing (the one that keeps every client's ping deadline is not)."""
+    return [t.callback.__name__ for t in clock.waiting if t.callback.__name__ != "_expire"]
 
 
 async def test_a_burst_runs_at_once_then_one_line_as_each_token_falls_due(

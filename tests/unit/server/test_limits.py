@@ -41,3 +41,17 @@ def test_the_total_limit_says_the_server_is_full_and_releases_count_down() -> No
     assert counter.admit("192.0.2.1") == "Too many connections from your address"
     assert counter.admit("127.0.0.1") is None  # loopback is exempt from the address limit only
     assert (counter.total, dict(counter.per_ip)) == (2, {"192.0.2.1": 1, "127.0.0.1": 1})
+
+
+def test_connections_from_one_address_share_one_string_once_there_are_several():
+    counter = ConnectionCounter(max_total=10, max_per_ip=10, exempt_loopback=False)
+    first = "".join(["192.0.2.", "7"])  # built at run time: a string of its own, as a peername's is
+    assert counter.admit(first) is None
+    assert counter.address(first) is first  # alone: kept as it came
+    second, third = "".join(["192.0.2.", "7"]), "".join(["192.0.2.", "7"])
+    assert counter.admit(second) is None and counter.admit(third) is None
+    assert counter.address(second) is second
+    assert counter.address(third) is second
+    for ip in (first, second, third):
+        counter.release(ip)
+    assert counter.per_ip == {} and counter._addresses == {}

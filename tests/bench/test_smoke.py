@@ -223,3 +223,33 @@ def test_only_hubbub_commands_are_asked_for_their_build() -> None:
     assert hubbub_build(builtin_specs()["miniircd"].command) is None
     assert hubbub_build(f"{sys.executable} -m bench.nodelay --ports {{port}}") is None
     assert hubbub_build("/nonexistent/bin/hubbub serve --port {port}") is None
+
+
+@pytest.mark.timeout(60)
+def test_the_in_memory_benchmark_measures_every_message_to_every_member() -> None:
+    """bench.session drives a real Server with in-memory transports: each round ends when every
+    member, the senders included (echo-message), was written the round's last line, and a
+    member short of any round's bytes fails the run."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.session",
+            "--members=5",
+            "--senders=2",
+            "--rounds=4",
+            "--batch=3",
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=55,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["messages"] == 4 * 2 * 3
+    assert result["cpu_us_per_message"] > 0
+    assert result["cpu_us_per_message[store writer]"] >= 0
+    assert result["compiled"] is expect_compiled()

@@ -77,7 +77,7 @@ class Connection(Intake, asyncio.Protocol):
     server: Host
 
     def __init__(self, server: Host) -> None:
-        self.server = server
+        self.server = self.intake_host = server
         self.admitted = False  # counted against the connection limits
         self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
         self.transport: asyncio.Transport | None = None

@@ -77,14 +77,18 @@ class Pacing:
 class Intake:
     """Pacing and holding a client's lines before its session handles them."""
 
-    __slots__ = ("_pacing",)
+    # intake_host is the server, as intake sees it: Connection.server under a name of its own,
+    # as mypyc (which compiles both classes in the optional build) lets no subclass narrow the
+    # type of an attribute it inherits, as Connection's Host would narrow IntakeHost.
+    __slots__ = ("_pacing", "intake_host")
     _pacing: Pacing | None
+    intake_host: IntakeHost
 
-    if TYPE_CHECKING:
-        server: IntakeHost
-        session: Session | None
-        transport: asyncio.Transport | None
-        closed: bool
+    # Connection's: declared here rather than in an ``if TYPE_CHECKING:`` block, which mypyc
+    # refuses in a class body.
+    session: Session | None
+    transport: asyncio.Transport | None
+    closed: bool
 
     def _start_intake(self) -> None:
         # Most clients are idle most of the time: what pacing and holding lines need is made when
@@ -118,7 +122,7 @@ class Intake:
     def _limited(self) -> bool:
         session = self.session
         return (
-            self.server.settings.flood_control
+            self.intake_host.settings.flood_control
             and session is not None
             and session.registered
             and not session.flood_exempt
@@ -140,7 +144,7 @@ class Intake:
         pacing = self._pacing
         if pacing is not None and pacing.holds:
             return False  # an earlier command of this client is not finished yet
-        backlogged = self.server.delivery.backlogged
+        backlogged = self.intake_host.delivery.backlogged
         limited = self._limited()
         if not (backlogged or limited):
             return True
@@ -150,7 +154,7 @@ class Intake:
             pacing = self._paced()
             if not pacing.waiting_store:
                 pacing.waiting_store = True
-                self.server.delivery.after_commit(self._store_caught_up)
+                self.intake_host.delivery.after_commit(self._store_caught_up)
             return False
         if not limited:
             return True
@@ -165,11 +169,11 @@ class Intake:
         # Messages to people have the strict bucket (flood_burst, flood_rate); every other
         # command the generous one, so a client syncing a channel (MODE, WHO, NAMES ...) is not
         # slowed down like a flooder.
-        now = self.server.clock.monotonic()
+        now = self.intake_host.clock.monotonic()
         pacing = self._paced()
         bucket = pacing.messages if is_message else pacing.commands
         if bucket is None:
-            settings = self.server.settings
+            settings = self.intake_host.settings
             if is_message:
                 bucket = pacing.messages = TokenBucket(settings.flood_burst, settings.flood_rate, now)
             else:
@@ -189,7 +193,7 @@ class Intake:
 
     def _queue(self, lines: list[bytes]) -> None:
         """Hold ``lines`` after those already waiting, within the recvq."""
-        limit = self.server.settings.recvq
+        limit = self.intake_host.settings.recvq
         session = self.session
         if session is not None and session.multiline is not None:
             # The text of an open multiline batch is input held for this client too: it counts
@@ -207,7 +211,8 @@ class Intake:
                 pacing.flooded = True
                 self._pause_reading()
                 self._schedule_drain()
-                log.info("%r flooded past the recvq of %d bytes", self.session, self.server.settings.recvq)
+                recvq = self.intake_host.settings.recvq
+                log.info("%r flooded past the recvq of %d bytes", self.session, recvq)
                 return
             pending.append(line)
             pacing.pending_bytes += size
@@ -226,7 +231,7 @@ class Intake:
         pacing = self._paced()
         if pacing.flood_handle is None and not self.closed:
             wait = pacing.waiting.wait() if pacing.waiting is not None else 0.0
-            pacing.flood_handle = self.server.clock.call_later(wait, self._timed_drain)
+            pacing.flood_handle = self.intake_host.clock.call_later(wait, self._timed_drain)
 
     def _timed_drain(self) -> None:
         self._paced().flood_handle = None
@@ -266,7 +271,7 @@ class Intake:
         pacing = self._paced()
         pacing.holds -= 1
         if not pacing.holds and pacing.pending and not self.closed:
-            self.server.loop.call_soon(self._drain)
+            self.intake_host.loop.call_soon(self._drain)
 
     def after_commit(self, line: bytes) -> bool:
         """Run ``line`` (being handled) again once everything recorded so far is committed.
@@ -278,7 +283,7 @@ class Intake:
         if pacing is not None and line is pacing.bypass:
             pacing.bypass = None
             return False
-        if not self.server.delivery.after_commit(self.release_input):
+        if not self.intake_host.delivery.after_commit(self.release_input):
             return False
         pacing = self._paced()
         if pacing.pending is None:

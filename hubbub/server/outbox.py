@@ -18,19 +18,36 @@ from typing import Any, Protocol
 TURN_SENDQ_FACTOR = 8
 
 
-class Segment(list[bytes]):
+class Segment:
     """Lines of one loop turn queued once and shared by the outboxes of many recipients.
 
     A fan-out to a large recipient list puts one Segment into every outbox instead of the bytes.
     While nothing else is queued to those recipients, the next message to the same list is
     appended to the Segment alone: one append instead of one per member (``Delivery.fanout``).
     At flush every member sends the same joined bytes.
+
+    It holds its lines in a list rather than being one: mypyc, which compiles this module in the
+    optional build (docs/performance.md), cannot compile a subclass of ``list``.
     """
 
-    __slots__ = ("_joined", "_joined_parts", "first", "hold", "recipients", "room", "size", "view")
+    __slots__ = (
+        "_joined",
+        "_joined_parts",
+        "append",
+        "first",
+        "hold",
+        "lines",
+        "recipients",
+        "room",
+        "size",
+        "view",
+    )
 
     def __init__(self, data: bytes, view: int) -> None:
-        super().__init__((data,))
+        lines = self.lines = [data]
+        # Adds a line (``size`` is the caller's to keep): the list's own method, as cheap to call
+        # as when Segment was the list.
+        self.append: Callable[[bytes], None] = lines.append
         self.view = view
         self.first = self.size = len(data)
         self.room = 0  # how large ``size`` may grow before a member would pass the turn cap
@@ -41,9 +58,10 @@ class Segment(list[bytes]):
 
     def joined(self) -> bytes:
         """All lines as one bytes object, joined once however many outboxes ask."""
-        if self._joined_parts != len(self):
-            self._joined = b"".join(self)
-            self._joined_parts = len(self)
+        lines = self.lines
+        if self._joined_parts != len(lines):
+            self._joined = b"".join(lines)
+            self._joined_parts = len(lines)
         return self._joined
 
 

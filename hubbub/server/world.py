@@ -16,7 +16,7 @@ import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Protocol, Self, TypeVar
 
 from hubbub.protocol import Casemapping, casefold, match_mask, skeleton
@@ -100,35 +100,67 @@ class ListEntry:
     set_at: float
 
 
-@dataclass(slots=True, eq=False)
 class Channel(Generic[M]):
-    """A channel and everything about it that outlives a single message."""
+    """A channel and everything about it that outlives a single message.
 
-    name: str
-    key_folded: str
-    skeleton: str = ""  # the look-alike key of the name (World.add_channel sets it)
-    created: float = field(default_factory=time.time)
-    members: dict[M, str] = field(default_factory=dict)  # member -> prefix modes, e.g. "ov"
-    topic: str = ""
-    topic_setter: str = ""
-    topic_time: float = 0.0
-    # Replaced, never changed in place: most channels share the default's one frozenset.
-    modes: frozenset[str] = DEFAULT_CHANNEL_MODES
-    key: str | None = None
-    limit: int | None = None
-    # +b, +e, +I: tuples replaced on change (set_list), () for most channels, which have none.
-    bans: tuple[ListEntry, ...] = ()
-    excepts: tuple[ListEntry, ...] = ()
-    invex: tuple[ListEntry, ...] = ()
-    # Users a channel operator invited and who have not joined since. The invite is the user's,
-    # not its nick's (a nick taken over carries none), and goes with the connection. Made at the
-    # first invite: an empty WeakSet is about 800 bytes, and most channels never have one.
-    invited: weakref.WeakSet[M] | None = None
-    persistent: bool = False  # outlives being empty: configured, registered or durable (history.py)
-    had_ops: bool = False  # somebody was its operator once: nobody becomes one by joining first
-    recorded_private: bool = False  # what the store last noted of +i/+k/+s (history.py)
-    renamed_at: float | None = None  # clock time of its last RENAME (channel_rename_interval)
-    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-2, set by operators
+    A plain class rather than a dataclass: mypyc cannot load a generic dataclass it compiled
+    (mypyc issue #827), and this module is compiled in the optional build (docs/performance.md).
+    """
+
+    __slots__ = (
+        "bans",
+        "created",
+        "excepts",
+        "had_ops",
+        "invex",
+        "invited",
+        "key",
+        "key_folded",
+        "limit",
+        "members",
+        "metadata",
+        "modes",
+        "name",
+        "persistent",
+        "recorded_private",
+        "renamed_at",
+        "skeleton",
+        "topic",
+        "topic_setter",
+        "topic_time",
+    )
+
+    def __init__(self, name: str, key_folded: str, skeleton: str = "") -> None:
+        self.name = name
+        self.key_folded = key_folded
+        self.skeleton = skeleton  # the look-alike key of the name (World.add_channel sets it)
+        self.created = time.time()
+        self.members: dict[M, str] = {}  # member -> prefix modes, e.g. "ov"
+        self.topic = ""
+        self.topic_setter = ""
+        self.topic_time = 0.0
+        # Replaced, never changed in place: most channels share the default's one frozenset.
+        self.modes: frozenset[str] = DEFAULT_CHANNEL_MODES
+        self.key: str | None = None
+        self.limit: int | None = None
+        # +b, +e, +I: tuples replaced on change (set_list), () for most channels, which have none.
+        self.bans: tuple[ListEntry, ...] = ()
+        self.excepts: tuple[ListEntry, ...] = ()
+        self.invex: tuple[ListEntry, ...] = ()
+        # Users a channel operator invited and who have not joined since. The invite is the
+        # user's, not its nick's (a nick taken over carries none), and goes with the connection.
+        # Made at the first invite: an empty WeakSet is about 800 bytes, and most channels never
+        # have one.
+        self.invited: weakref.WeakSet[M] | None = None
+        # Outlives being empty: configured, registered or durable (history.py).
+        self.persistent = False
+        self.had_ops = False  # somebody was its operator once: nobody becomes one by joining first
+        self.recorded_private = False  # what the store last noted of +i/+k/+s (history.py)
+        self.renamed_at: float | None = None  # clock time of its last RENAME (channel_rename_interval)
+        self.metadata: dict[str, str] = {}  # draft/metadata-2, set by operators
+
+    def __repr__(self) -> str:
+        return f"Channel({self.name!r}, members={len(self.members)})"
 
     @property
     def created_ms(self) -> int:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast, overload
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_loosely
 from hubbub.store import new_connection_side
@@ -155,6 +155,42 @@ class Features:
         self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
 
 
+T = TypeVar("T")
+
+
+class Feature(Generic[T]):
+    """A :class:`Session` attribute kept in its :class:`Features`, which is made only when such an
+    attribute is first given a value other than ``empty`` (most sessions never have one)."""
+
+    def __init__(self, empty: T, doc: str) -> None:
+        self.empty = empty
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, session: None, owner: object) -> Feature[T]: ...
+
+    @overload
+    def __get__(self, session: Session, owner: object) -> T: ...
+
+    def __get__(self, session: Session | None, owner: object) -> T | Feature[T]:
+        if session is None:
+            return self
+        features = session._features
+        return self.empty if features is None else cast(T, getattr(features, self.name))
+
+    def __set__(self, session: Session, value: T) -> None:
+        features = session._features
+        if features is None:
+            if value is self.empty:
+                return
+            features = session._features = Features()
+        setattr(features, self.name, value)
+
+
 class Session(Answering):
     """One connected client, registered or not."""
 
@@ -246,6 +282,28 @@ class Session(Answering):
     def __repr__(self) -> str:
         return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
 
+    # What few clients ever use, kept in one Features object made at the first value (Feature;
+    # ``away`` is a property, as the World's Member protocol sets it).
+    markers_sent: Feature[set[str] | None] = Feature(
+        None, "draft/read-marker: the DM senders whose marker this connection was sent."
+    )
+    markers: Feature[dict[str, int] | None] = Feature(
+        None, "draft/read-marker while not logged in: casefolded target -> time (ms), oldest first."
+    )
+    monitoring: Feature[dict[str, str] | None] = Feature(None, "MONITOR: casefolded nick -> nick as given.")
+    multiline: Feature[MultilineBatch | None] = Feature(
+        None, "The draft/multiline batch being collected, if any."
+    )
+    metadata_subs: Feature[set[str] | frozenset[str]] = Feature(
+        NO_KEYS, "draft/metadata-2: the keys subscribed to (a set once there are any)."
+    )
+    metadata: Feature[dict[str, str] | None] = Feature(
+        None, "draft/metadata-2: this guest's own values (see Accounts.metadata_of)."
+    )
+    typing_bucket: Feature[TokenBucket | None] = Feature(
+        None, "The rate of typing notifications, made at the first one."
+    )
+
     # identity ---------------------------------------------------------------------------------
 
     @property
@@ -277,111 +335,6 @@ class Session(Answering):
                 return
             features = self._features = Features()
         features.away = value
-
-    @property
-    def markers_sent(self) -> set[str] | None:
-        """draft/read-marker: the DM senders whose marker this connection was sent."""
-        features = self._features
-        return features.markers_sent if features is not None else None
-
-    @markers_sent.setter
-    def markers_sent(self, value: set[str] | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.markers_sent = value
-
-    @property
-    def markers(self) -> dict[str, int] | None:
-        """draft/read-marker while not logged in: casefolded target -> time (ms), oldest first."""
-        features = self._features
-        return features.markers if features is not None else None
-
-    @markers.setter
-    def markers(self, value: dict[str, int] | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.markers = value
-
-    @property
-    def monitoring(self) -> dict[str, str] | None:
-        """MONITOR: casefolded nick -> nick as given."""
-        features = self._features
-        return features.monitoring if features is not None else None
-
-    @monitoring.setter
-    def monitoring(self, value: dict[str, str] | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.monitoring = value
-
-    @property
-    def multiline(self) -> MultilineBatch | None:
-        """The draft/multiline batch being collected, if any."""
-        features = self._features
-        return features.multiline if features is not None else None
-
-    @multiline.setter
-    def multiline(self, value: MultilineBatch | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.multiline = value
-
-    @property
-    def metadata_subs(self) -> set[str] | frozenset[str]:
-        """draft/metadata-2: the keys subscribed to (a set once there are any)."""
-        features = self._features
-        return features.metadata_subs if features is not None else NO_KEYS
-
-    @metadata_subs.setter
-    def metadata_subs(self, value: set[str] | frozenset[str]) -> None:
-        features = self._features
-        if features is None:
-            if value is NO_KEYS:
-                return
-            features = self._features = Features()
-        features.metadata_subs = value
-
-    @property
-    def metadata(self) -> dict[str, str] | None:
-        """draft/metadata-2: this guest's own values (see Accounts.metadata_of)."""
-        features = self._features
-        return features.metadata if features is not None else None
-
-    @metadata.setter
-    def metadata(self, value: dict[str, str] | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.metadata = value
-
-    @property
-    def typing_bucket(self) -> TokenBucket | None:
-        """The rate of typing notifications, made at the first one."""
-        features = self._features
-        return features.typing_bucket if features is not None else None
-
-    @typing_bucket.setter
-    def typing_bucket(self, value: TokenBucket | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.typing_bucket = value
 
     @property
     def hostmask(self) -> str:

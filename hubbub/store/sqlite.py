@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Checkpointer
 from .datadir import DATABASE_NAME, database_path, prepare_database
@@ -83,22 +83,7 @@ Row = tuple[str, int, str, str, str, str | None, str | None]
 
 def decode_rows(target: str, rows: list[Row]) -> list[StoredMessage]:
     """``rows`` of the conversation ``target`` as messages."""
-    new = StoredMessage._make
-    return [
-        new(
-            (
-                msgid,
-                time_ms,
-                target,
-                command,
-                source,
-                decode_params(params),
-                account,
-                types.MappingProxyType(_decode(tags)) if tags else EMPTY_TAGS,
-            )
-        )
-        for msgid, time_ms, command, source, params, account, tags in rows
-    ]
+    return [_message((msgid, time_ms, target, *rest)) for msgid, time_ms, *rest in rows]
 
 
 def encode_row(message: StoredMessage) -> Row:
@@ -108,7 +93,8 @@ def encode_row(message: StoredMessage) -> Row:
     return (m.msgid, m.time_ms, m.command, m.source, encode_params(m.params), m.account, tags)
 
 
-def _message(row: tuple[str, int, str, str, str, str, str | None, str | None]) -> StoredMessage:
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    # A row of the messages table: msgid, time_ms, target, command, source, params, account, tags.
     msgid, time_ms, target, command, source, params, account, tags = row
     return StoredMessage(
         msgid,

@@ -17,7 +17,6 @@ import os
 import sqlite3
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +30,10 @@ from .model import (
     Store,
     StoredMessage,
     StoreError,
-    dm_sides,
     store_errors,
 )
 from .params import decode_params, encode_params
+from .rows import COLUMNS, SUMMARY_VALUES, VALUES, message_values
 from .schema import migrate
 
 __all__ = ["DATABASE_NAME", "Row", "SQLiteStore", "database_path", "decode_rows", "encode_row", "open_store"]
@@ -48,21 +47,17 @@ _END = 1 << 62  # above every rowid: "no upper bound"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
 
-_COLUMNS = "msgid, time_ms, target, command, source, params, account, tags"
 _ROW_COLUMNS = "msgid, time_ms, command, source, params, account, tags"  # a Row: no target
-_INSERT = (
-    "INSERT INTO messages (msgid, time_ms, target, command, source, params, account, tags)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_WIDTH = COLUMNS.count(",") + 1
+_INSERT = f"INSERT INTO messages ({COLUMNS}) VALUES {VALUES}"
 # Rows per INSERT statement at most (8 columns each: far below SQLite's limit on parameters).
 _CHUNK = 64
 _INSERTS = {
-    size: _INSERT + ", (?, ?, ?, ?, ?, ?, ?, ?)" * (size - 1)
-    for size in (1 << k for k in range(_CHUNK.bit_length()))
+    size: _INSERT + f", {VALUES}" * (size - 1) for size in (1 << k for k in range(_CHUNK.bit_length()))
 }
 _COUNT = (
     "INSERT INTO conversations (target, side_a, side_b, last_time_ms, message_count, name_a, name_b)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET"
+    f" VALUES {SUMMARY_VALUES} ON CONFLICT (target) DO UPDATE SET"
     " last_time_ms = max(last_time_ms, excluded.last_time_ms),"
     " message_count = message_count + excluded.message_count,"
     " name_a = coalesce(excluded.name_a, name_a),"
@@ -192,40 +187,10 @@ class SQLiteStore:
         """
         if not messages:
             return
-        rows: list[tuple[object, ...]] = []
-        add = rows.append
-        counts: dict[str, list[int]] = {}
-        for msgid, time_ms, target, command, source, params, account, tags in messages:
-            add(
-                (
-                    msgid,
-                    time_ms,
-                    target,
-                    command,
-                    source,
-                    encode_params(params),
-                    account,
-                    _encode(dict(tags)) if tags else None,
-                )
-            )
-            seen = counts.get(target)
-            if seen is None:
-                counts[target] = [time_ms, 1]
-            else:
-                if time_ms > seen[0]:
-                    seen[0] = time_ms
-                seen[1] += 1
-        summary = []
-        known = names or {}
-        for target, (last_ms, n) in counts.items():
-            sides = dm_sides(target)
-            a, b = sides if sides else (None, None)
-            name_a = known.get(a) if a is not None else None
-            name_b = known.get(b) if b is not None else None
-            summary.append((target, a, b, last_ms, n, name_a, name_b))
+        values, summary = message_values(messages, names)
         db = self._db
-        with self.transaction(), store_errors(f"cannot store {len(rows)} messages"):
-            start, total = 0, len(rows)
+        with self.transaction(), store_errors(f"cannot store {len(messages)} messages"):
+            start, total = 0, len(messages)
             while start < total:
                 # Rows go in as few statements as possible, each of a power-of-two size (so a few
                 # cached statements serve every batch): executemany steps once per row, and the
@@ -233,7 +198,7 @@ class SQLiteStore:
                 size = _CHUNK
                 while size > total - start:
                     size >>= 1
-                db.execute(_INSERTS[size], tuple(chain.from_iterable(rows[start : start + size])))
+                db.execute(_INSERTS[size], values[start * _WIDTH : (start + size) * _WIDTH])
                 start += size
             db.executemany(_COUNT, summary)
 
@@ -333,14 +298,14 @@ class SQLiteStore:
     def find(self, msgid: str) -> StoredMessage | None:
         """A message with ``msgid`` (an event kept in several conversations has one per each), or None."""
         with store_errors("cannot read history"):
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE msgid = ?", (msgid,)).fetchone()
+            row = self._db.execute(f"SELECT {COLUMNS} FROM messages WHERE msgid = ?", (msgid,)).fetchone()
         return _message(row) if row else None
 
     def message(self, target: str, msgid: str) -> StoredMessage | None:
         """The message ``msgid`` of ``target``'s history, or None."""
         with store_errors("cannot read history"):
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE msgid = ? AND target = ?", (msgid, target)
+                f"SELECT {COLUMNS} FROM messages WHERE msgid = ? AND target = ?", (msgid, target)
             ).fetchone()
         return _message(row) if row else None
 
@@ -481,7 +446,7 @@ class SQLiteStore:
         if since_ms is not None:
             where.append("time_ms >= ?")
             args.append(since_ms)
-        sql = f"SELECT id, {_COLUMNS} FROM messages WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        sql = f"SELECT id, {COLUMNS} FROM messages WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         last = _NO_ID
         while True:
             with store_errors("cannot read history"):

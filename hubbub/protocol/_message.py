@@ -8,8 +8,8 @@ values are escaped with ``\\:`` ``\\s`` ``\\\\`` ``\\r`` ``\\n``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Final
 
 from ._errors import ProtocolError
 
@@ -23,7 +23,6 @@ MAX_LINE = MAX_SERVER_TAG_DATA + MAX_LINE_BODY
 """The longest line a peer may send in all: tags plus body, including the CRLF."""
 
 _EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
-_object_setattr = object.__setattr__
 
 _ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
@@ -68,18 +67,18 @@ def _freeze_tags(tags: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType(dict(tags))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Message:
-    """One IRC message: tags, an optional source, a command and its parameters."""
+    """One IRC message: tags, an optional source, a command and its parameters.
 
-    command: str
-    params: tuple[str, ...] = ()
-    source: str | None = None
-    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY_TAGS)
+    A message is a value: its fields are final (mypy rejects an assignment after ``__init__``),
+    and its tags a read-only mapping, so one message is shared by every recipient and the history.
+    A plain class rather than a frozen dataclass: one is made for every line read and every
+    message relayed, and a frozen class can set its fields only through ``object.__setattr__``,
+    several times the cost of a slot store (more so compiled, where a store is one instruction).
+    """
 
-    # Written by hand (the dataclass keeps an __init__ the class defines): one is made for every
-    # line read and every message relayed, and the generated one plus __post_init__ set the
-    # fields twice.
+    __slots__ = ("command", "params", "source", "tags")
+
     def __init__(
         self,
         command: str,
@@ -87,11 +86,16 @@ class Message:
         source: str | None = None,
         tags: Mapping[str, str] | None = _EMPTY_TAGS,
     ) -> None:
-        _set = _object_setattr
-        _set(self, "command", command)
-        _set(self, "params", params if type(params) is tuple else tuple(params))
-        _set(self, "source", source)
-        _set(self, "tags", tags if type(tags) is MappingProxyType else _freeze_tags(tags))
+        self.command: Final[str] = command
+        self.params: Final[tuple[str, ...]] = params if type(params) is tuple else tuple(params)
+        self.source: Final[str | None] = source
+        self.tags: Final[Mapping[str, str]] = tags if type(tags) is MappingProxyType else _freeze_tags(tags)
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(command={self.command!r}, params={self.params!r}, source={self.source!r},"
+            f" tags={dict(self.tags)!r})"
+        )
 
     @classmethod
     def build(

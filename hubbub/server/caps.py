@@ -98,18 +98,26 @@ def tag_allowed(key: str, view: int) -> bool:
     return bool(view & TAGS)  # msgid, client-only tags and every other tag need message-tags
 
 
+# The last stamp made, and the date and time of its second: a busy server stamps many messages
+# in one millisecond, and a quiet one several in one second (strftime is the costly part).
 _last_ms = -1
 _last_stamp = ""
+_last_second = -1
+_second_prefix = ""
 
 
 def server_time(now: float | None = None) -> str:
     """The IRCv3 server-time value for ``now`` (``YYYY-MM-DDThh:mm:ss.sssZ``)."""
-    global _last_ms, _last_stamp
+    global _last_ms, _last_stamp, _last_second, _second_prefix
     t = time.time() if now is None else now
     ms = int(t * 1000)
     if ms != _last_ms:
         _last_ms = ms
-        _last_stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+        second = ms // 1000
+        if second != _last_second:
+            _last_second = second
+            _second_prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        _last_stamp = f"{_second_prefix}{ms % 1000:03d}Z"
     return _last_stamp
 
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_new_tuple = tuple.__new__
+
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -206,8 +208,11 @@ class Delivery:
             source = stamped.source or ""
             for key in keep:
                 hold = self.record(
-                    StoredMessage(
-                        msgid, time_ms, key, stamped.command, source, stamped.params, account, kept_tags
+                    # tuple.__new__ rather than the named tuple's own __new__, a Python function
+                    # (the compiled build would call into the interpreter for every message kept).
+                    _new_tuple(
+                        StoredMessage,
+                        (msgid, time_ms, key, stamped.command, source, stamped.params, account, kept_tags),
                     ),
                     (sender, stamped.command, named or key) if sender is not None else None,
                     names,

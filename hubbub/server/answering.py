@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from hubbub.protocol import Message, format_body, numerics
 
@@ -38,8 +38,15 @@ class ReplyHost(Protocol):
     tasks: set[asyncio.Future[None]]
 
 
-class Answering:
-    """A session's output: its client's replies, in order, through the command's reply buffer."""
+H = TypeVar("H", bound=ReplyHost)
+
+
+class Answering(Generic[H]):
+    """A session's output: its client's replies, in order, through the command's reply buffer.
+
+    Generic in the server it answers for, so that Session (an ``Answering[Host]``) sees all of
+    its :class:`~hubbub.server.session.Host` while this module knows only a ReplyHost.
+    """
 
     # The command's reply buffer (while it is labelled or has a batch open), the one run_async
     # took over, the counter of batch references, and the bytes of replies written while a piece
@@ -51,13 +58,13 @@ class Answering:
     _batch_seq: int
     _written: int | None
 
-    if TYPE_CHECKING:
-        server: ReplyHost
-        conn: Link
-        caps: frozenset[str]
-        view: int
-        nick: str
-        gone: bool
+    # Session's, declared here for the methods below (Session lists them in its __slots__).
+    server: H
+    conn: Link
+    caps: frozenset[str]
+    view: int
+    nick: str
+    gone: bool
 
     # the reply buffer ---------------------------------------------------------------------------
 

@@ -351,6 +351,7 @@ class Server:
     def session_gone(self, session: Session, reason: str) -> None:
         """A session left the network (endings.py shows its QUIT and ends emptied channels)."""
         self.endings.quit(session, reason)
+        self.directs.forget(session)
 
     def remove_member(self, channel: Channel[Session], session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel ends unless durable."""

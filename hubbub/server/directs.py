@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -47,8 +46,9 @@ class Directs:
         self.history = history
         self.accounts = accounts
         self.delivery = delivery
-        # Connections that are sides of direct conversations, by side, to name them in TARGETS.
-        self._connections: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+        # Connections that are sides of direct conversations, by side, to name them in TARGETS;
+        # each is forgotten when it goes (forget).
+        self._connections: dict[str, Session] = {}
         # Read markers moved by a replay whose write has not returned yet, by (account id, target):
         # a login in the meantime must not be shown the same messages again.
         self._unsaved_marks: dict[tuple[str, str], int] = {}
@@ -70,6 +70,12 @@ class Directs:
         holder = session.primary or session
         self._connections[holder.identity] = holder
         return holder.identity
+
+    def forget(self, session: Session) -> None:
+        """``session`` left the network: it names no side any more."""
+        side = session.made_identity
+        if side is not None and self._connections.get(side) is session:
+            del self._connections[side]
 
     def nick_changed(self, session: Session) -> None:
         """A user changed nick: a connection's conversations remember its new one (for TARGETS)."""

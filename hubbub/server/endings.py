@@ -52,6 +52,7 @@ class Endings:
         if not session.registered:
             world.unregistered -= 1
             return
+        world.forget_invites(session)
         if world.detach_device(session):
             # Another device keeps the nick and its channels: nobody else notices (devices.py).
             monitor.forget(self.world, session)

@@ -13,19 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Protocol
 
 from hubbub.protocol import Message, ProtocolError, check_client_line, numerics, parse, parse_loosely
 from hubbub.store import new_connection_side
 
 from . import caps as capmod
 from .answering import Answering
+from .client_state import NO_AUTH, AuthState, MultilineBatch
 from .limits import TokenBucket
 from .tls import certificate_fingerprint
 
 if TYPE_CHECKING:
-    from .clock import Clock, Deadlines, Timer
+    from .clock import Clock, Deadlines
     from .config import Settings
     from .outbox import Link, Outboxes
     from .world import Channel, World
@@ -63,145 +63,17 @@ class Host(Protocol):
         """``session`` left the network: show its QUIT to its peers once."""
 
 
-@dataclass(slots=True)
-class AuthState:
-    """Per-connection authentication state: TLS, certificate, SASL exchange, operator name."""
-
-    tls: bool = False
-    certfp: str | None = None
-    mechanism: str | None = None
-    buffer: str = ""
-    pending: bool = False
-    oper: str | None = None
-    scram: object | None = None  # a SCRAM-SHA-256 exchange under way (handlers/login.py)
-
-
-class _NoAuth(AuthState):
-    """The state of every client that has not authenticated in any way: shared, so read only."""
-
-    __slots__ = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"the shared AuthState is read only: set {name} on Session.own_auth()")
-
-
-# Made without __init__, whose assignments the class refuses.
-NO_AUTH: AuthState = object.__new__(_NoAuth)
-for _field in fields(AuthState):
-    object.__setattr__(NO_AUTH, _field.name, _field.default)
-del _field
-
-
-@dataclass(slots=True)
-class MultilineBatch:
-    """A ``draft/multiline`` batch the client has opened and not closed yet (IRCv3 multiline).
-
-    Its lines are collected here until ``BATCH -ref``; what it may hold is bounded by
-    ``multiline_max_bytes`` and ``multiline_max_lines``, and how long by ``multiline_timeout``.
-    A batch that broke a rule is ``failed``: its client was told, and its later lines are dropped
-    as they come until it is closed.
-    """
-
-    ref: str
-    target: str
-    label: str | None  # the opening BATCH's label: the echo, or the failure, answers it
-    tags: dict[str, str]  # client-only tags of the opening BATCH: they belong to the message
-    command: str = ""
-    lines: list[tuple[str, bool]] = field(default_factory=list)
-    size: int = 0  # bytes of text, each joining line feed counted (max-bytes)
-    failed: bool = False
-    timer: Timer | None = None
-
-    def drop(self) -> None:
-        """Forget the lines and stop the timer."""
-        self.lines = []
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-
-class Features:
-    """What a client has once it uses a feature few clients use (away, direct messages ...).
-
-    Each field is None (or empty) until used; :class:`Session` shows them as its own attributes.
-    """
-
-    __slots__ = (
-        "away",
-        "identity",
-        "markers",
-        "markers_sent",
-        "metadata",
-        "metadata_subs",
-        "monitoring",
-        "multiline",
-        "typing_bucket",
-    )
-
-    def __init__(self) -> None:
-        self.away: str | None = None  # the away message, while away
-        self.identity: str | None = None  # in direct conversations, made when first asked for
-        # draft/read-marker: DM senders already announced, and while not logged in, casefolded
-        # target -> time (ms), oldest first
-        self.markers_sent: set[str] | None = None
-        self.markers: dict[str, int] | None = None
-        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> nick as given
-        self.multiline: MultilineBatch | None = None  # a draft/multiline batch being collected
-        # draft/metadata-2: the keys this connection subscribed to (a set once it has any), and
-        # its own values while it is not logged in (an account's are kept for the account, see
-        # Accounts.metadata_of).
-        self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
-        self.metadata: dict[str, str] | None = None
-        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
-
-
-T = TypeVar("T")
-
-
-class Feature(Generic[T]):
-    """A :class:`Session` attribute kept in its :class:`Features`, which is made only when such an
-    attribute is first given a value other than ``empty`` (most sessions never have one)."""
-
-    def __init__(self, empty: T, doc: str) -> None:
-        self.empty = empty
-        self.__doc__ = doc
-        self.name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, session: None, owner: object) -> Feature[T]: ...
-
-    @overload
-    def __get__(self, session: Session, owner: object) -> T: ...
-
-    def __get__(self, session: Session | None, owner: object) -> T | Feature[T]:
-        if session is None:
-            return self
-        features = session._features
-        return self.empty if features is None else cast(T, getattr(features, self.name))
-
-    def __set__(self, session: Session, value: T) -> None:
-        features = session._features
-        if features is None:
-            if value is self.empty:
-                return
-            features = session._features = Features()
-        setattr(features, self.name, value)
-
-
-class Session(Answering):
+class Session(Answering["Host"]):
     """One connected client, registered or not."""
 
     __slots__ = (
-        "__weakref__",
-        "_features",
+        "_identity",
         "_pinged_at",
         "_prereg_lines",
         "account",
         "account_id",
         "auth",
+        "away",
         "cap_negotiating",
         "cap_version",
         "caps",
@@ -213,6 +85,12 @@ class Session(Answering):
         "gone",
         "host",
         "last_active",
+        "markers",
+        "markers_sent",
+        "metadata",
+        "metadata_subs",
+        "monitoring",
+        "multiline",
         "nick",
         "password_ok",
         "primary",
@@ -220,12 +98,11 @@ class Session(Answering):
         "registered",
         "server",
         "siblings",
+        "typing_bucket",
         "umodes",
         "user",
         "view",
     )
-    server: Host
-    conn: Link
 
     def __init__(self, server: Host, conn: Link) -> None:
         self.server = server
@@ -256,10 +133,21 @@ class Session(Answering):
         self.cap_version = 0
         self.password_ok = not server.settings.password
         self.channels: dict[str, Channel[Session]] = {}
-        # What a client has once it uses a feature few use (away, direct messages, markers, MONITOR,
-        # metadata, a multiline batch, typing notifications): the properties below read it, and
-        # make it when set.
-        self._features: Features | None = None
+        # What few clients use (away, direct messages, markers, MONITOR, metadata, a multiline
+        # batch, typing notifications): None, or a shared empty value, until first used.
+        self.away: str | None = None  # the away message, while away (AWAY)
+        self._identity: str | None = None  # see identity
+        # draft/read-marker: the DM senders whose marker this connection was sent, and while not
+        # logged in, casefolded target -> time (ms), oldest first.
+        self.markers_sent: set[str] | None = None
+        self.markers: dict[str, int] | None = None
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> nick as given
+        self.multiline: MultilineBatch | None = None  # the draft/multiline batch being collected
+        # draft/metadata-2: the keys subscribed to (a set once there are any), and this guest's
+        # own values (an account's are kept for the account, see Accounts.metadata_of).
+        self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
+        self.metadata: dict[str, str] | None = None
+        self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
         self.primary: Session | None = None
@@ -282,28 +170,6 @@ class Session(Answering):
     def __repr__(self) -> str:
         return f"<Session {self.nick} {self.conn.peer_ip}:{self.conn.peer_port}>"
 
-    # What few clients ever use, kept in one Features object made at the first value (Feature;
-    # ``away`` is a property, as the World's Member protocol sets it).
-    markers_sent: Feature[set[str] | None] = Feature(
-        None, "draft/read-marker: the DM senders whose marker this connection was sent."
-    )
-    markers: Feature[dict[str, int] | None] = Feature(
-        None, "draft/read-marker while not logged in: casefolded target -> time (ms), oldest first."
-    )
-    monitoring: Feature[dict[str, str] | None] = Feature(None, "MONITOR: casefolded nick -> nick as given.")
-    multiline: Feature[MultilineBatch | None] = Feature(
-        None, "The draft/multiline batch being collected, if any."
-    )
-    metadata_subs: Feature[set[str] | frozenset[str]] = Feature(
-        NO_KEYS, "draft/metadata-2: the keys subscribed to (a set once there are any)."
-    )
-    metadata: Feature[dict[str, str] | None] = Feature(
-        None, "draft/metadata-2: this guest's own values (see Accounts.metadata_of)."
-    )
-    typing_bucket: Feature[TokenBucket | None] = Feature(
-        None, "The rate of typing notifications, made at the first one."
-    )
-
     # identity ---------------------------------------------------------------------------------
 
     @property
@@ -313,28 +179,15 @@ class Session(Answering):
         Its own, for as long as it is connected, whatever nicks it takes (DESIGN.md principle 9);
         made when first asked for, as most connections never have a direct conversation.
         """
-        features = self._features
-        if features is None:
-            features = self._features = Features()
-        identity = features.identity
+        identity = self._identity
         if identity is None:
-            identity = features.identity = new_connection_side()
+            identity = self._identity = new_connection_side()
         return identity
 
     @property
-    def away(self) -> str | None:
-        """The away message, while the client is away (AWAY)."""
-        features = self._features
-        return features.away if features is not None else None
-
-    @away.setter
-    def away(self, value: str | None) -> None:
-        features = self._features
-        if features is None:
-            if value is None:
-                return
-            features = self._features = Features()
-        features.away = value
+    def made_identity(self) -> str | None:
+        """The :attr:`identity`, if it was ever asked for (it is not made by asking this)."""
+        return self._identity
 
     @property
     def hostmask(self) -> str:

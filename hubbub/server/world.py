@@ -13,7 +13,6 @@ in use. A nick or channel name is free only when neither index holds it.
 from __future__ import annotations
 
 import time
-import weakref
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -147,11 +146,10 @@ class Channel(Generic[M]):
         self.bans: tuple[ListEntry, ...] = ()
         self.excepts: tuple[ListEntry, ...] = ()
         self.invex: tuple[ListEntry, ...] = ()
-        # Users a channel operator invited and who have not joined since. The invite is the
-        # user's, not its nick's (a nick taken over carries none), and goes with the connection.
-        # Made at the first invite: an empty WeakSet is about 800 bytes, and most channels never
-        # have one.
-        self.invited: weakref.WeakSet[M] | None = None
+        # Users a channel operator invited and who have not joined since (World.invite). The
+        # invite is the user's, not its nick's (a nick taken over carries none), and goes with the
+        # connection. Made at the first invite: most channels never have one.
+        self.invited: set[M] | None = None
         # Outlives being empty: configured, registered or durable (history.py).
         self.persistent = False
         self.had_ops = False  # somebody was its operator once: nobody becomes one by joining first
@@ -258,6 +256,8 @@ class World(Generic[M]):
         self.umode_counts: Counter[str] = Counter()
         # One frozenset per combination of user modes, shared by every user who has it (set_umode).
         self._umode_sets: dict[frozenset[str], frozenset[str]] = {}
+        # The channels each user holds an invite into (Channel.invited), to drop them when it goes.
+        self._invites: dict[M, list[Channel[M]]] = {}
 
     def set_umode(self, session: M, mode: str, on: bool) -> bool:
         """Set or clear user mode ``mode`` on ``session``; return whether anything changed."""
@@ -344,6 +344,32 @@ class World(Generic[M]):
             channel.members.pop(device, None)
             device.channels.pop(channel.key_folded, None)
         return not channel.members
+
+    def invite(self, channel: Channel[M], session: M) -> None:
+        """Let ``session`` into ``channel`` once past +i (and what the settings let an invite
+        pass), until it joins or leaves the network."""
+        if channel.invited is None:
+            channel.invited = set()
+        channel.invited.add(session)
+        held = self._invites.setdefault(session, [])
+        if channel not in held:
+            held.append(channel)
+
+    def use_invite(self, channel: Channel[M], session: M) -> None:
+        """``session`` joined ``channel``: an invite lets in once."""
+        if channel.invited is not None and session in channel.invited:
+            channel.invited.discard(session)
+            held = self._invites.get(session)
+            if held is not None:
+                held.remove(channel)
+                if not held:
+                    del self._invites[session]
+
+    def forget_invites(self, session: M) -> None:
+        """``session`` left the network: its invites go with it."""
+        for channel in self._invites.pop(session, ()):
+            if channel.invited is not None:
+                channel.invited.discard(session)
 
     def remove_channel(self, channel: Channel[M]) -> None:
         """Forget ``channel`` (it was emptied or dropped)."""

@@ -39,7 +39,7 @@ LAYERS: dict[str, list[str]] = {
         "tls",
         "writer",
     ],
-    "state": ["world", "outbox", "answering", "session"],
+    "state": ["world", "outbox", "answering", "client_state", "session"],
     "publish": ["delivery", "committed"],
     "services": [
         "history",

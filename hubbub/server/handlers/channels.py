@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message, format_body, numerics, valid_channel_name
@@ -67,8 +66,7 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
     world.join(channel, session, "o" if first else "")
     if first:
         ctx.history.operator_given(channel)
-    if channel.invited is not None:
-        channel.invited.discard(session)  # an invite lets in once
+    world.use_invite(channel, session)
     plain = Message.build("JOIN", channel.name, source=session.hostmask)
     extended = Message.build(
         "JOIN", channel.name, session.account or "*", session.realname, source=session.hostmask
@@ -285,9 +283,7 @@ def handle_invite(ctx: Context, session: Session, msg: Message) -> None:
         # Modern IRC lets any member invite into a channel that is not +i, but a plain member's
         # invite is only a notification: kept, it would let anyone a member asks for past the
         # bans, the key and the limit the operators set (and past +i, were it set later).
-        if channel.invited is None:
-            channel.invited = weakref.WeakSet()
-        channel.invited.add(target)
+        ctx.world.invite(channel, target)
     session.reply(numerics.RPL_INVITING, target.nick, channel.name)
     out = Message.build("INVITE", target.nick, channel.name, source=session.hostmask)
     ctx.delivery.publish(out, (target,), event=True, account=session.account)

@@ -3,7 +3,7 @@
 A client with the ``draft/multiline`` cap opens ``BATCH +ref draft/multiline <target>``, sends
 PRIVMSG or NOTICE lines tagged ``@batch=ref`` (``draft/multiline-concat`` on a line that joins the
 one before without a line feed) and closes with ``BATCH -ref``. The lines are collected on the
-session (:class:`~hubbub.server.session.MultilineBatch`), never dispatched one by one; the closed
+session (:class:`~hubbub.server.client_state.MultilineBatch`), never dispatched one by one; the closed
 batch is delivered as one message (``messaging.relay_multiline``). The bounds are checked as each
 line comes: ``multiline_max_bytes`` and ``multiline_max_lines`` (the cap's ``max-bytes`` and
 ``max-lines``), and a batch left open for ``multiline_timeout`` is dropped, as is one left open
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from hubbub.protocol import Message, numerics
 
 from .. import caps as capmod
+from ..client_state import MultilineBatch
 from ..services import service_named
-from ..session import MultilineBatch
 from .messaging import relay_multiline
 
 if TYPE_CHECKING:

@@ -98,3 +98,32 @@ async def test_a_channel_is_found_by_its_look_alikes_until_it_goes(server: Serve
     assert world.lookalike_channel("#\u0441h\u0430t") is twin
     world.remove_channel(twin)
     assert world.lookalike_channel("#chat") is None and world.channel_skeletons == {}
+
+
+async def test_a_client_that_goes_takes_its_invites_and_its_direct_side_with_it(server: Server) -> None:
+    """Nothing keeps a gone client: not an invite it never used, nor a direct conversation."""
+    world = server.world
+    op = await registered(server, "op")
+    guest = await registered(server, "guest")
+    op.send("JOIN #closed")
+    op.send("MODE #closed +i")
+    op.send("INVITE guest #closed")
+    await guest.expect(lambda m: m.command == "INVITE")
+    channel = world.find_channel("#closed")
+    assert channel is not None and channel.invited == {guest.session}
+    guest.send("PRIVMSG op :hello")  # a guest's direct messages are kept under its connection
+    await op.expect(lambda m: m.command == "PRIVMSG")
+    side = guest.session.made_identity
+    assert side is not None and server.directs.side_display(side, None) == "guest"
+
+    guest.send("QUIT :bye")
+    await guest.expect_closed()
+    assert channel.invited == set()
+    assert server.directs.side_display(side, "guest (remembered)") == "guest (remembered)"
+
+    # Somebody else under the nick gets neither the invite nor the conversation.
+    again = await registered(server, "guest")
+    assert again.session.made_identity is None
+    again.send("JOIN #closed")
+    reply = await again.expect(lambda m: m.command in ("473", "JOIN"))
+    assert reply.command == "473"

@@ -96,6 +96,14 @@ class WebServer:
         return client
 
 
+@pytest.fixture(autouse=True)
+async def close_clients_left_open() -> AsyncIterator[None]:
+    """Close the raw IRC clients a test left open, while their loop still runs."""
+    yield
+    for client in list(IRCClient.unclosed):
+        await client.close()
+
+
 @pytest.fixture
 async def web(tmp_path: Path) -> AsyncIterator[WebServer]:
     """A running server with its web door on a free port."""

@@ -313,7 +313,7 @@ async def test_mentions_notify_when_the_tab_is_hidden(login: Login, web: WebServ
     alice.send("PRIVMSG #general :no mention here")
     alice.send("PRIVMSG #general :webby, ping")
     alice.send("PRIVMSG webby :private word")
-    await page.wait_for_function("window.shown.length >= 2")
+    await page.wait_for_function("() => window.shown.length >= 2")
     await alice.sync()
     shown = await page.evaluate("window.shown")
     assert shown == [["alice in #general", "webby, ping"], ["alice", "private word"]]

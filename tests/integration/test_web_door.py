@@ -474,3 +474,26 @@ async def test_the_web_door_speaks_https_and_wss_with_the_tls_certificate(start_
             pass
         watcher.send("WHOIS secure")
         await watcher.expect("671", "watcher", "secure")  # a secure connection, as over TLS
+
+
+async def test_hostile_requests_get_an_answer_and_hurt_nobody(web, connect):
+    tcp = await connect("bystander", target=web)
+    broken_upgrade = get("/", extra="Upgrade: websocket\r\nConnection: Upgrade\r\n")  # no key, no version
+    assert (await http(web, broken_upgrade))[0] == 400
+    doubled = get("/", extra="Upgrade: websocket\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+    assert (await http(web, doubled))[0] == 200  # not one Upgrade: a plain GET
+    assert (await http(web, get("/healthz") + b"\x00garbage after the request" * 100))[0] == 200
+    assert (await http(web, b"GET /" + b"a" * 9000))[0] == 414
+    assert (await http(web, get("/", extra="X-Big: " + "b" * 9000 + "\r\n")))[0] == 431
+    assert (await http(web, b"\x16\x03\x01 not http\r\n\r\n"))[0] == 405
+    tcp.send("PING :fine")
+    await tcp.expect("PONG")
+
+
+async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(web):
+    reader, writer = await asyncio.open_connection("127.0.0.1", web.web_port)
+    writer.write(get("/healthz"))
+    writer.write_eof()
+    raw = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"ok\n")

@@ -308,8 +308,8 @@ class WebPeer(asyncio.Protocol):
         if self.link is not None:
             self.link.receive(data)
             return
-        if self._done:
-            return  # the response is out: what else comes is discarded
+        if self._done or self._answering is not None:
+            return  # the request is being answered: what else comes is discarded
         if self._method is None:
             self._head += data
             if b"\r\n" not in self._head:
@@ -348,6 +348,8 @@ class WebPeer(asyncio.Protocol):
         if self.link is not None:
             self.link.eof_received()
             return True  # the WebSocket closes the socket itself
+        if self._answering is not None and not self._done:
+            return True  # a client may half-close once its request is sent: it still gets the answer
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -385,15 +387,14 @@ class WebPeer(asyncio.Protocol):
         self._answer(response)
 
     def _answer(self, response: Response) -> None:
+        """Send ``response`` and close: written here, not by the protocol, whatever its state."""
+        if self._done:
+            return
         if self._method == b"HEAD" and response.body:
             # HEAD: the headers the GET would have, Content-Length included, and no body.
             response = Response(response.status_code, response.reason_phrase, response.headers, b"")
-        if self.ws.state.name == "CONNECTING" and self._method in (b"GET", b"HEAD"):
-            self.ws.send_response(response)
-            self._flush()
-        else:
-            self._write(response.serialize())
-            self._finish()
+        self._write(response.serialize())
+        self._finish()
 
     def _upgrade(self, request: Request, rest: Sequence[object]) -> None:
         """Accept the WebSocket (or refuse it) and hand it to a new Connection."""
@@ -412,10 +413,10 @@ class WebPeer(asyncio.Protocol):
             self._answer(text_response(403, "Origin not allowed\n"))
             return
         response = self.ws.accept(request)
-        self.ws.send_response(response)
         if response.status_code != 101:
-            self._flush()
+            self._answer(response)  # a handshake that is not one (a missing key, a bad version)
             return
+        self.ws.send_response(response)
         peer = transport.get_extra_info("peername")
         real = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else ("", 0)
         # Several X-Forwarded-For lines are one list (RFC 9110 5.3): the last hop is the last's.

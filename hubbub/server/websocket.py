@@ -62,6 +62,7 @@ class WebSocketTransport(asyncio.Transport):
         self.closing = False
         self.close_code: int = CloseCode.NORMAL_CLOSURE
         self._parts: list[bytes] = []  # the frames so far of a fragmented message
+        self._text = False  # the message being received is a text message
         self._heard = True  # anything received since the last ping
         self._pinger: Timer | None = None
         self._cutoff: Timer | None = None
@@ -99,6 +100,7 @@ class WebSocketTransport(asyncio.Transport):
                 self.fail(CloseCode.UNSUPPORTED_DATA, f"{kind} message on {self.ws.subprotocol}")
                 return
             self._parts = [bytes(frame.data)]
+            self._text = opcode is Opcode.TEXT
         elif opcode is Opcode.CONT:
             self._parts.append(bytes(frame.data))
         else:
@@ -108,6 +110,13 @@ class WebSocketTransport(asyncio.Transport):
             self._message(parts[0] if len(parts) == 1 else b"".join(parts))
 
     def _message(self, message: bytes) -> None:
+        if self._text:
+            try:
+                message.decode()
+            except UnicodeDecodeError:
+                # RFC 6455 8.1: a text message that is not UTF-8 fails the connection, with 1007.
+                self.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
+                return
         # IRCv3 WebSocket: one line per message, without CR or LF; a trailing one is forgiven.
         line = message.rstrip(b"\r\n")
         if b"\n" in line or b"\r" in line:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import ssl
 import time
 
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 from websockets.frames import CloseCode, Opcode
 
 from hubbub.protocol import MAX_LINE
 from hubbub.server.app import Server
+from hubbub.server.tls import generate_self_signed
 from tests.support.clock import FakeClock
 from tests.support.serverproc import ServerProcess
 
@@ -147,6 +150,14 @@ async def test_a_frame_of_the_wrong_type_closes_with_1003(web, connect, subproto
     assert (await tcp.expect("QUIT")).source.startswith("wrongtype!")
     await tcp.assert_silent("PRIVMSG")  # the bad message never reached the channel
     await tcp.sync()
+
+
+async def test_invalid_utf8_in_a_text_message_closes_with_1007(web):
+    ws = await ws_open(web, "mangled", subprotocols=["text.ircv3.net"])
+    ws.ws.send_text(b"PRIVMSG mangled :caf\xe9")  # the library sends what it is given
+    ws._write()
+    await ws.expect_closed()
+    assert ws.close_frame is not None and ws.close_frame.code == CloseCode.INVALID_DATA
 
 
 async def test_no_subprotocol_takes_text_and_binary(web):
@@ -434,3 +445,55 @@ async def test_serve_prints_the_web_url_and_serves_the_page(tmp_path, processes)
     raw = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert raw.startswith(b"HTTP/1.1 200 ") and b"<html" in raw
+
+
+async def test_the_web_door_speaks_https_and_wss_with_the_tls_certificate(start_server, connect, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    generate_self_signed(cert, key)
+    srv = await start_server(web_port=0, tls_port=0, tls_cert=str(cert), tls_key=str(key))
+    assert srv.web_url == f"https://127.0.0.1:{srv.web_port}/"
+    ctx = ssl.create_default_context(cafile=str(cert))
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", srv.web_port, ssl=ctx, server_hostname="localhost"
+    )
+    writer.write(get("/healthz"))
+    raw = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\nok\n")
+    watcher = await connect("watcher", target=srv)
+    async with ws_connect(
+        f"wss://localhost:{srv.web_port}/",
+        ssl=ctx,
+        host="127.0.0.1",
+        subprotocols=["text.ircv3.net"],
+        open_timeout=5,
+    ) as ws:
+        await ws.send("NICK secure")
+        await ws.send("USER s 0 * :S")
+        while (await asyncio.wait_for(ws.recv(), 5)).split()[1] != "001":
+            pass
+        watcher.send("WHOIS secure")
+        await watcher.expect("671", "watcher", "secure")  # a secure connection, as over TLS
+
+
+async def test_hostile_requests_get_an_answer_and_hurt_nobody(web, connect):
+    tcp = await connect("bystander", target=web)
+    broken_upgrade = get("/", extra="Upgrade: websocket\r\nConnection: Upgrade\r\n")  # no key, no version
+    assert (await http(web, broken_upgrade))[0] == 400
+    doubled = get("/", extra="Upgrade: websocket\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+    assert (await http(web, doubled))[0] == 200  # not one Upgrade: a plain GET
+    assert (await http(web, get("/healthz") + b"\x00garbage after the request" * 100))[0] == 200
+    assert (await http(web, b"GET /" + b"a" * 9000))[0] == 414
+    assert (await http(web, get("/", extra="X-Big: " + "b" * 9000 + "\r\n")))[0] == 431
+    assert (await http(web, b"\x16\x03\x01 not http\r\n\r\n"))[0] == 405
+    tcp.send("PING :fine")
+    await tcp.expect("PONG")
+
+
+async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(web):
+    reader, writer = await asyncio.open_connection("127.0.0.1", web.web_port)
+    writer.write(get("/healthz"))
+    writer.write_eof()
+    raw = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"ok\n")

@@ -317,3 +317,23 @@ async def test_mentions_notify_when_the_tab_is_hidden(login: Login, web: WebServ
     await alice.sync()
     shown = await page.evaluate("window.shown")
     assert shown == [["alice in #general", "webby, ping"], ["alice", "private word"]]
+
+
+async def test_conversations_of_an_account_are_listed_on_login(login: Login, web: WebServer) -> None:
+    alice = await web.irc("alice")
+    owner = await web.irc("carol")
+    owner.send("PRIVMSG NickServ :REGISTER s3cret-pass")
+    await owner.expect("900")
+    owner.send("PRIVMSG alice :an older word")
+    await alice.expect("PRIVMSG", "alice")
+    owner.send("QUIT")
+    await owner.expect_closed()
+    alice.send("PRIVMSG carol :while you were out")
+    await alice.sync()
+
+    page = await login("carol", password="s3cret-pass")
+    conversation = page.locator("#dms li[data-name='alice']")
+    await expect(conversation).to_be_visible()
+    await conversation.click()
+    await expect(message(page, "while you were out")).to_be_visible()
+    await expect(message(page, "an older word")).to_be_visible()

@@ -16,6 +16,9 @@ export const GAP_LIMIT = 200;
 /** Seconds between reconnect attempts: doubling from the first to the last. */
 export const RECONNECT_DELAYS = [1, 2, 4, 8, 15, 30];
 
+/** How far back the list of direct conversations reaches on login (days). */
+export const TARGETS_DAYS = 30;
+
 const PREFIX_MODES_DEFAULT = { modes: "ov", symbols: "@+" };
 
 /** The URL of the server's WebSocket for a page served at `location`. */
@@ -382,6 +385,14 @@ export class Client {
       }
     }
     if (names.length) this.send("JOIN", [names.join(",")]);
+    if (this.caps.has("draft/chathistory") && this.caps.has("batch")) {
+      // The conversations of the last weeks, so the list shows them before anyone speaks.
+      const now = Date.now();
+      const since = new Date(now - TARGETS_DAYS * 86400_000).toISOString();
+      const until = new Date(now + 86400_000).toISOString();
+      const limit = Math.min(100, Number(this.isupport.CHATHISTORY) || 100);
+      this.send("CHATHISTORY", ["TARGETS", `timestamp=${until}`, `timestamp=${since}`, String(limit)]);
+    }
     if (reconnecting) {
       for (const buffer of this.network.buffers.values()) {
         if (buffer.kind === "dm") this.catchUp(buffer);

@@ -372,6 +372,17 @@ export const HANDLERS = {
     }
   },
 
+  CHATHISTORY(m) {
+    // A line of a draft/chathistory-targets batch: a conversation with recent messages.
+    const [sub, target] = m.params;
+    if (sub !== "TARGETS" || !target || isChannel(target, this.chantypes) || this.isMe(target)) return;
+    if (target.includes(".") || target.includes("*")) return; // a server or service mask
+    if (!this.network.get(target)) {
+      this.network.ensure(target, "dm");
+      this.emit("buffers");
+    }
+  },
+
   FAIL(m) {
     const [command, code] = m.params;
     const text = m.params[m.params.length - 1] || code;

@@ -372,6 +372,12 @@ export const HANDLERS = {
     }
   },
 
+  INVITE(m) {
+    const [invited, channel] = m.params;
+    if (!channel || !this.isMe(invited)) return; // invite-notify of others: not worth a line
+    this.info(this.network.current, `${nickOf(m.source)} invites you to ${channel}: type /join ${channel}`);
+  },
+
   CHATHISTORY(m) {
     // A line of a draft/chathistory-targets batch: a conversation with recent messages.
     const [sub, target] = m.params;

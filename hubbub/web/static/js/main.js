@@ -3,7 +3,7 @@
 import { Client, websocketUrl } from "./client.js";
 import { LineError } from "./irc.js";
 import { CommandError, parseInput } from "./text.js";
-import { bufferItem, memberItem, renderMessages, typingText } from "./view.js";
+import { bufferItem, memberItem, renderMessages, richText, typingText } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE_NICK = "hubbub.nick";
@@ -14,6 +14,7 @@ let replyTo = null;
 let renderQueued = false;
 let dirtyMessages = true;
 let lastRenderedBuffer = null;
+let pendingSelect = null; // a channel the user joined with /join, shown once joined
 
 function stored(key, fallback) {
   try {
@@ -82,6 +83,13 @@ function onEvent(event) {
       notify(event.buffer, event.message);
       break;
     case "joined":
+      rememberChannels();
+      // The user asked to join it (/join): show it once the server says we are in.
+      if (pendingSelect && client.network.key(pendingSelect) === client.network.key(event.buffer.name)) {
+        pendingSelect = null;
+        selectBuffer(event.buffer);
+      }
+      break;
     case "parted":
       rememberChannels();
       break;
@@ -131,8 +139,9 @@ function render() {
   document.title = unread ? `(${unread}) hubbub` : "hubbub";
 
   $("buffer-name").textContent = current.kind === "channel" ? current.name : current.kind === "dm" ? `@${current.name}` : "Server";
-  $("topic").textContent = current.topic || "";
+  $("topic").replaceChildren(richText(current.topic || ""));
   $("topic").title = current.topic || "";
+  $("toggle-sidebar").classList.toggle("has-mentions", unread > 0);
 
   const status = $("status");
   if (client.status === "reconnecting") {
@@ -242,7 +251,7 @@ function run(action) {
       const existing = client.network.get(action.channel);
       if (existing && existing.joined) selectBuffer(existing);
       else {
-        client.pendingSelect = action.channel;
+        pendingSelect = action.channel;
         client.join(action.channel, action.key);
       }
       break;
@@ -283,17 +292,9 @@ function run(action) {
   }
 }
 
-// Select a channel once the server says we joined it, when the user asked for it.
+// Typing indicators expire without a message saying so.
 setInterval(() => {
   if (!client) return;
-  if (client.pendingSelect) {
-    const buffer = client.network.get(client.pendingSelect);
-    if (buffer && buffer.joined) {
-      client.pendingSelect = null;
-      selectBuffer(buffer);
-    }
-  }
-  // Typing indicators expire without a message saying so.
   const current = client.network.current;
   if (current && current.typing.size) {
     const now = Date.now();

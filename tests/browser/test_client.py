@@ -347,3 +347,18 @@ async def test_conversations_of_an_account_are_listed_on_login(login: Login, web
     await conversation.click()
     await expect(message(page, "while you were out")).to_be_visible()
     await expect(message(page, "an older word")).to_be_visible()
+
+
+async def test_a_long_paste_is_sent_as_several_messages(login: Login, web: WebServer) -> None:
+    alice = await web.irc("alice", "#general")
+    page = await in_general(login)
+    words = " ".join(f"wörd{i}" for i in range(400))  # about 3000 bytes
+    await page.fill("#input", words + "\nsecond line")
+    await page.press("#input", "Enter")
+    got: list[str] = []
+    while not got or got[-1] != "second line":
+        got.append((await alice.expect("PRIVMSG", "#general")).params[1])
+    assert " ".join(got[:-1]) == words and len(got) > 3
+    assert all(len(f":webby!~webby@127.0.0.1 PRIVMSG #general :{t}".encode()) <= 510 for t in got)
+    await expect(message(page, "second line")).to_have_count(1)
+    await expect(page.locator("#messages .msg.error")).to_have_count(0)

@@ -193,3 +193,20 @@ async def test_buffers_order_history_and_drop_duplicates(page: Page) -> None:
     assert got[1:3] == ["m1", "m5"]
     assert got[3] == "a and b joined, c left"
     assert got[4] == 2
+
+
+async def test_long_text_splits_at_spaces_and_never_inside_a_character(page: Page) -> None:
+    got = await run(
+        page,
+        r"""const bytes = (s) => new TextEncoder().encode(s).length;
+        const words = "héllo wörld ".repeat(50);
+        const a = text.splitMessage(words, 100);
+        const b = text.splitMessage("😀".repeat(30), 10);
+        const c = text.splitMessage("x".repeat(250), 100);
+        return [a.join(" ") === words, Math.max(...a.map(bytes)), a.every((p) => !p.startsWith(" ")),
+                b, c.map((p) => p.length), text.splitMessage("short", 100)];""",
+    )
+    assert got[0] is True and got[1] <= 100 and got[2] is True
+    assert got[3] == ["😀😀"] * 15
+    assert got[4] == [100, 100, 50]
+    assert got[5] == ["short"]

@@ -5,7 +5,7 @@
 import { HANDLERS } from "./handlers.js";
 import { actionText, casefold, formatLine, isChannel, nickOf, parseLine } from "./irc.js";
 import { Network } from "./state.js";
-import { mentions, messageTime } from "./text.js";
+import { mentions, messageTime, splitMessage } from "./text.js";
 
 export { nextNick, TYPING_TIMEOUT, WANTED_CAPS } from "./handlers.js";
 
@@ -15,6 +15,9 @@ export const HISTORY_PAGE = 50;
 export const GAP_LIMIT = 200;
 /** Seconds between reconnect attempts: doubling from the first to the last. */
 export const RECONNECT_DELAYS = [1, 2, 4, 8, 15, 30];
+
+/** The longest IRC line without its tags, CR and LF (bytes). */
+export const MAX_LINE_BYTES = 510;
 
 /** How far back the list of direct conversations reaches on login (days). */
 export const TARGETS_DAYS = 30;
@@ -125,7 +128,8 @@ export class Client {
         buffer.typing.clear();
       }
       if (this.stopped) return;
-      this.scheduleReconnect(event.reason || "");
+      // The ERROR line before the close says why (server full, banned...): show that.
+      this.scheduleReconnect(event.reason || this.statusText || "");
     };
   }
 
@@ -177,17 +181,21 @@ export class Client {
 
   /** Send a message (or `/me` action) to a channel or nick. */
   say(target, text, { action = false, replyTo = null } = {}) {
-    const body = action ? `\x01ACTION ${text}\x01` : text;
     const tags = replyTo ? { "+draft/reply": replyTo } : null;
-    const lines = body.split(/\r?\n/).filter((l) => l.length);
-    for (const line of lines) this.send("PRIVMSG", [target, line], tags);
+    // Room for the source (nick!user@host) the server puts in front when it relays the line.
+    const room = MAX_LINE_BYTES - new TextEncoder().encode(`:${this.nick}!~${this.nick}@${"x".repeat(63)} PRIVMSG ${target} :`).length;
+    const pieces = [];
+    for (const line of text.split(/\r?\n/)) {
+      if (line.trim()) pieces.push(...splitMessage(line, room - (action ? 9 : 0)));
+    }
+    for (const piece of pieces) this.send("PRIVMSG", [target, action ? `\x01ACTION ${piece}\x01` : piece], tags);
     this.lastTypingSent = 0;
     if (!this.caps.has("echo-message")) {
-      for (const line of lines) {
+      for (const piece of pieces) {
         this.addMessage(this.bufferFor(target, this.nick), {
           kind: action ? "action" : "privmsg",
           nick: this.nick,
-          text: action ? text : line,
+          text: piece,
           time: new Date(),
           self: true,
           replyTo,

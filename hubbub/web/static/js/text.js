@@ -170,3 +170,30 @@ export function parseInput(text, target) {
       throw new CommandError(`Unknown command /${name}. Commands: /join /part /msg /me /nick /topic /away`);
   }
 }
+
+/**
+ * Split text into pieces of at most `maxBytes` bytes of UTF-8, at a space when one is near the end
+ * of a piece, never inside a character: a long paste is sent as several messages, not refused.
+ */
+export function splitMessage(text, maxBytes) {
+  const encoder = new TextEncoder();
+  const pieces = [];
+  let rest = text;
+  while (encoder.encode(rest).length > maxBytes) {
+    // The longest prefix of whole code points that fits.
+    let bytes = 0;
+    let end = 0;
+    for (const ch of rest) {
+      const n = encoder.encode(ch).length;
+      if (bytes + n > maxBytes) break;
+      bytes += n;
+      end += ch.length;
+    }
+    const space = rest.lastIndexOf(" ", end);
+    const cut = space > end * 0.7 ? space : end;
+    pieces.push(rest.slice(0, cut));
+    rest = rest.slice(cut === space ? cut + 1 : cut);
+  }
+  if (rest.length || !pieces.length) pieces.push(rest);
+  return pieces;
+}

@@ -88,6 +88,7 @@ export class Client {
   connect() {
     this.stopped = false;
     this.registered = false;
+    this.statusText = "";
     this.caps = new Set();
     this.batches.clear();
     this.historyRequests = [];

@@ -96,6 +96,10 @@ async def test_topic_away_and_slash_commands(login: Login, web: WebServer) -> No
     await expect(page.locator("#topic")).to_have_text("side talk")
     await say(page, "/part")
     await expect(page.locator("#channels li[data-name='#side']")).to_have_count(0)
+    await say(page, "/msg #general said from elsewhere")
+    got = await alice.expect("PRIVMSG", "#general")
+    assert got.params[1] == "said from elsewhere"
+    await expect(page.locator("#dms li")).to_have_count(0)  # a channel is no conversation
 
     await say(page, "/msg alice psst")
     got = await alice.expect("PRIVMSG", "alice")
@@ -205,6 +209,9 @@ async def test_reconnects_after_a_restart_with_the_gap_filled(login: Login, web:
     alice.send("PRIVMSG #general :before the restart")
     await expect(message(page, "before the restart")).to_be_visible()
 
+    await say(page, "/join #extra")
+    await expect(page.locator("#channels li.active")).to_have_text("#extra")
+    await page.click("#channels li[data-name='#general']")
     await web.stop()
     await expect(page.locator("#status")).to_have_text("Connection lost. Reconnecting…")
     # Offline, the client waits for the network instead of retrying: the gap stays open.
@@ -217,6 +224,9 @@ async def test_reconnects_after_a_restart_with_the_gap_filled(login: Login, web:
     await page.context.set_offline(False)
 
     await expect(page.locator("#status")).to_be_hidden()
+    # Every channel it was in is joined again, also those joined after logging in.
+    await expect(page.locator("#channels li")).to_have_count(2)
+    await expect(page.locator("#channels li.parted")).to_have_count(0)
     for i in range(3):
         await expect(message(page, f"during the gap {i}")).to_have_count(1)
     await expect(message(page, "before the restart")).to_have_count(1)

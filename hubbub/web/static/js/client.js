@@ -386,8 +386,9 @@ export class Client {
     this.attempt = 0;
     this.status = "connected";
     this.statusText = "";
-    const channels = new Set(this.autojoin.map((c) => this.network.key(c)));
-    const names = [...this.autojoin];
+    // First time: the channels of last visit (or #general); after a reconnect: those we were in.
+    const names = reconnecting ? [] : [...this.autojoin];
+    const channels = new Set(names.map((c) => this.network.key(c)));
     for (const buffer of this.network.buffers.values()) {
       if (buffer.kind === "channel" && buffer.wanted !== false && !channels.has(this.network.key(buffer.name))) {
         names.push(buffer.name);

@@ -393,6 +393,7 @@ export const HANDLERS = {
     const [command, code] = m.params;
     const text = m.params[m.params.length - 1] || code;
     if (command === "CHATHISTORY") {
+      if (m.params.includes("TARGETS")) return; // the conversation list is a nicety
       // Which request failed: the oldest one still waiting (replies come in order).
       const request = this.historyRequests.shift();
       const buffer = request && this.network.buffers.get(request.key);

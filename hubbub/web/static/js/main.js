@@ -260,9 +260,14 @@ function run(action) {
       client.part(action.channel, action.reason);
       break;
     case "msg": {
+      if (/^[#&]/.test(action.target)) {
+        // A channel: said there (shown there once the server echoes it), no conversation made.
+        if (action.text) client.say(action.target, action.text);
+        break;
+      }
       const buffer = client.openConversation(action.target);
       if (action.text) client.say(action.target, action.text);
-      if (!/^[#&]/.test(action.target)) selectBuffer(buffer);
+      selectBuffer(buffer);
       break;
     }
     case "nick":

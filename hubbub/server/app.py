@@ -20,7 +20,7 @@ from hubbub.store import datadir
 from . import startup
 from .accounts import Accounts
 from .bans import Bans
-from .clock import Clock, Deadlines, SystemClock
+from .clock import Clock, Deadlines, SystemClock, Timer
 from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection
@@ -35,6 +35,7 @@ from .limits import ConnectionCounter, RefusalLog, connection_room
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
+from .stats import Stats
 from .tls import server_context, trust_clients
 from .watch import DatabaseWatch
 from .world import Channel, World
@@ -42,6 +43,8 @@ from .world import Channel, World
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 3.0
+# Seconds between the probes that measure how late the event loop runs a timer (/metrics).
+LAG_PROBE_INTERVAL = 1.0
 
 
 class Server:
@@ -59,7 +62,9 @@ class Server:
         self.world: World[Session] = World(casemapping, settings.whowas_size)
         # What each connection is queued, flushed once at the end of the loop turn (outbox.py).
         self.outboxes = Outboxes(settings.sendq)
-        self.delivery = Delivery(self._committed, self.clock, self.outboxes)
+        self.stats = Stats()
+        self._lag_timer: Timer | None = None
+        self.delivery = Delivery(self._committed, self.clock, self.outboxes, self.stats)
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # A dict as a set: about half the memory of a set's table per connection, and ordered.
@@ -161,6 +166,16 @@ class Server:
             self.watch.start()
         for door in self.doors:
             await door.start_serving()
+        self._probe_lag(self.clock.monotonic())
+
+    def _probe_lag(self, due: float) -> None:
+        """Note how late this ran (the loop's lag, for /metrics), and run again in a second."""
+        now = self.clock.monotonic()
+        self.stats.loop_lag = max(0.0, now - due)
+        if not self.stopping:
+            self._lag_timer = self.clock.call_later(
+                LAG_PROBE_INTERVAL, self._probe_lag, now + LAG_PROBE_INTERVAL
+            )
 
     def rehash(self) -> None:
         """Apply freshly loaded settings without dropping anyone (REHASH, SIGHUP).
@@ -230,6 +245,8 @@ class Server:
     async def stop(self, reason: str = "Server shutting down") -> None:
         """Close listeners, tell every client why, flush, and close the store."""
         self.stopping = self.endings.stopping = True
+        if self._lag_timer is not None:
+            self._lag_timer.cancel()
         for door in self.doors:
             door.close()
         for conn in list(self.connections):

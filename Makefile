@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 1100
+# The web door (browser client, WebSocket IRC, /healthz); WEB_PORT= leaves it shut.
+WEB_PORT ?= 8080
 DATA ?= ./hubbub-data
 
 # The optional compiled build (setup.py): its own virtualenv, and a copy of the checkout whose
@@ -21,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 serve: $(BIN)/.installed
-	$(BIN)/hubbub serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
+	$(BIN)/hubbub serve --host $(HOST) --port $(PORT) --data-dir $(DATA) $(if $(WEB_PORT),--web-port $(WEB_PORT))
 
 gui: $(BIN)/.installed
 	$(BIN)/hubbub gui

@@ -32,12 +32,15 @@ from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter, RefusalLog, connection_room
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
 from .stats import Stats
 from .tls import server_context, trust_clients
 from .watch import DatabaseWatch
+from .web import WebGate
 from .world import Channel, World
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class Server:
         self.outboxes = Outboxes(settings.sendq)
         self.stats = Stats()
         self._lag_timer: Timer | None = None
+        self._metrics: Metrics | None = None  # made at the first scrape
         self.delivery = Delivery(self._committed, self.clock, self.outboxes, self.stats)
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -99,7 +103,12 @@ class Server:
         self.accounts.logged_in = self.account_logged_in
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
         self.tls_port: int | None = None
+        # The web door (web.py), when web_port is set: its port and the URL to open.
+        self.web: WebGate | None = None
+        self.web_port: int | None = None
+        self.web_url: str | None = None
         self.tls_context: ssl.SSLContext | None = None
+        self.web_tls_context: ssl.SSLContext | None = None
         # One server per data directory: start() locks it until stop(). Only tests that run
         # several servers on one directory on purpose turn this off.
         self.exclusive = True
@@ -142,6 +151,8 @@ class Server:
                 await startup.bind(tls)
                 self.doors.append(tls)
                 self.tls_port = tls.port
+            if self.settings.web_port is not None:
+                await self._open_web_door()
             if self.exclusive:
                 self.data_lock = datadir.lock(self.settings.data_dir)
             self.history.open()
@@ -177,6 +188,51 @@ class Server:
                 LAG_PROBE_INTERVAL, self._probe_lag, now + LAG_PROBE_INTERVAL
             )
 
+    async def _open_web_door(self) -> None:
+        """Bind the web door (HTTPS with the TLS listener's certificate, if there is one)."""
+        settings = self.settings
+        context = None
+        if settings.tls_enabled:
+            # Its own context: browsers are never asked for a client certificate.
+            context = startup.tls_context(replace(settings, tls_client_ca=""))
+            self.web_tls_context = context
+        self.web = WebGate(self, tls=context is not None)
+        door = Door(
+            self.web.new_peer,
+            "web",
+            settings.web_host or settings.host,
+            settings.web_port or 0,
+            context,
+            accept_tls=self.web.accept_tls if context is not None else None,
+        )
+        await startup.bind(door)
+        self.doors.append(door)
+        self.web_port = door.port
+        host = f"[{door.host}]" if ":" in door.host else door.host
+        self.web_url = f"{'https' if context is not None else 'http'}://{host}:{door.port}/"
+
+    def metrics(self) -> tuple[bytes, str]:
+        """``GET /metrics``: the metrics now in the Prometheus text format, and their Content-Type."""
+        if self._metrics is None:
+            self._metrics = Metrics(self)
+        return self._metrics.render(), METRICS_CONTENT_TYPE
+
+    def health(self) -> str | None:
+        """Why the server is unwell (``/healthz`` answers 503 with it), or None.
+
+        Cheap: flags the store writer and the commit path keep anyway.
+        """
+        writer = self.history.writer
+        if self.history.store is None or writer is None:
+            return "store not open"
+        if writer.waiting_for_lock:
+            return "store locked by another process: messages wait"
+        if self.store_health.failing_since is not None:
+            return "store failing: messages are not delivered"
+        if self.delivery.backlogged:
+            return "store behind: senders wait"
+        return None
+
     def rehash(self) -> None:
         """Apply freshly loaded settings without dropping anyone (REHASH, SIGHUP).
 
@@ -192,6 +248,8 @@ class Server:
                 port=self.settings.port,
                 data_dir=self.settings.data_dir,
                 tls_port=self.settings.tls_port,
+                web_port=self.settings.web_port,
+                web_host=self.settings.web_host,
             ).validate()
             fresh.motd_lines()
             if self.tls_context is not None and fresh.tls_enabled:
@@ -233,6 +291,8 @@ class Server:
             return
         s = self.settings
         self.tls_context.load_cert_chain(s.tls_cert, s.tls_key)
+        if self.web_tls_context is not None:
+            self.web_tls_context.load_cert_chain(s.tls_cert, s.tls_key)
         self._trust_client_certificates()
 
     def _trust_client_certificates(self) -> None:
@@ -249,6 +309,8 @@ class Server:
             self._lag_timer.cancel()
         for door in self.doors:
             door.close()
+        if self.web is not None:
+            self.web.close()  # its sockets that are not WebSockets; those are connections
         for conn in list(self.connections):
             session = conn.session
             if session is not None and not session.gone:

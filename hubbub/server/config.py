@@ -8,6 +8,7 @@ and, for the common ones, a command-line flag. Everything is validated once, at 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -262,6 +263,37 @@ class Settings:
         5.0, "tls", "Seconds a TLS handshake may take before the connection is dropped"
     )
 
+    # [web]
+    web_port: int | None = _s(
+        None,
+        "web",
+        "HTTP port of the web door: the browser client, IRC over WebSocket and /healthz (none: off;"
+        " 0 picks a free port); HTTPS with tls_cert and tls_key",
+        kind=int,
+    )
+    web_host: str = _s("", "web", "Address the web door listens on (empty: the same as host)")
+    web_origins: tuple[str, ...] = _s(
+        [],
+        "web",
+        "Origins (scheme://host[:port]) whose pages may open a WebSocket, besides the page's own"
+        " host; empty: http(s) pages on localhost, 127.0.0.1 and [::1]; '*': any",
+    )
+    web_trusted_proxies: tuple[str, ...] = _s(
+        [],
+        "web",
+        "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For is believed (its last"
+        " hop is then the client's address)",
+    )
+    web_ping_interval: float = _s(
+        30.0, "web", "Seconds between WebSocket pings; a client with no answer by the next one is dropped"
+    )
+    web_request_timeout: float = _s(
+        10.0, "web", "Seconds a web connection has to send its whole HTTP request"
+    )
+    web_health_max_lag: float = _s(
+        1.0, "web", "Seconds the event loop may take to run a callback before /healthz answers 503"
+    )
+
     def validate(self) -> Settings:
         """Check every value; raise :class:`ConfigError` naming the first bad key."""
         positive = [
@@ -370,6 +402,19 @@ class Settings:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError("tls_port", "must be between 0 and 65535")
+        if self.web_port is not None and not 0 <= self.web_port <= 65535:
+            raise ConfigError("web_port", "must be between 0 and 65535")
+        for key in ("web_ping_interval", "web_request_timeout", "web_health_max_lag"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(key, "must be greater than 0")
+        for entry in self.web_trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError("web_trusted_proxies", f"not an address or network: {entry}") from None
+        for origin in self.web_origins:
+            if origin != "*" and "://" not in origin:
+                raise ConfigError("web_origins", f"not an origin (scheme://host[:port]): {origin}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("tls_key" if self.tls_cert else "tls_cert", "tls_cert and tls_key go together")
         for key in ("tls_cert", "tls_key", "tls_client_ca"):
@@ -406,8 +451,12 @@ FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fiel
 
 def _coerce(key: str, value: Any, source: str) -> Any:
     f = FIELDS[key]
-    kind: type = type(f.default) if f.default is not dataclasses.MISSING else tuple
+    kind: type = f.metadata.get("kind") or (
+        type(f.default) if f.default is not dataclasses.MISSING else tuple
+    )
     try:
+        if f.default is None and (value is None or str(value).strip().lower() in ("", "none", "off")):
+            return None  # an optional setting turned off
         if kind is bool:
             if isinstance(value, bool):
                 return value
@@ -491,6 +540,11 @@ def reference_markdown() -> str:
         "network": "--network",
         "motd_file": "--motd-file",
         "flood_control": "--no-flood-control",
+        "tls_port": "--tls-port",
+        "tls_cert": "--tls-cert",
+        "tls_key": "--tls-key",
+        "web_port": "--web-port",
+        "web_host": "--web-host",
     }
     lines = [
         "# Configuration reference",
@@ -516,7 +570,9 @@ def reference_markdown() -> str:
         ]
         for f in fields:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
-            if isinstance(default, bool):
+            if default is None:
+                shown = "none"
+            elif isinstance(default, bool):
                 shown = str(default).lower()
             elif isinstance(default, tuple):
                 shown = "[" + ", ".join(default) + "]"

@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-key", dest="tls_key", help="PEM private key of the TLS certificate")
     parser.add_argument(
+        "--web-port",
+        dest="web_port",
+        type=int,
+        help="open the web door (browser client, WebSocket, /healthz) on this port (0 picks one)",
+    )
+    parser.add_argument("--web-host", dest="web_host", help="address of the web door (default: --host)")
+    parser.add_argument(
         "--no-flood-control",
         dest="flood_control",
         action="store_const",
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             "tls_cert",
             "tls_key",
             "log_format",
+            "web_port",
+            "web_host",
         )
     }
     try:
@@ -197,6 +206,8 @@ async def serve(
     if hasattr(signal, "SIGHUP"):  # as ircds do: reload the configuration, drop nobody
         loop.add_signal_handler(signal.SIGHUP, reload, server)
     print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
+    if server.web_url is not None:
+        print(f"hubbub web on {server.web_url}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set_result(server)
     await stop.wait()

@@ -20,7 +20,7 @@ from hubbub.store import datadir
 from . import startup
 from .accounts import Accounts
 from .bans import Bans
-from .clock import Clock, Deadlines, SystemClock
+from .clock import Clock, Deadlines, SystemClock, Timer
 from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection
@@ -32,9 +32,12 @@ from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter, RefusalLog, connection_room
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .outbox import Epoch, Outboxes
 from .registry import ChannelRegistry
 from .session import Session
+from .stats import Stats
 from .tls import server_context, trust_clients
 from .watch import DatabaseWatch
 from .web import WebGate
@@ -43,6 +46,8 @@ from .world import Channel, World
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 3.0
+# Seconds between the probes that measure how late the event loop runs a timer (/metrics).
+LAG_PROBE_INTERVAL = 1.0
 
 
 class Server:
@@ -60,7 +65,10 @@ class Server:
         self.world: World[Session] = World(casemapping, settings.whowas_size)
         # What each connection is queued, flushed once at the end of the loop turn (outbox.py).
         self.outboxes = Outboxes(settings.sendq)
-        self.delivery = Delivery(self._committed, self.clock, self.outboxes)
+        self.stats = Stats()
+        self._lag_timer: Timer | None = None
+        self._metrics: Metrics | None = None  # made at the first scrape
+        self.delivery = Delivery(self._committed, self.clock, self.outboxes, self.stats)
         self.store_health = StoreHealth(self.notify_opers)
         self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # A dict as a set: about half the memory of a set's table per connection, and ordered.
@@ -169,6 +177,16 @@ class Server:
             self.watch.start()
         for door in self.doors:
             await door.start_serving()
+        self._probe_lag(self.clock.monotonic())
+
+    def _probe_lag(self, due: float) -> None:
+        """Note how late this ran (the loop's lag, for /metrics), and run again in a second."""
+        now = self.clock.monotonic()
+        self.stats.loop_lag = max(0.0, now - due)
+        if not self.stopping:
+            self._lag_timer = self.clock.call_later(
+                LAG_PROBE_INTERVAL, self._probe_lag, now + LAG_PROBE_INTERVAL
+            )
 
     async def _open_web_door(self) -> None:
         """Bind the web door (HTTPS with the TLS listener's certificate, if there is one)."""
@@ -192,6 +210,12 @@ class Server:
         self.web_port = door.port
         host = f"[{door.host}]" if ":" in door.host else door.host
         self.web_url = f"{'https' if context is not None else 'http'}://{host}:{door.port}/"
+
+    def metrics(self) -> tuple[bytes, str]:
+        """``GET /metrics``: the metrics now in the Prometheus text format, and their Content-Type."""
+        if self._metrics is None:
+            self._metrics = Metrics(self)
+        return self._metrics.render(), METRICS_CONTENT_TYPE
 
     def health(self) -> str | None:
         """Why the server is unwell (``/healthz`` answers 503 with it), or None.
@@ -281,6 +305,8 @@ class Server:
     async def stop(self, reason: str = "Server shutting down") -> None:
         """Close listeners, tell every client why, flush, and close the store."""
         self.stopping = self.endings.stopping = True
+        if self._lag_timer is not None:
+            self._lag_timer.cancel()
         for door in self.doors:
             door.close()
         if self.web is not None:

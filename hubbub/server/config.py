@@ -54,6 +54,7 @@ class Settings:
     admin_name: str = _s("hubbub admin", "server", "ADMIN reply: who runs this server")
     admin_location: str = _s("", "server", "ADMIN reply: where")
     admin_email: str = _s("", "server", "ADMIN reply: contact address")
+    log_format: str = _s("text", "server", "Log lines as text, or as one JSON object each: text or json")
     # [limits]
     nicklen: int = _s(32, "limits", "Longest nickname (NICKLEN)")
     channellen: int = _s(64, "limits", "Longest channel name (CHANNELLEN)")
@@ -343,6 +344,8 @@ class Settings:
             raise ConfigError("ping_timeout", "must be longer than ping_interval")
         if self.casemapping not in ("ascii", "rfc1459"):
             raise ConfigError("casemapping", "must be ascii or rfc1459")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format", "must be text or json")
         if "." not in self.server_name or " " in self.server_name:
             raise ConfigError("server_name", "must look like a host name (with a dot, no spaces)")
         if self.nicklen > 200 or self.channellen > 200:

@@ -61,6 +61,7 @@ class Connection(Intake, asyncio.Protocol):
         "admitted",
         "closed",
         "dirty",
+        "door",
         "handshake",
         "hold",
         "last_seen",
@@ -79,6 +80,7 @@ class Connection(Intake, asyncio.Protocol):
     def __init__(self, server: Host) -> None:
         self.server = self.intake_host = server
         self.admitted = False  # counted against the connection limits
+        self.door = "plain"  # the name of the door it came through (/metrics counts by door)
         self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
@@ -135,6 +137,7 @@ class Connection(Intake, asyncio.Protocol):
         is closed without a handshake: a TLS client could not read a plain-text ERROR, and a
         handshake only to refuse would spend on the refused what the limit is there to save.
         """
+        self.door = "tls"
         try:
             peer = sock.getpeername()
         except OSError:  # reset between accept and now
@@ -333,6 +336,7 @@ class Connection(Intake, asyncio.Protocol):
         if self.lost or transport is None or not data:
             return
         transport.write(data)
+        self.stats.bytes_out += len(data)
         if not self.closed and transport.get_write_buffer_size() > self.server.settings.sendq:
             self.overflow()
 
@@ -343,6 +347,7 @@ class Connection(Intake, asyncio.Protocol):
         self.outbox = None
         self.outbox_size = 0
         self.overflowed = True
+        self.stats.sendq_drops += 1
         if self.session is not None:
             self.server.loop.call_soon(self.session.disconnect, "SendQ exceeded")
         self.close_with_error("SendQ exceeded")

@@ -28,6 +28,7 @@ from hubbub.store import StoredMessage
 from . import caps as capmod
 from .clock import Clock, SystemClock
 from .outbox import Epoch, Outboxes, Segment, Write
+from .stats import Stats
 
 if TYPE_CHECKING:
     from hubbub.store import SQLiteStore
@@ -124,8 +125,10 @@ class Delivery:
         on_committed: Callable[[Epoch, BaseException | None], None],
         clock: Clock | None = None,
         outboxes: Outboxes | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self.stats = stats if stats is not None else Stats()
         # Where fan-out queues its bytes; the turn's flush submits the epoch first.
         self.outboxes = outboxes if outboxes is not None else Outboxes(sendq=1 << 20)
         self.outboxes.before_flush = self.submit
@@ -196,6 +199,8 @@ class Delivery:
         direct conversation's sides. Returns the stamped message and the epoch that delivers it.
         Cluster mode will replace the fan-out here with a bus.
         """
+        if not event:
+            self.stats.messages += 1
         tags = dict(message.tags)
         msgid, time_ms = self.stamp(tags, account)
         # The dict is this call's own and never changed again: a view of it needs no copy.
@@ -245,6 +250,9 @@ class Delivery:
         nothing else was queued to any of them since, and no labelled reply is being collected, it is
         appended to that segment alone.
         """
+        if not isinstance(recipients, (list, tuple)):
+            recipients = list(recipients)  # a set or a generator: counted, and iterated once
+        self.stats.deliveries += len(recipients)
         members = recipients if isinstance(recipients, list) and len(recipients) >= SHARED_FANOUT else None
         shared = members is not None
         outboxes = self.outboxes
@@ -395,6 +403,7 @@ class Delivery:
             return None
         self.in_flight.append(epoch)
         self.in_flight_messages += epoch.messages
+        epoch.submitted_at = self.clock.monotonic()
         if self.writer is None:
             self._finished(epoch, None)
         else:
@@ -409,6 +418,8 @@ class Delivery:
         assert done is epoch, "epochs are committed in the order they were submitted"
         self.in_flight_messages -= epoch.messages
         self.committed_seq = epoch.seq
+        if self.writer is not None:
+            self.stats.commit_took(self.clock.monotonic() - epoch.submitted_at)
         if error is not None:
             self.failures += 1
         self._on_committed(epoch, error)

@@ -16,6 +16,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 from .limits import TokenBucket, in_batch, message_command
+from .stats import Stats
 
 if TYPE_CHECKING:
     from .clock import Clock, Timer
@@ -80,8 +81,9 @@ class Intake:
     # intake_host is the server, as intake sees it: Connection.server under a name of its own,
     # as mypyc (which compiles both classes in the optional build) lets no subclass narrow the
     # type of an attribute it inherits, as Connection's Host would narrow IntakeHost.
-    __slots__ = ("_pacing", "intake_host")
+    __slots__ = ("_pacing", "intake_host", "stats")
     _pacing: Pacing | None
+    stats: Stats  # the server's counters (Delivery.stats), kept here for the hot paths
     intake_host: IntakeHost
 
     # Connection's: declared here rather than in an ``if TYPE_CHECKING:`` block, which mypyc
@@ -94,6 +96,7 @@ class Intake:
         # Most clients are idle most of the time: what pacing and holding lines need is made when
         # a client is first paced or has a line held, the queue of held lines when one is held.
         self._pacing = None
+        self.stats = self.intake_host.delivery.stats
 
     def _paced(self) -> Pacing:
         pacing = self._pacing
@@ -184,6 +187,7 @@ class Intake:
             pacing.waiting = None
             return True
         pacing.waiting = bucket
+        self.stats.flood_delays += 1
         self._schedule_drain()
         return False
 

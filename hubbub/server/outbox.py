@@ -154,6 +154,7 @@ class Epoch:
     message_parts: set[int] = field(default_factory=set)  # id() of the kept messages' bytes
     senders: list[tuple[Sender, str, str]] = field(default_factory=list)  # (who, command, target)
     messages: int = 0
+    submitted_at: float = 0.0  # clock.monotonic() when it went to the store writer
     names: dict[str, str] = field(default_factory=dict)  # direct sides' display names (Store.append)
     done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
     # id() of a kept message's line that answered a label -> the label (replies.Replies): if the

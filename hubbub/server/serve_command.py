@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .config import ConfigError, Settings, load
@@ -51,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="turn off per-client message rate limits (tests, benchmarks, trusted bots)",
     )
     parser.add_argument(
+        "--log-format",
+        dest="log_format",
+        choices=("text", "json"),
+        help="log lines as text (default) or one JSON object each",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -79,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             "tls_port",
             "tls_cert",
             "tls_key",
+            "log_format",
             "web_port",
             "web_host",
         )
@@ -87,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         settings = load(config_file=args.config, overrides=overrides)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
+    if settings.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JSONFormatter())
     from hubbub.store import StoreError
 
     from .startup import StartupError
@@ -109,6 +121,22 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except OSError as exc:  # a file named in the settings that cannot be read, and the like
         return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc))
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per log line (``log_format = "json"``), for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as ``{"time", "level", "logger", "message"[, "exception"]}``."""
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def _fail(problem: str) -> int:

@@ -85,6 +85,9 @@ class WebHost(Protocol):
     def health(self) -> str | None:
         """Why the server is unwell (the store), or None when it is well."""
 
+    def metrics(self) -> tuple[bytes, str]:
+        """The server's metrics in the Prometheus text format, and their Content-Type."""
+
 
 Route = Callable[["WebGate", Request], Awaitable[Response]]
 
@@ -142,8 +145,15 @@ async def static(gate: WebGate, request: Request) -> Response:
     return _response(200, body, CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"))
 
 
+async def metrics(gate: WebGate, request: Request) -> Response:
+    """The server's metrics, for Prometheus (hubbub.server.metrics)."""
+    body, content_type = gate.host.metrics()
+    return _response(200, body, content_type)
+
+
 ROUTES: dict[str, Route] = {
     "/healthz": healthz,
+    "/metrics": metrics,
 }
 """Exact paths answered by a handler; every other path is a static file."""
 
@@ -428,7 +438,9 @@ class WebPeer(asyncio.Protocol):
         gate.links.add(link)
         gate.peers.discard(self)  # a Connection now: closed as the server closes connections
         link._send()  # the 101 response
-        link.attach(host.new_connection())
+        conn = host.new_connection()
+        conn.door = "web"
+        link.attach(conn)
         link.handle(rest)
 
     def _timed_out(self) -> None:

@@ -8,6 +8,7 @@ import ssl
 import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect as ws_connect
 from websockets.frames import CloseCode, Opcode
 
@@ -402,6 +403,28 @@ async def test_healthz_says_ok(web):
     status, headers, body = await http(web, get("/healthz"))
     assert (status, body) == (200, b"ok\n")
     assert headers["content-type"].startswith("text/plain")
+
+
+async def test_metrics_count_the_web_doors_clients_and_their_messages(web, connect):
+    tcp = await connect("tcpuser", target=web)
+    await tcp.join("#m")
+    browser = await ws_open(web, "webuser")
+    browser.send("JOIN #m")
+    await browser.expect("366")
+    browser.send("PRIVMSG #m :counted")
+    await tcp.expect("PRIVMSG")
+    status, headers, body = await http(web, get("/metrics"))
+    assert status == 200 and headers["content-type"].startswith("text/plain; version=")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+    assert samples[("hubbub_connections", (("door", "web"),))] == 1
+    assert samples[("hubbub_connections", (("door", "plain"),))] == 1
+    assert samples[("hubbub_users", ())] == 2
+    assert samples[("hubbub_messages_total", ())] >= 1
+    await browser.close()
 
 
 async def test_healthz_says_503_while_the_store_is_locked(web, connect):

@@ -35,6 +35,7 @@ LAYERS: dict[str, list[str]] = {
         "limits",
         "playback",
         "replies",
+        "stats",
         "throttle",
         "tls",
         "writer",
@@ -55,7 +56,7 @@ LAYERS: dict[str, list[str]] = {
     ],
     "handlers": ["handlers"],
     "wire": ["intake", "connection", "doors", "websocket", "web"],
-    "app": ["app", "startup", "serve_command"],
+    "app": ["app", "metrics", "startup", "serve_command"],
 }
 LAYER_OF = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 LAYER_NAMES = list(LAYERS)

@@ -13,8 +13,11 @@ def texts(messages) -> list[str]:
 
 
 def pacing_timers(clock: FakeClock) -> list[str]:
-    """The timers set by flood pacing (the one that keeps every client's ping deadline is not)."""
-    return [t.callback.__name__ for t in clock.waiting if t.callback.__name__ != "_expire"]
+    """The timers set by flood pacing (not the one that keeps every client's ping deadline, nor
+    the server's once-a-second probe of the loop's lag)."""
+    return [
+        t.callback.__name__ for t in clock.waiting if t.callback.__name__ not in ("_expire", "_probe_lag")
+    ]
 
 
 async def test_a_burst_runs_at_once_then_one_line_as_each_token_falls_due(

@@ -37,6 +37,7 @@ from .registry import ChannelRegistry
 from .session import Session
 from .stats import Stats
 from .tls import server_context, trust_clients
+from .tutorial import TutorialBridge
 from .watch import DatabaseWatch
 from .world import Channel, World
 
@@ -99,6 +100,7 @@ class Server:
         self.accounts.logged_in = self.account_logged_in
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
         self.tls_port: int | None = None
+        self.tutorial_port: int | None = None  # the tutorial door's real port, once it is open
         self.tls_context: ssl.SSLContext | None = None
         # One server per data directory: start() locks it until stop(). Only tests that run
         # several servers on one directory on purpose turn this off.
@@ -142,6 +144,13 @@ class Server:
                 await startup.bind(tls)
                 self.doors.append(tls)
                 self.tls_port = tls.port
+            if self.settings.tutorial_port is not None:
+                tutorial = Door(
+                    self.new_tutorial_connection, "tutorial", self.settings.host, self.settings.tutorial_port
+                )
+                await startup.bind(tutorial)
+                self.doors.append(tutorial)
+                self.tutorial_port = tutorial.port
             if self.exclusive:
                 self.data_lock = datadir.lock(self.settings.data_dir)
             self.history.open()
@@ -192,6 +201,7 @@ class Server:
                 port=self.settings.port,
                 data_dir=self.settings.data_dir,
                 tls_port=self.settings.tls_port,
+                tutorial_port=self.settings.tutorial_port,
             ).validate()
             fresh.motd_lines()
             if self.tls_context is not None and fresh.tls_enabled:
@@ -325,6 +335,13 @@ class Server:
     def new_connection(self) -> Connection:
         """The protocol of a socket the plain door just accepted."""
         return Connection(self)
+
+    def new_tutorial_connection(self) -> TutorialBridge:
+        """The protocol of a socket the tutorial door accepted: a Connection behind a translator.
+
+        The channel is read now: REHASH changes it for later arrivals, not for those inside.
+        """
+        return TutorialBridge(self, self.settings.tutorial_channel)
 
     def accept_tls(self, sock: socket.socket, context: ssl.SSLContext) -> None:
         """A socket the TLS door just accepted: counted now, then its handshake (Connection)."""

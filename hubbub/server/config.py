@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubbub.protocol import valid_channel_name
+
 
 class ConfigError(Exception):
     """A setting with a bad value; ``key`` names it as it appears in the file."""
@@ -252,6 +254,18 @@ class Settings:
         "operators",
         "Longest KLINE or DLINE duration in days; a longer one is cut to it (no duration: permanent)",
     )
+    # [tutorial]
+    tutorial_port: int | None = _s(
+        None,
+        "tutorial",
+        "Port of the tutorial door, the original tutorial's name~text protocol (none: off; 0 picks one)",
+    )
+    tutorial_channel: str = _s("#general", "tutorial", "The channel tutorial clients chat in")
+    tutorial_message_max: int = _s(
+        4096,
+        "tutorial",
+        "Longest tutorial message in bytes (split into several PRIVMSGs); a longer one ends the connection",
+    )
     # [tls]
     tls_port: int = _s(6697, "tls", "TLS IRC port, used when tls_cert and tls_key are set (0 picks one)")
     tls_cert: str = _s("", "tls", "PEM certificate chain of the TLS listener (empty: no TLS)")
@@ -368,6 +382,12 @@ class Settings:
             raise ConfigError("channel_rename_interval", "must not be negative")
         if self.password_hash_memory_kib < 8:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
+        if self.tutorial_port is not None and not 0 <= self.tutorial_port <= 65535:
+            raise ConfigError("tutorial_port", "must be between 0 and 65535")
+        if not valid_channel_name(self.tutorial_channel, self.channellen):
+            raise ConfigError("tutorial_channel", "must be a channel name, such as #general")
+        if not 0 < self.tutorial_message_max <= self.recvq:
+            raise ConfigError("tutorial_message_max", "must be greater than 0 and at most recvq")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError("tls_port", "must be between 0 and 65535")
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -407,6 +427,11 @@ FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fiel
 def _coerce(key: str, value: Any, source: str) -> Any:
     f = FIELDS[key]
     kind: type = type(f.default) if f.default is not dataclasses.MISSING else tuple
+    if f.default is None:
+        # An optional port (tutorial_port): absent, empty or "none" is off.
+        if value is None or str(value).strip().lower() in ("", "none", "off"):
+            return None
+        kind = int
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -491,6 +516,7 @@ def reference_markdown() -> str:
         "network": "--network",
         "motd_file": "--motd-file",
         "flood_control": "--no-flood-control",
+        "tutorial_port": "--tutorial-port",
     }
     lines = [
         "# Configuration reference",
@@ -520,6 +546,8 @@ def reference_markdown() -> str:
                 shown = str(default).lower()
             elif isinstance(default, tuple):
                 shown = "[" + ", ".join(default) + "]"
+            elif default is None:
+                shown = "none"
             elif isinstance(default, str):
                 shown = f'"{default}"'
             else:

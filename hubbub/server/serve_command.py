@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-key", dest="tls_key", help="PEM private key of the TLS certificate")
     parser.add_argument(
+        "--tutorial-port",
+        dest="tutorial_port",
+        type=int,
+        help="open the tutorial door (name~text protocol) on this port (default off; 0 picks one)",
+    )
+    parser.add_argument(
         "--no-flood-control",
         dest="flood_control",
         action="store_const",
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             "tls_cert",
             "tls_key",
             "log_format",
+            "tutorial_port",
         )
     }
     try:

@@ -1,0 +1,316 @@
+"""The tutorial door: the original tutorial's ``name~text`` clients chat with IRC users in one channel.
+
+Raw sockets on loopback against a real server: tutorial clients send their name, then messages,
+a chunk each; the server sends ``name~text`` and ``SERVER~...`` lines, each ended by a line feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import ClassVar
+
+import pytest
+
+from hubbub.server.app import Server
+
+from .conftest import Connect, StartServer
+from .ircclient import DEFAULT_TIMEOUT, IRCClient
+
+
+class TutorialClient:
+    """A client of the tutorial protocol: sends chunks, reads lines, every wait with a deadline."""
+
+    unclosed: ClassVar[set[TutorialClient]] = set()
+    """Clients not closed yet: the fixture below closes those a test leaves open."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+        TutorialClient.unclosed.add(self)
+        self.reader = reader
+        self.writer = writer
+        self.name = name
+        self.log: list[str] = []
+
+    @classmethod
+    async def open(cls, server: Server, name: str = "tutorial") -> TutorialClient:
+        assert server.tutorial_port is not None
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(server.host, server.tutorial_port), DEFAULT_TIMEOUT
+        )
+        return cls(reader, writer, name)
+
+    def send(self, data: bytes | str) -> None:
+        """Send one chunk exactly as given (the tutorial's clients add no line ending)."""
+        chunk = data.encode() if isinstance(data, str) else data
+        self.log.append(f"{self.name} >> {chunk[:200]!r}")
+        self.writer.write(chunk)
+
+    async def line(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """The next line the server sent (without its line feed); fails at EOF or the deadline."""
+        try:
+            raw = await asyncio.wait_for(self.reader.readline(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{self.name}: no line within {timeout} s; {self.log}") from None
+        self.log.append(f"{self.name} << {raw!r}")
+        assert raw, f"{self.name}: closed while a line was expected; {self.log}"
+        assert raw.endswith(b"\n"), raw
+        return raw[:-1].decode()
+
+    async def expect(self, wanted: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Read until the line ``wanted``; return the lines before it."""
+        before: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            got = await self.line(max(deadline - time.monotonic(), 0.01))
+            if got == wanted:
+                return before
+            before.append(got)
+
+    async def closed(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Read until the server closes the connection; the lines that came."""
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.reader.readline(), max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                raise AssertionError(f"{self.name}: still open; {self.log}") from None
+            except ConnectionError:
+                return lines
+            if not raw:
+                return lines
+            self.log.append(f"{self.name} << {raw!r}")
+            lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def close(self) -> None:
+        TutorialClient.unclosed.discard(self)
+        self.writer.close()
+
+
+@pytest.fixture(autouse=True)
+async def close_tutorial_clients() -> AsyncIterator[None]:
+    """Close the tutorial clients a test left open, while their loop still runs."""
+    yield
+    for client in list(TutorialClient.unclosed):
+        client.close()
+        with contextlib.suppress(ConnectionError):
+            await client.writer.wait_closed()
+
+
+@pytest.fixture
+async def door(start_server: StartServer) -> Server:
+    """A server with the tutorial door open on a free port."""
+    return await start_server(tutorial_port=0)
+
+
+async def arrive(server: Server, name: str) -> TutorialClient:
+    """A tutorial client that gave its name and saw its own arrival in the channel."""
+    client = await TutorialClient.open(server, name)
+    client.send(name)
+    await client.expect(f"SERVER~{name} joined the chat app")
+    return client
+
+
+async def irc_user(server: Server, connect: Connect, nick: str, *caps: str) -> IRCClient:
+    client = await connect(nick, target=server, caps=caps)
+    await client.join("#general")
+    return client
+
+
+async def test_tutorial_and_irc_clients_see_each_other_arrive_talk_and_leave(
+    door: Server, connect: Connect
+) -> None:
+    alice = await arrive(door, "alice")
+    carol = await irc_user(door, connect, "carol")
+    await alice.expect("SERVER~carol joined the chat app")
+    bob = await arrive(door, "bob")
+    await alice.expect("SERVER~bob joined the chat app")
+    joined = await carol.expect("JOIN", "#general")
+    assert joined.source is not None and joined.source.startswith("bob!")
+
+    # A tutorial message: every tutorial client (the sender too, as the tutorial echoed) sees
+    # name~text, the IRC user a PRIVMSG from the sender.
+    alice.send("hello everyone")
+    for client in (alice, bob):
+        await client.expect("alice~hello everyone")
+    said = await carol.expect("PRIVMSG", "#general", "hello everyone")
+    assert said.source is not None and said.source.startswith("alice!")
+
+    # An IRC user's message and action, and a notice, in the tutorial's format.
+    carol.send("PRIVMSG #general :hi from IRC")
+    carol.send("PRIVMSG #general :\x01ACTION waves\x01")
+    carol.send("NOTICE #general :a notice")
+    for client in (alice, bob):
+        await client.expect("carol~hi from IRC")
+        await client.expect("carol~* waves")
+        await client.expect("carol~a notice")
+
+    # Leaving: a tutorial client closing is a QUIT to IRC users, an IRC PART a departure here.
+    bob.close()
+    await alice.expect("SERVER~bob left the chat app")
+    gone = await carol.expect("QUIT")
+    assert gone.source is not None and gone.source.startswith("bob!")
+    carol.send("PART #general :bye")
+    await alice.expect("SERVER~carol left the chat app")
+    alice.close()
+
+
+async def test_messages_are_lines_of_a_chunk_and_long_ones_are_split(door: Server, connect: Connect) -> None:
+    alice = await arrive(door, "alice")
+    carol = await irc_user(door, connect, "carol")
+    alice.send("one\r\ntwo\n\nthree\n")
+    for text in ("one", "two", "three"):
+        await alice.expect(f"alice~{text}")
+        await carol.expect("PRIVMSG", "#general", text)
+    long_text = "é" * 1500  # 3000 bytes: several lines, none cut inside a character
+    alice.send(long_text)
+    pieces: list[str] = []
+    while "".join(pieces) != long_text:
+        said = await carol.expect("PRIVMSG", "#general")
+        assert len(said.params[1].encode()) < 510
+        pieces.append(said.params[1])
+    assert len(pieces) > 1
+
+
+async def test_the_name_chunk_may_carry_the_first_messages(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")
+    alice = await TutorialClient.open(door, "alice")
+    alice.send("alice\nfirst words\n")
+    await alice.expect("SERVER~alice joined the chat app")
+    await alice.expect("alice~first words")
+    await carol.expect("PRIVMSG", "#general", "first words")
+
+
+async def test_a_taken_name_is_refused_in_words_and_the_connection_closes(
+    door: Server, connect: Connect
+) -> None:
+    await arrive(door, "alice")
+    await irc_user(door, connect, "carol")
+    for name in ("alice", "ALICE", "carol"):
+        again = await TutorialClient.open(door, "again")
+        again.send(name)
+        lines = await again.closed()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("SERVER~") and "taken" in lines[0], lines
+
+
+@pytest.mark.parametrize("name", ["bad name", "#general", "9lives", "a" * 40, "NickServ"])
+async def test_a_bad_name_is_refused_in_words_and_the_connection_closes(door: Server, name: str) -> None:
+    client = await TutorialClient.open(door, "bad")
+    client.send(name)
+    lines = await client.closed()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("SERVER~") and "cannot be a name" in lines[0], lines
+
+
+async def test_binary_junk_gets_a_server_line_and_a_clean_close(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")
+    for junk in (b"\xff\xfe\xfd", b"ok\x00no"):
+        client = await TutorialClient.open(door, "junk")
+        client.send(junk)
+        lines = await client.closed()
+        assert len(lines) == 1 and lines[0].startswith("SERVER~"), lines
+    alice = await arrive(door, "alice")
+    alice.send(b"\xc3\x28 not utf-8")
+    lines = await alice.closed()
+    assert lines[-1].startswith("SERVER~") and "UTF-8" in lines[-1], lines
+    gone = await carol.expect("QUIT")
+    assert gone.source is not None and gone.source.startswith("alice!")
+
+
+async def test_a_huge_chunk_gets_a_server_line_and_a_clean_close(start_server: StartServer) -> None:
+    server = await start_server(tutorial_port=0, tutorial_message_max=200)
+    alice = await arrive(server, "alice")
+    alice.send("x" * 5000)
+    lines = await alice.closed()
+    assert lines == ["SERVER~a message may be at most 200 bytes long"], lines
+
+
+async def test_a_client_that_never_gives_a_name_is_told_and_closed(start_server: StartServer) -> None:
+    server = await start_server(tutorial_port=0, registration_timeout=0.3)
+    client = await TutorialClient.open(server, "silent")
+    lines = await client.closed()
+    assert lines == ["SERVER~disconnected: Registration timed out"], lines
+    await _until(lambda: not server.connections, "the connection is forgotten")
+
+
+async def test_a_client_that_quits_mid_message_leaves_cleanly(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")
+    alice = await arrive(door, "alice")
+    bob = await arrive(door, "bob")
+    bob.send("half a mess")
+    await bob.writer.drain()
+    sock = bob.writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    bob.writer.transport.abort()  # a reset, not a goodbye
+    await alice.expect("SERVER~bob left the chat app")
+    gone = await carol.expect("QUIT")
+    assert gone.source is not None and gone.source.startswith("bob!")
+    # The name is free again, and the server still serves everyone.
+    bob = await arrive(door, "bob")
+    bob.send("back")
+    await alice.expect("bob~back")
+
+
+async def test_flood_control_applies_to_tutorial_clients(start_server: StartServer, connect: Connect) -> None:
+    # A quick rate, so the lines held before the drop run out soon: the rule, not the default.
+    server = await start_server(tutorial_port=0, flood_control=True, recvq=16384, flood_rate=100.0)
+    carol = await irc_user(server, connect, "carol")
+    alice = await arrive(server, "alice")
+    started = time.monotonic()
+    alice.send("".join(f"message number {i} {'y' * 40}\n" for i in range(400)))  # ~25 KB at once
+    lines = await alice.closed(timeout=15)
+    assert lines[-1] == "SERVER~disconnected: Excess Flood", lines[-3:]
+    said = [line for line in lines if line.startswith("alice~")]
+    # The burst went at once, the rest at the rate: nowhere near all 400 before the drop.
+    assert 5 <= len(said) < 400
+    assert len(said) <= 5 + server.settings.flood_rate * (time.monotonic() - started) + 2
+    gone = await carol.expect("QUIT")
+    assert gone.params[0] == "Excess Flood"
+
+
+async def test_connections_per_ip_apply_to_the_tutorial_door(start_server: StartServer) -> None:
+    server = await start_server(tutorial_port=0, max_per_ip=1, exempt_loopback=False)
+    await arrive(server, "alice")
+    second = await TutorialClient.open(server, "second")
+    lines = await second.closed()
+    assert len(lines) == 1 and lines[0].startswith("SERVER~disconnected:"), lines
+
+
+async def test_the_door_closes_at_shutdown_and_clients_are_told(door: Server) -> None:
+    alice = await arrive(door, "alice")
+    port = door.tutorial_port
+    assert port is not None
+    await door.stop()
+    lines = await alice.closed()
+    assert lines == ["SERVER~disconnected: Server shutting down"], lines
+    with pytest.raises(OSError):
+        await asyncio.open_connection(door.host, port)
+
+
+async def test_no_tutorial_door_unless_asked(server: Server) -> None:
+    assert server.settings.tutorial_port is None
+    assert server.tutorial_port is None
+    assert [d.name for d in server.doors] == ["plain"]
+
+
+async def test_a_kicked_tutorial_client_is_told_and_closed(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")  # first in: the channel's operator
+    alice = await arrive(door, "alice")
+    bob = await arrive(door, "bob")
+    carol.send("KICK #general alice :enough")
+    lines = await alice.closed()
+    assert lines[-1] == "SERVER~you were removed from the chat app by carol", lines
+    await bob.expect("SERVER~alice left the chat app")
+
+
+async def _until(done: Callable[[], bool], what: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Poll ``done`` until it holds, failing with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        await asyncio.sleep(0.01)

@@ -17,6 +17,7 @@ from typing import ClassVar
 import pytest
 
 from hubbub.server.app import Server
+from tests.support.clock import FakeClock
 
 from .conftest import Connect, StartServer
 from .ircclient import DEFAULT_TIMEOUT, IRCClient
@@ -314,3 +315,57 @@ async def _until(done: Callable[[], bool], what: str, timeout: float = DEFAULT_T
     while not done():
         assert time.monotonic() < deadline, f"timed out: {what}"
         await asyncio.sleep(0.01)
+
+
+async def test_the_bridge_answers_pings_so_a_quiet_client_stays(start_server: StartServer) -> None:
+    clock = FakeClock()
+    server = await start_server(tutorial_port=0, ping_interval=90.0, ping_timeout=150.0, clock=clock)
+    alice = await arrive(server, "alice")
+    session = server.world.users["alice"]
+    for _ in range(3):  # 270 s of a client that only reads: far past the timeout
+        clock.advance(90.0)
+        pinged_at = clock.monotonic()
+        await _until(lambda at=pinged_at: session.conn.last_seen >= at, "the bridge answers the PING")
+    assert not session.gone
+    alice.send("still here")
+    await alice.expect("alice~still here")
+
+
+async def test_a_newcomer_sees_the_recent_conversation(door: Server) -> None:
+    alice = await arrive(door, "alice")
+    alice.send("before bob came")
+    await alice.expect("alice~before bob came")
+    bob = await TutorialClient.open(door, "bob")
+    bob.send("bob")
+    lines = await bob.expect("alice~before bob came")
+    assert "SERVER~bob joined the chat app" in lines
+
+
+async def test_a_message_the_channel_refuses_is_explained(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")  # the channel's operator
+    alice = await arrive(door, "alice")
+    carol.send("MODE #general +m")
+    await carol.expect("MODE", "#general", "+m")
+    alice.send("may I speak?")
+    line = await alice.line()
+    assert line.startswith("SERVER~your message was not sent"), line
+    await carol.assert_silent("PRIVMSG")
+
+
+async def test_a_refused_join_is_explained_and_closes(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")
+    carol.send("MODE #general +i")
+    await carol.expect("MODE", "#general", "+i")
+    alice = await TutorialClient.open(door, "alice")
+    alice.send("alice")
+    lines = await alice.closed()
+    assert len(lines) == 1 and lines[0].startswith("SERVER~you cannot join #general"), lines
+
+
+async def test_the_channel_is_a_setting(start_server: StartServer, connect: Connect) -> None:
+    server = await start_server(tutorial_port=0, tutorial_channel="#lobby")
+    carol = await connect("carol", target=server)
+    await carol.join("#lobby")
+    await arrive(server, "alice")
+    joined = await carol.expect("JOIN", "#lobby")
+    assert joined.source is not None and joined.source.startswith("alice!")

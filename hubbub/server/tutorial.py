@@ -49,6 +49,27 @@ _NAME_REFUSED = {"431", "432"}
 _JOIN_REFUSED = {"403", "405", "471", "473", "474", "475", "476", "477", "489"}
 # "Closing Link: host (reason)", the ERROR a session's end sends: the reason is what matters.
 _CLOSING = re.compile(r"^Closing [Ll]ink: \S+ \((.*)\)$")
+# IRC formatting (mIRC colours with their numbers, bold, italics ...) and every other control
+# character: a tutorial client prints what it receives to a terminal, where they would be noise
+# at best and terminal escape sequences at worst.
+_CONTROLS = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6})?|[\x00-\x1f\x7f]")
+
+
+def plain(text: str) -> str:
+    """``text`` without IRC formatting or control characters, safe to print to a terminal."""
+    return _CONTROLS.sub("", text)
+
+
+def shown_name(nick: str) -> str:
+    """How a sender's nick is shown in front of ``~``: never so that it reads as ``SERVER~``.
+
+    A nick may hold ``~`` (just not first): ``SERVER~x`` or ``Server`` would pass for the server
+    itself, so such a nick is shown in brackets.
+    """
+    nick = plain(nick)
+    if nick.partition("~")[0].casefold() == SERVER_NAME.casefold():
+        return f"[{nick}]"
+    return nick
 
 
 def _closing_reason(text: str) -> str:
@@ -137,7 +158,7 @@ class TutorialBridge(asyncio.Protocol):
         except UnicodeDecodeError:
             self.refuse("messages must be UTF-8 text")
             return
-        lines = [line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         if any(len(line.encode("utf-8")) > settings.tutorial_message_max for line in lines):
             self.refuse(f"a message may be at most {settings.tutorial_message_max} bytes long")
             return
@@ -180,11 +201,14 @@ class TutorialBridge(asyncio.Protocol):
 
     def _give_name(self, name: str) -> None:
         settings = self.server.settings
-        if not valid_nick(name, settings.nicklen):
+        if not valid_nick(name, settings.nicklen) or "~" in name:
             self.refuse(
-                f'"{name}" cannot be a name here: a name has 1 to {settings.nicklen} characters,'
-                " no spaces or any of , * ? ! @ . :, and does not start with a digit, - or #"
+                f'"{plain(name)}" cannot be a name here: a name has 1 to {settings.nicklen} characters,'
+                " no spaces or any of , * ? ! @ . : ~, and does not start with a digit, - or #"
             )
+            return
+        if name.casefold() == SERVER_NAME.casefold():
+            self.refuse(f'"{name}" cannot be a name here: it is what the server calls itself')
             return
         self.name = name
         self._feed(
@@ -220,20 +244,23 @@ class TutorialBridge(asyncio.Protocol):
         # (JOIN after 001, PONG) is handed over on the next loop turn, not in the middle of it.
         self.server.loop.call_soon(self._feed, messages)
 
-    def refuse(self, why: str) -> None:
-        """Tell the client why in one ``SERVER~`` line, then end its session and close."""
+    def refuse(self, why: str, quit_reason: str | None = None) -> None:
+        """Tell the client why in one ``SERVER~`` line, then end its session and close.
+
+        Others in the channel see it quit with ``quit_reason`` (by default ``why``).
+        """
         if self.done:
             return
         self._say(f"{SERVER_NAME}~{why}")
         self.done = True
-        self.server.loop.call_soon(self._end, why)
+        self.server.loop.call_soon(self._end, quit_reason or why)
 
-    def _end(self, why: str) -> None:
+    def _end(self, reason: str) -> None:
         session = self.conn.session
         if session is not None and not session.gone:
-            session.disconnect(why)
+            session.disconnect(reason)
         elif not self.conn.closed:
-            self.conn.close_with_error(why)
+            self.conn.close_with_error(reason)
 
     # outbound -----------------------------------------------------------------------------------
 
@@ -252,7 +279,7 @@ class TutorialBridge(asyncio.Protocol):
 
     def _translate(self, m: Message) -> None:
         command = m.command
-        source = (m.source or "").split("!", 1)[0]
+        source = shown_name((m.source or "").split("!", 1)[0])
         if command in ("PRIVMSG", "NOTICE"):
             if len(m.params) >= 2 and self._is_channel(m.params[0]):
                 text = m.params[1]
@@ -261,11 +288,11 @@ class TutorialBridge(asyncio.Protocol):
                     if not body.startswith("ACTION "):
                         return  # a CTCP request other than an action means nothing here
                     text = "* " + body[len("ACTION ") :]
-                self._say(f"{source}~{text}")
+                self._say(f"{source}~{plain(text)}")
         elif command == "JOIN":
             if m.params and self._is_channel(m.params[0]):
                 self._say(f"{SERVER_NAME}~{source} joined the chat app")
-                if not self.joined and self._is_me(source):
+                if not self.joined and self._is_me((m.source or "").split("!", 1)[0]):
                     self._joined(m.source or source)
         elif command == "PART":
             if m.params and self._is_channel(m.params[0]):
@@ -275,12 +302,12 @@ class TutorialBridge(asyncio.Protocol):
         elif command == "KICK":
             if len(m.params) >= 2 and self._is_channel(m.params[0]):
                 if self._is_me(m.params[1]):
-                    self.refuse(f"you were removed from the chat app by {source}")
+                    self.refuse(f"you were removed from the chat app by {source}", f"Kicked by {source}")
                 else:
-                    self._say(f"{SERVER_NAME}~{m.params[1]} left the chat app")
+                    self._say(f"{SERVER_NAME}~{shown_name(m.params[1])} left the chat app")
         elif command == "NICK":
             if m.params:
-                self._say(f"{SERVER_NAME}~{source} is now known as {m.params[0]}")
+                self._say(f"{SERVER_NAME}~{source} is now known as {shown_name(m.params[0])}")
         elif command == "PING":
             # The tutorial protocol has no PING: the bridge answers for the client, whose
             # liveness TCP keepalive checks instead (connection_made).
@@ -290,16 +317,17 @@ class TutorialBridge(asyncio.Protocol):
         elif command in _NAME_TAKEN and not self.joined:
             self.refuse(f"the name {self.name} is taken; connect again with another")
         elif command in _NAME_REFUSED and not self.joined:
-            reason = m.params[-1] if m.params else "refused"
+            reason = plain(m.params[-1]) if m.params else "refused"
             self.refuse(f'"{self.name}" cannot be a name here ({reason})')
         elif command in _JOIN_REFUSED and not self.joined:
-            reason = m.params[-1] if m.params else "refused"
+            reason = plain(m.params[-1]) if m.params else "refused"
             self.refuse(f"you cannot join {self.channel} ({reason})")
         elif command == "404":
-            reason = m.params[-1] if m.params else "refused"
+            reason = plain(m.params[-1]) if m.params else "refused"
             self._say(f"{SERVER_NAME}~your message was not sent ({reason})")
         elif command == "ERROR" and not self.done:
-            self._say(f"{SERVER_NAME}~disconnected: {_closing_reason(m.params[0] if m.params else '')}")
+            reason = _closing_reason(m.params[0]) if m.params else "closed"
+            self._say(f"{SERVER_NAME}~disconnected: {plain(reason)}")
             self.done = True
 
     def _joined(self, mask: str) -> None:

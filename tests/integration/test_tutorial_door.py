@@ -199,7 +199,9 @@ async def test_a_taken_name_is_refused_in_words_and_the_connection_closes(
         assert lines[0].startswith("SERVER~") and "taken" in lines[0], lines
 
 
-@pytest.mark.parametrize("name", ["bad name", "#general", "9lives", "a" * 40, "NickServ"])
+@pytest.mark.parametrize(
+    "name", ["bad name", "#general", "9lives", "a" * 40, "NickServ", "SERVER", "server", "al~ice"]
+)
 async def test_a_bad_name_is_refused_in_words_and_the_connection_closes(door: Server, name: str) -> None:
     client = await TutorialClient.open(door, "bad")
     client.send(name)
@@ -307,6 +309,7 @@ async def test_a_kicked_tutorial_client_is_told_and_closed(door: Server, connect
     lines = await alice.closed()
     assert lines[-1] == "SERVER~you were removed from the chat app by carol", lines
     await bob.expect("SERVER~alice left the chat app")
+    await _until(lambda: "alice" not in door.world.users, "the kicked client is gone")
 
 
 async def _until(done: Callable[[], bool], what: str, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -369,3 +372,48 @@ async def test_the_channel_is_a_setting(start_server: StartServer, connect: Conn
     await arrive(server, "alice")
     joined = await carol.expect("JOIN", "#lobby")
     assert joined.source is not None and joined.source.startswith("alice!")
+
+
+async def test_nobody_passes_for_the_server_and_controls_are_stripped(door: Server, connect: Connect) -> None:
+    alice = await arrive(door, "alice")
+    impostor = await irc_user(door, connect, "SERVER~admin")
+    await alice.expect("SERVER~[SERVER~admin] joined the chat app")
+    impostor.send("PRIVMSG #general :you are banned")
+    await alice.expect("[SERVER~admin]~you are banned")
+    carol = await irc_user(door, connect, "carol")
+    carol.send("PRIVMSG #general :\x02bold\x02 \x0304,01red\x03 \x1b[2Jclear")
+    await alice.expect("carol~bold red [2Jclear")
+
+
+async def test_a_tutorial_client_that_never_reads_is_dropped_alone(
+    start_server: StartServer, connect: Connect
+) -> None:
+    server = await start_server(tutorial_port=0, sendq=16384)
+    carol = await irc_user(server, connect, "carol")
+    alice = await arrive(server, "alice")
+    # A client that gives its name and never reads again, with a small receive buffer.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    assert server.tutorial_port is not None
+    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.tutorial_port))
+    sock.send(b"slow")
+    await carol.expect("JOIN", "#general")
+    text = "x" * 400
+    deadline = time.monotonic() + 60
+    quit_seen = None
+    sent = 0
+    while quit_seen is None:
+        assert time.monotonic() < deadline, "the slow client was never dropped"
+        for _ in range(100):
+            carol.send(f"PRIVMSG #general :{sent} {text}")
+            sent += 1
+        await carol.sync()
+        quit_seen = next((m for m in carol.buffer if m.command == "QUIT"), None)
+        # alice reads along: only the one that does not falls behind
+        await alice.expect(f"carol~{sent - 1} {text}", timeout=20)
+    assert quit_seen.source is not None and quit_seen.source.startswith("slow!")
+    assert quit_seen.params[0] == "SendQ exceeded"
+    alice.send("still fine")
+    await alice.expect("alice~still fine")
+    sock.close()

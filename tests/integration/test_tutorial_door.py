@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import signal
 import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from hubbub.server.app import Server
 from tests.support.clock import FakeClock
+from tests.support.serverproc import ServerProcess
 
 from .conftest import Connect, StartServer
 from .ircclient import DEFAULT_TIMEOUT, IRCClient
@@ -417,3 +421,25 @@ async def test_a_tutorial_client_that_never_reads_is_dropped_alone(
     alice.send("still fine")
     await alice.expect("alice~still fine")
     sock.close()
+
+
+async def test_hubbub_serve_opens_the_door_with_its_flag(
+    tmp_path: Path, processes: list[ServerProcess]
+) -> None:
+    server = await ServerProcess(tmp_path / "data", "--tutorial-port", "0").start()
+    processes.append(server)
+    line = await server.wait_for_stderr(b"tutorial door listening on")
+    found = re.search(rb"listening on (\S+):(\d+)", line)
+    assert found is not None
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(found.group(1).decode(), int(found.group(2))), DEFAULT_TIMEOUT
+    )
+    client = TutorialClient(reader, writer, "alice")
+    client.send("alice")
+    await client.expect("SERVER~alice joined the chat app")
+    client.send("hello from a process")
+    await client.expect("alice~hello from a process")
+    server.signal(signal.SIGTERM)
+    assert await client.closed() == ["SERVER~disconnected: Server shutting down"]
+    assert await server.wait(10) == 0
+    client.close()

@@ -24,7 +24,8 @@ import contextlib
 import logging
 import re
 import socket
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from hubbub.protocol import Casemapping, Message, ProtocolError, casefold, format_message, parse, valid_nick
 
@@ -100,22 +101,61 @@ def split_text(text: str, budget: int) -> list[str]:
     return pieces
 
 
-class _BridgeTransport:
+class _BridgeTransport(asyncio.Transport):
     """The transport the Connection writes to: IRC lines in, tutorial lines to the real socket.
 
     Everything but ``write`` goes to the real transport unchanged (closing, flow control, the
-    peer's address, the write buffer the sendq is measured against).
+    peer's address, the write buffer the sendq is measured against). A subclass of
+    ``asyncio.Transport``, as the compiled Connection checks the type of what it is given.
     """
 
     def __init__(self, bridge: TutorialBridge, real: asyncio.Transport) -> None:
+        super().__init__()
         self._bridge = bridge
         self._real = real
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._bridge.from_server(bytes(data))
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._real.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._real.is_closing()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def abort(self) -> None:
+        self._real.abort()
+
+    def can_write_eof(self) -> bool:
+        return self._real.can_write_eof()
+
+    def write_eof(self) -> None:
+        self._real.write_eof()
+
+    def is_reading(self) -> bool:
+        return self._real.is_reading()
+
+    def pause_reading(self) -> None:
+        self._real.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._real.resume_reading()
+
+    def get_write_buffer_size(self) -> int:
+        return self._real.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._real.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._real.set_write_buffer_limits(high, low)
 
 
 class TutorialBridge(asyncio.Protocol):
@@ -140,9 +180,10 @@ class TutorialBridge(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Keep TCP keepalive on (the client answers no PING), then start the connection."""
-        self.transport = transport  # type: ignore[assignment]
-        self._keepalive(transport)
-        self.conn.connection_made(_BridgeTransport(self, transport))  # type: ignore[arg-type]
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        real = self.transport = cast(asyncio.Transport, transport)
+        self._keepalive(real)
+        self.conn.connection_made(_BridgeTransport(self, real))
 
     def data_received(self, data: bytes) -> None:
         """One chunk from the client: its name first, then messages, a line each."""

@@ -212,7 +212,7 @@ class TutorialBridge(asyncio.Protocol):
             if conn.closed or self.done:
                 return
         if not self.joined:
-            size = sum(len(line) for line in lines)
+            size = sum(len(line.encode("utf-8")) for line in lines)
             if self._waiting_bytes + size > settings.recvq:
                 self.refuse("too much typed before joining the chat")
                 return
@@ -244,7 +244,7 @@ class TutorialBridge(asyncio.Protocol):
         settings = self.server.settings
         if not valid_nick(name, settings.nicklen) or "~" in name:
             self.refuse(
-                f'"{plain(name)}" cannot be a name here: a name has 1 to {settings.nicklen} characters,'
+                f'"{plain(name[:64])}" cannot be a name here: a name has 1 to {settings.nicklen} characters,'
                 " no spaces or any of , * ? ! @ . : ~, and does not start with a digit, - or #"
             )
             return
@@ -320,7 +320,8 @@ class TutorialBridge(asyncio.Protocol):
 
     def _translate(self, m: Message) -> None:
         command = m.command
-        source = shown_name((m.source or "").split("!", 1)[0])
+        nick = (m.source or "").split("!", 1)[0]
+        source = shown_name(nick)
         if command in ("PRIVMSG", "NOTICE"):
             if len(m.params) >= 2 and self._is_channel(m.params[0]):
                 text = m.params[1]
@@ -333,11 +334,14 @@ class TutorialBridge(asyncio.Protocol):
         elif command == "JOIN":
             if m.params and self._is_channel(m.params[0]):
                 self._say(f"{SERVER_NAME}~{source} joined the chat app")
-                if not self.joined and self._is_me((m.source or "").split("!", 1)[0]):
+                if not self.joined and self._is_me(nick):
                     self._joined(m.source or source)
         elif command == "PART":
             if m.params and self._is_channel(m.params[0]):
-                self._say(f"{SERVER_NAME}~{source} left the chat app")
+                if self._is_me(nick):  # parted by the server: nowhere left to chat
+                    self.refuse("you were removed from the chat app", "Removed from the channel")
+                else:
+                    self._say(f"{SERVER_NAME}~{source} left the chat app")
         elif command == "QUIT":
             self._say(f"{SERVER_NAME}~{source} left the chat app")
         elif command == "KICK":
@@ -349,6 +353,8 @@ class TutorialBridge(asyncio.Protocol):
         elif command == "NICK":
             if m.params:
                 self._say(f"{SERVER_NAME}~{source} is now known as {shown_name(m.params[0])}")
+                if self._is_me(nick):  # renamed by the server
+                    self.name = m.params[0]
         elif command == "PING":
             # The tutorial protocol has no PING: the bridge answers for the client, whose
             # liveness TCP keepalive checks instead (connection_made).

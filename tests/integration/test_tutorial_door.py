@@ -443,3 +443,12 @@ async def test_hubbub_serve_opens_the_door_with_its_flag(
     assert await client.closed() == ["SERVER~disconnected: Server shutting down"]
     assert await server.wait(10) == 0
     client.close()
+
+
+async def test_a_server_password_keeps_tutorial_clients_out_with_a_reason(start_server: StartServer) -> None:
+    """The tutorial protocol has no way to give a password: the door is no way around one."""
+    server = await start_server(tutorial_port=0, password="secret")
+    client = await TutorialClient.open(server, "alice")
+    client.send("alice")
+    lines = await client.closed()
+    assert lines == ["SERVER~disconnected: Bad password"], lines

@@ -167,6 +167,7 @@ class TutorialBridge(asyncio.Protocol):
         self._mapping: Casemapping = "rfc1459" if server.settings.casemapping == "rfc1459" else "ascii"
         self._folded_channel = casefold(channel, self._mapping)
         self.conn = Connection(server)
+        self.conn.door = "tutorial"  # /metrics counts connections by door
         self.transport: asyncio.Transport | None = None
         self.name = ""  # the name the client gave, once it did
         self.joined = False  # its JOIN of the channel was seen: its messages may go

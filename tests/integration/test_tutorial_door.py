@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hubbub.server.app import Server
+from hubbub.server.metrics import Metrics
 from tests.support.clock import FakeClock
 from tests.support.serverproc import ServerProcess
 
@@ -297,6 +299,19 @@ async def test_the_door_closes_at_shutdown_and_clients_are_told(door: Server) ->
     assert lines == ["SERVER~disconnected: Server shutting down"], lines
     with pytest.raises(OSError):
         await asyncio.open_connection(door.host, port)
+
+
+async def test_metrics_count_tutorial_connections_by_their_door(door: Server) -> None:
+    await arrive(door, "alice")
+    await arrive(door, "bob")
+    text = Metrics(door).render().decode()
+    counts = {
+        sample.labels["door"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "hubbub_connections"
+    }
+    assert counts == {"plain": 0, "tutorial": 2}
 
 
 async def test_no_tutorial_door_unless_asked(server: Server) -> None:

@@ -32,11 +32,11 @@ from .ircclient import DEFAULT_TIMEOUT, IRCClient
 class TutorialClient:
     """A client of the tutorial protocol: sends chunks, reads lines, every wait with a deadline."""
 
-    unclosed: ClassVar[set[TutorialClient]] = set()
-    """Clients not closed yet: the fixture below closes those a test leaves open."""
+    opened: ClassVar[set[TutorialClient]] = set()
+    """Clients of the current test: the fixture below closes them and waits until they are."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
-        TutorialClient.unclosed.add(self)
+        TutorialClient.opened.add(self)
         self.reader = reader
         self.writer = writer
         self.name = name
@@ -94,15 +94,15 @@ class TutorialClient:
             lines.append(raw.decode(errors="replace").rstrip("\n"))
 
     def close(self) -> None:
-        TutorialClient.unclosed.discard(self)
         self.writer.close()
 
 
 @pytest.fixture(autouse=True)
 async def close_tutorial_clients() -> AsyncIterator[None]:
-    """Close the tutorial clients a test left open, while their loop still runs."""
+    """Close the tutorial clients of a test, and wait until they are, while their loop still runs."""
     yield
-    for client in list(TutorialClient.unclosed):
+    clients, TutorialClient.opened = TutorialClient.opened, set()
+    for client in clients:
         client.close()
         with contextlib.suppress(ConnectionError):
             await client.writer.wait_closed()
@@ -467,3 +467,18 @@ async def test_a_server_password_keeps_tutorial_clients_out_with_a_reason(start_
     client.send("alice")
     lines = await client.closed()
     assert lines == ["SERVER~disconnected: Bad password"], lines
+
+
+async def test_clients_that_leave_at_any_step_leave_nothing_behind(door: Server, connect: Connect) -> None:
+    carol = await irc_user(door, connect, "carol")
+    silent = await TutorialClient.open(door, "silent")  # connects, says nothing, goes
+    silent.close()
+    named = await TutorialClient.open(door, "named")  # gives a name and goes at once
+    named.send("dave\nhello?\n")
+    named.close()
+    await _until(lambda: len(door.connections) == 1, "only carol is left")
+    assert set(door.world.users) == {"carol"}
+    # Whatever dave got to say before going, the room goes on.
+    carol.send("PRIVMSG #general :anyone?")
+    alice = await arrive(door, "alice")
+    await alice.expect("carol~anyone?")

@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "SERVER"
 """The name in front of what the server itself says (``SERVER~...``), as the tutorial had it."""
 
-# A line feed, CR LF or lone CR each end a message: tutorial clients send none, typed text one.
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 # The longest IRC line body (without CRLF) the server accepts from a client (Modern IRC).
 _MAX_BODY = 510
 # The registration replies that end a tutorial client's attempt, and how each is said.
@@ -293,6 +291,8 @@ class TutorialBridge(asyncio.Protocol):
         """
         if self.done:
             return
+        # DEBUG: a stream of bad clients must not flood the log (the name and reason are theirs).
+        log.debug("tutorial client %r from %s refused: %r", self.name, self.conn.peer_ip, why)
         self._say(f"{SERVER_NAME}~{why}")
         self.done = True
         self.server.loop.call_soon(self._end, quit_reason or why)

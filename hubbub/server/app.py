@@ -39,6 +39,7 @@ from .registry import ChannelRegistry
 from .session import Session
 from .stats import Stats
 from .tls import server_context, trust_clients
+from .tutorial import TutorialBridge
 from .watch import DatabaseWatch
 from .web import WebGate
 from .world import Channel, World
@@ -107,6 +108,7 @@ class Server:
         self.web: WebGate | None = None
         self.web_port: int | None = None
         self.web_url: str | None = None
+        self.tutorial_port: int | None = None  # the tutorial door's real port, once it is open
         self.tls_context: ssl.SSLContext | None = None
         self.web_tls_context: ssl.SSLContext | None = None
         # One server per data directory: start() locks it until stop(). Only tests that run
@@ -153,6 +155,13 @@ class Server:
                 self.tls_port = tls.port
             if self.settings.web_port is not None:
                 await self._open_web_door()
+            if self.settings.tutorial_port is not None:
+                tutorial = Door(
+                    self.new_tutorial_connection, "tutorial", self.settings.host, self.settings.tutorial_port
+                )
+                await startup.bind(tutorial)
+                self.doors.append(tutorial)
+                self.tutorial_port = tutorial.port
             if self.exclusive:
                 self.data_lock = datadir.lock(self.settings.data_dir)
             self.history.open()
@@ -250,6 +259,7 @@ class Server:
                 tls_port=self.settings.tls_port,
                 web_port=self.settings.web_port,
                 web_host=self.settings.web_host,
+                tutorial_port=self.settings.tutorial_port,
             ).validate()
             fresh.motd_lines()
             if self.tls_context is not None and fresh.tls_enabled:
@@ -387,6 +397,13 @@ class Server:
     def new_connection(self) -> Connection:
         """The protocol of a socket the plain door just accepted."""
         return Connection(self)
+
+    def new_tutorial_connection(self) -> TutorialBridge:
+        """The protocol of a socket the tutorial door accepted: a Connection behind a translator.
+
+        The channel is read now: REHASH changes it for later arrivals, not for those inside.
+        """
+        return TutorialBridge(self, self.settings.tutorial_channel)
 
     def accept_tls(self, sock: socket.socket, context: ssl.SSLContext) -> None:
         """A socket the TLS door just accepted: counted now, then its handshake (Connection)."""

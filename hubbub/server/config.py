@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubbub.protocol import valid_channel_name
+
 
 class ConfigError(Exception):
     """A setting with a bad value; ``key`` names it as it appears in the file."""
@@ -253,6 +255,19 @@ class Settings:
         "operators",
         "Longest KLINE or DLINE duration in days; a longer one is cut to it (no duration: permanent)",
     )
+    # [tutorial]
+    tutorial_port: int | None = _s(
+        None,
+        "tutorial",
+        "Port of the tutorial door, the original tutorial's name~text protocol (none: off; 0 picks one)",
+        kind=int,
+    )
+    tutorial_channel: str = _s("#general", "tutorial", "The channel tutorial clients chat in")
+    tutorial_message_max: int = _s(
+        4096,
+        "tutorial",
+        "Longest tutorial message in bytes (split into several PRIVMSGs); a longer one ends the connection",
+    )
     # [tls]
     tls_port: int = _s(6697, "tls", "TLS IRC port, used when tls_cert and tls_key are set (0 picks one)")
     tls_cert: str = _s("", "tls", "PEM certificate chain of the TLS listener (empty: no TLS)")
@@ -400,6 +415,12 @@ class Settings:
             raise ConfigError("channel_rename_interval", "must not be negative")
         if self.password_hash_memory_kib < 8:
             raise ConfigError("password_hash_memory_kib", "must be at least 8")
+        if self.tutorial_port is not None and not 0 <= self.tutorial_port <= 65535:
+            raise ConfigError("tutorial_port", "must be between 0 and 65535")
+        if not valid_channel_name(self.tutorial_channel, self.channellen):
+            raise ConfigError("tutorial_channel", "must be a channel name, such as #general")
+        if not 0 < self.tutorial_message_max <= self.recvq:
+            raise ConfigError("tutorial_message_max", "must be greater than 0 and at most recvq")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError("tls_port", "must be between 0 and 65535")
         if self.web_port is not None and not 0 <= self.web_port <= 65535:
@@ -545,6 +566,7 @@ def reference_markdown() -> str:
         "tls_key": "--tls-key",
         "web_port": "--web-port",
         "web_host": "--web-host",
+        "tutorial_port": "--tutorial-port",
     }
     lines = [
         "# Configuration reference",
@@ -576,6 +598,8 @@ def reference_markdown() -> str:
                 shown = str(default).lower()
             elif isinstance(default, tuple):
                 shown = "[" + ", ".join(default) + "]"
+            elif default is None:
+                shown = "none"
             elif isinstance(default, str):
                 shown = f'"{default}"'
             else:

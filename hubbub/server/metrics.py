@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -27,9 +27,31 @@ from hubbub import __version__
 from .stats import COMMIT_BUCKETS
 
 if TYPE_CHECKING:
-    from .app import Server
+    from collections.abc import Iterable
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+    from .connection import Connection
+    from .delivery import Delivery
+    from .doors import Door
+    from .session import Session
+    from .stats import Stats
+    from .world import World
+
+
+class MetricsHost(Protocol):
+    """What the metrics read of the server (:class:`hubbub.server.app.Server`)."""
+
+    name: str
+    stats: Stats
+    world: World[Session]
+    delivery: Delivery
+    doors: list[Door]
+
+    @property
+    def connections(self) -> Iterable[Connection]:
+        """The open connections."""
+
+
+__all__ = ["CONTENT_TYPE", "Metrics", "MetricsHost"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The Content-Type of what :meth:`Metrics.render` makes."""
@@ -38,7 +60,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 class Metrics(Collector):
     """The metrics of one server, in a registry of their own."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: MetricsHost) -> None:
         self.server = server
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)

@@ -42,9 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--web-port",
         dest="web_port",
         type=int,
-        help="open the web door (browser client, WebSocket, /healthz) on this port (0 picks one)",
+        help="open the web door (browser client, WebSocket, /healthz, /metrics) on this port (0 picks one)",
     )
     parser.add_argument("--web-host", dest="web_host", help="address of the web door (default: --host)")
+    parser.add_argument(
+        "--tutorial-port",
+        dest="tutorial_port",
+        type=int,
+        help="open the tutorial door (name~text protocol) on this port (default off; 0 picks one)",
+    )
     parser.add_argument(
         "--no-flood-control",
         dest="flood_control",
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             "log_format",
             "web_port",
             "web_host",
+            "tutorial_port",
         )
     }
     try:

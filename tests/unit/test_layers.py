@@ -55,7 +55,7 @@ LAYERS: dict[str, list[str]] = {
         "endings",
     ],
     "handlers": ["handlers"],
-    "wire": ["intake", "connection", "doors", "websocket", "web"],
+    "wire": ["intake", "connection", "doors", "websocket", "web", "tutorial"],
     "app": ["app", "metrics", "startup", "serve_command"],
 }
 LAYER_OF = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}

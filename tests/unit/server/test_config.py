@@ -34,6 +34,10 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
         ("[operators]\nserver_ban_max_days = 0\n", "server_ban_max_days"),
         ("[operators]\nserver_ban_max_days = 1e9\n", "server_ban_max_days"),
         ("[history]\nredact_window = -1\n", "redact_window"),
+        ("[tutorial]\ntutorial_port = 70000\n", "tutorial_port"),
+        ("[tutorial]\ntutorial_port = 'soon'\n", "tutorial_port"),
+        ("[tutorial]\ntutorial_channel = 'general'\n", "tutorial_channel"),
+        ("[tutorial]\ntutorial_message_max = 0\n", "tutorial_message_max"),
         ("[metadata]\nmetadata_max_subs = 0\n", "metadata_max_subs"),
         ("[metadata]\nmetadata_max_keys = -1\n", "metadata_max_keys"),
         # a key and its value must fit in one RPL_KEYVALUE line beside a nick or channel
@@ -52,6 +56,16 @@ def test_bad_values_name_the_key(tmp_path, text, key):
 def test_environment_lists_are_comma_separated():
     settings = load(environ={"HUBBUB_PERSISTENT_CHANNELS": "#a, #b"})
     assert settings.persistent_channels == ("#a", "#b")
+
+
+def test_the_tutorial_door_is_off_unless_a_port_is_given(tmp_path):
+    assert load(environ={}).tutorial_port is None
+    assert load(environ={"HUBBUB_TUTORIAL_PORT": "0"}).tutorial_port == 0
+    assert load(environ={"HUBBUB_TUTORIAL_PORT": "none"}).tutorial_port is None
+    config = tmp_path / "hubbub.toml"
+    config.write_text("[tutorial]\ntutorial_port = 5000\n")
+    assert load(config_file=str(config), environ={}).tutorial_port == 5000
+    assert load(environ={}, overrides={"tutorial_port": 6000}).tutorial_port == 6000
 
 
 def test_channels_are_durable_unless_the_lifetime_says_ephemeral():

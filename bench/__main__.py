@@ -17,7 +17,7 @@ from . import history, profile, report
 from .scenarios import SCENARIOS, ScenarioError, Sizes
 from .servers import ServerSpec, builtin_specs, hubbub_build, raise_nofile_limit, start_server
 
-ALL_SCENARIOS = ["idle", "message", "fanout", "many", "storm", "history", "commit", "chathistory"]
+ALL_SCENARIOS = ["idle", "message", "fanout", "wsfanout", "many", "storm", "history", "commit", "chathistory"]
 
 
 def build_parser() -> argparse.ArgumentParser:

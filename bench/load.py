@@ -27,6 +27,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
 from hubbub.protocol import ProtocolError, parse
 
 from .servers import raise_nofile_limit
@@ -407,6 +414,78 @@ class Link(asyncio.Protocol):
                 w.wake[sid].set()
 
 
+class WsLink(Link):
+    """One client over the server's web door: IRC over WebSocket, one line per text message.
+
+    The websockets library's sans-IO client turns bytes from the socket into frames and lines
+    into frames; each received message becomes a line for the same counting as a TCP link's.
+    No kernel arrival stamps here (the socket holds frames, not lines): latency runs to the
+    moment the load process read the frames.
+    """
+
+    def __init__(self, worker: Worker, plan: ClientPlan, on_registered: str = "join") -> None:
+        super().__init__(worker, plan, on_registered)
+        uri = parse_uri(f"ws://{worker.host}:{worker.port}/")
+        self.ws = ClientProtocol(uri, subprotocols=[Subprotocol("text.ircv3.net")], max_size=None)
+        self.opened = False
+        self.partial = b""  # a fragmented message's frames so far
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Send the opening handshake; registration starts once the server accepts it."""
+        self.transport = cast(asyncio.Transport, transport)
+        self.ws.send_request(self.ws.connect())
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the WebSocket protocol has to send (frames, pongs, the close)."""
+        out = self.ws.data_to_send()
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
+
+    def data_received(self, data: bytes) -> None:
+        """Frames in, lines (each message plus a newline) out to the TCP link's handling."""
+        self.ws.receive_data(data)
+        self.flush()  # answers to the server's pings and close
+        lines: list[bytes] = []
+        for event in self.ws.events_received():
+            if isinstance(event, Response):
+                self.handshake(event)
+            elif isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                if event.fin:
+                    lines.append(self.partial + bytes(event.data) + b"\n")
+                    self.partial = b""
+                else:
+                    self.partial += bytes(event.data)
+        if lines:
+            super().data_received(b"".join(lines))
+        if self.ws.state is State.CLOSED and self.transport is not None:
+            self.transport.close()
+
+    def handshake(self, response: Response) -> None:
+        """The server's answer to the upgrade: register on 101 with our subprotocol, else fail."""
+        if response.status_code != 101 or self.ws.handshake_exc is not None:
+            self.fail(f"WebSocket handshake refused: {response.status_code} {response.reason_phrase}")
+            return
+        if self.ws.subprotocol != "text.ircv3.net":
+            self.fail(f"WebSocket subprotocol {self.ws.subprotocol!r}, not text.ircv3.net")
+            return
+        self.opened = True
+        nick = self.plan.nick.encode()
+        self.send(b"CAP LS 302\r\nNICK %s\r\nUSER %s 0 * :bench\r\n" % (nick, nick))
+
+    def send(self, data: bytes) -> None:
+        """Each line (without its CRLF) as one text message."""
+        if not self.opened or self.ws.state is not State.OPEN:
+            return
+        for line in data.split(b"\r\n"):
+            if line:
+                self.ws.send_text(line)
+        self.flush()
+
+    def read_raw(self) -> None:
+        """Frames must go through the WebSocket protocol: keep reading through the transport."""
+
+
 class Worker:
     """Owns a share of the clients and executes the parent's commands against the server."""
 
@@ -443,19 +522,26 @@ class Worker:
 
     # commands -----------------------------------------------------------------------------
     async def cmd_setup(
-        self, host: str, port: int, clients: list[ClientPlan], timeout: float, check_every: int = 1
+        self,
+        host: str,
+        port: int,
+        clients: list[ClientPlan],
+        timeout: float,
+        check_every: int = 1,
+        websocket: bool = False,
     ) -> dict[str, Any]:
         """Connect, register and JOIN every client; choose window witnesses for local senders.
 
         Senders, witnesses and every ``check_every``-th other member of each channel check each
-        line they receive; the rest count and checksum (``Link.checked``).
+        line they receive; the rest count and checksum (``Link.checked``). With ``websocket``
+        the clients connect to a web door (``WsLink``).
         """
         self.host, self.port = host, port
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
         deadline = self.loop.time() + timeout
 
         async def one(plan: ClientPlan) -> None:
-            link = Link(self, plan)
+            link = WsLink(self, plan) if websocket else Link(self, plan)
             self.links.append(link)
             async with gate:
                 await self.connect(link, max(0.1, deadline - self.loop.time()))

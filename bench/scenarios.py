@@ -189,18 +189,22 @@ def _split(clients: list[ClientPlan], workers: int) -> list[list[ClientPlan]]:
     return [clients[i::workers] for i in range(workers)]
 
 
-def _setup(pool: Pool, server: RunningServer, clients: list[ClientPlan], sizes: Sizes) -> dict[str, Any]:
-    """Register and join ``clients`` spread round-robin over the workers."""
+def _setup(
+    pool: Pool, server: RunningServer, clients: list[ClientPlan], sizes: Sizes, websocket: bool = False
+) -> dict[str, Any]:
+    """Register and join ``clients`` spread round-robin over the workers (over the server's web
+    door, one IRC line per WebSocket message, when ``websocket``)."""
     pool.send("plan", {"sender_channel": {c.id: c.channel for c in clients if c.sender}})
     shares = _split(clients, len(pool))
     timeout = sizes.setup_timeout
     kwargs = [
         {
             "host": server.host,
-            "port": server.port,
+            "port": server.web_port if websocket else server.port,
             "clients": s,
             "timeout": timeout,
             "check_every": sizes.check_every,
+            "websocket": websocket,
         }
         for s in shares
     ]
@@ -313,12 +317,27 @@ def _phase(
 
 def fanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     """M members in one channel, K senders: as fast as a window allows, then at a fixed rate."""
+    return _fanout(server, sizes, workers, websocket=False)
+
+
+def wsfanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+    """The fan-out with every member connected over WebSocket (the server's web door).
+
+    Same sizes and phases as ``fanout``, so the two put TCP and WebSocket delivery side by side;
+    a server without a web door is skipped.
+    """
+    if server.web_port is None:
+        return {"skipped": "the server has no web door (IRC over WebSocket)"}
+    return _fanout(server, sizes, workers, websocket=True)
+
+
+def _fanout(server: RunningServer, sizes: Sizes, workers: int, websocket: bool) -> dict[str, Any]:
     m, k = sizes.fanout_members, sizes.fanout_senders
     clients = [ClientPlan(i, f"f{i}", "#fan", sender=i < k) for i in range(m)]
     pool = Pool(workers)
     out: dict[str, Any] = {"members": m, "senders": k}
     try:
-        out["setup"] = _setup(pool, server, clients, sizes)
+        out["setup"] = _setup(pool, server, clients, sizes, websocket)
         bases: dict[int, int] = {}
         window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
         out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, window, 0.0, bases)
@@ -523,6 +542,7 @@ SCENARIOS = {
     "idle": idle,
     "message": message,
     "fanout": fanout,
+    "wsfanout": wsfanout,
     "many": many,
     "storm": storm,
     "commit": commit,

@@ -27,6 +27,7 @@ READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _LISTENING = re.compile(r"listening on [^\s:]+:(\d+)")
+_WEB = re.compile(r"hubbub web on https?://\S+:(\d+)/")
 
 
 def raise_nofile_limit() -> int:
@@ -66,6 +67,7 @@ class ServerSpec:
     env: dict[str, str] = field(default_factory=dict)
     config: str = ""
     install: str = ""
+    web_from_stderr: bool = False  # also a web door (``--web-port 0``), announced as ``web on URL``
 
     def missing(self) -> str | None:
         """A one-line reason this server cannot start here (its binary is missing), or None."""
@@ -192,7 +194,7 @@ def builtin_specs() -> dict[str, ServerSpec]:
     """The servers the benchmark knows by name."""
     hubbub = (
         f"{shlex.quote(venv_bin('hubbub'))} serve --host 127.0.0.1 --port 0 "
-        "--data-dir {data_dir} --no-flood-control"
+        "--web-port 0 --data-dir {data_dir} --no-flood-control"
     )
     miniircd_args = "--listen 127.0.0.1 --ports {port}"
     if os.geteuid() == 0:
@@ -209,7 +211,7 @@ def builtin_specs() -> dict[str, ServerSpec]:
     # a virtualenv with the compiled build installed (`make compiled`) runs that build.
     hubbub_env = {} if hubbub_build(hubbub) == "compiled" else {"PYTHONPATH": str(REPO_ROOT)}
     return {
-        "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env=hubbub_env),
+        "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env=hubbub_env, web_from_stderr=True),
         "miniircd": ServerSpec("miniircd", miniircd, install="pip install -e '.[bench]'"),
         "miniircd-nodelay": ServerSpec("miniircd-nodelay", nodelay, env={"PYTHONPATH": str(REPO_ROOT)}),
         "ngircd": ServerSpec("ngircd", ngircd, config=NGIRCD_CONF, install="apt-get install ngircd"),
@@ -303,6 +305,7 @@ class RunningServer:
     data_dir: tempfile.TemporaryDirectory[str]
     stderr_path: Path
     notes: list[str] = field(default_factory=list)
+    web_port: int | None = None  # the web door's port (IRC over WebSocket), if the server has one
 
     @property
     def pid(self) -> int:
@@ -367,6 +370,8 @@ def start_server(spec: ServerSpec, host: str = "127.0.0.1") -> RunningServer:
     try:
         if spec.port_from_stderr:
             server.port = _port_from_stderr(server, deadline)
+        if spec.web_from_stderr:
+            server.web_port = _port_from_stderr(server, deadline, _WEB)
         wait_accepting(host, server.port, deadline, server.alive)
     except BaseException:
         server.stop()
@@ -374,10 +379,10 @@ def start_server(spec: ServerSpec, host: str = "127.0.0.1") -> RunningServer:
     return server
 
 
-def _port_from_stderr(server: RunningServer, deadline: float) -> int:
+def _port_from_stderr(server: RunningServer, deadline: float, pattern: re.Pattern[str] = _LISTENING) -> int:
     """Read the server's stderr log until it announces its port, or raise at the deadline."""
     while True:
-        match = _LISTENING.search(server.stderr_tail(1_000_000))
+        match = pattern.search(server.stderr_tail(1_000_000))
         if match:
             return int(match.group(1))
         if not server.alive():

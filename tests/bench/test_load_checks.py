@@ -176,3 +176,27 @@ async def test_fixed_rate_senders_are_spread_evenly_over_the_period() -> None:
     assert 0.03 <= offset <= 0.07, (
         f"the second sender should start half a period (50 ms) later: {offset:.3f} s"
     )
+
+
+async def test_a_websocket_client_refused_by_a_server_that_is_no_web_door_fails_its_setup_cleanly() -> None:
+    """A WebSocket member sent to a plain IRC port gets an IRC line, not a 101: its setup fails
+    with a counted error within the deadline, never a hang."""
+
+    async def irc_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # the HTTP upgrade request
+        writer.write(b":srv NOTICE * :this is an IRC port\r\nERROR :Closing link\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(irc_only, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        worker = Worker(None, asyncio.get_running_loop())  # type: ignore[arg-type]
+        plans = [ClientPlan(i, f"w{i}", "#fan") for i in range(3)]
+        result = await worker.cmd_setup("127.0.0.1", port, plans, timeout=5.0, websocket=True)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result["ready"] == 0
+    assert sum(result["errors"].values()) == 3, result["errors"]
+    assert all(reason.startswith("setup: ") for reason in result["errors"]), result["errors"]

@@ -253,3 +253,41 @@ def test_the_in_memory_benchmark_measures_every_message_to_every_member() -> Non
     assert result["cpu_us_per_message"] > 0
     assert result["cpu_us_per_message[store writer]"] >= 0
     assert result["compiled"] is expect_compiled()
+
+
+@pytest.mark.timeout(120)
+def test_the_websocket_fanout_delivers_every_message_over_the_web_door_and_skips_peers_without_one(
+    tmp_path: Path,
+) -> None:
+    """wsfanout: the members connect to hubbub's web door (IRC over WebSocket, text.ircv3.net),
+    and every message reaches every other member once and in order, as in the TCP fan-out;
+    miniircd has no web door, so it is skipped with the reason."""
+    proc = _bench(
+        "--servers=hubbub,miniircd",
+        "--scenarios=wsfanout",
+        "--workers=2",
+        "--fanout-members=12",
+        "--fanout-senders=2",
+        "--fanout-seconds=0.5",
+        "--fanout-rate=50",
+        "--setup-timeout=20",
+        f"--output-dir={tmp_path}",
+        timeout=110,
+    )
+    table = proc.stdout
+    assert "did not complete" not in table, table + proc.stderr
+    assert "| WebSocket fan-out: members joined | 12 / 12 | — | — |" in table, table + proc.stderr
+    assert "| WebSocket fan-out max rate: lost | 0 | — | — |" in table, table
+    assert "| WebSocket fan-out max rate: server CPU µs/delivery |" in table, table
+    assert "miniircd wsfanout: skipped: the server has no web door (IRC over WebSocket)" in table
+    (result_file,) = tmp_path.glob("*.json")
+    result = json.loads(result_file.read_text())["results"]["hubbub"]["wsfanout"]
+    assert result["setup"]["errors"] == {}
+    for phase in (result["max"], result["fixed"]):
+        assert phase["deliveries"] > 0
+        assert phase["deliveries"] == phase["expected"] == phase["messages"] * 11
+        assert phase["lost"] == phase["duplicated"] == phase["reordered"] == phase["unverified"] == 0
+        assert phase["errors"] == {}
+        assert phase["cpu_us_per_delivery"] > 0
+        assert phase["p50_ms"] is not None and phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    assert result["max"]["checked"] > 0 and result["max"]["checked"] + result["max"]["matched"] == 12

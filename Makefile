@@ -41,6 +41,7 @@ bench: $(BIN)/.installed
 
 screenshots: $(BIN)/.installed
 	$(BIN)/python -m hubbub.gui.screenshots docs/screenshots
+	$(BIN)/python -m tools.web_screenshots docs/screenshots
 
 # HUBBUB_COMPILE=1 compiles; should compiling fail, pip installs pure Python and the check says so.
 $(COMPILED_VENV)/.installed: pyproject.toml setup.py tools/build_backend.py $(shell find hubbub -name '*.py')

@@ -34,6 +34,41 @@ SUBPROTOCOLS = (TEXT, BINARY)
 CLOSE_TIMEOUT = 5.0
 
 
+# The last bytes framed, whether as binary messages, and their frames: the members of a channel
+# are flushed one after the other with the same bytes object (a shared Segment's), so each line is
+# framed once per fan-out, not once per WebSocket member.
+_last_framed: tuple[bytes, bool, bytes] = (b"", False, b"")
+
+
+def framed(data: bytes, binary: bool) -> bytes:
+    """The WebSocket frames of the CRLF-ended lines in ``data``: one unfragmented message each.
+
+    A server's frames are not masked and no extension is negotiated, so they depend on the
+    lines alone and may be shared by every connection that is sent the same bytes; they are the
+    frames ``ServerProtocol.send_text`` (``send_binary``) would queue. A text message is always
+    UTF-8 (IRCv3 WebSocket: browsers drop the connection otherwise): bytes that are not become
+    U+FFFD.
+    """
+    global _last_framed
+    last, last_binary, frames = _last_framed
+    if last is data and last_binary is binary:
+        return frames
+    opcode = Opcode.BINARY if binary else Opcode.TEXT
+    out = []
+    for line in data.split(b"\r\n"):
+        if not line:
+            continue
+        if not binary:
+            try:
+                line.decode()
+            except UnicodeDecodeError:
+                line = line.decode(errors="replace").encode()
+        out.append(Frame(opcode, line).serialize(mask=False))
+    frames = b"".join(out)
+    _last_framed = (data, binary, frames)
+    return frames
+
+
 class WebSocketTransport(asyncio.Transport):
     """One upgraded WebSocket, as the transport of its Connection.
 
@@ -183,21 +218,10 @@ class WebSocketTransport(asyncio.Transport):
         """Send each CRLF-ended line in ``data`` as one message."""
         if self.closing or self.ws.state is not State.OPEN:
             return
-        ws = self.ws
-        for line in bytes(data).split(b"\r\n"):
-            if not line:
-                continue
-            if self.binary:
-                ws.send_binary(line)
-            else:
-                try:
-                    line.decode()
-                except UnicodeDecodeError:
-                    # IRCv3 WebSocket: never non-UTF-8 in a text message (browsers drop the
-                    # connection); the bytes that are not UTF-8 become U+FFFD.
-                    line = line.decode(errors="replace").encode()
-                ws.send_text(line)
-        self._send()
+        frames = framed(data if isinstance(data, bytes) else bytes(data), self.binary is True)
+        self._send()  # what the protocol has queued (a pong, say) goes first
+        if frames and not self.sock.is_closing():
+            self.sock.write(frames)
 
     def _send(self) -> None:
         chunks = self.ws.data_to_send()

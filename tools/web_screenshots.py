@@ -29,8 +29,8 @@ from pathlib import Path
 from playwright.async_api import Page, async_playwright, expect
 
 CHROMIUM = Path(os.environ.get("HUBBUB_CHROMIUM", "/usr/bin/chromium"))
-# The launch arguments of the browser tests (tests/browser/conftest.py): headless, no sandbox (the
-# machine may run as root), nothing fetched in the background.
+# Chromium's launch arguments, here and in the browser tests (tests/browser/conftest.py): headless,
+# no sandbox (the machine may run as root), nothing fetched in the background.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

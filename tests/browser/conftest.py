@@ -14,18 +14,9 @@ import pytest
 
 from tests.integration.ircclient import IRCClient
 from tests.support.serverproc import ServerProcess
+from tools.web_screenshots import CHROMIUM_ARGS
 
 CHROMIUM = Path(os.environ.get("HUBBUB_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WEB_READY = re.compile(rb"hubbub web on (http://\S+?)/?\s*$")
 # Playwright's waits in these tests: generous, as the machine may be busy; a pass is quick.
 WAIT_MS = 15_000

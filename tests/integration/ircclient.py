@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from hubbub.protocol import Message, parse
+from tests.support.matching import matcher
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -76,15 +77,7 @@ class IRCClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> Message:
         """Wait for a message with ``command`` (and leading ``params``), skipping others."""
-        if callable(command):
-            pred = command
-        else:
-            want = command.upper()
-
-            def pred(m: Message) -> bool:
-                return m.command == want and all(
-                    i < len(m.params) and (p is None or m.params[i] == p) for i, p in enumerate(params)
-                )
+        pred = matcher(command, params)
 
         for i, m in enumerate(self.buffer):
             if pred(m):

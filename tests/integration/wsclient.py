@@ -19,6 +19,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from hubbub.protocol import Message, parse
+from tests.support.matching import matcher
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -173,15 +174,7 @@ class WSClient:
         self, command: str | Callable[[Message], bool], *params: str, timeout: float = DEFAULT_TIMEOUT
     ) -> Message:
         """Wait for a message with ``command`` (and leading ``params``), skipping others."""
-        if callable(command):
-            pred = command
-        else:
-            want = command.upper()
-
-            def pred(m: Message) -> bool:
-                return m.command == want and all(
-                    i < len(m.params) and (p is None or m.params[i] == p) for i, p in enumerate(params)
-                )
+        pred = matcher(command, params)
 
         for i, m in enumerate(self.buffer):
             if pred(m):

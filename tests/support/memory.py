@@ -16,6 +16,7 @@ from typing import Any
 from hubbub.protocol import Message, parse
 from hubbub.server.app import Server
 from hubbub.server.connection import Connection
+from tests.support.matching import matcher
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -141,14 +142,7 @@ class MemoryClient:
         self, command: str | Callable[[Message], bool], *params: str, timeout: float = DEFAULT_TIMEOUT
     ) -> Message:
         """Wait for a message with ``command`` (and leading ``params``); skip and drop the others."""
-        if callable(command):
-            pred = command
-        else:
-
-            def pred(m: Message) -> bool:
-                return m.command == command and all(
-                    i < len(m.params) and m.params[i] == p for i, p in enumerate(params)
-                )
+        pred = matcher(command, params)
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -92,6 +92,40 @@ async def test_websocket_and_tcp_clients_chat_in_one_channel(web, connect, offer
     assert (await ws.expect("PRIVMSG", "webby")).params[1] == "direct"
 
 
+async def test_a_burst_from_several_senders_reaches_text_and_binary_members_whole_and_in_order(
+    start_server, connect
+):
+    # Several senders' bursts land in one loop turn and in turns waiting for one commit, so each
+    # member's flush holds several shared segments: their frames are made once for all members
+    # (WebSocketTransport.write_parts), per message type, and must still be every line, in order.
+    srv = await start_server(web_port=0, flood_control=False)
+    text = await ws_open(srv, "texty", subprotocols=["text.ircv3.net"])
+    binary = await ws_open(srv, "binny", subprotocols=["binary.ircv3.net"])
+    plain = await ws_open(srv, "plainy", subprotocols=[])
+    senders = [await connect(f"s{i}", target=srv) for i in range(3)]
+    for client in (text, binary, plain):
+        await client.join("#burst")
+    for sender in senders:
+        await sender.join("#burst")
+    for member in (text, binary, plain):
+        for _sender in senders:
+            await member.expect("JOIN", "#burst", timeout=5)
+    lines = 200
+    for n in range(lines):
+        for i, sender in enumerate(senders):
+            sender.send(f"PRIVMSG #burst :{i} {n} caf\u00e9 " + "x" * (n % 150))
+    for member, kind in ((text, Opcode.TEXT), (binary, Opcode.BINARY), (plain, Opcode.TEXT)):
+        member.kinds.clear()
+        got: dict[str, list[int]] = {"0": [], "1": [], "2": []}
+        while sum(map(len, got.values())) < lines * len(senders):
+            m = await member.expect("PRIVMSG", "#burst", timeout=10)
+            who, seq, word, pad = m.params[1].split(" ")
+            assert word == "caf\u00e9" and pad == "x" * (int(seq) % 150)
+            got[who].append(int(seq))
+        assert all(seqs == list(range(lines)) for seqs in got.values()), member.name
+        assert set(member.kinds) == {kind}
+
+
 async def test_the_client_order_of_preference_picks_the_subprotocol(web):
     first_binary = await ws_open(web, subprotocols=["binary.ircv3.net", "text.ircv3.net"])
     assert first_binary.subprotocol == "binary.ircv3.net"

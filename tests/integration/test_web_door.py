@@ -554,3 +554,47 @@ async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer
     raw = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"ok\n")
+
+
+async def _idle_sockets(srv: Server, n: int) -> list[asyncio.StreamWriter]:
+    """``n`` connections that send nothing: each holds a place until its request times out."""
+    writers = []
+    for _ in range(n):
+        _, writer = await asyncio.open_connection("127.0.0.1", srv.web_port)
+        writers.append(writer)
+    deadline = time.monotonic() + 5
+    while len(srv.web.peers) < n:  # polling with a deadline: the server has accepted them
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    return writers
+
+
+@pytest.mark.parametrize(
+    ("limits", "held"), [({"web_max_requests_per_ip": 3}, 3), ({"web_max_requests": 2}, 2)]
+)
+async def test_connections_that_never_become_websockets_are_capped_with_a_503(start_server, limits, held):
+    srv = await start_server(web_port=0, **limits)
+    idle = await _idle_sockets(srv, held)
+    status, headers, body = await http(srv, get("/"))
+    assert (status, headers.get("retry-after")) == (503, "10"), body
+    with pytest.raises(Rejected) as refused:  # a WebSocket begins as a request: refused alike
+        await ws_open(srv, "early")
+    assert refused.value.status == 503
+    for writer in idle:
+        writer.close()
+    deadline = time.monotonic() + 5
+    while srv.web.peers or srv.web.per_ip:  # the places are given back
+        assert time.monotonic() < deadline, (srv.web.peers, srv.web.per_ip)
+        await asyncio.sleep(0.01)
+    status, _, _ = await http(srv, get("/"))
+    assert status == 200
+
+
+async def test_websockets_hold_no_place_among_the_requests(start_server):
+    srv = await start_server(web_port=0, web_max_requests_per_ip=2)
+    clients = [await ws_open(srv, f"w{i}") for i in range(4)]  # more than the cap, one by one
+    status, _, _ = await http(srv, get("/"))
+    assert status == 200
+    assert not srv.web.per_ip or sum(srv.web.per_ip.values()) <= 1
+    for client in clients:
+        await client.close()

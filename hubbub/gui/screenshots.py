@@ -115,7 +115,9 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
         ("émile", CHANNELS[:1]),
         ("li", CHANNELS[:1]),
     ]:
-        client = hc.Client("127.0.0.1", port, hc.ClientConfig(nick=nick, channels=chans))
+        # The server runs without flood control: the script need not wait for the pacing.
+        unpaced = hc.SendPacing(enabled=False)
+        client = hc.Client("127.0.0.1", port, hc.ClientConfig(nick=nick, channels=chans), pacing=unpaced)
         await client.connect(timeout=5)
         for ch in chans:
             await client.wait_for(hc.Joined, timeout=5, channel=ch, is_self=True)

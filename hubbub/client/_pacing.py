@@ -17,6 +17,10 @@ from hubbub.protocol import ProtocolError, format_message, parse
 _MESSAGE_COMMANDS = frozenset({b"PRIVMSG", b"NOTICE", b"TAGMSG", b"BATCH"})
 # Rounding slack: a wait of exactly :meth:`_Bucket.wait` seconds finds the token there.
 _SLACK = 1e-9
+# A paced line waits for a quarter of a token more than it needs: the server's bucket starts when
+# it handles the first line, so a later line that travels (or is read) faster than that one would
+# otherwise arrive a little early and be held back (or counted against the client) after all.
+_MARGIN = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +95,11 @@ class _Bucket:
         if cost <= 0:
             return 0.0
         self._refill(now)
-        missing = min(cost, self.burst) - self._tokens
-        return 0.0 if missing <= _SLACK else missing / self.rate
+        wanted = min(cost, self.burst)
+        missing = wanted - self._tokens
+        if missing <= _SLACK:
+            return 0.0
+        return (min(wanted + _MARGIN, self.burst) - self._tokens) / self.rate
 
     def spend(self, cost: float, now: float) -> None:
         """Take ``cost`` tokens, going below zero if they are not there."""

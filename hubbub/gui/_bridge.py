@@ -373,7 +373,10 @@ class Bridge:
                 ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=e.before and len(lines) < limit)
             ]
         if isinstance(e, hc.NickInUse):
-            if e.fallback:
+            if e.code == "432":  # ERR_ERRONEUSNICKNAME: not taken, but not allowed at all
+                why = f" ({e.reason})" if e.reason else ""
+                text = f"The server does not allow the nick {e.nick}{why}. Pick another."
+            elif e.fallback:
                 text = f"The nick {e.nick} is taken; trying {e.fallback}. Use /nick to pick another."
             else:
                 text = f"The nick {e.nick} is taken. Pick another."

@@ -218,6 +218,20 @@ def test_nick_in_use_without_fallback_lets_the_application_choose() -> None:
     assert of(events, Registered)[0].nick == "other"  # type: ignore[attr-defined]
 
 
+def test_a_nick_refused_at_registration_is_not_retried_and_says_why() -> None:
+    proto = make(nick="9lives")
+    proto.connection_made()
+    (event,) = of(feed(proto, f"{S} 432 * 9lives :Erroneous nickname"), NickInUse)
+    assert isinstance(event, NickInUse)
+    assert (event.nick, event.fallback, event.code, event.reason) == (
+        "9lives",
+        None,
+        "432",
+        "Erroneous nickname",
+    )
+    assert sent(proto) == []
+
+
 def test_nick_in_use_after_registration_is_a_server_reply() -> None:
     proto = make()
     register(proto)

@@ -168,7 +168,7 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
 
 
 async def form_scene(out: Path, display: str, config: Path) -> None:
-    """The connect form with a saved profile."""
+    """The connect form with a saved profile, and after a failed first connection."""
     root = tk.Tk(className="hubbub")
     root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
     form_settings = profiles.Settings(theme="light")
@@ -178,6 +178,18 @@ async def form_scene(out: Path, display: str, config: Path) -> None:
     ChatWindow(root, form_settings, config).show_connect_form()
     await settle(root)
     capture(display, out / "connect.png")
+    root.destroy()
+    # The form again after a first connection failed: what was typed, and why it failed.
+    root = tk.Tk(className="hubbub")
+    root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
+    typed = profiles.Profile("work", "chat.example.org", 6679, True, "alice", "", ["#general"])
+    ChatWindow(root, profiles.Settings(theme="light"), config).show_connect_form(
+        "Could not connect to chat.example.org:6679: the connection was refused "
+        "(is the server running, and is the port right?)",
+        (typed, False),
+    )
+    await settle(root)
+    capture(display, out / "connect-failed.png")
     root.destroy()
 
 

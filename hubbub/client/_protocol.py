@@ -124,14 +124,17 @@ class ClientProtocol(_Registration, _Membership):
             if len(msg.params) >= 3
             else " ".join(msg.params)
         )
-        target = None
-        # FAIL CHATHISTORY <code> <subcommand> <target> <description>: a target only when there
-        # are two context words before the description
-        if msg.param(0) == "CHATHISTORY" and len(msg.params) >= 5:
-            target = msg.param(3) if msg.param(3) != "*" else None
-            requests = self._history_requests.get(self.casefold(target or ""))
-            if requests:
-                requests.popleft()
+        target: str | None
+        if msg.command == "FAIL" and msg.param(0).upper() == "CHATHISTORY" and len(msg.params) >= 3:
+            if not self._history_requests:
+                target = next((w for w in msg.params[2:-1] if self.is_channel(w)), None)
+            else:
+                target = self._history_failed(msg)
+                if target is None:
+                    return
+        else:
+            # The buffer it concerns: the first channel named in the context, if any.
+            target = next((w for w in msg.params[2:-1] if self.is_channel(w)), None)
         self._emit(ServerReply(msg.command, text, msg.params, target))
 
     def _on_numeric(self, msg: IRCMessage) -> None:

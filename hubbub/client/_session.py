@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from hubbub.protocol import Message as IRCMessage
 from ._config import ClientConfig
 from ._dedup import MessageLog
 from ._events import Event, ServerReply
-from ._state import Batch, Channel, ISupport, Member, User
+from ._state import Batch, Channel, HistoryRequest, ISupport, Member, User
 
 SERVER_BUFFER = "*"
 """The buffer of messages from the server itself rather than from a nick or a channel."""
@@ -85,7 +84,7 @@ class _Session:
         self._registered_sent = False
         self._names: dict[str, dict[str, Member]] = {}
         self._batches: dict[str, Batch] = {}
-        self._history_requests: dict[str, deque[bool]] = {}
+        self._history_requests: list[HistoryRequest] = []  # in the order asked
         self._fences: dict[str, list[IRCMessage]] = {}
         self._typing_sent: dict[str, datetime] = {}  # target -> when we last sent +typing=active
         self._label_counter = 0

@@ -85,6 +85,20 @@ class Banner(tk.Frame):
             self.entry.focus_set()
             self.entry.select_range(0, "end")
 
+    def answer_by_keys(self, confirm: Callable[[], None], cancel: Callable[[], None]) -> None:
+        """Take the keyboard focus: Enter answers with ``confirm``, Escape with ``cancel``.
+
+        For a question the user's own action raised (a paste), so it is answered where the
+        hands are; questions that come from the network leave the focus in the input line.
+        """
+        if not self.buttons:
+            return
+        for button in self.buttons:
+            for key in ("<Return>", "<KP_Enter>"):
+                button.bind(key, lambda _e: confirm())
+            button.bind("<Escape>", lambda _e: cancel())
+        self.buttons[0].focus_set()
+
     def hide(self) -> None:
         """Put the banner away."""
         self.kind = ""

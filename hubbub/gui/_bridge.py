@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import queue
+import socket
+import ssl
 import threading
 from datetime import UTC, datetime
 
@@ -33,6 +35,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _why(exc: BaseException) -> str:
+    """Why a first connection failed, in words for the connect form."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, ConnectionRefusedError):
+        return "the connection was refused (is the server running, and is the port right?)"
+    if isinstance(cause, socket.gaierror):
+        return "no server of that name was found"
+    if isinstance(cause, ssl.SSLError):
+        return f"the TLS handshake failed ({cause.reason or cause})"
+    if isinstance(cause, TimeoutError):
+        return "no answer in time (is TLS on where the server has none, or off where it has?)"
+    if isinstance(exc, hc.ClientError) and "did not complete" in str(exc):
+        return "the server did not finish signing us on in time"
+    return str(cause) or type(cause).__name__
+
+
 class Bridge:
     """Runs a :class:`hubbub.client.Client` on a daemon thread; a queue of events out, requests in."""
 
@@ -50,6 +68,9 @@ class Bridge:
         # (with the member lists seen so far): a topic reported then is no change by anyone.
         self._topics: dict[str, str] = {}
         self._joining: dict[str, int] = {}
+        # Set while the first registration is under way in the connect form's mode: why the
+        # server refused it (a nick it does not allow, a failed login, its ERROR).
+        self._refusal: asyncio.Future[str] | None = None
 
     # --- called from the window's thread ---------------------------------------------------------
 
@@ -99,6 +120,7 @@ class Bridge:
             sasl_username=o.nick if o.password else None,
             sasl_password=o.password or None,
             auto_fallback_nick=True,
+            caps=hc.KNOWN_CAPS if o.multiline else hc.KNOWN_CAPS - {"draft/multiline"},
         )
         delay = 1.0
         while not self._stopping:
@@ -108,15 +130,21 @@ class Bridge:
                 config,
                 tls=o.tls,
                 reconnect=hc.ReconnectPolicy(initial=0.5, maximum=15.0),
-                connect_timeout=10.0,
+                connect_timeout=o.connect_timeout,
+                pacing=hc.SendPacing(burst=max(1, o.send_burst), rate=max(0.01, o.send_rate)),
             )
             self._client = client
             self._post(ev.ConnectionChanged("connecting", f"{o.host}:{o.port}"))
             pump = asyncio.create_task(self._pump(client))
             try:
-                await client.connect()
+                await self._first_connect(client)
             except (hc.ClientError, OSError, TimeoutError) as exc:
                 pump.cancel()
+                if not o.retry_first:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(client.close(), 3)
+                    self._post(ev.ConnectFailed(_why(exc)))
+                    return
                 self._post(
                     ev.ConnectionChanged("failed", f"{exc or type(exc).__name__}; retrying in {delay:.0f} s")
                 )
@@ -129,6 +157,37 @@ class Bridge:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pump
             return
+
+    async def _first_connect(self, client: hc.Client) -> None:
+        """Connect and register; in the form's mode, also fail when the server refuses us."""
+        if self.options.retry_first:
+            await client.connect()
+            return
+        refusal = self._refusal = asyncio.get_running_loop().create_future()
+        connecting = asyncio.ensure_future(client.connect())
+        try:
+            await asyncio.wait({connecting, refusal}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._refusal = None
+        if connecting.done():
+            refusal.cancel()
+            connecting.result()  # raises what connect() raised
+            return
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await connecting
+        raise hc.ClientError(refusal.result())
+
+    def _refused(self, event: hc.Event) -> None:
+        """Before the first registration in the form's mode: note a refusal that ends it."""
+        refusal = self._refusal
+        if refusal is None or refusal.done():
+            return
+        if isinstance(event, hc.NickInUse) and event.fallback is None:
+            why = f": {event.reason}" if event.reason else ""
+            refusal.set_result(f"The server refused the nickname {event.nick}{why}")
+        elif isinstance(event, hc.Error):
+            refusal.set_result(event.text)
 
     async def _wait_request_or(self, seconds: float) -> bool:
         """Wait ``seconds`` for a retry; True when a quit request came meanwhile."""
@@ -155,12 +214,12 @@ class Bridge:
 
     async def _carry_out(self, client: hc.Client, r: ev.Request) -> None:
         if isinstance(r, ev.SendText):
-            text = "\n".join(r.lines)
+            # Queued, not awaited: a long paste goes out paced while other requests carry on.
             if r.action:
                 for line in r.lines:
-                    await client.send_action(r.target, line)
+                    await client.send_action(r.target, line, wait=False)
             else:
-                await client.send_message(r.target, text)
+                await client.send_message(r.target, "\n".join(r.lines), wait=False)
         elif isinstance(r, ev.JoinChannels):
             for i, channel in enumerate(r.channels):
                 await client.join(channel, r.keys[i] if i < len(r.keys) else None)
@@ -211,6 +270,7 @@ class Bridge:
     async def _pump(self, client: hc.Client) -> None:
         async for event in client.events():
             try:
+                self._refused(event)
                 for out in self._translate(client, event):
                     self._post(out)
                 if isinstance(event, hc.Joined) and event.is_self:
@@ -313,7 +373,10 @@ class Bridge:
                 ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=e.before and len(lines) < limit)
             ]
         if isinstance(e, hc.NickInUse):
-            if e.fallback:
+            if e.code == "432":  # ERR_ERRONEUSNICKNAME: not taken, but not allowed at all
+                why = f" ({e.reason})" if e.reason else ""
+                text = f"The server does not allow the nick {e.nick}{why}. Pick another."
+            elif e.fallback:
                 text = f"The nick {e.nick} is taken; trying {e.fallback}. Use /nick to pick another."
             else:
                 text = f"The nick {e.nick} is taken. Pick another."
@@ -329,6 +392,15 @@ class Bridge:
             ]
         if isinstance(e, hc.ServerReply):
             return self._reply(e)
+        if isinstance(e, hc.Sending):
+            return [ev.SendProgress(e.target, e.sent, e.total)]
+        if isinstance(e, hc.NotSent):
+            first = e.texts[0].split("\n", 1)[0]
+            more = len(e.texts) - 1 + e.texts[0].count("\n")
+            text = f"Not sent ({e.reason}): “{first[:80]}”" + (f" and {more} more lines" if more else "")
+            return [ev.Problem("error", text, e.target)]
+        if isinstance(e, hc.HistoryGap):
+            return [ev.ServerText("Some messages from while you were away may be missing.", e.target, _now())]
         if isinstance(e, hc.Error):
             return [ev.Problem("error", e.text)]
         return []

@@ -13,6 +13,7 @@ import queue
 import time
 import tkinter as tk
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from tkinter import font as tkfont
 from tkinter import ttk
@@ -108,6 +109,9 @@ class ChatWindow:
         self._history_pos = 0
         self._completion: tuple[str, list[str], int, int] | None = None  # text, matches, i, start
         self._older_anchor: dict[str, object] = {}
+        # What the connect form was given, until the server accepts it: saved only then, and
+        # shown again in the form if the first connection fails.
+        self._form_choice: tuple[profiles.Profile, bool] | None = None
         root.title("hubbub")
         root.geometry(settings_geometry())
         root.minsize(720, 420)
@@ -177,25 +181,19 @@ class ChatWindow:
 
     # --- connect form ----------------------------------------------------------------------------
 
-    def show_connect_form(self, error: str = "") -> None:
-        """Show the connect form (with ``error`` when a previous attempt failed)."""
+    def show_connect_form(self, error: str = "", typed: tuple[profiles.Profile, bool] | None = None) -> None:
+        """Show the connect form (with ``error`` when a previous attempt failed, and the
+        ``typed`` profile and "remember password" choice to fill it with)."""
         self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._form_submitted)
         self.form.pack(fill="both", expand=True)
+        if typed is not None:
+            self.form.fill(typed[0])
+            self.form.remember.set(typed[1])
         if error:
             self.form.error.configure(text=error)
 
     def _form_submitted(self, profile: profiles.Profile, remember_password: bool) -> None:
-        saved = profiles.Profile(
-            profile.name,
-            profile.host,
-            profile.port,
-            profile.tls,
-            profile.nick,
-            profile.password if remember_password else "",
-            list(profile.channels),
-        )
-        self.settings.remember(saved)
-        self._save_settings()
+        self._form_choice = (profile, remember_password)
         if self.form is not None:
             self.form.destroy()
             self.form = None
@@ -209,13 +207,54 @@ class ChatWindow:
                 profile.tls,
                 profile.password,
                 tuple(profile.channels),
+                retry_first=False,
             )
         )
+
+    def _save_form_choice(self) -> None:
+        """The server accepted what the form was given: remember it as a profile."""
+        if self._form_choice is None:
+            return
+        profile, remember_password = self._form_choice
+        self._form_choice = None
+        saved = replace(profile, password=profile.password if remember_password else "")
+        saved.channels = list(profile.channels)
+        self.settings.remember(saved)
+        self._save_settings()
+
+    def _back_to_form(self, reason: str) -> None:
+        """The first connection from the form failed: say why in the form, filled as it was."""
+        typed = self._form_choice
+        self._form_choice = None
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)
+            self._tick_id = None
+        if self.bridge is not None:
+            self.bridge.stop(timeout=2.0)
+            self.bridge = None
+        if self.chat is not None:
+            self.message_menu.destroy()
+            self.chat.destroy()
+            self.chat = None
+        self.state = None
+        self.events = queue.Queue()  # nothing of the failed attempt is left to apply
+        self.root.title("hubbub")
+        gc.collect()
+        target = f"{self.options.host}:{self.options.port}" if self.options else "the server"
+        self.show_connect_form(f"Could not connect to {target}: {reason}", typed)
 
     # --- chat layout -----------------------------------------------------------------------------
 
     def connect(self, options: ev.ConnectOptions) -> None:
         """Build the chat layout and start the network side for ``options``."""
+        s = self.settings
+        options = replace(
+            options,
+            send_burst=s.send_burst,
+            send_rate=s.send_rate,
+            multiline=s.multiline,
+            connect_timeout=s.connect_timeout,
+        )
         self.options = options
         self.state = ChatState(options.nick, self.settings.max_lines)
         self.state.expect_join(options.channels)
@@ -361,6 +400,11 @@ class ChatWindow:
                 event = self.events.get_nowait()
             except queue.Empty:
                 break
+            if isinstance(event, ev.ConnectFailed):
+                self._back_to_form(event.reason)
+                return
+            if isinstance(event, ev.Registered):
+                self._save_form_choice()
             try:
                 state.apply(event)
             except Exception:  # a bad event must not take the window down
@@ -479,6 +523,9 @@ class ChatWindow:
         line = text.format(host=f"{self.options.host}:{self.options.port}", nick=state.nick)
         if state.connection_detail and state.connection not in ("connected", "connecting"):
             line += f" — {state.connection_detail}"
+        if state.sending is not None:
+            target, sent, total = state.sending
+            line += f"   ·   sending {sent} of {total} lines to {target}…"
         if state.away:
             line += "   ·   you are away (/back to return)"
         self.status_dot.configure(text=mark, foreground=colour)
@@ -715,6 +762,7 @@ class ChatWindow:
             f"Send {len(sendable)} lines to {target}?  “{preview}”",
             [(f"Send {len(sendable)} lines", send), ("Cancel", cancel)],
         )
+        self.banner.answer_by_keys(send, cancel)
 
     # --- problems --------------------------------------------------------------------------------
 

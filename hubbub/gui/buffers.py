@@ -131,6 +131,8 @@ class ChatState:
         self.connection: ev.ConnectionState = "disconnected"
         self.connection_detail = ""
         self.away = False
+        # Messages held back by the pacing: (where to, lines sent, lines queued), or None.
+        self.sending: tuple[str, int, int] | None = None
         self.buffers: dict[str, Buffer] = {}
         self.current = SERVER
         # Buffer switches so far; a channel the user asked to join is shown when it is joined,
@@ -346,6 +348,14 @@ class ChatState:
         if e.is_me:
             buf.joined = True
             buf.history_exhausted = False
+            # A rejoin after a reconnect: what the server says now replaces what it said before
+            # (a topic cleared meanwhile sends no RPL_TOPIC at all).
+            buf.topic = ""
+            buf.members = {}
+            self.typing.pop(buf.key, None)
+            self.changes.topic.add(buf.key)
+            self.changes.members.add(buf.key)
+            self.changes.typing.add(buf.key)
             if self._wanted.pop(buf.key, None) == self.switches:
                 self.switch(buf.name)
         else:
@@ -498,6 +508,10 @@ class ChatState:
         buf.lines = deque(merged[-buf.max_lines :], maxlen=buf.max_lines)
         self.changes.appended.pop(buf.key, None)
         self.changes.rebuilt.add(buf.key)
+
+    def _on_SendProgress(self, e: ev.SendProgress) -> None:
+        self.sending = None if e.sent >= e.total else (e.target, e.sent, e.total)
+        self.changes.status = True
 
     def _on_Problem(self, e: ev.Problem) -> None:
         target = e.target if e.target and self.buffer(e.target) is not None else self.current

@@ -190,6 +190,26 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class SendProgress:
+    """Messages held back to stay within the server's flood limits: ``sent`` of ``total`` lines
+    have gone (to ``target`` now); ``sent == total`` when the queue has emptied."""
+
+    target: str
+    sent: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """The first connection failed (refused, timed out, TLS, a nick refused): ``reason`` says why.
+
+    Only with ``ConnectOptions.retry_first`` off (the connect form); the network side has stopped.
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerText:
     """Informational text from the server (MOTD, WHOIS replies, notices); ``target`` empty = server buffer."""
 
@@ -216,6 +236,8 @@ Event = (
     | HistoryLoaded
     | Problem
     | ServerText
+    | SendProgress
+    | ConnectFailed
 )
 
 # --- requests: window -> network -----------------------------------------------------------------
@@ -371,3 +393,12 @@ class ConnectOptions:
     channels: tuple[str, ...] = ()
     realname: str = "hubbub desktop"
     extra_caps: tuple[str, ...] = field(default_factory=tuple)
+    # Pacing of what is sent (the server's flood control; hubbub's defaults), and whether a paste
+    # goes as one draft/multiline message where the server offers it.
+    send_burst: int = 5
+    send_rate: float = 2.0
+    multiline: bool = True
+    connect_timeout: float = 10.0
+    # A failed first connection is retried (the command line), or reported as ConnectFailed
+    # and given up (the connect form, which the window shows again).
+    retry_first: bool = True

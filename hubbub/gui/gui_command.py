@@ -22,9 +22,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-dir", metavar="DIR", help="where profiles and settings are kept")
 
 
+NO_TKINTER = """\
+hubbub gui: the desktop client needs Tkinter, which this Python does not have ({error}).
+Install it, then run `hubbub gui` again:
+  Debian, Ubuntu:   sudo apt install python3-tk
+  Fedora:           sudo dnf install python3-tkinter
+  macOS:            the Python installer from python.org includes it; with Homebrew,
+                    brew install python-tk
+(With pyenv or another Python built from source, install Tk's development files and build
+that Python again.)"""
+
+
 def run(args: argparse.Namespace) -> int:
     """Open the window and run until it is closed."""
-    import tkinter as tk
+    try:
+        import tkinter as tk
+    except ImportError as exc:
+        print(NO_TKINTER.format(error=exc), file=sys.stderr)
+        return 1
 
     from . import profiles
     from ._connect import _default_nick

@@ -47,13 +47,22 @@ def config_dir(override: str | None = None) -> Path:
 
 @dataclass(slots=True)
 class Settings:
-    """Everything the GUI remembers: profiles, the last one used, and appearance."""
+    """Everything the GUI remembers: profiles, the last one used, appearance, and sending.
+
+    ``send_burst`` messages go at once, then ``send_rate`` a second (the server's flood control;
+    hubbub's defaults); ``multiline`` sends a paste as one draft/multiline message where the
+    server offers it; ``connect_timeout`` bounds connecting and registering, in seconds.
+    """
 
     profiles: list[Profile] = field(default_factory=list)
     last_profile: str = ""
     theme: str = "light"
     font_size: int = 11
     max_lines: int = 2000
+    send_burst: int = 5
+    send_rate: float = 2.0
+    multiline: bool = True
+    connect_timeout: float = 10.0
 
     def profile(self, name: str) -> Profile | None:
         """The profile called ``name``, if any."""
@@ -84,9 +93,15 @@ def load(directory: Path) -> Settings:
     for key in ("last_profile", "theme"):
         if isinstance(data.get(key), str):
             setattr(settings, key, data[key])
-    for key in ("font_size", "max_lines"):
-        if isinstance(data.get(key), int) and data[key] > 0:
+    for key in ("font_size", "max_lines", "send_burst"):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool) and data[key] > 0:
             setattr(settings, key, data[key])
+    for key in ("send_rate", "connect_timeout"):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            setattr(settings, key, float(value))
+    if isinstance(data.get("multiline"), bool):
+        settings.multiline = data["multiline"]
     return settings
 
 

@@ -115,7 +115,9 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
         ("émile", CHANNELS[:1]),
         ("li", CHANNELS[:1]),
     ]:
-        client = hc.Client("127.0.0.1", port, hc.ClientConfig(nick=nick, channels=chans))
+        # The server runs without flood control: the script need not wait for the pacing.
+        unpaced = hc.SendPacing(enabled=False)
+        client = hc.Client("127.0.0.1", port, hc.ClientConfig(nick=nick, channels=chans), pacing=unpaced)
         await client.connect(timeout=5)
         for ch in chans:
             await client.wait_for(hc.Joined, timeout=5, channel=ch, is_self=True)
@@ -166,7 +168,7 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
 
 
 async def form_scene(out: Path, display: str, config: Path) -> None:
-    """The connect form with a saved profile."""
+    """The connect form with a saved profile, and after a failed first connection."""
     root = tk.Tk(className="hubbub")
     root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
     form_settings = profiles.Settings(theme="light")
@@ -176,6 +178,18 @@ async def form_scene(out: Path, display: str, config: Path) -> None:
     ChatWindow(root, form_settings, config).show_connect_form()
     await settle(root)
     capture(display, out / "connect.png")
+    root.destroy()
+    # The form again after a first connection failed: what was typed, and why it failed.
+    root = tk.Tk(className="hubbub")
+    root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
+    typed = profiles.Profile("work", "chat.example.org", 6679, True, "alice", "", ["#general"])
+    ChatWindow(root, profiles.Settings(theme="light"), config).show_connect_form(
+        "Could not connect to chat.example.org:6679: the connection was refused "
+        "(is the server running, and is the port right?)",
+        (typed, False),
+    )
+    await settle(root)
+    capture(display, out / "connect-failed.png")
     root.destroy()
 
 

@@ -16,6 +16,7 @@ from hubbub.client import (
     Error,
     Event,
     HistoryBatch,
+    HistoryGap,
     Invited,
     Joined,
     Kicked,
@@ -215,6 +216,20 @@ def test_nick_in_use_without_fallback_lets_the_application_choose() -> None:
     assert proto.set_nick("other") == b"NICK other\r\n"
     events = feed(proto, f"{S} 001 other :Welcome", f"{S} 422 other :No MOTD")
     assert of(events, Registered)[0].nick == "other"  # type: ignore[attr-defined]
+
+
+def test_a_nick_refused_at_registration_is_not_retried_and_says_why() -> None:
+    proto = make(nick="9lives")
+    proto.connection_made()
+    (event,) = of(feed(proto, f"{S} 432 * 9lives :Erroneous nickname"), NickInUse)
+    assert isinstance(event, NickInUse)
+    assert (event.nick, event.fallback, event.code, event.reason) == (
+        "9lives",
+        None,
+        "432",
+        "Erroneous nickname",
+    )
+    assert sent(proto) == []
 
 
 def test_nick_in_use_after_registration_is_a_server_reply() -> None:
@@ -512,6 +527,70 @@ def test_reconnect_rejoins_and_fills_the_gap_after_last_msgid() -> None:
     batch = of(events, HistoryBatch)[0]
     assert isinstance(batch, HistoryBatch) and not batch.before
     assert [m.text for m in batch.messages] == ["while away"]
+
+
+def reconnect_to_a_fresh_store(proto: ClientProtocol, caps: str) -> None:
+    """Seen a message in #chat, dropped, registered again and rejoined: the gap fill is asked."""
+    proto.connection_lost()
+    register(proto, caps=caps)
+    feed(proto, ":me!u@h JOIN #chat")
+    assert sent(proto) == ["CHATHISTORY AFTER #chat msgid=gone 50"]
+
+
+def test_a_failed_gap_fill_falls_back_to_the_latest_page_quietly() -> None:
+    """The server restarted with another store: the msgid the gap fill starts from is unknown.
+    No raw error is reported; the latest page is asked for and added after what is shown."""
+    proto = make()
+    caps = "message-tags batch server-time draft/chathistory"
+    register(proto, caps=caps)
+    proto.join("#chat")
+    join_channel(proto, "me alice")
+    feed(proto, "@msgid=gone :alice!a@ha PRIVMSG #chat :before the restart")
+    reconnect_to_a_fresh_store(proto, caps)
+    # hubbub names the reference, not the target, in this FAIL's context.
+    events = feed(proto, "FAIL CHATHISTORY INVALID_PARAMS AFTER msgid=gone :Unknown message reference")
+    assert events == [HistoryGap("#chat", "Unknown message reference")]
+    assert sent(proto) == ["CHATHISTORY LATEST #chat * 50"]
+    events = feed(
+        proto,
+        f"{S} BATCH +f chathistory #chat",
+        "@batch=f;msgid=n1 :bob!b@hb PRIVMSG #chat :after the restart",
+        f"{S} BATCH -f",
+    )
+    batch = of(events, HistoryBatch)[0]
+    assert isinstance(batch, HistoryBatch) and not batch.before
+    assert [m.text for m in batch.messages] == ["after the restart"]
+    # A request of the application's own fails aloud, in the buffer it concerns.
+    assert proto.history_latest("#chat").startswith(b"CHATHISTORY LATEST")
+    events = feed(proto, "FAIL CHATHISTORY MESSAGE_ERROR LATEST #chat :History is not available")
+    assert of(events, ServerReply)[0].target == "#chat"  # type: ignore[attr-defined]
+
+
+def test_a_failed_fallback_after_a_failed_gap_fill_is_quiet() -> None:
+    proto = make()
+    caps = "message-tags batch server-time draft/chathistory"
+    register(proto, caps=caps)
+    proto.join("#chat")
+    join_channel(proto, "me alice")
+    feed(proto, "@msgid=gone :alice!a@ha PRIVMSG #chat :before the restart")
+    reconnect_to_a_fresh_store(proto, caps)
+    feed(proto, "FAIL CHATHISTORY INVALID_PARAMS AFTER msgid=gone :Unknown message reference")
+    proto.data_to_send()
+    assert feed(proto, "FAIL CHATHISTORY MESSAGE_ERROR LATEST #chat :History is not available") == []
+
+
+def test_a_failed_history_request_of_the_application_names_its_buffer() -> None:
+    proto = make()
+    register(proto, caps="message-tags batch server-time draft/chathistory")
+    join_channel(proto, "me alice")
+    proto.history_before("#chat", "nope", 10)
+    proto.history_latest("#other", 10)
+    events = feed(proto, "FAIL CHATHISTORY INVALID_PARAMS BEFORE msgid=nope :Unknown message reference")
+    reply = of(events, ServerReply)[0]
+    assert isinstance(reply, ServerReply) and reply.target == "#chat"
+    # The request it answered is done: the next batch is #other's, not taken for #chat's.
+    events = feed(proto, f"{S} BATCH +o chathistory #other", f"{S} BATCH -o")
+    assert of(events, HistoryBatch) == [HistoryBatch("#other", (), True)]
 
 
 def test_invite_and_error() -> None:

@@ -22,12 +22,11 @@ from . import events as ev
 from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
-from ._settings import SettingsScreen
+from ._prefs import Preferences
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
-from .appearance import system_theme
+from .appearance import resolve_theme
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
-from .notify import Alert, Notifier
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 
@@ -76,7 +75,7 @@ def make_fonts(root: tk.Misc, size: int) -> dict[str, tkfont.Font]:
     }
 
 
-class ChatWindow:
+class ChatWindow(Preferences):
     """The whole application in one Tk root: the connect form first, then the chat layout."""
 
     def __init__(
@@ -111,19 +110,13 @@ class ChatWindow:
         self._history_pos = 0
         self._completion: tuple[str, list[str], int, int] | None = None  # text, matches, i, start
         self._older_anchor: dict[str, object] = {}
-        self.settings_screen: SettingsScreen | None = None
-        self._setting_listeners: dict[str, list[Callable[[object], None]]] = {}
-        self.notifier = Notifier(
-            lambda delay, callback: root.after(max(1, int(delay * 1000)), callback),
-            settings.notify_quiet_seconds,
-        )
+        self._init_preferences()
         root.title("hubbub")
         root.geometry(settings_geometry())
         root.minsize(720, 420)
         root.protocol("WM_DELETE_WINDOW", self.close)
         root.bind("<FocusIn>", self._on_focus_in, add=True)
         root.bind("<FocusOut>", self._on_focus_out, add=True)
-        root.bind("<Control-comma>", lambda _e: self.open_settings())
         self._style()
 
     # --- look ------------------------------------------------------------------------------------
@@ -184,105 +177,6 @@ class ChatWindow:
             self.view.apply_theme(self.theme)
         self._save_settings()
         self._changed("font_size")
-
-    # --- settings --------------------------------------------------------------------------------
-
-    def open_settings(self) -> None:
-        """Show the settings screen (raise it when it is open already)."""
-        screen = self.settings_screen
-        if screen is not None and screen.winfo_exists():
-            screen.deiconify()
-            screen.lift()
-            screen.focus_set()
-            return
-        screen = SettingsScreen(self.root, self.fonts, self.theme, self.settings, self.change_setting)
-        self.settings_screen = screen
-
-        def gone(event: tk.Event) -> None:
-            if event.widget is screen and self.settings_screen is screen:
-                self.settings_screen = None
-
-        screen.bind("<Destroy>", gone, add=True)
-
-    def change_setting(self, name: str, value: object) -> None:
-        """Set the setting ``name`` to ``value``, apply it at once, save it and tell the listeners."""
-        if name == "theme" and isinstance(value, str) and value in profiles.THEMES:
-            self.set_theme(value)
-            return
-        if name == "font_size" and isinstance(value, int):
-            self.set_font_size(value)
-            return
-        if name not in ("default_nick", "notifications", "join_parts", "time_format"):
-            raise ValueError(f"no such setting, or not of that type: {name}={value!r}")
-        setattr(self.settings, name, value)
-        if name == "time_format" and self.chat is not None:
-            self.view.time_format = self.settings.strftime()
-            self.view.apply_theme(self.theme)  # the indent follows the width of a timestamp
-            if self.state is not None:
-                buf = self.state.buffer(self.state.current)
-                if buf is not None:
-                    self.view.show(buf)
-        if name == "notifications" and not value:
-            self.notifier.discard()
-        self._save_settings()
-        self._changed(name)
-
-    def on_setting(self, name: str, callback: Callable[[object], None]) -> None:
-        """Call ``callback(new value)`` whenever the setting ``name`` changes (e.g. ``join_parts``)."""
-        self._setting_listeners.setdefault(name, []).append(callback)
-
-    def _changed(self, name: str) -> None:
-        value = getattr(self.settings, name)
-        for callback in list(self._setting_listeners.get(name, ())):
-            try:
-                callback(value)
-            except Exception:  # one listener's bug must not stop the others, nor the change
-                log.exception("setting listener for %s failed", name)
-        if self.settings_screen is not None:
-            self.settings_screen.refresh()
-
-    def is_muted(self, buffer: str) -> bool:
-        """Whether ``buffer`` (a channel or a nick) is muted: it never notifies, rings or marks the title."""
-        return fold(buffer) in self.settings.muted
-
-    def mute(self, buffer: str, muted: bool = True) -> None:
-        """Mute (or with ``muted=False`` unmute) ``buffer``'s notifications, and remember it."""
-        key = fold(buffer)
-        if not key:
-            return
-        others = [m for m in self.settings.muted if m != key]
-        self.settings.muted = [*others, key] if muted else others
-        self._save_settings()
-        self._changed("muted")
-        if self.state is not None:
-            if muted:
-                self.state.info(f"{buffer} is muted: no notifications from it (/unmute {buffer} to undo)")
-            else:
-                self.state.info(f"{buffer} is no longer muted")
-            self._render()
-
-    def unmute(self, buffer: str) -> None:
-        """Let ``buffer`` notify again."""
-        self.mute(buffer, muted=False)
-
-    def _alert(self, mentions: list[tuple[str, Line]]) -> None:
-        """Mentions and direct messages while the window is unfocused: bell, title mark, notification."""
-        state = self.state
-        if self._focused or state is None:
-            return
-        loud = [(where, line) for where, line in mentions if not self.is_muted(where)]
-        if not loud:
-            return
-        self.root.bell()
-        self.bells += 1
-        self._mention_pending = True
-        self._show_title()
-        if not self.settings.notifications:
-            return
-        for where, line in loud:
-            buf = state.buffer(where)
-            direct = buf is not None and buf.kind == "query"
-            self.notifier.alert(Alert(where, line.nick, line.text, direct))
 
     def _save_settings(self) -> None:
         try:
@@ -371,7 +265,6 @@ class ChatWindow:
         self.menu_button = tk.Label(top, text="⚙", font=f["title"], cursor="hand2", padx=6)
         self.menu_button.pack(side="right")
         self.menu_button.bind("<Button-1>", self._on_window_menu)
-        self.window_menu = tk.Menu(self.root, tearoff=0)
         self.theme_button.bind(
             "<Button-1>", lambda _e: self.set_theme("dark" if self.theme.name == "light" else "light")
         )
@@ -706,22 +599,6 @@ class ChatWindow:
         me = buf.members.get(fold(state.nick))
         return buf.kind == "channel" and me is not None and any(c in "~&@" for c in me.prefix)
 
-    def _on_window_menu(self, event: tk.Event) -> str:
-        menu = self.window_menu
-        menu.delete(0, "end")
-        menu.add_command(label="Settings…", accelerator="Ctrl+,", command=self.open_settings)
-        state = self.state
-        here = state.buffer(state.current) if state is not None else None
-        if here is not None and here.kind != "server":
-            if self.is_muted(here.name):
-                menu.add_command(label=f"Unmute {here.name}", command=lambda: self.unmute(here.name))
-            else:
-                menu.add_command(label=f"Mute {here.name}", command=lambda: self.mute(here.name))
-        menu.add_separator()
-        menu.add_command(label="Quit", command=self.close)
-        menu.tk_popup(event.x_root, event.y_root)
-        return "break"
-
     def _on_message_menu(self, event: tk.Event) -> str:
         line = self.view.line_at(f"@{event.x},{event.y}")
         if self.state is None or line is None or not self.can_delete(line):
@@ -909,13 +786,6 @@ class ChatWindow:
             self.bridge = None
         with contextlib.suppress(tk.TclError):
             self.root.destroy()
-
-
-def resolve_theme(name: str) -> str:
-    """The colour theme for the setting ``name``: itself, or for ``system`` what the desktop prefers."""
-    if name == "system":
-        return system_theme()
-    return name if name in THEMES else "light"
 
 
 def settings_geometry() -> str:

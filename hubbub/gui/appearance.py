@@ -102,3 +102,10 @@ def system_theme(env: Mapping[str, str] | None = None) -> str:
     if scheme in (1, 2):
         return "dark" if scheme == 1 else "light"
     return "dark" if gtk_prefers_dark(env) else "light"
+
+
+def resolve_theme(name: str) -> str:
+    """The colour theme for the setting ``name``: itself, or for ``system`` what the desktop prefers."""
+    if name == "system":
+        return system_theme()
+    return name if name in ("light", "dark") else "light"

@@ -282,3 +282,13 @@ def test_a_hung_portal_is_given_up_on_quickly(tmp_path: Path) -> None:
     started = time.monotonic()
     assert appearance.portal_color_scheme(desktop(tmp_path)) is None
     assert time.monotonic() - started < appearance.PORTAL_TIMEOUT + 3
+
+
+def test_the_theme_setting_resolves_to_a_colour_theme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in desktop(tmp_path, GTK_THEME="Adwaita:dark").items():
+        monkeypatch.setenv(key, value)
+    assert appearance.resolve_theme("system") == "dark"
+    assert appearance.resolve_theme("light") == "light"
+    assert appearance.resolve_theme("neon") == "light"

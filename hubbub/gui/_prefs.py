@@ -92,8 +92,14 @@ class Preferences:
         if name == "font_size" and isinstance(value, int):
             self.set_font_size(value)
             return
-        if name not in ("default_nick", "notifications", "join_parts", "time_format"):
-            raise ValueError(f"no such setting, or not of that type: {name}={value!r}")
+        valid = {
+            "default_nick": isinstance(value, str),
+            "notifications": isinstance(value, bool),
+            "join_parts": value in profiles.JOIN_PARTS,
+            "time_format": value in profiles.TIME_FORMATS,
+        }
+        if not valid.get(name, False):
+            raise ValueError(f"no such setting, or not a value it takes: {name}={value!r}")
         setattr(self.settings, name, value)
         if name == "time_format" and self.chat is not None:
             self.view.time_format = self.settings.strftime()

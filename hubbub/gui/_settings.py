@@ -46,7 +46,8 @@ class SettingsScreen(tk.Toplevel):
         settings: Settings,
         change: Callable[[str, object], None],
     ) -> None:
-        super().__init__(master, padx=24, pady=18)
+        # A border of its own: without a window manager's frame it would melt into the chat.
+        super().__init__(master, padx=24, pady=18, highlightthickness=1)
         self.title("Settings — hubbub")
         self.transient(master.winfo_toplevel())
         self.resizable(False, False)
@@ -178,5 +179,5 @@ class SettingsScreen(tk.Toplevel):
     def apply_theme(self, theme: Theme) -> None:
         """Recolour for ``theme`` (the ttk widgets follow the window's style by themselves)."""
         self.theme = theme
-        self.configure(background=theme.bg)
+        self.configure(background=theme.bg, highlightbackground=theme.border, highlightcolor=theme.border)
         self.nick_note.configure(foreground=theme.muted)

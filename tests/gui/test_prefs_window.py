@@ -229,3 +229,18 @@ async def test_mentions_and_direct_messages_notify_when_unfocused_except_from_mu
         await ui.until(lambda: not window.is_muted("#quiet"), what="/unmute")
     assert window.notifier.sent == 3
     assert len(calls(record, 3)) == 3
+
+
+async def test_a_setting_refuses_a_value_it_does_not_take(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    for name, value in (
+        ("join_parts", "sometimes"),
+        ("time_format", "%s"),
+        ("notifications", "no"),
+        ("x", 1),
+    ):
+        with pytest.raises(ValueError, match=name):
+            ui.window.change_setting(name, value)
+    assert (ui.window.settings.join_parts, ui.window.settings.time_format) == ("show", "24h")
+    ui.window.change_setting("theme", "system")  # whatever the desktop says, a real theme is used
+    assert ui.window.theme.name in ("light", "dark") and ui.window.settings.theme == "system"

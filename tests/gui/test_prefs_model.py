@@ -292,3 +292,21 @@ def test_the_theme_setting_resolves_to_a_colour_theme(
     assert appearance.resolve_theme("system") == "dark"
     assert appearance.resolve_theme("light") == "light"
     assert appearance.resolve_theme("neon") == "light"
+
+
+def test_a_hung_notification_service_never_holds_up_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hang = tmp_path / "bin" / "notify-send"
+    hang.parent.mkdir()
+    hang.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(5)\n")
+    hang.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    clock = FakeClock()
+    notifier = notifier_on(clock)
+    started = time.monotonic()
+    for i in range(3):
+        notifier.alert(notify.Alert("bob", "bob", f"message {i}", True))
+        clock.advance(6)  # past the quiet period: each one is spawned
+    assert notifier.sent == 3
+    assert time.monotonic() - started < 2.0  # spawned, never waited for

@@ -37,7 +37,7 @@ async def test_ctrl_comma_opens_the_settings_and_changes_apply_at_once_and_survi
     server: ServerProcess, make_ui, tmp_path: Path
 ) -> None:
     work = profiles.Profile(name="work", host="irc.example", nick="al", channels=["#a"])
-    ui = make_ui(server, "alice", profiles=[work], last_profile="work", max_lines=700)
+    ui = make_ui(server, "alice", profiles=[work], last_profile="work", max_lines=700, notifications=True)
     await ready(ui)
     heard: list[object] = []
     ui.window.on_setting("join_parts", heard.append)  # the message view's hook
@@ -166,7 +166,7 @@ async def test_mentions_and_direct_messages_notify_when_unfocused_except_from_mu
     record = tmp_path / "notify-send.calls"
     fake_program(tmp_path / "bin", "notify-send", record)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{__import__('os').environ['PATH']}")
-    ui = make_ui(server, "alice", channels=("#test", "#quiet"), notify_quiet_seconds=2)
+    ui = make_ui(server, "alice", channels=("#test", "#quiet"), notify_quiet_seconds=2, notifications=True)
     await ready(ui, "#quiet")
     await ui.type("/mute")
     await ui.key("Return")

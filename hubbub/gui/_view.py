@@ -39,6 +39,7 @@ class MessageView(tk.Frame):
         super().__init__(master, borderwidth=0, highlightthickness=0)
         self.fonts = fonts
         self.on_top: Callable[[], None] = lambda: None
+        self.time_format = "%H:%M"  # strftime pattern of the timestamps (a setting; redraw after changing)
         self.text = tk.Text(
             self,
             wrap="word",
@@ -101,7 +102,7 @@ class MessageView(tk.Frame):
             )
         style.map(SCROLLBAR, background=[("active", theme.muted)])
         style.map(IDLE_SCROLLBAR, background=[("active", theme.bg)])
-        indent = f["small"].measure("00:00") + 12
+        indent = f["small"].measure(datetime(2000, 1, 1, 12, 59, 59).strftime(self.time_format)) + 12
         t.configure(spacing1=3, spacing3=3)
         t.tag_configure("line", lmargin1=0, lmargin2=indent)
         t.tag_configure("time", foreground=theme.muted, font=f["small"])
@@ -183,7 +184,7 @@ class MessageView(tk.Frame):
         self.rendered += 1
         first_row = int(t.index("end-1c").split(".")[0])
         base: tuple[str, ...] = ("line", "mention") if line.mention else ("line",)
-        t.insert("end", local.strftime("%H:%M") + "  ", (*base, "time"))
+        t.insert("end", local.strftime(self.time_format) + "  ", (*base, "time"))
         if line.kind == "message":
             nick_tags = ("own",) if line.own else ("nick", "c" + nick_colour(line.nick))
             t.insert("end", line.nick, (*base, *nick_tags))

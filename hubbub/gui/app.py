@@ -23,8 +23,10 @@ from . import events as ev
 from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
+from ._prefs import Preferences
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
+from .appearance import resolve_theme
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
@@ -74,7 +76,7 @@ def make_fonts(root: tk.Misc, size: int) -> dict[str, tkfont.Font]:
     }
 
 
-class ChatWindow:
+class ChatWindow(Preferences):
     """The whole application in one Tk root: the connect form first, then the chat layout."""
 
     def __init__(
@@ -89,7 +91,7 @@ class ChatWindow:
         self.settings = settings
         self.config_dir = config_dir
         self.bridge_factory = bridge_factory
-        self.theme: Theme = THEMES.get(settings.theme, THEMES["light"])
+        self.theme: Theme = THEMES[resolve_theme(settings.theme)]
         self.fonts = make_fonts(root, settings.font_size)
         self.events: queue.Queue[ev.Event] = queue.Queue()
         self.bridge: BridgeLike | None = None
@@ -112,6 +114,7 @@ class ChatWindow:
         # What the connect form was given, until the server accepts it: saved only then, and
         # shown again in the form if the first connection fails.
         self._form_choice: tuple[profiles.Profile, bool] | None = None
+        self._init_preferences()
         root.title("hubbub")
         root.geometry(settings_geometry())
         root.minsize(720, 420)
@@ -140,6 +143,8 @@ class ChatWindow:
         style.configure("TCombobox", padding=4, foreground=th.input_fg, arrowcolor=th.muted)
         style.map("TCombobox", fieldbackground=[("readonly", th.input_bg)])
         style.configure("TCheckbutton", background=th.bg, foreground=th.fg, indicatorbackground=th.input_bg)
+        style.configure("TRadiobutton", background=th.bg, foreground=th.fg, indicatorbackground=th.input_bg)
+        style.configure("TSpinbox", foreground=th.input_fg, arrowcolor=th.muted, padding=4)
         style.configure(
             "Accent.TButton",
             background=th.accent,
@@ -152,15 +157,18 @@ class ChatWindow:
         self.root.configure(background=th.bg)
 
     def set_theme(self, name: str) -> None:
-        """Switch to the ``light`` or ``dark`` theme and remember it."""
-        self.theme = THEMES[name]
+        """Switch to the ``light`` or ``dark`` theme, or follow the ``system``, and remember it."""
+        self.theme = THEMES[resolve_theme(name)]
         self.settings.theme = name
         self._style()
         if self.chat is not None:
             self._paint_chat()
             if self.state is not None:
                 self._refresh_all()
+        if self.settings_screen is not None:
+            self.settings_screen.apply_theme(self.theme)
         self._save_settings()
+        self._changed("theme")
 
     def set_font_size(self, size: int) -> None:
         """Resize every font to ``size`` points and remember it."""
@@ -172,6 +180,7 @@ class ChatWindow:
         if self.chat is not None:
             self.view.apply_theme(self.theme)
         self._save_settings()
+        self._changed("font_size")
 
     def _save_settings(self) -> None:
         try:
@@ -292,6 +301,9 @@ class ChatWindow:
         self.buffer_title.pack(side="left")
         self.theme_button = tk.Label(top, text="◐", font=f["title"], cursor="hand2", padx=6)
         self.theme_button.pack(side="right")
+        self.menu_button = tk.Label(top, text="⚙", font=f["title"], cursor="hand2", padx=6)
+        self.menu_button.pack(side="right")
+        self.menu_button.bind("<Button-1>", self._on_window_menu)
         self.theme_button.bind(
             "<Button-1>", lambda _e: self.set_theme("dark" if self.theme.name == "light" else "light")
         )
@@ -313,6 +325,7 @@ class ChatWindow:
         self._typing_to: str | None = None  # where our "+typing=active" went last
         self.banner = Banner(centre, f, self.theme)
         self.view = MessageView(centre, f, self.theme)
+        self.view.time_format = self.settings.strftime()
         self.view.pack(side="top", fill="both", expand=True)
         self.banner.before = bottom
         self.view.on_top = self.load_older
@@ -335,6 +348,7 @@ class ChatWindow:
         self.buffer_title.configure(background=th.bg, foreground=th.fg)
         self.topic.configure(background=th.bg, foreground=th.muted)
         self.theme_button.configure(background=th.bg, foreground=th.muted)
+        self.menu_button.configure(background=th.bg, foreground=th.muted)
         self.typing_label.configure(background=th.bg, foreground=th.muted)
         self.topic_rule.configure(background=th.border)
         self.input_box.configure(
@@ -444,11 +458,8 @@ class ChatWindow:
             self._show_typing()
         if ch.status:
             self._show_status()
-        if ch.new_mention and not self._focused:
-            self.root.bell()
-            self.bells += 1
-            self._mention_pending = True
-            self._show_title()
+        if ch.mentions:
+            self._alert(ch.mentions)
         for problem in ch.problems:
             self._on_problem(problem)
 
@@ -543,6 +554,7 @@ class ChatWindow:
 
     def _on_focus_in(self, _event: tk.Event) -> None:
         self._focused = True
+        self.notifier.discard()  # the user is here: a summary of what they can see is noise
         if self._mention_pending:
             self._mention_pending = False
             self._show_title()
@@ -674,6 +686,10 @@ class ChatWindow:
             bridge.submit(request)
         if result.open_query:
             self.switch(result.open_query)
+        if result.mute is not None:
+            self.mute(*result.mute)
+        if result.open_settings:
+            self.open_settings()
         if result.notice:
             for line in result.notice.splitlines():
                 state.info(line, kind="error" if result.error else "info")

@@ -110,6 +110,7 @@ class Changes:
     status: bool = False
     typing: set[str] = field(default_factory=set)  # buffers whose "is typing" line changed
     new_mention: bool = False
+    mentions: list[tuple[str, Line]] = field(default_factory=list)  # (buffer name, line): for notifications
     problems: list[ev.Problem] = field(default_factory=list)
 
     def line(self, buf: Buffer, line: Line) -> None:
@@ -197,6 +198,7 @@ class ChatState:
         self.changes.line(buf, line)
         if line.mention:
             self.changes.new_mention = True
+            self.changes.mentions.append((buf.name, line))
         if count and fold(buf.name) != fold(self.current):
             buf.unread += 1
             if line.mention:

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nick", help="nickname (default: your user name)")
     parser.add_argument("--password", default="", help="account password (SASL PLAIN)")
     parser.add_argument("--join", default="", metavar="CHANNELS", help="channels to join, comma separated")
-    parser.add_argument("--theme", choices=("light", "dark"), help="colour theme (remembered)")
+    parser.add_argument("--theme", choices=("light", "dark", "system"), help="colour theme (remembered)")
     parser.add_argument("--font-size", type=int, metavar="N", help="text size in points (remembered)")
     parser.add_argument("--max-lines", type=int, metavar="N", help="lines kept per buffer (default 2000)")
     parser.add_argument("--config-dir", metavar="DIR", help="where profiles and settings are kept")
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             ConnectOptions(
                 host=args.host or "127.0.0.1",
                 port=args.port,
-                nick=args.nick or _default_nick(),
+                nick=args.nick or settings.default_nick or _default_nick(),
                 tls=args.tls,
                 password=args.password,
                 channels=tuple(c if c[:1] in "#&" else "#" + c for c in channels),

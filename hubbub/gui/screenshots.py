@@ -164,7 +164,23 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     window.set_theme("dark")
     await settle(root)
     capture(display, out / "chat-dark.png")
+    await settings_scene(out, display, window)
     window.close()
+
+
+async def settings_scene(out: Path, display: str, window: ChatWindow) -> None:
+    """The settings screen over the chat (light theme), centred as a window manager would put it."""
+    window.set_theme("light")
+    window.open_settings()
+    screen = window.settings_screen
+    assert screen is not None
+    screen.update_idletasks()
+    x = (WIDTH - screen.winfo_reqwidth()) // 2
+    y = (HEIGHT - screen.winfo_reqheight()) // 3
+    screen.geometry(f"+{x}+{y}")
+    await settle(window.root)
+    capture(display, out / "settings.png")
+    screen.destroy()
 
 
 async def form_scene(out: Path, display: str, config: Path) -> None:

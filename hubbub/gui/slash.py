@@ -36,6 +36,8 @@ HELP = """\
 /mode target modes [args]     change modes
 /whois nick                   ask about someone
 /quit [reason]                leave the network
+/mute [#chan|nick] | /unmute  no desktop notifications from a buffer (the current one by default)
+/settings                     open the settings (also Ctrl+,)
 //text                        send text starting with a slash
 Anything else starting with / is sent to the server as typed."""
 
@@ -49,6 +51,8 @@ class Interpretation:
     notice: str = ""  # text to show locally in the current buffer
     error: bool = False  # the notice is a usage error
     quit: bool = False
+    mute: tuple[str, bool] | None = None  # (buffer, muted): silence or unsilence its notifications
+    open_settings: bool = False
 
 
 def _usage(text: str) -> Interpretation:
@@ -149,6 +153,13 @@ def interpret(text: str, buffer: str) -> Interpretation:
         return Interpretation(requests=[Whois(args[0])])
     if name in ("quit", "exit"):
         return Interpretation(requests=[QuitNetwork(rest)], quit=True)
+    if name in ("mute", "unmute"):
+        target = args[0] if args else buffer
+        if len(args) > 1 or not target:
+            return _usage(f"/{name} [#channel|nick] (the current buffer by default)")
+        return Interpretation(mute=(target, name == "mute"))
+    if name in ("settings", "preferences", "prefs"):
+        return Interpretation(open_settings=True)
     if name == "help":
         return Interpretation(notice=HELP)
     if not name:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from hubbub.protocol import Message as IRCMessage
@@ -378,14 +378,20 @@ class Client:
         """Send one raw IRC line."""
         await self._write(self._proto.raw(line))
 
-    async def request(self, *params: str, timeout: float = 10.0) -> list[IRCMessage]:
+    async def request(
+        self, *params: str, timeout: float = 10.0, on_label: Callable[[str], None] | None = None
+    ) -> list[IRCMessage]:
         """Send a command and return the server's reply lines (labeled-response, or a PING fence).
 
+        ``on_label`` is called with the request's label before it is sent, so a caller can tell
+        its replies (:attr:`ServerReply.label`) from others as they stream in.
         Raises :class:`TimeoutError` when the reply does not complete within ``timeout``.
         """
         label, data = self._proto.request(*params)
         future: asyncio.Future[list[IRCMessage]] = asyncio.get_running_loop().create_future()
         self._pending[label] = future
+        if on_label is not None:
+            on_label(label)
         try:
             await self._write(data)
             return await asyncio.wait_for(future, timeout)

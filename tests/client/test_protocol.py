@@ -731,3 +731,45 @@ def test_metadata_is_subscribed_to_and_kept_per_user_and_channel() -> None:
     assert sent(late) == ["CAP REQ draft/metadata-2"]
     feed(late, f"{S} CAP me ACK :draft/metadata-2")
     assert sent(late) == ["METADATA * SUB display-name status"]
+
+
+def test_server_replies_name_the_request_they_answer() -> None:
+    """A reply inside a labelled batch, or labelled itself, carries the label; others carry none."""
+    proto = make()
+    register(proto, caps="message-tags batch labeled-response")
+    label, _ = proto.request("WHOIS", "alice")
+    events = feed(
+        proto,
+        f"@label={label} {S} BATCH +r labeled-response",
+        f"@batch=r {S} 311 me alice a ha * :Alice",
+        f"@batch=r {S} 312 me alice irc.test :The server",
+        f"{S} BATCH -r",
+        f"{S} 312 me bob irc.test :unasked",
+    )
+    replies = of(events, ServerReply)
+    assert [(r.command, r.label) for r in replies] == [  # type: ignore[attr-defined]
+        ("311", label),
+        ("312", label),
+        ("312", None),
+    ]
+    label2, _ = proto.request("FOO")
+    events = feed(proto, f"@label={label2} {S} 421 me FOO :Unknown command")
+    assert [r.label for r in of(events, ServerReply)] == [label2]  # type: ignore[attr-defined]
+
+
+def test_without_labels_replies_before_the_fence_belong_to_the_waiting_request() -> None:
+    proto = make()
+    register(proto)
+    label, _ = proto.request("LIST")
+    events = feed(
+        proto,
+        f"{S} 322 me #a 3 :topic a",
+        f"{S} 323 me :End of /LIST",
+        f"{S} PONG irc.test {label}",
+        f"{S} 322 me #late 1 :after the fence",
+    )
+    assert [(r.command, r.label) for r in of(events, ServerReply)] == [  # type: ignore[attr-defined]
+        ("322", label),
+        ("323", label),
+        ("322", None),
+    ]

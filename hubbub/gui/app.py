@@ -22,6 +22,7 @@ from . import events as ev
 from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
+from ._nav import Navigator
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
@@ -218,6 +219,7 @@ class ChatWindow:
         """Build the chat layout and start the network side for ``options``."""
         self.options = options
         self.state = ChatState(options.nick, self.settings.max_lines)
+        self.state.muted = set(self.settings.muted)
         self.state.expect_join(options.channels)
         self._build_chat()
         self.bridge = self.bridge_factory(options, self.events)
@@ -281,6 +283,7 @@ class ChatWindow:
         self._menu_line: tuple[str, Line] | None = None  # (buffer, line) the menu was opened on
         self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
+        self.nav = Navigator(self)
         self._paint_chat()
         chat.pack(fill="both", expand=True)
         self.entry.focus_set()
@@ -309,6 +312,8 @@ class ChatWindow:
         )
         for part in (self.sidebar, self.members, self.view, self.banner):
             part.apply_theme(th)
+        if hasattr(self, "nav"):
+            self.nav.paint()
 
     def _bind_keys(self) -> None:
         e = self.entry
@@ -407,6 +412,10 @@ class ChatWindow:
             self._show_title()
         for problem in ch.problems:
             self._on_problem(problem)
+        if ch.channel_list is not None:
+            self.nav.channel_list(ch.channel_list)
+        if ch.buffer_list and not ch.typing:
+            self._show_typing()  # a channel left or joined again changes the hint under the input
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -427,7 +436,9 @@ class ChatWindow:
 
     def _show_typing(self) -> None:
         assert self.state is not None
-        self.typing_label.configure(text=self.state.typing_text(self.state.current))
+        # In a channel we left, the line under the input says how to rejoin (nobody types there).
+        current = self.state.current
+        self.typing_label.configure(text=self.state.typing_text(current) or self.state.parted_hint(current))
 
     def _on_typed(self, _event: tk.Event) -> None:
         # Typing notifications: "active" while there is text to send (the library sends one per
@@ -437,7 +448,8 @@ class ChatWindow:
             return
         text = self.entry.get()
         buf = state.buffer(state.current)
-        if text and not text.startswith("/") and buf is not None and buf.kind != "server":
+        # Not in a channel we left: the server would answer each notification with an error.
+        if text and not text.startswith("/") and buf is not None and buf.kind != "server" and not buf.parted:
             if self._typing_to is not None and fold(self._typing_to) != buf.key:
                 bridge.submit(ev.SendTyping(self._typing_to, "done"))
             self._typing_to = buf.name
@@ -620,6 +632,11 @@ class ChatWindow:
         assert state is not None and bridge is not None
         current = state.current
         self._typing_to = None  # a message sent ends the typing for those who see it
+        hint = state.parted_hint(current)
+        if hint and not text.startswith("/"):
+            state.info(hint, kind="error")  # the server would refuse it: say how to get back in
+            self._render()
+            return
         result = interpret(text, current)
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):
@@ -631,6 +648,10 @@ class ChatWindow:
             for line in result.notice.splitlines():
                 state.info(line, kind="error" if result.error else "info")
             self._render()
+        if result.close:
+            self.nav.close_current()
+        if result.browse is not None:
+            self.nav.open_browser(result.browse)
         if result.quit:
             self.root.after(300, self.close)
 

@@ -54,6 +54,7 @@ class Settings:
     theme: str = "light"
     font_size: int = 11
     max_lines: int = 2000
+    muted: list[str] = field(default_factory=list)  # folded names of buffers muted from the sidebar
 
     def profile(self, name: str) -> Profile | None:
         """The profile called ``name``, if any."""
@@ -84,6 +85,9 @@ def load(directory: Path) -> Settings:
     for key in ("last_profile", "theme"):
         if isinstance(data.get(key), str):
             setattr(settings, key, data[key])
+    muted = data.get("muted")
+    if isinstance(muted, list):
+        settings.muted = [m for m in muted if isinstance(m, str)]
     for key in ("font_size", "max_lines"):
         if isinstance(data.get(key), int) and data[key] > 0:
             setattr(settings, key, data[key])

@@ -338,6 +338,10 @@ class Navigator:
         w = self.window
         if self.browser is None or not self.browser.winfo_exists():
             self.browser = ChannelBrowser(w.root, w.fonts, w.theme, self._join_listed, self._ask_list)
+        text = text.strip()
+        if text[:1] == ">" and text[1:].isdigit():  # "/list >5", as servers with ELIST U take it
+            self.browser.min_var.set(str(int(text[1:]) + 1))
+            text = ""
         self.browser.filter_var.set(text)
         self.browser.lift()
         self.browser.filter.focus_force()

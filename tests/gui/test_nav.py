@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 import pytest
 
@@ -15,6 +17,24 @@ from tests.support.serverproc import ServerProcess
 
 from .conftest import Ui
 from .test_window import peer, ready
+
+
+@pytest.fixture(autouse=True)
+def no_tk_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test when a Tk callback raised (Tk would only print it and carry on)."""
+    import tkinter as tk
+    import traceback
+
+    raised: list[str] = []
+
+    def report(
+        _root: tk.Tk, kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        raised.append("".join(traceback.format_exception(kind, value, tb)))
+
+    monkeypatch.setattr(tk.Tk, "report_callback_exception", report)
+    yield
+    assert not raised, "a Tk callback raised:\n" + "\n".join(raised)
 
 
 def joined(ui: Ui, *channels: str) -> bool:
@@ -290,6 +310,10 @@ async def test_the_channel_browser_lists_filters_sorts_and_joins(
         browser.refresh()
         await ui.until(lambda: len(browser.entries) == 1, timeout=30, what="the server-side filter")
         assert [e.name for e in browser.entries] == ["#room0042"]  # bob, carol and alice
+        # "/list >1" typed: the same box, filled in.
+        ui.window.submit_input("/list >1")
+        await ui.until(lambda: browser.min_var.get() == "2" and len(browser.entries) == 2, timeout=30)
+        assert {e.name for e in browser.entries} == {"#room0007", "#room0042"}
         browser.destroy()
 
 
@@ -317,6 +341,31 @@ async def test_a_huge_channel_list_loads_without_freezing_the_window(server: Ser
     ui.window.events.put(ev.ChannelListed((), "LIST: Too many requests"))
     await ui.until(lambda: browser.status.cget("text") == "LIST: Too many requests")
     assert len(browser.entries) == 20000
+    # Closed while loading, then an answer arriving for the closed window: nothing breaks.
+    browser.load(entries)
+    browser.destroy()
+    ui.window.events.put(ev.ChannelListed(entries[:10]))
+    await ui.until(lambda: ui.window.events.empty())
+    ui.pump()
+    assert ui.window.nav.browser is not None and not ui.window.nav.browser.winfo_exists()
+
+
+async def test_the_channel_browser_says_when_the_server_cannot_answer(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    await ready(ui)
+    await server.terminate()
+    await ui.until(lambda: ui.state.connection in ("reconnecting", "disconnected"), what="drop noticed")
+    await ui.type("/list")
+    await ui.key("Return")
+    await ui.until(lambda: ui.window.nav.browser is not None, what="browser opened")
+    browser = ui.window.nav.browser
+    await ui.until(lambda: "no channel list" in browser.status.cget("text"), what="the reason shown")
+    assert "not connected" in browser.status.cget("text")
+    # Refresh once the server is back: the list comes.
+    await server.start()
+    await ui.until(lambda: ui.state.connection == "connected" and joined(ui, "#test"), timeout=30)
+    browser.refresh()
+    await ui.until(lambda: [e.name for e in browser.entries] == ["#test"] and browser.loaded())
 
 
 async def test_right_clicking_a_member_offers_operator_actions_to_an_operator(

@@ -178,3 +178,26 @@ def test_the_channel_list_answer_reaches_the_window_as_a_change() -> None:
     state.apply(listed)
     assert state.take_changes().channel_list is listed
     assert state.elist == "MNU"
+
+
+def test_a_list_answer_with_odd_lines_gives_what_can_be_read() -> None:
+    from hubbub.gui._bridge import Bridge
+    from hubbub.protocol import parse
+
+    lines = [
+        parse(":srv 321 alice Channel :Users  Name"),
+        parse(":srv 322 alice #ok 12 :a topic"),
+        parse(":srv 322 alice #nocount many :a count that is no number"),
+        parse(":srv 322 alice #notopic 3"),
+        parse(":srv 322 alice"),  # too short: skipped
+        parse(":srv 323 alice :End of /LIST"),
+    ]
+    listed = Bridge._channel_list(lines)
+    assert listed.entries == (
+        ev.ChannelEntry("#ok", 12, "a topic"),
+        ev.ChannelEntry("#nocount", 0, "a count that is no number"),
+        ev.ChannelEntry("#notopic", 3, ""),
+    )
+    assert listed.error == ""
+    refused = Bridge._channel_list([parse(":srv 481 alice :Permission Denied")])
+    assert refused.entries == () and refused.error == "Permission Denied"

@@ -33,15 +33,19 @@ _READ_SIZE = 65536
 _SECRET_COMMANDS = (b"PASS ", b"AUTHENTICATE ", b"OPER ")
 
 
+def _redact_line(line: bytes) -> bytes:
+    # A labelled request ("@label=x OPER ...") has its tags before the command.
+    tags, body = line.split(b" ", 1) if line.startswith(b"@") and b" " in line else (b"", line)
+    if not body.upper().startswith(_SECRET_COMMANDS):
+        return line
+    return (tags + b" " if tags else b"") + body.split(b" ", 1)[0] + b" <hidden>"
+
+
 def _redact(data: bytes) -> bytes:
     """``data`` for the debug log, with passwords (PASS, SASL payloads, OPER) blanked out."""
-    if not any(word in data for word in _SECRET_COMMANDS):
+    if not any(word in data.upper() for word in _SECRET_COMMANDS):
         return data
-    lines = data.split(b"\r\n")
-    return b"\r\n".join(
-        line.split(b" ", 1)[0] + b" <hidden>" if line.upper().startswith(_SECRET_COMMANDS) else line
-        for line in lines
-    )
+    return b"\r\n".join(_redact_line(line) for line in data.split(b"\r\n"))
 
 
 class Client:

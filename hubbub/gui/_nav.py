@@ -3,19 +3,65 @@ browser and "Connect to…". The window makes one :class:`Navigator`, which bind
 
 from __future__ import annotations
 
-import queue
 import tkinter as tk
-from typing import TYPE_CHECKING
+from tkinter import font as tkfont
+from typing import Protocol
 
 from . import events as ev
 from ._browser import ChannelBrowser
-from ._connect import ConnectForm
-from .buffers import SERVER, fold
+from ._sidebar import BufferList, MemberList
+from .buffers import SERVER, ChatState, fold
 from .navigation import ban_mask, label, next_unread, nick_matches, switcher_matches
-from .profiles import Profile
+from .profiles import Settings
+from .theme import Theme
 
-if TYPE_CHECKING:
-    from .app import ChatWindow
+
+class _Submits(Protocol):
+    def submit(self, request: ev.Request) -> None:
+        """Carry out ``request``."""
+
+
+class NavWindow(Protocol):
+    """What the navigator uses of the window (:class:`.app.ChatWindow`), read-only."""
+
+    @property
+    def root(self) -> tk.Tk: ...
+    @property
+    def theme(self) -> Theme: ...
+    @property
+    def fonts(self) -> dict[str, tkfont.Font]: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def state(self) -> ChatState | None: ...
+    @property
+    def bridge(self) -> _Submits | None: ...
+    @property
+    def chat(self) -> tk.Frame | None: ...
+    @property
+    def entry(self) -> tk.Entry: ...
+    @property
+    def sidebar(self) -> BufferList: ...
+    @property
+    def members(self) -> MemberList: ...
+    @property
+    def topbar(self) -> tk.Frame: ...
+    @property
+    def theme_button(self) -> tk.Label: ...
+
+    def switch(self, name: str) -> None:
+        """Show buffer ``name``."""
+
+    def open_query(self, nick: str) -> None:
+        """Open a conversation with ``nick``."""
+
+    def connect_elsewhere(self) -> None:
+        """Show the connect form to move to another server."""
+
+    def _render(self) -> None: ...
+    def _save_settings(self) -> None: ...
+    def _expect_join(self, channels: tuple[str, ...]) -> None: ...
+
 
 SWITCHER_ROWS = 8
 
@@ -138,9 +184,9 @@ class QuickSwitcher(tk.Frame):
 
 
 class Navigator:
-    """Keys, menus and windows for moving around; owned by the chat layout of a :class:`ChatWindow`."""
+    """Keys, menus and windows for moving around; owned by the chat layout of the window."""
 
-    def __init__(self, window: ChatWindow) -> None:
+    def __init__(self, window: NavWindow) -> None:
         self.window = window
         self.switcher = QuickSwitcher(self)
         self.browser: ChannelBrowser | None = None
@@ -324,7 +370,7 @@ class Navigator:
     def _main_menu(self, event: tk.Event) -> None:
         m = self.menu
         m.delete(0, "end")
-        m.add_command(label="Connect to…", command=self.connect_elsewhere)
+        m.add_command(label="Connect to…", command=self.window.connect_elsewhere)
         m.add_command(label="Channel list…", command=self.open_browser)
         m.add_separator()
         m.add_command(label="Quick switcher", accelerator="Ctrl+K", command=self.open_switcher)
@@ -363,57 +409,10 @@ class Navigator:
         if self.browser is not None and self.browser.winfo_exists():
             self.browser.load(listed.entries, listed.error)
 
-    # --- another server --------------------------------------------------------------------------
-
-    def connect_elsewhere(self) -> None:
-        """Show the connect form over the chat; connecting there leaves this server, "Back" returns."""
-        w = self.window
-        if w.form is not None or w.chat is None:
-            return
-        w.chat.pack_forget()
-        form = w.form = ConnectForm(w.root, w.fonts, w.theme, w.settings, self._switch_server)
-        back = tk.Label(
-            form,
-            text="← Back to the chat",
-            cursor="hand2",
-            font=w.fonts["small"],
-            background=w.theme.sidebar_bg,
-            foreground=w.theme.accent,
-        )
-        back.place(x=16, y=12)
-        back.bind("<Button-1>", lambda _e: self.cancel_connect())
-        for field in form.entries.values():
-            field.bind("<Escape>", lambda _e: self.cancel_connect())
-        form.pack(fill="both", expand=True)
-
-    def cancel_connect(self) -> None:
-        """Back from the connect form to the chat, still connected."""
-        w = self.window
-        if w.form is not None:
-            w.form.destroy()
-            w.form = None
-        if w.chat is not None:
-            w.chat.pack(fill="both", expand=True)
-            w.entry.focus_set()
-
-    def _switch_server(self, profile: Profile, remember_password: bool) -> None:
-        # One server at a time: leave this one (QUIT) before the form connects to the next.
-        w = self.window
-        if w._tick_id is not None:
-            w.root.after_cancel(w._tick_id)
-            w._tick_id = None
-        if w.bridge is not None:
-            w.bridge.stop("Leaving", timeout=2.0)
-            w.bridge = None
-        self.close()
-        if w.chat is not None:
-            w.chat.destroy()
-            w.chat = None
-        w.events = queue.Queue()  # the old connection's last events are not the new one's
-        w._form_submitted(profile, remember_password)
-
     def close(self) -> None:
-        """The chat layout goes away: so do the windows opened from it."""
+        """The chat layout goes away: so do the windows and menus opened from it."""
         if self.browser is not None and self.browser.winfo_exists():
             self.browser.destroy()
         self.browser = None
+        self.switcher.destroy()
+        self.menu.destroy()

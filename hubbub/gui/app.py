@@ -312,8 +312,7 @@ class ChatWindow:
         )
         for part in (self.sidebar, self.members, self.view, self.banner):
             part.apply_theme(th)
-        if hasattr(self, "nav"):
-            self.nav.paint()
+        self.nav.paint()
 
     def _bind_keys(self) -> None:
         e = self.entry
@@ -774,6 +773,52 @@ class ChatWindow:
     def _dismiss(self) -> None:
         self.banner.hide()
         self.entry.focus_set()
+
+    # --- another server --------------------------------------------------------------------------
+
+    def connect_elsewhere(self) -> None:
+        """Show the connect form over the chat; connecting there leaves this server, "Back" returns."""
+        if self.form is not None or self.chat is None:
+            return
+        self.chat.pack_forget()
+        form = self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._switch_server)
+        back = tk.Label(
+            form,
+            text="← Back to the chat",
+            cursor="hand2",
+            font=self.fonts["small"],
+            background=self.theme.sidebar_bg,
+            foreground=self.theme.accent,
+        )
+        back.place(x=16, y=12)
+        back.bind("<Button-1>", lambda _e: self.cancel_connect())
+        for field in form.entries.values():
+            field.bind("<Escape>", lambda _e: self.cancel_connect())
+        form.pack(fill="both", expand=True)
+
+    def cancel_connect(self) -> None:
+        """Back from the connect form to the chat, still connected."""
+        if self.form is not None:
+            self.form.destroy()
+            self.form = None
+        if self.chat is not None:
+            self.chat.pack(fill="both", expand=True)
+            self.entry.focus_set()
+
+    def _switch_server(self, profile: profiles.Profile, remember_password: bool) -> None:
+        # One server at a time: leave this one (QUIT) before the form connects to the next.
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)
+            self._tick_id = None
+        if self.bridge is not None:
+            self.bridge.stop("Leaving", timeout=2.0)
+            self.bridge = None
+        if self.chat is not None:
+            self.nav.close()
+            self.chat.destroy()
+            self.chat = None
+        self.events = queue.Queue()  # the old connection's last events are not the new one's
+        self._form_submitted(profile, remember_password)
 
     # --- shutdown --------------------------------------------------------------------------------
 

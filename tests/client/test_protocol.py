@@ -773,3 +773,18 @@ def test_without_labels_replies_before_the_fence_belong_to_the_waiting_request()
         ("323", label),
         ("322", None),
     ]
+
+
+def test_passwords_are_hidden_from_the_debug_log_in_labelled_requests_too() -> None:
+    from hubbub.client._client import _redact
+
+    data = b"@label=hb1.2 OPER admin s3cret\r\nPASS hunter2\r\noper root pw\r\nPRIVMSG #a :OPER x y\r\n"
+    shown = _redact(data)
+    assert b"s3cret" not in shown and b"hunter2" not in shown and b" pw" not in shown
+    assert shown.split(b"\r\n")[:4] == [
+        b"@label=hb1.2 OPER <hidden>",
+        b"PASS <hidden>",
+        b"oper <hidden>",
+        b"PRIVMSG #a :OPER x y",
+    ]
+    assert _redact(b"PRIVMSG #a :hello\r\n") == b"PRIVMSG #a :hello\r\n"

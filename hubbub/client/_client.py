@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from hubbub.protocol import Message as IRCMessage
@@ -35,15 +35,19 @@ _READ_SIZE = 65536
 _SECRET_COMMANDS = (b"PASS ", b"AUTHENTICATE ", b"OPER ")
 
 
+def _redact_line(line: bytes) -> bytes:
+    # A labelled request ("@label=x OPER ...") has its tags before the command.
+    tags, body = line.split(b" ", 1) if line.startswith(b"@") and b" " in line else (b"", line)
+    if not body.upper().startswith(_SECRET_COMMANDS):
+        return line
+    return (tags + b" " if tags else b"") + body.split(b" ", 1)[0] + b" <hidden>"
+
+
 def _redact(data: bytes) -> bytes:
     """``data`` for the debug log, with passwords (PASS, SASL payloads, OPER) blanked out."""
-    if not any(word in data for word in _SECRET_COMMANDS):
+    if not any(word in data.upper() for word in _SECRET_COMMANDS):
         return data
-    lines = data.split(b"\r\n")
-    return b"\r\n".join(
-        line.split(b" ", 1)[0] + b" <hidden>" if line.upper().startswith(_SECRET_COMMANDS) else line
-        for line in lines
-    )
+    return b"\r\n".join(_redact_line(line) for line in data.split(b"\r\n"))
 
 
 class Client:
@@ -491,16 +495,22 @@ class Client:
         """Send one raw IRC line (in order behind any queued messages)."""
         await self._command(self._proto.raw(line))
 
-    async def request(self, *params: str, timeout: float = 10.0) -> list[IRCMessage]:
+    async def request(
+        self, *params: str, timeout: float = 10.0, on_label: Callable[[str], None] | None = None
+    ) -> list[IRCMessage]:
         """Send a command and return the server's reply lines (labeled-response, or a PING fence).
 
-        It goes in order behind any queued messages. Raises :class:`TimeoutError` when the
-        reply does not complete within ``timeout``.
+        It goes in order behind any queued messages. ``on_label`` is called with the request's
+        label before it is sent, so a caller can tell its replies (:attr:`ServerReply.label`) from
+        others as they stream in. Raises :class:`TimeoutError` when the reply does not complete
+        within ``timeout``.
         """
         self._live_sender()
         label, data = self._proto.request(*params)
         future: asyncio.Future[list[IRCMessage]] = asyncio.get_running_loop().create_future()
         self._pending[label] = future
+        if on_label is not None:
+            on_label(label)
         try:
             await self._command(data, resend=False)
             return await asyncio.wait_for(future, timeout)

@@ -315,12 +315,15 @@ class ServerReply(Event):
     ``command`` is the numeric or the command (``"FAIL"``); ``text`` is a readable summary;
     ``params`` the raw parameters after our nick (for numerics) or all of them.
     ``target`` is the buffer it concerns when one is named (a channel or nick), else ``None``.
+    ``label`` names the request it answers (see :meth:`Client.request`), when it answers one: the
+    labeled-response label, or without that capability the request still waiting for its fence.
     """
 
     command: str
     text: str
     params: tuple[str, ...] = ()
     target: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

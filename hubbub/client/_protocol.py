@@ -84,14 +84,38 @@ class ClientProtocol(_Registration, _Membership):
             self._collect(ref or "", msg)
             if self._swallowed(ref or "") and msg.command != "BATCH":
                 return
-        handler = _HANDLERS.get(msg.command)
-        if handler is not None:
-            handler(self, msg)
-        elif msg.command.isdigit():
-            self._on_numeric(msg)
+        self._reply_label = self._label_of(msg)
+        try:
+            handler = _HANDLERS.get(msg.command)
+            if handler is not None:
+                handler(self, msg)
+            elif msg.command.isdigit():
+                self._on_numeric(msg)
+        finally:
+            self._reply_label = None
         label = msg.tags.get("label")
         if label and batch is None and msg.command != "BATCH":
             self._emit(LabeledResponse(label, (msg,)))
+
+    def _label_of(self, msg: IRCMessage) -> str | None:
+        """The request ``msg`` answers: its label, its labeled-response batch's, or the oldest fence's."""
+        label = msg.tags.get("label")
+        if label:
+            return label
+        ref, seen = msg.tags.get("batch"), set()
+        while ref is not None and ref in self._batches and ref not in seen:
+            seen.add(ref)
+            batch = self._batches[ref]
+            if batch.kind == "labeled-response":
+                return batch.tags.get("label")
+            ref = batch.parent
+        # Without labeled-response, servers answer commands in order: a reply before the fence's
+        # PONG belongs to the oldest request still waiting.
+        return (
+            next(iter(self._fences), None)
+            if msg.command.isdigit() or msg.command in ("FAIL", "WARN", "NOTE")
+            else None
+        )
 
     def take_events(self) -> list[Event]:
         """Events queued so far, including those of calls other than :meth:`receive_data`."""
@@ -135,7 +159,7 @@ class ClientProtocol(_Registration, _Membership):
         else:
             # The buffer it concerns: the first channel named in the context, if any.
             target = next((w for w in msg.params[2:-1] if self.is_channel(w)), None)
-        self._emit(ServerReply(msg.command, text, msg.params, target))
+        self._emit(ServerReply(msg.command, text, msg.params, target, self._reply_label))
 
     def _on_numeric(self, msg: IRCMessage) -> None:
         if msg.command not in _QUIET_NUMERICS:

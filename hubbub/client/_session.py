@@ -88,6 +88,7 @@ class _Session:
         self._fences: dict[str, list[IRCMessage]] = {}
         self._typing_sent: dict[str, datetime] = {}  # target -> when we last sent +typing=active
         self._label_counter = 0
+        self._reply_label: str | None = None  # the request the message being handled answers
         self._batch_counter = 0
         self._self_user: str | None = None
         self._self_host: str | None = None
@@ -156,7 +157,7 @@ class _Session:
         if len(params) >= 2 and (self.is_channel(params[0]) or msg.command in _NICK_TARGET_NUMERICS):
             target = params[0]
         text = " ".join(params)
-        self._emit(ServerReply(msg.command, text, tuple(params), target))
+        self._emit(ServerReply(msg.command, text, tuple(params), target, self._reply_label))
 
     def _time_of(self, msg: IRCMessage) -> datetime:
         stamp = msg.tags.get("time")

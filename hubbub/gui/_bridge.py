@@ -14,9 +14,12 @@ import queue
 import socket
 import ssl
 import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 import hubbub.client as hc
+from hubbub.protocol import Message as IRCMessage
+from hubbub.protocol import parse as hc_parse
 
 from . import events as ev
 from . import replies
@@ -29,6 +32,11 @@ _CANNOT_JOIN = {"471", "473", "475", "403", "476", "405"}
 _BANNED = {"474", "465"}
 _NICK_PROBLEMS = {"431", "432", "433", "436"}
 _HISTORY_PAGE = 100
+# Requests whose buffer of origin is remembered for routing their replies: enough for any burst
+# of commands a person types; the oldest are forgotten first.
+_ORIGINS_KEPT = 256
+_BROWSER = "\x00browser"  # the origin of a LIST for the channel browser: its lines are not shown
+LIST_TIMEOUT = 60.0  # a big network's LIST can take a while
 
 
 def _now() -> datetime:
@@ -71,6 +79,10 @@ class Bridge:
         # Set while the first registration is under way in the connect form's mode: why the
         # server refused it (a nick it does not allow, a failed login, its ERROR).
         self._refusal: asyncio.Future[str] | None = None
+        # Label of a request -> the buffer it was typed in, where its replies go (labeled-response
+        # where the server offers it, else a PING fence: replies come in the order of commands).
+        self._origins: OrderedDict[str, str] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- called from the window's thread ---------------------------------------------------------
 
@@ -247,11 +259,60 @@ class Bridge:
         elif isinstance(r, ev.SetMode):
             await client.raw("MODE " + " ".join(r.args))
         elif isinstance(r, ev.Whois):
-            await client.whois(r.nick)
+            if r.origin is None:
+                await client.whois(r.nick)
+            else:
+                self._ask(client, r.origin, ("WHOIS", r.nick))
         elif isinstance(r, ev.SendRaw):
-            await client.raw(r.line)
+            if r.origin is None:
+                await client.raw(r.line)
+            else:
+                client.protocol.raw(r.line)  # refuse a malformed line here, as raw() would
+                self._ask(client, r.origin, (r.line,))
+        elif isinstance(r, ev.ListChannels):
+            self._ask(client, _BROWSER, ("LIST", *r.args), LIST_TIMEOUT)
         elif isinstance(r, ev.LoadOlder):
             await self._load_older(client, r)
+
+    def _ask(self, client: hc.Client, origin: str, params: tuple[str, ...], timeout: float = 30.0) -> None:
+        """Send a labelled request in the background; its replies are shown in buffer ``origin``."""
+
+        def remember(label: str) -> None:
+            self._origins[label] = origin
+            while len(self._origins) > _ORIGINS_KEPT:
+                self._origins.popitem(last=False)
+
+        async def run() -> None:
+            if len(params) == 1:  # a raw line: split it as the server will
+                msg = hc_parse(params[0])
+                args: tuple[str, ...] = (msg.command, *msg.params)
+            else:
+                args = params
+            try:
+                lines = await client.request(*args, timeout=timeout, on_label=remember)
+            except (hc.ClientError, TimeoutError, OSError) as exc:
+                if origin == _BROWSER:
+                    self._post(ev.ChannelListed((), f"no channel list: {exc or 'timed out'}"))
+                return
+            if origin == _BROWSER:
+                self._post(self._channel_list(lines))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _channel_list(lines: list[IRCMessage]) -> ev.ChannelListed:
+        entries = []
+        error = ""
+        for m in lines:
+            p = m.params[1:]  # after our nick
+            if m.command == "322" and len(p) >= 2:  # RPL_LIST <channel> <count> :<topic>
+                users = int(p[1]) if p[1].isdigit() else 0
+                entries.append(ev.ChannelEntry(p[0], users, p[2] if len(p) > 2 else ""))
+            elif replies.is_error(m.command):
+                error = replies.describe(m.command, p) or m.command
+        return ev.ChannelListed(tuple(entries), error)
 
     async def _load_older(self, client: hc.Client, r: ev.LoadOlder) -> None:
         if "draft/chathistory" not in client.protocol.caps_enabled:
@@ -293,7 +354,8 @@ class Bridge:
         for m in chan.member_list(symbols):
             user = proto.users.get(proto.casefold(m.nick))
             shown = user.metadata.get("display-name", "") if user is not None else ""
-            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away), shown))
+            host = (user.host or "") if user is not None else ""
+            members.append(ev.Member(m.nick, m.prefix, bool(user and user.away), shown, host))
         return ev.MembersChanged(chan.name, tuple(members))
 
     def _chat(self, m: hc.Message) -> ev.ChatLine:
@@ -319,7 +381,7 @@ class Bridge:
         if isinstance(e, hc.Connected):
             return [ev.ConnectionChanged("connected", f"{o.host}:{o.port}")]
         if isinstance(e, hc.Registered):
-            return [ev.Registered(e.nick, e.isupport.network or "")]
+            return [ev.Registered(e.nick, e.isupport.network or "", e.isupport.get("ELIST") or "")]
         if isinstance(e, hc.Joined):
             if e.is_self:
                 key = client.protocol.casefold(e.channel)
@@ -406,10 +468,14 @@ class Bridge:
         return []
 
     def _reply(self, e: hc.ServerReply) -> list[ev.Event]:
+        origin = self._origins.get(e.label) if e.label else None
+        if origin == _BROWSER:
+            return []  # the channel browser shows the whole answer at once
         text = replies.describe(e.command, e.params)
         if text is None:
             return []
-        target = e.target or ""
+        # An answer to something typed goes to the buffer it was typed in, not to the one it names.
+        target = origin if origin is not None else e.target or ""
         if e.command in _NICK_PROBLEMS:
             return [ev.Problem("nick_in_use", text)]
         if e.command in _BANNED:

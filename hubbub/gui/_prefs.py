@@ -128,11 +128,12 @@ class Preferences:
             self.settings_screen.refresh()
 
     def is_muted(self, buffer: str) -> bool:
-        """Whether ``buffer`` (a channel or a nick) is muted: it never notifies, rings or marks the title."""
+        """Whether ``buffer`` (a channel or a nick) is muted: it never notifies, rings or marks the
+        title, and counts no unread lines (its mentions still count)."""
         return fold(buffer) in self.settings.muted
 
     def mute(self, buffer: str, muted: bool = True) -> None:
-        """Mute (or with ``muted=False`` unmute) ``buffer``'s notifications, and remember it."""
+        """Mute (or with ``muted=False`` unmute) ``buffer``, and remember it (/mute, the sidebar menu)."""
         key = fold(buffer)
         if not key:
             return
@@ -141,6 +142,7 @@ class Preferences:
         self._save_settings()
         self._changed("muted")
         if self.state is not None:
+            self.state.set_muted(buffer, muted)
             if muted:
                 self.state.info(f"{buffer} is muted: no notifications from it (/unmute {buffer} to undo)")
             else:

@@ -23,6 +23,7 @@ from . import events as ev
 from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
+from ._nav import Navigator
 from ._prefs import Preferences
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
@@ -266,6 +267,7 @@ class ChatWindow(Preferences):
         )
         self.options = options
         self.state = ChatState(options.nick, self.settings.max_lines)
+        self.state.muted = set(self.settings.muted)
         self.state.expect_join(options.channels)
         self._build_chat()
         self.bridge = self.bridge_factory(options, self.events)
@@ -333,6 +335,7 @@ class ChatWindow(Preferences):
         self._menu_line: tuple[str, Line] | None = None  # (buffer, line) the menu was opened on
         self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
+        self.nav = Navigator(self)
         self._paint_chat()
         chat.pack(fill="both", expand=True)
         self.entry.focus_set()
@@ -362,6 +365,7 @@ class ChatWindow(Preferences):
         )
         for part in (self.sidebar, self.members, self.view, self.banner):
             part.apply_theme(th)
+        self.nav.paint()
 
     def _bind_keys(self) -> None:
         e = self.entry
@@ -462,6 +466,10 @@ class ChatWindow(Preferences):
             self._alert(ch.mentions)
         for problem in ch.problems:
             self._on_problem(problem)
+        if ch.channel_list is not None:
+            self.nav.channel_list(ch.channel_list)
+        if ch.buffer_list and not ch.typing:
+            self._show_typing()  # a channel left or joined again changes the hint under the input
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -482,7 +490,9 @@ class ChatWindow(Preferences):
 
     def _show_typing(self) -> None:
         assert self.state is not None
-        self.typing_label.configure(text=self.state.typing_text(self.state.current))
+        # In a channel we left, the line under the input says how to rejoin (nobody types there).
+        current = self.state.current
+        self.typing_label.configure(text=self.state.typing_text(current) or self.state.parted_hint(current))
 
     def _on_typed(self, _event: tk.Event) -> None:
         # Typing notifications: "active" while there is text to send (the library sends one per
@@ -492,7 +502,8 @@ class ChatWindow(Preferences):
             return
         text = self.entry.get()
         buf = state.buffer(state.current)
-        if text and not text.startswith("/") and buf is not None and buf.kind != "server":
+        # Not in a channel we left: the server would answer each notification with an error.
+        if text and not text.startswith("/") and buf is not None and buf.kind != "server" and not buf.parted:
             if self._typing_to is not None and fold(self._typing_to) != buf.key:
                 bridge.submit(ev.SendTyping(self._typing_to, "done"))
             self._typing_to = buf.name
@@ -679,6 +690,11 @@ class ChatWindow(Preferences):
         assert state is not None and bridge is not None
         current = state.current
         self._typing_to = None  # a message sent ends the typing for those who see it
+        hint = state.parted_hint(current)
+        if hint and not text.startswith("/"):
+            state.info(hint, kind="error")  # the server would refuse it: say how to get back in
+            self._render()
+            return
         result = interpret(text, current)
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):
@@ -694,6 +710,10 @@ class ChatWindow(Preferences):
             for line in result.notice.splitlines():
                 state.info(line, kind="error" if result.error else "info")
             self._render()
+        if result.close:
+            self.nav.close_current()
+        if result.browse is not None:
+            self.nav.open_browser(result.browse)
         if result.quit:
             self.root.after(300, self.close)
 
@@ -817,6 +837,52 @@ class ChatWindow(Preferences):
     def _dismiss(self) -> None:
         self.banner.hide()
         self.entry.focus_set()
+
+    # --- another server --------------------------------------------------------------------------
+
+    def connect_elsewhere(self) -> None:
+        """Show the connect form over the chat; connecting there leaves this server, "Back" returns."""
+        if self.form is not None or self.chat is None:
+            return
+        self.chat.pack_forget()
+        form = self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._switch_server)
+        back = tk.Label(
+            form,
+            text="← Back to the chat",
+            cursor="hand2",
+            font=self.fonts["small"],
+            background=self.theme.sidebar_bg,
+            foreground=self.theme.accent,
+        )
+        back.place(x=16, y=12)
+        back.bind("<Button-1>", lambda _e: self.cancel_connect())
+        for field in form.entries.values():
+            field.bind("<Escape>", lambda _e: self.cancel_connect())
+        form.pack(fill="both", expand=True)
+
+    def cancel_connect(self) -> None:
+        """Back from the connect form to the chat, still connected."""
+        if self.form is not None:
+            self.form.destroy()
+            self.form = None
+        if self.chat is not None:
+            self.chat.pack(fill="both", expand=True)
+            self.entry.focus_set()
+
+    def _switch_server(self, profile: profiles.Profile, remember_password: bool) -> None:
+        # One server at a time: leave this one (QUIT) before the form connects to the next.
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)
+            self._tick_id = None
+        if self.bridge is not None:
+            self.bridge.stop("Leaving", timeout=2.0)
+            self.bridge = None
+        if self.chat is not None:
+            self.nav.close()
+            self.chat.destroy()
+            self.chat = None
+        self.events = queue.Queue()  # the old connection's last events are not the new one's
+        self._form_submitted(profile, remember_password)
 
     # --- shutdown --------------------------------------------------------------------------------
 

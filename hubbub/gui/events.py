@@ -29,6 +29,7 @@ class Registered:
 
     nick: str
     network: str = ""
+    elist: str = ""  # the server's ELIST token: "U" means it filters LIST by member count
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class Member:
     prefix: str = ""
     away: bool = False
     display_name: str = ""
+    host: str = ""  # where the member connects from, when known (a ban mask is made of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,23 @@ class ServerText:
     time: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """One channel of a LIST answer: its name, how many are in it, its topic."""
+
+    name: str
+    users: int
+    topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelListed:
+    """The answer to :class:`ListChannels`, whole; ``error`` says why there is none."""
+
+    entries: tuple[ChannelEntry, ...]
+    error: str = ""
+
+
 Event = (
     ConnectionChanged
     | Registered
@@ -238,6 +257,7 @@ Event = (
     | ServerText
     | SendProgress
     | ConnectFailed
+    | ChannelListed
 )
 
 # --- requests: window -> network -----------------------------------------------------------------
@@ -333,16 +353,25 @@ class SetMode:
 
 @dataclass(frozen=True, slots=True)
 class Whois:
-    """Ask who ``nick`` is."""
+    """Ask who ``nick`` is; the answer goes to buffer ``origin`` (where it was asked) when given."""
 
     nick: str
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SendRaw:
-    """A command the window does not know, sent as typed."""
+    """A command the window does not know, sent as typed; replies go to buffer ``origin`` when given."""
 
     line: str
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListChannels:
+    """Ask for the channel list (LIST with ``args``, e.g. ``>5`` where ELIST offers it)."""
+
+    args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +405,7 @@ Request = (
     | SetMode
     | Whois
     | SendRaw
+    | ListChannels
     | LoadOlder
     | QuitNetwork
 )

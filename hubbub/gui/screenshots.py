@@ -165,6 +165,8 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     await settle(root)
     capture(display, out / "chat-dark.png")
     await settings_scene(out, display, window)
+    window.set_theme("light")
+    await nav_scenes(out, display, window)
     window.close()
 
 
@@ -181,6 +183,23 @@ async def settings_scene(out: Path, display: str, window: ChatWindow) -> None:
     await settle(window.root)
     capture(display, out / "settings.png")
     screen.destroy()
+
+
+async def nav_scenes(out: Path, display: str, window: ChatWindow) -> None:
+    """The quick switcher (Ctrl+K) and the channel browser (/list)."""
+    root = window.root
+    nav = window.nav
+    nav.open_switcher()
+    nav.switcher.query.set("r")
+    await settle(root)
+    capture(display, out / "switcher.png")
+    nav.switcher.close()
+    browser = nav.open_browser()
+    browser.geometry(f"640x460+{WIDTH // 2 - 320}+{HEIGHT // 2 - 230}")
+    await until(root, lambda: bool(browser.entries) and browser.loaded())
+    await settle(root)
+    capture(display, out / "channels.png")
+    browser.destroy()
 
 
 async def form_scene(out: Path, display: str, config: Path) -> None:

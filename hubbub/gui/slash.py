@@ -34,7 +34,9 @@ HELP = """\
 /kick nick [reason]           remove someone from the channel
 /rename #new [reason]         rename the current channel (operators)
 /mode target modes [args]     change modes
-/whois nick                   ask about someone
+/whois nick                   ask about someone (answered in this buffer)
+/list [filter]                open the channel browser
+/close                        close this buffer (leaving the channel)
 /quit [reason]                leave the network
 /mute [#chan|nick] | /unmute  no desktop notifications from a buffer (the current one by default)
 /settings                     open the settings (also Ctrl+,)
@@ -53,6 +55,8 @@ class Interpretation:
     quit: bool = False
     mute: tuple[str, bool] | None = None  # (buffer, muted): silence or unsilence its notifications
     open_settings: bool = False
+    close: bool = False  # close the current buffer (parting a channel)
+    browse: str | None = None  # open the channel browser with this filter
 
 
 def _usage(text: str) -> Interpretation:
@@ -150,7 +154,16 @@ def interpret(text: str, buffer: str) -> Interpretation:
     if name == "whois":
         if len(args) != 1:
             return _usage("/whois nick")
-        return Interpretation(requests=[Whois(args[0])])
+        return Interpretation(requests=[Whois(args[0], origin=buffer)])
+    if name == "close":
+        if not buffer:
+            return Interpretation(
+                notice="The server buffer stays open; /quit leaves the network.", error=True
+            )
+        return Interpretation(close=True)
+    if name == "list":
+        # The answer is a window of its own, not lines scattered over the buffers.
+        return Interpretation(browse=rest)
     if name in ("quit", "exit"):
         return Interpretation(requests=[QuitNetwork(rest)], quit=True)
     if name in ("mute", "unmute"):
@@ -166,6 +179,6 @@ def interpret(text: str, buffer: str) -> Interpretation:
         return _usage("/command [args] (or //text to send a slash)")
     # Unknown to the window: the server may know it (e.g. /list, /oper, /invite).
     return Interpretation(
-        requests=[SendRaw(f"{first.upper()} {rest}".strip())],
+        requests=[SendRaw(f"{first.upper()} {rest}".strip(), origin=buffer)],
         notice=f"sent to the server as typed: {first.upper()} {rest}".strip(),
     )

@@ -810,3 +810,60 @@ def test_metadata_is_subscribed_to_and_kept_per_user_and_channel() -> None:
     assert sent(late) == ["CAP REQ draft/metadata-2"]
     feed(late, f"{S} CAP me ACK :draft/metadata-2")
     assert sent(late) == ["METADATA * SUB display-name status"]
+
+
+def test_server_replies_name_the_request_they_answer() -> None:
+    """A reply inside a labelled batch, or labelled itself, carries the label; others carry none."""
+    proto = make()
+    register(proto, caps="message-tags batch labeled-response")
+    label, _ = proto.request("WHOIS", "alice")
+    events = feed(
+        proto,
+        f"@label={label} {S} BATCH +r labeled-response",
+        f"@batch=r {S} 311 me alice a ha * :Alice",
+        f"@batch=r {S} 312 me alice irc.test :The server",
+        f"{S} BATCH -r",
+        f"{S} 312 me bob irc.test :unasked",
+    )
+    replies = of(events, ServerReply)
+    assert [(r.command, r.label) for r in replies] == [  # type: ignore[attr-defined]
+        ("311", label),
+        ("312", label),
+        ("312", None),
+    ]
+    label2, _ = proto.request("FOO")
+    events = feed(proto, f"@label={label2} {S} 421 me FOO :Unknown command")
+    assert [r.label for r in of(events, ServerReply)] == [label2]  # type: ignore[attr-defined]
+
+
+def test_without_labels_replies_before_the_fence_belong_to_the_waiting_request() -> None:
+    proto = make()
+    register(proto)
+    label, _ = proto.request("LIST")
+    events = feed(
+        proto,
+        f"{S} 322 me #a 3 :topic a",
+        f"{S} 323 me :End of /LIST",
+        f"{S} PONG irc.test {label}",
+        f"{S} 322 me #late 1 :after the fence",
+    )
+    assert [(r.command, r.label) for r in of(events, ServerReply)] == [  # type: ignore[attr-defined]
+        ("322", label),
+        ("323", label),
+        ("322", None),
+    ]
+
+
+def test_passwords_are_hidden_from_the_debug_log_in_labelled_requests_too() -> None:
+    from hubbub.client._client import _redact
+
+    data = b"@label=hb1.2 OPER admin s3cret\r\nPASS hunter2\r\noper root pw\r\nPRIVMSG #a :OPER x y\r\n"
+    shown = _redact(data)
+    assert b"s3cret" not in shown and b"hunter2" not in shown and b" pw" not in shown
+    assert shown.split(b"\r\n")[:4] == [
+        b"@label=hb1.2 OPER <hidden>",
+        b"PASS <hidden>",
+        b"oper <hidden>",
+        b"PRIVMSG #a :OPER x y",
+    ]
+    assert _redact(b"PRIVMSG #a :hello\r\n") == b"PRIVMSG #a :hello\r\n"

@@ -311,14 +311,18 @@ async def test_a_multiline_message_and_a_notice_are_found(connect: Connect) -> N
     await alice.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "second kiwi line")
     alice.send("NOTICE #dev :a notice about kiwi")
     await alice.expect("NOTICE")
+    await alice.drain_messages()  # the echoes: their multiline batch has the same reference
     alice.send("SEARCH text=kiwi;in=#dev")
-    start = await alice.expect("BATCH")
-    got = await alice.collect_until("BATCH", "-" + start.params[0][1:])
+    start = await alice.expect(lambda m: m.command == "BATCH" and m.param(1) == CAP)
+    ref = start.params[0][1:]
+    got = await alice.collect_until("BATCH", "-" + ref)
+    nested = [m for m in got if m.command == "BATCH" and m.tags.get("batch") == ref]
+    assert nested and nested[0].params[1] == "draft/multiline"
+    inside = {ref, nested[0].params[0][1:]}
+    got = [m for m in got if m.tags.get("batch") in inside]
     # The multiline message comes back whole, as a draft/multiline batch nested in the search's.
     assert [m.params[-1] for m in got if m.command in ("PRIVMSG", "NOTICE")] == [
         "first line",
         "second kiwi line",
         "a notice about kiwi",
     ]
-    nested = [m for m in got if m.command == "BATCH" and m.param(1) == "draft/multiline"]
-    assert nested and nested[0].tags["batch"] == start.params[0][1:]

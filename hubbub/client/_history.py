@@ -36,7 +36,8 @@ class _History(_Chat):
         if ref.startswith("+") and len(ref) > 1:
             parent = msg.tags.get("batch")
             kind = msg.param(1)
-            swallows = kind in ("chathistory", "draft/multiline") or (
+            # Stored lines (history, search results) and a multiline's parts are not live chat.
+            swallows = kind in ("chathistory", "draft/multiline", "soju.im/search") or (
                 parent is not None and self._swallowed(parent)
             )
             self._batches[ref[1:]] = Batch(

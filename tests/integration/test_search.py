@@ -28,7 +28,9 @@ async def search_raw(client: IRCClient, attributes: str) -> tuple[Message, list[
     """Send ``SEARCH :<attributes>`` as given; as :func:`search`."""
     client.send(f"SEARCH :{attributes}")
     start = await client.expect(
-        lambda m: (m.command == "FAIL" and m.param(0) == "SEARCH") or (m.command == "BATCH" and m.param(1) == CAP)
+        lambda m: (
+            (m.command == "FAIL" and m.param(0) == "SEARCH") or (m.command == "BATCH" and m.param(1) == CAP)
+        )
     )
     if start.command == "FAIL":
         return start, []
@@ -105,8 +107,27 @@ async def test_fts_syntax_in_the_text_is_only_text(connect: Connect) -> None:
     alice = await connect("alice", caps=FULL)
     await alice.join("#dev")
     await said(alice, "#dev", 'he said "NEAR" AND (maybe) text: OR NOT')
-    hostile = ['"', '""', "NEAR(", "AND", "OR NOT", "text:", "target : x", "*", "**", "a*b", "(", ")", "^x",
-               "'; DROP TABLE messages; --", "\\", "NEAR(a b, 2)", "{text}: x", "-x", "+"]
+    hostile = [
+        '"',
+        '""',
+        "NEAR(",
+        "AND",
+        "OR NOT",
+        "text:",
+        "target : x",
+        "*",
+        "**",
+        "a*b",
+        "(",
+        ")",
+        "^x",
+        "'; DROP TABLE messages; --",
+        "\\",
+        "NEAR(a b, 2)",
+        "{text}: x",
+        "-x",
+        "+",
+    ]
     for text in hostile:
         start, found = await search(alice, text=text, in_="#dev")
         assert start.command == "BATCH", (text, start)

@@ -116,9 +116,9 @@ def handle_search(ctx: Context, session: Session, msg: Message) -> None:
         else:
             # A nick is whoever holds it now (or the account owning it when nobody does), as in
             # CHATHISTORY; naming nobody, there is nothing to find.
-            key = ctx.directs.dm_target(session, place)
-            if key is not None:
-                scopes.append((key, 0))
+            direct = ctx.directs.dm_target(session, place)
+            if direct is not None:
+                scopes.append((direct, 0))
     else:
         for channel in session.channels.values():
             since = ctx.history.visible_since(session, channel.key_folded, channel)

@@ -423,6 +423,10 @@ class Client:
         """Ask for messages of ``target`` before a msgid or time; they arrive as a :class:`HistoryBatch`."""
         await self._write(self._proto.history_before(target, before, limit))
 
+    async def history_around(self, target: str, msgid: str, limit: int | None = None) -> None:
+        """Ask for the messages of ``target`` around ``msgid``; they arrive as a :class:`HistoryBatch`."""
+        await self._write(self._proto.history_around(target, msgid, limit))
+
     async def history_latest(self, target: str, limit: int | None = None) -> None:
         """Ask for the latest messages of ``target``; they arrive as a :class:`HistoryBatch`."""
         await self._write(self._proto.history_latest(target, limit))

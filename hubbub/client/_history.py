@@ -121,6 +121,11 @@ class _History(_Chat):
         """CHATHISTORY LATEST ``target`` * (the newest messages)."""
         return self._history("LATEST", target, True, "*", str(self._history_limit(limit)))
 
+    def history_around(self, target: str, msgid: str, limit: int | None = None) -> bytes:
+        """CHATHISTORY AROUND ``target``: the messages on both sides of ``msgid`` (and it)."""
+        # Not "before": an AROUND page says nothing about whether older history is left.
+        return self._history("AROUND", target, False, f"msgid={msgid}", str(self._history_limit(limit)))
+
     def _fill_gap(self, key: str) -> None:
         msgid = self._log.last_msgid(key)
         if msgid is None:

@@ -193,6 +193,22 @@ class Bridge:
             await client.raw(r.line)
         elif isinstance(r, ev.LoadOlder):
             await self._load_older(client, r)
+        elif isinstance(r, ev.SearchMessages):
+            await self._search(client, r)
+        elif isinstance(r, ev.LoadAround) and "draft/chathistory" in client.protocol.caps_enabled:
+            self._pending_history[client.protocol.casefold(r.target)] = r.limit
+            await client.history_around(r.target, r.msgid, r.limit)
+
+    async def _search(self, client: hc.Client, r: ev.SearchMessages) -> None:
+        if not client.protocol.can_search:
+            self._post(ev.SearchResults(r.text, r.scope, error="This server does not offer search."))
+            return
+        try:
+            found = await client.search(r.text, target=r.scope or None, timeout=20.0)
+        except (hc.ClientError, TimeoutError) as exc:
+            self._post(ev.SearchResults(r.text, r.scope, error=f"Search failed: {exc or 'no answer'}"))
+            return
+        self._post(ev.SearchResults(r.text, r.scope, tuple(self._chat(m) for m in found)))
 
     async def _load_older(self, client: hc.Client, r: ev.LoadOlder) -> None:
         if "draft/chathistory" not in client.protocol.caps_enabled:

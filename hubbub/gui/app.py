@@ -22,6 +22,7 @@ from . import events as ev
 from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
+from ._search import Search
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
@@ -108,6 +109,7 @@ class ChatWindow:
         self._history_pos = 0
         self._completion: tuple[str, list[str], int, int] | None = None  # text, matches, i, start
         self._older_anchor: dict[str, object] = {}
+        self.search = Search(self)  # /search: the results window and jumps to results
         root.title("hubbub")
         root.geometry(settings_geometry())
         root.minsize(720, 420)
@@ -362,7 +364,10 @@ class ChatWindow:
             except queue.Empty:
                 break
             try:
-                state.apply(event)
+                if isinstance(event, ev.SearchResults):
+                    self.search.found(event)
+                else:
+                    state.apply(event)
             except Exception:  # a bad event must not take the window down
                 log.exception("cannot apply %r", event)
             applied += 1
@@ -407,6 +412,7 @@ class ChatWindow:
             self._show_title()
         for problem in ch.problems:
             self._on_problem(problem)
+        self.search.after_render()
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -624,6 +630,8 @@ class ChatWindow:
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):
                 self._expect_join(request.channels)
+            elif isinstance(request, ev.SearchMessages):
+                self.search.sent(request)
             bridge.submit(request)
         if result.open_query:
             self.switch(result.open_query)

@@ -198,6 +198,20 @@ class ServerText:
     time: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """What a search (``/search``) found, oldest first, or ``error`` when it could not run.
+
+    Each line's ``target`` is the buffer it belongs to. ``scope`` is the buffer searched, or ""
+    for everything.
+    """
+
+    text: str
+    scope: str
+    lines: tuple[ChatLine, ...] = ()
+    error: str = ""
+
+
 Event = (
     ConnectionChanged
     | Registered
@@ -216,6 +230,7 @@ Event = (
     | HistoryLoaded
     | Problem
     | ServerText
+    | SearchResults
 )
 
 # --- requests: window -> network -----------------------------------------------------------------
@@ -340,6 +355,23 @@ class QuitNetwork:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SearchMessages:
+    """Search the server's history for ``text`` in the buffer ``scope`` ("" for everywhere)."""
+
+    text: str
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadAround:
+    """Load the stored messages of ``target`` around the message ``msgid`` (a search result)."""
+
+    target: str
+    msgid: str
+    limit: int = 50
+
+
 Request = (
     SendText
     | JoinChannels
@@ -355,6 +387,8 @@ Request = (
     | Whois
     | SendRaw
     | LoadOlder
+    | SearchMessages
+    | LoadAround
     | QuitNetwork
 )
 

@@ -12,6 +12,7 @@ from .events import (
     QuitNetwork,
     RenameChannel,
     Request,
+    SearchMessages,
     SendRaw,
     SendText,
     SetAway,
@@ -35,6 +36,7 @@ HELP = """\
 /rename #new [reason]         rename the current channel (operators)
 /mode target modes [args]     change modes
 /whois nick                   ask about someone
+/search text | -all text      search this conversation's history (or all of yours)
 /quit [reason]                leave the network
 //text                        send text starting with a slash
 Anything else starting with / is sent to the server as typed."""
@@ -147,6 +149,12 @@ def interpret(text: str, buffer: str) -> Interpretation:
         if len(args) != 1:
             return _usage("/whois nick")
         return Interpretation(requests=[Whois(args[0])])
+    if name == "search":
+        everywhere = bool(args) and args[0].lower() in ("-all", "-a")
+        words = rest[len(args[0]) :].strip() if everywhere else rest
+        if not words:
+            return _usage("/search text (this conversation) or /search -all text (everywhere)")
+        return Interpretation(requests=[SearchMessages(words, "" if everywhere else buffer)])
     if name in ("quit", "exit"):
         return Interpretation(requests=[QuitNetwork(rest)], quit=True)
     if name == "help":

@@ -199,7 +199,7 @@ COMMANDS: dict[str, CommandSpec] = {
         min_params=1,
         after_commit=True,  # reads history: what was sent before it must be found
         syntax="<attributes>",
-        help="Searches stored messages (soju.im/search): text=<words>;in=<target>;from=<nick>;limit=<n>.",
+        help="Searches stored messages (soju.im/search), e.g. SEARCH text=deploy;in=#ops;limit=20.",
     ),
     "REDACT": CommandSpec(
         handler=redact.handle_redact,

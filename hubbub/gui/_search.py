@@ -80,7 +80,7 @@ class SearchWindow:
             frame, columns=("time", "where", "nick", "text"), show="headings", style="Search.Treeview"
         )
         for column, title, width, stretch in (
-            ("time", "Time", 130, False),
+            ("time", "Time", 150, False),
             ("where", "In", 110, False),
             ("nick", "From", 100, False),
             ("text", "Message", 380, True),
@@ -206,9 +206,11 @@ class Search:
         self.revealed: str | None = None  # the msgid last scrolled to and marked (tests read it)
 
     def _results(self) -> SearchWindow:
+        w = self.window
         if self.results is None:
-            w = self.window
             self.results = SearchWindow(w.root, w.fonts, w.theme, self.jump)
+        if not self.results.is_open:
+            self.results.theme = w.theme  # drawn anew in the theme of the moment
         return self.results
 
     def sent(self, request: ev.SearchMessages) -> None:

@@ -162,7 +162,31 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     window.set_theme("dark")
     await settle(root)
     capture(display, out / "chat-dark.png")
+    window.set_theme("light")
+    await search_scene(out, display, root, window)
     window.close()
+
+
+async def search_scene(out: Path, display: str, root: tk.Tk, window: ChatWindow) -> None:
+    """``/search -all test``: the results window over the chat."""
+    window.entry.delete(0, "end")
+    window.submit_input("/search -all test")
+    search = window.search
+
+    def answered() -> bool:
+        results = search.results
+        return (
+            results is not None
+            and results.status is not None
+            and "Searching" not in results.status.cget("text")
+        )
+
+    await until(root, answered)
+    assert search.results is not None and search.results.top is not None
+    search.results.top.geometry("760x300+170+150")
+    await settle(root)
+    capture(display, out / "search.png")
+    search.results.close()
 
 
 async def form_scene(out: Path, display: str, config: Path) -> None:

@@ -350,6 +350,8 @@ class Bridge:
         return []
 
     def _reply(self, e: hc.ServerReply) -> list[ev.Event]:
+        if e.command == "FAIL" and e.params[:1] == ("SEARCH",):
+            return []  # the search that failed says so in its results (SearchResults.error)
         text = replies.describe(e.command, e.params)
         if text is None:
             return []

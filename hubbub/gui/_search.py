@@ -12,15 +12,12 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import font as tkfont
 from tkinter import ttk
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import events as ev
 from ._view import MessageView
-from .buffers import fold
+from .buffers import ChatState, fold
 from .theme import Theme
-
-if TYPE_CHECKING:
-    from .app import ChatWindow
 
 __all__ = ["FOUND_TAG", "Search", "SearchWindow", "reveal"]
 
@@ -196,10 +193,31 @@ def reveal(view: MessageView, msgid: str, colour: str) -> bool:
     return True
 
 
+class _Bridge(Protocol):
+    def submit(self, request: ev.Request) -> None: ...
+
+
+class SearchHost(Protocol):
+    """What :class:`Search` uses of the chat window (``app.ChatWindow``)."""
+
+    root: tk.Tk
+    fonts: dict[str, tkfont.Font]
+    theme: Theme
+    view: MessageView
+
+    @property
+    def state(self) -> ChatState | None: ...
+
+    @property
+    def bridge(self) -> _Bridge | None: ...
+
+    def switch(self, name: str) -> None: ...
+
+
 class Search:
     """The chat window's search: the results window, and the jump from a result to its message."""
 
-    def __init__(self, window: ChatWindow) -> None:
+    def __init__(self, window: SearchHost) -> None:
         self.window = window
         self.results: SearchWindow | None = None
         self.pending: tuple[str, str] | None = None  # (folded buffer, msgid) to show once loaded

@@ -139,8 +139,9 @@ async def test_a_refused_search_and_a_blank_one_are_explained(server: ServerProc
     await ui.until(lambda: any("usage: /search" in ln for ln in ui.lines("#test")), what="usage shown")
     assert ui.window.search.results is None  # nothing sent, no window
     await search(ui, "/search " + "word " * 20)  # more words than the server takes
-    assert "Search failed" in status(ui) and rows(ui) == []
-    assert any("Search failed" in ln for ln in ui.lines("#test"))
+    assert "Search failed" in status(ui) and "16 words" in status(ui) and rows(ui) == []
+    await ui.until(lambda: any("Search failed" in ln for ln in ui.lines("#test")), what="error shown")
+    assert sum("16 words" in ln for ln in ui.lines("#test")) == 1  # said once, not also as a raw FAIL
 
 
 async def test_without_search_on_the_server_the_window_says_so(tmp_path, processes, make_ui) -> None:

@@ -152,6 +152,8 @@ async def test_bad_selectors_get_a_clear_fail(connect: Connect) -> None:
         "text=x;limit=0": ("INVALID_PARAMS", "limit"),
         "text=x;limit=-3": ("INVALID_PARAMS", "limit"),
         "text=x;limit=lots": ("INVALID_PARAMS", "limit"),
+        "text=x;limit=²": ("INVALID_PARAMS", "limit"),
+        "text=x;limit=٣": ("INVALID_PARAMS", "limit"),
         "text=x;after=yesterday": ("INVALID_PARAMS", "after"),
         "text=x;before=2024-13-45T99:99:99.000Z": ("INVALID_PARAMS", "before"),
         "text=x;in=#a,#b": ("INVALID_PARAMS", "in"),
@@ -306,6 +308,8 @@ async def test_search_max_caps_the_limit(start_server: StartServer, connect: Con
     for i in range(5):
         await said(alice, "#dev", f"row {i}")
     _, found = await search(alice, text="row", in_="#dev", limit="1000")
+    assert texts(found) == ["row 2", "row 3", "row 4"]
+    _, found = await search(alice, text="row", in_="#dev", limit="9" * 400)
     assert texts(found) == ["row 2", "row 3", "row 4"]
 
 

@@ -78,7 +78,8 @@ def handle_search(ctx: Context, session: Session, msg: Message) -> None:
     limit = settings.search_max
     if "limit" in attrs:
         raw = attrs["limit"]
-        if not raw.isdigit() or int(raw) <= 0:
+        # isdigit() alone takes "²" and other digits int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
             _fail(session, "INVALID_PARAMS", "The limit must be a positive number", "limit")
             return
         limit = min(int(raw), limit)

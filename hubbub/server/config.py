@@ -311,6 +311,12 @@ class Settings:
     web_request_timeout: float = _s(
         10.0, "web", "Seconds a web connection has to send its whole HTTP request"
     )
+    web_max_requests: int = _s(
+        256, "web", "HTTP connections at once that are not WebSockets (yet); more are answered 503"
+    )
+    web_max_requests_per_ip: int = _s(
+        16, "web", "Of those, from one address (a trusted proxy's are not counted per address)"
+    )
     web_health_max_lag: float = _s(
         1.0, "web", "Seconds the event loop may take to run a callback before /healthz answers 503"
     )
@@ -435,9 +441,11 @@ class Settings:
             raise ConfigError("tls_port", "must be between 0 and 65535")
         if self.web_port is not None and not 0 <= self.web_port <= 65535:
             raise ConfigError("web_port", "must be between 0 and 65535")
-        for key in ("web_ping_interval", "web_request_timeout", "web_health_max_lag"):
+        for key in ("web_ping_interval", "web_request_timeout", "web_health_max_lag", "web_max_requests"):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
+        if self.web_max_requests_per_ip < 1:
+            raise ConfigError("web_max_requests_per_ip", "must be at least 1")
         for entry in self.web_trusted_proxies:
             try:
                 ipaddress.ip_network(entry, strict=False)

@@ -20,6 +20,7 @@ from ._events import (
     Error,
     Event,
     LabeledResponse,
+    Message,
     MessageKind,
     Reconnecting,
     Registered,
@@ -517,9 +518,39 @@ class Client:
         finally:
             self._pending.pop(label, None)
 
+    async def search(
+        self,
+        text: str,
+        *,
+        target: str | None = None,
+        sender: str | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int | None = None,
+        timeout: float = 10.0,
+    ) -> list[Message]:
+        """Search the server's history (soju.im/search) for messages holding every word of ``text``.
+
+        ``target`` limits it to one channel or direct conversation (a nick), ``sender`` to one
+        sender's nick, ``after``/``before`` to a time range; ``limit`` to that many (the newest,
+        or with ``after`` the first from then on). Returns :class:`Message` values, oldest first,
+        each with ``target`` set to the buffer it belongs in. Raises :class:`ClientError` when
+        the server does not offer search or refuses this one (its reason as the text), and
+        :class:`TimeoutError` after ``timeout`` seconds.
+        """
+        attrs = self._proto.search_attributes(
+            text, target=target, sender=sender, after=after, before=before, limit=limit
+        )
+        lines = await self.request("SEARCH", attrs, timeout=timeout)
+        return self._proto.take_search_results(lines)
+
     async def history_before(self, target: str, before: str | datetime, limit: int | None = None) -> None:
         """Ask for messages of ``target`` before a msgid or time; they arrive as a :class:`HistoryBatch`."""
         await self._write(self._proto.history_before(target, before, limit))
+
+    async def history_around(self, target: str, msgid: str, limit: int | None = None) -> None:
+        """Ask for the messages of ``target`` around ``msgid``; they arrive as a :class:`HistoryBatch`."""
+        await self._write(self._proto.history_around(target, msgid, limit))
 
     async def history_latest(self, target: str, limit: int | None = None) -> None:
         """Ask for the latest messages of ``target``; they arrive as a :class:`HistoryBatch`."""

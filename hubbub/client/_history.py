@@ -35,7 +35,8 @@ class _History(_Chat):
         if ref.startswith("+") and len(ref) > 1:
             parent = msg.tags.get("batch")
             kind = msg.param(1)
-            swallows = kind in ("chathistory", "draft/multiline") or (
+            # Stored lines (history, search results) and a multiline's parts are not live chat.
+            swallows = kind in ("chathistory", "draft/multiline", "soju.im/search") or (
                 parent is not None and self._swallowed(parent)
             )
             self._batches[ref[1:]] = Batch(
@@ -165,6 +166,11 @@ class _History(_Chat):
     def history_latest(self, target: str, limit: int | None = None) -> bytes:
         """CHATHISTORY LATEST ``target`` * (the newest messages)."""
         return self._history("LATEST", target, True, "*", self._history_limit(limit))
+
+    def history_around(self, target: str, msgid: str, limit: int | None = None) -> bytes:
+        """CHATHISTORY AROUND ``target``: the messages on both sides of ``msgid`` (and it)."""
+        # Not "before": an AROUND page says nothing about whether older history is left.
+        return self._history("AROUND", target, False, f"msgid={msgid}", self._history_limit(limit))
 
     def _fill_gap(self, key: str) -> None:
         msgid = self._log.last_msgid(key)

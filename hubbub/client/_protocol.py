@@ -17,6 +17,7 @@ from ._errors import ClientError
 from ._events import Error, Event, LabeledResponse, ServerReply
 from ._membership import _Membership
 from ._registration import NICK_ERRORS, SASL_FAILURES, _Registration
+from ._search import _Search
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ _QUIET_NUMERICS = frozenset(
 )
 
 
-class ClientProtocol(_Registration, _Membership):
+class ClientProtocol(_Registration, _Membership, _Search):
     """One IRC client connection's protocol state, without any I/O (h11 style).
 
     Feed received bytes to :meth:`receive_data`, which returns the events they caused; call

@@ -273,6 +273,22 @@ class Bridge:
             self._ask(client, _BROWSER, ("LIST", *r.args), LIST_TIMEOUT)
         elif isinstance(r, ev.LoadOlder):
             await self._load_older(client, r)
+        elif isinstance(r, ev.SearchMessages):
+            await self._search(client, r)
+        elif isinstance(r, ev.LoadAround) and "draft/chathistory" in client.protocol.caps_enabled:
+            self._pending_history[client.protocol.casefold(r.target)] = r.limit
+            await client.history_around(r.target, r.msgid, r.limit)
+
+    async def _search(self, client: hc.Client, r: ev.SearchMessages) -> None:
+        if not client.protocol.can_search:
+            self._post(ev.SearchResults(r.text, r.scope, error="This server does not offer search."))
+            return
+        try:
+            found = await client.search(r.text, target=r.scope or None, timeout=20.0)
+        except (hc.ClientError, TimeoutError) as exc:
+            self._post(ev.SearchResults(r.text, r.scope, error=f"Search failed: {exc or 'no answer'}"))
+            return
+        self._post(ev.SearchResults(r.text, r.scope, tuple(self._chat(m) for m in found)))
 
     def _ask(self, client: hc.Client, origin: str, params: tuple[str, ...], timeout: float = 30.0) -> None:
         """Send a labelled request in the background; its replies are shown in buffer ``origin``."""
@@ -468,6 +484,8 @@ class Bridge:
         return []
 
     def _reply(self, e: hc.ServerReply) -> list[ev.Event]:
+        if e.command == "FAIL" and e.params[:1] == ("SEARCH",):
+            return []  # the search that failed says so in its results (SearchResults.error)
         origin = self._origins.get(e.label) if e.label else None
         if origin == _BROWSER:
             return []  # the channel browser shows the whole answer at once

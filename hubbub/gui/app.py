@@ -25,6 +25,7 @@ from ._banner import Banner
 from ._connect import ConnectForm
 from ._nav import Navigator
 from ._prefs import Preferences
+from ._search import Search
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
 from .appearance import resolve_theme
@@ -116,6 +117,7 @@ class ChatWindow(Preferences):
         # shown again in the form if the first connection fails.
         self._form_choice: tuple[profiles.Profile, bool] | None = None
         self._init_preferences()
+        self.search = Search(self)  # /search: the results window and jumps to results
         root.title("hubbub")
         root.geometry(settings_geometry())
         root.minsize(720, 420)
@@ -424,7 +426,10 @@ class ChatWindow(Preferences):
             if isinstance(event, ev.Registered):
                 self._save_form_choice()
             try:
-                state.apply(event)
+                if isinstance(event, ev.SearchResults):
+                    self.search.found(event)
+                else:
+                    state.apply(event)
             except Exception:  # a bad event must not take the window down
                 log.exception("cannot apply %r", event)
             applied += 1
@@ -470,6 +475,7 @@ class ChatWindow(Preferences):
             self.nav.channel_list(ch.channel_list)
         if ch.buffer_list and not ch.typing:
             self._show_typing()  # a channel left or joined again changes the hint under the input
+        self.search.after_render()
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -699,6 +705,8 @@ class ChatWindow(Preferences):
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):
                 self._expect_join(request.channels)
+            elif isinstance(request, ev.SearchMessages):
+                self.search.sent(request)
             bridge.submit(request)
         if result.open_query:
             self.switch(result.open_query)

@@ -237,6 +237,20 @@ class ChannelListed:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """What a search (``/search``) found, oldest first, or ``error`` when it could not run.
+
+    Each line's ``target`` is the buffer it belongs to. ``scope`` is the buffer searched, or ""
+    for everything.
+    """
+
+    text: str
+    scope: str
+    lines: tuple[ChatLine, ...] = ()
+    error: str = ""
+
+
 Event = (
     ConnectionChanged
     | Registered
@@ -258,6 +272,7 @@ Event = (
     | SendProgress
     | ConnectFailed
     | ChannelListed
+    | SearchResults
 )
 
 # --- requests: window -> network -----------------------------------------------------------------
@@ -391,6 +406,23 @@ class QuitNetwork:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SearchMessages:
+    """Search the server's history for ``text`` in the buffer ``scope`` ("" for everywhere)."""
+
+    text: str
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadAround:
+    """Load the stored messages of ``target`` around the message ``msgid`` (a search result)."""
+
+    target: str
+    msgid: str
+    limit: int = 50
+
+
 Request = (
     SendText
     | JoinChannels
@@ -407,6 +439,8 @@ Request = (
     | SendRaw
     | ListChannels
     | LoadOlder
+    | SearchMessages
+    | LoadAround
     | QuitNetwork
 )
 

@@ -167,6 +167,7 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     await settings_scene(out, display, window)
     window.set_theme("light")
     await nav_scenes(out, display, window)
+    await search_scene(out, display, root, window)
     window.close()
 
 
@@ -200,6 +201,28 @@ async def nav_scenes(out: Path, display: str, window: ChatWindow) -> None:
     await settle(root)
     capture(display, out / "channels.png")
     browser.destroy()
+
+
+async def search_scene(out: Path, display: str, root: tk.Tk, window: ChatWindow) -> None:
+    """``/search -all test``: the results window over the chat."""
+    window.entry.delete(0, "end")
+    window.submit_input("/search -all test")
+    search = window.search
+
+    def answered() -> bool:
+        results = search.results
+        return (
+            results is not None
+            and results.status is not None
+            and "Searching" not in results.status.cget("text")
+        )
+
+    await until(root, answered)
+    assert search.results is not None and search.results.top is not None
+    search.results.top.geometry("760x300+170+150")
+    await settle(root)
+    capture(display, out / "search.png")
+    search.results.close()
 
 
 async def form_scene(out: Path, display: str, config: Path) -> None:

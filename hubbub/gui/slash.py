@@ -12,6 +12,7 @@ from .events import (
     QuitNetwork,
     RenameChannel,
     Request,
+    SearchMessages,
     SendRaw,
     SendText,
     SetAway,
@@ -37,6 +38,7 @@ HELP = """\
 /whois nick                   ask about someone (answered in this buffer)
 /list [filter]                open the channel browser
 /close                        close this buffer (leaving the channel)
+/search text | -all text      search this conversation's history (or all of yours)
 /quit [reason]                leave the network
 /mute [#chan|nick] | /unmute  no desktop notifications from a buffer (the current one by default)
 /settings                     open the settings (also Ctrl+,)
@@ -164,6 +166,12 @@ def interpret(text: str, buffer: str) -> Interpretation:
     if name == "list":
         # The answer is a window of its own, not lines scattered over the buffers.
         return Interpretation(browse=rest)
+    if name == "search":
+        everywhere = bool(args) and args[0].lower() in ("-all", "-a")
+        words = rest[len(args[0]) :].strip() if everywhere else rest
+        if not words:
+            return _usage("/search text (this conversation) or /search -all text (everywhere)")
+        return Interpretation(requests=[SearchMessages(words, "" if everywhere else buffer)])
     if name in ("quit", "exit"):
         return Interpretation(requests=[QuitNetwork(rest)], quit=True)
     if name in ("mute", "unmute"):

@@ -112,6 +112,12 @@ class Settings:
     history_on_join: int = _s(50, "history", "Lines replayed on join to clients without chathistory")
     history_on_join_window: float = _s(86400.0, "history", "Only replay lines younger than this (s)")
     chathistory_max: int = _s(1000, "history", "Most messages one CHATHISTORY request returns")
+    search_max: int = _s(100, "history", "Most messages one SEARCH (soju.im/search) returns")
+    search_burst: int = _s(5, "history", "SEARCH commands one client may send at once before slowing")
+    search_rate: float = _s(0.5, "history", "SEARCH commands per second allowed after their burst")
+    search_timeout: float = _s(
+        0.5, "history", "Seconds one SEARCH may read the index before it is stopped (FAIL SEARCH)"
+    )
     history_events: bool = _s(False, "history", "Also store JOIN/PART/QUIT/KICK/TOPIC/NICK")
     history_public: bool = _s(False, "history", "Anyone may read any channel's history")
     redact_window: int = _s(
@@ -337,6 +343,8 @@ class Settings:
             "max_connections",
             "max_per_ip",
             "chathistory_max",
+            "search_max",
+            "search_burst",
         ]
         for key in positive:
             if getattr(self, key) <= 0:
@@ -348,6 +356,8 @@ class Settings:
             "flood_rate",
             "flood_command_rate",
             "tls_handshake_timeout",
+            "search_rate",
+            "search_timeout",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")

@@ -352,6 +352,10 @@ class Bridge:
                     self._post(out)
                 if isinstance(event, hc.Joined) and event.is_self:
                     await self._history_on_join(client, event.channel)
+            except hc.ClientError as exc:
+                # The connection went while the event was handled (a history request after a
+                # join): the reconnect joins again and asks again.
+                log.debug("event %r not followed up: %s", event, exc)
             except Exception:  # one odd event must not stop the stream
                 log.exception("cannot show event %r", event)
 

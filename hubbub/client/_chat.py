@@ -17,6 +17,7 @@ TYPING_INTERVAL = timedelta(seconds=3)
 """The typing spec: clients "SHOULD NOT send the active state more than once every 3 seconds"."""
 _TYPING_TAGS = ("+typing", "+draft/typing")
 _TYPING_STATES = frozenset({"active", "paused", "done"})
+_NO_TAGS: dict[str, str] = {}
 
 
 class _Chat(_Session):
@@ -131,12 +132,16 @@ class _Chat(_Session):
         host = self._self_host or "x" * 63
         return f"{self.nick}!{user}@{host}"
 
-    def send_message(self, target: str, text: str, *, kind: MessageKind = "privmsg") -> bytes:
+    def send_message(
+        self, target: str, text: str, *, kind: MessageKind = "privmsg", reply: str | None = None
+    ) -> bytes:
         """PRIVMSG (or NOTICE, or ACTION) ``text`` to ``target``, split to fit 512-byte lines.
 
         Each line of a multi-line text is its own message unless the server offers
         draft/multiline, in which case the whole text goes as one batch. Without echo-message
         our own :class:`Message` events are queued at once (read them with :meth:`take_events`).
+        ``reply`` is the msgid this text answers: the ``+draft/reply`` client tag, sent only when
+        the server enabled message-tags.
         """
         # The message ends the typing: the next keystroke announces itself at once.
         self._typing_sent.pop(self.casefold(target), None)
@@ -144,6 +149,7 @@ class _Chat(_Session):
             self.caps_available.get("draft/multiline") if "draft/multiline" in self.caps_enabled else None
         )
         self._batch_counter += 1
+        tags = {"+draft/reply": reply} if reply and "message-tags" in self.caps_enabled else None
         lines, local_texts = build_chat_lines(
             target,
             text,
@@ -152,9 +158,10 @@ class _Chat(_Session):
             linelen=self.isupport.linelen,
             multiline=multiline,
             batch_ref=f"ml{self.connections}x{self._batch_counter}",
+            tags=tags,
         )
         if "echo-message" not in self.caps_enabled:
             now = self._clock()
             for local in local_texts:
-                self._emit(Message(target, self.nick, local, now, None, kind, True, False))
+                self._emit(Message(target, self.nick, local, now, None, kind, True, False, tags or _NO_TAGS))
         return b"".join(format_message(m) for m in lines)

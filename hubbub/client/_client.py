@@ -313,16 +313,19 @@ class Client:
         writer.write(data)
         await writer.drain()
 
-    async def _send_chat(self, target: str, text: str, kind: MessageKind) -> None:
-        data = self._proto.send_message(target, text, kind=kind)
+    async def _send_chat(self, target: str, text: str, kind: MessageKind, reply: str | None = None) -> None:
+        data = self._proto.send_message(target, text, kind=kind, reply=reply)
         local = self._proto.take_events()
         await self._write(data)
         for event in local:
             self._put(event)
 
-    async def send_message(self, target: str, text: str) -> None:
-        """Send ``text`` to a channel or nick (split and batched as :meth:`ClientProtocol.send_message`)."""
-        await self._send_chat(target, text, "privmsg")
+    async def send_message(self, target: str, text: str, *, reply: str | None = None) -> None:
+        """Send ``text`` to a channel or nick (split and batched as :meth:`ClientProtocol.send_message`).
+
+        ``reply`` is the msgid of the message it answers (``+draft/reply``, with message-tags).
+        """
+        await self._send_chat(target, text, "privmsg", reply)
 
     async def send_notice(self, target: str, text: str) -> None:
         """Send ``text`` as a NOTICE."""
@@ -337,6 +340,34 @@ class Client:
         data = self._proto.typing(target, state)
         if data:
             await self._write(data)
+
+    async def react(self, target: str, msgid: str, reaction: str) -> None:
+        """React to the message ``msgid`` of ``target`` with ``reaction`` (an emoji or a short text).
+
+        A TAGMSG with ``+draft/react`` and ``+draft/reply``; nothing without message-tags.
+        """
+        await self._send_local(self._proto.react(target, msgid, reaction))
+
+    async def unreact(self, target: str, msgid: str, reaction: str) -> None:
+        """Take back our ``reaction`` to ``msgid`` of ``target`` (``+draft/unreact``)."""
+        await self._send_local(self._proto.react(target, msgid, reaction, remove=True))
+
+    async def mark_read(self, target: str, time: datetime | None = None) -> None:
+        """Tell the server ``target`` is read up to ``time`` (MARKREAD, draft/read-marker).
+
+        The answer, and the markers other connections of the account set, arrive as
+        :class:`ReadMarker` events. Without ``time``, only asks. Nothing without the capability.
+        """
+        data = self._proto.mark_read(target, time)
+        if data:
+            await self._write(data)
+
+    async def _send_local(self, data: bytes) -> None:
+        local = self._proto.take_events()
+        if data:
+            await self._write(data)
+        for event in local:
+            self._put(event)
 
     async def join(self, channel: str, key: str | None = None) -> None:
         """Join ``channel`` (and rejoin it after reconnects); while disconnected it is joined on return."""
@@ -395,6 +426,10 @@ class Client:
     async def history_before(self, target: str, before: str | datetime, limit: int | None = None) -> None:
         """Ask for messages of ``target`` before a msgid or time; they arrive as a :class:`HistoryBatch`."""
         await self._write(self._proto.history_before(target, before, limit))
+
+    async def history_around(self, target: str, msgid: str, limit: int | None = None) -> None:
+        """Ask for the messages of ``target`` around ``msgid``; they arrive as a :class:`HistoryBatch`."""
+        await self._write(self._proto.history_around(target, msgid, limit))
 
     async def history_latest(self, target: str, limit: int | None = None) -> None:
         """Ask for the latest messages of ``target``; they arrive as a :class:`HistoryBatch`."""

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
-from ._chat import _Chat
 from ._errors import ClientError
-from ._events import HistoryBatch, LabeledResponse, Message
+from ._events import HistoryBatch, LabeledResponse, Message, Reaction
+from ._reactions import _Reactions
 from ._state import Batch
 
 
-class _History(_Chat):
+class _History(_Reactions):
     """Collects batched lines, ends each batch by its kind, and asks for history to fill gaps."""
 
     # -- batches ------------------------------------------------------------------------------
@@ -62,6 +62,7 @@ class _History(_Chat):
         requests = self._history_requests.get(self.casefold(target))
         before = requests.popleft() if requests else True
         messages: list[Message] = []
+        reactions: list[Reaction] = []
         for item in batch.messages:
             # Only direct children: nested batches (multiline) are added once, already combined.
             if item.tags.get("batch") != batch.ref:
@@ -70,8 +71,12 @@ class _History(_Chat):
                 event = self._chat_event(item, from_history=True)
                 if event is not None:
                     messages.append(event)
+            elif item.command == "TAGMSG":
+                reaction = self._reaction_event(item, from_history=True)
+                if reaction is not None:
+                    reactions.append(reaction)
         messages.sort(key=lambda m: m.time)
-        self._emit(HistoryBatch(target, tuple(messages), before))
+        self._emit(HistoryBatch(target, tuple(messages), before, tuple(reactions)))
 
     def _end_multiline(self, batch: Batch) -> None:
         target = batch.params[0] if batch.params else ""
@@ -119,6 +124,10 @@ class _History(_Chat):
     def history_latest(self, target: str, limit: int | None = None) -> bytes:
         """CHATHISTORY LATEST ``target`` * (the newest messages)."""
         return self._history("LATEST", target, True, "*", str(self._history_limit(limit)))
+
+    def history_around(self, target: str, msgid: str, limit: int | None = None) -> bytes:
+        """CHATHISTORY AROUND ``target`` msgid=``msgid``: the messages on either side of one."""
+        return self._history("AROUND", target, True, f"msgid={msgid}", str(self._history_limit(limit)))
 
     def _fill_gap(self, key: str) -> None:
         msgid = self._log.last_msgid(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hubbub.protocol import Message as IRCMessage
 
 from ._text import format_action, split_lines, split_text
@@ -42,13 +44,16 @@ def build_chat_lines(
     linelen: int = 512,
     multiline: str | None = None,
     batch_ref: str = "ml",
+    tags: Mapping[str, str] | None = None,
 ) -> tuple[list[IRCMessage], list[str]]:
     """The messages that send ``text`` to ``target``, and the texts each delivered message shows.
 
     ``multiline`` is the server's draft/multiline value when that capability is enabled; then a
     text of several pieces goes as one batch (several when it exceeds max-bytes or max-lines),
     long lines continued with the ``draft/multiline-concat`` tag. Otherwise each non-empty line
-    is its own message, and each piece of a long line too.
+    is its own message, and each piece of a long line too. ``tags`` (client-only tags such as
+    ``+draft/reply``) go on every message, or on a batch's opening line: draft/multiline wants
+    "all client-only tags associated with the message" there.
     """
     command = "NOTICE" if kind == "notice" else "PRIVMSG"
     budget = text_budget(prefix, command, target, linelen)
@@ -66,7 +71,7 @@ def build_chat_lines(
             pieces.append((piece, i > 0))
     if multiline is None or kind == "action" or len(pieces) <= 1:
         wrap = format_action if kind == "action" else str
-        single = [IRCMessage.build(command, target, wrap(piece)) for piece, _ in pieces]
+        single = [IRCMessage.build(command, target, wrap(piece), tags=tags) for piece, _ in pieces]
         return single, [piece for piece, _ in pieces]
     max_bytes, max_lines = _multiline_limits(multiline)
     groups: list[list[tuple[str, bool]]] = [[]]
@@ -82,7 +87,7 @@ def build_chat_lines(
     shown: list[str] = []
     for n, group in enumerate(groups):
         ref = f"{batch_ref}.{n}" if len(groups) > 1 else batch_ref
-        messages.append(IRCMessage.build("BATCH", "+" + ref, "draft/multiline", target))
+        messages.append(IRCMessage.build("BATCH", "+" + ref, "draft/multiline", target, tags=tags))
         parts: list[str] = []
         for piece, concat in group:
             tags = {"batch": ref, _CONCAT: ""} if concat else {"batch": ref}

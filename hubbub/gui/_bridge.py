@@ -50,6 +50,7 @@ class Bridge:
         # (with the member lists seen so far): a topic reported then is no change by anyone.
         self._topics: dict[str, str] = {}
         self._joining: dict[str, int] = {}
+        self._around: dict[str, str] = {}  # folded target -> msgid of a CHATHISTORY AROUND asked
 
     # --- called from the window's thread ---------------------------------------------------------
 
@@ -160,7 +161,7 @@ class Bridge:
                 for line in r.lines:
                     await client.send_action(r.target, line)
             else:
-                await client.send_message(r.target, text)
+                await client.send_message(r.target, text, reply=r.reply_to)
         elif isinstance(r, ev.JoinChannels):
             for i, channel in enumerate(r.channels):
                 await client.join(channel, r.keys[i] if i < len(r.keys) else None)
@@ -193,6 +194,12 @@ class Bridge:
             await client.raw(r.line)
         elif isinstance(r, ev.LoadOlder):
             await self._load_older(client, r)
+        elif isinstance(r, ev.React):
+            await (client.unreact if r.remove else client.react)(r.target, r.msgid, r.reaction)
+        elif isinstance(r, ev.MarkRead):
+            await client.mark_read(r.target, r.time)
+        elif isinstance(r, ev.LoadAround):
+            await self._load_around(client, r)
 
     async def _load_older(self, client: hc.Client, r: ev.LoadOlder) -> None:
         if "draft/chathistory" not in client.protocol.caps_enabled:
@@ -205,6 +212,13 @@ class Bridge:
         else:
             self._pending_history[client.protocol.casefold(r.target)] = r.limit
             await client.history_before(r.target, before, r.limit)
+
+    async def _load_around(self, client: hc.Client, r: ev.LoadAround) -> None:
+        if "draft/chathistory" not in client.protocol.caps_enabled:
+            self._post(ev.HistoryLoaded(r.target, (), older=False, exhausted=False, around=r.msgid))
+            return
+        self._around[client.protocol.casefold(r.target)] = r.msgid
+        await client.history_around(r.target, r.msgid, r.limit)
 
     # --- events from the library -----------------------------------------------------------------
 
@@ -238,7 +252,11 @@ class Bridge:
 
     def _chat(self, m: hc.Message) -> ev.ChatLine:
         kind = {"privmsg": "message", "action": "action", "notice": "notice"}[m.kind]
-        return ev.ChatLine(m.target, m.sender, m.text, m.time, kind, m.is_self, m.msgid)  # type: ignore[arg-type]
+        return ev.ChatLine(m.target, m.sender, m.text, m.time, kind, m.is_self, m.msgid, m.reply_to)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _reaction(r: hc.Reaction) -> ev.ReactionChanged:
+        return ev.ReactionChanged(r.target, r.msgid, r.sender, r.reaction, r.removed, r.is_self)
 
     def _translate(self, client: hc.Client, e: hc.Event) -> list[ev.Event]:
         o = self.options
@@ -254,6 +272,10 @@ class Bridge:
             ]
         if isinstance(e, hc.Typing):
             return [ev.Typing(e.target, e.nick, e.state)]
+        if isinstance(e, hc.Reaction):
+            return [self._reaction(e)]
+        if isinstance(e, hc.ReadMarker):
+            return [ev.ReadMarkerChanged(e.target, e.time)]
         if isinstance(e, hc.MessageRedacted):
             return [ev.MessageRedacted(e.target, e.msgid, e.reason, e.by)]
         if isinstance(e, hc.Connected):
@@ -307,10 +329,16 @@ class Bridge:
         if isinstance(e, hc.Invited):
             return [ev.ServerText(f"{e.by} invited {e.nick} to {e.channel}")]
         if isinstance(e, hc.HistoryBatch):
-            limit = self._pending_history.pop(client.protocol.casefold(e.target), _HISTORY_PAGE)
+            key = client.protocol.casefold(e.target)
             lines = tuple(self._chat(m) for m in e.messages)
+            reactions = tuple(self._reaction(r) for r in e.reactions)
+            around = self._around.pop(key, None)
+            if around is not None:
+                return [ev.HistoryLoaded(e.target, lines, False, False, reactions, around)]
+            limit = self._pending_history.pop(key, _HISTORY_PAGE)
+            exhausted = e.before and len(lines) < limit
             return [
-                ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=e.before and len(lines) < limit)
+                ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=exhausted, reactions=reactions)
             ]
         if isinstance(e, hc.NickInUse):
             if e.fallback:

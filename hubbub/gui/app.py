@@ -7,6 +7,7 @@ drains with ``after()``, at most :data:`BATCH` per tick, so a flood never freeze
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import queue
@@ -25,6 +26,8 @@ from ._connect import ConnectForm
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
+from .readmarks import ReadSync
+from .replying import ReplyControl
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 
@@ -281,6 +284,10 @@ class ChatWindow:
         self._menu_line: tuple[str, Line] | None = None  # (buffer, line) the menu was opened on
         self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
+        self.replies = ReplyControl(self)  # Reply and React, the "replying to" strip, jumps
+        self.reads = ReadSync(self)  # MARKREAD once a buffer has been read
+        for seq in ("<MouseWheel>", "<Button-5>"):
+            self.view.text.bind(seq, lambda _e: self.reads.soon(), add=True)
         self._paint_chat()
         chat.pack(fill="both", expand=True)
         self.entry.focus_set()
@@ -309,6 +316,7 @@ class ChatWindow:
         )
         for part in (self.sidebar, self.members, self.view, self.banner):
             part.apply_theme(th)
+        self.replies.apply_theme()
 
     def _bind_keys(self) -> None:
         e = self.entry
@@ -342,6 +350,7 @@ class ChatWindow:
 
     def _page(self, step: int) -> str:
         self.view.text.yview_scroll(step, "pages")
+        self.reads.soon()
         if step < 0 and self.view.at_top():
             self.load_older()
         return "break"
@@ -380,6 +389,7 @@ class ChatWindow:
         cur = fold(state.current)
         buf = state.buffer(state.current)
         assert buf is not None
+        self.view.extras.me = state.nick
         if ch.switched:
             # A channel the user asked for was joined and is now shown.
             self._completion = None
@@ -407,6 +417,9 @@ class ChatWindow:
             self._show_title()
         for problem in ch.problems:
             self._on_problem(problem)
+        if ch.switched or cur in ch.appended or cur in ch.rebuilt:
+            self.reads.soon()
+        self.replies.rendered()
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -418,7 +431,9 @@ class ChatWindow:
         assert state is not None
         buf = state.buffer(state.current)
         assert buf is not None
+        self.view.extras.me = state.nick
         self.view.show(buf)
+        self.replies.switched()
         self.sidebar.refresh(state.ordered(), state.current, state.network)
         self._show_members(buf)
         self._show_topic(buf)
@@ -496,6 +511,8 @@ class ChatWindow:
 
     def _on_focus_in(self, _event: tk.Event) -> None:
         self._focused = True
+        if self.chat is not None:
+            self.reads.soon()
         if self._mention_pending:
             self._mention_pending = False
             self._show_title()
@@ -518,6 +535,7 @@ class ChatWindow:
         self._completion = None
         self._refresh_all()
         self.view.show(buf)
+        self.reads.soon()
         self.entry.focus_set()
 
     def switch_index(self, index: int) -> None:
@@ -589,12 +607,17 @@ class ChatWindow:
 
     def _on_message_menu(self, event: tk.Event) -> str:
         line = self.view.line_at(f"@{event.x},{event.y}")
-        if self.state is None or line is None or not self.can_delete(line):
+        state = self.state
+        buf = state.buffer(state.current) if state is not None else None
+        if state is None or line is None or buf is None or buf.kind == "server":
             return "break"
-        self._menu_line = (self.state.current, line)
+        self._menu_line = (state.current, line)
         self.message_menu.delete(0, "end")
-        self.message_menu.add_command(label="Delete message", command=self._delete_menu_line)
-        self.message_menu.tk_popup(event.x_root, event.y_root)
+        self.replies.fill_menu(self.message_menu, line)
+        if self.can_delete(line):
+            self.message_menu.add_command(label="Delete message", command=self._delete_menu_line)
+        if self.message_menu.index("end") is not None:
+            self.message_menu.tk_popup(event.x_root, event.y_root)
         return "break"
 
     def _delete_menu_line(self) -> None:
@@ -622,6 +645,12 @@ class ChatWindow:
         self._typing_to = None  # a message sent ends the typing for those who see it
         result = interpret(text, current)
         for request in result.requests:
+            if (
+                isinstance(request, ev.SendText)
+                and not request.action
+                and fold(request.target) == fold(current)
+            ):
+                request = dataclasses.replace(request, reply_to=self.replies.take(current))
             if isinstance(request, ev.JoinChannels):
                 self._expect_join(request.channels)
             bridge.submit(request)
@@ -765,6 +794,8 @@ class ChatWindow:
         if self._tick_id is not None:
             self.root.after_cancel(self._tick_id)
             self._tick_id = None
+        if self.chat is not None:
+            self.reads.cancel()
         if self.bridge is not None:
             self.bridge.stop("Leaving", timeout=2.0)
             self.bridge = None

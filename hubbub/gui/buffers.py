@@ -55,6 +55,7 @@ class Line:
     own: bool = False
     msgid: str | None = None
     deleted: bool = False  # redacted (draft/message-redaction): shown as "(message deleted)"
+    reply_to: str | None = None  # the msgid this answers (+draft/reply): drawn with a quote
 
 
 @dataclass(slots=True)
@@ -74,6 +75,11 @@ class Buffer:
     read_marker: Line | None = None
     history_exhausted: bool = False
     loading_older: bool = False
+    # msgid -> reaction -> nicks, in order (see reactions.py)
+    reactions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # The account's read marker (draft/read-marker): the server's, and the last one we sent.
+    server_read: datetime | None = None
+    sent_read: datetime | None = None
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.max_lines)
@@ -140,6 +146,9 @@ class ChatState:
         self._down_shown = False  # the current outage has its line in the buffers already
         self.changes = Changes()
         self._mention_re = self._compile_mention(nick)
+        # (buffer key, msgid) of an original that CHATHISTORY AROUND brought: the window jumps to it.
+        self.jump_to: tuple[str, str] | None = None
+        self._recount: set[str] = set()  # buffers whose unread count the read marker decides anew
         self.buffer(SERVER, create=True)
 
     # --- buffers ---------------------------------------------------------------------------------
@@ -266,7 +275,9 @@ class ChatState:
 
     def _chat_line(self, e: ev.ChatLine) -> Line:
         mention = not e.own and e.kind != "notice" and self.mentions_me(e.text)
-        return Line(e.time, e.kind, e.nick, e.text, mention=mention, own=e.own, msgid=e.msgid)
+        return Line(
+            e.time, e.kind, e.nick, e.text, mention=mention, own=e.own, msgid=e.msgid, reply_to=e.reply_to
+        )
 
     def _on_ChatLine(self, e: ev.ChatLine) -> None:
         target = e.target
@@ -338,6 +349,21 @@ class ChatState:
         line.mention = False
         self.changes.appended.pop(buf.key, None)
         self.changes.rebuilt.add(buf.key)
+
+    def _on_ReactionChanged(self, e: ev.ReactionChanged) -> None:
+        from .reactions import apply_reaction, find  # reactions.py builds on this module
+
+        buf = self.buffer(e.target)
+        if buf is not None and apply_reaction(buf, e) and find(buf, e.msgid) is not None:
+            self.changes.appended.pop(buf.key, None)
+            self.changes.rebuilt.add(buf.key)
+
+    def _on_ReadMarkerChanged(self, e: ev.ReadMarkerChanged) -> None:
+        from .readmarks import apply_marker  # readmarks.py builds on this module
+
+        buf = self.buffer(e.target)
+        if buf is not None:
+            apply_marker(self, buf, e.time)
 
     def _on_Joined(self, e: ev.Joined) -> None:
         buf = self.buffer(e.channel, create=e.is_me)
@@ -483,6 +509,7 @@ class ChatState:
         buf.loading_older = False
         if e.exhausted:
             buf.history_exhausted = True
+        self._history_extras(buf, e)
         known = {ln.msgid for ln in buf.lines if ln.msgid}
         fresh = [self._chat_line(c) for c in e.lines if not (c.msgid and c.msgid in known)]
         for line in fresh:
@@ -498,6 +525,21 @@ class ChatState:
         buf.lines = deque(merged[-buf.max_lines :], maxlen=buf.max_lines)
         self.changes.appended.pop(buf.key, None)
         self.changes.rebuilt.add(buf.key)
+
+    def _history_extras(self, buf: Buffer, e: ev.HistoryLoaded) -> None:
+        """Reactions of a history page, the jump an AROUND asked for, unread by the server's marker."""
+        from .reactions import apply_reaction
+
+        changed = [apply_reaction(buf, r) for r in e.reactions]
+        if any(changed):
+            self.changes.appended.pop(buf.key, None)
+            self.changes.rebuilt.add(buf.key)
+        if e.around is not None:
+            self.jump_to = (buf.key, e.around)
+            self.changes.rebuilt.add(buf.key)
+        if e.lines:
+            # recount() reads the merged lines: run it once they are in (end of this tick's events).
+            self._recount.add(buf.key)
 
     def _on_Problem(self, e: ev.Problem) -> None:
         target = e.target if e.target and self.buffer(e.target) is not None else self.current
@@ -516,5 +558,13 @@ class ChatState:
 
     def take_changes(self) -> Changes:
         """Hand over what changed since the last call and start afresh."""
+        if self._recount:
+            from .readmarks import recount
+
+            for key in self._recount:
+                buf = self.buffers.get(key)
+                if buf is not None:
+                    recount(self, buf)
+            self._recount.clear()
         changes, self.changes = self.changes, Changes()
         return changes

@@ -1,0 +1,200 @@
+"""Reactions and reply quotes: who reacted with what, and how both look in the message view.
+
+The model part (:func:`apply_reaction`, :func:`counts`) works on :class:`.buffers.Buffer` without Tk.
+:class:`MessageExtras` draws, for the message view, the quoted line above a reply ("↪ alice: first
+words…", clicked to jump to the original) and the counts under a message with reactions
+("👍 3  🎉 1", clicked to add or take back one's own).
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import font as tkfont
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .buffers import Buffer, Line, fold
+from .theme import Theme
+
+if TYPE_CHECKING:
+    from ._view import MessageView
+
+QUICK_REACTIONS = ("👍", "❤️", "😂", "🎉", "👀", "🙏")
+"""The reactions offered in a message's menu; "Other…" takes any text."""
+QUOTE_WORDS = 8  # how much of the original a quote or the "replying to" strip shows
+FLASH_MS = 1500
+_CHAT_KINDS = ("message", "action", "notice")
+
+
+def preview(text: str, words: int = QUOTE_WORDS) -> str:
+    """The first ``words`` words of ``text`` on one line, with "…" when there is more."""
+    parts = text.split()
+    short = " ".join(parts[:words])
+    return short + ("…" if len(parts) > words else "")
+
+
+def apply_reaction(buf: Buffer, e: ev.ReactionChanged) -> bool:
+    """Add (or take back) ``e.nick``'s reaction in ``buf``; whether anything changed.
+
+    Reactions are kept per msgid even when the message is not loaded (it may come with older
+    history); at most ``buf.max_lines`` messages' reactions are kept, the oldest dropped first.
+    """
+    per = buf.reactions.setdefault(e.msgid, {})
+    nicks = per.setdefault(e.reaction, [])
+    key = fold(e.nick)
+    there = [n for n in nicks if fold(n) == key]
+    changed = False
+    if e.removed and there:
+        nicks[:] = [n for n in nicks if fold(n) != key]
+        changed = True
+    elif not e.removed and not there:
+        nicks.append(e.nick)
+        changed = True
+    if not nicks:
+        del per[e.reaction]
+    if not per:
+        del buf.reactions[e.msgid]
+    while len(buf.reactions) > buf.max_lines:
+        del buf.reactions[next(iter(buf.reactions))]
+    return changed
+
+
+def counts(buf: Buffer, msgid: str | None, me: str) -> list[tuple[str, int, bool]]:
+    """``(reaction, how many, whether one of them is mine)`` for message ``msgid``, first come first."""
+    if not msgid:
+        return []
+    mine = fold(me)
+    return [
+        (reaction, len(nicks), any(fold(n) == mine for n in nicks))
+        for reaction, nicks in buf.reactions.get(msgid, {}).items()
+        if nicks
+    ]
+
+
+def find(buf: Buffer, msgid: str | None) -> Line | None:
+    """The chat line of ``buf`` with ``msgid``, newest first (replies usually answer recent lines)."""
+    if not msgid:
+        return None
+    return next((ln for ln in reversed(buf.lines) if ln.msgid == msgid and ln.kind in _CHAT_KINDS), None)
+
+
+class MessageExtras:
+    """The reply quote and reaction counts of a :class:`MessageView`, and their clicks.
+
+    ``on_jump(msgid)`` is called when a quote is clicked, ``on_react(msgid, reaction)`` when a
+    count is; ``me`` is our nick (to mark our own reactions).
+    """
+
+    def __init__(self, view: MessageView) -> None:
+        self.view = view
+        self.on_jump: Callable[[str], None] = lambda _msgid: None
+        self.on_react: Callable[[str, str], None] = lambda _msgid, _reaction: None
+        self.me = ""
+        self.chips: dict[str, tuple[str, str]] = {}  # text tag -> (msgid, reaction)
+        self._flash_id: str | None = None
+        t = view.text
+        t.tag_bind("quote", "<Button-1>", self._quote_clicked)
+        t.tag_bind("chip", "<Button-1>", self._chip_clicked)
+        for tag in ("quote", "chip"):
+            t.tag_bind(tag, "<Enter>", lambda _e: t.configure(cursor="hand2"))
+            t.tag_bind(tag, "<Leave>", lambda _e: t.configure(cursor="arrow"))
+
+    def configure(self, theme: Theme, fonts: dict[str, tkfont.Font]) -> None:
+        """Colour the quote, counts and flash for ``theme``."""
+        t = self.view.text
+        indent = fonts["small"].measure("00:00") + 12
+        t.tag_configure(
+            "quote", foreground=theme.muted, font=fonts["small"], lmargin1=indent, lmargin2=indent
+        )
+        t.tag_configure(
+            "chips", lmargin1=indent, lmargin2=indent, spacing1=1, spacing3=4, font=fonts["small"]
+        )
+        t.tag_configure("chip", background=theme.sidebar_sel_bg, foreground=theme.fg)
+        t.tag_configure("chip_own", foreground=theme.accent, font=fonts["small_bold"])
+        t.tag_configure("flash", background=theme.mention_bg)
+        t.tag_raise("chip_own")
+        t.tag_raise("flash")
+
+    def clear(self) -> None:
+        """Forget the drawn counts (the view is drawn afresh)."""
+        self.chips.clear()
+
+    # --- drawing (called by the view while it draws a line) ----------------------------------------
+
+    def quote(self, buf: Buffer, line: Line) -> None:
+        """Above a reply: "↪ alice: first words…" (or that the original is not loaded)."""
+        if not line.reply_to:
+            return
+        original = find(buf, line.reply_to)
+        if original is None:
+            text = "↪ a message not loaded here (click to find it)"
+        elif original.deleted:
+            text = f"↪ {original.nick}: (message deleted)"
+        else:
+            text = f"↪ {original.nick}: {preview(original.text)}"
+        self.view._insert_safe(text, ("line", "quote"))
+        self.view.text.insert("end", "\n", ("line", "quote"))
+
+    def reactions(self, buf: Buffer, line: Line) -> None:
+        """Under a message: "👍 3  🎉 1", one's own in the accent colour."""
+        shown = counts(buf, line.msgid, self.me)
+        if not shown or not line.msgid:
+            return
+        t = self.view.text
+        for i, (reaction, count, mine) in enumerate(shown):
+            tag = f"rx{len(self.chips)}"
+            self.chips[tag] = (line.msgid, reaction)
+            if i:
+                t.insert("end", "  ", ("chips",))
+            tags = ("chips", "chip", tag, *(("chip_own",) if mine else ()))
+            self.view._insert_safe(f" {reaction} {count} ", tags)
+        t.insert("end", "\n", ("chips",))
+
+    # --- clicks and jumps ----------------------------------------------------------------------------
+
+    def _quote_clicked(self, event: tk.Event) -> str:
+        line = self.view.line_at(f"@{event.x},{event.y}")
+        if line is not None and line.reply_to:
+            self.on_jump(line.reply_to)
+        return "break"
+
+    def _chip_clicked(self, event: tk.Event) -> str:
+        t = self.view.text
+        for tag in t.tag_names(f"@{event.x},{event.y}"):
+            chip = self.chips.get(str(tag))
+            if chip is not None:
+                self.on_react(*chip)
+                break
+        return "break"
+
+    def chip_index(self, msgid: str, reaction: str) -> str | None:
+        """The text index of the count shown for ``reaction`` on ``msgid`` (tests click it)."""
+        for tag, chip in self.chips.items():
+            if chip == (msgid, reaction):
+                found = self.view.text.tag_ranges(tag)
+                return str(found[0]) if found else None
+        return None
+
+    def jump(self, line: Line) -> bool:
+        """Scroll ``line`` into view and flash it; false when it is not drawn."""
+        rows = [row for row, ln in self.view.rows.items() if ln is line]
+        if not rows:
+            return False
+        t = self.view.text
+        t.tag_remove("flash", "1.0", "end")
+        t.tag_add("flash", f"{min(rows)}.0", f"{max(rows) + 1}.0")
+        t.see(f"{max(rows)}.0")
+        t.see(f"{min(rows)}.0")
+        if self._flash_id is not None:
+            t.after_cancel(self._flash_id)
+        self._flash_id = t.after(FLASH_MS, self._unflash)
+        return True
+
+    def flashing(self) -> bool:
+        """Whether a line is flashing now (tests check the jump with it)."""
+        return bool(self.view.text.tag_ranges("flash"))
+
+    def _unflash(self) -> None:
+        self._flash_id = None
+        self.view.text.tag_remove("flash", "1.0", "end")

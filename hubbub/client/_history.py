@@ -59,7 +59,10 @@ class _History(_Reactions):
 
     def _end_history(self, batch: Batch) -> None:
         target = batch.params[0] if batch.params else ""
-        requests = self._history_requests.get(self.casefold(target))
+        key = self.casefold(target)
+        if self._history_points:
+            self._history_points = {p: t for p, t in self._history_points.items() if self.casefold(t) != key}
+        requests = self._history_requests.get(key)
         before = requests.popleft() if requests else True
         messages: list[Message] = []
         reactions: list[Reaction] = []
@@ -127,7 +130,9 @@ class _History(_Reactions):
 
     def history_around(self, target: str, msgid: str, limit: int | None = None) -> bytes:
         """CHATHISTORY AROUND ``target`` msgid=``msgid``: the messages on either side of one."""
-        return self._history("AROUND", target, True, f"msgid={msgid}", str(self._history_limit(limit)))
+        data = self._history("AROUND", target, True, f"msgid={msgid}", str(self._history_limit(limit)))
+        self._history_points[f"msgid={msgid}"] = target
+        return data
 
     def _fill_gap(self, key: str) -> None:
         msgid = self._log.last_msgid(key)

@@ -129,6 +129,9 @@ class ClientProtocol(_Registration, _Membership):
         # are two context words before the description
         if msg.param(0) == "CHATHISTORY" and len(msg.params) >= 5:
             target = msg.param(3) if msg.param(3) != "*" else None
+            if target is not None and target.startswith(("msgid=", "timestamp=")):
+                # "FAIL CHATHISTORY INVALID_PARAMS AROUND msgid=x": the point refused, not a target
+                target = self._history_points.pop(target, None)
             requests = self._history_requests.get(self.casefold(target or ""))
             if requests:
                 requests.popleft()

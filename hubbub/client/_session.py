@@ -86,6 +86,8 @@ class _Session:
         self._names: dict[str, dict[str, Member]] = {}
         self._batches: dict[str, Batch] = {}
         self._history_requests: dict[str, deque[bool]] = {}
+        # "msgid=..." of a CHATHISTORY AROUND -> its target: a FAIL names the point, not the target.
+        self._history_points: dict[str, str] = {}
         self._fences: dict[str, list[IRCMessage]] = {}
         self._typing_sent: dict[str, datetime] = {}  # target -> when we last sent +typing=active
         self._label_counter = 0

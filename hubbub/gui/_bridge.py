@@ -237,6 +237,10 @@ class Bridge:
             self._pending_history[client.protocol.casefold(channel)] = _HISTORY_PAGE
             await client.history_latest(channel, _HISTORY_PAGE)
 
+    def _fold(self, name: str) -> str:
+        client = self._client
+        return client.protocol.casefold(name) if client is not None else name.lower()
+
     def _members(self, client: hc.Client, channel: str) -> ev.MembersChanged:
         proto = client.protocol
         chan = proto.channel(channel)
@@ -362,6 +366,13 @@ class Bridge:
         return []
 
     def _reply(self, e: hc.ServerReply) -> list[ev.Event]:
+        if e.command == "FAIL" and e.params[:1] == ("CHATHISTORY",) and e.target:
+            # An AROUND refused (an unknown msgid): the window says the original cannot be shown.
+            around = self._around.pop(self._fold(e.target), None)
+            if around is not None:
+                return [ev.HistoryLoaded(e.target, (), False, False, around=around)]
+            if e.params[2:3] == ("AROUND",):
+                return []  # an answer to an AROUND given up on: nothing the reader asked for now
         text = replies.describe(e.command, e.params)
         if text is None:
             return []

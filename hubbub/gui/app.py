@@ -397,6 +397,8 @@ class ChatWindow:
             self.entry.focus_set()
         elif cur in ch.rebuilt:
             anchor = self._older_anchor.pop(cur, None)
+            if anchor is None and not self.view.at_bottom():
+                anchor = self.view.line_at("@0,0")  # a reaction or a deletion: keep the reader's place
             self.view.show(buf, anchor=anchor if anchor in buf.lines else None)  # type: ignore[arg-type]
         elif cur in ch.appended:
             self.view.append(ch.appended[cur])

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 QUICK_REACTIONS = ("👍", "❤️", "😂", "🎉", "👀", "🙏")
 """The reactions offered in a message's menu; "Other…" takes any text."""
+MAX_PER_MESSAGE = 20  # distinct reactions kept per message: a flood of new ones is ignored
+SHOWN_CHARS = 24  # a free-text reaction longer than this is shortened in its count
 QUOTE_WORDS = 8  # how much of the original a quote or the "replying to" strip shows
 FLASH_MS = 1500
 _CHAT_KINDS = ("message", "action", "notice")
@@ -41,6 +43,10 @@ def apply_reaction(buf: Buffer, e: ev.ReactionChanged) -> bool:
     history); at most ``buf.max_lines`` messages' reactions are kept, the oldest dropped first.
     """
     per = buf.reactions.setdefault(e.msgid, {})
+    if e.reaction not in per and (e.removed or len(per) >= MAX_PER_MESSAGE):
+        if not per:
+            del buf.reactions[e.msgid]
+        return False
     nicks = per.setdefault(e.reaction, [])
     key = fold(e.nick)
     there = [n for n in nicks if fold(n) == key]
@@ -58,6 +64,12 @@ def apply_reaction(buf: Buffer, e: ev.ReactionChanged) -> bool:
     while len(buf.reactions) > buf.max_lines:
         del buf.reactions[next(iter(buf.reactions))]
     return changed
+
+
+def shown(reaction: str) -> str:
+    """``reaction`` as a count shows it: one line, control characters as spaces, not too long."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in reaction).split())
+    return flat if len(flat) <= SHOWN_CHARS else flat[: SHOWN_CHARS - 1] + "…"
 
 
 def counts(buf: Buffer, msgid: str | None, me: str) -> list[tuple[str, int, bool]]:
@@ -138,17 +150,17 @@ class MessageExtras:
 
     def reactions(self, buf: Buffer, line: Line) -> None:
         """Under a message: "👍 3  🎉 1", one's own in the accent colour."""
-        shown = counts(buf, line.msgid, self.me)
-        if not shown or not line.msgid:
+        drawn = counts(buf, line.msgid, self.me)
+        if not drawn or not line.msgid:
             return
         t = self.view.text
-        for i, (reaction, count, mine) in enumerate(shown):
+        for i, (reaction, count, mine) in enumerate(drawn):
             tag = f"rx{len(self.chips)}"
             self.chips[tag] = (line.msgid, reaction)
             if i:
                 t.insert("end", "  ", ("chips",))
             tags = ("chips", "chip", tag, *(("chip_own",) if mine else ()))
-            self.view._insert_safe(f" {reaction} {count} ", tags)
+            self.view._insert_safe(f" {shown(reaction)} {count} ", tags)
         t.insert("end", "\n", ("chips",))
 
     # --- clicks and jumps ----------------------------------------------------------------------------

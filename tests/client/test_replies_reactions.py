@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,14 @@ import pytest
 from hubbub.client import (
     Client,
     ClientConfig,
+    ClientProtocol,
     HistoryBatch,
     Joined,
     Message,
     Reaction,
     ReadMarker,
     ReconnectPolicy,
+    ServerReply,
 )
 from tests.support.serverproc import ServerProcess
 
@@ -173,3 +176,41 @@ async def test_read_markers_reach_every_connection_of_the_account(
     assert bob.protocol.mark_read("#c", said.time) != b""  # bob has the cap too (not logged in)
     bob.protocol.caps_enabled.discard("draft/read-marker")
     assert bob.protocol.mark_read("#c", said.time) == b""
+
+
+def test_markread_lines_that_make_no_sense_are_ignored() -> None:
+    """draft/read-marker: "MARKREAD <target> {timestamp=... | *}"; anything else is no marker."""
+    proto = ClientProtocol(ClientConfig(nick="me"))
+    events = proto.receive_data(
+        b"MARKREAD\r\n:s MARKREAD #c timestamp=yesterday\r\n:s MARKREAD #c bogus\r\n"
+        b":s MARKREAD #c *\r\n:s MARKREAD #c timestamp=2030-01-02T03:04:05.678Z\r\n"
+    )
+    assert [e for e in events if isinstance(e, ReadMarker)] == [
+        ReadMarker("#c", None),
+        ReadMarker("#c", datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)),
+    ]
+
+
+def test_a_refused_around_is_reported_for_its_target() -> None:
+    """A FAIL for CHATHISTORY AROUND names the msgid, not the target: the reply still says which
+    buffer asked, and the pending request is settled."""
+    proto = ClientProtocol(ClientConfig(nick="me"))
+    proto.caps_enabled |= {"draft/chathistory", "batch", "message-tags"}
+    assert proto.history_around("#c", "abc", 10) == b"CHATHISTORY AROUND #c msgid=abc 10\r\n"
+    events = proto.receive_data(
+        b":s FAIL CHATHISTORY INVALID_PARAMS AROUND msgid=abc :Unknown message reference\r\n"
+    )
+    (reply,) = [e for e in events if isinstance(e, ServerReply)]
+    assert reply.target == "#c"
+    assert not proto._history_requests["#c"]
+
+
+def test_replies_and_reactions_need_message_tags() -> None:
+    """Without message-tags the server would drop client-only tags: none are sent."""
+    proto = ClientProtocol(ClientConfig(nick="me"))
+    proto.caps_enabled |= {"echo-message"}
+    assert proto.react("#c", "abc", "👍") == b""
+    assert proto.send_message("#c", "hi", reply="abc") == b"PRIVMSG #c hi\r\n"
+    proto.caps_enabled |= {"message-tags"}
+    assert proto.send_message("#c", "hi", reply="abc") == b"@+draft/reply=abc PRIVMSG #c hi\r\n"
+    assert proto.react("#c", "abc", "a b;c") == b"@+draft/react=a\\sb\\:c;+draft/reply=abc TAGMSG #c\r\n"

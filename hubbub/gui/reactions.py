@@ -154,6 +154,8 @@ class MessageExtras:
         if not drawn or not line.msgid:
             return
         t = self.view.text
+        # A plain first character: Tk paints the left margin with the first character's background.
+        t.insert("end", "\u2009", ("chips",))
         for i, (reaction, count, mine) in enumerate(drawn):
             tag = f"rx{len(self.chips)}"
             self.chips[tag] = (line.msgid, reaction)

@@ -104,6 +104,9 @@ class MessageExtras:
         self.on_react: Callable[[str, str], None] = lambda _msgid, _reaction: None
         self.me = ""
         self.chips: dict[str, tuple[str, str]] = {}  # text tag -> (msgid, reaction)
+        # msgid -> line of the buffer drawn: a full redraw with many replies looks each up once
+        self._index: dict[str, Line] = {}
+        self._index_of: Buffer | None = None
         self._flash_id: str | None = None
         t = view.text
         t.tag_bind("quote", "<Button-1>", self._quote_clicked)
@@ -131,6 +134,7 @@ class MessageExtras:
     def clear(self) -> None:
         """Forget the drawn counts (the view is drawn afresh)."""
         self.chips.clear()
+        self._index_of = None
 
     # --- drawing (called by the view while it draws a line) ----------------------------------------
 
@@ -138,7 +142,7 @@ class MessageExtras:
         """Above a reply: "↪ alice: first words…" (or that the original is not loaded)."""
         if not line.reply_to:
             return
-        original = find(buf, line.reply_to)
+        original = self._original(buf, line.reply_to)
         if original is None:
             text = "↪ a message not loaded here (click to find it)"
         elif original.deleted:
@@ -147,6 +151,17 @@ class MessageExtras:
             text = f"↪ {original.nick}: {preview(original.text)}"
         self.view._insert_safe(text, ("line", "quote"))
         self.view.text.insert("end", "\n", ("line", "quote"))
+
+    def _original(self, buf: Buffer, msgid: str) -> Line | None:
+        if self._index_of is not buf:
+            self._index = {ln.msgid: ln for ln in buf.lines if ln.msgid and ln.kind in _CHAT_KINDS}
+            self._index_of = buf
+        original = self._index.get(msgid)
+        if original is None:
+            original = find(buf, msgid)  # appended since the index was made
+            if original is not None:
+                self._index[msgid] = original
+        return original
 
     def reactions(self, buf: Buffer, line: Line) -> None:
         """Under a message: "👍 3  🎉 1", one's own in the accent colour."""

@@ -26,6 +26,8 @@ TYPING_TIMEOUT = 6.0
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 # Prefix ranks for sorting members: ops first, then voiced, then the rest.
 _PREFIX_ORDER = "~&@%+"
+_CHAT_KINDS = ("message", "action", "notice")
+MAX_REACTIONS = 20  # distinct reactions kept per message: a flood of new ones is ignored
 
 
 def fold(name: str) -> str:
@@ -97,6 +99,46 @@ class Buffer:
             return best, fold(m.nick)
 
         return sorted(self.members.values(), key=rank)
+
+    def find(self, msgid: str | None) -> Line | None:
+        """The chat line with ``msgid``, newest first (replies usually answer recent lines)."""
+        if not msgid:
+            return None
+        return next((ln for ln in reversed(self.lines) if ln.msgid == msgid and ln.kind in _CHAT_KINDS), None)
+
+    def react(self, e: ev.ReactionChanged) -> bool:
+        """Add (or take back) ``e.nick``'s reaction; whether anything changed.
+
+        Kept per msgid even for a message not loaded (it may come with older history); at most
+        :data:`MAX_REACTIONS` per message and ``max_lines`` messages' worth, the oldest dropped.
+        """
+        per = self.reactions.setdefault(e.msgid, {})
+        if e.reaction not in per and (e.removed or len(per) >= MAX_REACTIONS):
+            if not per:
+                del self.reactions[e.msgid]
+            return False
+        nicks = per.setdefault(e.reaction, [])
+        key = fold(e.nick)
+        there = any(fold(n) == key for n in nicks)
+        if e.removed == there:
+            if e.removed:
+                nicks[:] = [n for n in nicks if fold(n) != key]
+            else:
+                nicks.append(e.nick)
+        changed = e.removed == there
+        if not nicks:
+            del per[e.reaction]
+        if not per:
+            del self.reactions[e.msgid]
+        while len(self.reactions) > self.max_lines:
+            del self.reactions[next(iter(self.reactions))]
+        return changed
+
+    def reaction_counts(self, msgid: str | None, me: str) -> list[tuple[str, int, bool]]:
+        """``(reaction, how many, whether one is mine)`` for message ``msgid``, first come first."""
+        mine = fold(me)
+        per = self.reactions.get(msgid, {}) if msgid else {}
+        return [(r, len(nicks), any(fold(n) == mine for n in nicks)) for r, nicks in per.items() if nicks]
 
     def oldest(self) -> Line | None:
         """The oldest chat line kept (what "load older" continues from)."""
@@ -351,19 +393,47 @@ class ChatState:
         self.changes.rebuilt.add(buf.key)
 
     def _on_ReactionChanged(self, e: ev.ReactionChanged) -> None:
-        from .reactions import apply_reaction, find  # reactions.py builds on this module
-
         buf = self.buffer(e.target)
-        if buf is not None and apply_reaction(buf, e) and find(buf, e.msgid) is not None:
+        if buf is not None and buf.react(e) and buf.find(e.msgid) is not None:
             self.changes.appended.pop(buf.key, None)
             self.changes.rebuilt.add(buf.key)
 
     def _on_ReadMarkerChanged(self, e: ev.ReadMarkerChanged) -> None:
-        from .readmarks import apply_marker  # readmarks.py builds on this module
-
+        # draft/read-marker: the account has read this far (here or on another device).
         buf = self.buffer(e.target)
-        if buf is not None:
-            apply_marker(self, buf, e.time)
+        if buf is None:
+            return
+        if e.time is not None and (buf.server_read is None or e.time > buf.server_read):
+            buf.server_read = e.time
+        self.recount(buf)
+
+    def recount(self, buf: Buffer) -> None:
+        """Unread and mentions of ``buf`` from the server's read marker: others' lines newer than it;
+        the "new messages" line goes after the last line it covers. No marker: nothing changes."""
+        marker = buf.server_read
+        if marker is None:
+            return
+        covered: Line | None = None
+        unread: list[Line] = []
+        for line in buf.lines:
+            if line.time <= marker:
+                covered = line
+            elif line.kind in _CHAT_KINDS and not line.own:
+                unread.append(line)
+        current = buf.key == fold(self.current)
+        old = buf.read_marker
+        moved = old is None or old not in buf.lines or (covered is not None and covered.time >= old.time)
+        if covered is not None and covered is not old and moved:
+            buf.read_marker = covered
+            if current:
+                self.changes.appended.pop(buf.key, None)
+                self.changes.rebuilt.add(buf.key)
+        if current:
+            return  # what is shown is being read
+        mentions = sum(1 for line in unread if line.mention or buf.kind == "query")
+        if (buf.unread, buf.mentions) != (len(unread), mentions):
+            buf.unread, buf.mentions = len(unread), mentions
+            self.changes.buffer_list = True
 
     def _on_Joined(self, e: ev.Joined) -> None:
         buf = self.buffer(e.channel, create=e.is_me)
@@ -528,9 +598,7 @@ class ChatState:
 
     def _history_extras(self, buf: Buffer, e: ev.HistoryLoaded) -> None:
         """Reactions of a history page, the jump an AROUND asked for, unread by the server's marker."""
-        from .reactions import apply_reaction
-
-        changed = [apply_reaction(buf, r) for r in e.reactions]
+        changed = [buf.react(r) for r in e.reactions]
         if any(changed):
             self.changes.appended.pop(buf.key, None)
             self.changes.rebuilt.add(buf.key)
@@ -559,12 +627,10 @@ class ChatState:
     def take_changes(self) -> Changes:
         """Hand over what changed since the last call and start afresh."""
         if self._recount:
-            from .readmarks import recount
-
             for key in self._recount:
                 buf = self.buffers.get(key)
                 if buf is not None:
-                    recount(self, buf)
+                    self.recount(buf)
             self._recount.clear()
         changes, self.changes = self.changes, Changes()
         return changes

@@ -1,6 +1,6 @@
 """Reactions and reply quotes: who reacted with what, and how both look in the message view.
 
-The model part (:func:`apply_reaction`, :func:`counts`) works on :class:`.buffers.Buffer` without Tk.
+The model (``Buffer.react``, ``Buffer.reaction_counts``) is in :mod:`.buffers`, without Tk.
 :class:`MessageExtras` draws, for the message view, the quoted line above a reply ("↪ alice: first
 words…", clicked to jump to the original) and the counts under a message with reactions
 ("👍 3  🎉 1", clicked to add or take back one's own).
@@ -11,18 +11,14 @@ from __future__ import annotations
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import font as tkfont
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from . import events as ev
-from .buffers import Buffer, Line, fold
+from .buffers import MAX_REACTIONS, Buffer, Line
 from .theme import Theme
-
-if TYPE_CHECKING:
-    from ._view import MessageView
 
 QUICK_REACTIONS = ("👍", "❤️", "😂", "🎉", "👀", "🙏")
 """The reactions offered in a message's menu; "Other…" takes any text."""
-MAX_PER_MESSAGE = 20  # distinct reactions kept per message: a flood of new ones is ignored
+MAX_PER_MESSAGE = MAX_REACTIONS
 SHOWN_CHARS = 24  # a free-text reaction longer than this is shortened in its count
 QUOTE_WORDS = 8  # how much of the original a quote or the "replying to" strip shows
 FLASH_MS = 1500
@@ -36,36 +32,6 @@ def preview(text: str, words: int = QUOTE_WORDS) -> str:
     return short + ("…" if len(parts) > words else "")
 
 
-def apply_reaction(buf: Buffer, e: ev.ReactionChanged) -> bool:
-    """Add (or take back) ``e.nick``'s reaction in ``buf``; whether anything changed.
-
-    Reactions are kept per msgid even when the message is not loaded (it may come with older
-    history); at most ``buf.max_lines`` messages' reactions are kept, the oldest dropped first.
-    """
-    per = buf.reactions.setdefault(e.msgid, {})
-    if e.reaction not in per and (e.removed or len(per) >= MAX_PER_MESSAGE):
-        if not per:
-            del buf.reactions[e.msgid]
-        return False
-    nicks = per.setdefault(e.reaction, [])
-    key = fold(e.nick)
-    there = [n for n in nicks if fold(n) == key]
-    changed = False
-    if e.removed and there:
-        nicks[:] = [n for n in nicks if fold(n) != key]
-        changed = True
-    elif not e.removed and not there:
-        nicks.append(e.nick)
-        changed = True
-    if not nicks:
-        del per[e.reaction]
-    if not per:
-        del buf.reactions[e.msgid]
-    while len(buf.reactions) > buf.max_lines:
-        del buf.reactions[next(iter(buf.reactions))]
-    return changed
-
-
 def shown(reaction: str) -> str:
     """``reaction`` as a count shows it: one line, control characters as spaces, not too long."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in reaction).split())
@@ -74,21 +40,25 @@ def shown(reaction: str) -> str:
 
 def counts(buf: Buffer, msgid: str | None, me: str) -> list[tuple[str, int, bool]]:
     """``(reaction, how many, whether one of them is mine)`` for message ``msgid``, first come first."""
-    if not msgid:
-        return []
-    mine = fold(me)
-    return [
-        (reaction, len(nicks), any(fold(n) == mine for n in nicks))
-        for reaction, nicks in buf.reactions.get(msgid, {}).items()
-        if nicks
-    ]
+    return buf.reaction_counts(msgid, me)
 
 
 def find(buf: Buffer, msgid: str | None) -> Line | None:
-    """The chat line of ``buf`` with ``msgid``, newest first (replies usually answer recent lines)."""
-    if not msgid:
-        return None
-    return next((ln for ln in reversed(buf.lines) if ln.msgid == msgid and ln.kind in _CHAT_KINDS), None)
+    """The chat line of ``buf`` with ``msgid``, if loaded."""
+    return buf.find(msgid)
+
+
+class ViewLike(Protocol):
+    """What :class:`MessageExtras` uses of the message view (``_view.MessageView``)."""
+
+    text: tk.Text
+    rows: dict[int, Line]
+
+    def line_at(self, index: str) -> Line | None:
+        """The buffer line drawn at ``index``."""
+
+    def _insert_safe(self, text: str, tags: tuple[str, ...]) -> None:
+        """Insert ``text`` at the end, emoji-safe."""
 
 
 class MessageExtras:
@@ -98,7 +68,7 @@ class MessageExtras:
     count is; ``me`` is our nick (to mark our own reactions).
     """
 
-    def __init__(self, view: MessageView) -> None:
+    def __init__(self, view: ViewLike) -> None:
         self.view = view
         self.on_jump: Callable[[str], None] = lambda _msgid: None
         self.on_react: Callable[[str, str], None] = lambda _msgid, _reaction: None

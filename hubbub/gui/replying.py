@@ -11,14 +11,47 @@
 from __future__ import annotations
 
 import tkinter as tk
-from typing import TYPE_CHECKING
+from tkinter import font as tkfont
+from typing import Protocol
 
 from . import events as ev
-from .buffers import Line, fold
+from ._banner import Banner
+from ._view import MessageView
+from .buffers import ChatState, Line, fold
 from .reactions import QUICK_REACTIONS, counts, find, preview
+from .theme import Theme
 
-if TYPE_CHECKING:
-    from .app import ChatWindow
+
+class _Bridge(Protocol):
+    def submit(self, request: ev.Request) -> None: ...
+
+
+class WindowLike(Protocol):
+    """What :class:`ReplyControl` uses of the window (``app.ChatWindow``)."""
+
+    state: ChatState | None
+
+    @property
+    def root(self) -> tk.Tk: ...
+    @property
+    def fonts(self) -> dict[str, tkfont.Font]: ...
+    @property
+    def theme(self) -> Theme: ...
+    @property
+    def input_area(self) -> tk.Frame: ...
+    @property
+    def input_box(self) -> tk.Frame: ...
+    @property
+    def entry(self) -> tk.Entry: ...
+    @property
+    def banner(self) -> Banner: ...
+    @property
+    def view(self) -> MessageView: ...
+    @property
+    def bridge(self) -> _Bridge | None: ...
+
+    def _render(self) -> None: ...
+
 
 _CHAT_KINDS = ("message", "action", "notice")
 
@@ -31,7 +64,7 @@ def can_answer(line: Line | None) -> bool:
 class ReplyControl:
     """The reply state of one window: what the next message answers, and jumps to originals."""
 
-    def __init__(self, window: ChatWindow) -> None:
+    def __init__(self, window: WindowLike) -> None:
         self.window = window
         self.target: tuple[str, Line] | None = None  # (buffer key, the line answered)
         self._jump_wanted: tuple[str, str] | None = None  # (buffer key, msgid) asked with AROUND

@@ -17,6 +17,7 @@ TYPING_INTERVAL = timedelta(seconds=3)
 """The typing spec: clients "SHOULD NOT send the active state more than once every 3 seconds"."""
 _TYPING_TAGS = ("+typing", "+draft/typing")
 _TYPING_STATES = frozenset({"active", "paused", "done"})
+_NO_TAGS: dict[str, str] = {}
 
 
 class _Chat(_Session):
@@ -132,13 +133,15 @@ class _Chat(_Session):
         return f"{self.nick}!{user}@{host}"
 
     def message_units(
-        self, target: str, text: str, *, kind: MessageKind = "privmsg"
+        self, target: str, text: str, *, kind: MessageKind = "privmsg", reply: str | None = None
     ) -> list[tuple[bytes, str, int]]:
         """The messages that carry ``text`` to ``target``, each as the server will relay it.
 
         For each: its bytes (one PRIVMSG, or a whole draft/multiline batch when the server
         offers it), the text it shows, and how many pieces of text it carries. Lines are split
-        to fit 512 bytes once the server puts our ``nick!user@host`` in front.
+        to fit 512 bytes once the server puts our ``nick!user@host`` in front. ``reply`` is the
+        msgid this text answers: the ``+draft/reply`` client tag, sent only when the server
+        enabled message-tags.
         """
         # The message ends the typing: the next keystroke announces itself at once.
         self._typing_sent.pop(self.casefold(target), None)
@@ -154,26 +157,36 @@ class _Chat(_Session):
             linelen=self.isupport.linelen,
             multiline=multiline,
             batch_ref=f"ml{self.connections}x{self._batch_counter}",
+            tags=self.reply_tags(reply),
         )
         return [(b"".join(format_message(m) for m in lines), shown, n) for lines, shown, n in units]
 
-    def own_message(self, target: str, text: str, kind: MessageKind = "privmsg") -> Message | None:
+    def reply_tags(self, reply: str | None) -> dict[str, str] | None:
+        """The client tags of a message answering ``reply`` (with message-tags), else None."""
+        return {"+draft/reply": reply} if reply and "message-tags" in self.caps_enabled else None
+
+    def own_message(
+        self, target: str, text: str, kind: MessageKind = "privmsg", reply: str | None = None
+    ) -> Message | None:
         """The :class:`Message` our own ``text`` makes once sent, or ``None`` when the server
         will echo it to us itself (echo-message)."""
         if "echo-message" in self.caps_enabled:
             return None
-        return Message(target, self.nick, text, self._clock(), None, kind, True, False)
+        tags = self.reply_tags(reply) or _NO_TAGS
+        return Message(target, self.nick, text, self._clock(), None, kind, True, False, tags)
 
-    def send_message(self, target: str, text: str, *, kind: MessageKind = "privmsg") -> bytes:
+    def send_message(
+        self, target: str, text: str, *, kind: MessageKind = "privmsg", reply: str | None = None
+    ) -> bytes:
         """PRIVMSG (or NOTICE, or ACTION) ``text`` to ``target``, split to fit 512-byte lines.
 
         Each line of a multi-line text is its own message unless the server offers
         draft/multiline, in which case the whole text goes as one batch. Without echo-message
         our own :class:`Message` events are queued at once (read them with :meth:`take_events`).
         """
-        units = self.message_units(target, text, kind=kind)
+        units = self.message_units(target, text, kind=kind, reply=reply)
         for _, shown, _ in units:
-            own = self.own_message(target, shown, kind)
+            own = self.own_message(target, shown, kind, reply)
             if own is not None:
                 self._emit(own)
         return b"".join(data for data, _, _ in units)

@@ -367,7 +367,7 @@ class Client:
     def _unit_sent(self, entry: Outgoing, unit: Unit) -> None:
         # Without echo-message our own message is reported once it is written, not when queued.
         if entry.kind is not None and unit.shown is not None:
-            own = self._proto.own_message(entry.target, unit.shown, entry.kind)
+            own = self._proto.own_message(entry.target, unit.shown, entry.kind, entry.reply)
             if own is not None:
                 self._put(own)
 
@@ -410,28 +410,33 @@ class Client:
             if writer is not None:
                 await writer.drain()
 
-    async def _send_chat(self, target: str, text: str, kind: MessageKind, wait: bool) -> None:
+    async def _send_chat(
+        self, target: str, text: str, kind: MessageKind, wait: bool, reply: str | None = None
+    ) -> None:
         sender = self._live_sender(queue_offline=True)
         units = [
             Unit(tuple(line + b"\r\n" for line in data.split(b"\r\n") if line), weight, shown)
-            for data, shown, weight in self._proto.message_units(target, text, kind=kind)
+            for data, shown, weight in self._proto.message_units(target, text, kind=kind, reply=reply)
         ]
-        entry = Outgoing(target, units, kind)
+        entry = Outgoing(target, units, kind, reply=reply)
         written = sender.push(entry)
         if not written and wait:
             await sender.waiter(entry)
         elif written and self._writer is not None:
             await self._writer.drain()
 
-    async def send_message(self, target: str, text: str, *, wait: bool = True) -> None:
+    async def send_message(
+        self, target: str, text: str, *, wait: bool = True, reply: str | None = None
+    ) -> None:
         """Send ``text`` to a channel or nick (split and batched as :meth:`ClientProtocol.send_message`).
 
         Paced to the server's flood limits (``pacing``): with ``wait`` it returns once the
         whole text has been written, else once it is queued. While the client reconnects it
         is queued and sent after. Raises :class:`ClientError` when it will never be sent (the
         client is closed, or gives up reconnecting: a :class:`NotSent` event says so too).
+        ``reply`` is the msgid of the message it answers (``+draft/reply``, with message-tags).
         """
-        await self._send_chat(target, text, "privmsg", wait)
+        await self._send_chat(target, text, "privmsg", wait, reply)
 
     async def send_notice(self, target: str, text: str, *, wait: bool = True) -> None:
         """Send ``text`` as a NOTICE (queued and paced as :meth:`send_message`)."""
@@ -455,6 +460,34 @@ class Client:
         data = self._proto.typing(target, state)
         if data:
             await self._write(data)
+
+    async def react(self, target: str, msgid: str, reaction: str) -> None:
+        """React to the message ``msgid`` of ``target`` with ``reaction`` (an emoji or a short text).
+
+        A TAGMSG with ``+draft/react`` and ``+draft/reply``; nothing without message-tags.
+        """
+        await self._send_local(self._proto.react(target, msgid, reaction))
+
+    async def unreact(self, target: str, msgid: str, reaction: str) -> None:
+        """Take back our ``reaction`` to ``msgid`` of ``target`` (``+draft/unreact``)."""
+        await self._send_local(self._proto.react(target, msgid, reaction, remove=True))
+
+    async def mark_read(self, target: str, time: datetime | None = None) -> None:
+        """Tell the server ``target`` is read up to ``time`` (MARKREAD, draft/read-marker).
+
+        The answer, and the markers other connections of the account set, arrive as
+        :class:`ReadMarker` events. Without ``time``, only asks. Nothing without the capability.
+        """
+        data = self._proto.mark_read(target, time)
+        if data:
+            await self._write(data)
+
+    async def _send_local(self, data: bytes) -> None:
+        local = self._proto.take_events()
+        if data:
+            await self._write(data)
+        for event in local:
+            self._put(event)
 
     async def join(self, channel: str, key: str | None = None) -> None:
         """Join ``channel`` (and rejoin it after reconnects); while disconnected it is joined on return."""

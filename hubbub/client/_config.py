@@ -28,6 +28,7 @@ KNOWN_CAPS: frozenset[str] = frozenset(
         "draft/channel-rename",
         "draft/message-redaction",
         "draft/metadata-2",
+        "draft/read-marker",
         "standard-replies",
         "soju.im/search",
     }

@@ -97,6 +97,48 @@ class Message(Event):
     tags: Mapping[str, str] = field(default_factory=lambda: _NO_TAGS)
     from_history: bool = False
 
+    @property
+    def reply_to(self) -> str | None:
+        """The msgid this message answers (the ``+draft/reply`` client tag), if any."""
+        return reply_of(self.tags)
+
+
+def reply_of(tags: Mapping[str, str]) -> str | None:
+    """The msgid named by the reply client tag in ``tags`` (``+draft/reply``, or ``+reply``)."""
+    return tags.get("+draft/reply") or tags.get("+reply") or None
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction(Event):
+    """``sender`` reacted to the message ``msgid`` of buffer ``target`` with ``reaction``.
+
+    IRCv3 react client tag: a TAGMSG with ``+draft/react=<reaction>`` and ``+draft/reply=<msgid>``;
+    ``removed`` when it took the reaction back (``+draft/unreact``). ``event_msgid`` is the
+    TAGMSG's own msgid; ``from_history`` when it came in a CHATHISTORY batch.
+    """
+
+    target: str
+    sender: str
+    msgid: str
+    reaction: str
+    removed: bool = False
+    is_self: bool = False
+    time: datetime | None = None
+    event_msgid: str | None = None
+    from_history: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMarker(Event):
+    """The server's read marker for buffer ``target`` (draft/read-marker ``MARKREAD``).
+
+    Everything up to ``time`` has been read, on this or another connection of the account;
+    ``None`` when nothing was marked yet.
+    """
+
+    target: str
+    time: datetime | None
+
 
 @dataclass(frozen=True, slots=True)
 class MessageRedacted(Event):
@@ -260,11 +302,14 @@ class HistoryBatch(Event):
 
     ``before`` is true when they precede what the buffer shows (CHATHISTORY BEFORE or LATEST)
     and false when they fill a gap after it (CHATHISTORY AFTER, after a reconnect).
+    ``reactions`` are the reactions (and taken-back ones) kept in the same page, oldest first:
+    apply them in order to the messages they name.
     """
 
     target: str
     messages: tuple[Message, ...]
     before: bool = True
+    reactions: tuple[Reaction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
-from ._chat import _Chat
 from ._errors import ClientError
-from ._events import HistoryBatch, HistoryGap, LabeledResponse, Message
+from ._events import HistoryBatch, HistoryGap, LabeledResponse, Message, Reaction
+from ._reactions import _Reactions
 from ._state import Batch, HistoryRequest
 
 
-class _History(_Chat):
+class _History(_Reactions):
     """Collects batched lines, ends each batch by its kind, and asks for history to fill gaps."""
 
     # -- batches ------------------------------------------------------------------------------
@@ -66,6 +66,7 @@ class _History(_Chat):
             self._history_requests.remove(request)
             before = request.before
         messages: list[Message] = []
+        reactions: list[Reaction] = []
         for item in batch.messages:
             # Only direct children: nested batches (multiline) are added once, already combined.
             if item.tags.get("batch") != batch.ref:
@@ -74,8 +75,12 @@ class _History(_Chat):
                 event = self._chat_event(item, from_history=True)
                 if event is not None:
                     messages.append(event)
+            elif item.command == "TAGMSG":
+                reaction = self._reaction_event(item, from_history=True)
+                if reaction is not None:
+                    reactions.append(reaction)
         messages.sort(key=lambda m: m.time)
-        self._emit(HistoryBatch(target, tuple(messages), before))
+        self._emit(HistoryBatch(target, tuple(messages), before, tuple(reactions)))
 
     def _end_multiline(self, batch: Batch) -> None:
         target = batch.params[0] if batch.params else ""

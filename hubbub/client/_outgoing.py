@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hubbub.protocol import Message as IRCMessage
 
 from ._text import format_action, split_lines, split_text
@@ -42,6 +44,7 @@ def build_chat_units(
     linelen: int = 512,
     multiline: str | None = None,
     batch_ref: str = "ml",
+    tags: Mapping[str, str] | None = None,
 ) -> list[tuple[list[IRCMessage], str, int]]:
     """The messages that send ``text`` to ``target``, one group per message the server relays.
 
@@ -52,7 +55,9 @@ def build_chat_units(
     ``multiline`` is the server's draft/multiline value when that capability is enabled; then a
     text of several pieces goes as one batch (several when it exceeds max-bytes or max-lines),
     long lines continued with the ``draft/multiline-concat`` tag. Otherwise each non-empty line
-    is its own message, and each piece of a long line too.
+    is its own message, and each piece of a long line too. ``tags`` (client-only tags such as
+    ``+draft/reply``) go on every message, or on a batch's opening line: draft/multiline wants
+    "all client-only tags associated with the message" there.
     """
     command = "NOTICE" if kind == "notice" else "PRIVMSG"
     budget = text_budget(prefix, command, target, linelen)
@@ -70,7 +75,9 @@ def build_chat_units(
             pieces.append((piece, i > 0))
     if multiline is None or kind == "action" or len(pieces) <= 1:
         wrap = format_action if kind == "action" else str
-        return [([IRCMessage.build(command, target, wrap(piece))], piece, 1) for piece, _ in pieces]
+        return [
+            ([IRCMessage.build(command, target, wrap(piece), tags=tags)], piece, 1) for piece, _ in pieces
+        ]
     max_bytes, max_lines = _multiline_limits(multiline)
     groups: list[list[tuple[str, bool]]] = [[]]
     used = 0
@@ -84,11 +91,11 @@ def build_chat_units(
     units: list[tuple[list[IRCMessage], str, int]] = []
     for n, group in enumerate(groups):
         ref = f"{batch_ref}.{n}" if len(groups) > 1 else batch_ref
-        messages = [IRCMessage.build("BATCH", "+" + ref, "draft/multiline", target)]
+        messages = [IRCMessage.build("BATCH", "+" + ref, "draft/multiline", target, tags=tags)]
         parts: list[str] = []
         for piece, concat in group:
-            tags = {"batch": ref, _CONCAT: ""} if concat else {"batch": ref}
-            messages.append(IRCMessage.build(command, target, piece, tags=tags))
+            line_tags = {"batch": ref, _CONCAT: ""} if concat else {"batch": ref}
+            messages.append(IRCMessage.build(command, target, piece, tags=line_tags))
             if parts and not concat:
                 parts.append("\n")
             parts.append(piece)
@@ -106,12 +113,20 @@ def build_chat_lines(
     linelen: int = 512,
     multiline: str | None = None,
     batch_ref: str = "ml",
+    tags: Mapping[str, str] | None = None,
 ) -> tuple[list[IRCMessage], list[str]]:
     """The messages that send ``text`` to ``target``, and the texts each delivered message shows.
 
     :func:`build_chat_units` flattened: every line in order, and one text per relayed message.
     """
     units = build_chat_units(
-        target, text, kind=kind, prefix=prefix, linelen=linelen, multiline=multiline, batch_ref=batch_ref
+        target,
+        text,
+        kind=kind,
+        prefix=prefix,
+        linelen=linelen,
+        multiline=multiline,
+        batch_ref=batch_ref,
+        tags=tags,
     )
     return [m for lines, _, _ in units for m in lines], [shown for _, shown, _ in units]

@@ -225,6 +225,7 @@ _HANDLERS: dict[str, Callable[[ClientProtocol, IRCMessage], None]] = {
     "RENAME": ClientProtocol._on_rename,
     "REDACT": ClientProtocol._on_redact,
     "TAGMSG": ClientProtocol._on_tagmsg,
+    "MARKREAD": ClientProtocol._on_markread,
     "METADATA": ClientProtocol._on_metadata,
     "761": ClientProtocol._on_metadata,
     "PRIVMSG": ClientProtocol._on_chat,

@@ -46,6 +46,7 @@ class Outgoing:
     target: str
     units: list[Unit]
     kind: MessageKind | None = None  # a chat message's kind; None for a command
+    reply: str | None = None  # the msgid a chat message answers (+draft/reply)
     resend: bool = True  # sent again after a reconnect (not for labelled requests)
     index: int = 0  # the next unit to send
     line: int = 0  # the next line of that unit

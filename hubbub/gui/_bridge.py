@@ -83,6 +83,7 @@ class Bridge:
         # where the server offers it, else a PING fence: replies come in the order of commands).
         self._origins: OrderedDict[str, str] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._around: dict[str, str] = {}  # folded target -> msgid of a CHATHISTORY AROUND asked
 
     # --- called from the window's thread ---------------------------------------------------------
 
@@ -231,7 +232,7 @@ class Bridge:
                 for line in r.lines:
                     await client.send_action(r.target, line, wait=False)
             else:
-                await client.send_message(r.target, "\n".join(r.lines), wait=False)
+                await client.send_message(r.target, "\n".join(r.lines), wait=False, reply=r.reply_to)
         elif isinstance(r, ev.JoinChannels):
             for i, channel in enumerate(r.channels):
                 await client.join(channel, r.keys[i] if i < len(r.keys) else None)
@@ -275,9 +276,12 @@ class Bridge:
             await self._load_older(client, r)
         elif isinstance(r, ev.SearchMessages):
             await self._search(client, r)
-        elif isinstance(r, ev.LoadAround) and "draft/chathistory" in client.protocol.caps_enabled:
-            self._pending_history[client.protocol.casefold(r.target)] = r.limit
-            await client.history_around(r.target, r.msgid, r.limit)
+        elif isinstance(r, ev.React):
+            await (client.unreact if r.remove else client.react)(r.target, r.msgid, r.reaction)
+        elif isinstance(r, ev.MarkRead):
+            await client.mark_read(r.target, r.time)
+        elif isinstance(r, ev.LoadAround):
+            await self._load_around(client, r)
 
     async def _search(self, client: hc.Client, r: ev.SearchMessages) -> None:
         if not client.protocol.can_search:
@@ -342,6 +346,13 @@ class Bridge:
             self._pending_history[client.protocol.casefold(r.target)] = r.limit
             await client.history_before(r.target, before, r.limit)
 
+    async def _load_around(self, client: hc.Client, r: ev.LoadAround) -> None:
+        if "draft/chathistory" not in client.protocol.caps_enabled:
+            self._post(ev.HistoryLoaded(r.target, (), older=False, exhausted=False, around=r.msgid))
+            return
+        self._around[client.protocol.casefold(r.target)] = r.msgid
+        await client.history_around(r.target, r.msgid, r.limit)
+
     # --- events from the library -----------------------------------------------------------------
 
     async def _pump(self, client: hc.Client) -> None:
@@ -364,6 +375,10 @@ class Bridge:
             self._pending_history[client.protocol.casefold(channel)] = _HISTORY_PAGE
             await client.history_latest(channel, _HISTORY_PAGE)
 
+    def _fold(self, name: str) -> str:
+        client = self._client
+        return client.protocol.casefold(name) if client is not None else name.lower()
+
     def _members(self, client: hc.Client, channel: str) -> ev.MembersChanged:
         proto = client.protocol
         chan = proto.channel(channel)
@@ -380,7 +395,11 @@ class Bridge:
 
     def _chat(self, m: hc.Message) -> ev.ChatLine:
         kind = {"privmsg": "message", "action": "action", "notice": "notice"}[m.kind]
-        return ev.ChatLine(m.target, m.sender, m.text, m.time, kind, m.is_self, m.msgid)  # type: ignore[arg-type]
+        return ev.ChatLine(m.target, m.sender, m.text, m.time, kind, m.is_self, m.msgid, m.reply_to)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _reaction(r: hc.Reaction) -> ev.ReactionChanged:
+        return ev.ReactionChanged(r.target, r.msgid, r.sender, r.reaction, r.removed, r.is_self)
 
     def _translate(self, client: hc.Client, e: hc.Event) -> list[ev.Event]:
         o = self.options
@@ -396,6 +415,10 @@ class Bridge:
             ]
         if isinstance(e, hc.Typing):
             return [ev.Typing(e.target, e.nick, e.state)]
+        if isinstance(e, hc.Reaction):
+            return [self._reaction(e)]
+        if isinstance(e, hc.ReadMarker):
+            return [ev.ReadMarkerChanged(e.target, e.time)]
         if isinstance(e, hc.MessageRedacted):
             return [ev.MessageRedacted(e.target, e.msgid, e.reason, e.by)]
         if isinstance(e, hc.Connected):
@@ -449,10 +472,16 @@ class Bridge:
         if isinstance(e, hc.Invited):
             return [ev.ServerText(f"{e.by} invited {e.nick} to {e.channel}")]
         if isinstance(e, hc.HistoryBatch):
-            limit = self._pending_history.pop(client.protocol.casefold(e.target), _HISTORY_PAGE)
+            key = client.protocol.casefold(e.target)
             lines = tuple(self._chat(m) for m in e.messages)
+            reactions = tuple(self._reaction(r) for r in e.reactions)
+            around = self._around.pop(key, None)
+            if around is not None:
+                return [ev.HistoryLoaded(e.target, lines, False, False, reactions, around)]
+            limit = self._pending_history.pop(key, _HISTORY_PAGE)
+            exhausted = e.before and len(lines) < limit
             return [
-                ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=e.before and len(lines) < limit)
+                ev.HistoryLoaded(e.target, lines, older=e.before, exhausted=exhausted, reactions=reactions)
             ]
         if isinstance(e, hc.NickInUse):
             if e.code == "432":  # ERR_ERRONEUSNICKNAME: not taken, but not allowed at all
@@ -493,6 +522,13 @@ class Bridge:
         origin = self._origins.get(e.label) if e.label else None
         if origin == _BROWSER:
             return []  # the channel browser shows the whole answer at once
+        if e.command == "FAIL" and e.params[:1] == ("CHATHISTORY",) and e.target:
+            # An AROUND refused (an unknown msgid): the window says the original cannot be shown.
+            around = self._around.pop(self._fold(e.target), None)
+            if around is not None:
+                return [ev.HistoryLoaded(e.target, (), False, False, around=around)]
+            if e.params[2:3] == ("AROUND",):
+                return []  # an answer to an AROUND given up on: nothing the reader asked for now
         text = replies.describe(e.command, e.params)
         if text is None:
             return []

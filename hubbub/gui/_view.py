@@ -11,6 +11,7 @@ from tkinter import font as tkfont
 from tkinter import ttk
 
 from .buffers import Buffer, Line
+from .reactions import MessageExtras
 from .theme import NICK_PALETTE, Theme, nick_colour
 
 LINK_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re.IGNORECASE)
@@ -67,6 +68,7 @@ class MessageView(tk.Frame):
         self.text.tag_bind("link", "<Button-1>", self._open_link)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        self.extras = MessageExtras(self)  # reply quotes and reaction counts
         self.apply_theme(theme)
 
     # --- look ------------------------------------------------------------------------------------
@@ -129,6 +131,7 @@ class MessageView(tk.Frame):
         )
         for colour in NICK_PALETTE:
             t.tag_configure("c" + colour, foreground=colour)
+        self.extras.configure(theme, f)
         t.tag_raise("link")
         t.tag_raise("sel")
 
@@ -143,6 +146,7 @@ class MessageView(tk.Frame):
         self._last_day = None
         self.rendered = 0
         self.rows.clear()
+        self.extras.clear()
         anchor_index = ""
         marker_drawn = buffer.read_marker is None or not _news_after(buffer, buffer.read_marker)
         for line in buffer.lines:
@@ -184,6 +188,8 @@ class MessageView(tk.Frame):
         self.rendered += 1
         first_row = int(t.index("end-1c").split(".")[0])
         base: tuple[str, ...] = ("line", "mention") if line.mention else ("line",)
+        if self.buffer is not None and line.reply_to:
+            self.extras.quote(self.buffer, line)
         t.insert("end", local.strftime(self.time_format) + "  ", (*base, "time"))
         if line.kind == "message":
             nick_tags = ("own",) if line.own else ("nick", "c" + nick_colour(line.nick))
@@ -203,6 +209,8 @@ class MessageView(tk.Frame):
         else:
             self._insert_text(line.text, (*base, line.kind))
         t.insert("end", "\n", base)
+        if self.buffer is not None and line.msgid:
+            self.extras.reactions(self.buffer, line)
         for row in range(first_row, int(t.index("end-1c").split(".")[0])):
             self.rows[row] = line  # every row of it: a multiline message spans several
 

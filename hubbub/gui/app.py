@@ -7,6 +7,7 @@ drains with ``after()``, at most :data:`BATCH` per tick, so a flood never freeze
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import queue
@@ -30,6 +31,8 @@ from ._sidebar import BufferList, MemberList
 from ._view import MessageView
 from .appearance import resolve_theme
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
+from .readmarks import ReadSync
+from .replying import ReplyControl
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 
@@ -338,6 +341,10 @@ class ChatWindow(Preferences):
         self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
         self.nav = Navigator(self)
+        self.replies = ReplyControl(self)  # Reply and React, the "replying to" strip, jumps
+        self.reads = ReadSync(self)  # MARKREAD once a buffer has been read
+        for seq in ("<MouseWheel>", "<Button-5>"):
+            self.view.text.bind(seq, lambda _e: self.reads.soon(), add=True)
         self._paint_chat()
         chat.pack(fill="both", expand=True)
         self.entry.focus_set()
@@ -368,6 +375,7 @@ class ChatWindow(Preferences):
         for part in (self.sidebar, self.members, self.view, self.banner):
             part.apply_theme(th)
         self.nav.paint()
+        self.replies.apply_theme()
 
     def _bind_keys(self) -> None:
         e = self.entry
@@ -401,6 +409,7 @@ class ChatWindow(Preferences):
 
     def _page(self, step: int) -> str:
         self.view.text.yview_scroll(step, "pages")
+        self.reads.soon()
         if step < 0 and self.view.at_top():
             self.load_older()
         return "break"
@@ -447,6 +456,7 @@ class ChatWindow(Preferences):
         cur = fold(state.current)
         buf = state.buffer(state.current)
         assert buf is not None
+        self.view.extras.me = state.nick
         if ch.switched:
             # A channel the user asked for was joined and is now shown.
             self._completion = None
@@ -454,6 +464,8 @@ class ChatWindow(Preferences):
             self.entry.focus_set()
         elif cur in ch.rebuilt:
             anchor = self._older_anchor.pop(cur, None)
+            if anchor is None and not self.view.at_bottom():
+                anchor = self.view.line_at("@0,0")  # a reaction or a deletion: keep the reader's place
             self.view.show(buf, anchor=anchor if anchor in buf.lines else None)  # type: ignore[arg-type]
         elif cur in ch.appended:
             self.view.append(ch.appended[cur])
@@ -476,6 +488,9 @@ class ChatWindow(Preferences):
         if ch.buffer_list and not ch.typing:
             self._show_typing()  # a channel left or joined again changes the hint under the input
         self.search.after_render()
+        if ch.switched or cur in ch.appended or cur in ch.rebuilt:
+            self.reads.soon()
+        self.replies.rendered()
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -487,7 +502,9 @@ class ChatWindow(Preferences):
         assert state is not None
         buf = state.buffer(state.current)
         assert buf is not None
+        self.view.extras.me = state.nick
         self.view.show(buf)
+        self.replies.switched()
         self.sidebar.refresh(state.ordered(), state.current, state.network)
         self._show_members(buf)
         self._show_topic(buf)
@@ -572,6 +589,8 @@ class ChatWindow(Preferences):
     def _on_focus_in(self, _event: tk.Event) -> None:
         self._focused = True
         self.notifier.discard()  # the user is here: a summary of what they can see is noise
+        if self.chat is not None:
+            self.reads.soon()
         if self._mention_pending:
             self._mention_pending = False
             self._show_title()
@@ -594,6 +613,7 @@ class ChatWindow(Preferences):
         self._completion = None
         self._refresh_all()
         self.view.show(buf)
+        self.reads.soon()
         self.entry.focus_set()
 
     def switch_index(self, index: int) -> None:
@@ -665,12 +685,17 @@ class ChatWindow(Preferences):
 
     def _on_message_menu(self, event: tk.Event) -> str:
         line = self.view.line_at(f"@{event.x},{event.y}")
-        if self.state is None or line is None or not self.can_delete(line):
+        state = self.state
+        buf = state.buffer(state.current) if state is not None else None
+        if state is None or line is None or buf is None or buf.kind == "server":
             return "break"
-        self._menu_line = (self.state.current, line)
+        self._menu_line = (state.current, line)
         self.message_menu.delete(0, "end")
-        self.message_menu.add_command(label="Delete message", command=self._delete_menu_line)
-        self.message_menu.tk_popup(event.x_root, event.y_root)
+        self.replies.fill_menu(self.message_menu, line)
+        if self.can_delete(line):
+            self.message_menu.add_command(label="Delete message", command=self._delete_menu_line)
+        if self.message_menu.index("end") is not None:
+            self.message_menu.tk_popup(event.x_root, event.y_root)
         return "break"
 
     def _delete_menu_line(self) -> None:
@@ -703,6 +728,12 @@ class ChatWindow(Preferences):
             return
         result = interpret(text, current)
         for request in result.requests:
+            if (
+                isinstance(request, ev.SendText)
+                and not request.action
+                and fold(request.target) == fold(current)
+            ):
+                request = dataclasses.replace(request, reply_to=self.replies.take(current))
             if isinstance(request, ev.JoinChannels):
                 self._expect_join(request.channels)
             elif isinstance(request, ev.SearchMessages):
@@ -903,6 +934,8 @@ class ChatWindow(Preferences):
         if self._tick_id is not None:
             self.root.after_cancel(self._tick_id)
             self._tick_id = None
+        if self.chat is not None:
+            self.reads.cancel()
         if self.bridge is not None:
             self.bridge.stop("Leaving", timeout=2.0)
             self.bridge = None

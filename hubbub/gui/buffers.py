@@ -26,6 +26,8 @@ TYPING_TIMEOUT = 6.0
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 # Prefix ranks for sorting members: ops first, then voiced, then the rest.
 _PREFIX_ORDER = "~&@%+"
+_CHAT_KINDS = ("message", "action", "notice")
+MAX_REACTIONS = 20  # distinct reactions kept per message: a flood of new ones is ignored
 
 
 def fold(name: str) -> str:
@@ -55,6 +57,7 @@ class Line:
     own: bool = False
     msgid: str | None = None
     deleted: bool = False  # redacted (draft/message-redaction): shown as "(message deleted)"
+    reply_to: str | None = None  # the msgid this answers (+draft/reply): drawn with a quote
 
 
 @dataclass(slots=True)
@@ -77,6 +80,11 @@ class Buffer:
     read_marker: Line | None = None
     history_exhausted: bool = False
     loading_older: bool = False
+    # msgid -> reaction -> nicks, in order (see reactions.py)
+    reactions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # The account's read marker (draft/read-marker): the server's, and the last one we sent.
+    server_read: datetime | None = None
+    sent_read: datetime | None = None
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.max_lines)
@@ -94,6 +102,46 @@ class Buffer:
             return best, fold(m.nick)
 
         return sorted(self.members.values(), key=rank)
+
+    def find(self, msgid: str | None) -> Line | None:
+        """The chat line with ``msgid``, newest first (replies usually answer recent lines)."""
+        if not msgid:
+            return None
+        return next((ln for ln in reversed(self.lines) if ln.msgid == msgid and ln.kind in _CHAT_KINDS), None)
+
+    def react(self, e: ev.ReactionChanged) -> bool:
+        """Add (or take back) ``e.nick``'s reaction; whether anything changed.
+
+        Kept per msgid even for a message not loaded (it may come with older history); at most
+        :data:`MAX_REACTIONS` per message and ``max_lines`` messages' worth, the oldest dropped.
+        """
+        per = self.reactions.setdefault(e.msgid, {})
+        if e.reaction not in per and (e.removed or len(per) >= MAX_REACTIONS):
+            if not per:
+                del self.reactions[e.msgid]
+            return False
+        nicks = per.setdefault(e.reaction, [])
+        key = fold(e.nick)
+        there = any(fold(n) == key for n in nicks)
+        if e.removed == there:
+            if e.removed:
+                nicks[:] = [n for n in nicks if fold(n) != key]
+            else:
+                nicks.append(e.nick)
+        changed = e.removed == there
+        if not nicks:
+            del per[e.reaction]
+        if not per:
+            del self.reactions[e.msgid]
+        while len(self.reactions) > self.max_lines:
+            del self.reactions[next(iter(self.reactions))]
+        return changed
+
+    def reaction_counts(self, msgid: str | None, me: str) -> list[tuple[str, int, bool]]:
+        """``(reaction, how many, whether one is mine)`` for message ``msgid``, first come first."""
+        mine = fold(me)
+        per = self.reactions.get(msgid, {}) if msgid else {}
+        return [(r, len(nicks), any(fold(n) == mine for n in nicks)) for r, nicks in per.items() if nicks]
 
     def oldest(self) -> Line | None:
         """The oldest chat line kept (what "load older" continues from)."""
@@ -149,6 +197,9 @@ class ChatState:
         self.changes = Changes()
         self.muted: set[str] = set()  # folded names of muted buffers (remembered in the settings)
         self._mention_re = self._compile_mention(nick)
+        # (buffer key, msgid) of an original that CHATHISTORY AROUND brought: the window jumps to it.
+        self.jump_to: tuple[str, str] | None = None
+        self._recount: set[str] = set()  # buffers whose unread count the read marker decides anew
         self.buffer(SERVER, create=True)
 
     # --- buffers ---------------------------------------------------------------------------------
@@ -300,7 +351,9 @@ class ChatState:
 
     def _chat_line(self, e: ev.ChatLine) -> Line:
         mention = not e.own and e.kind != "notice" and self.mentions_me(e.text)
-        return Line(e.time, e.kind, e.nick, e.text, mention=mention, own=e.own, msgid=e.msgid)
+        return Line(
+            e.time, e.kind, e.nick, e.text, mention=mention, own=e.own, msgid=e.msgid, reply_to=e.reply_to
+        )
 
     def _on_ChatLine(self, e: ev.ChatLine) -> None:
         target = e.target
@@ -372,6 +425,49 @@ class ChatState:
         line.mention = False
         self.changes.appended.pop(buf.key, None)
         self.changes.rebuilt.add(buf.key)
+
+    def _on_ReactionChanged(self, e: ev.ReactionChanged) -> None:
+        buf = self.buffer(e.target)
+        if buf is not None and buf.react(e) and buf.find(e.msgid) is not None:
+            self.changes.appended.pop(buf.key, None)
+            self.changes.rebuilt.add(buf.key)
+
+    def _on_ReadMarkerChanged(self, e: ev.ReadMarkerChanged) -> None:
+        # draft/read-marker: the account has read this far (here or on another device).
+        buf = self.buffer(e.target)
+        if buf is None:
+            return
+        if e.time is not None and (buf.server_read is None or e.time > buf.server_read):
+            buf.server_read = e.time
+        self.recount(buf)
+
+    def recount(self, buf: Buffer) -> None:
+        """Unread and mentions of ``buf`` from the server's read marker: others' lines newer than it;
+        the "new messages" line goes after the last line it covers. No marker: nothing changes."""
+        marker = buf.server_read
+        if marker is None:
+            return
+        covered: Line | None = None
+        unread: list[Line] = []
+        for line in buf.lines:
+            if line.time <= marker:
+                covered = line
+            elif line.kind in _CHAT_KINDS and not line.own:
+                unread.append(line)
+        current = buf.key == fold(self.current)
+        old = buf.read_marker
+        moved = old is None or old not in buf.lines or (covered is not None and covered.time >= old.time)
+        if covered is not None and covered is not old and moved:
+            buf.read_marker = covered
+            if current:
+                self.changes.appended.pop(buf.key, None)
+                self.changes.rebuilt.add(buf.key)
+        if current:
+            return  # what is shown is being read
+        mentions = sum(1 for line in unread if line.mention or buf.kind == "query")
+        if (buf.unread, buf.mentions) != (len(unread), mentions):
+            buf.unread, buf.mentions = len(unread), mentions
+            self.changes.buffer_list = True
 
     def _on_Joined(self, e: ev.Joined) -> None:
         buf = self.buffer(e.channel, create=e.is_me)
@@ -533,6 +629,7 @@ class ChatState:
         buf.loading_older = False
         if e.exhausted:
             buf.history_exhausted = True
+        self._history_extras(buf, e)
         known = {ln.msgid for ln in buf.lines if ln.msgid}
         fresh = [self._chat_line(c) for c in e.lines if not (c.msgid and c.msgid in known)]
         for line in fresh:
@@ -552,6 +649,19 @@ class ChatState:
     def _on_SendProgress(self, e: ev.SendProgress) -> None:
         self.sending = None if e.sent >= e.total else (e.target, e.sent, e.total)
         self.changes.status = True
+
+    def _history_extras(self, buf: Buffer, e: ev.HistoryLoaded) -> None:
+        """Reactions of a history page, the jump an AROUND asked for, unread by the server's marker."""
+        changed = [buf.react(r) for r in e.reactions]
+        if any(changed):
+            self.changes.appended.pop(buf.key, None)
+            self.changes.rebuilt.add(buf.key)
+        if e.around is not None:
+            self.jump_to = (buf.key, e.around)
+            self.changes.rebuilt.add(buf.key)
+        if e.lines:
+            # recount() reads the merged lines: run it once they are in (end of this tick's events).
+            self._recount.add(buf.key)
 
     def _on_Problem(self, e: ev.Problem) -> None:
         target = e.target if e.target and self.buffer(e.target) is not None else self.current
@@ -580,5 +690,11 @@ class ChatState:
 
     def take_changes(self) -> Changes:
         """Hand over what changed since the last call and start afresh."""
+        if self._recount:
+            for key in self._recount:
+                buf = self.buffers.get(key)
+                if buf is not None:
+                    self.recount(buf)
+            self._recount.clear()
         changes, self.changes = self.changes, Changes()
         return changes

@@ -46,6 +46,27 @@ class ChatLine:
     kind: Literal["message", "action", "notice"] = "message"
     own: bool = False
     msgid: str | None = None
+    reply_to: str | None = None  # the msgid it answers (+draft/reply)
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionChanged:
+    """``nick`` reacted to ``msgid`` of buffer ``target`` with ``reaction``, or took it back (``removed``)."""
+
+    target: str
+    msgid: str
+    nick: str
+    reaction: str
+    removed: bool = False
+    own: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMarkerChanged:
+    """The account has read ``target`` up to ``time`` (draft/read-marker; ``None``: nothing yet)."""
+
+    target: str
+    time: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +198,8 @@ class HistoryLoaded:
     lines: tuple[ChatLine, ...]
     older: bool
     exhausted: bool
+    reactions: tuple[ReactionChanged, ...] = ()
+    around: str | None = None  # the msgid asked for with LoadAround
 
 
 ProblemKind = Literal["nick_in_use", "cannot_join", "banned", "kicked", "unknown_command", "error"]
@@ -256,6 +279,8 @@ Event = (
     | Registered
     | ChatLine
     | MessageRedacted
+    | ReactionChanged
+    | ReadMarkerChanged
     | Typing
     | Joined
     | Parted
@@ -285,6 +310,7 @@ class SendText:
     target: str
     lines: tuple[str, ...]
     action: bool = False
+    reply_to: str | None = None  # answers this msgid (+draft/reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +426,34 @@ class LoadOlder:
 
 
 @dataclass(frozen=True, slots=True)
+class React:
+    """React to ``msgid`` of ``target`` with ``reaction``, or take it back (``remove``)."""
+
+    target: str
+    msgid: str
+    reaction: str
+    remove: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    """Tell the server ``target`` is read up to ``time`` (MARKREAD)."""
+
+    target: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoadAround:
+    """Fetch the messages of ``target`` around ``msgid`` (CHATHISTORY AROUND), to show that one
+    (the original of a reply, a search result)."""
+
+    target: str
+    msgid: str
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
 class QuitNetwork:
     """Say goodbye and stop reconnecting."""
 
@@ -412,15 +466,6 @@ class SearchMessages:
 
     text: str
     scope: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LoadAround:
-    """Load the stored messages of ``target`` around the message ``msgid`` (a search result)."""
-
-    target: str
-    msgid: str
-    limit: int = 50
 
 
 Request = (
@@ -440,6 +485,8 @@ Request = (
     | ListChannels
     | LoadOlder
     | SearchMessages
+    | React
+    | MarkRead
     | LoadAround
     | QuitNetwork
 )

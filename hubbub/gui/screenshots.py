@@ -152,6 +152,18 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     general = state.buffer("#general")
     assert general is not None
     await until(root, lambda: any(ln.text.startswith("on it") for ln in general.lines))
+    # A reply (quoted above it) and reactions (counted under the message they answer).
+    fixing = next(ln for ln in general.lines if ln.text.startswith("on it"))
+    assert fixing.msgid is not None
+    await people["carol"].send_message(
+        "#general", "thank you! ping me if you need a second pair of eyes", reply=fixing.msgid
+    )
+    await people["bob"].react("#general", fixing.msgid, "👍")
+    await people["li"].react("#general", fixing.msgid, "👍")
+    await people["émile"].react("#general", fixing.msgid, "🙏")
+    await until(
+        root, lambda: sum(len(n) for n in general.reactions.get(fixing.msgid or "", {}).values()) == 3
+    )
     await people["dave"].set_away("lunch")
     await people["carol"].send_message("#general", "alice: could you review the GUI screenshots? 🙏")
     await people["bob"].send_message("#random", "anyone up for table tennis?")

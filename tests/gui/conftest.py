@@ -170,7 +170,11 @@ async def make_ui(xvfb: str, tmp_path: Path) -> AsyncIterator[Callable[..., Ui]]
     made: list[Ui] = []
 
     def make(
-        server: ServerProcess, nick: str = "gui", channels: tuple[str, ...] = ("#test",), **settings: object
+        server: ServerProcess,
+        nick: str = "gui",
+        channels: tuple[str, ...] = ("#test",),
+        password: str = "",
+        **settings: object,
     ) -> Ui:
         if shutil.which("xdotool") is None:
             _missing("xdotool")
@@ -179,7 +183,7 @@ async def make_ui(xvfb: str, tmp_path: Path) -> AsyncIterator[Callable[..., Ui]]
         settings.setdefault("notifications", False)
         cfg = profiles.Settings(**settings)  # type: ignore[arg-type]
         window = ChatWindow(root, cfg, tmp_path / "config")
-        window.connect(ConnectOptions(server.host, server.port, nick, channels=channels))
+        window.connect(ConnectOptions(server.host, server.port, nick, password=password, channels=channels))
         ui = Ui(root, window)
         made.append(ui)
         return ui

@@ -322,3 +322,55 @@ def test_typing_shows_until_done_a_message_or_six_seconds() -> None:
     for n in ("b", "c", "d", "e"):
         state.apply(ev.Typing("#a", n, "active"))
     assert state.typing_text("#a") == "Several people are typing…"
+
+
+def test_reactions_toggle_per_nick_and_stay_bounded() -> None:
+    from hubbub.gui.reactions import MAX_PER_MESSAGE, counts, shown
+
+    state = joined_state()
+    state.apply(chat("#a", "bob", "ship it", msgid="m1"))
+    buf = state.buffer("#a")
+    assert buf is not None
+    state.apply(ev.ReactionChanged("#a", "m1", "bob", "👍"))
+    state.apply(ev.ReactionChanged("#a", "m1", "BOB", "👍"))  # the same nick, another case: once
+    state.apply(ev.ReactionChanged("#a", "m1", "alice", "👍", own=True))
+    state.apply(ev.ReactionChanged("#a", "m1", "carol", "🎉"))
+    assert counts(buf, "m1", "alice") == [("👍", 2, True), ("🎉", 1, False)]
+    state.apply(ev.ReactionChanged("#a", "m1", "alice", "👍", removed=True))
+    state.apply(ev.ReactionChanged("#a", "m1", "dave", "🙃", removed=True))  # nothing to take back
+    assert counts(buf, "m1", "alice") == [("👍", 1, False), ("🎉", 1, False)]
+    # A flood of distinct reactions: the first MAX_PER_MESSAGE are kept, the rest ignored.
+    for i in range(MAX_PER_MESSAGE * 2):
+        state.apply(ev.ReactionChanged("#a", "m1", "mallory", f"r{i}"))
+    assert len(counts(buf, "m1", "alice")) == MAX_PER_MESSAGE
+    # Reactions to messages not loaded are kept for when they come, but never more than max_lines.
+    for i in range(buf.max_lines * 2):
+        state.apply(ev.ReactionChanged("#a", f"old{i}", "bob", "👍"))
+    assert len(buf.reactions) == buf.max_lines
+    assert shown("a\nb\tc") == "a b c" and len(shown("x" * 100)) == 24
+
+
+def test_the_server_read_marker_decides_unread_and_the_new_messages_line() -> None:
+    state = joined_state()  # showing #a
+    for minute, text in enumerate(("one", "two", "three"), start=1):
+        state.apply(chat("#b", "bob", text, minute, msgid=text))
+    state.apply(chat("#b", "alice", "mine", 4, own=True))
+    buf = state.buffer("#b")
+    assert buf is not None and buf.unread == 3
+    state.apply(ev.ReadMarkerChanged("#b", T0 + timedelta(minutes=2)))
+    assert (buf.unread, buf.read_marker.text if buf.read_marker else None) == (1, "two")
+    state.apply(ev.ReadMarkerChanged("#b", T0 + timedelta(minutes=1)))  # older: the marker stays
+    assert buf.unread == 1
+    state.apply(ev.ReadMarkerChanged("#b", None))  # "*" after a later JOIN: nothing changes
+    assert buf.unread == 1
+    # History loaded on join is counted from the marker too (it is no news otherwise).
+    state.apply(
+        ev.HistoryLoaded("#b", (chat("#b", "bob", "zero", 0, msgid="zero"),), older=True, exhausted=True)
+    )
+    state.take_changes()
+    assert buf.unread == 1
+    state.apply(ev.ReadMarkerChanged("#b", T0 + timedelta(minutes=9)))
+    assert buf.unread == 0
+    # Without a marker from the server the window keeps its own counts.
+    state.apply(chat("#c", "bob", "hi", 1))
+    assert state.buffer("#c").unread == 1  # type: ignore[union-attr]

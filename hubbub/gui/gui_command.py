@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, terminate)
+    # The idle window runs no timer, so Python's handlers get to run only if a signal wakes Tk.
+    signal.set_wakeup_fd(window.events.write_fd, warn_on_full_buffer=False)
     if args.host or args.nick:
         channels = tuple(c.strip() for c in args.join.split(",") if c.strip())
         window.connect(

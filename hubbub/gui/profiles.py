@@ -54,6 +54,7 @@ class Settings:
     theme: str = "light"
     font_size: int = 11
     max_lines: int = 2000
+    show_joins: bool = False  # every join, part and quit on its own line instead of a summary
 
     def profile(self, name: str) -> Profile | None:
         """The profile called ``name``, if any."""
@@ -84,8 +85,10 @@ def load(directory: Path) -> Settings:
     for key in ("last_profile", "theme"):
         if isinstance(data.get(key), str):
             setattr(settings, key, data[key])
+    if isinstance(data.get("show_joins"), bool):
+        settings.show_joins = data["show_joins"]
     for key in ("font_size", "max_lines"):
-        if isinstance(data.get(key), int) and data[key] > 0:
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool) and data[key] > 0:
             setattr(settings, key, data[key])
     return settings
 

@@ -36,6 +36,7 @@ HELP = """\
 /mode target modes [args]     change modes
 /whois nick                   ask about someone
 /quit [reason]                leave the network
+/set show_joins on|off        every join and part on its own line, or summed up
 //text                        send text starting with a slash
 Anything else starting with / is sent to the server as typed."""
 

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import profiles
     from ._connect import _default_nick
+    from ._emoji import prefer_colour_emoji
     from .app import ChatWindow
     from .events import ConnectOptions
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         settings.font_size = max(7, min(args.font_size, 32))
     if args.max_lines:
         settings.max_lines = max(50, args.max_lines)
+    prefer_colour_emoji()  # before the first window: fontconfig reads its configuration once
     try:
         root = tk.Tk(className="hubbub")
     except tk.TclError as exc:

@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 import hubbub.client as hc
 from hubbub.gui.theme import nick_colour
 from tests.support.serverproc import ServerProcess
@@ -329,3 +331,20 @@ async def test_an_idle_window_has_no_timer_running(server: ServerProcess, make_u
         await bob.typing("#test", "done")
         await ui.until(lambda: ui.window.typing_label.cget("text") == "")
         await ui.until(lambda: ui.window._tick_id is None, what="the typing check stopped")
+
+
+async def test_emoji_are_drawn_with_the_colour_emoji_font(server: ServerProcess, make_ui) -> None:
+    ui = make_ui(server, "alice")
+    if "Noto Color Emoji" not in ui.root.tk.splitlist(ui.root.tk.call("font", "families")):
+        pytest.skip("fonts-noto-color-emoji is not installed")
+    await ready(ui)
+    fonts = ui.window.fonts
+    for emoji in ("😀", "☀", "🎉", "👍", "❤"):
+        for name in ("ui", "bold", "small"):
+            # Tk's own answer: the font it really draws this character with.
+            used = ui.root.tk.call("font", "actual", fonts[name], "-family", "--", emoji)
+            assert used == "Noto Color Emoji", (emoji, name, used)
+    # Letters and digits still come from the interface font.
+    assert ui.root.tk.call("font", "actual", fonts["ui"], "-family", "--", "7") == fonts["ui"].actual(
+        "family"
+    )

@@ -29,7 +29,14 @@ class FindBar(tk.Frame):
         self.count.pack(side="left")
         self.buttons = [
             tk.Button(
-                self, text=title, command=command, relief="flat", borderwidth=0, padx=8, font=fonts["small"]
+                self,
+                text=title,
+                command=command,
+                relief="flat",
+                borderwidth=0,
+                highlightthickness=0,
+                padx=8,
+                font=fonts["small"],
             )
             for title, command in (("↑", self.previous), ("↓", self.next), ("✕", self.close))
         ]
@@ -114,15 +121,17 @@ class FindBar(tk.Frame):
         self._last_query = query
         self._clear()
         if query:
-            t, start, length = self.target, "1.0", tk.IntVar(self)
-            while len(self.matches) < MAX_MATCHES:
-                found = t.search(query, start, stopindex="end", nocase=True, count=length)
-                if not found or not length.get():
-                    break
-                end = f"{found}+{length.get()}c"
-                self.matches.append((found, t.index(end)))
-                t.tag_add("found", found, end)
-                start = end
+            needle = _lower(query)
+            t = self.target
+            # Searched here, not with Tk's "search -nocase", which crashes Tk 8.6 on text holding
+            # characters beyond the Basic Multilingual Plane (emoji).
+            for row, line in enumerate(t.get("1.0", "end-1c").split("\n"), start=1):
+                hay, pos = _lower(line), 0
+                while len(self.matches) < MAX_MATCHES and (pos := hay.find(needle, pos)) >= 0:
+                    first, last = _column(line, pos), _column(line, pos + len(needle))
+                    self.matches.append((f"{row}.{first}", f"{row}.{last}"))
+                    t.tag_add("found", f"{row}.{first}", f"{row}.{last}")
+                    pos += len(needle)
             if self.matches:
                 # Start at the newest match: what one looks for is usually recent.
                 self._select(len(self.matches) - 1)
@@ -162,3 +171,16 @@ class FindBar(tk.Frame):
     def previous(self) -> None:
         """Go to the previous match (wrapping around)."""
         self._step(-1)
+
+
+def _lower(text: str) -> str:
+    """``text`` in lower case, one character for one (so offsets still match the original)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _column(line: str, offset: int) -> int:
+    """Tk's column for Python offset ``offset`` in ``line``: Tk 8.6 counts an astral character as two."""
+    return offset + sum(1 for c in line[:offset] if ord(c) > 0xFFFF)

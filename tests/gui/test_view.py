@@ -103,6 +103,29 @@ async def test_scrolled_up_new_messages_show_a_pill_and_end_or_a_click_goes_down
         await at_bottom(ui, "a message after going down")
 
 
+async def test_a_burst_past_the_line_limit_keeps_a_reader_where_they_were(
+    server: ServerProcess, make_ui
+) -> None:
+    async with peer(server, "bob") as bob:
+        ui = make_ui(server, "alice", max_lines=60)
+        await ready(ui)
+        view = ui.window.view
+        await fill(ui, bob, 60, "old")
+        await at_bottom(ui, "filling")
+        await ui.key("Prior")
+        await ui.until(lambda: not view.stuck, what="scrolled up")
+        reading = view.line_at("@0,0")
+        assert reading is not None
+        # More than the buffer keeps: the oldest lines go and the view is drawn again.
+        await fill(ui, bob, 30, "new")
+        await ui.until(lambda: view.pill.winfo_ismapped(), what="pill shown")
+        ui.pump()
+        assert not view.at_bottom() and not view.stuck
+        assert view.line_at("@0,0") is reading  # the line being read is still at the top
+        await ui.key("End")
+        await at_bottom(ui, "End after the redraw")
+
+
 async def test_the_nick_in_use_strip_shows_every_button_at_the_default_and_smallest_size(
     server: ServerProcess, make_ui
 ) -> None:
@@ -258,36 +281,54 @@ async def test_ctrl_f_finds_highlights_counts_and_steps_through_matches(
     async with peer(server, "bob") as bob:
         ui = make_ui(server, "alice")
         await ready(ui)
-        for text in ("apple pie", "banana", "an APPLE a day", "apple tart", "no fruit"):
+        for text in (
+            "apple pie",
+            "banana",
+            "an APPLE a day",
+            "😀😀 apple sauce 🍎",
+            "apple tart",
+            "no fruit",
+        ):
             await bob.send_message("#test", text)
         await ui.until(lambda: "bob: no fruit" in ui.lines("#test"))
         find, text = ui.window.find, ui.window.view.text
         await ui.key("ctrl+f")
         await ui.until(lambda: find.is_open and ui.root.focus_get() is find.entry, what="find bar")
         await ui.type("apple")
-        await ui.until(lambda: find.count.cget("text") == "3 of 3", what="three matches, newest first")
-        assert len(text.tag_ranges("found")) == 6
-        assert text.get(*text.tag_ranges("found_current")) == "apple"  # "apple tart"
+        await ui.until(lambda: find.count.cget("text") == "4 of 4", what="four matches, newest first")
+        assert len(text.tag_ranges("found")) == 8
 
-        def current_line() -> str:
-            start = text.tag_ranges("found_current")[0]
-            return text.get(f"{start} linestart", f"{start} lineend")
+        def current() -> tuple[str, str]:
+            start, end = text.tag_ranges("found_current")
+            return text.get(start, end), text.get(f"{start} linestart", f"{start} lineend")
 
-        assert current_line().endswith("apple tart")
+        assert current()[0] == "apple" and current()[1].endswith("apple tart")
         await ui.key("Return")  # wraps to the first
-        await ui.until(lambda: find.count.cget("text") == "1 of 3")
-        assert current_line().endswith("apple pie")
+        await ui.until(lambda: find.count.cget("text") == "1 of 4")
+        assert current()[1].endswith("apple pie")
         await ui.key("F3")
-        await ui.until(lambda: find.count.cget("text") == "2 of 3")
-        assert current_line().endswith("an APPLE a day")
+        await ui.until(lambda: find.count.cget("text") == "2 of 4")
+        assert current() == ("APPLE", current()[1]) and current()[1].endswith("an APPLE a day")
+        await ui.key("F3")
+        await ui.until(lambda: find.count.cget("text") == "3 of 4")
+        # After emoji (two columns each in Tk 8.6) the highlight is still on the word itself.
+        assert current()[0] == "apple" and current()[1].endswith("😀😀 apple sauce 🍎")
         await ui.key("shift+Return")
-        await ui.until(lambda: find.count.cget("text") == "1 of 3")
-        await ui.key("shift+F3")
-        await ui.until(lambda: find.count.cget("text") == "3 of 3")
-        await ui.key("BackSpace")  # "appl": still three
+        await ui.until(lambda: find.count.cget("text") == "2 of 4")
+        await ui.key("shift+F3", "shift+F3")
+        await ui.until(lambda: find.count.cget("text") == "4 of 4")
+        await ui.key("BackSpace")  # "appl": still four
         await ui.type("ex")
         await ui.until(lambda: find.count.cget("text") == "no matches")
         assert text.tag_ranges("found") == ()
+        # The text as typed, not a pattern: brackets and stars find nothing here and break nothing.
+        find.entry.delete(0, "end")
+        await ui.type("[(.*")
+        await ui.until(lambda: find.entry.get() == "[(.*" and find.count.cget("text") == "no matches")
+        find.entry.delete(0, "end")
+        find.entry.insert(0, "x" * 5000)
+        await ui.key("Return")
+        await ui.until(lambda: find.count.cget("text") == "no matches", what="a huge query")
         await ui.key("Escape")
         await ui.until(lambda: not find.is_open, what="find bar closed")
         assert ui.root.focus_get() is ui.window.entry

@@ -232,9 +232,13 @@ class MessageView(tk.Frame):
         t.configure(state="disabled")
         if self.buffer is not None and self.rendered > self.buffer.max_lines + self.buffer.max_lines // 4:
             # The model dropped its oldest lines; redraw from it so the widget stays bounded too,
-            # keeping the line at the top in view for a reader scrolled up.
-            top = None if follow else self.line_at("@0,0")
-            self.show(self.buffer, anchor=top if top in self.buffer.lines else None)
+            # keeping the line at the top in view for a reader scrolled up (or, if that line was
+            # dropped, the oldest one left: a reader is never thrown to the bottom).
+            anchor = None
+            if not follow:
+                top, kept = self.line_at("@0,0"), self.buffer.lines
+                anchor = top if any(line is top for line in kept) else (kept[0] if kept else None)
+            self.show(self.buffer, anchor=anchor)
             if not follow and news:
                 self._show_pill()
             return

@@ -75,4 +75,6 @@ def run(args: argparse.Namespace) -> int:
         root.mainloop()
     except KeyboardInterrupt:
         window.close()
+    finally:
+        signal.set_wakeup_fd(-1)  # the window closed its pipe
     return 0

@@ -107,21 +107,27 @@ async def test_a_burst_past_the_line_limit_keeps_a_reader_where_they_were(
     server: ServerProcess, make_ui
 ) -> None:
     async with peer(server, "bob") as bob:
-        ui = make_ui(server, "alice", max_lines=60)
+        ui = make_ui(server, "alice", max_lines=100)
         await ready(ui)
         view = ui.window.view
-        await fill(ui, bob, 60, "old")
+        await fill(ui, bob, 100, "old")
         await at_bottom(ui, "filling")
         await ui.key("Prior")
         await ui.until(lambda: not view.stuck, what="scrolled up")
         reading = view.line_at("@0,0")
         assert reading is not None
         # More than the buffer keeps: the oldest lines go and the view is drawn again.
-        await fill(ui, bob, 30, "new")
+        await fill(ui, bob, 40, "new")
         await ui.until(lambda: view.pill.winfo_ismapped(), what="pill shown")
         ui.pump()
+        assert view.rendered <= 125  # drawn again from the model, which dropped the oldest
         assert not view.at_bottom() and not view.stuck
+        assert any(line is reading for line in ui.state.buffer("#test").lines)
         assert view.line_at("@0,0") is reading  # the line being read is still at the top
+        # Even when the line being read is dropped, the reader stays up, at the oldest line kept.
+        await fill(ui, bob, 100, "newer")
+        ui.pump()
+        assert not view.stuck and not view.at_bottom()
         await ui.key("End")
         await at_bottom(ui, "End after the redraw")
 

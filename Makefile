@@ -6,6 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 1100
 # The web door (browser client, WebSocket IRC, /healthz); WEB_PORT= leaves it shut.
 WEB_PORT ?= 8080
+# The tutorial door (the original tutorial's name~text clients, nc); TUTORIAL_PORT= leaves it shut.
+TUTORIAL_PORT ?= 1200
 DATA ?= ./hubbub-data
 
 # The optional compiled build (setup.py): its own virtualenv, and a copy of the checkout whose
@@ -23,7 +25,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 serve: $(BIN)/.installed
-	$(BIN)/hubbub serve --host $(HOST) --port $(PORT) --data-dir $(DATA) $(if $(WEB_PORT),--web-port $(WEB_PORT))
+	$(BIN)/hubbub serve --host $(HOST) --port $(PORT) --data-dir $(DATA) $(if $(WEB_PORT),--web-port $(WEB_PORT)) \
+		$(if $(TUTORIAL_PORT),--tutorial-port $(TUTORIAL_PORT))
 
 gui: $(BIN)/.installed
 	$(BIN)/hubbub gui

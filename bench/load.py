@@ -28,9 +28,8 @@ from multiprocessing.connection import Connection
 from typing import Any, cast
 
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import apply_mask
 from websockets.http11 import Response
-from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
@@ -417,18 +416,23 @@ class Link(asyncio.Protocol):
 class WsLink(Link):
     """One client over the server's web door: IRC over WebSocket, one line per text message.
 
-    The websockets library's sans-IO client turns bytes from the socket into frames and lines
-    into frames; each received message becomes a line for the same counting as a TCP link's.
-    No kernel arrival stamps here (the socket holds frames, not lines): latency runs to the
-    moment the load process read the frames.
+    The websockets library's sans-IO client makes the opening handshake and checks the answer;
+    from there the link reads and writes frames itself (``unframe``, ``frame``): the library turns
+    every frame into an object through a generator, which made the load generator, not the
+    server, the limit of a maximum-rate run. The server sees the same frames either way: text,
+    unfragmented, masked with this link's random key (RFC 6455 5.3) by the library's own C
+    ``apply_mask``. No kernel arrival stamps here (the socket holds frames, not lines): latency
+    runs to the moment the load process read the frames.
     """
 
     def __init__(self, worker: Worker, plan: ClientPlan, on_registered: str = "join") -> None:
         super().__init__(worker, plan, on_registered)
         uri = parse_uri(f"ws://{worker.host}:{worker.port}/")
         self.ws = ClientProtocol(uri, subprotocols=[Subprotocol("text.ircv3.net")], max_size=None)
-        self.opened = False
+        self.opened = False  # the server accepted the upgrade: frames from here on
         self.partial = b""  # a fragmented message's frames so far
+        self.fbuf = b""  # the start of a frame (or of the HTTP response) the last read cut off
+        self.key = os.urandom(4)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Send the opening handshake; registration starts once the server accepts it."""
@@ -443,23 +447,83 @@ class WsLink(Link):
             self.transport.write(b"".join(out))
 
     def data_received(self, data: bytes) -> None:
-        """Frames in, lines (each message plus a newline) out to the TCP link's handling."""
-        self.ws.receive_data(data)
-        self.flush()  # answers to the server's pings and close
-        lines: list[bytes] = []
+        """The handshake's answer through the library, then frames in, lines out to the TCP
+        link's handling (each message plus a newline)."""
+        if self.opened:
+            lines = self.unframe(data)
+            if lines:
+                super().data_received(lines)
+            return
+        # Only the HTTP response goes to the library: the frames after it are ours to parse,
+        # and the library's parser would swallow a cut-off frame's header.
+        self.fbuf += data
+        end = self.fbuf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head, self.fbuf = self.fbuf[: end + 4], self.fbuf[end + 4 :]
+        self.ws.receive_data(head)
         for event in self.ws.events_received():
             if isinstance(event, Response):
                 self.handshake(event)
-            elif isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-                if event.fin:
-                    lines.append(self.partial + bytes(event.data) + b"\n")
-                    self.partial = b""
+        if self.opened and self.fbuf:
+            self.data_received(b"")
+
+    def unframe(self, data: bytes) -> bytes:
+        """The messages of the whole server frames in ``data``, each ended by a newline.
+
+        A server's frames are not masked (RFC 6455 5.1). Pings are answered, a close is answered
+        and ends the connection; a frame cut off by the read waits for the next.
+        """
+        if self.fbuf:
+            data = self.fbuf + data
+        out: list[bytes] = []
+        i, end = 0, len(data)
+        while end - i >= 2:
+            head, size = data[i], data[i + 1] & 0x7F
+            start = i + 2
+            if size == 126:
+                size, start = int.from_bytes(data[start : start + 2]), start + 2
+            elif size == 127:
+                size, start = int.from_bytes(data[start : start + 8]), start + 8
+            stop = start + size
+            if stop > end:
+                break
+            opcode = head & 0x0F
+            if opcode <= 2:  # continuation, text, binary
+                if head & 0x80:
+                    if self.partial:
+                        out.append(self.partial)
+                        self.partial = b""
+                    out.append(data[start:stop])
+                    out.append(b"\n")
                 else:
-                    self.partial += bytes(event.data)
-        if lines:
-            super().data_received(b"".join(lines))
-        if self.ws.state is State.CLOSED and self.transport is not None:
-            self.transport.close()
+                    self.partial += data[start:stop]
+            elif opcode == 9:  # ping: pong with the same payload
+                self.write_frame(0x8A, data[start:stop])
+            elif opcode == 8:  # close: answer it and end
+                self.write_frame(0x88, data[start : start + 2])
+                if self.transport is not None:
+                    self.transport.close()
+                break
+            i = stop
+        self.fbuf = data[i:]
+        return b"".join(out)
+
+    def write_frame(self, head: int, payload: bytes) -> None:
+        """One masked frame, written now."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(self.frame(head, payload))
+
+    def frame(self, head: int, payload: bytes) -> bytes:
+        """A client frame: ``head`` (FIN and opcode), the masked length, the key, the payload."""
+        size = len(payload)
+        if size < 126:
+            length = bytes((0x80 | size,))
+        elif size < 1 << 16:
+            length = b"\xfe" + size.to_bytes(2)
+        else:
+            length = b"\xff" + size.to_bytes(8)
+        return bytes((head,)) + length + self.key + apply_mask(payload, self.key)
 
     def handshake(self, response: Response) -> None:
         """The server's answer to the upgrade: register on 101 with our subprotocol, else fail."""
@@ -475,15 +539,11 @@ class WsLink(Link):
 
     def send(self, data: bytes) -> None:
         """Each line (without its CRLF) as one text message."""
-        if not self.opened or self.ws.state is not State.OPEN:
-            return
-        for line in data.split(b"\r\n"):
-            if line:
-                self.ws.send_text(line)
-        self.flush()
+        if self.opened and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self.frame(0x81, line) for line in data.split(b"\r\n") if line))
 
     def read_raw(self) -> None:
-        """Frames must go through the WebSocket protocol: keep reading through the transport."""
+        """Frames come through the transport: keep reading there."""
 
 
 class Worker:

@@ -9,7 +9,7 @@ from hubbub.protocol import Message as IRCMessage
 from hubbub.protocol import format_message
 
 from ._events import Message, MessageKind, MessageRedacted, Typing, TypingState
-from ._outgoing import build_chat_lines
+from ._outgoing import build_chat_units
 from ._session import SERVER_BUFFER, _Session, nick_of
 from ._text import is_action, is_ctcp, parse_action
 
@@ -131,12 +131,14 @@ class _Chat(_Session):
         host = self._self_host or "x" * 63
         return f"{self.nick}!{user}@{host}"
 
-    def send_message(self, target: str, text: str, *, kind: MessageKind = "privmsg") -> bytes:
-        """PRIVMSG (or NOTICE, or ACTION) ``text`` to ``target``, split to fit 512-byte lines.
+    def message_units(
+        self, target: str, text: str, *, kind: MessageKind = "privmsg"
+    ) -> list[tuple[bytes, str, int]]:
+        """The messages that carry ``text`` to ``target``, each as the server will relay it.
 
-        Each line of a multi-line text is its own message unless the server offers
-        draft/multiline, in which case the whole text goes as one batch. Without echo-message
-        our own :class:`Message` events are queued at once (read them with :meth:`take_events`).
+        For each: its bytes (one PRIVMSG, or a whole draft/multiline batch when the server
+        offers it), the text it shows, and how many pieces of text it carries. Lines are split
+        to fit 512 bytes once the server puts our ``nick!user@host`` in front.
         """
         # The message ends the typing: the next keystroke announces itself at once.
         self._typing_sent.pop(self.casefold(target), None)
@@ -144,7 +146,7 @@ class _Chat(_Session):
             self.caps_available.get("draft/multiline") if "draft/multiline" in self.caps_enabled else None
         )
         self._batch_counter += 1
-        lines, local_texts = build_chat_lines(
+        units = build_chat_units(
             target,
             text,
             kind=kind,
@@ -153,8 +155,25 @@ class _Chat(_Session):
             multiline=multiline,
             batch_ref=f"ml{self.connections}x{self._batch_counter}",
         )
-        if "echo-message" not in self.caps_enabled:
-            now = self._clock()
-            for local in local_texts:
-                self._emit(Message(target, self.nick, local, now, None, kind, True, False))
-        return b"".join(format_message(m) for m in lines)
+        return [(b"".join(format_message(m) for m in lines), shown, n) for lines, shown, n in units]
+
+    def own_message(self, target: str, text: str, kind: MessageKind = "privmsg") -> Message | None:
+        """The :class:`Message` our own ``text`` makes once sent, or ``None`` when the server
+        will echo it to us itself (echo-message)."""
+        if "echo-message" in self.caps_enabled:
+            return None
+        return Message(target, self.nick, text, self._clock(), None, kind, True, False)
+
+    def send_message(self, target: str, text: str, *, kind: MessageKind = "privmsg") -> bytes:
+        """PRIVMSG (or NOTICE, or ACTION) ``text`` to ``target``, split to fit 512-byte lines.
+
+        Each line of a multi-line text is its own message unless the server offers
+        draft/multiline, in which case the whole text goes as one batch. Without echo-message
+        our own :class:`Message` events are queued at once (read them with :meth:`take_events`).
+        """
+        units = self.message_units(target, text, kind=kind)
+        for _, shown, _ in units:
+            own = self.own_message(target, shown, kind)
+            if own is not None:
+                self._emit(own)
+        return b"".join(data for data, _, _ in units)

@@ -29,6 +29,7 @@ KNOWN_CAPS: frozenset[str] = frozenset(
         "draft/message-redaction",
         "draft/metadata-2",
         "standard-replies",
+        "soju.im/search",
     }
 )
 """The IRCv3 capabilities this client understands and requests when the server offers them."""

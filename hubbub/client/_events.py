@@ -48,11 +48,15 @@ class NickInUse(Event):
     """The nick we asked for during registration is taken or refused.
 
     ``fallback`` is the nick the client tries next by itself (``nick_``), or ``None`` when
-    automatic fallback is off and the application must call ``set_nick`` with another.
+    automatic fallback is off (or the nick is refused rather than taken: ERR_ERRONEUSNICKNAME)
+    and the application must call ``set_nick`` with another. ``code`` is the numeric (``433``
+    taken, ``432`` not allowed ...) and ``reason`` the server's words.
     """
 
     nick: str
     fallback: str | None = None
+    code: str = field(default="", compare=False)
+    reason: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,18 +268,62 @@ class HistoryBatch(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryGap(Event):
+    """The messages of ``target`` since the last one seen could not be fetched after a reconnect.
+
+    The server refused the gap fill (``reason`` is its description: the message it was asked to
+    continue from may be gone, as after a restart with another store); the client asked for the
+    latest messages instead, which arrive as a :class:`HistoryBatch`. Messages sent while it was
+    away may be missing.
+    """
+
+    target: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sending(Event):
+    """Progress of messages held back to stay within the server's flood limits.
+
+    ``sent`` of ``total`` lines of text queued since the queue was last empty have gone out;
+    ``target`` is where the message being sent now goes. Reported while the queue has to wait,
+    after each message sent meanwhile, and once more with ``sent == total`` when it is empty.
+    """
+
+    target: str
+    sent: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotSent(Event):
+    """Messages to ``target`` that were queued and will never be sent: ``texts``, one a message.
+
+    Reported when the client is closed, or gives up reconnecting, before their turn came;
+    ``reason`` says which. A message is never dropped without this event.
+    """
+
+    target: str
+    texts: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerReply(Event):
     """A server line worth showing: an error numeric, a FAIL/WARN/NOTE standard reply, MOTD, WHOIS.
 
     ``command`` is the numeric or the command (``"FAIL"``); ``text`` is a readable summary;
     ``params`` the raw parameters after our nick (for numerics) or all of them.
     ``target`` is the buffer it concerns when one is named (a channel or nick), else ``None``.
+    ``label`` names the request it answers (see :meth:`Client.request`), when it answers one: the
+    labeled-response label, or without that capability the request still waiting for its fence.
     """
 
     command: str
     text: str
     params: tuple[str, ...] = ()
     target: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,8 +260,9 @@ class _Membership(_Presence, _History):
             self._log.rename(old_key, new_key)
             if old_key in self._names:
                 self._names[new_key] = self._names.pop(old_key)
-            if old_key in self._history_requests:
-                self._history_requests[new_key] = self._history_requests.pop(old_key)
+            for request in self._history_requests:
+                if request.key == old_key:
+                    request.key, request.target = new_key, new_name
         elif old_key in self._wanted:
             self._wanted[old_key] = (new_name, self._wanted[old_key][1])
         self._emit(ChannelRenamed(old_name, new_name, msg.param(2), nick_of(msg.source)))

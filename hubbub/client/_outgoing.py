@@ -33,6 +33,70 @@ def _multiline_limits(value: str) -> tuple[int, int]:
     return max(1, max_bytes), max(1, max_lines)
 
 
+def build_chat_units(
+    target: str,
+    text: str,
+    *,
+    kind: str,
+    prefix: str,
+    linelen: int = 512,
+    multiline: str | None = None,
+    batch_ref: str = "ml",
+) -> list[tuple[list[IRCMessage], str, int]]:
+    """The messages that send ``text`` to ``target``, one group per message the server relays.
+
+    Each group is ``(lines, shown, pieces)``: the IRC lines that make the message (one PRIVMSG,
+    or a whole draft/multiline batch), the text it shows, and how many pieces of text it carries.
+    A client paces and resends whole groups: a batch cut by a dropped connection is discarded.
+
+    ``multiline`` is the server's draft/multiline value when that capability is enabled; then a
+    text of several pieces goes as one batch (several when it exceeds max-bytes or max-lines),
+    long lines continued with the ``draft/multiline-concat`` tag. Otherwise each non-empty line
+    is its own message, and each piece of a long line too.
+    """
+    command = "NOTICE" if kind == "notice" else "PRIVMSG"
+    budget = text_budget(prefix, command, target, linelen)
+    if kind == "action":
+        budget -= _ACTION_OVERHEAD
+    if not text.strip():
+        return []
+    lines = split_lines(text)
+    # (piece, continues the previous piece of the same line)
+    pieces: list[tuple[str, bool]] = []
+    for line in lines:
+        if not line and (multiline is None or kind == "action"):
+            continue
+        for i, piece in enumerate(split_text(line, budget)):
+            pieces.append((piece, i > 0))
+    if multiline is None or kind == "action" or len(pieces) <= 1:
+        wrap = format_action if kind == "action" else str
+        return [([IRCMessage.build(command, target, wrap(piece))], piece, 1) for piece, _ in pieces]
+    max_bytes, max_lines = _multiline_limits(multiline)
+    groups: list[list[tuple[str, bool]]] = [[]]
+    used = 0
+    for piece, concat in pieces:
+        size = len(piece.encode()) + 1
+        if groups[-1] and (len(groups[-1]) >= max_lines or used + size > max_bytes):
+            groups.append([])
+            used = 0
+        groups[-1].append((piece, concat and bool(groups[-1])))
+        used += size
+    units: list[tuple[list[IRCMessage], str, int]] = []
+    for n, group in enumerate(groups):
+        ref = f"{batch_ref}.{n}" if len(groups) > 1 else batch_ref
+        messages = [IRCMessage.build("BATCH", "+" + ref, "draft/multiline", target)]
+        parts: list[str] = []
+        for piece, concat in group:
+            tags = {"batch": ref, _CONCAT: ""} if concat else {"batch": ref}
+            messages.append(IRCMessage.build(command, target, piece, tags=tags))
+            if parts and not concat:
+                parts.append("\n")
+            parts.append(piece)
+        messages.append(IRCMessage.build("BATCH", "-" + ref))
+        units.append((messages, "".join(parts), len(group)))
+    return units
+
+
 def build_chat_lines(
     target: str,
     text: str,
@@ -45,51 +109,9 @@ def build_chat_lines(
 ) -> tuple[list[IRCMessage], list[str]]:
     """The messages that send ``text`` to ``target``, and the texts each delivered message shows.
 
-    ``multiline`` is the server's draft/multiline value when that capability is enabled; then a
-    text of several pieces goes as one batch (several when it exceeds max-bytes or max-lines),
-    long lines continued with the ``draft/multiline-concat`` tag. Otherwise each non-empty line
-    is its own message, and each piece of a long line too.
+    :func:`build_chat_units` flattened: every line in order, and one text per relayed message.
     """
-    command = "NOTICE" if kind == "notice" else "PRIVMSG"
-    budget = text_budget(prefix, command, target, linelen)
-    if kind == "action":
-        budget -= _ACTION_OVERHEAD
-    if not text.strip():
-        return [], []
-    lines = split_lines(text)
-    # (piece, continues the previous piece of the same line)
-    pieces: list[tuple[str, bool]] = []
-    for line in lines:
-        if not line and (multiline is None or kind == "action"):
-            continue
-        for i, piece in enumerate(split_text(line, budget)):
-            pieces.append((piece, i > 0))
-    if multiline is None or kind == "action" or len(pieces) <= 1:
-        wrap = format_action if kind == "action" else str
-        single = [IRCMessage.build(command, target, wrap(piece)) for piece, _ in pieces]
-        return single, [piece for piece, _ in pieces]
-    max_bytes, max_lines = _multiline_limits(multiline)
-    groups: list[list[tuple[str, bool]]] = [[]]
-    used = 0
-    for piece, concat in pieces:
-        size = len(piece.encode()) + 1
-        if groups[-1] and (len(groups[-1]) >= max_lines or used + size > max_bytes):
-            groups.append([])
-            used = 0
-        groups[-1].append((piece, concat and bool(groups[-1])))
-        used += size
-    messages: list[IRCMessage] = []
-    shown: list[str] = []
-    for n, group in enumerate(groups):
-        ref = f"{batch_ref}.{n}" if len(groups) > 1 else batch_ref
-        messages.append(IRCMessage.build("BATCH", "+" + ref, "draft/multiline", target))
-        parts: list[str] = []
-        for piece, concat in group:
-            tags = {"batch": ref, _CONCAT: ""} if concat else {"batch": ref}
-            messages.append(IRCMessage.build(command, target, piece, tags=tags))
-            if parts and not concat:
-                parts.append("\n")
-            parts.append(piece)
-        messages.append(IRCMessage.build("BATCH", "-" + ref))
-        shown.append("".join(parts))
-    return messages, shown
+    units = build_chat_units(
+        target, text, kind=kind, prefix=prefix, linelen=linelen, multiline=multiline, batch_ref=batch_ref
+    )
+    return [m for lines, _, _ in units for m in lines], [shown for _, shown, _ in units]

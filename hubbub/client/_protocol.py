@@ -17,6 +17,7 @@ from ._errors import ClientError
 from ._events import Error, Event, LabeledResponse, ServerReply
 from ._membership import _Membership
 from ._registration import NICK_ERRORS, SASL_FAILURES, _Registration
+from ._search import _Search
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ _QUIET_NUMERICS = frozenset(
 )
 
 
-class ClientProtocol(_Registration, _Membership):
+class ClientProtocol(_Registration, _Membership, _Search):
     """One IRC client connection's protocol state, without any I/O (h11 style).
 
     Feed received bytes to :meth:`receive_data`, which returns the events they caused; call
@@ -84,14 +85,38 @@ class ClientProtocol(_Registration, _Membership):
             self._collect(ref or "", msg)
             if self._swallowed(ref or "") and msg.command != "BATCH":
                 return
-        handler = _HANDLERS.get(msg.command)
-        if handler is not None:
-            handler(self, msg)
-        elif msg.command.isdigit():
-            self._on_numeric(msg)
+        self._reply_label = self._label_of(msg)
+        try:
+            handler = _HANDLERS.get(msg.command)
+            if handler is not None:
+                handler(self, msg)
+            elif msg.command.isdigit():
+                self._on_numeric(msg)
+        finally:
+            self._reply_label = None
         label = msg.tags.get("label")
         if label and batch is None and msg.command != "BATCH":
             self._emit(LabeledResponse(label, (msg,)))
+
+    def _label_of(self, msg: IRCMessage) -> str | None:
+        """The request ``msg`` answers: its label, its labeled-response batch's, or the oldest fence's."""
+        label = msg.tags.get("label")
+        if label:
+            return label
+        ref, seen = msg.tags.get("batch"), set()
+        while ref is not None and ref in self._batches and ref not in seen:
+            seen.add(ref)
+            batch = self._batches[ref]
+            if batch.kind == "labeled-response":
+                return batch.tags.get("label")
+            ref = batch.parent
+        # Without labeled-response, servers answer commands in order: a reply before the fence's
+        # PONG belongs to the oldest request still waiting.
+        return (
+            next(iter(self._fences), None)
+            if msg.command.isdigit() or msg.command in ("FAIL", "WARN", "NOTE")
+            else None
+        )
 
     def take_events(self) -> list[Event]:
         """Events queued so far, including those of calls other than :meth:`receive_data`."""
@@ -124,15 +149,18 @@ class ClientProtocol(_Registration, _Membership):
             if len(msg.params) >= 3
             else " ".join(msg.params)
         )
-        target = None
-        # FAIL CHATHISTORY <code> <subcommand> <target> <description>: a target only when there
-        # are two context words before the description
-        if msg.param(0) == "CHATHISTORY" and len(msg.params) >= 5:
-            target = msg.param(3) if msg.param(3) != "*" else None
-            requests = self._history_requests.get(self.casefold(target or ""))
-            if requests:
-                requests.popleft()
-        self._emit(ServerReply(msg.command, text, msg.params, target))
+        target: str | None
+        if msg.command == "FAIL" and msg.param(0).upper() == "CHATHISTORY" and len(msg.params) >= 3:
+            if not self._history_requests:
+                target = next((w for w in msg.params[2:-1] if self.is_channel(w)), None)
+            else:
+                target = self._history_failed(msg)
+                if target is None:
+                    return
+        else:
+            # The buffer it concerns: the first channel named in the context, if any.
+            target = next((w for w in msg.params[2:-1] if self.is_channel(w)), None)
+        self._emit(ServerReply(msg.command, text, msg.params, target, self._reply_label))
 
     def _on_numeric(self, msg: IRCMessage) -> None:
         if msg.command not in _QUIET_NUMERICS:

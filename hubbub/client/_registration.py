@@ -164,7 +164,8 @@ class _Registration(_History):
             )
             self.nick = fallback
             self._send("NICK", fallback)
-        self._emit(NickInUse(taken, fallback))
+        reason = msg.params[-1] if len(msg.params) > 2 else ""
+        self._emit(NickInUse(taken, fallback, msg.command, reason))
 
     def _on_isupport(self, msg: IRCMessage) -> None:
         self.isupport = self.isupport.updated(msg.params[1:-1])

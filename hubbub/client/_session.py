@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from hubbub.protocol import Message as IRCMessage
 from ._config import ClientConfig
 from ._dedup import MessageLog
 from ._events import Event, ServerReply
-from ._state import Batch, Channel, ISupport, Member, User
+from ._state import Batch, Channel, HistoryRequest, ISupport, Member, User
 
 SERVER_BUFFER = "*"
 """The buffer of messages from the server itself rather than from a nick or a channel."""
@@ -85,10 +84,11 @@ class _Session:
         self._registered_sent = False
         self._names: dict[str, dict[str, Member]] = {}
         self._batches: dict[str, Batch] = {}
-        self._history_requests: dict[str, deque[bool]] = {}
+        self._history_requests: list[HistoryRequest] = []  # in the order asked
         self._fences: dict[str, list[IRCMessage]] = {}
         self._typing_sent: dict[str, datetime] = {}  # target -> when we last sent +typing=active
         self._label_counter = 0
+        self._reply_label: str | None = None  # the request the message being handled answers
         self._batch_counter = 0
         self._self_user: str | None = None
         self._self_host: str | None = None
@@ -157,7 +157,7 @@ class _Session:
         if len(params) >= 2 and (self.is_channel(params[0]) or msg.command in _NICK_TARGET_NUMERICS):
             target = params[0]
         text = " ".join(params)
-        self._emit(ServerReply(msg.command, text, tuple(params), target))
+        self._emit(ServerReply(msg.command, text, tuple(params), target, self._reply_label))
 
     def _time_of(self, msg: IRCMessage) -> datetime:
         stamp = msg.tags.get("time")

@@ -184,6 +184,19 @@ class Channel:
 
 
 @dataclass(slots=True)
+class HistoryRequest:
+    """A CHATHISTORY request waiting for its batch (or its FAIL)."""
+
+    key: str  # the target, casefolded
+    target: str
+    subcommand: str
+    point: str  # the message reference asked from: "msgid=...", "timestamp=..." or "*"
+    before: bool  # the messages go before what the buffer shows (BEFORE, LATEST)
+    gap: bool = False  # the client's own gap fill after a reconnect (AFTER)
+    fallback: bool = False  # the LATEST asked for when a gap fill failed
+
+
+@dataclass(slots=True)
 class Batch:
     """A batch the server has opened and not yet closed, with the lines collected so far."""
 

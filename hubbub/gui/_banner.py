@@ -24,6 +24,7 @@ class Banner(tk.Frame):
         self.label = tk.Label(self, anchor="w", justify="left", font=fonts["ui"])
         self.label.pack(side="left", fill="x", expand=True)
         self.label.bind("<Configure>", self._wrap, add=True)
+        self._wrap_width = 0
         self.entry = tk.Entry(self.controls, width=14, font=fonts["ui"], relief="flat", highlightthickness=1)
         self.buttons: list[tk.Button] = []
         # The widget the banner is packed before, so it takes its space from the message view.
@@ -94,8 +95,23 @@ class Banner(tk.Frame):
 
     def _wrap(self, event: tk.Event) -> None:
         width = max(80, event.width - 4)
-        if int(self.label.cget("wraplength")) != width:
+        if width != self._wrap_width:  # configuring the same width again would only loop
+            self._wrap_width = width
             self.label.configure(wraplength=width)
+
+    def answer_by_keys(self, confirm: Callable[[], None], cancel: Callable[[], None]) -> None:
+        """Take the keyboard focus: Enter answers with ``confirm``, Escape with ``cancel``.
+
+        For a question the user's own action raised (a paste), so it is answered where the
+        hands are; questions that come from the network leave the focus in the input line.
+        """
+        if not self.buttons:
+            return
+        for button in self.buttons:
+            for key in ("<Return>", "<KP_Enter>"):
+                button.bind(key, lambda _e: confirm())
+            button.bind("<Escape>", lambda _e: cancel())
+        self.buttons[0].focus_set()
 
     def hide(self) -> None:
         """Put the banner away."""

@@ -92,7 +92,7 @@ class ConnectForm(tk.Frame):
         last = settings.profile(settings.last_profile) or (
             settings.profiles[-1] if settings.profiles else None
         )
-        self.fill(last or Profile(nick=_default_nick(), channels=["#general"]))
+        self.fill(last or Profile(nick=settings.default_nick or _default_nick(), channels=["#general"]))
 
     def fill(self, p: Profile) -> None:
         """Put ``p`` in the fields."""

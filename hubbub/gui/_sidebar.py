@@ -19,6 +19,8 @@ class BufferList(tk.Frame):
         self.pack_propagate(False)
         self.fonts = fonts
         self.on_select: Callable[[str], None] = lambda _name: None
+        self.on_close: Callable[[str], None] = lambda _name: None  # middle-click
+        self.on_menu: Callable[[str, int, int], None] = lambda _name, _x, _y: None  # right-click
         self.title = tk.Label(self, text="hubbub", anchor="w", padx=16, pady=14, font=fonts["title"])
         self.title.pack(fill="x")
         self.rows_frame = tk.Frame(self)
@@ -79,10 +81,19 @@ class BufferList(tk.Frame):
                 badge.pack(side="right", padx=8)
             for widget in (row, name, badge):
                 widget.bind("<Button-1>", self._selector(buf.name))
+                widget.bind("<Button-2>", self._closer(buf.name))
+                widget.bind("<Button-3>", self._menu(buf.name))
             self.rows[fold(buf.name)] = (row, name, badge)
 
     def _selector(self, name: str) -> Callable[[tk.Event], None]:
         return lambda _event: self.on_select(name)
+
+    def _closer(self, name: str) -> Callable[[tk.Event], object]:
+        # Closing destroys the row under the pointer: let Tk finish with the click first.
+        return lambda _event: self.after_idle(self.on_close, name)
+
+    def _menu(self, name: str) -> Callable[[tk.Event], None]:
+        return lambda event: self.on_menu(name, event.x_root, event.y_root)
 
 
 class MemberList(tk.Frame):
@@ -97,6 +108,7 @@ class MemberList(tk.Frame):
         self.pack_propagate(False)
         self.fonts = fonts
         self.on_open: Callable[[str], None] = lambda _nick: None
+        self.on_menu: Callable[[str, int, int], None] = lambda _nick, _x, _y: None  # right-click
         self.header = tk.Label(self, anchor="w", padx=14, pady=14, font=fonts["tiny_bold"])
         self.header.pack(fill="x")
         self.text = tk.Text(
@@ -116,6 +128,7 @@ class MemberList(tk.Frame):
         self.text.pack(fill="both", expand=True)
         self.text.bind("<Double-Button-1>", self._open)
         self.text.bind("<Button-1>", self._select)
+        self.text.bind("<Button-3>", self._context)
         self.members: list[Member] = []
         self.selected = -1
         self.apply_theme(theme)
@@ -175,6 +188,12 @@ class MemberList(tk.Frame):
         if self.selected >= 0:
             row = self.selected + 1
             self.text.tag_add("chosen", f"{row}.0", f"{row}.end+1c")
+        return "break"
+
+    def _context(self, event: tk.Event) -> str:
+        self._select(event)
+        if self.selected >= 0:
+            self.on_menu(self.members[self.selected].nick, event.x_root, event.y_root)
         return "break"
 
     def _open(self, event: tk.Event) -> str:

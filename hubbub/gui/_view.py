@@ -72,14 +72,16 @@ class MessageView(tk.Frame):
     burst of lines keeps the newest line in view. Scrolled up, new lines show a "new messages
     below" pill instead of moving the text; clicking it (or :meth:`scroll_to_bottom`) goes down.
     Consecutive messages of one person show the nick once, and a run of joins, parts and quits
-    is one summary line ("3 joined, 1 left", names on hover) unless ``collapse_presence`` is off.
+    is one summary line ("3 joined, 1 left", names on hover) when ``presence_mode`` is ``collapse``
+    (``show``: every one on its own line; ``hide``: none).
     """
 
     def __init__(self, master: tk.Misc, fonts: dict[str, tkfont.Font], theme: Theme) -> None:
         super().__init__(master, borderwidth=0, highlightthickness=0)
         self.fonts = fonts
         self.on_top: Callable[[], None] = lambda: None
-        self.collapse_presence = True
+        self.presence_mode = "collapse"  # joins, parts and quits: show, collapse or hide
+        self.time_format = "%H:%M"  # strftime pattern of the timestamps (a setting; redraw after changing)
         self.text = tk.Text(
             self,
             wrap="word",
@@ -156,7 +158,7 @@ class MessageView(tk.Frame):
             )
         style.map(SCROLLBAR, background=[("active", theme.muted)])
         style.map(IDLE_SCROLLBAR, background=[("active", theme.bg)])
-        indent = f["small"].measure("00:00") + 12
+        indent = f["small"].measure(datetime(2000, 1, 1, 12, 59, 59).strftime(self.time_format)) + 12
         t.configure(spacing1=3, spacing3=3)
         # The tab stop puts a grouped message's text where the nick starts (and wrapped rows go).
         t.tag_configure("line", lmargin1=0, lmargin2=indent, tabs=(indent,))
@@ -249,6 +251,8 @@ class MessageView(tk.Frame):
 
     def _draw(self, line: Line) -> None:
         t = self.text
+        if self.presence_mode == "hide" and presence(line):
+            return
         local = line.time.astimezone()
         day = local.date()
         if day != self._last_day:
@@ -258,7 +262,7 @@ class MessageView(tk.Frame):
                 self._run = []
             self._last_day = day
         self.rendered += 1
-        if self.collapse_presence and presence(line):
+        if self.presence_mode == "collapse" and presence(line):
             self._draw_presence(line, local)
             return
         self._run = []
@@ -273,7 +277,7 @@ class MessageView(tk.Frame):
             and timedelta(0) <= line.time - last[1] <= GROUP_WINDOW
         )
         # A grouped message leaves the nick out; the tab puts its text where the nick would start.
-        t.insert("end", local.strftime("%H:%M") + ("\t" if grouped else "  "), (*base, "time"))
+        t.insert("end", local.strftime(self.time_format) + ("\t" if grouped else "  "), (*base, "time"))
         if grouped:
             self._insert_body(line, base)
         elif line.kind == "message":

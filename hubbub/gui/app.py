@@ -11,9 +11,11 @@ import contextlib
 import gc
 import logging
 import queue
+import signal
 import time
 import tkinter as tk
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from tkinter import font as tkfont
 from tkinter import ttk
@@ -24,9 +26,13 @@ from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
 from ._find import FindBar
+from ._nav import Navigator
+from ._prefs import Preferences
+from ._search import Search
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
 from ._wakeup import WakeQueue
+from .appearance import resolve_theme
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
@@ -40,7 +46,6 @@ INPUT_HISTORY = 200
 # keep a readable width (Alt+1…9 and Ctrl+PgUp/PgDn still switch buffers).
 NARROW_MEMBERS = 940
 NARROW_SIDEBAR = 800
-_SWITCH = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
 BridgeFactory = Callable[[ev.ConnectOptions, "queue.Queue[ev.Event]"], "BridgeLike"]
 
@@ -81,7 +86,7 @@ def make_fonts(root: tk.Misc, size: int) -> dict[str, tkfont.Font]:
     }
 
 
-class ChatWindow:
+class ChatWindow(Preferences):
     """The whole application in one Tk root: the connect form first, then the chat layout."""
 
     def __init__(
@@ -96,7 +101,7 @@ class ChatWindow:
         self.settings = settings
         self.config_dir = config_dir
         self.bridge_factory = bridge_factory
-        self.theme: Theme = THEMES.get(settings.theme, THEMES["light"])
+        self.theme: Theme = THEMES[resolve_theme(settings.theme)]
         self.fonts = make_fonts(root, settings.font_size)
         self.events: WakeQueue[ev.Event] = WakeQueue()
         root.createfilehandler(self.events.read_fd, tk.READABLE, self._on_wake)
@@ -119,6 +124,11 @@ class ChatWindow:
         self._history_pos = 0
         self._completion: tuple[str, list[str], int, int] | None = None  # text, matches, i, start
         self._older_anchor: dict[str, object] = {}
+        # What the connect form was given, until the server accepts it: saved only then, and
+        # shown again in the form if the first connection fails.
+        self._form_choice: tuple[profiles.Profile, bool] | None = None
+        self._init_preferences()
+        self.search = Search(self)  # /search: the results window and jumps to results
         root.title("hubbub")
         root.geometry(settings_geometry())
         root.minsize(720, 420)
@@ -147,6 +157,8 @@ class ChatWindow:
         style.configure("TCombobox", padding=4, foreground=th.input_fg, arrowcolor=th.muted)
         style.map("TCombobox", fieldbackground=[("readonly", th.input_bg)])
         style.configure("TCheckbutton", background=th.bg, foreground=th.fg, indicatorbackground=th.input_bg)
+        style.configure("TRadiobutton", background=th.bg, foreground=th.fg, indicatorbackground=th.input_bg)
+        style.configure("TSpinbox", foreground=th.input_fg, arrowcolor=th.muted, padding=4)
         style.configure(
             "Accent.TButton",
             background=th.accent,
@@ -159,15 +171,18 @@ class ChatWindow:
         self.root.configure(background=th.bg)
 
     def set_theme(self, name: str) -> None:
-        """Switch to the ``light`` or ``dark`` theme and remember it."""
-        self.theme = THEMES[name]
+        """Switch to the ``light`` or ``dark`` theme, or follow the ``system``, and remember it."""
+        self.theme = THEMES[resolve_theme(name)]
         self.settings.theme = name
         self._style()
         if self.chat is not None:
             self._paint_chat()
             if self.state is not None:
                 self._refresh_all()
+        if self.settings_screen is not None:
+            self.settings_screen.apply_theme(self.theme)
         self._save_settings()
+        self._changed("theme")
 
     def set_font_size(self, size: int) -> None:
         """Resize every font to ``size`` points and remember it."""
@@ -179,6 +194,7 @@ class ChatWindow:
         if self.chat is not None:
             self.view.apply_theme(self.theme)  # the view re-sticks to the bottom once reflowed
         self._save_settings()
+        self._changed("font_size")
 
     def _save_settings(self) -> None:
         try:
@@ -188,25 +204,19 @@ class ChatWindow:
 
     # --- connect form ----------------------------------------------------------------------------
 
-    def show_connect_form(self, error: str = "") -> None:
-        """Show the connect form (with ``error`` when a previous attempt failed)."""
+    def show_connect_form(self, error: str = "", typed: tuple[profiles.Profile, bool] | None = None) -> None:
+        """Show the connect form (with ``error`` when a previous attempt failed, and the
+        ``typed`` profile and "remember password" choice to fill it with)."""
         self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._form_submitted)
         self.form.pack(fill="both", expand=True)
+        if typed is not None:
+            self.form.fill(typed[0])
+            self.form.remember.set(typed[1])
         if error:
             self.form.error.configure(text=error)
 
     def _form_submitted(self, profile: profiles.Profile, remember_password: bool) -> None:
-        saved = profiles.Profile(
-            profile.name,
-            profile.host,
-            profile.port,
-            profile.tls,
-            profile.nick,
-            profile.password if remember_password else "",
-            list(profile.channels),
-        )
-        self.settings.remember(saved)
-        self._save_settings()
+        self._form_choice = (profile, remember_password)
         if self.form is not None:
             self.form.destroy()
             self.form = None
@@ -220,15 +230,57 @@ class ChatWindow:
                 profile.tls,
                 profile.password,
                 tuple(profile.channels),
+                retry_first=False,
             )
         )
+
+    def _save_form_choice(self) -> None:
+        """The server accepted what the form was given: remember it as a profile."""
+        if self._form_choice is None:
+            return
+        profile, remember_password = self._form_choice
+        self._form_choice = None
+        saved = replace(profile, password=profile.password if remember_password else "")
+        saved.channels = list(profile.channels)
+        self.settings.remember(saved)
+        self._save_settings()
+
+    def _back_to_form(self, reason: str) -> None:
+        """The first connection from the form failed: say why in the form, filled as it was."""
+        typed = self._form_choice
+        self._form_choice = None
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)
+            self._tick_id = None
+        if self.bridge is not None:
+            self.bridge.stop(timeout=2.0)
+            self.bridge = None
+        if self.chat is not None:
+            self.message_menu.destroy()
+            self.chat.destroy()
+            self.chat = None
+        self.state = None
+        self._new_events()  # nothing of the failed attempt is left to apply
+        self.root.title("hubbub")
+        gc.collect()
+        target = f"{self.options.host}:{self.options.port}" if self.options else "the server"
+        self.show_connect_form(f"Could not connect to {target}: {reason}", typed)
 
     # --- chat layout -----------------------------------------------------------------------------
 
     def connect(self, options: ev.ConnectOptions) -> None:
         """Build the chat layout and start the network side for ``options``."""
+        s = self.settings
+        options = replace(
+            options,
+            send_burst=s.send_burst,
+            send_rate=s.send_rate,
+            multiline=s.multiline,
+            connect_timeout=s.connect_timeout,
+        )
         self.options = options
         self.state = ChatState(options.nick, self.settings.max_lines)
+        self.state.muted = set(self.settings.muted)
         self.state.expect_join(options.channels)
         self._build_chat()
         self.bridge = self.bridge_factory(options, self.events)
@@ -264,6 +316,9 @@ class ChatWindow:
         self.buffer_title.pack(side="left")
         self.theme_button = tk.Label(top, text="◐", font=f["title"], cursor="hand2", padx=6)
         self.theme_button.pack(side="right")
+        self.menu_button = tk.Label(top, text="⚙", font=f["title"], cursor="hand2", padx=6)
+        self.menu_button.pack(side="right")
+        self.menu_button.bind("<Button-1>", self._on_window_menu)
         self.theme_button.bind(
             "<Button-1>", lambda _e: self.set_theme("dark" if self.theme.name == "light" else "light")
         )
@@ -285,8 +340,10 @@ class ChatWindow:
         self._typing_to: str | None = None  # where our "+typing=active" went last
         self.banner = Banner(centre, f, self.theme)
         self.view = MessageView(centre, f, self.theme)
+        self.view.time_format = self.settings.strftime()
         self.view.pack(side="top", fill="both", expand=True)
-        self.view.collapse_presence = not self.settings.show_joins
+        self.view.presence_mode = self.settings.join_parts
+        self.on_setting("join_parts", self._apply_join_parts)
         self.find = FindBar(centre, self.view.text, f, self.theme)
         self.find.on_close = self.entry.focus_set
         self.find.on_move = self.view.user_scrolled
@@ -296,6 +353,7 @@ class ChatWindow:
         self._menu_line: tuple[str, Line] | None = None  # (buffer, line) the menu was opened on
         self.view.text.bind("<Button-3>", self._on_message_menu)
         self._bind_keys()
+        self.nav = Navigator(self)
         self._paint_chat()
         chat.pack(fill="both", expand=True)
         self.root.bind("<Configure>", self._on_resize, add=True)
@@ -312,6 +370,7 @@ class ChatWindow:
         self.buffer_title.configure(background=th.bg, foreground=th.fg)
         self.topic.configure(background=th.bg, foreground=th.muted)
         self.theme_button.configure(background=th.bg, foreground=th.muted)
+        self.menu_button.configure(background=th.bg, foreground=th.muted)
         self.typing_label.configure(background=th.bg, foreground=th.muted)
         self.topic_rule.configure(background=th.border)
         self.input_box.configure(
@@ -325,6 +384,7 @@ class ChatWindow:
         )
         for part in (self.sidebar, self.members, self.view, self.banner, self.find):
             part.apply_theme(th)
+        self.nav.paint()
 
     def _bind_keys(self) -> None:
         e = self.entry
@@ -375,6 +435,21 @@ class ChatWindow:
 
     # --- the event pump --------------------------------------------------------------------------
 
+    def _new_events(self) -> None:
+        """A fresh event queue (and pipe) for the next connection; the old one is closed."""
+        old, self.events = self.events, WakeQueue()
+        with contextlib.suppress(tk.TclError):
+            self.root.deletefilehandler(old.read_fd)
+        self.root.createfilehandler(self.events.read_fd, tk.READABLE, self._on_wake)
+        self._busy = False
+        # `hubbub gui` has signals wake Tk through this pipe: move them to the new one.
+        with contextlib.suppress(ValueError):  # not the main thread: signals are not ours
+            previous = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(
+                self.events.write_fd if previous == old.write_fd else previous, warn_on_full_buffer=False
+            )
+        old.close()
+
     def _on_wake(self, _fd: int, _mask: int) -> None:
         # The network put events in the queue: take them now, unless a tick is due anyway.
         self.events.drain_wakeups()
@@ -400,8 +475,16 @@ class ChatWindow:
                 event = self.events.get_nowait()
             except queue.Empty:
                 break
+            if isinstance(event, ev.ConnectFailed):
+                self._back_to_form(event.reason)
+                return
+            if isinstance(event, ev.Registered):
+                self._save_form_choice()
             try:
-                state.apply(event)
+                if isinstance(event, ev.SearchResults):
+                    self.search.found(event)
+                else:
+                    state.apply(event)
             except Exception:  # a bad event must not take the window down
                 log.exception("cannot apply %r", event)
             applied += 1
@@ -446,13 +529,15 @@ class ChatWindow:
             self._show_typing()
         if ch.status:
             self._show_status()
-        if ch.new_mention and not self._focused:
-            self.root.bell()
-            self.bells += 1
-            self._mention_pending = True
-            self._show_title()
+        if ch.mentions:
+            self._alert(ch.mentions)
         for problem in ch.problems:
             self._on_problem(problem)
+        if ch.channel_list is not None:
+            self.nav.channel_list(ch.channel_list)
+        if ch.buffer_list and not ch.typing:
+            self._show_typing()  # a channel left or joined again changes the hint under the input
+        self.search.after_render()
 
     def _refresh_all(self) -> None:
         assert self.state is not None
@@ -473,7 +558,9 @@ class ChatWindow:
 
     def _show_typing(self) -> None:
         assert self.state is not None
-        self.typing_label.configure(text=self.state.typing_text(self.state.current))
+        # In a channel we left, the line under the input says how to rejoin (nobody types there).
+        current = self.state.current
+        self.typing_label.configure(text=self.state.typing_text(current) or self.state.parted_hint(current))
 
     def _on_typed(self, _event: tk.Event) -> None:
         # Typing notifications: "active" while there is text to send (the library sends one per
@@ -483,7 +570,8 @@ class ChatWindow:
             return
         text = self.entry.get()
         buf = state.buffer(state.current)
-        if text and not text.startswith("/") and buf is not None and buf.kind != "server":
+        # Not in a channel we left: the server would answer each notification with an error.
+        if text and not text.startswith("/") and buf is not None and buf.kind != "server" and not buf.parted:
             if self._typing_to is not None and fold(self._typing_to) != buf.key:
                 bridge.submit(ev.SendTyping(self._typing_to, "done"))
             self._typing_to = buf.name
@@ -541,6 +629,9 @@ class ChatWindow:
         line = text.format(host=f"{self.options.host}:{self.options.port}", nick=state.nick)
         if state.connection_detail and state.connection not in ("connected", "connecting"):
             line += f" — {state.connection_detail}"
+        if state.sending is not None:
+            target, sent, total = state.sending
+            line += f"   ·   sending {sent} of {total} lines to {target}…"
         if state.away:
             line += "   ·   you are away (/back to return)"
         self.status_dot.configure(text=mark, foreground=colour)
@@ -558,6 +649,7 @@ class ChatWindow:
 
     def _on_focus_in(self, _event: tk.Event) -> None:
         self._focused = True
+        self.notifier.discard()  # the user is here: a summary of what they can see is noise
         if self._mention_pending:
             self._mention_pending = False
             self._show_title()
@@ -681,44 +773,43 @@ class ChatWindow:
         state, bridge = self.state, self.bridge
         assert state is not None and bridge is not None
         current = state.current
-        words = text.split()
-        if words and words[0].lower() == "/set":
-            self.set_option(words[1:])
-            return
         self._typing_to = None  # a message sent ends the typing for those who see it
+        hint = state.parted_hint(current)
+        if hint and not text.startswith("/"):
+            state.info(hint, kind="error")  # the server would refuse it: say how to get back in
+            self._render()
+            return
         result = interpret(text, current)
         for request in result.requests:
             if isinstance(request, ev.JoinChannels):
                 self._expect_join(request.channels)
+            elif isinstance(request, ev.SearchMessages):
+                self.search.sent(request)
             bridge.submit(request)
         if result.open_query:
             self.switch(result.open_query)
+        if result.mute is not None:
+            self.mute(*result.mute)
+        if result.open_settings:
+            self.open_settings()
         if result.notice:
             for line in result.notice.splitlines():
                 state.info(line, kind="error" if result.error else "info")
             self._render()
+        if result.close:
+            self.nav.close_current()
+        if result.browse is not None:
+            self.nav.open_browser(result.browse)
         if result.quit:
             self.root.after(300, self.close)
 
-    def set_option(self, words: list[str]) -> None:
-        """``/set show_joins on|off``: show every join, part and quit, or summaries (remembered)."""
-        state = self.state
-        assert state is not None
-        if len(words) == 2 and words[0].lower() == "show_joins" and words[1].lower() in _SWITCH:
-            self.settings.show_joins = _SWITCH[words[1].lower()]
-            self._save_settings()
-            self.view.collapse_presence = not self.settings.show_joins
-            state.info(f"show_joins is {'on' if self.settings.show_joins else 'off'}")
-            self._render()
-            buf = state.buffer(state.current)
+    def _apply_join_parts(self, mode: object) -> None:
+        # The settings screen changed how joins, parts and quits show: draw the buffer again.
+        self.view.presence_mode = str(mode)
+        if self.state is not None:
+            buf = self.state.buffer(self.state.current)
             if buf is not None:
                 self.view.show(buf)
-        elif not words:
-            state.info(f"show_joins {'on' if self.settings.show_joins else 'off'}")
-            self._render()
-        else:
-            state.info("usage: /set show_joins on|off", kind="error")
-            self._render()
 
     def _recall(self, step: int) -> str:
         if not self._history:
@@ -801,6 +892,7 @@ class ChatWindow:
             f"Send {len(sendable)} lines to {target}?  “{preview}”",
             [(f"Send {len(sendable)} lines", send), ("Cancel", cancel)],
         )
+        self.banner.answer_by_keys(send, cancel)
 
     # --- problems --------------------------------------------------------------------------------
 
@@ -839,6 +931,52 @@ class ChatWindow:
     def _dismiss(self) -> None:
         self.banner.hide()
         self.entry.focus_set()
+
+    # --- another server --------------------------------------------------------------------------
+
+    def connect_elsewhere(self) -> None:
+        """Show the connect form over the chat; connecting there leaves this server, "Back" returns."""
+        if self.form is not None or self.chat is None:
+            return
+        self.chat.pack_forget()
+        form = self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._switch_server)
+        back = tk.Label(
+            form,
+            text="← Back to the chat",
+            cursor="hand2",
+            font=self.fonts["small"],
+            background=self.theme.sidebar_bg,
+            foreground=self.theme.accent,
+        )
+        back.place(x=16, y=12)
+        back.bind("<Button-1>", lambda _e: self.cancel_connect())
+        for field in form.entries.values():
+            field.bind("<Escape>", lambda _e: self.cancel_connect())
+        form.pack(fill="both", expand=True)
+
+    def cancel_connect(self) -> None:
+        """Back from the connect form to the chat, still connected."""
+        if self.form is not None:
+            self.form.destroy()
+            self.form = None
+        if self.chat is not None:
+            self.chat.pack(fill="both", expand=True)
+            self.entry.focus_set()
+
+    def _switch_server(self, profile: profiles.Profile, remember_password: bool) -> None:
+        # One server at a time: leave this one (QUIT) before the form connects to the next.
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)
+            self._tick_id = None
+        if self.bridge is not None:
+            self.bridge.stop("Leaving", timeout=2.0)
+            self.bridge = None
+        if self.chat is not None:
+            self.nav.close()
+            self.chat.destroy()
+            self.chat = None
+        self._new_events()  # the old connection's last events are not the new one's
+        self._form_submitted(profile, remember_password)
 
     # --- shutdown --------------------------------------------------------------------------------
 

@@ -70,6 +70,9 @@ class Buffer:
     topic: str = ""
     members: dict[str, ev.Member] = field(default_factory=dict)
     joined: bool = False
+    # We left (/part, a kick, the server parted us): shown greyed until closed or joined again.
+    parted: bool = False
+    muted: bool = False  # no unread count and no bell; mentions still count
     # The last line seen when the user left this buffer: the "new messages" line goes after it.
     read_marker: Line | None = None
     history_exhausted: bool = False
@@ -110,6 +113,8 @@ class Changes:
     status: bool = False
     typing: set[str] = field(default_factory=set)  # buffers whose "is typing" line changed
     new_mention: bool = False
+    mentions: list[tuple[str, Line]] = field(default_factory=list)  # (buffer name, line): for notifications
+    channel_list: ev.ChannelListed | None = None  # a LIST answer arrived
     problems: list[ev.Problem] = field(default_factory=list)
 
     def line(self, buf: Buffer, line: Line) -> None:
@@ -128,9 +133,12 @@ class ChatState:
         # Per buffer key: folded nick -> (nick, when its "active" notification runs out).
         self.typing: dict[str, dict[str, tuple[str, float]]] = {}
         self.network = ""
+        self.elist = ""  # the server's ELIST token
         self.connection: ev.ConnectionState = "disconnected"
         self.connection_detail = ""
         self.away = False
+        # Messages held back by the pacing: (where to, lines sent, lines queued), or None.
+        self.sending: tuple[str, int, int] | None = None
         self.buffers: dict[str, Buffer] = {}
         self.current = SERVER
         # Buffer switches so far; a channel the user asked to join is shown when it is joined,
@@ -139,6 +147,7 @@ class ChatState:
         self._wanted: dict[str, int] = {}
         self._down_shown = False  # the current outage has its line in the buffers already
         self.changes = Changes()
+        self.muted: set[str] = set()  # folded names of muted buffers (remembered in the settings)
         self._mention_re = self._compile_mention(nick)
         self.buffer(SERVER, create=True)
 
@@ -150,7 +159,7 @@ class ChatState:
         buf = self.buffers.get(key)
         if buf is None and create:
             kind: BufferKind = "server" if name == SERVER else "channel" if is_channel(name) else "query"
-            buf = Buffer(name=name, kind=kind, max_lines=self.max_lines)
+            buf = Buffer(name=name, kind=kind, max_lines=self.max_lines, muted=key in self.muted)
             self.buffers[key] = buf
             self.changes.buffer_list = True
         return buf
@@ -168,6 +177,29 @@ class ChatState:
             self.changes.buffer_list = True
             if fold(self.current) == key:
                 self.current = SERVER
+
+    def mark_read(self, name: str) -> None:
+        """Clear the unread and mention counts of ``name`` as if it had been read."""
+        buf = self.buffer(name)
+        if buf is not None and (buf.unread or buf.mentions):
+            buf.unread = buf.mentions = 0
+            if buf.lines:
+                buf.read_marker = buf.lines[-1]
+            self.changes.buffer_list = True
+
+    def set_muted(self, name: str, muted: bool) -> None:
+        """Mute ``name`` (no unread count, no bell) or unmute it."""
+        key = fold(name)
+        if muted:
+            self.muted.add(key)
+        else:
+            self.muted.discard(key)
+        buf = self.buffers.get(key)
+        if buf is not None:
+            buf.muted = muted
+            if muted:
+                buf.unread = 0
+            self.changes.buffer_list = True
 
     def switch(self, name: str) -> Buffer:
         """Show ``name``: the buffer left keeps a read marker, the one shown is read."""
@@ -193,9 +225,10 @@ class ChatState:
         """Append ``line`` to ``buf``, counting it as unread (and a mention) when not shown."""
         buf.lines.append(line)
         self.changes.line(buf, line)
-        if line.mention:
+        if line.mention and not buf.muted:
             self.changes.new_mention = True
-        if count and fold(buf.name) != fold(self.current):
+            self.changes.mentions.append((buf.name, line))
+        if count and fold(buf.name) != fold(self.current) and (line.mention or not buf.muted):
             buf.unread += 1
             if line.mention:
                 buf.mentions += 1
@@ -261,6 +294,7 @@ class ChatState:
     def _on_Registered(self, e: ev.Registered) -> None:
         self.set_nick(e.nick)
         self.network = e.network
+        self.elist = e.elist
         where = f" to {e.network}" if e.network else ""
         self.info(f"Signed on{where} as {e.nick}", SERVER)
 
@@ -349,7 +383,18 @@ class ChatState:
             return
         if e.is_me:
             buf.joined = True
+            if buf.parted:
+                buf.parted = False
+                self.changes.buffer_list = True
             buf.history_exhausted = False
+            # A rejoin after a reconnect: what the server says now replaces what it said before
+            # (a topic cleared meanwhile sends no RPL_TOPIC at all).
+            buf.topic = ""
+            buf.members = {}
+            self.typing.pop(buf.key, None)
+            self.changes.topic.add(buf.key)
+            self.changes.members.add(buf.key)
+            self.changes.typing.add(buf.key)
             if self._wanted.pop(buf.key, None) == self.switches:
                 self.switch(buf.name)
         else:
@@ -365,7 +410,9 @@ class ChatState:
         reason = f" ({e.reason})" if e.reason else ""
         if e.is_me:
             buf.joined = False
+            buf.parted = True
             buf.members.clear()
+            self.changes.buffer_list = True
             text = f"You left {e.channel}{reason}"
         else:
             buf.members.pop(fold(e.nick), None)
@@ -381,7 +428,9 @@ class ChatState:
         reason = f" ({e.reason})" if e.reason else ""
         if e.is_me:
             buf.joined = False
+            buf.parted = True
             buf.members.clear()
+            self.changes.buffer_list = True
             self.add(buf, Line(e.time, "error", e.by, f"You were kicked from {e.channel} by {e.by}{reason}"))
             problem = ev.Problem("kicked", f"Kicked from {e.channel} by {e.by}{reason}", e.channel)
             self.changes.problems.append(problem)
@@ -465,8 +514,9 @@ class ChatState:
         self.add(buf, Line(e.time, "event", e.by, f"{e.old} is now {e.new}{reason}"), count=False)
 
     def _on_MembersChanged(self, e: ev.MembersChanged) -> None:
-        buf = self.buffer(e.channel, create=True)
-        assert buf is not None
+        buf = self.buffer(e.channel)  # not made again: a closed channel's last list may trail its PART
+        if buf is None:
+            return
         buf.members = {fold(m.nick): m for m in e.members}
         self.changes.members.add(buf.key)
 
@@ -503,6 +553,10 @@ class ChatState:
         self.changes.appended.pop(buf.key, None)
         self.changes.rebuilt.add(buf.key)
 
+    def _on_SendProgress(self, e: ev.SendProgress) -> None:
+        self.sending = None if e.sent >= e.total else (e.target, e.sent, e.total)
+        self.changes.status = True
+
     def _on_Problem(self, e: ev.Problem) -> None:
         target = e.target if e.target and self.buffer(e.target) is not None else self.current
         self.info(e.text, target, kind="error")
@@ -517,6 +571,16 @@ class ChatState:
         buf = self.buffer(target, create=True)
         assert buf is not None
         self.add(buf, Line(e.time or now(), "info", "", e.text), count=False)
+
+    def _on_ChannelListed(self, e: ev.ChannelListed) -> None:
+        self.changes.channel_list = e
+
+    def parted_hint(self, name: str) -> str:
+        """What the input line says in a channel we left: how to rejoin, or close it."""
+        buf = self.buffer(name)
+        if buf is None or buf.kind != "channel" or not buf.parted:
+            return ""
+        return f"You left {buf.name}. /join {buf.name} to rejoin, Ctrl+W or /close to close it."
 
     def take_changes(self) -> Changes:
         """Hand over what changed since the last call and start afresh."""

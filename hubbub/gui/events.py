@@ -29,6 +29,7 @@ class Registered:
 
     nick: str
     network: str = ""
+    elist: str = ""  # the server's ELIST token: "U" means it filters LIST by member count
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class Member:
     prefix: str = ""
     away: bool = False
     display_name: str = ""
+    host: str = ""  # where the member connects from, when known (a ban mask is made of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +192,63 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class SendProgress:
+    """Messages held back to stay within the server's flood limits: ``sent`` of ``total`` lines
+    have gone (to ``target`` now); ``sent == total`` when the queue has emptied."""
+
+    target: str
+    sent: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """The first connection failed (refused, timed out, TLS, a nick refused): ``reason`` says why.
+
+    Only with ``ConnectOptions.retry_first`` off (the connect form); the network side has stopped.
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerText:
     """Informational text from the server (MOTD, WHOIS replies, notices); ``target`` empty = server buffer."""
 
     text: str
     target: str = ""
     time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """One channel of a LIST answer: its name, how many are in it, its topic."""
+
+    name: str
+    users: int
+    topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelListed:
+    """The answer to :class:`ListChannels`, whole; ``error`` says why there is none."""
+
+    entries: tuple[ChannelEntry, ...]
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """What a search (``/search``) found, oldest first, or ``error`` when it could not run.
+
+    Each line's ``target`` is the buffer it belongs to. ``scope`` is the buffer searched, or ""
+    for everything.
+    """
+
+    text: str
+    scope: str
+    lines: tuple[ChatLine, ...] = ()
+    error: str = ""
 
 
 Event = (
@@ -216,6 +269,10 @@ Event = (
     | HistoryLoaded
     | Problem
     | ServerText
+    | SendProgress
+    | ConnectFailed
+    | ChannelListed
+    | SearchResults
 )
 
 # --- requests: window -> network -----------------------------------------------------------------
@@ -311,16 +368,25 @@ class SetMode:
 
 @dataclass(frozen=True, slots=True)
 class Whois:
-    """Ask who ``nick`` is."""
+    """Ask who ``nick`` is; the answer goes to buffer ``origin`` (where it was asked) when given."""
 
     nick: str
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SendRaw:
-    """A command the window does not know, sent as typed."""
+    """A command the window does not know, sent as typed; replies go to buffer ``origin`` when given."""
 
     line: str
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListChannels:
+    """Ask for the channel list (LIST with ``args``, e.g. ``>5`` where ELIST offers it)."""
+
+    args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +406,23 @@ class QuitNetwork:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SearchMessages:
+    """Search the server's history for ``text`` in the buffer ``scope`` ("" for everywhere)."""
+
+    text: str
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadAround:
+    """Load the stored messages of ``target`` around the message ``msgid`` (a search result)."""
+
+    target: str
+    msgid: str
+    limit: int = 50
+
+
 Request = (
     SendText
     | JoinChannels
@@ -354,7 +437,10 @@ Request = (
     | SetMode
     | Whois
     | SendRaw
+    | ListChannels
     | LoadOlder
+    | SearchMessages
+    | LoadAround
     | QuitNetwork
 )
 
@@ -371,3 +457,12 @@ class ConnectOptions:
     channels: tuple[str, ...] = ()
     realname: str = "hubbub desktop"
     extra_caps: tuple[str, ...] = field(default_factory=tuple)
+    # Pacing of what is sent (the server's flood control; hubbub's defaults), and whether a paste
+    # goes as one draft/multiline message where the server offers it.
+    send_burst: int = 5
+    send_rate: float = 2.0
+    multiline: bool = True
+    connect_timeout: float = 10.0
+    # A failed first connection is retried (the command line), or reported as ConnectFailed
+    # and given up (the connect form, which the window shows again).
+    retry_first: bool = True

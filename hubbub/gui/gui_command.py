@@ -16,15 +16,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nick", help="nickname (default: your user name)")
     parser.add_argument("--password", default="", help="account password (SASL PLAIN)")
     parser.add_argument("--join", default="", metavar="CHANNELS", help="channels to join, comma separated")
-    parser.add_argument("--theme", choices=("light", "dark"), help="colour theme (remembered)")
+    parser.add_argument("--theme", choices=("light", "dark", "system"), help="colour theme (remembered)")
     parser.add_argument("--font-size", type=int, metavar="N", help="text size in points (remembered)")
     parser.add_argument("--max-lines", type=int, metavar="N", help="lines kept per buffer (default 2000)")
     parser.add_argument("--config-dir", metavar="DIR", help="where profiles and settings are kept")
 
 
+NO_TKINTER = """\
+hubbub gui: the desktop client needs Tkinter, which this Python does not have ({error}).
+Install it, then run `hubbub gui` again:
+  Debian, Ubuntu:   sudo apt install python3-tk
+  Fedora:           sudo dnf install python3-tkinter
+  macOS:            the Python installer from python.org includes it; with Homebrew,
+                    brew install python-tk
+(With pyenv or another Python built from source, install Tk's development files and build
+that Python again.)"""
+
+
 def run(args: argparse.Namespace) -> int:
     """Open the window and run until it is closed."""
-    import tkinter as tk
+    try:
+        import tkinter as tk
+    except ImportError as exc:
+        print(NO_TKINTER.format(error=exc), file=sys.stderr)
+        return 1
 
     from . import profiles
     from ._connect import _default_nick
@@ -63,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             ConnectOptions(
                 host=args.host or "127.0.0.1",
                 port=args.port,
-                nick=args.nick or _default_nick(),
+                nick=args.nick or settings.default_nick or _default_nick(),
                 tls=args.tls,
                 password=args.password,
                 channels=tuple(c if c[:1] in "#&" else "#" + c for c in channels),

@@ -12,6 +12,11 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "gui.json"
 
+# The choices of the settings screen; a saved value outside them falls back to the default.
+THEMES = ("light", "dark", "system")
+JOIN_PARTS = ("show", "collapse", "hide")  # how the message view shows joins, parts and quits
+TIME_FORMATS = {"24h": "%H:%M", "24h-seconds": "%H:%M:%S", "12h": "%I:%M %p"}
+
 
 @dataclass(slots=True)
 class Profile:
@@ -47,14 +52,32 @@ def config_dir(override: str | None = None) -> Path:
 
 @dataclass(slots=True)
 class Settings:
-    """Everything the GUI remembers: profiles, the last one used, and appearance."""
+    """Everything the GUI remembers: profiles, the last one used, appearance, notifications and sending.
+
+    ``send_burst`` messages go at once, then ``send_rate`` a second (the server's flood control;
+    hubbub's defaults); ``multiline`` sends a paste as one draft/multiline message where the
+    server offers it; ``connect_timeout`` bounds connecting and registering, in seconds.
+    """
 
     profiles: list[Profile] = field(default_factory=list)
     last_profile: str = ""
-    theme: str = "light"
+    theme: str = "light"  # one of THEMES; "system" follows the desktop (see appearance.py)
     font_size: int = 11
     max_lines: int = 2000
-    show_joins: bool = False  # every join, part and quit on its own line instead of a summary
+    send_burst: int = 5
+    send_rate: float = 2.0
+    multiline: bool = True
+    connect_timeout: float = 10.0
+    default_nick: str = ""  # the nickname new connections start with ("" = the user's login name)
+    notifications: bool = True  # desktop notifications for mentions and direct messages
+    join_parts: str = "collapse"  # one of JOIN_PARTS
+    time_format: str = "24h"  # a key of TIME_FORMATS
+    muted: list[str] = field(default_factory=list)  # buffers (casefolded) that never notify
+    notify_quiet_seconds: int = 10  # after a notification, later ones wait and arrive as one summary
+
+    def strftime(self) -> str:
+        """The ``strftime`` pattern of the chosen timestamp format."""
+        return TIME_FORMATS.get(self.time_format, TIME_FORMATS["24h"])
 
     def profile(self, name: str) -> Profile | None:
         """The profile called ``name``, if any."""
@@ -82,14 +105,26 @@ def load(directory: Path) -> Settings:
     raw_profiles = data.get("profiles", [])
     if isinstance(raw_profiles, list):
         settings.profiles = [Profile.from_dict(p) for p in raw_profiles if isinstance(p, dict)]
-    for key in ("last_profile", "theme"):
+    for key in ("last_profile", "default_nick"):
         if isinstance(data.get(key), str):
             setattr(settings, key, data[key])
-    if isinstance(data.get("show_joins"), bool):
-        settings.show_joins = data["show_joins"]
-    for key in ("font_size", "max_lines"):
+    for key, allowed in (("theme", THEMES), ("join_parts", JOIN_PARTS), ("time_format", TIME_FORMATS)):
+        if data.get(key) in allowed:
+            setattr(settings, key, data[key])
+    for key in ("font_size", "max_lines", "send_burst", "notify_quiet_seconds"):
+        # bool is an int subclass: "true" is not a size.
         if isinstance(data.get(key), int) and not isinstance(data[key], bool) and data[key] > 0:
             setattr(settings, key, data[key])
+    for key in ("send_rate", "connect_timeout"):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            setattr(settings, key, float(value))
+    for key in ("multiline", "notifications"):
+        if isinstance(data.get(key), bool):
+            setattr(settings, key, data[key])
+    muted = data.get("muted")
+    if isinstance(muted, list):
+        settings.muted = [m for m in muted if isinstance(m, str) and m]
     return settings
 
 

@@ -69,7 +69,8 @@ def describe(command: str, params: tuple[str, ...]) -> str | None:
         # <command> <code> [<context>...] <description>: the description is meant for people, the
         # code for programs; the command and context say what it is about ("CHATHISTORY LATEST #x").
         if len(p) >= 3:
-            about = " ".join(x for x in (p[0], *p[2:-1]) if x != "*")
+            # Context words made for programs ("msgid=...", "*") say nothing to a person.
+            about = " ".join(x for x in (p[0], *p[2:-1]) if x != "*" and "=" not in x)
             return f"{about}: {p[-1]}" if about else p[-1]
         return " ".join(p) or command
     if not p:

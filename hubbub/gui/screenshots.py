@@ -117,7 +117,9 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
         ("émile", CHANNELS[:1]),
         ("li", CHANNELS[:1]),
     ]:
-        client = hc.Client("127.0.0.1", port, hc.ClientConfig(nick=nick, channels=chans))
+        # The server runs without flood control: the script need not wait for the pacing.
+        unpaced = hc.SendPacing(enabled=False)
+        client = hc.Client("127.0.0.1", port, hc.ClientConfig(nick=nick, channels=chans), pacing=unpaced)
         await client.connect(timeout=5)
         for ch in chans:
             await client.wait_for(hc.Joined, timeout=5, channel=ch, is_self=True)
@@ -170,11 +172,69 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     window.find.refresh()
     await settle(root)
     capture(display, out / "find-dark.png")
+    await settings_scene(out, display, window)
+    window.set_theme("light")
+    await nav_scenes(out, display, window)
+    await search_scene(out, display, root, window)
     window.close()
 
 
+async def settings_scene(out: Path, display: str, window: ChatWindow) -> None:
+    """The settings screen over the chat (light theme), centred as a window manager would put it."""
+    window.set_theme("light")
+    window.open_settings()
+    screen = window.settings_screen
+    assert screen is not None
+    screen.update_idletasks()
+    x = (WIDTH - screen.winfo_reqwidth()) // 2
+    y = (HEIGHT - screen.winfo_reqheight()) // 3
+    screen.geometry(f"+{x}+{y}")
+    await settle(window.root)
+    capture(display, out / "settings.png")
+    screen.destroy()
+
+
+async def nav_scenes(out: Path, display: str, window: ChatWindow) -> None:
+    """The quick switcher (Ctrl+K) and the channel browser (/list)."""
+    root = window.root
+    nav = window.nav
+    nav.open_switcher()
+    nav.switcher.query.set("r")
+    await settle(root)
+    capture(display, out / "switcher.png")
+    nav.switcher.close()
+    browser = nav.open_browser()
+    browser.geometry(f"640x460+{WIDTH // 2 - 320}+{HEIGHT // 2 - 230}")
+    await until(root, lambda: bool(browser.entries) and browser.loaded())
+    await settle(root)
+    capture(display, out / "channels.png")
+    browser.destroy()
+
+
+async def search_scene(out: Path, display: str, root: tk.Tk, window: ChatWindow) -> None:
+    """``/search -all test``: the results window over the chat."""
+    window.entry.delete(0, "end")
+    window.submit_input("/search -all test")
+    search = window.search
+
+    def answered() -> bool:
+        results = search.results
+        return (
+            results is not None
+            and results.status is not None
+            and "Searching" not in results.status.cget("text")
+        )
+
+    await until(root, answered)
+    assert search.results is not None and search.results.top is not None
+    search.results.top.geometry("760x300+170+150")
+    await settle(root)
+    capture(display, out / "search.png")
+    search.results.close()
+
+
 async def form_scene(out: Path, display: str, config: Path) -> None:
-    """The connect form with a saved profile."""
+    """The connect form with a saved profile, and after a failed first connection."""
     root = tk.Tk(className="hubbub")
     root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
     form_settings = profiles.Settings(theme="light")
@@ -184,6 +244,18 @@ async def form_scene(out: Path, display: str, config: Path) -> None:
     ChatWindow(root, form_settings, config).show_connect_form()
     await settle(root)
     capture(display, out / "connect.png")
+    root.destroy()
+    # The form again after a first connection failed: what was typed, and why it failed.
+    root = tk.Tk(className="hubbub")
+    root.geometry(f"{WIDTH}x{HEIGHT}+0+0")
+    typed = profiles.Profile("work", "chat.example.org", 6679, True, "alice", "", ["#general"])
+    ChatWindow(root, profiles.Settings(theme="light"), config).show_connect_form(
+        "Could not connect to chat.example.org:6679: the connection was refused "
+        "(is the server running, and is the port right?)",
+        (typed, False),
+    )
+    await settle(root)
+    capture(display, out / "connect-failed.png")
     root.destroy()
 
 

@@ -12,6 +12,7 @@ from .events import (
     QuitNetwork,
     RenameChannel,
     Request,
+    SearchMessages,
     SendRaw,
     SendText,
     SetAway,
@@ -34,9 +35,13 @@ HELP = """\
 /kick nick [reason]           remove someone from the channel
 /rename #new [reason]         rename the current channel (operators)
 /mode target modes [args]     change modes
-/whois nick                   ask about someone
+/whois nick                   ask about someone (answered in this buffer)
+/list [filter]                open the channel browser
+/close                        close this buffer (leaving the channel)
+/search text | -all text      search this conversation's history (or all of yours)
 /quit [reason]                leave the network
-/set show_joins on|off        every join and part on its own line, or summed up
+/mute [#chan|nick] | /unmute  no desktop notifications from a buffer (the current one by default)
+/settings                     open the settings (also Ctrl+,)
 //text                        send text starting with a slash
 Anything else starting with / is sent to the server as typed."""
 
@@ -50,6 +55,10 @@ class Interpretation:
     notice: str = ""  # text to show locally in the current buffer
     error: bool = False  # the notice is a usage error
     quit: bool = False
+    mute: tuple[str, bool] | None = None  # (buffer, muted): silence or unsilence its notifications
+    open_settings: bool = False
+    close: bool = False  # close the current buffer (parting a channel)
+    browse: str | None = None  # open the channel browser with this filter
 
 
 def _usage(text: str) -> Interpretation:
@@ -147,15 +156,37 @@ def interpret(text: str, buffer: str) -> Interpretation:
     if name == "whois":
         if len(args) != 1:
             return _usage("/whois nick")
-        return Interpretation(requests=[Whois(args[0])])
+        return Interpretation(requests=[Whois(args[0], origin=buffer)])
+    if name == "close":
+        if not buffer:
+            return Interpretation(
+                notice="The server buffer stays open; /quit leaves the network.", error=True
+            )
+        return Interpretation(close=True)
+    if name == "list":
+        # The answer is a window of its own, not lines scattered over the buffers.
+        return Interpretation(browse=rest)
+    if name == "search":
+        everywhere = bool(args) and args[0].lower() in ("-all", "-a")
+        words = rest[len(args[0]) :].strip() if everywhere else rest
+        if not words:
+            return _usage("/search text (this conversation) or /search -all text (everywhere)")
+        return Interpretation(requests=[SearchMessages(words, "" if everywhere else buffer)])
     if name in ("quit", "exit"):
         return Interpretation(requests=[QuitNetwork(rest)], quit=True)
+    if name in ("mute", "unmute"):
+        target = args[0] if args else buffer
+        if len(args) > 1 or not target:
+            return _usage(f"/{name} [#channel|nick] (the current buffer by default)")
+        return Interpretation(mute=(target, name == "mute"))
+    if name in ("settings", "preferences", "prefs"):
+        return Interpretation(open_settings=True)
     if name == "help":
         return Interpretation(notice=HELP)
     if not name:
         return _usage("/command [args] (or //text to send a slash)")
     # Unknown to the window: the server may know it (e.g. /list, /oper, /invite).
     return Interpretation(
-        requests=[SendRaw(f"{first.upper()} {rest}".strip())],
+        requests=[SendRaw(f"{first.upper()} {rest}".strip(), origin=buffer)],
         notice=f"sent to the server as typed: {first.upper()} {rest}".strip(),
     )

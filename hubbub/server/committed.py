@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from .outbox import Epoch, Link, outbox_bytes
+from .outbox import Epoch, Link
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def release(epoch: Epoch, error: BaseException | None) -> None:
                 if labels:
                     unanswered[conn] = labels
             parts = [p for p in parts if id(p) not in dropped]
-        conn.send_now(outbox_bytes(parts))
+        conn.send_parts(parts)
     for conn in epoch.closing:
         conn.shut()
     if error is not None:

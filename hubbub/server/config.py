@@ -112,6 +112,12 @@ class Settings:
     history_on_join: int = _s(50, "history", "Lines replayed on join to clients without chathistory")
     history_on_join_window: float = _s(86400.0, "history", "Only replay lines younger than this (s)")
     chathistory_max: int = _s(1000, "history", "Most messages one CHATHISTORY request returns")
+    search_max: int = _s(100, "history", "Most messages one SEARCH (soju.im/search) returns")
+    search_burst: int = _s(5, "history", "SEARCH commands one client may send at once before slowing")
+    search_rate: float = _s(0.5, "history", "SEARCH commands per second allowed after their burst")
+    search_timeout: float = _s(
+        0.5, "history", "Seconds one SEARCH may read the index before it is stopped (FAIL SEARCH)"
+    )
     history_events: bool = _s(False, "history", "Also store JOIN/PART/QUIT/KICK/TOPIC/NICK")
     history_public: bool = _s(False, "history", "Anyone may read any channel's history")
     redact_window: int = _s(
@@ -305,6 +311,12 @@ class Settings:
     web_request_timeout: float = _s(
         10.0, "web", "Seconds a web connection has to send its whole HTTP request"
     )
+    web_max_requests: int = _s(
+        256, "web", "HTTP connections at once that are not WebSockets (yet); more are answered 503"
+    )
+    web_max_requests_per_ip: int = _s(
+        16, "web", "Of those, from one address (a trusted proxy's are not counted per address)"
+    )
     web_health_max_lag: float = _s(
         1.0, "web", "Seconds the event loop may take to run a callback before /healthz answers 503"
     )
@@ -331,6 +343,8 @@ class Settings:
             "max_connections",
             "max_per_ip",
             "chathistory_max",
+            "search_max",
+            "search_burst",
         ]
         for key in positive:
             if getattr(self, key) <= 0:
@@ -342,6 +356,8 @@ class Settings:
             "flood_rate",
             "flood_command_rate",
             "tls_handshake_timeout",
+            "search_rate",
+            "search_timeout",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
@@ -425,9 +441,11 @@ class Settings:
             raise ConfigError("tls_port", "must be between 0 and 65535")
         if self.web_port is not None and not 0 <= self.web_port <= 65535:
             raise ConfigError("web_port", "must be between 0 and 65535")
-        for key in ("web_ping_interval", "web_request_timeout", "web_health_max_lag"):
+        for key in ("web_ping_interval", "web_request_timeout", "web_health_max_lag", "web_max_requests"):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
+        if self.web_max_requests_per_ip < 1:
+            raise ConfigError("web_max_requests_per_ip", "must be at least 1")
         for entry in self.web_trusted_proxies:
             try:
                 ipaddress.ip_network(entry, strict=False)

@@ -52,6 +52,13 @@ class Host(IntakeHost, Protocol):
         """Forget a closed connection; called at least once for each, however it ends."""
 
 
+class PartWriter(Protocol):
+    """A transport that frames what it is sent (a WebSocket), taking a flush's parts one by one."""
+
+    def write_parts(self, parts: list[Part]) -> int:
+        """Write the CRLF-ended lines of ``parts``, in order; return their bytes (unframed)."""
+
+
 class Connection(Intake, asyncio.Protocol):
     """The transport side of one client."""
 
@@ -73,6 +80,7 @@ class Connection(Intake, asyncio.Protocol):
         "server",
         "session",
         "transport",
+        "web",
         "write_paused",
     )
     server: Host
@@ -83,6 +91,8 @@ class Connection(Intake, asyncio.Protocol):
         self.door = "plain"  # the name of the door it came through (/metrics counts by door)
         self.handshake: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
         self.transport: asyncio.Transport | None = None
+        # The same transport when it is a WebSocket: it frames queued parts itself (send_parts).
+        self.web: PartWriter | None = None
         self.session: Session | None = None
         self._partial = b""  # the unfinished line received so far (protocol.split_lines)
         self.outbox: list[Part] | None = None  # made by the first write of a turn, dropped at flush
@@ -328,7 +338,21 @@ class Connection(Intake, asyncio.Protocol):
         if hold is not None:
             hold.hold_output(self, outbox)  # handed over, not copied: a list per member per turn
             return
-        self.send_now(outbox_bytes(outbox))
+        self.send_parts(outbox)
+
+    def send_parts(self, parts: list[Part]) -> None:
+        """Write queued parts: joined into one write, or framed part by part on a WebSocket.
+
+        The parts of a fan-out are the same objects in every member's outbox, so a WebSocket
+        frames each once for all its members (websocket.WebSocketTransport.write_parts); joined
+        first, they would be new bytes per member, framed per member.
+        """
+        web = self.web
+        if web is None:
+            self.send_now(outbox_bytes(parts))
+        elif not self.lost and parts:
+            self.stats.bytes_out += web.write_parts(parts)
+            self.check_sendq()
 
     def send_now(self, data: bytes) -> None:
         """Write ``data`` to the socket; drop the peer if its sendq overflows."""
@@ -337,7 +361,14 @@ class Connection(Intake, asyncio.Protocol):
             return
         transport.write(data)
         self.stats.bytes_out += len(data)
-        if not self.closed and transport.get_write_buffer_size() > self.server.settings.sendq:
+        self.check_sendq()
+
+    def check_sendq(self) -> None:
+        """Drop the peer if what its socket has not taken yet is past the sendq."""
+        transport = self.transport
+        if self.closed or transport is None:
+            return
+        if transport.get_write_buffer_size() > self.server.settings.sendq:
             self.overflow()
 
     def overflow(self) -> None:
@@ -374,7 +405,7 @@ class Connection(Intake, asyncio.Protocol):
             hold.hold_output(self, final)
             hold.closing.append(self)
             return
-        self.send_now(outbox_bytes(final))
+        self.send_parts(final)
         self.shut()
 
     def shut(self) -> None:

@@ -18,6 +18,7 @@ def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     caps = dict(capmod.SUPPORTED)
     caps["draft/chathistory"] = ""
     caps["draft/message-redaction"] = ""
+    caps["soju.im/search"] = ""  # SEARCH (handlers/search.py)
     caps["draft/multiline"] = (
         f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
     )

@@ -106,6 +106,9 @@ class Link(Protocol):
     def send_now(self, data: bytes) -> None:
         """Write ``data`` to the socket."""
 
+    def send_parts(self, parts: list[Part]) -> None:
+        """Write queued parts (an outbox, or what waited for a commit) to the socket, in order."""
+
     def shut(self) -> None:
         """Close the socket after the last lines."""
 

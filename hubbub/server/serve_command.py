@@ -215,6 +215,8 @@ async def serve(
     print(f"hubbub listening on {server.host}:{server.port}", file=sys.stderr, flush=True)
     if server.web_url is not None:
         print(f"hubbub web on {server.web_url}", file=sys.stderr, flush=True)
+    if server.tutorial_port is not None:
+        print(f"hubbub tutorial door on {server.host}:{server.tutorial_port}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set_result(server)
     await stop.wait()

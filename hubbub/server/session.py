@@ -96,6 +96,7 @@ class Session(Answering["Host"]):
         "primary",
         "realname",
         "registered",
+        "search_bucket",
         "server",
         "siblings",
         "typing_bucket",
@@ -148,6 +149,7 @@ class Session(Answering["Host"]):
         self.metadata_subs: set[str] | frozenset[str] = NO_KEYS
         self.metadata: dict[str, str] | None = None
         self.typing_bucket: TokenBucket | None = None  # made at its first typing notification
+        self.search_bucket: TokenBucket | None = None  # made at its first SEARCH
         # Multiple devices (see devices.py): the nick holder this connection is a sibling of, or
         # None when it holds its nick itself; a holder lists its siblings.
         self.primary: Session | None = None

@@ -166,6 +166,7 @@ class WebGate:
         self.tls = tls
         self.root = root.resolve()
         self.peers: set[WebPeer] = set()  # sockets not upgraded (yet): the door's own to close
+        self.per_ip: dict[str, int] = {}  # of those, how many from each address
         self.links: set[WebSocketTransport] = set()  # the WebSockets open
         self.handshakes: set[asyncio.Task[object]] = set()
         self.stopping = False
@@ -176,6 +177,10 @@ class WebGate:
 
     def accept_tls(self, sock: object, context: ssl.SSLContext) -> None:
         """An HTTPS socket: its TLS handshake, within ``tls_handshake_timeout``, then a WebPeer."""
+        if len(self.handshakes) + len(self.peers) >= self.host.settings.web_max_requests:
+            # No TLS session to say it in yet: the door is full, the socket is closed.
+            sock.close()  # type: ignore[attr-defined]
+            return
         loop = self.host.loop
         task = loop.create_task(
             loop.connect_accepted_socket(
@@ -206,6 +211,44 @@ class WebGate:
 
     # rules -----------------------------------------------------------------------------------
 
+    def admit(self, peer: WebPeer, ip: str) -> bool:
+        """Count a socket that is not a WebSocket yet; False past ``web_max_requests`` (overall,
+        or per address unless the address is a trusted proxy's)."""
+        settings = self.host.settings
+        if len(self.peers) >= settings.web_max_requests:
+            return False
+        if ip and not self.is_trusted_proxy(ip):
+            if self.per_ip.get(ip, 0) >= settings.web_max_requests_per_ip:
+                return False
+            self.per_ip[ip] = self.per_ip.get(ip, 0) + 1
+            peer.counted_ip = ip
+        self.peers.add(peer)
+        return True
+
+    def release(self, peer: WebPeer) -> None:
+        """Stop counting ``peer``: closed, or upgraded (then a Connection, counted as one)."""
+        self.peers.discard(peer)
+        ip, peer.counted_ip = peer.counted_ip, ""
+        if ip:
+            left = self.per_ip.get(ip, 1) - 1
+            if left:
+                self.per_ip[ip] = left
+            else:
+                self.per_ip.pop(ip, None)
+
+    def is_trusted_proxy(self, ip: str) -> bool:
+        """Whether ``ip`` is one of ``web_trusted_proxies``."""
+        proxies = self.host.settings.web_trusted_proxies
+        if not proxies:
+            return False
+        try:
+            address = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in ipaddress.ip_network(entry, strict=False) for entry in proxies)
+
     def origin_allowed(self, origin: str, host: str | None) -> bool:
         """Whether a page from ``origin`` may open a WebSocket here (``host``: the Host header).
 
@@ -226,16 +269,7 @@ class WebGate:
 
     def client_address(self, peer: tuple[str, int], forwarded: str | None) -> tuple[str, int]:
         """The client's address: the peer's, or the last X-Forwarded-For hop of a trusted proxy."""
-        proxies = self.host.settings.web_trusted_proxies
-        if not forwarded or not proxies:
-            return peer
-        try:
-            address = ipaddress.ip_address(peer[0].split("%", 1)[0])
-        except ValueError:
-            return peer
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not any(address in ipaddress.ip_network(entry, strict=False) for entry in proxies):
+        if not forwarded or not self.is_trusted_proxy(peer[0]):
             return peer
         hop = forwarded.rsplit(",", 1)[-1].strip()
         if hop.startswith("[") and "]" in hop:
@@ -299,15 +333,20 @@ class WebPeer(asyncio.Protocol):
         self._answering: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._done = False
+        self.counted_ip = ""  # the address it is counted on while not a WebSocket (WebGate.admit)
 
     # asyncio.Protocol -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Start the clock on the request."""
         self.transport = transport  # type: ignore[assignment]
-        self.gate.peers.add(self)
         if self.gate.stopping:
             self.abort()
+            return
+        peer = transport.get_extra_info("peername")
+        if not self.gate.admit(self, str(peer[0]) if isinstance(peer, tuple) else ""):
+            busy = "Too many connections, try again later\n"
+            self._answer(text_response(503, busy, [("Retry-After", "10")]))
             return
         self._timer = self.gate.host.loop.call_later(
             self.gate.host.settings.web_request_timeout, self._timed_out
@@ -364,7 +403,7 @@ class WebPeer(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The socket is closed."""
-        self.gate.peers.discard(self)
+        self.gate.release(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -436,7 +475,7 @@ class WebPeer(asyncio.Protocol):
         link = WebSocketTransport(self.ws, transport, address, host.clock, host.settings.web_ping_interval)
         self.link = link
         gate.links.add(link)
-        gate.peers.discard(self)  # a Connection now: closed as the server closes connections
+        gate.release(self)  # a Connection now: closed and counted as the server's connections are
         link._send()  # the 101 response
         conn = host.new_connection()
         conn.door = "web"

@@ -20,6 +20,8 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from .outbox import Part, Segment
+
 if TYPE_CHECKING:
     from .clock import Clock, Timer
     from .connection import Connection
@@ -45,28 +47,74 @@ def framed(data: bytes, binary: bool) -> bytes:
 
     A server's frames are not masked and no extension is negotiated, so they depend on the
     lines alone and may be shared by every connection that is sent the same bytes; they are the
-    frames ``ServerProtocol.send_text`` (``send_binary``) would queue. A text message is always
-    UTF-8 (IRCv3 WebSocket: browsers drop the connection otherwise): bytes that are not become
-    U+FFFD.
+    frames ``ServerProtocol.send_text`` (``send_binary``) would queue, made here without a
+    ``Frame`` per line (a fan-out frames every line it sends). A text message is always UTF-8
+    (IRCv3 WebSocket: browsers drop the connection otherwise): bytes that are not become U+FFFD.
     """
     global _last_framed
     last, last_binary, frames = _last_framed
     if last is data and last_binary is binary:
         return frames
-    opcode = Opcode.BINARY if binary else Opcode.TEXT
-    out = []
-    for line in data.split(b"\r\n"):
-        if not line:
-            continue
-        if not binary:
-            try:
-                line.decode()
-            except UnicodeDecodeError:
-                line = line.decode(errors="replace").encode()
-        out.append(Frame(opcode, line).serialize(mask=False))
+    lines = data
+    if binary:
+        heads, first = _BINARY_HEADS, 0x82
+    else:
+        heads, first = _TEXT_HEADS, 0x81
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            # Line by line as well: CR and LF are never part of a UTF-8 sequence.
+            lines = data.decode(errors="replace").encode()
+    out: list[bytes] = []
+    append = out.append
+    for line in lines.split(b"\r\n"):
+        size = len(line)
+        if size < 126:
+            if size:
+                append(heads[size])
+                append(line)
+        else:
+            append(_long_head(first, size))
+            append(line)
     frames = b"".join(out)
     _last_framed = (data, binary, frames)
     return frames
+
+
+# The frames of recently flushed shared segments, by their joined bytes' id() (an entry keeps the
+# bytes alive, so the id cannot be reused while it is there), text and binary apart; emptied when
+# it passes SHARED_FRAMES_BYTES. A member's outbox may hold several segments (the turns its output
+# waited for one commit), each joined once but never joined together the same way twice.
+SHARED_FRAMES_BYTES = 1 << 20
+_shared: dict[tuple[int, bool], tuple[bytes, bytes]] = {}
+_shared_size = 0
+
+
+def _shared_frames(data: bytes, binary: bool) -> bytes:
+    global _shared_size
+    key = (id(data), binary)
+    entry = _shared.get(key)
+    if entry is not None and entry[0] is data:
+        return entry[1]
+    frames = framed(data, binary)
+    if _shared_size > SHARED_FRAMES_BYTES:
+        _shared.clear()
+        _shared_size = 0
+    _shared[key] = (data, frames)
+    _shared_size += len(data) + len(frames)
+    return frames
+
+
+# RFC 6455 5.2: FIN and the opcode, then the payload length in 7 bits when under 126.
+_TEXT_HEADS = [bytes((0x81, size)) for size in range(126)]
+_BINARY_HEADS = [bytes((0x82, size)) for size in range(126)]
+
+
+def _long_head(first: int, size: int) -> bytes:
+    """A frame header whose payload length takes 16 or 64 more bits."""
+    if size < 1 << 16:
+        return bytes((first, 126)) + size.to_bytes(2, "big")
+    return bytes((first, 127)) + size.to_bytes(8, "big")
 
 
 class WebSocketTransport(asyncio.Transport):
@@ -105,6 +153,7 @@ class WebSocketTransport(asyncio.Transport):
     def attach(self, conn: Connection) -> None:
         """Hand the socket to ``conn`` (it may refuse it at a connection limit) and start pinging."""
         self.conn = conn
+        conn.web = self
         conn.connection_made(self)
         if not self.closing:
             self._pinger = self.clock.call_later(self.ping_interval, self._ping)
@@ -222,6 +271,27 @@ class WebSocketTransport(asyncio.Transport):
         self._send()  # what the protocol has queued (a pong, say) goes first
         if frames and not self.sock.is_closing():
             self.sock.write(frames)
+
+    def write_parts(self, parts: list[Part]) -> int:
+        """Send the lines of ``parts``; a shared Segment's are framed once for all its members."""
+        if self.closing or self.ws.state is not State.OPEN:
+            return 0
+        binary = self.binary is True
+        out = []
+        size = 0
+        for part in parts:
+            if isinstance(part, Segment):
+                data = part.joined()
+                frames = _shared_frames(data, binary)
+            else:
+                data = part
+                frames = framed(data, binary)
+            size += len(data)
+            out.append(frames)
+        self._send()  # what the protocol has queued (a pong, say) goes first
+        if not self.sock.is_closing():
+            self.sock.write(out[0] if len(out) == 1 else b"".join(out))
+        return size
 
     def _send(self) -> None:
         chunks = self.ws.data_to_send()

@@ -13,7 +13,16 @@ import sqlite3
 from .model import StoreError
 from .params import params_from_json
 
-__all__ = ["CURRENT_VERSION", "MIGRATIONS", "V1_SCHEMA", "add_functions", "migrate", "schema_version"]
+__all__ = [
+    "CURRENT_VERSION",
+    "INDEX_TEXT_SQL",
+    "MESSAGE_TEXT_SQL",
+    "MIGRATIONS",
+    "V1_SCHEMA",
+    "add_functions",
+    "migrate",
+    "schema_version",
+]
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +268,63 @@ _V12_STEP: tuple[str, ...] = (
     "UPDATE schema_version SET version = 12",
 )
 
+# The text a PRIVMSG or NOTICE row says, from its ``params`` (params.py): the last parameter. In the
+# line form it follows the first " :" (no middle parameter holds a space), or else the first space;
+# in the JSON form (NUL first: a multiline message) it is the array's last element (read as bytes:
+# SQLite's text functions stop at a NUL). Plain SQL, so
+# every connection (the server, the offline tools, the sqlite3 shell) keeps the index in step.
+MESSAGE_TEXT_SQL = """CASE
+    WHEN substr(CAST({p} AS BLOB), 1, 1) = x'00'
+        THEN CASE WHEN json_valid(CAST(substr(CAST({p} AS BLOB), 2) AS TEXT))
+            THEN coalesce(json_extract(CAST(substr(CAST({p} AS BLOB), 2) AS TEXT), '$[#-1]'), '')
+            ELSE '' END
+    WHEN instr({p}, ' :') > 0 THEN substr({p}, instr({p}, ' :') + 2)
+    WHEN instr({p}, ' ') > 0 THEN substr({p}, instr({p}, ' ') + 1)
+    ELSE '' END"""
+
+_TEXT_COMMANDS = "('PRIVMSG', 'NOTICE')"
+
+INDEX_TEXT_SQL = f"""INSERT INTO message_text (rowid, text, target)
+    SELECT id, {MESSAGE_TEXT_SQL.format(p="params")}, hex(target) FROM messages
+    WHERE id > ? AND command IN {_TEXT_COMMANDS}"""
+"""Indexes the text of the messages whose id is above the one given: what an append just added.
+
+An append runs it in its own transaction, after the rows, as one statement (a trigger per row
+costs four times as much); deletes and updates are followed by triggers (below)."""
+
+_V13_STEP: tuple[str, ...] = (
+    # Message search (SEARCH, soju.im/search): a full-text index of what every PRIVMSG and NOTICE
+    # says, by the message's id, with its conversation as one token (the key in hex), so a search
+    # in a few conversations intersects two lists instead of reading every match of a common
+    # word. Contentless (the text is in messages already); words are matched case-insensitively
+    # and without diacritics (unicode61). Triggers keep it in step
+    # with every delete (redaction, retention, CHANNEL DROP, history delete) and update, and the
+    # store's append indexes what it inserts (INDEX_TEXT_SQL), each in the same transaction as
+    # the change to messages, so a crash leaves the index and the table consistent.
+    """CREATE VIRTUAL TABLE message_text USING fts5(
+        text, target, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    )""",
+    # A contentless index forgets a row when given the exact text it indexed.
+    f"""CREATE TRIGGER message_text_delete AFTER DELETE ON messages
+        WHEN old.command IN {_TEXT_COMMANDS} BEGIN
+        INSERT INTO message_text (message_text, rowid, text, target)
+            VALUES ('delete', old.id, {MESSAGE_TEXT_SQL.format(p="old.params")}, hex(old.target));
+    END""",
+    # A RENAME moves a channel's rows to another target: they are indexed again under it.
+    f"""CREATE TRIGGER message_text_update AFTER UPDATE OF params, command, target ON messages BEGIN
+        INSERT INTO message_text (message_text, rowid, text, target)
+            SELECT 'delete', old.id, {MESSAGE_TEXT_SQL.format(p="old.params")}, hex(old.target)
+            WHERE old.command IN {_TEXT_COMMANDS};
+        INSERT INTO message_text (rowid, text, target)
+            SELECT new.id, {MESSAGE_TEXT_SQL.format(p="new.params")}, hex(new.target)
+            WHERE new.command IN {_TEXT_COMMANDS};
+    END""",
+    f"""INSERT INTO message_text (rowid, text, target)
+        SELECT id, {MESSAGE_TEXT_SQL.format(p="params")}, hex(target) FROM messages
+        WHERE command IN {_TEXT_COMMANDS}""",
+    "UPDATE schema_version SET version = 13",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _V2_STEP,
     3: _V3_STEP,
@@ -271,6 +337,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     10: _V10_STEP,
     11: _V11_STEP,
     12: _V12_STEP,
+    13: _V13_STEP,
 }
 """Statements that bring a database from version ``n - 1`` to version ``n``."""
 

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import types
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,8 @@ from .model import (
 )
 from .params import decode_params, encode_params
 from .rows import COLUMNS, SUMMARY_VALUES, VALUES, message_values
-from .schema import migrate
+from .schema import INDEX_TEXT_SQL, migrate
+from .search import SearchQuery, SearchRow, search_rows
 
 __all__ = ["DATABASE_NAME", "Row", "SQLiteStore", "database_path", "decode_rows", "encode_row", "open_store"]
 
@@ -190,6 +191,7 @@ class SQLiteStore:
         values, summary = message_values(messages, names)
         db = self._db
         with self.transaction(), store_errors(f"cannot store {len(messages)} messages"):
+            (last_id,) = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
             start, total = 0, len(messages)
             while start < total:
                 # Rows go in as few statements as possible, each of a power-of-two size (so a few
@@ -200,6 +202,8 @@ class SQLiteStore:
                     size >>= 1
                 db.execute(_INSERTS[size], values[start * _WIDTH : (start + size) * _WIDTH])
                 start += size
+            # The search index, in the same transaction: one statement for the whole batch.
+            db.execute(INDEX_TEXT_SQL, (last_id,))
             db.executemany(_COUNT, summary)
 
     def delete_target(self, target: str) -> int:
@@ -401,6 +405,22 @@ class SQLiteStore:
         if not forward:
             rows.reverse()
         return [(str(t), int(ms)) for t, ms in rows]
+
+    def search(
+        self, query: SearchQuery, *, fold: Callable[[str], str] | None = None, budget_s: float = 0.0
+    ) -> list[SearchRow]:
+        """Messages whose text matches ``query`` in its conversations, newest last (see search.py)."""
+        return search_rows(self._db, query, fold=fold, budget_s=budget_s)
+
+    def direct_conversations(self, side: str) -> list[str]:
+        """The keys of every direct conversation ``side`` is one of the two sides of."""
+        with store_errors("cannot read history"):
+            rows = self._db.execute(
+                "SELECT target FROM conversations WHERE side_a = ? UNION SELECT target FROM conversations"
+                " WHERE side_b = ?",
+                (side, side),
+            ).fetchall()
+        return [str(t) for (t,) in rows]
 
     def dm_names(self, targets: Iterable[str]) -> dict[str, dict[str, str]]:
         """The remembered display names of the sides of each direct conversation in ``targets``."""

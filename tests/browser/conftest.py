@@ -126,9 +126,17 @@ async def login(browser: Browser, web: WebServer) -> AsyncIterator[Login]:
     errors: list[str] = []
     dialogs: list[str] = []
 
-    async def open_page(nick: str, password: str = "", **context_options: Any) -> Page:
+    async def open_page(
+        nick: str,
+        password: str = "",
+        *,
+        prepare: Callable[[Page], Awaitable[None]] | None = None,
+        **context_options: Any,
+    ) -> Page:
         context = await browser.new_context(**context_options)
         page = await context.new_page()
+        if prepare is not None:  # e.g. routing the page's WebSockets, before the page opens any
+            await prepare(page)
         page.on("pageerror", lambda error: errors.append(str(error)))
         # Failed connections while the server restarts are logged by Chromium itself, not a fault.
         page.on(

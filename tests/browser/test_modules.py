@@ -210,3 +210,20 @@ async def test_long_text_splits_at_spaces_and_never_inside_a_character(page: Pag
     assert got[3] == ["😀😀"] * 15
     assert got[4] == [100, 100, 50]
     assert got[5] == ["short"]
+
+
+async def test_the_chosen_nick_is_asked_for_further_apart_then_given_up(page: Page) -> None:
+    got = await page.evaluate(
+        """async () => {
+            const nick = await import("./js/nick.js");
+            const delays = [];
+            for (let i = 0; nick.reclaimDelay(i) !== null && i < 1000; i++) delays.push(nick.reclaimDelay(i));
+            const isupports = [{}, {MONITOR: ""}, {MONITOR: "100"}, {MONITOR: "0"}];
+            return [delays, nick.RECLAIM_TRIES, isupports.map(nick.canMonitor)];
+        }"""
+    )
+    delays, tries, monitor = got
+    assert len(delays) == tries and delays[:6] == [2, 4, 8, 15, 30, 60]
+    assert delays == sorted(delays) and set(delays[5:]) == {60}  # growing, then bounded
+    assert sum(delays) < 45 * 60  # given up after about half an hour
+    assert monitor == [False, True, True, False]

@@ -16,6 +16,7 @@ from hubbub.client import (
     Error,
     Event,
     HistoryBatch,
+    HistoryGap,
     Invited,
     Joined,
     Kicked,
@@ -215,6 +216,20 @@ def test_nick_in_use_without_fallback_lets_the_application_choose() -> None:
     assert proto.set_nick("other") == b"NICK other\r\n"
     events = feed(proto, f"{S} 001 other :Welcome", f"{S} 422 other :No MOTD")
     assert of(events, Registered)[0].nick == "other"  # type: ignore[attr-defined]
+
+
+def test_a_nick_refused_at_registration_is_not_retried_and_says_why() -> None:
+    proto = make(nick="9lives")
+    proto.connection_made()
+    (event,) = of(feed(proto, f"{S} 432 * 9lives :Erroneous nickname"), NickInUse)
+    assert isinstance(event, NickInUse)
+    assert (event.nick, event.fallback, event.code, event.reason) == (
+        "9lives",
+        None,
+        "432",
+        "Erroneous nickname",
+    )
+    assert sent(proto) == []
 
 
 def test_nick_in_use_after_registration_is_a_server_reply() -> None:
@@ -514,6 +529,70 @@ def test_reconnect_rejoins_and_fills_the_gap_after_last_msgid() -> None:
     assert [m.text for m in batch.messages] == ["while away"]
 
 
+def reconnect_to_a_fresh_store(proto: ClientProtocol, caps: str) -> None:
+    """Seen a message in #chat, dropped, registered again and rejoined: the gap fill is asked."""
+    proto.connection_lost()
+    register(proto, caps=caps)
+    feed(proto, ":me!u@h JOIN #chat")
+    assert sent(proto) == ["CHATHISTORY AFTER #chat msgid=gone 50"]
+
+
+def test_a_failed_gap_fill_falls_back_to_the_latest_page_quietly() -> None:
+    """The server restarted with another store: the msgid the gap fill starts from is unknown.
+    No raw error is reported; the latest page is asked for and added after what is shown."""
+    proto = make()
+    caps = "message-tags batch server-time draft/chathistory"
+    register(proto, caps=caps)
+    proto.join("#chat")
+    join_channel(proto, "me alice")
+    feed(proto, "@msgid=gone :alice!a@ha PRIVMSG #chat :before the restart")
+    reconnect_to_a_fresh_store(proto, caps)
+    # hubbub names the reference, not the target, in this FAIL's context.
+    events = feed(proto, "FAIL CHATHISTORY INVALID_PARAMS AFTER msgid=gone :Unknown message reference")
+    assert events == [HistoryGap("#chat", "Unknown message reference")]
+    assert sent(proto) == ["CHATHISTORY LATEST #chat * 50"]
+    events = feed(
+        proto,
+        f"{S} BATCH +f chathistory #chat",
+        "@batch=f;msgid=n1 :bob!b@hb PRIVMSG #chat :after the restart",
+        f"{S} BATCH -f",
+    )
+    batch = of(events, HistoryBatch)[0]
+    assert isinstance(batch, HistoryBatch) and not batch.before
+    assert [m.text for m in batch.messages] == ["after the restart"]
+    # A request of the application's own fails aloud, in the buffer it concerns.
+    assert proto.history_latest("#chat").startswith(b"CHATHISTORY LATEST")
+    events = feed(proto, "FAIL CHATHISTORY MESSAGE_ERROR LATEST #chat :History is not available")
+    assert of(events, ServerReply)[0].target == "#chat"  # type: ignore[attr-defined]
+
+
+def test_a_failed_fallback_after_a_failed_gap_fill_is_quiet() -> None:
+    proto = make()
+    caps = "message-tags batch server-time draft/chathistory"
+    register(proto, caps=caps)
+    proto.join("#chat")
+    join_channel(proto, "me alice")
+    feed(proto, "@msgid=gone :alice!a@ha PRIVMSG #chat :before the restart")
+    reconnect_to_a_fresh_store(proto, caps)
+    feed(proto, "FAIL CHATHISTORY INVALID_PARAMS AFTER msgid=gone :Unknown message reference")
+    proto.data_to_send()
+    assert feed(proto, "FAIL CHATHISTORY MESSAGE_ERROR LATEST #chat :History is not available") == []
+
+
+def test_a_failed_history_request_of_the_application_names_its_buffer() -> None:
+    proto = make()
+    register(proto, caps="message-tags batch server-time draft/chathistory")
+    join_channel(proto, "me alice")
+    proto.history_before("#chat", "nope", 10)
+    proto.history_latest("#other", 10)
+    events = feed(proto, "FAIL CHATHISTORY INVALID_PARAMS BEFORE msgid=nope :Unknown message reference")
+    reply = of(events, ServerReply)[0]
+    assert isinstance(reply, ServerReply) and reply.target == "#chat"
+    # The request it answered is done: the next batch is #other's, not taken for #chat's.
+    events = feed(proto, f"{S} BATCH +o chathistory #other", f"{S} BATCH -o")
+    assert of(events, HistoryBatch) == [HistoryBatch("#other", (), True)]
+
+
 def test_invite_and_error() -> None:
     proto = make()
     register(proto)
@@ -731,3 +810,60 @@ def test_metadata_is_subscribed_to_and_kept_per_user_and_channel() -> None:
     assert sent(late) == ["CAP REQ draft/metadata-2"]
     feed(late, f"{S} CAP me ACK :draft/metadata-2")
     assert sent(late) == ["METADATA * SUB display-name status"]
+
+
+def test_server_replies_name_the_request_they_answer() -> None:
+    """A reply inside a labelled batch, or labelled itself, carries the label; others carry none."""
+    proto = make()
+    register(proto, caps="message-tags batch labeled-response")
+    label, _ = proto.request("WHOIS", "alice")
+    events = feed(
+        proto,
+        f"@label={label} {S} BATCH +r labeled-response",
+        f"@batch=r {S} 311 me alice a ha * :Alice",
+        f"@batch=r {S} 312 me alice irc.test :The server",
+        f"{S} BATCH -r",
+        f"{S} 312 me bob irc.test :unasked",
+    )
+    replies = of(events, ServerReply)
+    assert [(r.command, r.label) for r in replies] == [  # type: ignore[attr-defined]
+        ("311", label),
+        ("312", label),
+        ("312", None),
+    ]
+    label2, _ = proto.request("FOO")
+    events = feed(proto, f"@label={label2} {S} 421 me FOO :Unknown command")
+    assert [r.label for r in of(events, ServerReply)] == [label2]  # type: ignore[attr-defined]
+
+
+def test_without_labels_replies_before_the_fence_belong_to_the_waiting_request() -> None:
+    proto = make()
+    register(proto)
+    label, _ = proto.request("LIST")
+    events = feed(
+        proto,
+        f"{S} 322 me #a 3 :topic a",
+        f"{S} 323 me :End of /LIST",
+        f"{S} PONG irc.test {label}",
+        f"{S} 322 me #late 1 :after the fence",
+    )
+    assert [(r.command, r.label) for r in of(events, ServerReply)] == [  # type: ignore[attr-defined]
+        ("322", label),
+        ("323", label),
+        ("322", None),
+    ]
+
+
+def test_passwords_are_hidden_from_the_debug_log_in_labelled_requests_too() -> None:
+    from hubbub.client._client import _redact
+
+    data = b"@label=hb1.2 OPER admin s3cret\r\nPASS hunter2\r\noper root pw\r\nPRIVMSG #a :OPER x y\r\n"
+    shown = _redact(data)
+    assert b"s3cret" not in shown and b"hunter2" not in shown and b" pw" not in shown
+    assert shown.split(b"\r\n")[:4] == [
+        b"@label=hb1.2 OPER <hidden>",
+        b"PASS <hidden>",
+        b"oper <hidden>",
+        b"PRIVMSG #a :OPER x y",
+    ]
+    assert _redact(b"PRIVMSG #a :hello\r\n") == b"PRIVMSG #a :hello\r\n"

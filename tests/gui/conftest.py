@@ -185,6 +185,8 @@ async def make_ui(xvfb: str, tmp_path: Path) -> AsyncIterator[Callable[..., Ui]]
         if shutil.which("xdotool") is None:
             _missing("xdotool")
         root = tk.Tk()
+        # No real desktop notifications from a test run on someone's desktop; the tests of them ask.
+        settings.setdefault("notifications", False)
         cfg = profiles.Settings(**settings)  # type: ignore[arg-type]
         window = ChatWindow(root, cfg, tmp_path / "config")
         window.connect(ConnectOptions(server.host, server.port, nick, channels=channels))

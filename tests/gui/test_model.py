@@ -194,11 +194,11 @@ def test_slash_commands_become_requests() -> None:
     assert interpret("/back", "#a").requests == [ev.SetAway("")]
     assert interpret("/kick bob be nice", "#a").requests == [ev.KickMember("#a", "bob", "be nice")]
     assert interpret("/mode +o bob", "#a").requests == [ev.SetMode(("#a", "+o", "bob"))]
-    assert interpret("/whois bob", "#a").requests == [ev.Whois("bob")]
+    assert interpret("/whois bob", "#a").requests == [ev.Whois("bob", origin="#a")]
     assert interpret("/quit bye", "#a").quit
     assert "/join" in interpret("/help", "#a").notice
-    unknown = interpret("/list *", "#a")
-    assert unknown.requests == [ev.SendRaw("LIST *")] and unknown.notice
+    unknown = interpret("/invite bob", "#a")
+    assert unknown.requests == [ev.SendRaw("INVITE bob", origin="#a")] and unknown.notice
     assert interpret("/kick", "#a").error and interpret("/msg bob", "#a").error
 
 

@@ -244,7 +244,7 @@ async def test_consecutive_messages_of_one_person_show_the_nick_once(server: Ser
         assert re.search(rf"{hhmm}  bob  fourth\n{hhmm}  \* bob shrugs\n{hhmm}  bob  fifth\n", shown)
 
 
-async def test_joins_and_parts_are_summed_up_until_show_joins_is_set(
+async def test_joins_and_parts_are_summed_up_by_default_shown_or_hidden_by_the_setting(
     server: ServerProcess, make_ui, tmp_path: Path
 ) -> None:
     ui = make_ui(server, "alice")
@@ -265,20 +265,19 @@ async def test_joins_and_parts_are_summed_up_until_show_joins_is_set(
         await ui.key("Return")
         async with peer(server, "erin"):
             await ui.until(lambda: "erin joined #test" in view.text.get("1.0", "end"), what="a lone join")
-            await ui.type("/set show_joins on")
-            await ui.key("Return")
-            await ui.until(lambda: ui.window.settings.show_joins, what="/set show_joins on")
+            # The settings screen's "Joins, parts, quits" (Ctrl+,) goes through change_setting.
+            ui.window.change_setting("join_parts", "show")
             shown = view.text.get("1.0", "end")
             assert "3 joined" not in shown
             assert shown.index("bob joined") < shown.index("carol joined") < shown.index("dave left")
             saved = json.loads((tmp_path / "config" / "gui.json").read_text())
-            assert saved["show_joins"] is True
-            await ui.type("/set show_joins maybe")
-            await ui.key("Return")
-            await ui.until(lambda: "usage: /set show_joins on|off" in ui.lines("#test"))
-            await ui.type("/set show_joins off")
-            await ui.key("Return")
-            await ui.until(lambda: "3 joined, 1 left" in view.text.get("1.0", "end"), what="summaries again")
+            assert saved["join_parts"] == "show"
+            ui.window.change_setting("join_parts", "hide")
+            shown = view.text.get("1.0", "end")
+            assert "joined" not in shown.replace("You joined", "") and "left" not in shown
+            assert "alice  hello" in shown
+            ui.window.change_setting("join_parts", "collapse")
+            assert "3 joined, 1 left" in view.text.get("1.0", "end")
 
 
 async def test_ctrl_f_finds_highlights_counts_and_steps_through_matches(

@@ -20,8 +20,13 @@ from .conftest import Ui
 async def peer(
     server: ServerProcess, nick: str, channels: tuple[str, ...] = ("#test",)
 ) -> AsyncIterator[hc.Client]:
-    """Another user on the network, through the client library."""
-    client = hc.Client(server.host, server.port, hc.ClientConfig(nick=nick, channels=channels))
+    """Another user on the network, through the client library.
+
+    Unpaced: the test servers run without flood control, and a peer may send hundreds of lines.
+    """
+    config = hc.ClientConfig(nick=nick, channels=channels)
+    unpaced = hc.SendPacing(enabled=False)
+    client = hc.Client(server.host, server.port, config, pacing=unpaced)
     await client.connect(timeout=5)
     for channel in channels:
         await client.wait_for(hc.Joined, timeout=5, channel=channel, is_self=True)
@@ -102,7 +107,7 @@ async def test_unread_and_mention_badges_count_and_clear(server: ServerProcess, 
 async def test_the_new_messages_line_marks_what_others_wrote_while_away(
     server: ServerProcess, make_ui
 ) -> None:
-    ui = make_ui(server, "alice", show_joins=True)  # each join and part on its own line
+    ui = make_ui(server, "alice", join_parts="show")  # each join and part on its own line
     await ready(ui)
     text = ui.window.view.text
     async with peer(server, "bob") as bob:

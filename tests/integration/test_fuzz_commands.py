@@ -155,6 +155,13 @@ USAGE: dict[str, list[str]] = {
     "REGISTER": ["* * password123", "acct mail@example.com password123"],
     "REHASH": [""],
     "SAMODE": ["#c +o other", "{op} +l 10"],
+    "SEARCH": [
+        "text=hello;in=#c",
+        "text=hello",
+        "text=hi;in=watcher;from=other;limit=5",
+        f"text=x;after={TS[10:]};before=2030-01-01T00:00:00.000Z",
+        ':text=NEAR(a\\s*)\\s"col:x;in={op}',
+    ],
     "SETNAME": [":New Name"],
     "TAGMSG": ["#c", "watcher"],
     "TIME": [""],

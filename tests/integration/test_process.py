@@ -12,6 +12,7 @@ import pytest
 
 from hubbub.server.connection import CLOSE_LINGER
 from hubbub.store import open_store
+from hubbub.store.search import SearchQuery
 from tests.support.serverproc import ServerProcess
 
 from .ircclient import IRCClient
@@ -162,8 +163,15 @@ async def test_every_message_anybody_saw_survives_a_crash_in_order_without_dupli
     store = open_store(data)
     try:
         rows = store.latest("#storm", 1_000_000)
+        # The search index was written in the same transactions: it holds exactly these rows.
+        store._db.execute("INSERT INTO message_text (message_text) VALUES ('integrity-check')")
+        (indexed,) = store._db.execute("SELECT count(*) FROM message_text").fetchone()
+        sender = rows[-1].params[1].split()[0]
+        matches = store.search(SearchQuery(sender, [("#storm", 0)], 1_000_000))
     finally:
         store.close()
+    assert indexed == len(rows)
+    assert len(matches) == sum(1 for r in rows if sender in r.params[1].split())
     history = [r.msgid for r in rows]
     assert len(history) == len(set(history)), "duplicates in history"
     position = {msgid: i for i, msgid in enumerate(history)}

@@ -446,6 +446,9 @@ async def test_hubbub_serve_opens_the_door_with_its_flag(
     line = await server.wait_for_stderr(b"tutorial door listening on")
     found = re.search(rb"listening on (\S+):(\d+)", line)
     assert found is not None
+    # Beside the log line, the address is printed as the IRC and web ones are (README quick start).
+    printed = await server.wait_for_stderr(b"hubbub tutorial door on ")
+    assert printed.rstrip() == b"hubbub tutorial door on " + found.group(1) + b":" + found.group(2)
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(found.group(1).decode(), int(found.group(2))), DEFAULT_TIMEOUT
     )

@@ -92,6 +92,40 @@ async def test_websocket_and_tcp_clients_chat_in_one_channel(web, connect, offer
     assert (await ws.expect("PRIVMSG", "webby")).params[1] == "direct"
 
 
+async def test_a_burst_from_several_senders_reaches_text_and_binary_members_whole_and_in_order(
+    start_server, connect
+):
+    # Several senders' bursts land in one loop turn and in turns waiting for one commit, so each
+    # member's flush holds several shared segments: their frames are made once for all members
+    # (WebSocketTransport.write_parts), per message type, and must still be every line, in order.
+    srv = await start_server(web_port=0, flood_control=False)
+    text = await ws_open(srv, "texty", subprotocols=["text.ircv3.net"])
+    binary = await ws_open(srv, "binny", subprotocols=["binary.ircv3.net"])
+    plain = await ws_open(srv, "plainy", subprotocols=[])
+    senders = [await connect(f"s{i}", target=srv) for i in range(3)]
+    for client in (text, binary, plain):
+        await client.join("#burst")
+    for sender in senders:
+        await sender.join("#burst")
+    for member in (text, binary, plain):
+        for _sender in senders:
+            await member.expect("JOIN", "#burst", timeout=5)
+    lines = 200
+    for n in range(lines):
+        for i, sender in enumerate(senders):
+            sender.send(f"PRIVMSG #burst :{i} {n} caf\u00e9 " + "x" * (n % 150))
+    for member, kind in ((text, Opcode.TEXT), (binary, Opcode.BINARY), (plain, Opcode.TEXT)):
+        member.kinds.clear()
+        got: dict[str, list[int]] = {"0": [], "1": [], "2": []}
+        while sum(map(len, got.values())) < lines * len(senders):
+            m = await member.expect("PRIVMSG", "#burst", timeout=10)
+            who, seq, word, pad = m.params[1].split(" ")
+            assert word == "caf\u00e9" and pad == "x" * (int(seq) % 150)
+            got[who].append(int(seq))
+        assert all(seqs == list(range(lines)) for seqs in got.values()), member.name
+        assert set(member.kinds) == {kind}
+
+
 async def test_the_client_order_of_preference_picks_the_subprotocol(web):
     first_binary = await ws_open(web, subprotocols=["binary.ircv3.net", "text.ircv3.net"])
     assert first_binary.subprotocol == "binary.ircv3.net"
@@ -520,3 +554,47 @@ async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer
     raw = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"ok\n")
+
+
+async def _idle_sockets(srv: Server, n: int) -> list[asyncio.StreamWriter]:
+    """``n`` connections that send nothing: each holds a place until its request times out."""
+    writers = []
+    for _ in range(n):
+        _, writer = await asyncio.open_connection("127.0.0.1", srv.web_port)
+        writers.append(writer)
+    deadline = time.monotonic() + 5
+    while len(srv.web.peers) < n:  # polling with a deadline: the server has accepted them
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    return writers
+
+
+@pytest.mark.parametrize(
+    ("limits", "held"), [({"web_max_requests_per_ip": 3}, 3), ({"web_max_requests": 2}, 2)]
+)
+async def test_connections_that_never_become_websockets_are_capped_with_a_503(start_server, limits, held):
+    srv = await start_server(web_port=0, **limits)
+    idle = await _idle_sockets(srv, held)
+    status, headers, body = await http(srv, get("/"))
+    assert (status, headers.get("retry-after")) == (503, "10"), body
+    with pytest.raises(Rejected) as refused:  # a WebSocket begins as a request: refused alike
+        await ws_open(srv, "early")
+    assert refused.value.status == 503
+    for writer in idle:
+        writer.close()
+    deadline = time.monotonic() + 5
+    while srv.web.peers or srv.web.per_ip:  # the places are given back
+        assert time.monotonic() < deadline, (srv.web.peers, srv.web.per_ip)
+        await asyncio.sleep(0.01)
+    status, _, _ = await http(srv, get("/"))
+    assert status == 200
+
+
+async def test_websockets_hold_no_place_among_the_requests(start_server):
+    srv = await start_server(web_port=0, web_max_requests_per_ip=2)
+    clients = [await ws_open(srv, f"w{i}") for i in range(4)]  # more than the cap, one by one
+    status, _, _ = await http(srv, get("/"))
+    assert status == 200
+    assert not srv.web.per_ip or sum(srv.web.per_ip.values()) <= 1
+    for client in clients:
+        await client.close()

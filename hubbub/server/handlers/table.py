@@ -39,6 +39,7 @@ from . import (
     reference,
     registration,
     rename,
+    search,
     whois,
 )
 
@@ -164,7 +165,7 @@ COMMANDS: dict[str, CommandSpec] = {
         syntax="+ | - <nick>{,<nick>} | C | L | S",
         help="Watches nicks and tells you when they come and go.",
     ),
-    # Messaging (messaging.py, chathistory.py, redact.py)
+    # Messaging (messaging.py, chathistory.py, search.py, redact.py)
     "PRIVMSG": CommandSpec(
         handler=messaging.handle_privmsg,
         syntax="<target>{,<target>} <text>",
@@ -192,6 +193,13 @@ COMMANDS: dict[str, CommandSpec] = {
         after_commit=True,
         syntax="<subcommand> <target> <reference>... <limit>",
         help="Fetches stored messages: LATEST BEFORE AFTER AROUND BETWEEN TARGETS.",
+    ),
+    "SEARCH": CommandSpec(
+        handler=search.handle_search,
+        min_params=1,
+        after_commit=True,  # reads history: what was sent before it must be found
+        syntax="<attributes>",
+        help="Searches stored messages (soju.im/search), e.g. SEARCH text=deploy;in=#ops;limit=20.",
     ),
     "REDACT": CommandSpec(
         handler=redact.handle_redact,

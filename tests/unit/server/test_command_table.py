@@ -54,8 +54,15 @@ def test_operator_commands_are_marked():
 
 
 def test_only_the_commands_that_read_history_wait_for_the_commit():
-    # REDACT reads the message it deletes; RENAME looks for history already kept under the new name.
-    assert {n for n, s in COMMANDS.items() if s.after_commit} == {"JOIN", "CHATHISTORY", "REDACT", "RENAME"}
+    # REDACT reads the message it deletes; RENAME looks for history already kept under the new name;
+    # SEARCH must find what the client sent just before it.
+    assert {n for n, s in COMMANDS.items() if s.after_commit} == {
+        "JOIN",
+        "CHATHISTORY",
+        "REDACT",
+        "RENAME",
+        "SEARCH",
+    }
 
 
 def test_commands_with_a_required_parameter_show_it_in_their_syntax():

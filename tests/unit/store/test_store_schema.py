@@ -48,7 +48,7 @@ def test_a_new_database_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> N
     with open_store(tmp_path) as store:
         assert store.previous_version == 0
     path = tmp_path / DATABASE_NAME
-    assert version_of(path) == CURRENT_VERSION == 12
+    assert version_of(path) == CURRENT_VERSION == 13
     assert {"messages", "conversations", "channels", "schema_version"} <= tables_of(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

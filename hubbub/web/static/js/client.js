@@ -4,6 +4,7 @@
 
 import { HANDLERS } from "./handlers.js";
 import { actionText, casefold, formatLine, isChannel, nickOf, parseLine } from "./irc.js";
+import { ChosenNick } from "./nick.js";
 import { Network } from "./state.js";
 import { mentions, messageTime, splitMessage } from "./text.js";
 
@@ -37,7 +38,9 @@ export class Client {
    */
   constructor(url, login) {
     this.url = url;
-    this.wantedNick = login.nick;
+    this.account = login.nick; // the login name: SASL's account and the USER name
+    this.wantedNick = login.nick; // the nick the user chose (at login or with /nick since)
+    this.chosen = new ChosenNick(this);
     this.password = login.password || "";
     this.autojoin = login.channels && login.channels.length ? [...login.channels] : ["#general"];
     this.network = new Network();
@@ -89,6 +92,7 @@ export class Client {
     this.stopped = false;
     this.registered = false;
     this.statusText = "";
+    this.nickTaken = ""; // why the chosen nick was refused at registration
     this.caps = new Set();
     this.batches.clear();
     this.historyRequests = [];
@@ -103,9 +107,11 @@ export class Client {
     }
     this.ws = ws;
     ws.onopen = () => {
+      // The chosen nick, even if the last connection had to make do with another.
+      this.nick = this.wantedNick;
       this.sendRaw("CAP LS 302");
       this.sendRaw(formatLine("NICK", [this.nick]));
-      this.sendRaw(formatLine("USER", [this.wantedNick.slice(0, 18) || "web", "0", "*", "hubbub web client"]));
+      this.sendRaw(formatLine("USER", [this.account.slice(0, 18) || "web", "0", "*", "hubbub web client"]));
     };
     ws.onmessage = (event) => {
       if (typeof event.data !== "string") return; // the subprotocol sends text frames only
@@ -123,6 +129,7 @@ export class Client {
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.chosen.stop();
       for (const buffer of this.network.buffers.values()) {
         buffer.joined = false;
         buffer.loadingHistory = false;
@@ -138,6 +145,7 @@ export class Client {
   quit(reason = "") {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    this.chosen.stop();
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.sendRaw(formatLine("QUIT", [reason || "Leaving"]));
     this.ws?.close();
     this.ws = null;
@@ -409,6 +417,13 @@ export class Client {
       }
       if (this.away && this.awayText) this.setAway(this.awayText);
     }
+    if (!this.isMe(this.wantedNick)) {
+      this.info(
+        this.network.current || this.network.server,
+        `${this.wantedNick} is taken (${this.nickTaken || "in use"}); you are ${this.nick} until it is free.`,
+      );
+    }
+    this.chosen.registered();
     this.emit("status");
     this.emit("registered", { reconnecting });
   }

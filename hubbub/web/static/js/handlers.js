@@ -75,7 +75,7 @@ export const HANDLERS = {
 
   AUTHENTICATE(m) {
     if (m.params[0] === "+") {
-      for (const chunk of saslPlainChunks(this.wantedNick, this.password)) this.sendRaw(`AUTHENTICATE ${chunk}`);
+      for (const chunk of saslPlainChunks(this.account, this.password)) this.sendRaw(`AUTHENTICATE ${chunk}`);
     }
   },
 
@@ -118,12 +118,23 @@ export const HANDLERS = {
             this.ws?.close();
             return;
           }
+          if (this.chosen.is(m.params[1] || "")) this.nickTaken = text; // said once registered
           this.nick = nextNick(this.nick);
           this.sendRaw(formatLine("NICK", [this.nick]));
-        } else {
+        } else if (!this.chosen.refused(m.params[1] || "", code)) {
           this.problem(`${m.params[1]}: ${text}`);
         }
         return;
+      case "731":
+        this.chosen.offline(text);
+        return;
+      case "734":
+        this.chosen.monitorRefused();
+        return;
+      case "730":
+      case "732":
+      case "733":
+        return; // MONITOR: the chosen nick is still online, or the list
       case "331":
       case "332": {
         const buffer = this.network.get(m.params[1]);
@@ -274,7 +285,10 @@ export const HANDLERS = {
     const oldNick = nickOf(m.source);
     const newNick = m.params[0];
     const me = this.isMe(oldNick);
-    if (me) this.nick = newNick;
+    if (me) {
+      this.nick = newNick;
+      this.chosen.changed(newNick);
+    }
     for (const buffer of this.network.renameNick(oldNick, newNick)) {
       this.info(buffer, me ? `You are now known as ${newNick}` : `${oldNick} is now known as ${newNick}`);
       this.emit("members", { buffer });

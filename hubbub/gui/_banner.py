@@ -16,9 +16,16 @@ class Banner(tk.Frame):
         super().__init__(master, padx=12, pady=8)
         self.fonts = fonts
         self.kind = ""
+        # The entry and buttons are packed first, on the right, so they always get their room;
+        # the question takes what is left and wraps to it (a long server message must not push
+        # the buttons out of a narrow window).
+        self.controls = tk.Frame(self)
+        self.controls.pack(side="right")
         self.label = tk.Label(self, anchor="w", justify="left", font=fonts["ui"])
         self.label.pack(side="left", fill="x", expand=True)
-        self.entry = tk.Entry(self, width=18, font=fonts["ui"], relief="flat", highlightthickness=1)
+        self.label.bind("<Configure>", self._wrap, add=True)
+        self._wrap_width = 0
+        self.entry = tk.Entry(self.controls, width=14, font=fonts["ui"], relief="flat", highlightthickness=1)
         self.buttons: list[tk.Button] = []
         # The widget the banner is packed before, so it takes its space from the message view.
         self.before: tk.Misc | None = None
@@ -28,6 +35,7 @@ class Banner(tk.Frame):
         """Recolour for ``theme``."""
         self.theme = theme
         self.configure(background=theme.mention_bg)
+        self.controls.configure(background=theme.mention_bg)
         self.label.configure(background=theme.mention_bg, foreground=theme.fg)
         self.entry.configure(
             background=theme.input_bg,
@@ -54,13 +62,13 @@ class Banner(tk.Frame):
         if entry_value is not None:
             self.entry.delete(0, "end")
             self.entry.insert(0, entry_value)
-            self.entry.pack(side="left", padx=8)
+            self.entry.pack(side="left", padx=(8, 0))
             self.entry.bind("<Return>", lambda _e: actions[0][1]())
             self.entry.bind("<Escape>", lambda _e: self.hide())
         for i, (title, action) in enumerate(actions):
             primary = i == 0
             button = tk.Button(
-                self,
+                self.controls,
                 text=title,
                 command=action,
                 relief="flat",
@@ -84,6 +92,12 @@ class Banner(tk.Frame):
         if entry_value is not None:
             self.entry.focus_set()
             self.entry.select_range(0, "end")
+
+    def _wrap(self, event: tk.Event) -> None:
+        width = max(80, event.width - 4)
+        if width != self._wrap_width:  # configuring the same width again would only loop
+            self._wrap_width = width
+            self.label.configure(wraplength=width)
 
     def answer_by_keys(self, confirm: Callable[[], None], cancel: Callable[[], None]) -> None:
         """Take the keyboard focus: Enter answers with ``confirm``, Escape with ``cancel``.

@@ -1,7 +1,8 @@
 """The main window: buffer list, message view, member list, input line and status bar.
 
-Events from the network come through a :class:`queue.Queue` that :meth:`ChatWindow._tick`
-drains with ``after()``, at most :data:`BATCH` per tick, so a flood never freezes the window.
+Events from the network come through a :class:`._wakeup.WakeQueue`, whose pipe wakes Tk when
+something arrives; :meth:`ChatWindow._tick` then drains it, at most :data:`BATCH` per tick, so a
+flood never freezes the window, and an idle window runs no timer at all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import gc
 import logging
 import queue
+import signal
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -24,11 +26,13 @@ from . import events as ev
 from . import profiles
 from ._banner import Banner
 from ._connect import ConnectForm
+from ._find import FindBar
 from ._nav import Navigator
 from ._prefs import Preferences
 from ._search import Search
 from ._sidebar import BufferList, MemberList
 from ._view import MessageView
+from ._wakeup import WakeQueue
 from .appearance import resolve_theme
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
 from .readmarks import ReadSync
@@ -39,8 +43,12 @@ from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 log = logging.getLogger(__name__)
 
 BATCH = 250  # events applied per tick at most: bounded work between two looks at the keyboard
-TICK_MS = 20
+TYPING_CHECK_MS = 1000  # while someone is typing: how often to look whether their notice ran out
 INPUT_HISTORY = 200
+# Below these window widths the member list, then the buffer list, fold away so the messages
+# keep a readable width (Alt+1…9 and Ctrl+PgUp/PgDn still switch buffers).
+NARROW_MEMBERS = 940
+NARROW_SIDEBAR = 800
 
 BridgeFactory = Callable[[ev.ConnectOptions, "queue.Queue[ev.Event]"], "BridgeLike"]
 
@@ -98,7 +106,8 @@ class ChatWindow(Preferences):
         self.bridge_factory = bridge_factory
         self.theme: Theme = THEMES[resolve_theme(settings.theme)]
         self.fonts = make_fonts(root, settings.font_size)
-        self.events: queue.Queue[ev.Event] = queue.Queue()
+        self.events: WakeQueue[ev.Event] = WakeQueue()
+        root.createfilehandler(self.events.read_fd, tk.READABLE, self._on_wake)
         self.bridge: BridgeLike | None = None
         self.state: ChatState | None = None
         self.options: ev.ConnectOptions | None = None
@@ -110,6 +119,8 @@ class ChatWindow(Preferences):
         self.bells = 0
         self._last_tick = 0.0
         self._tick_id: str | None = None
+        self._busy = False  # the last tick left events in the queue
+        self._narrow = (False, False)  # the member list, the buffer list folded away
         self._focused = True
         self._mention_pending = False
         self._history: list[str] = []
@@ -184,7 +195,7 @@ class ChatWindow(Preferences):
             delta = {"small": -1, "small_bold": -1, "tiny_bold": -2, "title": 3}.get(name, 0)
             f.configure(size=max(6, size + delta))
         if self.chat is not None:
-            self.view.apply_theme(self.theme)
+            self.view.apply_theme(self.theme)  # the view re-sticks to the bottom once reflowed
         self._save_settings()
         self._changed("font_size")
 
@@ -252,7 +263,7 @@ class ChatWindow(Preferences):
             self.chat.destroy()
             self.chat = None
         self.state = None
-        self.events = queue.Queue()  # nothing of the failed attempt is left to apply
+        self._new_events()  # nothing of the failed attempt is left to apply
         self.root.title("hubbub")
         gc.collect()
         target = f"{self.options.host}:{self.options.port}" if self.options else "the server"
@@ -279,7 +290,7 @@ class ChatWindow(Preferences):
         self.bridge.start()
         self._refresh_all()
         self._last_tick = time.monotonic()
-        self._tick_id = self.root.after(TICK_MS, self._tick)
+        self._tick_id = self.root.after_idle(self._tick)
 
     def _build_chat(self) -> None:
         f = self.fonts
@@ -334,6 +345,11 @@ class ChatWindow(Preferences):
         self.view = MessageView(centre, f, self.theme)
         self.view.time_format = self.settings.strftime()
         self.view.pack(side="top", fill="both", expand=True)
+        self.view.presence_mode = self.settings.join_parts
+        self.on_setting("join_parts", self._apply_join_parts)
+        self.find = FindBar(centre, self.view.text, f, self.theme)
+        self.find.on_close = self.entry.focus_set
+        self.find.on_move = self.view.user_scrolled
         self.banner.before = bottom
         self.view.on_top = self.load_older
         self.message_menu = tk.Menu(self.root, tearoff=0)
@@ -347,6 +363,7 @@ class ChatWindow(Preferences):
             self.view.text.bind(seq, lambda _e: self.reads.soon(), add=True)
         self._paint_chat()
         chat.pack(fill="both", expand=True)
+        self.root.bind("<Configure>", self._on_resize, add=True)
         self.entry.focus_set()
 
     def _paint_chat(self) -> None:
@@ -372,7 +389,7 @@ class ChatWindow(Preferences):
             insertbackground=th.input_fg,
             disabledbackground=th.input_bg,
         )
-        for part in (self.sidebar, self.members, self.view, self.banner):
+        for part in (self.sidebar, self.members, self.view, self.banner, self.find):
             part.apply_theme(th)
         self.nav.paint()
         self.replies.apply_theme()
@@ -391,6 +408,10 @@ class ChatWindow(Preferences):
         e.bind("<Control-Next>", lambda _e: self._cycle(1))
         e.bind("<Prior>", lambda _e: self._page(-1))
         e.bind("<Next>", lambda _e: self._page(1))
+        # End moves the cursor in the line and also brings the newest messages back in view.
+        e.bind("<End>", lambda _e: self.view.scroll_to_bottom(), add=True)
+        e.bind("<Control-End>", lambda _e: self.view.scroll_to_bottom(), add=True)
+        e.bind("<Control-f>", self._open_find)
         r = self.root
         for n in range(1, 10):
             r.bind(f"<Alt-Key-{n}>", self._switcher(n - 1))
@@ -399,6 +420,13 @@ class ChatWindow(Preferences):
         r.bind("<Control-equal>", lambda _e: self.set_font_size(self.settings.font_size + 1))
         r.bind("<Control-plus>", lambda _e: self.set_font_size(self.settings.font_size + 1))
         r.bind("<Control-minus>", lambda _e: self.set_font_size(self.settings.font_size - 1))
+        r.bind("<Control-f>", self._open_find)
+        r.bind("<F3>", lambda _e: self.find.next() if self.find.is_open else None)
+        r.bind("<Shift-F3>", lambda _e: self.find.previous() if self.find.is_open else None)
+
+    def _open_find(self, _event: tk.Event) -> str:
+        self.find.open(before=self.view)
+        return "break"
 
     def _switcher(self, index: int) -> Callable[[tk.Event], None]:
         return lambda _event: self.switch_index(index)
@@ -408,7 +436,7 @@ class ChatWindow(Preferences):
         return "break"
 
     def _page(self, step: int) -> str:
-        self.view.text.yview_scroll(step, "pages")
+        self.view.scroll_pages(step)
         self.reads.soon()
         if step < 0 and self.view.at_top():
             self.load_older()
@@ -416,9 +444,36 @@ class ChatWindow(Preferences):
 
     # --- the event pump --------------------------------------------------------------------------
 
+    def _new_events(self) -> None:
+        """A fresh event queue (and pipe) for the next connection; the old one is closed."""
+        old, self.events = self.events, WakeQueue()
+        with contextlib.suppress(tk.TclError):
+            self.root.deletefilehandler(old.read_fd)
+        self.root.createfilehandler(self.events.read_fd, tk.READABLE, self._on_wake)
+        self._busy = False
+        # `hubbub gui` has signals wake Tk through this pipe: move them to the new one.
+        with contextlib.suppress(ValueError):  # not the main thread: signals are not ours
+            previous = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(
+                self.events.write_fd if previous == old.write_fd else previous, warn_on_full_buffer=False
+            )
+        old.close()
+
+    def _on_wake(self, _fd: int, _mask: int) -> None:
+        # The network put events in the queue: take them now, unless a tick is due anyway.
+        self.events.drain_wakeups()
+        if self._busy or self.state is None:
+            return  # a tick is due at once anyway
+        if self._tick_id is not None:
+            self.root.after_cancel(self._tick_id)  # only the typing check: do it now too
+        self._tick()
+
     def _tick(self) -> None:
+        self._tick_id = None
         now = time.monotonic()
-        self.max_tick_gap = max(self.max_tick_gap, now - self._last_tick)
+        if self._busy:
+            # Measured only while events wait: an idle window has no ticks to measure.
+            self.max_tick_gap = max(self.max_tick_gap, now - self._last_tick)
         self._last_tick = now
         state = self.state
         if state is None:
@@ -446,8 +501,13 @@ class ChatWindow(Preferences):
         expired = state.expire_typing()
         if applied or expired:
             self._render()
-        # More waiting: come back at once (after Tk handled input); idle: the normal pace.
-        self._tick_id = self.root.after(1 if applied == BATCH else TICK_MS, self._tick)
+        self._busy = applied == BATCH
+        if self._busy:
+            # More waiting: come back at once (after Tk handled input).
+            self._tick_id = self.root.after(1, self._tick)
+        elif state.typing_pending():
+            # Someone's "is typing" runs out after a while, with or without news from the network.
+            self._tick_id = self.root.after(TYPING_CHECK_MS, self._tick)
 
     def _render(self) -> None:
         state = self.state
@@ -457,6 +517,8 @@ class ChatWindow(Preferences):
         buf = state.buffer(state.current)
         assert buf is not None
         self.view.extras.me = state.nick
+        if self.find.is_open and (ch.switched or cur in ch.rebuilt):
+            self.find.refresh()  # the text was drawn again: find the matches again
         if ch.switched:
             # A channel the user asked for was joined and is now shown.
             self._completion = None
@@ -535,9 +597,25 @@ class ChatWindow(Preferences):
             bridge.submit(ev.SendTyping(self._typing_to, "done"))
             self._typing_to = None
 
+    def _on_resize(self, event: tk.Event) -> None:
+        if event.widget is not self.root or self.chat is None:
+            return
+        narrow = (event.width < NARROW_MEMBERS, event.width < NARROW_SIDEBAR)
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
+        if narrow[1]:
+            self.sidebar.pack_forget()
+        elif not self.sidebar.winfo_manager():
+            self.sidebar.pack(side="left", fill="y", before=self.centre)
+        if self.state is not None:
+            buf = self.state.buffer(self.state.current)
+            if buf is not None:
+                self._show_members(buf)
+
     def _show_members(self, buf: Buffer) -> None:
-        # Only a channel has members; elsewhere the messages get the room.
-        if buf.kind == "channel":
+        # Only a channel has members, and only a wide window has room for them.
+        if buf.kind == "channel" and not self._narrow[0]:
             if not self.members.winfo_manager():
                 self.members.pack(side="right", fill="y", before=self.centre)
             self.members.show(buf.sorted_members())
@@ -756,6 +834,14 @@ class ChatWindow(Preferences):
         if result.quit:
             self.root.after(300, self.close)
 
+    def _apply_join_parts(self, mode: object) -> None:
+        # The settings screen changed how joins, parts and quits show: draw the buffer again.
+        self.view.presence_mode = str(mode)
+        if self.state is not None:
+            buf = self.state.buffer(self.state.current)
+            if buf is not None:
+                self.view.show(buf)
+
     def _recall(self, step: int) -> str:
         if not self._history:
             return "break"
@@ -920,7 +1006,7 @@ class ChatWindow(Preferences):
             self.nav.close()
             self.chat.destroy()
             self.chat = None
-        self.events = queue.Queue()  # the old connection's last events are not the new one's
+        self._new_events()  # the old connection's last events are not the new one's
         self._form_submitted(profile, remember_password)
 
     # --- shutdown --------------------------------------------------------------------------------
@@ -939,6 +1025,9 @@ class ChatWindow(Preferences):
         if self.bridge is not None:
             self.bridge.stop("Leaving", timeout=2.0)
             self.bridge = None
+        with contextlib.suppress(tk.TclError):
+            self.root.deletefilehandler(self.events.read_fd)
+        self.events.close()
         with contextlib.suppress(tk.TclError):
             self.root.destroy()
 

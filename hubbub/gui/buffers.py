@@ -401,6 +401,10 @@ class ChatState:
                     expired = True
         return expired
 
+    def typing_pending(self) -> bool:
+        """Whether anyone's typing notification is still running (and will run out)."""
+        return any(self.typing.values())
+
     def typing_text(self, name: str) -> str:
         """ "alice is typing…" for buffer ``name``, or ``""`` when nobody is."""
         nicks = sorted((nick for nick, _ in self.typing.get(fold(name), {}).values()), key=fold)

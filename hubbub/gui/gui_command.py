@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import profiles
     from ._connect import _default_nick
+    from ._emoji import prefer_colour_emoji
     from .app import ChatWindow
     from .events import ConnectOptions
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         settings.font_size = max(7, min(args.font_size, 32))
     if args.max_lines:
         settings.max_lines = max(50, args.max_lines)
+    prefer_colour_emoji()  # before the first window: fontconfig reads its configuration once
     try:
         root = tk.Tk(className="hubbub")
     except tk.TclError as exc:
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, terminate)
+    # The idle window runs no timer, so Python's handlers get to run only if a signal wakes Tk.
+    signal.set_wakeup_fd(window.events.write_fd, warn_on_full_buffer=False)
     if args.host or args.nick:
         channels = tuple(c.strip() for c in args.join.split(",") if c.strip())
         window.connect(
@@ -86,4 +90,6 @@ def run(args: argparse.Namespace) -> int:
         root.mainloop()
     except KeyboardInterrupt:
         window.close()
+    finally:
+        signal.set_wakeup_fd(-1)  # the window closed its pipe
     return 0

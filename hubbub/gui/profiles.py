@@ -70,7 +70,7 @@ class Settings:
     connect_timeout: float = 10.0
     default_nick: str = ""  # the nickname new connections start with ("" = the user's login name)
     notifications: bool = True  # desktop notifications for mentions and direct messages
-    join_parts: str = "show"  # one of JOIN_PARTS
+    join_parts: str = "collapse"  # one of JOIN_PARTS
     time_format: str = "24h"  # a key of TIME_FORMATS
     muted: list[str] = field(default_factory=list)  # buffers (casefolded) that never notify
     notify_quiet_seconds: int = 10  # after a notification, later ones wait and arrive as one summary

@@ -21,6 +21,7 @@ from pathlib import Path
 import hubbub.client as hc
 
 from . import profiles
+from ._emoji import prefer_colour_emoji
 from .app import ChatWindow
 from .events import ConnectOptions
 
@@ -29,6 +30,7 @@ CHANNELS = ("#general", "#design", "#random")
 
 SCRIPT: list[tuple[str, str, str]] = [
     ("bob", "#general", "morning everyone ☀️"),
+    ("bob", "#general", "coffee is on me today 😀"),
     ("carol", "#general", "morning! the new build is up on staging"),
     ("dave", "#general", "nice, release notes are at https://example.org/hubbub/0.1"),
     ("émile", "#general", "\x01ACTION brings croissants 🥐\x01"),
@@ -176,6 +178,12 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     window.set_theme("dark")
     await settle(root)
     capture(display, out / "chat-dark.png")
+    # Ctrl+F: the find bar over the buffer, every match highlighted.
+    window.find.open(before=window.view)
+    window.find.entry.insert(0, "test")
+    window.find.refresh()
+    await settle(root)
+    capture(display, out / "find-dark.png")
     await settings_scene(out, display, window)
     window.set_theme("light")
     await nav_scenes(out, display, window)
@@ -270,6 +278,7 @@ def main(argv: list[str]) -> int:
     xvfb, display = start_xvfb()
     os.environ["DISPLAY"] = display
     with tempfile.TemporaryDirectory() as tmp:
+        prefer_colour_emoji(Path(tmp) / "cache")
         server, port = start_server(Path(tmp) / "data")
         try:
             asyncio.run(scene(out, display, port, Path(tmp) / "config"))

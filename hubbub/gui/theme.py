@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 
@@ -77,27 +76,38 @@ DARK = Theme(
 
 THEMES = {"light": LIGHT, "dark": DARK}
 
-# Mid-lightness hues with a contrast of 3:1 or better on both #ffffff and #1e2127.
-NICK_PALETTE = (
-    "#d9480f",
-    "#2f9e44",
-    "#1c7ed6",
-    "#ae3ec9",
-    "#ca6702",
-    "#0c8599",
-    "#db2777",
-    "#5c7cfa",
-    "#65a30d",
-    "#d97706",
-    "#7950f2",
-    "#0d9488",
-)
+# Sixteen hues a little over 22 degrees apart, one shade per theme: each has a contrast of 4.5:1
+# or better on its theme's background (WCAG AA for text), checked in tests/gui/test_model.py.
+NICK_PALETTES = {
+    "light": (
+        "#e02929", "#b75b1a", "#986c16", "#7d7412", "#4a8112", "#138639", "#128166", "#14808a",
+        "#197cae", "#2472e0", "#4c59e6", "#804ce6", "#ab3be3", "#c91dc9", "#d61f99", "#df2060",
+    ),
+    "dark": (
+        "#e75a5a", "#db6d1f", "#b38019", "#b3a619", "#66b319", "#19b34d", "#19b38c", "#19a6b3",
+        "#1d93cd", "#4d8ce5", "#757feb", "#9c75eb", "#bc63e9", "#e33be3", "#e54db2", "#e75586",
+    ),
+}  # fmt: skip
+NICK_PALETTE = NICK_PALETTES["light"]
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 
 
-def nick_colour(nick: str) -> str:
-    """The colour of ``nick``: the same on every run and machine (crc32, not the salted ``hash``)."""
-    key = nick.lower().rstrip("_")
-    return NICK_PALETTE[zlib.crc32(key.encode("utf-8")) % len(NICK_PALETTE)]
+def nick_index(nick: str) -> int:
+    """The palette slot of ``nick``: FNV-1a of the casefolded nick, the same in every run and buffer.
+
+    Python's ``hash`` is salted per process, so it would change the colours at every start.
+    Trailing underscores are ignored: ``alice_`` is usually ``alice`` with a nick in use.
+    """
+    key = nick.translate(_FOLD).rstrip("_") or nick
+    h = 0x811C9DC5
+    for byte in key.encode("utf-8"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h % len(NICK_PALETTE)
+
+
+def nick_colour(nick: str, theme: str = "light") -> str:
+    """The colour of ``nick`` in the theme called ``theme`` (see :func:`nick_index`)."""
+    return NICK_PALETTES.get(theme, NICK_PALETTE)[nick_index(nick)]
 
 
 # Families tried in order; the first one installed wins. Noto and DejaVu cover most scripts, and

@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -55,11 +56,20 @@ def xvfb() -> Iterator[str]:
         number += chunk
     os.close(read_fd)
     display = f":{number.decode().strip()}"
+    # As `hubbub gui` does before its first window (fontconfig reads its configuration once).
+    from hubbub.gui._emoji import prefer_colour_emoji
+
+    old_fontconfig = os.environ.get("FONTCONFIG_FILE")
+    prefer_colour_emoji(Path(tempfile.mkdtemp(prefix="hubbub-fonts-")))
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
     yield display
     proc.terminate()
     proc.wait(5)
+    if old_fontconfig is None:
+        os.environ.pop("FONTCONFIG_FILE", None)
+    else:
+        os.environ["FONTCONFIG_FILE"] = old_fontconfig
     if old is None:
         os.environ.pop("DISPLAY", None)
     else:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from hubbub.gui import profiles
 from hubbub.gui.buffers import SERVER, ChatState
 from hubbub.gui.replies import describe, is_error
 from hubbub.gui.slash import interpret
-from hubbub.gui.theme import DARK, LIGHT, NICK_PALETTE, nick_colour
+from hubbub.gui.theme import DARK, LIGHT, NICK_PALETTE, NICK_PALETTES, nick_colour, nick_index
 
 T0 = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
 
@@ -237,10 +240,39 @@ def _contrast(a: str, b: str) -> float:
 
 def test_nick_colours_are_stable_and_readable_in_both_themes() -> None:
     assert nick_colour("alice") == nick_colour("Alice") == nick_colour("alice_")
-    assert len({nick_colour(f"user{i}") for i in range(100)}) > len(NICK_PALETTE) // 2
-    for colour in NICK_PALETTE:
-        assert _contrast(colour, LIGHT.bg) >= 3.0, colour
-        assert _contrast(colour, DARK.bg) >= 3.0, colour
+    assert nick_colour("Nick[away]") == nick_colour("nick{away}")  # rfc1459 casefolding
+    assert len({nick_colour(f"user{i}") for i in range(100)}) == len(NICK_PALETTE)
+    for theme in (LIGHT, DARK):
+        palette = NICK_PALETTES[theme.name]
+        assert len(set(palette)) == len(palette) >= 16
+        for colour in palette:
+            assert _contrast(colour, theme.bg) >= 4.5, (theme.name, colour)
+            assert _contrast(colour, theme.mention_bg) >= 3.0, (theme.name, colour)
+
+
+def test_typical_nicks_get_distinct_colours() -> None:
+    for nicks in (
+        ("alice", "bob", "carol", "dave", "eve"),
+        ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"),
+        ("gui", "bob", "carol", "dave", "mallory"),
+    ):
+        assert len({nick_index(n) for n in nicks}) == len(nicks), nicks
+
+
+def test_nick_colours_are_the_same_in_another_process() -> None:
+    # Python's hash() is salted per process; the colour must not be.
+    nicks = ["alice", "bob", "Zoë", "li", "测试"]
+    code = "import sys; from hubbub.gui.theme import nick_index; print([nick_index(n) for n in sys.argv[1:]])"
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *nicks],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert out.strip() == str([nick_index(n) for n in nicks])
 
 
 def test_a_renamed_channel_keeps_its_buffer_lines_and_unread_marks() -> None:

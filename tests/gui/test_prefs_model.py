@@ -23,7 +23,7 @@ def test_new_settings_survive_a_save_and_load_and_the_old_keys_stay(tmp_path: Pa
     settings.profiles.append(profiles.Profile(name="work", host="irc.example", nick="al", channels=["#a"]))
     settings.default_nick = "carol"
     settings.notifications = False
-    settings.join_parts = "collapse"
+    settings.join_parts = "hide"
     settings.time_format = "12h"
     settings.muted = ["#quiet", "bob"]
     profiles.save(tmp_path, settings)
@@ -53,7 +53,7 @@ def test_damaged_or_foreign_values_fall_back_to_the_defaults(tmp_path: Path) -> 
     )
     loaded = profiles.load(tmp_path)
     default = profiles.Settings()
-    assert (loaded.theme, loaded.join_parts, loaded.time_format) == ("light", "show", "24h")
+    assert (loaded.theme, loaded.join_parts, loaded.time_format) == ("light", "collapse", "24h")
     assert loaded.notifications is True and loaded.muted == ["#ok"]
     assert loaded.font_size == default.font_size
     assert loaded.notify_quiet_seconds == default.notify_quiet_seconds and loaded.default_nick == ""

@@ -73,9 +73,9 @@ async def test_ctrl_comma_opens_the_settings_and_changes_apply_at_once_and_survi
     await ui.until(lambda: ui.window.settings.font_size == 13, what="font size")
     assert ui.window.fonts["ui"].cget("size") == 13
 
-    await focus_screen(ui, "join_parts:collapse")
+    await focus_screen(ui, "join_parts:show")  # collapsed by default: show them all
     await ui.key("space")
-    await ui.until(lambda: heard == ["collapse"], what="join/part listener told")
+    await ui.until(lambda: heard == ["show"], what="join/part listener told")
 
     await focus_screen(ui, "notifications")
     await ui.key("space")
@@ -103,7 +103,7 @@ async def test_ctrl_comma_opens_the_settings_and_changes_apply_at_once_and_survi
     assert (saved["default_nick"], saved["theme"], saved["font_size"]) == ("carol", "dark", 14)
     assert (saved["time_format"], saved["join_parts"], saved["notifications"]) == (
         "24h-seconds",
-        "collapse",
+        "show",
         False,
     )
 
@@ -114,7 +114,7 @@ async def test_ctrl_comma_opens_the_settings_and_changes_apply_at_once_and_survi
     await ready(again)
     assert again.window.theme.name == "dark" and again.window.fonts["ui"].cget("size") == 14
     assert again.window.view.time_format == "%H:%M:%S"
-    assert again.window.settings.join_parts == "collapse" and again.window.settings.default_nick == "carol"
+    assert again.window.settings.join_parts == "show" and again.window.settings.default_nick == "carol"
     await again.key("ctrl+comma")
     await again.until(lambda: again.window.settings_screen is not None, what="screen open again")
     reopened = again.window.settings_screen
@@ -241,6 +241,6 @@ async def test_a_setting_refuses_a_value_it_does_not_take(server: ServerProcess,
     ):
         with pytest.raises(ValueError, match=name):
             ui.window.change_setting(name, value)
-    assert (ui.window.settings.join_parts, ui.window.settings.time_format) == ("show", "24h")
+    assert (ui.window.settings.join_parts, ui.window.settings.time_format) == ("collapse", "24h")
     ui.window.change_setting("theme", "system")  # whatever the desktop says, a real theme is used
     assert ui.window.theme.name in ("light", "dark") and ui.window.settings.theme == "system"

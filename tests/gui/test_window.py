@@ -107,7 +107,7 @@ async def test_unread_and_mention_badges_count_and_clear(server: ServerProcess, 
 async def test_the_new_messages_line_marks_what_others_wrote_while_away(
     server: ServerProcess, make_ui
 ) -> None:
-    ui = make_ui(server, "alice")
+    ui = make_ui(server, "alice", join_parts="show")  # each join and part on its own line
     await ready(ui)
     text = ui.window.view.text
     async with peer(server, "bob") as bob:
@@ -600,7 +600,9 @@ async def test_deleted_messages_are_shown_as_deleted_and_operators_can_delete(
         assert (redacted.target, redacted.msgid, redacted.by) == ("#test", spam.msgid, "alice")
         await ui.until(lambda: spam.deleted, what="the line marked deleted")
         shown = text.get("1.0", "end")
-        assert "spam spam spam" not in shown and "bob  (message deleted)" in shown
+        assert "spam spam spam" not in shown
+        # bob's second message is grouped under his first: no nick, its text at the tab stop.
+        assert "bob  a regrettable remark\n" in shown and "\t(message deleted)\n" in shown
         assert "deleted" in text.tag_names(text.search("(message deleted)", "1.0"))
         assert "a regrettable remark" in shown
         # A line the window cannot delete offers no menu.

@@ -11,8 +11,9 @@ from . import events as ev
 from ._browser import ChannelBrowser
 from ._sidebar import BufferList, MemberList
 from .buffers import SERVER, ChatState, fold
-from .navigation import ban_mask, label, next_unread, nick_matches, switcher_matches
+from .navigation import ban_mask, label, nick_matches, switcher_matches
 from .profiles import Settings
+from .servers import Entry, Session
 from .theme import Theme
 
 
@@ -58,8 +59,25 @@ class NavWindow(Protocol):
     def mute(self, buffer: str, muted: bool = True) -> None:
         """Mute or unmute ``buffer`` (the window's preferences), remembered."""
 
+    @property
+    def sessions(self) -> list[Session]: ...
+    @property
+    def session(self) -> Session | None: ...
+
     def connect_elsewhere(self) -> None:
-        """Show the connect form to move to another server."""
+        """Show the connect form to add another server."""
+
+    def listed(self, *, visible: bool = False) -> list[Entry]:
+        """Every buffer of every server, in sidebar order."""
+
+    def show_entry(self, entry: Entry) -> None:
+        """Show the buffer of ``entry``, on its server."""
+
+    def jump_unread(self) -> None:
+        """Show the next buffer to read, on any server."""
+
+    def close_server(self, session: Session) -> None:
+        """Leave a server and take its node away."""
 
     def _render(self) -> None: ...
     def _save_settings(self) -> None: ...
@@ -112,6 +130,7 @@ class QuickSwitcher(tk.Frame):
         )
         self.listbox.pack(fill="both", expand=True)
         self.matches: list[str] = []  # buffer names, then nicks to open a conversation with
+        self.targets: list[Entry | None] = []  # per match: its server and buffer (None: a nick)
         self.query.trace_add("write", lambda *_a: self.refresh())
         e = self.entry
         e.bind("<Down>", lambda _e: self.move(1))
@@ -142,15 +161,26 @@ class QuickSwitcher(tk.Frame):
         state = self.nav.window.state
         if state is None:
             return
-        buffers = state.ordered()
-        found = switcher_matches(buffers, self.query.get(), state.current)
-        nicks = nick_matches(buffers, self.query.get())
+        w = self.nav.window
+        entries = w.listed()  # every server's buffers: the switcher reaches all of them
+        owner = {id(buf): session for session, buf in entries}
+        buffers = [buf for _, buf in entries]
+        shown = state.buffer(state.current)
+        # Leaving out the buffer shown goes by the object: another server may have one of its name.
+        # ("\0" names no buffer: none is left out by name, then the one shown is, when nothing is typed.)
+        found = switcher_matches(buffers, self.query.get(), "\0")
+        if not self.query.get().strip():
+            found = [b for b in found if b is not shown]
+        nicks = nick_matches(state.ordered(), self.query.get())
         self.matches = [b.name for b in found] + nicks
+        self.targets = [(owner[id(b)], b) for b in found] + [None] * len(nicks)
+        several = len(w.sessions) > 1
         self.listbox.delete(0, "end")
         for buf in found:
             badge = f"   @ {buf.mentions}" if buf.mentions else f"   {buf.unread}" if buf.unread else ""
             left = "   (left)" if buf.parted else ""
-            self.listbox.insert("end", f"{label(buf)}{badge}{left}")
+            where = f"   — {owner[id(buf)].title}" if several else ""
+            self.listbox.insert("end", f"{label(buf)}{badge}{left}{where}")
         for nick in nicks:
             self.listbox.insert("end", f"{nick}   (new conversation)")
         if self.matches:
@@ -174,9 +204,12 @@ class QuickSwitcher(tk.Frame):
         """Switch to the chosen buffer and close."""
         i = self.selected()
         name = self.matches[i] if 0 <= i < len(self.matches) else None
+        target = self.targets[i] if 0 <= i < len(self.targets) else None
         self.close()
-        if name is not None:
-            self.nav.window.switch(name)
+        if target is not None:
+            self.nav.window.show_entry(target)
+        elif name is not None:
+            self.nav.window.switch(name)  # a nick: a conversation on the server shown
         return "break"
 
     def close(self) -> str:
@@ -232,11 +265,8 @@ class Navigator:
 
     def jump_unread(self) -> str:
         """Alt+A, Ctrl+Shift+Down: show the next buffer with mentions, else with unread messages."""
-        state = self.window.state
-        if state is not None:
-            target = next_unread(state.ordered(), state.current)
-            if target is not None:
-                self.window.switch(target.name)
+        if self.window.state is not None:
+            self.window.jump_unread()
         return "break"
 
     # --- closing ---------------------------------------------------------------------------------
@@ -253,6 +283,9 @@ class Navigator:
         state = w.state
         buf = state.buffer(name) if state is not None else None
         if state is None or buf is None:
+            return
+        if buf.kind == "server" and len(w.sessions) > 1 and w.session is not None:
+            w.close_server(w.session)  # several servers: closing a server's buffer leaves that server
             return
         if buf.kind == "server":
             state.info("The server buffer stays open; /quit leaves the network.", kind="error")

@@ -153,9 +153,12 @@ class Preferences:
         """Let ``buffer`` notify again."""
         self.mute(buffer, muted=False)
 
-    def _alert(self, mentions: list[tuple[str, Line]]) -> None:
-        """Mentions and direct messages while the window is unfocused: bell, title mark, notification."""
-        state = self.state
+    def _alert(self, mentions: list[tuple[str, Line]], state: ChatState | None = None) -> None:
+        """Mentions and direct messages while the window is unfocused: bell, title mark, notification.
+
+        ``state``: the server they came from (another than the one shown), else the one shown.
+        """
+        state = state or self.state
         if self._focused or state is None:
             return
         loud = [(where, line) for where, line in mentions if not self.is_muted(where)]

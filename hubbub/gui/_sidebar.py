@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
+from dataclasses import dataclass
 from tkinter import font as tkfont
 
 from .buffers import Buffer, fold
 from .events import Member
 from .theme import Theme
+
+
+@dataclass
+class ServerNode:
+    """One server in the tree: its node, then (unless collapsed) its channels and conversations."""
+
+    sid: int
+    title: str
+    connection: str  # ev.ConnectionState
+    buffers: list[Buffer]  # the server's own buffer first
+    collapsed: bool
+    unread: int  # summed over its buffers, shown on the node when collapsed
+    mentions: int
+
+
+STATE_MARK = {
+    "connected": "",
+    "connecting": "  ◌",
+    "reconnecting": "  ◌",
+    "disconnected": "  ✕",
+    "failed": "  ✕",
+}
 
 
 class BufferList(tk.Frame):
@@ -21,12 +44,21 @@ class BufferList(tk.Frame):
         self.on_select: Callable[[str], None] = lambda _name: None
         self.on_close: Callable[[str], None] = lambda _name: None  # middle-click
         self.on_menu: Callable[[str, int, int], None] = lambda _name, _x, _y: None  # right-click
+        # Several servers (refresh_tree): the entry of server ``sid`` chosen, a node folded or
+        # unfolded, a node's menu.
+        self.on_pick: Callable[[int, str], None] = lambda _sid, _name: None
+        self.on_toggle: Callable[[int], None] = lambda _sid: None
+        self.on_server_menu: Callable[[int, int, int], None] = lambda _sid, _x, _y: None
         self.title = tk.Label(self, text="hubbub", anchor="w", padx=16, pady=14, font=fonts["title"])
         self.title.pack(fill="x")
         self.rows_frame = tk.Frame(self)
         self.rows_frame.pack(fill="both", expand=True)
         # name (folded) -> (row, name label, badge label); kept for tests and for cheap updates
         self.rows: dict[str, tuple[tk.Frame, tk.Label, tk.Label]] = {}
+        # With several servers: (server id, folded name) -> row, and server id -> (node row,
+        # fold arrow, title, badge). ``rows`` then holds the entries of the server shown.
+        self.entries: dict[tuple[int, str], tuple[tk.Frame, tk.Label, tk.Label]] = {}
+        self.nodes: dict[int, tuple[tk.Frame, tk.Label, tk.Label, tk.Label]] = {}
         self.theme = theme
         self.apply_theme(theme)
 
@@ -43,6 +75,8 @@ class BufferList(tk.Frame):
         for child in self.rows_frame.winfo_children():
             child.destroy()
         self.rows.clear()
+        self.entries.clear()
+        self.nodes.clear()
         th = self.theme
         last_kind = ""
         for buf in buffers:
@@ -84,6 +118,129 @@ class BufferList(tk.Frame):
                 widget.bind("<Button-2>", self._closer(buf.name))
                 widget.bind("<Button-3>", self._menu(buf.name))
             self.rows[fold(buf.name)] = (row, name, badge)
+
+    def refresh_tree(self, nodes: list[ServerNode], active: int, current: str) -> None:
+        """Redraw as a tree: a node per server (name, connection state, its server buffer), its
+        channels and conversations under it; ``current`` of server ``active`` is selected."""
+        self.title.configure(text="hubbub")
+        for child in self.rows_frame.winfo_children():
+            child.destroy()
+        self.rows.clear()
+        self.entries.clear()
+        self.nodes.clear()
+        th = self.theme
+        for node in nodes:
+            here = node.sid == active
+            selected = here and current == ""
+            bg = th.sidebar_sel_bg if selected else th.sidebar_bg
+            fg = th.muted if node.connection in ("disconnected", "failed") else th.sidebar_sel_fg
+            row = tk.Frame(self.rows_frame, background=bg, cursor="hand2")
+            row.pack(fill="x", padx=8, pady=(8, 1))
+            arrow = tk.Label(
+                row,
+                text="▸" if node.collapsed else "▾",
+                padx=4,
+                background=bg,
+                foreground=th.muted,
+                font=self.fonts["bold"],
+            )
+            arrow.pack(side="left")
+            name = tk.Label(
+                row,
+                text=node.title + STATE_MARK.get(node.connection, ""),
+                anchor="w",
+                padx=2,
+                pady=4,
+                background=bg,
+                foreground=fg,
+                font=self.fonts["bold"],
+            )
+            name.pack(side="left", fill="x", expand=True)
+            badge = tk.Label(row, padx=7, pady=0, font=self.fonts["tiny_bold"], foreground="#ffffff")
+            server = node.buffers[0] if node.buffers and node.buffers[0].kind == "server" else None
+            # Folded, the node carries the counts of everything under it; unfolded, its own.
+            unread, mentions = (
+                (node.unread, node.mentions)
+                if node.collapsed
+                else (server.unread, server.mentions)
+                if server is not None
+                else (0, 0)
+            )
+            if mentions:
+                badge.configure(text=f"@ {mentions}", background=th.mention_badge)
+                badge.pack(side="right", padx=8)
+            elif unread:
+                badge.configure(text=str(unread), background=th.accent)
+                badge.pack(side="right", padx=8)
+            arrow.bind("<Button-1>", self._toggler(node.sid))
+            for widget in (row, name, badge):
+                widget.bind("<Button-1>", self._picker(node.sid, ""))
+                widget.bind("<Button-3>", self._server_menu(node.sid))
+            self.nodes[node.sid] = (row, arrow, name, badge)
+            if server is not None:
+                self.entries[(node.sid, "")] = (row, name, badge)
+                if here:
+                    self.rows[""] = (row, name, badge)
+            if node.collapsed:
+                continue
+            for buf in node.buffers:
+                if buf.kind == "server":
+                    continue
+                selected = here and fold(buf.name) == fold(current)
+                bg = th.sidebar_sel_bg if selected else th.sidebar_bg
+                fg = th.sidebar_sel_fg if selected or buf.unread else th.sidebar_fg
+                if buf.kind == "channel" and not buf.joined:
+                    fg = th.muted
+                child = tk.Frame(self.rows_frame, background=bg, cursor="hand2")
+                child.pack(fill="x", padx=(22, 8), pady=1)
+                text = buf.name if buf.kind == "channel" else "●  " + buf.name
+                font = self.fonts["bold"] if buf.unread or selected else self.fonts["ui"]
+                label = tk.Label(
+                    child, text=text, anchor="w", padx=10, pady=3, background=bg, foreground=fg, font=font
+                )
+                label.pack(side="left", fill="x", expand=True)
+                count = tk.Label(child, padx=7, pady=0, font=self.fonts["tiny_bold"], foreground="#ffffff")
+                if buf.mentions:
+                    count.configure(text=f"@ {buf.mentions}", background=th.mention_badge)
+                    count.pack(side="right", padx=8)
+                elif buf.unread:
+                    count.configure(text=str(buf.unread), background=th.accent)
+                    count.pack(side="right", padx=8)
+                for widget in (child, label, count):
+                    widget.bind("<Button-1>", self._picker(node.sid, buf.name))
+                    widget.bind("<Button-2>", self._picked_then(node.sid, buf.name, self.on_close))
+                    widget.bind("<Button-3>", self._picked_menu(node.sid, buf.name))
+                self.entries[(node.sid, fold(buf.name))] = (child, label, count)
+                if here:
+                    self.rows[fold(buf.name)] = (child, label, count)
+
+    def _picker(self, sid: int, name: str) -> Callable[[tk.Event], None]:
+        return lambda _event: self.on_pick(sid, name)
+
+    def _toggler(self, sid: int) -> Callable[[tk.Event], str]:
+        def toggle(_event: tk.Event) -> str:
+            self.after_idle(self.on_toggle, sid)  # the redraw destroys the arrow under the pointer
+            return "break"
+
+        return toggle
+
+    def _server_menu(self, sid: int) -> Callable[[tk.Event], None]:
+        return lambda event: self.on_server_menu(sid, event.x_root, event.y_root)
+
+    def _picked_then(self, sid: int, name: str, then: Callable[[str], None]) -> Callable[[tk.Event], object]:
+        # Another server's entry: show it first, so the action meets the server it belongs to.
+        def act() -> None:
+            self.on_pick(sid, name)
+            then(name)
+
+        return lambda _event: self.after_idle(act)
+
+    def _picked_menu(self, sid: int, name: str) -> Callable[[tk.Event], None]:
+        def menu(event: tk.Event) -> None:
+            self.on_pick(sid, name)
+            self.on_menu(name, event.x_root, event.y_root)
+
+        return menu
 
     def _selector(self, name: str) -> Callable[[tk.Event], None]:
         return lambda _event: self.on_select(name)

@@ -30,13 +30,14 @@ from ._find import FindBar
 from ._nav import Navigator
 from ._prefs import Preferences
 from ._search import Search
-from ._sidebar import BufferList, MemberList
+from ._sidebar import BufferList, MemberList, ServerNode
 from ._view import MessageView
 from ._wakeup import WakeQueue
 from .appearance import resolve_theme
 from .buffers import SERVER, Buffer, ChatState, Line, fold, is_channel
 from .readmarks import ReadSync
 from .replying import ReplyControl
+from .servers import Entry, Session, SessionQueue, Tagged, listed, next_unread, position, step
 from .slash import interpret
 from .theme import MONO_FAMILIES, THEMES, UI_FAMILIES, Theme, pick_family
 
@@ -106,11 +107,17 @@ class ChatWindow(Preferences):
         self.bridge_factory = bridge_factory
         self.theme: Theme = THEMES[resolve_theme(settings.theme)]
         self.fonts = make_fonts(root, settings.font_size)
-        self.events: WakeQueue[ev.Event] = WakeQueue()
+        # Events of every server, each tagged with its session (see .servers.SessionQueue).
+        self.events: WakeQueue[Tagged | ev.Event] = WakeQueue()
         root.createfilehandler(self.events.read_fd, tk.READABLE, self._on_wake)
         self.bridge: BridgeLike | None = None
         self.state: ChatState | None = None
         self.options: ev.ConnectOptions | None = None
+        # Several servers at once: one session each; ``session`` is the one whose buffer is shown,
+        # and ``state``, ``bridge`` and ``options`` above are its.
+        self.sessions: list[Session] = []
+        self.session: Session | None = None
+        self._next_sid = 0
         self.form: ConnectForm | None = None
         self.chat: tk.Frame | None = None
         # Measurements: tests read them to check the window keeps up (they are not perf claims).
@@ -124,6 +131,7 @@ class ChatWindow(Preferences):
         self._focused = True
         self._mention_pending = False
         self._history: list[str] = []
+        self._typing_to: str | None = None  # where our "+typing=active" went last
         self._history_pos = 0
         self._completion: tuple[str, list[str], int, int] | None = None  # text, matches, i, start
         self._older_anchor: dict[str, object] = {}
@@ -237,12 +245,12 @@ class ChatWindow(Preferences):
             )
         )
 
-    def _save_form_choice(self) -> None:
+    def _save_form_choice(self, session: Session) -> None:
         """The server accepted what the form was given: remember it as a profile."""
-        if self._form_choice is None:
+        if session.form_choice is None:
             return
-        profile, remember_password = self._form_choice
-        self._form_choice = None
+        profile, remember_password = session.form_choice
+        session.form_choice = None
         saved = replace(profile, password=profile.password if remember_password else "")
         saved.channels = list(profile.channels)
         self.settings.remember(saved)
@@ -250,14 +258,16 @@ class ChatWindow(Preferences):
 
     def _back_to_form(self, reason: str) -> None:
         """The first connection from the form failed: say why in the form, filled as it was."""
-        typed = self._form_choice
-        self._form_choice = None
+        typed = self.session.form_choice if self.session is not None else None
         if self._tick_id is not None:
             self.root.after_cancel(self._tick_id)
             self._tick_id = None
-        if self.bridge is not None:
-            self.bridge.stop(timeout=2.0)
-            self.bridge = None
+        for session in self.sessions:
+            if session.bridge is not None:
+                session.bridge.stop(timeout=2.0)
+        self.sessions.clear()
+        self.session = None
+        self.bridge = None
         if self.chat is not None:
             self.message_menu.destroy()
             self.chat.destroy()
@@ -281,16 +291,146 @@ class ChatWindow(Preferences):
             multiline=s.multiline,
             connect_timeout=s.connect_timeout,
         )
-        self.options = options
-        self.state = ChatState(options.nick, self.settings.max_lines)
-        self.state.muted = set(self.settings.muted)
-        self.state.expect_join(options.channels)
-        self._build_chat()
-        self.bridge = self.bridge_factory(options, self.events)
-        self.bridge.start()
+        state = ChatState(options.nick, self.settings.max_lines)
+        state.muted = set(self.settings.muted)
+        state.expect_join(options.channels)
+        session = Session(self._next_sid, options, state, form_choice=self._form_choice)
+        self._next_sid += 1
+        self._form_choice = None
+        self.sessions.append(session)
+        self._activate(session)
+        if self.chat is None:
+            self._build_chat()
+        tagged = SessionQueue(self.events, session.sid)
+        session.bridge = self.bridge = self.bridge_factory(options, tagged)  # type: ignore[arg-type]
+        session.bridge.start()
+        self._completion = None
         self._refresh_all()
         self._last_tick = time.monotonic()
-        self._tick_id = self.root.after_idle(self._tick)
+        if self._tick_id is None:
+            self._tick_id = self.root.after_idle(self._tick)
+
+    # --- several servers ---------------------------------------------------------------------------
+
+    def _activate(self, session: Session) -> None:
+        """Make ``session`` the server whose buffers are shown and where typed commands go."""
+        old = self.session
+        if old is session:
+            return
+        if old is not None:
+            left = old.state.buffer(old.state.current)
+            if left is not None and left.lines:
+                left.read_marker = left.lines[-1]  # as switching buffers within a server does
+            old.state.shown = False
+            old.state.changes.buffer_list = True
+        self.session = session
+        self.state, self.bridge, self.options = session.state, session.bridge, session.options
+        session.state.shown = True
+        self._typing_to = None
+
+    def show_in(self, session: Session, name: str) -> None:
+        """Show buffer ``name`` of ``session`` (another server's, or this one's)."""
+        if session not in self.sessions:
+            return
+        changed = session is not self.session
+        if session.collapsed and name != SERVER:
+            session.collapsed = False  # a buffer shown is a row in view: its node unfolds
+        self._activate(session)
+        self.switch(name)
+        if changed:
+            problems, session.problems = session.problems, []
+            for problem in problems:  # asked while another server was shown
+                self._on_problem(problem)
+
+    def show_entry(self, entry: Entry) -> None:
+        """Show the buffer of ``entry`` (a server and one of its buffers)."""
+        self.show_in(entry[0], entry[1].name)
+
+    def listed(self, *, visible: bool = False) -> list[Entry]:
+        """Every buffer of every server in sidebar order (only the rows shown with ``visible``)."""
+        return listed(self.sessions, visible=visible)
+
+    def _pick(self, sid: int, name: str) -> None:
+        session = next((s for s in self.sessions if s.sid == sid), None)
+        if session is not None:
+            self.show_in(session, name)
+
+    def _toggle_server(self, sid: int) -> None:
+        session = next((s for s in self.sessions if s.sid == sid), None)
+        if session is not None:
+            session.collapsed = not session.collapsed
+            self._refresh_sidebar()
+
+    def _server_menu(self, sid: int, x: int, y: int) -> None:
+        session = next((s for s in self.sessions if s.sid == sid), None)
+        if session is None:
+            return
+        m = self.nav.menu
+        m.delete(0, "end")
+        m.add_command(label="Show server buffer", command=lambda: self.show_in(session, SERVER))
+        m.add_command(
+            label="Expand" if session.collapsed else "Collapse", command=lambda: self._toggle_server(sid)
+        )
+        m.add_command(label="Connect to…", command=self.connect_elsewhere)
+        m.add_separator()
+        m.add_command(label="Disconnect and close", command=lambda: self.close_server(session))
+        self.nav.context = ("server", session.title)
+        try:
+            m.tk_popup(x, y)
+        finally:
+            m.grab_release()
+
+    def close_server(self, session: Session) -> None:
+        """Leave ``session``'s server (QUIT) and take its node away; the other servers carry on.
+
+        The last server stays: /quit (or closing the window) leaves it.
+        """
+        if session not in self.sessions:
+            return
+        if len(self.sessions) == 1:
+            session.state.info("This is the only server: /quit leaves it.", kind="error")
+            if session is self.session:
+                self._render()
+            return
+        if session.bridge is not None:
+            session.bridge.stop("Leaving", timeout=2.0)
+            session.bridge = None
+        i = self.sessions.index(session)
+        self.sessions.remove(session)
+        if session is self.session:
+            self.session = None
+            other = self.sessions[max(0, i - 1)]
+            self.show_in(other, other.state.current)
+        else:
+            self._refresh_sidebar()
+
+    def _refresh_sidebar(self) -> None:
+        state, session = self.state, self.session
+        if state is None or session is None or self.chat is None:
+            return
+        if len(self.sessions) <= 1:
+            # One server: the flat list it always was.
+            self.sidebar.refresh(state.ordered(), state.current, state.network)
+            return
+        nodes = []
+        for s in self.sessions:
+            unread, mentions = s.summed()
+            nodes.append(
+                ServerNode(
+                    s.sid, s.title, s.state.connection, s.state.ordered(), s.collapsed, unread, mentions
+                )
+            )
+        self.sidebar.refresh_tree(nodes, session.sid, state.current)
+
+    def _render_background(self, session: Session) -> bool:
+        """Take what changed on a server not shown; whether its node needs drawing again."""
+        ch = session.state.take_changes()
+        if ch.mentions:
+            self._alert(ch.mentions, session.state)
+        session.problems.extend(ch.problems)
+        if ch.channel_list is not None and session is self.session:
+            self.nav.channel_list(ch.channel_list)
+        return bool(ch.buffer_list or ch.status or ch.appended)
 
     def _build_chat(self) -> None:
         f = self.fonts
@@ -306,6 +446,9 @@ class ChatWindow(Preferences):
         self.sidebar = BufferList(chat, f, self.theme)
         self.sidebar.pack(side="left", fill="y")
         self.sidebar.on_select = self.switch
+        self.sidebar.on_pick = self._pick
+        self.sidebar.on_toggle = self._toggle_server
+        self.sidebar.on_server_menu = self._server_menu
         self.members = MemberList(chat, f, self.theme)
         self.members.pack(side="right", fill="y")
         self.members.on_open = self.open_query
@@ -340,7 +483,7 @@ class ChatWindow(Preferences):
         # "alice is typing…" for the buffer shown (IRCv3 typing notifications).
         self.typing_label = tk.Label(bottom, anchor="w", font=f["small"], padx=2, pady=0)
         self.typing_label.pack(fill="x", pady=(4, 0))
-        self._typing_to: str | None = None  # where our "+typing=active" went last
+        self._typing_to = None
         self.banner = Banner(centre, f, self.theme)
         self.view = MessageView(centre, f, self.theme)
         self.view.time_format = self.settings.strftime()
@@ -479,25 +622,46 @@ class ChatWindow(Preferences):
         if state is None:
             return
         applied = 0
+        background: dict[int, Session] = {}
         while applied < BATCH:
             try:
-                event = self.events.get_nowait()
+                item = self.events.get_nowait()
             except queue.Empty:
                 break
+            applied += 1
+            if isinstance(item, Tagged):
+                session = next((s for s in self.sessions if s.sid == item.sid), None)
+                event = item.event
+            else:  # put there directly: for the server shown
+                session, event = self.session, item
+            if session is None:
+                continue  # a server closed since: its last events go with it
             if isinstance(event, ev.ConnectFailed):
-                self._back_to_form(event.reason)
-                return
+                if len(self.sessions) == 1:
+                    self._back_to_form(event.reason)
+                    return
+                self._added_server_failed(session, event.reason)
+                state = self.state
+                assert state is not None
+                continue
             if isinstance(event, ev.Registered):
-                self._save_form_choice()
+                self._save_form_choice(session)
             try:
                 if isinstance(event, ev.SearchResults):
                     self.search.found(event)
                 else:
-                    state.apply(event)
+                    session.state.apply(event)
             except Exception:  # a bad event must not take the window down
                 log.exception("cannot apply %r", event)
-            applied += 1
+            if session is not self.session:
+                background[session.sid] = session
         self.events_applied += applied
+        redraw = False
+        for session in background.values():
+            if session in self.sessions and session is not self.session:
+                redraw = self._render_background(session) or redraw
+        if redraw:
+            state.changes.buffer_list = True  # the tree shows every server: draw it again
         expired = state.expire_typing()
         if applied or expired:
             self._render()
@@ -531,8 +695,8 @@ class ChatWindow(Preferences):
             self.view.show(buf, anchor=anchor if anchor in buf.lines else None)  # type: ignore[arg-type]
         elif cur in ch.appended:
             self.view.append(ch.appended[cur])
-        if ch.buffer_list:
-            self.sidebar.refresh(state.ordered(), state.current, state.network)
+        if ch.buffer_list or (ch.status and len(self.sessions) > 1):
+            self._refresh_sidebar()
         if cur in ch.members:
             self._show_members(buf)
         if cur in ch.topic:
@@ -567,7 +731,7 @@ class ChatWindow(Preferences):
         self.view.extras.me = state.nick
         self.view.show(buf)
         self.replies.switched()
-        self.sidebar.refresh(state.ordered(), state.current, state.network)
+        self._refresh_sidebar()
         self._show_members(buf)
         self._show_topic(buf)
         self._show_typing()
@@ -695,19 +859,27 @@ class ChatWindow(Preferences):
         self.entry.focus_set()
 
     def switch_index(self, index: int) -> None:
-        """Show the buffer at ``index`` in the list (Alt+1 is the first)."""
+        """Show the buffer at ``index`` in the list (Alt+1 is the first), over every server."""
         assert self.state is not None
-        ordered = self.state.ordered()
-        if 0 <= index < len(ordered):
-            self.switch(ordered[index].name)
+        entries = self.listed(visible=True)
+        if 0 <= index < len(entries):
+            self.show_entry(entries[index])
 
-    def switch_relative(self, step: int) -> None:
-        """Show the previous (-1) or next (+1) buffer, wrapping around."""
+    def switch_relative(self, by: int) -> None:
+        """Show the previous (-1) or next (+1) buffer in the list, wrapping around, over every server."""
         assert self.state is not None
-        ordered = self.state.ordered()
-        keys = [fold(b.name) for b in ordered]
-        here = keys.index(fold(self.state.current)) if fold(self.state.current) in keys else 0
-        self.switch(ordered[(here + step) % len(ordered)].name)
+        entries = self.listed(visible=True)
+        target = step(entries, position(entries, self.session, self.state.current), by)
+        if target is not None:
+            self.show_entry(target)
+
+    def jump_unread(self) -> None:
+        """Show the next buffer with mentions, else with unread messages, on any server."""
+        assert self.state is not None
+        entries = self.listed()
+        target = next_unread(entries, position(entries, self.session, self.state.current))
+        if target is not None:
+            self.show_entry(target)
 
     def _expect_join(self, channels: tuple[str, ...]) -> None:
         """Show the first of ``channels`` once joined; at once when we are already in it."""
@@ -965,12 +1137,20 @@ class ChatWindow(Preferences):
 
     # --- another server --------------------------------------------------------------------------
 
-    def connect_elsewhere(self) -> None:
-        """Show the connect form over the chat; connecting there leaves this server, "Back" returns."""
+    def connect_elsewhere(self, error: str = "", typed: tuple[profiles.Profile, bool] | None = None) -> None:
+        """Show the connect form over the chat; connecting there adds a server, "Back" returns.
+
+        ``error`` and ``typed``: a server added this way could not be reached; say why, filled as it was.
+        """
         if self.form is not None or self.chat is None:
             return
         self.chat.pack_forget()
-        form = self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._switch_server)
+        form = self.form = ConnectForm(self.root, self.fonts, self.theme, self.settings, self._add_server)
+        if typed is not None:
+            form.fill(typed[0])
+            form.remember.set(typed[1])
+        if error:
+            form.error.configure(text=error)
         back = tk.Label(
             form,
             text="← Back to the chat",
@@ -994,20 +1174,32 @@ class ChatWindow(Preferences):
             self.chat.pack(fill="both", expand=True)
             self.entry.focus_set()
 
-    def _switch_server(self, profile: profiles.Profile, remember_password: bool) -> None:
-        # One server at a time: leave this one (QUIT) before the form connects to the next.
-        if self._tick_id is not None:
-            self.root.after_cancel(self._tick_id)
-            self._tick_id = None
-        if self.bridge is not None:
-            self.bridge.stop("Leaving", timeout=2.0)
-            self.bridge = None
+    def _add_server(self, profile: profiles.Profile, remember_password: bool) -> None:
+        # Several servers at once: the servers connected stay, the new one gets a node of its own.
+        if self.form is not None:
+            self.form.destroy()
+            self.form = None
+            gc.collect()  # free the form's Tk variables now, on this thread
         if self.chat is not None:
-            self.nav.close()
-            self.chat.destroy()
-            self.chat = None
-        self._new_events()  # the old connection's last events are not the new one's
+            self.chat.pack(fill="both", expand=True)
         self._form_submitted(profile, remember_password)
+
+    def _added_server_failed(self, session: Session, reason: str) -> None:
+        """A server added with "Connect to…" could not be reached: its node goes, the form says why."""
+        typed = session.form_choice
+        if session.bridge is not None:
+            session.bridge.stop(timeout=2.0)
+            session.bridge = None
+        i = self.sessions.index(session)
+        self.sessions.remove(session)
+        if session is self.session:
+            self.session = None
+            other = self.sessions[max(0, i - 1)]
+            self.show_in(other, other.state.current)
+        else:
+            self._refresh_sidebar()
+        target = f"{session.options.host}:{session.options.port}"
+        self.connect_elsewhere(f"Could not connect to {target}: {reason}", typed)
 
     # --- shutdown --------------------------------------------------------------------------------
 
@@ -1022,9 +1214,11 @@ class ChatWindow(Preferences):
             self._tick_id = None
         if self.chat is not None:
             self.reads.cancel()
-        if self.bridge is not None:
-            self.bridge.stop("Leaving", timeout=2.0)
-            self.bridge = None
+        for session in self.sessions:
+            if session.bridge is not None:
+                session.bridge.stop("Leaving", timeout=2.0)
+                session.bridge = None
+        self.bridge = None
         with contextlib.suppress(tk.TclError):
             self.root.deletefilehandler(self.events.read_fd)
         self.events.close()

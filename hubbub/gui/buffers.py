@@ -189,6 +189,9 @@ class ChatState:
         self.sending: tuple[str, int, int] | None = None
         self.buffers: dict[str, Buffer] = {}
         self.current = SERVER
+        # False while another server's buffer is shown (several servers in one window): then
+        # ``current`` is only where this server's buffers resume, and counts unread like the rest.
+        self.shown = True
         # Buffer switches so far; a channel the user asked to join is shown when it is joined,
         # unless the user has switched buffers since asking (then they are busy elsewhere).
         self.switches = 0
@@ -214,6 +217,10 @@ class ChatState:
             self.buffers[key] = buf
             self.changes.buffer_list = True
         return buf
+
+    def is_shown(self, name: str) -> bool:
+        """Whether ``name`` is the buffer the window shows."""
+        return self.shown and fold(name) == fold(self.current)
 
     def ordered(self) -> list[Buffer]:
         """Buffers as listed: the server, then channels, then conversations, each by name."""
@@ -279,7 +286,7 @@ class ChatState:
         if line.mention and not buf.muted:
             self.changes.new_mention = True
             self.changes.mentions.append((buf.name, line))
-        if count and fold(buf.name) != fold(self.current) and (line.mention or not buf.muted):
+        if count and not self.is_shown(buf.name) and (line.mention or not buf.muted):
             buf.unread += 1
             if line.mention:
                 buf.mentions += 1
@@ -458,7 +465,7 @@ class ChatState:
                 covered = line
             elif line.kind in _CHAT_KINDS and not line.own:
                 unread.append(line)
-        current = buf.key == fold(self.current)
+        current = self.is_shown(buf.name)
         old = buf.read_marker
         moved = old is None or old not in buf.lines or (covered is not None and covered.time >= old.time)
         if covered is not None and covered is not old and moved:

@@ -158,10 +158,8 @@ def interpret(text: str, buffer: str) -> Interpretation:
             return _usage("/whois nick")
         return Interpretation(requests=[Whois(args[0], origin=buffer)])
     if name == "close":
-        if not buffer:
-            return Interpretation(
-                notice="The server buffer stays open; /quit leaves the network.", error=True
-            )
+        # The window decides: a channel or conversation closes; a server buffer leaves its
+        # server when others are open, and otherwise stays (/quit leaves the last one).
         return Interpretation(close=True)
     if name == "list":
         # The answer is a window of its own, not lines scattered over the buffers.

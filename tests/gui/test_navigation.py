@@ -163,8 +163,8 @@ def test_the_channel_list_filters_by_name_or_topic_and_sorts_by_members() -> Non
 
 def test_close_list_and_whois_from_the_input_line() -> None:
     assert interpret("/close", "#a").close
-    closed_server = interpret("/close", "")
-    assert not closed_server.close and closed_server.error
+    # In a server buffer the window decides (another server open: leave this one; else it stays).
+    assert interpret("/close", "").close
     assert interpret("/list", "#a").browse == ""
     assert interpret("/list py", "#a").browse == "py"
     assert interpret("/whois bob", "#a").requests == [ev.Whois("bob", origin="#a")]

@@ -242,7 +242,8 @@ class ChatWindow(Preferences):
                 profile.password,
                 tuple(profile.channels),
                 retry_first=False,
-            )
+            ),
+            profile=profile.name,
         )
 
     def _save_form_choice(self, session: Session) -> None:
@@ -281,8 +282,27 @@ class ChatWindow(Preferences):
 
     # --- chat layout -----------------------------------------------------------------------------
 
-    def connect(self, options: ev.ConnectOptions) -> None:
-        """Build the chat layout and start the network side for ``options``."""
+    def reopen_servers(self) -> bool:
+        """Connect again to the servers open at the last exit (their profiles); whether there were any."""
+        names = [n for n in self.settings.reopen if self.settings.profile(n) is not None]
+        for name in names:
+            profile = self.settings.profile(name)
+            assert profile is not None
+            self._form_choice = None  # saved already: nothing to remember on success
+            options = ev.ConnectOptions(
+                profile.host,
+                profile.port,
+                profile.nick,
+                profile.tls,
+                profile.password,
+                tuple(profile.channels),
+            )
+            self.connect(replace(options, retry_first=False), profile=name)
+        return bool(names)
+
+    def connect(self, options: ev.ConnectOptions, *, profile: str = "") -> None:
+        """Build the chat layout (the first time) and start the network side for ``options``: one
+        more server in the window. ``profile``: the saved profile it comes from, if any."""
         s = self.settings
         options = replace(
             options,
@@ -294,7 +314,7 @@ class ChatWindow(Preferences):
         state = ChatState(options.nick, self.settings.max_lines)
         state.muted = set(self.settings.muted)
         state.expect_join(options.channels)
-        session = Session(self._next_sid, options, state, form_choice=self._form_choice)
+        session = Session(self._next_sid, options, state, form_choice=self._form_choice, profile=profile)
         self._next_sid += 1
         self._form_choice = None
         self.sessions.append(session)
@@ -1214,6 +1234,10 @@ class ChatWindow(Preferences):
             self._tick_id = None
         if self.chat is not None:
             self.reads.cancel()
+        if self.sessions:
+            # The servers open now are connected again at the next start (those from a profile).
+            self.settings.reopen = list(dict.fromkeys(s.profile for s in self.sessions if s.profile))
+            self._save_settings()
         for session in self.sessions:
             if session.bridge is not None:
                 session.bridge.stop("Leaving", timeout=2.0)

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 channels=tuple(c if c[:1] in "#&" else "#" + c for c in channels),
             )
         )
-    else:
+    elif not window.reopen_servers():  # the servers open at the last exit, else the form
         window.show_connect_form()
     try:
         root.mainloop()

@@ -74,6 +74,9 @@ class Settings:
     time_format: str = "24h"  # a key of TIME_FORMATS
     muted: list[str] = field(default_factory=list)  # buffers (casefolded) that never notify
     notify_quiet_seconds: int = 10  # after a notification, later ones wait and arrive as one summary
+    reopen: list[str] = field(
+        default_factory=list
+    )  # profiles of the servers open at exit: connected at start
 
     def strftime(self) -> str:
         """The ``strftime`` pattern of the chosen timestamp format."""
@@ -125,6 +128,9 @@ def load(directory: Path) -> Settings:
     muted = data.get("muted")
     if isinstance(muted, list):
         settings.muted = [m for m in muted if isinstance(m, str) and m]
+    reopen = data.get("reopen")
+    if isinstance(reopen, list):
+        settings.reopen = [r for r in reopen if isinstance(r, str) and r]
     return settings
 
 

@@ -41,6 +41,7 @@ class Session:
     state: ChatState
     bridge: SessionBridge | None = None
     collapsed: bool = False  # its entries folded away under its node in the sidebar
+    profile: str = ""  # the profile it was connected from ("" for none): reconnected at next start
     # What the connect form was given, until the server accepts it (then saved as a profile).
     form_choice: tuple[Profile, bool] | None = None
     # Problems (nick in use, kicked...) that came while another server was shown: asked on return.

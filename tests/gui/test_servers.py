@@ -207,6 +207,36 @@ async def test_a_server_that_cannot_be_reached_leaves_the_others_and_says_why_in
     await ui.until(lambda: ui.window.chat.winfo_viewable() and ui.state.current == "#test")
 
 
+async def test_the_servers_open_at_exit_are_connected_again_at_the_next_start(
+    server: ServerProcess, other: ServerProcess, make_ui, tmp_path: Path
+) -> None:
+    import gc
+    import tkinter as tk
+
+    from hubbub.gui import profiles
+    from hubbub.gui.app import ChatWindow
+
+    ui = make_ui(server, "alice", channels=("#test",))  # straight on, as `hubbub gui --host`: no profile
+    await ready(ui)
+    await ui.focus()
+    async with peer(other, "olga", channels=("#far",)) as olga:
+        await add_server(ui, other, "alice", "#far")  # from the form: saved as a profile
+        ui.window.close()
+        await olga.wait_for(hc.Quit, timeout=10, nick="alice")
+        saved = profiles.load(tmp_path / "config")
+        assert len(saved.reopen) == 1
+        reopened = saved.profile(saved.reopen[0])
+        assert reopened is not None and reopened.port == other.port
+        ui.root = tk.Tk()
+        window = ChatWindow(ui.root, saved, tmp_path / "config")
+        ui.window = window
+        assert window.reopen_servers()
+        await ui.until(lambda: in_channel(ui, window.sessions[0].sid, "#far"), what="connected again")
+        await olga.wait_for(hc.Joined, timeout=10, nick="alice", channel="#far")
+        assert len(window.sessions) == 1
+    gc.collect()
+
+
 # --- the order across servers, without a display ----------------------------------------------
 
 

@@ -67,9 +67,10 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     return proc, ":" + number.decode().strip()
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """``hubbub serve`` on a free port; returns it and the port."""
+def start_server(data_dir: Path, network: str = "hubbub") -> tuple[subprocess.Popen[bytes], int]:
+    """``hubbub serve`` on a free port (``network`` its name); returns it and the port."""
     cmd = [sys.executable, "-m", "hubbub", "serve", "--port", "0", "--data-dir", str(data_dir)]
+    cmd += ["--network", network]
     proc = subprocess.Popen([*cmd, "--no-flood-control"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert proc.stderr is not None
     deadline = time.monotonic() + 10
@@ -107,7 +108,7 @@ def capture(display: str, path: Path) -> None:
     subprocess.run(["import", "-display", display, "-window", "root", str(path)], check=True)
 
 
-async def scene(out: Path, display: str, port: int, config: Path) -> None:
+async def scene(out: Path, display: str, port: int, config: Path, other_port: int) -> None:
     """Fill the server, open the window, capture each theme."""
     people: dict[str, hc.Client] = {}
     for nick, chans in [
@@ -132,7 +133,7 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
         await people[nick].request("PING", "in order")
     await people["bob"].request("PING", "stored")
 
-    await chat_scene(out, display, port, config, people)
+    await chat_scene(out, display, port, config, people, other_port)
     for client in people.values():
         await client.close()
     # Free the first interpreter here, on its own thread (see ChatWindow.close).
@@ -140,7 +141,9 @@ async def scene(out: Path, display: str, port: int, config: Path) -> None:
     await form_scene(out, display, config)
 
 
-async def chat_scene(out: Path, display: str, port: int, config: Path, people: dict[str, hc.Client]) -> None:
+async def chat_scene(
+    out: Path, display: str, port: int, config: Path, people: dict[str, hc.Client], other_port: int
+) -> None:
     """The chat window with a busy channel, in both themes."""
     settings = profiles.Settings()
     root = tk.Tk(className="hubbub")
@@ -188,7 +191,25 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     window.set_theme("light")
     await nav_scenes(out, display, window)
     await search_scene(out, display, root, window)
+    await servers_scene(out, display, window, other_port)
     window.close()
+
+
+async def servers_scene(out: Path, display: str, window: ChatWindow, port: int) -> None:
+    """A second server in the window: the sidebar as a tree, a node per server."""
+    root = window.root
+    window.find.close()
+    first = window.session
+    assert first is not None
+    window.connect(ConnectOptions("127.0.0.1", port, "alice", channels=("#ops", "#oncall")))
+    second = window.sessions[-1]
+    await until(
+        root, lambda: all((b := second.state.buffer(c)) is not None and b.joined for c in ("#ops", "#oncall"))
+    )
+    await until(root, lambda: second.state.network == "example-ops")
+    window.show_in(first, "#general")
+    await settle(root)
+    capture(display, out / "servers.png")
 
 
 async def settings_scene(out: Path, display: str, window: ChatWindow) -> None:
@@ -280,11 +301,13 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         prefer_colour_emoji(Path(tmp) / "cache")
         server, port = start_server(Path(tmp) / "data")
+        other, other_port = start_server(Path(tmp) / "other-data", "example-ops")
         try:
-            asyncio.run(scene(out, display, port, Path(tmp) / "config"))
+            asyncio.run(scene(out, display, port, Path(tmp) / "config", other_port))
         finally:
-            server.terminate()
-            server.wait(10)
+            for proc in (server, other):
+                proc.terminate()
+                proc.wait(10)
             xvfb.terminate()
             xvfb.wait(5)
     print(f"screenshots written to {out}")

@@ -15,6 +15,7 @@ from . import profiles
 from ._settings import SettingsScreen
 from .buffers import ChatState, Line, fold
 from .notify import Alert, Notifier
+from .servers import Session
 from .theme import Theme
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class Preferences:
     theme: Theme
     settings: profiles.Settings
     state: ChatState | None
+    sessions: list[Session]
     chat: tk.Frame | None
     view: MessageView
     bells: int
@@ -141,6 +143,9 @@ class Preferences:
         self.settings.muted = [*others, key] if muted else others
         self._save_settings()
         self._changed("muted")
+        for session in self.sessions:  # a mute goes by name: the buffer of that name on every server
+            if session.state is not self.state:
+                session.state.set_muted(buffer, muted)
         if self.state is not None:
             self.state.set_muted(buffer, muted)
             if muted:

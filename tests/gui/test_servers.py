@@ -184,6 +184,40 @@ async def test_close_in_a_server_buffer_leaves_that_server_only(
         await ui.until(lambda: any("first still works" in ln.text for ln in a.state.buffer("#test").lines))
 
 
+@pytest.mark.timeout(90)
+async def test_a_mention_on_a_server_not_shown_rings_unless_muted_there_by_name(
+    server: ServerProcess, other: ServerProcess, make_ui
+) -> None:
+    from .test_prefs_window import elsewhere
+
+    ui = make_ui(server, "alice", channels=("#test", "#quiet"))
+    await ready(ui)
+    await ui.until(lambda: joined_all(ui, "#quiet"))
+    await ui.focus()
+    async with (
+        peer(server, "bob", channels=("#test", "#quiet")) as bob,
+        peer(other, "olga", channels=("#far",)),
+    ):
+        await add_server(ui, other, "alice", "#far")  # the second server is shown
+        a = ui.window.sessions[0]
+        ui.window.mute("#quiet")  # by name: the first server's #quiet too
+        assert a.state.buffer("#quiet").muted
+        window = ui.window
+        async with elsewhere(ui):
+            await bob.send_message("#test", "alice: over here")
+            await ui.until(lambda: window.bells == 1, what="a bell from the server not shown")
+            assert ui.root.title().startswith("(@)")
+            await bob.send_message("#quiet", "alice: shh")
+            await ui.until(lambda: any("shh" in ln.text for ln in a.state.buffer("#quiet").lines))
+            assert window.bells == 1
+            assert a.state.buffer("#quiet").mentions == 1  # muted, but a mention still shows its badge
+        assert a.state.buffer("#test").mentions == 1
+
+
+def joined_all(ui: Ui, *channels: str) -> bool:
+    return all((b := ui.state.buffer(c)) is not None and b.joined for c in channels)
+
+
 async def test_a_server_that_cannot_be_reached_leaves_the_others_and_says_why_in_the_form(
     server: ServerProcess, make_ui
 ) -> None:

@@ -184,6 +184,7 @@ async def chat_scene(out: Path, display: str, port: int, config: Path, people: d
     window.find.refresh()
     await settle(root)
     capture(display, out / "find-dark.png")
+    window.find.close()
     await settings_scene(out, display, window)
     window.set_theme("light")
     await nav_scenes(out, display, window)

@@ -190,6 +190,7 @@ def reveal(view: MessageView, msgid: str, colour: str) -> bool:
     text.tag_raise(FOUND_TAG)
     text.see(f"{rows[-1]}.0")
     text.see(f"{rows[0]}.0")
+    view.user_scrolled()  # moved for the reader: stop following new lines unless at the bottom
     return True
 
 

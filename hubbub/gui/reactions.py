@@ -185,6 +185,8 @@ class MessageExtras:
         t.tag_add("flash", f"{min(rows)}.0", f"{max(rows) + 1}.0")
         t.see(f"{max(rows)}.0")
         t.see(f"{min(rows)}.0")
+        # Moved for the reader: the view no longer follows new lines (unless this is the bottom).
+        self.view.user_scrolled()
         if self._flash_id is not None:
             t.after_cancel(self._flash_id)
         self._flash_id = t.after(FLASH_MS, self._unflash)

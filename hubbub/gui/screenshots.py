@@ -187,6 +187,7 @@ async def chat_scene(
     window.find.refresh()
     await settle(root)
     capture(display, out / "find-dark.png")
+    window.find.close()
     await settings_scene(out, display, window)
     window.set_theme("light")
     await nav_scenes(out, display, window)

@@ -202,7 +202,7 @@ def test_a_refused_around_is_reported_for_its_target() -> None:
     )
     (reply,) = [e for e in events if isinstance(e, ServerReply)]
     assert reply.target == "#c"
-    assert not proto._history_requests["#c"]
+    assert not proto._history_requests  # the request is answered: nothing left waiting
 
 
 def test_replies_and_reactions_need_message_tags() -> None:

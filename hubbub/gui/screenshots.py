@@ -199,7 +199,6 @@ async def chat_scene(
 async def servers_scene(out: Path, display: str, window: ChatWindow, port: int) -> None:
     """A second server in the window: the sidebar as a tree, a node per server."""
     root = window.root
-    window.find.close()
     first = window.session
     assert first is not None
     window.connect(ConnectOptions("127.0.0.1", port, "alice", channels=("#ops", "#oncall")))

@@ -60,6 +60,9 @@ class ViewLike(Protocol):
     def _insert_safe(self, text: str, tags: tuple[str, ...]) -> None:
         """Insert ``text`` at the end, emoji-safe."""
 
+    def user_scrolled(self) -> None:
+        """The text was moved for the reader: follow new lines only if at the bottom."""
+
 
 class MessageExtras:
     """The reply quote and reaction counts of a :class:`MessageView`, and their clicks.

@@ -16,6 +16,9 @@ FILE_NAME = "gui.json"
 THEMES = ("light", "dark", "system")
 JOIN_PARTS = ("show", "collapse", "hide")  # how the message view shows joins, parts and quits
 TIME_FORMATS = {"24h": "%H:%M", "24h-seconds": "%H:%M:%S", "12h": "%I:%M %p"}
+# The side panels' widths in pixels (dragged by their sashes): the smallest and the largest kept.
+# Narrower, a channel name or a nick no longer fits; wider, the messages lose their room.
+PANEL_WIDTHS = {"buffer_list_width": (140, 480), "member_list_width": (120, 400)}
 
 
 @dataclass(slots=True)
@@ -77,6 +80,8 @@ class Settings:
     reopen: list[str] = field(
         default_factory=list
     )  # profiles of the servers open at exit: connected at start
+    buffer_list_width: int = 210  # the side panels' widths (see PANEL_WIDTHS), set by dragging a sash
+    member_list_width: int = 190
 
     def strftime(self) -> str:
         """The ``strftime`` pattern of the chosen timestamp format."""
@@ -90,6 +95,12 @@ class Settings:
         """Add or replace ``profile`` and make it the last used."""
         self.profiles = [p for p in self.profiles if p.name != profile.name] + [profile]
         self.last_profile = profile.name
+
+
+def panel_width(key: str, width: int) -> int:
+    """``width`` brought within the limits :data:`PANEL_WIDTHS` gives the panel ``key``."""
+    low, high = PANEL_WIDTHS[key]
+    return max(low, min(high, width))
 
 
 def load(directory: Path) -> Settings:
@@ -125,6 +136,10 @@ def load(directory: Path) -> Settings:
     for key in ("multiline", "notifications"):
         if isinstance(data.get(key), bool):
             setattr(settings, key, data[key])
+    for key in PANEL_WIDTHS:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            setattr(settings, key, panel_width(key, value))
     muted = data.get("muted")
     if isinstance(muted, list):
         settings.muted = [m for m in muted if isinstance(m, str) and m]

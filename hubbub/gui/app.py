@@ -28,6 +28,7 @@ from ._banner import Banner
 from ._connect import ConnectForm
 from ._find import FindBar
 from ._nav import Navigator
+from ._panes import Panes
 from ._prefs import Preferences
 from ._search import Search
 from ._sidebar import BufferList, MemberList, ServerNode
@@ -46,10 +47,6 @@ log = logging.getLogger(__name__)
 BATCH = 250  # events applied per tick at most: bounded work between two looks at the keyboard
 TYPING_CHECK_MS = 1000  # while someone is typing: how often to look whether their notice ran out
 INPUT_HISTORY = 200
-# Below these window widths the member list, then the buffer list, fold away so the messages
-# keep a readable width (Alt+1…9 and Ctrl+PgUp/PgDn still switch buffers).
-NARROW_MEMBERS = 940
-NARROW_SIDEBAR = 800
 
 BridgeFactory = Callable[[ev.ConnectOptions, "queue.Queue[ev.Event]"], "BridgeLike"]
 
@@ -127,7 +124,6 @@ class ChatWindow(Preferences):
         self._last_tick = 0.0
         self._tick_id: str | None = None
         self._busy = False  # the last tick left events in the queue
-        self._narrow = (False, False)  # the member list, the buffer list folded away
         self._focused = True
         self._mention_pending = False
         self._history: list[str] = []
@@ -463,17 +459,18 @@ class ChatWindow(Preferences):
         self.status_dot.pack(side="left", padx=(14, 6))
         self.status = tk.Label(status_bar, anchor="w", pady=4, font=f["small"])
         self.status.pack(side="left", fill="x", expand=True)
-        self.sidebar = BufferList(chat, f, self.theme)
-        self.sidebar.pack(side="left", fill="y")
+        # The side panels and the centre are columns with sashes between them (see _panes.py).
+        self.panes = Panes(chat, self.settings, self.theme, self._panel_dragged)
+        self.panes.paned.pack(fill="both", expand=True)
+        self.sidebar = BufferList(self.panes.paned, f, self.theme)
         self.sidebar.on_select = self.switch
         self.sidebar.on_pick = self._pick
         self.sidebar.on_toggle = self._toggle_server
         self.sidebar.on_server_menu = self._server_menu
-        self.members = MemberList(chat, f, self.theme)
-        self.members.pack(side="right", fill="y")
+        self.members = MemberList(self.panes.paned, f, self.theme)
         self.members.on_open = self.open_query
-        centre = tk.Frame(chat)
-        centre.pack(side="left", fill="both", expand=True)
+        centre = tk.Frame(self.panes.paned)
+        self.panes.place(self.sidebar, centre, self.members)
         self.centre = centre
         top = tk.Frame(centre, padx=16, pady=10)
         top.pack(side="top", fill="x")
@@ -527,6 +524,8 @@ class ChatWindow(Preferences):
         self._paint_chat()
         chat.pack(fill="both", expand=True)
         self.root.bind("<Configure>", self._on_resize, add=True)
+        if self.root.winfo_ismapped():  # a new layout in a window already shown (another server)
+            self._fit_panels(self.root.winfo_width())
         self.entry.focus_set()
 
     def _paint_chat(self) -> None:
@@ -552,7 +551,7 @@ class ChatWindow(Preferences):
             insertbackground=th.input_fg,
             disabledbackground=th.input_bg,
         )
-        for part in (self.sidebar, self.members, self.view, self.banner, self.find):
+        for part in (self.panes, self.sidebar, self.members, self.view, self.banner, self.find):
             part.apply_theme(th)
         self.nav.paint()
         self.replies.apply_theme()
@@ -782,29 +781,27 @@ class ChatWindow(Preferences):
             self._typing_to = None
 
     def _on_resize(self, event: tk.Event) -> None:
-        if event.widget is not self.root or self.chat is None:
-            return
-        narrow = (event.width < NARROW_MEMBERS, event.width < NARROW_SIDEBAR)
-        if narrow == self._narrow:
-            return
-        self._narrow = narrow
-        if narrow[1]:
-            self.sidebar.pack_forget()
-        elif not self.sidebar.winfo_manager():
-            self.sidebar.pack(side="left", fill="y", before=self.centre)
-        if self.state is not None:
+        if event.widget is self.root and self.chat is not None:
+            self._fit_panels(event.width)
+
+    def _fit_panels(self, width: int) -> None:
+        # Below a width the side panels fold away (see _panes.py); the member list may come back.
+        if self.panes.fit(width) and self.state is not None:
             buf = self.state.buffer(self.state.current)
             if buf is not None:
                 self._show_members(buf)
 
+    def _panel_dragged(self) -> None:
+        # A side panel was given a new width by its sash: remember it, and fold by the new widths.
+        self._save_settings()
+        self._fit_panels(self.root.winfo_width())
+
     def _show_members(self, buf: Buffer) -> None:
         # Only a channel has members, and only a wide window has room for them.
-        if buf.kind == "channel" and not self._narrow[0]:
-            if not self.members.winfo_manager():
-                self.members.pack(side="right", fill="y", before=self.centre)
+        visible = buf.kind == "channel" and not self.panes.folded[0]
+        self.panes.show_members(visible)
+        if visible:
             self.members.show(buf.sorted_members())
-        elif self.members.winfo_manager():
-            self.members.pack_forget()
 
     def _show_topic(self, buf: Buffer) -> None:
         if buf.kind == "server":

@@ -530,7 +530,7 @@ async def test_member_nicks_line_up_whatever_their_prefix(server: ServerProcess,
         # Only channels have members: elsewhere the panel makes room for the messages.
         assert members.winfo_manager() == ""
         ui.window.switch("#test")
-        assert members.winfo_manager() == "pack"
+        assert members.winfo_manager() == "panedwindow"
         # The scrollbar shows a thumb only when there is something to scroll.
         assert str(ui.window.view.scrollbar.cget("style")) == IDLE_SCROLLBAR
         for i in range(60):

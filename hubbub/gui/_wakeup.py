@@ -39,11 +39,16 @@ class WakeQueue(queue.Queue[T]):
                     os.write(self.write_fd, b"\0")
 
     def drain_wakeups(self) -> None:
-        """Empty the pipe (before taking items, so a put after this wakes the reader again)."""
-        self._signalled.clear()
+        """Empty the pipe (before taking items, so a put after this wakes the reader again).
+
+        The pipe is read before the flag is cleared: cleared first, a put in between would set it
+        and write a byte that this read then swallows, and every later put would see the flag set
+        and write nothing, leaving its item unseen until something else woke the reader.
+        """
         with contextlib.suppress(BlockingIOError, OSError):
             while os.read(self.read_fd, 4096):
                 pass
+        self._signalled.clear()
 
     def close(self) -> None:
         """Close the pipe; later puts only queue."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import select
 import threading
+import types
 
+from hubbub.gui import _wakeup
 from hubbub.gui._wakeup import WakeQueue
 
 
@@ -53,3 +55,34 @@ def test_a_put_after_a_drain_wakes_again_and_after_close_only_queues() -> None:
     q.close()  # twice is harmless
     q.put("c")  # the network thread may still deliver one last event: no error, no stray write
     assert [q.get_nowait() for _ in range(3)] == ["a", "b", "c"]
+
+
+def test_a_put_racing_the_drain_does_not_silence_later_puts(monkeypatch) -> None:
+    """The network thread may put while the Tk thread drains the pipe. Such a put is made to
+    happen inside the drain here (the interleaving a thread switch produces now and then): every
+    put after the drain must still wake the reader."""
+    q: WakeQueue[int] = WakeQueue()
+    q.put(0)
+    real_read = os.read
+    raced = []
+
+    def read_with_a_put_in_between(fd: int, n: int) -> bytes:
+        if not raced:
+            raced.append(True)
+            q.put(1)  # the other thread's put, between the drain's steps
+        return real_read(fd, n)
+
+    fake_os = types.SimpleNamespace(read=read_with_a_put_in_between)
+    monkeypatch.setattr(_wakeup, "os", fake_os)
+    q.drain_wakeups()
+    monkeypatch.undo()
+    try:
+        assert raced
+        taken = []
+        while not q.empty():
+            taken.append(q.get_nowait())
+        assert taken == [0, 1]
+        q.put(2)
+        assert readable(q, 1.0), "a put after the drain did not wake the reader"
+    finally:
+        q.close()

@@ -315,7 +315,7 @@ class Settings:
         256, "web", "HTTP connections at once that are not WebSockets (yet); more are answered 503"
     )
     web_max_requests_per_ip: int = _s(
-        16, "web", "Of those, from one address (a trusted proxy's are not counted per address)"
+        64, "web", "Of those, from one address (a trusted proxy's are not counted per address)"
     )
     web_health_max_lag: float = _s(
         1.0, "web", "Seconds the event loop may take to run a callback before /healthz answers 503"

@@ -509,6 +509,9 @@ class WebPeer(asyncio.Protocol):
         if self._done:
             return
         self._done = True
+        # Answered: no longer a request waiting, whatever its socket's linger (a page is a dozen
+        # requests, one connection each, and must not find the door full of its own goodbyes).
+        self.gate.release(self)
         transport = self.transport
         if transport is None or transport.is_closing():
             return

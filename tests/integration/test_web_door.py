@@ -598,3 +598,20 @@ async def test_websockets_hold_no_place_among_the_requests(start_server):
     assert not srv.web.per_ip or sum(srv.web.per_ip.values()) <= 1
     for client in clients:
         await client.close()
+
+
+async def test_answered_requests_give_their_place_back_at_once(start_server):
+    # A page is a dozen requests, one connection each, whose sockets linger a moment after the
+    # answer (here: the client does not close its side): they must not fill the door.
+    srv = await start_server(web_port=0, web_max_requests_per_ip=2)
+    held = []
+    try:
+        for _ in range(6):
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.web_port)
+            held.append(writer)
+            writer.write(get("/"))
+            answer = await asyncio.wait_for(reader.read(), 5)  # to the server's half-close
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    finally:
+        for writer in held:
+            writer.close()

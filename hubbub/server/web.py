@@ -166,6 +166,7 @@ class WebGate:
         self.tls = tls
         self.root = root.resolve()
         self.peers: set[WebPeer] = set()  # sockets not upgraded (yet): the door's own to close
+        self.waiting: set[WebPeer] = set()  # of those, the ones not answered yet: the requests
         self.per_ip: dict[str, int] = {}  # of those, how many from each address
         self.links: set[WebSocketTransport] = set()  # the WebSockets open
         self.handshakes: set[asyncio.Task[object]] = set()
@@ -177,7 +178,7 @@ class WebGate:
 
     def accept_tls(self, sock: object, context: ssl.SSLContext) -> None:
         """An HTTPS socket: its TLS handshake, within ``tls_handshake_timeout``, then a WebPeer."""
-        if len(self.handshakes) + len(self.peers) >= self.host.settings.web_max_requests:
+        if len(self.handshakes) + len(self.waiting) >= self.host.settings.web_max_requests:
             # No TLS session to say it in yet: the door is full, the socket is closed.
             sock.close()  # type: ignore[attr-defined]
             return
@@ -212,22 +213,24 @@ class WebGate:
     # rules -----------------------------------------------------------------------------------
 
     def admit(self, peer: WebPeer, ip: str) -> bool:
-        """Count a socket that is not a WebSocket yet; False past ``web_max_requests`` (overall,
-        or per address unless the address is a trusted proxy's)."""
+        """Count a request not answered yet; False past ``web_max_requests`` (overall, or per
+        address unless the address is a trusted proxy's)."""
         settings = self.host.settings
-        if len(self.peers) >= settings.web_max_requests:
+        if len(self.waiting) >= settings.web_max_requests:
             return False
         if ip and not self.is_trusted_proxy(ip):
             if self.per_ip.get(ip, 0) >= settings.web_max_requests_per_ip:
                 return False
             self.per_ip[ip] = self.per_ip.get(ip, 0) + 1
             peer.counted_ip = ip
+        self.waiting.add(peer)
         self.peers.add(peer)
         return True
 
-    def release(self, peer: WebPeer) -> None:
-        """Stop counting ``peer``: closed, or upgraded (then a Connection, counted as one)."""
-        self.peers.discard(peer)
+    def answered(self, peer: WebPeer) -> None:
+        """``peer``'s request is answered (or it became a WebSocket): it no longer counts, though
+        its socket may linger a moment (the door still closes it when the server stops)."""
+        self.waiting.discard(peer)
         ip, peer.counted_ip = peer.counted_ip, ""
         if ip:
             left = self.per_ip.get(ip, 1) - 1
@@ -235,6 +238,11 @@ class WebGate:
                 self.per_ip[ip] = left
             else:
                 self.per_ip.pop(ip, None)
+
+    def release(self, peer: WebPeer) -> None:
+        """Forget ``peer``: closed, or upgraded (then a Connection, counted and closed as one)."""
+        self.answered(peer)
+        self.peers.discard(peer)
 
     def is_trusted_proxy(self, ip: str) -> bool:
         """Whether ``ip`` is one of ``web_trusted_proxies``."""
@@ -345,6 +353,7 @@ class WebPeer(asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         if not self.gate.admit(self, str(peer[0]) if isinstance(peer, tuple) else ""):
+            self.gate.peers.add(self)  # not a request counted, but a socket to close on stopping
             busy = "Too many connections, try again later\n"
             self._answer(text_response(503, busy, [("Retry-After", "10")]))
             return
@@ -511,7 +520,7 @@ class WebPeer(asyncio.Protocol):
         self._done = True
         # Answered: no longer a request waiting, whatever its socket's linger (a page is a dozen
         # requests, one connection each, and must not find the door full of its own goodbyes).
-        self.gate.release(self)
+        self.gate.answered(self)
         transport = self.transport
         if transport is None or transport.is_closing():
             return

@@ -583,8 +583,8 @@ async def test_connections_that_never_become_websockets_are_capped_with_a_503(st
     for writer in idle:
         writer.close()
     deadline = time.monotonic() + 5
-    while srv.web.peers or srv.web.per_ip:  # the places are given back
-        assert time.monotonic() < deadline, (srv.web.peers, srv.web.per_ip)
+    while srv.web.waiting or srv.web.per_ip:  # the places are given back
+        assert time.monotonic() < deadline, (srv.web.waiting, srv.web.per_ip)
         await asyncio.sleep(0.01)
     status, _, _ = await http(srv, get("/"))
     assert status == 200

@@ -69,6 +69,19 @@ class BufferList(tk.Frame):
         self.title.configure(background=theme.sidebar_bg, foreground=theme.sidebar_sel_fg)
         self.rows_frame.configure(background=theme.sidebar_bg)
 
+    def _badge(self, parent: tk.Misc, mentions: int, unread: int) -> tk.Label:
+        """The count at the right of an entry: mentions in red, else unread in the accent colour
+        (shown only when there is something to count)."""
+        th = self.theme
+        badge = tk.Label(parent, padx=7, pady=0, font=self.fonts["tiny_bold"], foreground="#ffffff")
+        if mentions:
+            badge.configure(text=f"@ {mentions}", background=th.mention_badge)
+            badge.pack(side="right", padx=8)
+        elif unread:
+            badge.configure(text=str(unread), background=th.accent)
+            badge.pack(side="right", padx=8)
+        return badge
+
     def refresh(self, buffers: list[Buffer], current: str, network: str) -> None:
         """Redraw every row (there are few) for ``buffers`` with ``current`` selected."""
         self.title.configure(text=network or "hubbub")
@@ -106,13 +119,7 @@ class BufferList(tk.Frame):
                 row, text=label_text, anchor="w", padx=10, pady=4, background=bg, foreground=fg, font=font
             )
             name.pack(side="left", fill="x", expand=True)
-            badge = tk.Label(row, padx=7, pady=0, font=self.fonts["tiny_bold"], foreground="#ffffff")
-            if buf.mentions:
-                badge.configure(text=f"@ {buf.mentions}", background=th.mention_badge)
-                badge.pack(side="right", padx=8)
-            elif buf.unread:
-                badge.configure(text=str(buf.unread), background=th.accent)
-                badge.pack(side="right", padx=8)
+            badge = self._badge(row, buf.mentions, buf.unread)
             for widget in (row, name, badge):
                 widget.bind("<Button-1>", self._selector(buf.name))
                 widget.bind("<Button-2>", self._closer(buf.name))
@@ -199,13 +206,7 @@ class BufferList(tk.Frame):
                     child, text=text, anchor="w", padx=10, pady=3, background=bg, foreground=fg, font=font
                 )
                 label.pack(side="left", fill="x", expand=True)
-                count = tk.Label(child, padx=7, pady=0, font=self.fonts["tiny_bold"], foreground="#ffffff")
-                if buf.mentions:
-                    count.configure(text=f"@ {buf.mentions}", background=th.mention_badge)
-                    count.pack(side="right", padx=8)
-                elif buf.unread:
-                    count.configure(text=str(buf.unread), background=th.accent)
-                    count.pack(side="right", padx=8)
+                count = self._badge(child, buf.mentions, buf.unread)
                 for widget in (child, label, count):
                     widget.bind("<Button-1>", self._picker(node.sid, buf.name))
                     widget.bind("<Button-2>", self._picked_then(node.sid, buf.name, self.on_close))

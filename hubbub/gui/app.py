@@ -396,6 +396,21 @@ class ChatWindow(Preferences):
         finally:
             m.grab_release()
 
+    def _drop_session(self, session: Session, reason: str) -> None:
+        """Quit ``session``'s server with ``reason`` and take its node away; show its neighbour
+        when it was the one shown."""
+        if session.bridge is not None:
+            session.bridge.stop(reason, timeout=2.0)
+            session.bridge = None
+        i = self.sessions.index(session)
+        self.sessions.remove(session)
+        if session is self.session:
+            self.session = None
+            other = self.sessions[max(0, i - 1)]
+            self.show_in(other, other.state.current)
+        else:
+            self._refresh_sidebar()
+
     def close_server(self, session: Session) -> None:
         """Leave ``session``'s server (QUIT) and take its node away; the other servers carry on.
 
@@ -408,17 +423,7 @@ class ChatWindow(Preferences):
             if session is self.session:
                 self._render()
             return
-        if session.bridge is not None:
-            session.bridge.stop("Leaving", timeout=2.0)
-            session.bridge = None
-        i = self.sessions.index(session)
-        self.sessions.remove(session)
-        if session is self.session:
-            self.session = None
-            other = self.sessions[max(0, i - 1)]
-            self.show_in(other, other.state.current)
-        else:
-            self._refresh_sidebar()
+        self._drop_session(session, "Leaving")
 
     def _refresh_sidebar(self) -> None:
         state, session = self.state, self.session
@@ -1204,17 +1209,7 @@ class ChatWindow(Preferences):
     def _added_server_failed(self, session: Session, reason: str) -> None:
         """A server added with "Connect to…" could not be reached: its node goes, the form says why."""
         typed = session.form_choice
-        if session.bridge is not None:
-            session.bridge.stop(timeout=2.0)
-            session.bridge = None
-        i = self.sessions.index(session)
-        self.sessions.remove(session)
-        if session is self.session:
-            self.session = None
-            other = self.sessions[max(0, i - 1)]
-            self.show_in(other, other.state.current)
-        else:
-            self._refresh_sidebar()
+        self._drop_session(session, "")
         target = f"{session.options.host}:{session.options.port}"
         self.connect_elsewhere(f"Could not connect to {target}: {reason}", typed)
 

@@ -21,6 +21,7 @@ from . import startup
 from .accounts import Accounts
 from .bans import Bans
 from .clock import Clock, Deadlines, SystemClock, Timer
+from .cluster import STATELESS, Cluster, ClusterError
 from .committed import StoreHealth, release
 from .config import Settings
 from .connection import Connection
@@ -28,6 +29,7 @@ from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
 from .endings import Endings
+from .handlers.context import NickClaims
 from .handlers.dispatch import dispatch
 from .history import History
 from .isupport import isupport_tokens, offered_caps
@@ -103,6 +105,10 @@ class Server:
         self.history.end_channel = self.endings.end_channel
         self.accounts.logged_in = self.account_logged_in
         self.tasks: set[asyncio.Future[None]] = set()  # logins and registrations being checked
+        # Cluster mode (cluster_url): this node's part in the network, made at start (its default
+        # name has the port in it); None on a single node.
+        self.cluster: Cluster | None = None
+        self.nick_claims: NickClaims | None = None
         self.tls_port: int | None = None
         # The web door (web.py), when web_port is set: its port and the URL to open.
         self.web: WebGate | None = None
@@ -166,6 +172,13 @@ class Server:
                 self.data_lock = datadir.lock(self.settings.data_dir)
             self.history.open()
             self.accounts.open()
+            if self.settings.cluster_url:
+                cluster = Cluster(self)
+                try:
+                    await cluster.start()
+                except ClusterError as exc:
+                    raise startup.StartupError(str(exc)) from exc
+                self.cluster = self.nick_claims = cluster
         except BaseException:
             for door in self.doors:
                 door.close()
@@ -347,6 +360,8 @@ class Server:
         for task in list(self.tasks):
             task.cancel()
         self.outboxes.flush()
+        if self.cluster is not None:
+            await self.cluster.stop()
         self.history.close()
         self.accounts.close()
         if self.watch is not None:
@@ -393,6 +408,9 @@ class Server:
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session`` through the command table, with this server as context."""
         dispatch(self, session, message, line)
+        cluster = self.cluster
+        if cluster is not None and message.command not in STATELESS:
+            cluster.touch(session, message)
 
     def new_connection(self) -> Connection:
         """The protocol of a socket the plain door just accepted."""
@@ -448,6 +466,8 @@ class Server:
         """A session left the network (endings.py shows its QUIT and ends emptied channels)."""
         self.endings.quit(session, reason)
         self.directs.forget(session)
+        if self.cluster is not None:
+            self.cluster.gone(session)
 
     def remove_member(self, channel: Channel[Session], session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel ends unless durable."""
@@ -469,6 +489,8 @@ class Server:
     def account_logged_in(self, session: Session) -> None:
         """A registered client just logged in to an account: show what was sent to it meanwhile."""
         self.directs.replay_direct(session)
+        if self.cluster is not None:
+            self.cluster.touch(session)
 
     def replay_on_join(self, session: Session, channel: Channel[Session]) -> None:
         """``session`` just joined ``channel``: apply its registered access, send recent history."""

@@ -321,6 +321,24 @@ class Settings:
         1.0, "web", "Seconds the event loop may take to run a callback before /healthz answers 503"
     )
 
+    # [cluster]
+    cluster_url: str = _s(
+        "",
+        "cluster",
+        "Redis URL of the cluster's bus (redis://HOST:PORT/DB); empty: a single node (docs/cluster.md)",
+    )
+    node_name: str = _s(
+        "", "cluster", "This node's name in logs, /metrics and WHOIS (empty: the host name and port)"
+    )
+    cluster_lease: float = _s(
+        15.0, "cluster", "Seconds a silent node's users stay online elsewhere before their QUITs are shown"
+    )
+    cluster_order_wait: float = _s(
+        0.5,
+        "cluster",
+        "Seconds a node waits for another node's earlier message before reading it from the store",
+    )
+
     def validate(self) -> Settings:
         """Check every value; raise :class:`ConfigError` naming the first bad key."""
         positive = [
@@ -444,6 +462,12 @@ class Settings:
         for key in ("web_ping_interval", "web_request_timeout", "web_health_max_lag", "web_max_requests"):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
+        if self.cluster_url and not self.cluster_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("cluster_url", "must be a Redis URL: redis://HOST:PORT/DB")
+        if not 1.0 <= self.cluster_lease <= 3600:
+            raise ConfigError("cluster_lease", "must be between 1 and 3600 seconds")
+        if not 0 < self.cluster_order_wait <= 60:
+            raise ConfigError("cluster_order_wait", "must be greater than 0 and at most 60 seconds")
         if self.web_max_requests_per_ip < 1:
             raise ConfigError("web_max_requests_per_ip", "must be at least 1")
         for entry in self.web_trusted_proxies:

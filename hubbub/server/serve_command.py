@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (default 1100; 0 picks one)")
     parser.add_argument("--data-dir", dest="data_dir", help="data directory (default ./hubbub-data)")
     parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument(
+        "--cluster", dest="cluster_url", help="Redis URL of the cluster's bus (several nodes, one network)"
+    )
+    parser.add_argument("--node-name", dest="node_name", help="this node's name in a cluster")
     parser.add_argument("--password", help="server password clients must send with PASS")
     parser.add_argument("--server-name", dest="server_name", help="this server's name")
     parser.add_argument("--network", help="network name shown to clients")
@@ -97,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
             "web_port",
             "web_host",
             "tutorial_port",
+            "cluster_url",
+            "node_name",
         )
     }
     try:

@@ -191,6 +191,10 @@ class Session(Answering["Host"]):
         """The :attr:`identity`, if it was ever asked for (it is not made by asking this)."""
         return self._identity
 
+    def adopt_identity(self, side: str | None) -> None:
+        """Be ``side`` in direct conversations: the mirror of another node's user is who it is there."""
+        self._identity = side
+
     @property
     def hostmask(self) -> str:
         """``nick!user@host``, the source of this client's messages."""

@@ -40,7 +40,7 @@ LAYERS: dict[str, list[str]] = {
         "tls",
         "writer",
     ],
-    "state": ["world", "outbox", "answering", "client_state", "session"],
+    "state": ["world", "outbox", "remote", "answering", "client_state", "session"],
     "publish": ["delivery", "committed"],
     "services": [
         "history",
@@ -56,7 +56,7 @@ LAYERS: dict[str, list[str]] = {
     ],
     "handlers": ["handlers"],
     "wire": ["intake", "connection", "doors", "websocket", "web", "tutorial"],
-    "app": ["app", "metrics", "startup", "serve_command"],
+    "app": ["app", "cluster", "metrics", "startup", "serve_command"],
 }
 LAYER_OF = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 LAYER_NAMES = list(LAYERS)

@@ -10,6 +10,7 @@ Ergo, where every handler gets ``(server, client, msg, rb)``, nothing reaches th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
     from ..registry import ChannelRegistry
     from ..session import Session
     from ..world import Channel, World
+
+
+class NickClaims(Protocol):
+    """Where a nick is taken network-wide before it is used (cluster mode: Redis)."""
+
+    def holds(self, session: Session, nick: str) -> bool:
+        """Whether ``session`` already holds ``nick`` in the network."""
+
+    def claim(self, session: Session, nick: str, then: Callable[[bool], None]) -> None:
+        """Take ``nick`` for ``session``, then call ``then(taken)`` within the client's command."""
 
 
 class Context(Protocol):
@@ -41,6 +52,7 @@ class Context(Protocol):
     accounts: Accounts
     bans: Bans
     registry: ChannelRegistry  # ChanServ's registered channels
+    nick_claims: NickClaims | None  # cluster mode: nicks are taken in the network first
     isupport: list[str]
     motd: list[str]
     # Numerics every registration sends unchanged, formatted once (replies.constant_replies).

@@ -68,6 +68,17 @@ def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
         return
     if nick == session.nick:
         return
+    claims = ctx.nick_claims
+    if claims is not None and not claims.holds(session.primary or session, nick):
+        # Taken in the network first; then this command runs again and finds it held.
+        def then(taken: bool) -> None:
+            if taken:
+                handle_nick(ctx, session, msg)
+            elif not session.gone:
+                session.reply(numerics.ERR_NICKNAMEINUSE, nick)
+
+        claims.claim(session.primary or session, nick, then)
+        return
     session = session.primary or session  # every device of the user changes nick
     old_mask = session.hostmask
     world.remember(session)
@@ -154,6 +165,20 @@ def try_register(ctx: Context, session: Session) -> None:
             numerics.ERR_NICKNAMEINUSE, session.nick, text="Nickname is reserved by a different account"
         )
         session.nick = "*"
+        return
+    claims = ctx.nick_claims
+    if claims is not None and not claims.holds(session, session.nick):
+        nick = session.nick
+
+        def then(taken: bool) -> None:
+            if taken:
+                try_register(ctx, session)
+            elif not session.gone and not session.registered:
+                session.reply(numerics.ERR_NICKNAMEINUSE, nick)
+                if session.nick == nick:
+                    session.nick = "*"
+
+        claims.claim(session, nick, then)
         return
     world.claim_nick(session)
     world.unregistered -= 1

@@ -1,0 +1,841 @@
+"""Cluster mode: several nodes, one network, with Redis as the bus between them.
+
+docs/cluster.md is the design; this module is the node's side of it. In short:
+
+- Every node mirrors every user of the network in its World: another node's user is a Session on
+  a :class:`~hubbub.server.remote.RemoteLink`. Handlers run unchanged on that mirror, so a
+  command is decided on the node of the client that sent it, with the whole network in view.
+- What a node queues to another node's users (the lines of a channel message, a reply to a
+  private message, a QUIT ...) is sent to that node after the commit it waits for, one batch per
+  loop turn, on that node's Redis stream; the node writes the bytes to its users as they are.
+- What changes state (a user registering or changing nick, caps or away; a membership; a
+  channel's modes, topic or lists) is sent on the network's shared stream as small idempotent
+  upserts, and kept in Redis hashes so that a node starting, or one whose Redis restarted, can
+  read the whole picture again.
+- A nick is held in Redis (``SET NX`` on its look-alike skeleton) before it is used, so two nodes
+  never give one nick to two users.
+- Each node keeps a lease; when one runs out (the node was killed), every other node shows its
+  users' QUITs to its own users and clears what the node held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import socket
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from hubbub.protocol import Message, skeleton
+
+from . import caps as capmod
+from . import monitor
+from .remote import NodeOutbox, RemoteLink
+from .session import Session
+from .world import ListEntry
+
+if TYPE_CHECKING:
+    from .clock import Clock, Deadlines
+    from .config import Settings
+    from .delivery import Delivery
+    from .outbox import Outboxes
+    from .world import Channel, World
+
+log = logging.getLogger(__name__)
+
+# Commands that change no state another node mirrors: no look at the client after them (the hot
+# path of a channel message stays as it is on one node).
+STATELESS = frozenset(
+    {
+        "PRIVMSG",
+        "NOTICE",
+        "TAGMSG",
+        "PING",
+        "PONG",
+        "WHO",
+        "WHOIS",
+        "WHOWAS",
+        "NAMES",
+        "LIST",
+        "LUSERS",
+        "MOTD",
+        "VERSION",
+        "TIME",
+        "ISON",
+        "USERHOST",
+        "CHATHISTORY",
+        "SEARCH",
+        "MONITOR",
+        "HELP",
+        "INFO",
+        "ADMIN",
+        "STATS",
+        "LINKS",
+        "MARKREAD",
+    }
+)
+# Entries kept in each stream (approximately): a node that falls further behind resyncs.
+STREAM_LENGTH = 100_000
+# Seconds a blocking read waits before it looks again (and notices a stop).
+READ_BLOCK_MS = 1000
+# Seconds between attempts to reach Redis again.
+RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+# Forget who said what on the shared stream once it is this many batches old (dedupe window).
+NETSPLIT_REASON = "*.net *.split"
+
+# Releases a nick only if this node's user still holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Clears what a dead node held: its nicks (those still its own), its users, its place.
+_REAP = """
+local nicks = redis.call('SMEMBERS', KEYS[1])
+for _, entry in ipairs(nicks) do
+  local sep = string.find(entry, '\\t', 1, true)
+  local key = string.sub(entry, 1, sep - 1)
+  local value = string.sub(entry, sep + 1)
+  if redis.call('GET', key) == value then redis.call('DEL', key) end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return redis.call('SREM', KEYS[3], ARGV[1])
+"""
+
+
+class ClusterHost(Protocol):
+    """What the cluster needs of its node (:class:`hubbub.server.app.Server`)."""
+
+    name: str
+    settings: Settings
+    clock: Clock
+    world: World[Session]
+    delivery: Delivery
+    outboxes: Outboxes
+    deadlines: Deadlines[Session]
+    port: int
+
+
+class Cluster:
+    """This node's part in the network: its mirrors of other nodes' users, and the bus."""
+
+    def __init__(self, server: ClusterHost) -> None:
+        self.server = server
+        settings = server.settings
+        self.url = settings.cluster_url
+        self.lease = settings.cluster_lease
+        self.node = settings.node_name or f"{socket.gethostname()}:{server.port}"
+        # This run of the node: a restarted node is a new incarnation, and the old one's users are
+        # gone (the others saw its lease run out, or see it now).
+        self.me = f"{self.node}/{secrets.token_hex(4)}"
+        self.k = f"hubbub:{settings.network}:"
+        self.redis: Any = None  # redis.asyncio.Redis, once started (its replies are untyped)
+        self.world = server.world
+        # Our own users: uid <-> session (uids are small numbers, never reused in a run).
+        self._next_uid = 0
+        self.uid_of: dict[Session, int] = {}
+        self.local: dict[int, Session] = {}
+        # Other nodes' users: (node, uid) <-> mirror.
+        self.mirrors: dict[tuple[str, int], Session] = {}
+        self.remote_of: dict[Session, tuple[str, int]] = {}
+        self.outboxes: dict[str, NodeOutbox] = {}
+        # What the network was last told (or told us) of each user and channel: the base of the
+        # next difference.
+        self.sent_users: dict[Session, dict[str, Any]] = {}
+        self.sent_chans: dict[str, tuple[dict[str, Any], dict[tuple[str, int], str]]] = {}
+        self.nick_keys: dict[Session, str] = {}  # the nick key each of our users holds in Redis
+        self._ops: list[list[Any]] = []
+        self._out: list[tuple[bytes, dict[bytes, bytes]]] = []
+        self._wake = asyncio.Event()
+        self._batch = 0
+        self._seen: dict[tuple[str, bytes], int] = {}  # (node, stream) -> last batch number taken
+        self._last_ids: dict[bytes, bytes] = {}
+        self._tasks: list[asyncio.Future[Any]] = []
+        self._stopping = False
+        self.connected = False
+        self.connected_at = 0.0
+        self._missing_since: dict[str, float] = {}
+        self.nodes: set[str] = set()  # other nodes seen alive
+        self._release_script: Any = None
+        self._reap_script: Any = None
+
+    # keys ------------------------------------------------------------------------------------------
+
+    @property
+    def all_stream(self) -> bytes:
+        """The shared stream of state changes."""
+        return (self.k + "all").encode()
+
+    def to_stream(self, node: str) -> bytes:
+        """The stream of lines for ``node``'s users."""
+        return (self.k + "to:" + node).encode()
+
+    def _lease_key(self, node: str) -> str:
+        return self.k + "lease:" + node
+
+    def _users_key(self, node: str) -> str:
+        return self.k + "users:" + node
+
+    def _nicks_key(self, node: str) -> str:
+        return self.k + "nicks:" + node
+
+    def _nick_key(self, nick: str) -> str:
+        return self.k + "nick:" + skeleton(nick)
+
+    # start and stop -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the network: lease, snapshot of the others, then the bus tasks."""
+        self.redis = aioredis.from_url(self.url)
+        self._release_script = self.redis.register_script(_RELEASE)
+        self._reap_script = self.redis.register_script(_REAP)
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            await self.redis.aclose()
+            raise ClusterError(f"cannot reach the cluster bus at {self.url}: {exc}") from exc
+        await self._announce()
+        last = await self.redis.xrevrange(self.all_stream, count=1)
+        self._last_ids[self.all_stream] = last[0][0] if last else b"0-0"
+        self._last_ids[self.to_stream(self.me)] = b"0-0"
+        await self._load_snapshot()
+        self.connected = True
+        self.connected_at = self.server.clock.monotonic()
+        log.info("node %s joined the cluster (%d users elsewhere)", self.me, len(self.mirrors))
+        for job in (self._publisher(), self._reader(), self._keeper()):
+            self._tasks.append(asyncio.create_task(job))
+
+    async def stop(self) -> None:
+        """Leave the network: what is queued goes out, then our users and place are cleared."""
+        self._stopping = True
+        self._wake.set()
+        if self.redis is None:
+            return
+        try:
+            await asyncio.wait_for(self._drain(), 3.0)
+        except (TimeoutError, RedisError, OSError):
+            log.warning("cluster: could not send everything before stopping")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(self._lease_key(self.me))
+            await self._reap_script(
+                keys=[self._nicks_key(self.me), self._users_key(self.me), self.k + "nodes"], args=[self.me]
+            )
+        await self.redis.aclose()
+
+    async def _drain(self) -> None:
+        while self._out or self._ops:
+            await asyncio.sleep(0)
+            self._queue_ops()
+            if self._out:
+                await self._send(self._out[:])
+
+    # the node's place -----------------------------------------------------------------------------
+
+    async def _announce(self) -> None:
+        """Take (again) our lease and place, and write our users and their nicks."""
+        assert self.redis is not None
+        ttl = int(self.lease * 600)  # 0.6 lease, renewed every lease/5
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._lease_key(self.me), b"1", px=ttl)
+        pipe.sadd(self.k + "nodes", self.me)
+        pipe.set(self.k + "name:" + self.me, self.node)
+        for session, key in self.nick_keys.items():
+            value = f"{self.me}:{self.uid_of[session]}"
+            pipe.set(key, value, nx=True)
+            pipe.sadd(self._nicks_key(self.me), f"{key}\t{value}")
+        for session in self.uid_of:
+            if session.registered and not session.gone:
+                pipe.hset(self._users_key(self.me), str(self.uid_of[session]), self._user_entry(session))
+        await pipe.execute()
+
+    async def _load_snapshot(self) -> None:
+        """Mirror every user of the other live nodes, and every channel's state."""
+        assert self.redis is not None
+        nodes = [n.decode() for n in await self.redis.smembers(self.k + "nodes")]
+        chans = await self.redis.hgetall(self.k + "chans")
+        for name, props in chans.items():
+            self._apply_chan(name.decode(), json.loads(props))
+        for node in nodes:
+            if node == self.me:
+                continue
+            if not await self.redis.exists(self._lease_key(node)):
+                continue  # dead: the keeper clears it
+            self.nodes.add(node)
+            users = await self.redis.hgetall(self._users_key(node))
+            for uid, entry in users.items():
+                data = json.loads(entry)
+                self._apply_user(node, int(uid), data["u"])
+                for chan, prefix in data["c"].items():
+                    self._apply_member(chan, node, int(uid), prefix)
+
+    async def _keeper(self) -> None:
+        """Renew our lease; notice the nodes whose lease ran out."""
+        assert self.redis is not None
+        while not self._stopping:
+            await asyncio.sleep(self.lease / 5)
+            try:
+                if not self.connected:
+                    continue
+                await self.redis.set(self._lease_key(self.me), b"1", px=int(self.lease * 600))
+                await self._reap()
+            except (RedisError, OSError) as exc:
+                log.debug("cluster keeper: %s", exc)
+
+    async def _reap(self) -> None:
+        """Nodes whose lease is gone are dead: their users quit here, their keys are cleared."""
+        assert self.redis is not None
+        now = self.server.clock.monotonic()
+        # Just (re)connected: a node whose Redis restarted has not taken its lease again yet.
+        if now - self.connected_at < self.lease * 0.6:
+            return
+        nodes = {n.decode() for n in await self.redis.smembers(self.k + "nodes")}
+        nodes |= {node for node, _uid in self.mirrors}
+        for node in nodes:
+            if node == self.me:
+                continue
+            if await self.redis.exists(self._lease_key(node)):
+                self.nodes.add(node)
+                continue
+            self.node_died(node)
+            await self._reap_script(
+                keys=[self._nicks_key(node), self._users_key(node), self.k + "nodes"], args=[node]
+            )
+
+    def node_died(self, node: str) -> None:
+        """``node`` is gone: its users quit (shown to ours), its channel seats are emptied."""
+        self.nodes.discard(node)
+        gone = [m for (n, _uid), m in self.mirrors.items() if n == node]
+        if gone:
+            log.warning("cluster: node %s is gone; %d of its users quit", node, len(gone))
+        for mirror in gone:
+            self.drop_mirror(mirror, NETSPLIT_REASON, tell=True)
+        self.outboxes.pop(node, None)
+
+    # our users -----------------------------------------------------------------------------------
+
+    def uid(self, session: Session) -> int:
+        """The number of our user ``session`` on the network."""
+        uid = self.uid_of.get(session)
+        if uid is None:
+            self._next_uid += 1
+            uid = self.uid_of[session] = self._next_uid
+            self.local[uid] = session
+        return uid
+
+    def member_key(self, session: Session) -> tuple[str, int]:
+        """Who ``session`` is on the network: (node, uid)."""
+        remote = self.remote_of.get(session)
+        return remote if remote is not None else (self.me, self.uid(session))
+
+    def is_local(self, session: Session) -> bool:
+        """Whether ``session`` is a client of this node."""
+        return session not in self.remote_of
+
+    def holds(self, session: Session, nick: str) -> bool:
+        """Whether our user ``session`` holds ``nick`` in the network (or one it passes for)."""
+        return self.nick_keys.get(session) == self._nick_key(nick)
+
+    def claim(self, session: Session, nick: str, then: Callable[[bool], None]) -> None:
+        """Take ``nick`` in the network for ``session``, then ``then(taken)`` (in its command)."""
+        key = self._nick_key(nick)
+
+        async def work() -> None:
+            taken = await self._claim(session, key)
+            if session.gone:
+                if taken:
+                    await self._release(session, key)
+                return
+            then(taken)
+            self.touch(session)
+
+        session.run_async(work())
+
+    async def _claim(self, session: Session, key: str) -> bool:
+        assert self.redis is not None
+        value = f"{self.me}:{self.uid(session)}"
+        try:
+            if not await self.redis.set(key, value, nx=True):
+                held = await self.redis.get(key)
+                if held != value.encode():
+                    return False
+            await self.redis.sadd(self._nicks_key(self.me), f"{key}\t{value}")
+        except (RedisError, OSError) as exc:
+            log.warning("cluster: cannot claim a nick (%s)", exc)
+            session.fail("NICK", "TEMPORARILY_UNAVAILABLE", "The network cannot check nicks now; try again")
+            return False
+        old = self.nick_keys.get(session)
+        self.nick_keys[session] = key
+        if old is not None and old != key:
+            await self._release(session, old)
+        return True
+
+    async def _release(self, session: Session, key: str) -> None:
+        value = f"{self.me}:{self.uid_of.get(session, 0)}"
+        try:
+            await self._release_script(keys=[key], args=[value])
+            assert self.redis is not None
+            await self.redis.srem(self._nicks_key(self.me), f"{key}\t{value}")
+        except (RedisError, OSError) as exc:
+            log.warning("cluster: cannot release a nick (%s); it is freed when this node's place is", exc)
+
+    def touch(self, session: Session, message: Message | None = None) -> None:
+        """After a command of our user ``session``: tell the network what it changed."""
+        if session in self.remote_of:
+            return
+        if session.registered and not session.gone and session.primary is None:
+            snap = _user_snap(session)
+            if self.sent_users.get(session) != snap:
+                self.sent_users[session] = snap
+                self._ops.append(["u", self.uid(session), snap])
+                self._write_user(session)
+        keys = set(session.channels)
+        for key, (_props, members) in list(self.sent_chans.items()):
+            if (self.me, self.uid_of.get(session, -1)) in members:
+                keys.add(key)
+        if message is not None:
+            for param in message.params[:2]:
+                for name in param.split(","):
+                    if name[:1] in "#&":
+                        keys.add(self.world.fold(name))
+        for key in keys:
+            self.diff_channel(key)
+        self._schedule()
+
+    def gone(self, session: Session) -> None:
+        """Our user ``session`` left the network (its QUIT went to every peer, mirrors too)."""
+        uid = self.uid_of.pop(session, None)
+        if uid is None:
+            return
+        self.local.pop(uid, None)
+        self.sent_users.pop(session, None)
+        member = (self.me, uid)
+        for key, (_props, members) in list(self.sent_chans.items()):
+            members.pop(member, None)
+            if key not in self.world.channels:
+                self.diff_channel(key)
+        self._ops.append(["x", uid])
+        nick_key = self.nick_keys.pop(session, None)
+        if self.redis is not None:
+            self._jobs(self._forget_user(uid, session, nick_key))
+        self._schedule()
+
+    async def _forget_user(self, uid: int, session: Session, key: str | None) -> None:
+        assert self.redis is not None
+        try:
+            await self.redis.hdel(self._users_key(self.me), str(uid))
+            if key is not None:
+                value = f"{self.me}:{uid}"
+                await self._release_script(keys=[key], args=[value])
+                await self.redis.srem(self._nicks_key(self.me), f"{key}\t{value}")
+        except (RedisError, OSError) as exc:
+            log.warning("cluster: cannot clear a user who left (%s)", exc)
+
+    def _jobs(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    def _user_entry(self, session: Session) -> str:
+        """Our user as the users hash keeps it: who, and where with which prefix."""
+        channels = {}
+        for key, channel in session.channels.items():
+            channels[key] = channel.members.get(session, "")
+        return json.dumps({"u": _user_snap(session), "c": channels})
+
+    def _write_user(self, session: Session) -> None:
+        if self.redis is None or session.gone:
+            return
+        uid = self.uid(session)
+        entry = self._user_entry(session)
+        self._jobs(self._hset_user(uid, entry))
+
+    async def _hset_user(self, uid: int, entry: str) -> None:
+        assert self.redis is not None
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.hset(self._users_key(self.me), str(uid), entry)
+
+    # channels ------------------------------------------------------------------------------------
+
+    def diff_channel(self, key: str) -> None:
+        """Tell the network how channel ``key`` differs from what it was last told."""
+        channel = self.world.channels.get(key)
+        before = self.sent_chans.get(key)
+        if channel is None:
+            if before is not None:
+                del self.sent_chans[key]
+                for node, uid in before[1]:
+                    if node == self.me:
+                        self._ops.append(["m", key, node, uid, None])
+                self._ops.append(["cx", key])
+                self._jobs(self._hdel_chan(key))
+            return
+        props = _chan_props(channel)
+        members: dict[tuple[str, int], str] = {}
+        for member, prefix in channel.members.items():
+            if member.primary is None:
+                members[self.member_key(member)] = prefix
+        old_props, old_members = before if before is not None else ({}, {})
+        if props != old_props:
+            self._ops.append(["c", channel.name, props])
+            self._jobs(self._hset_chan(key, props))
+        touched_local: set[int] = set()
+        for who, prefix in members.items():
+            if old_members.get(who) != prefix:
+                self._ops.append(["m", key, who[0], who[1], prefix])
+                if who[0] == self.me:
+                    touched_local.add(who[1])
+        for who in old_members:
+            if who not in members:
+                self._ops.append(["m", key, who[0], who[1], None])
+                if who[0] == self.me:
+                    touched_local.add(who[1])
+        self.sent_chans[key] = (props, members)
+        for uid in touched_local:
+            session = self.local.get(uid)
+            if session is not None:
+                self._write_user(session)
+
+    async def _hset_chan(self, key: str, props: dict[str, Any]) -> None:
+        assert self.redis is not None
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.hset(self.k + "chans", key, json.dumps(props))
+
+    async def _hdel_chan(self, key: str) -> None:
+        assert self.redis is not None
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.hdel(self.k + "chans", key)
+
+    # what others tell us ---------------------------------------------------------------------------
+
+    def _apply_user(self, node: str, uid: int, snap: dict[str, Any]) -> None:
+        mirror = self.mirrors.get((node, uid))
+        world = self.world
+        if mirror is None:
+            out = self.outboxes.get(node)
+            if out is None:
+                out = self.outboxes[node] = NodeOutbox(node, self._schedule_node)
+            delivery = self.server.delivery
+            link = RemoteLink(out, uid, snap["host"], lambda: delivery.committed_seq, self.server.outboxes)
+            mirror = Session(self.server, link)  # type: ignore[arg-type]
+            self.server.deadlines.cancel(mirror)
+            mirror.registered = True
+            self.mirrors[(node, uid)] = mirror
+            self.remote_of[mirror] = (node, uid)
+            _set_user(mirror, snap)
+            mirror.adopt_identity(snap.get("id"))
+            world.claim_nick(mirror)
+            monitor.came_online(world, mirror)
+            return
+        if mirror.nick != snap["nick"]:
+            old = mirror.nick
+            world.remember(mirror)
+            world.rename(mirror, snap["nick"])
+            if world.fold(old) != mirror.folded:
+                monitor.went_offline(world, mirror, old)
+                monitor.came_online(world, mirror)
+        _set_user(mirror, snap)
+
+    def _apply_member(self, key: str, node: str, uid: int, prefix: str | None) -> None:
+        session = self.local.get(uid) if node == self.me else self.mirrors.get((node, uid))
+        if session is None:
+            return
+        world = self.world
+        channel = world.channels.get(key)
+        before = self.sent_chans.get(key)
+        if prefix is None:
+            if channel is not None and session in channel.members:
+                world.leave(channel, session)
+                if not channel.members and not channel.persistent:
+                    world.remove_channel(channel)
+            if before is not None:
+                before[1].pop((node, uid), None)
+            if node == self.me:
+                self._write_user(session)
+            return
+        if channel is None:
+            channel = world.add_channel(key)
+        if session in channel.members:
+            world.set_prefix(channel, session, prefix)
+        else:
+            world.join(channel, session, prefix)
+        if before is None:
+            before = self.sent_chans[key] = (_chan_props(channel), {})
+        before[1][(node, uid)] = prefix
+        if node == self.me:
+            self._write_user(session)
+
+    def _apply_chan(self, name: str, props: dict[str, Any]) -> None:
+        world = self.world
+        key = world.fold(name)
+        channel = world.channels.get(key)
+        if channel is None:
+            channel = world.add_channel(props.get("name", name))
+        _set_chan(channel, props)
+        before = self.sent_chans.get(key)
+        self.sent_chans[key] = (_chan_props(channel), before[1] if before is not None else {})
+
+    def _apply_chan_gone(self, key: str) -> None:
+        channel = self.world.channels.get(key)
+        if channel is not None and not channel.members:
+            self.world.remove_channel(channel)
+        self.sent_chans.pop(key, None)
+
+    def drop_mirror(self, mirror: Session, reason: str, *, tell: bool) -> None:
+        """Take another node's user out of our world; ``tell``: show its QUIT to our users."""
+        where = self.remote_of.pop(mirror, None)
+        if where is None:
+            return
+        self.mirrors.pop(where, None)
+        world = self.world
+        if tell:
+            peers = [p for p in world.peers_of(mirror) if p not in self.remote_of and not p.gone]
+            if peers:
+                quit_msg = Message.build("QUIT", reason, source=mirror.hostmask)
+                self.server.delivery.publish(quit_msg, peers, event=True)
+        mirror.gone = True
+        mirror.conn.closed = True
+        world.forget_invites(mirror)
+        left = list(mirror.channels.values())
+        held = world.quit(mirror)
+        for channel in left:
+            before = self.sent_chans.get(channel.key_folded)
+            if before is not None:
+                before[1].pop(where, None)
+            if not channel.members and not channel.persistent:
+                world.remove_channel(channel)
+        if held:
+            monitor.went_offline(world, mirror, mirror.nick)
+        world.remember(mirror)
+
+    def apply(self, node: str, ops: Iterable[list[Any]]) -> None:
+        """Apply state changes another node sent, in order."""
+        for op in ops:
+            kind = op[0]
+            if kind == "u":
+                self._apply_user(node, op[1], op[2])
+            elif kind == "m":
+                self._apply_member(op[1], op[2], op[3], op[4])
+            elif kind == "c":
+                self._apply_chan(op[1], op[2])
+            elif kind == "cx":
+                self._apply_chan_gone(op[1])
+            elif kind == "x":
+                mirror = self.mirrors.get((node, op[1]))
+                if mirror is not None:
+                    self.drop_mirror(mirror, "", tell=False)
+
+    def deliver(self, header: bytes, blob: bytes) -> None:
+        """Write what another node queued for our users to their connections."""
+        head = json.loads(header)
+        pieces: list[bytes] = []
+        at = 0
+        for size in head["p"]:
+            pieces.append(blob[at : at + size])
+            at += size
+        local = self.local
+        for entry in head["r"]:
+            session = local.get(entry[0])
+            if session is None or session.gone:
+                continue
+            write = session.conn.write
+            for index in entry[1:]:
+                write(pieces[index])
+
+    # the bus ------------------------------------------------------------------------------------
+
+    def _schedule_node(self, out: NodeOutbox) -> None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._wake.set()
+
+    def _queue_ops(self) -> None:
+        """Move this turn's state changes and per-node lines onto the send queue, in order."""
+        if self._ops:
+            ops, self._ops = self._ops, []
+            self._out.append((self.all_stream, self._fields(b"o", json.dumps(ops).encode())))
+        for node, out in self.outboxes.items():
+            if not out.parts:
+                continue
+            pieces, users = out.take()
+            header = json.dumps({"p": [len(p) for p in pieces], "r": users}).encode()
+            fields = self._fields(b"h", header)
+            fields[b"d"] = b"".join(pieces)
+            self._out.append((self.to_stream(node), fields))
+
+    def _fields(self, key: bytes, value: bytes) -> dict[bytes, bytes]:
+        """A new batch's fields: who sent it, its number (receivers drop repeats), and ``key``."""
+        self._batch += 1
+        return {b"n": self.me.encode(), b"b": str(self._batch).encode(), key: value}
+
+    async def _publisher(self) -> None:
+        """Send what is queued, in order; while Redis is unreachable keep it and try again."""
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            # Let the loop turn that woke us finish: its flush queues the lines.
+            await asyncio.sleep(0)
+            self._queue_ops()
+            if not self._out:
+                continue
+            batch = self._out[:]
+            try:
+                await self._send(batch)
+            except (RedisError, OSError) as exc:
+                log.warning("cluster: cannot reach the bus (%s); %d batches wait", exc, len(self._out))
+                await self._reconnected()
+                self._wake.set()
+
+    async def _send(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        assert self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
+        for stream, fields in batch:
+            pipe.xadd(stream, fields, maxlen=STREAM_LENGTH, approximate=True)
+        await pipe.execute()
+        del self._out[: len(batch)]
+
+    async def _reconnected(self) -> None:
+        """Wait until Redis answers again, then take our place again and read the others."""
+        assert self.redis is not None
+        self.connected = False
+        for delay in _delays():
+            if self._stopping:
+                return
+            await asyncio.sleep(delay)
+            try:
+                await self.redis.ping()
+                await self._announce()
+                await self._load_snapshot()
+            except (RedisError, OSError):
+                continue
+            break
+        self.connected = True
+        self.connected_at = self.server.clock.monotonic()
+        # Everything we told the network goes again: a restarted Redis lost it.
+        self.sent_users.clear()
+        for session in list(self.uid_of):
+            if not session.gone:
+                self.touch(session)
+        log.warning("cluster: the bus is reachable again; membership resynced")
+
+    async def _reader(self) -> None:
+        """Take what other nodes sent: state changes, and lines for our users."""
+        assert self.redis is not None
+        while not self._stopping:
+            try:
+                streams = await self.redis.xread(dict(self._last_ids), block=READ_BLOCK_MS, count=1000)
+            except (RedisError, OSError) as exc:
+                if self._stopping:
+                    return
+                log.warning("cluster: lost the bus (%s); reconnecting", exc)
+                if self.connected:
+                    await self._reconnected()
+                else:
+                    await asyncio.sleep(0.2)
+                continue
+            for stream, entries in streams:
+                for entry_id, fields in entries:
+                    self._last_ids[stream] = entry_id
+                    self._take(stream, fields)
+
+    def _take(self, stream: bytes, fields: dict[bytes, bytes]) -> None:
+        node = fields[b"n"].decode()
+        if node == self.me:
+            return
+        number = int(fields[b"b"])
+        seen = self._seen.get((node, stream), 0)
+        if number <= seen:
+            return  # sent again after a reconnect
+        self._seen[(node, stream)] = number
+        self.nodes.add(node)
+        try:
+            if b"o" in fields:
+                self.apply(node, json.loads(fields[b"o"]))
+            else:
+                self.deliver(fields[b"h"], fields[b"d"])
+        except (KeyError, ValueError, IndexError, TypeError):
+            log.exception("cluster: a malformed batch from %s was skipped", node)
+
+
+class ClusterError(Exception):
+    """The cluster bus cannot be reached or used."""
+
+
+def _delays() -> Iterable[float]:
+    yield from RETRY_DELAYS
+    while True:
+        yield RETRY_DELAYS[-1]
+
+
+def _user_snap(session: Session) -> dict[str, Any]:
+    return {
+        "nick": session.nick,
+        "user": session.user,
+        "host": session.host,
+        "real": session.realname,
+        "acct": session.account,
+        "aid": session.account_id,
+        "away": session.away,
+        "um": "".join(sorted(session.umodes)),
+        "caps": sorted(session.caps),
+        "id": session.made_identity,
+        "on": session.connected_at,
+    }
+
+
+def _set_user(mirror: Session, snap: dict[str, Any]) -> None:
+    mirror.user = snap["user"]
+    mirror.host = snap["host"]
+    mirror.realname = snap["real"]
+    mirror.account = snap["acct"]
+    mirror.account_id = snap["aid"]
+    mirror.away = snap["away"]
+    mirror.umodes = frozenset(snap["um"])
+    caps = frozenset(snap["caps"])
+    if caps != mirror.caps:
+        mirror.caps = capmod.shared(caps)
+        mirror.view = capmod.view_of(mirror.caps)
+    mirror.connected_at = snap["on"]
+    if snap.get("id") is not None and mirror.made_identity is None:
+        mirror.adopt_identity(snap["id"])
+
+
+def _chan_props(channel: Channel[Session]) -> dict[str, Any]:
+    return {
+        "name": channel.name,
+        "modes": "".join(sorted(channel.modes)),
+        "key": channel.key,
+        "limit": channel.limit,
+        "topic": channel.topic,
+        "tsetter": channel.topic_setter,
+        "ttime": channel.topic_time,
+        "created": channel.created,
+        "b": [[e.mask, e.setter, e.set_at] for e in channel.bans],
+        "e": [[e.mask, e.setter, e.set_at] for e in channel.excepts],
+        "I": [[e.mask, e.setter, e.set_at] for e in channel.invex],
+    }
+
+
+def _set_chan(channel: Channel[Session], props: dict[str, Any]) -> None:
+    channel.modes = frozenset(props["modes"])
+    channel.key = props["key"]
+    channel.limit = props["limit"]
+    channel.topic = props["topic"]
+    channel.topic_setter = props["tsetter"]
+    channel.topic_time = props["ttime"]
+    channel.created = props["created"]
+    for mode in "beI":
+        channel.set_list(mode, tuple(ListEntry(m, s, t) for m, s, t in props[mode]))
+
+
+__all__ = ["Cluster", "ClusterError"]

@@ -15,6 +15,7 @@ Exceptions in threads and in ``__del__`` fail the test through pytest's own warn
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 
@@ -22,6 +23,7 @@ import pytest
 
 from tests.support import build, serverproc
 from tests.support.serverproc import ServerProcess
+from tests.support.services import PostgresServer, RedisServer, ServiceMissing
 
 WATCHED_LOGGERS = ("hubbub", "asyncio")
 
@@ -100,3 +102,50 @@ async def processes() -> AsyncIterator[list[ServerProcess]]:
     yield started
     for process in started:
         await process.stop()
+
+
+def _service_missing(error: ServiceMissing) -> None:
+    # Under CI the servers must be there (.ci/run installs them): a skip would hide that the
+    # tests needing them never ran.
+    if os.environ.get("CI"):
+        pytest.fail(f"{error} is required under CI", pytrace=False)
+    pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the session (initdb in a temporary directory, 127.0.0.1)."""
+    try:
+        server = PostgresServer()
+    except ServiceMissing as error:
+        _service_missing(error)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh empty database on the session's PostgreSQL, dropped after the test."""
+    # A test may have stopped or killed the server (a fault test): bring it back first.
+    postgres.start()
+    url = postgres.new_database()
+    yield url
+    postgres.start()
+    postgres.drop_database(url)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private Redis server for one test (no persistence), gone at its end."""
+    try:
+        server = RedisServer()
+    except ServiceMissing as error:
+        _service_missing(error)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()

@@ -531,8 +531,8 @@ class Cluster:
             mirror.registered = True
             self.mirrors[(node, uid)] = mirror
             self.remote_of[mirror] = (node, uid)
+            mirror.nick = snap["nick"]
             _set_user(mirror, snap)
-            mirror.adopt_identity(snap.get("id"))
             world.claim_nick(mirror)
             monitor.came_online(world, mirror)
             return

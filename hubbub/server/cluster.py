@@ -26,6 +26,7 @@ import json
 import logging
 import secrets
 import socket
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -82,6 +83,10 @@ STATELESS = frozenset(
 )
 # Entries kept in each stream (approximately): a node that falls further behind resyncs.
 STREAM_LENGTH = 100_000
+# What a node keeps of what it sent, to send again once a restarted Redis is back (receivers
+# drop what they already had): the last this many seconds, at most this many bytes.
+RESEND_WINDOW = 30.0
+RESEND_BYTES = 64 << 20
 # Seconds a blocking read waits before it looks again (and notices a stop).
 READ_BLOCK_MS = 1000
 # Seconds between attempts to reach Redis again.
@@ -157,6 +162,10 @@ class Cluster:
         self._last_ids: dict[bytes, bytes] = {}
         self._tasks: list[asyncio.Future[Any]] = []
         self._stopping = False
+        self._reconnecting: asyncio.Future[None] | None = None
+        # What was sent lately, kept to send again after Redis restarts: (when, bytes, batch).
+        self._sent: deque[tuple[float, int, tuple[bytes, dict[bytes, bytes]]]] = deque()
+        self._sent_bytes = 0
         self.connected = False
         self.connected_at = 0.0
         self._missing_since: dict[str, float] = {}
@@ -402,6 +411,8 @@ class Cluster:
         for key, (_props, members) in list(self.sent_chans.items()):
             if (self.me, self.uid_of.get(session, -1)) in members:
                 keys.add(key)
+        if message is not None and message.command == "INVITE" and len(message.params) >= 2:
+            self._share_invite(message.params[0], message.params[1])
         if message is not None:
             for param in message.params[:2]:
                 for name in param.split(","):
@@ -410,6 +421,15 @@ class Cluster:
         for key in keys:
             self.diff_channel(key)
         self._schedule()
+
+    def _share_invite(self, nick: str, name: str) -> None:
+        """An INVITE of another node's user: that node lets the user in, as ours would."""
+        invited = self.world.find_user(nick)
+        channel = self.world.find_channel(name)
+        where = self.remote_of.get(invited) if invited is not None else None
+        if where is None or channel is None or channel.invited is None or invited not in channel.invited:
+            return
+        self._ops.append(["i", channel.key_folded, where[0], where[1]])
 
     def gone(self, session: Session) -> None:
         """Our user ``session`` left the network (its QUIT went to every peer, mirrors too)."""
@@ -574,6 +594,12 @@ class Cluster:
         if node == self.me:
             self._write_user(session)
 
+    def _apply_invite(self, key: str, node: str, uid: int) -> None:
+        session = self.local.get(uid) if node == self.me else None
+        channel = self.world.channels.get(key)
+        if session is not None and channel is not None and not session.gone:
+            self.world.invite(channel, session)
+
     def _apply_chan(self, name: str, props: dict[str, Any]) -> None:
         world = self.world
         key = world.fold(name)
@@ -629,6 +655,8 @@ class Cluster:
                 self._apply_chan(op[1], op[2])
             elif kind == "cx":
                 self._apply_chan_gone(op[1])
+            elif kind == "i":
+                self._apply_invite(op[1], op[2], op[3])
             elif kind == "x":
                 mirror = self.mirrors.get((node, op[1]))
                 if mirror is not None:
@@ -703,9 +731,29 @@ class Cluster:
             pipe.xadd(stream, fields, maxlen=STREAM_LENGTH, approximate=True)
         await pipe.execute()
         del self._out[: len(batch)]
+        self._keep_sent(batch)
+
+    def _keep_sent(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Keep what was sent a while: a Redis that restarts loses what nobody had read yet."""
+        now = self.server.clock.monotonic()
+        sent = self._sent
+        for item in batch:
+            size = sum(len(v) for v in item[1].values())
+            sent.append((now, size, item))
+            self._sent_bytes += size
+        while sent and (sent[0][0] < now - RESEND_WINDOW or self._sent_bytes > RESEND_BYTES):
+            self._sent_bytes -= sent.popleft()[1]
 
     async def _reconnected(self) -> None:
-        """Wait until Redis answers again, then take our place again and read the others."""
+        """Wait until Redis answers again, then take our place again and read the others.
+
+        One attempt at a time: the reader and the publisher both notice a lost bus.
+        """
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+        await asyncio.shield(self._reconnecting)
+
+    async def _reconnect(self) -> None:
         assert self.redis is not None
         self.connected = False
         for delay in _delays():
@@ -716,6 +764,17 @@ class Cluster:
                 await self.redis.ping()
                 await self._announce()
                 await self._load_snapshot()
+                # What we sent lately goes again: receivers drop what they had (batch numbers).
+                resend = [item for _at, _size, item in self._sent]
+                if resend:
+                    pipe = self.redis.pipeline(transaction=False)
+                    for stream, fields in resend:
+                        pipe.xadd(stream, fields, maxlen=STREAM_LENGTH, approximate=True)
+                    await pipe.execute()
+                pipe = self.redis.pipeline(transaction=False)
+                for key, (props, _members) in self.sent_chans.items():
+                    pipe.hset(self.k + "chans", key, json.dumps(props))
+                await pipe.execute()
             except (RedisError, OSError):
                 continue
             break

@@ -5,12 +5,14 @@ Real processes, a real Redis started by the fixture, raw-socket clients on each 
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from hubbub.protocol import Message, parse
 from tests.support.serverproc import ServerProcess
 from tests.support.services import RedisServer
 
@@ -109,6 +111,15 @@ async def test_users_on_two_nodes_chat_in_one_channel(nodes: Nodes) -> None:
     await _until(lambda: _lacks(alice, "#room", "bob"))
 
 
+def _received(client: IRCClient) -> list[Message]:
+    """Every message ``client`` has read so far, from its transcript."""
+    return [
+        parse(ast.literal_eval(line.split(" << ", 1)[1]).rstrip(b"\r\n"))
+        for line in client.log
+        if " << " in line
+    ]
+
+
 async def _lacks(client: IRCClient, channel: str, nick: str) -> bool:
     return nick not in await _names(client, channel)
 
@@ -185,3 +196,138 @@ async def test_a_killed_node_s_users_quit_elsewhere_within_the_lease(nodes: Node
     bob2 = await _client(b2, "bob")
     await bob2.join("#room")
     await alice.expect("JOIN", "#room")
+
+
+async def _pair(nodes: Nodes, channel: str = "#room") -> tuple[IRCClient, IRCClient]:
+    """alice (op of ``channel``) on node a, bob in ``channel`` on node b."""
+    a = await nodes("a")
+    b = await nodes("b")
+    caps = ("message-tags", "server-time", "away-notify", "extended-join")
+    alice = await _client(a, "alice", caps)
+    bob = await _client(b, "bob", caps)
+    await alice.join(channel)
+    await _until(lambda: _channel_listed(bob, channel))
+    await bob.join(channel)
+    await alice.expect("JOIN", channel)
+    await _sees_in(bob, channel, "alice", "bob")
+    alice.buffer.clear()
+    bob.buffer.clear()
+    return alice, bob
+
+
+async def test_topic_modes_and_kick_across_nodes(nodes: Nodes) -> None:
+    alice, bob = await _pair(nodes)
+    alice.send("TOPIC #room :the topic")
+    await bob.expect("TOPIC", "#room", "the topic")
+    # a client that joins later on either node sees it
+    bob.send("TOPIC #room")
+    await bob.expect("332", "bob", "#room", "the topic")
+    # ops given to a user of the other node let it act there
+    alice.send("MODE #room +o bob")
+    await bob.expect("MODE", "#room", "+o", "bob")
+    bob.send("MODE #room +m")
+    await alice.expect("MODE", "#room", "+m")
+    await _until(lambda: _mode_has(alice, "#room", "m"))
+    bob.send("MODE #room -o alice")
+    await alice.expect("MODE", "#room", "-o", "alice")
+    # moderated, and alice no longer has ops or voice: she may not speak
+    alice.send("PRIVMSG #room :can I speak?")
+    await alice.expect("404")
+    bob.send("KICK #room alice :out")
+    kick = await alice.expect("KICK", "#room", "alice")
+    assert kick.params[-1] == "out"
+    await _until(lambda: _lacks(bob, "#room", "alice"))
+    alice.send("JOIN #room")
+    await alice.expect("366", "alice", "#room")
+    await bob.expect("JOIN", "#room")  # what bob's node knows when he acts
+    bob.send("MODE #room +i")
+    await alice.expect("MODE", "#room", "+i")
+    alice.send("PART #room")
+    await alice.expect("PART", "#room")
+    await bob.expect("PART", "#room")
+    alice.send("JOIN #room")
+    await alice.expect("473")
+    # an invite from the other node lets her in
+    bob.send("INVITE alice #room")
+    await alice.expect("INVITE", "alice", "#room")
+    await _until(lambda: _joins(alice, "#room"))
+
+
+async def _joins(client: IRCClient, channel: str) -> bool:
+    client.buffer.clear()
+    client.send(f"JOIN {channel}")
+    reply = await client.expect(lambda m: m.command in ("366", "473"))
+    return reply.command == "366"
+
+
+async def _mode_has(client: IRCClient, channel: str, letter: str) -> bool:
+    client.send(f"MODE {channel}")
+    reply = await client.expect("324")
+    return letter in reply.params[2]
+
+
+async def test_away_whois_who_and_lusers_see_the_whole_network(nodes: Nodes) -> None:
+    alice, bob = await _pair(nodes)
+    bob.send("AWAY :lunch")
+    await bob.expect("306")
+    await alice.expect("AWAY", "lunch")
+    alice.send("WHOIS bob")
+    whois = await alice.collect_until("318")
+    commands = [m.command for m in whois]
+    assert "311" in commands and "301" in commands, commands
+    assert any(m.command == "319" and "#room" in m.params[-1] for m in whois)
+    alice.send("WHO #room")
+    who = await alice.collect_until("315")
+    assert {m.params[5] for m in who if m.command == "352"} == {"alice", "bob"}
+    alice.send("LUSERS")
+    lusers = await alice.collect_until("266")
+    text = " ".join(m.params[-1] for m in lusers if m.command == "251")
+    assert "2 users" in text, text
+    # a message to the away user answers with its away message
+    alice.send("PRIVMSG bob :hi")
+    await alice.expect("301", "alice", "bob", "lunch")
+    await bob.expect("PRIVMSG", "bob", "hi")
+
+
+async def test_monitor_sees_users_of_other_nodes_come_and_go(nodes: Nodes) -> None:
+    a = await nodes("a")
+    b = await nodes("b")
+    alice = await _client(a, "alice")
+    alice.send("MONITOR + carol")
+    await alice.expect("731")
+    carol = await _client(b, "carol")
+    online = await alice.expect("730")
+    assert online.params[-1].startswith("carol!")
+    carol.send("NICK carla")
+    await alice.expect("731", "alice", "carol")
+    carol.send("NICK carol")
+    await alice.expect("730")
+    carol.send("QUIT")
+    await alice.expect("731", "alice", "carol")
+
+
+async def test_redis_restarting_loses_and_repeats_nothing(nodes: Nodes, redis_server: RedisServer) -> None:
+    alice, bob = await _pair(nodes)
+    alice.send("PRIVMSG #room :before")
+    await bob.expect("PRIVMSG", "#room", "before")
+    redis_server.stop()
+    # accepted while the bus is down: they wait on the sending node
+    for i in range(5):
+        alice.send(f"PRIVMSG #room :while down {i}")
+    await alice.sync()
+    redis_server.start()
+    for i in range(5):
+        await bob.expect("PRIVMSG", "#room", f"while down {i}", timeout=15)
+    bob.send("PRIVMSG #room :after")
+    await alice.expect("PRIVMSG", "#room", "after", timeout=15)
+    # membership came back whole, and nothing came twice
+    await _sees_in(alice, "#room", "alice", "bob")
+    await _sees_in(bob, "#room", "alice", "bob")
+    bob.send("PING :fence")
+    await bob.expect("PONG")
+    texts = [m.params[-1] for m in _received(bob) if m.command == "PRIVMSG"]
+    assert texts == ["before", *(f"while down {i}" for i in range(5))], bob.transcript()
+    # and a node that starts now sees both users
+    c = await nodes("c")
+    carol = await _client(c, "carol")
+    await _sees_in(carol, "#room", "alice", "bob")

@@ -450,7 +450,10 @@ class Server:
     def _committed(self, epoch: Epoch, error: BaseException | None) -> None:
         """An epoch's commit returned: report on the store, write what waited for it."""
         self.store_health.committed(epoch, error)
-        release(epoch, error)
+        if self.cluster is not None:
+            self.cluster.committed(epoch, error)  # in the store's order across the nodes
+        else:
+            release(epoch, error)
         if self.stopping:
             self._shutdown_progress.set()
 

@@ -34,9 +34,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from hubbub.protocol import Message, skeleton
+from hubbub.store import StoredMessage
 
 from . import caps as capmod
 from . import monitor
+from .committed import release
+from .outbox import Epoch
+from .playback import to_message
 from .remote import NodeOutbox, RemoteLink
 from .session import Session
 from .world import ListEntry
@@ -163,6 +167,14 @@ class Cluster:
         self._tasks: list[asyncio.Future[Any]] = []
         self._stopping = False
         self._reconnecting: asyncio.Future[None] | None = None
+        # Ordering (docs/cluster.md): the store numbers each conversation's messages in commit
+        # order; here, the last number delivered to our users per conversation, and what waits
+        # for an earlier number, per sender ("" for our own commits), first in first out.
+        self.delivered: dict[str, int] = {}
+        self._waiting: dict[str, deque[_Pending]] = {}
+        self._gap_timer: asyncio.TimerHandle | None = None
+        self.order_wait = settings.cluster_order_wait
+        self.read_gap: Callable[[str, int, int], list[StoredMessage]] | None = None
         # What was sent lately, kept to send again after Redis restarts: (when, bytes, batch).
         self._sent: deque[tuple[float, int, tuple[bytes, dict[bytes, bytes]]]] = deque()
         self._sent_bytes = 0
@@ -535,6 +547,119 @@ class Cluster:
         with contextlib.suppress(RedisError, OSError):
             await self.redis.hdel(self.k + "chans", key)
 
+    # order ------------------------------------------------------------------------------------------
+
+    def committed(self, epoch: Epoch, error: BaseException | None) -> None:
+        """Our commit returned: release it (and send its lines on) in the store's order."""
+        seqs = epoch.seqs if error is None else None
+        self._enqueue("", _Pending(seqs, epoch=epoch, error=error))
+
+    def _enqueue(self, sender: str, pending: _Pending) -> None:
+        queue = self._waiting.get(sender)
+        if queue is None:
+            queue = self._waiting[sender] = deque()
+        queue.append(pending)
+        if len(queue) == 1:
+            self._drain_waiting()
+
+    def _ready(self, pending: _Pending) -> bool:
+        seqs = pending.seqs
+        if not seqs:
+            return True
+        delivered = self.delivered
+        for target, (first, _last) in seqs.items():
+            done = delivered.get(target)
+            if done is not None and done < first - 1:
+                return False
+        return True
+
+    def _drain_waiting(self) -> None:
+        """Release every queue's head that is next in its conversations, until none is."""
+        progress = True
+        while progress:
+            progress = False
+            for sender, queue in list(self._waiting.items()):
+                while queue and self._ready(queue[0]):
+                    self._let_out(queue.popleft())
+                    progress = True
+                if not queue:
+                    del self._waiting[sender]
+        if self._waiting and self._gap_timer is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(self.order_wait, self._fill_gaps)
+
+    def _let_out(self, pending: _Pending) -> None:
+        seqs = pending.seqs
+        if pending.epoch is not None:
+            self._seal(None)  # what was queued to other nodes before this commit goes first
+            release(pending.epoch, pending.error)
+            self._seal(seqs)
+        else:
+            stale = seqs is not None and all(
+                last <= self.delivered.get(target, -1) for target, (_first, last) in seqs.items()
+            )
+            if not stale:  # else read from the store after a wait, and delivered then
+                self.deliver(pending.header, pending.blob)
+        if seqs:
+            delivered = self.delivered
+            for target, (_first, last) in seqs.items():
+                if delivered.get(target, 0) < last:
+                    delivered[target] = last
+
+    def _fill_gaps(self) -> None:
+        """An earlier message never came (its node died after committing it): read it from the store."""
+        self._gap_timer = None
+        for queue in self._waiting.values():
+            head = queue[0]
+            for target, (first, _last) in (head.seqs or {}).items():
+                done = self.delivered.get(target)
+                if done is None or done >= first - 1:
+                    continue
+                rows = self.read_gap(target, done, first - 1) if self.read_gap is not None else []
+                log.warning(
+                    "cluster: %s messages %d..%d of %s never came; %d read from the store",
+                    "node" if not rows else "the node of",
+                    done + 1,
+                    first - 1,
+                    target,
+                    len(rows),
+                )
+                self._deliver_rows(target, rows)
+                self.delivered[target] = first - 1
+        self._drain_waiting()
+
+    def _deliver_rows(self, target: str, rows: list[StoredMessage]) -> None:
+        channel = self.world.channels.get(target)
+        if channel is None:
+            return
+        local = [m for m in channel.members if m not in self.remote_of and not m.gone]
+        for row in rows:
+            self.server.delivery.fanout(to_message(row), local)
+
+    def _seal(self, seqs: dict[str, list[int]] | None) -> None:
+        """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's)."""
+        targets: set[str] = set()
+        if seqs:
+            for target in seqs:
+                channel = self.world.channels.get(target)
+                if channel is not None:
+                    for member in channel.members:
+                        where = self.remote_of.get(member)
+                        if where is not None:
+                            targets.add(where[0])
+        for node, out in self.outboxes.items():
+            if out.parts or node in targets:
+                self._out.append((self.to_stream(node), self._batch_fields(out, seqs)))
+        self._schedule()
+
+    def _batch_fields(self, out: NodeOutbox, seqs: dict[str, list[int]] | None) -> dict[bytes, bytes]:
+        pieces, users = out.take()
+        head: dict[str, Any] = {"p": [len(p) for p in pieces], "r": users}
+        if seqs:
+            head["s"] = seqs
+        fields = self._fields(b"h", json.dumps(head).encode())
+        fields[b"d"] = b"".join(pieces)
+        return fields
+
     # what others tell us ---------------------------------------------------------------------------
 
     def _apply_user(self, node: str, uid: int, snap: dict[str, Any]) -> None:
@@ -693,13 +818,8 @@ class Cluster:
             ops, self._ops = self._ops, []
             self._out.append((self.all_stream, self._fields(b"o", json.dumps(ops).encode())))
         for node, out in self.outboxes.items():
-            if not out.parts:
-                continue
-            pieces, users = out.take()
-            header = json.dumps({"p": [len(p) for p in pieces], "r": users}).encode()
-            fields = self._fields(b"h", header)
-            fields[b"d"] = b"".join(pieces)
-            self._out.append((self.to_stream(node), fields))
+            if out.parts:
+                self._out.append((self.to_stream(node), self._batch_fields(out, None)))
 
     def _fields(self, key: bytes, value: bytes) -> dict[bytes, bytes]:
         """A new batch's fields: who sent it, its number (receivers drop repeats), and ``key``."""
@@ -821,9 +941,32 @@ class Cluster:
             if b"o" in fields:
                 self.apply(node, json.loads(fields[b"o"]))
             else:
-                self.deliver(fields[b"h"], fields[b"d"])
+                header = fields[b"h"]
+                seqs = json.loads(header).get("s")
+                self._enqueue(node, _Pending(seqs, header=header, blob=fields[b"d"]))
         except (KeyError, ValueError, IndexError, TypeError):
             log.exception("cluster: a malformed batch from %s was skipped", node)
+
+
+class _Pending:
+    """A commit of ours, or a batch of another node's, waiting for its turn (see Cluster._ready)."""
+
+    __slots__ = ("blob", "epoch", "error", "header", "seqs")
+
+    def __init__(
+        self,
+        seqs: dict[str, list[int]] | None,
+        *,
+        epoch: Epoch | None = None,
+        error: BaseException | None = None,
+        header: bytes = b"",
+        blob: bytes = b"",
+    ) -> None:
+        self.seqs = seqs
+        self.epoch = epoch
+        self.error = error
+        self.header = header
+        self.blob = blob
 
 
 class ClusterError(Exception):

@@ -409,9 +409,13 @@ class Delivery:
         else:
             writes, names = epoch.writes, epoch.names
             self.writer.submit(
-                lambda store: _apply(store, writes, names), lambda _r, e: self._finished(epoch, e)
+                lambda store: _apply(store, writes, names), lambda r, e: self._numbered(epoch, r, e)
             )
         return epoch
+
+    def _numbered(self, epoch: Epoch, seqs: dict[str, list[int]] | None, error: BaseException | None) -> None:
+        epoch.seqs = seqs
+        self._finished(epoch, error)
 
     def _finished(self, epoch: Epoch, error: BaseException | None) -> None:
         done = self.in_flight.popleft()
@@ -446,10 +450,16 @@ class Delivery:
         return True
 
 
-def _apply(store: SQLiteStore, writes: list[Write], names: Mapping[str, str]) -> None:
-    """Carry out one epoch's writes on the writer thread: messages in batches, jobs in between."""
+def _apply(store: SQLiteStore, writes: list[Write], names: Mapping[str, str]) -> dict[str, list[int]] | None:
+    """Carry out one epoch's writes on the writer thread: messages in batches, jobs in between.
+
+    A store that numbers each conversation's messages (PostgreSQL, for a cluster) says which
+    numbers they got: conversation key -> [first, last]; SQLite's order is its row ids (None).
+    """
     # One transaction: a turn's messages and the channel state they made are kept together or
     # not at all.
+    seqs: dict[str, list[int]] | None = None
+    append: Callable[..., object] = store.append  # a numbering store returns the numbers
     with store.transaction():
         batch: list[StoredMessage] = []
         for item in writes:
@@ -457,8 +467,27 @@ def _apply(store: SQLiteStore, writes: list[Write], names: Mapping[str, str]) ->
                 batch.append(item)
                 continue
             if batch:
-                store.append(batch, names or None)
+                seqs = _numbered(batch, append(batch, names or None), seqs)
                 batch = []
             item(store)
         if batch:
-            store.append(batch, names or None)
+            seqs = _numbered(batch, append(batch, names or None), seqs)
+    return seqs
+
+
+def _numbered(
+    batch: list[StoredMessage], numbers: object, seqs: dict[str, list[int]] | None
+) -> dict[str, list[int]] | None:
+    """Add what ``append`` numbered to ``seqs`` (per conversation, the first and last number)."""
+    if not isinstance(numbers, list):
+        return seqs
+    if seqs is None:
+        seqs = {}
+    for message, number in zip(batch, numbers, strict=True):
+        span = seqs.get(message.target)
+        if span is None:
+            seqs[message.target] = [number, number]
+        else:
+            span[0] = min(span[0], number)
+            span[1] = max(span[1], number)
+    return seqs

@@ -163,6 +163,9 @@ class Epoch:
     # id() of a kept message's line that answered a label -> the label (replies.Replies): if the
     # commit fails, the FAIL answers it instead.
     labels: dict[int, str] = field(default_factory=dict)
+    # Conversation key -> [first, last] number its messages got in the store, where the store
+    # numbers them (PostgreSQL): a cluster delivers every conversation in that order.
+    seqs: dict[str, list[int]] | None = None
 
     def keep(self, line: bytes, label: str | None = None) -> None:
         """``line`` carries one of this epoch's messages (to its sender, through its replies)."""

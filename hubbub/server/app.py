@@ -457,6 +457,10 @@ class Server:
         if self.stopping:
             self._shutdown_progress.set()
 
+    def node_of(self, session: Session) -> str | None:
+        """In a cluster, the name of the node ``session`` is connected to; else None."""
+        return self.cluster.node_of(session) if self.cluster is not None else None
+
     def notify_opers(self, text: str) -> None:
         """A server notice to every operator."""
         for session in self.world.users.values():

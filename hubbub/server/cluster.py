@@ -185,6 +185,23 @@ class Cluster:
         self._release_script: Any = None
         self._reap_script: Any = None
 
+    @property
+    def waiting_to_send(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Batches queued for the bus and not sent yet (metrics)."""
+        return self._out
+
+    @property
+    def waiting_for_order(self) -> dict[str, deque[_Pending]]:
+        """Per sender, what waits for an earlier message of its conversation (metrics)."""
+        return self._waiting
+
+    def node_of(self, session: Session) -> str:
+        """The name of the node ``session`` is connected to."""
+        where = self.remote_of.get(session)
+        if where is None:
+            return self.node
+        return where[0].rsplit("/", 1)[0]  # an incarnation is "name/random"
+
     # keys ------------------------------------------------------------------------------------------
 
     @property
@@ -269,7 +286,6 @@ class Cluster:
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._lease_key(self.me), b"1", px=ttl)
         pipe.sadd(self.k + "nodes", self.me)
-        pipe.set(self.k + "name:" + self.me, self.node)
         for session, key in self.nick_keys.items():
             value = f"{self.me}:{self.uid_of[session]}"
             pipe.set(key, value, nx=True)

@@ -29,6 +29,7 @@ from .stats import COMMIT_BUCKETS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .cluster import Cluster
     from .connection import Connection
     from .delivery import Delivery
     from .doors import Door
@@ -45,6 +46,7 @@ class MetricsHost(Protocol):
     world: World[Session]
     delivery: Delivery
     doors: list[Door]
+    cluster: Cluster | None
 
     @property
     def connections(self) -> Iterable[Connection]:
@@ -75,9 +77,31 @@ class Metrics(Collector):
         stats = server.stats
         world = server.world
         delivery = server.delivery
+        cluster = server.cluster
         yield InfoMetricFamily(
-            "hubbub", "The server's version and name.", {"version": __version__, "server": server.name}
+            "hubbub",
+            "The server's version, name and (in a cluster) node.",
+            {"version": __version__, "server": server.name, "node": cluster.node if cluster else ""},
         )
+        if cluster is not None:
+            yield GaugeMetricFamily(
+                "hubbub_cluster_nodes",
+                "Nodes of the network alive, this one included.",
+                value=len(cluster.nodes) + 1,
+            )
+            yield GaugeMetricFamily(
+                "hubbub_cluster_local_users", "Users connected to this node.", value=len(cluster.local)
+            )
+            yield GaugeMetricFamily(
+                "hubbub_cluster_bus_queue",
+                "Batches waiting to be sent on the bus.",
+                value=len(cluster.waiting_to_send),
+            )
+            yield GaugeMetricFamily(
+                "hubbub_cluster_order_waits",
+                "Commits and batches waiting for an earlier message of their conversation.",
+                value=sum(len(q) for q in cluster.waiting_for_order.values()),
+            )
 
         doors = Counter(conn.door for conn in server.connections)
         for listener in server.doors:

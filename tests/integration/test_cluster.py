@@ -276,6 +276,8 @@ async def test_away_whois_who_and_lusers_see_the_whole_network(nodes: Nodes) -> 
     commands = [m.command for m in whois]
     assert "311" in commands and "301" in commands, commands
     assert any(m.command == "319" and "#room" in m.params[-1] for m in whois)
+    (server,) = [m for m in whois if m.command == "312"]
+    assert server.params[-1].endswith("node b"), server.params  # one network name, the node shown
     alice.send("WHO #room")
     who = await alice.collect_until("315")
     assert {m.params[5] for m in who if m.command == "352"} == {"alice", "bob"}
@@ -331,3 +333,28 @@ async def test_redis_restarting_loses_and_repeats_nothing(nodes: Nodes, redis_se
     c = await nodes("c")
     carol = await _client(c, "carol")
     await _sees_in(carol, "#room", "alice", "bob")
+
+
+async def test_metrics_and_logs_name_the_node(nodes: Nodes) -> None:
+    a = await nodes("a", "--web-port", "0")
+    line = await a.wait_for_stderr(b"hubbub web on ")
+    url = line.split(b"hubbub web on ", 1)[1].split()[0].decode()
+    b = await nodes("b")
+    await _client(a, "alice")
+    await _client(b, "bob")
+    assert b"node a/" in b"".join(a.stderr) and b"joined the cluster" in b"".join(a.stderr)
+
+    async def scrape() -> str:
+        host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        body = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return body.decode()
+
+    async def counted() -> bool:
+        text = await scrape()
+        return 'node="a"' in text and "hubbub_cluster_nodes 2.0" in text and "hubbub_users 2.0" in text
+
+    await _until(counted)
+    assert "hubbub_cluster_local_users 1.0" in await scrape()

@@ -87,3 +87,6 @@ class Context(Protocol):
 
     def notify_opers(self, text: str) -> None:
         """A server notice to every operator."""
+
+    def node_of(self, session: Session) -> str | None:
+        """In a cluster, the name of the node ``session`` is connected to; else None."""

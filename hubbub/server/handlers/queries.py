@@ -41,7 +41,9 @@ def check_target(ctx: Context, session: Session, msg: Message, index: int = 0) -
 
 
 def server_info(ctx: Context, session: Session) -> str:
-    return f"{ctx.settings.network} chat server"
+    """The server's description; in a cluster, with the node ``session`` is connected to."""
+    node = ctx.node_of(session)
+    return f"{ctx.settings.network} chat server" + (f", node {node}" if node else "")
 
 
 # LUSERS and MOTD (also part of the welcome burst) ---------------------------------------------

@@ -213,7 +213,7 @@ def handle_whois(ctx: Context, session: Session, msg: Message) -> None:
     budget = WHOIS_CHANNELS_BUDGET - len(user.nick.encode())
     for line in pack(_visible_channels(session, user), budget):
         session.reply(numerics.RPL_WHOISCHANNELS, user.nick, line)
-    session.reply(numerics.RPL_WHOISSERVER, user.nick, ctx.name, server_info(ctx, session))
+    session.reply(numerics.RPL_WHOISSERVER, user.nick, ctx.name, server_info(ctx, user))
     if "o" in user.umodes:
         session.reply(numerics.RPL_WHOISOPERATOR, user.nick)
     if user.away is not None:

@@ -693,7 +693,7 @@ class Cluster:
             self.mirrors[(node, uid)] = mirror
             self.remote_of[mirror] = (node, uid)
             mirror.nick = snap["nick"]
-            _set_user(mirror, snap)
+            _set_user(mirror, snap, world)
             world.claim_nick(mirror)
             monitor.came_online(world, mirror)
             return
@@ -704,7 +704,7 @@ class Cluster:
             if world.fold(old) != mirror.folded:
                 monitor.went_offline(world, mirror, old)
                 monitor.came_online(world, mirror)
-        _set_user(mirror, snap)
+        _set_user(mirror, snap, world)
 
     def _apply_member(self, key: str, node: str, uid: int, prefix: str | None) -> None:
         session = self.local.get(uid) if node == self.me else self.mirrors.get((node, uid))
@@ -771,6 +771,8 @@ class Cluster:
                 self.server.delivery.publish(quit_msg, peers, event=True)
         mirror.gone = True
         mirror.conn.closed = True
+        if mirror.account is not None:
+            world.drop_login(mirror, world.fold(mirror.account))
         world.forget_invites(mirror)
         left = list(mirror.channels.values())
         held = world.quit(mirror)
@@ -1011,10 +1013,17 @@ def _user_snap(session: Session) -> dict[str, Any]:
     }
 
 
-def _set_user(mirror: Session, snap: dict[str, Any]) -> None:
+def _set_user(mirror: Session, snap: dict[str, Any], world: World[Session]) -> None:
     mirror.user = snap["user"]
     mirror.host = snap["host"]
     mirror.realname = snap["real"]
+    if mirror.account != snap["acct"]:
+        # Logged-in users of an account are indexed (read markers, direct conversations'
+        # names, metadata reach every one of them, on whichever node).
+        if mirror.account is not None:
+            world.drop_login(mirror, world.fold(mirror.account))
+        if snap["acct"] is not None:
+            world.add_login(mirror, world.fold(snap["acct"]))
     mirror.account = snap["acct"]
     mirror.account_id = snap["aid"]
     mirror.away = snap["away"]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
 
+from ..remote import RemoteLink
 from .burst import send_marker, send_names, send_topic
 
 if TYPE_CHECKING:
@@ -41,7 +42,15 @@ def online_holder(ctx: Context, session: Session) -> Session | None:
     account = world.fold(session.account)
     wanted = world.fold(session.nick)
     for other in world.accounts.get(account, ()):
-        usable = other is not session and other.registered and other.primary is None and not other.gone
+        usable = (
+            other is not session
+            and other.registered
+            and other.primary is None
+            and not other.gone
+            # a user of another node of a cluster: a device of it here would be a device on two
+            # nodes, which the cluster does not keep yet (docs/cluster.md, "Not yet")
+            and not isinstance(other.conn, RemoteLink)
+        )
         if usable and world.users.get(other.folded) is other and wanted in (other.folded, account):
             return other
     return None

@@ -9,6 +9,7 @@ import ast
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -358,3 +359,118 @@ async def test_metrics_and_logs_name_the_node(nodes: Nodes) -> None:
 
     await _until(counted)
     assert "hubbub_cluster_local_users 1.0" in await scrape()
+
+
+# With the store in PostgreSQL: one history, one order ----------------------------------------
+
+
+async def _collect(client: IRCClient, last: Callable[[Message], bool], timeout: float = 30) -> list[Message]:
+    """Every message up to and including the first for which ``last`` holds."""
+    out: list[Message] = []
+
+    def pred(m: Message) -> bool:
+        out.append(m)
+        return last(m)
+
+    await client.expect(pred, timeout=timeout)
+    return out
+
+
+def _batch_end(m: Message) -> bool:
+    return m.command == "BATCH" and m.params[0].startswith("-")
+
+
+HISTORY = ("message-tags", "server-time", "batch", "draft/chathistory", "echo-message")
+
+
+async def test_several_senders_on_three_nodes_one_order_equal_to_history(nodes: Nodes, pg_url: str) -> None:
+    servers = [await nodes(name, "--store", pg_url) for name in ("a", "b", "c")]
+    clients = [await _client(servers[i % 3], f"user{i}", HISTORY) for i in range(6)]
+    await clients[0].join("#order")
+    for client in clients[1:]:
+        await _until(lambda client=client: _channel_listed(client, "#order"))
+        await client.join("#order")
+    for client in clients:
+        await _sees_in(client, "#order", *(c.nick for c in clients))
+        client.buffer.clear()
+    per_sender = 40
+    for i in range(per_sender):
+        for client in clients:
+            client.send(f"PRIVMSG #order :{client.nick} {i}")
+    total = per_sender * len(clients)
+    orders = []
+    for client in clients:
+        got = [
+            m.tags["msgid"]
+            for m in await client.collect_until(
+                lambda m, c=client: (
+                    m.command == "PRIVMSG" and m.params[-1] == f"{clients[-1].nick} {per_sender - 1}"
+                ),
+                timeout=30,
+            )
+            if m.command == "PRIVMSG"
+        ]
+        orders.append(got)
+    # every receiver, on every node, saw one order (the senders' own echoes included)
+    for order in orders:
+        assert len(order) == total
+        assert order == orders[0]
+    # and it is the history's order
+    reader = clients[1]
+    reader.send(f"CHATHISTORY LATEST #order * {total}")
+    batch = await _collect(reader, _batch_end)
+    history = [m.tags["msgid"] for m in batch if m.command == "PRIVMSG"]
+    assert history == orders[0]
+
+
+async def test_a_killed_node_loses_nothing_anyone_saw(nodes: Nodes, pg_url: str) -> None:
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    alice = await _client(a, "alice", HISTORY)
+    bob = await _client(b, "bob", HISTORY)
+    await alice.join("#keep")
+    await _until(lambda: _channel_listed(bob, "#keep"))
+    await bob.join("#keep")
+    await alice.expect("JOIN", "#keep")
+    for i in range(200):
+        bob.send(f"PRIVMSG #keep :{i}")
+    await alice.expect("PRIVMSG", "#keep", "20", timeout=15)
+    await b.kill()
+    await alice.expect("QUIT", timeout=LEASE * 2)
+    seen = [m.params[-1] for m in _received(alice) if m.command == "PRIVMSG"]
+    alice.send("CHATHISTORY LATEST #keep * 500")
+    batch = await _collect(alice, _batch_end)
+    kept = [m.params[-1] for m in batch if m.command == "PRIVMSG"]
+    # whatever alice saw is in history, in the order she saw it
+    assert kept[: len(seen)] == seen
+    assert seen == [str(i) for i in range(len(seen))]
+
+
+async def test_postgresql_unreachable_fails_senders_and_comes_back(
+    nodes: Nodes, pg_url: str, postgres: Any
+) -> None:
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    alice = await _client(a, "alice", HISTORY)
+    bob = await _client(b, "bob", HISTORY)
+    await alice.join("#db")
+    await _until(lambda: _channel_listed(bob, "#db"))
+    await bob.join("#db")
+    await alice.expect("JOIN", "#db")
+    postgres.stop()
+    try:
+        alice.send("PRIVMSG #db :lost?")
+        fail = await alice.expect("FAIL", timeout=20)
+        assert fail.params[:2] == ("PRIVMSG", "TEMPORARILY_UNAVAILABLE")
+    finally:
+        postgres.start()
+    await bob.assert_silent("PRIVMSG")
+
+    async def delivered() -> bool:
+        alice.buffer.clear()
+        alice.send("PRIVMSG #db :back")
+        reply = await alice.expect(lambda m: m.command in ("PRIVMSG", "FAIL"), timeout=10)
+        return reply.command == "PRIVMSG"
+
+    await _until(delivered, timeout=30)
+    await bob.expect("PRIVMSG", "#db", "back")

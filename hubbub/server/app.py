@@ -407,8 +407,14 @@ class Server:
 
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session`` through the command table, with this server as context."""
-        dispatch(self, session, message, line)
         cluster = self.cluster
+        if (
+            cluster is not None
+            and message.command == "JOIN"
+            and cluster.claims_channels(session, message, line)
+        ):
+            return  # the new channels' names are claimed in the network first, then it runs again
+        dispatch(self, session, message, line)
         if cluster is not None and message.command not in STATELESS:
             cluster.touch(session, message)
 
@@ -524,4 +530,6 @@ class Server:
     def first_gets_ops(self, channel: Channel[Session]) -> bool:
         """Whether the first to join empty ``channel`` becomes its operator: only if it is not
         registered (ChanServ's access list decides) and nobody ever was its operator."""
+        if self.cluster is not None and self.cluster.founded_elsewhere(channel.key_folded):
+            return False
         return not channel.had_ops and not self.channel_registered(channel)

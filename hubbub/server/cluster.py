@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from hubbub.protocol import Message, skeleton
+from hubbub.protocol import Message, numerics, skeleton
 from hubbub.store import StoredMessage
 
 from . import caps as capmod
@@ -129,6 +129,9 @@ class ClusterHost(Protocol):
     deadlines: Deadlines[Session]
     port: int
 
+    def dispatch(self, session: Session, message: Message, line: bytes) -> None:
+        """Run a command of ``session``."""
+
 
 class Cluster:
     """This node's part in the network: its mirrors of other nodes' users, and the bus."""
@@ -158,6 +161,10 @@ class Cluster:
         self.sent_users: dict[Session, dict[str, Any]] = {}
         self.sent_chans: dict[str, tuple[dict[str, Any], dict[tuple[str, int], str]]] = {}
         self.nick_keys: dict[Session, str] = {}  # the nick key each of our users holds in Redis
+        # Channels whose names this node claimed in Redis (or found claimed for the same name),
+        # and those of them another node founded.
+        self._claimed: set[str] = set()
+        self._founded_elsewhere: set[str] = set()
         self._ops: list[list[Any]] = []
         self._out: list[tuple[bytes, dict[bytes, bytes]]] = []
         self._wake = asyncio.Event()
@@ -450,6 +457,81 @@ class Cluster:
             self.diff_channel(key)
         self._schedule()
 
+    # channel names -------------------------------------------------------------------------------
+
+    def _chan_key(self, name: str) -> str:
+        return self.k + "chan:" + skeleton(name)
+
+    def founded_elsewhere(self, key: str) -> bool:
+        """Whether the channel ``key`` was made on another node at the moment it was made here."""
+        return key in self._founded_elsewhere
+
+    def claims_channels(self, session: Session, message: Message, line: bytes) -> bool:
+        """Claim the names of the channels a JOIN would make; True if it waits for that.
+
+        A name is claimed on its look-alike skeleton (``SET NX``): of two nodes making one channel
+        at once, only the first founds it (its creator gets ops); of two making look-alike
+        channels, the second is refused as on one node. Then the JOIN runs again.
+        """
+        if not session.registered or not message.params:
+            return False
+        world = self.world
+        new = [
+            name
+            for name in dict.fromkeys(message.params[0].split(","))
+            if name[:1] in "#&" and world.find_channel(name) is None and world.fold(name) not in self._claimed
+        ]
+        if not new:
+            return False
+
+        async def work() -> None:
+            refused = await self._claim_channels(new)
+            if session.gone:
+                return
+            names = message.params[0].split(",")
+            keys = message.params[1].split(",") if len(message.params) > 1 else []
+            kept = [(n, keys[i] if i < len(keys) else "") for i, n in enumerate(names) if n not in refused]
+            for name, alike in refused.items():
+                session.reply(
+                    numerics.ERR_NOSUCHCHANNEL,
+                    name,
+                    text=f"That channel name looks like {alike}, which exists",
+                )
+            if kept:
+                again = Message(
+                    "JOIN",
+                    (",".join(n for n, _k in kept), ",".join(k for _n, k in kept)),
+                    message.source,
+                    message.tags,
+                )
+                self.server.dispatch(session, again, line)
+
+        session.run_async(work())
+        return True
+
+    async def _claim_channels(self, names: list[str]) -> dict[str, str]:
+        """Claim ``names``; return those refused, with the name of the channel each looks like."""
+        refused: dict[str, str] = {}
+        world = self.world
+        for name in names:
+            folded = world.fold(name)
+            key = self._chan_key(name)
+            try:
+                taken = await self.redis.set(key, folded, nx=True)
+                holder = None if taken else await self.redis.get(key)
+            except (RedisError, OSError) as exc:
+                log.warning("cluster: cannot claim a channel name (%s); it is made without", exc)
+                taken, holder = True, None
+            if taken or holder is None:
+                self._claimed.add(folded)
+            elif holder.decode() == folded:
+                # made elsewhere just now: joined, not founded
+                self._claimed.add(folded)
+                self._founded_elsewhere.add(folded)
+            else:
+                refused[name] = holder.decode()
+        return refused
+
     def _share_invite(self, nick: str, name: str) -> None:
         """An INVITE of another node's user: that node lets the user in, as ours would."""
         invited = self.world.find_user(nick)
@@ -526,6 +608,7 @@ class Cluster:
                         self._ops.append(["m", key, node, uid, None])
                 self._ops.append(["cx", key])
                 self._jobs(self._hdel_chan(key))
+                self._forget_claim(key)
             return
         props = _chan_props(channel)
         members: dict[tuple[str, int], str] = {}
@@ -751,7 +834,17 @@ class Cluster:
         before = self.sent_chans.get(key)
         self.sent_chans[key] = (_chan_props(channel), before[1] if before is not None else {})
 
+    def _forget_claim(self, key: str) -> None:
+        """The channel ``key`` ended in the network: a channel of that name made later is new."""
+        self._founded_elsewhere.discard(key)
+        if key in self._claimed:
+            self._claimed.discard(key)
+            if self.redis is not None:
+                self._jobs(self._release_script(keys=[self._chan_key(key)], args=[key]))
+
     def _apply_chan_gone(self, key: str) -> None:
+        self._founded_elsewhere.discard(key)
+        self._claimed.discard(key)
         channel = self.world.channels.get(key)
         if channel is not None and not channel.members:
             self.world.remove_channel(channel)
@@ -1047,6 +1140,7 @@ def _chan_props(channel: Channel[Session]) -> dict[str, Any]:
         "tsetter": channel.topic_setter,
         "ttime": channel.topic_time,
         "created": channel.created,
+        "durable": channel.persistent,
         "b": [[e.mask, e.setter, e.set_at] for e in channel.bans],
         "e": [[e.mask, e.setter, e.set_at] for e in channel.excepts],
         "I": [[e.mask, e.setter, e.set_at] for e in channel.invex],
@@ -1061,6 +1155,7 @@ def _set_chan(channel: Channel[Session], props: dict[str, Any]) -> None:
     channel.topic_setter = props["tsetter"]
     channel.topic_time = props["ttime"]
     channel.created = props["created"]
+    channel.persistent = props.get("durable", False)
     for mode in "beI":
         channel.set_list(mode, tuple(ListEntry(m, s, t) for m, s, t in props[mode]))
 

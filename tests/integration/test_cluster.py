@@ -474,3 +474,39 @@ async def test_postgresql_unreachable_fails_senders_and_comes_back(
 
     await _until(delivered, timeout=30)
     await bob.expect("PRIVMSG", "#db", "back")
+
+
+async def test_one_channel_made_on_two_nodes_at_once_has_one_founder(nodes: Nodes) -> None:
+    a = await nodes("a")
+    b = await nodes("b")
+    alice = await _client(a, "alice")
+    bob = await _client(b, "bob")
+    for round_ in range(5):
+        channel = f"#new{round_}"
+        alice.send(f"JOIN {channel}")
+        bob.send(f"JOIN {channel}")
+        names = []
+        for client in (alice, bob):
+            reply = await client.expect("353", client.nick, "=", channel)
+            names.append(reply.params[-1])
+        await _sees_in(alice, channel, "alice", "bob")
+        alice.send(f"NAMES {channel}")
+        reply = await alice.expect("353")
+        ops = [n for n in reply.params[-1].split() if n.startswith("@")]
+        assert len(ops) == 1, (names, reply.params)
+
+
+async def test_look_alike_channels_made_on_two_nodes_at_once_one_is_refused(nodes: Nodes) -> None:
+    a = await nodes("a")
+    b = await nodes("b")
+    alice = await _client(a, "alice")
+    bob = await _client(b, "bob")
+    for round_ in range(5):
+        latin, cyrillic = f"#room{round_}", f"#r\u043e\u043em{round_}"
+        alice.send(f"JOIN {latin}")
+        bob.send(f"JOIN {cyrillic}")
+        results = await asyncio.gather(
+            alice.expect(lambda m: m.command in ("366", "403")),
+            bob.expect(lambda m: m.command in ("366", "403")),
+        )
+        assert sorted(r.command for r in results) == ["366", "403"], results

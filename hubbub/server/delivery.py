@@ -197,7 +197,7 @@ class Delivery:
         extended JOIN) with their own audiences. ``sender`` is told if a kept message cannot be
         stored (``named``: the target as it named it); ``names`` are the display names of a
         direct conversation's sides. Returns the stamped message and the epoch that delivers it.
-        Cluster mode will replace the fan-out here with a bus.
+        In cluster mode another node's users are mirrors here, their bytes sent on by the cluster.
         """
         if not event:
             self.stats.messages += 1

@@ -164,6 +164,7 @@ class Cluster:
         # Channels whose names this node claimed in Redis (or found claimed for the same name),
         # and those of them another node founded.
         self._claimed: set[str] = set()
+        self._was_in: dict[Session, set[str]] = {}  # the channels each of our users was last in
         self._founded_elsewhere: set[str] = set()
         self._ops: list[list[Any]] = []
         self._out: list[tuple[bytes, dict[bytes, bytes]]] = []
@@ -443,9 +444,9 @@ class Cluster:
                 self._ops.append(["u", self.uid(session), snap])
                 self._write_user(session)
         keys = set(session.channels)
-        for key, (_props, members) in list(self.sent_chans.items()):
-            if (self.me, self.uid_of.get(session, -1)) in members:
-                keys.add(key)
+        was_in = self._was_in.get(session)
+        if was_in is not None:
+            keys |= was_in  # a PART, a KICK: where it is no longer
         if message is not None and message.command == "INVITE" and len(message.params) >= 2:
             self._share_invite(message.params[0], message.params[1])
         if message is not None:
@@ -455,6 +456,10 @@ class Cluster:
                         keys.add(self.world.fold(name))
         for key in keys:
             self.diff_channel(key)
+        if session.channels:
+            self._was_in[session] = set(session.channels)
+        else:
+            self._was_in.pop(session, None)
         self._schedule()
 
     # channel names -------------------------------------------------------------------------------
@@ -549,8 +554,10 @@ class Cluster:
         self.local.pop(uid, None)
         self.sent_users.pop(session, None)
         member = (self.me, uid)
-        for key, (_props, members) in list(self.sent_chans.items()):
-            members.pop(member, None)
+        for key in self._was_in.pop(session, ()):
+            sent = self.sent_chans.get(key)
+            if sent is not None:
+                sent[1].pop(member, None)
             if key not in self.world.channels:
                 self.diff_channel(key)
         self._ops.append(["x", uid])

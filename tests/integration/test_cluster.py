@@ -64,14 +64,21 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) ->
         await asyncio.sleep(0.05)
 
 
-async def _names(client: IRCClient, channel: str) -> set[str]:
+async def _names(client: IRCClient, channel: str, *, prefixes: bool = False) -> set[str]:
+    """The members of ``channel`` as a NAMES sent now lists them (earlier replies dropped)."""
+    client.buffer.clear()
+    token = f"names-{id(client)}-{asyncio.get_running_loop().time()}"
     client.send(f"NAMES {channel}")
+    client.send(f"PING :{token}")
     names: set[str] = set()
     while True:
-        reply = await client.expect(lambda m: m.command in ("353", "366"))
-        if reply.command == "366":
-            return names
-        names.update(n.lstrip("@+") for n in reply.params[-1].split())
+        reply = await client.expect(lambda m: m.command in ("353", "PONG"))
+        if reply.command == "PONG":
+            if reply.params[-1] == token:
+                return names
+            continue
+        if reply.params[2] == channel:
+            names.update(n if prefixes else n.lstrip("@+") for n in reply.params[-1].split())
 
 
 async def _sees_in(client: IRCClient, channel: str, *nicks: str) -> None:
@@ -490,10 +497,10 @@ async def test_one_channel_made_on_two_nodes_at_once_has_one_founder(nodes: Node
             reply = await client.expect("353", client.nick, "=", channel)
             names.append(reply.params[-1])
         await _sees_in(alice, channel, "alice", "bob")
-        alice.send(f"NAMES {channel}")
-        reply = await alice.expect("353")
-        ops = [n for n in reply.params[-1].split() if n.startswith("@")]
-        assert len(ops) == 1, (names, reply.params)
+        for client in (alice, bob):
+            listed = await _names(client, channel, prefixes=True)
+            ops = [n for n in listed if n.startswith("@")]
+            assert len(ops) == 1, (names, listed)
 
 
 async def test_look_alike_channels_made_on_two_nodes_at_once_one_is_refused(nodes: Nodes) -> None:

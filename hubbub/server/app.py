@@ -463,6 +463,10 @@ class Server:
         if self.stopping:
             self._shutdown_progress.set()
 
+    def founds(self, channel: Channel[Session]) -> bool:
+        """In a cluster: whether this node claimed ``channel``'s name when it was made."""
+        return self.cluster is not None and self.cluster.founds(channel.key_folded)
+
     def node_of(self, session: Session) -> str | None:
         """In a cluster, the name of the node ``session`` is connected to; else None."""
         return self.cluster.node_of(session) if self.cluster is not None else None

@@ -166,6 +166,7 @@ class Cluster:
         self._claimed: set[str] = set()
         self._was_in: dict[Session, set[str]] = {}  # the channels each of our users was last in
         self._founded_elsewhere: set[str] = set()
+        self._founding: set[str] = set()  # won here, its founder not joined yet
         self._ops: list[list[Any]] = []
         self._out: list[tuple[bytes, dict[bytes, bytes]]] = []
         self._wake = asyncio.Event()
@@ -467,6 +468,13 @@ class Cluster:
     def _chan_key(self, name: str) -> str:
         return self.k + "chan:" + skeleton(name)
 
+    def founds(self, key: str) -> bool:
+        """Whether this node won the name of channel ``key`` just now (once: its first joiner)."""
+        if key in self._founding:
+            self._founding.discard(key)
+            return True
+        return False
+
     def founded_elsewhere(self, key: str) -> bool:
         """Whether the channel ``key`` was made on another node at the moment it was made here."""
         return key in self._founded_elsewhere
@@ -529,6 +537,7 @@ class Cluster:
                 taken, holder = True, None
             if taken or holder is None:
                 self._claimed.add(folded)
+                self._founding.add(folded)
             elif holder.decode() == folded:
                 # made elsewhere just now: joined, not founded
                 self._claimed.add(folded)
@@ -844,6 +853,7 @@ class Cluster:
     def _forget_claim(self, key: str) -> None:
         """The channel ``key`` ended in the network: a channel of that name made later is new."""
         self._founded_elsewhere.discard(key)
+        self._founding.discard(key)
         if key in self._claimed:
             self._claimed.discard(key)
             if self.redis is not None:
@@ -851,6 +861,7 @@ class Cluster:
 
     def _apply_chan_gone(self, key: str) -> None:
         self._founded_elsewhere.discard(key)
+        self._founding.discard(key)
         self._claimed.discard(key)
         channel = self.world.channels.get(key)
         if channel is not None and not channel.members:

@@ -61,8 +61,10 @@ def join(ctx: Context, session: Session, name: str, key: str = "") -> None:
             return
     # The first one in gets ops, unless the channel lived on empty after having operators: then
     # being first (perhaps a banned user coming back) is no claim to it (history.py).
-    # In a cluster, a channel another node made at the same moment is not this one's to found.
-    first = (created or not channel.members) and ctx.first_gets_ops(channel)
+    # In a cluster, of two nodes making one channel at the same moment, the one that claimed its
+    # name founds it, whichever of the two joins arrives first.
+    founder = ctx.founds(channel)
+    first = founder or ((created or not channel.members) and ctx.first_gets_ops(channel))
     devices = session.devices
     world.join(channel, session, "o" if first else "")
     if first:

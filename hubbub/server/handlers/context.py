@@ -88,5 +88,9 @@ class Context(Protocol):
     def notify_opers(self, text: str) -> None:
         """A server notice to every operator."""
 
+    def founds(self, channel: Channel[Session]) -> bool:
+        """In a cluster: whether this node claimed ``channel``'s name when it was made, so the
+        user joining it now is its founder though another node's user got in first."""
+
     def node_of(self, session: Session) -> str | None:
         """In a cluster, the name of the node ``session`` is connected to; else None."""

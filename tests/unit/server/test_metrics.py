@@ -55,7 +55,7 @@ async def test_the_counters_follow_what_the_server_does(
     assert after[("hubbub_store_failures_total", ())] == 0
     assert after[("hubbub_store_pending_messages", ())] == 0
     assert after[("hubbub_event_loop_lag_seconds", ())] == 0.0  # the fake clock runs timers on time
-    assert after[("hubbub_info", (("server", server.name), ("version", __version__)))] == 1
+    assert after[("hubbub_info", (("node", ""), ("server", server.name), ("version", __version__)))] == 1
 
 
 async def test_sendq_drops_and_flood_delays_are_counted(

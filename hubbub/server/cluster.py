@@ -647,6 +647,10 @@ class Cluster:
                 if who[0] == self.me:
                     touched_local.add(who[1])
         self.sent_chans[key] = (props, members)
+        if touched_local and not any(node == self.me for node, _uid in old_members):
+            # Our first member of the channel: its order here starts anew with the next number
+            # (the numbers others gave it meanwhile were never meant for this node).
+            self.delivered.pop(key, None)
         for uid in touched_local:
             session = self.local.get(uid)
             if session is not None:

@@ -22,6 +22,51 @@ log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x68756262  # "hubb": the advisory lock key migrations are applied under
 
+# A store's append in one round trip (postgres.py): the conversations' counters counted on and
+# locked in one order (by code point, as every server sorts them), then the messages, numbered
+# back from each counter's new value (``back`` is how many of its conversation's messages come
+# after it in the batch), then the conversations' summary rows. One call is one statement, so
+# outside a transaction it is one transaction of its own.
+APPEND_FUNCTION = """
+CREATE FUNCTION hubbub_append(
+    p_keys text[], p_counts bigint[],
+    p_target text[], p_back bigint[], p_msgid text[], p_time bigint[], p_command text[],
+    p_source text[], p_account text[], p_params text[], p_tags text[], p_words text[],
+    p_conv text[], p_side_a text[], p_side_b text[], p_last bigint[], p_added bigint[],
+    p_name_a text[], p_name_b text[]
+) RETURNS TABLE (out_target text, out_seq bigint) LANGUAGE plpgsql AS $body$
+DECLARE
+    r_keys text[];
+    r_seqs bigint[];
+BEGIN
+    WITH reserved AS (
+        INSERT INTO target_seq AS s (target, seq)
+        SELECT u.k, u.n FROM unnest(p_keys, p_counts) AS u (k, n) ORDER BY u.k COLLATE "C"
+        ON CONFLICT (target) DO UPDATE SET seq = s.seq + excluded.seq
+        RETURNING s.target, s.seq
+    )
+    SELECT array_agg(reserved.target), array_agg(reserved.seq) INTO r_keys, r_seqs FROM reserved;
+    INSERT INTO messages (target, seq, msgid, time_ms, command, source, account, params, tags, words)
+    SELECT u.t, r.seq - u.back, u.msgid, u.time_ms, u.command, u.source, u.account, u.params, u.tags,
+           u.words::tsvector
+    FROM unnest(p_target, p_back, p_msgid, p_time, p_command, p_source, p_account, p_params, p_tags,
+                p_words) WITH ORDINALITY
+         AS u (t, back, msgid, time_ms, command, source, account, params, tags, words, ord)
+    JOIN unnest(r_keys, r_seqs) AS r (k, seq) ON r.k = u.t
+    ORDER BY u.ord;
+    INSERT INTO conversations AS c (target, side_a, side_b, last_time_ms, message_count, name_a, name_b)
+    SELECT * FROM unnest(p_conv, p_side_a, p_side_b, p_last, p_added, p_name_a, p_name_b)
+        AS u (t, a, b, last_ms, added, na, nb)
+    ORDER BY u.t COLLATE "C"
+    ON CONFLICT (target) DO UPDATE SET
+        last_time_ms = greatest(c.last_time_ms, excluded.last_time_ms),
+        message_count = c.message_count + excluded.message_count,
+        name_a = coalesce(excluded.name_a, c.name_a),
+        name_b = coalesce(excluded.name_b, c.name_b);
+    RETURN QUERY SELECT * FROM unnest(r_keys, r_seqs);
+END
+$body$"""
+
 _V1: tuple[str, ...] = (
     "CREATE TABLE schema_version (version integer NOT NULL)",
     "INSERT INTO schema_version (version) VALUES (0)",
@@ -125,6 +170,7 @@ _V1: tuple[str, ...] = (
         value text NOT NULL,
         PRIMARY KEY (account, key)
     )""",
+    APPEND_FUNCTION,
 )
 """Version 1: everything the SQLite schema holds at its version 13, plus seq."""
 

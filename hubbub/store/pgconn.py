@@ -23,43 +23,47 @@ import asyncpg
 from .model import StoreError
 from .pg_schema import migrate
 
-__all__ = ["DEFAULT_READERS", "DEFAULT_TIMEOUT_S", "Database", "is_postgres_url"]
+__all__ = ["DEFAULT_READERS", "DEFAULT_TIMEOUT_S", "Database"]
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-Work = Callable[[asyncpg.Connection], Awaitable[T]]
 
 DEFAULT_TIMEOUT_S = 30.0
 """Seconds one store call may take before it fails (a database that stopped answering)."""
 DEFAULT_READERS = 4
 """Connections of the read pool: reads run beside the writer, a few at a time."""
 
-SCHEMES = ("postgresql://", "postgres://")
+T = TypeVar("T")
+Work = Callable[[asyncpg.Connection], Awaitable[T]]
+
 
 # What a failed database call raises: the server's errors, a protocol or client-side error
 # (a closed connection, a value it cannot encode), the network, and asyncpg's own timeouts.
 _DATABASE_ERRORS = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     OSError,
     UnicodeError,
     asyncio.TimeoutError,
 )
-# Those after which the connection cannot be trusted any more.
+# Those that mean the connection itself is gone or broken (a read tries again once on another).
 _LOST = (
-    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # the server shutting down, or crashed and recovering
     asyncpg.InterfaceError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,
     OSError,
     asyncio.TimeoutError,
 )
 
 
-def is_postgres_url(url: str) -> bool:
-    """Whether ``url`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
-    return url.startswith(SCHEMES)
+def _connection_survives(exc: BaseException) -> bool:
+    """Whether the writer connection is still good after ``exc``: only when the server refused
+    a statement (a constraint, bad data) or the store itself raised; after anything else (the
+    network, a cancelled call that may have left a reply unread) it is replaced."""
+    if isinstance(exc, StoreError):
+        return True
+    return isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, _LOST)
 
 
 class Database:
@@ -68,8 +72,6 @@ class Database:
     def __init__(
         self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, readers: int = DEFAULT_READERS
     ) -> None:
-        if not is_postgres_url(url):
-            raise StoreError(f"not a PostgreSQL URL (postgresql://...): {url!r}")
         self.url = url
         self.timeout_s = timeout_s
         self.readers = max(1, readers)
@@ -113,11 +115,12 @@ class Database:
         except _DATABASE_ERRORS as exc:
             raise StoreError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
-    def write(self, what: str, work: Work[T]) -> T:
+    def write(self, what: str, work: Work[T], *, single: bool = False) -> T:
         """Run ``work(connection)`` on the writer connection, in a transaction of its own unless
-        it runs inside :meth:`transaction` (then it joins that one)."""
+        it runs inside :meth:`transaction` (then it joins that one). ``single``: the work is one
+        statement, atomic by itself, so it needs no BEGIN and COMMIT of its own (two round trips)."""
         with self._lock:
-            return self.call(what, self._write(work, joined=self._depth > 0))
+            return self.call(what, self._write(work, joined=self._depth > 0, single=single))
 
     def read(self, what: str, work: Work[T]) -> T:
         """Run ``work(connection)`` on a reader (on the writer inside this thread's transaction,
@@ -138,19 +141,27 @@ class Database:
         if writer is not None and not writer.is_closed():
             writer.terminate()
 
-    async def _write(self, work: Work[T], *, joined: bool) -> T:
+    async def _write(self, work: Work[T], *, joined: bool, single: bool = False) -> T:
         if joined:
             # Inside an open transaction: never reconnect (a new connection would run the rest of
             # the block outside it); a lost connection fails the block, which rolls back.
             if self._writer is None:
                 raise StoreError("the connection to PostgreSQL was lost in a transaction")
-            return await work(self._writer)
+            try:
+                return await work(self._writer)
+            except BaseException as exc:
+                if not _connection_survives(exc):
+                    await self._drop_writer()
+                raise
         connection = await self._writer_connection()
         try:
+            if single:
+                return await work(connection)
             async with connection.transaction():
                 return await work(connection)
-        except _LOST:
-            await self._drop_writer()
+        except BaseException as exc:
+            if not _connection_survives(exc):
+                await self._drop_writer()
             raise
 
     async def _read(self, work: Work[T]) -> T:
@@ -200,8 +211,9 @@ class Database:
         transaction = connection.transaction()
         try:
             await transaction.start()
-        except _LOST:
-            await self._drop_writer()
+        except BaseException as exc:
+            if not _connection_survives(exc):
+                await self._drop_writer()
             raise
         self._transaction = transaction
 
@@ -209,12 +221,16 @@ class Database:
         transaction = self._transaction
         if transaction is None:
             return
+        if self._writer is None:  # lost in the block: the server rolled it back
+            if commit:
+                raise StoreError("the connection to PostgreSQL was lost in a transaction")
+            return
         try:
             await (transaction.commit() if commit else transaction.rollback())
-        except _LOST:
-            await self._drop_writer()
-            raise
-        except BaseException:
+        except BaseException as exc:
+            if not _connection_survives(exc):
+                await self._drop_writer()
+                raise
             if commit:
                 # A failed COMMIT leaves nothing to roll back; the connection is still good.
                 with contextlib.suppress(*_DATABASE_ERRORS):

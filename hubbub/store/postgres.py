@@ -54,22 +54,7 @@ SELECT target, n FROM unnest($1::text[], $2::bigint[]) AS u (target, n) ORDER BY
 ON CONFLICT (target) DO UPDATE SET seq = s.seq + excluded.seq
 RETURNING target, seq
 """
-_INSERT = """
-INSERT INTO messages (target, seq, msgid, time_ms, command, source, account, params, tags, words)
-SELECT target, seq, msgid, time_ms, command, source, account, params, tags, words::tsvector
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[])
-     AS u (target, seq, msgid, time_ms, command, source, account, params, tags, words)
-"""
-_COUNT = """
-INSERT INTO conversations AS c (target, side_a, side_b, last_time_ms, message_count, name_a, name_b)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-ON CONFLICT (target) DO UPDATE SET
-    last_time_ms = greatest(c.last_time_ms, excluded.last_time_ms),
-    message_count = c.message_count + excluded.message_count,
-    name_a = coalesce(excluded.name_a, c.name_a),
-    name_b = coalesce(excluded.name_b, c.name_b)
-"""
+_APPEND = "SELECT out_target, out_seq FROM hubbub_append(" + ", ".join(f"${n}" for n in range(1, 20)) + ")"
 _PAGE_DOWN = (
     f"SELECT {_ROW} FROM messages WHERE target = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
 )
@@ -168,44 +153,44 @@ class PostgresStore:
         for m in messages:
             counts[m.target] = counts.get(m.target, 0) + 1
         order = sorted(counts)
-        _values, summary = message_values(messages, names)
+        _values, summary = message_values(messages, names)  # (the values are SQLite's)
         summary.sort()
 
-        async def work(c: Connection) -> list[int]:
-            last = dict(await c.fetch(_RESERVE, order, [counts[t] for t in order]))
-            following = {t: last[t] - counts[t] + 1 for t in order}
-            seqs = []
-            for m in messages:
-                seq = following[m.target]
-                following[m.target] = seq + 1
-                seqs.append(seq)
-            await c.execute(
-                _INSERT,
-                [m.target for m in messages],
-                seqs,
-                [m.msgid for m in messages],
-                [m.time_ms for m in messages],
-                [m.command for m in messages],
-                [m.source for m in messages],
-                [m.account or None for m in messages],
-                [_params_in(encode_params(m.params)) for m in messages],
-                [_encode(dict(m.tags)) if m.tags else None for m in messages],
-                [tsvector_text(m.command, m.params) for m in messages],
-            )
-            columns = list(zip(*summary, strict=True))
-            await c.execute(
-                _COUNT,
-                list(columns[0]),
-                [v or None for v in columns[1]],
-                [v or None for v in columns[2]],
-                list(columns[3]),
-                list(columns[4]),
-                [v or None for v in columns[5]],
-                [v or None for v in columns[6]],
-            )
-            return seqs
+        seqs_back = []
+        seen: dict[str, int] = {}
+        for m in messages:
+            n = seen.get(m.target, 0) + 1
+            seen[m.target] = n
+            seqs_back.append(counts[m.target] - n)  # how many of its conversation's come after it
+        columns = list(zip(*summary, strict=True))
+        args = (
+            order,
+            [counts[t] for t in order],
+            [m.target for m in messages],
+            seqs_back,
+            [m.msgid for m in messages],
+            [m.time_ms for m in messages],
+            [m.command for m in messages],
+            [m.source for m in messages],
+            [m.account or None for m in messages],
+            [_params_in(encode_params(m.params)) for m in messages],
+            [_encode(dict(m.tags)) if m.tags else None for m in messages],
+            [tsvector_text(m.command, m.params) for m in messages],
+            list(columns[0]),
+            [v or None for v in columns[1]],
+            [v or None for v in columns[2]],
+            list(columns[3]),
+            list(columns[4]),
+            [v or None for v in columns[5]],
+            [v or None for v in columns[6]],
+        )
 
-        return self._db.write(f"cannot store {len(messages)} messages", work)
+        async def work(c: Connection) -> list[int]:
+            last = dict(await c.fetch(_APPEND, *args))
+            return [last[m.target] - back for m, back in zip(messages, seqs_back, strict=True)]
+
+        # One statement: a transaction of its own, in one round trip (pg_schema.APPEND_FUNCTION).
+        return self._db.write(f"cannot store {len(messages)} messages", work, single=True)
 
     def delete_target(self, target: str) -> int:
         """Delete the whole history of ``target``; return the number of messages deleted.

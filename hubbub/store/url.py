@@ -7,15 +7,17 @@ PostgreSQL modules (and asyncpg) are imported only when a PostgreSQL URL is open
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, cast
 
-from .model import StoreError
+from .accounts import AccountStore
+from .model import Store, StoreError
 
-if TYPE_CHECKING:
-    from .pg_accounts import PostgresAccountStore
-    from .postgres import PostgresStore
-
-__all__ = ["SCHEMES", "check_store_url", "open_accounts_url", "open_store_url"]
+__all__ = [
+    "SCHEMES",
+    "check_store_url",
+    "open_accounts_url",
+    "open_store_url",
+]
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -32,15 +34,29 @@ def check_store_url(url: str) -> str:
     return url
 
 
-def open_store_url(url: str) -> PostgresStore:
+def _options(timeout_s: float | None, readers: int | None) -> dict[str, Any]:
+    """The options given (the rest keep the defaults of pgconn.py)."""
+    options: dict[str, Any] = {}
+    if timeout_s is not None:
+        options["timeout_s"] = timeout_s
+    if readers is not None:
+        options["readers"] = readers
+    return options
+
+
+def open_store_url(url: str, *, timeout_s: float | None = None, readers: int | None = None) -> Store:
     """Open the history store at ``url`` (see :func:`check_store_url`)."""
     from .postgres import PostgresStore
 
-    return PostgresStore(check_store_url(url))
+    return PostgresStore(check_store_url(url), **_options(timeout_s, readers))
 
 
-def open_accounts_url(url: str) -> PostgresAccountStore:
-    """Open the account store at ``url`` (see :func:`check_store_url`)."""
+def open_accounts_url(
+    url: str, *, timeout_s: float | None = None, readers: int | None = None
+) -> AccountStore:
+    """Open the account store at ``url`` (see :func:`check_store_url`): a PostgresAccountStore,
+    which has every method of AccountStore, with the same meaning."""
     from .pg_accounts import PostgresAccountStore
 
-    return PostgresAccountStore(check_store_url(url))
+    store = PostgresAccountStore(check_store_url(url), **_options(timeout_s, readers))
+    return cast(AccountStore, store)

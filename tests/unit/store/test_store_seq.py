@@ -207,3 +207,29 @@ def test_store_urls_name_postgresql_and_nothing_else(pg_url: str) -> None:
 def test_an_unreachable_database_fails_to_open_with_a_store_error() -> None:
     with pytest.raises(StoreError):
         PostgresStore("postgresql://nobody@127.0.0.1:1/nothing", timeout_s=5)
+
+
+@pytest.mark.timeout(60)
+def test_a_database_that_stops_answering_fails_calls_in_time_and_the_store_recovers(
+    postgres: PostgresServer, pg_url: str
+) -> None:
+    store = PostgresStore(pg_url, timeout_s=1.5)
+    try:
+        assert store.append([say("1")]) == [1]
+        postgres.freeze()
+        try:
+            with pytest.raises(StoreError, match="no answer"):
+                store.append([say("2")])
+            with pytest.raises(StoreError):
+                store.latest("#chat", 10)
+        finally:
+            postgres.thaw()
+        # The append that got no answer may have been committed after all (its reply was lost,
+        # not necessarily its request): either way the seqs stay gapless and in history order.
+        seqs = store.append([say("3")])
+        history = [(seq, m.msgid) for seq, m in store.since_seq("#chat", 0, 10)]
+        assert history in ([(1, "1"), (2, "3")], [(1, "1"), (2, "2"), (3, "3")])
+        assert seqs == [history[-1][0]]
+        assert [m.msgid for m in store.latest("#chat", 10)] == [msgid for _, msgid in history]
+    finally:
+        store.close()

@@ -11,16 +11,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from hubbub.store import (
     ChannelRecord,
     MessageRef,
     SQLiteStore,
+    Store,
     StoredMessage,
     open_store,
 )
 from hubbub.store.sqlite import Row, encode_row
+from hubbub.store.url import open_store_url
 
 from . import playback
 from .world import DEFAULT_CHANNEL_MODES, Channel, ListEntry
@@ -55,7 +58,7 @@ class History:
         # how an empty channel that retention left nothing to keep is ended.
         self.registered: Callable[[str], bool] = lambda key: False
         self.end_channel: Callable[[Channel[Session]], None] = lambda channel: None
-        self.store: SQLiteStore | None = None  # the loop's connection: reads only
+        self.store: Store | None = None  # the loop's connection: reads only
         self.writer: StoreWriter | None = None  # every write, on its own thread
         # Channels alive when the server last stopped (key -> created_ms, private), whose lives a
         # new member may continue; see channel_created.
@@ -65,9 +68,23 @@ class History:
     # lifecycle --------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the store in the data directory and bring back the persistent channels."""
-        self.store = open_store(self.settings.data_dir)
-        self.writer = StoreWriter(self.store.path, asyncio.get_running_loop())
+        """Open the store (the data directory's, or PostgreSQL's with ``store_url``) and bring
+        back the persistent channels."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        if settings.store_url:
+            # Reads from the loop are round trips to the database (docs/postgresql.md).
+            pg = open_store_url(
+                settings.store_url, timeout_s=settings.store_timeout, readers=settings.store_readers
+            )
+            self.store = pg
+            self.writer = StoreWriter(
+                Path(settings.data_dir), loop, store_url=settings.store_url, timeout_s=settings.store_timeout
+            )
+        else:
+            sqlite = open_store(settings.data_dir)
+            self.store = sqlite
+            self.writer = StoreWriter(sqlite.path, loop)
         try:
             self.writer.start()
         except BaseException:
@@ -96,7 +113,8 @@ class History:
         (``after_commit`` in the command table), so a query never misses a line the client sent
         just before it.
         """
-        return self.store
+        # Its readers name SQLiteStore; the PostgreSQL store follows the same interface (Store).
+        return cast("SQLiteStore | None", self.store)
 
     def close(self) -> None:
         """Stop the retention timer, finish the writes, and close the store."""
@@ -330,7 +348,7 @@ class History:
             self.send_rows(session, rows, channel.name)
 
 
-def _latest_messages(store: SQLiteStore, key: str, limit: int, since: int) -> list[StoredMessage]:
+def _latest_messages(store: Store, key: str, limit: int, since: int) -> list[StoredMessage]:
     """The newest ``limit`` PRIVMSGs and NOTICEs of ``key`` stamped at ``since`` or later.
 
     Read a page of ``limit`` rows at a time, back past the TAGMSGs and events between them, for at

@@ -19,6 +19,7 @@ from hubbub.store.postgres import PostgresStore
 from tests.support.serverproc import ServerProcess
 from tests.support.services import PostgresServer
 
+from .accounts_helpers import login_and_register, register_account
 from .ircclient import IRCClient
 
 MODERN = ("draft/chathistory", "batch", "message-tags", "server-time", "echo-message")
@@ -132,3 +133,26 @@ def _quick_store(tmp_path: Path) -> Path:
     config = tmp_path / "hubbub.toml"
     config.write_text("[server]\nstore_timeout = 5.0\n")
     return config
+
+
+@pytest.mark.timeout(120)
+async def test_an_account_registered_on_postgresql_logs_in_after_a_restart(
+    tmp_path: Path, processes: list[ServerProcess], pg_url: str
+) -> None:
+    config = tmp_path / "hubbub.toml"
+    config.write_text("[accounts]\npassword_hash_memory_kib = 1024\npassword_hash_time_cost = 1\n")
+    server = await _start(processes, tmp_path / "data", pg_url, "--config", str(config))
+    alice = await _client(server, "alice")
+    await register_account(alice, "alices-password")
+    await alice.close()
+    server.signal(signal.SIGTERM)
+    assert await server.wait(20) == 0
+
+    again = await _start(processes, tmp_path / "other", pg_url, "--config", str(config))
+    client = await IRCClient.open(again.host, again.port, "alice")
+    assert (await login_and_register(client, "alice", "alice", "alices-password")).command == "903"
+    await client.expect("001")
+    wrong = await IRCClient.open(again.host, again.port, "mallory")
+    assert (await login_and_register(wrong, "mallory", "alice", "not-the-password")).command == "904"
+    await client.close()
+    await wrong.close()

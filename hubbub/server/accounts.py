@@ -90,8 +90,9 @@ class Accounts:
         """Open the account store: the data directory's, or PostgreSQL's with ``store_url``."""
         settings = self.settings
         if settings.store_url:
+            # Read from the loop (writes go through the writer): bounded as history reads are.
             self.store = open_accounts_url(
-                settings.store_url, timeout_s=settings.store_timeout, readers=settings.store_readers
+                settings.store_url, timeout_s=settings.store_read_timeout, readers=settings.store_readers
             )
         else:
             self.store = open_accounts(settings.data_dir)

@@ -54,7 +54,12 @@ class Settings:
         "PostgreSQL database for history and accounts, postgresql://user@host/db (empty: the data"
         " directory's SQLite file); see docs/postgresql.md",
     )
-    store_timeout: float = _s(30.0, "server", "Seconds one PostgreSQL store call may take before it fails")
+    store_timeout: float = _s(30.0, "server", "Seconds one PostgreSQL store write may take before it fails")
+    store_read_timeout: float = _s(
+        2.0,
+        "server",
+        "Seconds a PostgreSQL read on the event loop (CHATHISTORY, SEARCH, logins) may take before it fails",
+    )
     store_readers: int = _s(4, "server", "Connections the PostgreSQL store reads history through, at most")
     server_name: str = _s("hubbub.local", "server", "This server's name, the source of its replies")
     network: str = _s("hubbub", "server", "Network name (ISUPPORT NETWORK)")
@@ -369,6 +374,7 @@ class Settings:
             "search_rate",
             "search_timeout",
             "store_timeout",
+            "store_read_timeout",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")

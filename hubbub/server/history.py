@@ -73,24 +73,17 @@ class History:
         settings = self.settings
         loop = asyncio.get_running_loop()
         if settings.store_url:
-            # Reads from the loop are round trips to the database (docs/postgresql.md).
-            pg = open_store_url(
-                settings.store_url, timeout_s=settings.store_timeout, readers=settings.store_readers
-            )
-            self.store = pg
-            self.writer = StoreWriter(
-                Path(settings.data_dir), loop, store_url=settings.store_url, timeout_s=settings.store_timeout
-            )
+            self.store = self._open_postgres(loop)
         else:
             sqlite = open_store(settings.data_dir)
             self.store = sqlite
             self.writer = StoreWriter(sqlite.path, loop)
-        try:
-            self.writer.start()
-        except BaseException:
-            self.store.close()
-            self.store = None
-            raise
+            try:
+                self.writer.start()
+            except BaseException:
+                self.store.close()
+                self.store = None
+                raise
         self.delivery.writer = self.writer
         world = self.world
         for record in self.store.load_channels():
@@ -105,6 +98,28 @@ class History:
         self._lives = {k: v for k, v in self.store.channel_lives().items() if k not in world.channels}
         if self.settings.retention_days > 0 or self.settings.retention_messages > 0:
             self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
+
+    def _open_postgres(self, loop: asyncio.AbstractEventLoop) -> Store:
+        """The writer on PostgreSQL, then the loop's store (docs/postgresql.md).
+
+        The writer's thread opens the database first, bringing its schema up to date with all
+        the time ``store_timeout`` gives. The loop's store only reads, each read a round trip
+        bounded by ``store_read_timeout``: the loop serves everyone and must not wait long on a
+        database that stopped answering.
+        """
+        settings = self.settings
+        self.writer = StoreWriter(
+            Path(settings.data_dir), loop, store_url=settings.store_url, timeout_s=settings.store_timeout
+        )
+        self.writer.start()
+        try:
+            return open_store_url(
+                settings.store_url, timeout_s=settings.store_read_timeout, readers=settings.store_readers
+            )
+        except BaseException:
+            self.writer.stop()
+            self.writer = None
+            raise
 
     def reading(self) -> SQLiteStore | None:
         """The store, to read from the loop.

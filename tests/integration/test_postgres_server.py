@@ -156,3 +156,35 @@ async def test_an_account_registered_on_postgresql_logs_in_after_a_restart(
     assert (await login_and_register(wrong, "mallory", "alice", "not-the-password")).command == "904"
     await client.close()
     await wrong.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.allow_error_log(r"cannot", r"PostgreSQL")
+async def test_a_database_that_stops_answering_slows_reads_but_never_stops_the_server(
+    tmp_path: Path, processes: list[ServerProcess], postgres: PostgresServer, pg_url: str
+) -> None:
+    config = tmp_path / "hubbub.toml"
+    config.write_text("[server]\nstore_timeout = 3.0\nstore_read_timeout = 0.5\n")
+    server = await _start(processes, tmp_path / "data", pg_url, "--config", str(config))
+    alice = await _client(server, "alice", MODERN)
+    await alice.join("#c")
+    alice.send("PRIVMSG #c :kept")
+    await alice.expect("PRIVMSG", "#c", "kept")
+    bob = await _client(server, "bob")
+    postgres.freeze()
+    try:
+        alice.send("CHATHISTORY LATEST #c * 10")
+        failed = await alice.expect(lambda m: m.command in ("FAIL", "BATCH"), timeout=10)
+        assert failed.command == "FAIL"
+        bob.send("JOIN #c")  # its replay on join cannot be read: it joins without
+        await bob.expect("366", timeout=10)
+        alice.send("PING :still-here")
+        await alice.expect("PONG", timeout=10)
+    finally:
+        postgres.thaw()
+    alice.send("CHATHISTORY LATEST #c * 10")
+    start = await alice.expect("BATCH", timeout=10)
+    got = await alice.collect_until("BATCH", "-" + start.params[0][1:])
+    assert [m.params[1] for m in got if m.command == "PRIVMSG"] == ["kept"]
+    await alice.close()
+    await bob.close()

@@ -303,7 +303,7 @@ class PostgresStore:
 
         async def work(c: Connection) -> StoredMessage | None:
             row = await c.fetchrow(
-                f"SELECT {_MESSAGE} FROM messages WHERE msgid = $1 ORDER BY target LIMIT 1", msgid
+                f'SELECT {_MESSAGE} FROM messages WHERE msgid = $1 ORDER BY target COLLATE "C" LIMIT 1', msgid
             )
             return _message(row) if row else None
 
@@ -469,7 +469,7 @@ class PostgresStore:
         async def work(c: Connection) -> list[str]:
             rows = await c.fetch(
                 "SELECT target FROM conversations WHERE side_a = $1"
-                " UNION SELECT target FROM conversations WHERE side_b = $1",
+                ' UNION SELECT target FROM conversations WHERE side_b = $1 ORDER BY 1 COLLATE "C"',
                 side,
             )
             return [str(t) for (t,) in rows]

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from hubbub.protocol import Message, numerics, valid_nick
 from hubbub.store import StoreError
 from hubbub.store.accounts import Account, AccountStore, ScramVerifier, make_scram, open_accounts, parse_scram
+from hubbub.store.url import open_accounts_url
 
 from . import monitor
 from .services import is_service
@@ -86,8 +87,15 @@ class Accounts:
         self._metadata_writes: dict[str, int] = {}  # account id -> metadata writes not yet done
 
     def open(self) -> None:
-        """Open the account store in the data directory."""
-        self.store = open_accounts(self.settings.data_dir)
+        """Open the account store: the data directory's, or PostgreSQL's with ``store_url``."""
+        settings = self.settings
+        if settings.store_url:
+            # Read from the loop (writes go through the writer): bounded as history reads are.
+            self.store = open_accounts_url(
+                settings.store_url, timeout_s=settings.store_read_timeout, readers=settings.store_readers
+            )
+        else:
+            self.store = open_accounts(settings.data_dir)
         # A hash to verify against when the account does not exist, so that a miss costs as
         # much as a wrong password and does not reveal which names are registered; its password
         # is a secret nobody knows, so no guess matches it and every miss counts as a failure.

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from hubbub import __version__
 from hubbub.protocol import Casemapping, Message
-from hubbub.store import datadir
+from hubbub.store import SQLiteStore, datadir
 
 from . import startup
 from .accounts import Accounts
@@ -194,7 +194,7 @@ class Server:
         if self.tls_context is not None:
             self._trust_client_certificates()
             self._caps = offered_caps(self.settings, self.tls_port)
-        if self.history.store is not None:
+        if isinstance(self.history.store, SQLiteStore):  # a file that can be replaced under it
             self.watch = DatabaseWatch(self.world, self.history.store.path)
             self.watch.start()
         for door in self.doors:
@@ -269,6 +269,7 @@ class Server:
                 host=self.settings.host,
                 port=self.settings.port,
                 data_dir=self.settings.data_dir,
+                store_url=self.settings.store_url,
                 tls_port=self.settings.tls_port,
                 web_port=self.settings.web_port,
                 web_host=self.settings.web_host,

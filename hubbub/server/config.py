@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hubbub.protocol import valid_channel_name
+from hubbub.store.url import SCHEMES as STORE_SCHEMES
 
 
 class ConfigError(Exception):
@@ -47,6 +48,19 @@ class Settings:
     host: str = _s("127.0.0.1", "server", "Address to listen on")
     port: int = _s(1100, "server", "Plain-text IRC port (0 picks a free port)")
     data_dir: str = _s("./hubbub-data", "server", "Directory for the SQLite file and other state")
+    store_url: str = _s(
+        "",
+        "server",
+        "PostgreSQL database for history and accounts, postgresql://user@host/db (empty: the data"
+        " directory's SQLite file); see docs/postgresql.md",
+    )
+    store_timeout: float = _s(30.0, "server", "Seconds one PostgreSQL store write may take before it fails")
+    store_read_timeout: float = _s(
+        2.0,
+        "server",
+        "Seconds a PostgreSQL read on the event loop (CHATHISTORY, SEARCH, logins) may take before it fails",
+    )
+    store_readers: int = _s(4, "server", "Connections the PostgreSQL store reads history through, at most")
     server_name: str = _s("hubbub.local", "server", "This server's name, the source of its replies")
     network: str = _s("hubbub", "server", "Network name (ISUPPORT NETWORK)")
     password: str = _s("", "server", "Server password clients must send with PASS (empty: none)")
@@ -358,6 +372,7 @@ class Settings:
             "flood_burst",
             "flood_command_burst",
             "store_backlog",
+            "store_readers",
             "max_connections",
             "max_per_ip",
             "chathistory_max",
@@ -376,9 +391,14 @@ class Settings:
             "tls_handshake_timeout",
             "search_rate",
             "search_timeout",
+            "store_timeout",
+            "store_read_timeout",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(key, "must be greater than 0")
+        if self.store_url and not self.store_url.startswith(STORE_SCHEMES):
+            # The URL may hold a password: the message names the schemes, never the URL.
+            raise ConfigError("store_url", "must start with postgresql:// or postgres:// (or be empty)")
         if not 0 <= self.port <= 65535:
             raise ConfigError("port", "must be between 0 and 65535")
         if self.recvq < 16 * 1024:
@@ -598,6 +618,7 @@ def reference_markdown() -> str:
         "host": "--host",
         "port": "--port",
         "data_dir": "--data-dir",
+        "store_url": "--store",
         "password": "--password",
         "server_name": "--server-name",
         "network": "--network",

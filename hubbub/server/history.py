@@ -11,16 +11,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from hubbub.store import (
     ChannelRecord,
     MessageRef,
     SQLiteStore,
+    Store,
     StoredMessage,
     open_store,
 )
 from hubbub.store.sqlite import Row, encode_row
+from hubbub.store.url import open_store_url
 
 from . import playback
 from .world import DEFAULT_CHANNEL_MODES, Channel, ListEntry
@@ -55,7 +58,7 @@ class History:
         # how an empty channel that retention left nothing to keep is ended.
         self.registered: Callable[[str], bool] = lambda key: False
         self.end_channel: Callable[[Channel[Session]], None] = lambda channel: None
-        self.store: SQLiteStore | None = None  # the loop's connection: reads only
+        self.store: Store | None = None  # the loop's connection: reads only
         self.writer: StoreWriter | None = None  # every write, on its own thread
         # Channels alive when the server last stopped (key -> created_ms, private), whose lives a
         # new member may continue; see channel_created.
@@ -65,15 +68,22 @@ class History:
     # lifecycle --------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the store in the data directory and bring back the persistent channels."""
-        self.store = open_store(self.settings.data_dir)
-        self.writer = StoreWriter(self.store.path, asyncio.get_running_loop())
-        try:
-            self.writer.start()
-        except BaseException:
-            self.store.close()
-            self.store = None
-            raise
+        """Open the store (the data directory's, or PostgreSQL's with ``store_url``) and bring
+        back the persistent channels."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        if settings.store_url:
+            self.store = self._open_postgres(loop)
+        else:
+            sqlite = open_store(settings.data_dir)
+            self.store = sqlite
+            self.writer = StoreWriter(sqlite.path, loop)
+            try:
+                self.writer.start()
+            except BaseException:
+                self.store.close()
+                self.store = None
+                raise
         self.delivery.writer = self.writer
         world = self.world
         for record in self.store.load_channels():
@@ -89,6 +99,28 @@ class History:
         if self.settings.retention_days > 0 or self.settings.retention_messages > 0:
             self._retention = asyncio.get_running_loop().call_later(1.0, self._retain)
 
+    def _open_postgres(self, loop: asyncio.AbstractEventLoop) -> Store:
+        """The writer on PostgreSQL, then the loop's store (docs/postgresql.md).
+
+        The writer's thread opens the database first, bringing its schema up to date with all
+        the time ``store_timeout`` gives. The loop's store only reads, each read a round trip
+        bounded by ``store_read_timeout``: the loop serves everyone and must not wait long on a
+        database that stopped answering.
+        """
+        settings = self.settings
+        self.writer = StoreWriter(
+            Path(settings.data_dir), loop, store_url=settings.store_url, timeout_s=settings.store_timeout
+        )
+        self.writer.start()
+        try:
+            return open_store_url(
+                settings.store_url, timeout_s=settings.store_read_timeout, readers=settings.store_readers
+            )
+        except BaseException:
+            self.writer.stop()
+            self.writer = None
+            raise
+
     def reading(self) -> SQLiteStore | None:
         """The store, to read from the loop.
 
@@ -96,7 +128,8 @@ class History:
         (``after_commit`` in the command table), so a query never misses a line the client sent
         just before it.
         """
-        return self.store
+        # Its readers name SQLiteStore; the PostgreSQL store follows the same interface (Store).
+        return cast("SQLiteStore | None", self.store)
 
     def close(self) -> None:
         """Stop the retention timer, finish the writes, and close the store."""
@@ -330,7 +363,7 @@ class History:
             self.send_rows(session, rows, channel.name)
 
 
-def _latest_messages(store: SQLiteStore, key: str, limit: int, since: int) -> list[StoredMessage]:
+def _latest_messages(store: Store, key: str, limit: int, since: int) -> list[StoredMessage]:
     """The newest ``limit`` PRIVMSGs and NOTICEs of ``key`` stamped at ``since`` or later.
 
     Read a page of ``limit`` rows at a time, back past the TAGMSGs and events between them, for at

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 1100; 0 picks one)")
     parser.add_argument("--data-dir", dest="data_dir", help="data directory (default ./hubbub-data)")
+    parser.add_argument(
+        "--store",
+        dest="store_url",
+        metavar="URL",
+        help="keep history and accounts in PostgreSQL (postgresql://user@host/db) instead of the data dir",
+    )
     parser.add_argument("--config", help="TOML configuration file")
     parser.add_argument(
         "--cluster", dest="cluster_url", help="Redis URL of the cluster's bus (several nodes, one network)"
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             "host",
             "port",
             "data_dir",
+            "store_url",
             "password",
             "server_name",
             "network",

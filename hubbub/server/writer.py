@@ -5,6 +5,9 @@ messages, a channel's saved state, a deletion) is a job for this thread, run in 
 submitted; its outcome comes back to the loop with ``call_soon_threadsafe``, and only then is
 anything that depended on it delivered. While another process holds SQLite's write lock the
 thread waits and retries (nothing is lost or reordered); the loop goes on serving everyone.
+
+With ``store_url`` (a PostgreSQL database) the thread opens the PostgreSQL stores instead; the
+jobs are the same calls on the same interface (``hubbub.store.Store``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from hubbub.store import SQLiteStore, StoreError
 from hubbub.store.accounts import AccountStore
+from hubbub.store.url import open_accounts_url, open_store_url
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,20 @@ def is_locked(exc: BaseException) -> bool:
 class StoreWriter:
     """Runs store jobs on one thread, in order, and reports each outcome on the loop."""
 
-    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        path: Path,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        store_url: str = "",
+        timeout_s: float = 30.0,
+        readers: int = 1,
+    ) -> None:
         self.path = path
         self.loop = loop
+        self.store_url = store_url
+        self._timeout_s = timeout_s
+        self._readers = readers
         # (job, what it is done with, whether it works on the account tables)
         self._jobs: queue.SimpleQueue[tuple[Any, Done, bool] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="store writer", daemon=True)
@@ -68,7 +83,8 @@ class StoreWriter:
         self._thread.start()
         self._opened.wait()
         if self._open_error is not None:
-            raise StoreError(f"cannot open {self.path} for writing: {self._open_error}")
+            where = "the PostgreSQL store" if self.store_url else self.path
+            raise StoreError(f"cannot open {where} for writing: {self._open_error}")
 
     def submit(self, job: Job, done: Done) -> None:
         """Run ``job(store)`` on the thread; then ``done(result, error)`` on the loop."""
@@ -87,20 +103,30 @@ class StoreWriter:
 
     # the thread ---------------------------------------------------------------------------------
 
+    def _open(self) -> tuple[Any, Any]:
+        """The history store and the account store this thread writes to."""
+        if self.store_url:
+            url, timeout_s, readers = self.store_url, self._timeout_s, self._readers
+            pg = open_store_url(url, timeout_s=timeout_s, readers=readers)
+            try:
+                return pg, open_accounts_url(url, timeout_s=timeout_s, readers=readers)
+            except BaseException:
+                pg.close()
+                raise
+        # The loop's own connection runs the background checkpoints (store.checkpoint).
+        store = SQLiteStore(
+            self.path, background_checkpoint=False, autocheckpoint=False, busy_timeout_ms=LOCK_WAIT_MS
+        )
+        try:
+            return store, AccountStore(self.path, busy_timeout_ms=LOCK_WAIT_MS)
+        except BaseException:
+            store.close()
+            raise
+
     def _run(self) -> None:
         try:
-            # The loop's own connection runs the background checkpoints (store.checkpoint).
-            store = SQLiteStore(
-                self.path, background_checkpoint=False, autocheckpoint=False, busy_timeout_ms=LOCK_WAIT_MS
-            )
+            store, accounts = self._open()
         except BaseException as exc:
-            self._open_error = exc
-            self._opened.set()
-            return
-        try:
-            accounts = AccountStore(self.path, busy_timeout_ms=LOCK_WAIT_MS)
-        except BaseException as exc:
-            store.close()
             self._open_error = exc
             self._opened.set()
             return

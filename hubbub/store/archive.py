@@ -14,8 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from .model import StoredMessage, dm_sides
-from .sqlite import SQLiteStore
+from .model import Store, StoredMessage, dm_sides
 
 __all__ = [
     "format_time",
@@ -116,9 +115,7 @@ def _names(obj: dict[str, Any]) -> dict[str, str]:
     return names
 
 
-def write_archive(
-    store: SQLiteStore, out: TextIO, target: str | None = None, since_ms: int | None = None
-) -> int:
+def write_archive(store: Store, out: TextIO, target: str | None = None, since_ms: int | None = None) -> int:
     """Write the history (of ``target``, from ``since_ms``) to ``out`` as JSON lines; return the count."""
     count = 0
     names: dict[str, dict[str, str]] = {}
@@ -135,7 +132,7 @@ def write_archive(
     return count
 
 
-def read_archive(store: SQLiteStore, lines: Iterable[str], batch: int = 500) -> tuple[int, int]:
+def read_archive(store: Store, lines: Iterable[str], batch: int = 500) -> tuple[int, int]:
     """Append the messages of an archive that the store lacks; return (imported, skipped).
 
     Each batch is one transaction. A bad line raises ValueError naming its line number; the

@@ -1,8 +1,10 @@
-"""Benchmark of the SQLite history store: sustained commit rate and CHATHISTORY page latency.
+"""Benchmark of the history store: sustained commit rate and CHATHISTORY page latency.
 
 ``python -m hubbub.store.bench --messages 1000000`` fills a fresh store the way the server does
 (group commits of ``--batch`` messages), then times LATEST 100 and BEFORE 100 (at random points
-of the history) on it. ``--json`` prints one JSON object for the benchmark reports.
+of the history) on it; also LATEST 1, a read's round trip. ``--json`` prints one JSON object for
+the benchmark reports. ``--store postgresql://...`` measures a PostgreSQL store instead of the
+SQLite file (the database should be empty: its conversations are named ``#bench<n>``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from .model import MessageRef, StoredMessage
+from .model import MessageRef, Store, StoredMessage
 from .sqlite import open_store
+from .url import open_store_url
 
 _WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "we", "chat")
 
@@ -34,12 +37,12 @@ def _percentile(samples: Sequence[float], fraction: float) -> float:
 
 
 def run_bench(
-    messages: int, batch: int, targets: int, queries: int, data_dir: str, seed: int = 1
+    messages: int, batch: int, targets: int, queries: int, data_dir: str, seed: int = 1, store_url: str = ""
 ) -> dict[str, float]:
-    """Fill a store in ``data_dir`` and time it; returns the figures by name."""
+    """Fill a store in ``data_dir`` (or at ``store_url``) and time it; returns the figures by name."""
     rng = random.Random(seed)
     keys = [f"#bench{n}" for n in range(targets)]
-    store = open_store(data_dir)
+    store: Store = open_store_url(store_url) if store_url else open_store(data_dir)
     try:
         start_ms = int(time.time() * 1000) - messages // 10
         commit_s: list[float] = []
@@ -75,6 +78,13 @@ def run_bench(
         latest_cpu = time.thread_time() - c0
         assert len(page) == min(100, messages)
 
+        # The smallest read: on PostgreSQL, about one round trip to the database.
+        latest1_s: list[float] = []
+        for _ in range(queries):
+            t0 = time.perf_counter()
+            store.latest(hot, 1)
+            latest1_s.append(time.perf_counter() - t0)
+
         before_s: list[float] = []
         in_hot = range(0, messages, targets)
         before_cpu = 0.0
@@ -102,7 +112,8 @@ def run_bench(
         "latest100_p99_ms": _percentile(latest_s, 0.99) * ms,
         "before100_median_ms": statistics.median(before_s) * ms,
         "before100_p99_ms": _percentile(before_s, 0.99) * ms,
-        "database_mb": os.path.getsize(os.path.join(data_dir, "hubbub.sqlite3")) / 1e6,
+        "latest1_median_ms": statistics.median(latest1_s) * ms,
+        "database_mb": 0.0 if store_url else os.path.getsize(os.path.join(data_dir, "hubbub.sqlite3")) / 1e6,
     }
 
 
@@ -118,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--queries", type=int, default=1000, help="queries of each kind to time (default 1000)"
     )
     parser.add_argument("--data-dir", help="where to build the store (default: a temporary directory)")
+    parser.add_argument(
+        "--store", metavar="URL", default="", help="an empty PostgreSQL database to measure instead of SQLite"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     if args.messages < 1 or args.batch < 1 or args.targets < 1 or args.queries < 1:
@@ -126,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir = args.data_dir or tmp
         if os.path.exists(os.path.join(data_dir, "hubbub.sqlite3")):
             parser.error(f"{data_dir} already holds a store; give an empty directory")
-        result = run_bench(args.messages, args.batch, args.targets, args.queries, data_dir)
+        result = run_bench(
+            args.messages, args.batch, args.targets, args.queries, data_dir, store_url=args.store
+        )
     if args.json:
         print(json.dumps(result))
         return 0
@@ -145,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{label:<16} median {result[name + '_median_ms']:.3f} ms   p99 {result[name + '_p99_ms']:.3f} ms"
             f"   CPU {result[name + '_cpu_ms']:.3f} ms"
         )
-    print(f"database size    {result['database_mb']:.1f} MB")
+    print(f"LATEST 1         median {result['latest1_median_ms']:.3f} ms")
+    if not args.store:
+        print(f"database size    {result['database_mb']:.1f} MB")
     return 0
 
 

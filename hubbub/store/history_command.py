@@ -1,7 +1,10 @@
 """``hubbub history``: export, import, delete and list stored history.
 
 Safe to run while the server is running: the store uses write-ahead logging, so readers do not
-block the server, and a write waits for the server's current commit.
+block the server, and a write waits for the server's current commit. ``--store URL`` works on a
+PostgreSQL store instead of the data directory's SQLite file, so
+``hubbub history export --data-dir D | hubbub history import --store postgresql://...`` moves a
+community's history there (and the other way back).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import TextIO
 from hubbub.protocol import casefold
 
 from .archive import format_time, parse_since, read_archive, write_archive
-from .model import StoreError, dm_sides
-from .sqlite import DATABASE_NAME, SQLiteStore, open_store
+from .model import Store, StoreError, dm_sides
+from .sqlite import DATABASE_NAME, open_store
+from .url import open_store_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         default=os.environ.get("HUBBUB_DATA_DIR", "./hubbub-data"),
         help="the server's data directory (default: $HUBBUB_DATA_DIR or ./hubbub-data)",
+    )
+    common.add_argument(
+        "--store",
+        metavar="URL",
+        default=os.environ.get("HUBBUB_STORE_URL", ""),
+        help="a PostgreSQL store (postgresql://user@host/db) instead of the data directory's"
+        " SQLite file (default: $HUBBUB_STORE_URL, else the data directory)",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -50,16 +61,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _open(args: argparse.Namespace) -> Store:
+    return open_store_url(args.store) if args.store else open_store(args.data_dir)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one ``history`` action; returns the exit status."""
     try:
         if args.action == "import":
             return _import(args)
         path = Path(args.data_dir) / DATABASE_NAME
-        if not path.exists():
+        if not args.store and not path.exists():
             print(f"hubbub history: no history store at {path}", file=sys.stderr)
             return 1
-        with open_store(args.data_dir) as store:
+        store = _open(args)
+        with contextlib.closing(store):
             if args.action == "export":
                 return _export(store, args)
             if args.action == "delete":
@@ -70,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def resolve_target(store: SQLiteStore, given: str) -> str | None:
+def resolve_target(store: Store, given: str) -> str | None:
     """The stored conversation key meant by ``given``: as typed, or casefolded; None if unknown."""
     known = {key for key, _count, _last in store.conversations()}
     for key in (given, casefold(given, "ascii"), casefold(given, "rfc1459")):
@@ -88,7 +104,7 @@ def _output(name: str | None) -> Iterator[TextIO]:
         yield out
 
 
-def _export(store: SQLiteStore, args: argparse.Namespace) -> int:
+def _export(store: Store, args: argparse.Namespace) -> int:
     target = None
     if args.target is not None:
         target = resolve_target(store, args.target)
@@ -103,7 +119,7 @@ def _export(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    with open_store(args.data_dir) as store:
+    with contextlib.closing(_open(args)) as store:
         if args.file == "-":
             imported, skipped = read_archive(store, sys.stdin)
         else:
@@ -113,7 +129,7 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delete(store: SQLiteStore, args: argparse.Namespace) -> int:
+def _delete(store: Store, args: argparse.Namespace) -> int:
     target = resolve_target(store, args.target)
     if target is None:
         print(f"hubbub history delete: no history for {args.target}", file=sys.stderr)
@@ -123,7 +139,7 @@ def _delete(store: SQLiteStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _targets(store: SQLiteStore) -> int:
+def _targets(store: Store) -> int:
     conversations = store.conversations()
     names = store.dm_names(key for key, _count, _last in conversations)
     for key, count, last_ms in conversations:

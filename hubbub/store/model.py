@@ -12,13 +12,19 @@ import sqlite3
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "EMPTY_TAGS",
     "ChannelRecord",
     "ListEntry",
     "MessageRef",
+    "Row",
+    "SearchQuery",
+    "SearchRow",
     "Store",
     "StoreError",
     "StoredMessage",
@@ -101,6 +107,10 @@ class MessageRef:
             raise ValueError("a MessageRef needs exactly one of msgid and time_ms")
 
 
+Row = tuple[str, int, str, str, str, str | None, str | None]
+"""One message of a conversation as the store keeps it: msgid, time_ms, command, source, params
+(in their line form, see params.py), account, tags (a JSON object, or None)."""
+
 ListEntry = tuple[str, str, int]
 """A channel list entry (ban, exception, invite exception): (mask, setter, set time in ms)."""
 
@@ -130,6 +140,27 @@ class ChannelRecord:
     """Whether anybody was ever its operator (then nobody becomes one just by joining first)."""
     metadata: tuple[tuple[str, str], ...] = ()
     """Its draft/metadata-2 keys and values, by key."""
+
+
+SearchRow = tuple[str, str, int, str, str, str, str | None, str | None]
+"""target, then a ``Row`` (msgid, time_ms, command, source, params, account, tags)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What to look for, and where (see ``search.search_rows``; the Store's ``search`` takes it)."""
+
+    text: str
+    """What the user typed: words, all of which must occur (in any order)."""
+    scopes: Sequence[tuple[str, int]]
+    """The conversations to look in: (key, oldest time in ms one may see there)."""
+    limit: int
+    after_ms: int | None = None
+    """Only messages stamped at or after this time."""
+    before_ms: int | None = None
+    """Only messages stamped at or before this time."""
+    source_nick: str | None = None
+    """Only messages whose source's nick folds (with ``fold``) to this."""
 
 
 def dm_key(a: str, b: str) -> str:
@@ -183,14 +214,69 @@ def dm_peer(key: str, me: str) -> str:
 
 
 class Store(Protocol):
-    """Persistent history and persistent channels; every query answers in history order."""
+    """Persistent history and persistent channels; every query answers in history order.
 
-    def append(self, messages: Sequence[StoredMessage], names: Mapping[str, str] | None = None) -> None:
+    ``SQLiteStore`` (sqlite.py) and ``PostgresStore`` (postgres.py) follow it.
+    """
+
+    def append(self, messages: Sequence[StoredMessage], names: Mapping[str, str] | None = None) -> object:
         """Store ``messages`` in one transaction, in order; history order is append order.
 
         ``names`` gives the display name (nick or account name) of direct-conversation sides; each
         direct conversation in the batch remembers the latest name of its sides found there.
+        PostgreSQL returns each message's seq in its conversation; SQLite returns None.
         """
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One transaction around the block's calls on this store; a nested one joins it."""
+        ...
+
+    def latest_rows(self, target: str, limit: int, after: MessageRef | None = None) -> list[Row]:
+        """:meth:`latest` as rows (``Row``), for playback written straight from them."""
+        ...
+
+    def before_rows(self, target: str, ref: MessageRef, limit: int) -> list[Row]:
+        """:meth:`before` as rows."""
+        ...
+
+    def after_rows(self, target: str, ref: MessageRef, limit: int) -> list[Row]:
+        """:meth:`after` as rows."""
+        ...
+
+    def around_rows(self, target: str, ref: MessageRef, limit: int) -> list[Row]:
+        """:meth:`around` as rows."""
+        ...
+
+    def between_rows(self, target: str, start: MessageRef, end: MessageRef, limit: int) -> list[Row]:
+        """:meth:`between` as rows."""
+        ...
+
+    def search(
+        self, query: SearchQuery, *, fold: Callable[[str], str] | None = None, budget_s: float = 0.0
+    ) -> list[SearchRow]:
+        """Messages whose text matches ``query`` in its conversations, newest last (search.py)."""
+        ...
+
+    def direct_conversations(self, side: str) -> list[str]:
+        """The keys of every direct conversation ``side`` is one of the two sides of."""
+        ...
+
+    def conversations(self) -> list[tuple[str, int, int]]:
+        """Every stored conversation as (key, message count, time of latest message), by key."""
+        ...
+
+    def iter_messages(
+        self, target: str | None = None, since_ms: int | None = None, chunk: int = 1000
+    ) -> Iterator[StoredMessage]:
+        """Every message (of ``target`` if given, at or after ``since_ms`` if given) in history order."""
+        ...
+
+    def known_messages(self, messages: Iterable[StoredMessage]) -> set[tuple[str, str]]:
+        """The (msgid, target) pairs of ``messages`` that are already stored."""
+        ...
+
+    def rename_channel(self, old: str, new: str) -> None:
+        """Move everything kept under the channel key ``old`` to ``new``."""
 
     def latest(self, target: str, limit: int, after: MessageRef | None = None) -> list[StoredMessage]:
         """The newest ``limit`` messages of ``target``, only those strictly after ``after`` if given."""

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from .model import StoreError
+# The query and its rows are defined with the Store interface (model.py), which names them.
+from .model import SearchQuery, SearchRow, StoreError
 
-__all__ = ["SearchQuery", "SearchTimeout", "fts_query", "search_rows"]
+__all__ = ["SearchQuery", "SearchRow", "SearchTimeout", "fts_query", "search_rows"]
 
 # SQLite virtual machine steps between two looks at the clock while a search runs.
 _PROGRESS_STEPS = 1000
@@ -29,29 +29,9 @@ _PROGRESS_STEPS = 1000
 MAX_TEXT = 300
 MAX_WORDS = 16
 
-SearchRow = tuple[str, str, int, str, str, str, str | None, str | None]
-"""target, then a ``Row`` (msgid, time_ms, command, source, params, account, tags)."""
-
 
 class SearchTimeout(StoreError):
     """A search ran past its time budget and was stopped."""
-
-
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
-    """What to look for, and where (see :func:`search_rows`)."""
-
-    text: str
-    """What the user typed: words, all of which must occur (in any order)."""
-    scopes: Sequence[tuple[str, int]]
-    """The conversations to look in: (key, oldest time in ms one may see there)."""
-    limit: int
-    after_ms: int | None = None
-    """Only messages stamped at or after this time."""
-    before_ms: int | None = None
-    """Only messages stamped at or before this time."""
-    source_nick: str | None = None
-    """Only messages whose source's nick folds (with ``fold``) to this."""
 
 
 def fts_query(text: str) -> str:

@@ -27,6 +27,7 @@ from .model import (
     ChannelRecord,
     ListEntry,
     MessageRef,
+    Row,
     Store,
     StoredMessage,
     StoreError,
@@ -71,10 +72,6 @@ _PAGE_UP = f"SELECT {_ROW_COLUMNS} FROM messages WHERE target = ? AND id > ? AND
 
 _NEXT_FROM = "SELECT id, time_ms FROM messages WHERE target = ? AND id >= ? ORDER BY id LIMIT 1"
 _LAST_OF = "SELECT id, time_ms FROM messages WHERE target = ? ORDER BY id DESC LIMIT 1"
-
-Row = tuple[str, int, str, str, str, str | None, str | None]
-"""One message of a conversation as the store keeps it: msgid, time_ms, command, source, params
-(in their line form, see params.py), account, tags (a JSON object, or None)."""
 
 
 def decode_rows(target: str, rows: list[Row]) -> list[StoredMessage]:

@@ -6,7 +6,9 @@ the unprivileged ``nobody`` (their directory is chowned to it). Each server keep
 data across ``stop()``/``kill()`` and ``start()``, so a test can make it unreachable and bring it
 back: what a node of a cluster sees when the database restarts or its machine dies.
 
-Every wait polls with a deadline; a server that does not come up fails with the tail of its log.
+``freeze()``/``thaw()`` stop and continue it without closing anything: a database that stops
+answering. Every wait polls with a deadline; a server that does not come up fails with the tail
+of its log.
 """
 
 from __future__ import annotations
@@ -148,17 +150,52 @@ class _Service:
             return
         assert self.proc is not None
         self.proc.send_signal(self._stop_signal)
+        self._signal_family(signal.SIGCONT)  # a frozen one must run to stop
         self._wait_gone()
 
     _stop_signal = signal.SIGTERM
+
+    def _family(self) -> list[int]:
+        """The server's process and the processes it forked (PostgreSQL's backends each make a
+        session of their own, so its process group is not enough), from /proc."""
+        assert self.proc is not None
+        family = [self.proc.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # "pid (comm) state ppid ...": the command may hold spaces, so split after it.
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    family.append(int(stat.parent.name))
+        return family
+
+    def _signal_family(self, signum: int) -> list[int]:
+        family = self._family()
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        return family
 
     def kill(self) -> None:
         """SIGKILL the server and everything it forked, as a machine that lost power."""
         if self.proc is None or self.proc.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        family = self._signal_family(signal.SIGKILL)  # a frozen one dies too
         self._wait_gone()
+        deadline = time.monotonic() + DEADLINE
+        while any(Path(f"/proc/{pid}").exists() for pid in family[1:]):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}'s processes outlived a SIGKILL")
+            time.sleep(POLL)
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and everything it forked: connections stay open, nothing answers
+        (a database whose machine stalls, or a network that drops every packet)."""
+        if self.running:
+            self._signal_family(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what :meth:`freeze` stopped."""
+        if self.running:
+            self._signal_family(signal.SIGCONT)
 
     def restart(self) -> None:
         """Stop, then start again on the same port with the same data."""

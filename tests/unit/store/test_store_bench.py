@@ -40,3 +40,11 @@ def test_bench_refuses_a_directory_that_already_holds_a_store(tmp_path: Path) ->
     done = bench("--messages", "10", "--data-dir", str(tmp_path))
     assert done.returncode == 2
     assert "already holds a store" in done.stderr
+
+
+def test_bench_measures_a_postgresql_store(pg_url: str) -> None:
+    done = bench("--messages", "2000", "--targets", "2", "--queries", "20", "--store", pg_url, "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    for name in ("commit_rate_msgs_per_s", "latest100_median_ms", "before100_median_ms", "latest1_median_ms"):
+        assert figures[name] > 0

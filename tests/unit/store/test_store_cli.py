@@ -12,6 +12,7 @@ import pytest
 
 from hubbub.store import StoredMessage, dm_key, open_store
 from hubbub.store.archive import format_time, parse_since
+from hubbub.store.postgres import PostgresStore
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
@@ -177,3 +178,42 @@ def test_parse_since_reads_both_forms() -> None:
         parse_since("yesterday")
     assert format_time(T0 + 7) == "2023-11-14T22:13:20.007Z"
     assert format_time(0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_a_community_moves_to_postgresql_and_back_with_every_row(
+    data_dir: Path, pg_url: str, tmp_path: Path
+) -> None:
+    exported = hubbub("export", "--data-dir", str(data_dir))
+    assert exported.returncode == 0, exported.stderr
+    moved = hubbub("import", "--store", pg_url, stdin=exported.stdout)
+    assert moved.returncode == 0, moved.stderr
+    assert "imported 36 messages, skipped 0" in moved.stderr
+    again = hubbub("import", "--store", pg_url, stdin=exported.stdout)
+    assert "imported 0 messages, skipped 36" in again.stderr
+
+    listed = hubbub("targets", "--store", pg_url)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == hubbub("targets", "--data-dir", str(data_dir)).stdout
+
+    back = hubbub("export", "--store", pg_url)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout == exported.stdout  # the same rows, msgids, times, names, in the same order
+    home = tmp_path / "home"
+    returned = hubbub("import", "--data-dir", str(home), stdin=back.stdout)
+    assert returned.returncode == 0, returned.stderr
+    with open_store(data_dir) as src, open_store(home) as dst, PostgresStore(pg_url) as pg:
+        for key in ("#chat", DM):
+            assert dst.latest(key, 100) == src.latest(key, 100) == pg.latest(key, 100)
+        assert dst.conversations() == src.conversations() == pg.conversations()
+        assert dst.dm_names([DM]) == pg.dm_names([DM]) == {DM: NAMES}
+
+    deleted = hubbub("delete", "--store", pg_url, "--target", "#CHAT")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "deleted 31 messages of #chat" in deleted.stderr
+
+
+def test_a_store_url_that_is_not_postgresql_is_refused_by_name(tmp_path: Path) -> None:
+    for action in (["export"], ["import"], ["targets"]):
+        done = hubbub(*action, "--store", "mysql://u:secret@h/db", stdin="")
+        assert done.returncode == 1
+        assert "postgresql://" in done.stderr and "secret" not in done.stderr

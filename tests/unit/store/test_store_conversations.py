@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hubbub.protocol import CHANTYPES
-from hubbub.store import MessageRef, SQLiteStore, StoredMessage, dm_key, dm_peer, dm_sides, open_store
+from hubbub.store import MessageRef, SQLiteStore, StoredMessage, dm_key, dm_peer, dm_sides
 
 T0 = 1_700_000_000_000
 
@@ -45,12 +42,6 @@ def test_dm_peer_refuses_a_stranger_or_a_channel() -> None:
     with pytest.raises(ValueError):
         dm_peer("#chat", "alice")
     assert dm_sides("#chat") is None
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with open_store(tmp_path) as s:
-        yield s
 
 
 def say(target: str, msgid: str, time_ms: int, source: str = "alice!a@h") -> StoredMessage:

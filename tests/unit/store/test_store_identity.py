@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from hubbub.store import (
     DATABASE_NAME,
@@ -22,19 +19,6 @@ from hubbub.store.accounts import Account, AccountStore, RegisteredChannel, open
 from tests.support.schema import database_at
 
 T0 = 1_700_000_000_000
-
-
-@pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[AccountStore]:
-    store = open_accounts(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with open_store(tmp_path) as s:
-        yield s
 
 
 def account(name: str) -> Account:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from hubbub.protocol import skeleton
 from hubbub.store import DATABASE_NAME
 from hubbub.store.accounts import Account, AccountStore, open_accounts
 from tests.support.schema import database_at
+from tests.unit.store.conftest import Backend
 
 T0 = 1_700_000_000_000
 CYRILLIC_ALICE = "\u0430lice"
@@ -23,13 +23,6 @@ CYRILLIC_ALICE = "\u0430lice"
 
 def account(name: str) -> Account:
     return Account(name.lower(), name, "hash", created_ms=T0)
-
-
-@pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[AccountStore]:
-    store = open_accounts(tmp_path)
-    yield store
-    store.close()
 
 
 def test_an_account_that_looks_like_a_registered_one_is_refused(accounts: AccountStore) -> None:
@@ -42,11 +35,11 @@ def test_an_account_that_looks_like_a_registered_one_is_refused(accounts: Accoun
     assert accounts.create(account("bob"))
 
 
-def test_the_refusal_holds_after_the_store_is_opened_again(tmp_path: Path) -> None:
-    first = open_accounts(tmp_path)
+def test_the_refusal_holds_after_the_store_is_opened_again(backend: Backend) -> None:
+    first = backend.open_accounts()
     assert first.create(account("alice"))
     first.close()
-    again = open_accounts(tmp_path)
+    again = backend.open_accounts()
     try:
         assert not again.create(account(CYRILLIC_ALICE))
         assert [a.name for a in again.all()] == ["alice"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubbub.store import MessageRef, SQLiteStore, StoredMessage, StoreError, open_store
+from hubbub.store.postgres import PostgresStore
 
 TARGETS = ("#a", "#b", "@x,y")
 
@@ -108,6 +111,30 @@ def run_both(
     return store.between(target, ref, other, limit), model.between(ref, other, limit)
 
 
+def agrees_with_a_list_model(store: Any, batches: list[list[StoredMessage]], data: st.DataObject) -> None:
+    """Append ``batches`` to the empty ``store``, then check drawn queries against the model."""
+    for batch in batches:
+        store.append(batch)
+    everything = [m for batch in batches for m in batch]
+    for _ in range(10):
+        target = data.draw(st.sampled_from(TARGETS))
+        model = Model([m for m in everything if m.target == target])
+        limit = data.draw(st.integers(0, 10))
+        ref = refs(data.draw, model.history)
+        other = refs(data.draw, model.history)
+        kind = data.draw(st.sampled_from(("latest", "latest-after", "before", "after", "around", "between")))
+        got, want = run_both(store, model, target, kind, limit, ref, other)
+        assert [m.msgid for m in got] == [m.msgid for m in want], (kind, target, limit, ref, other)
+    # A msgid from another conversation is never a valid reference.
+    for m in everything:
+        wrong = next(t for t in TARGETS if t != m.target)
+        try:
+            store.before(wrong, MessageRef(msgid=m.msgid), 1)
+        except StoreError:
+            continue
+        raise AssertionError(f"{m.msgid} accepted as a reference in {wrong}")
+
+
 # Shrinking a failure opens many stores: give it time to report the smallest example.
 @pytest.mark.timeout(300)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -116,27 +143,31 @@ def test_queries_agree_with_a_list_model(batches: list[list[StoredMessage]], dat
     with tempfile.TemporaryDirectory() as tmp:
         store: SQLiteStore = open_store(tmp)
         try:
-            for batch in batches:
-                store.append(batch)
-            everything = [m for batch in batches for m in batch]
-            for _ in range(10):
-                target = data.draw(st.sampled_from(TARGETS))
-                model = Model([m for m in everything if m.target == target])
-                limit = data.draw(st.integers(0, 10))
-                ref = refs(data.draw, model.history)
-                other = refs(data.draw, model.history)
-                kind = data.draw(
-                    st.sampled_from(("latest", "latest-after", "before", "after", "around", "between"))
-                )
-                got, want = run_both(store, model, target, kind, limit, ref, other)
-                assert [m.msgid for m in got] == [m.msgid for m in want], (kind, target, limit, ref, other)
-            # A msgid from another conversation is never a valid reference.
-            for m in everything:
-                wrong = next(t for t in TARGETS if t != m.target)
-                try:
-                    store.before(wrong, MessageRef(msgid=m.msgid), 1)
-                except StoreError:
-                    continue
-                raise AssertionError(f"{m.msgid} accepted as a reference in {wrong}")
+            agrees_with_a_list_model(store, batches, data)
         finally:
             store.close()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[PostgresStore]:
+    store = PostgresStore(pg_url)
+    yield store
+    store.close()
+
+
+# The same on PostgreSQL: one store (one database) for every example, emptied before each.
+@pytest.mark.timeout(300)
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(histories(), st.data())
+def test_postgres_queries_agree_with_a_list_model(
+    pg_store: PostgresStore, batches: list[list[StoredMessage]], data: st.DataObject
+) -> None:
+    async def empty(c: Any) -> None:
+        await c.execute("TRUNCATE messages, conversations, target_seq")
+
+    pg_store._db.write("empty the store", empty)
+    agrees_with_a_list_model(pg_store, batches, data)

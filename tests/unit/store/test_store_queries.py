@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from hubbub.store import EMPTY_TAGS, MessageRef, SQLiteStore, StoredMessage, StoreError, open_store
+from tests.unit.store.conftest import Backend
 
 T0 = 1_700_000_000_000
 
@@ -37,12 +38,6 @@ def ids(messages: list[StoredMessage]) -> list[int]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with open_store(tmp_path / "data") as s:
-        yield s
-
-
-@pytest.fixture
 def chat(store: SQLiteStore) -> SQLiteStore:
     """m0..m19 in #chat (times T0, T0+10, ...), interleaved with m100.. in #other."""
     for i in range(20):
@@ -58,6 +53,7 @@ def when(i: int, offset: int = 0) -> MessageRef:
     return MessageRef(time_ms=T0 + 10 * i + offset)
 
 
+# SQLite only: the data directory and its file.
 def test_append_creates_the_database_file_in_a_new_data_directory(tmp_path: Path) -> None:
     data = tmp_path / "a" / "b"
     with open_store(data) as s:
@@ -65,11 +61,11 @@ def test_append_creates_the_database_file_in_a_new_data_directory(tmp_path: Path
     assert (data / "hubbub.sqlite3").is_file()
 
 
-def test_messages_survive_close_and_reopen_with_every_field(tmp_path: Path) -> None:
+def test_messages_survive_close_and_reopen_with_every_field(backend: Backend) -> None:
     original = msg(1, account="alice", tags={"+draft/react": "👍", "+draft/reply": "m0"})
-    with open_store(tmp_path) as s:
+    with backend.open_store() as s:
         s.append([original])
-    with open_store(tmp_path) as s:
+    with backend.open_store() as s:
         (back,) = s.latest("#chat", 10)
         assert back == original
         assert s.find("m1") == original
@@ -206,8 +202,8 @@ def test_message_ref_needs_exactly_one_kind() -> None:
         MessageRef(msgid="m1", time_ms=1)
 
 
-def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
-    s = open_store(tmp_path)
+def test_a_closed_store_refuses_work(backend: Backend) -> None:
+    s = backend.open_store()
     s.close()
     with pytest.raises(StoreError):
         s.latest("#chat", 1)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from hubbub.store import MessageRef, SQLiteStore, StoredMessage, open_store
+from hubbub.store import MessageRef, SQLiteStore, StoredMessage
 
 T0 = 1_700_000_000_000
 
@@ -22,12 +17,6 @@ def msg(i: int, target: str = "#chat", msgid: str | None = None) -> StoredMessag
         params=(target, f"text {i}"),
         account="nick",
     )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with open_store(tmp_path / "data") as s:
-        yield s
 
 
 def test_message_finds_a_msgid_only_in_its_conversation(store: SQLiteStore) -> None:

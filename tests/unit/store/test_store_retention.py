@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from hubbub.store import SQLiteStore, StoredMessage, open_store
+from hubbub.store import SQLiteStore, StoredMessage
 
 T0 = 1_700_000_000_000
 DAY = 86_400_000
@@ -15,12 +10,6 @@ DAY = 86_400_000
 
 def say(target: str, n: int, time_ms: int) -> StoredMessage:
     return StoredMessage(f"{target}-{n}", time_ms, target, "PRIVMSG", "a!b@c", (target, str(n)))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with open_store(tmp_path) as s:
-        yield s
 
 
 def numbers(store: SQLiteStore, target: str) -> list[int]:

@@ -25,19 +25,17 @@ def found(store: SQLiteStore, text: str, *targets: str, **kw: object) -> list[st
 
 
 def consistent(store: SQLiteStore) -> None:
-    """The index passes FTS5's integrity check and holds exactly the PRIVMSGs and NOTICEs."""
+    """The index passes FTS5's integrity check and holds exactly the PRIVMSGs and NOTICEs.
+
+    On PostgreSQL the index is a column of the messages themselves: nothing can fall out of step.
+    """
+    if not isinstance(store, SQLiteStore):
+        return
     db = store._db
     db.execute("INSERT INTO message_text (message_text) VALUES ('integrity-check')")
     (indexed,) = db.execute("SELECT count(*) FROM message_text").fetchone()
     (rows,) = db.execute("SELECT count(*) FROM messages WHERE command IN ('PRIVMSG', 'NOTICE')").fetchone()
     assert indexed == rows
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = open_store(tmp_path)
-    yield s  # type: ignore[misc]
-    s.close()
 
 
 def test_user_text_becomes_quoted_words() -> None:
@@ -118,6 +116,7 @@ def test_a_search_past_its_budget_stops_with_search_timeout(store: SQLiteStore) 
     assert len(store.search(query, budget_s=5.0)) == 100  # and the connection still works
 
 
+# SQLite only: the migration of an SQLite file from schema version 12.
 def test_the_migration_indexes_an_existing_history(tmp_path: Path) -> None:
     path = tmp_path / DATABASE_NAME
     db = database_at(path, 12)

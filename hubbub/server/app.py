@@ -16,6 +16,7 @@ from dataclasses import replace
 from hubbub import __version__
 from hubbub.protocol import Casemapping, Message
 from hubbub.store import SQLiteStore, datadir
+from hubbub.store.postgres import PostgresStore
 
 from . import startup
 from .accounts import Accounts
@@ -179,6 +180,17 @@ class Server:
                 except ClusterError as exc:
                     raise startup.StartupError(str(exc)) from exc
                 self.cluster = self.nick_claims = cluster
+                store = self.history.store
+                if isinstance(store, PostgresStore):
+                    cluster.read_gap = lambda target, after, upto: [
+                        message for _seq, message in store.since_seq(target, after, upto - after)
+                    ]
+                    cluster.read_last = store.last_seq
+                else:
+                    log.warning(
+                        "cluster mode without store_url: this node keeps its own history, and the "
+                        "nodes agree on no order (docs/cluster.md: --store postgresql://...)"
+                    )
         except BaseException:
             for door in self.doors:
                 door.close()

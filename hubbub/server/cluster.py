@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from hubbub.protocol import Message, numerics, skeleton
-from hubbub.store import StoredMessage
+from hubbub.store import StoredMessage, StoreError
 
 from . import caps as capmod
 from . import monitor
@@ -183,7 +183,10 @@ class Cluster:
         self._waiting: dict[str, deque[_Pending]] = {}
         self._gap_timer: asyncio.TimerHandle | None = None
         self.order_wait = settings.cluster_order_wait
+        # The store's messages of a conversation after one number up to another, and its last
+        # number (PostgreSQL; app.py sets them): what a node reads when a number never came.
         self.read_gap: Callable[[str, int, int], list[StoredMessage]] | None = None
+        self.read_last: Callable[[str], int] | None = None
         # What was sent lately, kept to send again after Redis restarts: (when, bytes, batch).
         self._sent: deque[tuple[float, int, tuple[bytes, dict[bytes, bytes]]]] = deque()
         self._sent_bytes = 0
@@ -648,9 +651,10 @@ class Cluster:
                     touched_local.add(who[1])
         self.sent_chans[key] = (props, members)
         if touched_local and not any(node == self.me for node, _uid in old_members):
-            # Our first member of the channel: its order here starts anew with the next number
-            # (the numbers others gave it meanwhile were never meant for this node).
-            self.delivered.pop(key, None)
+            # Our first member of the channel: its order here starts at the store's last number
+            # (those given meanwhile were never meant for this node; the new member reads them
+            # as history).
+            self._start_order(key)
         for uid in touched_local:
             session = self.local.get(uid)
             if session is not None:
@@ -724,6 +728,16 @@ class Cluster:
                 if delivered.get(target, 0) < last:
                     delivered[target] = last
 
+    def _start_order(self, key: str) -> None:
+        if self.read_last is None:
+            self.delivered.pop(key, None)
+            return
+        try:
+            self.delivered[key] = self.read_last(key)
+        except StoreError as exc:
+            log.warning("cluster: cannot read where %s stands (%s); its order starts with the next", key, exc)
+            self.delivered.pop(key, None)
+
     def _fill_gaps(self) -> None:
         """An earlier message never came (its node died after committing it): read it from the store."""
         self._gap_timer = None
@@ -752,7 +766,9 @@ class Cluster:
             return
         local = [m for m in channel.members if m not in self.remote_of and not m.gone]
         for row in rows:
-            self.server.delivery.fanout(to_message(row), local)
+            message = to_message(row)
+            for member in local:  # straight to the socket, as deliver() does
+                member.conn.send_parts([capmod.render(message, member.view)])
 
     def _seal(self, seqs: dict[str, list[int]] | None) -> None:
         """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's)."""
@@ -933,9 +949,10 @@ class Cluster:
             session = local.get(entry[0])
             if session is None or session.gone:
                 continue
-            write = session.conn.write
-            for index in entry[1:]:
-                write(pieces[index])
+            # Straight to the socket, past any output of ours still waiting for a commit: what
+            # another node committed comes before every message of ours not committed yet (the
+            # store numbers them after it), and before those of ours waiting for their turn.
+            session.conn.send_parts([pieces[index] for index in entry[1:]])
 
     # the bus ------------------------------------------------------------------------------------
 

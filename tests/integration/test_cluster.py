@@ -407,16 +407,14 @@ async def test_several_senders_on_three_nodes_one_order_equal_to_history(nodes: 
     total = per_sender * len(clients)
     orders = []
     for client in clients:
-        got = [
-            m.tags["msgid"]
-            for m in await client.collect_until(
-                lambda m, c=client: (
-                    m.command == "PRIVMSG" and m.params[-1] == f"{clients[-1].nick} {per_sender - 1}"
-                ),
-                timeout=30,
-            )
-            if m.command == "PRIVMSG"
-        ]
+        got: list[str] = []
+
+        def counted(m: Message, got: list[str] = got) -> bool:
+            if m.command == "PRIVMSG":
+                got.append(m.tags["msgid"])
+            return len(got) == total
+
+        await _collect(client, counted)
         orders.append(got)
     # every receiver, on every node, saw one order (the senders' own echoes included)
     for order in orders:
@@ -424,6 +422,7 @@ async def test_several_senders_on_three_nodes_one_order_equal_to_history(nodes: 
         assert order == orders[0]
     # and it is the history's order
     reader = clients[1]
+    reader.buffer.clear()
     reader.send(f"CHATHISTORY LATEST #order * {total}")
     batch = await _collect(reader, _batch_end)
     history = [m.tags["msgid"] for m in batch if m.command == "PRIVMSG"]
@@ -445,6 +444,7 @@ async def test_a_killed_node_loses_nothing_anyone_saw(nodes: Nodes, pg_url: str)
     await b.kill()
     await alice.expect("QUIT", timeout=LEASE * 2)
     seen = [m.params[-1] for m in _received(alice) if m.command == "PRIVMSG"]
+    alice.buffer.clear()
     alice.send("CHATHISTORY LATEST #keep * 500")
     batch = await _collect(alice, _batch_end)
     kept = [m.params[-1] for m in batch if m.command == "PRIVMSG"]
@@ -453,6 +453,7 @@ async def test_a_killed_node_loses_nothing_anyone_saw(nodes: Nodes, pg_url: str)
     assert seen == [str(i) for i in range(len(seen))]
 
 
+@pytest.mark.allow_error_log(r"the history store cannot commit")
 async def test_postgresql_unreachable_fails_senders_and_comes_back(
     nodes: Nodes, pg_url: str, postgres: Any
 ) -> None:

@@ -1,0 +1,68 @@
+"""The order a node delivers each conversation in: the store's numbers, whatever arrives first.
+
+In process, on a real PostgreSQL store (the numbers are its own) and a real Server, without
+Redis: batches and commits are handed to the cluster's gate as the bus and the writer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from hubbub.server.app import Server
+from hubbub.server.cluster import Cluster, _Pending
+from hubbub.server.config import Settings
+from hubbub.store import StoredMessage
+from hubbub.store.postgres import PostgresStore
+
+
+def _message(n: int) -> StoredMessage:
+    return StoredMessage(f"id{n}", 1_000 + n, "#t", "PRIVMSG", "x!u@h", ("#t", str(n)), None, {})
+
+
+def _batch(first: int, last: int) -> _Pending:
+    header = json.dumps({"p": [], "r": [], "s": {"#t": [first, last]}}).encode()
+    return _Pending({"#t": [first, last]}, header=header)
+
+
+async def test_a_batch_waits_for_earlier_numbers_and_a_missing_one_is_read_from_the_store(
+    pg_url: str,
+) -> None:
+    store = PostgresStore(pg_url)
+    try:
+        assert store.append([_message(n) for n in range(1, 6)]) == [1, 2, 3, 4, 5]
+        cluster = Cluster(Server(Settings(cluster_url="redis://127.0.0.1:1/0", cluster_order_wait=0.05)))
+        asked: list[tuple[str, int, int]] = []
+
+        def read_gap(target: str, after: int, upto: int) -> list[StoredMessage]:
+            asked.append((target, after, upto))
+            return [m for _seq, m in store.since_seq(target, after, upto - after)]
+
+        cluster.read_gap = read_gap
+        cluster.read_last = store.last_seq
+        cluster.delivered["#t"] = 1
+        # from node c, numbers 4..5: 2..3 (node b's) have not come yet
+        cluster._enqueue("c/1", _batch(4, 5))
+        assert cluster.delivered["#t"] == 1 and cluster.waiting_for_order
+        # b's arrives: both go, in order
+        cluster._enqueue("b/1", _batch(2, 3))
+        assert cluster.delivered["#t"] == 5 and not cluster.waiting_for_order
+        # from c again, 7..7: 6 was committed by a node that died before sending it
+        assert store.append([_message(6), _message(7)]) == [6, 7]
+        cluster._enqueue("c/1", _batch(7, 7))
+        assert cluster.delivered["#t"] == 5
+        deadline = asyncio.get_running_loop().time() + 5
+        while cluster.waiting_for_order:
+            assert asyncio.get_running_loop().time() < deadline, "the gap was never filled"
+            await asyncio.sleep(0.01)
+        assert asked == [("#t", 5, 6)]
+        assert cluster.delivered["#t"] == 7
+        # a late copy of what was read from the store is dropped, not delivered twice
+        cluster._enqueue("d/1", _batch(6, 6))
+        assert cluster.delivered["#t"] == 7 and not cluster.waiting_for_order
+        # a node's first member of a channel: its order starts at the store's last number
+        cluster.delivered.clear()
+        cluster._start_order("#t")
+        assert cluster.delivered["#t"] == 7
+    finally:
+        store.close()

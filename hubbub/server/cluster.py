@@ -38,6 +38,7 @@ from hubbub.store import StoredMessage, StoreError
 
 from . import caps as capmod
 from . import monitor
+from .bus import BusConnection, BusError, Reply
 from .committed import release
 from .outbox import Epoch
 from .playback import to_message
@@ -176,6 +177,9 @@ class Cluster:
         self._tasks: list[asyncio.Future[Any]] = []
         self._stopping = False
         self._reconnecting: asyncio.Future[None] | None = None
+        # The bus's hot path: batches out, batches in, each on a plain connection of its own (bus.py).
+        self._pub: BusConnection | None = None
+        self._sub: BusConnection | None = None
         # Ordering (docs/cluster.md): the store numbers each conversation's messages in commit
         # order; here, the last number delivered to our users per conversation, and what waits
         # for an earlier number, per sender ("" for our own commits), first in first out.
@@ -281,6 +285,9 @@ class Cluster:
                 keys=[self._nicks_key(self.me), self._users_key(self.me), self.k + "nodes"], args=[self.me]
             )
         await self.redis.aclose()
+        for conn in (self._pub, self._sub):
+            if conn is not None:
+                conn.close()
 
     async def _drain(self) -> None:
         while self._out or self._ops:
@@ -995,13 +1002,26 @@ class Cluster:
                 self._wake.set()
 
     async def _send(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        assert self.redis is not None
-        pipe = self.redis.pipeline(transaction=False)
-        for stream, fields in batch:
-            pipe.xadd(stream, fields, maxlen=STREAM_LENGTH, approximate=True)
-        await pipe.execute()
+        await self._xadd(batch)
         del self._out[: len(batch)]
         self._keep_sent(batch)
+
+    async def _xadd(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Append every batch to its stream, pipelined on the bus's own connection."""
+        conn = self._pub
+        if conn is None or conn.closed:
+            conn = self._pub = await BusConnection.open(self.url)
+        replies = []
+        for stream, fields in batch:
+            args: list[bytes | str | int] = ["XADD", stream, "MAXLEN", "~", STREAM_LENGTH, "*"]
+            for key, value in fields.items():
+                args.append(key)
+                args.append(value)
+            replies.append(conn.send(*args))
+        try:
+            await asyncio.gather(*replies)
+        except Reply as exc:
+            raise BusError(f"Redis refused a batch: {exc}") from exc
 
     def _keep_sent(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Keep what was sent a while: a Redis that restarts loses what nobody had read yet."""
@@ -1037,10 +1057,7 @@ class Cluster:
                 # What we sent lately goes again: receivers drop what they had (batch numbers).
                 resend = [item for _at, _size, item in self._sent]
                 if resend:
-                    pipe = self.redis.pipeline(transaction=False)
-                    for stream, fields in resend:
-                        pipe.xadd(stream, fields, maxlen=STREAM_LENGTH, approximate=True)
-                    await pipe.execute()
+                    await self._xadd(resend)
                 pipe = self.redis.pipeline(transaction=False)
                 for key, (props, _members) in self.sent_chans.items():
                     pipe.hset(self.k + "chans", key, json.dumps(props))
@@ -1062,8 +1079,21 @@ class Cluster:
         assert self.redis is not None
         while not self._stopping:
             try:
-                streams = await self.redis.xread(dict(self._last_ids), block=READ_BLOCK_MS, count=1000)
-            except (RedisError, OSError) as exc:
+                conn = self._sub
+                if conn is None or conn.closed:
+                    conn = self._sub = await BusConnection.open(self.url)
+                keys = list(self._last_ids)
+                streams = await conn.send(
+                    "XREAD",
+                    "COUNT",
+                    1000,
+                    "BLOCK",
+                    READ_BLOCK_MS,
+                    "STREAMS",
+                    *keys,
+                    *(self._last_ids[k] for k in keys),
+                )
+            except (RedisError, OSError, Reply) as exc:
                 if self._stopping:
                     return
                 log.warning("cluster: lost the bus (%s); reconnecting", exc)
@@ -1072,10 +1102,10 @@ class Cluster:
                 else:
                     await asyncio.sleep(0.2)
                 continue
-            for stream, entries in streams:
-                for entry_id, fields in entries:
+            for stream, entries in streams or ():
+                for entry_id, flat in entries:
                     self._last_ids[stream] = entry_id
-                    self._take(stream, fields)
+                    self._take(stream, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     def _take(self, stream: bytes, fields: dict[bytes, bytes]) -> None:
         node = fields[b"n"].decode()

@@ -637,9 +637,12 @@ class Worker:
             for link in ok:
                 node = link.plan.node
                 link.remote = frozenset(s for s, n in self.sender_node.items() if n != node)
-        seen: dict[str, int] = {}
+        # Counted per node too: each node of a cluster interleaves the senders in its own order,
+        # so an unchecked link can only match a checked one on its own node.
+        seen: dict[tuple[str, int], int] = {}
         for link in ok:
-            i = seen[link.plan.channel] = seen.get(link.plan.channel, -1) + 1
+            group = (link.plan.channel, link.plan.node)
+            i = seen[group] = seen.get(group, -1) + 1
             link.checked = link.plan.sender or bool(link.witness_for) or i % max(1, check_every) == 0
         caps = sorted({c for link in ok for c in link.caps})
         return {

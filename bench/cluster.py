@@ -20,6 +20,18 @@ from .services import RedisServer
 
 PROBE_POLL = 0.05  # seconds between two LIST requests while the nodes learn the members
 _LIST_COUNT = re.compile(rb" 322 \S+ (\S+) (\d+)")
+_CMDSTAT = re.compile(rb"cmdstat_([a-z|]+):calls=(\d+)")
+
+
+def _recv_line(sock: socket.socket) -> bytes:
+    """One CRLF-ended line from ``sock``, read a byte at a time (the reply's length header)."""
+    line = b""
+    while not line.endswith(b"\r\n"):
+        byte = sock.recv(1)
+        if not byte:
+            break
+        line += byte
+    return line
 
 
 @dataclass(slots=True)
@@ -82,6 +94,26 @@ class RunningCluster:
         if self.redis.proc is not None:
             parts["redis"] = sample_process(self.redis.proc.pid).cpu_us
         return parts
+
+    def bus_calls(self) -> dict[str, int]:
+        """Calls of each Redis command so far (``INFO commandstats``); empty if Redis does not answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.redis.port), timeout=2.0) as sock:
+                sock.sendall(b"INFO commandstats\r\n")
+                head = _recv_line(sock)
+                if not head.startswith(b"$"):
+                    return {}
+                size = int(head[1:])
+                body = b""
+                while len(body) < size + 2:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return {}
+                    body += chunk
+        except (OSError, ValueError):
+            return {}
+        # Our own INFO is not the nodes' work.
+        return {name.decode(): int(calls) for name, calls in _CMDSTAT.findall(body) if name != b"info"}
 
     def stderr_tail(self, limit: int = 2000) -> str:
         """The end of each node's stderr (the nodes that exited first), for error reports."""

@@ -280,6 +280,7 @@ def _phase(
     time.sleep(max(0.0, (start_ns - time.time_ns()) / 1e9))  # measure CPU from the common start
     cpu0 = server.sample().cpu_us
     parts0 = server.cpu_parts()
+    calls0 = server.bus_calls()
     sent = pool.gather("go", seconds + 30.0)
     finals: dict[int, int] = {}
     for r in sent:
@@ -290,6 +291,7 @@ def _phase(
     stats = pool.call("drain", {"finals": spans, "timeout": drain_timeout}, drain_timeout + 30.0)
     sample = server.sample()
     parts = {k: v - parts0.get(k, 0) for k, v in server.cpu_parts().items()}
+    calls = {k: n - calls0.get(k, 0) for k, n in server.bus_calls().items() if n > calls0.get(k, 0)}
     hist = merge_hists(r["hist"] for r in stats)
     late_hist = merge_hists(r["read_hist"] for r in stats)
     late = percentiles(late_hist)
@@ -326,6 +328,11 @@ def _phase(
         "rss_kib": sample.rss_kib,
         **_cluster_figures(
             parts, deliveries, elapsed, merge_hists(r.get("cross_hist", {}) for r in stats), hist
+        ),
+        **(
+            {"bus_calls": calls, "bus_calls_per_message": sum(calls.values()) / messages}
+            if calls and messages
+            else {}
         ),
         # Whether the load generator itself was near its limit: CPU cores its workers used.
         "generator_cores": sum(r["cpu_s"] for r in stats) / elapsed if elapsed > 0 else None,

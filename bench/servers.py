@@ -345,6 +345,10 @@ class RunningServer:
         """CPU time (µs) per process of a cluster (nodes and Redis); a single server has none."""
         return {}
 
+    def bus_calls(self) -> dict[str, int]:
+        """Calls of each command of a cluster's Redis so far; a single server has no bus."""
+        return {}
+
     def exit_code(self) -> int | None:
         """The exit code of the server once it exited."""
         return self.process.returncode

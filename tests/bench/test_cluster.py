@@ -98,7 +98,10 @@ def test_cluster_bench_reports_one_node_and_three_side_by_side_without_losses(
         # A member shares its node with one sender of three: most checked deliveries crossed.
         assert 0.5 < phase["cross_share"] < 1
         assert phase["cross_p50_ms"] <= phase["cross_p99_ms"]
-    assert "cpu_us_parts" not in single["max"] and "cross_share" not in single["max"]
+        # Every node's messages reached the others through Redis streams.
+        assert phase["bus_calls"]["xadd"] > 0 and phase["bus_calls"]["xread"] > 0
+        assert "info" not in phase["bus_calls"]
+    assert not {"cpu_us_parts", "cross_share", "bus_calls"} & set(single["max"])
 
 
 def test_cluster_bench_measures_the_fanout_only() -> None:

@@ -8,9 +8,12 @@ order over the bus, and that the table and the JSON hold both servers' figures.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,8 +42,36 @@ def redis_installed() -> None:
         _service_missing(ServiceMissing("Redis is not installed (apt-get install redis-server)"))
 
 
-def _bench(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """``python -m bench`` in the checkout."""
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """The bench's TMPDIR: its Redis's and its nodes' directories go there, and must be gone after.
+
+    Readable by everyone: under root the Redis runs as an unprivileged user, which must reach its
+    directory inside this one.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-test-") as name:
+        path = Path(name)
+        path.chmod(0o755)
+        yield path
+
+
+def _left_behind(scratch: Path) -> list[str]:
+    """Files under ``scratch`` and processes whose command line names it."""
+    found = [str(p) for p in scratch.iterdir()]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(scratch).encode() in cmdline:
+                found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+def _bench(*args: str, timeout: float, tmpdir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m bench`` in the checkout (with ``tmpdir`` as its TMPDIR)."""
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir is not None else None
     return subprocess.run(
         [sys.executable, "-m", "bench", *args],
         cwd=REPO,
@@ -48,15 +79,17 @@ def _bench(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 
 @pytest.mark.timeout(150)
 def test_cluster_bench_reports_one_node_and_three_side_by_side_without_losses(
-    redis_installed: None, tmp_path: Path
+    redis_installed: None, tmp_path: Path, scratch: Path
 ) -> None:
-    proc = _bench(*TINY, f"--output-dir={tmp_path}", timeout=140)
+    proc = _bench(*TINY, f"--output-dir={tmp_path}", timeout=140, tmpdir=scratch)
     assert proc.returncode == 0, proc.stderr
+    assert _left_behind(scratch) == []
     table = proc.stdout
     for row in (
         "| metric | hubbub (1 node) | hubbub-cluster (3 nodes) | cluster/single |",
@@ -112,23 +145,25 @@ def test_cluster_bench_measures_the_fanout_only() -> None:
 
 @pytest.mark.timeout(90)
 def test_a_cluster_whose_nodes_cannot_start_is_reported_and_its_redis_stopped(
-    redis_installed: None, tmp_path: Path
+    redis_installed: None, tmp_path: Path, scratch: Path
 ) -> None:
-    """A store the nodes cannot use (nothing listens on port 1): each trial says the cluster did
-    not start, the run still ends with its table, and no process of it is left behind."""
+    """A store the nodes cannot use (nothing listens on port 1): the run says the cluster did not
+    start and still ends with its table, and no process or directory of it is left behind."""
     proc = _bench(
         *TINY,
         "--servers=hubbub-cluster",
         "--cluster-store=postgresql://hubbub@127.0.0.1:1/none",
         f"--output-dir={tmp_path}",
         timeout=80,
+        tmpdir=scratch,
     )
     assert proc.returncode == 0, proc.stderr
+    assert _left_behind(scratch) == []
     assert "hubbub-cluster fanout: did not complete: server did not start" in proc.stdout, proc.stdout
     (result_file,) = tmp_path.glob("*.json")
     payload = json.loads(result_file.read_text())
     assert payload["cluster"]["store"] == "postgresql://hubbub@127.0.0.1:1/none"
-    assert "--store postgresql://hubbub@127.0.0.1:1/none" not in payload["servers"]["hubbub-cluster"]
+    assert payload["results"]["hubbub-cluster"]["fanout"]["failed"].startswith("server did not start")
 
 
 def _fanout(cpu: float, redis: float, p99: float, delivered: float) -> dict[str, object]:

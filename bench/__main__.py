@@ -14,18 +14,50 @@ from pathlib import Path
 from typing import Any
 
 from . import history, profile, report
+from .cluster import RunningCluster, start_cluster
 from .scenarios import SCENARIOS, ScenarioError, Sizes
-from .servers import ServerSpec, builtin_specs, hubbub_build, raise_nofile_limit, start_server
+from .servers import (
+    CLUSTER,
+    RunningServer,
+    ServerSpec,
+    builtin_specs,
+    hubbub_build,
+    raise_nofile_limit,
+    start_server,
+)
 
 ALL_SCENARIOS = ["idle", "message", "fanout", "wsfanout", "many", "storm", "history", "commit", "chathistory"]
+# ``--cluster``'s sizes unless flags say otherwise: members and senders a multiple of the three
+# nodes, and the fixed phase offered at the issue's 50,000 deliveries per second.
+CLUSTER_SIZES = {"fanout_members": 99, "fanout_senders": 6, "fanout_deliveries": 50_000.0}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options; every size has a flag that overrides the short or full default."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--full", action="store_true", help="the issue's sizes (10,000 connections and more)")
-    p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help="comma-separated subset")
-    p.add_argument("--servers", default="hubbub,miniircd", help="comma-separated subset of known servers")
+    p.add_argument(
+        "--scenarios", default=None, help="comma-separated subset (default: all; fanout with --cluster)"
+    )
+    p.add_argument(
+        "--servers",
+        default=None,
+        help="comma-separated subset of known servers (default: hubbub,miniircd; with --cluster "
+        f"hubbub,{CLUSTER})",
+    )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help=f"the fan-out on one node and on a cluster ({CLUSTER}: nodes on a Redis the bench "
+        "starts, members and senders spread evenly over them), side by side",
+    )
+    p.add_argument("--cluster-nodes", type=int, default=None, help="nodes of the cluster (default 3)")
+    p.add_argument(
+        "--cluster-store",
+        default="",
+        metavar="URL",
+        help="passed to every node as --store URL (unset: each node its own SQLite data directory)",
+    )
     p.add_argument(
         "--peer",
         action="append",
@@ -56,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 def sizes_from(args: argparse.Namespace) -> Sizes:
     """Short or full sizes, with any size flags applied on top."""
     sizes = Sizes.full() if args.full else Sizes.short()
+    if args.cluster:
+        for name, value in CLUSTER_SIZES.items():
+            setattr(sizes, name, value)
     for f in dataclasses.fields(Sizes):
         value = getattr(args, f.name)
         if value is not None:
@@ -66,8 +101,13 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 def specs_from(args: argparse.Namespace) -> list[ServerSpec]:
     """Known servers named by --servers, then every --peer."""
     known = builtin_specs()
+    if args.cluster_nodes is not None:
+        if args.cluster_nodes < 1:
+            raise SystemExit("--cluster-nodes wants at least 1")
+        known[CLUSTER] = dataclasses.replace(known[CLUSTER], nodes=args.cluster_nodes)
+    servers = args.servers or ("hubbub," + CLUSTER if args.cluster else "hubbub,miniircd")
     specs: list[ServerSpec] = []
-    for name in filter(None, (s.strip() for s in args.servers.split(","))):
+    for name in filter(None, (s.strip() for s in servers.split(","))):
         if name not in known:
             raise SystemExit(f"unknown server {name!r}; known: {', '.join(known)} (or use --peer)")
         reason = known[name].missing()
@@ -83,17 +123,29 @@ def specs_from(args: argparse.Namespace) -> list[ServerSpec]:
 
 
 def run_scenario(
-    spec: ServerSpec, scenario: str, sizes: Sizes, workers: int, profile_dir: Path | None = None
+    spec: ServerSpec,
+    scenario: str,
+    sizes: Sizes,
+    workers: int,
+    profile_dir: Path | None = None,
+    store: str = "",
 ) -> dict[str, Any]:
-    """Start a fresh server, run one scenario on it, stop it; failures become a ``failed`` entry."""
+    """Start a fresh server, run one scenario on it, stop it; failures become a ``failed`` entry.
+
+    A cluster's spec (``nodes``) starts a Redis and its nodes (each given ``--store store`` when
+    set); its processes are profiled one file per node.
+    """
+    server: RunningServer | RunningCluster
     try:
-        server = start_server(spec)
+        server = start_cluster(spec, store) if spec.nodes else start_server(spec)
     except (OSError, RuntimeError, TimeoutError) as exc:
         return {"failed": f"server did not start: {exc}"}
     result: dict[str, Any]
-    recorder = None
+    recorders: dict[str, profile.Recorder | None] = {}
     if profile_dir is not None:
-        recorder = profile.record(server.pid, profile_dir / f"{spec.name}-{scenario}.txt")
+        for label, pid in server.pids().items():
+            name = f"{spec.name}-{scenario}-{label}.txt" if label else f"{spec.name}-{scenario}.txt"
+            recorders[label] = profile.record(pid, profile_dir / name)
     try:
         result = SCENARIOS[scenario](server, sizes, workers)
     except ScenarioError as exc:
@@ -101,16 +153,18 @@ def run_scenario(
     except Exception as exc:
         traceback.print_exc()
         result = {"failed": f"{type(exc).__name__}: {exc}"}
-    if recorder is not None:
-        result["profile"] = recorder.stop() or str(recorder.output)
-    elif profile_dir is not None:
-        result["profile"] = "py-spy is not installed"
+    profiles = {
+        label: (recorder.stop() or str(recorder.output))
+        if recorder is not None
+        else "py-spy is not installed"
+        for label, recorder in recorders.items()
+    }
+    if profiles:
+        result["profile"] = profiles[""] if list(profiles) == [""] else profiles
     if not server.alive():
         tail = server.stderr_tail()
         last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
-        result["server_exit"] = (
-            f"server exited during the scenario (code {server.process.returncode}): {last}"
-        )
+        result["server_exit"] = f"server exited during the scenario (code {server.exit_code()}): {last}"
         result["server_stderr"] = tail
         result.setdefault("failed", result["server_exit"])
     code = server.stop()
@@ -125,10 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sizes = sizes_from(args)
     specs = specs_from(args)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    default_scenarios = "fanout" if args.cluster else ",".join(ALL_SCENARIOS)
+    scenarios = [s.strip() for s in (args.scenarios or default_scenarios).split(",") if s.strip()]
     unknown = set(scenarios) - set(ALL_SCENARIOS)
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if args.cluster and scenarios != ["fanout"]:
+        raise SystemExit("--cluster measures the fan-out only (--scenarios fanout)")
     # Which build each hubbub server runs (an optional compiled build, setup.py), asked of its
     # own interpreter: a pure and a compiled hubbub can be compared side by side with --peer.
     builds = {spec.name: b for spec in specs if (b := hubbub_build(spec.command, spec.env)) is not None}
@@ -151,13 +208,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 label = f" (trial {trial + 1} of {args.trials})" if args.trials > 1 else ""
                 print(f"[bench] {scenario} on {spec.name}{label}", file=sys.stderr, flush=True)
                 t0 = time.monotonic()
-                runs[spec.name].append(run_scenario(spec, scenario, sizes, args.workers, args.profile))
+                runs[spec.name].append(
+                    run_scenario(spec, scenario, sizes, args.workers, args.profile, args.cluster_store)
+                )
                 print(f"[bench]   done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
         for name, trials in runs.items():
             if trials:
                 results[name][scenario] = report.merge_trials(trials)
     names = [spec.name for spec in specs]
-    text = report.table(results, names)
+    clustered = next((spec for spec in specs if spec.nodes), None)
+    if args.cluster and clustered is not None and "hubbub" in results:
+        text = report.cluster_table(results, "hubbub", clustered.name, clustered.nodes)
+    else:
+        text = report.table(results, names)
     if args.trials > 1:
         text += (
             f"\n\nEach figure is the median of {args.trials} trials per server (servers alternating);"
@@ -182,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trials": args.trials,
             "sizes": dataclasses.asdict(sizes),
             "servers": {spec.name: spec.command for spec in specs},
+            "cluster": {"nodes": clustered.nodes, "store": args.cluster_store or None}
+            if clustered is not None
+            else None,
             "hubbub_builds": builds,
             "results": results,
             "table": text,

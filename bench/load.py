@@ -58,6 +58,7 @@ class ClientPlan:
     channel: str
     sender: bool = False
     caps: tuple[str, ...] = ()  # asked for besides WANTED_CAPS, where offered
+    node: int = 0  # which of the server's ports (the nodes of a cluster) it connects to
 
 
 @dataclass(slots=True)
@@ -72,6 +73,8 @@ class Tally:
     last_ns: int = 0
     hist: dict[int, int] = field(default_factory=dict)
     read_hist: dict[int, int] = field(default_factory=dict)  # how late reads ran after arrival
+    # Latency of the deliveries from senders on another node of a cluster (also counted in hist).
+    cross_hist: dict[int, int] = field(default_factory=dict)
 
 
 _BATCH_END = b" BATCH -"
@@ -149,6 +152,9 @@ class Link(asyncio.Protocol):
         self.top: dict[int, int] = {}  # sender -> highest seq received
         self.missing: dict[int, set[int]] = {}  # sender -> seqs skipped over, not yet received
         self.witness_for: list[int] = []  # local senders whose window this link acknowledges
+        # Senders connected to another node than this link (a cluster): their deliveries crossed
+        # the bus, and their latency is also kept apart (Tally.cross_hist).
+        self.remote: frozenset[int] = frozenset()
         # Checked links look at every line's sender, sequence number and time stamp; the others
         # only count lines and checksum what they received, and are verified at the end by
         # matching a checked link of the same channel byte for byte (see Worker.verdicts).
@@ -378,6 +384,7 @@ class Link(asyncio.Protocol):
         me = self.plan.id
         top = self.top
         hist = t.hist
+        cross, remote = t.cross_hist, self.remote
         dup = reord = echo = 0
         for sid_b, seq_b, ts_b in hits:
             sid = int(sid_b)
@@ -400,6 +407,8 @@ class Link(asyncio.Protocol):
                     dup += 1
             b = (now - int(ts_b)) // BUCKET_NS
             hist[b] = hist.get(b, 0) + 1
+            if sid in remote:
+                cross[b] = cross.get(b, 0) + 1
         self.received += len(hits) - echo
         self.dups += dup
         self.reord += reord
@@ -563,15 +572,18 @@ class Worker:
         self.stopped = False
         self.cpu_start = 0.0
         self.sender_channel: dict[int, str] = {}  # every sender's channel, from the parent's plan
+        self.sender_node: dict[int, int] = {}  # every sender's node (a cluster), from the same plan
 
     def error(self, reason: str) -> None:
         """Count one error by reason (the report shows counts and the first reasons)."""
         self.errors[reason] = self.errors.get(reason, 0) + 1
 
-    async def connect(self, link: Link, timeout: float) -> None:
-        """Open one connection and wait (bounded) for it to finish its setup."""
+    async def connect(self, link: Link, timeout: float, port: int = 0) -> None:
+        """Open one connection (to ``port``, else the worker's) and wait (bounded) for its setup."""
         try:
-            await asyncio.wait_for(self.loop.create_connection(lambda: link, self.host, self.port), timeout)
+            await asyncio.wait_for(
+                self.loop.create_connection(lambda: link, self.host, port or self.port), timeout
+            )
             await asyncio.wait_for(asyncio.shield(link.done), timeout)
         except TimeoutError:  # before OSError, of which it is a subclass
             self.error("setup: timed out")
@@ -589,12 +601,14 @@ class Worker:
         timeout: float,
         check_every: int = 1,
         websocket: bool = False,
+        ports: list[int] | None = None,
     ) -> dict[str, Any]:
         """Connect, register and JOIN every client; choose window witnesses for local senders.
 
         Senders, witnesses and every ``check_every``-th other member of each channel check each
         line they receive; the rest count and checksum (``Link.checked``). With ``websocket``
-        the clients connect to a web door (``WsLink``).
+        the clients connect to a web door (``WsLink``). ``ports`` are the nodes of a cluster: a
+        client connects to ``ports[plan.node]``.
         """
         self.host, self.port = host, port
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
@@ -603,8 +617,9 @@ class Worker:
         async def one(plan: ClientPlan) -> None:
             link = WsLink(self, plan) if websocket else Link(self, plan)
             self.links.append(link)
+            node_port = ports[plan.node % len(ports)] if ports else 0
             async with gate:
-                await self.connect(link, max(0.1, deadline - self.loop.time()))
+                await self.connect(link, max(0.1, deadline - self.loop.time()), node_port)
 
         started = time.perf_counter()
         await asyncio.gather(*(one(p) for p in clients))
@@ -618,9 +633,16 @@ class Worker:
                 witnesses.sort(key=lambda o: (o.plan.sender, o.plan.id))  # prefer pure receivers
                 if witnesses:
                     witnesses[len(self.acked) % len(witnesses)].witness_for.append(sid)
-        seen: dict[str, int] = {}
+        if len(set(self.sender_node.values())) > 1:
+            for link in ok:
+                node = link.plan.node
+                link.remote = frozenset(s for s, n in self.sender_node.items() if n != node)
+        # Counted per node too: each node of a cluster interleaves the senders in its own order,
+        # so an unchecked link can only match a checked one on its own node.
+        seen: dict[tuple[str, int], int] = {}
         for link in ok:
-            i = seen[link.plan.channel] = seen.get(link.plan.channel, -1) + 1
+            group = (link.plan.channel, link.plan.node)
+            i = seen[group] = seen.get(group, -1) + 1
             link.checked = link.plan.sender or bool(link.witness_for) or i % max(1, check_every) == 0
         caps = sorted({c for link in ok for c in link.caps})
         return {
@@ -764,6 +786,7 @@ class Worker:
             "last_ns": t.last_ns,
             "hist": t.hist,
             "read_hist": t.read_hist,
+            "cross_hist": t.cross_hist,
             "cpu_s": time.process_time() - self.cpu_start,
             "errors": dict(self.errors),
             "connected": sum(1 for link in self.links if link.fast and not link.lost.done()),
@@ -967,6 +990,7 @@ class Worker:
                 name, kwargs = "quit", {}
             if name == "plan":
                 self.sender_channel = kwargs["sender_channel"]
+                self.sender_node = kwargs.get("sender_node", {})
                 continue
             try:
                 result = await handlers[name](**kwargs)

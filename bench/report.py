@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -240,3 +241,169 @@ def _merge(values: list[Any], key: str = "") -> Any:
     if key == "ready":
         return min(numbers)
     return statistics.median(numbers)
+
+
+# (label, getter on a fan-out result, how the last column compares the cluster with the single
+# node: "ratio" cluster/single, "diff" cluster - single, "" nothing)
+CLUSTER_ROWS: list[tuple[str, Getter, str]] = [
+    ("members joined", _ready("setup"), ""),
+    ("members and senders per node", lambda d: _per_node(d), ""),
+    ("nodes knew every member after (s)", _get("setup", "settle_s"), ""),
+    ("max rate: window per sender", _get("max", "window"), ""),
+    ("max rate: deliveries/s", _get("max", "deliveries_per_s"), "ratio"),
+    ("max rate: server CPU µs/delivery (hubbub processes)", _get("max", "cpu_us_per_delivery"), "ratio"),
+    ("max rate: Redis CPU µs/delivery", _get("max", "redis_cpu_us_per_delivery"), ""),
+    ("max rate: hubbub + Redis CPU µs/delivery", lambda d: _with_redis(d, "max"), "ratio"),
+    ("max rate: server CPU (cores, hubbub processes)", _get("max", "cpu_share"), "ratio"),
+    ("max rate: Redis CPU (cores)", _get("max", "redis_cpu_share"), ""),
+    ("max rate: Redis commands per message", _get("max", "bus_calls_per_message"), ""),
+    ("max rate: latency p50 (ms)", _get("max", "p50_ms"), "ratio"),
+    ("max rate: latency p99 (ms)", _get("max", "p99_ms"), "ratio"),
+    ("max rate: load generator CPU (cores)", _get("max", "generator_cores"), ""),
+    ("fixed rate: offered deliveries/s", _get("fixed", "offered_deliveries_per_s"), ""),
+    ("fixed rate: deliveries/s", _get("fixed", "deliveries_per_s"), "ratio"),
+    ("fixed rate: server CPU µs/delivery (hubbub processes)", _get("fixed", "cpu_us_per_delivery"), "ratio"),
+    ("fixed rate: Redis CPU µs/delivery", _get("fixed", "redis_cpu_us_per_delivery"), ""),
+    ("fixed rate: hubbub + Redis CPU µs/delivery", lambda d: _with_redis(d, "fixed"), "ratio"),
+    ("fixed rate: server CPU (cores, hubbub processes)", _get("fixed", "cpu_share"), "ratio"),
+    ("fixed rate: Redis CPU (cores)", _get("fixed", "redis_cpu_share"), ""),
+    ("fixed rate: Redis commands per message", _get("fixed", "bus_calls_per_message"), ""),
+    ("fixed rate: latency p50 (ms)", _get("fixed", "p50_ms"), "diff"),
+    ("fixed rate: latency p99 (ms)", _get("fixed", "p99_ms"), "diff"),
+    ("fixed rate: latency max (ms)", _get("fixed", "max_ms"), "diff"),
+    ("fixed rate: cross-node deliveries (share of checked)", _get("fixed", "cross_share"), ""),
+    ("fixed rate: cross-node latency p50 (ms)", _get("fixed", "cross_p50_ms"), ""),
+    ("fixed rate: cross-node latency p99 (ms)", _get("fixed", "cross_p99_ms"), ""),
+    ("fixed rate: load generator read delay p99 (ms)", _get("fixed", "read_late_p99_ms"), ""),
+    ("fixed rate: load generator CPU (cores)", _get("fixed", "generator_cores"), ""),
+    ("lost (both phases)", lambda d: _both(d, "lost"), ""),
+    ("duplicated (both phases)", lambda d: _both(d, "duplicated"), ""),
+    ("out of order (both phases)", lambda d: _both(d, "reordered"), ""),
+    ("errors (setup and both phases)", lambda d: _total_errors(d), ""),
+]
+
+
+def _per_node(d: dict[str, Any]) -> str | None:
+    members, senders, nodes = d.get("members"), d.get("senders"), d.get("nodes")
+    if not isinstance(members, int) or not isinstance(senders, int) or not nodes:
+        return None
+    nodes = int(nodes)
+    m = [len(range(i, members, nodes)) for i in range(nodes)]
+    k = [len(range(i, senders, nodes)) for i in range(nodes)]
+    return " · ".join(f"{a} ({b})" for a, b in zip(m, k, strict=True))
+
+
+def _with_redis(d: dict[str, Any], phase: str) -> Any:
+    own = _get(phase, "cpu_us_per_delivery")(d)
+    if own is None:
+        return None
+    return own + (_get(phase, "redis_cpu_us_per_delivery")(d) or 0.0)
+
+
+def _both(d: dict[str, Any], key: str) -> Any:
+    values = [_get(phase, key)(d) for phase in ("max", "fixed")]
+    present = [v for v in values if isinstance(v, int | float)]
+    return sum(present) if present else None
+
+
+def _total_errors(d: dict[str, Any]) -> Any:
+    values = [_errors(*path)(d) for path in (("setup",), ("max",), ("fixed",))]
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _diff(a: Any, b: Any) -> str:
+    if not isinstance(a, int | float) or not isinstance(b, int | float):
+        return "—"
+    return ("+" if a >= b else "") + fmt(a - b)
+
+
+def cluster_table(results: dict[str, dict[str, Any]], single: str, cluster: str, nodes: int) -> str:
+    """The fan-out on one node and on a cluster side by side, with the issue's targets judged."""
+    one = results.get(single, {}).get("fanout", {})
+    many = results.get(cluster, {}).get("fanout", {})
+    header = ["metric", f"{single} (1 node)", f"{cluster} ({nodes} nodes)", "cluster/single"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|---:|"]
+    for label, get, compare in CLUSTER_ROWS:
+        a, b = get(one), get(many)
+        last = ratio(b, a) if compare == "ratio" else _diff(b, a) if compare == "diff" else ""
+        lines.append(f"| {label} | {fmt(a)} | {fmt(b)} | {last} |")
+    lines.append("")
+    lines.append(
+        "In the last column: cluster/single, or cluster - single (ms) for the fixed rate's latencies."
+    )
+    lines += ["", *cluster_verdicts(one, many)]
+    for name, result in ((single, one), (cluster, many)):
+        reason = scenario_failure(result) if result else "no result"
+        if reason:
+            lines.append(f"\n{name} fanout: did not complete: {reason}")
+    trials = cluster_trials(one, many)
+    if trials:
+        lines += ["", trials]
+    return "\n".join(lines)
+
+
+CPU_TARGET = 2.0  # cluster CPU per delivery at most twice a single node's (issue 17)
+P99_TARGET_MS = 50.0  # p99 latency at 50,000 deliveries/s
+
+
+def cluster_verdicts(one: dict[str, Any], many: dict[str, Any]) -> list[str]:
+    """Issue 17's targets, each with the figure it is judged on."""
+    out = []
+    for phase, name in (("max", "max rate"), ("fixed", "fixed rate")):
+        a, b = _get(phase, "cpu_us_per_delivery")(one), _get(phase, "cpu_us_per_delivery")(many)
+        if isinstance(a, int | float) and isinstance(b, int | float) and a > 0:
+            x = b / a
+            with_redis = _with_redis(many, phase) / a
+            met = "met" if x <= CPU_TARGET else "NOT met"
+            out.append(
+                f"- Target: cluster CPU per delivery at most {CPU_TARGET:g}x a single node's ({name}): "
+                f"{x:.2f}x, {met} ({with_redis:.2f}x counting Redis)."
+            )
+    p99 = _get("fixed", "p99_ms")(many)
+    offered = _get("fixed", "offered_deliveries_per_s")(many)
+    got = _get("fixed", "deliveries_per_s")(many)
+    if isinstance(p99, int | float) and isinstance(offered, int | float) and isinstance(got, int | float):
+        kept = got >= 0.95 * offered
+        met = "met" if p99 < P99_TARGET_MS and kept else "NOT met"
+        rate = "" if kept else f"; the cluster delivered only {got:,.0f} of the {offered:,.0f}/s offered"
+        out.append(
+            f"- Target: p99 under {P99_TARGET_MS:g} ms at {offered:,.0f} deliveries/s offered: "
+            f"{p99:.2f} ms, {met}{rate}."
+        )
+    out.append(
+        "- The nodes, Redis and the load generator share this machine's cores "
+        f"({os.cpu_count()}): what one takes the others lack."
+    )
+    return out
+
+
+def cluster_trials(one: dict[str, Any], many: dict[str, Any]) -> str:
+    """One line per trial: the figures the targets are judged on, for both servers."""
+    a_trials, b_trials = one.get("trials") or [one], many.get("trials") or [many]
+    if not one and not many:
+        return ""
+    head = (
+        "| trial | max deliveries/s 1 node | cluster | max CPU µs/delivery 1 node | cluster | Redis"
+        " | fixed deliveries/s 1 node | cluster | fixed p50 ms 1 node | cluster"
+        " | fixed p99 ms 1 node | cluster |"
+    )
+    lines = [head, "|---" + "|---:" * 11 + "|"]
+    for i in range(max(len(a_trials), len(b_trials))):
+        a = a_trials[i] if i < len(a_trials) else {}
+        b = b_trials[i] if i < len(b_trials) else {}
+        cells = [
+            _get("max", "deliveries_per_s")(a),
+            _get("max", "deliveries_per_s")(b),
+            _get("max", "cpu_us_per_delivery")(a),
+            _get("max", "cpu_us_per_delivery")(b),
+            _get("max", "redis_cpu_us_per_delivery")(b),
+            _get("fixed", "deliveries_per_s")(a),
+            _get("fixed", "deliveries_per_s")(b),
+            _get("fixed", "p50_ms")(a),
+            _get("fixed", "p50_ms")(b),
+            _get("fixed", "p99_ms")(a),
+            _get("fixed", "p99_ms")(b),
+        ]
+        lines.append(f"| {i + 1} | " + " | ".join(fmt(c) for c in cells) + " |")
+    return "Per trial:\n\n" + "\n".join(lines)

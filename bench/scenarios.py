@@ -16,8 +16,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from .cluster import RunningCluster, wait_members
 from .load import BUCKET_NS, ClientPlan, worker_main
 from .servers import RunningServer
+
+Server = RunningServer | RunningCluster
 
 START_DELAY_NS = 300_000_000
 # At maximum rate the senders together keep about this many deliveries unacknowledged: enough to
@@ -43,6 +46,9 @@ class Sizes:
     fanout_seconds: float = 5.0
     fanout_window: int = 0  # 0: about IN_FLIGHT_DELIVERIES / (senders x (members - 1)), at least 1
     fanout_rate: float = 20.0
+    # The fixed-rate phase's offered deliveries per second (senders x rate x (members - 1)); when
+    # set, each sender's rate is derived from it and fanout_rate is not used.
+    fanout_deliveries: float = 0.0
     many_clients: int = 1000
     many_rate: float = 0.5
     many_seconds: float = 10.0
@@ -190,11 +196,18 @@ def _split(clients: list[ClientPlan], workers: int) -> list[list[ClientPlan]]:
 
 
 def _setup(
-    pool: Pool, server: RunningServer, clients: list[ClientPlan], sizes: Sizes, websocket: bool = False
+    pool: Pool, server: Server, clients: list[ClientPlan], sizes: Sizes, websocket: bool = False
 ) -> dict[str, Any]:
     """Register and join ``clients`` spread round-robin over the workers (over the server's web
     door, one IRC line per WebSocket message, when ``websocket``)."""
-    pool.send("plan", {"sender_channel": {c.id: c.channel for c in clients if c.sender}})
+    senders = [c for c in clients if c.sender]
+    pool.send(
+        "plan",
+        {
+            "sender_channel": {c.id: c.channel for c in senders},
+            "sender_node": {c.id: c.node for c in senders},
+        },
+    )
     shares = _split(clients, len(pool))
     timeout = sizes.setup_timeout
     kwargs = [
@@ -205,6 +218,7 @@ def _setup(
             "timeout": timeout,
             "check_every": sizes.check_every,
             "websocket": websocket,
+            "ports": None if websocket else server.ports,
         }
         for s in shares
     ]
@@ -218,7 +232,7 @@ def _setup(
     }
 
 
-def settled_rss(server: RunningServer, limit: float = 5.0) -> int:
+def settled_rss(server: Server, limit: float = 5.0) -> int:
     """Server RSS (KiB) once it stops changing by more than 1% between samples 0.5 s apart."""
     deadline = time.monotonic() + limit
     last = server.sample().rss_kib
@@ -231,7 +245,7 @@ def settled_rss(server: RunningServer, limit: float = 5.0) -> int:
     return last
 
 
-def idle(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def idle(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """N clients register and JOIN (channels of ``idle_channel_size``); RSS per connection."""
     n = sizes.idle_clients
     before = settled_rss(server, 2.0)
@@ -253,7 +267,7 @@ def idle(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
 
 def _phase(
     pool: Pool,
-    server: RunningServer,
+    server: Server,
     mode: str,
     seconds: float,
     window: int,
@@ -265,6 +279,8 @@ def _phase(
     pool.send("go", {"start_ns": start_ns, "duration": seconds, "mode": mode, "window": window, "rate": rate})
     time.sleep(max(0.0, (start_ns - time.time_ns()) / 1e9))  # measure CPU from the common start
     cpu0 = server.sample().cpu_us
+    parts0 = server.cpu_parts()
+    calls0 = server.bus_calls()
     sent = pool.gather("go", seconds + 30.0)
     finals: dict[int, int] = {}
     for r in sent:
@@ -274,6 +290,8 @@ def _phase(
     drain_timeout = 10.0
     stats = pool.call("drain", {"finals": spans, "timeout": drain_timeout}, drain_timeout + 30.0)
     sample = server.sample()
+    parts = {k: v - parts0.get(k, 0) for k, v in server.cpu_parts().items()}
+    calls = {k: n - calls0.get(k, 0) for k, n in server.bus_calls().items() if n > calls0.get(k, 0)}
     hist = merge_hists(r["hist"] for r in stats)
     late_hist = merge_hists(r["read_hist"] for r in stats)
     late = percentiles(late_hist)
@@ -308,6 +326,14 @@ def _phase(
         "cpu_us_per_message": cpu / messages if messages else None,
         "cpu_share": cpu / 1e6 / elapsed if elapsed > 0 else None,
         "rss_kib": sample.rss_kib,
+        **_cluster_figures(
+            parts, deliveries, elapsed, merge_hists(r.get("cross_hist", {}) for r in stats), hist
+        ),
+        **(
+            {"bus_calls": calls, "bus_calls_per_message": sum(calls.values()) / messages}
+            if calls and messages
+            else {}
+        ),
         # Whether the load generator itself was near its limit: CPU cores its workers used.
         "generator_cores": sum(r["cpu_s"] for r in stats) / elapsed if elapsed > 0 else None,
         "connected": sum(r["connected"] for r in stats),
@@ -315,12 +341,33 @@ def _phase(
     }
 
 
-def fanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def _cluster_figures(
+    parts: dict[str, int], deliveries: int, elapsed: float, cross: dict[int, int], hist: dict[int, int]
+) -> dict[str, Any]:
+    """A cluster's extra figures: CPU per node and of Redis, and the deliveries that crossed nodes."""
+    if not parts:
+        return {}
+    redis = parts.get("redis", 0)
+    checked = sum(hist.values())
+    pct = percentiles(cross)
+    return {
+        "cpu_us_parts": parts,
+        "redis_cpu_us_per_delivery": redis / deliveries if deliveries else None,
+        "redis_cpu_share": redis / 1e6 / elapsed if elapsed > 0 else None,
+        # Of the deliveries whose latency was checked: how many came from another node's sender.
+        "cross_share": sum(cross.values()) / checked if checked else None,
+        "cross_p50_ms": pct["p50_ms"],
+        "cross_p99_ms": pct["p99_ms"],
+        "cross_max_ms": pct["max_ms"],
+    }
+
+
+def fanout(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """M members in one channel, K senders: as fast as a window allows, then at a fixed rate."""
     return _fanout(server, sizes, workers, websocket=False)
 
 
-def wsfanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def wsfanout(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """The fan-out with every member connected over WebSocket (the server's web door).
 
     Same sizes and phases as ``fanout``, so the two put TCP and WebSocket delivery side by side;
@@ -331,23 +378,34 @@ def wsfanout(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any
     return _fanout(server, sizes, workers, websocket=True)
 
 
-def _fanout(server: RunningServer, sizes: Sizes, workers: int, websocket: bool) -> dict[str, Any]:
+def _fanout(server: Server, sizes: Sizes, workers: int, websocket: bool) -> dict[str, Any]:
     m, k = sizes.fanout_members, sizes.fanout_senders
-    clients = [ClientPlan(i, f"f{i}", "#fan", sender=i < k) for i in range(m)]
+    # Members, senders among them, take turns over the nodes of a cluster (one node: all on it).
+    nodes = 1 if websocket else len(server.ports)
+    clients = [ClientPlan(i, f"f{i}", "#fan", sender=i < k, node=i % nodes) for i in range(m)]
     pool = Pool(workers)
-    out: dict[str, Any] = {"members": m, "senders": k}
+    out: dict[str, Any] = {"members": m, "senders": k, "nodes": nodes}
+    rate = sizes.fanout_rate
+    if sizes.fanout_deliveries > 0:
+        rate = sizes.fanout_deliveries / (k * max(1, m - 1))
     try:
-        out["setup"] = _setup(pool, server, clients, sizes, websocket)
+        out["setup"] = setup = _setup(pool, server, clients, sizes, websocket)
+        if nodes > 1:
+            try:
+                setup["settle_s"] = wait_members(server.host, server.ports, "#fan", setup["ready"], 30.0)
+            except (OSError, TimeoutError) as exc:
+                raise ScenarioError(f"the nodes did not all learn the channel's members: {exc}") from None
         bases: dict[int, int] = {}
         window = sizes.fanout_window or max(1, IN_FLIGHT_DELIVERIES // (k * max(1, m - 1)))
         out["max"] = _phase(pool, server, "window", sizes.fanout_seconds, window, 0.0, bases)
-        out["fixed"] = _phase(pool, server, "rate", sizes.fanout_seconds, 0, sizes.fanout_rate, bases)
+        out["fixed"] = _phase(pool, server, "rate", sizes.fanout_seconds, 0, rate, bases)
+        out["fixed"]["offered_deliveries_per_s"] = rate * k * max(0, m - 1)
     finally:
         pool.close()
     return out
 
 
-def message(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def message(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """What one channel message costs: M members in one channel, K of them sending at max rate.
 
     A small channel keeps the per-delivery work (a write to each member) from hiding the per-message
@@ -366,7 +424,7 @@ def message(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]
     return out
 
 
-def many(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def many(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """C clients in channels of 10, every one chatting at a fixed rate."""
     c = sizes.many_clients
     clients = [ClientPlan(i, f"m{i}", f"#m{i // 10}", sender=True) for i in range(c)]
@@ -380,7 +438,7 @@ def many(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     return out
 
 
-def storm(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def storm(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """Connect, register (wait for 001), QUIT, as fast as the server lets us."""
     n = sizes.storm_clients
     nicks = [f"s{i}" for i in range(n)]
@@ -414,13 +472,14 @@ def storm(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
     }
 
 
-def stored_messages(server: RunningServer, target: str) -> int | None:
+def stored_messages(server: Server, target: str) -> int | None:
     """Messages the server's history store holds for ``target``; None for a server without one.
 
     Read from hubbub's database file in the server's data directory (a second reader, which
-    SQLite's write-ahead log lets run beside the server).
+    SQLite's write-ahead log lets run beside the server). For a cluster, the first node's.
     """
-    path = Path(server.data_dir.name) / "hubbub.sqlite3"
+    one = server.nodes[0] if isinstance(server, RunningCluster) else server
+    path = Path(one.data_dir.name) / "hubbub.sqlite3"
     if not path.exists():
         return None
     try:
@@ -434,7 +493,7 @@ def stored_messages(server: RunningServer, target: str) -> int | None:
     return int(count)
 
 
-def commit(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def commit(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """History end to end: the per-message load (M members, K senders at max rate), and how many
     messages per second the server committed to its store, counted in the store afterwards.
 
@@ -466,7 +525,7 @@ def commit(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
 HISTORY_CAPS = ("batch", "draft/chathistory")
 
 
-def chathistory(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, Any]:
+def chathistory(server: Server, sizes: Sizes, workers: int) -> dict[str, Any]:
     """CHATHISTORY: a channel filled with N messages, then C clients asking in a loop, one request
     at a time each: LATEST 100 for a phase, then BEFORE 100 at random msgids of the channel.
 
@@ -503,7 +562,7 @@ def chathistory(server: RunningServer, sizes: Sizes, workers: int) -> dict[str, 
 
 
 def _ask_phase(
-    pool: Pool, server: RunningServer, sizes: Sizes, channel: str, kind: str, msgids: list[str]
+    pool: Pool, server: Server, sizes: Sizes, channel: str, kind: str, msgids: list[str]
 ) -> dict[str, Any]:
     """One measured CHATHISTORY phase: every client asks ``kind`` in a loop; merge the counts."""
     seconds = sizes.chathistory_seconds

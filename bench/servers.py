@@ -26,6 +26,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CLUSTER = "hubbub-cluster"  # the server kind of ``python -m bench --cluster``
+CLUSTER_NODES = 3
 _LISTENING = re.compile(r"listening on [^\s:]+:(\d+)")
 _WEB = re.compile(r"hubbub web on https?://\S+:(\d+)/")
 
@@ -68,14 +70,19 @@ class ServerSpec:
     config: str = ""
     install: str = ""
     web_from_stderr: bool = False  # also a web door (``--web-port 0``), announced as ``web on URL``
+    # A cluster (bench/cluster.py): this many nodes of ``command`` (with ``{cluster}`` and
+    # ``{node}`` filled in) on a Redis of their own; 0 is one server.
+    nodes: int = 0
 
     def missing(self) -> str | None:
         """A one-line reason this server cannot start here (its binary is missing), or None."""
-        argv0 = shlex.split(self.command)[0]
-        if shutil.which(argv0):
-            return None
         how = f"; install it with `{self.install}`" if self.install else ""
-        return f"{self.name}: {argv0} not found{how}"
+        argv0 = shlex.split(self.command)[0]
+        if not shutil.which(argv0):
+            return f"{self.name}: {argv0} not found{how}"
+        if self.nodes and not shutil.which("redis-server"):
+            return f"{self.name}: redis-server not found{how}"
+        return None
 
 
 def _fill(template: str, **values: str) -> str:
@@ -210,8 +217,21 @@ def builtin_specs() -> dict[str, ServerSpec]:
     # editable install resolves the package differently from the server's working directory; but
     # a virtualenv with the compiled build installed (`make compiled`) runs that build.
     hubbub_env = {} if hubbub_build(hubbub) == "compiled" else {"PYTHONPATH": str(REPO_ROOT)}
+    # Each node of a cluster: its own data directory (SQLite) unless --cluster-store gives one.
+    node = (
+        f"{shlex.quote(venv_bin('hubbub'))} serve --host 127.0.0.1 --port 0 "
+        "--data-dir {data_dir} --no-flood-control --cluster {cluster} --node-name {node}"
+    )
     return {
         "hubbub": ServerSpec("hubbub", hubbub, port_from_stderr=True, env=hubbub_env, web_from_stderr=True),
+        CLUSTER: ServerSpec(
+            CLUSTER,
+            node,
+            port_from_stderr=True,
+            env=hubbub_env,
+            install="apt-get install redis-server",
+            nodes=CLUSTER_NODES,
+        ),
         "miniircd": ServerSpec("miniircd", miniircd, install="pip install -e '.[bench]'"),
         "miniircd-nodelay": ServerSpec("miniircd-nodelay", nodelay, env={"PYTHONPATH": str(REPO_ROOT)}),
         "ngircd": ServerSpec("ngircd", ngircd, config=NGIRCD_CONF, install="apt-get install ngircd"),
@@ -311,6 +331,27 @@ class RunningServer:
     def pid(self) -> int:
         """The server's process id."""
         return self.process.pid
+
+    @property
+    def ports(self) -> list[int]:
+        """The ports clients may connect to: this server's one (a cluster has one per node)."""
+        return [self.port]
+
+    def pids(self) -> dict[str, int]:
+        """The processes to profile, by label (a cluster labels its nodes)."""
+        return {"": self.pid}
+
+    def cpu_parts(self) -> dict[str, int]:
+        """CPU time (µs) per process of a cluster (nodes and Redis); a single server has none."""
+        return {}
+
+    def bus_calls(self) -> dict[str, int]:
+        """Calls of each command of a cluster's Redis so far; a single server has no bus."""
+        return {}
+
+    def exit_code(self) -> int | None:
+        """The exit code of the server once it exited."""
+        return self.process.returncode
 
     def alive(self) -> bool:
         """Whether the server process is still running."""

@@ -170,7 +170,7 @@ class Cluster:
         self._founding: set[str] = set()  # won here, its founder not joined yet
         self._ops: list[list[Any]] = []
         self._out: list[tuple[bytes, dict[bytes, bytes]]] = []
-        self._wake = asyncio.Event()
+        self._flush_due = False  # a send of what is queued is scheduled for this loop turn
         self._batch = 0
         self._seen: dict[tuple[str, bytes], int] = {}  # (node, stream) -> last batch number taken
         self._last_ids: dict[bytes, bytes] = {}
@@ -261,13 +261,18 @@ class Cluster:
         self.connected = True
         self.connected_at = self.server.clock.monotonic()
         log.info("node %s joined the cluster (%d users elsewhere)", self.me, len(self.mirrors))
-        for job in (self._publisher(), self._reader(), self._keeper()):
-            self._tasks.append(asyncio.create_task(job))
+        try:
+            self._pub = await BusConnection.open(self.url)
+            self._sub = await BusConnection.open(self.url)
+        except BusError as exc:
+            await self.redis.aclose()
+            raise ClusterError(f"cannot reach the cluster bus at {self.url}: {exc}") from exc
+        self._read_next()
+        self._tasks.append(asyncio.create_task(self._keeper()))
 
     async def stop(self) -> None:
         """Leave the network: what is queued goes out, then our users and place are cleared."""
         self._stopping = True
-        self._wake.set()
         if self.redis is None:
             return
         try:
@@ -967,7 +972,69 @@ class Cluster:
         self._schedule()
 
     def _schedule(self) -> None:
-        self._wake.set()
+        """Send what is queued once this loop turn's flush has queued it (once per turn)."""
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush_bus)
+
+    def _flush_bus(self) -> None:
+        """Write this turn's batches to Redis, pipelined, without waiting for the replies.
+
+        A batch written is kept (``_keep_sent``) until it is old: if the connection fails, the
+        reconnection sends every kept batch again and receivers drop those they had.
+        """
+        self._flush_due = False
+        self._queue_ops()
+        conn = self._pub
+        if not self._out or not self.connected or self._stopping or conn is None:
+            return
+        if conn.closed:
+            self._lost("the connection to Redis is closed")
+            return
+        batch, self._out = self._out, []
+        for reply in self._write_xadds(conn, batch):
+            reply.add_done_callback(self._sent_one)
+        self._keep_sent(batch)
+
+    def _sent_one(self, reply: asyncio.Future[Any]) -> None:
+        if reply.cancelled():
+            return
+        error = reply.exception()
+        if error is not None and not self._stopping:
+            self._lost(f"a batch was not taken ({error})")
+
+    def _lost(self, why: str) -> None:
+        """The bus failed: reconnect (once), then send again what was sent lately."""
+        if self._reconnecting is None or self._reconnecting.done():
+            log.warning("cluster: lost the bus (%s); reconnecting", why)
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+            self._tasks.append(self._reconnecting)
+            self._reconnecting.add_done_callback(
+                lambda t: self._tasks.remove(t) if t in self._tasks else None
+            )
+
+    def _read_next(self) -> None:
+        """Ask for what others sent since the last entries read (a blocking XREAD)."""
+        conn = self._sub
+        if conn is None or self._stopping:
+            return
+        keys = list(self._last_ids)
+        ids = [self._last_ids[k] for k in keys]
+        reply = conn.send("XREAD", "COUNT", 1000, "BLOCK", READ_BLOCK_MS, "STREAMS", *keys, *ids)
+        reply.add_done_callback(self._on_read)
+
+    def _on_read(self, reply: asyncio.Future[Any]) -> None:
+        if self._stopping or reply.cancelled():
+            return
+        error = reply.exception()
+        if error is not None:
+            self._lost(str(error))
+            return
+        for stream, entries in reply.result() or ():
+            for entry_id, flat in entries:
+                self._last_ids[stream] = entry_id
+                self._take(stream, dict(zip(flat[::2], flat[1::2], strict=True)))
+        self._read_next()
 
     def _queue_ops(self) -> None:
         """Move this turn's state changes and per-node lines onto the send queue, in order."""
@@ -983,34 +1050,25 @@ class Cluster:
         self._batch += 1
         return {b"n": self.me.encode(), b"b": str(self._batch).encode(), key: value}
 
-    async def _publisher(self) -> None:
-        """Send what is queued, in order; while Redis is unreachable keep it and try again."""
-        while not self._stopping:
-            await self._wake.wait()
-            self._wake.clear()
-            # Let the loop turn that woke us finish: its flush queues the lines.
-            await asyncio.sleep(0)
-            self._queue_ops()
-            if not self._out:
-                continue
-            batch = self._out[:]
-            try:
-                await self._send(batch)
-            except (RedisError, OSError) as exc:
-                log.warning("cluster: cannot reach the bus (%s); %d batches wait", exc, len(self._out))
-                await self._reconnected()
-                self._wake.set()
-
     async def _send(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         await self._xadd(batch)
         del self._out[: len(batch)]
         self._keep_sent(batch)
 
     async def _xadd(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Append every batch to its stream, pipelined on the bus's own connection."""
+        """Append every batch to its stream and wait until Redis took them all."""
         conn = self._pub
         if conn is None or conn.closed:
             conn = self._pub = await BusConnection.open(self.url)
+        try:
+            await asyncio.gather(*self._write_xadds(conn, batch))
+        except Reply as exc:
+            raise BusError(f"Redis refused a batch: {exc}") from exc
+
+    @staticmethod
+    def _write_xadds(
+        conn: BusConnection, batch: list[tuple[bytes, dict[bytes, bytes]]]
+    ) -> list[asyncio.Future[Any]]:
         replies = []
         for stream, fields in batch:
             args: list[bytes | str | int] = ["XADD", stream, "MAXLEN", "~", STREAM_LENGTH, "*"]
@@ -1018,10 +1076,7 @@ class Cluster:
                 args.append(key)
                 args.append(value)
             replies.append(conn.send(*args))
-        try:
-            await asyncio.gather(*replies)
-        except Reply as exc:
-            raise BusError(f"Redis refused a batch: {exc}") from exc
+        return replies
 
     def _keep_sent(self, batch: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Keep what was sent a while: a Redis that restarts loses what nobody had read yet."""
@@ -1034,16 +1089,8 @@ class Cluster:
         while sent and (sent[0][0] < now - RESEND_WINDOW or self._sent_bytes > RESEND_BYTES):
             self._sent_bytes -= sent.popleft()[1]
 
-    async def _reconnected(self) -> None:
-        """Wait until Redis answers again, then take our place again and read the others.
-
-        One attempt at a time: the reader and the publisher both notice a lost bus.
-        """
-        if self._reconnecting is None or self._reconnecting.done():
-            self._reconnecting = asyncio.ensure_future(self._reconnect())
-        await asyncio.shield(self._reconnecting)
-
     async def _reconnect(self) -> None:
+        """Wait until Redis answers again, then take our place again and read the others."""
         assert self.redis is not None
         self.connected = False
         for delay in _delays():
@@ -1052,6 +1099,11 @@ class Cluster:
             await asyncio.sleep(delay)
             try:
                 await self.redis.ping()
+                for conn in (self._pub, self._sub):
+                    if conn is not None:
+                        conn.close()
+                self._pub = await BusConnection.open(self.url)
+                self._sub = await BusConnection.open(self.url)
                 await self._announce()
                 await self._load_snapshot()
                 # What we sent lately goes again: receivers drop what they had (batch numbers).
@@ -1073,39 +1125,8 @@ class Cluster:
             if not session.gone:
                 self.touch(session)
         log.warning("cluster: the bus is reachable again; membership resynced")
-
-    async def _reader(self) -> None:
-        """Take what other nodes sent: state changes, and lines for our users."""
-        assert self.redis is not None
-        while not self._stopping:
-            try:
-                conn = self._sub
-                if conn is None or conn.closed:
-                    conn = self._sub = await BusConnection.open(self.url)
-                keys = list(self._last_ids)
-                streams = await conn.send(
-                    "XREAD",
-                    "COUNT",
-                    1000,
-                    "BLOCK",
-                    READ_BLOCK_MS,
-                    "STREAMS",
-                    *keys,
-                    *(self._last_ids[k] for k in keys),
-                )
-            except (RedisError, OSError, Reply) as exc:
-                if self._stopping:
-                    return
-                log.warning("cluster: lost the bus (%s); reconnecting", exc)
-                if self.connected:
-                    await self._reconnected()
-                else:
-                    await asyncio.sleep(0.2)
-                continue
-            for stream, entries in streams or ():
-                for entry_id, flat in entries:
-                    self._last_ids[stream] = entry_id
-                    self._take(stream, dict(zip(flat[::2], flat[1::2], strict=True)))
+        self._read_next()
+        self._schedule()  # what waited meanwhile
 
     def _take(self, stream: bytes, fields: dict[bytes, bytes]) -> None:
         node = fields[b"n"].decode()

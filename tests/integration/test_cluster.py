@@ -17,6 +17,7 @@ from hubbub.protocol import Message, parse
 from tests.support.serverproc import ServerProcess
 from tests.support.services import RedisServer
 
+from .accounts_helpers import login_and_register, register_account
 from .ircclient import IRCClient
 
 Nodes = Callable[..., Awaitable[ServerProcess]]
@@ -38,7 +39,12 @@ async def nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Node
             "--node-name",
             name,
             *args,
-            env={"HUBBUB_CLUSTER_LEASE": str(LEASE)},
+            env={
+                "HUBBUB_CLUSTER_LEASE": str(LEASE),
+                # cheap password hashing: the tests log in often
+                "HUBBUB_PASSWORD_HASH_MEMORY_KIB": "1024",
+                "HUBBUB_PASSWORD_HASH_TIME_COST": "1",
+            },
         )
         await node.start()
         started.append(node)
@@ -518,3 +524,28 @@ async def test_look_alike_channels_made_on_two_nodes_at_once_one_is_refused(node
             bob.expect(lambda m: m.command in ("366", "403")),
         )
         assert sorted(r.command for r in results) == ["366", "403"], results
+
+
+async def test_an_account_on_two_nodes_shares_its_read_markers_and_direct_messages(
+    nodes: Nodes, pg_url: str
+) -> None:
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    caps = ("draft/read-marker", "message-tags", "server-time")
+    laptop = await _client(a, "alice", caps)
+    await register_account(laptop, "marker-password")
+    phone = await IRCClient.open(b.host, b.port, "phone")
+    reply = await login_and_register(phone, "alice_phone", "alice", "marker-password", caps)
+    assert reply.command == "903"  # the account is the store's, known on every node
+    await phone.expect("001")
+    await _until(lambda: _whois_account(laptop, "alice_phone", "alice"))
+    laptop.send("MARKREAD #room timestamp=2030-01-02T03:04:05.678Z")
+    assert (await laptop.expect("MARKREAD")).params == ("#room", "timestamp=2030-01-02T03:04:05.678Z")
+    assert (await phone.expect("MARKREAD")).params == ("#room", "timestamp=2030-01-02T03:04:05.678Z")
+
+
+async def _whois_account(client: IRCClient, nick: str, account: str) -> bool:
+    client.buffer.clear()
+    client.send(f"WHOIS {nick}")
+    replies = await client.collect_until("318")
+    return any(m.command == "330" and m.params[2] == account for m in replies)

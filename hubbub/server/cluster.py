@@ -733,7 +733,7 @@ class Cluster:
                 last <= self.delivered.get(target, -1) for target, (_first, last) in seqs.items()
             )
             if not stale:  # else read from the store after a wait, and delivered then
-                self.deliver(pending.header, pending.blob)
+                self.deliver(pending.header or {"p": [], "r": []}, pending.blob)
         if seqs:
             delivered = self.delivered
             for target, (_first, last) in seqs.items():
@@ -948,9 +948,8 @@ class Cluster:
                 if mirror is not None:
                     self.drop_mirror(mirror, "", tell=False)
 
-    def deliver(self, header: bytes, blob: bytes) -> None:
+    def deliver(self, head: dict[str, Any], blob: bytes) -> None:
         """Write what another node queued for our users to their connections."""
-        head = json.loads(header)
         pieces: list[bytes] = []
         at = 0
         for size in head["p"]:
@@ -1142,9 +1141,8 @@ class Cluster:
             if b"o" in fields:
                 self.apply(node, json.loads(fields[b"o"]))
             else:
-                header = fields[b"h"]
-                seqs = json.loads(header).get("s")
-                self._enqueue(node, _Pending(seqs, header=header, blob=fields[b"d"]))
+                head = json.loads(fields[b"h"])
+                self._enqueue(node, _Pending(head.get("s"), header=head, blob=fields[b"d"]))
         except (KeyError, ValueError, IndexError, TypeError):
             log.exception("cluster: a malformed batch from %s was skipped", node)
 
@@ -1160,7 +1158,7 @@ class _Pending:
         *,
         epoch: Epoch | None = None,
         error: BaseException | None = None,
-        header: bytes = b"",
+        header: dict[str, Any] | None = None,
         blob: bytes = b"",
     ) -> None:
         self.seqs = seqs

@@ -7,7 +7,6 @@ Redis: batches and commits are handed to the cluster's gate as the bus and the w
 from __future__ import annotations
 
 import asyncio
-import json
 
 from hubbub.server.app import Server
 from hubbub.server.cluster import Cluster, _Pending
@@ -21,8 +20,7 @@ def _message(n: int) -> StoredMessage:
 
 
 def _batch(first: int, last: int) -> _Pending:
-    header = json.dumps({"p": [], "r": [], "s": {"#t": [first, last]}}).encode()
-    return _Pending({"#t": [first, last]}, header=header)
+    return _Pending({"#t": [first, last]}, header={"p": [], "r": [], "s": {"#t": [first, last]}})
 
 
 async def test_a_batch_waits_for_earlier_numbers_and_a_missing_one_is_read_from_the_store(

@@ -59,7 +59,14 @@ _PAGE_DOWN = (
     f"SELECT {_ROW} FROM messages WHERE target = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
 )
 _PAGE_UP = f"SELECT {_ROW} FROM messages WHERE target = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4"
-_FIRST_AT = "SELECT seq FROM messages WHERE target = $1 AND time_ms >= $2 ORDER BY time_ms, seq LIMIT 1"
+# The first message at or after a time, in history (seq) order. Nodes of a cluster stamp time
+# before they commit, so within a conversation times follow seqs only within a few milliseconds:
+# the message with the earliest time at or after it may come late in seq order. The lowest seq
+# among the first messages by time is the answer, found through the (target, time) index.
+_FIRST_AT = (
+    "SELECT min(seq) FROM (SELECT seq FROM messages WHERE target = $1 AND time_ms >= $2"
+    " ORDER BY time_ms, seq LIMIT 1000) AS first_by_time"
+)
 _SEQ_OF = "SELECT seq FROM messages WHERE msgid = $1 AND target = $2"
 
 

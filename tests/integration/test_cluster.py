@@ -432,7 +432,7 @@ async def test_several_senders_on_three_nodes_one_order_equal_to_history(nodes: 
     reader.send(f"CHATHISTORY LATEST #order * {total}")
     batch = await _collect(reader, _batch_end)
     history = [m.tags["msgid"] for m in batch if m.command == "PRIVMSG"]
-    assert history == orders[0]
+    assert history == orders[0], [(m.command, m.params[-1], m.tags.get("time")) for m in batch][:12]
 
 
 async def test_a_killed_node_loses_nothing_anyone_saw(nodes: Nodes, pg_url: str) -> None:

@@ -63,6 +63,17 @@ def test_history_order_is_seq_order_not_time_order(pg: PostgresStore) -> None:
     assert [m.msgid for m in pg.after("#chat", MessageRef(msgid="ahead"), 10)] == ["behind"]
 
 
+def test_a_time_reference_finds_the_first_message_at_that_time_in_seq_order(pg: PostgresStore) -> None:
+    # Two nodes: b stamped its messages first, a committed first (a cluster's order gate keeps
+    # this order). "Since T0" must keep all four, not start at b's early stamp.
+    pg.append([say("a1", time_ms=T0 + 3), say("a2", time_ms=T0 + 3)])
+    pg.append([say("b1", time_ms=T0 + 1), say("b2", time_ms=T0 + 2)])
+    everything = ["a1", "a2", "b1", "b2"]
+    assert [m.msgid for m in pg.latest("#chat", 10, MessageRef(time_ms=T0))] == everything
+    assert [m.msgid for m in pg.after("#chat", MessageRef(time_ms=T0), 10)] == everything
+    assert [m.msgid for m in pg.before("#chat", MessageRef(time_ms=T0 + 1), 10)] == []
+
+
 def test_deleting_a_conversation_keeps_its_counter(pg: PostgresStore) -> None:
     pg.append([say("1"), say("2")])
     assert pg.delete_target("#chat") == 2

@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import os
 import platform
+import secrets
+import shlex
 import sys
 import time
 import traceback
@@ -56,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster-store",
         default="",
         metavar="URL",
-        help="passed to every node as --store URL (unset: each node its own SQLite data directory)",
+        help="passed to every node of the cluster, and to the single hubbub it is compared with, as "
+        "--store URL (unset: each its own SQLite data directory)",
     )
     p.add_argument(
         "--peer",
@@ -113,7 +116,14 @@ def specs_from(args: argparse.Namespace) -> list[ServerSpec]:
         reason = known[name].missing()
         if reason:
             raise SystemExit(reason)
-        specs.append(known[name])
+        spec = known[name]
+        if name == "hubbub" and args.cluster_store:
+            # The same store on both sides of the comparison (the cluster's nodes get it in
+            # bench.cluster.node_spec).
+            spec = dataclasses.replace(
+                spec, command=f"{spec.command} --store {shlex.quote(args.cluster_store)}"
+            )
+        specs.append(spec)
     for peer in args.peer:
         name, sep, command = peer.partition("=")
         if not sep or "{port}" not in command:
@@ -136,6 +146,10 @@ def run_scenario(
     set); its processes are profiled one file per node.
     """
     server: RunningServer | RunningCluster
+    if store:
+        # The store outlives the trial: a channel of its own keeps this trial from starting on the
+        # history of the last.
+        sizes = dataclasses.replace(sizes, fanout_channel=f"#fan{secrets.token_hex(3)}")
     try:
         server = start_cluster(spec, store) if spec.nodes else start_server(spec)
     except (OSError, RuntimeError, TimeoutError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 import socket
 import time
 from dataclasses import dataclass, field, replace
@@ -136,7 +137,7 @@ def node_spec(spec: ServerSpec, index: int, url: str, store: str = "") -> Server
     name = f"n{index}"
     command = _fill(spec.command, cluster=url, node=name)
     if store:
-        command += f" --store {store}"
+        command += f" --store {shlex.quote(store)}"
     return replace(spec, name=f"{spec.name}-{name}", command=command, nodes=0)
 
 

@@ -40,9 +40,14 @@ def _errors(*path: str) -> Getter:
 def _ready(*path: str) -> Getter:
     def get(d: dict[str, Any]) -> Any:
         ready, clients = _get(*path, "ready")(d), _get(*path, "clients")(d)
-        return None if ready is None else f"{ready} / {clients}"
+        return None if ready is None else f"{_whole(ready)} / {_whole(clients)}"
 
     return get
+
+
+def _whole(value: Any) -> Any:
+    """A count that a median of trials made a float (12.0) as the integer it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _phase_rows(scenario: str, phase: str, label: str) -> list[tuple[str, str, Getter]]:

@@ -49,6 +49,9 @@ class Sizes:
     # The fixed-rate phase's offered deliveries per second (senders x rate x (members - 1)); when
     # set, each sender's rate is derived from it and fanout_rate is not used.
     fanout_deliveries: float = 0.0
+    # The fan-out's channel. A store shared between trials (--cluster-store) keeps each trial's
+    # history, so every trial then gets a channel of its own (bench.__main__.run_scenario).
+    fanout_channel: str = "#fan"
     many_clients: int = 1000
     many_rate: float = 0.5
     many_seconds: float = 10.0
@@ -382,7 +385,8 @@ def _fanout(server: Server, sizes: Sizes, workers: int, websocket: bool) -> dict
     m, k = sizes.fanout_members, sizes.fanout_senders
     # Members, senders among them, take turns over the nodes of a cluster (one node: all on it).
     nodes = 1 if websocket else len(server.ports)
-    clients = [ClientPlan(i, f"f{i}", "#fan", sender=i < k, node=i % nodes) for i in range(m)]
+    channel = sizes.fanout_channel
+    clients = [ClientPlan(i, f"f{i}", channel, sender=i < k, node=i % nodes) for i in range(m)]
     pool = Pool(workers)
     out: dict[str, Any] = {"members": m, "senders": k, "nodes": nodes}
     rate = sizes.fanout_rate
@@ -392,7 +396,7 @@ def _fanout(server: Server, sizes: Sizes, workers: int, websocket: bool) -> dict
         out["setup"] = setup = _setup(pool, server, clients, sizes, websocket)
         if nodes > 1:
             try:
-                setup["settle_s"] = wait_members(server.host, server.ports, "#fan", setup["ready"], 30.0)
+                setup["settle_s"] = wait_members(server.host, server.ports, channel, setup["ready"], 30.0)
             except (OSError, TimeoutError) as exc:
                 raise ScenarioError(f"the nodes did not all learn the channel's members: {exc}") from None
         bases: dict[int, int] = {}

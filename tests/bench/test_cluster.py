@@ -194,3 +194,36 @@ def test_the_cluster_table_judges_the_targets_on_the_figures_it_shows() -> None:
     )
     assert "(max rate): 2.50x, NOT met" in missed
     assert "20.00 ms, NOT met; the cluster delivered only 30,000 of the 50,000/s offered." in missed
+
+
+@pytest.mark.timeout(200)
+def test_cluster_bench_runs_both_servers_on_one_postgresql_store(
+    redis_installed: None, pg_url: str, tmp_path: Path
+) -> None:
+    """``--cluster-store``: the nodes and the single node share one PostgreSQL database, which
+    keeps every trial's history, so each trial has a channel of its own. The single node loses
+    nothing there; the cluster's losses and reorderings are counted and shown, and while there are
+    any (a known fault of cluster mode on PostgreSQL, not of the bench) the test is an expected
+    failure rather than a pass."""
+    proc = _bench(*TINY, "--trials=2", f"--cluster-store={pg_url}", f"--output-dir={tmp_path}", timeout=190)
+    assert proc.returncode == 0, proc.stderr
+    assert "did not complete" not in proc.stdout, proc.stdout + proc.stderr
+    assert "| members joined | 9 / 9 | 9 / 9 |  |" in proc.stdout, proc.stdout
+    assert "| lost (both phases) | 0 |" in proc.stdout, proc.stdout
+    (result_file,) = tmp_path.glob("*.json")
+    payload = json.loads(result_file.read_text())
+    assert payload["cluster"]["store"] == pg_url
+    assert f"--store {pg_url}" in payload["servers"]["hubbub"]
+    faults = []
+    for name in ("hubbub", "hubbub-cluster"):
+        for trial in payload["results"][name]["fanout"]["trials"]:
+            for phase in (trial["max"], trial["fixed"]):
+                assert phase["messages"] > 0 and phase["expected"] == phase["messages"] * 8
+                assert phase["errors"] == {}
+                problems = phase["lost"] + phase["duplicated"] + phase["reordered"]
+                if name == "hubbub":
+                    assert problems == 0 and phase["deliveries"] == phase["expected"]
+                elif problems:
+                    faults.append(f"{phase['mode']}: {phase['lost']} lost, {phase['reordered']} out of order")
+    if faults:
+        pytest.xfail("cluster nodes on one PostgreSQL store: " + "; ".join(faults))

@@ -50,6 +50,7 @@ async def nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Node
         started.append(node)
         return node
 
+    start.started = started  # type: ignore[attr-defined]  # the nodes so far, in order
     yield start
     for node in started:
         await node.stop()
@@ -212,11 +213,15 @@ async def test_a_killed_node_s_users_quit_elsewhere_within_the_lease(nodes: Node
     await alice.expect("JOIN", "#room")
 
 
-async def _pair(nodes: Nodes, channel: str = "#room") -> tuple[IRCClient, IRCClient]:
-    """alice (op of ``channel``) on node a, bob in ``channel`` on node b."""
-    a = await nodes("a")
-    b = await nodes("b")
-    caps = ("message-tags", "server-time", "away-notify", "extended-join")
+PAIR_CAPS = ("message-tags", "server-time", "away-notify", "extended-join")
+
+
+async def _pair(
+    nodes: Nodes, channel: str = "#room", *args: str, caps: tuple[str, ...] = PAIR_CAPS
+) -> tuple[IRCClient, IRCClient]:
+    """alice (op of ``channel``) on node a, bob in ``channel`` on node b (``args``: both nodes')."""
+    a = await nodes("a", *args)
+    b = await nodes("b", *args)
     alice = await _client(a, "alice", caps)
     bob = await _client(b, "bob", caps)
     await alice.join(channel)
@@ -436,18 +441,11 @@ async def test_several_senders_on_three_nodes_one_order_equal_to_history(nodes: 
 
 
 async def test_a_killed_node_loses_nothing_anyone_saw(nodes: Nodes, pg_url: str) -> None:
-    a = await nodes("a", "--store", pg_url)
-    b = await nodes("b", "--store", pg_url)
-    alice = await _client(a, "alice", HISTORY)
-    bob = await _client(b, "bob", HISTORY)
-    await alice.join("#keep")
-    await _until(lambda: _channel_listed(bob, "#keep"))
-    await bob.join("#keep")
-    await alice.expect("JOIN", "#keep")
+    alice, bob = await _pair(nodes, "#keep", "--store", pg_url, caps=HISTORY)
     for i in range(200):
         bob.send(f"PRIVMSG #keep :{i}")
     await alice.expect("PRIVMSG", "#keep", "20", timeout=15)
-    await b.kill()
+    await nodes.started[1].kill()  # type: ignore[attr-defined]  # node b
     await alice.expect("QUIT", timeout=LEASE * 2)
     seen = [m.params[-1] for m in _received(alice) if m.command == "PRIVMSG"]
     alice.buffer.clear()
@@ -463,14 +461,7 @@ async def test_a_killed_node_loses_nothing_anyone_saw(nodes: Nodes, pg_url: str)
 async def test_postgresql_unreachable_fails_senders_and_comes_back(
     nodes: Nodes, pg_url: str, postgres: Any
 ) -> None:
-    a = await nodes("a", "--store", pg_url)
-    b = await nodes("b", "--store", pg_url)
-    alice = await _client(a, "alice", HISTORY)
-    bob = await _client(b, "bob", HISTORY)
-    await alice.join("#db")
-    await _until(lambda: _channel_listed(bob, "#db"))
-    await bob.join("#db")
-    await alice.expect("JOIN", "#db")
+    alice, bob = await _pair(nodes, "#db", "--store", pg_url, caps=HISTORY)
     postgres.stop()
     try:
         alice.send("PRIVMSG #db :lost?")

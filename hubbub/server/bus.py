@@ -38,24 +38,36 @@ def _command(args: tuple[bytes | str | int, ...]) -> bytes:
 
 
 class _Incomplete(Exception):
-    pass
+    """Not all of a reply is here yet; ``need``: how many bytes it takes at least, if known."""
+
+    def __init__(self, need: int = 0) -> None:
+        super().__init__(need)
+        self.need = need
 
 
-def _parse(buf: bytes, at: int) -> tuple[Any, int]:
-    """One RESP2 value from ``buf`` at ``at``: (value, the index after it); _Incomplete if cut."""
+class _Span(tuple[int, int]):
+    """Where a bulk string lies in the buffer: nothing is copied while a long reply arrives."""
+
+
+def _parse(buf: bytes | bytearray, at: int) -> tuple[Any, int]:
+    """One RESP2 value from ``buf`` at ``at``: (value, the index after it); _Incomplete if cut.
+
+    Bulk strings come back as :class:`_Span` positions in ``buf``; :func:`_owned` makes them bytes
+    once the reply is whole.
+    """
     end = buf.find(b"\r\n", at)
     if end < 0:
         raise _Incomplete
     kind = buf[at]
-    line = buf[at + 1 : end]
+    line = bytes(buf[at + 1 : end])
     at = end + 2
     if kind == 0x24:  # $ bulk string
         size = int(line)
         if size < 0:
             return None, at
         if len(buf) < at + size + 2:
-            raise _Incomplete
-        return buf[at : at + size], at + size + 2
+            raise _Incomplete(at + size + 2)
+        return _Span((at, at + size)), at + size + 2
     if kind == 0x2A:  # * array
         count = int(line)
         if count < 0:
@@ -66,26 +78,41 @@ def _parse(buf: bytes, at: int) -> tuple[Any, int]:
             items.append(item)
         return items, at
     if kind == 0x2B:  # + simple string
-        return bytes(line), at
+        return line, at
     if kind == 0x3A:  # : integer
         return int(line), at
     if kind == 0x2D:  # - error
         return Reply(line.decode(errors="replace")), at
-    raise BusError(f"unexpected reply from Redis: {bytes(buf[at - len(line) - 3 : at])!r}")
+    raise BusError(f"unexpected reply from Redis: {bytes([kind]) + line!r}")
+
+
+def _owned(value: Any, buf: bytes | bytearray) -> Any:
+    """``value`` with every bulk string's span in ``buf`` made bytes."""
+    if isinstance(value, _Span):
+        return bytes(buf[value[0] : value[1]])
+    if isinstance(value, list):
+        return [_owned(item, buf) for item in value]
+    return value
 
 
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()
-        self.buf = b""
+        self.buf = bytearray()
+        self.need = 0  # how long buf must be before a parse can finish the reply it stopped in
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf + data if self.buf else data
+        # A long reply (a blocking read's many batches) arrives in many pieces: it is parsed
+        # again only once the bytes its parse last stopped at are all here.
+        buf = self.buf
+        buf += data
+        if len(buf) < self.need:
+            return
         at = 0
         waiting = self.waiting
         try:
@@ -96,15 +123,18 @@ class _Protocol(asyncio.Protocol):
                     if isinstance(value, Reply):
                         future.set_exception(value)
                     else:
-                        future.set_result(value)
-        except _Incomplete:
-            pass
+                        future.set_result(_owned(value, buf))
+            self.need = 0
+        except _Incomplete as cut:
+            self.need = cut.need
         except (BusError, ValueError) as exc:
             self._fail(BusError(str(exc)))
             if self.transport is not None:
                 self.transport.abort()
             return
-        self.buf = buf[at:] if at < len(buf) else b""
+        if at:
+            del buf[:at]
+            self.need = max(0, self.need - at)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(BusError(f"the connection to Redis was lost: {exc or 'closed'}"))

@@ -92,6 +92,8 @@ STREAM_LENGTH = 100_000
 # drop what they already had): the last this many seconds, at most this many bytes.
 RESEND_WINDOW = 30.0
 RESEND_BYTES = 64 << 20
+# Batches one read takes at most: a short reply is parsed at once (the next read follows at once).
+READ_COUNT = 32
 # Seconds a blocking read waits before it looks again (and notices a stop).
 READ_BLOCK_MS = 1000
 # Seconds between attempts to reach Redis again.
@@ -719,8 +721,22 @@ class Cluster:
                     progress = True
                 if not queue:
                     del self._waiting[sender]
-        if self._waiting and self._gap_timer is None:
-            self._gap_timer = asyncio.get_running_loop().call_later(self.order_wait, self._fill_gaps)
+        if not self._waiting:
+            return
+        # Each head that waits is timed from when it began to: a number is "never coming" only
+        # once its successor has waited cluster_order_wait for it.
+        now = self.server.clock.monotonic()
+        first_due = None
+        for queue in self._waiting.values():
+            head = queue[0]
+            if head.blocked_at is None:
+                head.blocked_at = now
+            due = head.blocked_at + self.order_wait
+            first_due = due if first_due is None else min(first_due, due)
+        if self._gap_timer is None and first_due is not None:
+            self._gap_timer = asyncio.get_running_loop().call_later(
+                max(0.0, first_due - now), self._fill_gaps
+            )
 
     def _let_out(self, pending: _Pending) -> None:
         seqs = pending.seqs
@@ -753,8 +769,11 @@ class Cluster:
     def _fill_gaps(self) -> None:
         """An earlier message never came (its node died after committing it): read it from the store."""
         self._gap_timer = None
+        now = self.server.clock.monotonic()
         for queue in self._waiting.values():
             head = queue[0]
+            if head.blocked_at is None or now - head.blocked_at < self.order_wait:
+                continue  # not waited long enough yet: the timer comes back for it
             for target, (first, _last) in (head.seqs or {}).items():
                 done = self.delivered.get(target)
                 if done is None or done >= first - 1:
@@ -1019,7 +1038,7 @@ class Cluster:
             return
         keys = list(self._last_ids)
         ids = [self._last_ids[k] for k in keys]
-        reply = conn.send("XREAD", "COUNT", 1000, "BLOCK", READ_BLOCK_MS, "STREAMS", *keys, *ids)
+        reply = conn.send("XREAD", "COUNT", READ_COUNT, "BLOCK", READ_BLOCK_MS, "STREAMS", *keys, *ids)
         reply.add_done_callback(self._on_read)
 
     def _on_read(self, reply: asyncio.Future[Any]) -> None:
@@ -1150,7 +1169,7 @@ class Cluster:
 class _Pending:
     """A commit of ours, or a batch of another node's, waiting for its turn (see Cluster._ready)."""
 
-    __slots__ = ("blob", "epoch", "error", "header", "seqs")
+    __slots__ = ("blob", "blocked_at", "epoch", "error", "header", "seqs")
 
     def __init__(
         self,
@@ -1166,6 +1185,7 @@ class _Pending:
         self.error = error
         self.header = header
         self.blob = blob
+        self.blocked_at: float | None = None  # when it began to wait at the head of its queue
 
 
 class ClusterError(Exception):

@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from hubbub.server.bus import BusConnection, BusError, Reply, _parse
+from hubbub.server.bus import BusConnection, BusError, Reply, _owned, _parse
 from tests.support.services import RedisServer
 
 
 def test_replies_are_parsed_whole_or_not_at_all() -> None:
     data = b"*2\r\n$5\r\nhello\r\n*2\r\n:7\r\n$-1\r\n+OK\r\n"
     value, at = _parse(data, 0)
-    assert value == [b"hello", [7, None]]
+    assert _owned(value, data) == [b"hello", [7, None]]
     assert _parse(data, at) == (b"OK", len(data))
     for cut in range(1, len(data) - 5):
         try:
@@ -31,8 +31,12 @@ async def test_xadd_and_a_blocking_xread_in_order(redis_server: RedisServer) -> 
     reader = await BusConnection.open(redis_server.url)
     try:
         waiting = reader.send("XREAD", "COUNT", 100, "BLOCK", 5000, "STREAMS", "s", "0-0")
+        # a reply of several megabytes arrives in many pieces: parsed whole, once
         ids = await asyncio.gather(
-            *(writer.send("XADD", "s", "*", "n", str(i), "blob", b"\x00\xff\r\n" * i) for i in range(50))
+            *(
+                writer.send("XADD", "s", "*", "n", str(i), "blob", b"\x00\xff\r\n" * (i * 4096))
+                for i in range(50)
+            )
         )
         assert len(set(ids)) == 50
         got = await asyncio.wait_for(waiting, 5)
@@ -42,7 +46,10 @@ async def test_xadd_and_a_blocking_xread_in_order(redis_server: RedisServer) -> 
         assert [dict(zip(f[::2], f[1::2], strict=True))[b"n"] for _id, f in entries] == [
             str(i).encode() for i in range(50)
         ]
-        assert dict(zip(entries[3][1][::2], entries[3][1][1::2], strict=True))[b"blob"] == b"\x00\xff\r\n" * 3
+        assert (
+            dict(zip(entries[3][1][::2], entries[3][1][1::2], strict=True))[b"blob"]
+            == b"\x00\xff\r\n" * 3 * 4096
+        )
         with pytest.raises(Reply):
             await writer.send("XADD", "s", "not-an-id", "n", "1")
         assert await writer.send("PING") == b"PONG"  # an error reply leaves the connection usable

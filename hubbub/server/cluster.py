@@ -40,6 +40,7 @@ from . import caps as capmod
 from . import monitor
 from .bus import BusConnection, BusError, Reply
 from .committed import release
+from .delivery import node_mark
 from .outbox import Epoch
 from .playback import to_message
 from .remote import NodeOutbox, RemoteLink
@@ -92,6 +93,9 @@ STREAM_LENGTH = 100_000
 # drop what they already had): the last this many seconds, at most this many bytes.
 RESEND_WINDOW = 30.0
 RESEND_BYTES = 64 << 20
+# How many cluster_order_waits a number committed by a live node is waited for before it is
+# read from the store all the same.
+STILL_COMING_WAITS = 10
 # Batches one read takes at most: a short reply is parsed at once (the next read follows at once).
 READ_COUNT = 32
 # Seconds a blocking read waits before it looks again (and notices a stop).
@@ -148,6 +152,9 @@ class Cluster:
         # This run of the node: a restarted node is a new incarnation, and the old one's users are
         # gone (the others saw its lease run out, or see it now).
         self.me = f"{self.node}/{secrets.token_hex(4)}"
+        # Every msgid this node stamps carries its mark: a node waiting for a number can tell
+        # from the store whose message it is, and whether that node is still alive.
+        server.delivery.new_msgid.name_node(self.me)
         self.k = f"hubbub:{settings.network}:"
         self.redis: Any = None  # redis.asyncio.Redis, once started (its replies are untyped)
         self.world = server.world
@@ -383,6 +390,8 @@ class Cluster:
         for mirror in gone:
             self.drop_mirror(mirror, NETSPLIT_REASON, tell=True)
         self.outboxes.pop(node, None)
+        if self._waiting:  # what waited for its numbers is read from the store now
+            asyncio.get_running_loop().call_soon(self._fill_gaps_now)
 
     # our users -----------------------------------------------------------------------------------
 
@@ -731,7 +740,8 @@ class Cluster:
             head = queue[0]
             if head.blocked_at is None:
                 head.blocked_at = now
-            due = head.blocked_at + self.order_wait
+                head.check_at = now + self.order_wait
+            due = head.check_at
             first_due = due if first_due is None else min(first_due, due)
         if self._gap_timer is None and first_due is not None:
             self._gap_timer = asyncio.get_running_loop().call_later(
@@ -766,19 +776,32 @@ class Cluster:
             log.warning("cluster: cannot read where %s stands (%s); its order starts with the next", key, exc)
             self.delivered.pop(key, None)
 
+    def _fill_gaps_now(self) -> None:
+        for queue in self._waiting.values():
+            queue[0].blocked_at = queue[0].check_at = 0.0  # its numbers' node is gone: no more waiting
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+        self._fill_gaps()
+
     def _fill_gaps(self) -> None:
         """An earlier message never came (its node died after committing it): read it from the store."""
         self._gap_timer = None
         now = self.server.clock.monotonic()
         for queue in self._waiting.values():
             head = queue[0]
-            if head.blocked_at is None or now - head.blocked_at < self.order_wait:
+            if head.blocked_at is None or now < head.check_at:
                 continue  # not waited long enough yet: the timer comes back for it
             for target, (first, _last) in (head.seqs or {}).items():
                 done = self.delivered.get(target)
                 if done is None or done >= first - 1:
                     continue
                 rows = self.read_gap(target, done, first - 1) if self.read_gap is not None else []
+                if self._still_coming(rows) and now - head.blocked_at < self.order_wait * STILL_COMING_WAITS:
+                    # Committed by a node that is alive and busy: its batch is on its way (a node
+                    # that is gone, its lease run out, leaves its numbers to be read here). Only
+                    # past many waits is a live node's batch taken as lost.
+                    head.check_at = now + self.order_wait
+                    continue
                 log.warning(
                     "cluster: %s messages %d..%d of %s never came; %d read from the store",
                     "node" if not rows else "the node of",
@@ -790,6 +813,12 @@ class Cluster:
                 self._deliver_rows(target, rows)
                 self.delivered[target] = first - 1
         self._drain_waiting()
+
+    def _still_coming(self, rows: list[StoredMessage]) -> bool:
+        """Whether a live node other than this one stamped any of ``rows`` (msgid marks)."""
+        alive = {node_mark(node) for node in self.nodes}
+        alive.discard(node_mark(self.me))
+        return any(row.msgid[9:13] in alive for row in rows)
 
     def _deliver_rows(self, target: str, rows: list[StoredMessage]) -> None:
         channel = self.world.channels.get(target)
@@ -1169,7 +1198,7 @@ class Cluster:
 class _Pending:
     """A commit of ours, or a batch of another node's, waiting for its turn (see Cluster._ready)."""
 
-    __slots__ = ("blob", "blocked_at", "epoch", "error", "header", "seqs")
+    __slots__ = ("blob", "blocked_at", "check_at", "epoch", "error", "header", "seqs")
 
     def __init__(
         self,
@@ -1185,7 +1214,10 @@ class _Pending:
         self.error = error
         self.header = header
         self.blob = blob
-        self.blocked_at: float | None = None  # when it began to wait at the head of its queue
+        # When it began to wait at the head of its queue, and when the store is next asked about
+        # the numbers it waits for.
+        self.blocked_at: float | None = None
+        self.check_at = 0.0
 
 
 class ClusterError(Exception):

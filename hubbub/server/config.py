@@ -350,7 +350,7 @@ class Settings:
     cluster_order_wait: float = _s(
         0.5,
         "cluster",
-        "Seconds a node waits for another node's earlier message before reading it from the store",
+        "Seconds a node waits for another node's earlier message before asking the store about it",
     )
 
     def validate(self) -> Settings:

@@ -11,12 +11,15 @@ import asyncio
 from hubbub.server.app import Server
 from hubbub.server.cluster import Cluster, _Pending
 from hubbub.server.config import Settings
+from hubbub.server.delivery import node_mark
 from hubbub.store import StoredMessage
 from hubbub.store.postgres import PostgresStore
 
 
-def _message(n: int) -> StoredMessage:
-    return StoredMessage(f"id{n}", 1_000 + n, "#t", "PRIVMSG", "x!u@h", ("#t", str(n)), None, {})
+def _message(n: int, node: str = "") -> StoredMessage:
+    # a msgid is 9 characters of time, the stamping node's mark, then a counter
+    msgid = f"000000000{node_mark(node)}{n:07d}" if node else f"id{n}"
+    return StoredMessage(msgid, 1_000 + n, "#t", "PRIVMSG", "x!u@h", ("#t", str(n)), None, {})
 
 
 def _batch(first: int, last: int) -> _Pending:
@@ -62,5 +65,31 @@ async def test_a_batch_waits_for_earlier_numbers_and_a_missing_one_is_read_from_
         cluster.delivered.clear()
         cluster._start_order("#t")
         assert cluster.delivered["#t"] == 7
+    finally:
+        store.close()
+
+
+async def test_a_number_a_live_node_committed_is_waited_for_until_that_node_is_gone(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    try:
+        cluster = Cluster(Server(Settings(cluster_url="redis://127.0.0.1:1/0", cluster_order_wait=0.05)))
+        cluster.read_gap = lambda target, after, upto: [
+            m for _seq, m in store.since_seq(target, after, upto - after)
+        ]
+        cluster.nodes.add("b/1")
+        assert store.append([_message(1, "b/1"), _message(2, "c/1")]) == [1, 2]
+        cluster.delivered["#t"] = 0
+        cluster._enqueue("c/1", _batch(2, 2))  # 1 is b's, alive: its batch is on its way
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 0.3  # six waits
+        while loop.time() < until:
+            assert cluster.delivered["#t"] == 0 and cluster.waiting_for_order
+            await asyncio.sleep(0.02)
+        cluster.node_died("b/1")  # b is gone: 1 is read from the store at once
+        deadline = loop.time() + 5
+        while cluster.waiting_for_order:
+            assert loop.time() < deadline, "the number of a node that died was never read"
+            await asyncio.sleep(0.01)
+        assert cluster.delivered["#t"] == 2
     finally:
         store.close()

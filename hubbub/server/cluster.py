@@ -40,7 +40,6 @@ from . import caps as capmod
 from . import monitor
 from .bus import BusConnection, BusError, Reply
 from .committed import release
-from .delivery import node_mark
 from .outbox import Epoch
 from .playback import to_message
 from .remote import NodeOutbox, RemoteLink
@@ -93,9 +92,6 @@ STREAM_LENGTH = 100_000
 # drop what they already had): the last this many seconds, at most this many bytes.
 RESEND_WINDOW = 30.0
 RESEND_BYTES = 64 << 20
-# How many cluster_order_waits a number committed by a live node is waited for before it is
-# read from the store all the same.
-STILL_COMING_WAITS = 10
 # Batches one read takes at most: a short reply is parsed at once (the next read follows at once).
 READ_COUNT = 32
 # Seconds a blocking read waits before it looks again (and notices a stop).
@@ -152,8 +148,7 @@ class Cluster:
         # This run of the node: a restarted node is a new incarnation, and the old one's users are
         # gone (the others saw its lease run out, or see it now).
         self.me = f"{self.node}/{secrets.token_hex(4)}"
-        # Every msgid this node stamps carries its mark: a node waiting for a number can tell
-        # from the store whose message it is, and whether that node is still alive.
+        # Every msgid this node stamps carries its mark (a store's row tells whose it was).
         server.delivery.new_msgid.name_node(self.me)
         self.k = f"hubbub:{settings.network}:"
         self.redis: Any = None  # redis.asyncio.Redis, once started (its replies are untyped)
@@ -784,41 +779,41 @@ class Cluster:
         self._fill_gaps()
 
     def _fill_gaps(self) -> None:
-        """An earlier message never came (its node died after committing it): read it from the store."""
+        """An earlier message did not come: read it from the store and deliver it here.
+
+        Its node died after committing it, or committed it before it knew of this node's members
+        (a member that just joined), or is slow. Only numbers that nothing waiting here holds are
+        read: those below every waiting batch's first number of the conversation. A batch that
+        comes after all is dropped as delivered already.
+        """
         self._gap_timer = None
         now = self.server.clock.monotonic()
+        lowest: dict[str, int] = {}
+        for queue in self._waiting.values():
+            for pending in queue:
+                for target, (first, _last) in (pending.seqs or {}).items():
+                    if first < lowest.get(target, first + 1):
+                        lowest[target] = first
         for queue in self._waiting.values():
             head = queue[0]
             if head.blocked_at is None or now < head.check_at:
                 continue  # not waited long enough yet: the timer comes back for it
-            for target, (first, _last) in (head.seqs or {}).items():
+            for target in head.seqs or {}:
                 done = self.delivered.get(target)
-                if done is None or done >= first - 1:
+                upto = lowest[target] - 1
+                if done is None or done >= upto:
                     continue
-                rows = self.read_gap(target, done, first - 1) if self.read_gap is not None else []
-                if self._still_coming(rows) and now - head.blocked_at < self.order_wait * STILL_COMING_WAITS:
-                    # Committed by a node that is alive and busy: its batch is on its way (a node
-                    # that is gone, its lease run out, leaves its numbers to be read here). Only
-                    # past many waits is a live node's batch taken as lost.
-                    head.check_at = now + self.order_wait
-                    continue
+                rows = self.read_gap(target, done, upto) if self.read_gap is not None else []
                 log.warning(
-                    "cluster: %s messages %d..%d of %s never came; %d read from the store",
-                    "node" if not rows else "the node of",
+                    "cluster: messages %d..%d of %s did not come; %d read from the store",
                     done + 1,
-                    first - 1,
+                    upto,
                     target,
                     len(rows),
                 )
                 self._deliver_rows(target, rows)
-                self.delivered[target] = first - 1
+                self.delivered[target] = upto
         self._drain_waiting()
-
-    def _still_coming(self, rows: list[StoredMessage]) -> bool:
-        """Whether a live node other than this one stamped any of ``rows`` (msgid marks)."""
-        alive = {node_mark(node) for node in self.nodes}
-        alive.discard(node_mark(self.me))
-        return any(row.msgid[9:13] in alive for row in rows)
 
     def _deliver_rows(self, target: str, rows: list[StoredMessage]) -> None:
         channel = self.world.channels.get(target)

@@ -69,27 +69,34 @@ async def test_a_batch_waits_for_earlier_numbers_and_a_missing_one_is_read_from_
         store.close()
 
 
-async def test_a_number_a_live_node_committed_is_waited_for_until_that_node_is_gone(pg_url: str) -> None:
+async def test_only_numbers_nothing_here_holds_are_read_and_a_dead_node_s_at_once(pg_url: str) -> None:
     store = PostgresStore(pg_url)
     try:
-        cluster = Cluster(Server(Settings(cluster_url="redis://127.0.0.1:1/0", cluster_order_wait=0.05)))
-        cluster.read_gap = lambda target, after, upto: [
-            m for _seq, m in store.since_seq(target, after, upto - after)
-        ]
+        # a long wait: only a node's death makes the gap be filled within this test
+        cluster = Cluster(Server(Settings(cluster_url="redis://127.0.0.1:1/0", cluster_order_wait=30)))
+        asked: list[tuple[str, int, int]] = []
+
+        def read_gap(target: str, after: int, upto: int) -> list[StoredMessage]:
+            asked.append((target, after, upto))
+            return [m for _seq, m in store.since_seq(target, after, upto - after)]
+
+        cluster.read_gap = read_gap
         cluster.nodes.add("b/1")
-        assert store.append([_message(1, "b/1"), _message(2, "c/1")]) == [1, 2]
+        assert store.append([_message(n, "b/1") for n in range(1, 6)]) == [1, 2, 3, 4, 5]
         cluster.delivered["#t"] = 0
-        cluster._enqueue("c/1", _batch(2, 2))  # 1 is b's, alive: its batch is on its way
+        cluster._enqueue("c/1", _batch(5, 5))  # c's 5 waits for 1..4
+        cluster._enqueue("d/1", _batch(3, 4))  # d's 3..4 waits for 1..2
         loop = asyncio.get_running_loop()
-        until = loop.time() + 0.3  # six waits
+        until = loop.time() + 0.2
         while loop.time() < until:
             assert cluster.delivered["#t"] == 0 and cluster.waiting_for_order
             await asyncio.sleep(0.02)
-        cluster.node_died("b/1")  # b is gone: 1 is read from the store at once
+        cluster.node_died("b/1")  # 1..2 were b's, which is gone: read now, and only those
         deadline = loop.time() + 5
         while cluster.waiting_for_order:
-            assert loop.time() < deadline, "the number of a node that died was never read"
+            assert loop.time() < deadline, "the numbers of a node that died were never read"
             await asyncio.sleep(0.01)
-        assert cluster.delivered["#t"] == 2
+        assert asked == [("#t", 0, 2)]
+        assert cluster.delivered["#t"] == 5
     finally:
         store.close()

@@ -123,10 +123,13 @@ def test_cluster_bench_reports_one_node_and_three_side_by_side_without_losses(
             assert phase["p50_ms"] is not None and phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
     for phase in (cluster["max"], cluster["fixed"]):
         # CPU per node and Redis's apart; the nodes' sum is the server's figure (both read at the
-        # phase's ends, a moment apart: equal within a few clock ticks).
+        # phase's ends, a moment apart: equal within what busy nodes use in that moment on a
+        # loaded machine, 60 ms seen once in CI).
         parts = phase["cpu_us_parts"]
         assert sorted(parts) == ["node1", "node2", "node3", "redis"]
-        assert abs(sum(parts[f"node{i}"] for i in (1, 2, 3)) - phase["cpu_us"]) <= 50_000
+        assert abs(sum(parts[f"node{i}"] for i in (1, 2, 3)) - phase["cpu_us"]) <= max(
+            150_000, phase["cpu_us"] // 20
+        )
         assert phase["redis_cpu_us_per_delivery"] >= 0
         # A member shares its node with one sender of three: most checked deliveries crossed.
         assert 0.5 < phase["cross_share"] < 1

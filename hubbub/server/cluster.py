@@ -148,8 +148,6 @@ class Cluster:
         # This run of the node: a restarted node is a new incarnation, and the old one's users are
         # gone (the others saw its lease run out, or see it now).
         self.me = f"{self.node}/{secrets.token_hex(4)}"
-        # Every msgid this node stamps carries its mark (a store's row tells whose it was).
-        server.delivery.new_msgid.name_node(self.me)
         self.k = f"hubbub:{settings.network}:"
         self.redis: Any = None  # redis.asyncio.Redis, once started (its replies are untyped)
         self.world = server.world

@@ -17,7 +17,6 @@ import asyncio
 import itertools
 import logging
 import os
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -52,11 +51,6 @@ def _b32(n: int, width: int) -> str:
     return "".join(reversed(out))
 
 
-def node_mark(name: str) -> str:
-    """The four msgid characters of the cluster node (incarnation) called ``name``."""
-    return _b32(zlib.crc32(name.encode()) & 0xFFFFF, 4)
-
-
 # Two base32 digits for every 10-bit number: a counter is encoded with four lookups, not a loop.
 _B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
 
@@ -71,16 +65,6 @@ class MsgidFactory:
         # of a busy loop turn's) share it, so it is encoded once.
         self._ms = -1
         self._prefix = ""
-
-    @property
-    def node(self) -> str:
-        """The four characters after the time in every msgid: who stamped it."""
-        return self._node
-
-    def name_node(self, name: str) -> None:
-        """Stamp ``name``'s mark from now on (a cluster node: others can tell its messages)."""
-        self._node = node_mark(name)
-        self._ms = -1
 
     def __call__(self, now_ms: int) -> str:
         """A new msgid for a message stamped ``now_ms``."""

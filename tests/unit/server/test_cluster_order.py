@@ -11,15 +11,12 @@ import asyncio
 from hubbub.server.app import Server
 from hubbub.server.cluster import Cluster, _Pending
 from hubbub.server.config import Settings
-from hubbub.server.delivery import node_mark
 from hubbub.store import StoredMessage
 from hubbub.store.postgres import PostgresStore
 
 
-def _message(n: int, node: str = "") -> StoredMessage:
-    # a msgid is 9 characters of time, the stamping node's mark, then a counter
-    msgid = f"000000000{node_mark(node)}{n:07d}" if node else f"id{n}"
-    return StoredMessage(msgid, 1_000 + n, "#t", "PRIVMSG", "x!u@h", ("#t", str(n)), None, {})
+def _message(n: int) -> StoredMessage:
+    return StoredMessage(f"id{n}", 1_000 + n, "#t", "PRIVMSG", "x!u@h", ("#t", str(n)), None, {})
 
 
 def _batch(first: int, last: int) -> _Pending:
@@ -82,7 +79,7 @@ async def test_only_numbers_nothing_here_holds_are_read_and_a_dead_node_s_at_onc
 
         cluster.read_gap = read_gap
         cluster.nodes.add("b/1")
-        assert store.append([_message(n, "b/1") for n in range(1, 6)]) == [1, 2, 3, 4, 5]
+        assert store.append([_message(n) for n in range(1, 6)]) == [1, 2, 3, 4, 5]
         cluster.delivered["#t"] = 0
         cluster._enqueue("c/1", _batch(5, 5))  # c's 5 waits for 1..4
         cluster._enqueue("d/1", _batch(3, 4))  # d's 3..4 waits for 1..2

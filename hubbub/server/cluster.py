@@ -187,6 +187,13 @@ class Cluster:
         # for an earlier number, per sender ("" for our own commits), first in first out.
         self.delivered: dict[str, int] = {}
         self._waiting: dict[str, deque[_Pending]] = {}
+        # Joins (docs/cluster.md, "Joining"): our members that joined a conversation lately, by
+        # uid; where this node's own numbering stood when it learnt of each member that joined
+        # (here or elsewhere), until a commit turns it into the member's first number; and, for
+        # a JOIN being run, where the store and our numbering stood just before it.
+        self._fresh: dict[str, dict[int, _Fresh]] = {}
+        self._marks: dict[str, list[_Mark]] = {}
+        self._joining: dict[str, tuple[int | None, _Mark]] = {}
         self._gap_timer: asyncio.TimerHandle | None = None
         self.order_wait = settings.cluster_order_wait
         # The store's messages of a conversation after one number up to another, and its last
@@ -350,6 +357,7 @@ class Cluster:
                 if not self.connected:
                     continue
                 await self.redis.set(self._lease_key(self.me), b"1", px=int(self.lease * 600))
+                self._forget_old_marks()
                 await self._reap()
             except (RedisError, OSError) as exc:
                 log.debug("cluster keeper: %s", exc)
@@ -480,6 +488,7 @@ class Cluster:
             self._was_in[session] = set(session.channels)
         else:
             self._was_in.pop(session, None)
+        self._joining.clear()
         self._schedule()
 
     # channel names -------------------------------------------------------------------------------
@@ -508,6 +517,8 @@ class Cluster:
         if not session.registered or not message.params:
             return False
         world = self.world
+        if self.read_last is not None:
+            self._note_joins(session, message.params[0])
         new = [
             name
             for name in dict.fromkeys(message.params[0].split(","))
@@ -540,6 +551,20 @@ class Cluster:
 
         session.run_async(work())
         return True
+
+    def _note_joins(self, session: Session, names: str) -> None:
+        """Before a JOIN runs: where each channel's numbering stands in the store and here.
+
+        Read before the JOIN, the member's first number is never past what it is shown on
+        joining (history replayed, its own JOIN), so nothing falls between the two.
+        """
+        world = self.world
+        self._joining.clear()
+        for name in names.split(","):
+            key = world.fold(name)
+            if name[:1] not in "#&" or key in session.channels or key in self._joining:
+                continue
+            self._joining[key] = (self._read_last(key), self._mark((self.me, self.uid(session))))
 
     async def _claim_channels(self, names: list[str]) -> dict[str, str]:
         """Claim ``names``; return those refused, with the name of the channel each looks like."""
@@ -655,22 +680,36 @@ class Cluster:
             self._ops.append(["c", channel.name, props])
             self._jobs(self._hset_chan(key, props))
         touched_local: set[int] = set()
+        fresh = self._fresh.get(key)
         for who, prefix in members.items():
             if old_members.get(who) != prefix:
                 self._ops.append(["m", key, who[0], who[1], prefix])
                 if who[0] == self.me:
                     touched_local.add(who[1])
+                    if who not in old_members and self.read_gap is not None:
+                        if fresh is None:
+                            fresh = self._fresh[key] = {}
+                        fresh[who[1]] = self._joined(key, who)
         for who in old_members:
             if who not in members:
                 self._ops.append(["m", key, who[0], who[1], None])
                 if who[0] == self.me:
                     touched_local.add(who[1])
+                    if fresh is not None:
+                        fresh.pop(who[1], None)
+        if fresh is not None and not fresh:
+            del self._fresh[key]
         self.sent_chans[key] = (props, members)
         if touched_local and not any(node == self.me for node, _uid in old_members):
             # Our first member of the channel: its order here starts at the store's last number
             # (those given meanwhile were never meant for this node; the new member reads them
             # as history).
-            self._start_order(key)
+            start = fresh.get(min(touched_local)) if fresh is not None else None
+            if start is not None:
+                self.delivered[key] = start.after
+            else:
+                self._start_order(key)
+        self._joining.pop(key, None)
         for uid in touched_local:
             session = self.local.get(uid)
             if session is not None:
@@ -719,7 +758,7 @@ class Cluster:
             progress = False
             for sender, queue in list(self._waiting.items()):
                 while queue and self._ready(queue[0]):
-                    self._let_out(queue.popleft())
+                    self._let_out(sender, queue.popleft())
                     progress = True
                 if not queue:
                     del self._waiting[sender]
@@ -741,33 +780,180 @@ class Cluster:
                 max(0.0, first_due - now), self._fill_gaps
             )
 
-    def _let_out(self, pending: _Pending) -> None:
+    def _let_out(self, sender: str, pending: _Pending) -> None:
         seqs = pending.seqs
-        if pending.epoch is not None:
+        epoch = pending.epoch
+        if epoch is not None:
+            firsts = self._resolve(epoch, seqs) if seqs and self._marks else None
+            if seqs and self._fresh:
+                if firsts:
+                    self._known(self.me, _firsts_of(firsts, self.me))
+                self._catch_up(self.me, seqs)  # what came before a member's join mark goes first
             self._seal(None)  # what was queued to other nodes before this commit goes first
-            release(pending.epoch, pending.error)
-            self._seal(seqs)
+            release(epoch, pending.error)
+            self._seal(seqs, firsts)
         else:
+            head = pending.header or {"p": [], "r": []}
+            if self._fresh:
+                self._known(sender, head.get("k"))  # of a late copy too
             stale = seqs is not None and all(
                 last <= self.delivered.get(target, -1) for target, (_first, last) in seqs.items()
             )
             if not stale:  # else read from the store after a wait, and delivered then
-                self.deliver(pending.header or {"p": [], "r": []}, pending.blob)
+                if seqs and self._fresh:
+                    self._catch_up(sender, seqs)
+                self.deliver(head, pending.blob)
         if seqs:
             delivered = self.delivered
             for target, (_first, last) in seqs.items():
                 if delivered.get(target, 0) < last:
                     delivered[target] = last
 
-    def _start_order(self, key: str) -> None:
+    # joins --------------------------------------------------------------------------------------
+    #
+    # A node fans a message out to the members it knows of when it handles it, and the store
+    # numbers it at the commit. A member that joined on another node is learnt of a little later:
+    # what the sender's node numbered after the join but fanned out before it learnt of it did
+    # not go to the member. Each node notes where its own numbering stood when it learnt of a
+    # member (a mark), and its next commit in that conversation turns the mark into the member's
+    # first number from this node, sent with the batch; the member's node reads what came
+    # before that number, and after the join, from the store, in its place.
+
+    def _mark(self, who: tuple[str, int]) -> _Mark:
+        epoch, at, seq = self.server.delivery.position()
+        return _Mark(who, epoch, at, seq, self.server.clock.monotonic())
+
+    def _learn(self, key: str, who: tuple[str, int], mark: _Mark | None = None) -> None:
+        """This node learnt that ``who`` is a member of ``key``: note where its numbering stands.
+
+        Every node sends a mark for every member it learns of (a starting node for all of them):
+        the member's node reads from the store everything of a node that has sent none yet.
+        """
+        marks = self._marks.get(key)
+        if marks is None:
+            marks = self._marks[key] = []
+        marks.append(mark if mark is not None else self._mark(who))
+
+    def _forget_old_marks(self) -> None:
+        """Marks older than a lease: no member is fresh that long (a conversation gone quiet)."""
+        old = self.server.clock.monotonic() - self.lease
+        for key, marks in list(self._marks.items()):
+            marks[:] = [m for m in marks if m.since >= old]
+            if not marks:
+                del self._marks[key]
+
+    def _joined(self, key: str, who: tuple[str, int]) -> _Fresh:
+        """Our member ``who`` joined ``key``: where its numbers start, and our own mark for it."""
+        last, mark = self._joining.get(key) or (None, None)
+        if mark is None or mark.who != who:
+            last, mark = self._read_last(key), None
+        self._learn(key, who, mark)
+        return _Fresh(self.server.clock.monotonic(), last if last is not None else self.delivered.get(key, 0))
+
+    def _read_last(self, key: str) -> int | None:
         if self.read_last is None:
-            self.delivered.pop(key, None)
-            return
+            return None
         try:
-            self.delivered[key] = self.read_last(key)
+            return self.read_last(key)
         except StoreError as exc:
-            log.warning("cluster: cannot read where %s stands (%s); its order starts with the next", key, exc)
-            self.delivered.pop(key, None)
+            log.warning("cluster: cannot read where %s stands (%s)", key, exc)
+            return None
+
+    def _resolve(self, epoch: Epoch, seqs: dict[str, list[int]]) -> dict[str, dict[tuple[str, int], int]]:
+        """The marks this commit settles: per conversation, each member's first number from here.
+
+        A mark taken before ``epoch`` began settles at its first number; one taken while it was
+        being gathered, at the number of the first message written after the mark.
+        """
+        firsts: dict[str, dict[tuple[str, int], int]] = {}
+        for key, (first, _last) in seqs.items():
+            marks = self._marks.get(key)
+            if not marks:
+                continue
+            settled = firsts[key] = {}
+            within: list[_Mark] = []
+            keep: list[_Mark] = []
+            for mark in marks:
+                if mark.epoch is epoch:
+                    within.append(mark)
+                elif (mark.epoch.seq if mark.epoch is not None else mark.seq) < epoch.seq:
+                    settled[mark.who] = first
+                else:
+                    keep.append(mark)  # taken after this epoch was sent to the store
+            if within:
+                within.sort(key=lambda m: m.at)
+                count = 0
+                at = 0
+                writes = epoch.writes
+                for mark in within:
+                    for item in writes[at : mark.at]:
+                        if isinstance(item, StoredMessage) and item.target == key:
+                            count += 1
+                    at = mark.at
+                    settled[mark.who] = first + count
+            if keep:
+                self._marks[key] = keep
+            else:
+                del self._marks[key]
+        return firsts
+
+    def _known(self, node: str, firsts: dict[str, list[list[int]]] | None) -> None:
+        """``node`` says from which of its numbers it sends our members of each conversation."""
+        if not firsts:
+            return
+        for key, pairs in firsts.items():
+            fresh = self._fresh.get(key)
+            if fresh:
+                for uid, number in pairs:
+                    entry = fresh.get(uid)
+                    if entry is not None:
+                        entry.known[node] = number
+
+    def _catch_up(self, node: str, seqs: dict[str, list[int]]) -> None:
+        """Read from the store, for members that joined lately, what ``node`` numbered after their
+        join but fanned out before it learnt of it (all of it until its mark for them comes)."""
+        now = self.server.clock.monotonic()
+        for target, (first, last) in seqs.items():
+            fresh = self._fresh.get(target)
+            if not fresh:
+                continue
+            done = self.delivered.get(target, first - 1)
+            wants: dict[tuple[int, int], list[Session]] = {}
+            for uid, entry in list(fresh.items()):
+                session = self.local.get(uid)
+                if (
+                    session is None
+                    or session.gone
+                    or target not in session.channels
+                    or now - entry.since > self.lease
+                ):
+                    del fresh[uid]
+                    continue
+                upto = min(last, entry.known.get(node, last + 1) - 1)
+                after = max(first - 1, done, entry.after)
+                if after < upto:
+                    wants.setdefault((after, upto), []).append(session)
+            if not fresh:
+                del self._fresh[target]
+            for (after, upto), members in wants.items():
+                try:
+                    rows = self.read_gap(target, after, upto) if self.read_gap is not None else []
+                except StoreError as exc:
+                    log.warning(
+                        "cluster: cannot read %s after %d for members that just joined (%s)",
+                        target,
+                        after,
+                        exc,
+                    )
+                    continue
+                self._send_rows(members, rows)
+
+    def _start_order(self, key: str) -> None:
+        last = self._read_last(key)
+        if last is None:
+            self.delivered.pop(key, None)  # its order starts with the next batch
+        else:
+            self.delivered[key] = last
 
     def _fill_gaps_now(self) -> None:
         for queue in self._waiting.values():
@@ -817,13 +1003,19 @@ class Cluster:
         channel = self.world.channels.get(target)
         if channel is None:
             return
-        local = [m for m in channel.members if m not in self.remote_of and not m.gone]
+        self._send_rows([m for m in channel.members if m not in self.remote_of and not m.gone], rows)
+
+    def _send_rows(self, members: list[Session], rows: list[StoredMessage]) -> None:
         for row in rows:
             message = to_message(row)
-            for member in local:  # straight to the socket, as deliver() does
-                member.conn.send_parts([capmod.render(message, member.view)])
+            tagmsg = row.command == "TAGMSG"  # only for clients with message-tags, as live
+            for member in members:  # straight to the socket, as deliver() does
+                if not tagmsg or member.view & capmod.TAGS:
+                    member.conn.send_parts([capmod.render(message, member.view)])
 
-    def _seal(self, seqs: dict[str, list[int]] | None) -> None:
+    def _seal(
+        self, seqs: dict[str, list[int]] | None, firsts: dict[str, dict[tuple[str, int], int]] | None = None
+    ) -> None:
         """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's)."""
         targets: set[str] = set()
         if seqs:
@@ -836,14 +1028,22 @@ class Cluster:
                             targets.add(where[0])
         for node, out in self.outboxes.items():
             if out.parts or node in targets:
-                self._out.append((self.to_stream(node), self._batch_fields(out, seqs)))
+                self._out.append((self.to_stream(node), self._batch_fields(out, seqs, firsts)))
         self._schedule()
 
-    def _batch_fields(self, out: NodeOutbox, seqs: dict[str, list[int]] | None) -> dict[bytes, bytes]:
+    def _batch_fields(
+        self,
+        out: NodeOutbox,
+        seqs: dict[str, list[int]] | None,
+        firsts: dict[str, dict[tuple[str, int], int]] | None = None,
+    ) -> dict[bytes, bytes]:
         pieces, users = out.take()
         head: dict[str, Any] = {"p": [len(p) for p in pieces], "r": users}
         if seqs:
             head["s"] = seqs
+        theirs = _firsts_of(firsts, out.node) if firsts else None
+        if theirs:
+            head["k"] = theirs
         fields = self._fields(b"h", json.dumps(head).encode())
         fields[b"d"] = b"".join(pieces)
         return fields
@@ -901,6 +1101,8 @@ class Cluster:
             world.set_prefix(channel, session, prefix)
         else:
             world.join(channel, session, prefix)
+            if node != self.me and self.read_last is not None:
+                self._learn(key, (node, uid))
         if before is None:
             before = self.sent_chans[key] = (_chan_props(channel), {})
         before[1][(node, uid)] = prefix
@@ -1211,6 +1413,42 @@ class _Pending:
         # the numbers it waits for.
         self.blocked_at: float | None = None
         self.check_at = 0.0
+
+
+def _firsts_of(firsts: dict[str, dict[tuple[str, int], int]], node: str) -> dict[str, list[list[int]]]:
+    """The first numbers settled for ``node``'s members: per conversation, ``[uid, number]``."""
+    out: dict[str, list[list[int]]] = {}
+    for key, settled in firsts.items():
+        pairs = [[uid, number] for (where, uid), number in settled.items() if where == node]
+        if pairs:
+            out[key] = pairs
+    return out
+
+
+class _Fresh:
+    """A member of ours that joined lately: since when, the store's last number when it joined,
+    and from which number each node (this one too) sends it the conversation."""
+
+    __slots__ = ("after", "known", "since")
+
+    def __init__(self, since: float, after: int) -> None:
+        self.since = since
+        self.after = after
+        self.known: dict[str, int] = {}
+
+
+class _Mark:
+    """Where this node's numbering stood when it learnt that ``who`` joined a conversation: the
+    epoch being gathered (None: none was) and how many writes it held, and the last epoch begun."""
+
+    __slots__ = ("at", "epoch", "seq", "since", "who")
+
+    def __init__(self, who: tuple[str, int], epoch: Epoch | None, at: int, seq: int, since: float) -> None:
+        self.who = who
+        self.epoch = epoch
+        self.at = at
+        self.seq = seq
+        self.since = since
 
 
 class ClusterError(Exception):

@@ -334,6 +334,12 @@ class Delivery:
             self.outboxes.schedule()
         return epoch
 
+    def position(self) -> tuple[Epoch | None, int, int]:
+        """Where this node's messages stand now: the epoch being gathered (None if none is), how
+        many writes it holds, and the number of the last epoch begun (cluster join marks)."""
+        epoch = self.epoch
+        return epoch, (len(epoch.writes) if epoch is not None else 0), self._seq
+
     def start_ms(self) -> int:
         """A time (ms) later than every message stamped so far, and no later stamp is earlier.
 

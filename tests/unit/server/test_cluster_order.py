@@ -97,3 +97,34 @@ async def test_only_numbers_nothing_here_holds_are_read_and_a_dead_node_s_at_onc
         assert cluster.delivered["#t"] == 5
     finally:
         store.close()
+
+
+async def test_a_join_mark_settles_at_the_first_message_written_after_it() -> None:
+    """Where a node's numbering stood when it learnt of a member's JOIN becomes, at its next
+    commit in that conversation, the member's first number from this node (docs/cluster.md)."""
+    server = Server(Settings(cluster_url="redis://127.0.0.1:1/0"))
+    cluster = Cluster(server)
+    delivery = server.delivery
+    other = StoredMessage("u1", 1_000, "#u", "PRIVMSG", "x!u@h", ("#u", "u"), None, {})
+    cluster._learn("#t", ("b/1", 1))  # nothing gathered yet: the next epoch is all after it
+    delivery.record(_message(1))
+    delivery.record(other)
+    delivery.record(_message(2))
+    cluster._learn("#t", ("b/1", 2))  # after two of #t's messages of this epoch
+    delivery.record(_message(3))
+    first = delivery.epoch
+    assert first is not None
+    assert cluster._resolve(first, {"#t": [10, 12], "#u": [4, 4]}) == {"#t": {("b/1", 1): 10, ("b/1", 2): 12}}
+    assert not cluster._marks  # settled marks are gone
+    delivery.submit()  # no writer here: committed at once
+    delivery.record(_message(4))
+    cluster._learn("#t", ("b/1", 3))  # after every #t message of the next epoch
+    second = delivery.epoch
+    assert second is not None and second is not first
+    cluster._learn("#u", ("b/1", 4))
+    # an epoch sent to the store before a mark leaves it for a later one
+    assert cluster._resolve(first, {"#u": [5, 5]}) == {"#u": {}}
+    assert cluster._resolve(second, {"#t": [13, 13], "#u": [6, 6]}) == {
+        "#t": {("b/1", 3): 14},
+        "#u": {("b/1", 4): 6},
+    }

@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from hubbub import __version__
 from hubbub.protocol import Casemapping, Message
@@ -30,6 +31,7 @@ from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
 from .endings import Endings
+from .handlers.chghost import change_host
 from .handlers.context import NickClaims
 from .handlers.dispatch import dispatch
 from .history import History
@@ -498,6 +500,25 @@ class Server:
         self.directs.forget(session)
         if self.cluster is not None:
             self.cluster.gone(session)
+
+    def leaves_elsewhere(self, session: Session, reason: str, quit_message: str | None) -> bool:
+        """In a cluster: whether ``session`` is another node's user, whose node is asked to
+        disconnect it (a KILL, a ban); that node's QUIT then reaches everyone."""
+        return self.ask_home(session, "quit", reason, quit_message)
+
+    def ask_home(self, session: Session, what: str, *args: Any) -> bool:
+        """In a cluster: whether ``session`` is another node's user, whose node is asked to do
+        ``what`` to it (:meth:`asked` there)."""
+        return self.cluster is not None and self.cluster.ask(session, what, list(args))
+
+    def asked(self, session: Session, what: str, args: list[Any]) -> None:
+        """Another node asked this one to do ``what`` to its user ``session``."""
+        if what == "quit":
+            session.disconnect(args[0], quit_message=args[1])
+        elif what == "host":
+            change_host(self, session, args[0], args[1])
+        else:
+            log.warning("cluster: another node asked for %r, which this node does not do", what)
 
     def remove_member(self, channel: Channel[Session], session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel ends unless durable."""

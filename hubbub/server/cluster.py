@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 
 from hubbub.protocol import Message, numerics, skeleton
 from hubbub.store import StoredMessage, StoreError
+from hubbub.store.accounts import ServerBan
 
 from . import caps as capmod
 from . import monitor
@@ -47,6 +48,7 @@ from .session import Session
 from .world import ListEntry
 
 if TYPE_CHECKING:
+    from .bans import Bans
     from .clock import Clock, Deadlines
     from .config import Settings
     from .delivery import Delivery
@@ -131,9 +133,13 @@ class ClusterHost(Protocol):
     outboxes: Outboxes
     deadlines: Deadlines[Session]
     port: int
+    bans: Bans
 
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session``."""
+
+    def asked(self, session: Session, what: str, args: list[Any]) -> None:
+        """Another node asks this one to do ``what`` to its user ``session`` (Cluster.ask)."""
 
 
 class Cluster:
@@ -209,6 +215,9 @@ class Cluster:
         self.nodes: set[str] = set()  # other nodes seen alive
         self._release_script: Any = None
         self._reap_script: Any = None
+        # Bans set here reach every node; each enforces them on its own users.
+        server.bans.shared = self._share
+        server.bans.elsewhere = self.remote_of.__contains__
 
     @property
     def waiting_to_send(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -630,6 +639,10 @@ class Cluster:
         except (RedisError, OSError) as exc:
             log.warning("cluster: cannot clear a user who left (%s)", exc)
 
+    def _share(self, op: list[Any]) -> None:
+        self._ops.append(op)
+        self._schedule()
+
     def _jobs(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.append(task)
@@ -803,6 +816,10 @@ class Cluster:
                 if seqs and self._fresh:
                     self._catch_up(sender, seqs)
                 self.deliver(head, pending.blob)
+            for uid, what, args in head.get("a", ()):
+                session = self.local.get(uid)
+                if session is not None and not session.gone:
+                    self.server.asked(session, what, args)
         if seqs:
             delivered = self.delivered
             for target, (_first, last) in seqs.items():
@@ -1027,7 +1044,7 @@ class Cluster:
                         if where is not None:
                             targets.add(where[0])
         for node, out in self.outboxes.items():
-            if out.parts or node in targets:
+            if out.parts or out.asks or node in targets:
                 self._out.append((self.to_stream(node), self._batch_fields(out, seqs, firsts)))
         self._schedule()
 
@@ -1044,6 +1061,8 @@ class Cluster:
         theirs = _firsts_of(firsts, out.node) if firsts else None
         if theirs:
             head["k"] = theirs
+        if out.asks:
+            head["a"], out.asks = out.asks, []
         fields = self._fields(b"h", json.dumps(head).encode())
         fields[b"d"] = b"".join(pieces)
         return fields
@@ -1143,6 +1162,22 @@ class Cluster:
             self.world.remove_channel(channel)
         self.sent_chans.pop(key, None)
 
+    def ask(self, session: Session, what: str, args: list[Any]) -> bool:
+        """Ask the node of ``session``, if it is another node's user, to do ``what`` to it (an
+        operator's KILL, CHGHOST ...: its node changes it, and tells everyone); True then.
+
+        What was queued to it goes first, in the same batch or an earlier one.
+        """
+        where = self.remote_of.get(session)
+        if where is None:
+            return False
+        session.conn.flush()
+        out = self.outboxes.get(where[0])
+        if out is not None:
+            out.asks.append([where[1], what, args])
+            self._schedule()
+        return True
+
     def drop_mirror(self, mirror: Session, reason: str, *, tell: bool) -> None:
         """Take another node's user out of our world; ``tell``: show its QUIT to our users."""
         where = self.remote_of.pop(mirror, None)
@@ -1186,6 +1221,12 @@ class Cluster:
                 self._apply_chan_gone(op[1])
             elif kind == "i":
                 self._apply_invite(op[1], op[2], op[3])
+            elif kind == "ban":
+                ban = ServerBan(*op[1])
+                self.server.bans.put(ban)
+                self.server.bans.enforce(ban)
+            elif kind == "unban":
+                self.server.bans.lift(op[1], op[2])
             elif kind == "x":
                 mirror = self.mirrors.get((node, op[1]))
                 if mirror is not None:
@@ -1284,7 +1325,7 @@ class Cluster:
             ops, self._ops = self._ops, []
             self._out.append((self.all_stream, self._fields(b"o", json.dumps(ops).encode())))
         for node, out in self.outboxes.items():
-            if out.parts:
+            if out.parts or out.asks:
                 self._out.append((self.to_stream(node), self._batch_fields(out, None)))
 
     def _fields(self, key: bytes, value: bytes) -> dict[bytes, bytes]:

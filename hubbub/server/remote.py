@@ -20,11 +20,13 @@ from .outbox import Epoch, Outboxes, Part, Segment
 class NodeOutbox:
     """What this loop turn queued for the users of one other node, per user, in order."""
 
-    __slots__ = ("_schedule", "node", "parts", "scheduled")
+    __slots__ = ("_schedule", "asks", "node", "parts", "scheduled")
 
     def __init__(self, node: str, schedule: Callable[[NodeOutbox], None]) -> None:
         self.node = node
         self.parts: dict[int, list[Part]] = {}  # uid -> parts, in the order they were queued
+        # What that node is asked to do to its users (Cluster.ask): [uid, what, [args]].
+        self.asks: list[list[object]] = []
         self.scheduled = False
         self._schedule = schedule
 

@@ -62,6 +62,10 @@ class Host(Protocol):
     def session_gone(self, session: Session, reason: str) -> None:
         """``session`` left the network: show its QUIT to its peers once."""
 
+    def leaves_elsewhere(self, session: Session, reason: str, quit_message: str | None) -> bool:
+        """Whether ``session`` is another node's user, whose node was just asked to disconnect
+        it (it stays here until that node says it left)."""
+
 
 class Session(Answering["Host"]):
     """One connected client, registered or not."""
@@ -333,7 +337,7 @@ class Session(Answering["Host"]):
 
     def disconnect(self, reason: str, *, quit_message: str | None = None) -> None:
         """Leave the network: tell peers once, free the nick, close the socket with ``ERROR``."""
-        if self.gone:
+        if self.gone or self.server.leaves_elsewhere(self, reason, quit_message):
             return
         self.gone = True
         self.server.deadlines.cancel(self)

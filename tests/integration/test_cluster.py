@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from hubbub.protocol import Message, parse
+from hubbub.server.accounts import hash_password
 from tests.support.serverproc import ServerProcess
 from tests.support.services import RedisServer
 
-from .accounts_helpers import login_and_register, register_account
+from .accounts_helpers import OPER_PASSWORD, login_and_register, register_account
 from .ircclient import IRCClient
 
 Nodes = Callable[..., Awaitable[ServerProcess]]
@@ -637,3 +638,98 @@ async def test_joining_a_channel_busy_on_every_node_misses_nothing(nodes: Nodes,
     assert live and live[0] in history
     assert live == history[history.index(live[0]) :], [m.params[-1] for m in got][:40]
     await _nothing_owed_before(bob, "#busy", got[0], joined)
+
+
+def _oper_config(tmp_path: Path) -> Path:
+    config = tmp_path / "opers.toml"
+    config.write_text(f'[operators]\nopers = ["admin {hash_password(OPER_PASSWORD, 1024, 1)}"]\n')
+    return config
+
+
+async def test_an_operator_kills_a_user_of_another_node(nodes: Nodes, tmp_path: Path) -> None:
+    """KILL of a user connected elsewhere: that node disconnects it, everyone sees one QUIT, and
+    its nick is free in the whole network."""
+    config = str(_oper_config(tmp_path))
+    alice, bob = await _pair(nodes, "#room", "--config", config)
+    carol = await _client(nodes.started[1], "carol")  # type: ignore[attr-defined]  # on bob's node
+    await carol.join("#room")
+    await alice.expect("JOIN", "#room")
+    alice.send(f"OPER admin {OPER_PASSWORD}")
+    await alice.expect("381")
+    alice.buffer.clear()
+    alice.send("KILL bob :spamming")
+    error = await bob.expect("ERROR")
+    assert "Killed (alice (spamming))" in error.params[-1]
+    await bob.expect_closed()
+    for watcher in (alice, carol):
+        quit_line = await watcher.expect("QUIT")
+        assert quit_line.source.startswith("bob!") and "Killed" in quit_line.params[-1]
+        await _sees_in(watcher, "#room", "alice", "carol")
+    for watcher in (alice, carol):
+        assert [m.command for m in _received(watcher)].count("QUIT") == 1
+    # the nick is free on both nodes
+    again = await _client(nodes.started[0], "bob")  # type: ignore[attr-defined]
+    await again.join("#room")
+    await carol.expect("JOIN", "#room")
+
+
+async def test_a_server_ban_set_on_one_node_holds_on_every_node(nodes: Nodes, tmp_path: Path) -> None:
+    """KLINE on node a disconnects the matching user of node b at once, and b refuses it until
+    UNKLINE on a lifts the ban there too."""
+    config = str(_oper_config(tmp_path))
+    alice, bob = await _pair(nodes, "#room", "--config", config)
+    b = nodes.started[1]  # type: ignore[attr-defined]
+    alice.send(f"OPER admin {OPER_PASSWORD}")
+    await alice.expect("381")
+    alice.send("KLINE bob!*@* :go away")
+    await bob.expect("465")
+    error = await bob.expect("ERROR")
+    assert "Banned: go away" in error.params[-1]
+    await bob.expect_closed()
+    await alice.expect("QUIT")
+
+    async def refused() -> bool:
+        client = await IRCClient.open(b.host, b.port, "bob")
+        client.send("NICK bob")
+        client.send("USER u 0 * :u")
+        reply = await client.expect(lambda m: m.command in ("001", "465"))
+        await client.close()
+        return reply.command == "465"
+
+    assert await refused()
+    alice.send("UNKLINE bob!*@*")
+    await alice.expect("NOTICE")
+    await _until(lambda: _not(refused))
+
+
+async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
+    return not await check()
+
+
+async def test_an_operator_changes_the_host_of_a_user_of_another_node(nodes: Nodes, tmp_path: Path) -> None:
+    """CHGHOST of a user connected elsewhere changes it on its own node, which shows it to
+    everyone; it stays changed when that user changes something else later."""
+    config = str(_oper_config(tmp_path))
+    alice, bob = await _pair(nodes, "#room", "--config", config, caps=("chghost",))
+    alice.send(f"OPER admin {OPER_PASSWORD}")
+    await alice.expect("381")
+    alice.send("CHGHOST bob visitor hidden.example")
+    await bob.expect("396", "bob", "hidden.example")
+    change = await alice.expect("CHGHOST", "visitor", "hidden.example")
+    assert change.source.startswith("bob!")
+    bob.send("AWAY :lunch")  # a change of bob's that his node tells the network
+    await bob.expect("306")
+
+    async def host_seen(client: IRCClient) -> bool:
+        client.buffer.clear()
+        client.send("WHOIS bob")
+        replies = await client.collect_until("318")
+        return any(m.command == "311" and m.params[2:4] == ("visitor", "hidden.example") for m in replies)
+
+    await _until(lambda: host_seen(alice))
+    assert await host_seen(bob)
+    alice.buffer.clear()
+    alice.send("WHOIS bob")
+    replies = await alice.collect_until("318")
+    assert [m.params[-1] for m in replies if m.command == "301"] == ["lunch"]  # the AWAY came
+    assert [m.params[2:4] for m in replies if m.command == "311"] == [("visitor", "hidden.example")]

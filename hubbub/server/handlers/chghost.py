@@ -97,6 +97,7 @@ def handle_chghost(ctx: Context, session: Session, msg: Message) -> None:
     if not valid_host(host):
         session.fail("CHGHOST", "INVALID_HOSTNAME", "That is not a valid hostname", safe_param(host))
         return
-    change_host(ctx, target, user, host)
+    if not ctx.ask_home(target, "host", user, host):  # a user of another node: changed there
+        change_host(ctx, target, user, host)
     target.reply(RPL_HOSTHIDDEN, host, "is now your displayed host")
     session.notice(f"Changed the host of {target.nick} to {user}@{host}")

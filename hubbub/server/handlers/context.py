@@ -11,7 +11,7 @@ Ergo, where every handler gets ``(server, client, msg, rb)``, nothing reaches th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..accounts import Accounts
@@ -94,3 +94,8 @@ class Context(Protocol):
 
     def node_of(self, session: Session) -> str | None:
         """In a cluster, the name of the node ``session`` is connected to; else None."""
+
+    def ask_home(self, session: Session, what: str, *args: Any) -> bool:
+        """In a cluster: whether ``session`` is another node's user, whose node was just asked
+        to do ``what`` to it (``"host"``: CHGHOST's change); it changes there, and is shown from
+        there to everyone."""

@@ -142,10 +142,7 @@ def _set_ban(ctx: Context, session: Session, kind: str, msg: Message) -> None:
         until += " (the longest a ban may last; without a duration a ban is permanent)"
     _oper_notice(session, f"Added {kind} ban on {ban.mask}{until}: {reason}")
     log.info("%s banned %s %s%s: %s", session.nick, kind, ban.mask, until, reason)
-    for user in list(ctx.world.users.values()):
-        if user is not session and ctx.bans.matching(user) is not None:
-            user.reply(numerics.ERR_YOUREBANNEDCREEP, f"You are banned from this server: {reason}")
-            user.disconnect(f"Banned: {reason}")
+    ctx.bans.enforce(ban, spare=session)
 
 
 def _unset_ban(ctx: Context, session: Session, kind: str, msg: Message) -> None:

@@ -1064,9 +1064,11 @@ class Cluster:
         reply.add_done_callback(self._on_read)
 
     def _on_read(self, reply: asyncio.Future[Any]) -> None:
-        if self._stopping or reply.cancelled():
+        if reply.cancelled():
             return
-        error = reply.exception()
+        error = reply.exception()  # read even when stopping: the closed connection fails it
+        if self._stopping:
+            return
         if error is not None:
             self._lost(str(error))
             return

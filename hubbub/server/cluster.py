@@ -411,17 +411,23 @@ class Cluster:
         return self.nick_keys.get(session) == self._nick_key(nick)
 
     def claim(self, session: Session, nick: str, then: Callable[[bool], None]) -> None:
-        """Take ``nick`` in the network for ``session``, then ``then(taken)`` (in its command)."""
+        """Take ``nick`` in the network for ``session``'s user, then ``then(taken)`` (in the
+        command of ``session``, which may be a device of that user: its later lines wait)."""
         key = self._nick_key(nick)
+        user = session.primary or session
 
         async def work() -> None:
-            taken = await self._claim(session, key)
-            if session.gone:
+            taken = await self._claim(user, key)
+            if user.gone:
                 if taken:
-                    await self._release(session, key)
+                    await self._release(user, key)
+                return
+            if session.gone:  # the device that asked left: the user keeps the nick it has
+                if taken and key != self._nick_key(user.nick):
+                    await self._claim(user, self._nick_key(user.nick))
                 return
             then(taken)
-            self.touch(session)
+            self.touch(user)
 
         session.run_async(work())
 

@@ -33,7 +33,8 @@ class NickClaims(Protocol):
         """Whether ``session`` already holds ``nick`` in the network."""
 
     def claim(self, session: Session, nick: str, then: Callable[[bool], None]) -> None:
-        """Take ``nick`` for ``session``, then call ``then(taken)`` within the client's command."""
+        """Take ``nick`` for ``session``'s user (of which ``session`` may be a device), then call
+        ``then(taken)`` within the client's command."""
 
 
 class Context(Protocol):

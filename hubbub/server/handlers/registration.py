@@ -77,7 +77,7 @@ def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
             elif not session.gone:
                 session.reply(numerics.ERR_NICKNAMEINUSE, nick)
 
-        claims.claim(session.primary or session, nick, then)
+        claims.claim(session, nick, then)  # for every device of the user; this one's lines wait
         return
     session = session.primary or session  # every device of the user changes nick
     old_mask = session.hostmask

@@ -830,19 +830,29 @@ class Cluster:
                 member.conn.send_parts([capmod.render(message, member.view)])
 
     def _seal(self, seqs: dict[str, list[int]] | None) -> None:
-        """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's)."""
-        targets: set[str] = set()
+        """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's).
+
+        A node is given the numbers of the channels it has members of (and of every direct
+        conversation), not of the others: it keeps no order for those, and the lines it is sent
+        for them (to a device of one of our users, handover.py) come in this node's order.
+        """
+        per_node: dict[str, dict[str, list[int]]] = {}
+        directs: dict[str, list[int]] = {}
         if seqs:
-            for target in seqs:
+            for target, numbers in seqs.items():
                 channel = self.world.channels.get(target)
-                if channel is not None:
-                    for member in channel.members:
-                        where = self.remote_of.get(member)
-                        if where is not None:
-                            targets.add(where[0])
+                if channel is None:
+                    directs[target] = numbers
+                    continue
+                for member in channel.members:
+                    where = self.remote_of.get(member)
+                    if where is not None:
+                        per_node.setdefault(where[0], {})[target] = numbers
         for node, out in self.outboxes.items():
-            if out.parts or node in targets:
-                self._out.append((self.to_stream(node), self._batch_fields(out, seqs)))
+            mine = per_node.get(node)
+            if out.parts or mine is not None:
+                numbered = {**directs, **mine} if mine is not None else directs
+                self._out.append((self.to_stream(node), self._batch_fields(out, numbered or None)))
         self._schedule()
 
     def _batch_fields(self, out: NodeOutbox, seqs: dict[str, list[int]] | None) -> dict[bytes, bytes]:

@@ -95,3 +95,7 @@ class Context(Protocol):
 
     def node_of(self, session: Session) -> str | None:
         """In a cluster, the name of the node ``session`` is connected to; else None."""
+
+    def hand_over_device(self, session: Session, holder: Session) -> bool:
+        """In a cluster: make ``session`` a device of ``holder`` on ``holder``'s node, when that
+        is another node; False if ``holder`` is a user of this node."""

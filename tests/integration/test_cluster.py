@@ -757,3 +757,25 @@ async def test_a_device_whose_home_node_stops_is_told_why(nodes: Nodes, pg_url: 
     got = await phone.expect_closed()
     errors = [m for m in got if m.command == "ERROR"]
     assert errors and "Server shutting down" in errors[0].params[0], got
+
+
+async def test_two_devices_on_one_node_both_get_what_another_node_sends(nodes: Nodes, pg_url: str) -> None:
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    laptop = await _client(a, "alice", DEVICE_CAPS)
+    await register_account(laptop, DEVICE_PASSWORD)
+    await laptop.join("#team")
+    bob = await _client(b, "bob", DEVICE_CAPS)
+    await _until(lambda: _channel_listed(bob, "#team"))
+    await bob.join("#team")
+    phone = await IRCClient.open(a.host, a.port, "phone")
+    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD)).command == "903"
+    await phone.collect_until("366", "alice", "#team")
+    bob.send("PRIVMSG #team :to the channel")
+    bob.send("PRIVMSG alice :to alice")
+    got = {}
+    for device in (laptop, phone):
+        got[device] = await device.expect("PRIVMSG", "#team", "to the channel")
+        await device.expect("PRIVMSG", "alice", "to alice")
+    # each in its own form: the phone asked for no message-tags
+    assert "msgid" in got[laptop].tags and not got[phone].tags

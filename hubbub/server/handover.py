@@ -25,18 +25,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hubbub.protocol import ProtocolError, parse
 
 from . import caps as capmod
 from .client_state import AuthState
-from .remote import DeviceLink
+from .remote import DeviceLink, NodeOutbox
 from .session import Session
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
-    from .outbox import Part
+    from .clock import Clock, Deadlines
+    from .delivery import Delivery
+    from .outbox import Outboxes, Part
+    from .world import World
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,46 @@ HOME_GONE = "The node holding this account's session is gone; reconnect"
 HOLDER_GONE = "The account's user left the network meanwhile; reconnect"
 
 
+class HomeNode(Protocol):
+    """What the handover needs of its node (:class:`hubbub.server.app.Server`)."""
+
+    clock: Clock
+    deadlines: Deadlines[Session]
+    delivery: Delivery
+    outboxes: Outboxes
+
+    def adopt_device(self, session: Session) -> bool:
+        """Make ``session`` a device of its account's user here; False if that user is not here."""
+
+
+class Network(Protocol):
+    """What the handover needs of the node's part in the network (:class:`hubbub.server.cluster.Cluster`)."""
+
+    world: World[Session]
+    local: dict[int, Session]
+    remote_of: dict[Session, tuple[str, int]]
+
+    @property
+    def server(self) -> HomeNode:
+        """The node."""
+
+    def reserve_uid(self, session: Session) -> int:
+        """A number for our connection ``session`` that is no user here."""
+
+    def outbox_for(self, node: str) -> NodeOutbox:
+        """What this loop turn queues for ``node``'s users."""
+
+    def schedule_send(self) -> None:
+        """Send what is queued at the end of this loop turn."""
+
+    def touch(self, session: Session) -> None:
+        """After a change of our user ``session``: tell the network."""
+
+
 class Handover:
     """This node's devices handed to other nodes, and other nodes' devices it is home to."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Network) -> None:
         self.cluster = cluster
         # Connections of ours whose sessions live on another node: session -> (that node, our uid).
         self.handed: dict[Session, tuple[str, int]] = {}

@@ -304,7 +304,7 @@ class Cluster:
                 conn.close()
 
     async def _drain(self) -> None:
-        while self._out or self._ops:
+        while self._out or self._ops or self.handover.pending:
             await asyncio.sleep(0)
             self._queue_ops()
             if self._out:

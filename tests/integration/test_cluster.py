@@ -740,14 +740,21 @@ async def test_a_device_whose_home_node_is_killed_is_closed_with_an_error(nodes:
     assert await _whois_count(bob, "alice") == 0
 
 
-async def test_a_killed_node_s_device_ends_quietly_on_its_home_node(nodes: Nodes, pg_url: str) -> None:
+@pytest.mark.parametrize("how", ["kill", "terminate"])
+async def test_a_device_s_node_going_ends_it_quietly_on_its_home_node(
+    nodes: Nodes, pg_url: str, how: str
+) -> None:
     laptop, phone, _bob, carol = await _devices(nodes, pg_url)
     await phone.collect_until("366", "alice", "#team")
-    await nodes.started[1].kill()  # type: ignore[attr-defined]  # node b, the phone's
+    await getattr(nodes.started[1], how)()  # type: ignore[attr-defined]  # node b, the phone's
     await carol.expect("QUIT", timeout=LEASE * 3)  # bob's
     for seen in await _marked(laptop, carol):
         assert not [m for m in seen if m.command == "QUIT" and _by(m, "alice")], seen
     assert await _listed(carol, "#team") == ["alice", "carol"]
+    # the phone's session is gone with its node: the laptop was the last device
+    laptop.send("QUIT :laptop off")
+    quit_ = await carol.expect("QUIT")
+    assert _by(quit_, "alice") and quit_.params == ("Quit: laptop off",)
 
 
 async def test_a_device_whose_home_node_stops_is_told_why(nodes: Nodes, pg_url: str) -> None:

@@ -31,9 +31,11 @@ from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
 from .endings import Endings
+from .handlers import devices
 from .handlers.chghost import change_host
 from .handlers.context import NickClaims
 from .handlers.dispatch import dispatch
+from .handlers.registration import become_device
 from .history import History
 from .isupport import isupport_tokens, offered_caps
 from .limits import ConnectionCounter, RefusalLog, connection_room
@@ -355,6 +357,10 @@ class Server:
                 session.disconnect(reason)
             elif not conn.closed:
                 conn.close_with_error(reason)
+        if self.cluster is not None:
+            # Devices whose connections are on other nodes: those nodes close them on our ERROR.
+            for session in list(self.cluster.handover.adopted.values()):
+                session.disconnect(reason)
         self.outboxes.flush()
         # Lines held for a commit (goodbyes included) go out when it returns; the store writer
         # gives up on a store locked elsewhere after a while (writer.STOP_PATIENCE).
@@ -423,12 +429,13 @@ class Server:
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session`` through the command table, with this server as context."""
         cluster = self.cluster
-        if (
-            cluster is not None
-            and message.command == "JOIN"
-            and cluster.claims_channels(session, message, line)
-        ):
-            return  # the new channels' names are claimed in the network first, then it runs again
+        if cluster is not None:
+            handed = cluster.handover.handed
+            if handed and session in handed:
+                cluster.handover.forward(session, line)  # a device whose session is on another node
+                return
+            if message.command == "JOIN" and cluster.claims_channels(session, message, line):
+                return  # the new channels' names are claimed in the network first, then it runs again
         dispatch(self, session, message, line)
         if cluster is not None and message.command not in STATELESS:
             cluster.touch(session, message)
@@ -496,6 +503,8 @@ class Server:
 
     def session_gone(self, session: Session, reason: str) -> None:
         """A session left the network (endings.py shows its QUIT and ends emptied channels)."""
+        if self.cluster is not None and self.cluster.handover.connection_gone(session, reason):
+            return  # a device whose session is on another node: that node ends it
         self.endings.quit(session, reason)
         self.directs.forget(session)
         if self.cluster is not None:
@@ -519,6 +528,20 @@ class Server:
             change_host(self, session, args[0], args[1])
         else:
             log.warning("cluster: another node asked for %r, which this node does not do", what)
+
+    def hand_over_device(self, session: Session, holder: Session) -> bool:
+        """In a cluster: make ``session`` a device of ``holder`` on ``holder``'s node, if that is
+        another node (handover.py); False if ``holder`` is a user of this node."""
+        return self.cluster is not None and self.cluster.handover.hand_over(session, holder)
+
+    def adopt_device(self, session: Session) -> bool:
+        """Make ``session``, another node's connection, a device of its account's user here."""
+        holder = devices.online_holder(self, session)
+        if holder is None or (self.cluster is not None and holder in self.cluster.remote_of):
+            return False
+        become_device(self, session, holder)
+        self.deadlines.cancel(session)  # its pings are its connection's node's
+        return True
 
     def remove_member(self, channel: Channel[Session], session: Session) -> None:
         """Take ``session`` out of ``channel``; an empty channel ends unless durable."""

@@ -41,6 +41,7 @@ from . import caps as capmod
 from . import monitor
 from .bus import BusConnection, BusError, Reply
 from .committed import release
+from .handover import Handover, to_siblings
 from .outbox import Epoch
 from .playback import to_message
 from .remote import NodeOutbox, RemoteLink
@@ -141,6 +142,10 @@ class ClusterHost(Protocol):
     def asked(self, session: Session, what: str, args: list[Any]) -> None:
         """Another node asks this one to do ``what`` to its user ``session`` (Cluster.ask)."""
 
+    def adopt_device(self, session: Session) -> bool:
+        """Make ``session`` (another node's connection) a device of its account's user here, as a
+        connection registering here would be; False if that user is not online here."""
+
 
 class Cluster:
     """This node's part in the network: its mirrors of other nodes' users, and the bus."""
@@ -218,6 +223,8 @@ class Cluster:
         # Bans set here reach every node; each enforces them on its own users.
         server.bans.shared = self._share
         server.bans.elsewhere = self.remote_of.__contains__
+        # Devices of one account on several nodes (handover.py).
+        self.handover = Handover(self)
 
     @property
     def waiting_to_send(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -313,7 +320,7 @@ class Cluster:
                 conn.close()
 
     async def _drain(self) -> None:
-        while self._out or self._ops:
+        while self._out or self._ops or self.handover.pending:
             await asyncio.sleep(0)
             self._queue_ops()
             if self._out:
@@ -399,6 +406,7 @@ class Cluster:
             log.warning("cluster: node %s is gone; %d of its users quit", node, len(gone))
         for mirror in gone:
             self.drop_mirror(mirror, NETSPLIT_REASON, tell=True)
+        self.handover.node_died(node)
         self.outboxes.pop(node, None)
         if self._waiting:  # what waited for its numbers is read from the store now
             asyncio.get_running_loop().call_soon(self._fill_gaps_now)
@@ -414,6 +422,23 @@ class Cluster:
             self.local[uid] = session
         return uid
 
+    def reserve_uid(self, session: Session) -> int:
+        """A number for our connection ``session`` that is no user here (a device handed over)."""
+        self._next_uid += 1
+        self.local[self._next_uid] = session
+        return self._next_uid
+
+    def outbox_for(self, node: str) -> NodeOutbox:
+        """What this loop turn queues for ``node``'s users."""
+        out = self.outboxes.get(node)
+        if out is None:
+            out = self.outboxes[node] = NodeOutbox(node, self._schedule_node)
+        return out
+
+    def schedule_send(self) -> None:
+        """Send what is queued at the end of this loop turn."""
+        self._schedule()
+
     def member_key(self, session: Session) -> tuple[str, int]:
         """Who ``session`` is on the network: (node, uid)."""
         remote = self.remote_of.get(session)
@@ -428,17 +453,23 @@ class Cluster:
         return self.nick_keys.get(session) == self._nick_key(nick)
 
     def claim(self, session: Session, nick: str, then: Callable[[bool], None]) -> None:
-        """Take ``nick`` in the network for ``session``, then ``then(taken)`` (in its command)."""
+        """Take ``nick`` in the network for ``session``'s user, then ``then(taken)`` (in the
+        command of ``session``, which may be a device of that user: its later lines wait)."""
         key = self._nick_key(nick)
+        user = session.primary or session
 
         async def work() -> None:
-            taken = await self._claim(session, key)
-            if session.gone:
+            taken = await self._claim(user, key)
+            if user.gone:
                 if taken:
-                    await self._release(session, key)
+                    await self._release(user, key)
+                return
+            if session.gone:  # the device that asked left: the user keeps the nick it has
+                if taken and key != self._nick_key(user.nick):
+                    await self._claim(user, self._nick_key(user.nick))
                 return
             then(taken)
-            self.touch(session)
+            self.touch(user)
 
         session.run_async(work())
 
@@ -472,7 +503,7 @@ class Cluster:
 
     def touch(self, session: Session, message: Message | None = None) -> None:
         """After a command of our user ``session``: tell the network what it changed."""
-        if session in self.remote_of:
+        if session in self.remote_of or session in self.handover.handed:
             return
         if session.registered and not session.gone and session.primary is None:
             snap = _user_snap(session)
@@ -610,8 +641,21 @@ class Cluster:
 
     def gone(self, session: Session) -> None:
         """Our user ``session`` left the network (its QUIT went to every peer, mirrors too)."""
+        self.handover.forget(session)
         uid = self.uid_of.pop(session, None)
         if uid is None:
+            return
+        heir = self.world.users.get(session.folded)
+        if (
+            heir is not None
+            and heir is not session
+            and heir not in self.remote_of
+            and heir not in self.uid_of
+        ):
+            # Multiple devices: the holder left first and its next device holds the nick now
+            # (World.detach_device). The network goes on knowing the user by the same number, its
+            # nick claim and memberships included: nobody elsewhere sees anything.
+            self._inherit(session, heir, uid)
             return
         self.local.pop(uid, None)
         self.sent_users.pop(session, None)
@@ -627,6 +671,20 @@ class Cluster:
         if self.redis is not None:
             self._jobs(self._forget_user(uid, session, nick_key))
         self._schedule()
+
+    def _inherit(self, session: Session, heir: Session, uid: int) -> None:
+        self.uid_of[heir] = uid
+        self.local[uid] = heir
+        sent = self.sent_users.pop(session, None)
+        if sent is not None:
+            self.sent_users[heir] = sent
+        key = self.nick_keys.pop(session, None)
+        if key is not None:
+            self.nick_keys[heir] = key
+        was_in = self._was_in.pop(session, None)
+        if was_in is not None:
+            self._was_in[heir] = was_in
+        self.touch(heir)  # its caps, and so its view elsewhere, may differ
 
     async def _forget_user(self, uid: int, session: Session, key: str | None) -> None:
         assert self.redis is not None
@@ -1033,19 +1091,29 @@ class Cluster:
     def _seal(
         self, seqs: dict[str, list[int]] | None, firsts: dict[str, dict[tuple[str, int], int]] | None = None
     ) -> None:
-        """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's)."""
-        targets: set[str] = set()
+        """Close what is queued to each node as one batch (numbered: ``seqs``, the commit's).
+
+        A node is given the numbers of the channels it has members of (and of every direct
+        conversation), not of the others: it keeps no order for those, and the lines it is sent
+        for them (to a device of one of our users, handover.py) come in this node's order.
+        """
+        per_node: dict[str, dict[str, list[int]]] = {}
+        directs: dict[str, list[int]] = {}
         if seqs:
-            for target in seqs:
+            for target, numbers in seqs.items():
                 channel = self.world.channels.get(target)
-                if channel is not None:
-                    for member in channel.members:
-                        where = self.remote_of.get(member)
-                        if where is not None:
-                            targets.add(where[0])
+                if channel is None:
+                    directs[target] = numbers
+                    continue
+                for member in channel.members:
+                    where = self.remote_of.get(member)
+                    if where is not None:
+                        per_node.setdefault(where[0], {})[target] = numbers
         for node, out in self.outboxes.items():
-            if out.parts or out.asks or node in targets:
-                self._out.append((self.to_stream(node), self._batch_fields(out, seqs, firsts)))
+            mine = per_node.get(node)
+            if out.parts or out.asks or mine is not None:
+                numbered = {**directs, **mine} if mine is not None else directs
+                self._out.append((self.to_stream(node), self._batch_fields(out, numbered or None, firsts)))
         self._schedule()
 
     def _batch_fields(
@@ -1073,9 +1141,7 @@ class Cluster:
         mirror = self.mirrors.get((node, uid))
         world = self.world
         if mirror is None:
-            out = self.outboxes.get(node)
-            if out is None:
-                out = self.outboxes[node] = NodeOutbox(node, self._schedule_node)
+            out = self.outbox_for(node)
             delivery = self.server.delivery
             link = RemoteLink(out, uid, snap["host"], lambda: delivery.committed_seq, self.server.outboxes)
             mirror = Session(self.server, link)  # type: ignore[arg-type]
@@ -1240,6 +1306,7 @@ class Cluster:
             pieces.append(blob[at : at + size])
             at += size
         local = self.local
+        handed = self.handover.handed
         for entry in head["r"]:
             session = local.get(entry[0])
             if session is None or session.gone:
@@ -1247,7 +1314,12 @@ class Cluster:
             # Straight to the socket, past any output of ours still waiting for a commit: what
             # another node committed comes before every message of ours not committed yet (the
             # store numbers them after it), and before those of ours waiting for their turn.
-            session.conn.send_parts([pieces[index] for index in entry[1:]])
+            parts = [pieces[index] for index in entry[1:]]
+            session.conn.send_parts(parts)
+            if session.siblings:
+                to_siblings(session, parts)  # other nodes know the user by its holder alone
+            elif handed and session in handed:
+                self.handover.delivered(session, parts)
 
     # the bus ------------------------------------------------------------------------------------
 
@@ -1307,9 +1379,11 @@ class Cluster:
         reply.add_done_callback(self._on_read)
 
     def _on_read(self, reply: asyncio.Future[Any]) -> None:
-        if self._stopping or reply.cancelled():
+        if reply.cancelled():
             return
-        error = reply.exception()
+        error = reply.exception()  # read even when stopping: the closed connection fails it
+        if self._stopping:
+            return
         if error is not None:
             self._lost(str(error))
             return
@@ -1327,6 +1401,9 @@ class Cluster:
         for node, out in self.outboxes.items():
             if out.parts or out.asks:
                 self._out.append((self.to_stream(node), self._batch_fields(out, None)))
+        if self.handover.pending:
+            for node, events in self.handover.take_events().items():
+                self._out.append((self.to_stream(node), self._fields(b"v", json.dumps(events).encode())))
 
     def _fields(self, key: bytes, value: bytes) -> dict[bytes, bytes]:
         """A new batch's fields: who sent it, its number (receivers drop repeats), and ``key``."""
@@ -1424,6 +1501,8 @@ class Cluster:
         try:
             if b"o" in fields:
                 self.apply(node, json.loads(fields[b"o"]))
+            elif b"v" in fields:
+                self.handover.apply(node, json.loads(fields[b"v"]))
             else:
                 head = json.loads(fields[b"h"])
                 self._enqueue(node, _Pending(head.get("s"), header=head, blob=fields[b"d"]))

@@ -12,6 +12,7 @@ connection as they are.
 from __future__ import annotations
 
 import ssl
+from collections import deque
 from collections.abc import Callable
 
 from .outbox import Epoch, Outboxes, Part, Segment
@@ -169,3 +170,98 @@ class RemoteLink:
 
     async def writable(self) -> None:
         """A mirror is not sent long replies."""
+
+
+class DeviceLink(RemoteLink):
+    """A device of one of our users whose connection is on another node (docs/cluster.md).
+
+    Its session runs here, on the account's home node, like a local device's; its output goes to
+    the connection's node as a mirror's does, and the lines the client sends there come here
+    (:meth:`take`). While one of its commands finishes off the loop, or waits for a commit, its
+    later lines wait, in order, as a local connection's do (intake.py).
+    """
+
+    __slots__ = ("_after_commit", "_bypass", "_call_soon", "_final", "_holds", "_pending", "handle")
+
+    def __init__(
+        self,
+        node: NodeOutbox,
+        uid: int,
+        host: str,
+        committed: Callable[[], int],
+        outboxes: Outboxes,
+        after_commit: Callable[[Callable[[], None]], bool],
+        call_soon: Callable[[Callable[[], None]], object],
+    ) -> None:
+        super().__init__(node, uid, host, committed, outboxes)
+        self._after_commit = after_commit  # Delivery.after_commit
+        self._call_soon = call_soon
+        self._pending: deque[bytes] = deque()
+        self._holds = 0
+        self._bypass: bytes | None = None
+        self._final: bytes | None = None  # the ERROR line, once the session ended here
+        self.handle: Callable[[bytes], None] | None = None  # Session.handle_line, once it is made
+
+    def take(self, lines: list[bytes]) -> None:
+        """The client sent ``lines`` on its node: handle them, after any that wait."""
+        if self._pending or self._holds:
+            self._pending.extend(lines)
+            return
+        for i, line in enumerate(lines):
+            if self.closed or self.handle is None:
+                return
+            if self._holds:  # the line before held the rest
+                self._pending.extend(lines[i:])
+                return
+            self.handle(line)
+
+    def _drain(self) -> None:
+        pending = self._pending
+        while pending and not self._holds and not self.closed and self.handle is not None:
+            self.handle(pending.popleft())
+
+    def hold_input(self) -> None:
+        """Handle none of the client's lines until :meth:`release_input`."""
+        self._holds += 1
+
+    def release_input(self) -> None:
+        """The command that held input is finished: go on with the lines that waited."""
+        self._holds -= 1
+        if not self._holds and self._pending and not self.closed:
+            self._call_soon(self._drain)
+
+    def after_commit(self, line: bytes) -> bool:
+        """Handle ``line`` again once what is recorded is committed; False if it is already."""
+        if line is self._bypass:
+            self._bypass = None
+            return False
+        if not self._after_commit(self.release_input):
+            return False
+        self._pending.appendleft(line)
+        self._bypass = line
+        self._holds += 1
+        return True
+
+    def send_parts(self, parts: list[Part]) -> None:
+        """Hand what waited for a commit to the connection's node (its ERROR last)."""
+        if self.lost or not parts:
+            return
+        self.node.add(self.uid, parts)
+        if self._final is not None and parts[-1] is self._final:
+            self.lost = True  # the connection's node closes it on that line
+
+    def close_with_error(self, reason: str) -> None:
+        """Send ``ERROR :reason`` after whatever is queued; the connection's node then closes it."""
+        if self.closed:
+            return
+        self.closed = True
+        self._pending.clear()
+        final = self._final = f"ERROR :{reason}\r\n".encode()
+        parts = [*(self.outbox or ()), final]
+        self.outbox = None
+        self.outbox_size = 0
+        hold = self.hold
+        if hold is not None and hold.seq > self._committed():
+            hold.hold_output(self, parts)
+            return
+        self.send_parts(parts)

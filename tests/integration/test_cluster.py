@@ -733,3 +733,212 @@ async def test_an_operator_changes_the_host_of_a_user_of_another_node(nodes: Nod
     replies = await alice.collect_until("318")
     assert [m.params[-1] for m in replies if m.command == "301"] == ["lunch"]  # the AWAY came
     assert [m.params[2:4] for m in replies if m.command == "311"] == [("visitor", "hidden.example")]
+
+
+# Devices of one account on two nodes (docs/cluster.md, "Devices on several nodes") -----------------
+
+DEVICE_PASSWORD = "two-nodes-pw"
+DEVICE_CAPS = ("message-tags",)
+
+
+async def _devices(nodes: Nodes, pg_url: str) -> tuple[IRCClient, IRCClient, IRCClient, IRCClient]:
+    """alice's laptop and carol on node a, bob on node b, all in #team; then alice's phone on b."""
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    laptop = await _client(a, "alice", DEVICE_CAPS)
+    await register_account(laptop, DEVICE_PASSWORD)
+    await laptop.join("#team")
+    carol = await _client(a, "carol", DEVICE_CAPS)
+    await carol.join("#team")
+    bob = await _client(b, "bob", DEVICE_CAPS)
+    await _until(lambda: _channel_listed(bob, "#team"))
+    await bob.join("#team")
+    await _sees_in(laptop, "#team", "alice", "bob", "carol")
+    phone = await IRCClient.open(b.host, b.port, "phone")
+    caps = (*DEVICE_CAPS, "server-time")  # a view of its own: what the laptop is sent, in its form
+    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD, caps)).command == "903"
+    return laptop, phone, bob, carol
+
+
+async def _listed(client: IRCClient, channel: str) -> list[str]:
+    """The NAMES list of ``channel`` as it comes now, every entry (a user listed twice shows twice)."""
+    client.buffer.clear()
+    client.send(f"NAMES {channel}")
+    got = await client.collect_until("366", client.nick, channel)
+    return sorted(n.lstrip("@+") for m in got if m.command == "353" for n in m.params[-1].split())
+
+
+def _by(message: Message, nick: str) -> bool:
+    return message.source is not None and message.source.startswith(f"{nick}!")
+
+
+async def _whois_count(client: IRCClient, nick: str) -> int:
+    client.buffer.clear()
+    client.send(f"WHOIS {nick}")
+    got = await client.collect_until("318")
+    return sum(1 for m in got if m.command == "311")
+
+
+async def _marked(sender: IRCClient, *readers: IRCClient) -> list[list[Message]]:
+    """What each of ``readers`` got until ``sender``'s marker message reached it (a barrier
+    across nodes: what a node sent before the marker comes before it)."""
+    token = f"marker-{asyncio.get_running_loop().time()}"
+    sender.send(f"PRIVMSG #team :{token}")
+    return [await r.collect_until("PRIVMSG", "#team", token) for r in readers]
+
+
+async def test_a_second_device_on_another_node_is_the_same_user(nodes: Nodes, pg_url: str) -> None:
+    laptop, phone, bob, carol = await _devices(nodes, pg_url)
+    welcome = await phone.expect("001")
+    assert welcome.params[0] == "alice"
+    got = await phone.collect_until("366", "alice", "#team")
+    joins = [m for m in got if m.command == "JOIN"]
+    assert [m.params for m in joins] == [("#team",)]
+    assert joins[0].source is not None and joins[0].source.startswith("alice!")
+    names = [n.lstrip("@") for m in got if m.command == "353" for n in m.params[-1].split()]
+    assert sorted(names) == ["alice", "bob", "carol"]
+    # nobody else saw a JOIN: one user, on both nodes
+    for seen in await _marked(laptop, bob, carol):
+        assert not [m for m in seen if m.command == "JOIN" and _by(m, "alice")], seen
+    assert await _listed(bob, "#team") == ["alice", "bob", "carol"]
+    assert await _listed(carol, "#team") == ["alice", "bob", "carol"]
+    assert await _whois_count(bob, "alice") == 1
+    assert await _whois_count(carol, "alice") == 1
+
+    # what others say reaches both devices, from either node
+    for speaker, text in ((bob, "from b"), (carol, "from a")):
+        speaker.send(f"PRIVMSG #team :{text}")
+        on_laptop = await laptop.expect("PRIVMSG", "#team", text)
+        on_phone = await phone.expect("PRIVMSG", "#team", text)
+        assert _by(on_laptop, speaker.nick) and _by(on_phone, speaker.nick)
+        assert on_phone.tags["msgid"] == on_laptop.tags["msgid"]
+        assert "time" in on_phone.tags and "time" not in on_laptop.tags
+        speaker.send(f"PRIVMSG alice :psst {text}")
+        await laptop.expect("PRIVMSG", "alice", f"psst {text}")
+        await phone.expect("PRIVMSG", "alice", f"psst {text}")
+
+    # what the phone says reaches the others once, and the laptop as on one node
+    phone.send("PRIVMSG #team :from my phone")
+    await laptop.expect("PRIVMSG", "#team", "from my phone")
+    for seen in await _marked(laptop, bob, carol):
+        said = [m for m in seen if m.command == "PRIVMSG" and m.params[-1] == "from my phone"]
+        assert len(said) == 1 and said[0].source is not None and said[0].source.startswith("alice!"), seen
+    # and its commands are answered as any client's
+    phone.send("WHOIS bob")
+    assert (await phone.expect("311")).params[1] == "bob"
+    phone.send("JOIN #more")
+    await laptop.expect("JOIN", "#more")
+    await phone.expect("366", "alice", "#more")
+    await _until(lambda: _channel_listed(bob, "#more"))
+    bob.send("JOIN #more")
+    await phone.expect("JOIN", "#more")
+    assert await _listed(bob, "#more") == ["alice", "bob"]
+    # a nick change waits for its claim in the network on alice's node; the lines after it wait too
+    phone.send("NICK alicia")
+    phone.send("PRIVMSG #team :renamed")
+    assert (await bob.expect("NICK")).params == ("alicia",)
+    assert _by(await bob.expect("PRIVMSG", "#team", "renamed"), "alicia")
+    await laptop.expect("NICK", "alicia")
+    await phone.expect("NICK", "alicia")
+
+
+async def test_a_device_on_another_node_leaving_shows_nothing_until_the_last_goes(
+    nodes: Nodes, pg_url: str
+) -> None:
+    laptop, phone, bob, carol = await _devices(nodes, pg_url)
+    await phone.collect_until("366", "alice", "#team")
+    phone.send("QUIT :phone off")
+    await phone.expect_closed()
+    for seen in await _marked(laptop, bob, carol):
+        assert not [m for m in seen if m.command == "QUIT" and _by(m, "alice")], seen
+    assert await _listed(bob, "#team") == ["alice", "bob", "carol"]
+
+    # the laptop leaves first: the phone, on the other node, holds the nick on
+    node_b = nodes.started[1]  # type: ignore[attr-defined]
+    phone = await IRCClient.open(node_b.host, node_b.port, "phone2")
+    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD, DEVICE_CAPS)).command == "903"
+    await phone.collect_until("366", "alice", "#team")
+    laptop.send("QUIT :laptop off")
+    await laptop.expect_closed()
+    for seen in await _marked(phone, bob, carol):
+        assert not [m for m in seen if m.command == "QUIT" and _by(m, "alice")], seen
+    assert await _listed(bob, "#team") == ["alice", "bob", "carol"]
+    assert await _listed(carol, "#team") == ["alice", "bob", "carol"]
+    bob.send("PRIVMSG alice :still there?")
+    await phone.expect("PRIVMSG", "alice", "still there?")
+    carol.send("PRIVMSG #team :and here?")
+    await phone.expect("PRIVMSG", "#team", "and here?")
+    # the nick stays held in the whole network
+    node_a = nodes.started[0]  # type: ignore[attr-defined]
+    for node in (node_a, node_b):
+        other = await IRCClient.open(node.host, node.port, "other")
+        other.send("NICK alice")
+        other.send("USER u 0 * :u")
+        await other.expect("433")
+        await other.close()
+    # the last device leaving is the user quitting
+    phone.send("QUIT :all off")
+    await phone.expect_closed()
+    for client in (bob, carol):
+        quit_ = await client.expect("QUIT")
+        assert quit_.source is not None and quit_.source.startswith("alice!")
+        assert quit_.params == ("Quit: all off",)
+
+
+async def test_a_device_whose_home_node_is_killed_is_closed_with_an_error(nodes: Nodes, pg_url: str) -> None:
+    _laptop, phone, bob, _carol = await _devices(nodes, pg_url)
+    await phone.collect_until("366", "alice", "#team")
+    await nodes.started[0].kill()  # type: ignore[attr-defined]  # node a, alice's home
+    got = await phone.expect_closed(timeout=LEASE * 3)
+    errors = [m for m in got if m.command == "ERROR"]
+    assert errors and "gone" in errors[0].params[0], got
+    # and alice is gone from node b's network, as every user of node a
+    assert await _whois_count(bob, "alice") == 0
+
+
+@pytest.mark.parametrize("how", ["kill", "terminate"])
+async def test_a_device_s_node_going_ends_it_quietly_on_its_home_node(
+    nodes: Nodes, pg_url: str, how: str
+) -> None:
+    laptop, phone, _bob, carol = await _devices(nodes, pg_url)
+    await phone.collect_until("366", "alice", "#team")
+    await getattr(nodes.started[1], how)()  # type: ignore[attr-defined]  # node b, the phone's
+    await carol.expect("QUIT", timeout=LEASE * 3)  # bob's
+    for seen in await _marked(laptop, carol):
+        assert not [m for m in seen if m.command == "QUIT" and _by(m, "alice")], seen
+    assert await _listed(carol, "#team") == ["alice", "carol"]
+    # the phone's session is gone with its node: the laptop was the last device
+    laptop.send("QUIT :laptop off")
+    quit_ = await carol.expect("QUIT")
+    assert _by(quit_, "alice") and quit_.params == ("Quit: laptop off",)
+
+
+async def test_a_device_whose_home_node_stops_is_told_why(nodes: Nodes, pg_url: str) -> None:
+    _laptop, phone, _bob, _carol = await _devices(nodes, pg_url)
+    await phone.collect_until("366", "alice", "#team")
+    await nodes.started[0].terminate()  # type: ignore[attr-defined]  # node a, gracefully
+    got = await phone.expect_closed()
+    errors = [m for m in got if m.command == "ERROR"]
+    assert errors and "Server shutting down" in errors[0].params[0], got
+
+
+async def test_two_devices_on_one_node_both_get_what_another_node_sends(nodes: Nodes, pg_url: str) -> None:
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    laptop = await _client(a, "alice", DEVICE_CAPS)
+    await register_account(laptop, DEVICE_PASSWORD)
+    await laptop.join("#team")
+    bob = await _client(b, "bob", DEVICE_CAPS)
+    await _until(lambda: _channel_listed(bob, "#team"))
+    await bob.join("#team")
+    phone = await IRCClient.open(a.host, a.port, "phone")
+    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD)).command == "903"
+    await phone.collect_until("366", "alice", "#team")
+    bob.send("PRIVMSG #team :to the channel")
+    bob.send("PRIVMSG alice :to alice")
+    got = {}
+    for device in (laptop, phone):
+        got[device] = await device.expect("PRIVMSG", "#team", "to the channel")
+        await device.expect("PRIVMSG", "alice", "to alice")
+    # each in its own form: the phone asked for no message-tags
+    assert "msgid" in got[laptop].tags and not got[phone].tags

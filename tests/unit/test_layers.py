@@ -56,7 +56,7 @@ LAYERS: dict[str, list[str]] = {
     ],
     "handlers": ["handlers"],
     "wire": ["intake", "connection", "doors", "websocket", "web", "tutorial"],
-    "app": ["app", "bus", "cluster", "metrics", "startup", "serve_command"],
+    "app": ["app", "bus", "cluster", "handover", "metrics", "startup", "serve_command"],
 }
 LAYER_OF = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 LAYER_NAMES = list(LAYERS)

@@ -33,7 +33,8 @@ class NickClaims(Protocol):
         """Whether ``session`` already holds ``nick`` in the network."""
 
     def claim(self, session: Session, nick: str, then: Callable[[bool], None]) -> None:
-        """Take ``nick`` for ``session``, then call ``then(taken)`` within the client's command."""
+        """Take ``nick`` for ``session``'s user (of which ``session`` may be a device), then call
+        ``then(taken)`` within the client's command."""
 
 
 class Context(Protocol):
@@ -99,3 +100,7 @@ class Context(Protocol):
         """In a cluster: whether ``session`` is another node's user, whose node was just asked
         to do ``what`` to it (``"host"``: CHGHOST's change); it changes there, and is shown from
         there to everyone."""
+
+    def hand_over_device(self, session: Session, holder: Session) -> bool:
+        """In a cluster: make ``session`` a device of ``holder`` on ``holder``'s node, when that
+        is another node; False if ``holder`` is a user of this node."""

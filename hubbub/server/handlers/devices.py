@@ -13,6 +13,13 @@ when the holder leaves first, the next sibling becomes the holder.
 A connection joins its account's user when it logs in with SASL before registration completes,
 the account is already online, and it asks for that user's nick or the account's name, with the
 ``multi_device`` setting on (the default).
+
+In a cluster the user may be another node's (its holder here is a mirror). Then the connection is
+handed over to that node, the account's *home* (hubbub/server/handover.py): its session is made
+there and goes through :func:`show_channels` and every handler there, as a local device's does,
+while this node keeps the socket and forwards its lines. So every rule above holds across nodes
+by construction; other nodes know the user by its holder alone, and the home node gives each
+device a copy of what they send it.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from hubbub.protocol import Message
 
-from ..remote import RemoteLink
 from .burst import send_marker, send_names, send_topic
 
 if TYPE_CHECKING:
@@ -32,9 +38,9 @@ if TYPE_CHECKING:
 def online_holder(ctx: Context, session: Session) -> Session | None:
     """The nick holder ``session`` should join as another device, if any.
 
-    That is a registered connection logged in to the same account, when ``session`` asks for
-    the holder's nick or for the account's name (as Ergo does); a client asking for some other
-    nick is left to be a user of its own.
+    That is a registered user logged in to the same account (in a cluster, maybe another node's),
+    when ``session`` asks for the holder's nick or for the account's name (as Ergo does); a client
+    asking for some other nick is left to be a user of its own.
     """
     if session.account is None or not ctx.settings.multi_device:
         return None
@@ -42,15 +48,7 @@ def online_holder(ctx: Context, session: Session) -> Session | None:
     account = world.fold(session.account)
     wanted = world.fold(session.nick)
     for other in world.accounts.get(account, ()):
-        usable = (
-            other is not session
-            and other.registered
-            and other.primary is None
-            and not other.gone
-            # a user of another node of a cluster: a device of it here would be a device on two
-            # nodes, which the cluster does not keep yet (docs/cluster.md, "Not yet")
-            and not isinstance(other.conn, RemoteLink)
-        )
+        usable = other is not session and other.registered and other.primary is None and not other.gone
         if usable and world.users.get(other.folded) is other and wanted in (other.folded, account):
             return other
     return None

@@ -77,7 +77,7 @@ def handle_nick(ctx: Context, session: Session, msg: Message) -> None:
             elif not session.gone:
                 session.reply(numerics.ERR_NICKNAMEINUSE, nick)
 
-        claims.claim(session.primary or session, nick, then)
+        claims.claim(session, nick, then)  # for every device of the user; this one's lines wait
         return
     session = session.primary or session  # every device of the user changes nick
     old_mask = session.hostmask
@@ -147,13 +147,11 @@ def try_register(ctx: Context, session: Session) -> None:
     world = ctx.world
     shared = devices.online_holder(ctx, session)
     if shared is not None:
-        # Multiple devices: this connection becomes another device of its account's user.
-        world.attach_device(session, shared)
-        world.unregistered -= 1
-        session.registration_done()
-        welcome(ctx, session)
-        send_own(ctx, session)
-        devices.show_channels(ctx, session)
+        # Multiple devices: this connection becomes another device of its account's user, here
+        # or, in a cluster, on the node that user is on (handover.py).
+        if not ctx.hand_over_device(session, shared):
+            world.unregistered -= 1
+            become_device(ctx, session, shared)
         return
     holder = world.nick_holder(session.nick)
     if holder is not None and holder is not session:
@@ -189,6 +187,15 @@ def try_register(ctx: Context, session: Session) -> None:
     metadata_online(ctx, session)  # draft/metadata-notify-2: after the 730s
     if session.account is not None:
         ctx.directs.replay_direct(session)
+
+
+def become_device(ctx: Context, session: Session, holder: Session) -> None:
+    """Register ``session`` as another device of ``holder``'s user: the welcome, its channels."""
+    ctx.world.attach_device(session, holder)
+    session.registration_done()
+    welcome(ctx, session)
+    send_own(ctx, session)
+    devices.show_channels(ctx, session)
 
 
 def _nick_in_use(ctx: Context, session: Session, nick: str, holder: Session) -> None:

@@ -510,6 +510,17 @@ class Server:
         if self.cluster is not None:
             self.cluster.gone(session)
 
+    def account_dropped(self, key: str, *, here_only: bool = False) -> None:
+        """The account ``key`` was dropped from the store: forget its channel registrations and
+        log its users of this node out; tell the other nodes (unless ``here_only``)."""
+        self.registry.load()
+        cluster = self.cluster
+        for user in list(self.world.accounts.get(key, ())):
+            if cluster is None or user not in cluster.remote_of:  # the others' nodes log them out
+                self.accounts.log_out(user)
+        if cluster is not None and not here_only:
+            cluster.share(["dropped", key])
+
     def leaves_elsewhere(self, session: Session, reason: str, quit_message: str | None) -> bool:
         """In a cluster: whether ``session`` is another node's user, whose node is asked to
         disconnect it (a KILL, a ban); that node's QUIT then reaches everyone."""

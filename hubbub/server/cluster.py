@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 
 from hubbub.protocol import Message, numerics, skeleton
 from hubbub.store import StoredMessage, StoreError
-from hubbub.store.accounts import ServerBan
+from hubbub.store.accounts import RegisteredChannel, ServerBan
 
 from . import caps as capmod
 from . import monitor
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .delivery import Delivery
     from .outbox import Outboxes
+    from .registry import ChannelRegistry
     from .world import Channel, World
 
 log = logging.getLogger(__name__)
@@ -135,12 +136,16 @@ class ClusterHost(Protocol):
     deadlines: Deadlines[Session]
     port: int
     bans: Bans
+    registry: ChannelRegistry
 
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session``."""
 
     def asked(self, session: Session, what: str, args: list[Any]) -> None:
         """Another node asks this one to do ``what`` to its user ``session`` (Cluster.ask)."""
+
+    def account_dropped(self, key: str, *, here_only: bool = False) -> None:
+        """An account was dropped (on another node): forget it here."""
 
     def adopt_device(self, session: Session) -> bool:
         """Make ``session`` (another node's connection) a device of its account's user here, as a
@@ -221,7 +226,7 @@ class Cluster:
         self._release_script: Any = None
         self._reap_script: Any = None
         # Bans set here reach every node; each enforces them on its own users.
-        server.bans.shared = self._share
+        server.bans.shared = server.registry.shared = self.share
         server.bans.elsewhere = self.remote_of.__contains__
         # Devices of one account on several nodes (handover.py).
         self.handover = Handover(self)
@@ -697,7 +702,8 @@ class Cluster:
         except (RedisError, OSError) as exc:
             log.warning("cluster: cannot clear a user who left (%s)", exc)
 
-    def _share(self, op: list[Any]) -> None:
+    def share(self, op: list[Any]) -> None:
+        """Tell every node of a change of shared state (a ban, a registration ...), in order."""
         self._ops.append(op)
         self._schedule()
 
@@ -1293,6 +1299,13 @@ class Cluster:
                 self.server.bans.enforce(ban)
             elif kind == "unban":
                 self.server.bans.lift(op[1], op[2])
+            elif kind == "reg":
+                record = RegisteredChannel(*op[1])
+                self.server.registry.channels[record.key] = record
+            elif kind == "unreg":
+                self.server.registry.channels.pop(op[1], None)
+            elif kind == "dropped":
+                self.server.account_dropped(op[1], here_only=True)
             elif kind == "x":
                 mirror = self.mirrors.get((node, op[1]))
                 if mirror is not None:

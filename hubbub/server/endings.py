@@ -101,11 +101,7 @@ class Endings:
         """
         channel.persistent = False
         self.history.forget_channel(channel)
-        if self.registry.channels.pop(channel.key_folded, None) is not None:
-            key = channel.key_folded
-            self.accounts.write_later(
-                lambda store: store.drop_channel(key), f"drop the registration of {key}"
-            )
+        self.registry.drop(channel.key_folded)
         for member in [m for m in channel.members if m.primary is None]:
             if member not in channel.members:
                 continue

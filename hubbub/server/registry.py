@@ -10,8 +10,9 @@ dropped its channels and entries go with it, and a new account of the same name 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hubbub.protocol import Message
 from hubbub.store.accounts import RegisteredChannel
@@ -39,6 +40,8 @@ class ChannelRegistry:
         self.history = history
         self.delivery = delivery
         self.channels: dict[str, RegisteredChannel] = {}
+        # Cluster mode: tells the other nodes of a registration made, changed or dropped here.
+        self.shared: Callable[[list[Any]], None] | None = None
 
     def load(self) -> None:
         """Read every registration; their channels exist (persistent) from start-up."""
@@ -51,6 +54,17 @@ class ChannelRegistry:
             lambda store: store.save_channel(record), f"save the registration of {record.key}"
         )
         self.channels[record.key] = record
+        if self.shared is not None:
+            self.shared(["reg", [record.key, record.founder, record.access, record.registered_ms]])
+
+    def drop(self, key: str) -> bool:
+        """Forget the registration of channel ``key``, here and in the store; False if none."""
+        if self.channels.pop(key, None) is None:
+            return False
+        self.accounts.write_later(lambda store: store.drop_channel(key), f"drop the registration of {key}")
+        if self.shared is not None:
+            self.shared(["unreg", key])
+        return True
 
     def channel_renamed(self, old_key: str, new_key: str) -> None:
         """A registered channel was renamed: its registration follows it (the stored row is moved

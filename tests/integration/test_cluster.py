@@ -942,3 +942,42 @@ async def test_two_devices_on_one_node_both_get_what_another_node_sends(nodes: N
         await device.expect("PRIVMSG", "alice", "to alice")
     # each in its own form: the phone asked for no message-tags
     assert "msgid" in got[laptop].tags and not got[phone].tags
+
+
+async def _service_says(client: IRCClient, service: str, text: str) -> str:
+    """Send ``text`` to ``service``; its NOTICE's text."""
+    client.send(f"PRIVMSG {service} :{text}")
+    reply = await client.expect(lambda m: m.command == "NOTICE" and m.source.startswith(f"{service}!"))
+    return reply.params[-1]
+
+
+async def test_channel_registrations_and_account_drops_reach_every_node(nodes: Nodes, pg_url: str) -> None:
+    """ChanServ's registrations, access lists and drops made on one node hold on the others at
+    once, and an account dropped on one node is logged out on every node."""
+    a = await nodes("a", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url)
+    alice = await _client(a, "alice")
+    await register_account(alice, "alice-pw-123")
+    await alice.join("#reg")
+    assert "registered" in await _service_says(alice, "ChanServ", "REGISTER #reg")
+    carol = await _client(b, "carol")
+    await register_account(carol, "carol-pw-123")
+    assert "carol" in await _service_says(alice, "ChanServ", "ACCESS #reg ADD carol op")
+    await _until(lambda: _channel_listed(carol, "#reg"))
+    carol.send("JOIN #reg")
+    mode = await carol.expect("MODE", "#reg")
+    assert mode.params[1:] == ("+o", "carol") and mode.source.startswith("ChanServ!")
+    assert await _service_says(carol, "ChanServ", "INFO #reg") == "#reg is registered to alice"
+    assert "no longer registered" in await _service_says(alice, "ChanServ", "DROP #reg")
+    await _until(lambda: _says_unregistered(carol))
+    # carol's account, dropped from a second connection on node a: carol on b is logged out
+    other = await IRCClient.open(a.host, a.port, "carol2")
+    assert (await login_and_register(other, "carol2", "carol", "carol-pw-123")).command == "903"
+    await other.expect("001")
+    assert "dropped" in await _service_says(other, "NickServ", "DROP carol")
+    await carol.expect("901")
+    assert not await _whois_account(carol, "carol", "carol")  # logged out on her own node too
+
+
+async def _says_unregistered(client: IRCClient) -> bool:
+    return await _service_says(client, "ChanServ", "INFO #reg") == "#reg is not registered"

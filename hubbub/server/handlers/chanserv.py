@@ -107,9 +107,7 @@ def _cs_drop(ctx: Context, session: Session, args: list[str]) -> None:
     if found is None:
         return
     channel, record = found
-    key = record.key
-    ctx.accounts.write_later(lambda store: store.drop_channel(key), f"drop the registration of {key}")
-    ctx.registry.channels.pop(record.key, None)
+    ctx.registry.drop(record.key)
     _cs(session, f"{channel.name} is no longer registered")
 
 

@@ -96,6 +96,10 @@ class Context(Protocol):
     def node_of(self, session: Session) -> str | None:
         """In a cluster, the name of the node ``session`` is connected to; else None."""
 
+    def account_dropped(self, key: str) -> None:
+        """The account ``key`` was dropped from the store: forget its channel registrations and
+        log its users out (in a cluster, on every node)."""
+
     def ask_home(self, session: Session, what: str, *args: Any) -> bool:
         """In a cluster: whether ``session`` is another node's user, whose node was just asked
         to do ``what`` to it (``"host"``: CHGHOST's change); it changes there, and is shown from

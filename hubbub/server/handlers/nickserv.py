@@ -104,9 +104,7 @@ def _ns_drop(ctx: Context, session: Session, args: list[str]) -> None:
             log.error("could not drop account %s: %s", name, exc)
             _ns(session, "The server cannot change accounts right now; try again later")
             return
-        ctx.registry.load()
-        for user in list(ctx.world.accounts.get(key, ())):
-            accounts.log_out(user)
+        ctx.account_dropped(key)
         _ns(session, f"Account {name} has been dropped")
 
     session.run_async(drop())

@@ -16,6 +16,8 @@ from .world import PREFIX_MODES, PREFIX_SYMBOLS
 def offered_caps(settings: Settings, tls_port: int | None) -> dict[str, str]:
     """The capabilities offered on the plain-text listener, with their CAP LS 302 values."""
     caps = dict(capmod.SUPPORTED)
+    if settings.cluster_url:
+        del caps["draft/channel-rename"]  # RENAME is refused in a cluster (handlers/rename.py)
     caps["draft/chathistory"] = ""
     caps["draft/message-redaction"] = ""
     caps["soju.im/search"] = ""  # SEARCH (handlers/search.py)

@@ -981,3 +981,19 @@ async def test_channel_registrations_and_account_drops_reach_every_node(nodes: N
 
 async def _says_unregistered(client: IRCClient) -> bool:
     return await _service_says(client, "ChanServ", "INFO #reg") == "#reg is not registered"
+
+
+async def test_a_rename_is_refused_in_a_cluster_and_not_offered(nodes: Nodes) -> None:
+    alice, bob = await _pair(nodes, "#old")
+    alice.send("CAP LS 302")
+    offered: list[str] = []
+    while True:  # CAP LS 302 may take several lines: "CAP alice LS * :..." until the last
+        line = await alice.expect("CAP", "alice", "LS")
+        offered += [cap.split("=")[0] for cap in line.params[-1].split()]
+        if line.params[2] != "*":
+            break
+    assert "draft/channel-rename" not in offered and "echo-message" in offered
+    alice.send("RENAME #old #new :moving")
+    fail = await alice.expect("FAIL", "RENAME", "CANNOT_RENAME")
+    assert "several nodes" in fail.params[-1]
+    assert await _names(bob, "#old") == {"alice", "bob"}

@@ -47,6 +47,10 @@ def _refusal(
     """Why ``channel`` may not be called ``new_name`` (a FAIL code and text), or None."""
     world = ctx.world
     settings = ctx.settings
+    if settings.cluster_url:
+        # Every node would have to move the channel, its numbering and its name claim at one
+        # point of its order (docs/cluster.md, "Not yet"); the capability is not offered then.
+        return "CANNOT_RENAME", "Channels cannot be renamed on a network of several nodes"
     if not valid_channel_name(new_name, settings.channellen):
         return "CANNOT_RENAME", "Invalid channel name"
     # The spec allows refusing a change of prefix type; a local (&) channel made global (#), or

@@ -31,7 +31,7 @@ from .delivery import Delivery
 from .directs import Directs
 from .doors import Door
 from .endings import Endings
-from .handlers import devices
+from .handlers import devices, metadata
 from .handlers.chghost import change_host
 from .handlers.context import NickClaims
 from .handlers.dispatch import dispatch
@@ -535,10 +535,17 @@ class Server:
         """Another node asked this one to do ``what`` to its user ``session``."""
         if what == "quit":
             session.disconnect(args[0], quit_message=args[1])
-        elif what == "host":
+            return
+        if what == "host":
             change_host(self, session, args[0], args[1])
+        elif what == "meta":
+            by = self.world.find_user(args[0]) or session  # the operator, a user of that node
+            metadata.change(self, by, session, args[1], args[2])
         else:
             log.warning("cluster: another node asked for %r, which this node does not do", what)
+            return
+        if self.cluster is not None:
+            self.cluster.touch(session)  # the network learns the user's new state
 
     def hand_over_device(self, session: Session, holder: Session) -> bool:
         """In a cluster: make ``session`` a device of ``holder`` on ``holder``'s node, if that is

@@ -27,7 +27,7 @@ import logging
 import secrets
 import socket
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import redis.asyncio as aioredis
@@ -49,6 +49,7 @@ from .session import Session
 from .world import ListEntry
 
 if TYPE_CHECKING:
+    from .accounts import Accounts
     from .bans import Bans
     from .clock import Clock, Deadlines
     from .config import Settings
@@ -137,6 +138,7 @@ class ClusterHost(Protocol):
     port: int
     bans: Bans
     registry: ChannelRegistry
+    accounts: Accounts
 
     def dispatch(self, session: Session, message: Message, line: bytes) -> None:
         """Run a command of ``session``."""
@@ -511,7 +513,7 @@ class Cluster:
         if session in self.remote_of or session in self.handover.handed:
             return
         if session.registered and not session.gone and session.primary is None:
-            snap = _user_snap(session)
+            snap = _user_snap(session, self.server.accounts.metadata_of(session))
             if self.sent_users.get(session) != snap:
                 self.sent_users[session] = snap
                 self._ops.append(["u", self.uid(session), snap])
@@ -717,7 +719,9 @@ class Cluster:
         channels = {}
         for key, channel in session.channels.items():
             channels[key] = channel.members.get(session, "")
-        return json.dumps({"u": _user_snap(session), "c": channels})
+        return json.dumps(
+            {"u": _user_snap(session, self.server.accounts.metadata_of(session)), "c": channels}
+        )
 
     def _write_user(self, session: Session) -> None:
         if self.redis is None or session.gone:
@@ -1156,7 +1160,7 @@ class Cluster:
             self.mirrors[(node, uid)] = mirror
             self.remote_of[mirror] = (node, uid)
             mirror.nick = snap["nick"]
-            _set_user(mirror, snap, world)
+            _set_user(mirror, snap, world, self.server.accounts)
             world.claim_nick(mirror)
             monitor.came_online(world, mirror)
             return
@@ -1167,7 +1171,7 @@ class Cluster:
             if world.fold(old) != mirror.folded:
                 monitor.went_offline(world, mirror, old)
                 monitor.came_online(world, mirror)
-        _set_user(mirror, snap, world)
+        _set_user(mirror, snap, world, self.server.accounts)
 
     def _apply_member(self, key: str, node: str, uid: int, prefix: str | None) -> None:
         session = self.local.get(uid) if node == self.me else self.mirrors.get((node, uid))
@@ -1594,8 +1598,8 @@ def _delays() -> Iterable[float]:
         yield RETRY_DELAYS[-1]
 
 
-def _user_snap(session: Session) -> dict[str, Any]:
-    return {
+def _user_snap(session: Session, metadata: Mapping[str, str]) -> dict[str, Any]:
+    snap: dict[str, Any] = {
         "nick": session.nick,
         "user": session.user,
         "host": session.host,
@@ -1608,9 +1612,16 @@ def _user_snap(session: Session) -> dict[str, Any]:
         "id": session.made_identity,
         "on": session.connected_at,
     }
+    # draft/metadata-2: the user's values (its account's, for a logged-in user) and the keys it
+    # subscribed to, so that every node shows them and tells it of changes (few users have any).
+    if metadata:
+        snap["md"] = dict(metadata)
+    if session.metadata_subs:
+        snap["subs"] = sorted(session.metadata_subs)
+    return snap
 
 
-def _set_user(mirror: Session, snap: dict[str, Any], world: World[Session]) -> None:
+def _set_user(mirror: Session, snap: dict[str, Any], world: World[Session], accounts: Accounts) -> None:
     mirror.user = snap["user"]
     mirror.host = snap["host"]
     mirror.realname = snap["real"]
@@ -1632,6 +1643,12 @@ def _set_user(mirror: Session, snap: dict[str, Any], world: World[Session]) -> N
     mirror.connected_at = snap["on"]
     if snap.get("id") is not None and mirror.made_identity is None:
         mirror.adopt_identity(snap["id"])
+    mirror.metadata_subs = frozenset(snap.get("subs", ()))
+    values = snap.get("md") or {}
+    if mirror.account_id is None:
+        mirror.metadata = dict(values) if values else None
+    else:  # the account's, shared with this node's users logged in to it
+        accounts.metadata[mirror.account_id] = dict(values)
 
 
 def _chan_props(channel: Channel[Session]) -> dict[str, Any]:
@@ -1648,6 +1665,7 @@ def _chan_props(channel: Channel[Session]) -> dict[str, Any]:
         "b": [[e.mask, e.setter, e.set_at] for e in channel.bans],
         "e": [[e.mask, e.setter, e.set_at] for e in channel.excepts],
         "I": [[e.mask, e.setter, e.set_at] for e in channel.invex],
+        "md": dict(channel.metadata),
     }
 
 
@@ -1660,6 +1678,7 @@ def _set_chan(channel: Channel[Session], props: dict[str, Any]) -> None:
     channel.topic_time = props["ttime"]
     channel.created = props["created"]
     channel.persistent = props.get("durable", False)
+    channel.metadata = dict(props.get("md", {}))
     for mode in "beI":
         channel.set_list(mode, tuple(ListEntry(m, s, t) for m, s, t in props[mode]))
 

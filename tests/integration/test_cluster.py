@@ -717,8 +717,6 @@ async def test_an_operator_changes_the_host_of_a_user_of_another_node(nodes: Nod
     await bob.expect("396", "bob", "hidden.example")
     change = await alice.expect("CHGHOST", "visitor", "hidden.example")
     assert change.source.startswith("bob!")
-    bob.send("AWAY :lunch")  # a change of bob's that his node tells the network
-    await bob.expect("306")
 
     async def host_seen(client: IRCClient) -> bool:
         client.buffer.clear()
@@ -726,8 +724,11 @@ async def test_an_operator_changes_the_host_of_a_user_of_another_node(nodes: Nod
         replies = await client.collect_until("318")
         return any(m.command == "311" and m.params[2:4] == ("visitor", "hidden.example") for m in replies)
 
-    await _until(lambda: host_seen(alice))
+    await _until(lambda: host_seen(alice))  # b told the network of bob's new host
     assert await host_seen(bob)
+    bob.send("AWAY :lunch")  # a later change of bob's, with the rest of his state
+    await bob.expect("306")
+    await _until(lambda: _shown_away(alice, "bob"))
     alice.buffer.clear()
     alice.send("WHOIS bob")
     replies = await alice.collect_until("318")
@@ -997,3 +998,56 @@ async def test_a_rename_is_refused_in_a_cluster_and_not_offered(nodes: Nodes) ->
     fail = await alice.expect("FAIL", "RENAME", "CANNOT_RENAME")
     assert "several nodes" in fail.params[-1]
     assert await _names(bob, "#old") == {"alice", "bob"}
+
+
+async def test_metadata_is_the_same_on_every_node(nodes: Nodes, pg_url: str, tmp_path: Path) -> None:
+    """draft/metadata-2: a user's values (a guest's, an account's) and a channel's, set on one
+    node, are read and announced on the others, and an operator's change of another node's user
+    is made there."""
+    caps = ("draft/metadata-2", "batch", "message-tags")
+    config = str(_oper_config(tmp_path))
+    alice, bob = await _pair(nodes, "#room", "--store", pg_url, "--config", config, caps=caps)
+    bob.send("METADATA * SUB pronouns color")
+    await bob.expect("770")
+    # a learns what bob subscribed to with the rest of his state: once it shows him away, it
+    # knows his subscriptions too
+    bob.send("AWAY :reading")
+    await _until(lambda: _shown_away(alice, "bob"))
+    alice.send("METADATA * SET pronouns :she/her")
+    await alice.expect("761")
+    told = await bob.expect("METADATA", "alice", "pronouns")
+    assert told.params[-1] == "she/her"
+    assert await _metadata_get(bob, "alice", "pronouns") == "she/her"
+    alice.send("METADATA #room SET color :blue")
+    await alice.expect("761")
+    assert (await bob.expect("METADATA", "#room", "color")).params[-1] == "blue"
+    assert await _metadata_get(bob, "#room", "color") == "blue"
+    # an account's values: read on the other node from the account, not only from the user
+    await register_account(alice, "alice-pw-123")
+    alice.send("METADATA * SET color :green")
+    await bob.expect("METADATA", "alice", "color")
+    assert await _metadata_get(bob, "alice", "color") == "green"
+    # an operator on b changes alice's (on a): a changes it, and says so
+    bob.send(f"OPER admin {OPER_PASSWORD}")
+    await bob.expect("381")
+    bob.send("METADATA alice SET color :red")
+    await bob.expect("761")
+    await _until(lambda: _metadata_is(alice, "alice", "color", "red"))
+    await _until(lambda: _metadata_is(bob, "alice", "color", "red"))
+
+
+async def _metadata_get(client: IRCClient, target: str, key: str) -> str | None:
+    client.buffer.clear()
+    client.send(f"METADATA {target} GET {key}")
+    reply = await client.expect(lambda m: m.command in ("761", "766") and m.params[1:3] == (target, key))
+    return reply.params[-1] if reply.command == "761" else None
+
+
+async def _metadata_is(client: IRCClient, target: str, key: str, value: str) -> bool:
+    return await _metadata_get(client, target, key) == value
+
+
+async def _shown_away(client: IRCClient, nick: str) -> bool:
+    client.buffer.clear()
+    client.send(f"WHOIS {nick}")
+    return any(m.command == "301" for m in await client.collect_until("318"))

@@ -167,7 +167,7 @@ def _set(ctx: Context, session: Session, target: Session | Channel[Session], arg
         if key not in values:
             session.fail("METADATA", "KEY_NOT_SET", "key not set", name, key)
             return
-        _change(ctx, session, target, key, None)
+        change(ctx, session, target, key, None)
         session.reply(numerics.RPL_KEYNOTSET, name, key)
         return
     if len(value.encode()) > ctx.settings.metadata_max_value_bytes:
@@ -177,7 +177,7 @@ def _set(ctx: Context, session: Session, target: Session | Channel[Session], arg
         session.fail("METADATA", "LIMIT_REACHED", "metadata limit reached", name)
         return
     if values.get(key) != value:  # an unchanged value is answered but not announced
-        _change(ctx, session, target, key, value)
+        change(ctx, session, target, key, value)
     session.reply(numerics.RPL_KEYVALUE, name, key, VISIBLE, value)
 
 
@@ -188,7 +188,7 @@ def _clear(ctx: Context, session: Session, target: Session | Channel[Session], a
         return
     ref = session.open_batch(BATCH)
     for key in sorted(_values(ctx, target)):
-        _change(ctx, session, target, key, None)
+        change(ctx, session, target, key, None)
         session.reply(numerics.RPL_KEYNOTSET, name, key)
     session.close_batch(ref)
 
@@ -212,10 +212,15 @@ _ON_TARGET = {"GET": _get, "LIST": _list, "SET": _set, "CLEAR": _clear, "SYNC": 
 # changes and who hears of them -------------------------------------------------------------------
 
 
-def _change(
+def change(
     ctx: Context, session: Session, target: Session | Channel[Session], key: str, value: str | None
 ) -> None:
-    """Set (or, with None, remove) ``key`` on ``target``, keep it, and tell the subscribers."""
+    """Set (or, with None, remove) ``key`` on ``target``, keep it, and tell the subscribers.
+
+    ``session`` made the change. A user of another node of a cluster is changed by its node.
+    """
+    if not isinstance(target, Channel) and ctx.ask_home(target, "meta", session.nick, key, value):
+        return
     if isinstance(target, Channel):
         if value is None:
             target.metadata.pop(key, None)

@@ -181,6 +181,8 @@ class Cluster:
         # next difference.
         self.sent_users: dict[Session, dict[str, Any]] = {}
         self.sent_chans: dict[str, tuple[dict[str, Any], dict[tuple[str, int], str]]] = {}
+        # The version of each channel's state last made or applied: (created, count, node).
+        self._chan_versions: dict[str, tuple[float, int, str]] = {}
         self.nick_keys: dict[Session, str] = {}  # the nick key each of our users holds in Redis
         # Channels whose names this node claimed in Redis (or found claimed for the same name),
         # and those of them another node founded.
@@ -357,7 +359,8 @@ class Cluster:
         nodes = [n.decode() for n in await self.redis.smembers(self.k + "nodes")]
         chans = await self.redis.hgetall(self.k + "chans")
         for name, props in chans.items():
-            self._apply_chan(name.decode(), json.loads(props))
+            loaded = json.loads(props)
+            self._apply_chan(name.decode(), loaded, loaded.pop("v", None))
         for node in nodes:
             if node == self.me:
                 continue
@@ -748,6 +751,7 @@ class Cluster:
                     if node == self.me:
                         self._ops.append(["m", key, node, uid, None])
                 self._ops.append(["cx", key])
+                self._chan_versions.pop(key, None)
                 self._jobs(self._hdel_chan(key))
                 self._forget_claim(key)
             return
@@ -758,8 +762,15 @@ class Cluster:
                 members[self.member_key(member)] = prefix
         old_props, old_members = before if before is not None else ({}, {})
         if props != old_props:
-            self._ops.append(["c", channel.name, props])
-            self._jobs(self._hset_chan(key, props))
+            # Versioned: of two changes made at once on two nodes, every node keeps the same
+            # one (the higher version, then the node's name), instead of each its last applied.
+            # The channel's creation first: a channel made again later is a new life.
+            held = self._chan_versions.get(key)
+            count = held[1] + 1 if held is not None and held[0] == channel.created else 1
+            version = [channel.created, count, self.me]
+            self._chan_versions[key] = (channel.created, count, self.me)
+            self._ops.append(["c", channel.name, props, version])
+            self._jobs(self._hset_chan(key, {**props, "v": version}))
         touched_local: set[int] = set()
         fresh = self._fresh.get(key)
         for who, prefix in members.items():
@@ -1210,9 +1221,15 @@ class Cluster:
         if session is not None and channel is not None and not session.gone:
             self.world.invite(channel, session)
 
-    def _apply_chan(self, name: str, props: dict[str, Any]) -> None:
+    def _apply_chan(self, name: str, props: dict[str, Any], version: list[Any] | None) -> None:
         world = self.world
         key = world.fold(name)
+        if version is not None:
+            stamp = (float(version[0]), int(version[1]), str(version[2]))
+            held = self._chan_versions.get(key)
+            if held is not None and stamp <= held:
+                return  # a change made at the same time elsewhere wins: every node keeps it
+            self._chan_versions[key] = stamp
         channel = world.channels.get(key)
         if channel is None:
             channel = world.add_channel(props.get("name", name))
@@ -1237,6 +1254,7 @@ class Cluster:
         if channel is not None and not channel.members:
             self.world.remove_channel(channel)
         self.sent_chans.pop(key, None)
+        self._chan_versions.pop(key, None)
 
     def ask(self, session: Session, what: str, args: list[Any]) -> bool:
         """Ask the node of ``session``, if it is another node's user, to do ``what`` to it (an
@@ -1292,7 +1310,7 @@ class Cluster:
             elif kind == "m":
                 self._apply_member(op[1], op[2], op[3], op[4])
             elif kind == "c":
-                self._apply_chan(op[1], op[2])
+                self._apply_chan(op[1], op[2], op[3] if len(op) > 3 else None)
             elif kind == "cx":
                 self._apply_chan_gone(op[1])
             elif kind == "i":

@@ -1051,3 +1051,28 @@ async def _shown_away(client: IRCClient, nick: str) -> bool:
     client.buffer.clear()
     client.send(f"WHOIS {nick}")
     return any(m.command == "301" for m in await client.collect_until("318"))
+
+
+async def test_two_topics_set_at_once_on_two_nodes_end_the_same_everywhere(nodes: Nodes) -> None:
+    """Channel state changed at the same moment on two nodes ends the same on both (one of the
+    changes wins everywhere), round after round."""
+    alice, bob = await _pair(nodes)
+    alice.send("MODE #room +o bob")
+    await bob.expect("MODE", "#room", "+o", "bob")
+    for round_ in range(8):
+        alice.send(f"TOPIC #room :alice {round_}")
+        bob.send(f"TOPIC #room :bob {round_}")
+        await alice.expect("TOPIC", "#room", f"alice {round_}")
+        await bob.expect("TOPIC", "#room", f"bob {round_}")
+
+        async def agreed(round_: int = round_) -> bool:
+            topics = {await _topic(alice), await _topic(bob)}
+            return len(topics) == 1 and topics <= {f"alice {round_}", f"bob {round_}"}
+
+        await _until(agreed)
+
+
+async def _topic(client: IRCClient) -> str:
+    client.buffer.clear()
+    client.send("TOPIC #room")
+    return (await client.expect("332", client.nick, "#room")).params[-1]

@@ -944,7 +944,13 @@ class Cluster:
         if mark is None or mark.who != who:
             last, mark = self._read_last(key), None
         self._learn(key, who, mark)
-        return _Fresh(self.server.clock.monotonic(), last if last is not None else self.delivered.get(key, 0))
+        fresh = _Fresh(
+            self.server.clock.monotonic(), last if last is not None else self.delivered.get(key, 0)
+        )
+        delivery = self.server.delivery
+        if delivery.epoch is None and not delivery.in_flight:
+            fresh.known[self.me] = 0  # nothing of ours is numbered yet and fanned out without it
+        return fresh
 
     def _read_last(self, key: str) -> int | None:
         if self.read_last is None:
@@ -1029,6 +1035,8 @@ class Cluster:
                 after = max(first - 1, done, entry.after)
                 if after < upto:
                     wants.setdefault((after, upto), []).append(session)
+                if node in entry.known and self.me in entry.known and self.nodes.issubset(entry.known):
+                    del fresh[uid]  # every node sends it everything from now on
             if not fresh:
                 del self._fresh[target]
             for (after, upto), members in wants.items():

@@ -742,8 +742,14 @@ DEVICE_PASSWORD = "two-nodes-pw"
 DEVICE_CAPS = ("message-tags",)
 
 
-async def _devices(nodes: Nodes, pg_url: str) -> tuple[IRCClient, IRCClient, IRCClient, IRCClient]:
-    """alice's laptop and carol on node a, bob on node b, all in #team; then alice's phone on b."""
+async def _devices(
+    nodes: Nodes,
+    pg_url: str,
+    phone_on: str = "b",
+    phone_caps: tuple[str, ...] = (*DEVICE_CAPS, "server-time"),  # a view of its own by default
+) -> tuple[IRCClient, IRCClient, IRCClient, IRCClient]:
+    """alice's laptop and carol on node a, bob on node b, all in #team; then alice's phone on
+    ``phone_on``."""
     a = await nodes("a", "--store", pg_url)
     b = await nodes("b", "--store", pg_url)
     laptop = await _client(a, "alice", DEVICE_CAPS)
@@ -755,9 +761,9 @@ async def _devices(nodes: Nodes, pg_url: str) -> tuple[IRCClient, IRCClient, IRC
     await _until(lambda: _channel_listed(bob, "#team"))
     await bob.join("#team")
     await _sees_in(laptop, "#team", "alice", "bob", "carol")
-    phone = await IRCClient.open(b.host, b.port, "phone")
-    caps = (*DEVICE_CAPS, "server-time")  # a view of its own: what the laptop is sent, in its form
-    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD, caps)).command == "903"
+    node = a if phone_on == "a" else b
+    phone = await IRCClient.open(node.host, node.port, "phone")
+    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD, phone_caps)).command == "903"
     return laptop, phone, bob, carol
 
 
@@ -924,16 +930,7 @@ async def test_a_device_whose_home_node_stops_is_told_why(nodes: Nodes, pg_url: 
 
 
 async def test_two_devices_on_one_node_both_get_what_another_node_sends(nodes: Nodes, pg_url: str) -> None:
-    a = await nodes("a", "--store", pg_url)
-    b = await nodes("b", "--store", pg_url)
-    laptop = await _client(a, "alice", DEVICE_CAPS)
-    await register_account(laptop, DEVICE_PASSWORD)
-    await laptop.join("#team")
-    bob = await _client(b, "bob", DEVICE_CAPS)
-    await _until(lambda: _channel_listed(bob, "#team"))
-    await bob.join("#team")
-    phone = await IRCClient.open(a.host, a.port, "phone")
-    assert (await login_and_register(phone, "alice", "alice", DEVICE_PASSWORD)).command == "903"
+    laptop, phone, bob, _carol = await _devices(nodes, pg_url, phone_on="a", phone_caps=())
     await phone.collect_until("366", "alice", "#team")
     bob.send("PRIVMSG #team :to the channel")
     bob.send("PRIVMSG alice :to alice")

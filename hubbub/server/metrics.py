@@ -89,8 +89,16 @@ class Metrics(Collector):
                 "Nodes of the network alive, this one included.",
                 value=len(cluster.nodes) + 1,
             )
+            handed = len(cluster.handover.handed)
             yield GaugeMetricFamily(
-                "hubbub_cluster_local_users", "Users connected to this node.", value=len(cluster.local)
+                "hubbub_cluster_local_users",
+                "Users connected to this node (not counting devices whose sessions live elsewhere).",
+                value=len(cluster.local) - handed,
+            )
+            yield GaugeMetricFamily(
+                "hubbub_cluster_handed_devices",
+                "Connections to this node that are devices of an account whose user is on another node.",
+                value=handed,
             )
             yield GaugeMetricFamily(
                 "hubbub_cluster_bus_queue",

@@ -355,22 +355,27 @@ async def test_redis_restarting_loses_and_repeats_nothing(nodes: Nodes, redis_se
     await _sees_in(carol, "#room", "alice", "bob")
 
 
+async def _scrape(node: ServerProcess) -> str:
+    """The node's /metrics (a node started with ``--web-port 0``)."""
+    line = await node.wait_for_stderr(b"hubbub web on ")
+    url = line.split(b"hubbub web on ", 1)[1].split()[0].decode()
+    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    body = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return body.decode()
+
+
 async def test_metrics_and_logs_name_the_node(nodes: Nodes) -> None:
     a = await nodes("a", "--web-port", "0")
-    line = await a.wait_for_stderr(b"hubbub web on ")
-    url = line.split(b"hubbub web on ", 1)[1].split()[0].decode()
     b = await nodes("b")
     await _client(a, "alice")
     await _client(b, "bob")
     assert b"node a/" in b"".join(a.stderr) and b"joined the cluster" in b"".join(a.stderr)
 
     async def scrape() -> str:
-        host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
-        reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        body = await asyncio.wait_for(reader.read(), 5)
-        writer.close()
-        return body.decode()
+        return await _scrape(a)
 
     async def counted() -> bool:
         text = await scrape()
@@ -378,6 +383,7 @@ async def test_metrics_and_logs_name_the_node(nodes: Nodes) -> None:
 
     await _until(counted)
     assert "hubbub_cluster_local_users 1.0" in await scrape()
+    assert "hubbub_cluster_handed_devices 0.0" in await scrape()
 
 
 # With the store in PostgreSQL: one history, one order ----------------------------------------
@@ -747,11 +753,12 @@ async def _devices(
     pg_url: str,
     phone_on: str = "b",
     phone_caps: tuple[str, ...] = (*DEVICE_CAPS, "server-time"),  # a view of its own by default
+    b_args: tuple[str, ...] = (),
 ) -> tuple[IRCClient, IRCClient, IRCClient, IRCClient]:
-    """alice's laptop and carol on node a, bob on node b, all in #team; then alice's phone on
-    ``phone_on``."""
+    """alice's laptop and carol on node a, bob on node b (started with ``b_args`` too), all in
+    #team; then alice's phone on ``phone_on``."""
     a = await nodes("a", "--store", pg_url)
-    b = await nodes("b", "--store", pg_url)
+    b = await nodes("b", "--store", pg_url, *b_args)
     laptop = await _client(a, "alice", DEVICE_CAPS)
     await register_account(laptop, DEVICE_PASSWORD)
     await laptop.join("#team")
@@ -847,6 +854,14 @@ async def test_a_second_device_on_another_node_is_the_same_user(nodes: Nodes, pg
     assert _by(await bob.expect("PRIVMSG", "#team", "renamed"), "alicia")
     await laptop.expect("NICK", "alicia")
     await phone.expect("NICK", "alicia")
+
+
+async def test_a_device_handed_to_another_node_is_counted_apart(nodes: Nodes, pg_url: str) -> None:
+    """/metrics of the node a device connected to: bob is its user, the device is alice's."""
+    _laptop, phone, _bob, _carol = await _devices(nodes, pg_url, b_args=("--web-port", "0"))
+    await phone.collect_until("366", "alice", "#team")
+    text = await _scrape(nodes.started[1])  # type: ignore[attr-defined]  # node b
+    assert "hubbub_cluster_local_users 1.0" in text and "hubbub_cluster_handed_devices 1.0" in text
 
 
 async def test_a_device_on_another_node_leaving_shows_nothing_until_the_last_goes(

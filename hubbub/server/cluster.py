@@ -800,7 +800,7 @@ class Cluster:
             if start is not None:
                 self.delivered[key] = start.after
             else:
-                self._start_order(key)
+                self.delivered.pop(key, None)  # no store numbers it: no order to keep
         self._joining.pop(key, None)
         for uid in touched_local:
             session = self.local.get(uid)
@@ -1051,13 +1051,6 @@ class Cluster:
                     )
                     continue
                 self._send_rows(members, rows)
-
-    def _start_order(self, key: str) -> None:
-        last = self._read_last(key)
-        if last is None:
-            self.delivered.pop(key, None)  # its order starts with the next batch
-        else:
-            self.delivered[key] = last
 
     def _fill_gaps_now(self) -> None:
         for queue in self._waiting.values():

@@ -130,11 +130,15 @@ class RemoteLink:
             return
         self.outbox = None
         self.outbox_size = 0
+        self._hand_on(outbox)
+
+    def _hand_on(self, parts: list[Part]) -> None:
+        """To the user's node now, or once the commit the output waits for has returned."""
         hold = self.hold
         if hold is not None and hold.seq > self._committed():
-            hold.hold_output(self, outbox)
+            hold.hold_output(self, parts)
             return
-        self.node.add(self.uid, outbox)
+        self.send_parts(parts)
 
     def send_now(self, data: bytes) -> None:
         """Hand ``data`` to the user's node."""
@@ -260,8 +264,4 @@ class DeviceLink(RemoteLink):
         parts = [*(self.outbox or ()), final]
         self.outbox = None
         self.outbox_size = 0
-        hold = self.hold
-        if hold is not None and hold.seq > self._committed():
-            hold.hold_output(self, parts)
-            return
-        self.send_parts(parts)
+        self._hand_on(parts)

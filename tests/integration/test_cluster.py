@@ -566,7 +566,9 @@ async def test_joining_a_channel_busy_on_another_node_misses_nothing(nodes: Node
             alice.send(f"PRIVMSG #busy :{i}")
             i += 1
             if i % 20 == 0:
-                await alice.drain()  # and let bob's JOIN go out meanwhile
+                # paced by round trips (bob reads as fast; unpaced, a loaded machine drops him
+                # for his sendq), and bob's JOIN goes out meanwhile
+                await alice.drain_messages()
         return i - 1
 
     talking = asyncio.create_task(talk())
